@@ -1,0 +1,55 @@
+# audit_fdw: audit a DynamoDB table through its stream, query the history in Athena.
+#
+# The PGXS part is included only once pg_config exists, so that `make test` and
+# `make quickstart` work on a fresh machine: they install what is missing first.
+
+MODULE_big = audit_fdw
+OBJS = \
+	$(WIN32RES) \
+	audit_fdw.o
+
+EXTENSION = audit_fdw
+DATA = audit_fdw--1.0.sql
+PGFILEDESC = "audit_fdw - DynamoDB stream auditing and Athena foreign tables"
+
+REGRESS = audit_fdw
+REGRESS_OPTS = --inputdir=. --outputdir=test/regress-output
+
+PG_CPPFLAGS = -I$(srcdir)/src -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
+	-Wno-sign-compare $(shell pkg-config --cflags libcurl json-c openssl 2>/dev/null)
+ifeq ($(WERROR),1)
+PG_CPPFLAGS += -Werror
+endif
+SHLIB_LINK = $(shell pkg-config --libs libcurl json-c openssl 2>/dev/null)
+
+PG_CONFIG ?= $(shell ls /usr/lib/postgresql/15/bin/pg_config 2>/dev/null || command -v pg_config 2>/dev/null)
+
+ifneq ($(PG_CONFIG),)
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+else
+all:
+	@echo "pg_config not found: run 'make deps' (or 'make test', which runs it) first" >&2
+	@exit 1
+endif
+
+.PHONY: deps unit test quickstart stop bench
+
+# Debian packages the build, the tests and the quickstart need.
+deps:
+	@test/lib/install-deps
+
+unit: deps
+	@$(MAKE) --no-print-directory -C test/unit run
+
+test: deps
+	@test/run
+
+quickstart: deps
+	@test/quickstart
+
+stop:
+	@test/lib/stop-all
+
+bench: deps
+	@bench/run

@@ -1,0 +1,31 @@
+/*-------------------------------------------------------------------------
+ *
+ * audit_fdw.c
+ *		Entry point of the audit_fdw library.
+ *
+ * audit_fdw has three parts, each in its own folder under src/:
+ *	- aws/	the AWS client core (signing, credentials, HTTP, errors) and one
+ *			client file per service;
+ *	- fdw/	the foreign data wrapper over Athena;
+ *	- pump/	the background workers that move a DynamoDB stream into Firehose.
+ *
+ * This file only loads them: _PG_init calls each part's init function,
+ * which defines that part's GUCs and (for the pump, when the library is
+ * preloaded) registers its background worker.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/guc.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	MarkGUCPrefixReserved("audit_fdw");
+}

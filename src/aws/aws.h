@@ -1,0 +1,139 @@
+/*-------------------------------------------------------------------------
+ *
+ * aws.h
+ *		The AWS client core of audit_fdw: services, endpoints, credentials,
+ *		signed requests over libcurl, and AWS errors as ereport().
+ *
+ * Rules every caller can rely on:
+ *	- Every call either returns a successful response or raises an ERROR
+ *	  carrying an errcode, the AWS error code and message, the HTTP status and
+ *	  the request id.  Throttling, 5xx and network failures are retried inside
+ *	  the call (full-jitter exponential backoff, bounded in attempts and time).
+ *	- Every wait goes through WaitLatchOrSocket and checks for interrupts, so
+ *	  query cancel, statement_timeout and SIGTERM interrupt a request in
+ *	  flight.
+ *	- json-c objects returned to the caller are owned by the memory context
+ *	  that was current at the call: a reset callback releases them, so an
+ *	  ERROR never leaks them.  Callers may still json_object_put() a response
+ *	  early through aws_json_release().
+ *	- Secrets are never written to logs, errors or EXPLAIN.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef AUDIT_FDW_AWS_H
+#define AUDIT_FDW_AWS_H
+
+#include "postgres.h"
+
+#include <json-c/json.h>
+
+#include "nodes/pg_list.h"
+
+typedef enum AwsService
+{
+	AWS_SERVICE_DYNAMODB,
+	AWS_SERVICE_DYNAMODB_STREAMS,
+	AWS_SERVICE_FIREHOSE,
+	AWS_SERVICE_S3,
+	AWS_SERVICE_GLUE,
+	AWS_SERVICE_ATHENA,
+	AWS_SERVICE_STS
+} AwsService;
+
+/* Resolved credentials; secret strings are wiped when released. */
+typedef struct AwsCredentials
+{
+	char	   *access_key_id;
+	char	   *secret_access_key;
+	char	   *session_token;	/* NULL when not temporary */
+	int64		expires_at;		/* unix seconds; 0 = never */
+	const char *source;			/* "user mapping", "environment", "profile default", ... */
+} AwsCredentials;
+
+/*
+ * Everything needed to talk to AWS for one (server, user) pair.  Built from
+ * a foreign server's and a user mapping's options, or from plain values
+ * (the pump worker).  Long-lived: allocate in a context that outlives the
+ * requests (the client caches resolved temporary credentials).
+ */
+typedef struct AwsClient
+{
+	char	   *region;
+	char	   *endpoint;		/* base URL for every service, or NULL */
+	bool		verify_tls;
+	/* explicit credential options of the user mapping (may be NULL) */
+	char	   *access_key_id;
+	char	   *secret_access_key;
+	char	   *session_token;
+	char	   *profile;
+	char	   *role_arn;		/* optional role to assume on top */
+	char	   *external_id;
+	/* cache */
+	AwsCredentials *creds;
+	MemoryContext cxt;
+} AwsClient;
+
+/* in client.c */
+extern void aws_init(void);		/* GUCs of the client; called from _PG_init */
+extern AwsClient *aws_client_create(const char *region, const char *endpoint,
+									List *options);
+extern const char *aws_service_name(AwsService service);
+extern AwsCredentials *aws_client_credentials(AwsClient *client);
+
+/*
+ * An AWS JSON 1.0/1.1 call (X-Amz-Target = <targetPrefix>.<operation>).
+ * Returns the parsed response body (an object, never NULL).
+ */
+extern json_object *aws_json_call(AwsClient *client, AwsService service,
+								  const char *operation, json_object *request);
+extern void aws_json_release(json_object *obj);
+
+/*
+ * A REST request (S3).  path is unencoded ("/bucket/key"); query is the raw
+ * canonical-ready query string or NULL.  Returns the whole body, palloc'd
+ * and NUL-terminated; *status gets the HTTP status.  Non-2xx statuses raise
+ * the REST-XML error unless listed in ok_statuses (e.g. 404 for HEAD).
+ */
+typedef struct AwsResponse
+{
+	long		status;
+	char	   *body;
+	size_t		body_len;
+	List	   *headers;		/* of AwsHeader *, names lower case */
+	char	   *request_id;
+} AwsResponse;
+
+typedef struct AwsHeader
+{
+	char	   *name;
+	char	   *value;
+} AwsHeader;
+
+extern AwsResponse *aws_rest_call(AwsClient *client, AwsService service,
+								  const char *method, const char *path,
+								  const char *query, List *headers,
+								  const char *body, size_t body_len);
+
+/*
+ * A streamed response body (S3 GetObject): bytes are pulled by the reader,
+ * memory stays bounded (curl is paused while the reader is behind).
+ * aws_stream_read returns the number of bytes copied, 0 at end of body.
+ */
+typedef struct AwsStream AwsStream;
+
+extern AwsStream *aws_stream_open(AwsClient *client, AwsService service,
+								  const char *method, const char *path,
+								  const char *query, List *headers);
+extern size_t aws_stream_read(AwsStream *stream, char *buf, size_t len);
+extern void aws_stream_close(AwsStream *stream);
+
+/* in s3.c */
+extern bool aws_parse_s3_uri(const char *uri, char **bucket, char **key);
+extern AwsStream *s3_get_object_stream(AwsClient *client, const char *bucket,
+									   const char *key);
+extern char *s3_get_object(AwsClient *client, const char *bucket,
+						   const char *key, size_t *len);
+extern void s3_put_object(AwsClient *client, const char *bucket,
+						  const char *key, const char *body, size_t len);
+
+#endif							/* AUDIT_FDW_AWS_H */
