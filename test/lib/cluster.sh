@@ -7,9 +7,12 @@
 #   AUDIT_FDW_RUN_DIR    where data, sockets and logs live  (<repo>/.run/<name>)
 #   AUDIT_FDW_PGPORT     the cluster's port                 (55432)
 #   AUDIT_FDW_EMU_PORT   the emulator's port                (45660)
+#   PG_CONFIG            the PostgreSQL 15 to build against and run
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-PG_BINDIR=$(/usr/lib/postgresql/15/bin/pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)
+# PG_CONFIG may name another PostgreSQL 15 installation (a relocated copy).
+export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+PG_BINDIR=$("$PG_CONFIG" --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)
 PYTHON=/usr/bin/python3
 export PYTHON
 
