@@ -66,6 +66,7 @@ class Emulator:
             endpoint_url=self.url,
             aws_access_key_id=kw.pop("aws_access_key_id", "test"),
             aws_secret_access_key=kw.pop("aws_secret_access_key", "test"),
+            aws_session_token=kw.pop("aws_session_token", None),
             config=botocore.config.Config(
                 retries={"max_attempts": 0},
                 s3={"addressing_style": "path"}, **kw))

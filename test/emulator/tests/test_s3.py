@@ -1,0 +1,119 @@
+"""S3 (path-style, REST-XML): buckets, objects on disk, ranges, listings."""
+import botocore.exceptions
+import pytest
+
+
+def error_of(excinfo):
+    return excinfo.value.response["Error"]
+
+
+@pytest.fixture
+def bucket(s3, uid):
+    s3.create_bucket(Bucket=uid)
+    return uid
+
+
+def test_put_get_head(s3, bucket):
+    r = s3.put_object(Bucket=bucket, Key="dir/a b+c.json", Body=b"hello world",
+                      ContentType="application/json", Metadata={"k": "v"})
+    assert r["ETag"] == '"5eb63bbbe01eeed093cb22bb8f5acdc3"'
+    g = s3.get_object(Bucket=bucket, Key="dir/a b+c.json")
+    assert g["Body"].read() == b"hello world"
+    assert g["ContentType"] == "application/json"
+    assert g["Metadata"] == {"k": "v"}
+    h = s3.head_object(Bucket=bucket, Key="dir/a b+c.json")
+    assert h["ContentLength"] == 11
+    assert h["ETag"] == r["ETag"]
+
+
+def test_range(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="r", Body=b"0123456789")
+    g = s3.get_object(Bucket=bucket, Key="r", Range="bytes=2-4")
+    assert g["Body"].read() == b"234"
+    assert g["ContentRange"] == "bytes 2-4/10"
+    assert g["ResponseMetadata"]["HTTPStatusCode"] == 206
+    assert s3.get_object(Bucket=bucket, Key="r", Range="bytes=7-")["Body"].read() == b"789"
+    assert s3.get_object(Bucket=bucket, Key="r", Range="bytes=-3")["Body"].read() == b"789"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="r", Range="bytes=20-30")
+    assert error_of(e)["Code"] == "InvalidRange"
+
+
+def test_no_such_key_and_bucket(s3, bucket, uid):
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="missing")
+    assert error_of(e)["Code"] == "NoSuchKey"
+    assert error_of(e)["Key"] == "missing"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    assert e.value.response["ResponseMetadata"]["RequestId"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.list_objects_v2(Bucket=uid + "-none")
+    assert error_of(e)["Code"] == "NoSuchBucket"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.head_object(Bucket=bucket, Key="missing")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_list_prefix_delimiter_pagination(s3, bucket):
+    keys = ["a/1", "a/2", "b/x/1", "b/x/2", "b/y", "c", "d/1"]
+    for k in keys:
+        s3.put_object(Bucket=bucket, Key=k, Body=k.encode())
+    r = s3.list_objects_v2(Bucket=bucket, Delimiter="/")
+    assert [p["Prefix"] for p in r["CommonPrefixes"]] == ["a/", "b/", "d/"]
+    assert [c["Key"] for c in r["Contents"]] == ["c"]
+    assert r["KeyCount"] == 4
+    r = s3.list_objects_v2(Bucket=bucket, Prefix="b/", Delimiter="/")
+    assert [p["Prefix"] for p in r["CommonPrefixes"]] == ["b/x/"]
+    assert [c["Key"] for c in r["Contents"]] == ["b/y"]
+    # pages of 2 with a delimiter: common prefixes count as entries
+    seen, token, pages = [], None, 0
+    while True:
+        kw = {"Bucket": bucket, "Delimiter": "/", "MaxKeys": 2}
+        if token:
+            kw["ContinuationToken"] = token
+        r = s3.list_objects_v2(**kw)
+        pages += 1
+        seen += [p["Prefix"] for p in r.get("CommonPrefixes", [])]
+        seen += [c["Key"] for c in r.get("Contents", [])]
+        if not r["IsTruncated"]:
+            break
+        token = r["NextContinuationToken"]
+    assert sorted(seen) == ["a/", "b/", "c", "d/"]
+    assert pages == 2
+    # the paginator walks every key once
+    pag = s3.get_paginator("list_objects_v2")
+    got = [c["Key"] for page in pag.paginate(Bucket=bucket, PaginationConfig={"PageSize": 3})
+           for c in page.get("Contents", [])]
+    assert got == sorted(keys)
+    r = s3.list_objects_v2(Bucket=bucket, StartAfter="b/y")
+    assert [c["Key"] for c in r["Contents"]] == ["c", "d/1"]
+
+
+def test_delete(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="gone", Body=b"x")
+    r = s3.delete_object(Bucket=bucket, Key="gone")
+    assert r["ResponseMetadata"]["HTTPStatusCode"] == 204
+    with pytest.raises(botocore.exceptions.ClientError):
+        s3.get_object(Bucket=bucket, Key="gone")
+    # deleting a missing key succeeds, as in S3
+    s3.delete_object(Bucket=bucket, Key="gone")
+    s3.put_object(Bucket=bucket, Key="x1", Body=b"x")
+    s3.put_object(Bucket=bucket, Key="x2", Body=b"x")
+    r = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "x1"}, {"Key": "x2"}]})
+    assert sorted(d["Key"] for d in r["Deleted"]) == ["x1", "x2"]
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+    s3.delete_bucket(Bucket=bucket)
+    assert bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+
+
+def test_bad_bucket_name(s3):
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.create_bucket(Bucket="Not_Valid")
+    assert error_of(e)["Code"] == "InvalidBucketName"
+
+
+def test_bad_content_md5(s3, bucket):
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="k", Body=b"abc",
+                      ContentMD5="1B2M2Y8AsgTpgAmY7PhCfg==")
+    assert error_of(e)["Code"] == "BadDigest"
