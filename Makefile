@@ -7,7 +7,8 @@ MODULE_big = audit_fdw
 OBJS = \
 	$(WIN32RES) \
 	audit_fdw.o \
-	src/aws/sigv4.o
+	src/aws/sigv4.o \
+	src/pump/transform.o
 
 EXTENSION = audit_fdw
 DATA = audit_fdw--1.0.sql

@@ -1,0 +1,68 @@
+/*-------------------------------------------------------------------------
+ *
+ * transform.h
+ *		The stream record -> audit record transform of the pump.
+ *
+ * Pure C on json-c with malloc'd buffers and no backend calls, so the
+ * unit tests and the benchmark link it without a server.  transform.c
+ * states the audit record's format.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef AUDIT_FDW_PUMP_TRANSFORM_H
+#define AUDIT_FDW_PUMP_TRANSFORM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+/*
+ * A growable output buffer.  The transform appends to it; the caller owns
+ * it, resets len to reuse it and frees data with audit_buf_free().  oom is
+ * set (and stays set) when an allocation failed.
+ */
+typedef struct AuditBuf
+{
+	char	   *data;
+	size_t		len;
+	size_t		cap;
+	bool		oom;
+} AuditBuf;
+
+extern void audit_buf_init(AuditBuf *buf);
+extern void audit_buf_free(AuditBuf *buf);
+extern bool audit_buf_reserve(AuditBuf *buf, size_t extra);
+extern void audit_buf_append(AuditBuf *buf, const char *s, size_t n);
+
+typedef enum AuditTransformResult
+{
+	AUDIT_TRANSFORM_OK,
+	AUDIT_TRANSFORM_BAD_RECORD, /* not a DynamoDB stream record we can read */
+	AUDIT_TRANSFORM_OUT_OF_MEMORY
+} AuditTransformResult;
+
+/*
+ * Appends the audit record of one stream record (an element of GetRecords'
+ * Records array) to out, newline included.  shard_id and source_table come
+ * from the pipeline (GetRecords does not repeat them); either may be NULL,
+ * which writes null.  On failure out->len is restored and errbuf (when not
+ * NULL) says what was wrong with the record.
+ */
+extern AuditTransformResult audit_transform_record(json_object *record,
+												   const char *shard_id,
+												   const char *source_table,
+												   AuditBuf *out,
+												   char *errbuf, size_t errlen);
+
+/*
+ * Writes the exact decimal text of a DynamoDB number as Python's
+ * str(decimal.Decimal(text)) renders it.  Returns false when text is not a
+ * finite decimal number.
+ */
+extern bool audit_write_number(AuditBuf *out, const char *text, size_t len);
+
+/* Writes s (len bytes of UTF-8) as a JSON string literal. */
+extern void audit_write_json_string(AuditBuf *out, const char *s, size_t len);
+
+#endif							/* AUDIT_FDW_PUMP_TRANSFORM_H */

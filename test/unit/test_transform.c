@@ -1,0 +1,226 @@
+/*-------------------------------------------------------------------------
+ *
+ * test_transform.c
+ *		Unit tests of the pump's stream record -> audit record transform
+ *		(src/pump/transform.c): numbers as Python's Decimal renders them,
+ *		string escapes, canonical base64, every attribute type, the record's
+ *		metadata, the newline, and bad records leaving the buffer untouched.
+ *
+ * The exhaustive comparison with boto3's TypeDeserializer is
+ * test/e2e/test_pump_transform.py; these cases pin the edge cases in C and
+ * run under valgrind.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "pump/transform.h"
+#include "test.h"
+
+/* Checks that what was written equals want (what is compared is printed on failure). */
+#define check_str(what, got, want) \
+	((void) test_str_eq(__FILE__, __LINE__, (what), #want, (got), (want)))
+#define check_true(what, cond) \
+	do { \
+		if (!(cond)) \
+			test_fail(__FILE__, __LINE__, "%s: %s is false", (what), #cond); \
+	} while (0)
+
+static void
+number_case(const char *in, const char *want)
+{
+	AuditBuf	buf;
+	char		what[256];
+
+	audit_buf_init(&buf);
+	snprintf(what, sizeof(what), "number %s -> %s", in, want ? want : "(rejected)");
+	if (want == NULL)
+		check_true(what, !audit_write_number(&buf, in, strlen(in)) && buf.len == 0);
+	else
+	{
+		check_true(what, audit_write_number(&buf, in, strlen(in)));
+		check_str(what, buf.data, want);
+	}
+	audit_buf_free(&buf);
+}
+
+TEST(transform_numbers_render_as_python_decimal)
+{
+	/* expected values are Python's str(decimal.Decimal(in)) */
+	number_case("0", "0");
+	number_case("-0", "-0");
+	number_case("100", "100");
+	number_case("007", "7");
+	number_case("+5", "5");
+	number_case("1.50", "1.50");
+	number_case("-3.25", "-3.25");
+	number_case(".5", "0.5");
+	number_case("5.", "5");
+	number_case("0.00", "0.00");
+	number_case("0.000001", "0.000001");
+	number_case("0.0000001", "1E-7");
+	number_case("0.00000012", "1.2E-7");
+	number_case("1E2", "1E+2");
+	number_case("1e+2", "1E+2");
+	number_case("12.5E3", "1.25E+4");
+	number_case("1.5e-3", "0.0015");
+	number_case("123E-2", "1.23");
+	number_case("1E-10", "1E-10");
+	number_case("0E+3", "0E+3");
+	number_case("9.9999999999999999999999999999999999999E+125",
+				"9.9999999999999999999999999999999999999E+125");
+	number_case("1E-130", "1E-130");
+	number_case("12345678901234567890123456789012345678",
+				"12345678901234567890123456789012345678");
+	number_case("-0.12345678901234567890123456789012345678",
+				"-0.12345678901234567890123456789012345678");
+	number_case("1234567890123456789012345678901234567.8",
+				"1234567890123456789012345678901234567.8");
+	number_case("", NULL);
+	number_case("-", NULL);
+	number_case(".", NULL);
+	number_case("1e", NULL);
+	number_case("1x", NULL);
+	number_case("NaN", NULL);
+	number_case("Infinity", NULL);
+	number_case(" 1", NULL);
+}
+
+TEST(transform_strings_escape_json)
+{
+	AuditBuf	buf;
+	const char	in[] = "a\"b\\c\n\t\r\x01\x1f/\xc3\xa9\xf0\x9f\x98\x80";
+	const char	with_nul[] = {'x', '\0', 'y'};
+
+	audit_buf_init(&buf);
+	audit_write_json_string(&buf, in, strlen(in));
+	check_str("string escapes", buf.data,
+			  "\"a\\\"b\\\\c\\n\\t\\r\\u0001\\u001f/\xc3\xa9\xf0\x9f\x98\x80\"");
+	buf.len = 0;
+	audit_write_json_string(&buf, with_nul, sizeof(with_nul));
+	check_str("string with NUL", buf.data, "\"x\\u0000y\"");
+	buf.len = 0;
+	audit_write_json_string(&buf, "", 0);
+	check_str("empty string", buf.data, "\"\"");
+	audit_buf_free(&buf);
+}
+
+/* Transforms the record in text and compares the output with want. */
+static void
+record_case(const char *what, const char *text, const char *want)
+{
+	json_object *rec = json_tokener_parse(text);
+	AuditBuf	buf;
+	char		err[256];
+	AuditTransformResult r;
+
+	audit_buf_init(&buf);
+	if (rec == NULL)
+	{
+		test_fail(__FILE__, __LINE__, "%s: the test's record does not parse", what);
+		return;
+	}
+	r = audit_transform_record(rec, "shardId-000001", "Orders", &buf, err, sizeof(err));
+	if (want == NULL)
+	{
+		check_true(what, r == AUDIT_TRANSFORM_BAD_RECORD && buf.len == 0 && err[0] != '\0');
+	}
+	else
+	{
+		check_true(what, r == AUDIT_TRANSFORM_OK);
+		check_str(what, buf.data, want);
+	}
+	json_object_put(rec);
+	audit_buf_free(&buf);
+}
+
+#define META_IN "\"eventID\":\"e1\",\"eventName\":\"MODIFY\",\"eventVersion\":\"1.1\"," \
+	"\"eventSource\":\"aws:dynamodb\",\"awsRegion\":\"us-east-1\""
+#define DDB_IN "\"ApproximateCreationDateTime\":1705337067.123,\"SequenceNumber\":\"000000000000000000001\"," \
+	"\"SizeBytes\":10,\"StreamViewType\":\"NEW_AND_OLD_IMAGES\""
+#define META_OUT "{\"event_id\":\"e1\",\"event_name\":\"MODIFY\",\"event_time\":\"2024-01-15 16:44:27.123\"," \
+	"\"sequence_number\":\"000000000000000000001\",\"shard_id\":\"shardId-000001\"," \
+	"\"source_table\":\"Orders\",\"aws_region\":\"us-east-1\""
+
+TEST(transform_records)
+{
+	record_case("record with every attribute type",
+				"{" META_IN ",\"dynamodb\":{" DDB_IN ","
+				"\"Keys\":{\"orderId\":{\"S\":\"101\"}},"
+				"\"NewImage\":{\"orderId\":{\"S\":\"101\"},\"n\":{\"N\":\"1E2\"},"
+				"\"b\":{\"B\":\"AAEC\"},\"ss\":{\"SS\":[\"x\",\"\"]},\"ns\":{\"NS\":[\"1.50\",\"-2\"]},"
+				"\"bs\":{\"BS\":[\"YQ==\",\"YWI=\"]},\"m\":{\"M\":{\"k\":{\"L\":[{\"NULL\":true},"
+				"{\"BOOL\":false},{\"BOOL\":true},{\"M\":{}},{\"L\":[]}]}}},\"e\":{\"S\":\"\"}},"
+				"\"OldImage\":{\"orderId\":{\"S\":\"101\"}}}}",
+				META_OUT ",\"keys\":{\"orderId\":\"101\"},"
+				"\"new_image\":{\"orderId\":\"101\",\"n\":1E+2,\"b\":\"AAEC\",\"ss\":[\"x\",\"\"],"
+				"\"ns\":[1.50,-2],\"bs\":[\"YQ==\",\"YWI=\"],\"m\":{\"k\":[null,false,true,{},[]]},"
+				"\"e\":\"\"},\"old_image\":{\"orderId\":\"101\"}}\n");
+	record_case("keys only, TTL delete with user identity",
+				"{\"eventID\":\"e2\",\"eventName\":\"REMOVE\",\"awsRegion\":\"eu-west-1\","
+				"\"userIdentity\":{\"PrincipalId\":\"dynamodb.amazonaws.com\",\"Type\":\"Service\"},"
+				"\"dynamodb\":{\"ApproximateCreationDateTime\":0,\"SequenceNumber\":\"5\","
+				"\"Keys\":{\"id\":{\"N\":\"7\"}}}}",
+				"{\"event_id\":\"e2\",\"event_name\":\"REMOVE\",\"event_time\":\"1970-01-01 00:00:00.000\","
+				"\"sequence_number\":\"5\",\"shard_id\":\"shardId-000001\",\"source_table\":\"Orders\","
+				"\"aws_region\":\"eu-west-1\",\"user_identity\":{\"type\":\"Service\","
+				"\"principal_id\":\"dynamodb.amazonaws.com\"},\"keys\":{\"id\":7}}\n");
+	record_case("non-canonical base64 is re-encoded",
+				"{" META_IN ",\"dynamodb\":{" DDB_IN ",\"Keys\":{\"b\":{\"B\":\"YR\"},\"c\":{\"B\":\"YWJ\"},"
+				"\"d\":{\"B\":\"\"}}}}",
+				META_OUT ",\"keys\":{\"b\":\"YQ==\",\"c\":\"YWI=\",\"d\":\"\"}}\n");
+	record_case("leap day and end of a day",
+				"{\"eventID\":\"e3\",\"eventName\":\"INSERT\",\"dynamodb\":{"
+				"\"ApproximateCreationDateTime\":1709251199.9995,\"SequenceNumber\":\"9\"}}",
+				"{\"event_id\":\"e3\",\"event_name\":\"INSERT\",\"event_time\":\"2024-02-29 23:59:59.999\","
+				"\"sequence_number\":\"9\",\"shard_id\":\"shardId-000001\",\"source_table\":\"Orders\","
+				"\"aws_region\":null}\n");
+	record_case("unknown attribute type is a bad record",
+				"{" META_IN ",\"dynamodb\":{" DDB_IN ",\"Keys\":{\"x\":{\"Q\":\"1\"}}}}", NULL);
+	record_case("attribute value with two types is a bad record",
+				"{" META_IN ",\"dynamodb\":{" DDB_IN ",\"Keys\":{\"x\":{\"S\":\"1\",\"N\":\"1\"}}}}", NULL);
+	record_case("bad number is a bad record",
+				"{" META_IN ",\"dynamodb\":{" DDB_IN ",\"NewImage\":{\"x\":{\"NS\":[\"1\",\"one\"]}}}}", NULL);
+	record_case("bad base64 is a bad record",
+				"{" META_IN ",\"dynamodb\":{" DDB_IN ",\"NewImage\":{\"x\":{\"B\":\"a*==\"}}}}", NULL);
+	record_case("record without a sequence number is bad",
+				"{" META_IN ",\"dynamodb\":{\"Keys\":{}}}", NULL);
+	record_case("record without dynamodb is bad", "{" META_IN "}", NULL);
+}
+
+TEST(transform_bad_record_leaves_buffer_and_buffer_grows)
+{
+	json_object *good = json_tokener_parse("{\"eventID\":\"g\",\"dynamodb\":{\"SequenceNumber\":\"1\","
+										   "\"ApproximateCreationDateTime\":1}}");
+	json_object *bad = json_tokener_parse("{\"eventID\":\"b\",\"dynamodb\":{\"SequenceNumber\":\"2\","
+										  "\"ApproximateCreationDateTime\":1,"
+										  "\"NewImage\":{\"a\":{\"S\":\"long enough to grow\"},\"z\":{\"X\":1}}}}");
+	AuditBuf	buf;
+	size_t		first_len;
+	int			i;
+
+	audit_buf_init(&buf);
+	audit_transform_record(good, NULL, NULL, &buf, NULL, 0);
+	first_len = buf.len;
+	check_true("bad record leaves the buffer as it was",
+			   audit_transform_record(bad, NULL, NULL, &buf, NULL, 0) == AUDIT_TRANSFORM_BAD_RECORD &&
+			   buf.len == first_len && buf.data[buf.len - 1] == '\n');
+	/* many records in one buffer grow it without losing any */
+	for (i = 0; i < 2000; i++)
+		audit_transform_record(good, "s", "t", &buf, NULL, 0);
+	{
+		size_t		lines = 0;
+		size_t		j;
+
+		for (j = 0; j < buf.len; j++)
+			lines += buf.data[j] == '\n';
+		check_true("2001 records, 2001 newlines", lines == 2001 && !buf.oom);
+	}
+	json_object_put(good);
+	json_object_put(bad);
+	audit_buf_free(&buf);
+}
+
