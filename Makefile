@@ -8,6 +8,7 @@ OBJS = \
 	$(WIN32RES) \
 	audit_fdw.o \
 	src/aws/sigv4.o \
+	src/provision/item_columns.o \
 	src/pump/transform.o
 
 EXTENSION = audit_fdw
