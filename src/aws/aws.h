@@ -18,6 +18,16 @@
  *	  early through aws_json_release().
  *	- Secrets are never written to logs, errors or EXPLAIN.
  *
+ * Changes since the first version of this contract (all compatible):
+ *	- aws_client_for_server() builds a client from a foreign server and a
+ *	  user mapping; AwsClient gained server_name.
+ *	- AwsError and aws_json_call_try() let a caller act on an AWS error code
+ *	  (ExpiredIteratorException, ...) instead of catching an ERROR;
+ *	  aws_error_raise() raises such an error later.
+ *	- The REST call takes ok_statuses through aws_rest_call_ex().
+ *	- sts_get_caller_identity(), s3_head_object(), s3_list_objects_v2().
+ *	- aws_stream_status() tells the HTTP status and headers of a stream.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef AUDIT_FDW_AWS_H
@@ -37,7 +47,10 @@ typedef enum AwsService
 	AWS_SERVICE_S3,
 	AWS_SERVICE_GLUE,
 	AWS_SERVICE_ATHENA,
-	AWS_SERVICE_STS
+	AWS_SERVICE_STS,
+	/* credential sources reached over HTTP (not signed) */
+	AWS_SERVICE_EC2_METADATA,
+	AWS_SERVICE_CONTAINER_CREDENTIALS
 } AwsService;
 
 /* Resolved credentials; secret strings are wiped when released. */
@@ -71,7 +84,26 @@ typedef struct AwsClient
 	/* cache */
 	AwsCredentials *creds;
 	MemoryContext cxt;
+	char	   *server_name;	/* for messages; NULL for plain clients */
 } AwsClient;
+
+/*
+ * A failed AWS call, as aws_json_call_try() returns it (palloc'd in the
+ * caller's context).  code is AWS's error code ("ExpiredIteratorException"),
+ * or "NetworkError" when no response came back.
+ */
+typedef struct AwsError
+{
+	AwsService	service;
+	char	   *operation;
+	long		status;			/* HTTP status, 0 for network errors */
+	char	   *code;
+	char	   *message;		/* AWS's own text, may be NULL */
+	char	   *request_id;		/* may be NULL */
+	int			sqlerrcode;		/* what aws_error_raise() raises */
+	bool		retryable;		/* throttling / 5xx / network */
+	int			attempts;		/* how many requests were made */
+} AwsError;
 
 /* in client.c */
 extern void aws_init(void);		/* GUCs of the client; called from _PG_init */
@@ -81,12 +113,31 @@ extern const char *aws_service_name(AwsService service);
 extern AwsCredentials *aws_client_credentials(AwsClient *client);
 
 /*
+ * A client for a foreign server of audit_fdw and the user mapping of userid
+ * (or PUBLIC): the server's region and endpoint options, the mapping's
+ * credential options.  Allocated in a child of CurrentMemoryContext.
+ */
+extern AwsClient *aws_client_for_server(Oid serverid, Oid userid);
+
+/* in errors.c */
+extern void aws_error_raise(AwsError *error) pg_attribute_noreturn();
+
+/*
  * An AWS JSON 1.0/1.1 call (X-Amz-Target = <targetPrefix>.<operation>).
  * Returns the parsed response body (an object, never NULL).
  */
 extern json_object *aws_json_call(AwsClient *client, AwsService service,
 								  const char *operation, json_object *request);
 extern void aws_json_release(json_object *obj);
+
+/*
+ * The same call, but an AWS error that is not retried (or still fails once
+ * the retries are spent) is returned in *error with NULL as the result,
+ * instead of being raised.  Interrupts and local failures still raise.
+ */
+extern json_object *aws_json_call_try(AwsClient *client, AwsService service,
+									  const char *operation,
+									  json_object *request, AwsError **error);
 
 /*
  * A REST request (S3).  path is unencoded ("/bucket/key"); query is the raw
@@ -114,6 +165,14 @@ extern AwsResponse *aws_rest_call(AwsClient *client, AwsService service,
 								  const char *query, List *headers,
 								  const char *body, size_t body_len);
 
+/* ok_statuses: 0-terminated array of non-2xx statuses returned, not raised */
+extern AwsResponse *aws_rest_call_ex(AwsClient *client, AwsService service,
+									 const char *operation,
+									 const char *method, const char *path,
+									 const char *query, List *headers,
+									 const char *body, size_t body_len,
+									 const long *ok_statuses);
+
 /*
  * A streamed response body (S3 GetObject): bytes are pulled by the reader,
  * memory stays bounded (curl is paused while the reader is behind).
@@ -127,6 +186,9 @@ extern AwsStream *aws_stream_open(AwsClient *client, AwsService service,
 extern size_t aws_stream_read(AwsStream *stream, char *buf, size_t len);
 extern void aws_stream_close(AwsStream *stream);
 
+/* The HTTP status and headers (AwsHeader *, lower-case names) of a stream. */
+extern long aws_stream_status(AwsStream *stream, List **headers);
+
 /* in s3.c */
 extern bool aws_parse_s3_uri(const char *uri, char **bucket, char **key);
 extern AwsStream *s3_get_object_stream(AwsClient *client, const char *bucket,
@@ -135,5 +197,31 @@ extern char *s3_get_object(AwsClient *client, const char *bucket,
 						   const char *key, size_t *len);
 extern void s3_put_object(AwsClient *client, const char *bucket,
 						  const char *key, const char *body, size_t len);
+
+/* HeadObject: false when the object does not exist; *size gets its length */
+extern bool s3_head_object(AwsClient *client, const char *bucket,
+						   const char *key, int64 *size);
+
+typedef struct S3Object
+{
+	char	   *key;
+	int64		size;
+	char	   *etag;
+	char	   *last_modified;	/* as S3 writes it (ISO 8601) */
+} S3Object;
+
+/* ListObjectsV2 of every key under prefix (all pages); a List of S3Object * */
+extern List *s3_list_objects_v2(AwsClient *client, const char *bucket,
+								const char *prefix);
+
+/* in sts.c */
+typedef struct AwsCallerIdentity
+{
+	char	   *account;
+	char	   *arn;
+	char	   *user_id;
+} AwsCallerIdentity;
+
+extern AwsCallerIdentity *sts_get_caller_identity(AwsClient *client);
 
 #endif							/* AUDIT_FDW_AWS_H */

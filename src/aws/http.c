@@ -1,0 +1,1137 @@
+/*-------------------------------------------------------------------------
+ *
+ * http.c
+ *		HTTP for the AWS client core: libcurl driven from PostgreSQL's wait
+ *		loop, SigV4 signing of every attempt, retries with full-jitter
+ *		exponential backoff, and streamed response bodies.
+ *
+ * Rules this file keeps:
+ *	- One curl multi handle per backend (plus a share of DNS and TLS
+ *	  sessions), so connections are reused from one request to the next.
+ *	- Curl never waits on its own: its sockets and timer (multi socket API)
+ *	  are waited on with a WaitEventSet that also holds MyLatch, and every
+ *	  wake-up checks for interrupts.  Query cancel, statement_timeout and
+ *	  SIGTERM therefore end a request in flight at once, and so do they a
+ *	  backoff wait between retries.
+ *	- Curl callbacks never ereport or palloc (that would longjmp through
+ *	  curl): they write into malloc'd buffers, set flags and return curl's
+ *	  abort or pause codes; errors are raised after curl returns.
+ *	- Every transfer is released on ERROR: synchronous calls in PG_CATCH,
+ *	  streams by a reset callback of the memory context they live in.
+ *	- CURLOPT_NOSIGNAL: curl must not touch the backend's signal handlers.
+ *	- A streamed body is held in a bounded buffer; when the reader is
+ *	  behind, the transfer is paused (CURL_WRITEFUNC_PAUSE) until it
+ *	  catches up, so memory stays bounded whatever the object's size.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "common/pg_prng.h"
+#include "miscadmin.h"
+#include "storage/latch.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+
+#include "aws/aws_internal.h"
+#include "aws/sigv4.h"
+
+#define AWS_MAX_BODY ((size_t) MaxAllocSize - 1)
+#define AWS_MAX_ERROR_BODY (1024 * 1024)
+#define AWS_MAX_HEADER_BYTES (256 * 1024)
+#define AWS_STREAM_BUFFER (256 * 1024)
+#define AWS_MAX_BACKOFF_MS 20000
+
+/*
+ * One transfer.  Allocated with malloc: the curl callbacks write into it.
+ */
+typedef struct AwsTransfer
+{
+	CURL	   *easy;
+	struct curl_slist *header_list;
+	char	   *url;
+
+	/* the response, written by the callbacks */
+	long		status;			/* of the last status line seen */
+	bool		headers_done;	/* the final response's headers are in */
+	char	   *hdr;			/* raw header lines of the final response */
+	size_t		hdr_len;
+	size_t		hdr_cap;
+	char	   *body;
+	size_t		body_len;
+	size_t		body_cap;
+	size_t		body_start;		/* streams: bytes before it were read */
+	size_t		body_limit;
+	bool		streaming;
+	bool		paused;
+	bool		overflow;		/* the body exceeded body_limit */
+	bool		oom;
+	bool		wipe;			/* the body may hold secrets */
+
+	/* completion */
+	bool		in_multi;
+	bool		done;
+	CURLcode	result;
+	char		errbuf[CURL_ERROR_SIZE];
+} AwsTransfer;
+
+/* A socket curl asked us to watch. */
+typedef struct SockWatch
+{
+	curl_socket_t fd;
+	int			what;			/* CURL_POLL_IN / OUT / INOUT */
+} SockWatch;
+
+struct AwsStream
+{
+	AwsTransfer *t;
+	AwsHttpRequest *req;
+	MemoryContextCallback cb;
+	size_t		bytes_read;
+	List	   *headers;
+};
+
+/* Per-backend curl state. */
+static CURLM *multi = NULL;
+static CURLSH *share = NULL;
+static SockWatch *socks = NULL;
+static int	nsocks = 0;
+static int	socks_cap = 0;
+static bool socks_changed = true;
+static bool socks_oom = false;
+static int64 timer_deadline_us = -1;	/* monotonic; -1 = no timer */
+static WaitEventSet *wait_set = NULL;
+
+typedef bool (*TransferCondition) (AwsTransfer *t);
+
+static int64 monotonic_us(void);
+static void http_setup(void);
+static int	socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
+					  void *socketp);
+static int	timer_cb(CURLM *m, long timeout_ms, void *userp);
+static size_t header_cb(char *buf, size_t size, size_t n, void *userdata);
+static size_t write_cb(char *ptr, size_t size, size_t n, void *userdata);
+static void rebuild_wait_set(void);
+static void drain_messages(void);
+static void drive_until(AwsTransfer *t, TransferCondition cond);
+static bool cond_done(AwsTransfer *t);
+static bool cond_headers(AwsTransfer *t);
+static bool cond_data(AwsTransfer *t);
+static AwsTransfer *transfer_start(AwsHttpRequest *req, bool streaming);
+static void transfer_free(AwsTransfer *t);
+static struct curl_slist *sign_request(AwsHttpRequest *req, const char *host,
+									   const char *wire_path);
+static AwsResponse *make_response(AwsTransfer *t);
+static List *parse_headers(const char *hdr, size_t len);
+static const char *find_header(List *headers, const char *name);
+static AwsError *transfer_error(AwsHttpRequest *req, AwsTransfer *t);
+static bool curl_code_is_retryable(CURLcode code);
+static bool status_ok(AwsHttpRequest *req, long status);
+static long backoff_ms(int attempt);
+static void backoff_wait(long ms);
+static AwsTransfer *perform_with_retries(AwsHttpRequest *req, bool streaming,
+										 AwsError **error_out);
+static void stream_reset_cb(void *arg);
+
+static int64
+monotonic_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Create the backend's multi handle and share on first use. */
+static void
+http_setup(void)
+{
+	if (multi != NULL)
+		return;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYSTEM_ERROR),
+				 errmsg("could not initialize libcurl")));
+	share = curl_share_init();
+	if (share == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	multi = curl_multi_init();
+	if (multi == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+	curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, 16L);
+}
+
+/* curl: watch (or stop watching) a socket.  No backend calls. */
+static int
+socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+	int			i;
+
+	for (i = 0; i < nsocks; i++)
+		if (socks[i].fd == s)
+			break;
+	if (what == CURL_POLL_REMOVE)
+	{
+		if (i < nsocks)
+		{
+			socks[i] = socks[nsocks - 1];
+			nsocks--;
+			socks_changed = true;
+		}
+		return 0;
+	}
+	if (i == nsocks)
+	{
+		if (nsocks == socks_cap)
+		{
+			int			cap = socks_cap ? socks_cap * 2 : 8;
+			SockWatch  *n = realloc(socks, cap * sizeof(SockWatch));
+
+			if (n == NULL)
+			{
+				socks_oom = true;
+				return -1;
+			}
+			socks = n;
+			socks_cap = cap;
+		}
+		socks[nsocks].fd = s;
+		socks[nsocks].what = 0;
+		nsocks++;
+	}
+	if (socks[i].what != what)
+	{
+		socks[i].what = what;
+		socks_changed = true;
+	}
+	return 0;
+}
+
+/* curl: when to call us back.  No backend calls. */
+static int
+timer_cb(CURLM *m, long timeout_ms, void *userp)
+{
+	if (timeout_ms < 0)
+		timer_deadline_us = -1;
+	else
+		timer_deadline_us = monotonic_us() + (int64) timeout_ms * 1000;
+	return 0;
+}
+
+/* curl: one header line.  No backend calls. */
+static size_t
+header_cb(char *buf, size_t size, size_t n, void *userdata)
+{
+	AwsTransfer *t = userdata;
+	size_t		len = size * n;
+
+	if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0)
+	{
+		/* a new response (interim 1xx responses come first) */
+		const char *p = memchr(buf, ' ', len);
+		long		status = 0;
+
+		if (p != NULL)
+			for (p++; p < buf + len && *p >= '0' && *p <= '9'; p++)
+				status = status * 10 + (*p - '0');
+		t->status = status;
+		t->hdr_len = 0;
+		t->headers_done = false;
+		return len;
+	}
+	if ((len == 2 && buf[0] == '\r' && buf[1] == '\n') ||
+		(len == 1 && buf[0] == '\n'))
+	{
+		if (t->status >= 200)
+			t->headers_done = true;
+		return len;
+	}
+	if (t->hdr_len + len + 1 > AWS_MAX_HEADER_BYTES)
+		return len;				/* ignore what does not fit */
+	if (t->hdr_len + len + 1 > t->hdr_cap)
+	{
+		size_t		cap = Max(t->hdr_cap * 2, t->hdr_len + len + 1);
+		char	   *h = realloc(t->hdr, Max(cap, 1024));
+
+		if (h == NULL)
+		{
+			t->oom = true;
+			return 0;
+		}
+		t->hdr = h;
+		t->hdr_cap = Max(cap, 1024);
+	}
+	memcpy(t->hdr + t->hdr_len, buf, len);
+	t->hdr_len += len;
+	t->hdr[t->hdr_len] = '\0';
+	return len;
+}
+
+/* curl: body bytes.  No backend calls. */
+static size_t
+write_cb(char *ptr, size_t size, size_t n, void *userdata)
+{
+	AwsTransfer *t = userdata;
+	size_t		len = size * n;
+	bool		stream_body = t->streaming && t->status >= 200 && t->status < 300;
+	size_t		limit = stream_body ? t->body_limit :
+		(t->streaming ? AWS_MAX_ERROR_BODY : t->body_limit);
+
+	if (stream_body)
+	{
+		size_t		pending = t->body_len - t->body_start;
+
+		if (pending > 0 && pending + len > limit)
+		{
+			t->paused = true;
+			return CURL_WRITEFUNC_PAUSE;
+		}
+		if (t->body_start > 0)
+		{
+			memmove(t->body, t->body + t->body_start, pending);
+			t->body_len = pending;
+			t->body_start = 0;
+		}
+	}
+	else if (t->body_len + len > limit)
+	{
+		t->overflow = true;
+		return 0;
+	}
+	if (t->body_len + len + 1 > t->body_cap)
+	{
+		size_t		cap = t->body_cap ? t->body_cap : 8192;
+		char	   *b;
+
+		while (cap < t->body_len + len + 1)
+			cap *= 2;
+		b = realloc(t->body, cap);
+		if (b == NULL)
+		{
+			t->oom = true;
+			return 0;
+		}
+		t->body = b;
+		t->body_cap = cap;
+	}
+	memcpy(t->body + t->body_len, ptr, len);
+	t->body_len += len;
+	return len;
+}
+
+/* The wait set: MyLatch, postmaster death, and curl's sockets. */
+static void
+rebuild_wait_set(void)
+{
+	if (wait_set != NULL)
+	{
+		FreeWaitEventSet(wait_set);
+		wait_set = NULL;
+	}
+	wait_set = CreateWaitEventSet(TopMemoryContext, nsocks + 2);
+	AddWaitEventToSet(wait_set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	if (IsUnderPostmaster)
+		AddWaitEventToSet(wait_set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET,
+						  NULL, NULL);
+	for (int i = 0; i < nsocks; i++)
+	{
+		uint32		events = 0;
+
+		if (socks[i].what == CURL_POLL_IN || socks[i].what == CURL_POLL_INOUT)
+			events |= WL_SOCKET_READABLE;
+		if (socks[i].what == CURL_POLL_OUT || socks[i].what == CURL_POLL_INOUT)
+			events |= WL_SOCKET_WRITEABLE;
+		if (events != 0)
+			AddWaitEventToSet(wait_set, events, socks[i].fd, NULL, NULL);
+	}
+	socks_changed = false;
+}
+
+/* Mark the transfers curl has finished. */
+static void
+drain_messages(void)
+{
+	CURLMsg    *msg;
+	int			left;
+
+	while ((msg = curl_multi_info_read(multi, &left)) != NULL)
+	{
+		AwsTransfer *t = NULL;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &t);
+		if (t != NULL)
+		{
+			t->done = true;
+			t->result = msg->data.result;
+		}
+	}
+}
+
+/*
+ * Let curl work until cond holds for t (or t is done), waiting on its
+ * sockets, its timer and MyLatch.  Interrupts are served at every wake-up.
+ */
+static void
+drive_until(AwsTransfer *t, TransferCondition cond)
+{
+	int			running;
+
+	for (;;)
+	{
+		WaitEvent	events[16];
+		int			nevents;
+		long		timeout;
+		int64		now;
+
+		drain_messages();
+		if (socks_oom)
+		{
+			socks_oom = false;
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory")));
+		}
+		if (t->done || cond(t))
+			return;
+
+		CHECK_FOR_INTERRUPTS();
+
+		if (wait_set == NULL || socks_changed)
+			rebuild_wait_set();
+
+		now = monotonic_us();
+		if (timer_deadline_us < 0)
+			timeout = 1000;
+		else if (timer_deadline_us <= now)
+			timeout = 0;
+		else
+			timeout = Min((timer_deadline_us - now + 999) / 1000, 1000);
+
+		nevents = WaitEventSetWait(wait_set, timeout, events, lengthof(events),
+								   PG_WAIT_EXTENSION);
+		for (int i = 0; i < nevents; i++)
+		{
+			if (events[i].events & WL_LATCH_SET)
+			{
+				ResetLatch(MyLatch);
+				CHECK_FOR_INTERRUPTS();
+			}
+			else if (events[i].events & (WL_SOCKET_READABLE | WL_SOCKET_WRITEABLE))
+			{
+				int			flags = 0;
+
+				if (events[i].events & WL_SOCKET_READABLE)
+					flags |= CURL_CSELECT_IN;
+				if (events[i].events & WL_SOCKET_WRITEABLE)
+					flags |= CURL_CSELECT_OUT;
+				curl_multi_socket_action(multi, events[i].fd, flags, &running);
+			}
+		}
+		if (timer_deadline_us >= 0 && timer_deadline_us <= monotonic_us())
+		{
+			timer_deadline_us = -1;
+			curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+		}
+	}
+}
+
+static bool
+cond_done(AwsTransfer *t)
+{
+	return t->done;
+}
+
+static bool
+cond_headers(AwsTransfer *t)
+{
+	return t->headers_done;
+}
+
+static bool
+cond_data(AwsTransfer *t)
+{
+	return t->body_len > t->body_start;
+}
+
+static bool
+status_ok(AwsHttpRequest *req, long status)
+{
+	if (status >= 200 && status < 300)
+		return true;
+	if (req->ok_statuses)
+		for (const long *s = req->ok_statuses; *s; s++)
+			if (*s == status)
+				return true;
+	return false;
+}
+
+/*
+ * Sign the request (when it is signed) and build curl's header list:
+ * Host, the caller's headers, the signature's headers.
+ */
+static struct curl_slist *
+sign_request(AwsHttpRequest *req, const char *host, const char *wire_path)
+{
+	struct curl_slist *list = NULL;
+	struct curl_slist *n;
+	AwsCredentials *creds = NULL;
+	ListCell   *lc;
+	bool		has_content_type = false;
+
+#define APPEND(line) \
+	do { \
+		n = curl_slist_append(list, (line)); \
+		if (n == NULL) \
+		{ \
+			curl_slist_free_all(list); \
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory"))); \
+		} \
+		list = n; \
+	} while (0)
+
+	if (!req->unsigned_request)
+		creds = req->creds ? req->creds : aws_client_credentials(req->client);
+
+	foreach(lc, req->headers)
+	{
+		AwsHeader  *h = lfirst(lc);
+
+		if (pg_strcasecmp(h->name, "content-type") == 0)
+			has_content_type = true;
+	}
+
+	if (creds != NULL)
+	{
+		int			nh = list_length(req->headers) + 1;
+		SigV4Header *hs = palloc(sizeof(SigV4Header) * nh);
+		SigV4Request sreq = {0};
+		SigV4Params params = {0};
+		SigV4Result *res;
+		char	   *payload_hash;
+		int			i = 0;
+
+		hs[i].name = "host";
+		hs[i].value = host;
+		i++;
+		foreach(lc, req->headers)
+		{
+			AwsHeader  *h = lfirst(lc);
+
+			hs[i].name = h->name;
+			hs[i].value = h->value;
+			i++;
+		}
+		payload_hash = sigv4_hex_sha256(req->body ? req->body : "", req->body_len);
+		if (payload_hash == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory")));
+		sreq.method = req->method;
+		sreq.path = wire_path;
+		sreq.query = req->query;
+		sreq.headers = hs;
+		sreq.nheaders = nh;
+		sreq.payload_hash = payload_hash;
+
+		params.access_key_id = creds->access_key_id;
+		params.secret_access_key = creds->secret_access_key;
+		params.session_token = creds->session_token;
+		params.region = (req->client && req->client->region) ?
+			req->client->region : "us-east-1";
+		params.service = aws_service_info(req->service)->signing_name;
+		params.timestamp = time(NULL);
+		params.normalize_path = !req->s3_signing;
+		params.sign_body = req->s3_signing;
+
+		res = sigv4_sign_headers(&sreq, &params);
+		free(payload_hash);
+		if (res == NULL || res->error != NULL)
+		{
+			char	   *why = (res && res->error) ? pstrdup(res->error) : "out of memory";
+
+			sigv4_result_free(res);
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not sign the aws %s %s request: %s",
+							aws_service_name(req->service), req->operation, why)));
+		}
+		PG_TRY();
+		{
+			APPEND(psprintf("Host: %s", host));
+			foreach(lc, req->headers)
+			{
+				AwsHeader  *h = lfirst(lc);
+
+				APPEND(psprintf("%s: %s", h->name, h->value));
+			}
+			for (i = 0; i < res->nadd_headers; i++)
+			{
+				char	   *line = psprintf("%s: %s", res->add_headers[i].name,
+											res->add_headers[i].value);
+
+				APPEND(line);
+				/* the Authorization line holds no secret, but the token does */
+				memset(line, 0, strlen(line));
+				pfree(line);
+			}
+		}
+		PG_FINALLY();
+		{
+			sigv4_result_free(res);
+		}
+		PG_END_TRY();
+		pfree(hs);
+	}
+	else
+	{
+		APPEND(psprintf("Host: %s", host));
+		foreach(lc, req->headers)
+		{
+			AwsHeader  *h = lfirst(lc);
+
+			APPEND(psprintf("%s: %s", h->name, h->value));
+		}
+	}
+	/* no 100-continue round trip; no content type curl would invent */
+	APPEND("Expect:");
+	if (!has_content_type)
+		APPEND("Content-Type:");
+#undef APPEND
+	return list;
+}
+
+/*
+ * Create and start a transfer for req: signed now, added to the multi
+ * handle.  The caller drives it and frees it.
+ */
+static AwsTransfer *
+transfer_start(AwsHttpRequest *req, bool streaming)
+{
+	AwsTransfer *t;
+	const char *scheme_end = strstr(req->base_url, "://");
+	const char *host_start;
+	const char *host_end;
+	char	   *host;
+	char	   *prefix;
+	char	   *wire_path;
+	char	   *url;
+	struct curl_slist *headers;
+	CURL	   *e;
+	int			connect_timeout;
+	int			running;
+
+	http_setup();
+
+	if (scheme_end == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("invalid AWS endpoint URL \"%s\"", req->base_url)));
+	host_start = scheme_end + 3;
+	host_end = strchr(host_start, '/');
+	if (host_end == NULL)
+		host_end = host_start + strlen(host_start);
+	host = pnstrdup(host_start, host_end - host_start);
+	prefix = pstrdup(host_end);	/* an endpoint's own path, or "" */
+	while (strlen(prefix) > 0 && prefix[strlen(prefix) - 1] == '/')
+		prefix[strlen(prefix) - 1] = '\0';
+	wire_path = psprintf("%s%s", prefix, req->path ? req->path : "/");
+	url = psprintf("%.*s%s%s%s", (int) (host_end - req->base_url), req->base_url,
+				   wire_path, req->query && req->query[0] ? "?" : "",
+				   req->query ? req->query : "");
+
+	headers = sign_request(req, host, wire_path);
+
+	t = calloc(1, sizeof(AwsTransfer));
+	if (t != NULL)
+		t->url = strdup(url);
+	e = curl_easy_init();
+	if (t == NULL || t->url == NULL || e == NULL)
+	{
+		if (t)
+			free(t->url);
+		free(t);
+		if (e)
+			curl_easy_cleanup(e);
+		curl_slist_free_all(headers);
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	}
+	t->easy = e;
+	t->header_list = headers;
+	t->streaming = streaming;
+	t->body_limit = streaming ? AWS_STREAM_BUFFER : AWS_MAX_BODY;
+	t->wipe = (req->service == AWS_SERVICE_STS || req->local_service);
+
+	connect_timeout = req->connect_timeout_ms > 0 ? req->connect_timeout_ms :
+		aws_connect_timeout_ms;
+
+	curl_easy_setopt(e, CURLOPT_URL, t->url);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+	curl_easy_setopt(e, CURLOPT_SHARE, share);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long) connect_timeout);
+	if (streaming)
+	{
+		/* no total limit for a body read at the reader's pace; a stall ends it */
+		curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
+						 (long) Max(aws_request_timeout_ms / 1000, 1));
+	}
+	else
+		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+						 (long) (req->timeout_ms > 0 ? req->timeout_ms :
+								 aws_request_timeout_ms));
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "audit_fdw/1.0 libcurl/" LIBCURL_VERSION);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, aws_verify_tls ? 1L : 0L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, aws_verify_tls ? 2L : 0L);
+	if (aws_ca_file != NULL && aws_ca_file[0] != '\0')
+		curl_easy_setopt(e, CURLOPT_CAINFO, aws_ca_file);
+	if (req->no_proxy)
+		curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+
+	if (strcmp(req->method, "GET") == 0)
+		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+	else if (strcmp(req->method, "HEAD") == 0)
+		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+	else
+	{
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
+		if (req->body != NULL || strcmp(req->method, "POST") == 0 ||
+			strcmp(req->method, "PUT") == 0)
+		{
+			curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+							 (curl_off_t) (req->body ? req->body_len : 0));
+			curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+		}
+	}
+
+	if (curl_multi_add_handle(multi, e) != CURLM_OK)
+	{
+		transfer_free(t);
+		ereport(ERROR,
+				(errcode(ERRCODE_SYSTEM_ERROR),
+				 errmsg("could not start an HTTP request")));
+	}
+	t->in_multi = true;
+	/* kick it off: curl sets its timer and sockets */
+	curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	return t;
+}
+
+static void
+transfer_free(AwsTransfer *t)
+{
+	if (t == NULL)
+		return;
+	if (t->in_multi)
+		curl_multi_remove_handle(multi, t->easy);
+	if (t->easy)
+		curl_easy_cleanup(t->easy);
+	curl_slist_free_all(t->header_list);
+	if (t->body && t->wipe)
+		memset(t->body, 0, t->body_len);
+	free(t->body);
+	free(t->hdr);
+	free(t->url);
+	free(t);
+}
+
+/* Header lines -> List of AwsHeader, names lower-cased, values trimmed. */
+static List *
+parse_headers(const char *hdr, size_t len)
+{
+	List	   *result = NIL;
+	const char *p = hdr;
+	const char *end = hdr + len;
+
+	while (p < end)
+	{
+		const char *eol = memchr(p, '\n', end - p);
+		const char *colon;
+		const char *v;
+		const char *ve;
+
+		if (eol == NULL)
+			eol = end;
+		colon = memchr(p, ':', eol - p);
+		if (colon != NULL && colon > p)
+		{
+			AwsHeader  *h = palloc(sizeof(AwsHeader));
+			char	   *name = pnstrdup(p, colon - p);
+
+			for (char *c = name; *c; c++)
+				*c = pg_tolower((unsigned char) *c);
+			v = colon + 1;
+			ve = eol;
+			while (v < ve && (*v == ' ' || *v == '\t'))
+				v++;
+			while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
+				ve--;
+			h->name = name;
+			h->value = pnstrdup(v, ve - v);
+			result = lappend(result, h);
+		}
+		p = eol + 1;
+	}
+	return result;
+}
+
+static const char *
+find_header(List *headers, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, headers)
+	{
+		AwsHeader  *h = lfirst(lc);
+
+		if (strcmp(h->name, name) == 0)
+			return h->value;
+	}
+	return NULL;
+}
+
+const char *
+aws_response_header(AwsResponse *resp, const char *name)
+{
+	return find_header(resp->headers, name);
+}
+
+static AwsResponse *
+make_response(AwsTransfer *t)
+{
+	AwsResponse *resp = palloc0(sizeof(AwsResponse));
+	const char *rid;
+
+	resp->status = t->status;
+	resp->body_len = t->body_len;
+	resp->body = palloc(t->body_len + 1);
+	if (t->body_len > 0)
+		memcpy(resp->body, t->body, t->body_len);
+	resp->body[t->body_len] = '\0';
+	resp->headers = parse_headers(t->hdr ? t->hdr : "", t->hdr_len);
+	rid = find_header(resp->headers, "x-amzn-requestid");
+	if (rid == NULL)
+		rid = find_header(resp->headers, "x-amz-request-id");
+	resp->request_id = rid ? pstrdup(rid) : NULL;
+	return resp;
+}
+
+static bool
+curl_code_is_retryable(CURLcode code)
+{
+	switch (code)
+	{
+		case CURLE_COULDNT_RESOLVE_PROXY:
+		case CURLE_COULDNT_RESOLVE_HOST:
+		case CURLE_COULDNT_CONNECT:
+		case CURLE_OPERATION_TIMEDOUT:
+		case CURLE_SEND_ERROR:
+		case CURLE_RECV_ERROR:
+		case CURLE_GOT_NOTHING:
+		case CURLE_PARTIAL_FILE:
+		case CURLE_SSL_CONNECT_ERROR:
+		case CURLE_HTTP2:
+		case CURLE_HTTP2_STREAM:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/* The error of a finished, failed transfer (palloc'd). */
+static AwsError *
+transfer_error(AwsHttpRequest *req, AwsTransfer *t)
+{
+	AwsError   *err;
+
+	if (t->oom)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	if (t->overflow)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("aws %s %s response is too large",
+						aws_service_name(req->service), req->operation),
+				 errdetail("The response body is larger than %zu bytes.",
+						   t->streaming ? (size_t) AWS_MAX_ERROR_BODY : t->body_limit)));
+
+	if (t->result != CURLE_OK)
+	{
+		err = palloc0(sizeof(AwsError));
+		err->service = req->service;
+		err->operation = pstrdup(req->operation);
+		err->status = 0;
+		err->code = pstrdup("NetworkError");
+		err->message = pstrdup(t->errbuf[0] ? t->errbuf : curl_easy_strerror(t->result));
+		err->sqlerrcode = (t->result == CURLE_PEER_FAILED_VERIFICATION ||
+						   t->result == CURLE_SSL_CACERT_BADFILE) ?
+			ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION : ERRCODE_CONNECTION_FAILURE;
+		err->retryable = curl_code_is_retryable(t->result);
+		return err;
+	}
+	else
+	{
+		List	   *headers = parse_headers(t->hdr ? t->hdr : "", t->hdr_len);
+		const char *rid = find_header(headers, "x-amzn-requestid");
+		AwsErrorInfo *info;
+
+		if (rid == NULL)
+			rid = find_header(headers, "x-amz-request-id");
+		info = aws_parse_error(t->status,
+							   req->local_service ? NULL : t->body,
+							   req->local_service ? 0 : t->body_len,
+							   find_header(headers, "x-amzn-errortype"), rid);
+		if (info == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory")));
+		err = aws_error_from_info(req->service, req->operation, t->status, info);
+		aws_error_info_free(info);
+		return err;
+	}
+}
+
+/* Full jitter: a uniform delay in [0, min(cap, base * 2^(attempt-1))]. */
+static long
+backoff_ms(int attempt)
+{
+	double		ceiling = (double) aws_retry_base_delay_ms;
+
+	for (int i = 1; i < attempt && ceiling < AWS_MAX_BACKOFF_MS; i++)
+		ceiling *= 2;
+	if (ceiling > AWS_MAX_BACKOFF_MS)
+		ceiling = AWS_MAX_BACKOFF_MS;
+	return (long) (pg_prng_double(&pg_global_prng_state) * ceiling);
+}
+
+/* Sleep ms on MyLatch, serving interrupts. */
+static void
+backoff_wait(long ms)
+{
+	TimestampTz end = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
+
+	for (;;)
+	{
+		long		remaining;
+
+		CHECK_FOR_INTERRUPTS();
+		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), end);
+		if (remaining <= 0)
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 remaining, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/*
+ * Run req until it succeeds, or fails for good.  For a stream, success is
+ * the arrival of a 2xx status and headers: the body is left to the reader.
+ * On failure: the error is returned in *error_out when the caller asked for
+ * it (AWS and network errors), raised otherwise.
+ */
+static AwsTransfer *
+perform_with_retries(AwsHttpRequest *req, bool streaming, AwsError **error_out)
+{
+	int			max_attempts = req->max_attempts > 0 ? req->max_attempts :
+		aws_max_retries + 1;
+	TimestampTz start = GetCurrentTimestamp();
+
+	for (int attempt = 1;; attempt++)
+	{
+		AwsTransfer *t = transfer_start(req, streaming);
+		AwsError   *err = NULL;
+
+		PG_TRY();
+		{
+			if (streaming)
+			{
+				drive_until(t, cond_headers);
+				/* an error response is read whole to report it */
+				if (!t->done && !status_ok(req, t->status))
+					drive_until(t, cond_done);
+			}
+			else
+				drive_until(t, cond_done);
+			if ((t->done && (t->result != CURLE_OK || !status_ok(req, t->status))) ||
+				t->oom || t->overflow)
+				err = transfer_error(req, t);
+		}
+		PG_CATCH();
+		{
+			transfer_free(t);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+
+		if (err == NULL)
+			return t;
+		transfer_free(t);
+		err->attempts = attempt;
+
+		if (err->retryable && attempt < max_attempts)
+		{
+			long		delay = backoff_ms(attempt);
+			long		elapsed = TimestampDifferenceMilliseconds(start,
+																  GetCurrentTimestamp());
+
+			if (elapsed + delay <= aws_max_retry_time_ms)
+			{
+				ereport(DEBUG1,
+						(errmsg_internal("aws %s %s failed with %s (attempt %d of %d), retrying in %ld ms",
+										 aws_service_name(req->service), req->operation,
+										 err->code, attempt, max_attempts, delay)));
+				backoff_wait(delay);
+				continue;
+			}
+		}
+		if (error_out != NULL)
+		{
+			*error_out = err;
+			return NULL;
+		}
+		aws_raise(err);
+	}
+}
+
+AwsResponse *
+aws_http_execute(AwsHttpRequest *req, AwsError **error)
+{
+	AwsTransfer *t;
+	AwsResponse *resp;
+
+	if (error)
+		*error = NULL;
+	t = perform_with_retries(req, false, error);
+	if (t == NULL)
+		return NULL;
+	PG_TRY();
+	{
+		resp = make_response(t);
+	}
+	PG_FINALLY();
+	{
+		transfer_free(t);
+	}
+	PG_END_TRY();
+	return resp;
+}
+
+/* Memory context reset callback of a stream: end its transfer. */
+static void
+stream_reset_cb(void *arg)
+{
+	AwsStream  *stream = arg;
+
+	transfer_free(stream->t);
+	stream->t = NULL;
+}
+
+AwsStream *
+aws_http_stream_open(AwsHttpRequest *req)
+{
+	AwsStream  *stream = palloc0(sizeof(AwsStream));
+
+	stream->req = req;
+	stream->t = perform_with_retries(req, true, NULL);
+	stream->cb.func = stream_reset_cb;
+	stream->cb.arg = stream;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, &stream->cb);
+	stream->headers = parse_headers(stream->t->hdr ? stream->t->hdr : "",
+									stream->t->hdr_len);
+	return stream;
+}
+
+size_t
+aws_stream_read(AwsStream *stream, char *buf, size_t len)
+{
+	AwsTransfer *t = stream->t;
+
+	if (t == NULL || len == 0)
+		return 0;
+	for (;;)
+	{
+		size_t		avail = t->body_len - t->body_start;
+
+		if (avail > 0)
+		{
+			size_t		n = Min(avail, len);
+
+			memcpy(buf, t->body + t->body_start, n);
+			t->body_start += n;
+			stream->bytes_read += n;
+			if (t->body_start == t->body_len)
+			{
+				t->body_start = t->body_len = 0;
+				if (t->paused)
+				{
+					t->paused = false;
+					curl_easy_pause(t->easy, CURLPAUSE_CONT);
+				}
+			}
+			return n;
+		}
+		if (t->done)
+		{
+			if (t->result != CURLE_OK || t->oom)
+			{
+				AwsError   *err = transfer_error(stream->req, t);
+
+				err->message = psprintf("%s (after %zu bytes of the body)",
+										err->message, stream->bytes_read);
+				aws_raise(err);
+			}
+			return 0;
+		}
+		if (t->paused)
+		{
+			t->paused = false;
+			curl_easy_pause(t->easy, CURLPAUSE_CONT);
+		}
+		drive_until(t, cond_data);
+	}
+}
+
+long
+aws_stream_status(AwsStream *stream, List **headers)
+{
+	if (headers)
+		*headers = stream->headers;
+	return stream->t ? stream->t->status : 0;
+}
+
+void
+aws_stream_close(AwsStream *stream)
+{
+	if (stream == NULL)
+		return;
+	transfer_free(stream->t);
+	stream->t = NULL;
+}
