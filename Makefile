@@ -7,7 +7,17 @@ MODULE_big = audit_fdw
 OBJS = \
 	$(WIN32RES) \
 	audit_fdw.o \
+	src/aws/client.o \
+	src/aws/credentials.o \
+	src/aws/errors.o \
+	src/aws/functions.o \
+	src/aws/http.o \
+	src/aws/ini.o \
+	src/aws/protocol.o \
+	src/aws/s3.o \
 	src/aws/sigv4.o \
+	src/aws/sts.o \
+	src/aws/xml.o \
 	src/provision/item_columns.o \
 	src/pump/transform.o
 

@@ -20,6 +20,8 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "aws/aws.h"
+
 PG_MODULE_MAGIC;
 
 void		_PG_init(void);
@@ -27,5 +29,6 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	aws_init();
 	MarkGUCPrefixReserved("audit_fdw");
 }

@@ -35,9 +35,19 @@
 
 #include "postgres.h"
 
-#include <json-c/json.h>
-
 #include "nodes/pg_list.h"
+
+/*
+ * json-c objects are named by their struct: PostgreSQL's utils/builtins.h
+ * declares a function json_object(), which clashes with json-c's typedef of
+ * the same name.  A file that needs both includes them in this order:
+ *
+ *		#define json_object pg_json_object_fn
+ *		#include "utils/builtins.h"
+ *		#undef json_object
+ *		#include <json-c/json.h>
+ */
+struct json_object;
 
 typedef enum AwsService
 {
@@ -126,18 +136,18 @@ extern void aws_error_raise(AwsError *error) pg_attribute_noreturn();
  * An AWS JSON 1.0/1.1 call (X-Amz-Target = <targetPrefix>.<operation>).
  * Returns the parsed response body (an object, never NULL).
  */
-extern json_object *aws_json_call(AwsClient *client, AwsService service,
-								  const char *operation, json_object *request);
-extern void aws_json_release(json_object *obj);
+extern struct json_object *aws_json_call(AwsClient *client, AwsService service,
+								  const char *operation, struct json_object *request);
+extern void aws_json_release(struct json_object *obj);
 
 /*
  * The same call, but an AWS error that is not retried (or still fails once
  * the retries are spent) is returned in *error with NULL as the result,
  * instead of being raised.  Interrupts and local failures still raise.
  */
-extern json_object *aws_json_call_try(AwsClient *client, AwsService service,
+extern struct json_object *aws_json_call_try(AwsClient *client, AwsService service,
 									  const char *operation,
-									  json_object *request, AwsError **error);
+									  struct json_object *request, AwsError **error);
 
 /*
  * A REST request (S3).  path is unencoded ("/bucket/key"); query is the raw

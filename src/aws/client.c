@@ -29,6 +29,8 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
+#include <json-c/json.h>
+
 #include "aws/aws_internal.h"
 #include "aws/sigv4.h"
 

@@ -79,12 +79,17 @@ static void cache_put(const char *key, AwsCredentials *creds);
 static AwsCredentials *copy_credentials(AwsCredentials *c, MemoryContext cxt);
 static void note(ChainState *st, const char *fmt,...) pg_attribute_printf(2, 3);
 static const char *env(const char *name);
-static char *home_path(const char *rel);
-static char *expand_path(const char *path);
+static pg_noinline char *home_path(const char *rel);
+static pg_noinline char *expand_path(const char *path);
 static char *read_small_file(const char *path, size_t *len, bool missing_ok);
 static AwsCredentials *from_environment(ChainState *st, bool required);
 static AwsCredentials *from_profile(ChainState *st, const char *profile,
 									bool required, int depth);
+static AwsCredentials *profile_credentials(ChainState *st, const char *profile,
+										   bool required, int depth,
+										   AwsIni *cred_ini, AwsIni *conf_ini,
+										   const char *cred_path,
+										   const char *conf_path);
 static AwsCredentials *from_web_identity_env(ChainState *st);
 static AwsCredentials *from_container(ChainState *st, bool required);
 static AwsCredentials *from_imds(ChainState *st, bool required);
@@ -349,6 +354,146 @@ from_environment(ChainState *st, bool required)
  * The credentials of a profile of the shared files.  NULL when the profile
  * does not exist or holds no credentials (and !required).
  */
+/*
+ * The credentials a profile holds, given the parsed files (either may be
+ * NULL).  NULL when the profile does not exist or holds no credentials
+ * (and !required).
+ */
+static AwsCredentials *
+profile_credentials(ChainState *st, const char *profile, bool required,
+					int depth, AwsIni *cred_ini, AwsIni *conf_ini,
+					const char *cred_path, const char *conf_path)
+{
+	char	   *conf_section = strcmp(profile, "default") == 0 ?
+		pstrdup("default") : psprintf("profile %s", profile);
+	AwsCredentials *result = NULL;
+	const char *v;
+
+#define GET(key) (aws_ini_get(cred_ini, profile, key) ? \
+			  aws_ini_get(cred_ini, profile, key) : \
+			  (aws_ini_get(conf_ini, conf_section, key) ? \
+			   aws_ini_get(conf_ini, conf_section, key) : \
+			   (strcmp(profile, "default") == 0 ? \
+				aws_ini_get(conf_ini, "profile default", key) : NULL)))
+
+	if (!aws_ini_has_section(cred_ini, profile) &&
+		!aws_ini_has_section(conf_ini, conf_section) &&
+		!(strcmp(profile, "default") == 0 &&
+		  aws_ini_has_section(conf_ini, "profile default")))
+	{
+		if (required)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("AWS profile \"%s\" not found", profile),
+					 errdetail("Looked in \"%s\" and \"%s\".",
+							   cred_path ? cred_path : "(no home directory)",
+							   conf_path ? conf_path : "(no home directory)")));
+		note(st, "profile \"%s\": not in \"%s\" nor \"%s\"", profile,
+			 cred_path ? cred_path : "(no home directory)",
+			 conf_path ? conf_path : "(no home directory)");
+	}
+	else if ((v = GET("role_arn")) != NULL)
+	{
+		char	   *role_arn = pstrdup(v);
+		const char *session = GET("role_session_name");
+		char	   *session_name = session ? pstrdup(session) : default_session_name();
+		char	   *external_id = GET("external_id") ? pstrdup(GET("external_id")) : NULL;
+		const char *source_profile = GET("source_profile");
+		const char *credential_source = GET("credential_source");
+		const char *token_file = GET("web_identity_token_file");
+		AwsCredentials *base = NULL;
+		char	   *source;
+
+		if (source_profile != NULL && strcmp(source_profile, profile) == 0)
+		{
+			/* a profile may be its own source with static keys */
+			const char *akid = GET("aws_access_key_id");
+			const char *secret = GET("aws_secret_access_key");
+
+			if (akid == NULL || secret == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("AWS profile \"%s\" is its own source_profile but has no keys",
+								profile)));
+			base = aws_credentials_make(CurrentMemoryContext, akid, secret,
+										GET("aws_session_token"), 0,
+										psprintf("profile %s", profile));
+		}
+		else if (source_profile != NULL)
+		{
+			char	   *sp = pstrdup(source_profile);
+
+			base = from_profile(st, sp, true, depth + 1);
+		}
+		else if (credential_source != NULL)
+		{
+			if (strcmp(credential_source, "Environment") == 0)
+				base = from_environment(st, true);
+			else if (strcmp(credential_source, "Ec2InstanceMetadata") == 0)
+				base = from_imds(st, true);
+			else if (strcmp(credential_source, "EcsContainer") == 0)
+				base = from_container(st, true);
+			else
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("AWS profile \"%s\" has an unknown credential_source \"%s\"",
+								profile, credential_source),
+						 errhint("Use Environment, Ec2InstanceMetadata or EcsContainer.")));
+		}
+		else if (token_file != NULL)
+		{
+			char	   *tf = expand_path(token_file);
+
+			result = web_identity(st, role_arn, session_name, tf);
+			source = psprintf("profile %s: web identity %s", profile, role_arn);
+			result->source = MemoryContextStrdup(st->cxt, source);
+		}
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("AWS profile \"%s\" has a role_arn but no source of credentials",
+							profile),
+					 errhint("Set source_profile, credential_source or web_identity_token_file in the profile.")));
+
+		if (base != NULL)
+		{
+			result = sts_assume_role(st->client, base, role_arn, session_name,
+									 external_id, st->cxt);
+			source = psprintf("profile %s: assumed role %s", profile, role_arn);
+			result->source = MemoryContextStrdup(st->cxt, source);
+			aws_credentials_free(base);
+		}
+	}
+	else if (GET("aws_access_key_id") != NULL && GET("aws_secret_access_key") != NULL)
+	{
+		result = aws_credentials_make(st->cxt, GET("aws_access_key_id"),
+									  GET("aws_secret_access_key"),
+									  GET("aws_session_token"), 0,
+									  psprintf("profile %s", profile));
+	}
+	else if ((v = GET("credential_process")) != NULL)
+	{
+		char	   *command = pstrdup(v);
+
+		result = from_credential_process(st, profile, command);
+	}
+	else
+	{
+		if (required)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+					 errmsg("AWS profile \"%s\" holds no credentials", profile),
+					 errhint("Set aws_access_key_id and aws_secret_access_key, role_arn with a source, or credential_process in the profile.")));
+		note(st, "profile \"%s\": no credentials in it", profile);
+	}
+#undef GET
+	return result;
+}
+
+/*
+ * The credentials of a profile of the shared files.  NULL when the profile
+ * does not exist or holds no credentials (and !required).
+ */
 static AwsCredentials *
 from_profile(ChainState *st, const char *profile, bool required, int depth)
 {
@@ -356,11 +501,9 @@ from_profile(ChainState *st, const char *profile, bool required, int depth)
 	char	   *conf_path;
 	char	   *text;
 	size_t		len;
-	AwsIni	   *cred_ini = NULL;
-	AwsIni	   *conf_ini = NULL;
-	char	   *conf_section;
-	AwsCredentials *result = NULL;
-	const char *v;
+	AwsIni	   *volatile cred_ini = NULL;
+	AwsIni	   *volatile conf_ini = NULL;
+	AwsCredentials *volatile result = NULL;
 
 	if (depth > MAX_PROFILE_DEPTH)
 		ereport(ERROR,
@@ -372,8 +515,6 @@ from_profile(ChainState *st, const char *profile, bool required, int depth)
 		expand_path(env("AWS_SHARED_CREDENTIALS_FILE")) : home_path(".aws/credentials");
 	conf_path = env("AWS_CONFIG_FILE") ?
 		expand_path(env("AWS_CONFIG_FILE")) : home_path(".aws/config");
-	conf_section = strcmp(profile, "default") == 0 ? pstrdup("default") :
-		psprintf("profile %s", profile);
 
 	PG_TRY();
 	{
@@ -382,124 +523,8 @@ from_profile(ChainState *st, const char *profile, bool required, int depth)
 		if (conf_path && (text = read_small_file(conf_path, &len, true)) != NULL)
 			conf_ini = aws_ini_parse(text, len);
 
-#define GET(key) (aws_ini_get(cred_ini, profile, key) ? \
-				  aws_ini_get(cred_ini, profile, key) : \
-				  (aws_ini_get(conf_ini, conf_section, key) ? \
-				   aws_ini_get(conf_ini, conf_section, key) : \
-				   (strcmp(profile, "default") == 0 ? \
-					aws_ini_get(conf_ini, "profile default", key) : NULL)))
-
-		if (!aws_ini_has_section(cred_ini, profile) &&
-			!aws_ini_has_section(conf_ini, conf_section) &&
-			!(strcmp(profile, "default") == 0 &&
-			  aws_ini_has_section(conf_ini, "profile default")))
-		{
-			if (required)
-				ereport(ERROR,
-						(errcode(ERRCODE_UNDEFINED_OBJECT),
-						 errmsg("AWS profile \"%s\" not found", profile),
-						 errdetail("Looked in \"%s\" and \"%s\".",
-								   cred_path ? cred_path : "(no home directory)",
-								   conf_path ? conf_path : "(no home directory)")));
-			note(st, "profile \"%s\": not in \"%s\" nor \"%s\"", profile,
-				 cred_path ? cred_path : "(no home directory)",
-				 conf_path ? conf_path : "(no home directory)");
-		}
-		else if ((v = GET("role_arn")) != NULL)
-		{
-			char	   *role_arn = pstrdup(v);
-			const char *session = GET("role_session_name");
-			char	   *session_name = session ? pstrdup(session) : default_session_name();
-			char	   *external_id = GET("external_id") ? pstrdup(GET("external_id")) : NULL;
-			const char *source_profile = GET("source_profile");
-			const char *credential_source = GET("credential_source");
-			const char *token_file = GET("web_identity_token_file");
-			AwsCredentials *base = NULL;
-			char	   *source;
-
-			if (source_profile != NULL && strcmp(source_profile, profile) == 0)
-			{
-				/* a profile may be its own source with static keys */
-				const char *akid = GET("aws_access_key_id");
-				const char *secret = GET("aws_secret_access_key");
-
-				if (akid == NULL || secret == NULL)
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("AWS profile \"%s\" is its own source_profile but has no keys",
-									profile)));
-				base = aws_credentials_make(CurrentMemoryContext, akid, secret,
-											GET("aws_session_token"), 0,
-											psprintf("profile %s", profile));
-			}
-			else if (source_profile != NULL)
-			{
-				char	   *sp = pstrdup(source_profile);
-
-				base = from_profile(st, sp, true, depth + 1);
-			}
-			else if (credential_source != NULL)
-			{
-				if (strcmp(credential_source, "Environment") == 0)
-					base = from_environment(st, true);
-				else if (strcmp(credential_source, "Ec2InstanceMetadata") == 0)
-					base = from_imds(st, true);
-				else if (strcmp(credential_source, "EcsContainer") == 0)
-					base = from_container(st, true);
-				else
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("AWS profile \"%s\" has an unknown credential_source \"%s\"",
-									profile, credential_source),
-							 errhint("Use Environment, Ec2InstanceMetadata or EcsContainer.")));
-			}
-			else if (token_file != NULL)
-			{
-				char	   *tf = expand_path(token_file);
-
-				result = web_identity(st, role_arn, session_name, tf);
-				source = psprintf("profile %s: web identity %s", profile, role_arn);
-				result->source = MemoryContextStrdup(st->cxt, source);
-			}
-			else
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("AWS profile \"%s\" has a role_arn but no source of credentials",
-								profile),
-						 errhint("Set source_profile, credential_source or web_identity_token_file in the profile.")));
-
-			if (base != NULL)
-			{
-				result = sts_assume_role(st->client, base, role_arn, session_name,
-										 external_id, st->cxt);
-				source = psprintf("profile %s: assumed role %s", profile, role_arn);
-				result->source = MemoryContextStrdup(st->cxt, source);
-				aws_credentials_free(base);
-			}
-		}
-		else if (GET("aws_access_key_id") != NULL && GET("aws_secret_access_key") != NULL)
-		{
-			result = aws_credentials_make(st->cxt, GET("aws_access_key_id"),
-										  GET("aws_secret_access_key"),
-										  GET("aws_session_token"), 0,
-										  psprintf("profile %s", profile));
-		}
-		else if ((v = GET("credential_process")) != NULL)
-		{
-			char	   *command = pstrdup(v);
-
-			result = from_credential_process(st, profile, command);
-		}
-		else
-		{
-			if (required)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-						 errmsg("AWS profile \"%s\" holds no credentials", profile),
-						 errhint("Set aws_access_key_id and aws_secret_access_key, role_arn with a source, or credential_process in the profile.")));
-			note(st, "profile \"%s\": no credentials in it", profile);
-		}
-#undef GET
+		result = profile_credentials(st, profile, required, depth,
+									 cred_ini, conf_ini, cred_path, conf_path);
 	}
 	PG_FINALLY();
 	{

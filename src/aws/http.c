@@ -488,31 +488,22 @@ static struct curl_slist *
 sign_request(AwsHttpRequest *req, const char *host, const char *wire_path)
 {
 	struct curl_slist *list = NULL;
-	struct curl_slist *n;
 	AwsCredentials *creds = NULL;
+	List	   *lines = NIL;
 	ListCell   *lc;
 	bool		has_content_type = false;
-
-#define APPEND(line) \
-	do { \
-		n = curl_slist_append(list, (line)); \
-		if (n == NULL) \
-		{ \
-			curl_slist_free_all(list); \
-			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory"))); \
-		} \
-		list = n; \
-	} while (0)
 
 	if (!req->unsigned_request)
 		creds = req->creds ? req->creds : aws_client_credentials(req->client);
 
+	lines = lappend(lines, psprintf("Host: %s", host));
 	foreach(lc, req->headers)
 	{
 		AwsHeader  *h = lfirst(lc);
 
 		if (pg_strcasecmp(h->name, "content-type") == 0)
 			has_content_type = true;
+		lines = lappend(lines, psprintf("%s: %s", h->name, h->value));
 	}
 
 	if (creds != NULL)
@@ -522,6 +513,7 @@ sign_request(AwsHttpRequest *req, const char *host, const char *wire_path)
 		SigV4Request sreq = {0};
 		SigV4Params params = {0};
 		SigV4Result *res;
+		char	  **added;
 		char	   *payload_hash;
 		int			i = 0;
 
@@ -558,60 +550,78 @@ sign_request(AwsHttpRequest *req, const char *host, const char *wire_path)
 		params.normalize_path = !req->s3_signing;
 		params.sign_body = req->s3_signing;
 
+		/* allocate before signing: nothing may fail while res is held */
+		added = palloc0(sizeof(char *) * 8);
 		res = sigv4_sign_headers(&sreq, &params);
 		free(payload_hash);
-		if (res == NULL || res->error != NULL)
+		if (res == NULL || res->error != NULL || res->nadd_headers > 8)
 		{
-			char	   *why = (res && res->error) ? pstrdup(res->error) : "out of memory";
+			char		why[256];
 
+			strlcpy(why, (res && res->error) ? res->error : "out of memory",
+					sizeof(why));
 			sigv4_result_free(res);
 			ereport(ERROR,
 					(errcode(ERRCODE_INTERNAL_ERROR),
 					 errmsg("could not sign the aws %s %s request: %s",
 							aws_service_name(req->service), req->operation, why)));
 		}
-		PG_TRY();
+		for (i = 0; i < res->nadd_headers; i++)
 		{
-			APPEND(psprintf("Host: %s", host));
-			foreach(lc, req->headers)
-			{
-				AwsHeader  *h = lfirst(lc);
+			size_t		n = strlen(res->add_headers[i].name) +
+				strlen(res->add_headers[i].value) + 3;
 
-				APPEND(psprintf("%s: %s", h->name, h->value));
-			}
-			for (i = 0; i < res->nadd_headers; i++)
-			{
-				char	   *line = psprintf("%s: %s", res->add_headers[i].name,
-											res->add_headers[i].value);
-
-				APPEND(line);
-				/* the Authorization line holds no secret, but the token does */
-				memset(line, 0, strlen(line));
-				pfree(line);
-			}
+			added[i] = malloc(n);
+			if (added[i] != NULL)
+				snprintf(added[i], n, "%s: %s", res->add_headers[i].name,
+						 res->add_headers[i].value);
 		}
-		PG_FINALLY();
+		i = res->nadd_headers;
+		sigv4_result_free(res);
+		for (int j = 0; j < i; j++)
 		{
-			sigv4_result_free(res);
+			if (added[j] != NULL)
+			{
+				lines = lappend(lines, pstrdup(added[j]));
+				/* the session token is a secret */
+				memset(added[j], 0, strlen(added[j]));
+				free(added[j]);
+			}
+			else
+				ereport(ERROR,
+						(errcode(ERRCODE_OUT_OF_MEMORY),
+						 errmsg("out of memory")));
 		}
-		PG_END_TRY();
+		pfree(added);
 		pfree(hs);
 	}
-	else
-	{
-		APPEND(psprintf("Host: %s", host));
-		foreach(lc, req->headers)
-		{
-			AwsHeader  *h = lfirst(lc);
 
-			APPEND(psprintf("%s: %s", h->name, h->value));
-		}
-	}
 	/* no 100-continue round trip; no content type curl would invent */
-	APPEND("Expect:");
+	lines = lappend(lines, "Expect:");
 	if (!has_content_type)
-		APPEND("Content-Type:");
-#undef APPEND
+		lines = lappend(lines, "Content-Type:");
+
+	foreach(lc, lines)
+	{
+		struct curl_slist *n = curl_slist_append(list, lfirst(lc));
+
+		if (n == NULL)
+		{
+			curl_slist_free_all(list);
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory")));
+		}
+		list = n;
+	}
+	/* curl copied the lines; the token is wiped from ours */
+	foreach(lc, lines)
+	{
+		char	   *line = lfirst(lc);
+
+		if (pg_strncasecmp(line, "x-amz-security-token:", 21) == 0)
+			memset(line, 0, strlen(line));
+	}
 	return list;
 }
 
@@ -966,8 +976,8 @@ perform_with_retries(AwsHttpRequest *req, bool streaming, AwsError **error_out)
 
 	for (int attempt = 1;; attempt++)
 	{
-		AwsTransfer *t = transfer_start(req, streaming);
-		AwsError   *err = NULL;
+		AwsTransfer *volatile t = transfer_start(req, streaming);
+		AwsError   *volatile err = NULL;
 
 		PG_TRY();
 		{
@@ -1025,7 +1035,7 @@ AwsResponse *
 aws_http_execute(AwsHttpRequest *req, AwsError **error)
 {
 	AwsTransfer *t;
-	AwsResponse *resp;
+	AwsResponse *volatile resp = NULL;
 
 	if (error)
 		*error = NULL;

@@ -1,0 +1,100 @@
+"""Helpers of the AWS client core's end-to-end tests (test_aws_*.py).
+
+A foreign server of audit_fdw pointed at the emulator, with a user mapping
+holding the emulator's keys (or none, for the credential chain), and small
+local HTTP servers on free ports for the credential endpoints.
+"""
+import http.server
+import json
+import os
+import socket
+import threading
+
+import psycopg2.sql as sql
+
+
+def ensure_extension(cur):
+    cur.execute("CREATE EXTENSION IF NOT EXISTS audit_fdw")
+    # the wrapper is the extension's; create a bare one if it is not there yet
+    cur.execute("""
+        DO $$ BEGIN
+          IF NOT EXISTS (SELECT FROM pg_foreign_data_wrapper WHERE fdwname = 'audit_fdw')
+          THEN CREATE FOREIGN DATA WRAPPER audit_fdw; END IF;
+        END $$""")
+
+
+def create_server(cur, name, endpoint, keys=("test", "test"), region="us-east-1",
+                  mapping_options=None):
+    """(Re)create server `name` and the current user's mapping for it."""
+    ensure_extension(cur)
+    cur.execute(sql.SQL("DROP SERVER IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+    cur.execute(sql.SQL("CREATE SERVER {} FOREIGN DATA WRAPPER audit_fdw "
+                        "OPTIONS (region %s, endpoint %s)").format(sql.Identifier(name)),
+                (region, endpoint))
+    opts = dict(mapping_options or {})
+    if keys:
+        opts.setdefault("access_key_id", keys[0])
+        opts.setdefault("secret_access_key", keys[1])
+    if opts:
+        parts = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(k), sql.Literal(v))
+                                   for k, v in opts.items())
+        cur.execute(sql.SQL("CREATE USER MAPPING FOR CURRENT_USER SERVER {} OPTIONS ({})")
+                    .format(sql.Identifier(name), parts))
+    else:
+        cur.execute(sql.SQL("CREATE USER MAPPING FOR CURRENT_USER SERVER {}")
+                    .format(sql.Identifier(name)))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LocalServer:
+    """A threaded HTTP server on a free loopback port; handler(method, path,
+    headers, body) -> (status, headers dict, body bytes).  Every request is
+    recorded in .requests as (method, path, headers dict)."""
+
+    def __init__(self, handler):
+        self.requests = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                outer.requests.append((self.command, self.path, dict(self.headers)))
+                status, headers, out = handler(self.command, self.path, self.headers, body)
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            do_GET = do_PUT = do_POST = _serve
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def json_body(obj):
+    return json.dumps(obj).encode()
+
+
+def emulator_url():
+    return os.environ["AUDIT_FDW_EMULATOR_URL"]

@@ -1,0 +1,261 @@
+"""The AWS client core against the emulator: signed calls, retries with
+backoff on throttling and 5xx, AWS errors as PostgreSQL errors, requests in
+flight interrupted by statement_timeout and pg_cancel_backend, streamed S3
+reads with bounded memory, connection reuse."""
+import threading
+import time
+
+import psycopg2
+import psycopg2.errors
+import pytest
+
+from aws_fixtures import create_server, emulator_url
+
+SERVER = "aws_core_emu"
+
+
+@pytest.fixture
+def server(db, emulator):
+    emulator.clear_faults()
+    with db.cursor() as cur:
+        create_server(cur, SERVER, emulator_url())
+    yield SERVER
+    emulator.clear_faults()
+
+
+def count_requests(emulator, service, operation):
+    return len(emulator.requests(service=service, operation=operation))
+
+
+def test_identity_through_sts(db, server):
+    with db.cursor() as cur:
+        cur.execute("SELECT source, access_key_id, account, arn FROM audit_fdw.aws_identity(%s)",
+                    (server,))
+        source, akid, account, arn = cur.fetchone()
+    assert source == "user mapping"
+    assert akid == "test"
+    assert account == "000000000000"
+    assert arn.startswith("arn:aws:iam::000000000000:")
+
+
+def test_throttled_call_is_retried_then_succeeds(db, server, emulator):
+    before = count_requests(emulator, "sts", "GetCallerIdentity")
+    emulator.add_fault(service="sts", operation="GetCallerIdentity",
+                       error="Throttling", status=400, count=3)
+    with db.cursor() as cur:
+        cur.execute("SELECT arn FROM audit_fdw.aws_identity(%s)", (server,))
+        assert cur.fetchone()[0].startswith("arn:aws:")
+    # three throttled attempts and the one that succeeded
+    assert count_requests(emulator, "sts", "GetCallerIdentity") - before == 4
+
+
+def test_5xx_is_retried(db, server, emulator):
+    emulator.add_fault(service="sts", operation="GetCallerIdentity",
+                       error="InternalFailure", status=500, count=2)
+    with db.cursor() as cur:
+        cur.execute("SELECT arn FROM audit_fdw.aws_identity(%s)", (server,))
+        assert cur.fetchone()[0].startswith("arn:aws:")
+
+
+def test_dropped_connection_is_retried(db, server, emulator):
+    emulator.add_fault(service="sts", operation="GetCallerIdentity",
+                       drop_connection=True, count=1)
+    with db.cursor() as cur:
+        cur.execute("SELECT arn FROM audit_fdw.aws_identity(%s)", (server,))
+        assert cur.fetchone()[0].startswith("arn:aws:")
+
+
+def test_retries_are_bounded_in_attempts(db, server, emulator):
+    before = count_requests(emulator, "sts", "GetCallerIdentity")
+    emulator.add_fault(service="sts", operation="GetCallerIdentity",
+                       error="Throttling", status=400)
+    with db.cursor() as cur:
+        cur.execute("SET audit_fdw.aws_max_retries = 2")
+        with pytest.raises(psycopg2.Error) as exc:
+            cur.execute("SELECT arn FROM audit_fdw.aws_identity(%s)", (server,))
+        cur.execute("RESET audit_fdw.aws_max_retries")
+    e = exc.value
+    assert e.pgcode == "53000"
+    assert e.diag.message_primary == "aws sts GetCallerIdentity failed: Throttling"
+    assert "made 3 times" in e.diag.message_hint
+    assert count_requests(emulator, "sts", "GetCallerIdentity") - before == 3
+
+
+def test_retries_are_bounded_in_time(db, server, emulator):
+    emulator.add_fault(service="sts", operation="GetCallerIdentity",
+                       error="Throttling", status=400)
+    with db.cursor() as cur:
+        cur.execute("SET audit_fdw.aws_max_retries = 100")
+        cur.execute("SET audit_fdw.aws_max_retry_time = '1s'")
+        cur.execute("SET audit_fdw.aws_retry_base_delay = '100ms'")
+        start = time.monotonic()
+        with pytest.raises(psycopg2.Error) as exc:
+            cur.execute("SELECT arn FROM audit_fdw.aws_identity(%s)", (server,))
+        elapsed = time.monotonic() - start
+        cur.execute("RESET ALL")
+    assert exc.value.pgcode == "53000"
+    assert elapsed < 2.0
+
+
+def test_non_retryable_error_has_code_message_and_request_id(db, server, emulator):
+    before = count_requests(emulator, "s3", "GetObject")
+    with db.cursor() as cur:
+        with pytest.raises(psycopg2.Error) as exc:
+            cur.execute("SELECT audit_fdw.s3_get_object(%s, 's3://no-such-bucket-core/k')",
+                        (server,))
+    e = exc.value
+    assert e.pgcode == "42704"     # undefined_object
+    assert e.diag.message_primary == "aws s3 GetObject failed: NoSuchBucket"
+    assert "HTTP status 404" in e.diag.message_detail
+    assert "request id " in e.diag.message_detail
+    rid = e.diag.message_detail.split("request id ")[1].rstrip(".")
+    assert len(rid) >= 8 and rid != "(none)"
+    assert "AWS s3 GetObject request" in e.diag.context
+    # not retried
+    assert count_requests(emulator, "s3", "GetObject") - before == 1
+
+
+def test_bad_secret_is_an_authorization_error(db, emulator):
+    with db.cursor() as cur:
+        create_server(cur, "aws_core_badkey", emulator_url(), keys=("test", "wrong"))
+        with pytest.raises(psycopg2.Error) as exc:
+            cur.execute("SELECT arn FROM audit_fdw.aws_identity('aws_core_badkey')")
+        cur.execute("DROP SERVER aws_core_badkey CASCADE")
+    assert exc.value.pgcode == "28000"
+    assert exc.value.diag.message_primary == \
+        "aws sts GetCallerIdentity failed: SignatureDoesNotMatch"
+    # the secret never shows
+    assert "wrong" not in str(exc.value)
+
+
+def test_connection_refused_is_a_connection_failure(db):
+    from aws_fixtures import free_port
+    with db.cursor() as cur:
+        create_server(cur, "aws_core_refused", "http://127.0.0.1:%d" % free_port())
+        cur.execute("SET audit_fdw.aws_max_retries = 1")
+        with pytest.raises(psycopg2.Error) as exc:
+            cur.execute("SELECT arn FROM audit_fdw.aws_identity('aws_core_refused')")
+        cur.execute("RESET audit_fdw.aws_max_retries")
+        cur.execute("DROP SERVER aws_core_refused CASCADE")
+    assert exc.value.pgcode == "08006"
+    assert exc.value.diag.message_primary == \
+        "aws sts GetCallerIdentity failed: NetworkError"
+
+
+def test_statement_timeout_interrupts_request_in_flight(db, server, emulator):
+    emulator.add_fault(service="sts", operation="GetCallerIdentity",
+                       latency_ms=10000, count=1)
+    with db.cursor() as cur:
+        cur.execute("SET statement_timeout = '300ms'")
+        start = time.monotonic()
+        with pytest.raises(psycopg2.errors.QueryCanceled) as exc:
+            cur.execute("SELECT arn FROM audit_fdw.aws_identity(%s)", (server,))
+        elapsed = time.monotonic() - start
+        cur.execute("RESET statement_timeout")
+    assert "statement timeout" in str(exc.value)
+    assert elapsed < 1.0, elapsed
+    # the backend is usable afterwards
+    with db.cursor() as cur:
+        cur.execute("SELECT arn FROM audit_fdw.aws_identity(%s)", (server,))
+        assert cur.fetchone()[0].startswith("arn:aws:")
+
+
+def test_cancel_interrupts_request_in_flight(db, server, emulator):
+    emulator.add_fault(service="sts", operation="GetCallerIdentity",
+                       latency_ms=10000, count=1)
+    with db.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        pid = cur.fetchone()[0]
+    result = {}
+
+    def run():
+        start = time.monotonic()
+        try:
+            with db.cursor() as cur:
+                cur.execute("SELECT arn FROM audit_fdw.aws_identity(%s)", (server,))
+        except psycopg2.Error as e:
+            result["error"] = e
+        result["end"] = time.monotonic()
+        result["start"] = start
+
+    t = threading.Thread(target=run)
+    t.start()
+    time.sleep(0.5)
+    import conftest
+    other = conftest.connect()
+    with other.cursor() as cur:
+        cancel_at = time.monotonic()
+        cur.execute("SELECT pg_cancel_backend(%s)", (pid,))
+    other.close()
+    t.join(10)
+    assert isinstance(result.get("error"), psycopg2.errors.QueryCanceled)
+    assert result["end"] - cancel_at < 1.0
+
+
+def test_backoff_wait_is_interruptible(db, server, emulator):
+    emulator.add_fault(service="sts", operation="GetCallerIdentity",
+                       error="Throttling", status=400)
+    with db.cursor() as cur:
+        cur.execute("SET audit_fdw.aws_max_retries = 100")
+        cur.execute("SET audit_fdw.aws_max_retry_time = '60s'")
+        cur.execute("SET audit_fdw.aws_retry_base_delay = '5s'")
+        cur.execute("SET statement_timeout = '1s'")
+        start = time.monotonic()
+        with pytest.raises(psycopg2.errors.QueryCanceled):
+            cur.execute("SELECT arn FROM audit_fdw.aws_identity(%s)", (server,))
+        elapsed = time.monotonic() - start
+        cur.execute("RESET ALL")
+    assert elapsed < 2.0
+
+
+def test_s3_stream_reads_large_object(db, server, emulator):
+    s3 = emulator.client("s3")
+    try:
+        s3.create_bucket(Bucket="core-stream")
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    # larger than the stream buffer many times over, with every byte value
+    data = bytes(range(256)) * (12 * 1024) + b"tail"
+    s3.put_object(Bucket="core-stream", Key="dir/big object+1.bin", Body=data)
+    with db.cursor() as cur:
+        cur.execute("SELECT audit_fdw.s3_get_object(%s, 's3://core-stream/dir/big object+1.bin')",
+                    (server,))
+        got = bytes(cur.fetchone()[0])
+    assert len(got) == len(data)
+    assert got == data
+
+
+def test_s3_missing_key(db, server, emulator):
+    s3 = emulator.client("s3")
+    try:
+        s3.create_bucket(Bucket="core-stream")
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    with db.cursor() as cur:
+        with pytest.raises(psycopg2.Error) as exc:
+            cur.execute("SELECT audit_fdw.s3_get_object(%s, 's3://core-stream/nope')", (server,))
+    assert exc.value.pgcode == "42704"
+    assert exc.value.diag.message_primary == "aws s3 GetObject failed: NoSuchKey"
+
+
+def test_functions_need_grants(db, server):
+    with db.cursor() as cur:
+        cur.execute("SELECT has_function_privilege('public', "
+                    "'audit_fdw.aws_request(name, text, text, jsonb)', 'EXECUTE')")
+        assert cur.fetchone()[0] is False
+        cur.execute("SELECT has_function_privilege('public', "
+                    "'audit_fdw.s3_get_object(name, text)', 'EXECUTE')")
+        assert cur.fetchone()[0] is False
+
+
+def test_verify_tls_is_superuser_only(db):
+    with db.cursor() as cur:
+        cur.execute("DROP ROLE IF EXISTS aws_core_plain")
+        cur.execute("CREATE ROLE aws_core_plain")
+        cur.execute("SET ROLE aws_core_plain")
+        try:
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                cur.execute("SET audit_fdw.aws_verify_tls = off")
+        finally:
+            cur.execute("RESET ROLE")
+            cur.execute("DROP ROLE aws_core_plain")
