@@ -11,7 +11,9 @@
  *	  when memory ran out; an unusable input gives a result whose error says
  *	  why (lower case, no secret in it).
  *	- The secret and every key derived from it live in local buffers that
- *	  are wiped with OPENSSL_cleanse() before the function returns.
+ *	  are wiped with OPENSSL_cleanse() before the function returns; strings
+ *	  that may carry the session token are wiped when freed (also by
+ *	  sigv4_result_free()).
  *	- Paths and queries are taken as they go on the wire.  For every service
  *	  but S3 the canonical path is the wire path with dot segments and
  *	  duplicate slashes removed, then encoded again (so "%20" becomes
@@ -23,7 +25,8 @@
  *	  ASCII whitespace folded to one space; repeated names are joined with
  *	  ',' in the order given.  The caller supplies host; the signer adds
  *	  X-Amz-Date, X-Amz-Security-Token and x-amz-content-sha256 itself and
- *	  refuses a request that already carries one of them.
+ *	  refuses a request that already carries one of them.  Presigning adds
+ *	  no header: sign_body does not apply and the token goes in the query.
  *
  * The algorithm follows AWS's "Signature Version 4 signing process" and is
  * checked against AWS's official test suite and against botocore.
@@ -95,6 +98,7 @@ static char *compute_signature(const char *secret, const char *date,
 							   const char *region, const char *service,
 							   const char *string_to_sign);
 static char *xstrdup(const char *s);
+static void free_wiped(char *s);
 static SigV4Result *result_error(SigV4Result *result, const char *fmt,...)
 			__attribute__((format(printf, 2, 3)));
 static const char *check_common(const SigV4Request *req,
@@ -207,6 +211,19 @@ xstrdup(const char *s)
 	if (copy != NULL)
 		memcpy(copy, s, len + 1);
 	return copy;
+}
+
+/*
+ * Frees a string that may hold the session token (canonical forms, the
+ * presigned query, the added headers), wiping it first.
+ */
+static void
+free_wiped(char *s)
+{
+	if (s == NULL)
+		return;
+	OPENSSL_cleanse(s, strlen(s));
+	free(s);
 }
 
 /* ---------------------------------------------------------------------
@@ -746,11 +763,11 @@ result_error(SigV4Result *result, const char *fmt,...)
 	va_end(ap);
 
 	/* keep only the error: a half-signed result must not be used */
-	free(result->canonical_request);
+	free_wiped(result->canonical_request);
 	free(result->string_to_sign);
 	free(result->signature);
 	free(result->signed_headers);
-	free(result->presigned_query);
+	free_wiped(result->presigned_query);
 	result->canonical_request = NULL;
 	result->string_to_sign = NULL;
 	result->signature = NULL;
@@ -808,6 +825,8 @@ check_common(const SigV4Request *req, const SigV4Params *params)
 {
 	int			i;
 
+	if (req == NULL || params == NULL)
+		return "nothing to sign";
 	if (req->method == NULL || req->method[0] == '\0')
 		return "request has no method";
 	if (req->payload_hash == NULL || req->payload_hash[0] == '\0')
@@ -1018,15 +1037,15 @@ sigv4_sign_headers(const SigV4Request *req, const SigV4Params *params)
 	result->add_headers[result->nadd_headers++].value = auth;
 
 	free(all);
-	free(canon_hdrs);
-	free(canon_query);
+	free_wiped(canon_hdrs);
+	free_wiped(canon_query);
 	free(scope);
 	return result;
 
 oom:
 	free(all);
-	free(canon_hdrs);
-	free(canon_query);
+	free_wiped(canon_hdrs);
+	free_wiped(canon_query);
 	free(scope);
 	sigv4_result_free(result);
 	return NULL;
@@ -1158,25 +1177,25 @@ sigv4_sign_query(const SigV4Request *req, const SigV4Params *params)
 	if (result->presigned_query == NULL)
 		goto oom;
 
-	free(canon_hdrs);
-	free(canon_query);
+	free_wiped(canon_hdrs);
+	free_wiped(canon_query);
 	free(scope);
 	free(credential);
 	free(names);
-	free(token);
+	free_wiped(token);
 	free(auth_params);
-	free(signed_query);
+	free_wiped(signed_query);
 	return result;
 
 oom:
-	free(canon_hdrs);
-	free(canon_query);
+	free_wiped(canon_hdrs);
+	free_wiped(canon_query);
 	free(scope);
 	free(credential);
 	free(names);
-	free(token);
+	free_wiped(token);
 	free(auth_params);
-	free(signed_query);
+	free_wiped(signed_query);
 	sigv4_result_free(result);
 	return NULL;
 }
@@ -1188,7 +1207,7 @@ sigv4_result_free(SigV4Result *result)
 
 	if (result == NULL)
 		return;
-	free(result->canonical_request);
+	free_wiped(result->canonical_request);
 	free(result->string_to_sign);
 	free(result->signature);
 	free(result->signed_headers);
@@ -1196,10 +1215,10 @@ sigv4_result_free(SigV4Result *result)
 	{
 		/* names are constants; values are ours */
 		for (i = 0; i < result->nadd_headers; i++)
-			free((char *) result->add_headers[i].value);
+			free_wiped((char *) result->add_headers[i].value);
 		free(result->add_headers);
 	}
-	free(result->presigned_query);
+	free_wiped(result->presigned_query);
 	free(result->error);
 	free(result);
 }

@@ -407,6 +407,8 @@ TEST(unusable_input_gives_an_error)
 		sigv4_result_free(res); \
 	} while (0)
 
+	CHECK_ERROR(sigv4_sign_headers(NULL, &p), "nothing to sign");
+	CHECK_ERROR(sigv4_sign_query(&req, NULL), "nothing to sign");
 	CHECK_ERROR(sigv4_sign_headers(&req, &p), "no host header");
 	CHECK_ERROR(sigv4_sign_query(&req, &p), "no host header");
 	req.headers = dated;
