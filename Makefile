@@ -7,10 +7,12 @@ MODULE_big = audit_fdw
 OBJS = \
 	$(WIN32RES) \
 	audit_fdw.o \
+	src/aws/athena.o \
 	src/aws/client.o \
 	src/aws/credentials.o \
 	src/aws/errors.o \
 	src/aws/functions.o \
+	src/aws/glue.o \
 	src/aws/http.o \
 	src/aws/ini.o \
 	src/aws/protocol.o \
@@ -18,6 +20,15 @@ OBJS = \
 	src/aws/sigv4.o \
 	src/aws/sts.o \
 	src/aws/xml.o \
+	src/fdw/csv.o \
+	src/fdw/deparse.o \
+	src/fdw/fdw.o \
+	src/fdw/import.o \
+	src/fdw/options.o \
+	src/fdw/querylog.o \
+	src/fdw/scan.o \
+	src/fdw/shippable.o \
+	src/fdw/types.o \
 	src/provision/item_columns.o \
 	src/pump/transform.o
 
@@ -25,7 +36,7 @@ EXTENSION = audit_fdw
 DATA = audit_fdw--1.0.sql
 PGFILEDESC = "audit_fdw - DynamoDB stream auditing and Athena foreign tables"
 
-REGRESS = audit_fdw
+REGRESS = audit_fdw fdw_options fdw_explain
 REGRESS_OPTS = --inputdir=. --outputdir=test/regress-output
 
 PG_CPPFLAGS = -I$(srcdir)/src -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \

@@ -37,3 +37,50 @@ RETURNS bytea
 AS 'MODULE_PATHNAME', 'audit_fdw_s3_get_object'
 LANGUAGE C STRICT VOLATILE;
 REVOKE ALL ON FUNCTION s3_get_object(name, text) FROM PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- The foreign data wrapper over Athena (src/fdw)
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION audit_fdw_handler()
+RETURNS fdw_handler
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT;
+
+CREATE FUNCTION audit_fdw_validator(text[], oid)
+RETURNS void
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT;
+
+CREATE FOREIGN DATA WRAPPER audit_fdw
+  HANDLER audit_fdw_handler
+  VALIDATOR audit_fdw_validator;
+
+-- One row per Athena query run through a foreign table.  Written by the
+-- extension itself (users cannot write it); read through query_log.
+CREATE TABLE query_log_entries (
+    logged_at     timestamptz NOT NULL,
+    username      name NOT NULL,
+    server        name NOT NULL,
+    foreign_table text NOT NULL,
+    query_id      text NOT NULL,
+    athena_sql    text NOT NULL,
+    bytes_scanned bigint NOT NULL,
+    engine_ms     bigint NOT NULL,
+    queue_ms      bigint NOT NULL,
+    cost_usd      numeric NOT NULL,
+    transport     text NOT NULL,
+    reused        boolean NOT NULL
+);
+REVOKE ALL ON query_log_entries FROM PUBLIC;
+
+-- Who ran which audit query, when, and what it cost.  Everyone sees their
+-- own queries; members of pg_read_all_stats see everybody's.
+CREATE VIEW query_log AS
+  SELECT logged_at, username, server, foreign_table, query_id, athena_sql,
+         bytes_scanned, pg_size_pretty(bytes_scanned) AS data_scanned,
+         engine_ms, queue_ms, cost_usd, transport, reused
+    FROM query_log_entries
+   WHERE username = current_user
+      OR pg_has_role(current_user, 'pg_read_all_stats', 'MEMBER');
+GRANT SELECT ON query_log TO PUBLIC;

@@ -21,6 +21,7 @@
 #include "utils/guc.h"
 
 #include "aws/aws.h"
+#include "fdw/fdw.h"
 
 PG_MODULE_MAGIC;
 
@@ -30,5 +31,6 @@ void
 _PG_init(void)
 {
 	aws_init();
+	fdw_init();
 	MarkGUCPrefixReserved("audit_fdw");
 }

@@ -1,0 +1,128 @@
+/*-------------------------------------------------------------------------
+ *
+ * glue.c
+ *		The Glue Data Catalog's table API (GetTables), for IMPORT FOREIGN
+ *		SCHEMA.  AWS JSON 1.1, target AWSGlue.
+ *
+ * Pages are followed to the end (NextToken); strings are copied into the
+ * current memory context and each response is released at once.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <json-c/json.h>
+
+#include "aws/athena.h"
+
+static void add_columns(GlueTable *table, json_object *cols, bool partition_key);
+static json_object *call_and_release(AwsClient *client, const char *operation,
+									 json_object *req);
+
+/* A Glue call; the request is released whatever happens. */
+static json_object *
+call_and_release(AwsClient *client, const char *operation, json_object *req)
+{
+	json_object *volatile resp = NULL;
+
+	PG_TRY();
+	{
+		resp = aws_json_call(client, AWS_SERVICE_GLUE, operation, req);
+	}
+	PG_CATCH();
+	{
+		json_object_put(req);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	json_object_put(req);
+	return resp;
+}
+
+static void
+add_columns(GlueTable *table, json_object *cols, bool partition_key)
+{
+	size_t		i,
+				n;
+
+	if (cols == NULL || !json_object_is_type(cols, json_type_array))
+		return;
+	n = json_object_array_length(cols);
+	for (i = 0; i < n; i++)
+	{
+		json_object *c = json_object_array_get_idx(cols, i);
+		json_object *name,
+				   *type;
+		AthenaTableColumn *col;
+
+		if (!json_object_object_get_ex(c, "Name", &name))
+			continue;
+		col = palloc0(sizeof(AthenaTableColumn));
+		col->name = pstrdup(json_object_get_string(name));
+		col->type = json_object_object_get_ex(c, "Type", &type)
+			? pstrdup(json_object_get_string(type)) : pstrdup("string");
+		col->partition_key = partition_key;
+		table->columns = lappend(table->columns, col);
+	}
+}
+
+/*
+ * Every table of a Glue database, with its columns then partition keys.
+ */
+List *
+glue_get_tables(AwsClient *client, const char *catalog_id, const char *database)
+{
+	List	   *tables = NIL;
+	char	   *next_token = NULL;
+
+	do
+	{
+		json_object *req = json_object_new_object();
+		json_object *resp;
+		json_object *list;
+
+		json_object_object_add(req, "DatabaseName", json_object_new_string(database));
+		if (catalog_id)
+			json_object_object_add(req, "CatalogId", json_object_new_string(catalog_id));
+		if (next_token)
+			json_object_object_add(req, "NextToken", json_object_new_string(next_token));
+		resp = call_and_release(client, "GetTables", req);
+
+		if (json_object_object_get_ex(resp, "TableList", &list) &&
+			json_object_is_type(list, json_type_array))
+		{
+			size_t		i,
+						n = json_object_array_length(list);
+
+			for (i = 0; i < n; i++)
+			{
+				json_object *t = json_object_array_get_idx(list, i);
+				json_object *v,
+						   *sd;
+				GlueTable  *table;
+
+				if (!json_object_object_get_ex(t, "Name", &v))
+					continue;
+				table = palloc0(sizeof(GlueTable));
+				table->name = pstrdup(json_object_get_string(v));
+				if (json_object_object_get_ex(t, "StorageDescriptor", &sd) &&
+					json_object_object_get_ex(sd, "Columns", &v))
+					add_columns(table, v, false);
+				if (json_object_object_get_ex(t, "PartitionKeys", &v))
+					add_columns(table, v, true);
+				tables = lappend(tables, table);
+			}
+		}
+		{
+			json_object *tok;
+
+			next_token = json_object_object_get_ex(resp, "NextToken", &tok) &&
+				json_object_is_type(tok, json_type_string) &&
+				json_object_get_string_len(tok) > 0
+				? pstrdup(json_object_get_string(tok)) : NULL;
+		}
+		aws_json_release(resp);
+	} while (next_token != NULL);
+
+	return tables;
+}

@@ -1,0 +1,195 @@
+/*-------------------------------------------------------------------------
+ *
+ * fdw.h
+ *		Declarations shared by the parts of the audit_fdw foreign data
+ *		wrapper over Athena: options, shippability, deparsing, types, the
+ *		CSV reader's backend glue, scans, IMPORT FOREIGN SCHEMA and the
+ *		query log.
+ *
+ * The planner state of a foreign relation is AuditFdwRelationInfo (the
+ * counterpart of postgres_fdw's PgFdwRelationInfo): it is filled by
+ * auditGetForeignRelSize, extended by path generation and read by the
+ * deparser.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef AUDIT_FDW_FDW_H
+#define AUDIT_FDW_FDW_H
+
+#include "postgres.h"
+
+#include "foreign/foreign.h"
+#include "lib/stringinfo.h"
+#include "nodes/execnodes.h"
+#include "nodes/pathnodes.h"
+#include "utils/relcache.h"
+
+struct AwsClient;
+
+/* How the rows of a finished query are fetched. */
+typedef enum AuditFdwTransport
+{
+	AUDIT_TRANSPORT_CSV,		/* stream the result object from S3 */
+	AUDIT_TRANSPORT_API			/* page through GetQueryResults */
+} AuditFdwTransport;
+
+/*
+ * Options of one foreign table, merged from its server and its own options
+ * (table options win).  Strings are palloc'd in the caller's context.
+ */
+typedef struct AuditFdwOptions
+{
+	Oid			serverid;
+	char	   *server_name;
+	char	   *region;
+	char	   *endpoint;
+	char	   *catalog;
+	char	   *database;
+	char	   *table;			/* NULL for a server-level use */
+	char	   *workgroup;
+	char	   *output_location;
+	int			result_reuse_minutes;	/* 0 = no reuse */
+	AuditFdwTransport transport;
+	int			poll_initial_ms;
+	int			poll_max_ms;
+	double		fdw_startup_cost;
+	double		fdw_tuple_cost;
+	double		price_per_tb;	/* US dollars per TiB scanned */
+	double		estimated_rows; /* planner's guess of the table's rows */
+} AuditFdwOptions;
+
+/* Per-column mapping: remote name and optional path into a struct. */
+typedef struct AuditFdwColumn
+{
+	char	   *remote_name;
+	List	   *path;			/* of String: field names, outermost first */
+} AuditFdwColumn;
+
+/*
+ * Planner state of a foreign base relation.
+ */
+typedef struct AuditFdwRelationInfo
+{
+	AuditFdwOptions *options;
+	Oid			userid;			/* user whose mapping the scan uses */
+
+	/* quals, split into what Athena evaluates and what stays local */
+	List	   *remote_conds;	/* RestrictInfos */
+	List	   *local_conds;	/* RestrictInfos */
+	/* timestamp quals shipped in a widened form and rechecked locally */
+	List	   *widened_conds;	/* RestrictInfos, also in local_conds */
+
+	Bitmapset  *attrs_used;		/* columns fetched (targetlist + local quals) */
+
+	/* true when the relation is the only one of the query (LIMIT pushdown) */
+	bool		single_rel_query;
+	/* sort keys of the query that Athena can evaluate identically */
+	bool		qp_is_pushdown_safe;
+
+	/* estimates */
+	double		rows;
+	int			width;
+	Cost		startup_cost;
+	Cost		total_cost;
+	Selectivity local_conds_sel;
+
+	/* relation name, for EXPLAIN */
+	char	   *relation_name;
+} AuditFdwRelationInfo;
+
+/*
+ * A value computed at executor start and sent to Athena as a literal: a
+ * stable expression (now() - interval '7 days') or a query parameter.
+ * Timestamps may be rounded to Athena's millisecond precision in the
+ * direction that keeps the shipped condition a superset of the local one.
+ */
+typedef enum AuditFdwRounding
+{
+	AUDIT_ROUND_NONE,
+	AUDIT_ROUND_FLOOR_MS,
+	AUDIT_ROUND_CEIL_MS
+} AuditFdwRounding;
+
+/*
+ * Indexes of the items of a ForeignScan's fdw_private (as postgres_fdw's
+ * FdwScanPrivateIndex).
+ */
+enum AuditFdwScanPrivateIndex
+{
+	/* List of String: the Athena SQL split around runtime literals */
+	AuditFdwScanPrivateSqlParts,
+	/* Integer list: rounding of each runtime literal (AuditFdwRounding) */
+	AuditFdwScanPrivateRoundings,
+	/* Integer list of attnums retrieved by the SELECT, in order */
+	AuditFdwScanPrivateRetrievedAttrs,
+	/* String: relation name for EXPLAIN */
+	AuditFdwScanPrivateRelationName
+};
+
+/* in options.c */
+extern AuditFdwOptions *audit_get_options(Oid foreigntableid, Oid serverid);
+extern AuditFdwColumn *audit_get_column(Oid relid, AttrNumber attnum,
+										const char *attname);
+extern const char *audit_transport_name(AuditFdwTransport transport);
+
+/* in shippable.c */
+extern bool audit_is_shippable_type(Oid type);
+extern bool audit_is_code_point_collation(Oid collation);
+extern bool audit_is_builtin(Oid objectId);
+
+/* in deparse.c */
+extern void audit_classify_conditions(PlannerInfo *root, RelOptInfo *baserel,
+									  List *input_conds, List **remote_conds,
+									  List **local_conds,
+									  List **widened_conds);
+extern bool audit_is_foreign_expr(PlannerInfo *root, RelOptInfo *baserel,
+								  Expr *expr);
+extern bool audit_is_foreign_pathkey(PlannerInfo *root, RelOptInfo *baserel,
+									 PathKey *pathkey);
+extern Expr *audit_find_em_expr_for_rel(EquivalenceClass *ec,
+										RelOptInfo *rel);
+extern void audit_deparse_select(PlannerInfo *root, RelOptInfo *baserel,
+								 List *remote_conds, List *pathkeys,
+								 int64 limit_count, List **sql_parts,
+								 List **runtime_exprs, List **roundings,
+								 List **retrieved_attrs);
+extern bool audit_append_literal(StringInfo buf, Oid type, Datum value,
+								 bool isnull, AuditFdwRounding rounding);
+extern void audit_append_identifier(StringInfo buf, const char *ident);
+extern void audit_append_string_literal(StringInfo buf, const char *str);
+
+/* in types.c */
+typedef struct AuditFdwConverter AuditFdwConverter;
+extern AuditFdwConverter *audit_converter_create(TupleDesc tupdesc,
+												 List *retrieved_attrs,
+												 const char *relname);
+extern void audit_converter_store(AuditFdwConverter *conv,
+								  TupleTableSlot *slot, char **fields,
+								  const bool *nulls, int nfields,
+								  uint64 rownum);
+extern const char *audit_glue_type_to_pg(const char *gluetype);
+
+/* in scan.c */
+extern void audit_scan_init(void);
+extern struct AwsClient *audit_client_for(Oid serverid, Oid userid,
+										  AuditFdwOptions *options);
+
+/* in import.c */
+extern List *auditImportForeignSchema(ImportForeignSchemaStmt *stmt,
+									  Oid serverOid);
+
+/* in querylog.c */
+extern void audit_query_log_record(const char *server_name,
+								   const char *relname,
+								   const char *query_id,
+								   const char *sql,
+								   int64 bytes_scanned,
+								   int64 engine_ms, int64 queue_ms,
+								   double cost_usd,
+								   const char *transport,
+								   bool reused);
+
+/* in fdw.c */
+extern void fdw_init(void);
+
+#endif							/* AUDIT_FDW_FDW_H */

@@ -1,0 +1,237 @@
+/*-------------------------------------------------------------------------
+ *
+ * import.c
+ *		IMPORT FOREIGN SCHEMA from the Glue Data Catalog.
+ *
+ * A Glue database is the remote schema; each of its tables becomes a
+ * foreign table with the database and table options, its columns (then
+ * its partition keys) mapped to PostgreSQL types (types.c).  Struct
+ * columns of the audit record (keys, new_image, old_image) are also
+ * offered field by field, as columns reading a path into the struct:
+ *
+ *	  new_state text OPTIONS (column_name 'new_image', path 'state')
+ *
+ * so that audit queries read and filter item attributes as plain columns
+ * (keys' fields keep their own names: order_id).  Field names become
+ * snake_case (orderId -> order_id).  LIMIT TO and EXCEPT are applied by
+ * PostgreSQL on the table names returned.
+ *
+ * IMPORT options: expand_structs 'false' leaves structs as jsonb only.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <ctype.h>
+
+#include "commands/defrem.h"
+#include "foreign/foreign.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#define json_object pg_json_object_fn
+#include "utils/builtins.h"
+#undef json_object
+
+#include "aws/athena.h"
+#include "fdw/fdw.h"
+
+typedef struct StructField
+{
+	char	   *name;
+	char	   *type;
+} StructField;
+
+static List *parse_struct_fields(const char *type);
+static char *snake_case(const char *name);
+static const char *struct_prefix(const char *column);
+static bool name_taken(List *names, const char *name);
+
+/* The prefix of expanded fields of the audit record's struct columns. */
+static const char *
+struct_prefix(const char *column)
+{
+	if (pg_strcasecmp(column, "keys") == 0)
+		return "";
+	if (pg_strcasecmp(column, "new_image") == 0)
+		return "new_";
+	if (pg_strcasecmp(column, "old_image") == 0)
+		return "old_";
+	return NULL;
+}
+
+/* orderId -> order_id, lastUpdatedDate -> last_updated_date */
+static char *
+snake_case(const char *name)
+{
+	StringInfoData buf;
+	const char *p;
+
+	initStringInfo(&buf);
+	for (p = name; *p; p++)
+	{
+		if (isupper((unsigned char) *p))
+		{
+			if (p != name && !isupper((unsigned char) p[-1]) && p[-1] != '_')
+				appendStringInfoChar(&buf, '_');
+			appendStringInfoChar(&buf, tolower((unsigned char) *p));
+		}
+		else
+			appendStringInfoChar(&buf, *p);
+	}
+	return buf.data;
+}
+
+/*
+ * The fields of struct<a:string,b:struct<...>,...>; NIL when type is not
+ * a struct.
+ */
+static List *
+parse_struct_fields(const char *type)
+{
+	List	   *fields = NIL;
+	const char *p;
+	int			len = strlen(type);
+	const char *end;
+
+	if (pg_strncasecmp(type, "struct<", 7) != 0 || type[len - 1] != '>')
+		return NIL;
+	p = type + 7;
+	end = type + len - 1;
+	while (p < end)
+	{
+		const char *colon = p;
+		const char *q;
+		int			depth = 0;
+		StructField *f;
+
+		while (colon < end && *colon != ':')
+			colon++;
+		if (colon >= end)
+			break;
+		q = colon + 1;
+		while (q < end && (depth > 0 || *q != ','))
+		{
+			if (*q == '<' || *q == '(')
+				depth++;
+			else if (*q == '>' || *q == ')')
+				depth--;
+			q++;
+		}
+		f = palloc(sizeof(StructField));
+		f->name = pnstrdup(p, colon - p);
+		f->type = pnstrdup(colon + 1, q - colon - 1);
+		fields = lappend(fields, f);
+		p = q + 1;
+	}
+	return fields;
+}
+
+static bool
+name_taken(List *names, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, names)
+		if (strcmp(strVal(lfirst(lc)), name) == 0)
+			return true;
+	return false;
+}
+
+List *
+auditImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
+{
+	AuditFdwOptions *options = audit_get_options(InvalidOid, serverOid);
+	ForeignServer *server = GetForeignServer(serverOid);
+	AwsClient  *client;
+	List	   *tables;
+	List	   *commands = NIL;
+	bool		expand_structs = true;
+	ListCell   *lc;
+
+	foreach(lc, stmt->options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, "expand_structs") == 0)
+			expand_structs = defGetBoolean(def);
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("invalid option \"%s\"", def->defname),
+					 errhint("IMPORT FOREIGN SCHEMA of audit_fdw takes the option \"expand_structs\".")));
+	}
+
+	client = audit_client_for(serverOid, GetUserId(), options);
+	tables = glue_get_tables(client, NULL, stmt->remote_schema);
+
+	foreach(lc, tables)
+	{
+		GlueTable  *table = (GlueTable *) lfirst(lc);
+		StringInfoData buf;
+		List	   *names = NIL;
+		List	   *expanded = NIL;
+		ListCell   *cc;
+		bool		first = true;
+
+		initStringInfo(&buf);
+		appendStringInfo(&buf, "CREATE FOREIGN TABLE %s (",
+						 quote_identifier(table->name));
+
+		foreach(cc, table->columns)
+		{
+			AthenaTableColumn *col = (AthenaTableColumn *) lfirst(cc);
+			const char *pgtype = audit_glue_type_to_pg(col->type);
+
+			names = lappend(names, makeString(col->name));
+			if (!first)
+				appendStringInfoString(&buf, ",\n  ");
+			first = false;
+			appendStringInfo(&buf, "%s %s", quote_identifier(col->name),
+							 pgtype ? pgtype : "text");
+		}
+
+		/* struct fields of the audit record as columns of their own */
+		if (expand_structs)
+		{
+			foreach(cc, table->columns)
+			{
+				AthenaTableColumn *col = (AthenaTableColumn *) lfirst(cc);
+				const char *prefix = struct_prefix(col->name);
+				ListCell   *fc;
+
+				if (prefix == NULL)
+					continue;
+				foreach(fc, parse_struct_fields(col->type))
+				{
+					StructField *f = (StructField *) lfirst(fc);
+					char	   *name = psprintf("%s%s", prefix, snake_case(f->name));
+					const char *pgtype = audit_glue_type_to_pg(f->type);
+
+					if (strchr(f->name, '.') || name_taken(names, name))
+						continue;
+					names = lappend(names, makeString(name));
+					expanded = lappend(expanded,
+									   psprintf("%s %s OPTIONS (column_name %s, path %s)",
+												quote_identifier(name),
+												pgtype ? pgtype : "text",
+												quote_literal_cstr(col->name),
+												quote_literal_cstr(f->name)));
+				}
+			}
+			foreach(cc, expanded)
+			{
+				if (!first)
+					appendStringInfoString(&buf, ",\n  ");
+				first = false;
+				appendStringInfoString(&buf, (char *) lfirst(cc));
+			}
+		}
+
+		appendStringInfo(&buf, ") SERVER %s OPTIONS (database %s, \"table\" %s)",
+						 quote_identifier(server->servername),
+						 quote_literal_cstr(stmt->remote_schema),
+						 quote_literal_cstr(table->name));
+		commands = lappend(commands, buf.data);
+	}
+	return commands;
+}

@@ -1,0 +1,469 @@
+/*-------------------------------------------------------------------------
+ *
+ * options.c
+ *		Options of audit_fdw's servers, foreign tables, columns and user
+ *		mappings: the validator and the readers the planner uses.
+ *
+ * Rules kept here:
+ *	- Every option is checked when CREATE/ALTER runs, not at first use: an
+ *	  unknown name gets the closest valid name as a hint, a bad value says
+ *	  what is expected.
+ *	- endpoint sends every request (and the credentials' signatures) to
+ *	  another host: only a superuser may set it.
+ *	- Values of secret options (secret_access_key, session_token) never
+ *	  appear in a message.  PostgreSQL itself shows a user mapping's options
+ *	  in pg_user_mappings only to its user and to superusers.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+#include <math.h>
+
+#include "access/reloptions.h"
+#include "catalog/pg_foreign_data_wrapper.h"
+#include "catalog/pg_foreign_server.h"
+#include "catalog/pg_foreign_table.h"
+#include "catalog/pg_user_mapping.h"
+#include "catalog/pg_attribute.h"
+#include "commands/defrem.h"
+#include "fmgr.h"
+#include "foreign/foreign.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/varlena.h"
+
+#include "fdw/fdw.h"
+
+typedef enum OptionKind
+{
+	OPT_STRING,					/* any non-empty string */
+	OPT_IDENT,					/* Athena/Glue name: no NUL, 1..255 chars */
+	OPT_INT,					/* integer within [min, max] */
+	OPT_REAL,					/* number within [min, max] */
+	OPT_URL,					/* http:// or https:// */
+	OPT_S3_URI,					/* s3://bucket/prefix */
+	OPT_TRANSPORT,				/* csv | api */
+	OPT_PATH					/* dotted field path */
+} OptionKind;
+
+typedef struct AuditFdwOption
+{
+	const char *name;
+	Oid			context;		/* catalog the option belongs to */
+	OptionKind	kind;
+	double		min;
+	double		max;
+	bool		superuser_only;
+	bool		secret;
+} AuditFdwOption;
+
+static const AuditFdwOption valid_options[] = {
+	/* server */
+	{"region", ForeignServerRelationId, OPT_STRING},
+	{"endpoint", ForeignServerRelationId, OPT_URL, 0, 0, true},
+	{"catalog", ForeignServerRelationId, OPT_IDENT},
+	{"database", ForeignServerRelationId, OPT_IDENT},
+	{"workgroup", ForeignServerRelationId, OPT_IDENT},
+	{"output_location", ForeignServerRelationId, OPT_S3_URI},
+	{"result_reuse_minutes", ForeignServerRelationId, OPT_INT, 0, 10080},
+	{"result_transport", ForeignServerRelationId, OPT_TRANSPORT},
+	{"poll_initial_ms", ForeignServerRelationId, OPT_INT, 1, 60000},
+	{"poll_max_ms", ForeignServerRelationId, OPT_INT, 1, 600000},
+	{"fdw_startup_cost", ForeignServerRelationId, OPT_REAL, 0, 1e12},
+	{"fdw_tuple_cost", ForeignServerRelationId, OPT_REAL, 0, 1e12},
+	{"price_per_tb", ForeignServerRelationId, OPT_REAL, 0, 1e6},
+	/* foreign table */
+	{"database", ForeignTableRelationId, OPT_IDENT},
+	{"table", ForeignTableRelationId, OPT_IDENT},
+	{"result_transport", ForeignTableRelationId, OPT_TRANSPORT},
+	{"estimated_rows", ForeignTableRelationId, OPT_REAL, 0, 1e15},
+	/* column */
+	{"column_name", AttributeRelationId, OPT_IDENT},
+	{"path", AttributeRelationId, OPT_PATH},
+	/* user mapping: the credential options of the AWS client core */
+	{"access_key_id", UserMappingRelationId, OPT_STRING},
+	{"secret_access_key", UserMappingRelationId, OPT_STRING, 0, 0, false, true},
+	{"session_token", UserMappingRelationId, OPT_STRING, 0, 0, false, true},
+	{"profile", UserMappingRelationId, OPT_STRING},
+	{"role_arn", UserMappingRelationId, OPT_STRING},
+	{"external_id", UserMappingRelationId, OPT_STRING},
+	{NULL}
+};
+
+/* Defaults of the server options */
+#define DEFAULT_CATALOG			"AwsDataCatalog"
+#define DEFAULT_DATABASE		"default"
+#define DEFAULT_WORKGROUP		"primary"
+#define DEFAULT_POLL_INITIAL_MS	20
+#define DEFAULT_POLL_MAX_MS		1000
+#define DEFAULT_STARTUP_COST	10000.0
+#define DEFAULT_TUPLE_COST		0.01
+#define DEFAULT_PRICE_PER_TB	5.0
+#define DEFAULT_ESTIMATED_ROWS	1000.0
+
+PG_FUNCTION_INFO_V1(audit_fdw_validator);
+
+static const AuditFdwOption *find_option(const char *name, Oid context);
+static const char *closest_option(const char *name, Oid context);
+static void check_option_value(const AuditFdwOption *opt, DefElem *def);
+static const char *context_name(Oid context);
+
+/*
+ * Validate the options given to an audit_fdw object (the VALIDATOR of the
+ * foreign data wrapper).  Runs at CREATE and ALTER of the object.
+ */
+Datum
+audit_fdw_validator(PG_FUNCTION_ARGS)
+{
+	List	   *options_list = untransformRelOptions(PG_GETARG_DATUM(0));
+	Oid			catalog = PG_GETARG_OID(1);
+	ListCell   *cell;
+	bool		have_min = false,
+				have_max = false;
+	int			poll_min = DEFAULT_POLL_INITIAL_MS,
+				poll_max = DEFAULT_POLL_MAX_MS;
+
+	foreach(cell, options_list)
+	{
+		DefElem    *def = (DefElem *) lfirst(cell);
+		const AuditFdwOption *opt = find_option(def->defname, catalog);
+
+		if (opt == NULL)
+		{
+			const char *closest = closest_option(def->defname, catalog);
+
+			if (catalog == ForeignDataWrapperRelationId)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+						 errmsg("invalid option \"%s\"", def->defname),
+						 errhint("The foreign data wrapper audit_fdw takes no options: set them on the server, the foreign table, its columns or the user mapping.")));
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("invalid option \"%s\"", def->defname),
+					 closest ? errhint("Perhaps you meant the option \"%s\".", closest)
+					 : errhint("There are no options of that kind for %s.",
+							   context_name(catalog))));
+		}
+
+		if (opt->superuser_only && !superuser())
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to set option \"%s\"", def->defname),
+					 errdetail("Option \"%s\" sends requests and credentials to another host.",
+							   def->defname),
+					 errhint("Only a superuser may set it.")));
+
+		check_option_value(opt, def);
+
+		if (strcmp(def->defname, "poll_initial_ms") == 0)
+		{
+			have_min = true;
+			poll_min = atoi(defGetString(def));
+		}
+		else if (strcmp(def->defname, "poll_max_ms") == 0)
+		{
+			have_max = true;
+			poll_max = atoi(defGetString(def));
+		}
+	}
+
+	if ((have_min || have_max) && poll_min > poll_max)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("poll_initial_ms (%d) must not exceed poll_max_ms (%d)",
+						poll_min, poll_max)));
+
+	PG_RETURN_VOID();
+}
+
+static const AuditFdwOption *
+find_option(const char *name, Oid context)
+{
+	const AuditFdwOption *opt;
+
+	for (opt = valid_options; opt->name; opt++)
+		if (opt->context == context && strcmp(opt->name, name) == 0)
+			return opt;
+	return NULL;
+}
+
+/*
+ * The valid option of this context nearest to name by edit distance, or
+ * NULL when none is reasonably close (more than half the name differs).
+ */
+static const char *
+closest_option(const char *name, Oid context)
+{
+	const AuditFdwOption *opt;
+	const char *best = NULL;
+	int			best_dist = INT_MAX;
+	int			len = strlen(name);
+
+	for (opt = valid_options; opt->name; opt++)
+	{
+		int			dist;
+
+		if (opt->context != context)
+			continue;
+		dist = varstr_levenshtein(name, len, opt->name, strlen(opt->name),
+								  1, 1, 1, false);
+		if (dist < best_dist)
+		{
+			best_dist = dist;
+			best = opt->name;
+		}
+	}
+	if (best && best_dist <= Max(2, Max(len, (int) strlen(best)) / 2))
+		return best;
+	return NULL;
+}
+
+static const char *
+context_name(Oid context)
+{
+	switch (context)
+	{
+		case ForeignServerRelationId:
+			return "a server";
+		case ForeignTableRelationId:
+			return "a foreign table";
+		case AttributeRelationId:
+			return "a column";
+		case UserMappingRelationId:
+			return "a user mapping";
+		default:
+			return "this object";
+	}
+}
+
+/*
+ * Check one option's value.  Secret values are never quoted back.
+ */
+static void
+check_option_value(const AuditFdwOption *opt, DefElem *def)
+{
+	char	   *value = defGetString(def);
+	const char *shown = opt->secret ? "(secret)" : value;
+
+	if (value[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("option \"%s\" must not be empty", opt->name)));
+
+	switch (opt->kind)
+	{
+		case OPT_STRING:
+			break;
+		case OPT_IDENT:
+			if (strlen(value) > 255)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("value of option \"%s\" is too long", opt->name),
+						 errdetail("Athena and Glue names have at most 255 characters.")));
+			break;
+		case OPT_INT:
+			{
+				char	   *end;
+				long		v;
+
+				errno = 0;
+				v = strtol(value, &end, 10);
+				if (errno != 0 || end == value || *end != '\0' ||
+					v < (long) opt->min || v > (long) opt->max)
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+							 errmsg("invalid value for option \"%s\": \"%s\"",
+									opt->name, shown),
+							 errhint("Use an integer from %.0f to %.0f.",
+									 opt->min, opt->max)));
+				break;
+			}
+		case OPT_REAL:
+			{
+				char	   *end;
+				double		v;
+
+				errno = 0;
+				v = strtod(value, &end);
+				if (errno != 0 || end == value || *end != '\0' || isnan(v) ||
+					v < opt->min || v > opt->max)
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+							 errmsg("invalid value for option \"%s\": \"%s\"",
+									opt->name, shown),
+							 errhint("Use a number from %g to %g.",
+									 opt->min, opt->max)));
+				break;
+			}
+		case OPT_URL:
+			if (strncmp(value, "http://", 7) != 0 &&
+				strncmp(value, "https://", 8) != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("invalid value for option \"%s\": \"%s\"",
+								opt->name, shown),
+						 errhint("Use a URL that starts with http:// or https://.")));
+			break;
+		case OPT_S3_URI:
+			if (strncmp(value, "s3://", 5) != 0 || value[5] == '\0' ||
+				value[5] == '/')
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("invalid value for option \"%s\": \"%s\"",
+								opt->name, shown),
+						 errhint("Use an S3 URI such as s3://bucket/prefix/.")));
+			break;
+		case OPT_TRANSPORT:
+			if (strcmp(value, "csv") != 0 && strcmp(value, "api") != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("invalid value for option \"%s\": \"%s\"",
+								opt->name, shown),
+						 errhint("Use \"csv\" (stream the result object from S3) or \"api\" (page through GetQueryResults).")));
+			break;
+		case OPT_PATH:
+			{
+				const char *p = value;
+				bool		empty_part = false;
+
+				if (*p == '.' || value[strlen(value) - 1] == '.' ||
+					strstr(value, "..") != NULL)
+					empty_part = true;
+				for (; *p && !empty_part; p++)
+					if (*p == '"')
+						empty_part = true;
+				if (empty_part)
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+							 errmsg("invalid value for option \"%s\": \"%s\"",
+									opt->name, value),
+							 errhint("Use field names separated by dots, such as \"state\" or \"address.city\".")));
+				break;
+			}
+	}
+}
+
+const char *
+audit_transport_name(AuditFdwTransport transport)
+{
+	return transport == AUDIT_TRANSPORT_API ? "api" : "csv";
+}
+
+static void
+apply_option(AuditFdwOptions *o, DefElem *def)
+{
+	const char *name = def->defname;
+	char	   *value = defGetString(def);
+
+	if (strcmp(name, "region") == 0)
+		o->region = pstrdup(value);
+	else if (strcmp(name, "endpoint") == 0)
+		o->endpoint = pstrdup(value);
+	else if (strcmp(name, "catalog") == 0)
+		o->catalog = pstrdup(value);
+	else if (strcmp(name, "database") == 0)
+		o->database = pstrdup(value);
+	else if (strcmp(name, "table") == 0)
+		o->table = pstrdup(value);
+	else if (strcmp(name, "workgroup") == 0)
+		o->workgroup = pstrdup(value);
+	else if (strcmp(name, "output_location") == 0)
+		o->output_location = pstrdup(value);
+	else if (strcmp(name, "result_reuse_minutes") == 0)
+		o->result_reuse_minutes = atoi(value);
+	else if (strcmp(name, "result_transport") == 0)
+		o->transport = strcmp(value, "api") == 0 ? AUDIT_TRANSPORT_API
+			: AUDIT_TRANSPORT_CSV;
+	else if (strcmp(name, "poll_initial_ms") == 0)
+		o->poll_initial_ms = atoi(value);
+	else if (strcmp(name, "poll_max_ms") == 0)
+		o->poll_max_ms = atoi(value);
+	else if (strcmp(name, "fdw_startup_cost") == 0)
+		o->fdw_startup_cost = strtod(value, NULL);
+	else if (strcmp(name, "fdw_tuple_cost") == 0)
+		o->fdw_tuple_cost = strtod(value, NULL);
+	else if (strcmp(name, "price_per_tb") == 0)
+		o->price_per_tb = strtod(value, NULL);
+	else if (strcmp(name, "estimated_rows") == 0)
+		o->estimated_rows = strtod(value, NULL);
+}
+
+/*
+ * The options of a foreign table (InvalidOid for server-level use, as in
+ * IMPORT FOREIGN SCHEMA), merged over its server's and the defaults.
+ */
+AuditFdwOptions *
+audit_get_options(Oid foreigntableid, Oid serverid)
+{
+	AuditFdwOptions *o = palloc0(sizeof(AuditFdwOptions));
+	ForeignServer *server;
+	ListCell   *lc;
+
+	if (OidIsValid(foreigntableid))
+		serverid = GetForeignTable(foreigntableid)->serverid;
+	server = GetForeignServer(serverid);
+
+	o->serverid = serverid;
+	o->server_name = pstrdup(server->servername);
+	o->catalog = DEFAULT_CATALOG;
+	o->database = DEFAULT_DATABASE;
+	o->workgroup = DEFAULT_WORKGROUP;
+	o->transport = AUDIT_TRANSPORT_CSV;
+	o->poll_initial_ms = DEFAULT_POLL_INITIAL_MS;
+	o->poll_max_ms = DEFAULT_POLL_MAX_MS;
+	o->fdw_startup_cost = DEFAULT_STARTUP_COST;
+	o->fdw_tuple_cost = DEFAULT_TUPLE_COST;
+	o->price_per_tb = DEFAULT_PRICE_PER_TB;
+	o->estimated_rows = DEFAULT_ESTIMATED_ROWS;
+
+	foreach(lc, server->options)
+		apply_option(o, (DefElem *) lfirst(lc));
+
+	if (OidIsValid(foreigntableid))
+	{
+		ForeignTable *table = GetForeignTable(foreigntableid);
+
+		foreach(lc, table->options)
+			apply_option(o, (DefElem *) lfirst(lc));
+		if (o->table == NULL)
+			o->table = get_rel_name(foreigntableid);
+	}
+	if (o->poll_initial_ms > o->poll_max_ms)
+		o->poll_max_ms = o->poll_initial_ms;
+	return o;
+}
+
+/*
+ * The remote name and struct path of a column.  The remote name defaults
+ * to the column's own name.
+ */
+AuditFdwColumn *
+audit_get_column(Oid relid, AttrNumber attnum, const char *attname)
+{
+	AuditFdwColumn *col = palloc0(sizeof(AuditFdwColumn));
+	List	   *options = GetForeignColumnOptions(relid, attnum);
+	ListCell   *lc;
+
+	col->remote_name = pstrdup(attname);
+	foreach(lc, options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, "column_name") == 0)
+			col->remote_name = pstrdup(defGetString(def));
+		else if (strcmp(def->defname, "path") == 0)
+		{
+			char	   *path = pstrdup(defGetString(def));
+			char	   *save = NULL;
+			char	   *tok;
+
+			for (tok = strtok_r(path, ".", &save); tok;
+				 tok = strtok_r(NULL, ".", &save))
+				col->path = lappend(col->path, makeString(tok));
+		}
+	}
+	return col;
+}

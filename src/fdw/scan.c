@@ -1,0 +1,874 @@
+/*-------------------------------------------------------------------------
+ *
+ * scan.c
+ *		The executor callbacks of audit_fdw: run the scan's Athena query,
+ *		wait for it, and read its rows from the result CSV in S3 (or from
+ *		GetQueryResults).
+ *
+ * Rules kept here:
+ *	- The query starts at the first row asked for, never for EXPLAIN
+ *	  without ANALYZE (BeginForeignScan returns early).
+ *	- StartQueryExecution carries a fresh ClientRequestToken; the wait
+ *	  polls GetQueryExecution through WaitLatch, first after tens of
+ *	  milliseconds, then at a tenth of the time spent so far, at most
+ *	  poll_max_ms apart; every wait checks for interrupts.
+ *	- A query not finished is stopped (StopQueryExecution) when the scan
+ *	  ends early, when the transaction or subtransaction aborts (cancel,
+ *	  statement_timeout, any error) and when the backend exits: running
+ *	  queries are registered in TopMemoryContext and the transaction and
+ *	  exit callbacks stop what is left.
+ *	- Rows are read as the result object streams in; memory is bounded by
+ *	  one input chunk and the longest row.  Allocations made per batch (a
+ *	  GetQueryResults page, status responses) live in a context reset per
+ *	  batch; values live in the executor's per-tuple context.
+ *	- ReScan reads the finished result again; it runs the query again only
+ *	  when the values sent with it (parameters) changed.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/table.h"
+#include "access/xact.h"
+#include "executor/executor.h"
+#include "lib/ilist.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "pgstat.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "nodes/nodeFuncs.h"
+#define json_object pg_json_object_fn
+#include "utils/builtins.h"
+#undef json_object
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "aws/athena.h"
+#include "fdw/csv.h"
+#include "fdw/fdw.h"
+#include "fdw/scan.h"
+
+/* GetQueryResults pages at most 1000 rows */
+#define API_PAGE_ROWS		1000
+/* the longest row the CSV reader accepts */
+#define MAX_RECORD_BYTES	(256 * 1024 * 1024)
+
+/* A query started and not yet known to be finished. */
+typedef struct RunningQuery
+{
+	dlist_node	node;
+	AwsClient  *client;
+	int			nest_level;
+	char		query_id[128];
+} RunningQuery;
+
+/* Cached AWS clients, per (server, user). */
+typedef struct ClientCacheKey
+{
+	Oid			serverid;
+	Oid			userid;
+} ClientCacheKey;
+
+typedef struct ClientCacheEntry
+{
+	ClientCacheKey key;
+	AwsClient  *client;
+	MemoryContext cxt;
+	bool		invalid;
+} ClientCacheEntry;
+
+typedef struct AuditFdwScanState
+{
+	Relation	rel;
+	char	   *relname;
+	AuditFdwOptions *options;
+	AwsClient  *client;
+
+	List	   *sql_parts;
+	List	   *roundings;
+	List	   *runtime_states; /* ExprStates of the runtime values */
+	List	   *runtime_types;
+	List	   *retrieved_attrs;
+	AuditFdwConverter *conv;
+
+	MemoryContext scan_cxt;		/* lives as long as the scan */
+	MemoryContext batch_cxt;	/* reset per batch */
+
+	/* the query */
+	bool		started;
+	char	   *sql;
+	char	   *query_id;
+	RunningQuery *running;
+	AthenaQueryStatus status;
+	AuditFdwTransport transport;	/* used for this result */
+
+	/* reading */
+	bool		header_skipped;
+	bool		eof;
+	uint64		rownum;
+	/* csv */
+	AwsStream  *stream;
+	CsvReader  *csv;
+	char	   *bucket;
+	char	   *key;
+	/* api */
+	AthenaResultPage *page;
+	int			page_row;
+	char	   *next_token;
+	bool		first_page_read;
+} AuditFdwScanState;
+
+static dlist_head running_queries = DLIST_STATIC_INIT(running_queries);
+static HTAB *client_cache = NULL;
+static bool callbacks_registered = false;
+static bool exit_callback_registered = false;
+
+static void start_query(ForeignScanState *node);
+static char *build_sql(ForeignScanState *node);
+static void wait_for_query(AuditFdwScanState *fsstate);
+static void raise_if_failed(AuditFdwScanState *fsstate);
+static void open_result(AuditFdwScanState *fsstate);
+static void close_result(AuditFdwScanState *fsstate);
+static bool next_csv_row(AuditFdwScanState *fsstate, TupleTableSlot *slot);
+static bool next_api_row(AuditFdwScanState *fsstate, TupleTableSlot *slot);
+static RunningQuery *register_running(AwsClient *client, const char *query_id);
+static void unregister_running(RunningQuery *rq);
+static void stop_running(int min_nest_level);
+static void audit_xact_callback(XactEvent event, void *arg);
+static void audit_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+								   SubTransactionId parentSubid, void *arg);
+static void audit_exit_callback(int code, Datum arg);
+static void client_cache_invalidate(Datum arg, int cacheid, uint32 hashvalue);
+static void *csv_palloc(size_t size);
+static void *csv_repalloc(void *ptr, size_t size);
+static void csv_pfree(void *ptr);
+
+/*
+ * Register the transaction, exit and cache invalidation callbacks (from
+ * fdw_init at library load).
+ */
+void
+audit_scan_init(void)
+{
+	if (callbacks_registered)
+		return;
+	RegisterXactCallback(audit_xact_callback, NULL);
+	RegisterSubXactCallback(audit_subxact_callback, NULL);
+	CacheRegisterSyscacheCallback(FOREIGNSERVEROID, client_cache_invalidate, (Datum) 0);
+	CacheRegisterSyscacheCallback(USERMAPPINGOID, client_cache_invalidate, (Datum) 0);
+	callbacks_registered = true;
+}
+
+/* ------------------------------------------------------------------------
+ * AWS clients
+ * ------------------------------------------------------------------------
+ */
+
+static void
+client_cache_invalidate(Datum arg, int cacheid, uint32 hashvalue)
+{
+	HASH_SEQ_STATUS scan;
+	ClientCacheEntry *entry;
+
+	if (client_cache == NULL)
+		return;
+	hash_seq_init(&scan, client_cache);
+	while ((entry = (ClientCacheEntry *) hash_seq_search(&scan)) != NULL)
+		entry->invalid = true;
+}
+
+static bool
+client_in_use(AwsClient *client)
+{
+	dlist_iter	iter;
+
+	dlist_foreach(iter, &running_queries)
+	{
+		RunningQuery *rq = dlist_container(RunningQuery, node, iter.cur);
+
+		if (rq->client == client)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The AWS client of a (server, user) pair (the server's region and endpoint,
+ * the user mapping's credentials: aws_client_for_server), cached for the session
+ * (its resolved credentials are reused) and rebuilt after ALTER SERVER or
+ * ALTER USER MAPPING.
+ */
+AwsClient *
+audit_client_for(Oid serverid, Oid userid, AuditFdwOptions *options)
+{
+	ClientCacheKey key;
+	ClientCacheEntry *entry;
+	bool		found;
+
+	if (client_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(ClientCacheKey);
+		ctl.entrysize = sizeof(ClientCacheEntry);
+		ctl.hcxt = CacheMemoryContext;
+		client_cache = hash_create("audit_fdw clients", 8, &ctl,
+								   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	key.serverid = serverid;
+	key.userid = userid;
+	entry = hash_search(client_cache, &key, HASH_ENTER, &found);
+	if (found && entry->invalid)
+	{
+		/* a query still running keeps its old client until it stops */
+		if (!client_in_use(entry->client))
+			MemoryContextDelete(entry->cxt);
+		found = false;
+	}
+	if (!found)
+	{
+		MemoryContext oldcxt;
+
+		entry->client = NULL;
+		entry->invalid = false;
+		entry->cxt = AllocSetContextCreate(CacheMemoryContext, "audit_fdw client",
+										   ALLOCSET_SMALL_SIZES);
+		PG_TRY();
+		{
+			oldcxt = MemoryContextSwitchTo(entry->cxt);
+			entry->client = aws_client_for_server(serverid, userid);
+			MemoryContextSwitchTo(oldcxt);
+		}
+		PG_CATCH();
+		{
+			MemoryContextDelete(entry->cxt);
+			hash_search(client_cache, &key, HASH_REMOVE, NULL);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+	}
+	return entry->client;
+}
+
+/* ------------------------------------------------------------------------
+ * Running queries: stopped on abort and exit
+ * ------------------------------------------------------------------------
+ */
+
+static RunningQuery *
+register_running(AwsClient *client, const char *query_id)
+{
+	RunningQuery *rq;
+
+	/* registered here, in the backend, not in the postmaster at preload */
+	if (!exit_callback_registered)
+	{
+		before_shmem_exit(audit_exit_callback, (Datum) 0);
+		exit_callback_registered = true;
+	}
+	rq = MemoryContextAllocZero(TopMemoryContext, sizeof(RunningQuery));
+
+	rq->client = client;
+	rq->nest_level = GetCurrentTransactionNestLevel();
+	strlcpy(rq->query_id, query_id, sizeof(rq->query_id));
+	dlist_push_tail(&running_queries, &rq->node);
+	return rq;
+}
+
+static void
+unregister_running(RunningQuery *rq)
+{
+	if (rq == NULL)
+		return;
+	dlist_delete(&rq->node);
+	pfree(rq);
+}
+
+/*
+ * Stop every registered query at or below the given transaction nesting
+ * level (0: all of them).
+ */
+static void
+stop_running(int min_nest_level)
+{
+	dlist_mutable_iter iter;
+
+	dlist_foreach_modify(iter, &running_queries)
+	{
+		RunningQuery *rq = dlist_container(RunningQuery, node, iter.cur);
+
+		if (rq->nest_level < min_nest_level)
+			continue;
+		dlist_delete(&rq->node);
+		(void) athena_stop_query_quietly(rq->client, rq->query_id);
+		pfree(rq);
+	}
+}
+
+static void
+audit_xact_callback(XactEvent event, void *arg)
+{
+	if (dlist_is_empty(&running_queries))
+		return;
+	switch (event)
+	{
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PREPARE:
+			stop_running(0);
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+audit_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					   SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB && !dlist_is_empty(&running_queries))
+		stop_running(GetCurrentTransactionNestLevel());
+}
+
+static void
+audit_exit_callback(int code, Datum arg)
+{
+	stop_running(0);
+}
+
+/* ------------------------------------------------------------------------
+ * Executor callbacks
+ * ------------------------------------------------------------------------
+ */
+
+void
+auditBeginForeignScan(ForeignScanState *node, int eflags)
+{
+	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
+	EState	   *estate = node->ss.ps.state;
+	AuditFdwScanState *fsstate;
+	RangeTblEntry *rte;
+	Oid			userid;
+	ListCell   *lc;
+
+	fsstate = palloc0(sizeof(AuditFdwScanState));
+	node->fdw_state = fsstate;
+
+	fsstate->rel = node->ss.ss_currentRelation;
+	fsstate->sql_parts = (List *) list_nth(fsplan->fdw_private, AuditFdwScanPrivateSqlParts);
+	fsstate->roundings = (List *) list_nth(fsplan->fdw_private, AuditFdwScanPrivateRoundings);
+	fsstate->retrieved_attrs = (List *) list_nth(fsplan->fdw_private,
+												 AuditFdwScanPrivateRetrievedAttrs);
+	fsstate->relname = strVal(list_nth(fsplan->fdw_private,
+									   AuditFdwScanPrivateRelationName));
+
+	/* EXPLAIN without ANALYZE: nothing else needed, no network */
+	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
+		return;
+
+	rte = exec_rt_fetch(fsplan->scan.scanrelid, estate);
+	userid = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+	fsstate->options = audit_get_options(RelationGetRelid(fsstate->rel), InvalidOid);
+	fsstate->transport = fsstate->options->transport;
+	fsstate->client = audit_client_for(fsstate->options->serverid, userid,
+									   fsstate->options);
+
+	fsstate->scan_cxt = AllocSetContextCreate(estate->es_query_cxt,
+											  "audit_fdw scan",
+											  ALLOCSET_DEFAULT_SIZES);
+	fsstate->batch_cxt = AllocSetContextCreate(fsstate->scan_cxt,
+											   "audit_fdw batch",
+											   ALLOCSET_DEFAULT_SIZES);
+
+	fsstate->runtime_states = ExecInitExprList(fsplan->fdw_exprs, (PlanState *) node);
+	foreach(lc, fsplan->fdw_exprs)
+		fsstate->runtime_types = lappend_oid(fsstate->runtime_types,
+											 exprType((Node *) lfirst(lc)));
+
+	fsstate->conv = audit_converter_create(RelationGetDescr(fsstate->rel),
+										   fsstate->retrieved_attrs,
+										   fsstate->relname);
+}
+
+/*
+ * The Athena SQL with the runtime values written as literals.
+ */
+static char *
+build_sql(ForeignScanState *node)
+{
+	AuditFdwScanState *fsstate = (AuditFdwScanState *) node->fdw_state;
+	ExprContext *econtext = node->ss.ps.ps_ExprContext;
+	StringInfoData buf;
+	ListCell   *part;
+	int			i = 0;
+
+	initStringInfo(&buf);
+	foreach(part, fsstate->sql_parts)
+	{
+		if (i > 0)
+		{
+			ExprState  *es = (ExprState *) list_nth(fsstate->runtime_states, i - 1);
+			Oid			type = list_nth_oid(fsstate->runtime_types, i - 1);
+			AuditFdwRounding rounding = list_nth_int(fsstate->roundings, i - 1);
+			Datum		value;
+			bool		isnull;
+			MemoryContext oldcxt;
+
+			oldcxt = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
+			value = ExecEvalExpr(es, econtext, &isnull);
+			MemoryContextSwitchTo(oldcxt);
+			if (!audit_append_literal(&buf, type, value, isnull, rounding))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+						 errmsg("value $%d of the Athena query has no Athena literal", i),
+						 errdetail("Athena has no infinite or out-of-range dates."),
+						 errhint("Compare with a finite date, or set audit_fdw.enable_pushdown to off.")));
+		}
+		appendStringInfoString(&buf, strVal(lfirst(part)));
+		i++;
+	}
+	return buf.data;
+}
+
+static char *
+random_token(void)
+{
+	uint8		bytes[16];
+	char	   *token = palloc(10 + 32 + 1);
+	int			i;
+
+	if (!pg_strong_random(bytes, sizeof(bytes)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate a random ClientRequestToken")));
+	strcpy(token, "audit_fdw-");
+	for (i = 0; i < 16; i++)
+		sprintf(token + 10 + i * 2, "%02x", bytes[i]);
+	return token;
+}
+
+static void
+start_query(ForeignScanState *node)
+{
+	AuditFdwScanState *fsstate = (AuditFdwScanState *) node->fdw_state;
+	AthenaQueryParams params;
+	MemoryContext oldcxt;
+	char	   *sql;
+	char	   *id;
+
+	oldcxt = MemoryContextSwitchTo(fsstate->scan_cxt);
+	sql = build_sql(node);
+	memset(&params, 0, sizeof(params));
+	params.sql = sql;
+	params.client_request_token = random_token();
+	params.catalog = fsstate->options->catalog;
+	params.database = fsstate->options->database;
+	params.workgroup = fsstate->options->workgroup;
+	params.output_location = fsstate->options->output_location;
+	params.result_reuse_minutes = fsstate->options->result_reuse_minutes;
+
+	id = athena_start_query(fsstate->client, &params);
+	fsstate->sql = sql;
+	fsstate->query_id = id;
+	fsstate->running = register_running(fsstate->client, id);
+	MemoryContextSwitchTo(oldcxt);
+
+	wait_for_query(fsstate);
+	raise_if_failed(fsstate);
+
+	audit_query_log_record(fsstate->options->server_name, fsstate->relname,
+						   fsstate->query_id, fsstate->sql,
+						   fsstate->status.data_scanned_bytes,
+						   fsstate->status.engine_ms,
+						   fsstate->status.queue_ms,
+						   audit_cost_usd(fsstate->status.data_scanned_bytes,
+										  fsstate->options->price_per_tb),
+						   audit_transport_name(fsstate->transport),
+						   fsstate->status.reused);
+	fsstate->started = true;
+}
+
+/*
+ * Poll GetQueryExecution until the query is finished.  Waits are
+ * interruptible; an interrupt aborts the transaction and the abort
+ * callback stops the query.
+ */
+static void
+wait_for_query(AuditFdwScanState *fsstate)
+{
+	TimestampTz start = GetCurrentTimestamp();
+	int			delay = fsstate->options->poll_initial_ms;
+	MemoryContext oldcxt;
+
+	for (;;)
+	{
+		long		elapsed_ms;
+		AthenaQueryStatus status;
+		int			rc;
+
+		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					   delay, PG_WAIT_EXTENSION);
+		if (rc & WL_LATCH_SET)
+			ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+
+		MemoryContextReset(fsstate->batch_cxt);
+		oldcxt = MemoryContextSwitchTo(fsstate->batch_cxt);
+		athena_get_query(fsstate->client, fsstate->query_id, &status);
+		MemoryContextSwitchTo(oldcxt);
+
+		if (status.state == ATHENA_SUCCEEDED || status.state == ATHENA_FAILED ||
+			status.state == ATHENA_CANCELLED)
+		{
+			oldcxt = MemoryContextSwitchTo(fsstate->scan_cxt);
+			fsstate->status = status;
+			fsstate->status.state_change_reason =
+				status.state_change_reason ? pstrdup(status.state_change_reason) : NULL;
+			fsstate->status.error_type =
+				status.error_type ? pstrdup(status.error_type) : NULL;
+			fsstate->status.output_location =
+				status.output_location ? pstrdup(status.output_location) : NULL;
+			MemoryContextSwitchTo(oldcxt);
+			MemoryContextReset(fsstate->batch_cxt);
+			unregister_running(fsstate->running);
+			fsstate->running = NULL;
+			return;
+		}
+
+		elapsed_ms = (long) ((GetCurrentTimestamp() - start) / 1000);
+		delay = Max(fsstate->options->poll_initial_ms,
+					Min(fsstate->options->poll_max_ms, elapsed_ms / 10));
+	}
+}
+
+static void
+raise_if_failed(AuditFdwScanState *fsstate)
+{
+	AthenaQueryStatus *st = &fsstate->status;
+
+	if (st->state == ATHENA_FAILED)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Athena query %s failed: %s", fsstate->query_id,
+						st->state_change_reason ? st->state_change_reason
+						: "no reason given"),
+				 st->error_type ? errdetail("Athena error type %s.", st->error_type) : 0,
+				 errcontext("Athena SQL: %s", fsstate->sql)));
+	if (st->state == ATHENA_CANCELLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Athena query %s was cancelled", fsstate->query_id),
+				 st->state_change_reason
+				 ? errdetail_internal("%s", st->state_change_reason) : 0));
+}
+
+static void *
+csv_palloc(size_t size)
+{
+	return palloc(size);
+}
+
+static void *
+csv_repalloc(void *ptr, size_t size)
+{
+	return repalloc(ptr, size);
+}
+
+static void
+csv_pfree(void *ptr)
+{
+	pfree(ptr);
+}
+
+/*
+ * Start reading the result: the CSV object when the transport is csv and
+ * it can be read, else GetQueryResults.
+ */
+static void
+open_result(AuditFdwScanState *fsstate)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(fsstate->scan_cxt);
+
+	fsstate->header_skipped = false;
+	fsstate->eof = false;
+	fsstate->rownum = 0;
+	fsstate->page = NULL;
+	fsstate->page_row = 0;
+	fsstate->next_token = NULL;
+	fsstate->first_page_read = false;
+
+	if (fsstate->transport == AUDIT_TRANSPORT_CSV)
+	{
+		if (fsstate->bucket == NULL &&
+			(fsstate->status.output_location == NULL ||
+			 !aws_parse_s3_uri(fsstate->status.output_location,
+							   &fsstate->bucket, &fsstate->key)))
+			fsstate->transport = AUDIT_TRANSPORT_API;
+	}
+	if (fsstate->transport == AUDIT_TRANSPORT_CSV)
+	{
+		PG_TRY();
+		{
+			fsstate->stream = s3_get_object_stream(fsstate->client,
+												   fsstate->bucket,
+												   fsstate->key);
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(fsstate->scan_cxt);
+			edata = CopyErrorData();
+			if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+				edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+				PG_RE_THROW();
+			FlushErrorState();
+			ereport(DEBUG1,
+					(errmsg_internal("result object of Athena query %s not readable, paging GetQueryResults: %s",
+									 fsstate->query_id, edata->message)));
+			fsstate->stream = NULL;
+			fsstate->transport = AUDIT_TRANSPORT_API;
+		}
+		PG_END_TRY();
+		if (fsstate->stream)
+		{
+			if (fsstate->csv == NULL)
+				fsstate->csv = csv_reader_create(MAX_RECORD_BYTES, csv_palloc,
+												 csv_repalloc, csv_pfree);
+			else
+				csv_reader_reset(fsstate->csv);
+		}
+	}
+	MemoryContextSwitchTo(oldcxt);
+}
+
+static void
+close_result(AuditFdwScanState *fsstate)
+{
+	if (fsstate->stream)
+	{
+		aws_stream_close(fsstate->stream);
+		fsstate->stream = NULL;
+	}
+}
+
+/*
+ * The next row of the CSV result into slot; false at the end.
+ */
+static bool
+next_csv_row(AuditFdwScanState *fsstate, TupleTableSlot *slot)
+{
+	for (;;)
+	{
+		char	  **fields;
+		bool	   *nulls;
+		int			nfields;
+		CsvResult	r = csv_reader_next(fsstate->csv, &fields, &nulls, &nfields);
+
+		switch (r)
+		{
+			case CSV_RECORD:
+				if (!fsstate->header_skipped)
+				{
+					fsstate->header_skipped = true;
+					continue;
+				}
+				fsstate->rownum++;
+				audit_converter_store(fsstate->conv, slot, fields, nulls,
+									  nfields, fsstate->rownum);
+				return true;
+			case CSV_NEED_MORE:
+				{
+					size_t		space;
+					char	   *buf = csv_reader_space(fsstate->csv, &space);
+					size_t		n = aws_stream_read(fsstate->stream, buf, space);
+
+					if (n == 0)
+						csv_reader_finish(fsstate->csv);
+					else
+						csv_reader_wrote(fsstate->csv, n);
+					continue;
+				}
+			case CSV_END:
+				return false;
+			case CSV_ERROR:
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_ERROR),
+						 errmsg("malformed result of Athena query %s: %s",
+								fsstate->query_id,
+								csv_reader_error(fsstate->csv)),
+						 errdetail("The result object is s3://%s/%s.",
+								   fsstate->bucket, fsstate->key)));
+		}
+	}
+}
+
+/*
+ * The next row from GetQueryResults into slot; false at the end.
+ */
+static bool
+next_api_row(AuditFdwScanState *fsstate, TupleTableSlot *slot)
+{
+	for (;;)
+	{
+		if (fsstate->page && fsstate->page_row < fsstate->page->nrows)
+		{
+			char	  **row = fsstate->page->rows[fsstate->page_row++];
+			int			ncols = fsstate->page->ncols;
+			bool	   *nulls = palloc(sizeof(bool) * Max(ncols, 1));
+			char	  **fields = palloc(sizeof(char *) * Max(ncols, 1));
+			int			i;
+
+			if (!fsstate->header_skipped)
+			{
+				fsstate->header_skipped = true;
+				continue;
+			}
+			for (i = 0; i < ncols; i++)
+			{
+				nulls[i] = row[i] == NULL;
+				fields[i] = row[i];
+			}
+			fsstate->rownum++;
+			audit_converter_store(fsstate->conv, slot, fields, nulls, ncols,
+								  fsstate->rownum);
+			return true;
+		}
+		if (fsstate->first_page_read && fsstate->next_token == NULL)
+			return false;
+		{
+			MemoryContext oldcxt;
+			char	   *token = fsstate->next_token ? pstrdup(fsstate->next_token) : NULL;
+
+			/* the previous page (and its token) goes with the batch */
+			MemoryContextReset(fsstate->batch_cxt);
+			oldcxt = MemoryContextSwitchTo(fsstate->batch_cxt);
+			fsstate->page = athena_get_results(fsstate->client, fsstate->query_id,
+											   token, API_PAGE_ROWS);
+			MemoryContextSwitchTo(oldcxt);
+			fsstate->page_row = 0;
+			fsstate->next_token = fsstate->page->next_token;
+			fsstate->first_page_read = true;
+		}
+	}
+}
+
+TupleTableSlot *
+auditIterateForeignScan(ForeignScanState *node)
+{
+	AuditFdwScanState *fsstate = (AuditFdwScanState *) node->fdw_state;
+	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+	bool		found;
+
+	if (!fsstate->started)
+	{
+		start_query(node);
+		open_result(fsstate);
+	}
+	if (fsstate->eof)
+		return ExecClearTuple(slot);
+
+	if (fsstate->stream)
+		found = next_csv_row(fsstate, slot);
+	else
+		found = next_api_row(fsstate, slot);
+	if (!found)
+	{
+		fsstate->eof = true;
+		close_result(fsstate);
+		return ExecClearTuple(slot);
+	}
+	return slot;
+}
+
+void
+auditReScanForeignScan(ForeignScanState *node)
+{
+	AuditFdwScanState *fsstate = (AuditFdwScanState *) node->fdw_state;
+
+	if (!fsstate->started)
+		return;
+	close_result(fsstate);
+	if (node->ss.ps.chgParam != NULL && fsstate->runtime_states != NIL)
+	{
+		/* the values sent with the query changed: run it again */
+		fsstate->started = false;
+		fsstate->bucket = NULL;
+		fsstate->key = NULL;
+		fsstate->transport = fsstate->options->transport;
+		return;
+	}
+	open_result(fsstate);
+}
+
+void
+auditEndForeignScan(ForeignScanState *node)
+{
+	AuditFdwScanState *fsstate = (AuditFdwScanState *) node->fdw_state;
+
+	if (fsstate == NULL || fsstate->scan_cxt == NULL)
+		return;
+	close_result(fsstate);
+	if (fsstate->running)
+	{
+		RunningQuery *rq = fsstate->running;
+
+		fsstate->running = NULL;
+		dlist_delete(&rq->node);
+		(void) athena_stop_query_quietly(rq->client, rq->query_id);
+		pfree(rq);
+	}
+	if (fsstate->csv)
+	{
+		csv_reader_free(fsstate->csv);
+		fsstate->csv = NULL;
+	}
+	MemoryContextDelete(fsstate->scan_cxt);
+	fsstate->scan_cxt = NULL;
+}
+
+/*
+ * What a query costs: the price per TiB, bytes rounded up to a whole MiB
+ * with a 10 MiB minimum (Athena's billing rule).
+ */
+double
+audit_cost_usd(int64 bytes_scanned, double price_per_tb)
+{
+	const double mib = 1024.0 * 1024.0;
+	double		billed = ceil((double) bytes_scanned / mib) * mib;
+
+	if (billed < 10 * mib)
+		billed = 10 * mib;
+	return billed / (mib * mib) * price_per_tb;
+}
+
+void
+audit_explain_analyze(ForeignScanState *node, ExplainState *es)
+{
+	AuditFdwScanState *fsstate = (AuditFdwScanState *) node->fdw_state;
+	char		cost[64];
+
+	if (fsstate == NULL || fsstate->query_id == NULL)
+		return;
+	ExplainPropertyText("Athena Query ID", fsstate->query_id, es);
+	ExplainPropertyInteger("Data Scanned", "bytes",
+						   fsstate->status.data_scanned_bytes, es);
+	ExplainPropertyInteger("Engine Time", "ms", fsstate->status.engine_ms, es);
+	ExplainPropertyInteger("Queue Time", "ms", fsstate->status.queue_ms, es);
+	ExplainPropertyText("Result Transport", audit_transport_name(fsstate->transport), es);
+	if (fsstate->status.reused)
+		ExplainPropertyBool("Result Reused", true, es);
+	snprintf(cost, sizeof(cost), "$%.6f",
+			 audit_cost_usd(fsstate->status.data_scanned_bytes,
+							fsstate->options->price_per_tb));
+	ExplainPropertyText("Estimated Cost", cost, es);
+}

@@ -1,0 +1,27 @@
+/*-------------------------------------------------------------------------
+ *
+ * scan.h
+ *		The executor side of audit_fdw: running an Athena query for a
+ *		foreign scan and reading its rows.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef AUDIT_FDW_SCAN_H
+#define AUDIT_FDW_SCAN_H
+
+#include "commands/explain.h"
+#include "nodes/execnodes.h"
+
+/* in scan.c */
+extern void auditBeginForeignScan(ForeignScanState *node, int eflags);
+extern TupleTableSlot *auditIterateForeignScan(ForeignScanState *node);
+extern void auditReScanForeignScan(ForeignScanState *node);
+extern void auditEndForeignScan(ForeignScanState *node);
+extern void audit_explain_analyze(ForeignScanState *node, ExplainState *es);
+extern double audit_cost_usd(int64 bytes_scanned, double price_per_tb);
+
+/* in fdw.c */
+extern bool audit_enable_pushdown;
+extern char *audit_sql_for_explain(List *sql_parts);
+
+#endif							/* AUDIT_FDW_SCAN_H */
