@@ -1,0 +1,157 @@
+-- What audit_fdw sends to Athena: EXPLAIN (VERBOSE, COSTS OFF) shows the
+-- Athena SQL; what stays in PostgreSQL shows as a Filter.  EXPLAIN without
+-- ANALYZE runs nothing, so no network is needed.
+CREATE EXTENSION IF NOT EXISTS audit_fdw;
+CREATE SERVER athena FOREIGN DATA WRAPPER audit_fdw OPTIONS (
+    region 'us-east-1', database 'audit');
+CREATE USER MAPPING FOR CURRENT_USER SERVER athena
+    OPTIONS (access_key_id 'test', secret_access_key 'test');
+
+CREATE FOREIGN TABLE orders_audit (
+    event_id text,
+    event_name text,
+    event_time timestamptz,
+    sequence_number text,
+    keys jsonb,
+    new_image jsonb,
+    old_image jsonb,
+    order_id text OPTIONS (column_name 'keys', path 'orderId'),
+    new_state text OPTIONS (column_name 'new_image', path 'state'),
+    old_state text OPTIONS (column_name 'old_image', path 'state'),
+    amount numeric(12,2) OPTIONS (column_name 'new_image', path 'amount'),
+    weight double precision,
+    express boolean,
+    quantity integer,
+    local_time timestamp,
+    event_date date,
+    payload bytea
+) SERVER athena OPTIONS (database 'audit', "table" 'orders_audit');
+
+-- projection: only the columns the query reads; json columns as JSON text
+EXPLAIN (VERBOSE, COSTS OFF) SELECT * FROM orders_audit;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT event_time, new_state FROM orders_audit;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FROM orders_audit;
+
+-- comparisons with constants
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_time FROM orders_audit WHERE order_id = '101';
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_time FROM orders_audit WHERE quantity >= 3 AND amount < 12.50;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_time FROM orders_audit WHERE event_date = '2024-01-15' AND 10 > quantity;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_time FROM orders_audit WHERE express AND NOT (quantity <> 1);
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_time FROM orders_audit WHERE NOT express OR old_state IS NULL;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_time FROM orders_audit WHERE new_image IS NOT NULL;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_time FROM orders_audit WHERE new_state IN ('DELIVERED', 'RETURNED');
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_time FROM orders_audit WHERE quantity NOT IN (1, 2);
+
+-- string literals: quotes doubled, backslashes as they are
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_time FROM orders_audit WHERE new_state = 'it''s \n "x"';
+
+-- LIKE always with ESCAPE; PostgreSQL's \x (x not special) is x itself
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_time FROM orders_audit WHERE order_id LIKE '10\_%' AND new_state NOT LIKE '%\a%';
+-- a pattern ending in the escape is an error in PostgreSQL: kept local
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_time FROM orders_audit WHERE order_id LIKE 'x\';
+-- ILIKE is not Athena's: local
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_time FROM orders_audit WHERE order_id ILIKE 'a%';
+
+-- text ranges only where PostgreSQL compares by code point
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_time FROM orders_audit WHERE order_id > '100' COLLATE "C";
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_time FROM orders_audit WHERE order_id > '100' COLLATE "en-x-icu";
+
+-- floats: NaN compares differently, so only =, <>, <, <=
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_time FROM orders_audit WHERE weight < 1.5 AND weight > 0.5;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_time FROM orders_audit WHERE weight = 'NaN';
+
+-- timestamptz constants as UTC TIMESTAMP literals (this session is not UTC)
+SHOW timezone;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_id FROM orders_audit
+ WHERE event_time >= '2024-01-15 08:00:00-08' AND event_time < '2024-01-16 00:00:00+00';
+-- sub-millisecond bounds are widened to Athena's milliseconds and rechecked
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_id FROM orders_audit WHERE event_time > '2024-01-15 16:44:27.0005+00';
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_id FROM orders_audit WHERE event_time = '2024-01-15 16:44:27.0005+00';
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_id FROM orders_audit WHERE event_time <> '2024-01-15 16:44:27.0005+00';
+
+-- stable expressions are computed at executor start and sent as literals
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_id FROM orders_audit WHERE event_time >= now() - interval '7 days';
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_id FROM orders_audit WHERE event_date = current_date AND order_id = lower('A');
+-- timestamp against timestamptz depends on the session time zone: local
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_id FROM orders_audit WHERE local_time >= now();
+-- volatile functions never go to Athena
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_id FROM orders_audit WHERE quantity < random() * 10;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_id FROM orders_audit WHERE order_id = md5(random()::text);
+
+-- parameters of a prepared statement: literals of a custom plan, runtime
+-- values of a generic one
+PREPARE history(text) AS
+  SELECT event_time, new_state FROM orders_audit WHERE order_id = $1;
+EXPLAIN (VERBOSE, COSTS OFF) EXECUTE history('101');
+SET plan_cache_mode = force_generic_plan;
+EXPLAIN (VERBOSE, COSTS OFF) EXECUTE history('101');
+RESET plan_cache_mode;
+DEALLOCATE history;
+
+-- ORDER BY with explicit NULLS FIRST/LAST, and LIMIT when all went remote
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_time, new_state FROM orders_audit WHERE order_id = '101'
+ ORDER BY event_time;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_time, new_state FROM orders_audit ORDER BY event_time DESC LIMIT 10;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_time FROM orders_audit ORDER BY quantity NULLS FIRST, order_id COLLATE "C" DESC NULLS LAST LIMIT 5 OFFSET 5;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_time FROM orders_audit LIMIT 3;
+-- a float or a non-code-point sort key sorts locally, and LIMIT stays local
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_time FROM orders_audit ORDER BY weight LIMIT 3;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_time FROM orders_audit ORDER BY order_id COLLATE "en-x-icu" LIMIT 3;
+-- a local condition keeps LIMIT local
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_time FROM orders_audit WHERE order_id ILIKE 'a%' LIMIT 3;
+-- so do aggregates and joins
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT new_state, count(*) FROM orders_audit GROUP BY new_state LIMIT 3;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT a.event_id FROM orders_audit a JOIN orders_audit b USING (event_id) LIMIT 3;
+
+-- identifiers in double quotes, embedded quotes doubled
+CREATE FOREIGN TABLE odd ("we""ird" text OPTIONS (column_name 'Col"1'), n int)
+  SERVER athena OPTIONS (database 'my"db', "table" 'ta''ble');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT * FROM odd WHERE "we""ird" = 'x' AND n = 1;
+
+-- pushdown can be turned off
+SET audit_fdw.enable_pushdown = off;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_time FROM orders_audit WHERE order_id = '101' ORDER BY event_time LIMIT 1;
+RESET audit_fdw.enable_pushdown;
+
+-- the query log is readable by everyone (their own queries)
+SELECT count(*) FROM audit_fdw.query_log;
+
+DROP FOREIGN TABLE odd;
+DROP FOREIGN TABLE orders_audit;
+DROP USER MAPPING FOR CURRENT_USER SERVER athena;
+DROP SERVER athena;
