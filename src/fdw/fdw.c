@@ -38,7 +38,7 @@
 #include "fdw/fdw.h"
 #include "fdw/scan.h"
 
-/* Sorting in Athena costs a little more than not sorting */
+/* Sorting in Athena makes each row a little more expensive to produce */
 #define SORT_COST_MULTIPLIER 1.05
 
 PG_FUNCTION_INFO_V1(audit_fdw_handler);
@@ -234,8 +234,10 @@ auditGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 	add_path(baserel, (Path *)
 			 create_foreignscan_path(root, baserel, NULL,
 									 fpinfo->rows,
-									 fpinfo->startup_cost * SORT_COST_MULTIPLIER,
-									 fpinfo->total_cost * SORT_COST_MULTIPLIER,
+									 fpinfo->startup_cost,
+									 fpinfo->startup_cost +
+									 (fpinfo->total_cost - fpinfo->startup_cost) *
+									 SORT_COST_MULTIPLIER,
 									 root->query_pathkeys,
 									 baserel->lateral_relids,
 									 NULL,

@@ -28,9 +28,7 @@
 #include "foreign/foreign.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
-#define json_object pg_json_object_fn
 #include "utils/builtins.h"
-#undef json_object
 
 #include "aws/athena.h"
 #include "fdw/fdw.h"

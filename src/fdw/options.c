@@ -134,6 +134,18 @@ audit_fdw_validator(PG_FUNCTION_ARGS)
 		if (opt == NULL)
 		{
 			const char *closest = closest_option(def->defname, catalog);
+			const AuditFdwOption *elsewhere;
+
+			for (elsewhere = valid_options; elsewhere->name; elsewhere++)
+				if (strcmp(elsewhere->name, def->defname) == 0)
+					break;
+			if (elsewhere->name && catalog != ForeignDataWrapperRelationId)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+						 errmsg("invalid option \"%s\"", def->defname),
+						 errhint("Option \"%s\" is set on %s, not on %s.",
+								 def->defname, context_name(elsewhere->context),
+								 context_name(catalog))));
 
 			if (catalog == ForeignDataWrapperRelationId)
 				ereport(ERROR,

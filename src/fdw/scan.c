@@ -40,9 +40,7 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "nodes/nodeFuncs.h"
-#define json_object pg_json_object_fn
 #include "utils/builtins.h"
-#undef json_object
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
