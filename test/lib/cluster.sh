@@ -4,7 +4,9 @@
 #
 # Source it, then call start_cluster / start_emulator; stop_all stops both.
 # Settings (environment, with defaults):
-#   AUDIT_FDW_RUN_DIR    where data, sockets and logs live  (<repo>/.run/<name>)
+#   AUDIT_FDW_RUN_DIR    logs and the emulator's data      (<repo>/.run/<name>)
+#   AUDIT_FDW_PG_DIR     the cluster's data, socket and log (/tmp/audit_fdw-<name>-<hash>:
+#                        outside the checkout, which the postgres user may not reach)
 #   AUDIT_FDW_PGPORT     the cluster's port                 (55432)
 #   AUDIT_FDW_EMU_PORT   the emulator's port                (45660)
 #   PG_CONFIG            the PostgreSQL 15 to build against and run
@@ -18,11 +20,12 @@ export PYTHON
 
 run_name=${RUN_NAME:-test}
 export AUDIT_FDW_RUN_DIR=${AUDIT_FDW_RUN_DIR:-$REPO_ROOT/.run/$run_name}
+export AUDIT_FDW_PG_DIR=${AUDIT_FDW_PG_DIR:-${TMPDIR:-/tmp}/audit_fdw-$run_name-$(echo "$REPO_ROOT" | md5sum | cut -c1-8)}
 export AUDIT_FDW_PGPORT=${AUDIT_FDW_PGPORT:-55432}
 export AUDIT_FDW_EMU_PORT=${AUDIT_FDW_EMU_PORT:-45660}
 
 # What clients (psql, pg_regress, psycopg2, the tests) use.
-export PGHOST=$AUDIT_FDW_RUN_DIR/socket
+export PGHOST=$AUDIT_FDW_PG_DIR/socket
 export PGPORT=$AUDIT_FDW_PGPORT
 export PGUSER=postgres
 export PGDATABASE=${PGDATABASE:-audit}
@@ -39,10 +42,10 @@ as_postgres() {
 
 # start_cluster [extra postgresql.conf lines...]
 start_cluster() {
-	local data=$AUDIT_FDW_RUN_DIR/pgdata
-	mkdir -p "$AUDIT_FDW_RUN_DIR" "$PGHOST" "$AUDIT_FDW_RUN_DIR/pglog"
-	chmod 755 "$AUDIT_FDW_RUN_DIR"
-	[ "$(id -u)" -eq 0 ] && chown postgres: "$PGHOST" "$AUDIT_FDW_RUN_DIR/pglog"
+	local data=$AUDIT_FDW_PG_DIR/pgdata
+	mkdir -p "$AUDIT_FDW_RUN_DIR" "$AUDIT_FDW_PG_DIR" "$PGHOST" "$AUDIT_FDW_PG_DIR/log"
+	chmod 755 "$AUDIT_FDW_PG_DIR"
+	[ "$(id -u)" -eq 0 ] && chown postgres: "$PGHOST" "$AUDIT_FDW_PG_DIR/log"
 	if [ ! -f "$data/PG_VERSION" ]; then
 		mkdir -p "$data"
 		[ "$(id -u)" -eq 0 ] && chown postgres: "$data"
@@ -66,9 +69,9 @@ log_line_prefix = '%m [%p] %q%a '
 CONF
 		for line in "$@"; do echo "$line" >>"$data/postgresql.conf"; done
 	fi
-	as_postgres "$PG_BINDIR/pg_ctl" -D "$data" -l "$AUDIT_FDW_RUN_DIR/pglog/postgres.log" \
+	as_postgres "$PG_BINDIR/pg_ctl" -D "$data" -l "$AUDIT_FDW_PG_DIR/log/postgres.log" \
 		-w -t 60 start >/dev/null || {
-		tail -20 "$AUDIT_FDW_RUN_DIR/pglog/postgres.log" >&2
+		tail -20 "$AUDIT_FDW_PG_DIR/log/postgres.log" >&2
 		return 1
 	}
 	"$PG_BINDIR/psql" -X -q -d postgres -c "SELECT 1" >/dev/null
@@ -76,7 +79,7 @@ CONF
 }
 
 stop_cluster() {
-	local data=$AUDIT_FDW_RUN_DIR/pgdata
+	local data=$AUDIT_FDW_PG_DIR/pgdata
 	[ -f "$data/postmaster.pid" ] || return 0
 	as_postgres "$PG_BINDIR/pg_ctl" -D "$data" -m fast -w -t 60 stop >/dev/null 2>&1 ||
 		as_postgres "$PG_BINDIR/pg_ctl" -D "$data" -m immediate stop >/dev/null 2>&1 || true
