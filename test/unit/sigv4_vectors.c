@@ -575,12 +575,16 @@ main(int argc, char **argv)
 	}
 	for (i = 1; i < argc; i++)
 	{
+		size_t		len = strlen(argv[i]);
 		DIR		   *d;
 		struct dirent *de;
 		char	  **names = NULL;
 		size_t		nnames = 0;
 		size_t		k;
 
+		/* "dir/" names the case "dir" */
+		while (len > 1 && argv[i][len - 1] == '/')
+			argv[i][--len] = '\0';
 		if (is_case_dir(argv[i]))
 		{
 			if (run_case(argv[i]) == 0)
