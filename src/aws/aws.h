@@ -70,6 +70,7 @@ typedef struct AwsCredentials
 	char	   *secret_access_key;
 	char	   *session_token;	/* NULL when not temporary */
 	int64		expires_at;		/* unix seconds; 0 = never */
+	int64		refresh_at;		/* fetched again from then on; 0 = never */
 	const char *source;			/* "user mapping", "environment", "profile default", ... */
 } AwsCredentials;
 

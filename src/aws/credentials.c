@@ -26,7 +26,7 @@
  * SDKs do) rather than silently falling through; a chain that finds nothing
  * raises an error listing what was looked at.  Temporary credentials are
  * cached for the life of the backend and refreshed five minutes before they
- * expire.  Secrets are wiped when released and never appear in messages.
+ * expire (half way through their lifetime when that is shorter).  Secrets are wiped when released and never appear in messages.
  *
  *-------------------------------------------------------------------------
  */
@@ -121,6 +121,13 @@ aws_credentials_make(MemoryContext cxt, const char *access_key_id,
 	c->session_token = (session_token && session_token[0]) ?
 		MemoryContextStrdup(cxt, session_token) : NULL;
 	c->expires_at = expires_at;
+	if (expires_at != 0)
+	{
+		/* five minutes ahead, or half way through a shorter lifetime */
+		int64		lifetime = expires_at - (int64) time(NULL);
+
+		c->refresh_at = expires_at - Min(REFRESH_MARGIN_SECS, Max(lifetime / 2, 0));
+	}
 	c->source = MemoryContextStrdup(cxt, source);
 	return c;
 }
@@ -148,15 +155,19 @@ aws_credentials_free(AwsCredentials *creds)
 static AwsCredentials *
 copy_credentials(AwsCredentials *c, MemoryContext cxt)
 {
-	return aws_credentials_make(cxt, c->access_key_id, c->secret_access_key,
-								c->session_token, c->expires_at, c->source);
+	AwsCredentials *copy = aws_credentials_make(cxt, c->access_key_id,
+												c->secret_access_key,
+												c->session_token, c->expires_at,
+												c->source);
+
+	copy->refresh_at = c->refresh_at;
+	return copy;
 }
 
 static bool
 expiring(AwsCredentials *creds)
 {
-	return creds->expires_at != 0 &&
-		creds->expires_at - (int64) time(NULL) < REFRESH_MARGIN_SECS;
+	return creds->refresh_at != 0 && (int64) time(NULL) >= creds->refresh_at;
 }
 
 /*

@@ -98,3 +98,79 @@ def json_body(obj):
 
 def emulator_url():
     return os.environ["AUDIT_FDW_EMULATOR_URL"]
+
+
+class EnvCluster:
+    """A second, private PostgreSQL cluster whose postmaster runs with an
+    environment the test chooses (the AWS variables of the credential
+    chain are read from the server process's environment).  Initialized
+    once; start(env) / stop() per case.  Runs as the postgres user when
+    the tests run as root, like test/lib/cluster.sh."""
+
+    def __init__(self, base_dir):
+        import subprocess
+        import tempfile
+        self.subprocess = subprocess
+        bindir = subprocess.check_output(
+            [os.environ.get("PG_CONFIG", "pg_config"), "--bindir"], text=True).strip()
+        self.bindir = bindir
+        self.dir = tempfile.mkdtemp(prefix="envcluster-", dir=base_dir)
+        os.chmod(self.dir, 0o755)
+        self.data = os.path.join(self.dir, "data")
+        self.home = os.path.join(self.dir, "home")
+        os.makedirs(self.home)
+        self.port = free_port()
+        self._as_postgres_chown(self.dir)
+        self._run([os.path.join(bindir, "initdb"), "-D", self.data, "-U", "postgres",
+                   "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8"])
+        with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
+            f.write("port = %d\nlisten_addresses = ''\nunix_socket_directories = '%s'\n"
+                    "fsync = off\nlog_min_messages = warning\n" % (self.port, self.dir))
+        self.running = False
+
+    def _as_postgres_chown(self, path):
+        if os.geteuid() == 0:
+            self.subprocess.check_call(["chown", "-R", "postgres:", path])
+
+    def _run(self, argv, env=None):
+        if env is not None:
+            argv = ["env", "-i"] + ["%s=%s" % kv for kv in env.items()] + argv
+        if os.geteuid() == 0:
+            argv = ["runuser", "-u", "postgres", "--"] + argv
+        self.subprocess.run(argv, check=True, stdout=self.subprocess.DEVNULL,
+                            stderr=self.subprocess.PIPE)
+
+    def write_file(self, rel, text, mode=0o644):
+        """A file under the cluster's home directory (~ of the server)."""
+        path = os.path.join(self.home, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, mode)
+        self._as_postgres_chown(self.home)
+        return path
+
+    def start(self, env):
+        full = {"PATH": "/usr/bin:/bin", "HOME": self.home, "LANG": "C.UTF-8"}
+        full.update(env)
+        self._run([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-w", "-t", "60",
+                   "-l", os.path.join(self.dir, "postgres.log"), "start"], env=full)
+        self.running = True
+
+    def stop(self):
+        if self.running:
+            self._run([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-m", "fast",
+                       "-w", "stop"])
+            self.running = False
+
+    def connect(self):
+        import psycopg2
+        conn = psycopg2.connect(host=self.dir, port=self.port, user="postgres",
+                                dbname="postgres")
+        conn.autocommit = True
+        return conn
+
+    def remove(self):
+        import shutil
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
