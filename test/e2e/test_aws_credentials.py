@@ -11,7 +11,7 @@ on free ports."""
 import base64
 import json
 import os
-import stat
+import tempfile
 import time
 
 import psycopg2
@@ -25,7 +25,11 @@ ROLE_ARN = "arn:aws:iam::000000000000:role/audit-reader"
 
 @pytest.fixture(scope="module")
 def cluster():
-    c = EnvCluster(os.environ["AUDIT_FDW_RUN_DIR"])
+    # beside the test cluster: a place the postgres user can reach
+    base = os.environ.get("AUDIT_FDW_PG_DIR")
+    if base:
+        os.makedirs(base, exist_ok=True)
+    c = EnvCluster(base or tempfile.gettempdir())
     yield c
     c.remove()
 
