@@ -38,7 +38,6 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
