@@ -11,6 +11,7 @@ OBJS = \
 	src/aws/client.o \
 	src/aws/credentials.o \
 	src/aws/errors.o \
+	src/aws/firehose.o \
 	src/aws/functions.o \
 	src/aws/glue.o \
 	src/aws/http.o \
@@ -29,14 +30,17 @@ OBJS = \
 	src/fdw/scan.o \
 	src/fdw/shippable.o \
 	src/fdw/types.o \
+	src/provision/audit_table.o \
+	src/provision/delivery_stream.o \
 	src/provision/item_columns.o \
+	src/provision/provision.o \
 	src/pump/transform.o
 
 EXTENSION = audit_fdw
 DATA = audit_fdw--1.0.sql
 PGFILEDESC = "audit_fdw - DynamoDB stream auditing and Athena foreign tables"
 
-REGRESS = audit_fdw fdw_options fdw_explain
+REGRESS = audit_fdw fdw_options fdw_explain provision
 REGRESS_OPTS = --inputdir=. --outputdir=test/regress-output
 
 PG_CPPFLAGS = -I$(srcdir)/src -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
@@ -70,7 +74,7 @@ test: deps
 	@test/run
 
 quickstart: deps
-	@test/quickstart
+	@quickstart/run
 
 stop:
 	@test/lib/stop-all

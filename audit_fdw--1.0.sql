@@ -84,3 +84,44 @@ CREATE VIEW query_log AS
    WHERE username = current_user
       OR pg_has_role(current_user, 'pg_read_all_stats', 'MEMBER');
 GRANT SELECT ON query_log TO PUBLIC;
+-- Provisioning: the AWS resources of a pipeline, created from SQL
+-- (src/provision/).  Both functions are idempotent and act with the
+-- caller's user mapping for the server; they need USAGE on the server.
+--
+
+-- The Glue table over a pipeline's audit records: JSON SerDe, the audit
+-- record's columns with keys/new_image/old_image as struct<item_columns>,
+-- and partition projection over Firehose's YYYY/MM/dd/HH/ folders (no
+-- crawler).  Returns 'created' or 'unchanged'.
+CREATE FUNCTION create_audit_table(
+	server name,
+	table_name text,
+	location text,
+	item_columns text,
+	database text DEFAULT NULL,
+	key_columns text DEFAULT NULL,
+	history interval DEFAULT '1 year')
+RETURNS text
+AS 'MODULE_PATHNAME', 'audit_fdw_create_audit_table'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION create_audit_table(name, text, text, text, text, text, interval) IS
+'creates the Glue database and table (JSON SerDe, partition projection) that hold a pipeline''s audit records';
+
+-- The Firehose delivery stream a pipeline writes to: DirectPut, into S3 at
+-- location with Firehose's default YYYY/MM/dd/HH/ folders.  Returns
+-- 'created' or 'unchanged'.
+CREATE FUNCTION create_delivery_stream(
+	server name,
+	name text,
+	location text,
+	role_arn text,
+	buffer_seconds integer DEFAULT 60,
+	buffer_mb integer DEFAULT 5,
+	wait boolean DEFAULT true)
+RETURNS text
+AS 'MODULE_PATHNAME', 'audit_fdw_create_delivery_stream'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION create_delivery_stream(name, text, text, text, integer, integer, boolean) IS
+'creates the Firehose delivery stream that writes a pipeline''s audit records to S3';

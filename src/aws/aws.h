@@ -235,4 +235,10 @@ typedef struct AwsCallerIdentity
 
 extern AwsCallerIdentity *sts_get_caller_identity(AwsClient *client);
 
+/* in firehose.c */
+extern struct json_object *firehose_describe_delivery_stream(AwsClient *client,
+															 const char *name);
+extern char *firehose_create_delivery_stream(AwsClient *client,
+											 struct json_object *request);
+
 #endif							/* AUDIT_FDW_AWS_H */

@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * glue.c
- *		The Glue Data Catalog's table API (GetTables), for IMPORT FOREIGN
- *		SCHEMA.  AWS JSON 1.1, target AWSGlue.
+ *		The Glue Data Catalog's table API: GetTables for IMPORT FOREIGN
+ *		SCHEMA; GetDatabase, CreateDatabase, GetTable and CreateTable for
+ *		create_audit_table().  AWS JSON 1.1, target AWSGlue.
  *
  * Pages are followed to the end (NextToken); strings are copied into the
  * current memory context and each response is released at once.
@@ -18,6 +19,8 @@
 static void add_columns(GlueTable *table, json_object *cols, bool partition_key);
 static json_object *call_and_release(AwsClient *client, const char *operation,
 									 json_object *req);
+static json_object *call_unless_not_found(AwsClient *client, const char *operation,
+										  json_object *req);
 
 /* A Glue call; the request is released whatever happens. */
 static json_object *
@@ -125,4 +128,100 @@ glue_get_tables(AwsClient *client, const char *catalog_id, const char *database)
 	} while (next_token != NULL);
 
 	return tables;
+}
+
+/*
+ * Provisioning (create_audit_table): existence checks that answer "missing"
+ * instead of raising EntityNotFoundException, and the creations.
+ */
+
+/* A Glue call that returns NULL when Glue answers EntityNotFoundException. */
+static json_object *
+call_unless_not_found(AwsClient *client, const char *operation, json_object *req)
+{
+	AwsError   *error = NULL;
+	json_object *volatile resp = NULL;
+
+	PG_TRY();
+	{
+		resp = aws_json_call_try(client, AWS_SERVICE_GLUE, operation, req, &error);
+	}
+	PG_CATCH();
+	{
+		json_object_put(req);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	json_object_put(req);
+	if (resp == NULL)
+	{
+		if (strcmp(error->code, "EntityNotFoundException") == 0)
+			return NULL;
+		aws_error_raise(error);
+	}
+	return resp;
+}
+
+/* Whether the Glue database exists (GetDatabase). */
+bool
+glue_database_exists(AwsClient *client, const char *database)
+{
+	json_object *req = json_object_new_object();
+	json_object *resp;
+
+	json_object_object_add(req, "Name", json_object_new_string(database));
+	resp = call_unless_not_found(client, "GetDatabase", req);
+	if (resp == NULL)
+		return false;
+	aws_json_release(resp);
+	return true;
+}
+
+/* CreateDatabase. */
+void
+glue_create_database(AwsClient *client, const char *database, const char *description)
+{
+	json_object *req = json_object_new_object();
+	json_object *input = json_object_new_object();
+
+	json_object_object_add(input, "Name", json_object_new_string(database));
+	if (description)
+		json_object_object_add(input, "Description", json_object_new_string(description));
+	json_object_object_add(req, "DatabaseInput", input);
+	aws_json_release(call_and_release(client, "CreateDatabase", req));
+}
+
+/*
+ * The Glue Table object of database.table (GetTable), or NULL when there is
+ * none.  The object belongs to the current memory context.
+ */
+json_object *
+glue_get_table(AwsClient *client, const char *database, const char *table)
+{
+	json_object *req = json_object_new_object();
+	json_object *resp;
+	json_object *t;
+
+	json_object_object_add(req, "DatabaseName", json_object_new_string(database));
+	json_object_object_add(req, "Name", json_object_new_string(table));
+	resp = call_unless_not_found(client, "GetTable", req);
+	if (resp == NULL)
+		return NULL;
+	if (!json_object_object_get_ex(resp, "Table", &t))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("invalid Glue GetTable response"),
+				 errdetail("The response has no Table.")));
+	return t;
+}
+
+/* CreateTable from a TableInput object (not consumed). */
+void
+glue_create_table(AwsClient *client, const char *database, json_object *table_input)
+{
+	json_object *req = json_object_new_object();
+
+	json_object_object_add(req, "DatabaseName", json_object_new_string(database));
+	json_object_object_add(req, "TableInput", json_object_get(table_input));
+	aws_json_release(call_and_release(client, "CreateTable", req));
 }

@@ -1,0 +1,350 @@
+/*-------------------------------------------------------------------------
+ *
+ * delivery_stream.c
+ *		audit_fdw.create_delivery_stream(): the Firehose delivery stream a
+ *		pipeline writes its audit records to, delivering them into the S3
+ *		location that create_audit_table() reads.
+ *
+ * The stream is a DirectPut stream (the pump calls PutRecordBatch) with an
+ * extended S3 destination whose prefix is the audit table's location:
+ * Firehose appends its default YYYY/MM/dd/HH/ folders to it, which is what
+ * the table's partition projection expects.  Records are stored as sent
+ * (uncompressed, no conversion), one audit record a line.
+ *
+ * Idempotent: an existing stream with the same destination, buffering and
+ * role is left alone (waiting for it to become ACTIVE if asked); another
+ * definition is an error that says what differs.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "provision/provision.h"
+
+#include <ctype.h>
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/latch.h"
+#include "utils/wait_event.h"
+
+PG_FUNCTION_INFO_V1(audit_fdw_create_delivery_stream);
+
+/* How long create_delivery_stream waits for ACTIVE at most. */
+#define ACTIVE_WAIT_MAX_MS (10 * 60 * 1000)
+
+typedef struct DeliveryStreamSpec
+{
+	char	   *name;
+	S3Location *location;
+	char	   *role_arn;
+	char	   *bucket_arn;
+	int			buffer_seconds;
+	int			buffer_mb;
+} DeliveryStreamSpec;
+
+static void check_stream_name(const char *name);
+static char *check_role_arn(const char *role_arn);
+static json_object *create_request(const DeliveryStreamSpec *spec);
+static const char *stream_status(json_object *description);
+static void compare_stream(const DeliveryStreamSpec *spec, json_object *description);
+static void check_not_failed(const DeliveryStreamSpec *spec, json_object *description);
+static void wait_until_active(AwsClient *client, const DeliveryStreamSpec *spec);
+static void report_difference(const DeliveryStreamSpec *spec, const char *what,
+							  const char *existing, const char *wanted);
+
+/*
+ * create_delivery_stream(server name, name text, location text,
+ *						  role_arn text, buffer_seconds int, buffer_mb int,
+ *						  wait boolean) returns text
+ *
+ * Returns 'created', or 'unchanged' when the same stream exists.
+ */
+Datum
+audit_fdw_create_delivery_stream(PG_FUNCTION_ARGS)
+{
+	DeliveryStreamSpec spec;
+	ForeignServer *server;
+	AwsClient  *client;
+	json_object *description;
+	json_object *request;
+	const char *partition;
+	bool		wait;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("server must not be null")));
+	server = provision_server(NameStr(*PG_GETARG_NAME(0)));
+
+	spec.name = provision_text_arg(fcinfo, 1, "name", true);
+	check_stream_name(spec.name);
+	spec.location = provision_parse_location("location",
+											 provision_text_arg(fcinfo, 2, "location", true));
+	spec.role_arn = provision_text_arg(fcinfo, 3, "role_arn", true);
+	partition = check_role_arn(spec.role_arn);
+	spec.bucket_arn = psprintf("arn:%s:s3:::%s", partition, spec.location->bucket);
+
+	if (PG_ARGISNULL(4) || PG_ARGISNULL(5) || PG_ARGISNULL(6))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null",
+						PG_ARGISNULL(4) ? "buffer_seconds" :
+						PG_ARGISNULL(5) ? "buffer_mb" : "wait"),
+				 errhint("Leave it out for the default.")));
+	spec.buffer_seconds = PG_GETARG_INT32(4);
+	spec.buffer_mb = PG_GETARG_INT32(5);
+	wait = PG_GETARG_BOOL(6);
+	if (spec.buffer_seconds < 60 || spec.buffer_seconds > 900)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("buffer_seconds %d is out of range", spec.buffer_seconds),
+				 errdetail("Firehose buffers S3 deliveries for 60 to 900 seconds."),
+				 errhint("Records reach S3, and so the audit table, at most this long after the pump sends them.")));
+	if (spec.buffer_mb < 1 || spec.buffer_mb > 128)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("buffer_mb %d is out of range", spec.buffer_mb),
+				 errdetail("Firehose buffers 1 to 128 MiB before it writes an S3 object.")));
+
+	client = provision_client(server);
+	description = firehose_describe_delivery_stream(client, spec.name);
+	if (description != NULL)
+	{
+		check_not_failed(&spec, description);
+		compare_stream(&spec, description);
+		if (wait && strcmp(stream_status(description), "ACTIVE") != 0)
+			wait_until_active(client, &spec);
+		ereport(NOTICE,
+				(errmsg("delivery stream \"%s\" already exists with this definition, skipping",
+						spec.name)));
+		PG_RETURN_TEXT_P(cstring_to_text("unchanged"));
+	}
+
+	request = provision_json_owned(create_request(&spec));
+	(void) firehose_create_delivery_stream(client, request);
+	if (wait)
+		wait_until_active(client, &spec);
+	PG_RETURN_TEXT_P(cstring_to_text("created"));
+}
+
+/* Firehose's naming rule: 1 to 64 of [a-zA-Z0-9_.-]. */
+static void
+check_stream_name(const char *name)
+{
+	size_t		len = strlen(name);
+
+	for (size_t i = 0; i < len; i++)
+	{
+		char		c = name[i];
+
+		if (!(isalnum((unsigned char) c) || c == '_' || c == '.' || c == '-') ||
+			(unsigned char) c > 127)
+			len = 0;
+	}
+	if (len == 0 || len > 64)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid delivery stream name \"%s\"", name),
+				 errdetail("Delivery stream names have 1 to 64 characters: letters, digits, underscores, dots and hyphens.")));
+}
+
+/*
+ * Checks that role_arn names an IAM role and returns its partition ("aws",
+ * "aws-cn", "aws-us-gov"), which the bucket's ARN shares.
+ */
+static char *
+check_role_arn(const char *role_arn)
+{
+	const char *p = role_arn;
+	const char *colon;
+
+	if (strncmp(p, "arn:", 4) == 0 && (colon = strchr(p + 4, ':')) != NULL &&
+		colon > p + 4 && strncmp(colon, ":iam::", 6) == 0)
+	{
+		const char *account = colon + 6;
+		const char *q = account;
+
+		while (isdigit((unsigned char) *q))
+			q++;
+		if (q - account == 12 && strncmp(q, ":role/", 6) == 0 && q[6] != '\0')
+			return pnstrdup(p + 4, colon - (p + 4));
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid role_arn \"%s\"", role_arn),
+			 errdetail("Firehose writes to S3 as an IAM role: arn:aws:iam::<12-digit account>:role/<name>."),
+			 errhint("The README's \"Running against AWS\" section has the role's trust and permission policies.")));
+	return NULL;				/* keep compiler quiet */
+}
+
+/* The CreateDeliveryStream request for the spec. */
+static json_object *
+create_request(const DeliveryStreamSpec *spec)
+{
+	json_object *request = json_object_new_object();
+	json_object *dest = json_object_new_object();
+	json_object *hints = json_object_new_object();
+
+	json_object_object_add(request, "DeliveryStreamName", json_object_new_string(spec->name));
+	json_object_object_add(request, "DeliveryStreamType", json_object_new_string("DirectPut"));
+	json_object_object_add(dest, "RoleARN", json_object_new_string(spec->role_arn));
+	json_object_object_add(dest, "BucketARN", json_object_new_string(spec->bucket_arn));
+	if (spec->location->prefix[0] != '\0')
+		json_object_object_add(dest, "Prefix", json_object_new_string(spec->location->prefix));
+	json_object_object_add(hints, "SizeInMBs", json_object_new_int(spec->buffer_mb));
+	json_object_object_add(hints, "IntervalInSeconds", json_object_new_int(spec->buffer_seconds));
+	json_object_object_add(dest, "BufferingHints", hints);
+	json_object_object_add(dest, "CompressionFormat", json_object_new_string("UNCOMPRESSED"));
+	json_object_object_add(request, "ExtendedS3DestinationConfiguration", dest);
+	return request;
+}
+
+static const char *
+stream_status(json_object *description)
+{
+	json_object *status;
+
+	if (json_object_object_get_ex(description, "DeliveryStreamStatus", &status))
+		return json_object_get_string(status);
+	return "";
+}
+
+static void
+report_difference(const DeliveryStreamSpec *spec, const char *what,
+				  const char *existing, const char *wanted)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DUPLICATE_OBJECT),
+			 errmsg("delivery stream \"%s\" already exists with another definition",
+					spec->name),
+			 errdetail("Its %s is %s, not %s.", what, existing ? existing : "not set", wanted),
+			 errhint("Choose another name, call create_delivery_stream with the arguments that created it, or delete the stream (aws firehose delete-delivery-stream --delivery-stream-name %s) and call create_delivery_stream again.",
+					 spec->name)));
+}
+
+/* A stream that failed or is going away is reported as it is. */
+static void
+check_not_failed(const DeliveryStreamSpec *spec, json_object *description)
+{
+	const char *status = stream_status(description);
+
+	if (strcmp(status, "ACTIVE") == 0 || strcmp(status, "CREATING") == 0)
+		return;
+	{
+		json_object *failure;
+		const char *reason = NULL;
+
+		if (json_object_object_get_ex(description, "FailureDescription", &failure))
+		{
+			json_object *details;
+
+			if (json_object_object_get_ex(failure, "Details", &details))
+				reason = json_object_get_string(details);
+		}
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("delivery stream \"%s\" is %s", spec->name, status),
+				 reason ? errdetail_internal("Firehose reports: %s", reason) : 0,
+				 strncmp(status, "DELETING", 8) == 0 ?
+				 errhint("Wait until the deletion completes, then call create_delivery_stream again.") :
+				 errhint("Delete the stream and call create_delivery_stream again; check that the role may write to the bucket.")));
+	}
+}
+
+/* Compares what decides where and how records are delivered. */
+static void
+compare_stream(const DeliveryStreamSpec *spec, json_object *description)
+{
+	json_object *obj;
+	json_object *dests;
+	json_object *dest = NULL;
+	json_object *hints;
+	const char *type = NULL;
+	const char *have;
+	int			have_int;
+
+	if (json_object_object_get_ex(description, "DeliveryStreamType", &obj))
+		type = json_object_get_string(obj);
+	if (type && strcmp(type, "DirectPut") != 0)
+		report_difference(spec, "source", type, "DirectPut (records put by the pump)");
+
+	if (json_object_object_get_ex(description, "Destinations", &dests) &&
+		json_object_is_type(dests, json_type_array) &&
+		json_object_array_length(dests) > 0)
+	{
+		json_object *d = json_object_array_get_idx(dests, 0);
+
+		if (!json_object_object_get_ex(d, "ExtendedS3DestinationDescription", &dest))
+			json_object_object_get_ex(d, "S3DestinationDescription", &dest);
+	}
+	if (dest == NULL)
+		report_difference(spec, "destination", "not S3", quote_literal_cstr(spec->location->uri));
+
+	have = json_object_object_get_ex(dest, "BucketARN", &obj) ? json_object_get_string(obj) : NULL;
+	if (have == NULL || strcmp(have, spec->bucket_arn) != 0)
+		report_difference(spec, "bucket", have ? quote_literal_cstr(have) : NULL,
+						  quote_literal_cstr(spec->bucket_arn));
+	have = json_object_object_get_ex(dest, "Prefix", &obj) ? json_object_get_string(obj) : "";
+	if (strcmp(have, spec->location->prefix) != 0)
+		report_difference(spec, "prefix", quote_literal_cstr(have),
+						  quote_literal_cstr(spec->location->prefix));
+	have = json_object_object_get_ex(dest, "RoleARN", &obj) ? json_object_get_string(obj) : NULL;
+	if (have == NULL || strcmp(have, spec->role_arn) != 0)
+		report_difference(spec, "role", have ? quote_literal_cstr(have) : NULL,
+						  quote_literal_cstr(spec->role_arn));
+	have = json_object_object_get_ex(dest, "CompressionFormat", &obj) ?
+		json_object_get_string(obj) : "UNCOMPRESSED";
+	if (strcmp(have, "UNCOMPRESSED") != 0)
+		report_difference(spec, "compression", have, "UNCOMPRESSED");
+	if (json_object_object_get_ex(dest, "BufferingHints", &hints))
+	{
+		have_int = json_object_object_get_ex(hints, "IntervalInSeconds", &obj) ?
+			json_object_get_int(obj) : -1;
+		if (have_int != spec->buffer_seconds)
+			report_difference(spec, "buffering interval", psprintf("%d seconds", have_int),
+							  psprintf("%d seconds", spec->buffer_seconds));
+		have_int = json_object_object_get_ex(hints, "SizeInMBs", &obj) ?
+			json_object_get_int(obj) : -1;
+		if (have_int != spec->buffer_mb)
+			report_difference(spec, "buffering size", psprintf("%d MiB", have_int),
+							  psprintf("%d MiB", spec->buffer_mb));
+	}
+}
+
+/*
+ * Polls DescribeDeliveryStream until the stream is ACTIVE: Firehose takes
+ * a while to create one, and the pump's first PutRecordBatch should not
+ * meet a stream that is not ready.  The wait is interruptible.
+ */
+static void
+wait_until_active(AwsClient *client, const DeliveryStreamSpec *spec)
+{
+	long		waited_ms = 0;
+	long		delay_ms = 100;
+
+	for (;;)
+	{
+		json_object *description = firehose_describe_delivery_stream(client, spec->name);
+
+		if (description == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("delivery stream \"%s\" disappeared while being created", spec->name),
+					 errhint("Someone deleted it; call create_delivery_stream again.")));
+		check_not_failed(spec, description);
+		if (strcmp(stream_status(description), "ACTIVE") == 0)
+			return;
+		if (waited_ms >= ACTIVE_WAIT_MAX_MS)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("delivery stream \"%s\" is still %s after %ld seconds",
+							spec->name, stream_status(description), waited_ms / 1000),
+					 errhint("Call create_delivery_stream again later, or with wait => false.")));
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 delay_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		waited_ms += delay_ms;
+		delay_ms = Min(delay_ms * 2, 5000);
+	}
+}

@@ -1,0 +1,171 @@
+/*-------------------------------------------------------------------------
+ *
+ * provision.c
+ *		What the provisioning functions share: the foreign server they act
+ *		through, its AWS client, argument checks, S3 locations.
+ *
+ * Rules: a provisioning function acts with the caller's credentials (the
+ * user mapping for the current user, or PUBLIC) and needs USAGE on the
+ * server, as creating a foreign table on it would.  json-c objects built
+ * here are owned by the current memory context, so an ERROR frees them.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "provision/provision.h"
+
+#include <ctype.h>
+
+#include "commands/defrem.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+
+static void json_put_callback(void *arg);
+
+/*
+ * The audit_fdw server named servername, checked for USAGE by the current
+ * user.
+ */
+ForeignServer *
+provision_server(const char *servername)
+{
+	ForeignServer *server;
+	ForeignDataWrapper *fdw;
+	AclResult	aclresult;
+
+	server = GetForeignServerByName(servername, false);
+	fdw = GetForeignDataWrapper(server->fdwid);
+	if (strcmp(fdw->fdwname, "audit_fdw") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("server \"%s\" is not an audit_fdw server", servername),
+				 errdetail("It uses the foreign-data wrapper \"%s\".", fdw->fdwname),
+				 errhint("Name a server created with FOREIGN DATA WRAPPER audit_fdw.")));
+
+	aclresult = pg_foreign_server_aclcheck(server->serverid, GetUserId(), ACL_USAGE);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_FOREIGN_SERVER, server->servername);
+	return server;
+}
+
+/* The value of a server option, or NULL. */
+char *
+provision_server_option(ForeignServer *server, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, server->options)
+	{
+		DefElem    *def = lfirst_node(DefElem, lc);
+
+		if (strcmp(def->defname, name) == 0)
+			return defGetString(def);
+	}
+	return NULL;
+}
+
+/*
+ * A client for the server's region and endpoint with the current user's
+ * credentials: the user mapping's options, or the default credential chain
+ * when the mapping gives none.
+ */
+AwsClient *
+provision_client(ForeignServer *server)
+{
+	return aws_client_for_server(server->serverid, GetUserId());
+}
+
+/* A text argument as a C string; NULL if the argument is NULL and optional. */
+char *
+provision_text_arg(FunctionCallInfo fcinfo, int argno, const char *argname, bool required)
+{
+	if (PG_ARGISNULL(argno))
+	{
+		if (required)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not be null", argname)));
+		return NULL;
+	}
+	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
+
+/*
+ * Checks an S3 location "s3://bucket/prefix" and normalizes it so that the
+ * prefix ends with "/": Firehose appends its YYYY/MM/dd/HH/ folders to the
+ * prefix, and the Glue table's location is that folder.
+ */
+S3Location *
+provision_parse_location(const char *argname, const char *location)
+{
+	S3Location *loc = palloc0(sizeof(S3Location));
+	const char *p;
+	const char *slash;
+	size_t		blen;
+
+	if (strncmp(location, "s3://", 5) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid %s \"%s\"", argname, location),
+				 errdetail("A location is an S3 URI: s3://bucket/prefix/."),
+				 errhint("For example 's3://my-audit-bucket/orders/'.")));
+	p = location + 5;
+	slash = strchr(p, '/');
+	blen = slash ? (size_t) (slash - p) : strlen(p);
+	loc->bucket = pnstrdup(p, blen);
+
+	/* S3's bucket naming rules */
+	{
+		bool		ok = blen >= 3 && blen <= 63;
+
+		for (size_t i = 0; ok && i < blen; i++)
+		{
+			char		c = loc->bucket[i];
+
+			ok = islower((unsigned char) c) || isdigit((unsigned char) c) ||
+				((c == '-' || c == '.') && i > 0 && i < blen - 1);
+		}
+		if (!ok)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid bucket name \"%s\" in %s", loc->bucket, argname),
+					 errdetail("S3 bucket names have 3 to 63 characters: lower-case letters, digits, dots and hyphens, beginning and ending with a letter or digit.")));
+	}
+
+	loc->prefix = pstrdup(slash ? slash + 1 : "");
+	if (strstr(loc->prefix, "//") != NULL || loc->prefix[0] == '/')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid %s \"%s\"", argname, location),
+				 errdetail("The prefix contains an empty folder name (\"//\")."),
+				 errhint("For example 's3://my-audit-bucket/orders/'.")));
+	if (strpbrk(loc->prefix, "!{}") != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid %s \"%s\"", argname, location),
+				 errdetail("Firehose expressions (!{...}) are not supported: the audit table expects Firehose's default YYYY/MM/dd/HH/ folders under a fixed prefix.")));
+	if (loc->prefix[0] != '\0' && loc->prefix[strlen(loc->prefix) - 1] != '/')
+		loc->prefix = psprintf("%s/", loc->prefix);
+	loc->uri = psprintf("s3://%s/%s", loc->bucket, loc->prefix);
+	return loc;
+}
+
+static void
+json_put_callback(void *arg)
+{
+	json_object_put((json_object *) arg);
+}
+
+/*
+ * Hands obj (a reference the caller owns) to the current memory context:
+ * it is released when the context is reset or deleted, also on ERROR.
+ */
+json_object *
+provision_json_owned(json_object *obj)
+{
+	MemoryContextCallback *cb = palloc(sizeof(MemoryContextCallback));
+
+	cb->func = json_put_callback;
+	cb->arg = obj;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
+	return obj;
+}
