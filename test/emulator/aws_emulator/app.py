@@ -28,6 +28,8 @@ from .faults import Faults
 DEFAULT_CONFIG = {
     # Athena: the least time a query takes from start to a final state
     "athena_min_query_ms": 0,
+    # Athena: queries that run at once; the others stay QUEUED
+    "athena_max_concurrent_queries": 4,
     # DynamoDB Streams: emulator-clock seconds after which an open shard is
     # closed and gets a child (AWS rolls shards over about every 4 hours);
     # 0 disables the timer.

@@ -157,6 +157,34 @@ class S3(Service):
             b.objects[key] = meta
             return etag
 
+    def put_object_file(self, bucket, key, path, size, etag, content_type=None):
+        """Stores the file at `path` (moved, not copied: it must be on the
+        same file system as the data directory) as an object whose size and
+        ETag the caller computed while writing it (Athena's results)."""
+        with self.lock:
+            b = self._bucket(bucket)
+            enc = _encode_key(key)
+            bdir = os.path.join(self.root, bucket)
+            meta = {"key": key, "size": size, "etag": etag,
+                    "last_modified": self.emu.clock.now(),
+                    "content_type": content_type or "binary/octet-stream",
+                    "metadata": {}}
+            os.replace(path, os.path.join(bdir, "data", enc))
+            self._write(os.path.join(bdir, "meta", enc), json.dumps(meta).encode())
+            if key not in b.objects:
+                b.changed()
+            b.objects[key] = meta
+            return etag
+
+    def open_object(self, bucket, key):
+        """A binary file object reading the object (a reader keeps the
+        version it opened if the object is replaced meanwhile)."""
+        with self.lock:
+            b = self._bucket(bucket)
+            if key not in b.objects:
+                raise _no_key(key)
+            return open(os.path.join(self.root, bucket, "data", _encode_key(key)), "rb")
+
     def head_object(self, bucket, key):
         with self.lock:
             meta = self._bucket(bucket).objects.get(key)

@@ -131,6 +131,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     server_version = "AmazonAWS"
     sys_version = ""
     router = None       # set by make_server
+    # headers and body go out in separate writes: without TCP_NODELAY the
+    # body waits for the client's delayed ACK (40 ms a request)
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):
         pass

@@ -1,0 +1,1033 @@
+"""The SQL engine behind the emulator's Athena: Trino text run in PostgreSQL
+over the JSON lines objects under each Glue table's S3 location.
+
+One query, end to end (run_query):
+  1. athena_sql parses the text as Trino and rejects what Trino rejects.
+  2. Every table it names is looked up in the emulator's Glue catalog.
+  3. The table's objects are listed; with partition projection each object's
+     partition values come from its key (athena_projection), and the query's
+     predicates on partition columns are evaluated on those values in
+     PostgreSQL: only the selected objects are read, and DataScannedInBytes
+     is the sum of their sizes.
+  4. The objects are loaded, as the OpenX JSON SerDe reads them (one JSON
+     object per line, keys matched case-insensitively, missing keys NULL,
+     struct columns as composite values so that new_image.state works),
+     into a cache table per table shape, keyed by object key, size and
+     ETag, so a later query reads them again without parsing.
+  5. The query, compiled into PostgreSQL, runs in a COPY ... TO STDOUT
+     (FORMAT csv, FORCE_QUOTE *) that streams the result, rendered as
+     Athena renders values, into <output>/<query id>.csv: a header, every
+     value double-quoted, NULL an empty unquoted field.
+
+Where the engine runs: the database of --engine-dsn, or without one a
+private PostgreSQL instance under <data-dir>/athena-engine, run as the
+postgres user when the emulator runs as root.  The engine owns its database:
+it recreates the schemas athena_fn, athena_types and athena_cache at start
+(athena_support.sql).
+
+Errors come back as athena_sql.TrinoError, named and worded as Athena names
+them (SYNTAX_ERROR, TYPE_MISMATCH, COLUMN_NOT_FOUND, TABLE_NOT_FOUND,
+HIVE_BAD_DATA, ...).  Cancelling a query cancels its PostgreSQL statement.
+"""
+import gzip
+import hashlib
+import json
+import logging
+import os
+import pwd
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+
+import psycopg2
+import psycopg2.extensions
+
+from . import athena_sql
+from .athena_projection import TableLayout, split_s3_url
+from .athena_sql import TrinoError, quote_ident, quote_literal
+
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
+
+SUPPORT_SQL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "athena_support.sql")
+
+
+class Cancelled(Exception):
+    """The query was stopped (StopQueryExecution)."""
+
+
+# ---------------------------------------------------------------------------
+# Hive (Glue) column types
+
+class HiveType:
+    __slots__ = ("name", "params", "children", "fields")
+
+    def __init__(self, name, params=(), children=(), fields=()):
+        self.name = name          # string, bigint, decimal, array, map, struct, ...
+        self.params = list(params)
+        self.children = list(children)   # array: [elem]; map: [key, value]
+        self.fields = list(fields)       # struct: [(name, HiveType)]
+
+    def signature(self):
+        if self.name == "struct":
+            return "struct<" + ",".join(f"{n}:{t.signature()}" for n, t in self.fields) + ">"
+        if self.children:
+            return f"{self.name}<" + ",".join(c.signature() for c in self.children) + ">"
+        if self.params:
+            return f"{self.name}(" + ",".join(str(p) for p in self.params) + ")"
+        return self.name
+
+
+_SIMPLE_TYPES = {"string", "varchar", "char", "tinyint", "smallint", "int", "integer", "bigint",
+                 "float", "double", "decimal", "boolean", "date", "timestamp", "binary"}
+
+
+def parse_hive_type(text):
+    """A Glue column type string (struct<a:string,b:array<bigint>>, ...)."""
+    s = text.strip()
+    pos = 0
+
+    def fail():
+        raise TrinoError("HIVE_INVALID_METADATA", f"Error: type expected at the position {pos} of "
+                         f"'{text}'", category=athena_sql.CATEGORY_USER)
+
+    def skip():
+        nonlocal pos
+        while pos < len(s) and s[pos].isspace():
+            pos += 1
+
+    def word():
+        nonlocal pos
+        skip()
+        if pos < len(s) and s[pos] == "`":
+            end = s.find("`", pos + 1)
+            if end < 0:
+                fail()
+            w = s[pos + 1:end]
+            pos = end + 1
+            return w
+        start = pos
+        while pos < len(s) and (s[pos].isalnum() or s[pos] in "_$"):
+            pos += 1
+        if start == pos:
+            fail()
+        return s[start:pos]
+
+    def expect(c):
+        nonlocal pos
+        skip()
+        if pos >= len(s) or s[pos] != c:
+            fail()
+        pos += 1
+
+    def peek(c):
+        skip()
+        return pos < len(s) and s[pos] == c
+
+    def typ():
+        nonlocal pos
+        name = word().lower()
+        if name == "array":
+            expect("<")
+            elem = typ()
+            expect(">")
+            return HiveType("array", children=[elem])
+        if name == "map":
+            expect("<")
+            k = typ()
+            expect(",")
+            v = typ()
+            expect(">")
+            return HiveType("map", children=[k, v])
+        if name == "struct":
+            expect("<")
+            fields = []
+            if not peek(">"):
+                while True:
+                    fname = word()
+                    expect(":")
+                    fields.append((fname, typ()))
+                    if peek(","):
+                        pos += 1
+                        continue
+                    break
+            expect(">")
+            return HiveType("struct", fields=fields)
+        if name not in _SIMPLE_TYPES:
+            fail()
+        params = []
+        if peek("("):
+            pos += 1
+            while True:
+                skip()
+                start = pos
+                while pos < len(s) and s[pos].isdigit():
+                    pos += 1
+                if start == pos:
+                    fail()
+                params.append(int(s[start:pos]))
+                if peek(","):
+                    pos += 1
+                    continue
+                break
+            expect(")")
+        if name == "integer":
+            name = "int"
+        return HiveType(name, params)
+
+    t = typ()
+    skip()
+    if pos != len(s):
+        fail()
+    return t
+
+
+class TypeCatalog:
+    """PostgreSQL types for Hive types; composite types for structs are
+    created on demand in athena_types."""
+
+    def __init__(self):
+        self.created = set()
+        self.lock = threading.Lock()
+
+    def pg_type(self, t, ddl):
+        n = t.name
+        if n == "string":
+            return 'text COLLATE "C"'
+        if n == "varchar":
+            return f'varchar({t.params[0] if t.params else 65535}) COLLATE "C"'
+        if n == "char":
+            return f'char({t.params[0] if t.params else 1}) COLLATE "C"'
+        if n in ("tinyint", "smallint"):
+            return "smallint"
+        if n == "int":
+            return "integer"
+        if n == "bigint":
+            return "bigint"
+        if n == "float":
+            return "real"
+        if n == "double":
+            return "double precision"
+        if n == "decimal":
+            p = t.params[0] if t.params else 10
+            sc = t.params[1] if len(t.params) > 1 else 0
+            return f"numeric({p}, {sc})"
+        if n == "boolean":
+            return "boolean"
+        if n == "date":
+            return "date"
+        if n == "timestamp":
+            return "timestamp(3)"
+        if n == "binary":
+            return "bytea"
+        if n == "array":
+            elem = t.children[0]
+            if elem.name in ("array", "map"):
+                return "jsonb"
+            inner = self.pg_type(elem, ddl)
+            if " COLLATE " in inner:
+                base, coll = inner.split(" COLLATE ")
+                return f"{base}[] COLLATE {coll}"
+            return inner + "[]"
+        if n == "map":
+            return "jsonb"
+        if n == "struct":
+            return self.composite(t, ddl)
+        raise TrinoError("NOT_SUPPORTED", f"Unsupported Hive type: {t.signature()}")
+
+    def composite(self, t, ddl):
+        sig = t.signature().lower()
+        name = "athena_types.r_" + hashlib.sha1(sig.encode()).hexdigest()[:16]
+        with self.lock:
+            if name in self.created:
+                return name
+        attrs = []
+        seen = set()
+        for fname, ftype in t.fields:
+            key = fname.lower()
+            if key in seen:
+                raise TrinoError("HIVE_INVALID_METADATA", f"Duplicate struct field name: {fname}")
+            seen.add(key)
+            attrs.append(f"{quote_ident(key)} {self.pg_type(ftype, ddl)}")
+        if not attrs:
+            attrs.append('"_" boolean')
+        ddl.append((name, f"CREATE TYPE {name} AS ({', '.join(attrs)})"))
+        return name
+
+    def mark_created(self, names):
+        with self.lock:
+            self.created.update(names)
+
+
+def json_conversion(t, x, types, ddl, depth=0):
+    """SQL converting the jsonb expression `x` into the PostgreSQL value of
+    Hive type `t`, as the OpenX JSON SerDe reads it."""
+    n = t.name
+    scalar = f"({x} #>> '{{}}')"
+    if n == "string":
+        return scalar
+    if n in ("varchar", "char"):
+        return f"CAST({scalar} AS {types.pg_type(t, ddl).split(' COLLATE ')[0]})"
+    if n in ("tinyint", "smallint", "int", "bigint", "float", "double", "decimal", "boolean", "date"):
+        pg = types.pg_type(t, ddl)
+        if n == "tinyint":
+            return (f"(CASE WHEN {scalar}::smallint BETWEEN -128 AND 127 THEN {scalar}::smallint "
+                    f"ELSE CAST('tinyint out of range: ' || {scalar} AS smallint) END)")
+        return f"CAST({scalar} AS {pg})"
+    if n == "timestamp":
+        return f"athena_fn.json_timestamp({x})"
+    if n == "binary":
+        return f"decode({scalar}, 'base64')"
+    if n == "map":
+        return f"(CASE WHEN jsonb_typeof({x}) = 'object' THEN {x} END)"
+    if n == "array":
+        elem = t.children[0]
+        if elem.name in ("array", "map"):
+            return f"(CASE WHEN jsonb_typeof({x}) = 'array' THEN {x} END)"
+        e = f"e{depth}"
+        inner = json_conversion(elem, f"{e}.v", types, ddl, depth + 1)
+        pg = types.pg_type(elem, ddl).split(" COLLATE ")[0]
+        return (f"(CASE WHEN jsonb_typeof({x}) = 'array' THEN ARRAY(SELECT CAST({inner} AS {pg}) "
+                f"FROM jsonb_array_elements({x}) WITH ORDINALITY AS {e}(v, n) ORDER BY {e}.n) END)")
+    if n == "struct":
+        name = types.composite(t, ddl)
+        parts = [json_conversion(ft, f"athena_fn.jget({x}, {quote_literal(fn)})", types, ddl, depth + 1)
+                 for fn, ft in t.fields]
+        if not parts:
+            parts = ["NULL"]
+        if len(parts) == 1:
+            row = f"ROW({parts[0]})"
+        else:
+            row = f"({', '.join(parts)})"
+        return f"(CASE WHEN jsonb_typeof({x}) = 'object' THEN CAST({row} AS {name}) END)"
+    raise TrinoError("NOT_SUPPORTED", f"Unsupported Hive type: {t.signature()}")
+
+
+# ---------------------------------------------------------------------------
+# Output rendering and Athena's column metadata
+
+def athena_column(pg, name):
+    """ColumnInfo of a result column from PostgreSQL's type facts."""
+    kind, precision, scale = pg["athena"], 0, 0
+    fixed = {"varchar": 2147483647, "bigint": 19, "integer": 10, "smallint": 5, "tinyint": 3,
+             "double": 17, "float": 7, "timestamp": 3, "timestamp with time zone": 3}
+    if kind == "decimal":
+        precision, scale = pg.get("precision") or 38, pg.get("scale") or 0
+    elif kind == "char":
+        precision = pg.get("length") or 1
+    elif kind in fixed:
+        precision = fixed[kind]
+    return {"CatalogName": "hive", "SchemaName": "", "TableName": "", "Name": name, "Label": name,
+            "Type": kind, "Precision": precision, "Scale": scale, "Nullable": "UNKNOWN",
+            "CaseSensitive": kind in ("varchar", "char")}
+
+
+_TYPE_FACTS_SQL = """
+SELECT t.oid, t.typname, t.typtype, t.typcategory, coalesce(b.typname, '') AS base
+  FROM pg_type t LEFT JOIN pg_type b ON b.oid = t.typbasetype
+ WHERE t.oid = ANY(%s)
+"""
+
+_SCALARS = {
+    "text": "varchar", "varchar": "varchar", "name": "varchar", "bpchar": "char",
+    "int2": "smallint", "int4": "integer", "int8": "bigint", "float4": "float", "float8": "double",
+    "numeric": "decimal", "bool": "boolean", "date": "date", "timestamp": "timestamp",
+    "timestamptz": "timestamp with time zone", "bytea": "varbinary", "json": "json",
+    "jsonb": "map", "unknown": "varchar", "interval": "interval day to second",
+    "time": "time", "uuid": "uuid",
+}
+
+
+def render_sql(col, facts):
+    """The SQL rendering column `col` as Athena writes its values."""
+    k = facts["athena"]
+    if k == "boolean":
+        return f"CASE WHEN {col} THEN 'true' WHEN NOT {col} THEN 'false' END"
+    if k == "timestamp":
+        return f"to_char({col}, 'YYYY-MM-DD HH24:MI:SS.MS')"
+    if k == "timestamp with time zone":
+        return f"to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.MS') || ' UTC'"
+    if k == "double":
+        return f"athena_fn.render_double({col}, {col}::text)"
+    if k == "float":
+        return f"athena_fn.render_double({col}::double precision, {col}::text)"
+    if k == "varbinary":
+        return f"rtrim(regexp_replace(encode({col}, 'hex'), '(..)', '\\1 ', 'g'))"
+    if k == "map":
+        return f"athena_fn.render_json({col}::json)"
+    if k in ("row", "array"):
+        return f"athena_fn.render_json(to_json({col}))"
+    if k in ("varchar", "char"):
+        return f"{col}::text"
+    return f"{col}::text"
+
+
+# ---------------------------------------------------------------------------
+# Result files
+
+class _HashingWriter:
+    """A file wrapper that MD5-hashes what is written (the S3 ETag)."""
+
+    def __init__(self, f):
+        self.f = f
+        self.md5 = hashlib.md5()
+        self.size = 0
+
+    def write(self, data):
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        self.md5.update(data)
+        self.size += len(data)
+        return self.f.write(data)
+
+
+def csv_header(names):
+    return ",".join('"' + n.replace('"', '""') + '"' for n in names) + "\n"
+
+
+# ---------------------------------------------------------------------------
+# The engine
+
+class QueryResult:
+    def __init__(self, columns, rows, data_scanned, output_bucket, output_key):
+        self.columns = columns            # [ColumnInfo]
+        self.rows = rows                  # data rows (without the header)
+        self.data_scanned = data_scanned
+        self.output_bucket = output_bucket
+        self.output_key = output_key
+
+
+class _Loaded:
+    __slots__ = ("obj_id", "size", "etag")
+
+    def __init__(self, obj_id, size, etag):
+        self.obj_id = obj_id
+        self.size = size
+        self.etag = etag
+
+
+class _CacheTable:
+    """Rows of one table shape (columns, types, location), by object."""
+
+    def __init__(self, name, columns, partition_columns):
+        self.name = name
+        self.columns = columns                    # [(name, HiveType)]
+        self.partition_columns = partition_columns  # [(name, HiveType)]
+        self.objects = {}                          # (bucket, key) -> _Loaded
+        self.lock = threading.Lock()
+
+
+class Engine:
+    def __init__(self, emu):
+        self.emu = emu
+        self._lock = threading.Lock()
+        self._pool = []
+        self._dsn = None
+        self._private = None          # (pgdata, socket dir, process)
+        self._ready = False
+        self._types = TypeCatalog()
+        self._caches = {}
+        self._next_obj = 0
+        self._icu = "C"
+        self._type_facts = {}
+
+    # -- connections ---------------------------------------------------------
+
+    def _start_private(self):
+        base = os.path.join(self.emu.data_dir, "athena-engine")
+        pgdata = os.path.join(base, "pgdata")
+        bindir = _pg_bindir()
+        sockdir = tempfile.mkdtemp(prefix="athena-engine-")
+        as_postgres = os.getuid() == 0
+        os.makedirs(base, exist_ok=True)
+        if as_postgres:
+            pw = pwd.getpwnam("postgres")
+            for d in (base, sockdir):
+                os.chown(d, pw.pw_uid, pw.pw_gid)
+        prefix = ["runuser", "-u", "postgres", "--"] if as_postgres else []
+        log = open(os.path.join(base, "engine.log"), "ab")
+        if not os.path.exists(os.path.join(pgdata, "PG_VERSION")):
+            subprocess.run(prefix + [os.path.join(bindir, "initdb"), "-D", pgdata, "-U", "postgres",
+                                     "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8"],
+                           stdout=log, stderr=log, check=True)
+        proc = subprocess.Popen(
+            prefix + [os.path.join(bindir, "postgres"), "-D", pgdata, "-k", sockdir,
+                      "-c", "listen_addresses=", "-c", "fsync=off",
+                      "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+                      "-p", "5432"], stdout=log, stderr=log)
+        dsn = f"host={sockdir} port=5432 user=postgres dbname=postgres"
+        for _ in range(300):
+            try:
+                psycopg2.connect(dsn).close()
+                break
+            except psycopg2.OperationalError:
+                if proc.poll() is not None:
+                    raise RuntimeError("the Athena engine's PostgreSQL did not start; see "
+                                       + os.path.join(base, "engine.log"))
+                time.sleep(0.1)
+        self._private = (pgdata, sockdir, proc)
+        return dsn
+
+    def _setup(self):
+        with self._lock:
+            if self._ready:
+                return
+            self._dsn = self.emu.engine_dsn or self._start_private()
+            conn = self._new_connection()
+            with conn.cursor() as cur:
+                cur.execute("SELECT collname FROM pg_collation WHERE collname IN "
+                            "('und-x-icu', 'C.utf8', 'C.UTF-8') ORDER BY collname = 'und-x-icu' DESC")
+                row = cur.fetchone()
+                self._icu = row[0] if row else "C"
+                with open(SUPPORT_SQL) as f:
+                    cur.execute(f.read().replace("@ICU@", self._icu))
+            self._pool.append(conn)
+            self._ready = True
+
+    def _new_connection(self):
+        conn = psycopg2.connect(self._dsn, application_name="aws-emulator athena")
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; "
+                        "SET IntervalStyle = 'postgres'; SET extra_float_digits = 1; "
+                        "SET lc_messages = 'C'; SET search_path = pg_catalog, public; "
+                        "SET standard_conforming_strings = on; SET jit = off")
+        return conn
+
+    def _get_connection(self):
+        self._setup()
+        with self._lock:
+            if self._pool:
+                return self._pool.pop()
+        return self._new_connection()
+
+    def _put_connection(self, conn):
+        if conn.closed:
+            return
+        if conn.get_transaction_status() != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
+            try:
+                conn.rollback()
+            except psycopg2.Error:
+                conn.close()
+                return
+        with self._lock:
+            if len(self._pool) < 8:
+                self._pool.append(conn)
+                return
+        conn.close()
+
+    def close(self):
+        with self._lock:
+            for c in self._pool:
+                try:
+                    c.close()
+                except psycopg2.Error:
+                    pass
+            self._pool = []
+            self._ready = False
+            self._caches = {}
+            self._types = TypeCatalog()
+            private, self._private = self._private, None
+        if private:
+            pgdata, sockdir, proc = private
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            shutil.rmtree(sockdir, ignore_errors=True)
+
+    def reset(self):
+        """Forget cached rows (S3 is emptied by a reset)."""
+        with self._lock:
+            self._caches = {}
+            ready = self._ready
+            self._ready = False
+        if ready:
+            self._types = TypeCatalog()
+
+    # -- a query -----------------------------------------------------------------
+
+    def run_query(self, job):
+        """Runs job (athena.QueryExecution): returns QueryResult, raises
+        TrinoError or Cancelled."""
+        conn = self._get_connection()
+        job.attach(conn)
+        try:
+            return self._run(conn, job)
+        except psycopg2.extensions.QueryCanceledError:
+            raise Cancelled() from None
+        except psycopg2.Error as e:
+            if job.cancelled:
+                raise Cancelled() from None
+            raise self._map_error(e, job) from None
+        finally:
+            job.attach(None)
+            self._put_connection(conn)
+
+    def _run(self, conn, job):
+        text = job.query
+        tokens = athena_sql.scan(text)
+        if job.parameters or any(t.kind == "param" for t in tokens):
+            text = athena_sql.substitute_parameters(text, tokens, job.parameters)
+        stmt, tokens = athena_sql.parse(text)
+        job.tokens = tokens
+        now = self.emu.clock.utcnow()
+        comp = athena_sql.Compiler(stmt, tokens, job.database,
+                                   now.strftime("%Y-%m-%d %H:%M:%S.") + "%03d UTC" % (now.microsecond // 1000))
+        glue = self.emu.service("glue")
+        relations = {}
+        scanned = 0
+        for ref in comp.refs:
+            table = glue.table_for_query(ref.catalog, ref.database, ref.name, comp.table_position(ref))
+            job.check_cancelled()
+            rel, nbytes = self._relation(conn, comp, ref, table, now, job)
+            relations[id(ref.node)] = rel
+            scanned += nbytes
+        sql = comp.compile(relations)
+        job.check_cancelled()
+        with conn.cursor() as cur:
+            cur.execute(f"SELECT * FROM ({sql}) AS q LIMIT 0")
+            desc = cur.description
+        facts = self._facts(conn, desc)
+        names = comp.output_names() or [d.name for d in desc]
+        if len(names) != len(desc):
+            names = [d.name for d in desc]
+        columns = [athena_column(f, n) for f, n in zip(facts, names)]
+        aliases = ", ".join(f'"c{i}"' for i in range(len(desc)))
+        select = ", ".join(render_sql(f'q."c{i}"', f) for i, f in enumerate(facts))
+        copy = (f"COPY (SELECT {select} FROM ({sql}) AS q({aliases})) "
+                "TO STDOUT WITH (FORMAT csv, FORCE_QUOTE *)")
+        bucket, key = job.output_bucket, job.output_key
+        tmpdir = os.path.join(self.emu.data_dir, "athena", "tmp")
+        os.makedirs(tmpdir, exist_ok=True)
+        fd, path = tempfile.mkstemp(dir=tmpdir, prefix="result-")
+        try:
+            with os.fdopen(fd, "wb", buffering=1 << 20) as f:
+                w = _HashingWriter(f)
+                w.write(csv_header(names))
+                with conn.cursor() as cur:
+                    cur.copy_expert(copy, w, size=1 << 18)
+                    rows = cur.rowcount
+            job.check_cancelled()
+            etag = '"%s"' % w.md5.hexdigest()
+            self.emu.s3.put_object_file(bucket, key, path, w.size, etag, "text/csv")
+            path = None
+        finally:
+            if path is not None:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+        metadata = {"ColumnInfo": columns, "RowCount": rows,
+                    "QueryExecutionId": job.id, "DataScannedInBytes": scanned}
+        self.emu.s3.put_object(bucket, key + ".metadata", json.dumps(metadata).encode(),
+                               content_type="application/json")
+        return QueryResult(columns, rows, scanned, bucket, key)
+
+    def _facts(self, conn, desc):
+        oids = [d.type_code for d in desc]
+        missing = [o for o in oids if o not in self._type_facts]
+        if missing:
+            with conn.cursor() as cur:
+                cur.execute(_TYPE_FACTS_SQL, (missing,))
+                for oid, typname, typtype, category, base in cur.fetchall():
+                    if typtype == "d":
+                        typname = base
+                    if category == "A":
+                        kind = "array"
+                    elif typtype == "c":
+                        kind = "row"
+                    else:
+                        kind = _SCALARS.get(typname, typname)
+                    self._type_facts[oid] = kind
+        out = []
+        for d in desc:
+            f = {"athena": self._type_facts.get(d.type_code, "varchar"),
+                 "precision": d.precision, "scale": d.scale, "length": d.internal_size}
+            if f["athena"] == "char" and d.internal_size and d.internal_size > 0:
+                f["length"] = d.internal_size
+            out.append(f)
+        return out
+
+    # -- tables --------------------------------------------------------------------
+
+    def _relation(self, conn, comp, ref, table, now, job):
+        """The SQL relation standing for `ref` and the bytes the query reads."""
+        sd = table.get("StorageDescriptor") or {}
+        columns = [(c["Name"].lower(), parse_hive_type(c["Type"])) for c in sd.get("Columns") or []]
+        parts = [(c["Name"].lower(), parse_hive_type(c.get("Type") or "string"))
+                 for c in table.get("PartitionKeys") or []]
+        ref.columns = [(n, t.signature()) for n, t in columns]
+        ref.partition_columns = [(n, t.signature()) for n, t in parts]
+        layout = TableLayout(table, now)
+        serde = (sd.get("SerdeInfo") or {})
+        lib = serde.get("SerializationLibrary") or ""
+        if lib and "json" not in lib.lower():
+            raise TrinoError("NOT_SUPPORTED",
+                             f"The emulator reads JSON tables only; {ref.name} uses {lib}")
+        ignore_malformed = str((serde.get("Parameters") or {}).get("ignore.malformed.json", "")).lower() == "true"
+        cache = self._cache_table(conn, layout, columns, parts)
+
+        bucket, prefix = layout.list_prefix()
+        if not self.emu.s3.bucket_exists(bucket):
+            raise TrinoError("HIVE_FILESYSTEM_ERROR",
+                             f"Table location s3://{bucket}/{prefix} cannot be read: "
+                             "The specified bucket does not exist",
+                             category=athena_sql.CATEGORY_USER)
+        candidates = []   # (key, size, etag, partition values)
+        for key, size in self.emu.s3.list_objects(bucket, prefix):
+            base = key.rsplit("/", 1)[-1]
+            if key.endswith("/") or base.startswith("_") or base.startswith("."):
+                continue
+            values = layout.partition_of(bucket, key)
+            if values is None:
+                continue
+            candidates.append((key, size, values))
+
+        selected = candidates
+        if parts and candidates:
+            conds = comp.partition_conjuncts(ref)
+            self._check_injected(comp, ref, layout, conds)
+            if conds:
+                selected = self._prune(conn, comp, ref, parts, conds, candidates)
+        elif parts and layout.projected:
+            self._check_injected(comp, ref, layout, comp.partition_conjuncts(ref))
+
+        ids = []
+        scanned = 0
+        for key, size, values in selected:
+            job.check_cancelled()
+            meta = self.emu.s3.head_object(bucket, key)
+            loaded = self._ensure_loaded(conn, cache, bucket, key, meta, values, layout,
+                                         ignore_malformed, job)
+            ids.append(loaded.obj_id)
+            scanned += meta["size"]
+        cols = [f'"c{i}" AS {quote_ident(n)}' for i, (n, _) in enumerate(columns)]
+        cols += [f'"p{i}" AS {quote_ident(n)}' for i, (n, _) in enumerate(parts)]
+        if not cols:
+            cols = ["NULL AS \"_\""]
+        where = f"\"_obj\" = ANY('{{{','.join(str(i) for i in ids)}}}'::integer[])" if ids else "false"
+        return f"(SELECT {', '.join(cols)} FROM {cache.name} WHERE {where})", scanned
+
+    def _check_injected(self, comp, ref, layout, conds):
+        for col, proj in layout.projections.items():
+            if proj.type != "injected":
+                continue
+            ok = False
+            for c in conds:
+                if isinstance(c, (athena_sql.exp.EQ, athena_sql.exp.In)) and \
+                        all(isinstance(x, athena_sql.exp.Literal)
+                            for x in ([c.expression] if isinstance(c, athena_sql.exp.EQ)
+                                      else c.expressions)) and \
+                        isinstance(c.this, athena_sql.exp.Column) and c.this.name.lower() == col:
+                    ok = True
+            if not ok:
+                raise TrinoError(
+                    "CONSTRAINT_VIOLATION",
+                    f"For the injected projected partition column {col}, the WHERE clause must "
+                    "contain only static equality conditions, and at least one such condition "
+                    "must be present.", *comp.table_position(ref))
+
+    def _prune(self, conn, comp, ref, parts, conds, candidates):
+        """The candidates whose partition values satisfy the query's partition
+        predicates (evaluated by PostgreSQL, with the query's semantics)."""
+        tuples = {}
+        for key, size, values in candidates:
+            tuples.setdefault(tuple(values[n] for n, _ in parts), []).append((key, size, values))
+        distinct = list(tuples)
+        rows = []
+        for i, tup in enumerate(distinct):
+            vals = [_typed_literal(v, self._types.pg_type(t, [])) for v, (_, t) in zip(tup, parts)]
+            rows.append(f"({i}, {', '.join(vals)})")
+        names = ", ".join(quote_ident(n) for n, _ in parts)
+        pred = comp.compile_predicate(conds, ref)
+        sql = f"SELECT _i FROM (VALUES {', '.join(rows)}) AS p(_i, {names}) WHERE {pred}"
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            keep = sorted(r[0] for r in cur.fetchall())
+        out = []
+        for i in keep:
+            out.extend(tuples[distinct[i]])
+        out.sort()
+        return out
+
+    def _cache_table(self, conn, layout, columns, parts):
+        sig = json.dumps([layout.location, [(n, t.signature()) for n, t in columns],
+                          [(n, t.signature()) for n, t in parts]])
+        name = "athena_cache.t_" + hashlib.sha1(sig.encode()).hexdigest()[:20]
+        with self._lock:
+            cache = self._caches.get(name)
+            if cache is not None:
+                return cache
+        ddl = []
+        defs = ['"_obj" integer NOT NULL']
+        defs += [f'"c{i}" {self._types.pg_type(t, ddl)}' for i, (_, t) in enumerate(columns)]
+        defs += [f'"p{i}" {self._types.pg_type(t, ddl)}' for i, (_, t) in enumerate(parts)]
+        self._create_types(conn, ddl)
+        with conn.cursor() as cur:
+            cur.execute(f"DROP TABLE IF EXISTS {name}")
+            cur.execute(f"CREATE UNLOGGED TABLE {name} ({', '.join(defs)})")
+            cur.execute(f"CREATE INDEX ON {name} (\"_obj\")")
+        cache = _CacheTable(name, columns, parts)
+        with self._lock:
+            return self._caches.setdefault(name, cache)
+
+    def _create_types(self, conn, ddl):
+        done = []
+        with conn.cursor() as cur:
+            for name, stmt in ddl:
+                if name in done:
+                    continue
+                cur.execute("SELECT to_regtype(%s)", (name,))
+                if cur.fetchone()[0] is None:
+                    try:
+                        cur.execute(stmt)
+                    except psycopg2.errors.DuplicateObject:
+                        pass
+                done.append(name)
+        self._types.mark_created(done)
+
+    def _ensure_loaded(self, conn, cache, bucket, key, meta, values, layout, ignore_malformed, job):
+        with cache.lock:
+            loaded = cache.objects.get((bucket, key))
+            if loaded is not None and loaded.size == meta["size"] and loaded.etag == meta["etag"]:
+                return loaded
+            with conn.cursor() as cur:
+                if loaded is not None:
+                    cur.execute(f'DELETE FROM {cache.name} WHERE "_obj" = %s', (loaded.obj_id,))
+                    del cache.objects[(bucket, key)]
+                with self._lock:
+                    self._next_obj += 1
+                    obj_id = self._next_obj
+                data = self.emu.s3.get_object(bucket, key)
+                if key.endswith(".gz"):
+                    try:
+                        data = gzip.decompress(data)
+                    except (OSError, EOFError) as e:
+                        raise TrinoError("HIVE_CURSOR_ERROR",
+                                         f"Error reading s3://{bucket}/{key}: {e}") from None
+                text = data.decode("utf-8", errors="replace")
+                self._load(cur, cache, obj_id, text, values, bucket, key, ignore_malformed)
+            loaded = _Loaded(obj_id, meta["size"], meta["etag"])
+            cache.objects[(bucket, key)] = loaded
+            return loaded
+
+    def _load(self, cur, cache, obj_id, text, values, bucket, key, ignore_malformed):
+        cur.execute("CREATE TEMP TABLE IF NOT EXISTS athena_lines (line text)")
+        cur.execute("TRUNCATE athena_lines")
+        ddl = []
+        exprs = [json_conversion(t, f"athena_fn.jget(j, {quote_literal(orig)})", self._types, ddl)
+                 for (orig, t) in self._original_names(cache)]
+        part_exprs = [_typed_literal(values[n], self._types.pg_type(t, ddl))
+                      for n, t in cache.partition_columns]
+        self._create_types(cur.connection, ddl)
+        cols = ['"_obj"'] + [f'"c{i}"' for i in range(len(exprs))] + \
+               [f'"p{i}"' for i in range(len(part_exprs))]
+        insert = (f"INSERT INTO {cache.name} ({', '.join(cols)}) "
+                  f"SELECT {obj_id}{''.join(', ' + e for e in exprs + part_exprs)} "
+                  "FROM (SELECT CASE WHEN line ~ '^\\s*$' THEN NULL ELSE line::jsonb END AS j "
+                  "FROM athena_lines) AS s")
+        try:
+            self._copy_lines(cur, text)
+            cur.execute(insert)
+            return
+        except psycopg2.errors.InvalidTextRepresentation as e:
+            if "type json" not in str(e):
+                raise TrinoError("HIVE_BAD_DATA", _bad_data_message(e, bucket, key),
+                                 error_type=athena_sql.ERROR_TYPE_DATA) from None
+        except (psycopg2.errors.NumericValueOutOfRange, psycopg2.errors.InvalidDatetimeFormat,
+                psycopg2.errors.DatetimeFieldOverflow, psycopg2.errors.InvalidParameterValue) as e:
+            raise TrinoError("HIVE_BAD_DATA", _bad_data_message(e, bucket, key),
+                             error_type=athena_sql.ERROR_TYPE_DATA) from None
+        # Some line is not one JSON object: read each line as the SerDe does.
+        lines = []
+        for n, line in enumerate(text.split("\n"), 1):
+            if line.strip() == "":
+                lines.append(line)
+                continue
+            try:
+                json.loads(line)
+                lines.append(line)
+                continue
+            except ValueError:
+                pass
+            try:
+                # the SerDe reads the first object of a line and ignores the rest
+                value, _ = json.JSONDecoder().raw_decode(line.lstrip())
+                lines.append(json.dumps(value))
+                continue
+            except ValueError as e:
+                if ignore_malformed:
+                    lines.append("")
+                    continue
+                raise TrinoError(
+                    "HIVE_CURSOR_ERROR",
+                    f"Row is not a valid JSON Object - JSONException: {e.msg} at {e.pos} "
+                    f"[character {e.colno} line 1] (s3://{bucket}/{key}, line {n})",
+                    error_type=athena_sql.ERROR_TYPE_DATA) from None
+        cur.execute("TRUNCATE athena_lines")
+        self._copy_lines(cur, "\n".join(lines))
+        try:
+            cur.execute(insert)
+        except (psycopg2.errors.InvalidTextRepresentation, psycopg2.errors.NumericValueOutOfRange,
+                psycopg2.errors.InvalidDatetimeFormat, psycopg2.errors.DatetimeFieldOverflow) as e:
+            raise TrinoError("HIVE_BAD_DATA", _bad_data_message(e, bucket, key),
+                             error_type=athena_sql.ERROR_TYPE_DATA) from None
+
+    def _original_names(self, cache):
+        return cache.columns
+
+    @staticmethod
+    def _copy_lines(cur, text):
+        data = (text.replace("\\", "\\\\").replace("\r", "\\r").replace("\t", "\\t")
+                .replace("\x00", ""))
+        if data and not data.endswith("\n"):
+            data += "\n"
+        cur.copy_expert("COPY athena_lines (line) FROM STDIN", _StringReader(data))
+
+    # -- errors ----------------------------------------------------------------------
+
+    def _map_error(self, e, job):
+        msg = (e.diag.message_primary or str(e)).strip()
+        detail = e.diag.message_detail or ""
+        code = e.pgcode or ""
+        tokens = getattr(job, "tokens", None) or []
+
+        def pos_of(name):
+            t = athena_sql.find_token(tokens, name) if name else None
+            return (t.line, t.col) if t else (1, 1)
+
+        if detail.startswith("trino:"):
+            return TrinoError(detail[6:], msg)
+        if code == "42883":
+            m = re.match(r"operator does not exist: (.+) (\S+) (.+)", msg)
+            if m:
+                return TrinoError("TYPE_MISMATCH", f"Cannot apply operator: {_trino_type(m.group(1))} "
+                                  f"{m.group(2)} {_trino_type(m.group(3))}", 1, 1)
+            m = re.match(r"function (?:athena_fn\.)?(?:trino_)?(\w+)\((.*)\) does not exist", msg)
+            if m:
+                name = m.group(1)
+                args = ", ".join(_trino_type(a.strip()) for a in m.group(2).split(",") if a.strip())
+                return TrinoError("FUNCTION_NOT_FOUND",
+                                  f"Unexpected parameters ({args}) for function {name}", *pos_of(name))
+            return TrinoError("TYPE_MISMATCH", msg, 1, 1)
+        if code == "42804":
+            m = re.match(r"argument of (\w+) must be type boolean, not type (.+)", msg)
+            if m:
+                return TrinoError("TYPE_MISMATCH", f"{m.group(1)} clause must evaluate to a boolean: "
+                                  f"actual type {_trino_type(m.group(2))}", *pos_of(m.group(1)))
+            return TrinoError("TYPE_MISMATCH", re.sub(r"\b(text|character varying)\b", "varchar", msg), 1, 1)
+        if code == "42846":
+            return TrinoError("TYPE_MISMATCH", re.sub(r"\btext\b", "varchar", msg), 1, 1)
+        if code == "42703":
+            m = re.match(r'column (?:(\S+)\.)?"?([^"]+)"? does not exist', msg)
+            name = m.group(2) if m else msg
+            qual = f"{m.group(1).strip(chr(34))}." if m and m.group(1) else ""
+            return TrinoError("COLUMN_NOT_FOUND", f"Column '{qual}{name}' cannot be resolved",
+                              *pos_of(name))
+        if code == "42P01":
+            m = re.search(r'table "([^"]+)"', msg)
+            name = m.group(1) if m else ""
+            return TrinoError("COLUMN_NOT_FOUND", f"Column prefix '{name}' cannot be resolved", *pos_of(name))
+        if code == "42702":
+            m = re.search(r'"([^"]+)"', msg)
+            name = m.group(1) if m else ""
+            return TrinoError("AMBIGUOUS_NAME", f"Column '{name}' is ambiguous", *pos_of(name))
+        if code == "42803":
+            m = re.search(r'column "([^"]+)"', msg)
+            name = m.group(1).split(".")[-1] if m else ""
+            return TrinoError("EXPRESSION_NOT_AGGREGATE",
+                              f"'{name}' must be an aggregate expression or appear in GROUP BY clause",
+                              *pos_of(name))
+        if code == "22012":
+            return TrinoError("DIVISION_BY_ZERO", "Division by zero")
+        if code == "22P02":
+            m = re.match(r'invalid input syntax for type ([\w ]+): "(.*)"', msg)
+            if m:
+                return TrinoError("INVALID_CAST_ARGUMENT",
+                                  f"Cannot cast '{m.group(2)}' to {_trino_type(m.group(1))}")
+            return TrinoError("INVALID_CAST_ARGUMENT", msg)
+        if code == "22003":
+            return TrinoError("NUMERIC_VALUE_OUT_OF_RANGE", msg)
+        if code in ("22007", "22008", "22009"):
+            return TrinoError("INVALID_CAST_ARGUMENT", msg)
+        if code in ("2201B", "22023", "2202E", "22025", "22030", "22032", "22033", "22038", "2203A",
+                    "2203B", "2203F"):
+            return TrinoError("INVALID_FUNCTION_ARGUMENT", msg)
+        if code == "21000":
+            return TrinoError("SUBQUERY_MULTIPLE_ROWS", "Scalar sub-query has returned multiple rows")
+        if code == "42601":
+            m = re.search(r'at or near "([^"]*)"', msg)
+            near = m.group(1) if m else ""
+            return TrinoError("SYNTAX_ERROR", f"mismatched input '{near}'", *pos_of(near))
+        if code.startswith("42"):
+            return TrinoError("NOT_SUPPORTED", f"the emulator could not run this query: {msg}")
+        return TrinoError("GENERIC_INTERNAL_ERROR", msg, category=athena_sql.CATEGORY_SYSTEM,
+                          error_type=athena_sql.ERROR_TYPE_INTERNAL)
+
+
+def _typed_literal(value, pgtype):
+    """A literal of a column type (`text COLLATE "C"` casts, then collates)."""
+    base, _, coll = pgtype.partition(" COLLATE ")
+    return f"CAST({quote_literal(value)} AS {base})" + (f" COLLATE {coll}" if coll else "")
+
+
+def _trino_type(pg):
+    pg = pg.strip()
+    m = {"text": "varchar", "character varying": "varchar", "integer": "integer", "bigint": "bigint",
+         "smallint": "smallint", "double precision": "double", "real": "real", "numeric": "decimal",
+         "boolean": "boolean", "date": "date", "timestamp without time zone": "timestamp(3)",
+         "timestamp with time zone": "timestamp(3) with time zone", "json": "json", "jsonb": "map",
+         "bytea": "varbinary", "unknown": "unknown", "character": "char"}
+    if pg.endswith("[]"):
+        return f"array({_trino_type(pg[:-2])})"
+    if pg.startswith("athena_types."):
+        return "row"
+    return m.get(pg, pg)
+
+
+def _bad_data_message(e, bucket, key):
+    msg = (e.diag.message_primary or str(e)).strip()
+    m = re.match(r'invalid input syntax for type ([\w ]+): "(.*)"', msg)
+    if m:
+        msg = f"Error parsing field value '{m.group(2)}' as {_trino_type(m.group(1))}"
+    return f"{msg} (s3://{bucket}/{key})"
+
+
+class _StringReader:
+    """A file-like reader over a str for COPY FROM (psycopg2 reads in chunks)."""
+
+    def __init__(self, text):
+        self.data = text.encode("utf-8")
+        self.pos = 0
+
+    def read(self, size=-1):
+        if size is None or size < 0:
+            size = len(self.data) - self.pos
+        chunk = self.data[self.pos:self.pos + size]
+        self.pos += len(chunk)
+        return chunk
+
+    def readline(self, size=-1):
+        end = self.data.find(b"\n", self.pos)
+        end = len(self.data) if end < 0 else end + 1
+        chunk = self.data[self.pos:end]
+        self.pos = end
+        return chunk
+
+
+def _pg_bindir():
+    pg_config = os.environ.get("PG_CONFIG")
+    if pg_config:
+        try:
+            return subprocess.run([pg_config, "--bindir"], capture_output=True, text=True,
+                                  check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            pass
+    return "/usr/lib/postgresql/15/bin"
+
+
+__all__ = ["Engine", "Cancelled", "QueryResult", "parse_hive_type", "split_s3_url"]

@@ -1,0 +1,321 @@
+-- Helpers of the emulator's Athena engine, installed in the engine database
+-- at start (athena_engine.py).  They give Trino's semantics where PostgreSQL's
+-- built-ins differ; athena_sql.py calls them by these unique names.
+--   athena_fn     functions and aggregates
+--   athena_types  composite types of Glue struct columns
+--   athena_cache  rows loaded from S3 objects, one table per Glue table shape
+-- @ICU@ is replaced by a collation with Unicode case mapping.
+
+DROP SCHEMA IF EXISTS athena_cache CASCADE;
+DROP SCHEMA IF EXISTS athena_types CASCADE;
+DROP SCHEMA IF EXISTS athena_fn CASCADE;
+CREATE SCHEMA athena_fn;
+CREATE SCHEMA athena_types;
+CREATE SCHEMA athena_cache;
+
+-- errors raised here carry a Trino error name in DETAIL for the engine
+CREATE FUNCTION athena_fn.fail(name text, message text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION USING MESSAGE = message, DETAIL = 'trino:' || name, ERRCODE = 'P0001';
+END $$;
+
+-- text ----------------------------------------------------------------------
+
+CREATE FUNCTION athena_fn.trino_lower(s text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT lower(s COLLATE "@ICU@") COLLATE "C" $$;
+CREATE FUNCTION athena_fn.trino_upper(s text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT upper(s COLLATE "@ICU@") COLLATE "C" $$;
+CREATE FUNCTION athena_fn.trino_length(s text) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT char_length(s)::bigint $$;
+
+-- substr: 1-based; a negative start counts from the end; start 0 gives ''
+CREATE FUNCTION athena_fn.trino_substr(s text, start bigint) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE WHEN start = 0 THEN ''
+              WHEN start > 0 THEN substr(s, least(start, 2147483647)::int)
+              WHEN -start > char_length(s) THEN ''
+              ELSE substr(s, (char_length(s) + start + 1)::int) END $$;
+CREATE FUNCTION athena_fn.trino_substr(s text, start bigint, len bigint) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE WHEN start = 0 OR len <= 0 THEN ''
+              WHEN start > 0 THEN substr(s, least(start, 2147483647)::int, least(len, 2147483647)::int)
+              WHEN -start > char_length(s) THEN ''
+              ELSE substr(s, (char_length(s) + start + 1)::int, least(len, 2147483647)::int) END $$;
+
+-- concat and ||: varchar only (PostgreSQL's || accepts any type on one side)
+CREATE FUNCTION athena_fn.trino_concat(a text, b text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT a || b $$;
+CREATE FUNCTION athena_fn.trino_concat(a anyarray, b anyarray) RETURNS anyarray
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT a || b $$;
+
+CREATE FUNCTION athena_fn.to_varchar(v text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT v $$;
+CREATE FUNCTION athena_fn.to_varchar(v anyelement) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT v::text $$;
+CREATE FUNCTION athena_fn.to_varchar(v timestamp) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT to_char(v, 'YYYY-MM-DD HH24:MI:SS.MS') $$;
+CREATE FUNCTION athena_fn.to_varchar(v timestamptz) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT to_char(v AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.MS') || ' UTC' $$;
+
+CREATE FUNCTION athena_fn.regexp_extract(s text, pattern text, grp bigint) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT (regexp_match(s, '(' || pattern || ')'))[grp + 1] $$;
+
+-- dates and times --------------------------------------------------------------
+
+CREATE FUNCTION athena_fn.trino_date_trunc(unit text, v timestamp) RETURNS timestamp
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT date_trunc(unit, v) $$;
+CREATE FUNCTION athena_fn.trino_date_trunc(unit text, v timestamptz) RETURNS timestamptz
+LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT date_trunc(unit, v) $$;
+CREATE FUNCTION athena_fn.trino_date_trunc(unit text, v date) RETURNS date
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT date_trunc(unit, v::timestamp)::date $$;
+
+CREATE FUNCTION athena_fn.unit_interval(unit text, n bigint) RETURNS interval
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE unit WHEN 'quarter' THEN make_interval(months => (3 * n)::int)
+                   WHEN 'millisecond' THEN n * interval '1 millisecond'
+                   ELSE n * ('1 ' || unit)::interval END $$;
+CREATE FUNCTION athena_fn.trino_date_add(unit text, n bigint, v timestamp) RETURNS timestamp
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT v + athena_fn.unit_interval(unit, n) $$;
+CREATE FUNCTION athena_fn.trino_date_add(unit text, n bigint, v timestamptz) RETURNS timestamptz
+LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT v + athena_fn.unit_interval(unit, n) $$;
+CREATE FUNCTION athena_fn.trino_date_add(unit text, n bigint, v date) RETURNS date
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT (v + athena_fn.unit_interval(unit, n))::date $$;
+
+CREATE FUNCTION athena_fn.trino_date_diff(unit text, a timestamp, b timestamp) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE unit
+    WHEN 'millisecond' THEN trunc(extract(epoch FROM b - a) * 1000)::bigint
+    WHEN 'second' THEN trunc(extract(epoch FROM b - a))::bigint
+    WHEN 'minute' THEN trunc(extract(epoch FROM b - a) / 60)::bigint
+    WHEN 'hour' THEN trunc(extract(epoch FROM b - a) / 3600)::bigint
+    WHEN 'day' THEN trunc(extract(epoch FROM b - a) / 86400)::bigint
+    WHEN 'week' THEN trunc(extract(epoch FROM b - a) / 604800)::bigint
+    WHEN 'month' THEN (extract(year FROM age(b, a)) * 12 + extract(month FROM age(b, a)))::bigint
+    WHEN 'quarter' THEN trunc((extract(year FROM age(b, a)) * 12 + extract(month FROM age(b, a))) / 3)::bigint
+    WHEN 'year' THEN extract(year FROM age(b, a))::bigint END $$;
+CREATE FUNCTION athena_fn.trino_date_diff(unit text, a timestamptz, b timestamptz) RETURNS bigint
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT athena_fn.trino_date_diff(unit, a AT TIME ZONE 'UTC', b AT TIME ZONE 'UTC') $$;
+CREATE FUNCTION athena_fn.trino_date_diff(unit text, a date, b date) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT athena_fn.trino_date_diff(unit, a::timestamp, b::timestamp) $$;
+
+CREATE FUNCTION athena_fn.from_iso8601_timestamp(s text) RETURNS timestamptz
+LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT s::timestamptz(3) $$;
+CREATE FUNCTION athena_fn.to_iso8601(v timestamp) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT to_char(v, 'YYYY-MM-DD"T"HH24:MI:SS.MS') $$;
+CREATE FUNCTION athena_fn.to_iso8601(v timestamptz) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT to_char(v AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') $$;
+CREATE FUNCTION athena_fn.to_iso8601(v date) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT to_char(v, 'YYYY-MM-DD') $$;
+-- Trino keeps the instant and shows it in the zone; the engine shows UTC
+CREATE FUNCTION athena_fn.at_time_zone(v timestamp, zone text) RETURNS timestamptz
+LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT v AT TIME ZONE 'UTC' $$;
+CREATE FUNCTION athena_fn.at_time_zone(v timestamptz, zone text) RETURNS timestamptz
+LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT v $$;
+
+-- JSON -----------------------------------------------------------------------
+
+CREATE FUNCTION athena_fn.to_trino_json(v anyelement) RETURNS json
+LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT to_json(v) $$;
+CREATE FUNCTION athena_fn.to_trino_json(v timestamp) RETURNS json
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT to_json(to_char(v, 'YYYY-MM-DD HH24:MI:SS.MS')) $$;
+CREATE FUNCTION athena_fn.json_format(j json) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT j::text COLLATE "C" $$;
+CREATE FUNCTION athena_fn.json_parse(s text) RETURNS json
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT s::json $$;
+CREATE FUNCTION athena_fn.json_extract(j json, path text) RETURNS json
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT jsonb_path_query_first(j::jsonb, path::jsonpath)::json $$;
+CREATE FUNCTION athena_fn.json_extract(j text, path text) RETURNS json
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT jsonb_path_query_first(j::jsonb, path::jsonpath)::json $$;
+CREATE FUNCTION athena_fn.json_extract_scalar(j json, path text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE WHEN jsonb_typeof(v) IN ('object', 'array') THEN NULL ELSE v #>> '{}' END
+    FROM (SELECT jsonb_path_query_first(j::jsonb, path::jsonpath) AS v) s $$;
+CREATE FUNCTION athena_fn.json_extract_scalar(j text, path text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT athena_fn.json_extract_scalar(j::json, path) $$;
+
+-- arrays and maps (maps are jsonb objects) -------------------------------------
+
+CREATE FUNCTION athena_fn.subscript(a anyarray, i bigint) RETURNS anyelement
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+  IF i < 1 OR i > coalesce(cardinality(a), 0) THEN
+    PERFORM athena_fn.fail('INVALID_FUNCTION_ARGUMENT',
+      format('Array subscript must be less than or equal to array length: %s > %s', i, coalesce(cardinality(a), 0)));
+  END IF;
+  RETURN a[i];
+END $$;
+CREATE FUNCTION athena_fn.subscript(m jsonb, k text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+  IF NOT m ? k THEN
+    PERFORM athena_fn.fail('INVALID_FUNCTION_ARGUMENT', format('Key not present in map: %s', k));
+  END IF;
+  RETURN m ->> k;
+END $$;
+CREATE FUNCTION athena_fn.element_at(a anyarray, i bigint) RETURNS anyelement
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE WHEN i > 0 THEN a[i] WHEN i < 0 THEN a[cardinality(a) + i + 1]
+              ELSE NULL END $$;
+CREATE FUNCTION athena_fn.element_at(m jsonb, k text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT m ->> k $$;
+
+-- numbers ----------------------------------------------------------------------
+
+-- Trino rounds half away from zero (PostgreSQL's float round is half-even)
+CREATE FUNCTION athena_fn.trino_round(x double precision) RETURNS double precision
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE WHEN x >= 0 THEN floor(x + 0.5) ELSE ceil(x - 0.5) END $$;
+CREATE FUNCTION athena_fn.trino_round(x double precision, d bigint) RETURNS double precision
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE WHEN x = 'NaN' OR x IN ('Infinity', '-Infinity') THEN x
+              ELSE round(x::numeric, d::int)::double precision END $$;
+CREATE FUNCTION athena_fn.trino_round(x real) RETURNS real
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT athena_fn.trino_round(x::double precision)::real $$;
+CREATE FUNCTION athena_fn.trino_round(x numeric) RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT round(x) $$;
+CREATE FUNCTION athena_fn.trino_round(x numeric, d bigint) RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT round(x, d::int) $$;
+CREATE FUNCTION athena_fn.trino_round(x bigint) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT x $$;
+CREATE FUNCTION athena_fn.trino_round(x integer) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT x $$;
+CREATE FUNCTION athena_fn.trino_round(x smallint) RETURNS smallint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT x $$;
+
+-- aggregates: Trino's result types (sum(bigint) is bigint, avg of integers
+-- is double) ---------------------------------------------------------------------
+
+CREATE AGGREGATE athena_fn.trino_sum(smallint) (sfunc = int2_sum, stype = bigint, combinefunc = int8pl, parallel = safe);
+CREATE AGGREGATE athena_fn.trino_sum(integer) (sfunc = int4_sum, stype = bigint, combinefunc = int8pl, parallel = safe);
+CREATE AGGREGATE athena_fn.trino_sum(bigint) (sfunc = int8pl, stype = bigint, combinefunc = int8pl, parallel = safe);
+CREATE AGGREGATE athena_fn.trino_sum(real) (sfunc = float4pl, stype = real, combinefunc = float4pl, parallel = safe);
+CREATE AGGREGATE athena_fn.trino_sum(double precision) (sfunc = float8pl, stype = double precision, combinefunc = float8pl, parallel = safe);
+CREATE AGGREGATE athena_fn.trino_sum(numeric) (sfunc = numeric_add, stype = numeric, combinefunc = numeric_add, parallel = safe);
+
+CREATE FUNCTION athena_fn.avg_accum(s double precision[], v bigint) RETURNS double precision[]
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$ SELECT float8_accum(s, v::double precision) $$;
+CREATE FUNCTION athena_fn.avg_accum(s double precision[], v integer) RETURNS double precision[]
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$ SELECT float8_accum(s, v::double precision) $$;
+CREATE FUNCTION athena_fn.avg_accum(s double precision[], v smallint) RETURNS double precision[]
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$ SELECT float8_accum(s, v::double precision) $$;
+CREATE FUNCTION athena_fn.avg_accum(s double precision[], v real) RETURNS double precision[]
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$ SELECT float8_accum(s, v::double precision) $$;
+CREATE FUNCTION athena_fn.avg_final_real(s double precision[]) RETURNS real
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$ SELECT float8_avg(s)::real $$;
+CREATE AGGREGATE athena_fn.trino_avg(bigint) (sfunc = athena_fn.avg_accum, stype = double precision[], finalfunc = float8_avg, initcond = '{0,0,0}');
+CREATE AGGREGATE athena_fn.trino_avg(integer) (sfunc = athena_fn.avg_accum, stype = double precision[], finalfunc = float8_avg, initcond = '{0,0,0}');
+CREATE AGGREGATE athena_fn.trino_avg(smallint) (sfunc = athena_fn.avg_accum, stype = double precision[], finalfunc = float8_avg, initcond = '{0,0,0}');
+CREATE AGGREGATE athena_fn.trino_avg(real) (sfunc = athena_fn.avg_accum, stype = double precision[], finalfunc = athena_fn.avg_final_real, initcond = '{0,0,0}');
+CREATE AGGREGATE athena_fn.trino_avg(double precision) (sfunc = float8_accum, stype = double precision[], finalfunc = float8_avg, initcond = '{0,0,0}');
+CREATE AGGREGATE athena_fn.trino_avg(numeric) (sfunc = numeric_avg_accum, stype = internal, finalfunc = numeric_avg);
+CREATE AGGREGATE athena_fn.trino_avg(interval) (sfunc = interval_accum, stype = interval[], finalfunc = interval_avg, initcond = '{0 second,0 second}');
+
+CREATE FUNCTION athena_fn.keep_first(s anyelement, v anyelement) RETURNS anyelement
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$ SELECT s $$;
+CREATE AGGREGATE athena_fn.arbitrary(anyelement) (sfunc = athena_fn.keep_first, stype = anyelement);
+
+-- try_cast: NULL where the cast fails ---------------------------------------------
+
+CREATE FUNCTION athena_fn.try_cast_smallint(v anyelement) RETURNS smallint LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN RETURN v::smallint; EXCEPTION WHEN others THEN RETURN NULL; END $$;
+CREATE FUNCTION athena_fn.try_cast_integer(v anyelement) RETURNS integer LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN RETURN v::integer; EXCEPTION WHEN others THEN RETURN NULL; END $$;
+CREATE FUNCTION athena_fn.try_cast_bigint(v anyelement) RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN RETURN v::bigint; EXCEPTION WHEN others THEN RETURN NULL; END $$;
+CREATE FUNCTION athena_fn.try_cast_real(v anyelement) RETURNS real LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN RETURN v::real; EXCEPTION WHEN others THEN RETURN NULL; END $$;
+CREATE FUNCTION athena_fn.try_cast_double(v anyelement) RETURNS double precision LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN RETURN v::double precision; EXCEPTION WHEN others THEN RETURN NULL; END $$;
+CREATE FUNCTION athena_fn.try_cast_numeric(v anyelement) RETURNS numeric LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN RETURN v::numeric; EXCEPTION WHEN others THEN RETURN NULL; END $$;
+CREATE FUNCTION athena_fn.try_cast_boolean(v anyelement) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN RETURN v::boolean; EXCEPTION WHEN others THEN RETURN NULL; END $$;
+CREATE FUNCTION athena_fn.try_cast_date(v anyelement) RETURNS date LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN RETURN v::date; EXCEPTION WHEN others THEN RETURN NULL; END $$;
+CREATE FUNCTION athena_fn.try_cast_timestamp(v anyelement) RETURNS timestamp(3) LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN RETURN v::timestamp(3); EXCEPTION WHEN others THEN RETURN NULL; END $$;
+CREATE FUNCTION athena_fn.try_cast_timestamptz(v anyelement) RETURNS timestamptz(3) LANGUAGE plpgsql STABLE AS $$
+BEGIN RETURN v::timestamptz(3); EXCEPTION WHEN others THEN RETURN NULL; END $$;
+
+-- reading JSON lines (OpenX JSON SerDe) ---------------------------------------------
+
+-- a key, matched case-insensitively as the SerDe does
+CREATE FUNCTION athena_fn.jget(j jsonb, k text) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE WHEN jsonb_typeof(j) = 'object' THEN
+    coalesce(j -> k, (SELECT e.value FROM jsonb_each(j) AS e WHERE lower(e.key) = lower(k) LIMIT 1))
+  END $$;
+CREATE FUNCTION athena_fn.json_timestamp(v jsonb) RETURNS timestamp(3)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE jsonb_typeof(v)
+    WHEN 'number' THEN (to_timestamp((v #>> '{}')::double precision / 1000) AT TIME ZONE 'UTC')::timestamp(3)
+    WHEN 'string' THEN (v #>> '{}')::timestamp(3) END $$;
+
+-- rendering results as Athena writes them ------------------------------------------
+
+-- arrays [a, b], maps and rows {k=v, f=v}
+CREATE FUNCTION athena_fn.render_json(j json) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+  t text := json_typeof(j);
+  r text;
+BEGIN
+  IF t IS NULL THEN
+    RETURN NULL;
+  ELSIF t = 'object' THEN
+    SELECT '{' || coalesce(string_agg(e.key || '=' || athena_fn.render_json(e.value), ', ' ORDER BY e.n), '') || '}'
+      INTO r FROM json_each(j) WITH ORDINALITY AS e(key, value, n);
+    RETURN r;
+  ELSIF t = 'array' THEN
+    SELECT '[' || coalesce(string_agg(athena_fn.render_json(e.value), ', ' ORDER BY e.n), '') || ']'
+      INTO r FROM json_array_elements(j) WITH ORDINALITY AS e(value, n);
+    RETURN r;
+  ELSIF t = 'string' THEN
+    RETURN j #>> '{}';
+  ELSIF t = 'null' THEN
+    RETURN 'null';
+  END IF;
+  RETURN j::text;
+END $$;
+
+-- doubles as Java prints them: 3.0, 0.001, 1.0E7, 1.5E-5
+CREATE FUNCTION athena_fn.render_double(x double precision, s text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+  neg text := '';
+  digits text;
+  expo int;
+  point int;
+BEGIN
+  IF x IS NULL THEN RETURN NULL; END IF;
+  IF x = 'NaN' THEN RETURN 'NaN'; END IF;
+  IF x = 'Infinity' THEN RETURN 'Infinity'; END IF;
+  IF x = '-Infinity' THEN RETURN '-Infinity'; END IF;
+  IF left(s, 1) = '-' THEN neg := '-'; s := substr(s, 2); END IF;
+  IF x = 0 THEN RETURN neg || '0.0'; END IF;
+  IF abs(x) >= 1e-3 AND abs(x) < 1e7 AND s !~ 'e' THEN
+    RETURN neg || s || CASE WHEN s ~ '\.' THEN '' ELSE '.0' END;
+  END IF;
+  -- digits and exponent of the shortest representation (PostgreSQL
+  -- prints it normalised, d.ddde+XX, when it uses an exponent)
+  IF s ~ 'e' THEN
+    digits := replace(split_part(s, 'e', 1), '.', '');
+    expo := split_part(s, 'e', 2)::int;
+  ELSE
+    point := strpos(s, '.');
+    IF point = 0 THEN s := s || '.'; point := length(s); END IF;
+    digits := replace(s, '.', '');
+    expo := point - 2;
+    WHILE left(digits, 1) = '0' LOOP
+      digits := substr(digits, 2);
+      expo := expo - 1;
+    END LOOP;
+  END IF;
+  digits := rtrim(digits, '0');
+  IF digits = '' THEN digits := '0'; END IF;
+  RETURN neg || left(digits, 1) || '.' || coalesce(nullif(substr(digits, 2), ''), '0') || 'E' || expo;
+END $$;

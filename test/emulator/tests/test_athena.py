@@ -1,0 +1,447 @@
+"""Athena: the query lifecycle, Trino's dialect and semantics, partition
+pruning, and results as Athena writes them (CSV in S3, GetQueryResults)."""
+import json
+import time
+import uuid
+
+import botocore.exceptions
+import pytest
+
+FINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
+
+
+@pytest.fixture(scope="module")
+def athena(emulator):
+    return emulator.client("athena")
+
+
+@pytest.fixture(scope="module")
+def glue(emulator):
+    return emulator.client("glue")
+
+
+def record(event_id, hour, state, order="101", n=None, extra=None):
+    r = {"event_id": event_id, "event_name": "MODIFY",
+         "event_time": f"2024-01-15 {hour:02d}:10:00.250",
+         "new_image": {"orderId": order, "state": state}, "n": n}
+    r.update(extra or {})
+    return r
+
+
+OBJECTS = {
+    # key under the table location -> records (one JSON object a line)
+    "2024/01/15/10/a.json": [record("e1", 10, "OPEN", n=1), record("e2", 10, "PICKEDUP", n=2)],
+    "2024/01/15/11/b.json": [record("e3", 11, "DELIVERED", n=None)],
+    "2024/01/15/12/c.json": [record("e4", 12, "RETURNED", order="102", n=4),
+                             {"EVENT_ID": "e5", "Event_Name": "REMOVE", "n": 5}],
+    # outside the projection's range: never read
+    "2023/12/31/23/old.json": [record("old", 23, "OPEN")],
+    # not a projected value (the format wants two-digit hours)
+    "2024/01/15/1/bad.json": [record("bad", 1, "OPEN")],
+    # hidden files are ignored as Hadoop ignores them
+    "2024/01/15/10/_SUCCESS": [],
+}
+
+
+def body(records):
+    return "".join(json.dumps(r) + "\n" for r in records).encode()
+
+
+@pytest.fixture(scope="module")
+def audit(emulator, glue):
+    """A bucket, a database and an audit table with partition projection."""
+    s3 = emulator.client("s3")
+    name = "a" + uuid.uuid4().hex[:10]
+    s3.create_bucket(Bucket=name)
+    glue.create_database(DatabaseInput={"Name": name})
+    glue.create_table(DatabaseName=name, TableInput={
+        "Name": "orders_audit",
+        "PartitionKeys": [{"Name": "dt", "Type": "string"}],
+        "StorageDescriptor": {
+            "Columns": [{"Name": "event_id", "Type": "string"},
+                        {"Name": "event_name", "Type": "string"},
+                        {"Name": "event_time", "Type": "timestamp"},
+                        {"Name": "new_image", "Type": "struct<orderId:string,state:string>"},
+                        {"Name": "n", "Type": "bigint"}],
+            "Location": f"s3://{name}/orders/",
+            "SerdeInfo": {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe"}},
+        "Parameters": {
+            "projection.enabled": "true",
+            "projection.dt.type": "date",
+            "projection.dt.format": "yyyy/MM/dd/HH",
+            "projection.dt.range": "2024/01/01/00,NOW",
+            "projection.dt.interval": "1",
+            "projection.dt.interval.unit": "HOURS",
+            "storage.location.template": f"s3://{name}/orders/${{dt}}/"}})
+    sizes = {}
+    for key, recs in OBJECTS.items():
+        data = body(recs)
+        s3.put_object(Bucket=name, Key="orders/" + key, Body=data)
+        sizes[key] = len(data)
+    return {"bucket": name, "database": name, "s3": s3, "sizes": sizes,
+            "output": f"s3://{name}/results/"}
+
+
+def start(athena, audit, query, **kw):
+    kw.setdefault("QueryExecutionContext", {"Database": audit["database"]})
+    kw.setdefault("ResultConfiguration", {"OutputLocation": audit["output"]})
+    return athena.start_query_execution(QueryString=query, **kw)["QueryExecutionId"]
+
+
+def wait(athena, qid, timeout=30):
+    deadline = time.time() + timeout
+    while True:
+        q = athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]
+        if q["Status"]["State"] in FINAL:
+            return q
+        assert time.time() < deadline, "query did not finish"
+        time.sleep(0.02)
+
+
+def run(athena, audit, query, **kw):
+    return wait(athena, start(athena, audit, query, **kw))
+
+
+def rows(athena, qid, **kw):
+    """All rows of a result through GetQueryResults (header first)."""
+    out, token = [], None
+    while True:
+        args = dict(QueryExecutionId=qid, **kw)
+        if token:
+            args["NextToken"] = token
+        r = athena.get_query_results(**args)
+        out += [[d.get("VarCharValue") for d in row["Data"]] for row in r["ResultSet"]["Rows"]]
+        token = r.get("NextToken")
+        if not token:
+            return out
+
+
+def values(athena, audit, query):
+    q = run(athena, audit, query)
+    assert q["Status"]["State"] == "SUCCEEDED", q["Status"].get("StateChangeReason")
+    return rows(athena, q["QueryExecutionId"])[1:]
+
+
+def failure(athena, audit, query):
+    q = run(athena, audit, query)
+    assert q["Status"]["State"] == "FAILED", query
+    return q["Status"]["StateChangeReason"]
+
+
+def csv_of(audit, q):
+    loc = q["ResultConfiguration"]["OutputLocation"]
+    bucket, key = loc[len("s3://"):].split("/", 1)
+    return audit["s3"].get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+
+
+# ---------------------------------------------------------------------------
+# lifecycle
+
+
+def test_lifecycle_statistics_and_output(athena, audit, emulator):
+    emulator.configure(athena_min_query_ms=400)
+    try:
+        t0 = time.time()
+        qid = start(athena, audit, "SELECT event_id FROM orders_audit WHERE n = 1")
+        first = athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]
+        assert first["Status"]["State"] in ("QUEUED", "RUNNING")
+        q = wait(athena, qid)
+        elapsed = time.time() - t0
+    finally:
+        emulator.configure(athena_min_query_ms=0)
+    assert q["Status"]["State"] == "SUCCEEDED"
+    assert elapsed >= 0.4
+    st = q["Statistics"]
+    assert st["TotalExecutionTimeInMillis"] >= 400
+    assert st["EngineExecutionTimeInMillis"] <= st["TotalExecutionTimeInMillis"]
+    assert st["QueryQueueTimeInMillis"] >= 0
+    assert q["Status"]["CompletionDateTime"] >= q["Status"]["SubmissionDateTime"]
+    assert q["ResultConfiguration"]["OutputLocation"] == f"{audit['output']}{qid}.csv"
+    assert q["QueryExecutionContext"]["Database"] == audit["database"]
+    assert q["WorkGroup"] == "primary"
+    assert q["StatementType"] == "DML"
+    assert rows(athena, qid) == [["event_id"], ["e1"]]
+    ids = athena.list_query_executions(MaxResults=50)["QueryExecutionIds"]
+    assert qid in ids
+
+
+def test_unknown_query_and_workgroup(athena, audit):
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        athena.get_query_execution(QueryExecutionId=str(uuid.uuid4()))
+    assert e.value.response["Error"]["Code"] == "InvalidRequestException"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        start(athena, audit, "SELECT 1", WorkGroup="nope")
+    assert e.value.response["Error"]["Code"] == "InvalidRequestException"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        athena.start_query_execution(QueryString="SELECT 1")
+    assert "output location" in e.value.response["Error"]["Message"]
+
+
+def test_client_request_token_idempotency(athena, audit):
+    token = uuid.uuid4().hex + uuid.uuid4().hex
+    a = start(athena, audit, "SELECT 1", ClientRequestToken=token)
+    b = start(athena, audit, "SELECT 1", ClientRequestToken=token)
+    assert a == b
+    c = start(athena, audit, "SELECT 1")
+    assert c != a
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        start(athena, audit, "SELECT 2", ClientRequestToken=token)
+    assert e.value.response["Error"]["Code"] == "InvalidRequestException"
+
+
+def test_result_reuse(athena, audit):
+    query = f"SELECT count(*) FROM orders_audit /* {uuid.uuid4().hex} */"
+    reuse = {"ResultReuseByAgeConfiguration": {"Enabled": True, "MaxAgeInMinutes": 10}}
+    first = run(athena, audit, query, ResultReuseConfiguration=reuse)
+    second = run(athena, audit, query, ResultReuseConfiguration=reuse)
+    third = run(athena, audit, query)
+    assert first["Statistics"]["ResultReuseInformation"]["ReusedPreviousResult"] is False
+    assert second["Statistics"]["ResultReuseInformation"]["ReusedPreviousResult"] is True
+    assert second["Statistics"]["DataScannedInBytes"] == 0
+    assert first["Statistics"]["DataScannedInBytes"] > 0
+    assert second["ResultConfiguration"]["OutputLocation"] == first["ResultConfiguration"]["OutputLocation"]
+    assert rows(athena, second["QueryExecutionId"]) == rows(athena, first["QueryExecutionId"])
+    assert third["Statistics"]["ResultReuseInformation"]["ReusedPreviousResult"] is False
+    assert third["Statistics"]["DataScannedInBytes"] == first["Statistics"]["DataScannedInBytes"]
+
+
+def test_stop_query_execution_cancels(athena, audit, emulator):
+    emulator.configure(athena_min_query_ms=20000)
+    try:
+        qid = start(athena, audit, "SELECT count(*) FROM orders_audit")
+        time.sleep(0.2)
+        t0 = time.time()
+        athena.stop_query_execution(QueryExecutionId=qid)
+        q = wait(athena, qid, timeout=5)
+    finally:
+        emulator.configure(athena_min_query_ms=0)
+    assert q["Status"]["State"] == "CANCELLED"
+    assert time.time() - t0 < 2
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        athena.get_query_results(QueryExecutionId=qid)
+    assert e.value.response["Error"]["Code"] == "InvalidRequestException"
+    # stopping a finished query changes nothing
+    athena.stop_query_execution(QueryExecutionId=qid)
+    assert wait(athena, qid)["Status"]["State"] == "CANCELLED"
+
+
+def test_stop_cancels_the_engine_statement(athena, audit):
+    # pg_sleep is not Trino, but a long cross join is: stop it mid-run
+    qid = start(athena, audit, "SELECT count(*) FROM UNNEST(sequence(1, 20000)) AS a(x) "
+                               "CROSS JOIN UNNEST(sequence(1, 20000)) AS b(y) WHERE x * y = 7")
+    deadline = time.time() + 5
+    while athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]["Status"]["State"] != "RUNNING":
+        assert time.time() < deadline
+        time.sleep(0.02)
+    time.sleep(0.3)
+    t0 = time.time()
+    athena.stop_query_execution(QueryExecutionId=qid)
+    assert wait(athena, qid)["Status"]["State"] == "CANCELLED"
+    # the engine is free again: a new query runs at once
+    q = run(athena, audit, "SELECT 1")
+    assert q["Status"]["State"] == "SUCCEEDED"
+    assert time.time() - t0 < 3
+
+
+def test_output_bucket_must_exist(athena, audit):
+    q = run(athena, audit, "SELECT 1",
+            ResultConfiguration={"OutputLocation": f"s3://{audit['bucket']}-missing/out/"})
+    assert q["Status"]["State"] == "FAILED"
+    assert q["Status"]["StateChangeReason"] == \
+        f"Unable to verify/create output bucket {audit['bucket']}-missing"
+    q = run(athena, audit, "SELECT 1", ResultConfiguration={"OutputLocation": "/tmp/out/"})
+    assert q["Status"]["State"] == "FAILED"
+
+
+# ---------------------------------------------------------------------------
+# Trino's dialect
+
+
+@pytest.mark.parametrize("query", ["SELEC 1", "SELECT FROM orders_audit", "SELECT 1 +",
+                                   "SELECT `event_id` FROM orders_audit", "SELECT 1; SELECT 2"])
+def test_invalid_trino_is_a_syntax_error(athena, audit, query):
+    assert failure(athena, audit, query).startswith("SYNTAX_ERROR: line 1:")
+
+
+@pytest.mark.parametrize("query,col", [
+    ("SELECT n::varchar FROM orders_audit", 9),
+    ("SELECT event_id FROM orders_audit WHERE event_id ILIKE 'E%'", 50),
+    ("SELECT event_id FROM orders_audit WHERE event_id ~ 'e'", 50),
+    ("SELECT event_id FROM orders_audit WHERE event_id ~* 'E'", 50),
+    ("SELECT event_id FROM orders_audit WHERE event_id !~ 'e'", 50),
+    ("SELECT event_id FROM orders_audit WHERE event_id !~* 'E'", 50),
+    ("SELECT E'a\\tb'", 8),
+    ("SELECT event_id FROM orders_audit WHERE n = $1", 45),
+])
+def test_postgresql_only_constructs_are_syntax_errors(athena, audit, query, col):
+    reason = failure(athena, audit, query)
+    assert reason.startswith(f"SYNTAX_ERROR: line 1:{col}: "), reason
+
+
+def test_type_mismatch(athena, audit):
+    assert failure(athena, audit, "SELECT 1 FROM orders_audit WHERE n = '1'").startswith(
+        "TYPE_MISMATCH: line 1:")
+    assert failure(athena, audit, "SELECT 1 FROM orders_audit WHERE event_id = 1").startswith(
+        "TYPE_MISMATCH: line 1:")
+    assert failure(athena, audit, "SELECT 1 FROM orders_audit WHERE event_time > '2024-01-01'") \
+        .startswith("TYPE_MISMATCH: line 1:")
+
+
+def test_unknown_names(athena, audit):
+    assert failure(athena, audit, "SELECT to_char(n) FROM orders_audit") == \
+        "FUNCTION_NOT_FOUND: line 1:8: Function 'to_char' not registered"
+    assert failure(athena, audit, "SELECT x FROM nope").startswith(
+        f"TABLE_NOT_FOUND: line 1:15: Table 'awsdatacatalog.{audit['database']}.nope' does not exist")
+    assert failure(athena, audit, "SELECT nope FROM orders_audit").startswith(
+        "COLUMN_NOT_FOUND: line 1:8: Column 'nope' cannot be resolved")
+
+
+# ---------------------------------------------------------------------------
+# Trino's semantics where PostgreSQL's differ
+
+
+STRINGS = "VALUES ('a'), ('B'), ('é'), ('Z'), ('_'), ('a\\b'), ('a%b'), (NULL)"
+
+
+def test_text_compares_by_code_point(athena, audit):
+    got = values(athena, audit, f"SELECT s FROM ({STRINGS}) AS t(s) WHERE s IS NOT NULL "
+                                "ORDER BY s")
+    assert [r[0] for r in got] == ["B", "Z", "_", "a", "a%b", "a\\b", "é"]
+    assert values(athena, audit, "SELECT 'Z' < 'a', 'é' > 'z'") == [["true", "true"]]
+
+
+def test_nulls_last_by_default_both_directions(athena, audit):
+    asc = values(athena, audit, "SELECT n FROM orders_audit ORDER BY n")
+    desc = values(athena, audit, "SELECT n FROM orders_audit ORDER BY n DESC")
+    first = values(athena, audit, "SELECT n FROM orders_audit ORDER BY n DESC NULLS FIRST")
+    assert [r[0] for r in asc] == ["1", "2", "4", "5", None]
+    assert [r[0] for r in desc] == ["5", "4", "2", "1", None]
+    assert [r[0] for r in first] == [None, "5", "4", "2", "1"]
+
+
+def test_like_has_no_default_escape(athena, audit):
+    # a backslash is an ordinary character unless ESCAPE names it
+    got = values(athena, audit, f"SELECT s FROM ({STRINGS}) AS t(s) WHERE s LIKE 'a\\%' ORDER BY s")
+    assert [r[0] for r in got] == ["a\\b"]
+    got = values(athena, audit, f"SELECT s FROM ({STRINGS}) AS t(s) WHERE s LIKE 'a\\%%' ESCAPE '\\' "
+                                "ORDER BY s")
+    assert [r[0] for r in got] == ["a%b"]
+
+
+def test_timestamps_and_integer_semantics(athena, audit):
+    got = values(athena, audit,
+                 "SELECT event_time, 7 / 2, -7 / 2, avg(n) OVER (), "
+                 "date_trunc('hour', event_time) FROM orders_audit "
+                 "WHERE event_time = TIMESTAMP '2024-01-15 10:10:00.250' AND n = 1")
+    assert got == [["2024-01-15 10:10:00.250", "3", "-3", "1.0", "2024-01-15 10:00:00.000"]]
+
+
+def test_structs_case_insensitive_keys_and_json(athena, audit):
+    got = values(athena, audit,
+                 "SELECT event_id, new_image.state, r.new_image.orderid, event_name, "
+                 "json_format(CAST(new_image AS JSON)) FROM orders_audit r ORDER BY event_id")
+    assert got[0] == ["e1", "OPEN", "101", "MODIFY", '{"orderid":"101","state":"OPEN"}']
+    # keys matched case-insensitively; missing keys are NULL
+    assert got[4] == ["e5", None, None, "REMOVE", None]
+
+
+# ---------------------------------------------------------------------------
+# partition projection and bytes scanned
+
+
+def test_pruning_reflected_in_data_scanned(athena, audit):
+    sizes = audit["sizes"]
+    read = sizes["2024/01/15/10/a.json"] + sizes["2024/01/15/11/b.json"] + sizes["2024/01/15/12/c.json"]
+    q = run(athena, audit, "SELECT count(*) FROM orders_audit")
+    assert q["Statistics"]["DataScannedInBytes"] == read
+    assert rows(athena, q["QueryExecutionId"])[1] == ["5"]
+    q = run(athena, audit, "SELECT count(*) FROM orders_audit WHERE dt = '2024/01/15/11'")
+    assert q["Statistics"]["DataScannedInBytes"] == sizes["2024/01/15/11/b.json"]
+    assert rows(athena, q["QueryExecutionId"])[1] == ["1"]
+    q = run(athena, audit, "SELECT count(*) FROM orders_audit r1 WHERE r1.dt >= '2024/01/15/11' "
+                           "AND event_id <> 'x'")
+    assert q["Statistics"]["DataScannedInBytes"] == \
+        sizes["2024/01/15/11/b.json"] + sizes["2024/01/15/12/c.json"]
+    # a predicate mixing partition and data columns cannot prune
+    q = run(athena, audit, "SELECT count(*) FROM orders_audit WHERE dt = '2024/01/15/11' OR n = 1")
+    assert q["Statistics"]["DataScannedInBytes"] == read
+    assert rows(athena, q["QueryExecutionId"])[1] == ["2"]
+    q = run(athena, audit, "SELECT count(*) FROM orders_audit WHERE dt = '2030/01/01/00'")
+    assert q["Statistics"]["DataScannedInBytes"] == 0
+    assert rows(athena, q["QueryExecutionId"])[1] == ["0"]
+
+
+def test_partition_column_values(athena, audit):
+    got = values(athena, audit, "SELECT DISTINCT dt FROM orders_audit ORDER BY dt")
+    assert got == [["2024/01/15/10"], ["2024/01/15/11"], ["2024/01/15/12"]]
+
+
+def test_malformed_and_concatenated_json(athena, audit, glue):
+    s3 = audit["s3"]
+    db = audit["database"]
+    glue.create_table(DatabaseName=db, TableInput={
+        "Name": "raw", "StorageDescriptor": {
+            "Columns": [{"Name": "a", "Type": "int"}], "Location": f"s3://{audit['bucket']}/raw/",
+            "SerdeInfo": {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe"}}})
+    # records concatenated without a newline: the SerDe sees the first of each line
+    s3.put_object(Bucket=audit["bucket"], Key="raw/x.json", Body=b'{"a":1}{"a":2}{"a":3}\n{"a":4}\n')
+    assert values(athena, audit, "SELECT a FROM raw ORDER BY a") == [["1"], ["4"]]
+    s3.put_object(Bucket=audit["bucket"], Key="raw/y.json", Body=b'{"a":5}\nnot json\n')
+    assert failure(athena, audit, "SELECT a FROM raw").startswith("HIVE_CURSOR_ERROR: ")
+    s3.put_object(Bucket=audit["bucket"], Key="raw/y.json", Body=b'{"a":"five"}\n')
+    assert failure(athena, audit, "SELECT a FROM raw").startswith("HIVE_BAD_DATA: ")
+    s3.delete_object(Bucket=audit["bucket"], Key="raw/y.json")
+    assert values(athena, audit, "SELECT count(*) FROM raw") == [["2"]]
+
+
+# ---------------------------------------------------------------------------
+# results
+
+
+def test_result_csv_format(athena, audit):
+    q = run(athena, audit, "SELECT * FROM (VALUES (1, 'plain', 'say \"hi\", ok', NULL, '', "
+                           "'ünïcödé ✓', true, 1.5e0, DATE '2024-02-29', ARRAY['x', 'y'])) "
+                           "AS t(i, s, quoted, nul, empty, uni, b, d, day, arr)")
+    assert q["Status"]["State"] == "SUCCEEDED", q["Status"].get("StateChangeReason")
+    text = csv_of(audit, q)
+    assert text == ('"i","s","quoted","nul","empty","uni","b","d","day","arr"\n'
+                    '"1","plain","say ""hi"", ok",,"","ünïcödé ✓","true","1.5","2024-02-29","[x, y]"\n')
+    got = rows(athena, q["QueryExecutionId"])
+    assert got[1] == ["1", "plain", 'say "hi", ok', None, "", "ünïcödé ✓", "true", "1.5",
+                      "2024-02-29", "[x, y]"]
+    r = athena.get_query_results(QueryExecutionId=q["QueryExecutionId"])
+    info = r["ResultSet"]["ResultSetMetadata"]["ColumnInfo"]
+    assert [c["Type"] for c in info] == ["integer", "varchar", "varchar", "varchar", "varchar",
+                                         "varchar", "boolean", "double", "date", "array"]
+    assert info[0]["Name"] == "i" and info[0]["Nullable"] == "UNKNOWN"
+    assert r["ResultSet"]["Rows"][1]["Data"][3] == {}
+    loc = q["ResultConfiguration"]["OutputLocation"]
+    bucket, key = loc[len("s3://"):].split("/", 1)
+    meta = audit["s3"].head_object(Bucket=bucket, Key=key + ".metadata")
+    assert meta["ContentLength"] > 0
+
+
+def test_get_query_results_pagination(athena, audit):
+    q = run(athena, audit, "SELECT x, CAST(x AS varchar) || '\n,\"' AS s "
+                           "FROM UNNEST(sequence(1, 2500)) AS t(x) ORDER BY x")
+    qid = q["QueryExecutionId"]
+    pages = []
+    token = None
+    while True:
+        kw = {"QueryExecutionId": qid}
+        if token:
+            kw["NextToken"] = token
+        r = athena.get_query_results(**kw)
+        pages.append([[d.get("VarCharValue") for d in row["Data"]] for row in r["ResultSet"]["Rows"]])
+        token = r.get("NextToken")
+        if not token:
+            break
+    assert [len(p) for p in pages] == [1000, 1000, 501]
+    assert pages[0][0] == ["x", "s"]
+    data = [row for p in pages for row in p][1:]
+    assert data == [[str(i), f'{i}\n,"'] for i in range(1, 2501)]
+    small = rows(athena, qid, MaxResults=7)
+    assert small == [["x", "s"]] + data
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        athena.get_query_results(QueryExecutionId=qid, MaxResults=1001)
+    assert e.value.response["Error"]["Code"] in ("InvalidRequestException", "ValidationException")
