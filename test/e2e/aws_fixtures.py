@@ -58,15 +58,18 @@ class LocalServer:
 
     def __init__(self, handler):
         self.requests = []
+        self.client_ports = []
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
 
             def _serve(self):
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n) if n else b""
                 outer.requests.append((self.command, self.path, dict(self.headers)))
+                outer.client_ports.append(self.client_address[1])
                 status, headers, out = handler(self.command, self.path, self.headers, body)
                 self.send_response(status)
                 for k, v in headers.items():

@@ -259,3 +259,33 @@ def test_verify_tls_is_superuser_only(db):
         finally:
             cur.execute("RESET ROLE")
             cur.execute("DROP ROLE aws_core_plain")
+
+
+CALLER_IDENTITY_XML = (
+    b'<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+    b"<GetCallerIdentityResult><Arn>arn:aws:iam::123456789012:user/reuse</Arn>"
+    b"<UserId>AIDAREUSE</UserId><Account>123456789012</Account></GetCallerIdentityResult>"
+    b"<ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata>"
+    b"</GetCallerIdentityResponse>")
+
+
+def test_connection_is_reused_within_a_backend(db):
+    from aws_fixtures import LocalServer
+
+    def handler(method, path, headers, body):
+        assert headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=test/")
+        return 200, {"Content-Type": "text/xml", "x-amzn-RequestId": "r-1"}, \
+            CALLER_IDENTITY_XML
+
+    server = LocalServer(handler)
+    try:
+        with db.cursor() as cur:
+            create_server(cur, "aws_core_reuse", server.url)
+            for _ in range(5):
+                cur.execute("SELECT account, arn FROM audit_fdw.aws_identity('aws_core_reuse')")
+                assert cur.fetchone() == ("123456789012", "arn:aws:iam::123456789012:user/reuse")
+            cur.execute("DROP SERVER aws_core_reuse CASCADE")
+    finally:
+        server.close()
+    assert len(server.client_ports) == 5
+    assert len(set(server.client_ports)) == 1

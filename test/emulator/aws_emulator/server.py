@@ -128,6 +128,9 @@ class Router:
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # headers and body go out in two writes: with Nagle's algorithm the body
+    # waits for the client's delayed ACK (40 ms) on every kept-alive request
+    disable_nagle_algorithm = True
     server_version = "AmazonAWS"
     sys_version = ""
     router = None       # set by make_server
