@@ -6,7 +6,7 @@
  * The files are read the way the AWS CLI and botocore read them (Python's
  * configparser plus nested "s3 =" blocks); see aws_parse.h for the grammar.
  * Rules: pure C (malloc/free), the text need not be NUL-terminated, lines
- * that fit no rule are ignored rather than failing the whole file (the SDKs
+ * that fit no rule (or hold a NUL byte) are ignored rather than failing the whole file (the SDKs
  * would refuse the file; a lenient reader only ever finds fewer settings).
  * Values are secrets: they are wiped when the parse is freed.
  *
@@ -119,6 +119,10 @@ aws_ini_parse(const char *text, size_t len)
 		if (n > 0 && line[n - 1] == '\r')
 			n--;
 		indented = n > 0 && (line[0] == ' ' || line[0] == '\t');
+
+		/* a line with a NUL byte is not text: ignored whole */
+		if (memchr(line, '\0', n) != NULL)
+			continue;
 
 		/* skip blank lines and whole-line comments */
 		q = line;
