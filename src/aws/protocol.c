@@ -171,9 +171,16 @@ parse_xml_error(const char *body, size_t len, AwsErrorInfo *info)
 {
 	if (info->code == NULL)
 	{
-		info->code = aws_xml_find(body, len, "Error/Code");
-		if (info->code == NULL)
-			info->code = aws_xml_find(body, len, "Errors/Error/Code");
+		char	   *code = aws_xml_find(body, len, "Error/Code");
+
+		if (code == NULL)
+			code = aws_xml_find(body, len, "Errors/Error/Code");
+		/* trimmed, and none at all when blank */
+		if (code != NULL)
+		{
+			info->code = code_from_type(code);
+			free(code);
+		}
 	}
 	if (info->message == NULL)
 		info->message = aws_xml_find(body, len, "Error/Message");

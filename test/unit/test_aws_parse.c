@@ -112,6 +112,7 @@ TEST(error_hostile_bodies)
 		"{", "{\"__type\": 5, \"message\": []}", "[1,2]", "<", "<Error><Code>",
 		"<Error><Code>X</Cod></Error>", "{\"__type\":\"#\"}", "\"\\u0000\"",
 		"<a><b><c><d></d></c></b></a>", "<!-- unterminated", "<![CDATA[ x",
+		"<Error><Code>  </Code></Error>", "{\"__type\": \"  \"}",
 		NULL
 	};
 
@@ -288,13 +289,18 @@ TEST(ini_hostile_input)
 		aws_ini_free(ini);
 	}
 	{
-		/* bytes after a NUL and past len are not read */
-		const char text[] = "[a]\nk=v\0[b]\nk=w";
-		AwsIni	   *ini = aws_ini_parse(text, 8);
+		/* bytes past len are not read; a line holding a NUL is ignored */
+		const char text[] = "[a]\nk=v\nj=x\0y\n[b]\nk=w";
+		AwsIni	   *ini = aws_ini_parse(text, 7);
 
 		REQUIRE(ini != NULL);
 		CHECK_STR_EQ(aws_ini_get(ini, "a", "k"), "v");
 		CHECK(aws_ini_get(ini, "b", "k") == NULL);
+		aws_ini_free(ini);
+		ini = aws_ini_parse(text, sizeof(text) - 1);
+		REQUIRE(ini != NULL);
+		CHECK(aws_ini_get(ini, "a", "j") == NULL);
+		CHECK_STR_EQ(aws_ini_get(ini, "b", "k"), "w");
 		aws_ini_free(ini);
 	}
 }
