@@ -77,6 +77,7 @@ static char *cache_key(AwsClient *client);
 static AwsCredentials *cache_get(const char *key, MemoryContext cxt);
 static void cache_put(const char *key, AwsCredentials *creds);
 static AwsCredentials *copy_credentials(AwsCredentials *c, MemoryContext cxt);
+static void set_source(AwsCredentials *c, const char *source);
 static void note(ChainState *st, const char *fmt,...) pg_attribute_printf(2, 3);
 static const char *env(const char *name);
 static pg_noinline char *home_path(const char *rel);
@@ -162,6 +163,16 @@ copy_credentials(AwsCredentials *c, MemoryContext cxt)
 
 	copy->refresh_at = c->refresh_at;
 	return copy;
+}
+
+/* Replace where credentials came from, in the context they live in. */
+static void
+set_source(AwsCredentials *c, const char *source)
+{
+	char	   *old = (char *) c->source;
+
+	c->source = MemoryContextStrdup(GetMemoryChunkContext(c), source);
+	pfree(old);
 }
 
 static bool
@@ -457,7 +468,7 @@ profile_credentials(ChainState *st, const char *profile, bool required,
 
 			result = web_identity(st, role_arn, session_name, tf);
 			source = psprintf("profile %s: web identity %s", profile, role_arn);
-			result->source = MemoryContextStrdup(st->cxt, source);
+			set_source(result, source);
 		}
 		else
 			ereport(ERROR,
@@ -471,7 +482,7 @@ profile_credentials(ChainState *st, const char *profile, bool required,
 			result = sts_assume_role(st->client, base, role_arn, session_name,
 									 external_id, st->cxt);
 			source = psprintf("profile %s: assumed role %s", profile, role_arn);
-			result->source = MemoryContextStrdup(st->cxt, source);
+			set_source(result, source);
 			aws_credentials_free(base);
 		}
 	}
@@ -592,8 +603,7 @@ from_web_identity_env(ChainState *st)
 					 env("AWS_ROLE_SESSION_NAME") ? env("AWS_ROLE_SESSION_NAME") :
 					 default_session_name(),
 					 token_file);
-	c->source = MemoryContextStrdup(st->cxt,
-									psprintf("web identity %s", role_arn));
+	set_source(c, psprintf("web identity %s", role_arn));
 	return c;
 }
 
@@ -1085,7 +1095,7 @@ aws_client_credentials(AwsClient *client)
 		c = sts_assume_role(client, base, client->role_arn, default_session_name(),
 							client->external_id, client->cxt);
 		source = psprintf("%s, then assumed role %s", base->source, client->role_arn);
-		c->source = MemoryContextStrdup(client->cxt, source);
+		set_source(c, source);
 		aws_credentials_free(base);
 	}
 	if (c->expires_at != 0)

@@ -52,11 +52,12 @@ def free_port():
 
 
 class LocalServer:
-    """A threaded HTTP server on a free loopback port; handler(method, path,
+    """A threaded HTTP server (HTTPS when tls is (certfile, keyfile)) on a free
+    loopback port; handler(method, path,
     headers, body) -> (status, headers dict, body bytes).  Every request is
     recorded in .requests as (method, path, headers dict)."""
 
-    def __init__(self, handler):
+    def __init__(self, handler, tls=None):
         self.requests = []
         self.client_ports = []
         outer = self
@@ -87,6 +88,12 @@ class LocalServer:
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = "http://127.0.0.1:%d" % self.port
+        if tls is not None:
+            import ssl
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+            self.url = "https://127.0.0.1:%d" % self.port
         self.thread = threading.Thread(target=self.server.serve_forever,
                                        kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
@@ -178,3 +185,22 @@ class EnvCluster:
         import shutil
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def self_signed_certificate():
+    """A certificate for 127.0.0.1 and its key, in a folder the postgres user
+    can read: (certfile, keyfile)."""
+    import subprocess
+    import tempfile
+    base = os.environ.get("AUDIT_FDW_PG_DIR")
+    if base:
+        os.makedirs(base, exist_ok=True)
+    d = tempfile.mkdtemp(prefix="tls-", dir=base or None)
+    os.chmod(d, 0o755)
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", key, "-out", cert, "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.chmod(cert, 0o644)
+    return cert, key

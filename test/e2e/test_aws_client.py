@@ -289,3 +289,36 @@ def test_connection_is_reused_within_a_backend(db):
         server.close()
     assert len(server.client_ports) == 5
     assert len(set(server.client_ports)) == 1
+
+
+def test_tls_is_verified(db):
+    from aws_fixtures import LocalServer, self_signed_certificate
+
+    cert, key = self_signed_certificate()
+    server = LocalServer(lambda m, p, h, b: (200, {"Content-Type": "text/xml"},
+                                             CALLER_IDENTITY_XML), tls=(cert, key))
+    try:
+        with db.cursor() as cur:
+            create_server(cur, "aws_core_tls", server.url)
+            # a certificate no CA vouches for is refused, and not retried
+            with pytest.raises(psycopg2.Error) as exc:
+                cur.execute("SELECT arn FROM audit_fdw.aws_identity('aws_core_tls')")
+            assert exc.value.pgcode == "HV00N"
+            assert exc.value.diag.message_primary == \
+                "aws sts GetCallerIdentity failed: NetworkError"
+            assert "certificate" in exc.value.diag.message_detail.lower()
+            assert server.requests == []
+            # trusted through audit_fdw.aws_ca_file
+            cur.execute("SET audit_fdw.aws_ca_file = %s", (cert,))
+            cur.execute("SELECT arn FROM audit_fdw.aws_identity('aws_core_tls')")
+            assert cur.fetchone()[0] == "arn:aws:iam::123456789012:user/reuse"
+            cur.execute("RESET audit_fdw.aws_ca_file")
+            # or with verification off (superuser only)
+            cur.execute("SET audit_fdw.aws_verify_tls = off")
+            cur.execute("SELECT arn FROM audit_fdw.aws_identity('aws_core_tls')")
+            assert cur.fetchone()[0] == "arn:aws:iam::123456789012:user/reuse"
+            cur.execute("RESET audit_fdw.aws_verify_tls")
+            cur.execute("DROP SERVER aws_core_tls CASCADE")
+    finally:
+        server.close()
+    assert len(server.requests) == 2

@@ -335,3 +335,56 @@ def test_imds_disabled_is_reported(cluster):
                                AWS_SHARED_CREDENTIALS_FILE="/nonexistent/credentials",
                                AWS_CONFIG_FILE="/nonexistent/config"))
     assert "disabled by AWS_EC2_METADATA_DISABLED" in exc.value.diag.message_detail
+
+
+def test_profile_role_from_environment_credential_source(cluster):
+    config = cluster.write_file("conf/config-source",
+                                "[profile ops]\nrole_arn = %s\ncredential_source = Environment\n"
+                                "external_id = ops-ext\n" % ROLE_ARN)
+    row = identity(cluster, dict(no_metadata(), AWS_CONFIG_FILE=config, AWS_PROFILE="ops",
+                                 AWS_SHARED_CREDENTIALS_FILE="/nonexistent",
+                                 AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test"))
+    # AWS_PROFILE does not outrank the environment's own keys (as in the SDKs)
+    assert row["source"] == "environment"
+    row = identity(cluster, dict(no_metadata(), AWS_CONFIG_FILE=config,
+                                 AWS_SHARED_CREDENTIALS_FILE="/nonexistent",
+                                 AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test"),
+                   mapping_options={"profile": "ops"})
+    assert row["source"] == "profile ops: assumed role " + ROLE_ARN
+    assert "assumed-role/audit-reader/" in row["arn"]
+
+
+def test_profile_web_identity_token_file(cluster):
+    token = cluster.write_file("token/jwt2", jwt({"sub": "x", "exp": int(time.time()) + 600}))
+    config = cluster.write_file("conf/config-wi",
+                                "[default]\nrole_arn = %s\nweb_identity_token_file = %s\n"
+                                "role_session_name = from-profile\n" % (ROLE_ARN, token))
+    row = identity(cluster, dict(no_metadata(), AWS_CONFIG_FILE=config,
+                                 AWS_SHARED_CREDENTIALS_FILE="/nonexistent"))
+    assert row["source"] == "profile default: web identity " + ROLE_ARN
+    assert row["arn"].endswith("/audit-reader/from-profile")
+
+
+def test_configured_container_endpoint_that_fails_is_an_error(cluster):
+    server = LocalServer(lambda m, p, h, b: (500, {}, b"oops"))
+    try:
+        with pytest.raises(psycopg2.Error) as exc:
+            identity(cluster, dict(no_metadata(),
+                                   AWS_CONTAINER_CREDENTIALS_FULL_URI=server.url + "/creds"))
+    finally:
+        server.close()
+    assert exc.value.diag.message_primary == \
+        "could not get credentials from the container credentials endpoint"
+    assert "HTTP status 500" in exc.value.diag.message_detail
+    # three attempts, as the SDKs make
+    assert len(server.requests) == 3
+
+
+def test_expired_web_identity_token_is_an_aws_error(cluster):
+    token = cluster.write_file("token/old", jwt({"sub": "x", "exp": 1000}))
+    with pytest.raises(psycopg2.Error) as exc:
+        identity(cluster, dict(no_metadata(), AWS_WEB_IDENTITY_TOKEN_FILE=token,
+                               AWS_ROLE_ARN=ROLE_ARN))
+    assert exc.value.pgcode == "28000"
+    assert exc.value.diag.message_primary == \
+        "aws sts AssumeRoleWithWebIdentity failed: ExpiredTokenException"
