@@ -322,3 +322,26 @@ def test_tls_is_verified(db):
     finally:
         server.close()
     assert len(server.requests) == 2
+
+
+def test_json_call_signed_and_retried_against_emulator(db, server, emulator):
+    """Glue speaks AWS JSON 1.1; the emulator checks the signature with botocore."""
+    before = count_requests(emulator, "glue", "GetDatabases")
+    emulator.add_fault(service="glue", operation="GetDatabases",
+                       error="ThrottlingException", status=400, count=2)
+    with db.cursor() as cur:
+        cur.execute("SELECT audit_fdw.aws_request(%s, 'glue', 'GetDatabases', '{}')", (server,))
+        out = cur.fetchone()[0]
+    assert isinstance(out.get("DatabaseList"), list)
+    assert count_requests(emulator, "glue", "GetDatabases") - before == 3
+
+
+def test_json_error_from_emulator(db, server):
+    with db.cursor() as cur:
+        with pytest.raises(psycopg2.Error) as exc:
+            cur.execute("SELECT audit_fdw.aws_request(%s, 'glue', 'GetTable', "
+                        "'{\"DatabaseName\": \"no_such_db_core\", \"Name\": \"t\"}')", (server,))
+    e = exc.value
+    assert e.pgcode == "HV00R"
+    assert e.diag.message_primary == "aws glue GetTable failed: EntityNotFoundException"
+    assert "request id " in e.diag.message_detail
