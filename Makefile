@@ -9,6 +9,7 @@ OBJS = \
 	audit_fdw.o \
 	src/aws/athena.o \
 	src/aws/client.o \
+	src/aws/dynamodbstreams.o \
 	src/aws/credentials.o \
 	src/aws/errors.o \
 	src/aws/firehose.o \
@@ -34,7 +35,14 @@ OBJS = \
 	src/provision/delivery_stream.o \
 	src/provision/item_columns.o \
 	src/provision/provision.o \
-	src/pump/transform.o
+	src/pump/checkpoint.o \
+	src/pump/delivery.o \
+	src/pump/launcher.o \
+	src/pump/lineage.o \
+	src/pump/pipeline.o \
+	src/pump/shard.o \
+	src/pump/transform.o \
+	src/pump/worker.o
 
 EXTENSION = audit_fdw
 DATA = audit_fdw--1.0.sql

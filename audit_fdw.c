@@ -22,6 +22,7 @@
 
 #include "aws/aws.h"
 #include "fdw/fdw.h"
+#include "pump/pump.h"
 
 PG_MODULE_MAGIC;
 
@@ -32,5 +33,6 @@ _PG_init(void)
 {
 	aws_init();
 	fdw_init();
+	pump_init();
 	MarkGUCPrefixReserved("audit_fdw");
 }

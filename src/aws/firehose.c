@@ -1,11 +1,18 @@
 /*-------------------------------------------------------------------------
  *
  * firehose.c
- *		The Amazon Data Firehose client.
+ *		The Amazon Data Firehose client: DescribeDeliveryStream and
+ *		CreateDeliveryStream (provisioning), PutRecordBatch (the pump).
  *
  * Firehose speaks AWS JSON 1.1 (X-Amz-Target Firehose_20150804.<Operation>).
  * Requests are released whatever happens; responses belong to the caller's
  * memory context (see aws.h).
+ *
+ * A PutRecordBatch can succeed as a call and still fail some of its
+ * entries (FailedPutCount, an ErrorCode per entry in request order); the
+ * result keeps that per-entry outcome so the caller resends only what
+ * failed.  Whole-call AWS errors that the core gave up on are returned in
+ * *error, not raised, so the pump can back off and keep its batch.
  *
  *-------------------------------------------------------------------------
  */
@@ -14,9 +21,15 @@
 #include <json-c/json.h>
 
 #include "aws/aws.h"
+#include "aws/firehose.h"
+#include "common/base64.h"
 
 static json_object *call_and_release(AwsClient *client, const char *operation,
 									 json_object *req, AwsError **error);
+static void request_reset(void *arg);
+static json_object *new_request(void);
+static void bad_response(const char *what) pg_attribute_noreturn();
+
 
 /*
  * A Firehose call; the request is released whatever happens.  With error,
@@ -88,6 +101,124 @@ firehose_create_delivery_stream(AwsClient *client, json_object *request)
 	resp = call_and_release(client, "CreateDeliveryStream", json_object_get(request), NULL);
 	if (json_object_object_get_ex(resp, "DeliveryStreamARN", &arn))
 		result = pstrdup(json_object_get_string(arn));
+	aws_json_release(resp);
+	return result;
+}
+
+/*
+ * The pump (PutRecordBatch)
+ */
+
+static void
+request_reset(void *arg)
+{
+	json_object_put((json_object *) arg);
+}
+
+/* A request object released with the current memory context. */
+static json_object *
+new_request(void)
+{
+	json_object *obj = json_object_new_object();
+	MemoryContextCallback *cb;
+
+	if (obj == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	cb = palloc(sizeof(MemoryContextCallback));
+	cb->func = request_reset;
+	cb->arg = obj;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
+	return obj;
+}
+
+static void
+bad_response(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+			 errmsg("aws firehose PutRecordBatch returned an unexpected response"),
+			 errdetail("%s", what)));
+}
+
+/*
+ * Sends n records (data[i], lengths[i] bytes each; at most 500 records and
+ * 4 MiB in all, each at most 1,000 KiB) to delivery_stream.  Returns the
+ * per-entry outcome, or NULL with *error set when the call itself failed.
+ */
+FirehoseBatchResult *
+firehose_put_record_batch(AwsClient *client, const char *delivery_stream,
+						  char **data, const size_t *lengths, int n,
+						  AwsError **error)
+{
+	json_object *req = new_request();
+	json_object *records = json_object_new_array_ext(n);
+	json_object *resp;
+	json_object *responses;
+	json_object *v;
+	FirehoseBatchResult *result;
+	char	   *b64 = NULL;
+	int			b64cap = 0;
+	int			i;
+
+	Assert(n > 0 && n <= FIREHOSE_MAX_BATCH_RECORDS);
+	json_object_object_add(req, "DeliveryStreamName", json_object_new_string(delivery_stream));
+	json_object_object_add(req, "Records", records);
+	for (i = 0; i < n; i++)
+	{
+		json_object *entry = json_object_new_object();
+		int			need = pg_b64_enc_len((int) lengths[i]);
+		int			len;
+
+		if (need + 1 > b64cap)
+		{
+			b64cap = Max(need + 1, 64 * 1024);
+			b64 = b64 ? repalloc(b64, b64cap) : palloc(b64cap);
+		}
+		len = pg_b64_encode(data[i], (int) lengths[i], b64, need);
+		if (len < 0)
+			elog(ERROR, "could not encode a Firehose record in base64");
+		json_object_object_add(entry, "Data", json_object_new_string_len(b64, len));
+		json_object_array_add(records, entry);
+	}
+	if (b64)
+		pfree(b64);
+
+	resp = aws_json_call_try(client, AWS_SERVICE_FIREHOSE, "PutRecordBatch", req, error);
+	if (resp == NULL)
+		return NULL;
+
+	result = palloc0(sizeof(FirehoseBatchResult));
+	result->nentries = n;
+	result->error_codes = palloc0(sizeof(char *) * n);
+	result->error_messages = palloc0(sizeof(char *) * n);
+	if (json_object_object_get_ex(resp, "FailedPutCount", &v))
+		result->failed_put_count = json_object_get_int(v);
+	if (!json_object_object_get_ex(resp, "RequestResponses", &responses) ||
+		!json_object_is_type(responses, json_type_array))
+		bad_response("The response has no RequestResponses array.");
+	if ((int) json_object_array_length(responses) != n)
+		bad_response(psprintf("The response has %d entries for %d records.",
+							   (int) json_object_array_length(responses), n));
+	for (i = 0; i < n; i++)
+	{
+		json_object *entry = json_object_array_get_idx(responses, i);
+		json_object *code;
+
+		if (json_object_object_get_ex(entry, "ErrorCode", &code) &&
+			json_object_is_type(code, json_type_string))
+		{
+			json_object *msg;
+
+			result->error_codes[i] = pstrdup(json_object_get_string(code));
+			if (json_object_object_get_ex(entry, "ErrorMessage", &msg) &&
+				json_object_is_type(msg, json_type_string))
+				result->error_messages[i] = pstrdup(json_object_get_string(msg));
+		}
+		else if (!json_object_object_get_ex(entry, "RecordId", &v))
+			bad_response(psprintf("Entry %d has neither a RecordId nor an ErrorCode.", i + 1));
+	}
 	aws_json_release(resp);
 	return result;
 }

@@ -788,7 +788,7 @@ write_event_time(AuditBuf *out, json_object *value)
 AuditTransformResult
 audit_transform_record(json_object *record, const char *shard_id,
 					   const char *source_table, AuditBuf *out,
-					   char *errbuf, size_t errlen)
+					   AuditRecordInfo *info, char *errbuf, size_t errlen)
 {
 	TransformState st;
 	size_t		start = out->len;
@@ -805,6 +805,12 @@ audit_transform_record(json_object *record, const char *shard_id,
 	st.errlen = errlen;
 	if (errbuf && errlen > 0)
 		errbuf[0] = '\0';
+	if (info)
+	{
+		info->keys_offset = 0;
+		info->keys_len = 0;
+		info->approximate_time = 0;
+	}
 
 	if (out->oom)
 		return AUDIT_TRANSFORM_OUT_OF_MEMORY;
@@ -843,6 +849,8 @@ audit_transform_record(json_object *record, const char *shard_id,
 		json_object *when = NULL;
 
 		json_object_object_get_ex(ddb, "ApproximateCreationDateTime", &when);
+		if (info && when)
+			info->approximate_time = json_object_get_double(when);
 		if (when == NULL)
 			APPEND_LITERAL(out, "null");
 		else if (!write_event_time(out, when))
@@ -891,8 +899,12 @@ audit_transform_record(json_object *record, const char *shard_id,
 	if (json_object_object_get_ex(ddb, "Keys", &image))
 	{
 		APPEND_LITERAL(out, ",\"keys\":");
+		if (info)
+			info->keys_offset = out->len;
 		if (!write_image(&st, image))
 			goto fail;
+		if (info)
+			info->keys_len = out->len - info->keys_offset;
 	}
 	if (json_object_object_get_ex(ddb, "NewImage", &image))
 	{

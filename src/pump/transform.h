@@ -43,16 +43,30 @@ typedef enum AuditTransformResult
 } AuditTransformResult;
 
 /*
+ * What the pump needs to know about a record besides its bytes: where the
+ * item's keys are in the output (the item's identity, to keep one item's
+ * records in order) and ApproximateCreationDateTime (for the lag).
+ */
+typedef struct AuditRecordInfo
+{
+	size_t		keys_offset;	/* in out->data; keys_len 0 when no keys */
+	size_t		keys_len;
+	double		approximate_time;	/* unix seconds, 0 when absent */
+} AuditRecordInfo;
+
+/*
  * Appends the audit record of one stream record (an element of GetRecords'
  * Records array) to out, newline included.  shard_id and source_table come
  * from the pipeline (GetRecords does not repeat them); either may be NULL,
- * which writes null.  On failure out->len is restored and errbuf (when not
- * NULL) says what was wrong with the record.
+ * which writes null.  info (when not NULL) is filled in.  On failure
+ * out->len is restored and errbuf (when not NULL) says what was wrong with
+ * the record.
  */
 extern AuditTransformResult audit_transform_record(json_object *record,
 												   const char *shard_id,
 												   const char *source_table,
 												   AuditBuf *out,
+												   AuditRecordInfo *info,
 												   char *errbuf, size_t errlen);
 
 /*

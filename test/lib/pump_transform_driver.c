@@ -91,7 +91,7 @@ convert(const char *shard_id, const char *table)
 		}
 		rec = parse_or_die(line, len);
 		buf.len = 0;
-		switch (audit_transform_record(rec, shard_id, table, &buf, err, sizeof(err)))
+		switch (audit_transform_record(rec, shard_id, table, &buf, NULL, err, sizeof(err)))
 		{
 			case AUDIT_TRANSFORM_OK:
 				fwrite(buf.data, 1, buf.len, stdout);
@@ -167,7 +167,7 @@ bench(double seconds)
 			start = cpu_ns();
 			for (j = 0; j < n; j++)
 				if (audit_transform_record(page[j], "shardId-00000001", "Orders",
-										   &buf, NULL, 0) != AUDIT_TRANSFORM_OK)
+										   &buf, NULL, NULL, 0) != AUDIT_TRANSFORM_OK)
 				{
 					fprintf(stderr, "record %zu failed\n", i + j);
 					return 2;

@@ -13,6 +13,7 @@
  *-------------------------------------------------------------------------
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
@@ -123,7 +124,7 @@ record_case(const char *what, const char *text, const char *want)
 		test_fail(__FILE__, __LINE__, "%s: the test's record does not parse", what);
 		return;
 	}
-	r = audit_transform_record(rec, "shardId-000001", "Orders", &buf, err, sizeof(err));
+	r = audit_transform_record(rec, "shardId-000001", "Orders", &buf, NULL, err, sizeof(err));
 	if (want == NULL)
 	{
 		check_true(what, r == AUDIT_TRANSFORM_BAD_RECORD && buf.len == 0 && err[0] != '\0');
@@ -203,14 +204,14 @@ TEST(transform_bad_record_leaves_buffer_and_buffer_grows)
 	int			i;
 
 	audit_buf_init(&buf);
-	audit_transform_record(good, NULL, NULL, &buf, NULL, 0);
+	audit_transform_record(good, NULL, NULL, &buf, NULL, NULL, 0);
 	first_len = buf.len;
 	check_true("bad record leaves the buffer as it was",
-			   audit_transform_record(bad, NULL, NULL, &buf, NULL, 0) == AUDIT_TRANSFORM_BAD_RECORD &&
+			   audit_transform_record(bad, NULL, NULL, &buf, NULL, NULL, 0) == AUDIT_TRANSFORM_BAD_RECORD &&
 			   buf.len == first_len && buf.data[buf.len - 1] == '\n');
 	/* many records in one buffer grow it without losing any */
 	for (i = 0; i < 2000; i++)
-		audit_transform_record(good, "s", "t", &buf, NULL, 0);
+		audit_transform_record(good, "s", "t", &buf, NULL, NULL, 0);
 	{
 		size_t		lines = 0;
 		size_t		j;
@@ -224,3 +225,22 @@ TEST(transform_bad_record_leaves_buffer_and_buffer_grows)
 	audit_buf_free(&buf);
 }
 
+
+TEST(transform_reports_keys_and_time)
+{
+	json_object *rec = json_tokener_parse("{\"eventID\":\"g\",\"dynamodb\":{\"SequenceNumber\":\"1\","
+										  "\"ApproximateCreationDateTime\":1705337067.5,"
+										  "\"Keys\":{\"orderId\":{\"S\":\"101\"},\"n\":{\"N\":\"1.0\"}}}}");
+	AuditBuf	buf;
+	AuditRecordInfo info;
+	char	   *keys;
+
+	audit_buf_init(&buf);
+	CHECK(audit_transform_record(rec, NULL, NULL, &buf, &info, NULL, 0) == AUDIT_TRANSFORM_OK);
+	keys = strndup(buf.data + info.keys_offset, info.keys_len);
+	CHECK_STR_EQ(keys, "{\"orderId\":\"101\",\"n\":1.0}");
+	CHECK(info.approximate_time == 1705337067.5);
+	free(keys);
+	json_object_put(rec);
+	audit_buf_free(&buf);
+}

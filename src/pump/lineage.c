@@ -1,0 +1,176 @@
+/*-------------------------------------------------------------------------
+ *
+ * lineage.c
+ *		The shard DAG of a pipeline's stream.
+ *
+ * DescribeStream (paged to its end) lists the shards with their parents;
+ * reader 0 writes every shard it sees to audit_fdw.checkpoint, which is
+ * the DAG the readers share.  Rules:
+ *	- a shard is read only once its parent is drained (its row says
+ *	  'drained') or no longer known (gone from the stream: trimmed away);
+ *	- a shard whose parent DescribeStream still reports open while the
+ *	  child exists simply waits: the parent is read until GetRecords returns
+ *	  no next iterator, whatever DescribeStream says;
+ *	- a child is read from TRIM_HORIZON; a shard open when the pipeline
+ *	  started ("initial") from the pipeline's starting position;
+ *	- a drained shard that DescribeStream no longer lists is retired (its
+ *	  row deleted);
+ *	- a reader learns of its shards from the table (lineage_sync), so
+ *	  every reader sees the same DAG.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "aws/dynamodbstreams.h"
+#include "pump/pump.h"
+
+static ShardRow *find_row(List *rows, const char *shard_id);
+
+/* DescribeStream, and every shard to the checkpoint table. */
+void
+lineage_discover(PumpWorker *w)
+{
+	StreamDescription *desc;
+	List	   *ids = NIL;
+	ListCell   *lc;
+
+	desc = ddbstreams_describe_stream(w->client, w->config->stream_arn);
+	foreach(lc, desc->shards)
+		ids = lappend(ids, ((StreamShard *) lfirst(lc))->shard_id);
+	checkpoint_register_shards(w->args.pipeline, desc->shards, ids);
+}
+
+static ShardRow *
+find_row(List *rows, const char *shard_id)
+{
+	ListCell   *lc;
+
+	foreach(lc, rows)
+	{
+		ShardRow   *row = lfirst(lc);
+
+		if (strcmp(row->shard_id, shard_id) == 0)
+			return row;
+	}
+	return NULL;
+}
+
+/*
+ * Reads the pipeline's shard rows: the DAG for lineage_parent_done, and the
+ * shards this reader owns (new ones get a reader; a shard the user resumed
+ * after a trimmed gap starts again; retired ones are dropped).
+ */
+void
+lineage_sync(PumpWorker *w)
+{
+	List	   *rows;
+	ListCell   *lc;
+	MemoryContext old;
+
+	/* the previous snapshot of the DAG goes with its context */
+	rows = checkpoint_read_shards(w->args.pipeline, w->cxt);
+	if (w->all_states)
+	{
+		foreach(lc, w->all_states)
+		{
+			ShardRow   *row = lfirst(lc);
+
+			pfree(row->shard_id);
+			if (row->parent_shard_id)
+				pfree(row->parent_shard_id);
+			if (row->sequence_number)
+				pfree(row->sequence_number);
+			pfree(row);
+		}
+		list_free(w->all_states);
+	}
+	w->all_states = rows;
+
+	old = MemoryContextSwitchTo(w->cxt);
+	foreach(lc, w->shards)
+	{
+		ShardReader *shard = lfirst(lc);
+		ShardRow   *row = find_row(rows, shard->shard_id);
+
+		if (row == NULL)
+		{
+			/* retired (or the pipeline was dropped and made again) */
+			w->shards = foreach_delete_current(w->shards, lc);
+			shard_free(shard);
+			continue;
+		}
+		if (shard->state == SHARD_STOPPED && row->state == SHARD_READING)
+		{
+			/* the user chose to go on after a trimmed gap */
+			shard_reset(shard);
+			if (shard->checkpoint)
+				pfree(shard->checkpoint);
+			shard->checkpoint = row->sequence_number ? pstrdup(row->sequence_number) : NULL;
+			shard->initial = row->initial;
+			shard->skip_gap = row->skip_gap;
+			shard->state = SHARD_READING;
+		}
+		else if (row->state == SHARD_STOPPED && shard->state != SHARD_STOPPED)
+		{
+			shard_reset(shard);
+			shard->state = SHARD_STOPPED;
+		}
+	}
+	foreach(lc, rows)
+	{
+		ShardRow   *row = lfirst(lc);
+		ShardReader *shard;
+		ListCell   *lc2;
+		bool		known = false;
+
+		if (!pump_owns_shard(w, row->shard_id))
+			continue;
+		foreach(lc2, w->shards)
+		{
+			if (strcmp(((ShardReader *) lfirst(lc2))->shard_id, row->shard_id) == 0)
+			{
+				known = true;
+				break;
+			}
+		}
+		if (known)
+			continue;
+		shard = palloc0(sizeof(ShardReader));
+		shard->shard_id = pstrdup(row->shard_id);
+		shard->parent_shard_id = row->parent_shard_id ? pstrdup(row->parent_shard_id) : NULL;
+		shard->state = row->state;
+		shard->initial = row->initial;
+		shard->skip_gap = row->skip_gap;
+		shard->checkpoint = row->sequence_number ? pstrdup(row->sequence_number) : NULL;
+		shard->cxt = AllocSetContextCreate(w->cxt, "audit_fdw pump shard",
+										   ALLOCSET_DEFAULT_SIZES);
+		audit_buf_init(&shard->buf);
+		w->shards = lappend(w->shards, shard);
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/* Is the shard's parent read to its end (or gone)? */
+bool
+lineage_parent_done(PumpWorker *w, ShardReader *shard)
+{
+	ShardRow   *parent;
+	ListCell   *lc;
+
+	if (shard->parent_shard_id == NULL)
+		return true;
+	/* a parent this reader drained itself is known at once */
+	foreach(lc, w->shards)
+	{
+		ShardReader *s = lfirst(lc);
+
+		if (strcmp(s->shard_id, shard->parent_shard_id) == 0)
+			return s->state == SHARD_DRAINED;
+	}
+	parent = find_row(w->all_states, shard->parent_shard_id);
+	return parent == NULL || parent->state == SHARD_DRAINED;
+}

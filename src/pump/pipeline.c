@@ -1,0 +1,311 @@
+/*-------------------------------------------------------------------------
+ *
+ * pipeline.c
+ *		SQL functions that manage pipelines: create_pipeline,
+ *		pause_pipeline, resume_pipeline, drop_pipeline, skip_trimmed_gap.
+ *
+ * Rules:
+ *	- calling them needs EXECUTE, which the install script revokes from
+ *	  PUBLIC: a superuser grants it to the roles that manage pipelines;
+ *	- a pipeline runs with the credentials of the user mapping of the role
+ *	  that created it, on a foreign server of audit_fdw that role may use:
+ *	  nobody borrows someone else's credentials, and the tables keep no
+ *	  secret;
+ *	- arguments are checked here, before anything is written, and the
+ *	  stream is resolved (DescribeTable's LatestStreamArn) or checked
+ *	  (DescribeStream) at once, so a wrong name fails now, not in the log;
+ *	- the writes to the extension's tables are made as the bootstrap
+ *	  superuser (the tables are not writable by the callers).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_authid.h"
+#include "commands/dbcommands.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "foreign/foreign.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/guc.h"
+/* utils/builtins.h declares a json_object() that json-c's typedef clashes with */
+#define json_object pg_json_object_fn
+#include "utils/builtins.h"
+#undef json_object
+#include "utils/timestamp.h"
+
+#include "aws/dynamodbstreams.h"
+#include "pump/pump.h"
+
+PG_FUNCTION_INFO_V1(audit_fdw_create_pipeline);
+PG_FUNCTION_INFO_V1(audit_fdw_pause_pipeline);
+PG_FUNCTION_INFO_V1(audit_fdw_resume_pipeline);
+PG_FUNCTION_INFO_V1(audit_fdw_drop_pipeline);
+PG_FUNCTION_INFO_V1(audit_fdw_skip_trimmed_gap);
+
+static char *text_arg(FunctionCallInfo fcinfo, int n);
+static uint64 run_privileged(const char *sql, int nargs, Oid *types, Datum *values,
+							 const char *nulls);
+static void set_state(const char *name, const char *state);
+
+static char *
+text_arg(FunctionCallInfo fcinfo, int n)
+{
+	if (PG_ARGISNULL(n))
+		return NULL;
+	return text_to_cstring(PG_GETARG_TEXT_PP(n));
+}
+
+/* Runs one statement on the extension's tables as the bootstrap superuser. */
+static uint64
+run_privileged(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
+{
+	Oid			save_userid;
+	int			save_sec;
+	int			ret;
+	uint64		processed;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	SPI_connect();
+	ret = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+	if (ret < 0)
+		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
+	processed = SPI_processed;
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec);
+	return processed;
+}
+
+/*
+ * create_pipeline(name, server, source_table, delivery_stream, stream_arn,
+ *				   starting_position, batch_size, max_batching_window,
+ *				   on_trimmed_gap)
+ */
+Datum
+audit_fdw_create_pipeline(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_arg(fcinfo, 0);
+	char	   *server_name = text_arg(fcinfo, 1);
+	char	   *source_table = text_arg(fcinfo, 2);
+	char	   *delivery_stream = text_arg(fcinfo, 3);
+	char	   *stream_arn = text_arg(fcinfo, 4);
+	char	   *position = text_arg(fcinfo, 5);
+	int32		batch_size = PG_ARGISNULL(6) ? 500 : PG_GETARG_INT32(6);
+	Interval   *window = PG_ARGISNULL(7) ? NULL : PG_GETARG_INTERVAL_P(7);
+	char	   *gap_policy = text_arg(fcinfo, 8);
+	ForeignServer *server;
+	ForeignDataWrapper *fdw;
+	AclResult	aclresult;
+	AwsClient  *client;
+	Oid			types[10] = {TEXTOID, TEXTOID, OIDOID, TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, INT4OID, INTERVALOID, TEXTOID};
+	Datum		values[10];
+
+	if (name == NULL || server_name == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("a pipeline needs a name and a server")));
+	if (strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") != strlen(name) ||
+		strlen(name) == 0 || strlen(name) > 63)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid pipeline name \"%s\"", name),
+				 errdetail("A pipeline name has 1 to 63 letters, digits, \"_\", \".\" or \"-\".")));
+	if (delivery_stream == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("a pipeline needs a delivery_stream"),
+				 errhint("Name the Firehose delivery stream that writes the audit records to S3.")));
+	if ((source_table == NULL) == (stream_arn == NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a pipeline needs either source_table or stream_arn"),
+				 errhint("Give the DynamoDB table's name, or the ARN of its stream.")));
+	if (position == NULL)
+		position = "TRIM_HORIZON";
+	if (pg_strcasecmp(position, "TRIM_HORIZON") == 0)
+		position = "TRIM_HORIZON";
+	else if (pg_strcasecmp(position, "LATEST") == 0)
+		position = "LATEST";
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid starting_position \"%s\"", position),
+				 errhint("Valid starting positions are TRIM_HORIZON and LATEST.")));
+	if (batch_size < 1 || batch_size > 500)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("batch_size must be between 1 and 500"),
+				 errdetail("Firehose takes at most 500 records in one PutRecordBatch.")));
+	if (window)
+	{
+		if (window->month != 0 || window->day != 0 || window->time < 0 ||
+			window->time > 300 * USECS_PER_SEC)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("max_batching_window must be between 0 and 300 seconds")));
+	}
+	if (gap_policy == NULL)
+		gap_policy = "stop";
+	if (strcmp(gap_policy, "stop") != 0 && strcmp(gap_policy, "skip") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid on_trimmed_gap \"%s\"", gap_policy),
+				 errhint("Valid values are \"stop\" (stop the shard and report) and \"skip\" (report and go on).")));
+
+	server = GetForeignServerByName(server_name, false);
+	fdw = GetForeignDataWrapper(server->fdwid);
+	if (strcmp(fdw->fdwname, "audit_fdw") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("server \"%s\" is not an audit_fdw server", server_name)));
+	aclresult = pg_foreign_server_aclcheck(server->serverid, GetUserId(), ACL_USAGE);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_FOREIGN_SERVER, server->servername);
+
+	/* the stream, with the caller's own credentials */
+	client = aws_client_for_server(server->serverid, GetUserId());
+	if (stream_arn == NULL)
+		stream_arn = ddb_latest_stream_arn(client, source_table);
+	else
+	{
+		StreamDescription *desc = ddbstreams_describe_stream(client, stream_arn);
+
+		source_table = desc->table_name ? desc->table_name : ddbstreams_table_from_arn(stream_arn);
+		if (source_table == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("cannot tell the table of stream \"%s\"", stream_arn)));
+	}
+
+	values[0] = CStringGetTextDatum(name);
+	if (run_privileged("SELECT 1 FROM audit_fdw.pipeline WHERE name = $1",
+					   1, types, values, NULL) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("pipeline \"%s\" already exists", name)));
+
+	values[1] = CStringGetTextDatum(server->servername);
+	values[2] = ObjectIdGetDatum(GetUserId());
+	values[3] = CStringGetTextDatum(source_table);
+	values[4] = CStringGetTextDatum(stream_arn);
+	values[5] = CStringGetTextDatum(delivery_stream);
+	values[6] = CStringGetTextDatum(position);
+	values[7] = Int32GetDatum(batch_size);
+	if (window)
+		values[8] = IntervalPGetDatum(window);
+	else
+		values[8] = DirectFunctionCall3(interval_in, CStringGetDatum("1 second"),
+										ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	values[9] = CStringGetTextDatum(gap_policy);
+	run_privileged("INSERT INTO audit_fdw.pipeline (name, server_name, owner, source_table, "
+				   "stream_arn, delivery_stream, starting_position, batch_size, "
+				   "max_batching_window, on_trimmed_gap) "
+				   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+				   10, types, values, NULL);
+
+	if (!pump_launcher_registered)
+		ereport(WARNING,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pipeline \"%s\" will not run: audit_fdw is not in shared_preload_libraries", name),
+				 errhint("Add audit_fdw to shared_preload_libraries and set audit_fdw.database, then restart the server.")));
+	else if (strcmp(get_database_name(MyDatabaseId), pump_database) != 0)
+		ereport(WARNING,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pipeline \"%s\" will not run: audit_fdw.database is \"%s\"",
+						name, pump_database),
+				 errhint("The pump runs the pipelines of the database named by audit_fdw.database.")));
+	PG_RETURN_VOID();
+}
+
+static void
+set_state(const char *name, const char *state)
+{
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = CStringGetTextDatum(state);
+	if (run_privileged("UPDATE audit_fdw.pipeline SET state = $2 WHERE name = $1",
+					   2, types, values, NULL) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("pipeline \"%s\" does not exist", name)));
+}
+
+/* pause_pipeline(name): the readers stop; the checkpoints stay. */
+Datum
+audit_fdw_pause_pipeline(PG_FUNCTION_ARGS)
+{
+	set_state(text_to_cstring(PG_GETARG_TEXT_PP(0)), "paused");
+	PG_RETURN_VOID();
+}
+
+/* resume_pipeline(name): reading goes on from the checkpoints. */
+Datum
+audit_fdw_resume_pipeline(PG_FUNCTION_ARGS)
+{
+	set_state(text_to_cstring(PG_GETARG_TEXT_PP(0)), "running");
+	PG_RETURN_VOID();
+}
+
+/* drop_pipeline(name, if_exists): the pipeline, its checkpoints and dead letters. */
+Datum
+audit_fdw_drop_pipeline(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	bool		if_exists = PG_GETARG_BOOL(1);
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+
+	values[0] = CStringGetTextDatum(name);
+	if (run_privileged("DELETE FROM audit_fdw.pipeline WHERE name = $1",
+					   1, types, values, NULL) == 0)
+	{
+		if (!if_exists)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("pipeline \"%s\" does not exist", name)));
+		ereport(NOTICE,
+				(errmsg("pipeline \"%s\" does not exist, skipping", name)));
+	}
+	PG_RETURN_VOID();
+}
+
+/*
+ * skip_trimmed_gap(pipeline, shard_id): shards stopped by a trimmed gap go
+ * on from the oldest record the stream still has.  Returns how many.
+ */
+Datum
+audit_fdw_skip_trimmed_gap(PG_FUNCTION_ARGS)
+{
+	char	   *pipeline = text_arg(fcinfo, 0);
+	char	   *shard_id = text_arg(fcinfo, 1);
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	char		nulls[2] = {' ', ' '};
+	uint64		n;
+
+	if (pipeline == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("pipeline must not be null")));
+	values[0] = CStringGetTextDatum(pipeline);
+	if (run_privileged("SELECT 1 FROM audit_fdw.pipeline WHERE name = $1",
+					   1, types, values, NULL) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("pipeline \"%s\" does not exist", pipeline)));
+	values[1] = shard_id ? CStringGetTextDatum(shard_id) : (Datum) 0;
+	nulls[1] = shard_id ? ' ' : 'n';
+	n = run_privileged("UPDATE audit_fdw.checkpoint SET state = 'reading', "
+					   "sequence_number = NULL, initial = false, skip_gap = true, updated_at = now() "
+					   "WHERE pipeline = $1 AND state = 'stopped' "
+					   "AND ($2::text IS NULL OR shard_id = $2)",
+					   2, types, values, nulls);
+	PG_RETURN_INT32((int32) n);
+}

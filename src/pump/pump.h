@@ -1,0 +1,174 @@
+/*-------------------------------------------------------------------------
+ *
+ * pump.h
+ *		The pump: background workers that move a DynamoDB stream into
+ *		Firehose, losing nothing.
+ *
+ * One launcher (a static background worker, registered when the library
+ * is preloaded) starts, for each running pipeline of the database named by
+ * audit_fdw.database, audit_fdw.pump_readers dynamic reader workers.  Reader
+ * k of n reads the shards whose id hashes to k, so the shards of a stream
+ * are read in parallel; reader 0 also discovers shards (DescribeStream) and
+ * writes them to audit_fdw.checkpoint, the shared record of the shard DAG:
+ * a child shard is read only once its parent's row says 'drained'.
+ *
+ * The delivery rule that makes at-least-once delivery keep each item's
+ * order: the records of one PutRecordBatch belong to distinct items, and a
+ * batch is sent only once the previous one was acknowledged in full, so a
+ * resent entry never lands after a later change of the same item; the
+ * checkpoint moves past a record only once Firehose acknowledged it (or it
+ * went to the dead-letter table in the same transaction).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef AUDIT_FDW_PUMP_H
+#define AUDIT_FDW_PUMP_H
+
+#include "postgres.h"
+
+#include "aws/aws.h"
+#include "datatype/timestamp.h"
+#include "pump/transform.h"
+
+/* GUCs (launcher.c) */
+extern char *pump_database;
+extern int	pump_readers;
+extern int	pump_naptime_ms;
+extern int	pump_idle_max_ms;
+extern int	pump_discovery_interval_ms;
+extern bool pump_launcher_registered;
+
+/* What a reader worker is told by the launcher (bgw_extra). */
+typedef struct PumpWorkerArgs
+{
+	Oid			database;
+	int16		slot;
+	int16		nslots;
+	char		pipeline[64];
+} PumpWorkerArgs;
+
+/* A pipeline's configuration, as audit_fdw.pipeline holds it. */
+typedef struct PipelineConfig
+{
+	char	   *name;
+	char	   *server_name;
+	Oid			owner;
+	char	   *source_table;
+	char	   *stream_arn;
+	char	   *delivery_stream;
+	bool		start_at_latest;
+	int			batch_size;
+	int			batching_window_ms;
+	bool		skip_trimmed_gaps;
+	bool		running;
+} PipelineConfig;
+
+typedef enum ShardState
+{
+	SHARD_READING,
+	SHARD_DRAINED,
+	SHARD_STOPPED
+} ShardState;
+
+/* A record read but not yet checkpointed. */
+typedef struct PendingRecord
+{
+	size_t		offset;			/* the audit record in the shard's buffer */
+	size_t		len;
+	uint64		item;			/* hash of the item's keys */
+	char	   *sequence_number;
+	char	   *event_id;
+	double		approximate_time;
+	const char *dead_reason;	/* not NULL: to the dead-letter table */
+	int			round;
+} PendingRecord;
+
+/* One shard this reader owns. */
+typedef struct ShardReader
+{
+	char	   *shard_id;
+	char	   *parent_shard_id;
+	ShardState	state;
+	bool		initial;		/* open when the pipeline started */
+	bool		skip_gap;		/* the user accepted a trimmed gap here */
+	char	   *checkpoint;		/* last sequence number delivered */
+	char	   *iterator;		/* NULL: get one */
+	bool		at_end;			/* a closed shard read to its end */
+	bool		caught_up;		/* the last GetRecords was empty */
+	bool		lag_reported_zero;
+	TimestampTz next_poll;
+	int			idle_ms;
+	int			error_backoff_ms;
+
+	MemoryContext cxt;			/* pending records, reset once delivered */
+	AuditBuf	buf;			/* their bytes (malloc'd, reused) */
+	PendingRecord *pending;
+	int			npending;
+	int			maxpending;
+	size_t		pending_bytes;
+	TimestampTz pending_since;
+	int64		retried;		/* entries resent since the last checkpoint */
+} ShardReader;
+
+/* The state of one reader worker. */
+typedef struct PumpWorker
+{
+	PumpWorkerArgs args;
+	PipelineConfig *config;
+	AwsClient  *client;
+	List	   *shards;			/* of ShardReader *, the ones this reader owns */
+	List	   *all_states;		/* of ShardRow *, every shard of the pipeline */
+	MemoryContext cxt;			/* lives as long as the worker */
+	TimestampTz next_refresh;
+	TimestampTz next_discovery;
+	bool		discover_now;
+} PumpWorker;
+
+/* A row of audit_fdw.checkpoint, as a reader reads it. */
+typedef struct ShardRow
+{
+	char	   *shard_id;
+	char	   *parent_shard_id;
+	ShardState	state;
+	bool		initial;
+	bool		skip_gap;
+	char	   *sequence_number;
+} ShardRow;
+
+/* in launcher.c */
+extern void pump_init(void);
+extern PGDLLEXPORT void audit_fdw_pump_launcher_main(Datum arg);
+
+/* in worker.c */
+extern PGDLLEXPORT void audit_fdw_pump_worker_main(Datum arg);
+extern void pump_wait(int ms);
+extern bool pump_owns_shard(PumpWorker *w, const char *shard_id);
+
+/* in lineage.c */
+extern void lineage_discover(PumpWorker *w);
+extern void lineage_sync(PumpWorker *w);
+extern bool lineage_parent_done(PumpWorker *w, ShardReader *shard);
+
+/* in shard.c */
+extern bool shard_poll(PumpWorker *w, ShardReader *shard);
+extern void shard_reset(ShardReader *shard);
+extern void shard_free(ShardReader *shard);
+
+/* in delivery.c */
+extern void delivery_flush(PumpWorker *w, ShardReader *shard);
+extern bool delivery_due(PumpWorker *w, ShardReader *shard, TimestampTz now);
+
+/* in checkpoint.c */
+extern PipelineConfig *checkpoint_read_pipeline(const char *name, MemoryContext cxt);
+extern List *checkpoint_read_shards(const char *pipeline, MemoryContext cxt);
+extern void checkpoint_register_shards(const char *pipeline, List *shards,
+									   List *listed_ids);
+extern bool checkpoint_advance(PumpWorker *w, ShardReader *shard, bool drained);
+extern void checkpoint_note_error(const char *pipeline, const char *shard_id,
+								  const char *message);
+extern void checkpoint_report_lag_zero(const char *pipeline, const char *shard_id);
+extern void checkpoint_trimmed_gap(PumpWorker *w, ShardReader *shard,
+								   const char *gap_after, const char *gap_before,
+								   bool stop);
+
+#endif							/* AUDIT_FDW_PUMP_H */

@@ -1,0 +1,372 @@
+/*-------------------------------------------------------------------------
+ *
+ * shard.c
+ *		Reading one shard: iterators, GetRecords, the transform into the
+ *		shard's pending records, expired iterators and trimmed gaps.
+ *
+ * Rules:
+ *	- an iterator is taken AFTER_SEQUENCE_NUMBER of the checkpoint when
+ *	  there is one, else at the pipeline's starting position (initial
+ *	  shards) or TRIM_HORIZON (children and shards found later);
+ *	- an expired iterator (ExpiredIteratorException) is renewed from the
+ *	  last checkpoint, after what was read is delivered;
+ *	- a trimmed gap (TrimmedDataAccessException, or the shard gone from the
+ *	  stream before it was drained) is reported as a WARNING with the
+ *	  missing range and in the status view; the shard stops, or goes on
+ *	  from the oldest record left when the pipeline says on_trimmed_gap =
+ *	  'skip';
+ *	- a page that had records is followed by another GetRecords at once; an
+ *	  empty page backs off (50 ms doubling to audit_fdw.pump_idle_max);
+ *	- a record over Firehose's 1,000 KiB limit, or one the transform cannot
+ *	  read, becomes a dead letter in its place in the sequence.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "common/hashfn.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "aws/dynamodbstreams.h"
+#include "aws/firehose.h"
+#include "pump/pump.h"
+
+/* GetRecords' largest page */
+#define GET_RECORDS_LIMIT 1000
+#define IDLE_START_MS 50
+
+static bool ensure_iterator(PumpWorker *w, ShardReader *shard);
+static void handle_trimmed_gap(PumpWorker *w, ShardReader *shard);
+static void note_call_error(PumpWorker *w, ShardReader *shard, AwsError *error);
+static void add_record(PumpWorker *w, ShardReader *shard, json_object *record);
+static char *record_string(json_object *obj, const char *key);
+
+/* Forgets the iterator and what was read but not delivered. */
+void
+shard_reset(ShardReader *shard)
+{
+	if (shard->iterator)
+		pfree(shard->iterator);
+	shard->iterator = NULL;
+	shard->at_end = false;
+	shard->caught_up = false;
+	shard->next_poll = 0;
+	shard->idle_ms = 0;
+	shard->npending = 0;
+	shard->maxpending = 0;
+	shard->pending = NULL;
+	shard->pending_bytes = 0;
+	shard->retried = 0;
+	shard->buf.len = 0;
+	shard->buf.oom = false;
+	MemoryContextReset(shard->cxt);
+}
+
+void
+shard_free(ShardReader *shard)
+{
+	if (shard->iterator)
+		pfree(shard->iterator);
+	audit_buf_free(&shard->buf);
+	MemoryContextDelete(shard->cxt);
+	pfree(shard->shard_id);
+	if (shard->parent_shard_id)
+		pfree(shard->parent_shard_id);
+	if (shard->checkpoint)
+		pfree(shard->checkpoint);
+	pfree(shard);
+}
+
+static void
+note_call_error(PumpWorker *w, ShardReader *shard, AwsError *error)
+{
+	char	   *msg = psprintf("aws %s %s failed: %s%s%s",
+							   aws_service_name(error->service), error->operation,
+							   error->code, error->message ? ": " : "",
+							   error->message ? error->message : "");
+
+	ereport(LOG,
+			(errmsg("audit_fdw pump: pipeline \"%s\" shard \"%s\": %s",
+					w->args.pipeline, shard->shard_id, msg)));
+	checkpoint_note_error(w->args.pipeline, shard->shard_id, msg);
+	shard->error_backoff_ms = shard->error_backoff_ms ?
+		Min(shard->error_backoff_ms * 2, 30000) : 500;
+	shard->next_poll = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+												   shard->error_backoff_ms);
+}
+
+/* Gets an iterator when the shard has none; false when it could not. */
+static bool
+ensure_iterator(PumpWorker *w, ShardReader *shard)
+{
+	AwsError   *error = NULL;
+	const char *type;
+	char	   *it;
+	MemoryContext old;
+
+	if (shard->iterator)
+		return true;
+	if (shard->checkpoint)
+		type = "AFTER_SEQUENCE_NUMBER";
+	else if (shard->initial && w->config->start_at_latest)
+		type = "LATEST";
+	else
+		type = "TRIM_HORIZON";
+	it = ddbstreams_get_shard_iterator(w->client, w->config->stream_arn, shard->shard_id,
+									   type, shard->checkpoint, &error);
+	if (it == NULL)
+	{
+		if (strcmp(error->code, "TrimmedDataAccessException") == 0 ||
+			strcmp(error->code, "ResourceNotFoundException") == 0)
+			handle_trimmed_gap(w, shard);
+		else
+			note_call_error(w, shard, error);
+		return false;
+	}
+	old = MemoryContextSwitchTo(GetMemoryChunkContext(shard));
+	shard->iterator = pstrdup(it);
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+/*
+ * The stream no longer has the records after the checkpoint.  Whatever was
+ * read is delivered first; then the gap is measured (the oldest record
+ * left, by a TRIM_HORIZON peek), reported, and the shard stops or goes on
+ * from TRIM_HORIZON as the pipeline says.
+ */
+static void
+handle_trimmed_gap(PumpWorker *w, ShardReader *shard)
+{
+	AwsError   *error = NULL;
+	char	   *gap_before = NULL;
+	char	   *it;
+	bool		stop = !(w->config->skip_trimmed_gaps || shard->skip_gap);
+	bool		gone = false;
+
+	if (shard->npending > 0)
+		delivery_flush(w, shard);
+	if (shard->iterator)
+		pfree(shard->iterator);
+	shard->iterator = NULL;
+
+	it = ddbstreams_get_shard_iterator(w->client, w->config->stream_arn, shard->shard_id,
+									   "TRIM_HORIZON", NULL, &error);
+	if (it == NULL && strcmp(error->code, "ResourceNotFoundException") == 0)
+		gone = true;
+	if (it != NULL)
+	{
+		StreamRecordsPage *page = ddbstreams_get_records(w->client, it, 1, &error);
+
+		if (page && page->nrecords > 0)
+		{
+			json_object *ddb;
+
+			if (json_object_object_get_ex(json_object_array_get_idx(page->records, 0),
+										  "dynamodb", &ddb))
+				gap_before = record_string(ddb, "SequenceNumber");
+		}
+	}
+
+	/* a gap the user already accepted is only logged */
+	ereport(shard->skip_gap ? LOG : WARNING,
+			(errcode(ERRCODE_DATA_EXCEPTION),
+			 errmsg("audit_fdw pipeline \"%s\" lost records of shard \"%s\": the stream no longer has them",
+					w->args.pipeline, shard->shard_id),
+			 errdetail("Records %s%s%s%s were trimmed from the stream (older than its 24 hour retention) before they were delivered.",
+					   shard->checkpoint ? "after sequence number " : "from the start of the shard",
+					   shard->checkpoint ? shard->checkpoint : "",
+					   gap_before ? " and before sequence number " : "",
+					   gap_before ? gap_before : (it ? " up to the end of the shard" : "")),
+			 stop ?
+			 errhint("The shard is stopped. To accept the loss and go on, run SELECT audit_fdw.skip_trimmed_gap('%s', '%s').",
+					 w->args.pipeline, shard->shard_id) :
+			 errhint("The pipeline goes on from the oldest record left (on_trimmed_gap is 'skip').")));
+
+	checkpoint_trimmed_gap(w, shard, shard->checkpoint, gap_before, stop);
+	shard->skip_gap = false;
+	if (!stop && gone)
+	{
+		/* nothing of the shard is left to read: it is done */
+		shard->at_end = true;
+	}
+	else if (stop)
+	{
+		shard_reset(shard);
+		shard->state = SHARD_STOPPED;
+	}
+	else
+	{
+		/* go on from the oldest record left */
+		if (shard->checkpoint)
+			pfree(shard->checkpoint);
+		shard->checkpoint = NULL;
+		shard->initial = false;
+		shard->next_poll = 0;
+	}
+}
+
+static char *
+record_string(json_object *obj, const char *key)
+{
+	json_object *v;
+
+	if (obj && json_object_object_get_ex(obj, key, &v) &&
+		json_object_is_type(v, json_type_string))
+		return pstrdup(json_object_get_string(v));
+	return NULL;
+}
+
+/* Transforms one stream record onto the end of the shard's pending list. */
+static void
+add_record(PumpWorker *w, ShardReader *shard, json_object *record)
+{
+	PendingRecord *rec;
+	AuditRecordInfo info;
+	AuditTransformResult r;
+	char		err[256];
+	size_t		start = shard->buf.len;
+	json_object *ddb = NULL;
+	MemoryContext old;
+
+	if (shard->npending == shard->maxpending)
+	{
+		int			newmax = shard->maxpending ? shard->maxpending * 2 : 1024;
+
+		if (shard->pending == NULL)
+			shard->pending = MemoryContextAlloc(shard->cxt, sizeof(PendingRecord) * newmax);
+		else
+			shard->pending = repalloc(shard->pending, sizeof(PendingRecord) * newmax);
+		shard->maxpending = newmax;
+	}
+	rec = &shard->pending[shard->npending];
+	memset(rec, 0, sizeof(*rec));
+
+	r = audit_transform_record(record, shard->shard_id, w->config->source_table,
+							   &shard->buf, &info, err, sizeof(err));
+	if (r == AUDIT_TRANSFORM_OUT_OF_MEMORY)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("Transforming a record of shard \"%s\" failed.", shard->shard_id)));
+
+	/* the record outlives this pass: its strings live in the shard's context */
+	json_object_object_get_ex(record, "dynamodb", &ddb);
+	old = MemoryContextSwitchTo(shard->cxt);
+	rec->sequence_number = record_string(ddb, "SequenceNumber");
+	rec->event_id = record_string(record, "eventID");
+	MemoryContextSwitchTo(old);
+	if (rec->sequence_number == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("aws dynamodbstreams GetRecords returned a record without a sequence number"),
+				 errdetail("Shard \"%s\", after sequence number %s.", shard->shard_id,
+						   shard->checkpoint ? shard->checkpoint : "(none)")));
+
+	if (r == AUDIT_TRANSFORM_BAD_RECORD)
+	{
+		/* the record as it came, so that nothing is lost */
+		const char *raw = json_object_to_json_string_ext(record, JSON_C_TO_STRING_PLAIN);
+
+		audit_buf_append(&shard->buf, raw, strlen(raw));
+		rec->dead_reason = MemoryContextStrdup(shard->cxt, err);
+	}
+	else
+	{
+		if (shard->buf.len - start > FIREHOSE_MAX_RECORD_BYTES)
+			rec->dead_reason = "the audit record is larger than Firehose's 1,000 KiB record limit";
+		rec->item = info.keys_len > 0 ?
+			hash_bytes_extended((const unsigned char *) shard->buf.data + info.keys_offset,
+								(int) info.keys_len, 0) : 0;
+		rec->approximate_time = info.approximate_time;
+	}
+	if (shard->buf.oom)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	rec->offset = start;
+	rec->len = shard->buf.len - start;
+	if (rec->dead_reason == NULL)
+		shard->pending_bytes += rec->len;
+	if (shard->npending == 0)
+		shard->pending_since = GetCurrentTimestamp();
+	shard->npending++;
+}
+
+/*
+ * One GetRecords on the shard.  Returns true when records came (poll again
+ * at once).  Delivers when the batch is full or the shard ended.
+ */
+bool
+shard_poll(PumpWorker *w, ShardReader *shard)
+{
+	AwsError   *error = NULL;
+	StreamRecordsPage *page;
+	int			i;
+	MemoryContext old;
+
+	if (!ensure_iterator(w, shard))
+		return false;
+
+	page = ddbstreams_get_records(w->client, shard->iterator, GET_RECORDS_LIMIT, &error);
+	if (page == NULL)
+	{
+		if (strcmp(error->code, "ExpiredIteratorException") == 0)
+		{
+			/* deliver what was read, then renew from that checkpoint */
+			ereport(LOG,
+					(errmsg("audit_fdw pump: pipeline \"%s\" shard \"%s\": iterator expired, renewing it after sequence number %s",
+							w->args.pipeline, shard->shard_id,
+							shard->checkpoint ? shard->checkpoint : "(none)")));
+			if (shard->npending > 0)
+				delivery_flush(w, shard);
+			pfree(shard->iterator);
+			shard->iterator = NULL;
+			return true;
+		}
+		if (strcmp(error->code, "TrimmedDataAccessException") == 0)
+		{
+			handle_trimmed_gap(w, shard);
+			return true;
+		}
+		note_call_error(w, shard, error);
+		return false;
+	}
+	shard->error_backoff_ms = 0;
+
+	for (i = 0; i < page->nrecords; i++)
+		add_record(w, shard, json_object_array_get_idx(page->records, i));
+	aws_json_release(page->response);
+
+	old = MemoryContextSwitchTo(GetMemoryChunkContext(shard));
+	pfree(shard->iterator);
+	shard->iterator = page->next_iterator ? pstrdup(page->next_iterator) : NULL;
+	MemoryContextSwitchTo(old);
+
+	if (shard->iterator == NULL)
+	{
+		/* a closed shard read to its end: deliver, then retire */
+		shard->at_end = true;
+		return true;
+	}
+	if (page->nrecords == 0)
+	{
+		shard->idle_ms = shard->idle_ms ? Min(shard->idle_ms * 2, pump_idle_max_ms) : IDLE_START_MS;
+		shard->next_poll = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), shard->idle_ms);
+		if (!shard->caught_up && shard->npending == 0 && !shard->lag_reported_zero)
+		{
+			checkpoint_report_lag_zero(w->args.pipeline, shard->shard_id);
+			shard->lag_reported_zero = true;
+		}
+		shard->caught_up = true;
+		return false;
+	}
+	shard->idle_ms = 0;
+	shard->caught_up = false;
+	shard->lag_reported_zero = false;
+	shard->next_poll = 0;
+	if (delivery_due(w, shard, GetCurrentTimestamp()))
+		delivery_flush(w, shard);
+	return true;
+}

@@ -1,0 +1,298 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *		A reader worker of one pipeline: the main loop.
+ *
+ * Each pass of the loop (in a memory context reset every pass):
+ *	- once a second, re-reads the pipeline's row (paused or dropped: exit;
+ *	  the launcher starts the readers again on resume) and the pipeline's
+ *	  shard rows (lineage_sync);
+ *	- reader 0 discovers shards every audit_fdw.pump_discovery_interval and
+ *	  as soon as a shard of its own was drained (lineage_discover);
+ *	- polls each shard it owns whose parent is drained and whose poll time
+ *	  has come, and delivers what is due (batch full, batching window over,
+ *	  shard at its end);
+ *	- then waits on its latch until the next poll time, or not at all when
+ *	  a shard returned records (a busy shard is read without sleeping).
+ *
+ * An ERROR in a pass is logged and noted in the pipeline's row; the pass's
+ * in-memory state (iterators, undelivered records) is dropped, since the
+ * checkpoint table alone says where to resume, and the loop goes on after a
+ * backoff.  SIGTERM ends the worker at the next interrupt check; records not
+ * yet checkpointed are read again by the next worker.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "common/hashfn.h"
+#include "foreign/foreign.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "pump/pump.h"
+
+static long worker_pass(PumpWorker *w);
+static void worker_refresh(PumpWorker *w);
+static void worker_connect_aws(PumpWorker *w);
+static void worker_forget_state(PumpWorker *w);
+static void worker_note_pipeline_error(PumpWorker *w, const char *message);
+
+/* Waits ms milliseconds (or until the latch is set); interruptible. */
+void
+pump_wait(int ms)
+{
+	if (ms <= 0)
+		return;
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 ms, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+	if (ConfigReloadPending)
+	{
+		ConfigReloadPending = false;
+		ProcessConfigFile(PGC_SIGHUP);
+	}
+}
+
+/* Does reader slot of nslots read this shard? */
+bool
+pump_owns_shard(PumpWorker *w, const char *shard_id)
+{
+	uint32		h = hash_bytes((const unsigned char *) shard_id, strlen(shard_id));
+
+	return (int) (h % (uint32) w->args.nslots) == w->args.slot;
+}
+
+/*
+ * Re-reads the pipeline row; exits when the pipeline is paused or gone, or
+ * when the reader count changed (the launcher starts the new set).
+ */
+static void
+worker_refresh(PumpWorker *w)
+{
+	PipelineConfig *config;
+
+	if (w->args.nslots != pump_readers)
+	{
+		ereport(LOG,
+				(errmsg("audit_fdw pump: pipeline \"%s\" reader %d exits: audit_fdw.pump_readers changed",
+						w->args.pipeline, w->args.slot + 1)));
+		proc_exit(0);
+	}
+	config = checkpoint_read_pipeline(w->args.pipeline, w->cxt);
+	if (config == NULL || !config->running)
+	{
+		ereport(DEBUG1,
+				(errmsg("audit_fdw pump: pipeline \"%s\" is %s, reader exits",
+						w->args.pipeline, config ? "paused" : "dropped")));
+		proc_exit(0);
+	}
+	/* the server or its owner changed: a new client */
+	if (w->config == NULL || strcmp(w->config->server_name, config->server_name) != 0 ||
+		w->config->owner != config->owner)
+	{
+		w->config = config;
+		w->client = NULL;
+	}
+	else
+		w->config = config;
+	lineage_sync(w);
+}
+
+/* The AWS client of the pipeline's server and owner's user mapping. */
+static void
+worker_connect_aws(PumpWorker *w)
+{
+	MemoryContext old;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	old = MemoryContextSwitchTo(w->cxt);
+	{
+		ForeignServer *server = GetForeignServerByName(w->config->server_name, false);
+
+		w->client = aws_client_for_server(server->serverid, w->config->owner);
+	}
+	MemoryContextSwitchTo(old);
+	CommitTransactionCommand();
+}
+
+/* After an ERROR: forget what only memory knew, resume from checkpoints. */
+static void
+worker_forget_state(PumpWorker *w)
+{
+	ListCell   *lc;
+
+	foreach(lc, w->shards)
+		shard_reset((ShardReader *) lfirst(lc));
+	w->next_refresh = 0;
+	w->discover_now = true;
+}
+
+static void
+worker_note_pipeline_error(PumpWorker *w, const char *message)
+{
+	PG_TRY();
+	{
+		checkpoint_note_error(w->args.pipeline, NULL, message);
+	}
+	PG_CATCH();
+	{
+		/* the error is in the log already; do not loop on a broken catalog */
+		FlushErrorState();
+		AbortOutOfAnyTransaction();
+	}
+	PG_END_TRY();
+}
+
+/* One pass over the shards; returns how long to sleep afterwards (ms). */
+static long
+worker_pass(PumpWorker *w)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz wake;
+	bool		busy = false;
+	ListCell   *lc;
+
+	if (now >= w->next_refresh)
+	{
+		worker_refresh(w);
+		w->next_refresh = TimestampTzPlusMilliseconds(now, 1000);
+	}
+	if (w->client == NULL)
+		worker_connect_aws(w);
+	if (w->args.slot == 0 && (w->discover_now || now >= w->next_discovery))
+	{
+		w->discover_now = false;
+		lineage_discover(w);
+		lineage_sync(w);
+		w->next_discovery = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+														pump_discovery_interval_ms);
+	}
+
+	wake = w->next_refresh;
+	if (w->args.slot == 0 && w->next_discovery < wake)
+		wake = w->next_discovery;
+
+	foreach(lc, w->shards)
+	{
+		ShardReader *shard = lfirst(lc);
+
+		CHECK_FOR_INTERRUPTS();
+		if (shard->state != SHARD_READING || !lineage_parent_done(w, shard))
+			continue;
+
+		now = GetCurrentTimestamp();
+		if (shard->npending > 0 && delivery_due(w, shard, now))
+			delivery_flush(w, shard);
+		if (shard->state != SHARD_READING)
+			continue;
+		if (shard->at_end)
+		{
+			/* everything read and delivered: the shard is retired */
+			delivery_flush(w, shard);
+			w->discover_now = true;
+			continue;
+		}
+		if (now >= shard->next_poll)
+		{
+			if (shard_poll(w, shard))
+				busy = true;
+			if (shard->at_end || shard->state != SHARD_READING)
+			{
+				busy = true;
+				continue;
+			}
+		}
+		if (shard->next_poll < wake)
+			wake = shard->next_poll;
+		if (shard->npending > 0)
+		{
+			TimestampTz due = TimestampTzPlusMilliseconds(shard->pending_since,
+														  w->config->batching_window_ms);
+
+			if (due < wake)
+				wake = due;
+		}
+	}
+
+	if (busy || w->discover_now)
+		return 0;
+	now = GetCurrentTimestamp();
+	return wake > now ? (long) ((wake - now + 999) / 1000) : 0;
+}
+
+void
+audit_fdw_pump_worker_main(Datum arg)
+{
+	PumpWorker *w;
+	MemoryContext pass_cxt;
+	volatile int error_backoff_ms = 0;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	w = MemoryContextAllocZero(TopMemoryContext, sizeof(PumpWorker));
+	memcpy(&w->args, MyBgworkerEntry->bgw_extra, sizeof(PumpWorkerArgs));
+	w->args.pipeline[sizeof(w->args.pipeline) - 1] = '\0';
+	w->cxt = AllocSetContextCreate(TopMemoryContext, "audit_fdw pump worker",
+								   ALLOCSET_DEFAULT_SIZES);
+	pass_cxt = AllocSetContextCreate(TopMemoryContext, "audit_fdw pump pass",
+									 ALLOCSET_DEFAULT_SIZES);
+	w->discover_now = true;
+
+	BackgroundWorkerInitializeConnectionByOid(w->args.database, InvalidOid, 0);
+	pgstat_report_appname(MyBgworkerEntry->bgw_name);
+
+	for (;;)
+	{
+		volatile long wait_ms = 0;
+		MemoryContext old;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		MemoryContextReset(pass_cxt);
+		old = MemoryContextSwitchTo(pass_cxt);
+		PG_TRY();
+		{
+			wait_ms = worker_pass(w);
+			error_backoff_ms = 0;
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(pass_cxt);
+			edata = CopyErrorData();
+			/* to the log, as the error it is, then carry on */
+			EmitErrorReport();
+			FlushErrorState();
+			AbortOutOfAnyTransaction();
+			worker_forget_state(w);
+			worker_note_pipeline_error(w, edata->message);
+			error_backoff_ms = error_backoff_ms ? Min(error_backoff_ms * 2, 30000) : 1000;
+			wait_ms = error_backoff_ms;
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(old);
+
+		if (wait_ms > 0)
+			pump_wait((int) wait_ms);
+	}
+}
