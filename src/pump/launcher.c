@@ -14,8 +14,9 @@
  *	  exited is started again, at most once a second) and stops the readers
  *	  of paused or dropped pipelines;
  *	- SIGHUP reloads the configuration (a new audit_fdw.pump_readers restarts
- *	  every pipeline's readers with the new count); SIGTERM ends it, and the
- *	  postmaster restarts it after a crash.
+ *	  every pipeline's readers with the new count, a new audit_fdw.database
+ *	  the launcher itself); SIGTERM ends it, and the postmaster restarts it
+ *	  after a crash.
  *
  *-------------------------------------------------------------------------
  */
@@ -77,7 +78,7 @@ pump_init(void)
 							   "pipelines of audit_fdw installed there.",
 							   &pump_database,
 							   "postgres",
-							   PGC_POSTMASTER,
+							   PGC_SIGHUP,
 							   0,
 							   NULL, NULL, NULL);
 	DefineCustomIntVariable("audit_fdw.pump_readers",
@@ -325,12 +326,14 @@ void
 audit_fdw_pump_launcher_main(Datum arg)
 {
 	MemoryContext pass_cxt;
+	char	   *connected_to;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
 	BackgroundWorkerInitializeConnection(pump_database, NULL, 0);
+	connected_to = MemoryContextStrdup(TopMemoryContext, pump_database);
 	pgstat_report_appname("audit_fdw pump launcher");
 
 	pass_cxt = AllocSetContextCreate(TopMemoryContext, "audit_fdw pump launcher",
@@ -344,6 +347,14 @@ audit_fdw_pump_launcher_main(Datum arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			if (strcmp(pump_database, connected_to) != 0)
+			{
+				/* the postmaster starts the launcher again, in the new database */
+				ereport(LOG,
+						(errmsg("audit_fdw pump launcher restarts: audit_fdw.database changed to \"%s\"",
+								pump_database)));
+				proc_exit(1);
+			}
 		}
 
 		MemoryContextReset(pass_cxt);
