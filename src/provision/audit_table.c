@@ -70,7 +70,7 @@ typedef struct AuditTableSpec
 } AuditTableSpec;
 
 static char *glue_name_arg(const char *argname, const char *value);
-static char *parse_item_columns_arg(const char *argname, const char *text);
+static char *parse_item_columns_arg(const char *argname, const char *text, bool first_only);
 static char *projection_range(Interval *history);
 static json_object *table_input(const AuditTableSpec *spec);
 static json_object *column_object(const char *name, const char *type, const char *comment);
@@ -129,8 +129,10 @@ audit_fdw_create_audit_table(PG_FUNCTION_ARGS)
 				 errhint("Leave it out for the default of one year.")));
 	spec.range = projection_range(PG_GETARG_INTERVAL_P(6));
 
-	spec.image_type = parse_item_columns_arg("item_columns", item_text);
-	spec.keys_type = key_text ? parse_item_columns_arg("key_columns", key_text) : spec.image_type;
+	spec.image_type = parse_item_columns_arg("item_columns", item_text, false);
+	/* without key_columns, the key is the first item column */
+	spec.keys_type = key_text ? parse_item_columns_arg("key_columns", key_text, false) :
+		parse_item_columns_arg("item_columns", item_text, true);
 
 	wanted = provision_json_owned(table_input(&spec));
 
@@ -188,9 +190,12 @@ glue_name_arg(const char *argname, const char *value)
 	return name;
 }
 
-/* The struct<...> type of an attribute list, or an ERROR saying what is wrong. */
+/*
+ * The struct<...> type of an attribute list (of its first attribute only,
+ * with first_only), or an ERROR saying what is wrong.
+ */
 static char *
-parse_item_columns_arg(const char *argname, const char *text)
+parse_item_columns_arg(const char *argname, const char *text, bool first_only)
 {
 	ItemColumnList list;
 	ItemColumnsError error;
@@ -204,7 +209,14 @@ parse_item_columns_arg(const char *argname, const char *text)
 				 errdetail("The error is at character %d of \"%s\".",
 						   error.position + 1, text),
 				 error.hint[0] ? errhint("%s", error.hint) : 0));
-	type = item_columns_struct_type(&list);
+	if (first_only)
+	{
+		ItemColumnList first = {1, list.columns};
+
+		type = item_columns_struct_type(&first);
+	}
+	else
+		type = item_columns_struct_type(&list);
 	result = pstrdup(type);
 	free(type);
 	item_columns_free(&list);
