@@ -84,13 +84,16 @@ CREATE VIEW query_log AS
    WHERE username = current_user
       OR pg_has_role(current_user, 'pg_read_all_stats', 'MEMBER');
 GRANT SELECT ON query_log TO PUBLIC;
+
+-- ---------------------------------------------------------------------------
 -- Provisioning: the AWS resources of a pipeline, created from SQL
 -- (src/provision/).  Both functions are idempotent and act with the
 -- caller's user mapping for the server; they need USAGE on the server.
---
+-- ---------------------------------------------------------------------------
 
 -- The Glue table over a pipeline's audit records: JSON SerDe, the audit
--- record's columns with keys/new_image/old_image as struct<item_columns>,
+-- record's columns with new_image/old_image as struct<item_columns> and
+-- keys as struct<key_columns> (default: the first item column),
 -- and partition projection over Firehose's YYYY/MM/dd/HH/ folders (no
 -- crawler).  Returns 'created' or 'unchanged'.
 CREATE FUNCTION create_audit_table(
