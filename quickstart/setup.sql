@@ -29,12 +29,13 @@ SELECT audit_fdw.create_delivery_stream('aws', 'orders-audit',
 -- The Glue table over those folders: no crawler, new hours are visible at once.
 SELECT audit_fdw.create_audit_table('aws', 'orders_audit',
     location => 's3://' || :'bucket' || '/orders/',
-    item_columns => 'orderId string, state string, lastUpdatedDate bigint');
+    item_columns => 'orderId string, state string, lastUpdatedDate bigint',
+    key_columns => 'orderId string');
 
 -- The pump: a background worker that moves the Orders stream into Firehose.
 SELECT audit_fdw.create_pipeline('orders', server => 'aws',
     source_table => 'Orders', delivery_stream => 'orders-audit')
- WHERE NOT EXISTS (SELECT FROM audit_fdw.pipelines WHERE name = 'orders');
+ WHERE NOT EXISTS (SELECT FROM audit_fdw.pipeline WHERE name = 'orders');
 
 -- The audit table as a foreign table, from the Glue catalog.
 CREATE SCHEMA IF NOT EXISTS audit;
