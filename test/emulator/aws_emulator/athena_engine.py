@@ -261,6 +261,13 @@ class TypeCatalog:
             self.created.update(names)
 
 
+def json_field(x, key):
+    """SQL of the jsonb value of `key` in the object `x`, the exact key first,
+    then any key equal but for case (the SerDe ignores case)."""
+    k = quote_literal(key)
+    return f"coalesce(({x}) -> {k}, athena_fn.jget_ci({x}, {k}))"
+
+
 def json_conversion(t, x, types, ddl, depth=0):
     """SQL converting the jsonb expression `x` into the PostgreSQL value of
     Hive type `t`, as the OpenX JSON SerDe reads it."""
@@ -277,7 +284,10 @@ def json_conversion(t, x, types, ddl, depth=0):
                     f"ELSE CAST('tinyint out of range: ' || {scalar} AS smallint) END)")
         return f"CAST({scalar} AS {pg})"
     if n == "timestamp":
-        return f"athena_fn.json_timestamp({x})"
+        # epoch milliseconds or text (inline: a function call would not be
+        # inlined with this argument, and costs more than the parse)
+        return (f"(CASE jsonb_typeof({x}) WHEN 'number' THEN (to_timestamp(({scalar})::double precision"
+                f" / 1000) AT TIME ZONE 'UTC')::timestamp(3) ELSE CAST({scalar} AS timestamp(3)) END)")
     if n == "binary":
         return f"decode({scalar}, 'base64')"
     if n == "map":
@@ -293,7 +303,7 @@ def json_conversion(t, x, types, ddl, depth=0):
                 f"FROM jsonb_array_elements({x}) WITH ORDINALITY AS {e}(v, n) ORDER BY {e}.n) END)")
     if n == "struct":
         name = types.composite(t, ddl)
-        parts = [json_conversion(ft, f"athena_fn.jget({x}, {quote_literal(fn)})", types, ddl, depth + 1)
+        parts = [json_conversion(ft, json_field(x, fn), types, ddl, depth + 1)
                  for fn, ft in t.fields]
         if not parts:
             parts = ["NULL"]
@@ -324,10 +334,13 @@ def athena_column(pg, name):
             "CaseSensitive": kind in ("varchar", "char")}
 
 
-_TYPE_FACTS_SQL = """
-SELECT t.oid, t.typname, t.typtype, t.typcategory, coalesce(b.typname, '') AS base
-  FROM pg_type t LEFT JOIN pg_type b ON b.oid = t.typbasetype
- WHERE t.oid = ANY(%s)
+_TYPE_SQL = """
+SELECT t.oid, t.typname, t.typtype, t.typcategory, t.typelem, t.typbasetype,
+       coalesce((SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a
+                  WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped), '{}'),
+       coalesce((SELECT array_agg(a.atttypid ORDER BY a.attnum) FROM pg_attribute a
+                  WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped), '{}')
+  FROM pg_type t WHERE t.oid = %s
 """
 
 _SCALARS = {
@@ -340,47 +353,107 @@ _SCALARS = {
 }
 
 
-def render_sql(col, facts):
-    """The SQL rendering column `col` as Athena writes its values."""
-    k = facts["athena"]
-    if k == "boolean":
-        return f"CASE WHEN {col} THEN 'true' WHEN NOT {col} THEN 'false' END"
-    if k == "timestamp":
-        return f"to_char({col}, 'YYYY-MM-DD HH24:MI:SS.MS')"
-    if k == "timestamp with time zone":
-        return f"to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.MS') || ' UTC'"
-    if k == "double":
-        return f"athena_fn.render_double({col}, {col}::text)"
-    if k == "float":
-        return f"athena_fn.render_double({col}::double precision, {col}::text)"
-    if k == "varbinary":
-        return f"rtrim(regexp_replace(encode({col}, 'hex'), '(..)', '\\1 ', 'g'))"
-    if k == "map":
-        return f"athena_fn.render_json({col}::json)"
-    if k in ("row", "array"):
-        return f"athena_fn.render_json(to_json({col}))"
-    if k in ("varchar", "char"):
-        return f"{col}::text"
-    return f"{col}::text"
+class PgTypes:
+    """What the engine knows of PostgreSQL result types: Athena's type name
+    for ColumnInfo, and SQL rendering a value as Athena writes it (arrays
+    [a, b], rows {f=v, g=null}, doubles as Java prints them, ...)."""
+
+    def __init__(self):
+        self._info = {}
+        self._lock = threading.Lock()
+
+    def info(self, conn, oid):
+        with self._lock:
+            got = self._info.get(oid)
+        if got is not None:
+            return got
+        with conn.cursor() as cur:
+            cur.execute(_TYPE_SQL, (oid,))
+            row = cur.fetchone()
+        if row is None:
+            got = {"kind": "varchar"}
+        else:
+            _, typname, typtype, category, elem, base, names, oids = row
+            if typtype == "d":
+                got = dict(self.info(conn, base))
+            elif category == "A":
+                got = {"kind": "array", "elem": elem}
+            elif typtype == "c":
+                got = {"kind": "row", "fields": list(zip(names, oids))}
+            else:
+                got = {"kind": _SCALARS.get(typname, typname)}
+        with self._lock:
+            self._info[oid] = got
+        return got
+
+    def kind(self, conn, oid):
+        return self.info(conn, oid)["kind"]
+
+    def render(self, conn, x, oid, depth=0):
+        """SQL text of the value of expression `x` (of type `oid`), or NULL."""
+        info = self.info(conn, oid)
+        k = info["kind"]
+        if k == "boolean":
+            return f"CASE WHEN {x} THEN 'true' WHEN NOT {x} THEN 'false' END"
+        if k == "timestamp":
+            return f"to_char({x}, 'YYYY-MM-DD HH24:MI:SS.MS')"
+        if k == "timestamp with time zone":
+            return f"(to_char({x} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.MS') || ' UTC')"
+        if k in ("double", "float"):
+            return f"athena_fn.render_double({x})"
+        if k == "varbinary":
+            return f"rtrim(regexp_replace(encode({x}, 'hex'), '(..)', '\\1 ', 'g'))"
+        if k == "map":
+            return f"athena_fn.render_json(({x})::json)"
+        if k == "json":
+            return f"({x})::text"
+        if k == "array":
+            e = f"e{depth}"
+            inner = self.render(conn, f"{e}.v", info["elem"], depth + 1)
+            return (f"CASE WHEN ({x}) IS NOT NULL THEN '[' || array_to_string(ARRAY("
+                    f"SELECT coalesce({inner}, 'null') FROM unnest({x}) WITH ORDINALITY AS {e}(v, n) "
+                    f"ORDER BY {e}.n), ', ') || ']' END")
+        if k == "row":
+            parts = []
+            for name, foid in info["fields"]:
+                field = f"({x}).{quote_ident(name)}"
+                parts.append(f"'{name.replace(chr(39), chr(39) * 2)}=' || "
+                             f"coalesce({self.render(conn, field, foid, depth + 1)}, 'null')")
+            body = " || ', ' || ".join(parts) if parts else "''"
+            return (f"CASE WHEN ({x}) IS NOT NULL OR to_json({x}) IS NOT NULL "
+                    f"THEN '{{' || {body} || '}}' END")
+        return f"({x})::text"
 
 
 # ---------------------------------------------------------------------------
 # Result files
 
 class _HashingWriter:
-    """A file wrapper that MD5-hashes what is written (the S3 ETag)."""
+    """A file wrapper that MD5-hashes what is written (the S3 ETag).
+    psycopg2 writes a COPY's output a row at a time: rows are gathered and
+    hashed and written a megabyte at a time."""
 
     def __init__(self, f):
         self.f = f
         self.md5 = hashlib.md5()
         self.size = 0
+        self._parts = []
+        self._pending = 0
 
     def write(self, data):
-        if isinstance(data, str):
-            data = data.encode("utf-8")
-        self.md5.update(data)
-        self.size += len(data)
-        return self.f.write(data)
+        self._parts.append(data)
+        self._pending += len(data)
+        if self._pending >= 1 << 20:
+            self.flush()
+
+    def flush(self):
+        if self._parts:
+            chunk = b"".join(p if isinstance(p, bytes) else p.encode("utf-8") for p in self._parts)
+            self._parts = []
+            self._pending = 0
+            self.md5.update(chunk)
+            self.size += len(chunk)
+            self.f.write(chunk)
 
 
 def csv_header(names):
@@ -431,7 +504,7 @@ class Engine:
         self._caches = {}
         self._next_obj = 0
         self._icu = "C"
-        self._type_facts = {}
+        self._pgtypes = PgTypes()
 
     # -- connections ---------------------------------------------------------
 
@@ -591,13 +664,14 @@ class Engine:
         with conn.cursor() as cur:
             cur.execute(f"SELECT * FROM ({sql}) AS q LIMIT 0")
             desc = cur.description
-        facts = self._facts(conn, desc)
+        facts = [self._column_facts(conn, d) for d in desc]
         names = comp.output_names() or [d.name for d in desc]
         if len(names) != len(desc):
             names = [d.name for d in desc]
         columns = [athena_column(f, n) for f, n in zip(facts, names)]
         aliases = ", ".join(f'"c{i}"' for i in range(len(desc)))
-        select = ", ".join(render_sql(f'q."c{i}"', f) for i, f in enumerate(facts))
+        select = ", ".join(self._pgtypes.render(conn, f'q."c{i}"', d.type_code)
+                           for i, d in enumerate(desc))
         copy = (f"COPY (SELECT {select} FROM ({sql}) AS q({aliases})) "
                 "TO STDOUT WITH (FORMAT csv, FORCE_QUOTE *)")
         bucket, key = job.output_bucket, job.output_key
@@ -607,12 +681,14 @@ class Engine:
         try:
             with os.fdopen(fd, "wb", buffering=1 << 20) as f:
                 w = _HashingWriter(f)
-                w.write(csv_header(names))
+                w.write(csv_header(names).encode("utf-8"))
                 with conn.cursor() as cur:
                     cur.copy_expert(copy, w, size=1 << 18)
                     rows = cur.rowcount
+                w.flush()
             job.check_cancelled()
             etag = '"%s"' % w.md5.hexdigest()
+            os.chmod(path, 0o644)
             self.emu.s3.put_object_file(bucket, key, path, w.size, etag, "text/csv")
             path = None
         finally:
@@ -627,30 +703,9 @@ class Engine:
                                content_type="application/json")
         return QueryResult(columns, rows, scanned, bucket, key)
 
-    def _facts(self, conn, desc):
-        oids = [d.type_code for d in desc]
-        missing = [o for o in oids if o not in self._type_facts]
-        if missing:
-            with conn.cursor() as cur:
-                cur.execute(_TYPE_FACTS_SQL, (missing,))
-                for oid, typname, typtype, category, base in cur.fetchall():
-                    if typtype == "d":
-                        typname = base
-                    if category == "A":
-                        kind = "array"
-                    elif typtype == "c":
-                        kind = "row"
-                    else:
-                        kind = _SCALARS.get(typname, typname)
-                    self._type_facts[oid] = kind
-        out = []
-        for d in desc:
-            f = {"athena": self._type_facts.get(d.type_code, "varchar"),
-                 "precision": d.precision, "scale": d.scale, "length": d.internal_size}
-            if f["athena"] == "char" and d.internal_size and d.internal_size > 0:
-                f["length"] = d.internal_size
-            out.append(f)
-        return out
+    def _column_facts(self, conn, d):
+        return {"athena": self._pgtypes.kind(conn, d.type_code), "precision": d.precision,
+                "scale": d.scale, "length": d.internal_size}
 
     # -- tables --------------------------------------------------------------------
 
@@ -819,7 +874,7 @@ class Engine:
         cur.execute("CREATE TEMP TABLE IF NOT EXISTS athena_lines (line text)")
         cur.execute("TRUNCATE athena_lines")
         ddl = []
-        exprs = [json_conversion(t, f"athena_fn.jget(j, {quote_literal(orig)})", self._types, ddl)
+        exprs = [json_conversion(t, json_field("j", orig), self._types, ddl)
                  for (orig, t) in self._original_names(cache)]
         part_exprs = [_typed_literal(values[n], self._types.pg_type(t, ddl))
                       for n, t in cache.partition_columns]
@@ -828,8 +883,9 @@ class Engine:
                [f'"p{i}"' for i in range(len(part_exprs))]
         insert = (f"INSERT INTO {cache.name} ({', '.join(cols)}) "
                   f"SELECT {obj_id}{''.join(', ' + e for e in exprs + part_exprs)} "
-                  "FROM (SELECT CASE WHEN line ~ '^\\s*$' THEN NULL ELSE line::jsonb END AS j "
-                  "FROM athena_lines) AS s")
+                  # OFFSET 0 keeps each line parsed once, not once a column
+                  "FROM (SELECT CASE WHEN btrim(line, E' \\t\\r') = '' THEN NULL ELSE line::jsonb END AS j "
+                  "FROM athena_lines OFFSET 0) AS s")
         try:
             self._copy_lines(cur, text)
             cur.execute(insert)

@@ -151,7 +151,9 @@ class Projection:
                     dt = _add_months(dt, n)
                 else:
                     dt = dt + datetime.timedelta(seconds=n * _UNIT_SECONDS[unit])
-            return dt
+            # projected values are formatted: NOW counts at the format's
+            # granularity (NOW-1YEARS,NOW with hours covers every hour)
+            return self.format.parse(self.format.format(dt))
         dt = self.format.parse(text)
         if dt is None:
             raise _invalid(f"Invalid range bound '{text}' for format {self.format.pattern}")

@@ -243,11 +243,12 @@ BEGIN RETURN v::timestamptz(3); EXCEPTION WHEN others THEN RETURN NULL; END $$;
 
 -- reading JSON lines (OpenX JSON SerDe) ---------------------------------------------
 
--- a key, matched case-insensitively as the SerDe does
-CREATE FUNCTION athena_fn.jget(j jsonb, k text) RETURNS jsonb
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+-- a key matched case-insensitively, as the SerDe matches them (the loader
+-- tries the exact key inline first and calls this only when it is missing)
+CREATE FUNCTION athena_fn.jget_ci(j jsonb, k text) RETURNS jsonb
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
   SELECT CASE WHEN jsonb_typeof(j) = 'object' THEN
-    coalesce(j -> k, (SELECT e.value FROM jsonb_each(j) AS e WHERE lower(e.key) = lower(k) LIMIT 1))
+    (SELECT e.value FROM jsonb_each(j) AS e WHERE lower(e.key) = lower(k) LIMIT 1)
   END $$;
 CREATE FUNCTION athena_fn.json_timestamp(v jsonb) RETURNS timestamp(3)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
@@ -282,8 +283,9 @@ BEGIN
   RETURN j::text;
 END $$;
 
--- doubles as Java prints them: 3.0, 0.001, 1.0E7, 1.5E-5
-CREATE FUNCTION athena_fn.render_double(x double precision, s text) RETURNS text
+-- doubles as Java prints them: 3.0, 0.001, 1.0E7, 1.5E-5 (the common range
+-- inline, the exponent form in plpgsql)
+CREATE FUNCTION athena_fn.render_double_exponent(s text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 DECLARE
   neg text := '';
@@ -291,15 +293,7 @@ DECLARE
   expo int;
   point int;
 BEGIN
-  IF x IS NULL THEN RETURN NULL; END IF;
-  IF x = 'NaN' THEN RETURN 'NaN'; END IF;
-  IF x = 'Infinity' THEN RETURN 'Infinity'; END IF;
-  IF x = '-Infinity' THEN RETURN '-Infinity'; END IF;
   IF left(s, 1) = '-' THEN neg := '-'; s := substr(s, 2); END IF;
-  IF x = 0 THEN RETURN neg || '0.0'; END IF;
-  IF abs(x) >= 1e-3 AND abs(x) < 1e7 AND s !~ 'e' THEN
-    RETURN neg || s || CASE WHEN s ~ '\.' THEN '' ELSE '.0' END;
-  END IF;
   -- digits and exponent of the shortest representation (PostgreSQL
   -- prints it normalised, d.ddde+XX, when it uses an exponent)
   IF s ~ 'e' THEN
@@ -319,3 +313,19 @@ BEGIN
   IF digits = '' THEN digits := '0'; END IF;
   RETURN neg || left(digits, 1) || '.' || coalesce(nullif(substr(digits, 2), ''), '0') || 'E' || expo;
 END $$;
+CREATE FUNCTION athena_fn.render_double(x double precision) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE
+    WHEN x IN ('NaN', 'Infinity', '-Infinity') THEN x::text
+    WHEN x = 0 THEN CASE WHEN x::text LIKE '-%' THEN '-0.0' ELSE '0.0' END
+    WHEN abs(x) >= 1e-3 AND abs(x) < 1e7 THEN
+      CASE WHEN strpos(x::text, '.') > 0 THEN x::text ELSE x::text || '.0' END
+    ELSE athena_fn.render_double_exponent(x::text) END $$;
+CREATE FUNCTION athena_fn.render_double(x real) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE
+    WHEN x IN ('NaN', 'Infinity', '-Infinity') THEN x::text
+    WHEN x = 0 THEN CASE WHEN x::text LIKE '-%' THEN '-0.0' ELSE '0.0' END
+    WHEN abs(x) >= 1e-3 AND abs(x) < 1e7 THEN
+      CASE WHEN strpos(x::text, '.') > 0 THEN x::text ELSE x::text || '.0' END
+    ELSE athena_fn.render_double_exponent(x::text) END $$;

@@ -445,3 +445,23 @@ def test_get_query_results_pagination(athena, audit):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         athena.get_query_results(QueryExecutionId=qid, MaxResults=1001)
     assert e.value.response["Error"]["Code"] in ("InvalidRequestException", "ValidationException")
+
+
+def test_projection_range_relative_to_now(athena, audit, glue):
+    import datetime
+    s3 = audit["s3"]
+    now = datetime.datetime.utcnow()
+    glue.create_table(DatabaseName=audit["database"], TableInput={
+        "Name": "recent", "PartitionKeys": [{"Name": "dt", "Type": "string"}],
+        "StorageDescriptor": {"Columns": [{"Name": "a", "Type": "int"}],
+                              "Location": f"s3://{audit['bucket']}/recent/",
+                              "SerdeInfo": {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe"}},
+        "Parameters": {"projection.enabled": "true", "projection.dt.type": "date",
+                       "projection.dt.format": "yyyy/MM/dd/HH", "projection.dt.range": "NOW-1DAYS,NOW",
+                       "projection.dt.interval": "1", "projection.dt.interval.unit": "HOURS",
+                       "storage.location.template": f"s3://{audit['bucket']}/recent/${{dt}}/"}})
+    for delta, value in ((0, 1), (5, 2), (72, 3)):
+        folder = (now - datetime.timedelta(hours=delta)).strftime("%Y/%m/%d/%H")
+        s3.put_object(Bucket=audit["bucket"], Key=f"recent/{folder}/x.json", Body=b'{"a": %d}\n' % value)
+    # the current hour and five hours ago are projected; three days ago is not
+    assert values(athena, audit, "SELECT a FROM recent ORDER BY a") == [["1"], ["2"]]
