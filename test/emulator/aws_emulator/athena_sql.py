@@ -35,6 +35,7 @@ from sqlglot import exp
 from sqlglot.dialects.trino import Trino
 from sqlglot.errors import ParseError
 from sqlglot.generator import Generator
+from sqlglot.tokens import TokenType
 
 # Athena's error categories (AthenaError.ErrorCategory) and the error types
 # the emulator reports (AthenaError.ErrorType, Athena's error catalog).
@@ -285,8 +286,21 @@ class _Tokenizer(Trino.Tokenizer):
         self._add(sqlglot.tokens.TokenType.IDENTIFIER, "".join(text))
 
 
+class _Parser(Trino.Parser):
+    # sqlglot 10.6 gives AND and OR one precedence (a AND b OR c AND d
+    # parses as ((a AND b) OR c) AND d): AND binds tighter, as in SQL
+    def _parse_conjunction(self):
+        return self._parse_tokens(self._parse_and, {TokenType.OR: exp.Or})
+
+    def _parse_and(self):
+        return self._parse_tokens(self._parse_equality, {TokenType.AND: exp.And})
+
+
 class AthenaTrino(Trino):
     class Tokenizer(_Tokenizer):
+        pass
+
+    class Parser(_Parser):
         pass
 
 
@@ -938,7 +952,13 @@ class PgGenerator(Generator):
             return text if v <= 2147483647 else f"CAST({text} AS bigint)"
         if "e" in text.lower():
             return f"CAST({text} AS double precision)"
-        return f"CAST({text} AS numeric)"
+        # a decimal literal is decimal(p,s): digits and digits after the point
+        whole, _, frac = text.partition(".")
+        digits = len((whole + frac).lstrip("0")) or 1
+        precision = max(digits, len(frac), 1)
+        if precision > 38:
+            raise TrinoError("INVALID_LITERAL", f"Decimal literal is too long: {text}", 1, 1)
+        return f"CAST({text} AS numeric({precision}, {len(frac)}))"
 
     def boolean_sql(self, expression):
         return "true" if expression.this else "false"
@@ -1002,11 +1022,33 @@ class PgGenerator(Generator):
         nulls = " NULLS FIRST" if expression.args.get("nulls_first") else " NULLS LAST"
         return f"{self.sql(expression, 'this')}{desc}{nulls}"
 
+    def binary(self, expression, op):
+        # Trino's precedence is in the tree: parentheses keep it in PostgreSQL
+        return f"({self.sql(expression, 'this')} {op} {self.sql(expression, 'expression')})"
+
+    def connector_sql(self, expression, op):
+        return "(" + f" {op} ".join(self.sql(e) for e in expression.flatten()) + ")"
+
+    def not_sql(self, expression):
+        return f"(NOT {self.sql(expression, 'this')})"
+
+    def neg_sql(self, expression):
+        return f"(- {self.sql(expression, 'this')})"
+
+    def between_sql(self, expression):
+        return f"({super().between_sql(expression)})"
+
+    def in_sql(self, expression):
+        return f"({super().in_sql(expression)})"
+
+    def _like(self, like):
+        return f"{self.sql(like, 'this')} LIKE {self.sql(like, 'expression')}"
+
     def like_sql(self, expression):
-        out = self.binary(expression, "LIKE")
+        out = "(" + self._like(expression)
         if not isinstance(expression.parent, exp.Escape):
             out += " ESCAPE ''"
-        return out
+        return out + ")"
 
     def escape_sql(self, expression):
         like = expression.this
@@ -1016,7 +1058,7 @@ class PgGenerator(Generator):
         if isinstance(esc, exp.Literal) and esc.is_string and len(esc.this) != 1:
             raise TrinoError("INVALID_FUNCTION_ARGUMENT", "Escape string must be a single character",
                              *self.position("escape"))
-        return f"{self.binary(like, 'LIKE')} ESCAPE {self.sql(esc)}"
+        return f"({self._like(like)} ESCAPE {self.sql(esc)})"
 
     def dpipe_sql(self, expression):
         return f"athena_fn.trino_concat({self.sql(expression, 'this')}, {self.sql(expression, 'expression')})"

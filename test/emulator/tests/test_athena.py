@@ -465,3 +465,14 @@ def test_projection_range_relative_to_now(athena, audit, glue):
         s3.put_object(Bucket=audit["bucket"], Key=f"recent/{folder}/x.json", Body=b'{"a": %d}\n' % value)
     # the current hour and five hours ago are projected; three days ago is not
     assert values(athena, audit, "SELECT a FROM recent ORDER BY a") == [["1"], ["2"]]
+
+
+def test_and_binds_tighter_than_or(athena, audit):
+    got = values(athena, audit, "SELECT event_id FROM orders_audit "
+                                "WHERE n = 1 OR n = 2 AND event_id = 'e9' ORDER BY event_id")
+    assert got == [["e1"]]
+    got = values(athena, audit, "SELECT event_id FROM orders_audit "
+                                "WHERE NOT n = 1 AND n < 3 ORDER BY event_id")
+    assert got == [["e2"]]
+    assert values(athena, audit, "SELECT 2 + 3 * 4, (2 + 3) * 4, 10 - 2 - 3, 1.50 + 1") == \
+        [["14", "20", "5", "2.50"]]
