@@ -1,0 +1,340 @@
+"""Foreign tables over Athena, end to end against the emulator: rows of
+every type by both result transports, results larger than a page,
+pushdown, EXPLAIN ANALYZE, the query log, ReScan, conversion errors, a
+FAILED query's reason, and cancellation (pg_cancel_backend and
+statement_timeout) that stops the Athena query."""
+import base64
+import datetime
+import decimal
+import json
+import os
+import threading
+import time
+import uuid
+
+import psycopg2
+import pytest
+
+from conftest import connect
+
+SERVER = "fdw_e2e"
+BUCKET = "fdw-e2e-data"
+RESULTS = "fdw-e2e-results"
+DATABASE = "fdw_e2e"
+
+TYPES_COLUMNS = [
+    ("id", "int"), ("b", "boolean"), ("ti", "tinyint"), ("si", "smallint"),
+    ("bi", "bigint"), ("r", "float"), ("d", "double"), ("dec", "decimal(12,3)"),
+    ("vc", "varchar(20)"), ("s", "string"), ("dt", "date"), ("ts", "timestamp"),
+    ("bin", "binary"), ("arr", "array<int>"), ("m", "map<string,int>"),
+    ("st", "struct<name:string,qty:int>"),
+]
+
+TYPES_ROWS = [
+    {"id": 1, "b": True, "ti": -128, "si": 32767, "bi": 9007199254740993, "r": 1.5,
+     "d": 2.25, "dec": "123456789.125", "vc": "plain", "s": "Zürich ✓ 日本 \"q\" 'a' \\n,x",
+     "dt": "2024-01-15", "ts": "2024-01-15 16:44:27.123",
+     "bin": base64.b64encode(b"\x00\xffab").decode(), "arr": [1, 2, 3],
+     "m": {"k": 1}, "st": {"name": "box", "qty": 2}},
+    # NULLs everywhere but the id
+    {"id": 2},
+    # empty strings are not NULL; line breaks and commas inside values
+    {"id": 3, "b": False, "vc": "", "s": "line1\nline2, \"quoted\"", "arr": [],
+     "m": {}, "st": {"name": None, "qty": None}, "d": -0.5, "dec": "-0.001",
+     "ts": "1999-12-31 23:59:59.999", "dt": "1970-01-01"},
+]
+
+EXPECTED_TYPES = {
+    1: (True, -128, 32767, 9007199254740993, 1.5, 2.25, decimal.Decimal("123456789.125"),
+        "plain", "Zürich ✓ 日本 \"q\" 'a' \\n,x", datetime.date(2024, 1, 15),
+        datetime.datetime(2024, 1, 15, 16, 44, 27, 123000, tzinfo=datetime.timezone.utc),
+        b"\x00\xffab", [1, 2, 3], {"k": 1}, {"name": "box", "qty": 2}),
+    2: (None,) * 15,
+    3: (False, None, None, None, None, -0.5, decimal.Decimal("-0.001"), "",
+        "line1\nline2, \"quoted\"", datetime.date(1970, 1, 1),
+        datetime.datetime(1999, 12, 31, 23, 59, 59, 999000, tzinfo=datetime.timezone.utc),
+        None, [], {}, {"name": None, "qty": None}),
+}
+
+
+def put_json_lines(s3, key, rows):
+    body = "".join(json.dumps(r) + "\n" for r in rows).encode()
+    s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+
+
+def create_glue_table(glue, name, columns, location, partitions=()):
+    glue.create_table(DatabaseName=DATABASE, TableInput={
+        "Name": name,
+        "TableType": "EXTERNAL_TABLE",
+        "StorageDescriptor": {
+            "Columns": [{"Name": n, "Type": t} for n, t in columns],
+            "Location": location,
+            "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
+            "OutputFormat": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+            "SerdeInfo": {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe"},
+        },
+        "PartitionKeys": [{"Name": n, "Type": t} for n, t in partitions],
+    })
+
+
+@pytest.fixture(scope="module")
+def setup(emulator):
+    s3 = emulator.client("s3")
+    glue = emulator.client("glue")
+    for b in (BUCKET, RESULTS):
+        try:
+            s3.create_bucket(Bucket=b)
+        except s3.exceptions.BucketAlreadyOwnedByYou:
+            pass
+    try:
+        glue.create_database(DatabaseInput={"Name": DATABASE})
+    except glue.exceptions.AlreadyExistsException:
+        pass
+    for t in ("types", "big"):
+        try:
+            glue.delete_table(DatabaseName=DATABASE, Name=t)
+        except glue.exceptions.EntityNotFoundException:
+            pass
+    create_glue_table(glue, "types", TYPES_COLUMNS, f"s3://{BUCKET}/types/")
+    put_json_lines(s3, "types/part-0.json", TYPES_ROWS)
+    create_glue_table(glue, "big", [("id", "int"), ("label", "string")], f"s3://{BUCKET}/big/")
+    put_json_lines(s3, "big/part-0.json",
+                   [{"id": i, "label": f"row {i}"} for i in range(1, 2501)])
+
+    conn = connect()
+    cur = conn.cursor()
+    cur.execute("CREATE EXTENSION IF NOT EXISTS audit_fdw")
+    cur.execute(f"DROP SERVER IF EXISTS {SERVER} CASCADE")
+    cur.execute(f"""CREATE SERVER {SERVER} FOREIGN DATA WRAPPER audit_fdw OPTIONS (
+        region 'us-east-1', endpoint '{emulator.url}', database '{DATABASE}',
+        output_location 's3://{RESULTS}/audit_fdw/')""")
+    cur.execute(f"""CREATE USER MAPPING FOR CURRENT_USER SERVER {SERVER}
+        OPTIONS (access_key_id 'test', secret_access_key 'test')""")
+    cur.execute("DROP SCHEMA IF EXISTS fdw_e2e CASCADE")
+    cur.execute("CREATE SCHEMA fdw_e2e")
+    cur.execute(f"""CREATE FOREIGN TABLE fdw_e2e.types (
+        id integer, b boolean, ti smallint, si smallint, bi bigint, r real,
+        d double precision, dec numeric(12,3), vc varchar(20), s text, dt date,
+        ts timestamptz, bin bytea, arr jsonb, m jsonb, st jsonb)
+        SERVER {SERVER} OPTIONS ("table" 'types')""")
+    cur.execute(f"""CREATE FOREIGN TABLE fdw_e2e.big (id integer, label text)
+        SERVER {SERVER} OPTIONS ("table" 'big')""")
+    yield conn
+    cur.execute(f"DROP SERVER IF EXISTS {SERVER} CASCADE")
+    cur.execute("DROP SCHEMA IF EXISTS fdw_e2e CASCADE")
+    conn.close()
+
+
+def set_transport(cur, transport):
+    cur.execute(f"ALTER SERVER {SERVER} OPTIONS (SET result_transport '{transport}')"
+                if transport_is_set(cur) else
+                f"ALTER SERVER {SERVER} OPTIONS (ADD result_transport '{transport}')")
+
+
+def transport_is_set(cur):
+    cur.execute("SELECT srvoptions FROM pg_foreign_server WHERE srvname = %s", (SERVER,))
+    return any(o.startswith("result_transport=") for o in cur.fetchone()[0] or [])
+
+
+def athena_requests(emulator, operation):
+    return emulator.requests(service="athena", operation=operation)
+
+
+@pytest.mark.parametrize("transport", ["csv", "api"])
+def test_every_type_by_both_transports(setup, db, transport):
+    cur = db.cursor()
+    set_transport(cur, transport)
+    cur.execute("""SELECT id, b, ti, si, bi, r, d, dec, vc, s, dt, ts, bin, arr, m, st
+                     FROM fdw_e2e.types ORDER BY id""")
+    rows = cur.fetchall()
+    assert [r[0] for r in rows] == [1, 2, 3]
+    for r in rows:
+        got = tuple(bytes(v) if isinstance(v, memoryview) else v for v in r[1:])
+        assert got == EXPECTED_TYPES[r[0]], f"row {r[0]} by {transport}"
+
+
+def test_transports_give_identical_rows_beyond_one_page(setup, db):
+    cur = db.cursor()
+    results = {}
+    for transport in ("csv", "api"):
+        set_transport(cur, transport)
+        cur.execute("SELECT id, label FROM fdw_e2e.big")
+        results[transport] = cur.fetchall()
+    assert len(results["csv"]) == 2500
+    assert sorted(results["csv"]) == [(i, f"row {i}") for i in range(1, 2501)]
+    assert sorted(results["api"]) == sorted(results["csv"])
+    set_transport(cur, "csv")
+
+
+def test_pushdown_sends_conditions_order_and_limit(setup, db, emulator):
+    cur = db.cursor()
+    marker = uuid.uuid4().hex[:8]
+    cur.execute(f"""SELECT id, label FROM fdw_e2e.big
+                     WHERE id > 2490 AND label <> 'x{marker}'
+                     ORDER BY id DESC LIMIT 3""")
+    assert cur.fetchall() == [(2500, "row 2500"), (2499, "row 2499"), (2498, "row 2498")]
+    sent = [r["input"]["QueryString"] for r in athena_requests(emulator, "StartQueryExecution")
+            if marker in r["input"].get("QueryString", "")]
+    assert len(sent) == 1
+    assert '("id" > 2490)' in sent[0]
+    assert 'ORDER BY "id" DESC NULLS FIRST LIMIT 3' in sent[0]
+
+
+def test_stable_expressions_are_sent_as_literals(setup, db, emulator):
+    cur = db.cursor()
+    cur.execute("""SELECT id FROM fdw_e2e.types
+                    WHERE ts < now() - interval '1 day' AND s = lower('PLAIN') || 'x'
+                    ORDER BY id""")
+    assert cur.fetchall() == []
+    cur.execute("""SELECT id FROM fdw_e2e.types
+                    WHERE ts >= timestamptz '2024-01-15 16:44:27.1225+00' ORDER BY id""")
+    assert cur.fetchall() == [(1,)]
+    sent = athena_requests(emulator, "StartQueryExecution")[-1]["input"]["QueryString"]
+    # widened to the millisecond, rechecked locally
+    assert "\"ts\" >= TIMESTAMP '2024-01-15 16:44:27.122'" in sent
+
+
+def test_explain_analyze_reports_the_athena_query(setup, db):
+    cur = db.cursor()
+    cur.execute("EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF) "
+                "SELECT id FROM fdw_e2e.big WHERE id <= 10")
+    plan = "\n".join(r[0] for r in cur.fetchall())
+    assert "Athena SQL: SELECT \"id\" FROM \"fdw_e2e\".\"big\" WHERE (\"id\" <= 10)" in plan
+    assert "Athena Query ID: " in plan
+    assert "Data Scanned: " in plan and "Estimated Cost: $" in plan
+    assert "Result Transport: csv" in plan
+    assert "rows=10 " in plan
+
+
+def test_query_log_records_who_ran_what(setup, db):
+    cur = db.cursor()
+    cur.execute("SELECT count(*) FROM fdw_e2e.big WHERE id = 7")
+    assert cur.fetchone() == (1,)
+    cur.execute("""SELECT username, server, foreign_table, athena_sql, bytes_scanned > 0,
+                          cost_usd > 0, transport, query_id <> ''
+                     FROM audit_fdw.query_log ORDER BY logged_at DESC LIMIT 1""")
+    row = cur.fetchone()
+    assert row[:3] == ("postgres", SERVER, "big")
+    assert '("id" = 7)' in row[3]
+    assert row[4:] == (True, True, "csv", True)
+
+
+def test_rescan_reads_the_result_again(setup, db, emulator):
+    cur = db.cursor()
+    before = len(athena_requests(emulator, "StartQueryExecution"))
+    cur.execute("SET enable_hashjoin = off; SET enable_mergejoin = off; SET enable_material = off")
+    cur.execute("""SELECT g, t.id FROM generate_series(1, 3) g, fdw_e2e.big t
+                    WHERE t.id = g + 100 AND t.id < 200""")
+    assert sorted(cur.fetchall()) == [(1, 101), (2, 102), (3, 103)]
+    cur.execute("RESET enable_hashjoin; RESET enable_mergejoin; RESET enable_material")
+    assert len(athena_requests(emulator, "StartQueryExecution")) == before + 1
+
+
+def test_value_that_does_not_convert_names_column_and_row(setup, db):
+    cur = db.cursor()
+    cur.execute(f"""CREATE FOREIGN TABLE fdw_e2e.wrong (id integer, label integer)
+                     SERVER {SERVER} OPTIONS ("table" 'big')""")
+    with pytest.raises(psycopg2.errors.InvalidTextRepresentation) as e:
+        cur.execute("SELECT * FROM fdw_e2e.wrong WHERE id = 5")
+    assert 'column "label" of foreign table "wrong", row 1' in str(e.value)
+
+
+def test_failed_query_shows_athena_reason(setup, db):
+    cur = db.cursor()
+    cur.execute(f"""CREATE FOREIGN TABLE fdw_e2e.missing (id integer)
+                     SERVER {SERVER} OPTIONS ("table" 'no_such_table')""")
+    with pytest.raises(psycopg2.Error) as e:
+        cur.execute("SELECT * FROM fdw_e2e.missing")
+    msg = str(e.value)
+    assert "Athena query" in msg and "failed" in msg
+    assert "no_such_table" in msg
+    assert e.value.pgcode == "HV000"
+
+
+def slow_query(emulator, ms):
+    emulator.configure(athena_min_query_ms=ms)
+
+
+def stopped_ids(emulator):
+    return {r["input"]["QueryExecutionId"]
+            for r in athena_requests(emulator, "StopQueryExecution")}
+
+
+def test_cancel_stops_the_athena_query(setup, emulator):
+    victim = connect()
+    vcur = victim.cursor()
+    vcur.execute("SELECT pg_backend_pid()")
+    pid = vcur.fetchone()[0]
+    slow_query(emulator, 20000)
+    try:
+        result = {}
+
+        def run():
+            try:
+                vcur.execute("SELECT count(*) FROM fdw_e2e.big")
+            except psycopg2.Error as e:
+                result["error"] = e
+            result["done"] = time.monotonic()
+
+        t = threading.Thread(target=run)
+        t.start()
+        time.sleep(0.8)
+        ctl = connect()
+        ctl.cursor().execute("SELECT pg_cancel_backend(%s)", (pid,))
+        cancelled_at = time.monotonic()
+        t.join(10)
+        ctl.close()
+        assert "done" in result
+        assert result["done"] - cancelled_at < 1.0
+        assert isinstance(result["error"], psycopg2.errors.QueryCanceled)
+        polled = athena_requests(emulator, "GetQueryExecution")[-1]["input"]["QueryExecutionId"]
+        assert polled in stopped_ids(emulator)
+    finally:
+        slow_query(emulator, 0)
+        victim.close()
+
+
+def test_statement_timeout_stops_the_athena_query(setup, db, emulator):
+    cur = db.cursor()
+    slow_query(emulator, 20000)
+    try:
+        cur.execute("SET statement_timeout = '700ms'")
+        start = time.monotonic()
+        with pytest.raises(psycopg2.errors.QueryCanceled):
+            cur.execute("SELECT count(*) FROM fdw_e2e.big WHERE id > 0")
+        assert time.monotonic() - start < 1.7
+        cur.execute("RESET statement_timeout")
+        last = athena_requests(emulator, "GetQueryExecution")[-1]["input"]["QueryExecutionId"]
+        assert last in stopped_ids(emulator)
+    finally:
+        slow_query(emulator, 0)
+
+
+def test_backend_exit_stops_the_athena_query(setup, emulator):
+    victim = connect()
+    vcur = victim.cursor()
+    vcur.execute("SELECT pg_backend_pid()")
+    pid = vcur.fetchone()[0]
+    slow_query(emulator, 20000)
+    try:
+        def run():
+            try:
+                vcur.execute("SELECT count(*) FROM fdw_e2e.big WHERE id > 1")
+            except psycopg2.Error:
+                pass
+
+        t = threading.Thread(target=run)
+        t.start()
+        time.sleep(0.8)
+        ctl = connect()
+        ctl.cursor().execute("SELECT pg_terminate_backend(%s)", (pid,))
+        ctl.close()
+        t.join(10)
+        last = athena_requests(emulator, "GetQueryExecution")[-1]["input"]["QueryExecutionId"]
+        deadline = time.monotonic() + 5
+        while last not in stopped_ids(emulator) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert last in stopped_ids(emulator)
+    finally:
+        slow_query(emulator, 0)
+        victim.close()
