@@ -21,7 +21,9 @@
  *	- CURLOPT_NOSIGNAL: curl must not touch the backend's signal handlers.
  *	- A streamed body is held in a bounded buffer; when the reader is
  *	  behind, the transfer is paused (CURL_WRITEFUNC_PAUSE) until it
- *	  catches up, so memory stays bounded whatever the object's size.
+ *	  catches up, so memory stays bounded whatever the object's size.  A
+ *	  GET body cut off by the network is resumed where it broke (Range and
+ *	  If-Match), so the reader sees every byte once or gets an ERROR.
  *
  *-------------------------------------------------------------------------
  */
@@ -94,6 +96,7 @@ struct AwsStream
 	MemoryContextCallback cb;
 	size_t		bytes_read;
 	List	   *headers;
+	int			resumes;		/* reopened after a broken body */
 };
 
 /* Per-backend curl state. */
@@ -137,6 +140,7 @@ static void backoff_wait(long ms);
 static AwsTransfer *perform_with_retries(AwsHttpRequest *req, bool streaming,
 										 AwsError **error_out);
 static void stream_reset_cb(void *arg);
+static bool stream_resume(AwsStream *stream);
 
 static int64
 monotonic_us(void)
@@ -976,6 +980,7 @@ perform_with_retries(AwsHttpRequest *req, bool streaming, AwsError **error_out)
 
 	for (int attempt = 1;; attempt++)
 	{
+		TimestampTz attempt_start = GetCurrentTimestamp();
 		AwsTransfer *volatile t = transfer_start(req, streaming);
 		AwsError   *volatile err = NULL;
 
@@ -1001,6 +1006,14 @@ perform_with_retries(AwsHttpRequest *req, bool streaming, AwsError **error_out)
 		}
 		PG_END_TRY();
 
+		ereport(DEBUG2,
+				(errmsg_internal("aws %s %s: %s %ld after %ld ms (attempt %d)",
+								 aws_service_name(req->service), req->operation,
+								 t->result == CURLE_OK ? "HTTP" : "curl error",
+								 t->result == CURLE_OK ? t->status : (long) t->result,
+								 (long) TimestampDifferenceMilliseconds(attempt_start,
+																		GetCurrentTimestamp()),
+								 attempt)));
 		if (err == NULL)
 			return t;
 		transfer_free(t);
@@ -1110,6 +1123,11 @@ aws_stream_read(AwsStream *stream, char *buf, size_t len)
 		}
 		if (t->done)
 		{
+			if (t->result != CURLE_OK && !t->oom && stream_resume(stream))
+			{
+				t = stream->t;
+				continue;
+			}
 			if (t->result != CURLE_OK || t->oom)
 			{
 				AwsError   *err = transfer_error(stream->req, t);
@@ -1127,6 +1145,85 @@ aws_stream_read(AwsStream *stream, char *buf, size_t len)
 		}
 		drive_until(t, cond_data);
 	}
+}
+
+/*
+ * After the connection broke in the middle of a GET body, ask again for the
+ * rest (Range: bytes=<read>-), of the same version of the object (If-Match
+ * with its ETag), after a backoff; up to audit_fdw.aws_max_retries times a
+ * stream.  False when the failure is not one to retry: the caller raises it.
+ */
+static bool
+stream_resume(AwsStream *stream)
+{
+	AwsHttpRequest *req;
+	AwsHeader  *range;
+	const char *etag = find_header(stream->headers, "etag");
+	const char *content_range;
+	List	   *headers;
+	ListCell   *lc;
+	MemoryContext old;
+	char	   *expect;
+
+	if (!curl_code_is_retryable(stream->t->result) ||
+		stream->resumes >= aws_max_retries ||
+		strcmp(stream->req->method, "GET") != 0 ||
+		stream->t->status != 200)
+		return false;
+	foreach(lc, stream->req->headers)
+		if (pg_strcasecmp(((AwsHeader *) lfirst(lc))->name, "range") == 0)
+			return false;
+
+	old = MemoryContextSwitchTo(GetMemoryChunkContext(stream));
+	req = palloc(sizeof(AwsHttpRequest));
+	memcpy(req, stream->req, sizeof(AwsHttpRequest));
+	range = palloc(sizeof(AwsHeader));
+	range->name = "range";
+	range->value = psprintf("bytes=%zu-", stream->bytes_read);
+	headers = list_copy(stream->req->headers);
+	headers = lappend(headers, range);
+	if (etag != NULL)
+	{
+		AwsHeader  *if_match = palloc(sizeof(AwsHeader));
+
+		if_match->name = "if-match";
+		if_match->value = pstrdup(etag);
+		headers = lappend(headers, if_match);
+	}
+	req->headers = headers;
+	MemoryContextSwitchTo(old);
+
+	ereport(DEBUG1,
+			(errmsg_internal("aws %s %s: the body broke after %zu bytes (%s), resuming",
+							 aws_service_name(req->service), req->operation,
+							 stream->bytes_read, curl_easy_strerror(stream->t->result))));
+	transfer_free(stream->t);
+	stream->t = NULL;
+	stream->resumes++;
+	backoff_wait(backoff_ms(stream->resumes));
+
+	stream->t = perform_with_retries(req, true, NULL);
+	content_range = NULL;
+	foreach(lc, parse_headers(stream->t->hdr ? stream->t->hdr : "", stream->t->hdr_len))
+	{
+		AwsHeader  *h = lfirst(lc);
+
+		if (strcmp(h->name, "content-range") == 0)
+			content_range = h->value;
+	}
+	expect = psprintf("bytes %zu-", stream->bytes_read);
+	if (stream->t->status != 206 || content_range == NULL ||
+		strncmp(content_range, expect, strlen(expect)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("aws %s %s failed: the connection broke after %zu bytes of the body and the rest could not be asked for",
+						aws_service_name(req->service), req->operation,
+						stream->bytes_read),
+				 errdetail_internal("The range request got HTTP status %ld%s%s.",
+									stream->t->status,
+									content_range ? " with Content-Range " : "",
+									content_range ? content_range : "")));
+	return true;
 }
 
 long

@@ -345,3 +345,139 @@ def test_json_error_from_emulator(db, server):
     assert e.pgcode == "HV00R"
     assert e.diag.message_primary == "aws glue GetTable failed: EntityNotFoundException"
     assert "request id " in e.diag.message_detail
+
+
+def test_terminate_ends_request_in_flight(server, emulator):
+    import conftest
+    emulator.add_fault(service="sts", operation="GetCallerIdentity",
+                       latency_ms=10000, count=1)
+    victim = conftest.connect()
+    with victim.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        pid = cur.fetchone()[0]
+    result = {}
+
+    def run():
+        try:
+            with victim.cursor() as cur:
+                cur.execute("SELECT arn FROM audit_fdw.aws_identity(%s)", (server,))
+        except psycopg2.Error as e:
+            result["error"] = e
+        result["end"] = time.monotonic()
+
+    t = threading.Thread(target=run)
+    t.start()
+    time.sleep(0.5)
+    other = conftest.connect()
+    with other.cursor() as cur:
+        sent = time.monotonic()
+        cur.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        # the backend is gone well within a second
+        deadline = time.monotonic() + 1.0
+        gone = False
+        while time.monotonic() < deadline:
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,))
+            if cur.fetchone()[0] == 0:
+                gone = True
+                break
+            time.sleep(0.02)
+    other.close()
+    t.join(10)
+    victim.close()
+    assert gone
+    assert "error" in result and result["end"] - sent < 1.0
+
+
+class BreakingS3:
+    """An S3 GetObject endpoint whose first response breaks off in the middle
+    of the body; it honours Range and If-Match afterwards."""
+
+    def __init__(self, data, etag='"v1"', honour_range=True):
+        import http.server
+        import socket
+        outer = self
+        self.data = data
+        self.etag = etag
+        self.seen = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def do_GET(self):
+                outer.seen.append({k.lower(): v for k, v in self.headers.items()})
+                rng = self.headers.get("Range")
+                if rng is None or not honour_range:
+                    self.send_response(200)
+                    self.send_header("ETag", outer.etag)
+                    self.send_header("Content-Length", str(len(outer.data)))
+                    self.end_headers()
+                    if len(outer.seen) == 1:
+                        self.wfile.write(outer.data[:len(outer.data) // 3])
+                        self.wfile.flush()
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                        self.close_connection = True
+                        return
+                    self.wfile.write(outer.data)
+                    return
+                if self.headers.get("If-Match") != outer.etag:
+                    self.send_response(412)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                start = int(rng.split("=")[1].rstrip("-"))
+                body = outer.data[start:]
+                self.send_response(206)
+                self.send_header("ETag", outer.etag)
+                self.send_header("Content-Range", "bytes %d-%d/%d" % (
+                    start, len(outer.data) - 1, len(outer.data)))
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_stream_resumes_where_the_body_broke(db):
+    data = bytes((i * 7 + i // 251) % 256 for i in range(2 * 1024 * 1024))
+    s3 = BreakingS3(data)
+    try:
+        with db.cursor() as cur:
+            create_server(cur, "aws_core_break", s3.url)
+            cur.execute("SELECT audit_fdw.s3_get_object('aws_core_break', 's3://b/k')")
+            got = bytes(cur.fetchone()[0])
+            cur.execute("DROP SERVER aws_core_break CASCADE")
+    finally:
+        s3.close()
+    assert got == data
+    assert len(s3.seen) == 2
+    assert "range" not in s3.seen[0]
+    start = int(s3.seen[1]["range"].split("=")[1].rstrip("-"))
+    assert 0 < start <= len(data) // 3
+    assert s3.seen[1]["if-match"] == '"v1"'
+
+
+def test_stream_not_resumed_without_range_support(db):
+    data = b"x" * (1024 * 1024)
+    s3 = BreakingS3(data, honour_range=False)
+    try:
+        with db.cursor() as cur:
+            create_server(cur, "aws_core_break", s3.url)
+            with pytest.raises(psycopg2.Error) as exc:
+                cur.execute("SELECT audit_fdw.s3_get_object('aws_core_break', 's3://b/k')")
+            cur.execute("DROP SERVER aws_core_break CASCADE")
+    finally:
+        s3.close()
+    assert exc.value.pgcode == "08006"
+    assert "could not be asked for" in exc.value.diag.message_primary
