@@ -44,6 +44,8 @@ bool		aws_verify_tls = true;
 char	   *aws_ca_file = NULL;
 int			aws_metadata_timeout_ms = 1000;
 
+#define AWS_JSON_MAX_DEPTH 256
+
 static const AwsServiceInfo services[] = {
 	{AWS_SERVICE_DYNAMODB, "dynamodb", "dynamodb", "dynamodb",
 	"DynamoDB_20120810", "1.0"},
@@ -347,7 +349,10 @@ aws_json_call_try(AwsClient *client, AwsService service, const char *operation,
 	{
 		size_t		n;
 
-		body = json_object_to_json_string_length(request, JSON_C_TO_STRING_PLAIN, &n);
+		body = json_object_to_json_string_length(request,
+												 JSON_C_TO_STRING_PLAIN |
+												 JSON_C_TO_STRING_NOSLASHESCAPE,
+												 &n);
 		body_len = n;
 	}
 	else
@@ -373,9 +378,15 @@ aws_json_call_try(AwsClient *client, AwsService service, const char *operation,
 	if (resp->body_len == 0)
 		return json_own(json_object_new_object());
 
-	tok = json_tokener_new();
+	/*
+	 * DynamoDB nests maps and lists 32 deep, two JSON levels each, inside a
+	 * stream record: json-c's default depth of 32 is not enough.
+	 */
+	tok = json_tokener_new_ex(AWS_JSON_MAX_DEPTH);
 	if (tok == NULL)
-		elog(ERROR, "out of memory");
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
 	result = json_tokener_parse_ex(tok, resp->body, (int) resp->body_len);
 	jerr = json_tokener_get_error(tok);
 	json_tokener_free(tok);

@@ -126,7 +126,7 @@ audit_fdw_aws_request(PG_FUNCTION_ARGS)
 	if (request != NULL)
 	{
 		char	   *s = JsonbToCString(NULL, &request->root, VARSIZE(request));
-		json_tokener *tok = json_tokener_new();
+		json_tokener *tok = json_tokener_new_ex(256);
 
 		req_obj = json_tokener_parse_ex(tok, s, strlen(s));
 		json_tokener_free(tok);

@@ -154,3 +154,20 @@ def test_unknown_service(db, service):
     with pytest.raises(psycopg2.Error) as exc:
         call(db, "ec2", "DescribeInstances", {})
     assert exc.value.pgcode == "22023"
+
+
+def test_deeply_nested_response(db, service):
+    # a DynamoDB item 32 maps deep is 64 JSON levels inside its stream record
+    deep = {"S": "leaf"}
+    for _ in range(40):
+        deep = {"M": {"a": deep}}
+    body = {"Records": [{"dynamodb": {"NewImage": {"k": deep}}}]}
+    service.answers.append((200, {}, body))
+    assert call(db, "dynamodbstreams", "GetRecords", {"ShardIterator": "it", "deep": deep}) == body
+    assert json.loads(service.seen[0]["body"])["deep"] == deep
+
+
+def test_slashes_are_not_escaped(db, service):
+    call(db, "athena", "StartQueryExecution",
+         {"ResultConfiguration": {"OutputLocation": "s3://results/a/b/"}})
+    assert b"s3://results/a/b/" in service.seen[0]["body"]
