@@ -34,7 +34,7 @@ export AUDIT_FDW_REPO=$REPO_ROOT
 
 as_postgres() {
 	if [ "$(id -u)" -eq 0 ]; then
-		runuser -u postgres -- "$@"
+		(cd / && runuser -u postgres -- "$@") # the checkout may be closed to postgres
 	else
 		"$@"
 	fi
