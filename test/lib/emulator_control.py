@@ -35,8 +35,10 @@ class Emulator:
     def advance_clock(self, seconds):
         return self._call("POST", "clock/advance", {"seconds": seconds})
 
-    def split_shard(self, stream_arn, shard_id=None):
-        body = {"stream_arn": stream_arn}
+    def split_shard(self, stream_arn, shard_id=None, children=2):
+        """Closes a shard (every open shard if shard_id is None) and opens
+        its children: 2 (a split) or 1 (a rollover)."""
+        body = {"stream_arn": stream_arn, "children": children}
         if shard_id:
             body["shard_id"] = shard_id
         return self._call("POST", "streams/split", body)

@@ -165,22 +165,33 @@ class Handler(http.server.BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n > 0 else b""
 
+    def setup(self):
+        super().setup()
+        # one write a response and no Nagle delay: small responses on a
+        # kept-alive connection must not wait for the peer's delayed ACK
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def _send(self, status, body, headers):
         if isinstance(body, str):
             body = body.encode("utf-8")
-        self.send_response_only(status)
+        reason = self.responses.get(status, ("",))[0]
+        lines = ["HTTP/1.1 %d %s" % (status, reason)]
         has_length = False
         for k, v in headers.items():
             if k.lower() == "content-length":
                 has_length = True
-            self.send_header(k, v)
+            lines.append("%s: %s" % (k, v))
         if not has_length:
-            self.send_header("Content-Length", str(len(body)))
-        self.send_header("Date", self.date_time_string())
-        self.end_headers()
+            lines.append("Content-Length: %d" % len(body))
+        lines.append("Date: " + self.date_time_string())
+        if self.close_connection:
+            lines.append("Connection: close")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         if self.command != "HEAD" and body:
-            self.wfile.write(body)
-        self.wfile.flush()
+            self.wfile.write(head + body)
+        else:
+            self.wfile.write(head)
+        self.log_request(status)
 
     def _drop(self):
         try:

@@ -17,7 +17,11 @@ from emulator_control import Emulator  # noqa: E402
 
 @pytest.fixture(scope="session")
 def emulator():
-    return Emulator()
+    emu = Emulator()
+    yield emu
+    # the suite advances the emulator's clock by days: leave the emulator as
+    # it was started for the suites that follow
+    emu.reset()
 
 
 @pytest.fixture
