@@ -134,8 +134,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     server_version = "AmazonAWS"
     sys_version = ""
     router = None       # set by make_server
-    # headers and body go out in separate writes: without TCP_NODELAY the
-    # body waits for the client's delayed ACK (40 ms a request)
+    # no Nagle delay (and _send writes a response in one write): a small
+    # response on a kept-alive connection must not wait for the client's
+    # delayed ACK (40 ms a request)
     disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):
@@ -164,12 +165,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return b"".join(chunks)
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n > 0 else b""
-
-    def setup(self):
-        super().setup()
-        # one write a response and no Nagle delay: small responses on a
-        # kept-alive connection must not wait for the peer's delayed ACK
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def _send(self, status, body, headers):
         if isinstance(body, str):
