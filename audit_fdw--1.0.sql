@@ -38,6 +38,29 @@ AS 'MODULE_PATHNAME', 'audit_fdw_s3_get_object'
 LANGUAGE C STRICT VOLATILE;
 REVOKE ALL ON FUNCTION s3_get_object(name, text) FROM PUBLIC;
 
+-- The objects under s3://bucket/prefix (every page of ListObjectsV2): where
+-- Firehose wrote the audit records, what a query left in its output
+-- location.  Granted to no one by default, like aws_request.
+CREATE FUNCTION s3_list_objects(server name, uri text)
+RETURNS TABLE (key text, size bigint, last_modified timestamptz, etag text)
+AS 'MODULE_PATHNAME', 'audit_fdw_s3_list_objects'
+LANGUAGE C STRICT VOLATILE;
+REVOKE ALL ON FUNCTION s3_list_objects(name, text) FROM PUBLIC;
+
+-- The size of an object (HeadObject), NULL when there is none.
+CREATE FUNCTION s3_object_size(server name, uri text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'audit_fdw_s3_object_size'
+LANGUAGE C STRICT VOLATILE;
+REVOKE ALL ON FUNCTION s3_object_size(name, text) FROM PUBLIC;
+
+-- Write an object (PutObject).
+CREATE FUNCTION s3_put_object(server name, uri text, body bytea)
+RETURNS void
+AS 'MODULE_PATHNAME', 'audit_fdw_s3_put_object'
+LANGUAGE C STRICT VOLATILE;
+REVOKE ALL ON FUNCTION s3_put_object(name, text, bytea) FROM PUBLIC;
+
 -- ---------------------------------------------------------------------------
 -- The foreign data wrapper over Athena (src/fdw)
 -- ---------------------------------------------------------------------------

@@ -3,12 +3,14 @@
  * functions.c
  *		SQL functions of the AWS client core, for checking a setup:
  *		audit_fdw.aws_identity(server), audit_fdw.aws_request(server,
- *		service, operation, request), audit_fdw.s3_get_object(server, uri).
+ *		service, operation, request), and S3 at a glance:
+ *		s3_list_objects(server, uri), s3_object_size(server, uri),
+ *		s3_get_object(server, uri), s3_put_object(server, uri, body).
  *
  * Every function works on behalf of the current user through that user's
  * mapping for the server (which needs USAGE on the server).  aws_identity
  * shows the access key id and where it came from, never the secret.
- * aws_request and s3_get_object act with the server's credentials on
+ * aws_request and the s3_ functions act with the server's credentials on
  * anything those credentials reach, so the install script grants them to
  * no one; a superuser grants them where wanted.
  *
@@ -26,6 +28,7 @@
 #include "utils/builtins.h"
 #undef json_object
 #include "utils/jsonb.h"
+#include "utils/timestamp.h"
 
 #include <json-c/json.h>
 
@@ -34,9 +37,13 @@
 PG_FUNCTION_INFO_V1(audit_fdw_aws_identity);
 PG_FUNCTION_INFO_V1(audit_fdw_aws_request);
 PG_FUNCTION_INFO_V1(audit_fdw_s3_get_object);
+PG_FUNCTION_INFO_V1(audit_fdw_s3_put_object);
+PG_FUNCTION_INFO_V1(audit_fdw_s3_object_size);
+PG_FUNCTION_INFO_V1(audit_fdw_s3_list_objects);
 
 static AwsClient *client_for_server_name(const char *servername);
 static AwsService service_by_name(const char *name);
+static void object_uri(const char *uri, char **bucket, char **key);
 
 /* A client for the current user on the named server of audit_fdw. */
 static AwsClient *
@@ -153,6 +160,17 @@ audit_fdw_aws_request(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(pstrdup(text))));
 }
 
+/* An s3://bucket/key URI with a key, or an error. */
+static void
+object_uri(const char *uri, char **bucket, char **key)
+{
+	if (!aws_parse_s3_uri(uri, bucket, key) || (*key)[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid S3 object URI \"%s\"", uri),
+				 errhint("Write it as s3://bucket/key.")));
+}
+
 /* s3_get_object(server, 's3://bucket/key') -> bytea, read as a stream */
 Datum
 audit_fdw_s3_get_object(PG_FUNCTION_ARGS)
@@ -166,11 +184,7 @@ audit_fdw_s3_get_object(PG_FUNCTION_ARGS)
 	StringInfoData buf;
 	bytea	   *result;
 
-	if (!aws_parse_s3_uri(uri, &bucket, &key) || key[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid S3 object URI \"%s\"", uri),
-				 errhint("Write it as s3://bucket/key.")));
+	object_uri(uri, &bucket, &key);
 	stream = s3_get_object_stream(client, bucket, key);
 	initStringInfo(&buf);
 	for (;;)
@@ -188,4 +202,84 @@ audit_fdw_s3_get_object(PG_FUNCTION_ARGS)
 	SET_VARSIZE(result, VARHDRSZ + buf.len);
 	memcpy(VARDATA(result), buf.data, buf.len);
 	PG_RETURN_BYTEA_P(result);
+}
+
+/* s3_put_object(server, 's3://bucket/key', body bytea) */
+Datum
+audit_fdw_s3_put_object(PG_FUNCTION_ARGS)
+{
+	Name		servername = PG_GETARG_NAME(0);
+	char	   *uri = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	bytea	   *body = PG_GETARG_BYTEA_PP(2);
+	AwsClient  *client = client_for_server_name(NameStr(*servername));
+	char	   *bucket;
+	char	   *key;
+
+	object_uri(uri, &bucket, &key);
+	s3_put_object(client, bucket, key, VARDATA_ANY(body), VARSIZE_ANY_EXHDR(body));
+	PG_RETURN_VOID();
+}
+
+/* s3_object_size(server, 's3://bucket/key') -> bigint, NULL if missing */
+Datum
+audit_fdw_s3_object_size(PG_FUNCTION_ARGS)
+{
+	Name		servername = PG_GETARG_NAME(0);
+	char	   *uri = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	AwsClient  *client = client_for_server_name(NameStr(*servername));
+	char	   *bucket;
+	char	   *key;
+	int64		size;
+
+	object_uri(uri, &bucket, &key);
+	if (!s3_head_object(client, bucket, key, &size))
+		PG_RETURN_NULL();
+	PG_RETURN_INT64(size);
+}
+
+/*
+ * s3_list_objects(server, 's3://bucket/prefix') ->
+ *		setof (key, size, last_modified, etag)
+ */
+Datum
+audit_fdw_s3_list_objects(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Name		servername = PG_GETARG_NAME(0);
+	char	   *uri = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	AwsClient  *client;
+	char	   *bucket;
+	char	   *prefix;
+	List	   *objects;
+	ListCell   *lc;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (!aws_parse_s3_uri(uri, &bucket, &prefix))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid S3 URI \"%s\"", uri),
+				 errhint("Write it as s3://bucket/ or s3://bucket/prefix.")));
+	client = client_for_server_name(NameStr(*servername));
+	objects = s3_list_objects_v2(client, bucket, prefix);
+	foreach(lc, objects)
+	{
+		S3Object   *o = lfirst(lc);
+		Datum		values[4];
+		bool		nulls[4] = {false};
+		int64		t = o->last_modified ? aws_parse_iso8601(o->last_modified) : -1;
+
+		values[0] = CStringGetTextDatum(o->key);
+		values[1] = Int64GetDatum(o->size);
+		nulls[1] = (o->size < 0);
+		if (t >= 0)
+			values[2] = TimestampTzGetDatum(time_t_to_timestamptz((pg_time_t) t));
+		else
+			nulls[2] = true;
+		if (o->etag)
+			values[3] = CStringGetTextDatum(o->etag);
+		else
+			nulls[3] = true;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }

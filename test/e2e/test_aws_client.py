@@ -481,3 +481,52 @@ def test_stream_not_resumed_without_range_support(db):
         s3.close()
     assert exc.value.pgcode == "08006"
     assert "could not be asked for" in exc.value.diag.message_primary
+
+
+def test_s3_put_head_get_list(db, server, emulator):
+    s3 = emulator.client("s3")
+    try:
+        s3.create_bucket(Bucket="core-objects")
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    key = "orders/2024/01/15/16/a key+with é & ?=.json"
+    uri = "s3://core-objects/" + key
+    with db.cursor() as cur:
+        cur.execute("SELECT audit_fdw.s3_put_object(%s, %s, %s)",
+                    (server, uri, psycopg2.Binary(b'{"a": 1}\n')))
+        cur.execute("SELECT audit_fdw.s3_object_size(%s, %s)", (server, uri))
+        assert cur.fetchone()[0] == 9
+        cur.execute("SELECT audit_fdw.s3_object_size(%s, 's3://core-objects/none')", (server,))
+        assert cur.fetchone()[0] is None
+        cur.execute("SELECT audit_fdw.s3_get_object(%s, %s)", (server, uri))
+        assert bytes(cur.fetchone()[0]) == b'{"a": 1}\n'
+    # what boto3 sees is what was written, under the same key
+    assert s3.get_object(Bucket="core-objects", Key=key)["Body"].read() == b'{"a": 1}\n'
+
+
+def test_s3_list_objects_follows_pages(db, server, emulator):
+    import uuid
+    bucket = "core-list-" + uuid.uuid4().hex[:12]
+    emulator.client("s3").create_bucket(Bucket=bucket)
+    with db.cursor() as cur:
+        cur.execute("SELECT count(*) FROM (SELECT audit_fdw.s3_put_object(%s, "
+                    "%s || lpad(i::text, 5, '0'), "
+                    "convert_to(repeat('x', i %% 7), 'UTF8')) "
+                    "FROM generate_series(1, 1010) i) s", (server, "s3://%s/p/" % bucket))
+        assert cur.fetchone()[0] == 1010
+        cur.execute("SELECT audit_fdw.s3_put_object(%s, %s, '')",
+                    (server, "s3://%s/other" % bucket))
+        cur.execute("SELECT key, size, last_modified IS NOT NULL, etag "
+                    "FROM audit_fdw.s3_list_objects(%s, %s)", (server, "s3://%s/p/" % bucket))
+        rows = cur.fetchall()
+        cur.execute("SELECT count(*) FROM audit_fdw.s3_list_objects(%s, %s)",
+                    (server, "s3://%s/" % bucket))
+        assert cur.fetchone()[0] == 1011
+    assert len(rows) == 1010
+    assert [r[0] for r in rows] == ["p/%05d" % i for i in range(1, 1011)]
+    assert all(r[1] == i % 7 for i, r in zip(range(1, 1011), rows))
+    assert all(r[2] for r in rows)
+    assert all(r[3].startswith('"') for r in rows)
+    # more than one page was asked for
+    calls = emulator.requests(service="s3", operation="ListObjectsV2")
+    assert any("ContinuationToken" in c["input"] for c in calls[-3:])
