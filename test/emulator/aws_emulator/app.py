@@ -42,6 +42,10 @@ DEFAULT_CONFIG = {
     "stream_initial_shards": 1,
     # STS: default lifetime of temporary credentials
     "sts_default_duration_seconds": 3600,
+    # signatures older or newer than this (by wall time) are refused
+    "signature_max_skew_seconds": 900,
+    # kept-alive connections idle this long are closed (read at start)
+    "idle_timeout_seconds": 120,
     # requests kept for GET /_emulator/requests
     "request_log_size": 2000,
 }

@@ -10,6 +10,8 @@ this order: `latency_ms` (a sleep), then one of `drop_connection`, `body`
 or `error` (`when` "before" — the default — fails the request without
 running it; "after" runs the operation and then replaces its response, the
 case of a request that took effect but whose answer was lost).
+`truncate_body` runs the operation and sends its answer's headers and only
+that many bytes of its body, then resets the connection.
 `record_failure_rate` is read by Firehose's PutRecordBatch itself (each
 record fails with that probability) and counts as a hit per request.
 """
@@ -37,7 +39,7 @@ DEFAULT_STATUS = {
 FIELDS = {"service", "operation", "error", "message", "status", "probability",
           "count", "skip", "latency_ms", "drop_connection", "body", "when",
           "content_type", "record_failure_rate", "record_error_code",
-          "record_error_message"}
+          "record_error_message", "truncate_body"}
 
 
 class FaultError(ValueError):
@@ -64,6 +66,11 @@ class Fault:
         self.body = spec.get("body")
         self.content_type = spec.get("content_type")
         self.when = spec.get("when", "before")
+        self.truncate_body = spec.get("truncate_body")
+        if self.truncate_body is not None:
+            self.truncate_body = int(self.truncate_body)
+            if self.truncate_body < 0:
+                raise FaultError("truncate_body must be >= 0")
         self.record_failure_rate = spec.get("record_failure_rate")
         self.record_error_code = spec.get("record_error_code", "ServiceUnavailableException")
         self.record_error_message = spec.get("record_error_message", "Slow down.")
@@ -82,9 +89,10 @@ class Fault:
         if self.status is not None:
             self.status = int(self.status)
         if not (self.error or self.drop_connection or self.body is not None
-                or self.latency_ms or self.record_failure_rate is not None):
+                or self.latency_ms or self.record_failure_rate is not None
+                or self.truncate_body is not None):
             raise FaultError("a fault needs one of error, drop_connection, body, "
-                             "latency_ms or record_failure_rate")
+                             "truncate_body, latency_ms or record_failure_rate")
         self.seen = 0
         self.hits = 0
 

@@ -17,6 +17,7 @@ service runs, and the output or error is written in the protocol's shape
 with the request id header (x-amzn-RequestId; S3: x-amz-request-id).
 HTTP/1.1 keep-alive; one thread a connection.
 """
+import calendar
 import hashlib
 import http.server
 import json
@@ -182,6 +183,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.close_connection:
             lines.append("Connection: close")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        cut = self._truncate
+        if cut is not None and self.command != "HEAD":
+            # a response whose body breaks off: all the headers, part of the
+            # body, then a reset
+            self._truncate = None
+            self.wfile.write(head + body[:cut])
+            raise DroppedConnection()
         if self.command != "HEAD" and body:
             self.wfile.write(head + body)
         else:
@@ -203,6 +211,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     # ---- the request
 
     def _handle(self):
+        self._truncate = None
         raw_path, _, raw_query = self.path.partition("?")
         body = self._read_body()
         if raw_path.startswith("/_emulator/") or raw_path == "/_emulator":
@@ -291,7 +300,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if fault is not None:
                 if fault.latency_ms:
                     time.sleep(fault.latency_ms / 1000.0)
-                if fault.when == "before":
+                if fault.when == "before" and fault.truncate_body is None:
                     self._apply_fault(req, fault)
             params = self._parse(req, b, op, query, body)
             req.params = params if len(body) <= 65536 else _summarize(params)
@@ -303,7 +312,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             else:
                 with b.service.lock:
                     out = method(params)
-            if fault is not None and fault.when == "after":
+            if fault is not None and fault.truncate_body is not None:
+                self._truncate = fault.truncate_body
+            elif fault is not None and fault.when == "after":
                 self._apply_fault(req, fault)
         except AwsError as e:
             return self._error(req, e)
@@ -354,6 +365,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                             "'x-amz-content-sha256' header does not match what was computed."),
                 "malformed": ("AuthorizationHeaderMalformed", 400, "The authorization "
                               "header is malformed."),
+                "skew": ("RequestTimeTooSkewed", 403, "The difference between the request "
+                         "time and the current time is too large."),
             }[kind]
         elif b.protocol == "query":
             code, status, msg = {
@@ -371,6 +384,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                             "request is expired"),
                 "malformed": ("IncompleteSignature", 400, "Authorization header requires "
                               "'Credential', 'Signature' and 'SignedHeaders' parameters."),
+                "skew": ("SignatureDoesNotMatch", 403, ""),
             }[kind]
         else:
             code, status, msg = {
@@ -389,7 +403,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 "malformed": ("IncompleteSignatureException", 400, "Authorization header "
                               "requires 'Credential', 'Signature' and 'SignedHeaders' "
                               "parameters."),
+                "skew": ("InvalidSignatureException", 400, ""),
             }[kind]
+        if kind == "skew" and b.protocol == "rest-xml":
+            message = None
         return AwsError(code, message or msg, status=status)
 
     def _authenticate(self, req, b, raw_path, body):
@@ -419,6 +436,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise self._auth_error(
                 b, "signature", "Date in Credential scope does not match YYYYMMDD from "
                 "ISO-8601 version of date from HTTP: '%s' != '%s'" % (date, amz_date))
+        try:
+            signed_at = calendar.timegm(time.strptime(amz_date, "%Y%m%dT%H%M%SZ"))
+        except ValueError:
+            raise self._auth_error(b, "malformed")
+        skew = float(emu.config.get("signature_max_skew_seconds", 900))
+        wall = time.time()
+        if abs(wall - signed_at) > skew:
+            raise self._auth_error(b, "skew", "Signature expired: %s is now earlier than %s "
+                                   "(%s - %d min.)" % (
+                                       amz_date,
+                                       time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(wall - skew)),
+                                       time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(wall)),
+                                       skew // 60)
+                                   if signed_at < wall else
+                                   "Signature not yet current: %s is still later than %s "
+                                   "(%s + %d min.)" % (
+                                       amz_date,
+                                       time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(wall + skew)),
+                                       time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(wall)),
+                                       skew // 60))
         signed_names = signed.split(";")
         headers = botocore.awsrequest.HTTPHeaders()
         for name in signed_names:
@@ -631,5 +668,7 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 def make_server(emu, host, port, service_classes):
     router = Router(emu, service_classes)
-    handler = type("BoundHandler", (Handler,), {"router": router})
+    # an idle kept-alive connection is closed after this, as AWS does
+    handler = type("BoundHandler", (Handler,), {
+        "router": router, "timeout": float(emu.config.get("idle_timeout_seconds", 120))})
     return Server((host, port), handler)

@@ -106,3 +106,18 @@ def test_hostile_body(faults):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         faults.client("firehose").list_delivery_streams()
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+
+
+def test_truncated_body(faults, uid):
+    s3 = faults.client("s3")
+    s3.create_bucket(Bucket=uid)
+    data = bytes(range(256)) * 400
+    s3.put_object(Bucket=uid, Key="big", Body=data)
+    faults.add_fault(service="s3", operation="GetObject", truncate_body=1000, count=1)
+    r = s3.get_object(Bucket=uid, Key="big")
+    assert r["ContentLength"] == len(data)          # the headers promise it all
+    with pytest.raises(Exception):
+        r["Body"].read()
+    # the rest is still there, by range
+    r = s3.get_object(Bucket=uid, Key="big", Range="bytes=1000-")
+    assert r["Body"].read() == data[1000:]

@@ -156,3 +156,44 @@ def test_config(emulator):
         assert out["athena_min_query_ms"] == 1234
     finally:
         emulator.configure(athena_min_query_ms=before["athena_min_query_ms"])
+
+
+def test_stale_signature_refused(emulator, monkeypatch):
+    import datetime
+    real = datetime.datetime
+
+    class Past(real):
+        @classmethod
+        def utcnow(cls):
+            return real.utcnow() - datetime.timedelta(minutes=20)
+
+    monkeypatch.setattr(botocore.auth.datetime, "datetime", Past)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        emulator.client("dynamodb").list_tables()
+    assert e.value.response["Error"]["Code"] == "InvalidSignatureException"
+    assert "Signature expired" in e.value.response["Error"]["Message"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        emulator.client("s3").list_buckets()
+    assert e.value.response["Error"]["Code"] == "RequestTimeTooSkewed"
+
+
+def test_large_upload_with_expect_continue(emulator, uid):
+    s3 = emulator.client("s3")
+    s3.create_bucket(Bucket=uid)
+    data = b"z" * (3 * 1024 * 1024 + 7)
+    s3.put_object(Bucket=uid, Key="large", Body=data)
+    assert s3.get_object(Bucket=uid, Key="large")["Body"].read() == data
+
+
+def test_keep_alive(emulator):
+    # many requests over one kept-alive connection
+    import http.client
+    from urllib.parse import urlsplit
+    u = urlsplit(emulator.url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    for _ in range(5):
+        conn.request("GET", "/_emulator/health")
+        resp = conn.getresponse()
+        assert resp.status == 200 and json.loads(resp.read()) == {"ok": True}
+        assert resp.getheader("Connection") != "close"
+    conn.close()
