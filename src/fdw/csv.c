@@ -69,6 +69,7 @@ static bool end_field(CsvReader *r);
 static CsvResult end_record(CsvReader *r, char ***fields, bool **nulls,
 							int *nfields);
 static CsvResult fail(CsvReader *r, const char *msg);
+static bool too_long(CsvReader *r);
 
 CsvReader *
 csv_reader_create(size_t max_record_bytes, CsvAllocFn alloc_fn,
@@ -179,6 +180,18 @@ fail(CsvReader *r, const char *msg)
 	return CSV_ERROR;
 }
 
+/*
+ * Whether the record being decoded is over the limit.  It is asked after
+ * every run of bytes is decoded, before the byte that ended the run is
+ * looked at, and at the end of input, so that the same input gives the same
+ * answer wherever the network split it.
+ */
+static bool
+too_long(CsvReader *r)
+{
+	return r->out_len > r->max_record;
+}
+
 /* Room for extra more decoded bytes plus a terminating NUL. */
 static bool
 out_reserve(CsvReader *r, size_t extra)
@@ -273,7 +286,7 @@ csv_reader_next(CsvReader *r, char ***fields, bool **nulls, int *nfields)
 		char	   *stop = r->in + r->end;
 		char		c;
 
-		if (r->out_len > r->max_record)
+		if (too_long(r))
 			return fail(r, "record too long");
 
 		switch (r->state)
@@ -325,6 +338,8 @@ csv_reader_next(CsvReader *r, char ***fields, bool **nulls, int *nfields)
 						memcpy(r->out + r->out_len, p, q - p);
 						r->out_len += q - p;
 						r->pos += q - p;
+						if (too_long(r))
+							return fail(r, "record too long");
 					}
 					if (q == stop)
 						break;
@@ -358,6 +373,8 @@ csv_reader_next(CsvReader *r, char ***fields, bool **nulls, int *nfields)
 						memcpy(r->out + r->out_len, p, n);
 						r->out_len += n;
 						r->pos += n;
+						if (too_long(r))
+							return fail(r, "record too long");
 					}
 					if (q)
 					{
@@ -421,6 +438,8 @@ csv_reader_next(CsvReader *r, char ***fields, bool **nulls, int *nfields)
 		return CSV_NEED_MORE;
 
 	/* end of input */
+	if (too_long(r))
+		return fail(r, "record too long");
 	switch (r->state)
 	{
 		case ST_FIELD_START:

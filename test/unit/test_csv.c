@@ -224,6 +224,34 @@ TEST(csv_record_too_long)
 	free(got);
 }
 
+/*
+ * The limit gives the same answer whatever the chunking: a long run that a
+ * malformed byte ends, or that the end of input ends, is too long whole as
+ * in pieces.
+ */
+TEST(csv_record_too_long_whatever_the_chunks)
+{
+	static const char *const inputs[] = {
+		"0123456789abcdef\"x\n",
+		"\"0123456789abcdef\"x\n",
+		"\"0123456789abcdef\"",
+		"0123456789abcdef",
+		"\"a\",\"0123456789\"\"\"\"\"\r\n",
+	};
+	static const size_t chunks[] = {0, 1, 2, 3, 7};
+
+	for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++)
+		for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++)
+		{
+			char	   *got = read_all(inputs[i], strlen(inputs[i]), chunks[c], 8);
+
+			if (strcmp(got, "ERROR: record too long in record 1") != 0)
+				test_fail(__FILE__, __LINE__, "input %zu, chunk %zu: got \"%s\"",
+						  i, chunks[c], got);
+			free(got);
+		}
+}
+
 TEST(csv_reset_reads_again)
 {
 	CsvReader  *r = csv_reader_create(1024, malloc, realloc, free);
