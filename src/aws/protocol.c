@@ -30,6 +30,7 @@ static const char *code_from_status(long status);
 static const char *skip_space(const char *p, const char *end);
 static void parse_json_error(const char *body, size_t len, AwsErrorInfo *info);
 static void parse_xml_error(const char *body, size_t len, AwsErrorInfo *info);
+static char *xml_find_nonempty(const char *body, size_t len, const char *suffix);
 
 static char *
 dup_n(const char *s, size_t n)
@@ -166,15 +167,33 @@ parse_json_error(const char *body, size_t len, AwsErrorInfo *info)
 	json_tokener_free(tok);
 }
 
+/*
+ * aws_xml_find, but an empty element (<Code></Code>, <Code/>) counts as
+ * absent, as an empty JSON string does: the code then comes from the
+ * status, never blank.
+ */
+static char *
+xml_find_nonempty(const char *body, size_t len, const char *suffix)
+{
+	char	   *s = aws_xml_find(body, len, suffix);
+
+	if (s != NULL && s[0] == '\0')
+	{
+		free(s);
+		s = NULL;
+	}
+	return s;
+}
+
 static void
 parse_xml_error(const char *body, size_t len, AwsErrorInfo *info)
 {
 	if (info->code == NULL)
 	{
-		char	   *code = aws_xml_find(body, len, "Error/Code");
+		char	   *code = xml_find_nonempty(body, len, "Error/Code");
 
 		if (code == NULL)
-			code = aws_xml_find(body, len, "Errors/Error/Code");
+			code = xml_find_nonempty(body, len, "Errors/Error/Code");
 		/* trimmed, and none at all when blank */
 		if (code != NULL)
 		{
@@ -183,12 +202,12 @@ parse_xml_error(const char *body, size_t len, AwsErrorInfo *info)
 		}
 	}
 	if (info->message == NULL)
-		info->message = aws_xml_find(body, len, "Error/Message");
+		info->message = xml_find_nonempty(body, len, "Error/Message");
 	if (info->request_id == NULL)
 	{
-		info->request_id = aws_xml_find(body, len, "RequestId");
+		info->request_id = xml_find_nonempty(body, len, "RequestId");
 		if (info->request_id == NULL)
-			info->request_id = aws_xml_find(body, len, "RequestID");
+			info->request_id = xml_find_nonempty(body, len, "RequestID");
 	}
 }
 

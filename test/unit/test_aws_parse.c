@@ -126,6 +126,25 @@ TEST(error_hostile_bodies)
 	}
 }
 
+/* An empty <Code/> or <Code></Code> is no code: the status names it. */
+TEST(error_empty_xml_code_falls_back_to_status)
+{
+	AwsErrorInfo *e = PARSE(503, "<Error><Code></Code><Message></Message>"
+							"<RequestId/></Error>", NULL, NULL);
+
+	REQUIRE(e != NULL);
+	CHECK_STR_EQ(e->code, "ServiceUnavailable");
+	CHECK(e->message == NULL);
+	CHECK(e->request_id == NULL);
+	aws_error_info_free(e);
+
+	e = PARSE(403, "<ErrorResponse><Error><Code/></Error><Errors><Error>"
+			  "<Code>AccessDenied</Code></Error></Errors></ErrorResponse>", NULL, NULL);
+	REQUIRE(e != NULL);
+	CHECK_STR_EQ(e->code, "AccessDenied");
+	aws_error_info_free(e);
+}
+
 TEST(retry_classification)
 {
 	CHECK(aws_error_is_retryable(400, "ThrottlingException"));
