@@ -855,9 +855,8 @@ audit_transform_record(json_object *record, const char *shard_id,
 			APPEND_LITERAL(out, "null");
 		else if (!write_event_time(out, when))
 		{
-			out->len = start;
 			bad_record(&st, "ApproximateCreationDateTime is not a time", NULL);
-			return AUDIT_TRANSFORM_BAD_RECORD;
+			goto fail;
 		}
 	}
 	APPEND_LITERAL(out, ",\"sequence_number\":");

@@ -192,6 +192,26 @@ TEST(transform_records)
 	record_case("record without dynamodb is bad", "{" META_IN "}", NULL);
 }
 
+/*
+ * A time out of range fails the record after its first fields were
+ * written: the buffer is back to what it held, still NUL-terminated there.
+ */
+TEST(transform_bad_event_time_leaves_buffer)
+{
+	json_object *bad = json_tokener_parse("{\"eventID\":\"b\",\"dynamodb\":{\"SequenceNumber\":\"2\","
+										  "\"ApproximateCreationDateTime\":1E300}}");
+	AuditBuf	buf;
+
+	audit_buf_init(&buf);
+	audit_buf_append(&buf, "before\n", 7);
+	check_true("an out of range time is a bad record",
+			   audit_transform_record(bad, NULL, NULL, &buf, NULL, NULL, 0) == AUDIT_TRANSFORM_BAD_RECORD);
+	check_true("the buffer is as it was", buf.len == 7);
+	check_str("the buffer is terminated where it was", buf.data, "before\n");
+	json_object_put(bad);
+	audit_buf_free(&buf);
+}
+
 TEST(transform_bad_record_leaves_buffer_and_buffer_grows)
 {
 	json_object *good = json_tokener_parse("{\"eventID\":\"g\",\"dynamodb\":{\"SequenceNumber\":\"1\","
