@@ -9,7 +9,10 @@
  * walked as XML, and searched for the paths AWS clients read.
  *
  * Invariants besides the sanitizers': an error always has a non-empty code
- * without '#' or ':' (the namespace and the URI suffix are cut off); the
+ * without '#' or ':' (the namespace and the URI suffix are cut off); a
+ * header's code is the part of x-amzn-ErrorType between the last '#' and
+ * the first ':' after it, worked out independently, and the header's
+ * request id is kept as it is; the
  * XML walker reports paths without empty element names, and every text it
  * reports is within the walk; aws_xml_find returns what the walker saw.
  *
@@ -24,6 +27,8 @@
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static char *header_code(const char *type);
+
 static void
 check(int ok, const char *what)
 {
@@ -32,6 +37,37 @@ check(int ok, const char *what)
 		fprintf(stderr, "aws_error invariant broken: %s\n", what);
 		abort();
 	}
+}
+
+/*
+ * The code an x-amzn-ErrorType value names: after the last '#', before the
+ * first ':', without surrounding blanks; NULL when nothing is left.
+ */
+static char *
+header_code(const char *type)
+{
+	const char *start = type;
+	const char *end;
+	char	   *r;
+
+	for (const char *p = type; *p; p++)
+		if (*p == '#')
+			start = p + 1;
+	end = start;
+	while (*end && *end != ':')
+		end++;
+	while (start < end && (*start == ' ' || (*start >= '\t' && *start <= '\r')))
+		start++;
+	while (end > start && (end[-1] == ' ' || (end[-1] >= '\t' && end[-1] <= '\r')))
+		end--;
+	if (end == start)
+		return NULL;
+	r = malloc(end - start + 1);
+	if (r == NULL)
+		abort();
+	memcpy(r, start, end - start);
+	r[end - start] = '\0';
+	return r;
 }
 
 static bool
@@ -80,6 +116,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		info = aws_parse_error(status, NULL, 0, header, header);
 		check(info != NULL && info->code != NULL, "a code from the header");
 		check(strchr(info->code, ':') == NULL, "no URI suffix in a header code");
+		{
+			char	   *want = header_code(header);
+
+			if (want != NULL)
+				check(strcmp(info->code, want) == 0, "the header's code");
+			free(want);
+		}
+		if (header[0] != '\0')
+			check(info->request_id != NULL && strcmp(info->request_id, header) == 0,
+				  "the header's request id");
 		aws_error_info_free(info);
 		free(header);
 	}

@@ -4,9 +4,10 @@
  *		libFuzzer target for src/fdw/csv.c, the reader of Athena's result
  *		CSV (bytes that come from S3).
  *
- * Byte 0 picks a chunk size (1..64); the rest is the CSV.  The input is
- * read whole and in chunks of that size; besides the sanitizers' checks
- * the target aborts when
+ * Byte 0 picks a chunk size (1..64, its low six bits) and the record size
+ * limit (its high two bits: 1 MiB, 64, 512 or 4096 bytes); the rest is the
+ * CSV.  The input is read whole and in chunks of that size; besides the
+ * sanitizers' checks the target aborts when
  *	- the two readings differ (records, NULLs, the error), or
  *	- the records, written back as Athena writes them (every value quoted,
  *	  quotes doubled, NULL empty and unquoted), do not read back the same.
@@ -52,9 +53,10 @@ buf_add(Buf *b, const char *s, size_t n)
  * back as Athena's CSV.  Returns 1 when the input was malformed.
  */
 static int
-read_input(const char *input, size_t len, size_t chunk, Buf *dump, Buf *csv)
+read_input(const char *input, size_t len, size_t chunk, size_t max_record,
+		   Buf *dump, Buf *csv)
 {
-	CsvReader  *r = csv_reader_create(MAX_RECORD, malloc, realloc, free);
+	CsvReader  *r = csv_reader_create(max_record, malloc, realloc, free);
 	size_t		fed = 0;
 	int			malformed = 0;
 
@@ -143,13 +145,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				written = {0},
 				again = {0};
 	size_t		chunk;
+	size_t		max_record;
 	int			malformed;
 
 	if (size < 1)
 		return 0;
 	chunk = 1 + data[0] % 64;
-	malformed = read_input((const char *) data + 1, size - 1, size, &whole, &written);
-	read_input((const char *) data + 1, size - 1, chunk, &chunked, NULL);
+	/* the limit must not depend on where the input was cut either */
+	max_record = (data[0] >> 6) ? (size_t) 8 << (3 * (data[0] >> 6)) : MAX_RECORD;
+	malformed = read_input((const char *) data + 1, size - 1, size, max_record,
+						   &whole, &written);
+	read_input((const char *) data + 1, size - 1, chunk, max_record, &chunked, NULL);
 	if (whole.len != chunked.len ||
 		(whole.len && memcmp(whole.data, chunked.data, whole.len) != 0))
 		abort();
@@ -158,7 +164,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* fields hold no NUL (a NUL ends the string): what was read must
 		 * survive being written back */
 		read_input(written.data ? written.data : "", written.len, written.len + 1,
-				   &again, NULL);
+				   MAX_RECORD, &again, NULL);
 		if (again.len != whole.len ||
 			(whole.len && memcmp(again.data, whole.data, whole.len) != 0))
 		{

@@ -1,0 +1,216 @@
+/*-------------------------------------------------------------------------
+ *
+ * fuzz_transform.c
+ *		libFuzzer target for the pump's stream record transform
+ *		(src/pump/transform.c): one element of GetRecords' Records array in,
+ *		one audit record out.
+ *
+ * The input is
+ *
+ *		byte 0       flags: 1 pass a shard id and a source table
+ *		then         a stream record as JSON (json-c parses it, as the pump
+ *		             does; input json-c rejects ends there)
+ *
+ * and the input after the flags byte is also taken whole as a DynamoDB
+ * number (audit_write_number) and as a string (audit_write_json_string).
+ *
+ * Besides the sanitizers' checks, it aborts when the audit record contract
+ * (DESIGN.md section 2) breaks: a record that transforms is one line ending
+ * in "\n", a JSON object that json-c reads back with the eventID and
+ * sequence number as strings; a record that does not transform leaves the
+ * buffer exactly as it was; the keys' position the pump is told holds the
+ * record's keys.  A number that is accepted is a JSON number; a
+ * string written as JSON reads back as the same bytes.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pump/transform.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check(int ok, const char *what);
+static json_object *parse(const char *text, size_t len);
+static void check_record(const char *text, size_t len, bool named);
+static void check_number(const char *text, size_t len);
+static void check_string(const char *text, size_t len);
+
+#define PREFIX "{\"previous\":\"record\"}\n"
+
+static void
+check(int ok, const char *what)
+{
+	if (!ok)
+	{
+		fprintf(stderr, "transform invariant broken: %s\n", what);
+		abort();
+	}
+}
+
+/*
+ * The whole of text as one JSON value, or NULL.  A number at the very end
+ * keeps json-c waiting for more, so the end of input is fed as a NUL.
+ */
+static json_object *
+parse(const char *text, size_t len)
+{
+	json_tokener *tok = json_tokener_new();
+	json_object *obj;
+	size_t		used;
+
+	if (tok == NULL)
+		abort();
+	obj = json_tokener_parse_ex(tok, text, (int) len);
+	used = (size_t) json_tokener_get_parse_end(tok);
+	if (obj == NULL && json_tokener_get_error(tok) == json_tokener_continue &&
+		used == len)
+	{
+		obj = json_tokener_parse_ex(tok, "", 1);
+		used = len;
+	}
+	if (obj != NULL && (json_tokener_get_error(tok) != json_tokener_success ||
+						used != len))
+	{
+		json_object_put(obj);
+		obj = NULL;
+	}
+	json_tokener_free(tok);
+	return obj;
+}
+
+static void
+check_record(const char *text, size_t len, bool named)
+{
+	json_object *record = parse(text, len);
+	AuditBuf	out;
+	AuditRecordInfo info;
+	char		err[256];
+	AuditTransformResult res;
+
+	if (record == NULL)
+		return;
+	audit_buf_init(&out);
+	audit_buf_append(&out, PREFIX, strlen(PREFIX));
+	res = audit_transform_record(record, named ? "shardId-00000001" : NULL,
+								 named ? "Orders" : NULL, &out, &info, err, sizeof(err));
+	check(out.len >= strlen(PREFIX) && memcmp(out.data, PREFIX, strlen(PREFIX)) == 0,
+		  "the records before were changed");
+	if (res == AUDIT_TRANSFORM_OK)
+	{
+		const char *line = out.data + strlen(PREFIX);
+		size_t		n = out.len - strlen(PREFIX);
+		json_object *audit;
+		json_object *v;
+
+		check(n >= 2 && line[n - 1] == '\n', "the record does not end in a newline");
+		check(memchr(line, '\n', n - 1) == NULL, "the record spans lines");
+		check(strlen(line) == n, "the record holds a NUL byte");
+		audit = parse(line, n - 1);
+		check(audit != NULL && json_object_is_type(audit, json_type_object),
+			  "the record is not a JSON object");
+		check(json_object_object_get_ex(audit, "event_id", &v) &&
+			  json_object_is_type(v, json_type_string),
+			  "the record has no event_id string");
+		check(json_object_object_get_ex(audit, "sequence_number", &v) &&
+			  json_object_is_type(v, json_type_string),
+			  "the sequence number is not a string");
+		check(json_object_object_get_ex(audit, "shard_id", &v) &&
+			  (named ? json_object_is_type(v, json_type_string) : v == NULL),
+			  "the shard id is not what was given");
+		/* the keys the pump hashes to order an item's records */
+		if (info.keys_len > 0)
+		{
+			json_object *keys;
+
+			check(info.keys_offset >= strlen(PREFIX) &&
+				  info.keys_offset + info.keys_len < out.len,
+				  "the keys lie outside the record");
+			keys = parse(out.data + info.keys_offset, info.keys_len);
+			check(keys != NULL && json_object_is_type(keys, json_type_object) &&
+				  json_object_object_get_ex(audit, "keys", &v) &&
+				  json_object_equal(keys, v),
+				  "the keys' position does not hold the record's keys");
+			json_object_put(keys);
+		}
+		else
+			check(!json_object_object_get_ex(audit, "keys", &v),
+				  "a record with keys reports none");
+		json_object_put(audit);
+	}
+	else
+	{
+		check(res == AUDIT_TRANSFORM_BAD_RECORD, "out of memory without a reason");
+		check(out.len == strlen(PREFIX) && out.data[out.len] == '\0',
+			  "a bad record left output behind");
+		check(err[0] != '\0', "a bad record without a reason");
+	}
+	audit_buf_free(&out);
+	json_object_put(record);
+}
+
+static void
+check_number(const char *text, size_t len)
+{
+	AuditBuf	out;
+	json_object *n;
+
+	if (len > 4096)
+		return;
+	audit_buf_init(&out);
+	if (audit_write_number(&out, text, len))
+	{
+		check(out.len > 0 && strlen(out.data) == out.len, "an empty number");
+		n = parse(out.data, out.len);
+		check(n != NULL && (json_object_is_type(n, json_type_int) ||
+							json_object_is_type(n, json_type_double)),
+			  "a number is written as something else than a JSON number");
+		json_object_put(n);
+	}
+	else
+		check(out.len == 0, "a rejected number left output behind");
+	audit_buf_free(&out);
+}
+
+static void
+check_string(const char *text, size_t len)
+{
+	AuditBuf	out;
+	json_object *s;
+
+	audit_buf_init(&out);
+	audit_write_json_string(&out, text, len);
+	check(out.len >= 2 && out.data[0] == '"' && out.data[out.len - 1] == '"',
+		  "a string is not quoted");
+	check(memchr(out.data, '\n', out.len) == NULL, "a string spans lines");
+	s = parse(out.data, out.len);
+	check(s != NULL && json_object_is_type(s, json_type_string),
+		  "a string does not read back as a JSON string");
+	check((size_t) json_object_get_string_len(s) == len &&
+		  memcmp(json_object_get_string(s), text, len) == 0,
+		  "a string reads back as other bytes");
+	json_object_put(s);
+	audit_buf_free(&out);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char	   *text;
+
+	if (size < 1)
+		return 0;
+	/* exactly size - 1 bytes: a read past the end is caught */
+	text = malloc(size - 1 ? size - 1 : 1);
+	if (text == NULL)
+		abort();
+	memcpy(text, data + 1, size - 1);
+	check_record(text, size - 1, (data[0] & 1) != 0);
+	check_number(text, size - 1);
+	check_string(text, size - 1);
+	free(text);
+	return 0;
+}
