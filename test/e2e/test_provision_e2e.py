@@ -1,0 +1,224 @@
+"""Provisioning from SQL against the emulator: create_audit_table and
+create_delivery_stream make what Glue, Firehose and Athena need, are
+idempotent, and refuse a different existing definition.
+
+The last test sends audit records through the delivery stream and reads them
+back with Athena (boto3), which checks the Glue definition itself: the JSON
+SerDe columns, the struct images and the partition projection over
+Firehose's folders.
+"""
+import json
+import os
+import time
+import uuid
+
+import psycopg2
+import pytest
+
+BUCKET = "provision-e2e"
+LOCATION = f"s3://{BUCKET}/orders/"
+ROLE = "arn:aws:iam::123456789012:role/provision-e2e-firehose"
+ITEMS = "orderId string, state string, lastUpdatedDate bigint"
+
+
+@pytest.fixture(scope="module")
+def server(emulator):
+    conn = psycopg2.connect(dbname=os.environ.get("PGDATABASE", "audit"))
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute("CREATE EXTENSION IF NOT EXISTS audit_fdw")
+    cur.execute("DROP SERVER IF EXISTS prov_e2e CASCADE")
+    cur.execute("CREATE SERVER prov_e2e FOREIGN DATA WRAPPER audit_fdw OPTIONS "
+                "(region 'us-east-1', endpoint %s, database 'prov_e2e')",
+                (emulator.url,))
+    cur.execute("CREATE USER MAPPING FOR CURRENT_USER SERVER prov_e2e "
+                "OPTIONS (access_key_id 'test', secret_access_key 'test')")
+    s3 = emulator.client("s3")
+    for bucket in (BUCKET, BUCKET + "-results"):
+        try:
+            s3.create_bucket(Bucket=bucket)
+        except s3.exceptions.BucketAlreadyOwnedByYou:
+            pass
+    yield "prov_e2e"
+    cur.execute("DROP SERVER prov_e2e CASCADE")
+    conn.close()
+
+
+def call(db, sql, *args):
+    cur = db.cursor()
+    cur.execute(sql, args)
+    return cur.fetchone()[0]
+
+
+def unique(prefix):
+    return prefix + "_" + uuid.uuid4().hex[:8]
+
+
+def test_audit_table_definition(db, server, emulator):
+    table = unique("orders_audit")
+    assert call(db, "SELECT audit_fdw.create_audit_table(%s, %s, %s, %s)",
+                server, table, LOCATION, ITEMS) == "created"
+
+    t = emulator.client("glue").get_table(DatabaseName="prov_e2e", Name=table)["Table"]
+    sd = t["StorageDescriptor"]
+    assert sd["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
+    assert sd["InputFormat"] == "org.apache.hadoop.mapred.TextInputFormat"
+    assert sd["Location"] == LOCATION
+    columns = [(c["Name"], c["Type"]) for c in sd["Columns"]]
+    image = "struct<orderId:string,state:string,lastUpdatedDate:bigint>"
+    assert columns == [
+        ("event_id", "string"), ("event_name", "string"), ("event_time", "timestamp"),
+        ("sequence_number", "string"), ("shard_id", "string"), ("source_table", "string"),
+        ("aws_region", "string"),
+        ("user_identity", "struct<type:string,principal_id:string>"),
+        ("keys", "struct<orderId:string>"), ("new_image", image), ("old_image", image)]
+    assert [(c["Name"], c["Type"]) for c in t["PartitionKeys"]] == [("datehour", "string")]
+    p = t["Parameters"]
+    assert p["projection.enabled"] == "true"
+    assert p["projection.datehour.type"] == "date"
+    assert p["projection.datehour.format"] == "yyyy/MM/dd/HH"
+    assert p["projection.datehour.range"] == "NOW-1YEARS,NOW"
+    assert p["projection.datehour.interval"] == "1"
+    assert p["projection.datehour.interval.unit"] == "HOURS"
+    assert p["storage.location.template"] == LOCATION + "${datehour}/"
+
+
+def test_audit_table_is_idempotent(db, server, emulator):
+    table = unique("orders_audit")
+    args = (server, table, LOCATION, ITEMS)
+    assert call(db, "SELECT audit_fdw.create_audit_table(%s, %s, %s, %s)", *args) == "created"
+    # the same definition, written differently: still the same table
+    assert call(db, "SELECT audit_fdw.create_audit_table(%s, %s, %s, %s)",
+                server, table.upper(), f"s3://{BUCKET}/orders",
+                "orderId STRING, state string,lastUpdatedDate BIGINT") == "unchanged"
+    creates = [r for r in emulator.requests(service="glue", operation="CreateTable")
+               if r.get("input", {}).get("TableInput", {}).get("Name") == table]
+    assert len(creates) == 1
+
+
+@pytest.mark.parametrize("change, detail", [
+    ({"item_columns": "orderId string, state string"},
+     "Its type of column new_image is struct<orderId:string,state:string,lastUpdatedDate:bigint>, "
+     "not struct<orderId:string,state:string>."),
+    ({"location": f"s3://{BUCKET}/other/"},
+     f"Its location is '{LOCATION}', not 's3://{BUCKET}/other/'."),
+    ({"history": "90 days"},
+     "Its table property projection.datehour.range is 'NOW-1YEARS,NOW', "
+     "not 'NOW-90DAYS,NOW'."),
+])
+def test_audit_table_with_another_definition(db, server, change, detail):
+    table = unique("orders_audit")
+    call(db, "SELECT audit_fdw.create_audit_table(%s, %s, %s, %s)",
+         server, table, LOCATION, ITEMS)
+    args = {"item_columns": ITEMS, "location": LOCATION, "history": "1 year", **change}
+    with pytest.raises(psycopg2.errors.DuplicateTable) as e:
+        call(db, "SELECT audit_fdw.create_audit_table(%s, %s, location => %s, "
+                 "item_columns => %s, history => %s::interval)",
+             server, table, args["location"], args["item_columns"], args["history"])
+    assert e.value.diag.message_primary == \
+        f'Glue table "prov_e2e.{table}" already exists with another definition'
+    assert e.value.diag.message_detail == detail
+    assert "aws glue delete-table" in e.value.diag.message_hint
+
+
+def test_audit_table_creates_the_database(db, server, emulator):
+    database = unique("audit_db")
+    assert call(db, "SELECT audit_fdw.create_audit_table(%s, 'orders_audit', %s, %s, "
+                    "database => %s)", server, LOCATION, ITEMS, database) == "created"
+    glue = emulator.client("glue")
+    assert glue.get_database(Name=database)["Database"]["Name"] == database
+    assert glue.get_table(DatabaseName=database, Name="orders_audit")["Table"]["Name"] == \
+        "orders_audit"
+
+
+def test_delivery_stream(db, server, emulator):
+    name = unique("orders-audit")
+    assert call(db, "SELECT audit_fdw.create_delivery_stream(%s, %s, %s, %s)",
+                server, name, LOCATION, ROLE) == "created"
+    d = emulator.client("firehose").describe_delivery_stream(
+        DeliveryStreamName=name)["DeliveryStreamDescription"]
+    assert d["DeliveryStreamStatus"] == "ACTIVE"
+    assert d["DeliveryStreamType"] == "DirectPut"
+    dest = d["Destinations"][0]["ExtendedS3DestinationDescription"]
+    assert dest["BucketARN"] == f"arn:aws:s3:::{BUCKET}"
+    assert dest["Prefix"] == "orders/"
+    assert dest["RoleARN"] == ROLE
+    assert dest["BufferingHints"] == {"SizeInMBs": 5, "IntervalInSeconds": 60}
+    assert dest["CompressionFormat"] == "UNCOMPRESSED"
+
+    assert call(db, "SELECT audit_fdw.create_delivery_stream(%s, %s, %s, %s)",
+                server, name, f"s3://{BUCKET}/orders", ROLE) == "unchanged"
+    with pytest.raises(psycopg2.errors.DuplicateObject) as e:
+        call(db, "SELECT audit_fdw.create_delivery_stream(%s, %s, %s, %s, "
+                 "buffer_seconds => 300)", server, name, LOCATION, ROLE)
+    assert e.value.diag.message_detail == \
+        "Its buffering interval is 60 seconds, not 300 seconds."
+    with pytest.raises(psycopg2.errors.DuplicateObject) as e:
+        call(db, "SELECT audit_fdw.create_delivery_stream(%s, %s, %s, %s)",
+             server, name, f"s3://{BUCKET}/elsewhere/", ROLE)
+    assert e.value.diag.message_detail == "Its prefix is 'orders/', not 'elsewhere/'."
+
+
+def athena_rows(emulator, database, sql):
+    athena = emulator.client("athena")
+    qid = athena.start_query_execution(
+        QueryString=sql, QueryExecutionContext={"Database": database},
+        ResultConfiguration={"OutputLocation": f"s3://{BUCKET}-results/"})["QueryExecutionId"]
+    for _ in range(600):
+        status = athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]["Status"]
+        if status["State"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
+            break
+        time.sleep(0.05)
+    assert status["State"] == "SUCCEEDED", status
+    rows = athena.get_query_results(QueryExecutionId=qid)["ResultSet"]["Rows"]
+    return [[c.get("VarCharValue") for c in r["Data"]] for r in rows[1:]]
+
+
+def test_records_delivered_are_queryable(db, server, emulator):
+    """Audit records put into the stream are visible in Athena at once."""
+    name = unique("orders-audit")
+    prefix = unique("orders")
+    location = f"s3://{BUCKET}/{prefix}/"
+    call(db, "SELECT audit_fdw.create_delivery_stream(%s, %s, %s, %s)",
+         server, name, location, ROLE)
+    table = unique("orders_audit")
+    call(db, "SELECT audit_fdw.create_audit_table(%s, %s, %s, %s)",
+         server, table, location, ITEMS)
+
+    def record(seq, name_, old, new):
+        img = lambda s: {"orderId": "101", "state": s, "lastUpdatedDate": 1705337067000 + seq}
+        r = {"event_id": uuid.uuid4().hex, "event_name": name_,
+             "event_time": "2024-01-15 16:44:%02d.000" % seq,
+             "sequence_number": str(10 ** 20 + seq), "shard_id": "shardId-1",
+             "source_table": "Orders", "aws_region": "us-east-1",
+             "keys": {"orderId": "101"}}
+        if new:
+            r["new_image"] = img(new)
+        if old:
+            r["old_image"] = img(old)
+        return {"Data": (json.dumps(r) + "\n").encode()}
+
+    firehose = emulator.client("firehose")
+    out = firehose.put_record_batch(DeliveryStreamName=name, Records=[
+        record(1, "INSERT", None, "OPEN"), record(2, "MODIFY", "OPEN", "PICKEDUP"),
+        record(3, "MODIFY", "PICKEDUP", "DELIVERED"), record(4, "REMOVE", "DELIVERED", None)])
+    assert out["FailedPutCount"] == 0
+    emulator.flush_firehose(name)
+
+    rows = athena_rows(emulator, "prov_e2e",
+                       f'SELECT event_name, old_image.state, new_image.state, '
+                       f'new_image.lastupdateddate, keys.orderid, datehour '
+                       f'FROM "{table}" ORDER BY sequence_number')
+    assert [r[:5] for r in rows] == [
+        ["INSERT", None, "OPEN", "1705337067001", "101"],
+        ["MODIFY", "OPEN", "PICKEDUP", "1705337067002", "101"],
+        ["MODIFY", "PICKEDUP", "DELIVERED", "1705337067003", "101"],
+        ["REMOVE", "DELIVERED", None, None, "101"]]
+    hour = rows[0][5]
+    assert len(hour) == 13 and hour.count("/") == 3  # yyyy/MM/dd/HH
+
+    # the partition column prunes: an hour before the records finds nothing
+    assert athena_rows(emulator, "prov_e2e",
+                       f"SELECT count(*) FROM \"{table}\" WHERE datehour = '{hour}'") == [["4"]]
+    assert athena_rows(emulator, "prov_e2e",
+                       f"SELECT count(*) FROM \"{table}\" WHERE datehour < '{hour}'") == [["0"]]

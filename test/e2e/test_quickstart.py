@@ -1,0 +1,102 @@
+"""The quickstart's story, end to end: `quickstart/run` (what `make
+quickstart` runs) on its own ports and run folder, twice, each time ending
+with the history of order 101 printed by psql from the foreign table.
+"""
+import os
+import re
+import subprocess
+
+import pytest
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+RUN_NAME = "quickstart-test"
+
+
+def quickstart_env():
+    env = dict(os.environ)
+    # its own cluster, emulator and run folder, beside the test run's
+    for var in ("AUDIT_FDW_RUN_DIR", "AUDIT_FDW_PG_DIR", "PGHOST", "PGPORT",
+                "AUDIT_FDW_EMULATOR_URL"):
+        env.pop(var, None)
+    env["QUICKSTART_RUN_NAME"] = RUN_NAME
+    env["AUDIT_FDW_PGPORT"] = str(int(os.environ.get("AUDIT_FDW_PGPORT", "55432")) + 1)
+    env["AUDIT_FDW_EMU_PORT"] = str(int(os.environ.get("AUDIT_FDW_EMU_PORT", "45660")) + 1)
+    return env
+
+
+def run_quickstart():
+    proc = subprocess.run([os.path.join(REPO, "quickstart", "run")], cwd=REPO,
+                          env=quickstart_env(), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    return proc.stdout
+
+
+def section(output, title):
+    """The lines of output after a '==> title' line, up to the next '==>'."""
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if title in line)
+    end = next((i for i in range(start + 1, len(lines)) if "==>" in lines[i]), len(lines))
+    return lines[start + 1:end]
+
+
+def table_rows(lines):
+    """The rows of a psql aligned table: lists of cell texts."""
+    rows = [[c.strip() for c in line.split("|")] for line in lines if "|" in line]
+    return rows[1:]  # without the header
+
+
+@pytest.fixture(scope="module")
+def outputs():
+    try:
+        yield [run_quickstart(), run_quickstart()]
+    finally:
+        env = quickstart_env()
+        subprocess.run([os.path.join(REPO, "test", "lib", "stop-all")], cwd=REPO, env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+
+
+@pytest.mark.parametrize("run", [0, 1], ids=["first run", "second run"])
+def test_history_of_order_101(outputs, run):
+    rows = table_rows(section(outputs[run], "How did order 101 get to RETURNED?"))
+    assert [(r[1], r[2], r[3]) for r in rows] == [
+        ("INSERT", "", "OPEN"),
+        ("MODIFY", "OPEN", "PICKEDUP"),
+        ("MODIFY", "PICKEDUP", "DELIVERED"),
+        ("MODIFY", "DELIVERED", "RETURNED")]
+    times = [r[0] for r in rows]
+    assert times == sorted(times)
+
+
+def test_transitions_per_day(outputs):
+    rows = table_rows(section(outputs[0], "State transitions per day"))
+    counts = {}
+    for r in rows:  # a run across midnight has two days
+        counts[(r[1], r[2])] = counts.get((r[1], r[2]), 0) + int(r[3])
+    # orders 101..141: 41 inserted; every fourth of 102..141 (10) deleted
+    assert counts[("(new)", "OPEN")] == 41
+    assert counts[("OPEN", "(deleted)")] == 10
+    assert counts[("OPEN", "PICKEDUP")] == 31
+    assert counts[("PICKEDUP", "DELIVERED")] == 21
+    assert counts[("DELIVERED", "RETURNED")] == 1
+    assert len(counts) == 5
+
+
+def test_explain_shows_the_athena_sql(outputs):
+    plan = "\n".join(section(outputs[0], "The SQL that ran in Athena"))
+    assert re.search(r"SELECT .* FROM .*orders_audit", plan, re.S), plan
+    assert "'101'" in plan, plan
+
+
+def test_leaves_the_servers_running(outputs):
+    assert "make stop" in outputs[1]
+    env = quickstart_env()
+    pg_bindir = subprocess.run([env.get("PG_CONFIG", "pg_config"), "--bindir"],
+                               stdout=subprocess.PIPE, text=True).stdout.strip()
+    sock = re.search(r"psql -h (\S+)", outputs[1]).group(1)
+    out = subprocess.run([os.path.join(pg_bindir, "psql"), "-X", "-At", "-h", sock,
+                          "-p", env["AUDIT_FDW_PGPORT"], "-U", "postgres", "-d", "audit",
+                          "-c", "SELECT count(*) FROM audit.orders_audit "
+                                "WHERE order_id = '101'"],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert out.stdout.strip() == "4", out.stdout
