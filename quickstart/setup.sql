@@ -3,7 +3,6 @@
 -- identical existing resource alone.
 --
 -- psql variables: endpoint (the emulator's URL), bucket.
-\set ON_ERROR_STOP on
 
 CREATE EXTENSION IF NOT EXISTS audit_fdw;
 
@@ -39,5 +38,7 @@ SELECT audit_fdw.create_pipeline('orders', server => 'aws',
 
 -- The audit table as a foreign table, from the Glue catalog.
 CREATE SCHEMA IF NOT EXISTS audit;
+SET client_min_messages = warning;
 DROP FOREIGN TABLE IF EXISTS audit.orders_audit;
+RESET client_min_messages;
 IMPORT FOREIGN SCHEMA audit LIMIT TO (orders_audit) FROM SERVER aws INTO audit;
