@@ -255,6 +255,12 @@ audit_fdw_pump_worker_main(Datum arg)
 	BackgroundWorkerInitializeConnectionByOid(w->args.database, InvalidOid, 0);
 	pgstat_report_appname(MyBgworkerEntry->bgw_name);
 
+	/*
+	 * A checkpoint that a crash takes back means records sent again: make
+	 * each one durable when it commits, whatever the server's default.
+	 */
+	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
+
 	for (;;)
 	{
 		volatile long wait_ms = 0;

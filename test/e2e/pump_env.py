@@ -1,0 +1,170 @@
+"""Helpers of the pump's end-to-end tests (test_pump_*.py).
+
+PumpEnv makes, in the emulator, an Orders-like DynamoDB table with a stream,
+an S3 bucket and a Firehose delivery stream into it (buffering as long as
+Firehose allows, so the test decides when objects are written), then an
+audit_fdw server, a user mapping and a pipeline; it reads back what reached
+S3 and what pipeline_status says.
+"""
+import json
+import os
+import time
+import uuid
+
+import psycopg2
+import psycopg2.sql as sql
+
+from aws_fixtures import create_server
+
+
+def wait_for(what, predicate, timeout=60, interval=0.2):
+    """Polls predicate() until it returns a true value; fails after timeout."""
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError("timed out after %ss waiting for %s (last: %r)" % (timeout, what, last))
+
+
+def pg_log_path():
+    return os.path.join(os.environ["AUDIT_FDW_PG_DIR"], "log", "postgres.log")
+
+
+def pg_log_size():
+    try:
+        return os.path.getsize(pg_log_path())
+    except OSError:
+        return 0
+
+
+def pg_log_since(offset):
+    with open(pg_log_path(), "rb") as f:
+        f.seek(offset)
+        return f.read().decode("utf-8", "replace")
+
+
+class PumpEnv:
+    def __init__(self, db, emulator, name, view="NEW_AND_OLD_IMAGES", create_pipeline=True,
+                 **pipeline_options):
+        self.db = db
+        self.emulator = emulator
+        # names unique to this run: the emulator keeps what earlier runs made
+        name = "%s_%s" % (name, uuid.uuid4().hex[:6])
+        self.name = name
+        self.table = "Orders_" + name
+        self.bucket = "audit-" + name.replace("_", "-")
+        self.delivery_stream = name + "-audit"
+        self.server = "pump_" + name
+        self.ddb = emulator.client("dynamodb")
+        self.firehose = emulator.client("firehose")
+        self.s3 = emulator.client("s3")
+
+        self.s3.create_bucket(Bucket=self.bucket)
+        resp = self.ddb.create_table(
+            TableName=self.table,
+            KeySchema=[{"AttributeName": "orderId", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "orderId", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": view})
+        self.stream_arn = resp["TableDescription"]["LatestStreamArn"]
+        self.firehose.create_delivery_stream(
+            DeliveryStreamName=self.delivery_stream, DeliveryStreamType="DirectPut",
+            ExtendedS3DestinationConfiguration={
+                "RoleARN": "arn:aws:iam::000000000000:role/firehose",
+                "BucketARN": "arn:aws:s3:::" + self.bucket,
+                "Prefix": "orders/",
+                "BufferingHints": {"SizeInMBs": 128, "IntervalInSeconds": 900}})
+        with db.cursor() as cur:
+            create_server(cur, self.server, emulator.url)
+        if create_pipeline:
+            self.create_pipeline(**pipeline_options)
+
+    def create_pipeline(self, **options):
+        options.setdefault("max_batching_window", "100 ms")
+        args = [sql.SQL("{} => {}").format(sql.Identifier(k), sql.Literal(v))
+                for k, v in options.items()]
+        with self.db.cursor() as cur:
+            cur.execute(sql.SQL("SELECT audit_fdw.create_pipeline({}, server => {}, "
+                                "source_table => {}, delivery_stream => {}{}{})").format(
+                sql.Literal(self.name), sql.Literal(self.server), sql.Literal(self.table),
+                sql.Literal(self.delivery_stream), sql.SQL(", " if args else ""),
+                sql.SQL(", ").join(args)))
+
+    def drop(self):
+        try:
+            with self.db.cursor() as cur:
+                cur.execute("SELECT audit_fdw.drop_pipeline(%s, if_exists => true)", (self.name,))
+        except psycopg2.Error:
+            pass
+
+    # ---- writing to the table ----
+
+    def put(self, order_id, state, **extra):
+        item = {"orderId": {"S": order_id}, "state": {"S": state}}
+        item.update(extra)
+        self.ddb.put_item(TableName=self.table, Item=item)
+
+    def update_state(self, order_id, state, n=None):
+        names = {"#s": "state"}
+        values = {":s": {"S": state}}
+        expr = "SET #s = :s"
+        if n is not None:
+            expr += ", n = :n"
+            values[":n"] = {"N": str(n)}
+        self.ddb.update_item(TableName=self.table, Key={"orderId": {"S": order_id}},
+                             UpdateExpression=expr, ExpressionAttributeNames=names,
+                             ExpressionAttributeValues=values)
+
+    # ---- reading what the pump did ----
+
+    def status(self):
+        with self.db.cursor() as cur:
+            cur.execute("SELECT row_to_json(s) FROM audit_fdw.pipeline_status s WHERE pipeline = %s",
+                        (self.name,))
+            return [r[0] for r in cur.fetchall()]
+
+    def delivered(self):
+        return sum((r["records_delivered"] or 0) for r in self.status())
+
+    def dead_lettered(self):
+        return sum((r["records_dead_lettered"] or 0) for r in self.status())
+
+    def wait_delivered(self, n, timeout=60):
+        return wait_for("%d records delivered by pipeline %s" % (n, self.name),
+                        lambda: self.delivered() >= n and self.delivered(), timeout=timeout)
+
+    def objects(self):
+        """The S3 objects of the delivery stream, oldest first, as bytes."""
+        self.emulator.flush_firehose(self.delivery_stream)
+        keys = []
+        token = None
+        while True:
+            kw = {"Bucket": self.bucket, "Prefix": "orders/"}
+            if token:
+                kw["ContinuationToken"] = token
+            resp = self.s3.list_objects_v2(**kw)
+            keys += [(o["LastModified"], o["Key"]) for o in resp.get("Contents", [])]
+            if not resp.get("IsTruncated"):
+                break
+            token = resp["NextContinuationToken"]
+        keys.sort()
+        return [self.s3.get_object(Bucket=self.bucket, Key=k)["Body"].read() for _, k in keys]
+
+    def audit_records(self):
+        """Every audit record in S3, in delivery order; checks the newlines."""
+        out = []
+        for body in self.objects():
+            text = body.decode("utf-8")
+            assert text.endswith("\n"), "an S3 object does not end with a newline"
+            for line in text[:-1].split("\n"):
+                out.append(json.loads(line))
+        return out
+
+    def reader_pids(self):
+        with self.db.cursor() as cur:
+            cur.execute("SELECT pid FROM pg_stat_activity WHERE backend_type = 'audit_fdw pump' "
+                        "AND application_name LIKE %s", ("audit_fdw pump " + self.name + " %",))
+            return [r[0] for r in cur.fetchall()]

@@ -1,0 +1,336 @@
+"""The pump against the emulator: a pipeline moves a DynamoDB table's stream
+into Firehose and S3; pause, resume and drop; iterator expiry; a trimmed
+gap; a poison record; shard splits; who may manage pipelines.
+"""
+import time
+
+import psycopg2
+import pytest
+
+from pump_env import PumpEnv, pg_log_since, pg_log_size, wait_for
+
+
+@pytest.fixture
+def pump(db, emulator):
+    envs = []
+
+    def make(name, **kw):
+        env = PumpEnv(db, emulator, name, **kw)
+        envs.append(env)
+        return env
+    yield make
+    for env in envs:
+        env.drop()
+
+
+def test_seed_scenario_order_101(pump):
+    """Order 101: OPEN -> PICKEDUP -> DELIVERED -> RETURNED, four audit records in order."""
+    env = pump("seed")
+    env.put("101", "OPEN", customer={"S": "Ana"}, total={"N": "12345678901234567890.123456789"})
+    for state in ["PICKEDUP", "DELIVERED", "RETURNED"]:
+        env.update_state("101", state)
+    env.wait_delivered(4)
+
+    bodies = env.objects()
+    assert len(bodies) == 1
+    body = bodies[0].decode()
+    # four newline-terminated records, nothing else
+    assert body.count("\n") == 4 and body.endswith("}\n")
+    recs = env.audit_records()
+    assert [r["event_name"] for r in recs] == ["INSERT", "MODIFY", "MODIFY", "MODIFY"]
+    assert [r["new_image"]["state"] for r in recs] == ["OPEN", "PICKEDUP", "DELIVERED", "RETURNED"]
+    assert "old_image" not in recs[0]
+    assert [r["old_image"]["state"] for r in recs[1:]] == ["OPEN", "PICKEDUP", "DELIVERED"]
+    for r in recs:
+        assert r["keys"] == {"orderId": "101"}
+        assert r["source_table"] == env.table
+        assert r["aws_region"] == "us-east-1"
+        assert r["new_image"]["customer"] == "Ana"
+        assert isinstance(r["sequence_number"], str) and len(r["sequence_number"]) >= 21
+        assert len(r["event_time"]) == len("2024-01-15 16:44:27.000")
+    # N keeps its exact digits, beyond what a float holds
+    assert body.count('"total":12345678901234567890.123456789') == 7
+    seqs = [int(r["sequence_number"]) for r in recs]
+    assert seqs == sorted(seqs) and len(set(r["event_id"] for r in recs)) == 4
+
+    status = env.status()
+    assert len(status) == 1
+    row = status[0]
+    assert row["state"] == "reading" and row["pipeline_state"] == "running"
+    assert row["records_delivered"] == 4 and row["records_read"] == 4
+    assert row["records_dead_lettered"] == 0
+    assert row["checkpoint_sequence_number"] == recs[-1]["sequence_number"]
+    assert row["lag_seconds"] is not None and row["lag_seconds"] >= 0
+
+
+def test_pause_and_resume(pump, emulator):
+    env = pump("pause")
+    for i in range(3):
+        env.put("p%d" % i, "OPEN")
+    env.wait_delivered(3)
+    wait_for("two readers", lambda: len(env.reader_pids()) == 2, timeout=20)
+
+    with env.db.cursor() as cur:
+        cur.execute("SELECT audit_fdw.pause_pipeline(%s)", (env.name,))
+    wait_for("readers to stop", lambda: env.reader_pids() == [], timeout=20)
+    assert all(r["pipeline_state"] == "paused" and r["state"] == "paused" for r in env.status())
+    for i in range(3):
+        env.update_state("p%d" % i, "PICKEDUP")
+    before = len(emulator.requests(service="dynamodbstreams", operation="GetRecords"))
+    time.sleep(2)
+    after = len(emulator.requests(service="dynamodbstreams", operation="GetRecords"))
+    assert after == before, "a paused pipeline still reads its stream"
+    assert env.delivered() == 3
+
+    with env.db.cursor() as cur:
+        cur.execute("SELECT audit_fdw.resume_pipeline(%s)", (env.name,))
+    env.wait_delivered(6)
+    recs = env.audit_records()
+    assert len(recs) == 6
+    for i in range(3):
+        mine = [r["new_image"]["state"] for r in recs if r["keys"]["orderId"] == "p%d" % i]
+        assert mine == ["OPEN", "PICKEDUP"]
+
+    with env.db.cursor() as cur:
+        with pytest.raises(psycopg2.errors.UndefinedObject):
+            cur.execute("SELECT audit_fdw.pause_pipeline('no_such_pipeline')")
+
+
+def test_drop(pump, db):
+    env = pump("drop")
+    env.put("d1", "OPEN")
+    env.wait_delivered(1)
+    wait_for("readers", lambda: env.reader_pids(), timeout=20)
+    with db.cursor() as cur:
+        cur.execute("SELECT audit_fdw.drop_pipeline(%s)", (env.name,))
+        wait_for("readers to exit", lambda: env.reader_pids() == [], timeout=20)
+        cur.execute("SELECT count(*) FROM audit_fdw.checkpoint WHERE pipeline = %s", (env.name,))
+        assert cur.fetchone()[0] == 0
+        assert env.status() == []
+        with pytest.raises(psycopg2.errors.UndefinedObject):
+            cur.execute("SELECT audit_fdw.drop_pipeline(%s)", (env.name,))
+        cur.execute("SELECT audit_fdw.drop_pipeline(%s, if_exists => true)", (env.name,))
+    # the name can be used again, and the new pipeline starts over
+    env.create_pipeline()
+    env.put("d2", "OPEN")
+    env.wait_delivered(2)
+
+
+def test_create_pipeline_checks_its_arguments(pump, db):
+    env = pump("args", create_pipeline=False)
+    with db.cursor() as cur:
+        with pytest.raises(psycopg2.errors.InvalidParameterValue):
+            cur.execute("SELECT audit_fdw.create_pipeline('x', server => %s, delivery_stream => 'd')",
+                        (env.server,))
+        with pytest.raises(psycopg2.errors.InvalidParameterValue):
+            cur.execute("SELECT audit_fdw.create_pipeline('x', server => %s, source_table => %s, "
+                        "delivery_stream => 'd', starting_position => 'AT_TIMESTAMP')",
+                        (env.server, env.table))
+        with pytest.raises(psycopg2.errors.InvalidParameterValue):
+            cur.execute("SELECT audit_fdw.create_pipeline('x', server => %s, source_table => %s, "
+                        "delivery_stream => 'd', batch_size => 501)", (env.server, env.table))
+        with pytest.raises(psycopg2.errors.InvalidName):
+            cur.execute("SELECT audit_fdw.create_pipeline('a b', server => %s, source_table => %s, "
+                        "delivery_stream => 'd')", (env.server, env.table))
+        # a table the emulator does not have: DynamoDB's own error, now
+        with pytest.raises(psycopg2.Error) as e:
+            cur.execute("SELECT audit_fdw.create_pipeline('x', server => %s, source_table => 'Nope', "
+                        "delivery_stream => 'd')", (env.server,))
+        assert "ResourceNotFoundException" in str(e.value)
+        # by stream ARN, the table's name comes from the stream
+        cur.execute("SELECT audit_fdw.create_pipeline(%s, server => %s, stream_arn => %s, "
+                    "delivery_stream => %s)", (env.name, env.server, env.stream_arn,
+                                                env.delivery_stream))
+        cur.execute("SELECT source_table, stream_arn FROM audit_fdw.pipeline WHERE name = %s",
+                    (env.name,))
+        assert cur.fetchone() == (env.table, env.stream_arn)
+        with pytest.raises(psycopg2.errors.DuplicateObject):
+            cur.execute("SELECT audit_fdw.create_pipeline(%s, server => %s, source_table => %s, "
+                        "delivery_stream => 'd')", (env.name, env.server, env.table))
+
+
+def test_managing_pipelines_needs_a_grant(pump, db):
+    env = pump("grants", create_pipeline=False)
+    with db.cursor() as cur:
+        cur.execute("DROP ROLE IF EXISTS pump_analyst")
+        cur.execute("CREATE ROLE pump_analyst LOGIN")
+        cur.execute("GRANT USAGE ON SCHEMA audit_fdw TO pump_analyst")
+        cur.execute("GRANT USAGE ON FOREIGN SERVER %s TO pump_analyst" % env.server)
+        cur.execute("CREATE USER MAPPING FOR pump_analyst SERVER %s "
+                    "OPTIONS (access_key_id 'test', secret_access_key 'test')" % env.server)
+    try:
+        user = psycopg2.connect(dbname=db.info.dbname, user="pump_analyst")
+        user.autocommit = True
+        with user.cursor() as cur:
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                cur.execute("SELECT audit_fdw.create_pipeline(%s, server => %s, source_table => %s, "
+                            "delivery_stream => %s)", (env.name, env.server, env.table,
+                                                        env.delivery_stream))
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                cur.execute("SELECT * FROM audit_fdw.checkpoint")
+            # status is readable and shows no credential
+            cur.execute("SELECT * FROM audit_fdw.pipeline_status")
+            cols = [d[0] for d in cur.description]
+            assert not any("key" in c or "secret" in c or "token" in c for c in cols)
+        with db.cursor() as cur:
+            cur.execute("GRANT EXECUTE ON FUNCTION audit_fdw.create_pipeline(text, text, text, text, "
+                        "text, text, integer, interval, text), audit_fdw.drop_pipeline(text, boolean) "
+                        "TO pump_analyst")
+        with user.cursor() as cur:
+            cur.execute("SELECT audit_fdw.create_pipeline(%s, server => %s, source_table => %s, "
+                        "delivery_stream => %s, max_batching_window => '100 ms')",
+                        (env.name, env.server, env.table, env.delivery_stream))
+            # the pipeline signs with its creator's user mapping
+            env.put("g1", "OPEN")
+            env.wait_delivered(1)
+            cur.execute("SELECT audit_fdw.drop_pipeline(%s)", (env.name,))
+        user.close()
+    finally:
+        with db.cursor() as cur:
+            cur.execute("DROP OWNED BY pump_analyst CASCADE")
+            cur.execute("DROP ROLE pump_analyst")
+
+
+def test_expired_iterator_is_renewed_from_the_checkpoint(pump, emulator):
+    env = pump("expiry")
+    env.put("e1", "OPEN")
+    env.put("e2", "OPEN")
+    env.wait_delivered(2)
+    checkpoint = env.status()[0]["checkpoint_sequence_number"]
+    emulator.advance_clock(16 * 60)         # iterators live 15 minutes
+    env.update_state("e1", "PICKEDUP")
+    env.update_state("e2", "PICKEDUP")
+    env.wait_delivered(4)
+
+    expired = [r for r in emulator.requests(service="dynamodbstreams", operation="GetRecords")
+               if "ExpiredIteratorException" in str(r)]
+    assert expired, "GetRecords never saw an expired iterator"
+    renewals = [r for r in emulator.requests(service="dynamodbstreams", operation="GetShardIterator")
+                if "AFTER_SEQUENCE_NUMBER" in str(r) and checkpoint in str(r)]
+    assert renewals, "the iterator was not renewed after the checkpoint"
+    recs = env.audit_records()
+    assert sorted((r["keys"]["orderId"], r["new_image"]["state"]) for r in recs) == [
+        ("e1", "OPEN"), ("e1", "PICKEDUP"), ("e2", "OPEN"), ("e2", "PICKEDUP")]
+
+
+def test_trimmed_gap_is_reported_and_stops_the_shard(pump, emulator, db):
+    env = pump("gap")
+    env.put("t1", "OPEN")
+    env.put("t2", "OPEN")
+    env.wait_delivered(2)
+    first = env.status()[0]
+    with db.cursor() as cur:
+        cur.execute("SELECT audit_fdw.pause_pipeline(%s)", (env.name,))
+    wait_for("readers to stop", lambda: env.reader_pids() == [], timeout=20)
+    env.update_state("t1", "LOST")
+    emulator.advance_clock(25 * 3600)       # past the stream's 24 h retention
+    env.update_state("t2", "AFTER_GAP")
+    log_offset = pg_log_size()
+    with db.cursor() as cur:
+        cur.execute("SELECT audit_fdw.resume_pipeline(%s)", (env.name,))
+
+    def stopped():
+        rows = [r for r in env.status() if r["shard_id"] == first["shard_id"]]
+        return rows and rows[0]["state"] == "stopped" and rows[0]
+    row = wait_for("the shard to stop on the gap", stopped, timeout=30)
+    assert row["gap_after_sequence_number"] == first["checkpoint_sequence_number"]
+    assert "trimmed" in row["last_error"] and row["last_error_at"] is not None
+    log = wait_for("the WARNING in the log",
+                   lambda: "lost records of shard" in pg_log_since(log_offset) and pg_log_since(log_offset))
+    assert "WARNING" in log and first["checkpoint_sequence_number"] in log
+
+    # the shard's descendants hold later changes of the same items: they wait
+    time.sleep(2)
+    assert env.delivered() == 2
+    waiting = [r for r in env.status() if r["state"] == "waiting for parent"]
+    assert waiting and any(r["parent_shard_id"] == first["shard_id"] for r in waiting)
+
+    # the user accepts the loss: the lineage goes on, the lost change never appears
+    with db.cursor() as cur:
+        cur.execute("SELECT audit_fdw.skip_trimmed_gap(%s)", (env.name,))
+        assert cur.fetchone()[0] == 1
+    env.wait_delivered(3)
+    recs = env.audit_records()
+    states = [(r["keys"]["orderId"], r["new_image"]["state"]) for r in recs]
+    assert states == [("t1", "OPEN"), ("t2", "OPEN"), ("t2", "AFTER_GAP")]
+    wait_for("no shard stopped", lambda: all(r["state"] != "stopped" for r in env.status()), timeout=30)
+
+
+def test_poison_record_goes_to_the_dead_letter_table(pump, db):
+    env = pump("poison")
+    env.put("ok1", "OPEN")
+    # 250,000 control characters: 1.5 MB once escaped in JSON, over Firehose's 1,000 KiB
+    env.put("big", "OPEN", blob={"S": "\x01" * 250000})
+    env.put("ok2", "OPEN")
+    wait_for("two delivered and one dead letter",
+             lambda: env.delivered() >= 2 and env.dead_lettered() >= 1, timeout=60)
+    with db.cursor() as cur:
+        cur.execute("SELECT shard_id, sequence_number, reason, record_bytes, record "
+                    "FROM audit_fdw.dead_letter WHERE pipeline = %s", (env.name,))
+        rows = cur.fetchall()
+    assert len(rows) == 1
+    shard_id, seq, reason, nbytes, record = rows[0]
+    assert shard_id == env.status()[0]["shard_id"] and len(seq) >= 21
+    assert "1,000 KiB" in reason and nbytes > 1000 * 1024 and len(record) == nbytes
+    assert '"orderId":"big"' in record and record.endswith("\n")
+    recs = env.audit_records()
+    assert [r["keys"]["orderId"] for r in recs] == ["ok1", "ok2"]
+    assert int(recs[0]["sequence_number"]) < int(seq) < int(recs[1]["sequence_number"])
+
+
+def test_shard_split_children_after_parents(pump, emulator):
+    env = pump("split")
+    items = ["s%d" % i for i in range(20)]
+    for i in items:
+        env.put(i, "OPEN")
+    env.wait_delivered(20)
+    emulator.split_shard(env.stream_arn)
+    for i in items:
+        env.update_state(i, "PICKEDUP")
+    emulator.split_shard(env.stream_arn)
+    for i in items:
+        env.update_state(i, "DELIVERED")
+    env.wait_delivered(60, timeout=90)
+    recs = env.audit_records()
+    for i in items:
+        assert [r["new_image"]["state"] for r in recs if r["keys"]["orderId"] == i] == \
+            ["OPEN", "PICKEDUP", "DELIVERED"]
+    status = env.status()
+    assert len(status) >= 3
+    parents = {r["parent_shard_id"] for r in status if r["parent_shard_id"]}
+    assert parents and all(r["state"] == "drained" for r in status if r["shard_id"] in parents)
+
+
+def test_64_shards_read_in_parallel_and_reader_count_reloads(pump, emulator, db):
+    emulator.configure(stream_initial_shards=64)
+    try:
+        env = pump("wide")
+    finally:
+        emulator.configure(stream_initial_shards=1)
+    items = ["w%03d" % i for i in range(640)]
+    for i in items:
+        env.put(i, "OPEN")
+    env.wait_delivered(640, timeout=120)
+    status = env.status()
+    assert len(status) == 64 and all(r["state"] == "reading" for r in status)
+    assert sum(1 for r in status if r["records_delivered"] > 0) > 32
+    wait_for("two readers", lambda: len(env.reader_pids()) == 2, timeout=20)
+
+    # SIGHUP: a new reader count restarts the pipeline's readers with it
+    with db.cursor() as cur:
+        cur.execute("ALTER SYSTEM SET audit_fdw.pump_readers = 4")
+        cur.execute("SELECT pg_reload_conf()")
+    try:
+        wait_for("four readers", lambda: len(env.reader_pids()) == 4, timeout=30)
+        for i in items:
+            env.update_state(i, "PICKEDUP")
+        env.wait_delivered(1280, timeout=120)
+    finally:
+        with db.cursor() as cur:
+            cur.execute("ALTER SYSTEM RESET audit_fdw.pump_readers")
+            cur.execute("SELECT pg_reload_conf()")
+    recs = env.audit_records()
+    assert len({r["event_id"] for r in recs}) == 1280
+    for i in items[:50]:
+        assert [r["new_image"]["state"] for r in recs if r["keys"]["orderId"] == i] == \
+            ["OPEN", "PICKEDUP"]
