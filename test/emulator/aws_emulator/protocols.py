@@ -43,9 +43,21 @@ def _value_repr(value):
     return text
 
 
+def _render_path(p):
+    """A lazily built member path ((parent, segment) pairs) as AWS names it:
+    lowerCamel member names, list items as N.member, joined by dots."""
+    segs = []
+    while p:
+        p, seg = p
+        segs.append("%d.member" % seg if isinstance(seg, int) else seg)
+    return ".".join(reversed(segs))
+
+
 class InputChecker:
     """Converts a wire-decoded input (JSON types) to the service's form
-    (bytes for blobs, datetime for timestamps) and validates it."""
+    (bytes for blobs, datetime for timestamps) and validates it.  Each shape
+    is compiled once into a converter function (the hot paths walk hundreds
+    of records a call)."""
 
     def __init__(self, wire_strings=False, validation_code="ValidationException",
                  unchecked_max=()):
@@ -53,11 +65,12 @@ class InputChecker:
         # arrive as strings and are converted.
         self.wire_strings = wire_strings
         self.validation_code = validation_code
-        self.unchecked_max = set(unchecked_max)
+        self.unchecked_max = frozenset(unchecked_max)
+        self._cache = {}
 
     def check(self, shape, value):
         errors = []
-        out = self._walk(shape, value, errors, "", top=True)
+        out = self._compile(shape, top=True)(value, errors, None)
         if errors:
             n = len(errors)
             msg = "%d validation error%s detected: %s" % (
@@ -65,136 +78,194 @@ class InputChecker:
             raise AwsError(self.validation_code, msg)
         return out
 
-    def _walk(self, shape, value, errors, path, top=False):
-        t = shape.type_name
-        if t == "structure":
-            if not isinstance(value, dict):
-                raise _ser_error(shape, value, path)
-            out = {}
-            members = shape.members
-            for name in shape.required_members:
-                if value.get(name) is None:
-                    errors.append("Value null at '%s' failed to satisfy constraint: "
-                                  "Member must not be null" % (path + _lower_camel(name)))
-            for name, v in value.items():
-                mshape = members.get(name)
-                if mshape is None or v is None:
-                    continue
-                mpath = path + _lower_camel(name)
-                out[name] = self._walk(mshape, v, errors, mpath + ".")
-                if top and name in self.unchecked_max:
-                    continue
-                self._limits(mshape, out[name], errors, mpath)
-            return out
-        if t == "list":
-            if not isinstance(value, list):
-                raise _ser_error(shape, value, path)
-            m = shape.member
-            mt = m.type_name
-            if mt == "string" and not m.metadata and not self.wire_strings:
-                for v in value:
-                    if not isinstance(v, str):
-                        raise _ser_error(m, v, path)
-                return value
-            out = []
-            for i, v in enumerate(value):
-                p = "%s%d.member" % (path, i + 1)
-                out.append(self._walk(m, v, errors, p + "."))
-                self._limits(m, out[-1], errors, p)
-            return out
-        if t == "map":
-            if not isinstance(value, dict):
-                raise _ser_error(shape, value, path)
-            out = {}
-            vshape = shape.value
-            for k, v in value.items():
-                out[k] = self._walk(vshape, v, errors, path + k + ".")
-                self._limits(vshape, out[k], errors, path + k)
-            return out
-        if t == "string":
-            if not isinstance(value, str):
-                raise _ser_error(shape, value, path)
-            return value
-        if t in ("integer", "long"):
-            if self.wire_strings and isinstance(value, str):
-                try:
-                    return int(value)
-                except ValueError:
-                    raise _ser_error(shape, value, path)
-            if isinstance(value, bool) or not isinstance(value, int):
-                if isinstance(value, float) and value.is_integer():
-                    return int(value)
-                raise _ser_error(shape, value, path)
-            return value
-        if t in ("double", "float"):
-            if self.wire_strings and isinstance(value, str):
-                try:
-                    return float(value)
-                except ValueError:
-                    raise _ser_error(shape, value, path)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise _ser_error(shape, value, path)
-            return value
-        if t == "boolean":
-            if self.wire_strings and isinstance(value, str):
-                if value in ("true", "false"):
-                    return value == "true"
-                raise _ser_error(shape, value, path)
-            if not isinstance(value, bool):
-                raise _ser_error(shape, value, path)
-            return value
-        if t == "blob":
-            if isinstance(value, (bytes, bytearray)):
-                return bytes(value)
-            if not isinstance(value, str):
-                raise _ser_error(shape, value, path)
-            try:
-                return base64.b64decode(value, validate=True)
-            except (binascii.Error, ValueError):
-                raise AwsError("SerializationException",
-                               "Base64 encoded value at '%s' is not valid"
-                               % path.rstrip("."))
-        if t == "timestamp":
-            return _parse_timestamp(shape, value, path)
-        if t == "document":
-            return value
-        raise _ser_error(shape, value, path)
+    def _compile(self, shape, top=False):
+        key = (shape.name, shape.type_name, top)
+        fn = self._cache.get(key)
+        if fn is not None:
+            return fn
+        cell = []
+        self._cache[key] = lambda v, e, p: cell[0](v, e, p)     # recursive shapes
+        fn = self._build(shape, top)
+        cell.append(fn)
+        self._cache[key] = fn
+        return fn
 
-    def _limits(self, shape, value, errors, path):
-        md = shape.metadata
-        if not md:
-            return
+    def _build(self, shape, top):
         t = shape.type_name
-        lo = md.get("min")
-        hi = md.get("max")
-        if t in ("string", "blob", "list", "map"):
+        wire = self.wire_strings
+        if t == "structure":
+            members = {}
+            for name, m in shape.members.items():
+                members[name] = (self._compile(m), _limits_fn(m), _lower_camel(name),
+                                 top and name in self.unchecked_max)
+            required = list(shape.required_members)
+
+            def conv(v, e, p):
+                if type(v) is not dict:
+                    raise _ser_error(shape, v, p)
+                for r in required:
+                    if v.get(r) is None:
+                        e.append("Value null at '%s' failed to satisfy constraint: "
+                                 "Member must not be null" % _render_path((p, _lower_camel(r))))
+                out = {}
+                for k, x in v.items():
+                    m = members.get(k)
+                    if m is None or x is None:
+                        continue
+                    c, lim, lname, skip = m
+                    sub = (p, lname)
+                    y = c(x, e, sub)
+                    out[k] = y
+                    if lim is not None and not skip:
+                        lim(y, e, sub)
+                return out
+            return conv
+        if t == "list":
+            mc = self._compile(shape.member)
+            mlim = _limits_fn(shape.member)
+            plain_strings = shape.member.type_name == "string" and mlim is None and not wire
+
+            def conv(v, e, p):
+                if type(v) is not list:
+                    raise _ser_error(shape, v, p)
+                if plain_strings:
+                    for x in v:
+                        if type(x) is not str:
+                            raise _ser_error(shape.member, x, p)
+                    return v
+                out = []
+                for i, x in enumerate(v, 1):
+                    sub = (p, i)
+                    y = mc(x, e, sub)
+                    if mlim is not None:
+                        mlim(y, e, sub)
+                    out.append(y)
+                return out
+            return conv
+        if t == "map":
+            vc = self._compile(shape.value)
+            vlim = _limits_fn(shape.value)
+
+            def conv(v, e, p):
+                if type(v) is not dict:
+                    raise _ser_error(shape, v, p)
+                out = {}
+                for k, x in v.items():
+                    sub = (p, k)
+                    y = vc(x, e, sub)
+                    if vlim is not None:
+                        vlim(y, e, sub)
+                    out[k] = y
+                return out
+            return conv
+        if t == "string":
+            def conv(v, e, p):
+                if type(v) is not str:
+                    raise _ser_error(shape, v, p)
+                return v
+            return conv
+        if t in ("integer", "long"):
+            def conv(v, e, p):
+                if wire and isinstance(v, str):
+                    try:
+                        return int(v)
+                    except ValueError:
+                        raise _ser_error(shape, v, p)
+                if type(v) is int:
+                    return v
+                if type(v) is float and v.is_integer():
+                    return int(v)
+                raise _ser_error(shape, v, p)
+            return conv
+        if t in ("double", "float"):
+            def conv(v, e, p):
+                if wire and isinstance(v, str):
+                    try:
+                        return float(v)
+                    except ValueError:
+                        raise _ser_error(shape, v, p)
+                if type(v) in (int, float):
+                    return v
+                raise _ser_error(shape, v, p)
+            return conv
+        if t == "boolean":
+            def conv(v, e, p):
+                if wire and isinstance(v, str):
+                    if v in ("true", "false"):
+                        return v == "true"
+                    raise _ser_error(shape, v, p)
+                if type(v) is not bool:
+                    raise _ser_error(shape, v, p)
+                return v
+            return conv
+        if t == "blob":
+            b64 = binascii.a2b_base64
+
+            def conv(v, e, p):
+                if isinstance(v, (bytes, bytearray)):
+                    return bytes(v)
+                if type(v) is not str:
+                    raise _ser_error(shape, v, p)
+                if not _B64_RE.match(v) or len(v) % 4:
+                    raise AwsError("SerializationException",
+                                   "Base64 encoded value at '%s' is not valid" % _render_path(p))
+                return b64(v)
+            return conv
+        if t == "timestamp":
+            return lambda v, e, p: _parse_timestamp(shape, v, p)
+        if t == "document":
+            return lambda v, e, p: v
+        return lambda v, e, p: _raise(_ser_error(shape, v, p))
+
+
+_B64_RE = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
+
+
+def _raise(err):
+    raise err
+
+
+def _limits_fn(shape):
+    """A function checking a shape's min/max/enum constraints, or None."""
+    md = shape.metadata
+    t = shape.type_name
+    lo, hi = md.get("min"), md.get("max")
+    enum = md.get("enum") if t == "string" else None
+    if lo is None and hi is None and not enum:
+        return None
+    if t in ("string", "blob", "list", "map"):
+        def lim(value, errors, p):
             n = len(value)
             if lo is not None and n < lo:
                 errors.append("Value '%s' at '%s' failed to satisfy constraint: "
                               "Member must have length greater than or equal to %d"
-                              % (_value_repr(value), path, lo))
+                              % (_value_repr(value), _render_path(p), lo))
             elif hi is not None and n > hi:
                 errors.append("Value '%s' at '%s' failed to satisfy constraint: "
                               "Member must have length less than or equal to %d"
-                              % (_value_repr(value), path, hi))
-            if t == "string":
-                enum = md.get("enum")
-                if enum and value not in enum:
-                    errors.append("Value '%s' at '%s' failed to satisfy constraint: "
-                                  "Member must satisfy enum value set: [%s]"
-                                  % (_value_repr(value), path, ", ".join(enum)))
-        elif t in ("integer", "long", "double", "float"):
+                              % (_value_repr(value), _render_path(p), hi))
+            if enum and value not in enum:
+                errors.append("Value '%s' at '%s' failed to satisfy constraint: "
+                              "Member must satisfy enum value set: [%s]"
+                              % (_value_repr(value), _render_path(p), ", ".join(enum)))
+        return lim
+    if t in ("integer", "long", "double", "float"):
+        def lim(value, errors, p):
             if lo is not None and value < lo:
                 errors.append("Value '%s' at '%s' failed to satisfy constraint: "
                               "Member must have value greater than or equal to %s"
-                              % (value, path, lo))
+                              % (value, _render_path(p), lo))
             elif hi is not None and value > hi:
                 errors.append("Value '%s' at '%s' failed to satisfy constraint: "
                               "Member must have value less than or equal to %s"
-                              % (value, path, hi))
+                              % (value, _render_path(p), hi))
+        return lim
+    return None
 
 
 def _ser_error(shape, value, path):
+    if path is None or isinstance(path, tuple):
+        path = _render_path(path)
     kind = {"structure": "structure", "list": "list", "map": "map",
             "string": "string", "integer": "integer", "long": "long",
             "boolean": "boolean", "blob": "blob", "timestamp": "timestamp",
@@ -205,6 +276,8 @@ def _ser_error(shape, value, path):
 
 
 def _parse_timestamp(shape, value, path):
+    if path is None or isinstance(path, tuple):
+        path = _render_path(path)
     if isinstance(value, datetime.datetime):
         return value
     if isinstance(value, bool):
@@ -240,6 +313,7 @@ class JsonOutput:
 
     def __init__(self):
         self._plain = {}
+        self._renames = {}
 
     def _is_plain(self, shape):
         """True if a shape holds no blob/timestamp anywhere (its value can be
@@ -263,6 +337,13 @@ class JsonOutput:
         self._plain[name] = plain
         return plain
 
+    def _no_renames(self, shape):
+        hit = self._renames.get(shape.name)
+        if hit is None:
+            hit = all("name" not in m.serialization for m in shape.members.values())
+            self._renames[shape.name] = hit
+        return hit
+
     def dumps(self, shape, value):
         raws = []
         wire = self._walk(shape, value, raws) if shape is not None else {}
@@ -282,6 +363,18 @@ class JsonOutput:
         if t == "structure":
             if not isinstance(value, dict):
                 raise TypeError("%s: expected dict, got %r" % (shape.name, type(value)))
+            if self._is_plain(shape) and self._no_renames(shape):
+                # nothing to convert: check the keys, drop the Nones
+                members = shape.members
+                nones = False
+                for k, v in value.items():
+                    if k not in members:
+                        raise KeyError("%s has no member %s" % (shape.name, k))
+                    if v is None:
+                        nones = True
+                if not nones:
+                    return value
+                return {k: v for k, v in value.items() if v is not None}
             out = {}
             members = shape.members
             for k, v in value.items():
