@@ -337,10 +337,15 @@ class JsonOutput:
         self._plain[name] = plain
         return plain
 
-    def _no_renames(self, shape):
+    def _flat(self, shape):
+        """A structure of plain scalars only (strings, numbers, booleans),
+        none renamed on the wire: its dict is its JSON."""
         hit = self._renames.get(shape.name)
         if hit is None:
-            hit = all("name" not in m.serialization for m in shape.members.values())
+            hit = all("name" not in m.serialization and
+                      m.type_name in ("string", "integer", "long", "boolean", "double",
+                                      "float")
+                      for m in shape.members.values())
             self._renames[shape.name] = hit
         return hit
 
@@ -363,8 +368,9 @@ class JsonOutput:
         if t == "structure":
             if not isinstance(value, dict):
                 raise TypeError("%s: expected dict, got %r" % (shape.name, type(value)))
-            if self._is_plain(shape) and self._no_renames(shape):
-                # nothing to convert: check the keys, drop the Nones
+            if self._flat(shape):
+                # scalar members, nothing to convert: check the keys, drop
+                # the Nones
                 members = shape.members
                 nones = False
                 for k, v in value.items():
