@@ -26,7 +26,13 @@
  *	  aws_error_raise() raises such an error later.
  *	- The REST call takes ok_statuses through aws_rest_call_ex().
  *	- sts_get_caller_identity(), s3_head_object(), s3_list_objects_v2().
- *	- aws_stream_status() tells the HTTP status and headers of a stream.
+ *	- aws_stream_status() tells the HTTP status and headers of a stream; a
+ *	  stream whose body breaks off is resumed where it broke (Range and
+ *	  If-Match), so a reader sees every byte once or gets an ERROR.
+ *	- json-c objects are declared as struct json_object (see below).
+ *	- AwsCredentials gained refresh_at; AwsService gained the two unsigned
+ *	  credential endpoints (instance metadata, container credentials).
+ *	- JSON responses are parsed up to 256 levels deep (DynamoDB items).
  *
  *-------------------------------------------------------------------------
  */
