@@ -117,7 +117,7 @@ extern void aws_ini_free(AwsIni *ini);
 extern const char *aws_ini_get(const AwsIni *ini, const char *section,
 							   const char *key);
 
-/* Does the section exist (even empty)? */
+/* Does the section hold at least one setting? */
 extern bool aws_ini_has_section(const AwsIni *ini, const char *section);
 
 /* in protocol.c */

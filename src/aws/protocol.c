@@ -31,6 +31,8 @@ static const char *skip_space(const char *p, const char *end);
 static void parse_json_error(const char *body, size_t len, AwsErrorInfo *info);
 static void parse_xml_error(const char *body, size_t len, AwsErrorInfo *info);
 static char *xml_find_nonempty(const char *body, size_t len, const char *suffix);
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d);
+static bool read_digits(const char **p, int n, int *out);
 
 static char *
 dup_n(const char *s, size_t n)

@@ -32,6 +32,8 @@ static bool text_append_codepoint(XmlText *t, unsigned long cp);
 static const char *find_seq(const char *p, const char *end, const char *seq);
 static const char *decode_entity(const char *p, const char *end, XmlText *t);
 static bool is_name_char(char c);
+static bool find_cb(const char *path, const char *text, size_t text_len,
+					void *arg);
 
 static bool
 text_append(XmlText *t, const char *s, size_t n)
