@@ -48,7 +48,7 @@ EXTENSION = audit_fdw
 DATA = audit_fdw--1.0.sql
 PGFILEDESC = "audit_fdw - DynamoDB stream auditing and Athena foreign tables"
 
-REGRESS = audit_fdw fdw_options fdw_explain provision
+REGRESS = audit_fdw aws_client fdw_options fdw_explain provision
 REGRESS_OPTS = --inputdir=. --outputdir=test/regress-output
 
 PG_CPPFLAGS = -I$(srcdir)/src -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
