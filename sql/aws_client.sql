@@ -3,7 +3,9 @@
 -- the errors raised before any request.  No network: the server points at a
 -- closed port, so a call that got as far as AWS would fail differently.
 --
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS audit_fdw;
+RESET client_min_messages;
 CREATE SERVER awsc_closed FOREIGN DATA WRAPPER audit_fdw
 	OPTIONS (region 'us-east-1', endpoint 'http://127.0.0.1:9');
 CREATE USER MAPPING FOR CURRENT_USER SERVER awsc_closed
