@@ -329,6 +329,13 @@ def parse(text):
         raise TrinoError("SYNTAX_ERROR",
                          "Only one sql statement is allowed", 1, 1)
     stmt = statements[0]
+    for i, t in enumerate(tokens[:-2]):
+        # Trino's grammar has OFFSET before LIMIT only
+        if t.kind == "word" and t.value.upper() == "LIMIT" and tokens[i + 2].kind == "word" \
+                and tokens[i + 2].value.upper() == "OFFSET":
+            o = tokens[i + 2]
+            raise _syntax(f"mismatched input 'OFFSET'. Expecting: <EOF> "
+                          "(Trino takes OFFSET before LIMIT)", o.line, o.col)
     for select in stmt.find_all(exp.Select):
         if not select.expressions:
             t = find_token(tokens, "from") or tokens[-1]
@@ -560,7 +567,8 @@ FUNCTIONS = {
     "last_value": _f("last_value"), "nth_value": _f("nth_value"),
     "abs": _f("abs"), "floor": _f("floor"), "ceil": _f("ceil"), "ceiling": _f("ceil"),
     "sqrt": _f("sqrt"), "ln": _f("ln"), "exp": _f("exp"), "sign": _f("sign"),
-    "power": _f("power"), "pow": _f("power"), "mod": _f("mod"),
+    "power": _f("power"), "pow": _f("power"),
+    "mod": lambda g, a: f"athena_fn.trino_mod({g.sql(a[0])}, {g.sql(a[1])})",
     "round": lambda g, a: f"athena_fn.trino_round({g.format_args(*a)})",
     "truncate": lambda g, a: f"trunc({g.format_args(*a)})",
     "concat": _concat,
@@ -1064,7 +1072,10 @@ class PgGenerator(Generator):
         return f"athena_fn.trino_concat({self.sql(expression, 'this')}, {self.sql(expression, 'expression')})"
 
     def div_sql(self, expression):
-        return self.binary(expression, "/")
+        return f"athena_fn.trino_div({self.sql(expression, 'this')}, {self.sql(expression, 'expression')})"
+
+    def mod_sql(self, expression):
+        return f"athena_fn.trino_mod({self.sql(expression, 'this')}, {self.sql(expression, 'expression')})"
 
     def extract_sql(self, expression):
         field = expression.this.name.lower()
@@ -1147,8 +1158,6 @@ class PgGenerator(Generator):
         return super().select_sql(expression)
 
 
-for _cls in _CLASS_FUNCTIONS:
-    if _cls not in (exp.Count,):
-        setattr(PgGenerator, f"{_cls.key}_sql", lambda self, e: self._function(e))
-PgGenerator.if_sql = lambda self, e: self._function(e)
-PgGenerator.coalesce_sql = lambda self, e: self._function(e)
+# every function class goes through the allowlist (sqlglot's own
+# transforms for some of them print other dialects' functions)
+PgGenerator.TRANSFORMS = {cls: (lambda self, e: self._function(e)) for cls in _CLASS_FUNCTIONS}

@@ -53,6 +53,10 @@ CREATE FUNCTION athena_fn.to_varchar(v text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT v $$;
 CREATE FUNCTION athena_fn.to_varchar(v anyelement) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT v::text $$;
+CREATE FUNCTION athena_fn.to_varchar(v date) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT to_char(v, 'YYYY-MM-DD') $$;
+CREATE FUNCTION athena_fn.to_varchar(v boolean) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT CASE WHEN v THEN 'true' WHEN NOT v THEN 'false' END $$;
 CREATE FUNCTION athena_fn.to_varchar(v timestamp) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT to_char(v, 'YYYY-MM-DD HH24:MI:SS.MS') $$;
 CREATE FUNCTION athena_fn.to_varchar(v timestamptz) RETURNS text
@@ -211,7 +215,13 @@ CREATE AGGREGATE athena_fn.trino_avg(integer) (sfunc = athena_fn.avg_accum, styp
 CREATE AGGREGATE athena_fn.trino_avg(smallint) (sfunc = athena_fn.avg_accum, stype = double precision[], finalfunc = float8_avg, initcond = '{0,0,0}');
 CREATE AGGREGATE athena_fn.trino_avg(real) (sfunc = athena_fn.avg_accum, stype = double precision[], finalfunc = athena_fn.avg_final_real, initcond = '{0,0,0}');
 CREATE AGGREGATE athena_fn.trino_avg(double precision) (sfunc = float8_accum, stype = double precision[], finalfunc = float8_avg, initcond = '{0,0,0}');
-CREATE AGGREGATE athena_fn.trino_avg(numeric) (sfunc = numeric_avg_accum, stype = internal, finalfunc = numeric_avg);
+-- avg(decimal(p,s)) is decimal(p,s): the mean rounded to the inputs' scale
+CREATE FUNCTION athena_fn.dec_avg_accum(s numeric[], v numeric) RETURNS numeric[]
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$ SELECT ARRAY[s[1] + v, s[2] + 1, greatest(s[3], scale(v))] $$;
+CREATE FUNCTION athena_fn.dec_avg_final(s numeric[]) RETURNS numeric
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+  SELECT CASE WHEN s[2] = 0 THEN NULL ELSE round(s[1] / s[2], s[3]::int) END $$;
+CREATE AGGREGATE athena_fn.trino_avg(numeric) (sfunc = athena_fn.dec_avg_accum, stype = numeric[], finalfunc = athena_fn.dec_avg_final, initcond = '{0,0,0}');
 CREATE AGGREGATE athena_fn.trino_avg(interval) (sfunc = interval_accum, stype = interval[], finalfunc = interval_avg, initcond = '{0 second,0 second}');
 
 CREATE FUNCTION athena_fn.keep_first(s anyelement, v anyelement) RETURNS anyelement
@@ -329,3 +339,54 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     WHEN abs(x) >= 1e-3 AND abs(x) < 1e7 THEN
       CASE WHEN strpos(x::text, '.') > 0 THEN x::text ELSE x::text || '.0' END
     ELSE athena_fn.render_double_exponent(x::text) END $$;
+
+-- CAST(double AS varchar) prints as Java's String.valueOf(double)
+CREATE FUNCTION athena_fn.to_varchar(v double precision) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT athena_fn.render_double(v) $$;
+CREATE FUNCTION athena_fn.to_varchar(v real) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT athena_fn.render_double(v) $$;
+
+-- CAST(map AS JSON): keys sorted, compact as Trino prints JSON
+CREATE FUNCTION athena_fn.compact_json(t text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT regexp_replace(t, '("(?:[^"\\]|\\.)*")|([,:]) ', '\1\2', 'g') $$;
+CREATE FUNCTION athena_fn.to_trino_json(m jsonb) RETURNS json
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE jsonb_typeof(m) WHEN 'object' THEN
+    (SELECT coalesce('{' || string_agg(to_json(e.key)::text || ':' || athena_fn.compact_json(e.value::text),
+                                       ',' ORDER BY e.key COLLATE "C") || '}', '{}')
+       FROM jsonb_each(m) AS e)::json
+    ELSE athena_fn.compact_json(m::text)::json END $$;
+-- exact overloads keep integers and decimals from resolving to the double one
+CREATE FUNCTION athena_fn.to_varchar(v bigint) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT v::text $$;
+CREATE FUNCTION athena_fn.to_varchar(v integer) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT v::text $$;
+CREATE FUNCTION athena_fn.to_varchar(v smallint) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT v::text $$;
+CREATE FUNCTION athena_fn.to_varchar(v numeric) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT v::text $$;
+
+-- division and remainder: Trino's doubles divide by zero into Infinity/NaN,
+-- its integers and decimals fail as PostgreSQL's do
+CREATE FUNCTION athena_fn.trino_div(a anycompatible, b anycompatible) RETURNS anycompatible
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+  IF b = 0 AND pg_typeof(a) IN ('double precision'::regtype, 'real'::regtype) THEN
+    RETURN CASE WHEN a > 0 THEN 'Infinity' WHEN a < 0 THEN '-Infinity' ELSE 'NaN' END;
+  END IF;
+  IF pg_typeof(a) = 'numeric'::regtype THEN
+    -- a decimal quotient keeps the larger scale of its operands, rounded half up
+    RETURN round(a / b, greatest(scale(a), scale(b)));
+  END IF;
+  RETURN a / b;
+END $$;
+CREATE FUNCTION athena_fn.trino_mod(a anycompatible, b anycompatible) RETURNS anycompatible
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+  IF pg_typeof(a) IN ('double precision'::regtype, 'real'::regtype) THEN
+    IF b = 0 THEN RETURN 'NaN'; END IF;
+    RETURN a - b * trunc(a / b);
+  END IF;
+  RETURN a % b;
+END $$;

@@ -476,3 +476,22 @@ def test_and_binds_tighter_than_or(athena, audit):
     assert got == [["e2"]]
     assert values(athena, audit, "SELECT 2 + 3 * 4, (2 + 3) * 4, 10 - 2 - 3, 1.50 + 1") == \
         [["14", "20", "5", "2.50"]]
+
+
+def test_trino_casts_arithmetic_and_functions(athena, audit):
+    got = values(athena, audit,
+                 "SELECT CAST(1 AS varchar), CAST(3e0 AS varchar), CAST(12.50 AS varchar), "
+                 "CAST(DATE '2024-01-15' AS varchar), CAST(true AS varchar), "
+                 "CAST(TIMESTAMP '2024-01-15 10:00:00.5' AS varchar), "
+                 "1e0 / 0, -1e0 / 0, 7 / 2, 7.0 / 2, 5 % 3, "
+                 "substr('abc', 0), substr('abc', -2), round(2.5e0), round(-2.5e0), "
+                 "greatest(1, NULL), concat('a', 'b', 'c'), try_cast('x' AS integer)")
+    assert got == [["1", "3.0", "12.50", "2024-01-15", "true", "2024-01-15 10:00:00.500",
+                    "Infinity", "-Infinity", "3", "3.5", "2",
+                    "", "bc", "3.0", "-3.0", None, "abc", None]]
+    assert failure(athena, audit, "SELECT 1 / 0") == "DIVISION_BY_ZERO: Division by zero"
+    assert failure(athena, audit, "SELECT CAST('x' AS integer)").startswith("INVALID_CAST_ARGUMENT: ")
+    assert failure(athena, audit, "SELECT event_id FROM orders_audit LIMIT 1 OFFSET 1").startswith(
+        "SYNTAX_ERROR: line 1:43: ")
+    assert values(athena, audit, "SELECT event_id FROM orders_audit ORDER BY event_id "
+                                 "OFFSET 1 LIMIT 1") == [["e2"]]
