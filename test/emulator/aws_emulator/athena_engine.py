@@ -496,6 +496,7 @@ class Engine:
     def __init__(self, emu):
         self.emu = emu
         self._lock = threading.Lock()
+        self._ddl_lock = threading.RLock()    # cache tables and types are made one at a time
         self._pool = []
         self._dsn = None
         self._private = None          # (pgdata, socket dir, process)
@@ -817,20 +818,32 @@ class Engine:
             cache = self._caches.get(name)
             if cache is not None:
                 return cache
-        ddl = []
-        defs = ['"_obj" integer NOT NULL']
-        defs += [f'"c{i}" {self._types.pg_type(t, ddl)}' for i, (_, t) in enumerate(columns)]
-        defs += [f'"p{i}" {self._types.pg_type(t, ddl)}' for i, (_, t) in enumerate(parts)]
-        self._create_types(conn, ddl)
-        with conn.cursor() as cur:
-            cur.execute(f"DROP TABLE IF EXISTS {name}")
-            cur.execute(f"CREATE UNLOGGED TABLE {name} ({', '.join(defs)})")
-            cur.execute(f"CREATE INDEX ON {name} (\"_obj\")")
-        cache = _CacheTable(name, columns, parts)
-        with self._lock:
-            return self._caches.setdefault(name, cache)
+        with self._ddl_lock:
+            with self._lock:
+                cache = self._caches.get(name)
+                if cache is not None:
+                    return cache
+            ddl = []
+            defs = ['"_obj" integer NOT NULL']
+            defs += [f'"c{i}" {self._types.pg_type(t, ddl)}' for i, (_, t) in enumerate(columns)]
+            defs += [f'"p{i}" {self._types.pg_type(t, ddl)}' for i, (_, t) in enumerate(parts)]
+            self._create_types(conn, ddl)
+            with conn.cursor() as cur:
+                cur.execute(f"DROP TABLE IF EXISTS {name}")
+                cur.execute(f"CREATE UNLOGGED TABLE {name} ({', '.join(defs)})")
+                cur.execute(f"CREATE INDEX ON {name} (\"_obj\")")
+            cache = _CacheTable(name, columns, parts)
+            with self._lock:
+                self._caches[name] = cache
+            return cache
 
     def _create_types(self, conn, ddl):
+        if not ddl:
+            return
+        with self._ddl_lock:
+            self._create_types_locked(conn, ddl)
+
+    def _create_types_locked(self, conn, ddl):
         done = []
         with conn.cursor() as cur:
             for name, stmt in ddl:
