@@ -338,3 +338,31 @@ def test_backend_exit_stops_the_athena_query(setup, emulator):
     finally:
         slow_query(emulator, 0)
         victim.close()
+
+
+def test_rescan_with_new_values_runs_the_query_again(setup, db, emulator):
+    cur = db.cursor()
+    before = len(athena_requests(emulator, "StartQueryExecution"))
+    # the correlated value is sent as a literal: each outer row is a new query
+    cur.execute("""SELECT g, (SELECT label FROM fdw_e2e.big b WHERE b.id = g * 10)
+                     FROM generate_series(1, 3) g ORDER BY g""")
+    assert cur.fetchall() == [(1, "row 10"), (2, "row 20"), (3, "row 30")]
+    sent = [r["input"]["QueryString"]
+            for r in athena_requests(emulator, "StartQueryExecution")[before:]]
+    assert sent == [f'SELECT "label" FROM "{DATABASE}"."big" WHERE ("id" = {n})'
+                    for n in (10, 20, 30)]
+
+
+def test_unreadable_result_object_falls_back_to_getqueryresults(setup, db, emulator):
+    cur = db.cursor()
+    pages_before = len(athena_requests(emulator, "GetQueryResults"))
+    emulator.add_fault(service="s3", operation="GetObject", error="AccessDenied",
+                       status=403, count=1)
+    try:
+        cur.execute("SELECT id, label FROM fdw_e2e.big WHERE id BETWEEN 1000 AND 2200")
+        rows = cur.fetchall()
+    finally:
+        emulator.clear_faults()
+    assert sorted(rows) == [(i, f"row {i}") for i in range(1000, 2201)]
+    # 1,201 rows and a header: two pages
+    assert len(athena_requests(emulator, "GetQueryResults")) - pages_before == 2
