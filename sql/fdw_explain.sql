@@ -137,6 +137,31 @@ SELECT new_state, count(*) FROM orders_audit GROUP BY new_state LIMIT 3;
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT a.event_id FROM orders_audit a JOIN orders_audit b USING (event_id) LIMIT 3;
 
+-- partition pruning: a record is delivered after its event, so a lower bound
+-- on event time bounds the delivery hour (less 5 minutes of clock skew)
+ALTER FOREIGN TABLE orders_audit ADD COLUMN datehour text;
+ALTER FOREIGN TABLE orders_audit OPTIONS (ADD time_column 'event_time',
+    ADD partition_column 'datehour', ADD partition_format 'yyyy/MM/dd/HH');
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_id FROM orders_audit
+ WHERE event_time >= '2024-01-15 16:44:27+00' AND event_time < '2024-01-16 00:00:00+00';
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_id FROM orders_audit WHERE event_time = '2024-01-15 00:02:00+00';
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_id FROM orders_audit WHERE event_time >= now() - interval '7 days';
+-- an upper bound prunes only within a declared delivery delay
+ALTER FOREIGN TABLE orders_audit OPTIONS (ADD max_delivery_delay '15 minutes');
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_id FROM orders_audit
+ WHERE event_time BETWEEN '2024-01-15 10:00:00+00' AND '2024-01-15 11:50:00+00';
+-- a bound inside OR does not
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_id FROM orders_audit
+ WHERE event_time > '2024-01-15 10:00:00+00' OR order_id = '101';
+ALTER FOREIGN TABLE orders_audit OPTIONS (DROP time_column, DROP partition_column,
+    DROP partition_format, DROP max_delivery_delay);
+ALTER FOREIGN TABLE orders_audit DROP COLUMN datehour;
+
 -- identifiers in double quotes, embedded quotes doubled
 CREATE FOREIGN TABLE odd ("we""ird" text OPTIONS (column_name 'Col"1'), n int)
   SERVER athena OPTIONS (database 'my"db', "table" 'ta''ble');

@@ -57,6 +57,16 @@ CREATE FOREIGN TABLE bad (a int) SERVER athena OPTIONS (tabel 'x');
 ALTER FOREIGN TABLE orders_audit OPTIONS (ADD estimated_rows 'many');
 ALTER FOREIGN TABLE orders_audit OPTIONS (ADD estimated_rows '50000');
 ALTER FOREIGN TABLE orders_audit OPTIONS (ADD region 'x');
+-- partition pruning options
+ALTER FOREIGN TABLE orders_audit OPTIONS (ADD partition_format 'dd/MM/yyyy');
+ALTER FOREIGN TABLE orders_audit OPTIONS (ADD partition_format 'yyyy/MMM');
+ALTER FOREIGN TABLE orders_audit OPTIONS (ADD partition_format 'yyyy/MM/''dd''');
+ALTER FOREIGN TABLE orders_audit OPTIONS (ADD max_delivery_delay '-1 hour');
+ALTER FOREIGN TABLE orders_audit OPTIONS (ADD max_delivery_delay '1 month');
+ALTER FOREIGN TABLE orders_audit OPTIONS (ADD max_delivery_delay 'soon');
+ALTER FOREIGN TABLE orders_audit OPTIONS (ADD time_column 'event_time',
+    ADD partition_column 'datehour', ADD partition_format 'yyyy/MM/dd/HH',
+    ADD max_delivery_delay '1 hour');
 
 -- column options
 ALTER FOREIGN TABLE orders_audit ALTER COLUMN event_id OPTIONS (ADD column_nam 'x');

@@ -67,6 +67,7 @@ typedef struct GlueTable
 {
 	char	   *name;
 	List	   *columns;		/* of AthenaTableColumn * */
+	List	   *parameters;		/* of DefElem *: the table's Parameters */
 } GlueTable;
 
 /* in athena.c */

@@ -12,6 +12,8 @@
  */
 #include "postgres.h"
 
+#include "nodes/makefuncs.h"
+
 #include <json-c/json.h>
 
 #include "aws/athena.h"
@@ -113,6 +115,19 @@ glue_get_tables(AwsClient *client, const char *catalog_id, const char *database)
 					add_columns(table, v, false);
 				if (json_object_object_get_ex(t, "PartitionKeys", &v))
 					add_columns(table, v, true);
+				if (json_object_object_get_ex(t, "Parameters", &v) &&
+					json_object_is_type(v, json_type_object))
+				{
+					json_object_object_foreach(v, pkey, pval)
+					{
+						if (json_object_is_type(pval, json_type_string))
+							table->parameters =
+								lappend(table->parameters,
+										makeDefElem(pstrdup(pkey),
+													(Node *) makeString(pstrdup(json_object_get_string(pval))),
+													-1));
+					}
+				}
 				tables = lappend(tables, table);
 			}
 		}

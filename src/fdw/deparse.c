@@ -27,6 +27,17 @@
  *	  evaluated at executor start and sent as literals ("runtime values");
  *	  a volatile function is never shipped nor evaluated early.
  *
+ * Partition pruning.  An audit table is partitioned by the hour its records
+ * were delivered (Firehose's folders), not by event time, but a record is
+ * delivered after its event happened.  So for a foreign table with the
+ * options time_column, partition_column and partition_format, each shipped
+ * lower bound on the time column (t >= X, t > X, t = X) also sends
+ * partition >= format(X - 5 minutes): delivery is never earlier than the
+ * event, less an allowance for clock skew between DynamoDB and Firehose.
+ * An upper bound (t <= Y) prunes only with a declared max_delivery_delay D:
+ * partition <= format(Y + D).  These conditions are added to the shipped
+ * ones, never replace them, and need no local recheck.
+ *
  * The SQL is kept as parts around the runtime values: parts[0] value[0]
  * parts[1] ... parts[n].  EXPLAIN shows the values as $1..$n.
  *
@@ -128,6 +139,9 @@ static void deparse_target_list(StringInfo buf, RangeTblEntry *rte,
 								List **retrieved_attrs);
 static void append_timestamp_literal(StringInfo buf, Timestamp ts,
 									 AuditFdwRounding rounding);
+static void deparse_partition_bounds(RangeTblEntry *rte, List *remote_conds,
+									 AuditFdwOptions *options,
+									 deparse_expr_cxt *cxt);
 
 /* ------------------------------------------------------------------------
  * Classification
@@ -1204,6 +1218,213 @@ deparse_target_list(StringInfo buf, RangeTblEntry *rte, Relation rel,
 		appendStringInfoString(buf, "1");
 }
 
+/* The fields a partition format may name, from the most significant. */
+static const char *const partition_fields[] = {"yyyy", "MM", "dd", "HH", "mm"};
+
+/*
+ * True for a format that names the time from the year down, each field
+ * fixed-width, so that its strings sort as the times do: yyyy, then
+ * optionally MM, dd, HH, mm in that order, with other characters between.
+ */
+bool
+audit_partition_format_valid(const char *format)
+{
+	const char *p = format;
+	int			next = 0;
+
+	while (*p)
+	{
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))
+		{
+			const char *want;
+
+			if (next >= lengthof(partition_fields))
+				return false;
+			want = partition_fields[next];
+			if (strncmp(p, want, strlen(want)) != 0)
+				return false;
+			p += strlen(want);
+			next++;
+			/* a field must not run into another letter (yyyyy, MMM) */
+			if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))
+			{
+				if (next >= lengthof(partition_fields) ||
+					strncmp(p, partition_fields[next], strlen(partition_fields[next])) != 0)
+					return false;
+			}
+		}
+		else if (*p == '\'')
+			return false;
+		else
+			p++;
+	}
+	return next > 0;
+}
+
+/*
+ * The partition value bounding the partitions that can hold a record with
+ * event time ts: the lower one (ts less the clock skew allowance) or the
+ * upper one (ts plus the longest delivery delay), as a string literal.
+ * Times beyond Athena's range give bounds that keep every partition (or,
+ * for an empty range, none).
+ */
+void
+audit_append_partition_literal(StringInfo buf, const AuditFdwPartitioning *part,
+							   Timestamp ts, bool upper)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	StringInfoData out;
+	const char *p;
+
+	if (!TIMESTAMP_NOT_FINITE(ts))
+	{
+		int64		shift = upper ? part->delay_us : -AUDIT_CLOCK_SKEW_US;
+
+		if ((shift > 0 && ts > PG_INT64_MAX - shift) ||
+			(shift < 0 && ts < PG_INT64_MIN - shift))
+			ts = shift > 0 ? DT_NOEND : DT_NOBEGIN;
+		else
+			ts += shift;
+	}
+	if (TIMESTAMP_IS_NOBEGIN(ts) ||
+		timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0 ||
+		tm.tm_year < 1 || tm.tm_year > 9999)
+	{
+		bool		late = TIMESTAMP_IS_NOEND(ts) ||
+			(!TIMESTAMP_IS_NOBEGIN(ts) && ts > 0);
+
+		/* '' sorts before every value, '~' after every digit string */
+		audit_append_string_literal(buf, late ? "~" : "");
+		return;
+	}
+	initStringInfo(&out);
+	for (p = part->format; *p;)
+	{
+		if (strncmp(p, "yyyy", 4) == 0)
+		{
+			appendStringInfo(&out, "%04d", tm.tm_year);
+			p += 4;
+		}
+		else if (strncmp(p, "MM", 2) == 0)
+		{
+			appendStringInfo(&out, "%02d", tm.tm_mon);
+			p += 2;
+		}
+		else if (strncmp(p, "dd", 2) == 0)
+		{
+			appendStringInfo(&out, "%02d", tm.tm_mday);
+			p += 2;
+		}
+		else if (strncmp(p, "HH", 2) == 0)
+		{
+			appendStringInfo(&out, "%02d", tm.tm_hour);
+			p += 2;
+		}
+		else if (strncmp(p, "mm", 2) == 0)
+		{
+			appendStringInfo(&out, "%02d", tm.tm_min);
+			p += 2;
+		}
+		else
+			appendStringInfoChar(&out, *p++);
+	}
+	audit_append_string_literal(buf, out.data);
+}
+
+/*
+ * Partition conditions implied by the shipped bounds on the time column
+ * (see the file header for the rule).
+ */
+static void
+deparse_partition_bounds(RangeTblEntry *rte, List *remote_conds,
+						 AuditFdwOptions *options, deparse_expr_cxt *cxt)
+{
+	AttrNumber	time_attno;
+	AuditFdwPartitioning part;
+	ListCell   *lc;
+
+	if (options->time_column == NULL || options->partition_column == NULL ||
+		options->partition_format == NULL)
+		return;
+	time_attno = get_attnum(rte->relid, options->time_column);
+	if (time_attno == InvalidAttrNumber)
+		return;
+	part.format = options->partition_format;
+	part.delay_us = options->max_delivery_delay_us;
+
+	foreach(lc, remote_conds)
+	{
+		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+		OpExpr	   *op;
+		Node	   *left,
+				   *right,
+				   *var,
+				   *value;
+		CmpKind		kind;
+		char	   *opname;
+		int			bound;
+
+		if (!IsA(ri->clause, OpExpr))
+			continue;
+		op = (OpExpr *) ri->clause;
+		if (list_length(op->args) != 2)
+			continue;
+		opname = get_opname(op->opno);
+		if (opname == NULL || (kind = cmp_kind(opname)) == CMP_NONE || kind == CMP_NE)
+			continue;
+		left = strip_relabel(linitial(op->args));
+		right = strip_relabel(lsecond(op->args));
+		if (is_rel_var(left, cxt->foreignrel) && ((Var *) left)->varattno == time_attno)
+		{
+			var = left;
+			value = right;
+		}
+		else if (is_rel_var(right, cxt->foreignrel) && ((Var *) right)->varattno == time_attno)
+		{
+			var = right;
+			value = left;
+			kind = commute_cmp(kind);
+		}
+		else
+			continue;
+		if (!is_timestamp_type(exprType(var)) || !is_timestamp_type(exprType(value)) ||
+			IsA(value, Var))
+			continue;
+
+		/* 0: lower bound, 1: upper bound */
+		for (bound = 0; bound < 2; bound++)
+		{
+			bool		upper = bound == 1;
+
+			if (!upper && !(kind == CMP_GT || kind == CMP_GE || kind == CMP_EQ))
+				continue;
+			if (upper && (part.delay_us < 0 ||
+						  !(kind == CMP_LT || kind == CMP_LE || kind == CMP_EQ)))
+				continue;
+			appendStringInfoString(cxt->buf, " AND (");
+			audit_append_identifier(cxt->buf, options->partition_column);
+			appendStringInfoString(cxt->buf, upper ? " <= " : " >= ");
+			if (IsA(value, Const))
+			{
+				Const	   *c = (Const *) value;
+
+				if (c->constisnull)
+					appendStringInfoString(cxt->buf, "NULL");
+				else
+					audit_append_partition_literal(cxt->buf, &part,
+												   DatumGetTimestamp(c->constvalue),
+												   upper);
+			}
+			else
+				deparse_value((Expr *) value, cxt,
+							  upper ? AUDIT_ROUND_PARTITION_UPPER
+							  : AUDIT_ROUND_PARTITION_LOWER);
+			appendStringInfoChar(cxt->buf, ')');
+		}
+	}
+}
+
 /*
  * The Athena SQL of a scan of baserel: SELECT <columns> FROM
  * "database"."table" [WHERE <remote_conds>] [ORDER BY <pathkeys>]
@@ -1253,6 +1474,7 @@ audit_deparse_select(PlannerInfo *root, RelOptInfo *baserel,
 			first = false;
 			deparse_expr(ri->clause, &cxt);
 		}
+		deparse_partition_bounds(rte, remote_conds, fpinfo->options, &cxt);
 	}
 
 	if (pathkeys != NIL)

@@ -283,6 +283,13 @@ auditGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 
 	fdw_private = list_make4(sql_parts, roundings, retrieved_attrs,
 							 makeString(fpinfo->relation_name));
+	if (fpinfo->options->partition_format)
+		fdw_private = lappend(fdw_private,
+							  list_make2(makeString(fpinfo->options->partition_format),
+										 makeString(psprintf(INT64_FORMAT,
+															 fpinfo->options->max_delivery_delay_us))));
+	else
+		fdw_private = lappend(fdw_private, NIL);
 
 	return make_foreignscan(tlist, local_exprs, baserel->relid, runtime_exprs,
 							fdw_private, NIL, NIL, outer_plan);

@@ -56,6 +56,17 @@ typedef struct AuditFdwOptions
 	double		fdw_tuple_cost;
 	double		price_per_tb;	/* US dollars per TiB scanned */
 	double		estimated_rows; /* planner's guess of the table's rows */
+
+	/*
+	 * Partition pruning from event time (see deparse.c): the column of the
+	 * event's time, the partition column holding the UTC time the record
+	 * was delivered in partition_format, and the longest delivery delay
+	 * (-1: not declared, so upper bounds do not prune).
+	 */
+	char	   *time_column;
+	char	   *partition_column;
+	char	   *partition_format;
+	int64		max_delivery_delay_us;
 } AuditFdwOptions;
 
 /* Per-column mapping: remote name and optional path into a struct. */
@@ -107,8 +118,22 @@ typedef enum AuditFdwRounding
 {
 	AUDIT_ROUND_NONE,
 	AUDIT_ROUND_FLOOR_MS,
-	AUDIT_ROUND_CEIL_MS
+	AUDIT_ROUND_CEIL_MS,
+	/* the partition at or before the value less the clock skew allowance */
+	AUDIT_ROUND_PARTITION_LOWER,
+	/* the partition at or after the value plus the longest delivery delay */
+	AUDIT_ROUND_PARTITION_UPPER
 } AuditFdwRounding;
+
+/* What a runtime partition bound needs (fdw_private item). */
+typedef struct AuditFdwPartitioning
+{
+	char	   *format;			/* partition_format */
+	int64		delay_us;		/* max_delivery_delay, -1 when none */
+} AuditFdwPartitioning;
+
+/* Delivery may precede the recorded event time by this much (clock skew) */
+#define AUDIT_CLOCK_SKEW_US		(INT64CONST(5) * 60 * 1000000)
 
 /*
  * Indexes of the items of a ForeignScan's fdw_private (as postgres_fdw's
@@ -123,7 +148,9 @@ enum AuditFdwScanPrivateIndex
 	/* Integer list of attnums retrieved by the SELECT, in order */
 	AuditFdwScanPrivateRetrievedAttrs,
 	/* String: relation name for EXPLAIN */
-	AuditFdwScanPrivateRelationName
+	AuditFdwScanPrivateRelationName,
+	/* List of String: partition format and delivery delay (us), or NIL */
+	AuditFdwScanPrivatePartitioning
 };
 
 /* in options.c */
@@ -155,6 +182,10 @@ extern void audit_deparse_select(PlannerInfo *root, RelOptInfo *baserel,
 								 List **retrieved_attrs);
 extern bool audit_append_literal(StringInfo buf, Oid type, Datum value,
 								 bool isnull, AuditFdwRounding rounding);
+extern bool audit_partition_format_valid(const char *format);
+extern void audit_append_partition_literal(StringInfo buf,
+										   const AuditFdwPartitioning *part,
+										   Timestamp ts, bool upper);
 extern void audit_append_identifier(StringInfo buf, const char *ident);
 extern void audit_append_string_literal(StringInfo buf, const char *str);
 

@@ -16,6 +16,11 @@
  * snake_case (orderId -> order_id).  LIMIT TO and EXCEPT are applied by
  * PostgreSQL on the table names returned.
  *
+ * A table made by create_audit_table (partition projection of type date
+ * over the delivery hour, and the audit record's event_time) also gets the
+ * options of partition pruning: time_column, partition_column and
+ * partition_format (deparse.c says how they are used).
+ *
  * IMPORT options: expand_structs 'false' leaves structs as jsonb only.
  *
  *-------------------------------------------------------------------------
@@ -43,6 +48,63 @@ static List *parse_struct_fields(const char *type);
 static char *snake_case(const char *name);
 static const char *struct_prefix(const char *column);
 static bool name_taken(List *names, const char *name);
+static const char *glue_parameter(GlueTable *table, const char *name);
+static void append_partition_options(StringInfo buf, GlueTable *table);
+
+static const char *
+glue_parameter(GlueTable *table, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, table->parameters)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, name) == 0)
+			return strVal(def->arg);
+	}
+	return NULL;
+}
+
+/*
+ * Partition pruning options for a table with partition projection of type
+ * date over a partition key (create_audit_table's datehour): the
+ * partition column and its format, and for audit record tables the time
+ * column, event_time.
+ */
+static void
+append_partition_options(StringInfo buf, GlueTable *table)
+{
+	const char *enabled = glue_parameter(table, "projection.enabled");
+	ListCell   *lc;
+
+	if (enabled == NULL || pg_strcasecmp(enabled, "true") != 0)
+		return;
+	foreach(lc, table->columns)
+	{
+		AthenaTableColumn *col = (AthenaTableColumn *) lfirst(lc);
+		const char *type;
+		const char *format;
+		ListCell   *cc;
+		bool		has_event_time = false;
+
+		if (!col->partition_key)
+			continue;
+		type = glue_parameter(table, psprintf("projection.%s.type", col->name));
+		format = glue_parameter(table, psprintf("projection.%s.format", col->name));
+		if (type == NULL || strcmp(type, "date") != 0 || format == NULL ||
+			!audit_partition_format_valid(format))
+			continue;
+		foreach(cc, table->columns)
+			if (strcmp(((AthenaTableColumn *) lfirst(cc))->name, "event_time") == 0)
+				has_event_time = true;
+		if (glue_parameter(table, "audit_fdw.record_version") == NULL || !has_event_time)
+			continue;
+		appendStringInfo(buf, ", time_column 'event_time', partition_column %s, partition_format %s",
+						 quote_literal_cstr(col->name), quote_literal_cstr(format));
+		return;
+	}
+}
 
 /* The prefix of expanded fields of the audit record's struct columns. */
 static const char *
@@ -225,10 +287,12 @@ auditImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 			}
 		}
 
-		appendStringInfo(&buf, ") SERVER %s OPTIONS (database %s, \"table\" %s)",
+		appendStringInfo(&buf, ") SERVER %s OPTIONS (database %s, \"table\" %s",
 						 quote_identifier(server->servername),
 						 quote_literal_cstr(stmt->remote_schema),
 						 quote_literal_cstr(table->name));
+		append_partition_options(&buf, table);
+		appendStringInfoChar(&buf, ')');
 		commands = lappend(commands, buf.data);
 	}
 	return commands;

@@ -32,6 +32,7 @@
 #include "foreign/foreign.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 #include "utils/lsyscache.h"
 #include "utils/varlena.h"
 
@@ -46,7 +47,9 @@ typedef enum OptionKind
 	OPT_URL,					/* http:// or https:// */
 	OPT_S3_URI,					/* s3://bucket/prefix */
 	OPT_TRANSPORT,				/* csv | api */
-	OPT_PATH					/* dotted field path */
+	OPT_PATH,					/* dotted field path */
+	OPT_PARTITION_FORMAT,		/* yyyy/MM/dd/HH and the like */
+	OPT_INTERVAL				/* a positive interval */
 } OptionKind;
 
 typedef struct AuditFdwOption
@@ -80,6 +83,10 @@ static const AuditFdwOption valid_options[] = {
 	{"table", ForeignTableRelationId, OPT_IDENT},
 	{"result_transport", ForeignTableRelationId, OPT_TRANSPORT},
 	{"estimated_rows", ForeignTableRelationId, OPT_REAL, 0, 1e15},
+	{"time_column", ForeignTableRelationId, OPT_IDENT},
+	{"partition_column", ForeignTableRelationId, OPT_IDENT},
+	{"partition_format", ForeignTableRelationId, OPT_PARTITION_FORMAT},
+	{"max_delivery_delay", ForeignTableRelationId, OPT_INTERVAL},
 	/* column */
 	{"column_name", AttributeRelationId, OPT_IDENT},
 	{"path", AttributeRelationId, OPT_PATH},
@@ -336,6 +343,31 @@ check_option_value(const AuditFdwOption *opt, DefElem *def)
 								opt->name, shown),
 						 errhint("Use \"csv\" (stream the result object from S3) or \"api\" (page through GetQueryResults).")));
 			break;
+		case OPT_PARTITION_FORMAT:
+			if (!audit_partition_format_valid(value))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("invalid value for option \"%s\": \"%s\"",
+								opt->name, value),
+						 errdetail("A partition format names the UTC time from the year down, each field zero-padded: yyyy, MM, dd, HH, mm, with other characters between them."),
+						 errhint("Use a format such as \"yyyy/MM/dd/HH\" or \"yyyy-MM-dd\".")));
+			break;
+		case OPT_INTERVAL:
+			{
+				Interval   *iv = DatumGetIntervalP(DirectFunctionCall3(interval_in,
+																	   CStringGetDatum(value),
+																	   ObjectIdGetDatum(InvalidOid),
+																	   Int32GetDatum(-1)));
+
+				if (iv->month != 0 || iv->day < 0 || iv->time < 0 ||
+					(iv->day == 0 && iv->time == 0))
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+							 errmsg("invalid value for option \"%s\": \"%s\"",
+									opt->name, value),
+							 errhint("Use a positive interval of days, hours or minutes, such as \"1 hour\".")));
+				break;
+			}
 		case OPT_PATH:
 			{
 				const char *p = value;
@@ -401,6 +433,21 @@ apply_option(AuditFdwOptions *o, DefElem *def)
 		o->price_per_tb = strtod(value, NULL);
 	else if (strcmp(name, "estimated_rows") == 0)
 		o->estimated_rows = strtod(value, NULL);
+	else if (strcmp(name, "time_column") == 0)
+		o->time_column = pstrdup(value);
+	else if (strcmp(name, "partition_column") == 0)
+		o->partition_column = pstrdup(value);
+	else if (strcmp(name, "partition_format") == 0)
+		o->partition_format = pstrdup(value);
+	else if (strcmp(name, "max_delivery_delay") == 0)
+	{
+		Interval   *iv = DatumGetIntervalP(DirectFunctionCall3(interval_in,
+															   CStringGetDatum(value),
+															   ObjectIdGetDatum(InvalidOid),
+															   Int32GetDatum(-1)));
+
+		o->max_delivery_delay_us = iv->day * USECS_PER_DAY + iv->time;
+	}
 }
 
 /*
@@ -430,6 +477,7 @@ audit_get_options(Oid foreigntableid, Oid serverid)
 	o->fdw_tuple_cost = DEFAULT_TUPLE_COST;
 	o->price_per_tb = DEFAULT_PRICE_PER_TB;
 	o->estimated_rows = DEFAULT_ESTIMATED_ROWS;
+	o->max_delivery_delay_us = -1;
 
 	foreach(lc, server->options)
 		apply_option(o, (DefElem *) lfirst(lc));

@@ -100,6 +100,7 @@ typedef struct AuditFdwScanState
 	List	   *runtime_states; /* ExprStates of the runtime values */
 	List	   *runtime_types;
 	List	   *retrieved_attrs;
+	AuditFdwPartitioning partitioning;
 	AuditFdwConverter *conv;
 
 	MemoryContext scan_cxt;		/* lives as long as the scan */
@@ -374,6 +375,17 @@ auditBeginForeignScan(ForeignScanState *node, int eflags)
 												 AuditFdwScanPrivateRetrievedAttrs);
 	fsstate->relname = strVal(list_nth(fsplan->fdw_private,
 									   AuditFdwScanPrivateRelationName));
+	{
+		List	   *part = (List *) list_nth(fsplan->fdw_private,
+											 AuditFdwScanPrivatePartitioning);
+
+		if (part != NIL)
+		{
+			fsstate->partitioning.format = strVal(linitial(part));
+			fsstate->partitioning.delay_us =
+				pg_strtoint64(strVal(lsecond(part)));
+		}
+	}
 
 	/* EXPLAIN without ANALYZE: nothing else needed, no network */
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
@@ -430,7 +442,17 @@ build_sql(ForeignScanState *node)
 			oldcxt = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
 			value = ExecEvalExpr(es, econtext, &isnull);
 			MemoryContextSwitchTo(oldcxt);
-			if (!audit_append_literal(&buf, type, value, isnull, rounding))
+			if (rounding == AUDIT_ROUND_PARTITION_LOWER ||
+				rounding == AUDIT_ROUND_PARTITION_UPPER)
+			{
+				if (isnull)
+					appendStringInfoString(&buf, "NULL");
+				else
+					audit_append_partition_literal(&buf, &fsstate->partitioning,
+												   DatumGetTimestamp(value),
+												   rounding == AUDIT_ROUND_PARTITION_UPPER);
+			}
+			else if (!audit_append_literal(&buf, type, value, isnull, rounding))
 				ereport(ERROR,
 						(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 						 errmsg("value $%d of the Athena query has no Athena literal", i),
