@@ -171,7 +171,11 @@ worker_pass(PumpWorker *w)
 	}
 	if (w->client == NULL)
 		worker_connect_aws(w);
-	if (w->args.slot == 0 && (w->discover_now || now >= w->next_discovery))
+	/*
+	 * Reader 0 discovers shards periodically; any reader does at once when
+	 * it drained a shard (its children are then to be read).
+	 */
+	if (w->discover_now || (w->args.slot == 0 && now >= w->next_discovery))
 	{
 		w->discover_now = false;
 		lineage_discover(w);
@@ -250,7 +254,7 @@ audit_fdw_pump_worker_main(Datum arg)
 								   ALLOCSET_DEFAULT_SIZES);
 	pass_cxt = AllocSetContextCreate(TopMemoryContext, "audit_fdw pump pass",
 									 ALLOCSET_DEFAULT_SIZES);
-	w->discover_now = true;
+	w->discover_now = (w->args.slot == 0);
 
 	BackgroundWorkerInitializeConnectionByOid(w->args.database, InvalidOid, 0);
 	pgstat_report_appname(MyBgworkerEntry->bgw_name);
