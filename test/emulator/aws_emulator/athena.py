@@ -31,7 +31,6 @@ import time
 import traceback
 import uuid
 
-from . import athena_sql
 from .athena_engine import Cancelled, Engine
 from .athena_sql import TrinoError
 from .core import AwsError, RawJson, Service
@@ -380,6 +379,9 @@ class Athena(Service):
             q.athena_error = error
             q.t_end = time.monotonic()
             q.completed = self.emu.clock.utcnow()
+        if state == FAILED:
+            # the emulator's log says why, for whoever debugs a client
+            print(f"athena: query {q.id} FAILED: {reason}\n    {q.query}", file=sys.stderr, flush=True)
 
     def GetQueryExecution(self, p):
         q = self._query(p["QueryExecutionId"])

@@ -888,7 +888,7 @@ class Engine:
         cur.execute("TRUNCATE athena_lines")
         ddl = []
         exprs = [json_conversion(t, json_field("j", orig), self._types, ddl)
-                 for (orig, t) in self._original_names(cache)]
+                 for (orig, t) in cache.columns]
         part_exprs = [_typed_literal(values[n], self._types.pg_type(t, ddl))
                       for n, t in cache.partition_columns]
         self._create_types(cur.connection, ddl)
@@ -945,9 +945,6 @@ class Engine:
                 psycopg2.errors.InvalidDatetimeFormat, psycopg2.errors.DatetimeFieldOverflow) as e:
             raise TrinoError("HIVE_BAD_DATA", _bad_data_message(e, bucket, key),
                              error_type=athena_sql.ERROR_TYPE_DATA) from None
-
-    def _original_names(self, cache):
-        return cache.columns
 
     @staticmethod
     def _copy_lines(cur, text):

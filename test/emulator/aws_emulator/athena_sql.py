@@ -334,7 +334,7 @@ def parse(text):
         if t.kind == "word" and t.value.upper() == "LIMIT" and tokens[i + 2].kind == "word" \
                 and tokens[i + 2].value.upper() == "OFFSET":
             o = tokens[i + 2]
-            raise _syntax(f"mismatched input 'OFFSET'. Expecting: <EOF> "
+            raise _syntax("mismatched input 'OFFSET'. Expecting: <EOF> "
                           "(Trino takes OFFSET before LIMIT)", o.line, o.col)
     for select in stmt.find_all(exp.Select):
         if not select.expressions:
@@ -362,7 +362,7 @@ def _token_at(tokens, line, col):
 # ---------------------------------------------------------------------------
 # Types.
 
-def pg_type_of_trino(dt, tokens=None):
+def pg_type_of_trino(dt):
     """PostgreSQL type for a Trino type of a CAST (sqlglot DataType)."""
     T = exp.DataType.Type
     t = dt.this
@@ -439,14 +439,6 @@ def _f(name):
 
 def _extract(field):
     return lambda g, a: g.extract_field(field, a[0])
-
-
-def _arity(name, n_min, n_max):
-    def check(g, a):
-        if not n_min <= len(a) <= n_max:
-            raise TrinoError("FUNCTION_NOT_FOUND",
-                             f"Unexpected parameters for function {name}", *g.position(name))
-    return check
 
 
 def _greatest(kind):
@@ -599,10 +591,6 @@ FUNCTIONS = {
     "to_utf8": lambda g, a: f"convert_to({g.sql(a[0])}, 'UTF8')",
     "from_utf8": lambda g, a: f"convert_from({g.sql(a[0])}, 'UTF8')",
 }
-
-AGGREGATES = {"count", "sum", "avg", "min", "max", "bool_and", "bool_or", "every", "arbitrary",
-              "any_value", "count_if", "approx_distinct", "array_agg", "max_by", "min_by",
-              "stddev", "stddev_samp", "stddev_pop", "variance", "var_samp", "var_pop"}
 
 # sqlglot parses some Trino functions into classes: their Trino name and the
 # argument order.
@@ -1121,15 +1109,6 @@ class PgGenerator(Generator):
     def function_fallback_sql(self, expression):
         return self._function(expression)
 
-    def case_sql(self, expression):
-        return super().case_sql(expression)
-
-    def if_sql(self, expression):
-        return self._function(expression)
-
-    def coalesce_sql(self, expression):
-        return self._function(expression)
-
     def array_sql(self, expression):
         return f"ARRAY[{self.format_args(*expression.expressions)}]"
 
@@ -1151,11 +1130,6 @@ class PgGenerator(Generator):
     def lambda_sql(self, expression):
         raise TrinoError("NOT_SUPPORTED", "lambda expressions are not supported by the emulator",
                          *self.position("->"))
-
-    # whole query ---------------------------------------------------------
-
-    def select_sql(self, expression):
-        return super().select_sql(expression)
 
 
 # every function class goes through the allowlist (sqlglot's own

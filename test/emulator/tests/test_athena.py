@@ -495,3 +495,12 @@ def test_trino_casts_arithmetic_and_functions(athena, audit):
         "SYNTAX_ERROR: line 1:43: ")
     assert values(athena, audit, "SELECT event_id FROM orders_audit ORDER BY event_id "
                                  "OFFSET 1 LIMIT 1") == [["e2"]]
+
+
+def test_execution_parameters(athena, audit):
+    q = run(athena, audit, "SELECT event_id FROM orders_audit WHERE n = ? AND event_id <> ?",
+            ExecutionParameters=["2", "'x'"])
+    assert q["Status"]["State"] == "SUCCEEDED", q["Status"].get("StateChangeReason")
+    assert rows(athena, q["QueryExecutionId"]) == [["event_id"], ["e2"]]
+    q = run(athena, audit, "SELECT event_id FROM orders_audit WHERE n = ?")
+    assert q["Status"]["State"] == "FAILED"
