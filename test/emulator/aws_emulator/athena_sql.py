@@ -706,6 +706,10 @@ class Compiler:
         self.tokens = tokens
         self.default_database = (default_database or "default").lower()
         self.now_literal = now_literal
+        # (TYPE, text) of the typed literals the text writes (DECIMAL '1.5'):
+        # sqlglot makes them casts, and CAST('1.5' AS DECIMAL) types otherwise
+        self.typed_literals = {(a.value.upper(), b.value) for a, b in zip(tokens, tokens[1:])
+                               if a.kind == "word" and b.kind == "string"}
         self.refs = []
         self.cte_names = set()
         self.qualifiers = set()
@@ -979,8 +983,21 @@ class PgGenerator(Generator):
         if to.this == exp.DataType.Type.JSON:
             return f"athena_fn.to_trino_json({self.sql(this)})"
         pgtype = pg_type_of_trino(to)
-        if isinstance(this, exp.Literal) and this.is_string and not _is_text_cast(pgtype):
-            # typed literals: TIMESTAMP '...', DATE '...'
+        literal = isinstance(this, exp.Literal) and this.is_string
+        typed = literal and not to.expressions and \
+            (to.this.value.upper(), this.this) in self.compiler.typed_literals
+        if typed and to.this == exp.DataType.Type.DECIMAL:
+            # DECIMAL '12.50' is decimal(4,2); CAST('12.50' AS DECIMAL) is decimal(38,0)
+            m = re.fullmatch(r"\s*[+-]?(\d*)(?:\.(\d*))?\s*", this.this)
+            if m is None:
+                raise TrinoError("INVALID_LITERAL", f"'{this.this}' is not a valid decimal literal",
+                                 *self.position("decimal"))
+            whole, frac = m.group(1) or "", m.group(2) or ""
+            pgtype = f"numeric({max(len(whole.lstrip('0')) + len(frac), len(frac), 1)}, {len(frac)})"
+        elif typed and to.this == exp.DataType.Type.CHAR:
+            pgtype = f"char({max(len(this.this), 1)})"
+        if literal and not _is_text_cast(pgtype):
+            # typed literals: TIMESTAMP '...' keeps the precision it is written with
             if pgtype.startswith("timestamp(") and to.this == exp.DataType.Type.TIMESTAMP and not to.expressions:
                 m = re.search(r"\.(\d+)", this.this)
                 pgtype = f"timestamp({min(len(m.group(1)), 6) if m else 0})"
@@ -1036,6 +1053,12 @@ class PgGenerator(Generator):
 
     def in_sql(self, expression):
         return f"({super().in_sql(expression)})"
+
+    def is_sql(self, expression):
+        if isinstance(expression.expression, exp.Null):
+            # a row whose fields are all NULL IS NULL in PostgreSQL, not in Trino
+            return f"({self.sql(expression, 'this')} IS NOT DISTINCT FROM NULL)"
+        return self.binary(expression, "IS")
 
     def _like(self, like):
         return f"{self.sql(like, 'this')} LIKE {self.sql(like, 'expression')}"

@@ -504,3 +504,25 @@ def test_execution_parameters(athena, audit):
     assert rows(athena, q["QueryExecutionId"]) == [["event_id"], ["e2"]]
     q = run(athena, audit, "SELECT event_id FROM orders_audit WHERE n = ?")
     assert q["Status"]["State"] == "FAILED"
+
+
+def test_struct_null_tests_and_typed_literals(athena, audit, glue):
+    s3 = audit["s3"]
+    glue.create_table(DatabaseName=audit["database"], TableInput={
+        "Name": "structs", "StorageDescriptor": {
+            "Columns": [{"Name": "s", "Type": "struct<a:int,b:string>"},
+                        {"Name": "amount", "Type": "decimal(10,2)"}],
+            "Location": f"s3://{audit['bucket']}/structs/",
+            "SerdeInfo": {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe"}}})
+    s3.put_object(Bucket=audit["bucket"], Key="structs/x.json",
+                  Body=b'{"s": {"a": null, "b": null}, "amount": 12.5}\n{"s": null}\n{}\n'
+                       b'{"s": {"a": 1}, "amount": 12.49}\n')
+    # a row whose fields are all NULL is not NULL itself
+    assert values(athena, audit, "SELECT count(*) FROM structs WHERE s IS NULL") == [["2"]]
+    assert values(athena, audit, "SELECT count(*) FROM structs WHERE s IS NOT NULL") == [["2"]]
+    assert values(athena, audit, "SELECT json_format(CAST(s AS JSON)), s FROM structs "
+                                 "WHERE s.a IS NULL AND s IS NOT NULL") == \
+        [['{"a":null,"b":null}', "{a=null, b=null}"]]
+    # DECIMAL '12.50' is decimal(4,2), not decimal(38,0)
+    assert values(athena, audit, "SELECT amount FROM structs WHERE amount < DECIMAL '12.50'") == \
+        [["12.49"]]
