@@ -9,8 +9,9 @@ half of the parent's range; or a rollover: one child with the whole range)
 and on a timer (`shard_rollover_seconds` of the emulator clock: a rollover).
 Children name the closed shard as ParentShardId.
 
-Sequence numbers are digit strings of 21+ characters, increasing within a
-shard and across a lineage.  Records are kept 24 h (`stream_retention_seconds`,
+Sequence numbers are digit strings of 21 to 40 characters, increasing
+within a shard and along a lineage; each generation of shards uses one
+digit more than its parent (so they do not sort as text).  Records are kept 24 h (`stream_retention_seconds`,
 by the emulator clock) and then trimmed; a shard iterator that points at
 trimmed records (also one issued before the trim) fails with
 TrimmedDataAccessException.  Shard iterators are opaque, signed tokens that
@@ -92,7 +93,9 @@ class Stream:
         self.status = "ENABLED"
         self.shards = {}        # id -> Shard, in creation order
         self.last_shard_num = 0
-        self.next_seq = SEQ_BASE + secrets.randbelow(10 ** 19)
+        # 21 digits, starting high: a child shard's longer numbers then sort
+        # before them as text (see _split)
+        self.next_seq = 4 * SEQ_BASE + secrets.randbelow(5 * SEQ_BASE)
         self.hash_key = next(k["AttributeName"] for k in key_schema
                              if k["KeyType"] == "HASH")
 
@@ -189,6 +192,13 @@ class DynamoDBStreams(Service):
 
     def _split(self, stream, shard, children, now):
         self._close(stream, shard, now)
+        # each generation of shards numbers its records with one digit more
+        # (up to 40, as DynamoDB Streams' sequence numbers go): numerically
+        # they keep increasing, as text they do not, so a reader that
+        # compares them as text (or squeezes them into a bigint) fails here
+        n = min(len(str(shard.start_seq)) + 1, 40)
+        if len(str(stream.next_seq)) < n:
+            stream.next_seq = 10 ** (n - 1) + secrets.randbelow(10 ** (n - 2))
         if children == 1:
             return [self._new_shard(stream, shard, shard.lo, shard.hi, now)]
         mid = shard.lo + (shard.hi - shard.lo) // 2

@@ -170,6 +170,14 @@ def test_split_lineage_keeps_item_order(emulator, streams, uid):
             assert "EndingSequenceNumber" in parent["SequenceNumberRange"]
             assert int(s["SequenceNumberRange"]["StartingSequenceNumber"]) > \
                 int(parent["SequenceNumberRange"]["EndingSequenceNumber"])
+    # numbers grow a digit a generation: numeric order holds, text order not
+    gen0 = [s for s in all_shards if not s.get("ParentShardId")][0]
+    leaf = open_ = [s for s in all_shards
+                    if "EndingSequenceNumber" not in s["SequenceNumberRange"]][0]
+    start0 = gen0["SequenceNumberRange"]["StartingSequenceNumber"]
+    start4 = leaf["SequenceNumberRange"]["StartingSequenceNumber"]
+    assert len(start4) == len(start0) + 4
+    assert int(start4) > int(start0) and start4 < start0
     children = {}
     for s in all_shards:
         children.setdefault(s.get("ParentShardId"), []).append(s["ShardId"])
