@@ -291,16 +291,16 @@ class Athena(Service):
             with self._state:
                 q.state = RUNNING
                 q.t_start = time.monotonic()
-            outcome = self._execute(q)
+            state, reason, error = self._execute(q)
+            if state != CANCELLED:
+                # the modelled latency: the query stays RUNNING, in its slot
+                min_ms = float(self.emu.config.get("athena_min_query_ms") or 0)
+                wait = q.t_submit + min_ms / 1000.0 - time.monotonic()
+                if wait > 0 and q.cancel_event.wait(wait):
+                    state, reason, error = CANCELLED, None, None
+            self._finish(q, state, reason, error)
         finally:
             slots.release()
-        state, reason, error = outcome
-        if state != CANCELLED:
-            min_ms = float(self.emu.config.get("athena_min_query_ms") or 0)
-            wait = q.t_submit + min_ms / 1000.0 - time.monotonic()
-            if wait > 0 and q.cancel_event.wait(wait):
-                state, reason, error = CANCELLED, None, None
-        self._finish(q, state, reason, error)
 
     def _execute(self, q):
         try:

@@ -971,8 +971,13 @@ class Engine:
         if code == "42883":
             m = re.match(r"operator does not exist: (.+) (\S+) (.+)", msg)
             if m:
+                op = m.group(2)
+                at = next(((t.line, t.col) for t in tokens
+                           if t.kind == "op" and t.text == {"<>": "<>"}.get(op, op)), (1, 1))
+                if op == "<>" and at == (1, 1):
+                    at = next(((t.line, t.col) for t in tokens if t.text == "!="), (1, 1))
                 return TrinoError("TYPE_MISMATCH", f"Cannot apply operator: {_trino_type(m.group(1))} "
-                                  f"{m.group(2)} {_trino_type(m.group(3))}", 1, 1)
+                                  f"{op} {_trino_type(m.group(3))}", *at)
             m = re.match(r"function (?:athena_fn\.)?(?:trino_)?(\w+)\((.*)\) does not exist", msg)
             if m:
                 name = m.group(1)

@@ -526,3 +526,20 @@ def test_struct_null_tests_and_typed_literals(athena, audit, glue):
     # DECIMAL '12.50' is decimal(4,2), not decimal(38,0)
     assert values(athena, audit, "SELECT amount FROM structs WHERE amount < DECIMAL '12.50'") == \
         [["12.49"]]
+
+
+def test_queued_beyond_the_concurrency_limit(athena, audit, emulator):
+    emulator.configure(athena_min_query_ms=500, athena_max_concurrent_queries=1)
+    try:
+        first = start(athena, audit, "SELECT 1")
+        second = start(athena, audit, "SELECT 2")
+        time.sleep(0.2)
+        states = [athena.get_query_execution(QueryExecutionId=q)["QueryExecution"]["Status"]["State"]
+                  for q in (first, second)]
+        assert states == ["RUNNING", "QUEUED"]
+        a, b = wait(athena, first), wait(athena, second)
+    finally:
+        emulator.configure(athena_min_query_ms=0, athena_max_concurrent_queries=4)
+    assert a["Status"]["State"] == b["Status"]["State"] == "SUCCEEDED"
+    assert b["Statistics"]["QueryQueueTimeInMillis"] >= 300
+    assert b["Status"]["CompletionDateTime"] >= a["Status"]["CompletionDateTime"]
