@@ -33,6 +33,8 @@
  *	- AwsCredentials gained refresh_at; AwsService gained the two unsigned
  *	  credential endpoints (instance metadata, container credentials).
  *	- JSON responses are parsed up to 256 levels deep (DynamoDB items).
+ *	- A request refused for clock skew is signed again with AWS's time
+ *	  (from the response's Date), once, and later requests keep the offset.
  *
  *-------------------------------------------------------------------------
  */

@@ -56,6 +56,10 @@ extern bool aws_error_is_retryable(long status, const char *code);
  * -1 when unparsable. */
 extern int64_t aws_parse_iso8601(const char *s);
 
+/* An HTTP Date ("Sun, 06 Nov 1994 08:49:37 GMT", RFC 7231's preferred
+ * form) -> unix seconds; -1 when unparsable. */
+extern int64_t aws_parse_http_date(const char *s);
+
 /* application/x-www-form-urlencoded value encoding (RFC 3986 unreserved
  * kept), malloc'd. */
 extern char *aws_form_encode(const char *s);

@@ -108,6 +108,15 @@ static int	socks_cap = 0;
 static bool socks_changed = true;
 static bool socks_oom = false;
 static int64 timer_deadline_us = -1;	/* monotonic; -1 = no timer */
+
+/*
+ * How far AWS's clock is ahead of ours, in seconds, learned from the Date
+ * of a response that refused our signature's time (as the SDKs do): a
+ * server whose clock is off can still sign requests AWS accepts.
+ */
+static int64 clock_skew_secs = 0;
+
+#define AWS_MAX_CLOCK_SKEW_SECS 240
 static WaitEventSet *wait_set = NULL;
 
 typedef bool (*TransferCondition) (AwsTransfer *t);
@@ -132,7 +141,9 @@ static struct curl_slist *sign_request(AwsHttpRequest *req, const char *host,
 static AwsResponse *make_response(AwsTransfer *t);
 static List *parse_headers(const char *hdr, size_t len);
 static const char *find_header(List *headers, const char *name);
-static AwsError *transfer_error(AwsHttpRequest *req, AwsTransfer *t);
+static AwsError *transfer_error(AwsHttpRequest *req, AwsTransfer *t,
+								 bool *clock_corrected);
+static bool correct_clock(const char *code, const char *date);
 static bool curl_code_is_retryable(CURLcode code);
 static bool status_ok(AwsHttpRequest *req, long status);
 static long backoff_ms(int attempt);
@@ -550,7 +561,7 @@ sign_request(AwsHttpRequest *req, const char *host, const char *wire_path)
 		params.region = (req->client && req->client->region) ?
 			req->client->region : "us-east-1";
 		params.service = aws_service_info(req->service)->signing_name;
-		params.timestamp = time(NULL);
+		params.timestamp = time(NULL) + clock_skew_secs;
 		params.normalize_path = !req->s3_signing;
 		params.sign_body = req->s3_signing;
 
@@ -878,11 +889,52 @@ curl_code_is_retryable(CURLcode code)
 	}
 }
 
+/*
+ * After an error that may mean our clock is off (the codes the SDKs treat
+ * so), take the offset from the response's Date when it is larger than
+ * AWS allows.  True when the offset changed: the request is worth making
+ * again at once.
+ */
+static bool
+correct_clock(const char *code, const char *date)
+{
+	static const char *const skew_codes[] = {
+		"RequestTimeTooSkewed", "RequestExpired", "RequestInTheFuture",
+		"InvalidSignatureException", "SignatureDoesNotMatch", "AuthFailure",
+		NULL
+	};
+	int64		server_time;
+	int64		skew;
+	bool		known = false;
+
+	if (code == NULL || date == NULL)
+		return false;
+	for (int i = 0; skew_codes[i]; i++)
+		if (strcmp(code, skew_codes[i]) == 0)
+			known = true;
+	if (!known)
+		return false;
+	server_time = aws_parse_http_date(date);
+	if (server_time < 0)
+		return false;
+	skew = server_time - (int64) time(NULL);
+	if (Abs(skew - clock_skew_secs) <= AWS_MAX_CLOCK_SKEW_SECS)
+		return false;
+	ereport(LOG,
+			(errmsg("audit_fdw: the clock of this server is %lld seconds %s AWS's; signing with AWS's time",
+					(long long) Abs(skew), skew > 0 ? "behind" : "ahead of")));
+	clock_skew_secs = skew;
+	return true;
+}
+
 /* The error of a finished, failed transfer (palloc'd). */
 static AwsError *
-transfer_error(AwsHttpRequest *req, AwsTransfer *t)
+transfer_error(AwsHttpRequest *req, AwsTransfer *t, bool *clock_corrected)
 {
 	AwsError   *err;
+
+	if (clock_corrected)
+		*clock_corrected = false;
 
 	if (t->oom)
 		ereport(ERROR,
@@ -928,6 +980,8 @@ transfer_error(AwsHttpRequest *req, AwsTransfer *t)
 					 errmsg("out of memory")));
 		err = aws_error_from_info(req->service, req->operation, t->status, info);
 		aws_error_info_free(info);
+		if (clock_corrected && !req->unsigned_request && !req->local_service)
+			*clock_corrected = correct_clock(err->code, find_header(headers, "date"));
 		return err;
 	}
 }
@@ -977,12 +1031,14 @@ perform_with_retries(AwsHttpRequest *req, bool streaming, AwsError **error_out)
 	int			max_attempts = req->max_attempts > 0 ? req->max_attempts :
 		aws_max_retries + 1;
 	TimestampTz start = GetCurrentTimestamp();
+	bool		clock_retried = false;
 
 	for (int attempt = 1;; attempt++)
 	{
 		TimestampTz attempt_start = GetCurrentTimestamp();
 		AwsTransfer *volatile t = transfer_start(req, streaming);
 		AwsError   *volatile err = NULL;
+		bool		clock_corrected = false;
 
 		PG_TRY();
 		{
@@ -997,7 +1053,7 @@ perform_with_retries(AwsHttpRequest *req, bool streaming, AwsError **error_out)
 				drive_until(t, cond_done);
 			if ((t->done && (t->result != CURLE_OK || !status_ok(req, t->status))) ||
 				t->oom || t->overflow)
-				err = transfer_error(req, t);
+				err = transfer_error(req, t, &clock_corrected);
 		}
 		PG_CATCH();
 		{
@@ -1018,6 +1074,13 @@ perform_with_retries(AwsHttpRequest *req, bool streaming, AwsError **error_out)
 			return t;
 		transfer_free(t);
 		err->attempts = attempt;
+
+		/* signed with a corrected clock, the request may pass: once, at once */
+		if (clock_corrected && !clock_retried && attempt < max_attempts)
+		{
+			clock_retried = true;
+			continue;
+		}
 
 		if (err->retryable && attempt < max_attempts)
 		{
@@ -1130,7 +1193,7 @@ aws_stream_read(AwsStream *stream, char *buf, size_t len)
 			}
 			if (t->result != CURLE_OK || t->oom)
 			{
-				AwsError   *err = transfer_error(stream->req, t);
+				AwsError   *err = transfer_error(stream->req, t, NULL);
 
 				err->message = psprintf("%s (after %zu bytes of the body)",
 										err->message, stream->bytes_read);

@@ -415,6 +415,49 @@ aws_parse_iso8601(const char *s)
 	return t;
 }
 
+int64_t
+aws_parse_http_date(const char *s)
+{
+	static const char *const months[] = {
+		"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+		"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
+	};
+	const char *p = s;
+	int			day,
+				mon = -1,
+				year,
+				hour,
+				min,
+				sec;
+
+	if (s == NULL)
+		return -1;
+	/* "Sun, " */
+	while (*p && *p != ',')
+		p++;
+	if (*p != ',')
+		return -1;
+	p++;
+	while (*p == ' ')
+		p++;
+	if (!read_digits(&p, 2, &day) || *p++ != ' ')
+		return -1;
+	for (int i = 0; i < 12; i++)
+		if (strncmp(p, months[i], 3) == 0)
+			mon = i + 1;
+	if (mon < 0)
+		return -1;
+	p += 3;
+	if (*p++ != ' ' || !read_digits(&p, 4, &year) || *p++ != ' ' ||
+		!read_digits(&p, 2, &hour) || *p++ != ':' ||
+		!read_digits(&p, 2, &min) || *p++ != ':' ||
+		!read_digits(&p, 2, &sec) || strcmp(p, " GMT") != 0)
+		return -1;
+	if (day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60)
+		return -1;
+	return days_from_civil(year, mon, day) * 86400 + hour * 3600 + min * 60 + sec;
+}
+
 char *
 aws_form_encode(const char *s)
 {

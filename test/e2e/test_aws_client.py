@@ -530,3 +530,58 @@ def test_s3_list_objects_follows_pages(db, server, emulator):
     # more than one page was asked for
     calls = emulator.requests(service="s3", operation="ListObjectsV2")
     assert any("ContinuationToken" in c["input"] for c in calls[-3:])
+
+
+def test_clock_skew_is_corrected_from_the_date_header(db):
+    """A server whose clock is an hour behind AWS's: the first request is
+    refused as too skewed, the next is signed with AWS's time and passes."""
+    import email.utils
+    import http.server
+    ahead = 3600
+    seen = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+
+        def date_time_string(self, timestamp=None):
+            return email.utils.formatdate(time.time() + ahead, usegmt=True)
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            amz_date = self.headers["X-Amz-Date"]
+            signed = time.mktime(time.strptime(amz_date, "%Y%m%dT%H%M%SZ")) - time.timezone
+            seen.append(signed)
+            if abs(signed - (time.time() + ahead)) > 300:
+                body = (b"<ErrorResponse><Error><Type>Sender</Type><Code>RequestExpired</Code>"
+                        b"<Message>Request has expired.</Message></Error>"
+                        b"<RequestId>skew-1</RequestId></ErrorResponse>")
+                self.send_response(400)
+            else:
+                body = CALLER_IDENTITY_XML
+                self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
+                     daemon=True).start()
+    try:
+        with db.cursor() as cur:
+            create_server(cur, "aws_core_skew", "http://127.0.0.1:%d" % srv.server_address[1])
+            cur.execute("SELECT arn FROM audit_fdw.aws_identity('aws_core_skew')")
+            assert cur.fetchone()[0] == "arn:aws:iam::123456789012:user/reuse"
+            # the offset is kept for the backend's later requests
+            cur.execute("SELECT arn FROM audit_fdw.aws_identity('aws_core_skew')")
+            cur.execute("DROP SERVER aws_core_skew CASCADE")
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert len(seen) == 3
+    assert abs(seen[0] - time.time()) < 60
+    assert abs(seen[1] - (time.time() + ahead)) < 60
+    assert abs(seen[2] - (time.time() + ahead)) < 60

@@ -397,6 +397,18 @@ TEST(iso8601_forms)
 	CHECK_INT_EQ(aws_parse_iso8601(NULL), -1);
 }
 
+TEST(http_dates)
+{
+	CHECK_INT_EQ(aws_parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), 784111777L);
+	CHECK_INT_EQ(aws_parse_http_date("Mon, 15 Jan 2024 16:44:27 GMT"), 1705337067L);
+	CHECK_INT_EQ(aws_parse_http_date("Mon, 15 Jan 2024 16:44:27 UTC"), -1);
+	CHECK_INT_EQ(aws_parse_http_date("Mon, 15 Foo 2024 16:44:27 GMT"), -1);
+	CHECK_INT_EQ(aws_parse_http_date("15 Jan 2024 16:44:27 GMT"), -1);
+	CHECK_INT_EQ(aws_parse_http_date("Mon, 15 Jan 2024 16:44"), -1);
+	CHECK_INT_EQ(aws_parse_http_date(""), -1);
+	CHECK_INT_EQ(aws_parse_http_date(NULL), -1);
+}
+
 TEST(form_encoding)
 {
 	char	   *s = aws_form_encode("a b&c=d/é~._-");
