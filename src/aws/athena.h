@@ -86,11 +86,11 @@ extern const char *athena_state_name(AthenaQueryState state);
 extern List *glue_get_tables(AwsClient *client, const char *catalog_id,
 							 const char *database);
 extern bool glue_database_exists(AwsClient *client, const char *database);
-extern void glue_create_database(AwsClient *client, const char *database,
+extern bool glue_create_database(AwsClient *client, const char *database,
 								 const char *description);
 extern struct json_object *glue_get_table(AwsClient *client, const char *database,
 										  const char *table);
-extern void glue_create_table(AwsClient *client, const char *database,
+extern bool glue_create_table(AwsClient *client, const char *database,
 							  struct json_object *table_input);
 
 #endif							/* AUDIT_FDW_ATHENA_H */

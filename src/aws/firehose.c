@@ -90,15 +90,26 @@ firehose_describe_delivery_stream(AwsClient *client, const char *name)
 	return description;
 }
 
-/* CreateDeliveryStream (request not consumed); returns the stream's ARN. */
+/*
+ * CreateDeliveryStream (request not consumed).  Returns the stream's ARN, or
+ * NULL when a stream of that name exists already (created by someone else
+ * since the caller looked).
+ */
 char *
 firehose_create_delivery_stream(AwsClient *client, json_object *request)
 {
 	json_object *resp;
 	json_object *arn;
-	char	   *result = NULL;
+	AwsError   *error = NULL;
+	char	   *result = "";
 
-	resp = call_and_release(client, "CreateDeliveryStream", json_object_get(request), NULL);
+	resp = call_and_release(client, "CreateDeliveryStream", json_object_get(request), &error);
+	if (resp == NULL)
+	{
+		if (strcmp(error->code, "ResourceInUseException") == 0)
+			return NULL;
+		aws_error_raise(error);
+	}
 	if (json_object_object_get_ex(resp, "DeliveryStreamARN", &arn))
 		result = pstrdup(json_object_get_string(arn));
 	aws_json_release(resp);

@@ -21,8 +21,8 @@
 static void add_columns(GlueTable *table, json_object *cols, bool partition_key);
 static json_object *call_and_release(AwsClient *client, const char *operation,
 									 json_object *req);
-static json_object *call_unless_not_found(AwsClient *client, const char *operation,
-										  json_object *req);
+static json_object *call_unless(AwsClient *client, const char *operation,
+								json_object *req, const char *error_code);
 
 /* A Glue call; the request is released whatever happens. */
 static json_object *
@@ -150,9 +150,14 @@ glue_get_tables(AwsClient *client, const char *catalog_id, const char *database)
  * instead of raising EntityNotFoundException, and the creations.
  */
 
-/* A Glue call that returns NULL when Glue answers EntityNotFoundException. */
+/*
+ * A Glue call that returns NULL when Glue answers with error_code
+ * (EntityNotFoundException, AlreadyExistsException) and raises any other
+ * error; the request is released whatever happens.
+ */
 static json_object *
-call_unless_not_found(AwsClient *client, const char *operation, json_object *req)
+call_unless(AwsClient *client, const char *operation, json_object *req,
+			const char *error_code)
 {
 	AwsError   *error = NULL;
 	json_object *volatile resp = NULL;
@@ -170,7 +175,7 @@ call_unless_not_found(AwsClient *client, const char *operation, json_object *req
 	json_object_put(req);
 	if (resp == NULL)
 	{
-		if (strcmp(error->code, "EntityNotFoundException") == 0)
+		if (strcmp(error->code, error_code) == 0)
 			return NULL;
 		aws_error_raise(error);
 	}
@@ -185,25 +190,33 @@ glue_database_exists(AwsClient *client, const char *database)
 	json_object *resp;
 
 	json_object_object_add(req, "Name", json_object_new_string(database));
-	resp = call_unless_not_found(client, "GetDatabase", req);
+	resp = call_unless(client, "GetDatabase", req, "EntityNotFoundException");
 	if (resp == NULL)
 		return false;
 	aws_json_release(resp);
 	return true;
 }
 
-/* CreateDatabase. */
-void
+/*
+ * CreateDatabase.  Returns false when the database exists already (created
+ * by someone else since the caller looked).
+ */
+bool
 glue_create_database(AwsClient *client, const char *database, const char *description)
 {
 	json_object *req = json_object_new_object();
 	json_object *input = json_object_new_object();
+	json_object *resp;
 
 	json_object_object_add(input, "Name", json_object_new_string(database));
 	if (description)
 		json_object_object_add(input, "Description", json_object_new_string(description));
 	json_object_object_add(req, "DatabaseInput", input);
-	aws_json_release(call_and_release(client, "CreateDatabase", req));
+	resp = call_unless(client, "CreateDatabase", req, "AlreadyExistsException");
+	if (resp == NULL)
+		return false;
+	aws_json_release(resp);
+	return true;
 }
 
 /*
@@ -219,7 +232,7 @@ glue_get_table(AwsClient *client, const char *database, const char *table)
 
 	json_object_object_add(req, "DatabaseName", json_object_new_string(database));
 	json_object_object_add(req, "Name", json_object_new_string(table));
-	resp = call_unless_not_found(client, "GetTable", req);
+	resp = call_unless(client, "GetTable", req, "EntityNotFoundException");
 	if (resp == NULL)
 		return NULL;
 	if (!json_object_object_get_ex(resp, "Table", &t))
@@ -230,13 +243,22 @@ glue_get_table(AwsClient *client, const char *database, const char *table)
 	return t;
 }
 
-/* CreateTable from a TableInput object (not consumed). */
-void
+/*
+ * CreateTable from a TableInput object (not consumed).  Returns false when
+ * the table exists already (created by someone else since the caller
+ * looked).
+ */
+bool
 glue_create_table(AwsClient *client, const char *database, json_object *table_input)
 {
 	json_object *req = json_object_new_object();
+	json_object *resp;
 
 	json_object_object_add(req, "DatabaseName", json_object_new_string(database));
 	json_object_object_add(req, "TableInput", json_object_get(table_input));
-	aws_json_release(call_and_release(client, "CreateTable", req));
+	resp = call_unless(client, "CreateTable", req, "AlreadyExistsException");
+	if (resp == NULL)
+		return false;
+	aws_json_release(resp);
+	return true;
 }

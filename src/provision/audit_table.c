@@ -137,27 +137,35 @@ audit_fdw_create_audit_table(PG_FUNCTION_ARGS)
 	wanted = provision_json_owned(table_input(&spec));
 
 	client = provision_client(server);
+	existing = NULL;
 	if (!glue_database_exists(client, spec.database))
 	{
-		glue_create_database(client, spec.database,
-							 "Audit tables of DynamoDB streams, written by audit_fdw.");
-		ereport(NOTICE,
-				(errmsg("created Glue database \"%s\"", spec.database)));
-		existing = NULL;
+		if (glue_create_database(client, spec.database,
+								 "Audit tables of DynamoDB streams, written by audit_fdw."))
+			ereport(NOTICE,
+					(errmsg("created Glue database \"%s\"", spec.database)));
 	}
 	else
 		existing = glue_get_table(client, spec.database, spec.table);
 
-	if (existing != NULL)
-	{
-		compare_table(&spec, wanted, existing);
-		ereport(NOTICE,
-				(errmsg("Glue table \"%s.%s\" already exists with this definition, skipping",
-						spec.database, spec.table)));
-		PG_RETURN_TEXT_P(cstring_to_text("unchanged"));
-	}
-	glue_create_table(client, spec.database, wanted);
-	PG_RETURN_TEXT_P(cstring_to_text("created"));
+	/* a table made by a concurrent call is compared like any other */
+	if (existing == NULL && !glue_create_table(client, spec.database, wanted))
+		existing = glue_get_table(client, spec.database, spec.table);
+	else if (existing == NULL)
+		PG_RETURN_TEXT_P(cstring_to_text("created"));
+
+	if (existing == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("Glue table \"%s.%s\" disappeared while it was being created",
+						spec.database, spec.table),
+				 errdetail("Glue answered AlreadyExistsException to CreateTable, then EntityNotFoundException to GetTable."),
+				 errhint("Call create_audit_table again.")));
+	compare_table(&spec, wanted, existing);
+	ereport(NOTICE,
+			(errmsg("Glue table \"%s.%s\" already exists with this definition, skipping",
+					spec.database, spec.table)));
+	PG_RETURN_TEXT_P(cstring_to_text("unchanged"));
 }
 
 /*

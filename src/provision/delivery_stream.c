@@ -107,23 +107,34 @@ audit_fdw_create_delivery_stream(PG_FUNCTION_ARGS)
 
 	client = provision_client(server);
 	description = firehose_describe_delivery_stream(client, spec.name);
-	if (description != NULL)
+	if (description == NULL)
 	{
-		check_not_failed(&spec, description);
-		compare_stream(&spec, description);
-		if (wait && strcmp(stream_status(description), "ACTIVE") != 0)
-			wait_until_active(client, &spec);
-		ereport(NOTICE,
-				(errmsg("delivery stream \"%s\" already exists with this definition, skipping",
-						spec.name)));
-		PG_RETURN_TEXT_P(cstring_to_text("unchanged"));
+		request = provision_json_owned(create_request(&spec));
+		if (firehose_create_delivery_stream(client, request) != NULL)
+		{
+			if (wait)
+				wait_until_active(client, &spec);
+			PG_RETURN_TEXT_P(cstring_to_text("created"));
+		}
+		/* a stream made by a concurrent call is compared like any other */
+		description = firehose_describe_delivery_stream(client, spec.name);
+		if (description == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("delivery stream \"%s\" disappeared while it was being created",
+							spec.name),
+					 errdetail("Firehose answered ResourceInUseException to CreateDeliveryStream, then ResourceNotFoundException to DescribeDeliveryStream."),
+					 errhint("Call create_delivery_stream again.")));
 	}
 
-	request = provision_json_owned(create_request(&spec));
-	(void) firehose_create_delivery_stream(client, request);
-	if (wait)
+	check_not_failed(&spec, description);
+	compare_stream(&spec, description);
+	if (wait && strcmp(stream_status(description), "ACTIVE") != 0)
 		wait_until_active(client, &spec);
-	PG_RETURN_TEXT_P(cstring_to_text("created"));
+	ereport(NOTICE,
+			(errmsg("delivery stream \"%s\" already exists with this definition, skipping",
+					spec.name)));
+	PG_RETURN_TEXT_P(cstring_to_text("unchanged"));
 }
 
 /* Firehose's naming rule: 1 to 64 of [a-zA-Z0-9_.-]. */

@@ -222,3 +222,55 @@ def test_records_delivered_are_queryable(db, server, emulator):
                        f"SELECT count(*) FROM \"{table}\" WHERE datehour = '{hour}'") == [["4"]]
     assert athena_rows(emulator, "prov_e2e",
                        f"SELECT count(*) FROM \"{table}\" WHERE datehour < '{hour}'") == [["0"]]
+
+
+def test_audit_table_created_concurrently(db, server, emulator):
+    """A table another session created between the lookup and CreateTable
+    (Glue: EntityNotFoundException, then AlreadyExistsException) is compared,
+    not an error."""
+    table = unique("orders_audit")
+    call(db, "SELECT audit_fdw.create_audit_table(%s, %s, %s, %s)",
+         server, table, LOCATION, ITEMS)
+    emulator.add_fault(service="glue", operation="GetTable",
+                       error="EntityNotFoundException", status=400, count=1)
+    try:
+        assert call(db, "SELECT audit_fdw.create_audit_table(%s, %s, %s, %s)",
+                    server, table, LOCATION, ITEMS) == "unchanged"
+    finally:
+        emulator.clear_faults()
+    creates = [r for r in emulator.requests(service="glue", operation="CreateTable")
+               if r.get("input", {}).get("TableInput", {}).get("Name") == table]
+    assert len(creates) == 2  # the first call's, and the one that met the other
+
+
+def test_delivery_stream_created_concurrently(db, server, emulator):
+    name = unique("orders-audit")
+    call(db, "SELECT audit_fdw.create_delivery_stream(%s, %s, %s, %s)",
+         server, name, LOCATION, ROLE)
+    emulator.add_fault(service="firehose", operation="DescribeDeliveryStream",
+                       error="ResourceNotFoundException", status=400, count=1)
+    try:
+        assert call(db, "SELECT audit_fdw.create_delivery_stream(%s, %s, %s, %s)",
+                    server, name, LOCATION, ROLE) == "unchanged"
+        # and a different definition met that way is still refused
+        emulator.add_fault(service="firehose", operation="DescribeDeliveryStream",
+                           error="ResourceNotFoundException", status=400, count=1)
+        with pytest.raises(psycopg2.errors.DuplicateObject):
+            call(db, "SELECT audit_fdw.create_delivery_stream(%s, %s, %s, %s, "
+                     "buffer_mb => 64)", server, name, LOCATION, ROLE)
+    finally:
+        emulator.clear_faults()
+
+
+def test_aws_errors_reach_the_caller(db, server, emulator):
+    """An AWS error other than "missing" is raised with its code."""
+    emulator.add_fault(service="glue", operation="GetDatabase",
+                       error="AccessDeniedException", status=400, count=1)
+    try:
+        with pytest.raises(psycopg2.Error) as e:
+            call(db, "SELECT audit_fdw.create_audit_table(%s, %s, %s, %s)",
+                 server, unique("t"), LOCATION, ITEMS)
+    finally:
+        emulator.clear_faults()
+    assert e.value.diag.message_primary == "aws glue GetDatabase failed: AccessDeniedException"
+    assert "request id" in e.value.diag.message_detail
