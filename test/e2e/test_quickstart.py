@@ -88,6 +88,17 @@ def test_explain_shows_the_athena_sql(outputs):
     assert "'101'" in plan, plan
 
 
+def test_query_log_shows_the_sql_with_its_values(outputs):
+    """now() - interval '7 days' went to Athena as a timestamp literal, and
+    bounded the S3 folders (datehour) to read."""
+    log = "\n".join(section(outputs[0], "As Athena ran it"))
+    sql = re.search(r"athena_sql\s*\|\s*(.*)", log).group(1)
+    assert "\"keys\".\"orderId\" = '101'" in sql, sql
+    assert re.search(r"\"event_time\" >= TIMESTAMP '\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}'",
+                     sql), sql
+    assert re.search(r"\"datehour\" >= '\d{4}/\d\d/\d\d/\d\d'", sql), sql
+
+
 def test_leaves_the_servers_running(outputs):
     assert "make stop" in outputs[1]
     env = quickstart_env()
