@@ -543,3 +543,46 @@ def test_queued_beyond_the_concurrency_limit(athena, audit, emulator):
     assert a["Status"]["State"] == b["Status"]["State"] == "SUCCEEDED"
     assert b["Statistics"]["QueryQueueTimeInMillis"] >= 300
     assert b["Status"]["CompletionDateTime"] >= a["Status"]["CompletionDateTime"]
+
+
+def test_integer_enum_and_injected_projection(athena, audit, glue):
+    s3, bucket, db = audit["s3"], audit["bucket"], audit["database"]
+
+    def table(name, keys, params):
+        glue.create_table(DatabaseName=db, TableInput={
+            "Name": name, "PartitionKeys": [{"Name": k, "Type": t} for k, t in keys],
+            "StorageDescriptor": {"Columns": [{"Name": "a", "Type": "int"}],
+                                  "Location": f"s3://{bucket}/{name}/",
+                                  "SerdeInfo": {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe"}},
+            "Parameters": dict(params, **{"projection.enabled": "true"})})
+
+    # integer with zero padding and an interval; Hive-style folders (no template)
+    table("ints", [("shard", "int")], {"projection.shard.type": "integer",
+                                       "projection.shard.range": "0,20", "projection.shard.interval": "5",
+                                       "projection.shard.digits": "2"})
+    for folder, a in (("shard=00", 1), ("shard=05", 2), ("shard=10", 3), ("shard=7", 9),
+                      ("shard=07", 9), ("shard=25", 9)):
+        s3.put_object(Bucket=bucket, Key=f"ints/{folder}/x.json", Body=b'{"a": %d}\n' % a)
+    assert values(athena, audit, "SELECT shard, a FROM ints ORDER BY shard") == \
+        [["0", "1"], ["5", "2"], ["10", "3"]]
+    q = run(athena, audit, "SELECT a FROM ints WHERE shard > 3")
+    assert sorted(rows(athena, q["QueryExecutionId"])[1:]) == [["2"], ["3"]]
+    assert q["Statistics"]["DataScannedInBytes"] == 2 * len(b'{"a": 2}\n')
+
+    # enum, through a template
+    table("enums", [("region", "string")], {
+        "projection.region.type": "enum", "projection.region.values": "eu,us",
+        "storage.location.template": f"s3://{bucket}/enums/r-${{region}}/"})
+    for r, a in (("eu", 1), ("us", 2), ("ap", 9)):
+        s3.put_object(Bucket=bucket, Key=f"enums/r-{r}/x.json", Body=b'{"a": %d}\n' % a)
+    assert values(athena, audit, "SELECT region, a FROM enums ORDER BY region") == \
+        [["eu", "1"], ["us", "2"]]
+
+    # injected: the query must name the value
+    table("injected", [("tenant", "string")], {
+        "projection.tenant.type": "injected",
+        "storage.location.template": f"s3://{bucket}/injected/${{tenant}}/"})
+    for t, a in (("acme", 1), ("globex", 2)):
+        s3.put_object(Bucket=bucket, Key=f"injected/{t}/x.json", Body=b'{"a": %d}\n' % a)
+    assert values(athena, audit, "SELECT a FROM injected WHERE tenant = 'globex'") == [["2"]]
+    assert failure(athena, audit, "SELECT a FROM injected").startswith("CONSTRAINT_VIOLATION: ")
