@@ -447,10 +447,11 @@ def test_get_query_results_pagination(athena, audit):
     assert e.value.response["Error"]["Code"] in ("InvalidRequestException", "ValidationException")
 
 
-def test_projection_range_relative_to_now(athena, audit, glue):
+def test_projection_range_relative_to_now(athena, audit, glue, emulator):
     import datetime
     s3 = audit["s3"]
-    now = datetime.datetime.utcnow()
+    # NOW is the emulator's clock (other suites advance it)
+    now = datetime.datetime.utcfromtimestamp(emulator._call("GET", "clock")["now"])
     glue.create_table(DatabaseName=audit["database"], TableInput={
         "Name": "recent", "PartitionKeys": [{"Name": "dt", "Type": "string"}],
         "StorageDescriptor": {"Columns": [{"Name": "a", "Type": "int"}],
@@ -586,3 +587,18 @@ def test_integer_enum_and_injected_projection(athena, audit, glue):
         s3.put_object(Bucket=bucket, Key=f"injected/{t}/x.json", Body=b'{"a": %d}\n' % a)
     assert values(athena, audit, "SELECT a FROM injected WHERE tenant = 'globex'") == [["2"]]
     assert failure(athena, audit, "SELECT a FROM injected").startswith("CONSTRAINT_VIOLATION: ")
+
+
+def test_gzip_objects(athena, audit, glue):
+    import gzip
+    s3 = audit["s3"]
+    glue.create_table(DatabaseName=audit["database"], TableInput={
+        "Name": "zipped", "StorageDescriptor": {
+            "Columns": [{"Name": "a", "Type": "int"}], "Location": f"s3://{audit['bucket']}/zipped/",
+            "SerdeInfo": {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe"}}})
+    data = gzip.compress(b'{"a": 1}\n{"a": 2}\n')
+    s3.put_object(Bucket=audit["bucket"], Key="zipped/part.gz", Body=data)
+    q = run(athena, audit, "SELECT sum(a) FROM zipped")
+    assert rows(athena, q["QueryExecutionId"])[1] == ["3"]
+    # Athena counts the compressed bytes it read
+    assert q["Statistics"]["DataScannedInBytes"] == len(data)
