@@ -373,10 +373,6 @@ from_environment(ChainState *st, bool required)
 }
 
 /*
- * The credentials of a profile of the shared files.  NULL when the profile
- * does not exist or holds no credentials (and !required).
- */
-/*
  * The credentials a profile holds, given the parsed files (either may be
  * NULL).  NULL when the profile does not exist or holds no credentials
  * (and !required).

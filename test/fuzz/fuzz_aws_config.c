@@ -4,7 +4,7 @@
  *		libFuzzer target for what the credential chain reads from files and
  *		endpoints: src/aws/ini.c (shared credentials and config files) and
  *		the credential documents of src/aws/protocol.c (credential_process,
- *		container endpoint, IMDS), and ISO 8601 timestamps.
+ *		container endpoint, IMDS), and ISO 8601 and HTTP timestamps.
  *
  * Invariants besides the sanitizers': every parsed entry has a non-empty
  * lower-case key without leading or trailing blanks, values and section
@@ -212,6 +212,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (size > 0)
 			check_timestamp(s + 1);
 		check_form_encode(s);
+		/* an HTTP date that parses names a time AWS could send */
+		check(aws_parse_http_date(s) < (int64_t) 253402300800, "an HTTP date before year 10000");
 		free(s);
 	}
 	return 0;
