@@ -129,6 +129,10 @@ extern void aws_init(void);		/* GUCs of the client; called from _PG_init */
 extern AwsClient *aws_client_create(const char *region, const char *endpoint,
 									List *options);
 extern const char *aws_service_name(AwsService service);
+/*
+ * The client's credentials, resolved (and refreshed) as needed.  The result
+ * is valid until the next call on the client: copy what must outlive it.
+ */
 extern AwsCredentials *aws_client_credentials(AwsClient *client);
 
 /*

@@ -92,17 +92,21 @@ audit_fdw_aws_identity(PG_FUNCTION_ARGS)
 	Name		servername = PG_GETARG_NAME(0);
 	AwsClient  *client = client_for_server_name(NameStr(*servername));
 	AwsCredentials *creds = aws_client_credentials(client);
-	AwsCallerIdentity *id = sts_get_caller_identity(client);
+	char	   *source = pstrdup(creds->source);
+	char	   *access_key_id = pstrdup(creds->access_key_id);
+	AwsCallerIdentity *id;
 	TupleDesc	tupdesc;
 	Datum		values[5];
 	bool		nulls[5] = {false};
 
+	/* the call may refresh the credentials: what was shown is copied first */
+	id = sts_get_caller_identity(client);
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	tupdesc = BlessTupleDesc(tupdesc);
 
-	values[0] = CStringGetTextDatum(creds->source);
-	values[1] = CStringGetTextDatum(creds->access_key_id);
+	values[0] = CStringGetTextDatum(source);
+	values[1] = CStringGetTextDatum(access_key_id);
 #define TEXT_OR_NULL(i, s) \
 	do { \
 		if (s) \
