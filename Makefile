@@ -27,6 +27,7 @@ OBJS = \
 	src/fdw/fdw.o \
 	src/fdw/import.o \
 	src/fdw/options.o \
+	src/fdw/partition.o \
 	src/fdw/querylog.o \
 	src/fdw/scan.o \
 	src/fdw/shippable.o \
@@ -48,7 +49,7 @@ EXTENSION = audit_fdw
 DATA = audit_fdw--1.0.sql
 PGFILEDESC = "audit_fdw - DynamoDB stream auditing and Athena foreign tables"
 
-REGRESS = audit_fdw aws_client fdw_options fdw_explain provision
+REGRESS = audit_fdw aws_client fdw_options fdw_explain fdw_pushdown provision
 REGRESS_OPTS = --inputdir=. --outputdir=test/regress-output
 
 PG_CPPFLAGS = -I$(srcdir)/src -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \

@@ -1,37 +1,54 @@
 /*-------------------------------------------------------------------------
  *
  * deparse.c
- *		Which conditions Athena may evaluate, and the Athena (Trino) SQL of
- *		a scan.
+ *		Which expressions Athena may evaluate, and the Athena (Trino) SQL of
+ *		a scan, a join or an upper relation (grouping, DISTINCT, ORDER BY,
+ *		LIMIT).
  *
  * As in postgres_fdw, pushdown is two steps: classify (is this expression
  * proven to mean the same in Athena?) and deparse (write it).  Whatever is
- * not proven safe stays a local filter.  The rules of the Athena dialect
- * that this file keeps:
+ * not proven safe stays local.  The rules of the Athena dialect that this
+ * file keeps:
  *	- identifiers in double quotes with "" doubling; string literals with ''
  *	  doubling and no backslash escapes;
  *	- LIKE always with an explicit ESCAPE, and a pattern rewritten so that
  *	  the escape character only precedes %, _ or itself (Trino rejects any
  *	  other escape sequence, PostgreSQL reads it as the character itself);
+ *	  ILIKE as lower(x) LIKE lower(pattern), which is what PostgreSQL itself
+ *	  computes in a UTF-8 database, where lower() maps case as Athena does;
  *	- NULLS FIRST/LAST always explicit in ORDER BY;
- *	- text range comparisons and text sort keys only under a collation that
- *	  compares by code point (Athena compares UTF-8 bytes);
+ *	- text ordering (range comparisons, sort keys, min/max) only under a
+ *	  collation that compares by code point (Athena compares UTF-8 bytes);
+ *	  text equality (=, IN, GROUP BY, DISTINCT) only under a deterministic
+ *	  collation;
  *	- floating-point comparisons only where NaN gives the same answer in
  *	  both engines (PostgreSQL sorts NaN above every number, Trino makes
- *	  every comparison with NaN false);
- *	- timestamps: Athena keeps milliseconds.  A bound that is not a whole
- *	  millisecond, or that is only known at executor start, is widened to
- *	  the enclosing millisecond and the condition is rechecked locally;
- *	  timestamptz values are sent as UTC TIMESTAMP literals;
- *	- stable expressions and parameters (now() - interval '7 days', $1) are
- *	  evaluated at executor start and sent as literals ("runtime values");
- *	  a volatile function is never shipped nor evaluated early.
+ *	  every comparison with NaN false); no float arithmetic, grouping or
+ *	  sorting;
+ *	- timestamps: Athena keeps milliseconds, so every timestamp PostgreSQL
+ *	  receives is a whole millisecond.  A bound that is not (or that is
+ *	  only known at executor start) is rounded in the direction that keeps
+ *	  a range comparison with a whole-millisecond value exact (x >= v as
+ *	  x >= ceil(v), x <= v as x <= floor(v), ...); an equality is widened
+ *	  to the enclosing millisecond and rechecked locally, which is only done
+ *	  where a superset is harmless (a condition of a base relation, outside
+ *	  NOT); timestamptz values are sent as UTC TIMESTAMP literals, and
+ *	  nothing that depends on the session's time zone ships;
+ *	- stable expressions and parameters (now() - interval '7 days', $1, the
+ *	  outer values of a parameterized scan) are evaluated at executor start
+ *	  and sent as literals ("runtime values"); a volatile function is never
+ *	  shipped nor evaluated early;
+ *	- functions and operators are identified by OID among PostgreSQL's
+ *	  built-in ones, each with the Trino spelling that computes the same
+ *	  value (same type family, same NULL behaviour, same errors where
+ *	  PostgreSQL raises one).
  *
  * Partition pruning.  An audit table is partitioned by the hour its records
  * were delivered (Firehose's folders), not by event time, but a record is
  * delivered after its event happened.  So for a foreign table with the
- * options time_column, partition_column and partition_format, each shipped
- * lower bound on the time column (t >= X, t > X, t = X) also sends
+ * options time_column, partition_column and partition_format, each lower
+ * bound on the time column among the top-level conditions of the WHERE
+ * (t >= X, t > X, t = X; partition.c finds them) also sends
  * partition >= format(X - 5 minutes): delivery is never earlier than the
  * event, less an allowance for clock skew between DynamoDB and Firehose.
  * An upper bound (t <= Y) prunes only with a declared max_delivery_delay D:
@@ -49,6 +66,7 @@
 
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "catalog/pg_aggregate.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "datatype/timestamp.h"
@@ -57,12 +75,15 @@
 #include "optimizer/clauses.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
+#include "optimizer/tlist.h"
 #include "parser/parsetree.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
 #include "utils/float.h"
+#include "utils/fmgroids.h"
+#include "utils/formatting.h"
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
@@ -72,33 +93,32 @@
 
 #include "fdw/fdw.h"
 
-/* Result of classifying an expression */
-typedef enum ShipResult
-{
-	SHIP_NO,					/* stays local */
-	SHIP_EXACT,					/* Athena evaluates it identically */
-	SHIP_WIDENED				/* Athena evaluates a superset; recheck */
-} ShipResult;
-
+/* State of classifying one expression */
 typedef struct classify_cxt
 {
 	PlannerInfo *root;
 	RelOptInfo *foreignrel;
-	bool		under_not;		/* inside NOT: widening is not allowed */
+	Relids		relids;			/* base relations scanned remotely */
+	bool		allow_widen;	/* a widened superset is rechecked locally */
+	bool		allow_aggs;		/* aggregates (grouped relation) */
 	bool		widened;		/* set when a bound had to be widened */
 } classify_cxt;
 
 typedef struct deparse_expr_cxt
 {
 	PlannerInfo *root;
-	RelOptInfo *foreignrel;
+	RelOptInfo *foreignrel;		/* the relation being deparsed */
+	RelOptInfo *scanrel;		/* its underlying base or join relation */
+	bool		qualify;		/* qualify columns with r<n> */
 	StringInfo	buf;
 	List	   *parts;			/* of String, finished parts of the SQL */
 	List	   *runtime_exprs;	/* of Expr, values computed at executor start */
 	List	   *roundings;		/* of Integer (AuditFdwRounding) */
+	/* how runtime partition bounds are written (NULL: none are) */
+	AuditFdwPartitioning *partitioning;
 } deparse_expr_cxt;
 
-/* Comparison operators, by their meaning with the column on the left */
+/* Comparison operators, by their meaning with the operands in order */
 typedef enum CmpKind
 {
 	CMP_NONE,
@@ -110,16 +130,34 @@ typedef enum CmpKind
 	CMP_GE
 } CmpKind;
 
-static bool classify_expr(Node *node, classify_cxt *cxt);
-static bool classify_opexpr(OpExpr *op, classify_cxt *cxt);
+#define REL_ALIAS_PREFIX "r"
+
+static bool classify(Node *node, classify_cxt *cxt, bool positive);
+static bool classify_opexpr(OpExpr *op, classify_cxt *cxt, bool positive);
+static bool classify_comparison(Oid opno, Node *left, Node *right,
+								Oid inputcollid, CmpKind kind,
+								classify_cxt *cxt, bool positive);
 static bool classify_saop(ScalarArrayOpExpr *saop, classify_cxt *cxt);
+static bool classify_func(FuncExpr *fe, classify_cxt *cxt);
+static bool classify_aggref(Aggref *agg, classify_cxt *cxt);
 static bool is_runtime_value(Node *node, classify_cxt *cxt);
-static bool is_rel_var(Node *node, RelOptInfo *foreignrel);
+static bool is_scan_var(Node *node, Relids relids);
+static bool contains_scan_vars(Node *node, Relids relids);
+static bool contain_placeholder_or_agg(Node *node);
 static bool const_is_shippable(Const *c, bool *unaligned);
-static CmpKind cmp_kind(const char *opname);
-static CmpKind commute_cmp(CmpKind k);
+static bool value_is_unaligned(Node *node);
+static bool is_whole_ms_expr(Node *node);
+static CmpKind cmp_kind(Oid opno);
+static bool is_integer_type(Oid type);
 static bool is_timestamp_type(Oid type);
+static bool is_text_type(Oid type);
+static bool is_float_type(Oid type);
+static bool is_orderable_type(Oid type, Oid collation);
+static bool is_runtime_type(Oid type);
 static bool like_pattern_for_athena(const char *pattern, StringInfo out);
+static const char *date_unit_name(Const *c);
+static const char *extract_function(Const *field, Oid argtype);
+static bool is_utc_zone(Node *node);
 static Node *strip_relabel(Node *node);
 
 static void deparse_expr(Expr *node, deparse_expr_cxt *cxt);
@@ -129,28 +167,56 @@ static void deparse_const(Const *c, deparse_expr_cxt *cxt,
 static void deparse_value(Expr *node, deparse_expr_cxt *cxt,
 						  AuditFdwRounding rounding);
 static void deparse_opexpr(OpExpr *op, deparse_expr_cxt *cxt);
+static void deparse_comparison(Node *left, Node *right, CmpKind kind,
+							   deparse_expr_cxt *cxt);
+static void deparse_like(OpExpr *op, deparse_expr_cxt *cxt);
 static void deparse_saop(ScalarArrayOpExpr *saop, deparse_expr_cxt *cxt);
 static void deparse_bool_expr(BoolExpr *b, deparse_expr_cxt *cxt);
-static void deparse_null_test(NullTest *nt, deparse_expr_cxt *cxt);
-static void deparse_column_ref(StringInfo buf, RangeTblEntry *rte,
-							   Oid relid, int varattno);
-static void deparse_target_list(StringInfo buf, RangeTblEntry *rte,
-								Relation rel, Bitmapset *attrs_used,
-								List **retrieved_attrs);
+static void deparse_func(FuncExpr *fe, deparse_expr_cxt *cxt);
+static void deparse_aggref(Aggref *agg, deparse_expr_cxt *cxt);
+static void deparse_column_ref(StringInfo buf, int varno, Oid relid,
+							   int varattno, bool qualify);
+static void deparse_target_list(StringInfo buf, int varno, Relation rel,
+								Bitmapset *attrs_used, List **retrieved_attrs);
+static void deparse_from(RelOptInfo *rel, List **where, deparse_expr_cxt *cxt);
+static void deparse_conds(List *conds, const char *sep, deparse_expr_cxt *cxt);
+static void deparse_partition_conds(RelOptInfo *baserel, bool *first,
+									const char *sep, deparse_expr_cxt *cxt);
+static void collect_where(RelOptInfo *rel, List **conds);
 static void append_timestamp_literal(StringInfo buf, Timestamp ts,
 									 AuditFdwRounding rounding);
-static void deparse_partition_bounds(RangeTblEntry *rte, List *remote_conds,
-									 AuditFdwOptions *options,
-									 deparse_expr_cxt *cxt);
 
 /* ------------------------------------------------------------------------
  * Classification
  * ------------------------------------------------------------------------
  */
 
+/* The base relations whose columns an expression of rel may read. */
+static Relids
+scan_relids_of(RelOptInfo *rel)
+{
+	AuditFdwRelationInfo *fpinfo = (AuditFdwRelationInfo *) rel->fdw_private;
+
+	if (fpinfo && fpinfo->scan_relids)
+		return fpinfo->scan_relids;
+	return rel->relids;
+}
+
+static void
+init_classify(classify_cxt *cxt, PlannerInfo *root, RelOptInfo *rel)
+{
+	cxt->root = root;
+	cxt->foreignrel = rel;
+	cxt->relids = scan_relids_of(rel);
+	cxt->allow_widen = false;
+	cxt->allow_aggs = IS_UPPER_REL(rel);
+	cxt->widened = false;
+}
+
 /*
- * Split conditions into those Athena evaluates and those that stay local.
- * A condition shipped in widened form also stays local as a recheck.
+ * Split a base relation's conditions into those Athena evaluates and those
+ * that stay local.  A condition shipped in widened form also stays local as
+ * a recheck.
  */
 void
 audit_classify_conditions(PlannerInfo *root, RelOptInfo *baserel,
@@ -168,12 +234,9 @@ audit_classify_conditions(PlannerInfo *root, RelOptInfo *baserel,
 		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
 		classify_cxt cxt;
 
-		cxt.root = root;
-		cxt.foreignrel = baserel;
-		cxt.under_not = false;
-		cxt.widened = false;
-
-		if (classify_expr((Node *) ri->clause, &cxt))
+		init_classify(&cxt, root, baserel);
+		cxt.allow_widen = true;
+		if (classify((Node *) ri->clause, &cxt, true))
 		{
 			*remote_conds = lappend(*remote_conds, ri);
 			if (cxt.widened)
@@ -188,34 +251,51 @@ audit_classify_conditions(PlannerInfo *root, RelOptInfo *baserel,
 }
 
 /*
- * True when Athena evaluates expr exactly as PostgreSQL would.
+ * True when Athena evaluates expr exactly as PostgreSQL would, over rel.
  */
 bool
-audit_is_foreign_expr(PlannerInfo *root, RelOptInfo *baserel, Expr *expr)
+audit_is_foreign_expr(PlannerInfo *root, RelOptInfo *rel, Expr *expr)
 {
 	classify_cxt cxt;
 
-	cxt.root = root;
-	cxt.foreignrel = baserel;
-	cxt.under_not = false;
-	cxt.widened = false;
-	return classify_expr((Node *) expr, &cxt) && !cxt.widened;
+	init_classify(&cxt, root, rel);
+	return classify((Node *) expr, &cxt, true);
 }
 
 /*
- * The member of an equivalence class that is computed from rel alone, or
- * NULL.
+ * A join clause of a parameterized scan of baserel: the other relations'
+ * columns are runtime values.  Timestamp bounds may be widened (the caller
+ * keeps the clause as a local recheck).
+ */
+bool
+audit_is_foreign_param(PlannerInfo *root, RelOptInfo *baserel, Expr *expr,
+					   bool *widened)
+{
+	classify_cxt cxt;
+	bool		ok;
+
+	init_classify(&cxt, root, baserel);
+	cxt.allow_widen = true;
+	ok = classify((Node *) expr, &cxt, true);
+	if (widened)
+		*widened = cxt.widened;
+	return ok;
+}
+
+/*
+ * The member of an equivalence class computed from rel alone, or NULL.
  */
 Expr *
 audit_find_em_expr_for_rel(EquivalenceClass *ec, RelOptInfo *rel)
 {
+	Relids		relids = scan_relids_of(rel);
 	ListCell   *lc;
 
 	foreach(lc, ec->ec_members)
 	{
 		EquivalenceMember *em = (EquivalenceMember *) lfirst(lc);
 
-		if (bms_is_subset(em->em_relids, rel->relids) &&
+		if (bms_is_subset(em->em_relids, relids) &&
 			!bms_is_empty(em->em_relids))
 			return em->em_expr;
 	}
@@ -223,49 +303,90 @@ audit_find_em_expr_for_rel(EquivalenceClass *ec, RelOptInfo *rel)
 }
 
 /*
- * True when Athena sorts by this pathkey as PostgreSQL does: a plain
- * column of a type whose order matches, under the type's default btree
- * order, and for text a code point collation.
+ * The member of an equivalence class that is an item of target (an upper
+ * relation's output), or NULL.
+ */
+Expr *
+audit_find_em_expr_for_input_target(PlannerInfo *root, EquivalenceClass *ec,
+									PathTarget *target)
+{
+	ListCell   *lc1;
+	int			i = 0;
+
+	foreach(lc1, target->exprs)
+	{
+		Expr	   *expr = (Expr *) lfirst(lc1);
+		Index		sgref = get_pathtarget_sortgroupref(target, i);
+		ListCell   *lc2;
+
+		i++;
+		if (sgref == 0 ||
+			get_sortgroupref_clause_noerr(sgref, root->parse->sortClause) == NULL)
+			continue;
+		while (expr && IsA(expr, RelabelType))
+			expr = ((RelabelType *) expr)->arg;
+		foreach(lc2, ec->ec_members)
+		{
+			EquivalenceMember *em = (EquivalenceMember *) lfirst(lc2);
+			Expr	   *em_expr = em->em_expr;
+
+			if (em->em_is_const)
+				continue;
+			while (em_expr && IsA(em_expr, RelabelType))
+				em_expr = ((RelabelType *) em_expr)->arg;
+			if (equal(em_expr, expr))
+				return em->em_expr;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * The expression an ORDER BY on top of input_rel sorts by: an item of a
+ * grouped relation's output, or a member computed from a scan or join.
+ */
+Expr *
+audit_find_sort_expr(PlannerInfo *root, EquivalenceClass *ec,
+					 RelOptInfo *input_rel)
+{
+	if (IS_UPPER_REL(input_rel))
+	{
+		AuditFdwRelationInfo *fpinfo = (AuditFdwRelationInfo *) input_rel->fdw_private;
+
+		/* the DISTINCT relation's output is the DISTINCT target */
+		return audit_find_em_expr_for_input_target(root, ec,
+												   fpinfo && fpinfo->is_distinct
+												   ? root->upper_targets[UPPERREL_DISTINCT]
+												   : input_rel->reltarget);
+	}
+	return audit_find_em_expr_for_rel(ec, input_rel);
+}
+
+/*
+ * True when Athena sorts by this pathkey as PostgreSQL does: an expression
+ * it evaluates exactly, of a type whose order matches, under the type's
+ * default btree order, and for text a code point collation.
  */
 bool
-audit_is_foreign_pathkey(PlannerInfo *root, RelOptInfo *baserel,
-						 PathKey *pathkey)
+audit_is_foreign_pathkey(PlannerInfo *root, RelOptInfo *rel, PathKey *pathkey)
 {
 	EquivalenceClass *ec = pathkey->pk_eclass;
 	Expr	   *em_expr;
-	Node	   *arg;
-	Oid			type;
 	TypeCacheEntry *tce;
 
 	if (ec->ec_has_volatile)
 		return false;
-	em_expr = audit_find_em_expr_for_rel(ec, baserel);
+	em_expr = audit_find_sort_expr(root, ec, rel);
 	if (em_expr == NULL)
 		return false;
-	arg = strip_relabel((Node *) em_expr);
-	if (!is_rel_var(arg, baserel))
+	if (!is_orderable_type(exprType((Node *) em_expr), ec->ec_collation))
 		return false;
-	type = exprType(arg);
-	switch (type)
-	{
-		case BOOLOID:
-		case INT2OID:
-		case INT4OID:
-		case INT8OID:
-		case NUMERICOID:
-		case DATEOID:
-		case TIMESTAMPOID:
-		case TIMESTAMPTZOID:
-			break;
-		case TEXTOID:
-		case VARCHAROID:
-			if (!audit_is_code_point_collation(ec->ec_collation))
-				return false;
-			break;
-		default:
-			/* floats: NaN sorts differently */
-			return false;
-	}
+	if (!audit_is_foreign_expr(root, rel, em_expr))
+		return false;
+	/* a sort key Athena computes; a constant sorts nothing */
+	if (!contains_scan_vars((Node *) em_expr, scan_relids_of(rel)) &&
+		!contain_agg_clause((Node *) em_expr))
+		return false;
 	tce = lookup_type_cache(exprType((Node *) em_expr), TYPECACHE_BTREE_OPFAMILY);
 	if (tce->btree_opf != pathkey->pk_opfamily)
 		return false;
@@ -281,23 +402,135 @@ strip_relabel(Node *node)
 	return node;
 }
 
-/* A user column of the foreign relation itself. */
+/* A user column of one of the scanned base relations. */
 static bool
-is_rel_var(Node *node, RelOptInfo *foreignrel)
+is_scan_var(Node *node, Relids relids)
 {
 	Var		   *var;
 
 	if (node == NULL || !IsA(node, Var))
 		return false;
 	var = (Var *) node;
-	return var->varno == foreignrel->relid && var->varlevelsup == 0 &&
+	return bms_is_member(var->varno, relids) && var->varlevelsup == 0 &&
 		var->varattno > 0;
+}
+
+typedef struct scan_vars_cxt
+{
+	Relids		relids;
+} scan_vars_cxt;
+
+static bool
+contains_scan_vars_walker(Node *node, scan_vars_cxt *cxt)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Var))
+		return ((Var *) node)->varlevelsup == 0 &&
+			bms_is_member(((Var *) node)->varno, cxt->relids);
+	return expression_tree_walker(node, contains_scan_vars_walker, cxt);
+}
+
+static bool
+contains_scan_vars(Node *node, Relids relids)
+{
+	scan_vars_cxt cxt;
+
+	cxt.relids = relids;
+	return contains_scan_vars_walker(node, &cxt);
+}
+
+static bool
+contain_placeholder_or_agg_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, PlaceHolderVar) || IsA(node, Aggref) ||
+		IsA(node, GroupingFunc) || IsA(node, WindowFunc) ||
+		IsA(node, SubLink) || IsA(node, SubPlan) ||
+		IsA(node, AlternativeSubPlan))
+		return true;
+	return expression_tree_walker(node, contain_placeholder_or_agg_walker,
+								  context);
+}
+
+static bool
+contain_placeholder_or_agg(Node *node)
+{
+	return contain_placeholder_or_agg_walker(node, NULL);
+}
+
+static bool
+is_integer_type(Oid type)
+{
+	return type == INT2OID || type == INT4OID || type == INT8OID;
 }
 
 static bool
 is_timestamp_type(Oid type)
 {
 	return type == TIMESTAMPOID || type == TIMESTAMPTZOID;
+}
+
+static bool
+is_text_type(Oid type)
+{
+	return type == TEXTOID || type == VARCHAROID;
+}
+
+static bool
+is_float_type(Oid type)
+{
+	return type == FLOAT4OID || type == FLOAT8OID;
+}
+
+/* Types whose order is the same in both engines (text: by collation). */
+static bool
+is_orderable_type(Oid type, Oid collation)
+{
+	switch (type)
+	{
+		case BOOLOID:
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case NUMERICOID:
+		case DATEOID:
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+			return true;
+		case TEXTOID:
+		case VARCHAROID:
+			return audit_is_code_point_collation(collation);
+		default:
+			/* floats: NaN sorts differently */
+			return false;
+	}
+}
+
+/*
+ * Types of runtime values: written as literals at executor start.  Floats
+ * and numerics are left out: their NaN and infinities have no Athena
+ * literal, so a value known only then could make the query fail.
+ */
+static bool
+is_runtime_type(Oid type)
+{
+	switch (type)
+	{
+		case BOOLOID:
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case TEXTOID:
+		case VARCHAROID:
+		case DATEOID:
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+			return true;
+		default:
+			return false;
+	}
 }
 
 /*
@@ -375,42 +608,78 @@ const_is_shippable(Const *c, bool *unaligned)
 
 /*
  * An expression PostgreSQL can compute once at executor start and send as
- * a literal: no column of the scanned relation, nothing volatile, no
- * subplan, and a type the deparser writes.  Floats and numerics are left
- * out: their NaN and infinities have no Athena literal.
+ * a literal: no column of the scanned relations (other relations' columns
+ * are the parameters of a parameterized scan), nothing volatile, no
+ * subplan or aggregate, and a type the deparser writes.
  */
 static bool
 is_runtime_value(Node *node, classify_cxt *cxt)
 {
-	Oid			type = exprType(node);
-
-	switch (type)
-	{
-		case BOOLOID:
-		case INT2OID:
-		case INT4OID:
-		case INT8OID:
-		case TEXTOID:
-		case VARCHAROID:
-		case DATEOID:
-		case TIMESTAMPOID:
-		case TIMESTAMPTZOID:
-			break;
-		default:
-			return false;
-	}
+	if (!is_runtime_type(exprType(node)))
+		return false;
 	if (IsA(node, Const))
 		return false;			/* handled as a literal */
-	if (contain_var_clause(node) || contain_volatile_functions(node) ||
-		contain_subplans(node) || contain_agg_clause(node) ||
-		contain_window_function(node))
+	if (contains_scan_vars(node, cxt->relids) ||
+		contain_volatile_functions(node) ||
+		contain_placeholder_or_agg(node))
+		return false;
+	/* other relations' columns: only in a scan below the join */
+	if (contain_var_clause(node) && IS_UPPER_REL(cxt->foreignrel))
 		return false;
 	return true;
 }
 
-static CmpKind
-cmp_kind(const char *opname)
+/*
+ * An expression whose value is always a whole millisecond: a timestamp
+ * column (Athena keeps milliseconds), a date, a truncation of either.
+ */
+static bool
+is_whole_ms_expr(Node *node)
 {
+	node = strip_relabel(node);
+	if (IsA(node, Var))
+		return true;
+	if (IsA(node, FuncExpr))
+	{
+		FuncExpr   *fe = (FuncExpr *) node;
+
+		switch (fe->funcid)
+		{
+			case F_TIMESTAMP_DATE:
+			case F_DATE_TRUNC_TEXT_TIMESTAMP:
+			case F_DATE_TRUNC_TEXT_TIMESTAMPTZ_TEXT:
+				return true;
+			case F_TIMEZONE_TEXT_TIMESTAMPTZ:
+				return is_whole_ms_expr(lsecond(fe->args));
+			default:
+				return false;
+		}
+	}
+	return false;
+}
+
+/* A value whose milliseconds are not known exactly at plan time. */
+static bool
+value_is_unaligned(Node *node)
+{
+	node = strip_relabel(node);
+	if (IsA(node, Const))
+	{
+		bool		unaligned;
+
+		(void) const_is_shippable((Const *) node, &unaligned);
+		return unaligned;
+	}
+	return true;
+}
+
+static CmpKind
+cmp_kind(Oid opno)
+{
+	char	   *opname = get_opname(opno);
+
+	if (opname == NULL)
+		return CMP_NONE;
 	if (strcmp(opname, "=") == 0)
 		return CMP_EQ;
 	if (strcmp(opname, "<>") == 0)
@@ -426,26 +695,13 @@ cmp_kind(const char *opname)
 	return CMP_NONE;
 }
 
-static CmpKind
-commute_cmp(CmpKind k)
-{
-	switch (k)
-	{
-		case CMP_LT:
-			return CMP_GT;
-		case CMP_LE:
-			return CMP_GE;
-		case CMP_GT:
-			return CMP_LT;
-		case CMP_GE:
-			return CMP_LE;
-		default:
-			return k;
-	}
-}
-
+/*
+ * Classify an expression.  positive: the expression is a condition whose
+ * truth is only used to select rows (under AND and OR, not under NOT nor
+ * inside another expression), where a widened superset is harmless.
+ */
 static bool
-classify_expr(Node *node, classify_cxt *cxt)
+classify(Node *node, classify_cxt *cxt, bool positive)
 {
 	if (node == NULL)
 		return false;
@@ -453,34 +709,41 @@ classify_expr(Node *node, classify_cxt *cxt)
 	switch (nodeTag(node))
 	{
 		case T_Var:
-			/* a boolean column used as a condition */
-			return is_rel_var(node, cxt->foreignrel) &&
-				exprType(node) == BOOLOID;
+			if (((Var *) node)->varlevelsup == 0 &&
+				!bms_is_member(((Var *) node)->varno, cxt->relids))
+				return is_runtime_value(node, cxt);
+			return is_scan_var(node, cxt->relids) &&
+				audit_is_shippable_type(exprType(node));
 		case T_Const:
 			{
-				Const	   *c = (Const *) node;
+				bool		unaligned;
 
-				return c->consttype == BOOLOID;
+				return const_is_shippable((Const *) node, &unaligned) &&
+					!unaligned;
 			}
+		case T_Param:
+			return is_runtime_value(node, cxt);
 		case T_RelabelType:
-			return classify_expr((Node *) ((RelabelType *) node)->arg, cxt);
+			{
+				RelabelType *r = (RelabelType *) node;
+
+				/* varchar <-> text only */
+				if (!is_text_type(r->resulttype) ||
+					!is_text_type(exprType((Node *) r->arg)))
+					return false;
+				return classify((Node *) r->arg, cxt, false);
+			}
 		case T_BoolExpr:
 			{
 				BoolExpr   *b = (BoolExpr *) node;
 				ListCell   *lc;
-				bool		save = cxt->under_not;
 
-				if (b->boolop == NOT_EXPR)
-					cxt->under_not = true;
 				foreach(lc, b->args)
 				{
-					if (!classify_expr((Node *) lfirst(lc), cxt))
-					{
-						cxt->under_not = save;
+					if (!classify((Node *) lfirst(lc), cxt,
+								  positive && b->boolop != NOT_EXPR))
 						return false;
-					}
 				}
-				cxt->under_not = save;
 				return true;
 			}
 		case T_NullTest:
@@ -488,165 +751,240 @@ classify_expr(Node *node, classify_cxt *cxt)
 				NullTest   *nt = (NullTest *) node;
 				Node	   *arg = strip_relabel((Node *) nt->arg);
 
-				return !nt->argisrow && is_rel_var(arg, cxt->foreignrel);
+				if (nt->argisrow)
+					return false;
+				/* a json column's presence, without reading its value */
+				if (is_scan_var(arg, cxt->relids) &&
+					(exprType(arg) == JSONBOID || exprType(arg) == JSONOID))
+					return true;
+				return classify((Node *) nt->arg, cxt, false);
 			}
+		case T_BooleanTest:
+			return exprType((Node *) ((BooleanTest *) node)->arg) == BOOLOID &&
+				classify((Node *) ((BooleanTest *) node)->arg, cxt, false);
 		case T_OpExpr:
-			return classify_opexpr((OpExpr *) node, cxt);
+			return classify_opexpr((OpExpr *) node, cxt, positive);
+		case T_DistinctExpr:
+			{
+				OpExpr	   *op = (OpExpr *) node;
+
+				if (!audit_is_builtin(op->opno) || list_length(op->args) != 2 ||
+					cmp_kind(op->opno) != CMP_EQ)
+					return false;
+				/* no widening: IS DISTINCT FROM is exact or local */
+				return classify_comparison(op->opno, linitial(op->args),
+										   lsecond(op->args), op->inputcollid,
+										   CMP_EQ, cxt, false);
+			}
 		case T_ScalarArrayOpExpr:
 			return classify_saop((ScalarArrayOpExpr *) node, cxt);
+		case T_FuncExpr:
+			if (is_runtime_value(node, cxt))
+				return true;
+			return classify_func((FuncExpr *) node, cxt);
+		case T_CoalesceExpr:
+			{
+				CoalesceExpr *ce = (CoalesceExpr *) node;
+				ListCell   *lc;
+
+				if (!audit_is_shippable_type(ce->coalescetype) ||
+					is_float_type(ce->coalescetype))
+					return false;
+				foreach(lc, ce->args)
+				{
+					if (exprType((Node *) lfirst(lc)) != ce->coalescetype ||
+						!classify((Node *) lfirst(lc), cxt, false))
+						return false;
+				}
+				return true;
+			}
+		case T_Aggref:
+			return cxt->allow_aggs && classify_aggref((Aggref *) node, cxt);
 		default:
-			return false;
+			return is_runtime_value(node, cxt);
 	}
 }
 
 /*
- * column <op> value, value <op> column, or column LIKE 'pattern'.
+ * Operators: comparisons, LIKE and ILIKE, integer and numeric arithmetic,
+ * text concatenation.
  */
 static bool
-classify_opexpr(OpExpr *op, classify_cxt *cxt)
+classify_opexpr(OpExpr *op, classify_cxt *cxt, bool positive)
 {
-	HeapTuple	tp;
-	Form_pg_operator form;
+	Oid			rettype = op->opresulttype;
 	char	   *opname;
-	Node	   *left,
-			   *right,
-			   *var,
-			   *value;
-	Oid			vartype,
-				valuetype;
 	CmpKind		kind;
-	bool		var_on_left;
 
-	if (!audit_is_builtin(op->opno) || list_length(op->args) != 2)
+	if (is_runtime_value((Node *) op, cxt))
+		return true;
+	if (!audit_is_builtin(op->opno))
 		return false;
-	tp = SearchSysCache1(OPEROID, ObjectIdGetDatum(op->opno));
-	if (!HeapTupleIsValid(tp))
+	opname = get_opname(op->opno);
+	if (opname == NULL)
 		return false;
-	form = (Form_pg_operator) GETSTRUCT(tp);
-	opname = pstrdup(NameStr(form->oprname));
-	ReleaseSysCache(tp);
 
-	left = strip_relabel(linitial(op->args));
-	right = strip_relabel(lsecond(op->args));
-
-	/* LIKE and NOT LIKE on text, with a constant pattern */
-	if (strcmp(opname, "~~") == 0 || strcmp(opname, "!~~") == 0)
+	/* unary minus of an integer */
+	if (list_length(op->args) == 1)
 	{
+		Node	   *arg = linitial(op->args);
+
+		return strcmp(opname, "-") == 0 && is_integer_type(rettype) &&
+			is_integer_type(exprType(arg)) && classify(arg, cxt, false);
+	}
+	if (list_length(op->args) != 2)
+		return false;
+
+	/* LIKE, NOT LIKE, ILIKE, NOT ILIKE on text, with a constant pattern */
+	if (strcmp(opname, "~~") == 0 || strcmp(opname, "!~~") == 0 ||
+		strcmp(opname, "~~*") == 0 || strcmp(opname, "!~~*") == 0)
+	{
+		Node	   *left = linitial(op->args);
+		Node	   *right = strip_relabel(lsecond(op->args));
 		Const	   *pat;
 		StringInfoData buf;
 
-		if (!is_rel_var(left, cxt->foreignrel) || !IsA(right, Const))
-			return false;
-		if (exprType(left) != TEXTOID && exprType(left) != VARCHAROID)
+		if (!is_text_type(exprType(left)) || !IsA(right, Const))
 			return false;
 		pat = (Const *) right;
-		if (pat->constisnull || pat->consttype != TEXTOID)
+		if (pat->constisnull || !is_text_type(pat->consttype))
+			return false;
+		if (!audit_is_deterministic_collation(op->inputcollid))
+			return false;
+		if (strchr(opname, '*') != NULL &&
+			!audit_is_unicode_case_collation(op->inputcollid))
 			return false;
 		initStringInfo(&buf);
-		return like_pattern_for_athena(TextDatumGetCString(pat->constvalue), &buf);
-	}
-
-	kind = cmp_kind(opname);
-	if (kind == CMP_NONE)
-		return false;
-
-	if (is_rel_var(left, cxt->foreignrel))
-	{
-		var = left;
-		value = right;
-		var_on_left = true;
-	}
-	else if (is_rel_var(right, cxt->foreignrel))
-	{
-		var = right;
-		value = left;
-		var_on_left = false;
-	}
-	else
-		return false;
-	if (!var_on_left)
-		kind = commute_cmp(kind);
-
-	vartype = exprType(var);
-	valuetype = exprType(value);
-	if (!audit_is_shippable_type(vartype) || !audit_is_shippable_type(valuetype))
-		return false;
-
-	/* timestamp against timestamptz depends on the session's time zone */
-	if ((vartype == TIMESTAMPOID && valuetype == TIMESTAMPTZOID) ||
-		(vartype == TIMESTAMPTZOID && valuetype == TIMESTAMPOID) ||
-		(vartype == TIMESTAMPTZOID && valuetype == DATEOID) ||
-		(vartype == DATEOID && valuetype == TIMESTAMPTZOID))
-		return false;
-
-	/* text ranges only where PostgreSQL compares by code point */
-	if ((vartype == TEXTOID || vartype == VARCHAROID) &&
-		kind != CMP_EQ && kind != CMP_NE &&
-		!audit_is_code_point_collation(op->inputcollid))
-		return false;
-
-	/* floats: only where NaN answers alike, against a constant */
-	if (vartype == FLOAT4OID || vartype == FLOAT8OID ||
-		valuetype == FLOAT4OID || valuetype == FLOAT8OID)
-	{
-		if (kind == CMP_GT || kind == CMP_GE)
+		if (!like_pattern_for_athena(TextDatumGetCString(pat->constvalue), &buf))
 			return false;
-		if (!IsA(value, Const))
-			return false;
+		return classify(left, cxt, false);
 	}
 
-	if (IsA(value, Const))
-	{
-		bool		unaligned;
+	kind = cmp_kind(op->opno);
+	if (kind != CMP_NONE)
+		return classify_comparison(op->opno, linitial(op->args),
+								   lsecond(op->args), op->inputcollid, kind,
+								   cxt, positive);
 
-		if (((Const *) value)->constisnull)
-			return false;		/* folded away by the planner anyway */
-		if (!const_is_shippable((Const *) value, &unaligned))
-			return false;
-		if (unaligned && is_timestamp_type(vartype))
-		{
-			if (cxt->under_not || kind == CMP_NE)
-				return false;
-			cxt->widened = true;
-		}
-		return true;
-	}
+	/* integer arithmetic: same results, same overflow and zero errors */
+	if (is_integer_type(rettype) &&
+		is_integer_type(exprType(linitial(op->args))) &&
+		is_integer_type(exprType(lsecond(op->args))) &&
+		(strcmp(opname, "+") == 0 || strcmp(opname, "-") == 0 ||
+		 strcmp(opname, "*") == 0 || strcmp(opname, "/") == 0 ||
+		 strcmp(opname, "%") == 0))
+		return classify(linitial(op->args), cxt, false) &&
+			classify(lsecond(op->args), cxt, false);
 
-	if (is_rel_var(value, cxt->foreignrel))
-	{
-		/* two columns of the table: same types only, no widening needed */
-		return vartype == valuetype && vartype != FLOAT4OID &&
-			vartype != FLOAT8OID &&
-			(kind == CMP_EQ || kind == CMP_NE || vartype != TEXTOID ||
-			 audit_is_code_point_collation(op->inputcollid));
-	}
+	/* numeric addition and subtraction keep the larger scale in both */
+	if (rettype == NUMERICOID &&
+		exprType(linitial(op->args)) == NUMERICOID &&
+		exprType(lsecond(op->args)) == NUMERICOID &&
+		(strcmp(opname, "+") == 0 || strcmp(opname, "-") == 0))
+		return classify(linitial(op->args), cxt, false) &&
+			classify(lsecond(op->args), cxt, false);
 
-	if (is_runtime_value(value, cxt))
-	{
-		if (is_timestamp_type(vartype) || is_timestamp_type(valuetype))
-		{
-			/* the value's precision is unknown until executor start */
-			if (cxt->under_not || kind == CMP_NE)
-				return false;
-			cxt->widened = true;
-		}
-		return true;
-	}
+	/* text || text */
+	if (op->opfuncid == F_TEXTCAT)
+		return classify(linitial(op->args), cxt, false) &&
+			classify(lsecond(op->args), cxt, false);
+
 	return false;
 }
 
 /*
- * column = ANY('{...}') as IN, column <> ALL('{...}') as NOT IN, with a
+ * left <kind> right.  Timestamp bounds that are not whole milliseconds
+ * (or not known before executor start) are shipped widened, where allowed.
+ */
+static bool
+classify_comparison(Oid opno, Node *left, Node *right, Oid inputcollid,
+					CmpKind kind, classify_cxt *cxt, bool positive)
+{
+	Oid			ltype = exprType(left);
+	Oid			rtype = exprType(right);
+	bool		lvars = contains_scan_vars(left, cxt->relids);
+	bool		rvars = contains_scan_vars(right, cxt->relids);
+
+	if (!audit_is_shippable_type(ltype) || !audit_is_shippable_type(rtype))
+		return false;
+
+	/* timestamp against timestamptz depends on the session's time zone */
+	if ((ltype == TIMESTAMPTZOID && (rtype == TIMESTAMPOID || rtype == DATEOID)) ||
+		(rtype == TIMESTAMPTZOID && (ltype == TIMESTAMPOID || ltype == DATEOID)))
+		return false;
+
+	/* text: equality needs a deterministic collation, order a code point one */
+	if (is_text_type(ltype) || is_text_type(rtype))
+	{
+		if (!audit_is_deterministic_collation(inputcollid))
+			return false;
+		if (kind != CMP_EQ && kind != CMP_NE &&
+			!audit_is_code_point_collation(inputcollid))
+			return false;
+	}
+
+	/*
+	 * floats: only where NaN answers alike (=, <>, <, <= with the column on
+	 * the left and a finite constant on the right)
+	 */
+	if (is_float_type(ltype) || is_float_type(rtype))
+	{
+		Node	   *value = strip_relabel(right);
+
+		if (kind == CMP_GT || kind == CMP_GE || rvars || !lvars ||
+			!IsA(value, Const))
+			return false;
+	}
+
+	/* a bound of a timestamp: exact, or widened and rechecked */
+	if (is_timestamp_type(ltype) || is_timestamp_type(rtype))
+	{
+		Node	   *value = NULL;
+
+		if (lvars && !rvars)
+			value = right;
+		else if (rvars && !lvars)
+			value = left;
+		if (value != NULL && value_is_unaligned(value))
+		{
+			Node	   *v = strip_relabel(value);
+			Node	   *expr = lvars ? left : right;
+
+			if (!(IsA(v, Const) || is_runtime_value(v, cxt)))
+				return false;
+			if (!classify(expr, cxt, false))
+				return false;
+
+			/*
+			 * Athena's timestamps, and so the values PostgreSQL receives,
+			 * are whole milliseconds: against one, a range bound rounded
+			 * in the right direction selects exactly the same rows.
+			 */
+			if (kind != CMP_EQ && kind != CMP_NE && is_whole_ms_expr(expr))
+				return true;
+			/* equality: widened to the enclosing milliseconds, rechecked */
+			if (!cxt->allow_widen || !positive || kind != CMP_EQ ||
+				!is_whole_ms_expr(expr))
+				return false;
+			cxt->widened = true;
+			return true;
+		}
+	}
+
+	return classify(left, cxt, false) && classify(right, cxt, false);
+}
+
+/*
+ * expr = ANY('{...}') as IN, expr <> ALL('{...}') as NOT IN, with a
  * constant, non-empty array.
  */
 static bool
 classify_saop(ScalarArrayOpExpr *saop, classify_cxt *cxt)
 {
-	Node	   *left = strip_relabel(linitial(saop->args));
+	Node	   *left = linitial(saop->args);
 	Node	   *right = strip_relabel(lsecond(saop->args));
-	char	   *opname;
+	CmpKind		kind;
 	Const	   *arr;
-	ArrayType  *array;
 	Oid			elemtype;
 	int16		elmlen;
 	bool		elmbyval;
@@ -656,32 +994,27 @@ classify_saop(ScalarArrayOpExpr *saop, classify_cxt *cxt)
 	int			nelems;
 	int			i;
 
-	if (!audit_is_builtin(saop->opno) || !is_rel_var(left, cxt->foreignrel) ||
-		!IsA(right, Const))
+	if (!audit_is_builtin(saop->opno) || !IsA(right, Const))
 		return false;
-	opname = get_opname(saop->opno);
-	if (opname == NULL)
-		return false;
-	if (!((saop->useOr && strcmp(opname, "=") == 0) ||
-		  (!saop->useOr && strcmp(opname, "<>") == 0)))
+	kind = cmp_kind(saop->opno);
+	if (!((saop->useOr && kind == CMP_EQ) || (!saop->useOr && kind == CMP_NE)))
 		return false;
 	arr = (Const *) right;
 	if (arr->constisnull)
 		return false;
-	if (!audit_is_shippable_type(exprType(left)) ||
-		exprType(left) == FLOAT4OID || exprType(left) == FLOAT8OID)
+	if (!audit_is_shippable_type(exprType(left)) || is_float_type(exprType(left)))
 		return false;
 	elemtype = get_element_type(arr->consttype);
-	if (!audit_is_shippable_type(elemtype) || elemtype == FLOAT4OID ||
-		elemtype == FLOAT8OID)
+	if (!audit_is_shippable_type(elemtype) || is_float_type(elemtype))
 		return false;
-	if ((exprType(left) == TIMESTAMPOID) != (elemtype == TIMESTAMPOID) ||
-		(exprType(left) == TIMESTAMPTZOID) != (elemtype == TIMESTAMPTZOID))
+	if ((exprType(left) == TIMESTAMPTZOID) != (elemtype == TIMESTAMPTZOID))
 		return false;
-	array = DatumGetArrayTypeP(arr->constvalue);
+	if ((is_text_type(elemtype) || is_text_type(exprType(left))) &&
+		!audit_is_deterministic_collation(saop->inputcollid))
+		return false;
 	get_typlenbyvalalign(elemtype, &elmlen, &elmbyval, &elmalign);
-	deconstruct_array(array, elemtype, elmlen, elmbyval, elmalign,
-					  &elems, &nulls, &nelems);
+	deconstruct_array(DatumGetArrayTypeP(arr->constvalue), elemtype, elmlen,
+					  elmbyval, elmalign, &elems, &nulls, &nelems);
 	if (nelems == 0)
 		return false;
 	for (i = 0; i < nelems; i++)
@@ -695,7 +1028,226 @@ classify_saop(ScalarArrayOpExpr *saop, classify_cxt *cxt)
 		if (!const_is_shippable(c, &unaligned) || unaligned)
 			return false;
 	}
-	return true;
+	return classify(left, cxt, false);
+}
+
+/* The Trino unit of a constant date_trunc unit, or NULL. */
+static const char *
+date_unit_name(Const *c)
+{
+	static const char *const units[] = {
+		"second", "minute", "hour", "day", "week", "month", "quarter", "year"
+	};
+	char	   *s;
+	int			i;
+
+	if (c == NULL || c->constisnull || !is_text_type(c->consttype))
+		return NULL;
+	s = TextDatumGetCString(c->constvalue);
+	for (i = 0; i < lengthof(units); i++)
+		if (pg_strcasecmp(s, units[i]) == 0)
+			return units[i];
+	return NULL;
+}
+
+/*
+ * The Trino function computing extract(field FROM x) for a constant field,
+ * or NULL.  PostgreSQL's numeric result of these fields is a whole number
+ * written as Trino writes its bigint.
+ */
+static const char *
+extract_function(Const *field, Oid argtype)
+{
+	static const struct
+	{
+		const char *pg;
+		const char *trino;
+		bool		date_ok;
+	}			fields[] = {
+		{"year", "year", true}, {"quarter", "quarter", true},
+		{"month", "month", true},
+		{"day", "day", true}, {"doy", "doy", true},
+		{"isodow", "dow", true}, {"isoyear", "yow", true},
+		{"hour", "hour", false}, {"minute", "minute", false}
+	};
+	char	   *s;
+	int			i;
+
+	if (field == NULL || field->constisnull || !is_text_type(field->consttype))
+		return NULL;
+	s = TextDatumGetCString(field->constvalue);
+	for (i = 0; i < lengthof(fields); i++)
+		if (pg_strcasecmp(s, fields[i].pg) == 0)
+			return (argtype == DATEOID && !fields[i].date_ok) ? NULL : fields[i].trino;
+	return NULL;
+}
+
+/* A constant zone name that means UTC. */
+static bool
+is_utc_zone(Node *node)
+{
+	char	   *s;
+
+	node = strip_relabel(node);
+	if (!IsA(node, Const) || ((Const *) node)->constisnull ||
+		!is_text_type(((Const *) node)->consttype))
+		return false;
+	s = TextDatumGetCString(((Const *) node)->constvalue);
+	return pg_strcasecmp(s, "UTC") == 0 || pg_strcasecmp(s, "Etc/UTC") == 0;
+}
+
+/*
+ * Built-in functions with an exact Trino counterpart, and casts that
+ * cannot change a value.
+ */
+static bool
+classify_func(FuncExpr *fe, classify_cxt *cxt)
+{
+	List	   *args = fe->args;
+	Node	   *arg1 = list_length(args) > 0 ? linitial(args) : NULL;
+	Node	   *arg2 = list_length(args) > 1 ? lsecond(args) : NULL;
+	Node	   *arg3 = list_length(args) > 2 ? lthird(args) : NULL;
+
+	switch (fe->funcid)
+	{
+			/* widening casts */
+		case F_INT4_INT2:
+		case F_INT8_INT2:
+		case F_INT8_INT4:
+		case F_NUMERIC_INT2:
+		case F_NUMERIC_INT4:
+		case F_NUMERIC_INT8:
+		case F_TIMESTAMP_DATE:
+		case F_DATE_TIMESTAMP:
+			return classify(arg1, cxt, false);
+
+		case F_LOWER_TEXT:
+		case F_UPPER_TEXT:
+			return audit_is_unicode_case_collation(fe->inputcollid) &&
+				classify(arg1, cxt, false);
+
+		case F_LENGTH_TEXT:
+		case F_CHAR_LENGTH_TEXT:
+			return classify(arg1, cxt, false);
+
+			/*
+			 * substr: PostgreSQL counts a start before the string, Trino
+			 * counts a negative start from the end: constant start >= 1
+			 * and length >= 0 only
+			 */
+		case F_SUBSTR_TEXT_INT4:
+		case F_SUBSTRING_TEXT_INT4:
+		case F_SUBSTR_TEXT_INT4_INT4:
+		case F_SUBSTRING_TEXT_INT4_INT4:
+			{
+				Node	   *s = strip_relabel(arg2);
+				Node	   *l = arg3 ? strip_relabel(arg3) : NULL;
+
+				if (!IsA(s, Const) || ((Const *) s)->constisnull ||
+					DatumGetInt32(((Const *) s)->constvalue) < 1)
+					return false;
+				if (l && (!IsA(l, Const) || ((Const *) l)->constisnull ||
+						  DatumGetInt32(((Const *) l)->constvalue) < 0))
+					return false;
+				return classify(arg1, cxt, false);
+			}
+
+			/* date_trunc of a timestamp, or of a timestamptz in UTC */
+		case F_DATE_TRUNC_TEXT_TIMESTAMP:
+			return IsA(arg1, Const) && date_unit_name((Const *) arg1) != NULL &&
+				classify(arg2, cxt, false);
+		case F_DATE_TRUNC_TEXT_TIMESTAMPTZ_TEXT:
+			return IsA(arg1, Const) && date_unit_name((Const *) arg1) != NULL &&
+				is_utc_zone(arg3) && classify(arg2, cxt, false);
+
+			/* extract of whole-number fields of a date or timestamp */
+		case F_EXTRACT_TEXT_TIMESTAMP:
+		case F_EXTRACT_TEXT_DATE:
+			return IsA(arg1, Const) &&
+				extract_function((Const *) arg1, exprType(arg2)) != NULL &&
+				classify(arg2, cxt, false);
+
+			/* timestamptz AT TIME ZONE 'UTC': Athena's timestamp itself */
+		case F_TIMEZONE_TEXT_TIMESTAMPTZ:
+			return is_utc_zone(arg1) && classify(arg2, cxt, false);
+
+		default:
+			return false;
+	}
+}
+
+/*
+ * Aggregates with the same result in both engines: count, count(DISTINCT),
+ * sum of integers and numerics, avg of double precision, min and max of
+ * ordered types, bool_and, bool_or; with FILTER.
+ */
+static bool
+classify_aggref(Aggref *agg, classify_cxt *cxt)
+{
+	ListCell   *lc;
+	Oid			argtype = InvalidOid;
+
+	if (agg->aggsplit != AGGSPLIT_SIMPLE || agg->aggkind != AGGKIND_NORMAL ||
+		agg->aggvariadic || agg->aggorder != NIL)
+		return false;
+	if (agg->aggdistinct != NIL && agg->aggfnoid != F_COUNT_ANY)
+		return false;
+	if (list_length(agg->args) > 1)
+		return false;
+	foreach(lc, agg->args)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+		if (tle->resjunk)
+			return false;
+		argtype = exprType((Node *) tle->expr);
+		if (!classify((Node *) tle->expr, cxt, false))
+			return false;
+	}
+	if (agg->aggfilter && !classify((Node *) agg->aggfilter, cxt, false))
+		return false;
+
+	switch (agg->aggfnoid)
+	{
+		case F_COUNT_:
+			return true;
+		case F_COUNT_ANY:
+			/* DISTINCT compares values: exact types only */
+			if (agg->aggdistinct != NIL &&
+				(is_float_type(argtype) ||
+				 (is_text_type(argtype) &&
+				  !audit_is_deterministic_collation(agg->inputcollid))))
+				return false;
+			return true;
+		case F_SUM_INT2:
+		case F_SUM_INT4:
+		case F_SUM_INT8:
+		case F_SUM_NUMERIC:
+		case F_AVG_FLOAT8:
+		case F_BOOL_AND:
+		case F_BOOL_OR:
+		case F_EVERY:
+		case F_MIN_INT2:
+		case F_MIN_INT4:
+		case F_MIN_INT8:
+		case F_MIN_NUMERIC:
+		case F_MIN_DATE:
+		case F_MIN_TIMESTAMP:
+		case F_MIN_TIMESTAMPTZ:
+		case F_MAX_INT2:
+		case F_MAX_INT4:
+		case F_MAX_INT8:
+		case F_MAX_NUMERIC:
+		case F_MAX_DATE:
+		case F_MAX_TIMESTAMP:
+		case F_MAX_TIMESTAMPTZ:
+			return true;
+		case F_MIN_TEXT:
+		case F_MAX_TEXT:
+			return audit_is_code_point_collation(agg->inputcollid);
+		default:
+			return false;
+	}
 }
 
 /*
@@ -727,7 +1279,7 @@ like_pattern_for_athena(const char *pattern, StringInfo out)
 }
 
 /* ------------------------------------------------------------------------
- * Deparsing
+ * Literals
  * ------------------------------------------------------------------------
  */
 
@@ -806,7 +1358,7 @@ append_timestamp_literal(StringInfo buf, Timestamp ts, AuditFdwRounding rounding
 					 tm.tm_hour, tm.tm_min, tm.tm_sec, (int) (fsec / 1000));
 	if (fsec % 1000 != 0)
 	{
-		/* an exact bound with microseconds: Trino keeps timestamp(6) */
+		/* an exact value with microseconds: Trino keeps timestamp(6) */
 		buf->len -= 1;
 		buf->data[buf->len] = '\0';
 		appendStringInfo(buf, "%03d'", (int) (fsec % 1000));
@@ -832,13 +1384,13 @@ audit_append_literal(StringInfo buf, Oid type, Datum value, bool isnull,
 			appendStringInfoString(buf, DatumGetBool(value) ? "TRUE" : "FALSE");
 			return true;
 		case INT2OID:
-			appendStringInfo(buf, "%d", (int) DatumGetInt16(value));
+			appendStringInfo(buf, "SMALLINT '%d'", (int) DatumGetInt16(value));
 			return true;
 		case INT4OID:
 			appendStringInfo(buf, "%d", DatumGetInt32(value));
 			return true;
 		case INT8OID:
-			appendStringInfo(buf, INT64_FORMAT, DatumGetInt64(value));
+			appendStringInfo(buf, "BIGINT '" INT64_FORMAT "'", DatumGetInt64(value));
 			return true;
 		case FLOAT4OID:
 		case FLOAT8OID:
@@ -869,10 +1421,20 @@ audit_append_literal(StringInfo buf, Oid type, Datum value, bool isnull,
 			{
 				Numeric		n = DatumGetNumeric(value);
 
+				char	   *text;
+
 				if (numeric_is_nan(n) || numeric_is_inf(n))
 					return false;
-				appendStringInfo(buf, "DECIMAL '%s'",
-								 DatumGetCString(DirectFunctionCall1(numeric_out, value)));
+
+				/*
+				 * A decimal literal: Trino types 12.50 as decimal(4,2), the
+				 * value's own digits.  Always with a point, so that no value
+				 * is read as an integer literal (which stops at bigint).
+				 */
+				text = DatumGetCString(DirectFunctionCall1(numeric_out, value));
+				appendStringInfoString(buf, text);
+				if (strchr(text, '.') == NULL)
+					appendStringInfoString(buf, ".0");
 				return true;
 			}
 		case TEXTOID:
@@ -904,17 +1466,25 @@ audit_append_literal(StringInfo buf, Oid type, Datum value, bool isnull,
 	}
 }
 
+/* ------------------------------------------------------------------------
+ * Deparsing expressions
+ * ------------------------------------------------------------------------
+ */
+
 /*
  * Column reference: "column" or "column"."field"."field" for a path into
- * a struct.
+ * a struct, qualified with the relation's alias in joins.
  */
 static void
-deparse_column_ref(StringInfo buf, RangeTblEntry *rte, Oid relid, int varattno)
+deparse_column_ref(StringInfo buf, int varno, Oid relid, int varattno,
+				   bool qualify)
 {
 	char	   *attname = get_attname(relid, varattno, false);
 	AuditFdwColumn *col = audit_get_column(relid, varattno, attname);
 	ListCell   *lc;
 
+	if (qualify)
+		appendStringInfo(buf, "%s%d.", REL_ALIAS_PREFIX, varno);
 	audit_append_identifier(buf, col->remote_name);
 	foreach(lc, col->path)
 	{
@@ -928,7 +1498,14 @@ deparse_var(Var *var, deparse_expr_cxt *cxt)
 {
 	RangeTblEntry *rte = planner_rt_fetch(var->varno, cxt->root);
 
-	deparse_column_ref(cxt->buf, rte, rte->relid, var->varattno);
+	if (!bms_is_member(var->varno, scan_relids_of(cxt->foreignrel)))
+	{
+		/* another relation's column: a parameter of the scan */
+		deparse_value((Expr *) var, cxt, AUDIT_ROUND_NONE);
+		return;
+	}
+	deparse_column_ref(cxt->buf, var->varno, rte->relid, var->varattno,
+					   cxt->qualify);
 }
 
 static void
@@ -940,8 +1517,7 @@ deparse_const(Const *c, deparse_expr_cxt *cxt, AuditFdwRounding rounding)
 }
 
 /*
- * A value compared with a column: a literal now, or a runtime value
- * written at executor start.
+ * A value: a literal now, or a runtime value written at executor start.
  */
 static void
 deparse_value(Expr *node, deparse_expr_cxt *cxt, AuditFdwRounding rounding)
@@ -953,9 +1529,10 @@ deparse_value(Expr *node, deparse_expr_cxt *cxt, AuditFdwRounding rounding)
 		deparse_const((Const *) n, cxt, rounding);
 		return;
 	}
-	if (IsA(n, Var))
+	if (contains_scan_vars(n, scan_relids_of(cxt->foreignrel)) ||
+		contain_placeholder_or_agg(n))
 	{
-		deparse_var((Var *) n, cxt);
+		deparse_expr((Expr *) n, cxt);
 		return;
 	}
 	/* close the current part: the value goes between two parts */
@@ -968,7 +1545,23 @@ deparse_value(Expr *node, deparse_expr_cxt *cxt, AuditFdwRounding rounding)
 static void
 deparse_expr(Expr *node, deparse_expr_cxt *cxt)
 {
-	Node	   *n = strip_relabel((Node *) node);
+	Node	   *n = (Node *) node;
+
+	if (n == NULL)
+		return;
+	if (IsA(n, RelabelType))
+	{
+		deparse_expr(((RelabelType *) n)->arg, cxt);
+		return;
+	}
+	/* anything computed without the scanned columns: a runtime value */
+	if (!IsA(n, Const) && !IsA(n, Var) && is_runtime_type(exprType(n)) &&
+		!contains_scan_vars(n, scan_relids_of(cxt->foreignrel)) &&
+		!contain_placeholder_or_agg(n))
+	{
+		deparse_value(node, cxt, AUDIT_ROUND_NONE);
+		return;
+	}
 
 	switch (nodeTag(n))
 	{
@@ -978,9 +1571,23 @@ deparse_expr(Expr *node, deparse_expr_cxt *cxt)
 		case T_Const:
 			deparse_const((Const *) n, cxt, AUDIT_ROUND_NONE);
 			break;
+		case T_Param:
+			deparse_value(node, cxt, AUDIT_ROUND_NONE);
+			break;
 		case T_OpExpr:
 			deparse_opexpr((OpExpr *) n, cxt);
 			break;
+		case T_DistinctExpr:
+			{
+				OpExpr	   *op = (OpExpr *) n;
+
+				appendStringInfoChar(cxt->buf, '(');
+				deparse_expr(linitial(op->args), cxt);
+				appendStringInfoString(cxt->buf, " IS DISTINCT FROM ");
+				deparse_expr(lsecond(op->args), cxt);
+				appendStringInfoChar(cxt->buf, ')');
+				break;
+			}
 		case T_ScalarArrayOpExpr:
 			deparse_saop((ScalarArrayOpExpr *) n, cxt);
 			break;
@@ -988,7 +1595,55 @@ deparse_expr(Expr *node, deparse_expr_cxt *cxt)
 			deparse_bool_expr((BoolExpr *) n, cxt);
 			break;
 		case T_NullTest:
-			deparse_null_test((NullTest *) n, cxt);
+			{
+				NullTest   *nt = (NullTest *) n;
+
+				appendStringInfoChar(cxt->buf, '(');
+				deparse_expr(nt->arg, cxt);
+				appendStringInfoString(cxt->buf, nt->nulltesttype == IS_NULL
+									   ? " IS NULL)" : " IS NOT NULL)");
+				break;
+			}
+		case T_BooleanTest:
+			{
+				/* Trino has no IS [NOT] TRUE: the same by DISTINCT FROM */
+				BooleanTest *bt = (BooleanTest *) n;
+				static const char *const tests[] = {
+					[IS_TRUE] = " IS NOT DISTINCT FROM TRUE)",
+					[IS_NOT_TRUE] = " IS DISTINCT FROM TRUE)",
+					[IS_FALSE] = " IS NOT DISTINCT FROM FALSE)",
+					[IS_NOT_FALSE] = " IS DISTINCT FROM FALSE)",
+					[IS_UNKNOWN] = " IS NULL)",
+					[IS_NOT_UNKNOWN] = " IS NOT NULL)"
+				};
+
+				appendStringInfoChar(cxt->buf, '(');
+				deparse_expr(bt->arg, cxt);
+				appendStringInfoString(cxt->buf, tests[bt->booltesttype]);
+				break;
+			}
+		case T_FuncExpr:
+			deparse_func((FuncExpr *) n, cxt);
+			break;
+		case T_CoalesceExpr:
+			{
+				CoalesceExpr *ce = (CoalesceExpr *) n;
+				ListCell   *lc;
+				bool		first = true;
+
+				appendStringInfoString(cxt->buf, "coalesce(");
+				foreach(lc, ce->args)
+				{
+					if (!first)
+						appendStringInfoString(cxt->buf, ", ");
+					first = false;
+					deparse_expr((Expr *) lfirst(lc), cxt);
+				}
+				appendStringInfoChar(cxt->buf, ')');
+				break;
+			}
+		case T_Aggref:
+			deparse_aggref((Aggref *) n, cxt);
 			break;
 		default:
 			elog(ERROR, "unsupported expression type for deparse: %d",
@@ -1000,119 +1655,177 @@ static void
 deparse_opexpr(OpExpr *op, deparse_expr_cxt *cxt)
 {
 	char	   *opname = get_opname(op->opno);
-	Node	   *left = strip_relabel(linitial(op->args));
-	Node	   *right = strip_relabel(lsecond(op->args));
-	Node	   *var,
-			   *value;
 	CmpKind		kind;
-	bool		widen = false;
 
-	if (strcmp(opname, "~~") == 0 || strcmp(opname, "!~~") == 0)
+	if (list_length(op->args) == 1)
 	{
-		StringInfoData pat;
-
-		initStringInfo(&pat);
-		if (!like_pattern_for_athena(TextDatumGetCString(((Const *) right)->constvalue),
-									 &pat))
-			elog(ERROR, "LIKE pattern is not shippable");
-		appendStringInfoChar(cxt->buf, '(');
-		deparse_var((Var *) left, cxt);
-		appendStringInfoString(cxt->buf, opname[0] == '!' ? " NOT LIKE " : " LIKE ");
-		audit_append_string_literal(cxt->buf, pat.data);
-		appendStringInfoString(cxt->buf, " ESCAPE '\\')");
+		appendStringInfoString(cxt->buf, "(- ");
+		deparse_expr(linitial(op->args), cxt);
+		appendStringInfoChar(cxt->buf, ')');
 		return;
 	}
-
-	kind = cmp_kind(opname);
-	if (is_rel_var(left, cxt->foreignrel))
+	if (strcmp(opname, "~~") == 0 || strcmp(opname, "!~~") == 0 ||
+		strcmp(opname, "~~*") == 0 || strcmp(opname, "!~~*") == 0)
 	{
-		var = left;
-		value = right;
+		deparse_like(op, cxt);
+		return;
 	}
-	else
+	kind = cmp_kind(op->opno);
+	if (kind != CMP_NONE)
 	{
-		var = right;
+		deparse_comparison(linitial(op->args), lsecond(op->args), kind, cxt);
+		return;
+	}
+	appendStringInfoChar(cxt->buf, '(');
+	deparse_expr(linitial(op->args), cxt);
+	appendStringInfo(cxt->buf, " %s ", op->opfuncid == F_TEXTCAT ? "||" : opname);
+	deparse_expr(lsecond(op->args), cxt);
+	appendStringInfoChar(cxt->buf, ')');
+}
+
+static const char *
+cmp_symbol(CmpKind kind)
+{
+	switch (kind)
+	{
+		case CMP_EQ:
+			return "=";
+		case CMP_NE:
+			return "<>";
+		case CMP_LT:
+			return "<";
+		case CMP_LE:
+			return "<=";
+		case CMP_GT:
+			return ">";
+		case CMP_GE:
+			return ">=";
+		default:
+			elog(ERROR, "not a comparison");
+	}
+	return NULL;
+}
+
+static CmpKind
+commute_cmp(CmpKind k)
+{
+	switch (k)
+	{
+		case CMP_LT:
+			return CMP_GT;
+		case CMP_LE:
+			return CMP_GE;
+		case CMP_GT:
+			return CMP_LT;
+		case CMP_GE:
+			return CMP_LE;
+		default:
+			return k;
+	}
+}
+
+/*
+ * left <kind> right; a timestamp bound that is not exact is widened to the
+ * enclosing milliseconds (the classifier allowed it only where a superset
+ * is rechecked locally).
+ */
+static void
+deparse_comparison(Node *left, Node *right, CmpKind kind, deparse_expr_cxt *cxt)
+{
+	Relids		relids = scan_relids_of(cxt->foreignrel);
+	bool		lvars = contains_scan_vars(left, relids);
+	bool		rvars = contains_scan_vars(right, relids);
+	Node	   *expr = left,
+			   *value = NULL;
+
+	if (lvars && !rvars)
+		value = right;
+	else if (rvars && !lvars)
+	{
+		expr = right;
 		value = left;
 		kind = commute_cmp(kind);
 	}
 
-	/* timestamp bounds that may have sub-millisecond parts are widened */
-	if (is_timestamp_type(exprType(var)) && !is_rel_var(value, cxt->foreignrel))
-	{
-		if (IsA(value, Const))
-		{
-			bool		unaligned;
-
-			(void) const_is_shippable((Const *) value, &unaligned);
-			widen = unaligned;
-		}
-		else
-			widen = true;
-	}
-
 	appendStringInfoChar(cxt->buf, '(');
-	if (!widen)
+	if (value != NULL && is_timestamp_type(exprType(expr)) &&
+		value_is_unaligned(value))
 	{
-		deparse_var((Var *) var, cxt);
+		deparse_expr((Expr *) expr, cxt);
 		switch (kind)
 		{
-			case CMP_EQ:
-				appendStringInfoString(cxt->buf, " = ");
-				break;
-			case CMP_NE:
-				appendStringInfoString(cxt->buf, " <> ");
-				break;
+				/* x < v: x < ceil(v); x <= v: x <= floor(v), and so on */
 			case CMP_LT:
 				appendStringInfoString(cxt->buf, " < ");
+				deparse_value((Expr *) value, cxt, AUDIT_ROUND_CEIL_MS);
 				break;
 			case CMP_LE:
 				appendStringInfoString(cxt->buf, " <= ");
+				deparse_value((Expr *) value, cxt, AUDIT_ROUND_FLOOR_MS);
 				break;
 			case CMP_GT:
 				appendStringInfoString(cxt->buf, " > ");
-				break;
-			case CMP_GE:
-				appendStringInfoString(cxt->buf, " >= ");
-				break;
-			case CMP_NONE:
-				elog(ERROR, "operator %s is not shippable", opname);
-		}
-		deparse_value((Expr *) value, cxt, AUDIT_ROUND_NONE);
-	}
-	else
-	{
-		switch (kind)
-		{
-			case CMP_LT:
-			case CMP_LE:
-				deparse_var((Var *) var, cxt);
-				appendStringInfoString(cxt->buf, " <= ");
-				deparse_value((Expr *) value, cxt, AUDIT_ROUND_CEIL_MS);
-				break;
-			case CMP_GT:
-			case CMP_GE:
-				deparse_var((Var *) var, cxt);
-				appendStringInfoString(cxt->buf, " >= ");
 				deparse_value((Expr *) value, cxt, AUDIT_ROUND_FLOOR_MS);
 				break;
+			case CMP_GE:
+				appendStringInfoString(cxt->buf, " >= ");
+				deparse_value((Expr *) value, cxt, AUDIT_ROUND_CEIL_MS);
+				break;
 			case CMP_EQ:
-				deparse_var((Var *) var, cxt);
 				appendStringInfoString(cxt->buf, " BETWEEN ");
 				deparse_value((Expr *) value, cxt, AUDIT_ROUND_FLOOR_MS);
 				appendStringInfoString(cxt->buf, " AND ");
 				deparse_value((Expr *) value, cxt, AUDIT_ROUND_CEIL_MS);
 				break;
 			default:
-				elog(ERROR, "operator %s cannot be widened", opname);
+				elog(ERROR, "comparison cannot be widened");
 		}
+	}
+	else if (value != NULL)
+	{
+		deparse_expr((Expr *) expr, cxt);
+		appendStringInfo(cxt->buf, " %s ", cmp_symbol(kind));
+		deparse_value((Expr *) value, cxt, AUDIT_ROUND_NONE);
+	}
+	else
+	{
+		deparse_expr((Expr *) left, cxt);
+		appendStringInfo(cxt->buf, " %s ", cmp_symbol(kind));
+		deparse_expr((Expr *) right, cxt);
 	}
 	appendStringInfoChar(cxt->buf, ')');
 }
 
 static void
+deparse_like(OpExpr *op, deparse_expr_cxt *cxt)
+{
+	char	   *opname = get_opname(op->opno);
+	bool		negate = opname[0] == '!';
+	bool		icase = strchr(opname, '*') != NULL;
+	Const	   *pat = (Const *) strip_relabel(lsecond(op->args));
+	char	   *pattern = TextDatumGetCString(pat->constvalue);
+	StringInfoData converted;
+
+	/* ILIKE: lower() of both sides, as PostgreSQL does in UTF-8 */
+	if (icase)
+		pattern = str_tolower(pattern, strlen(pattern), op->inputcollid);
+	initStringInfo(&converted);
+	if (!like_pattern_for_athena(pattern, &converted))
+		elog(ERROR, "LIKE pattern is not shippable");
+	appendStringInfoChar(cxt->buf, '(');
+	if (icase)
+		appendStringInfoString(cxt->buf, "lower(");
+	deparse_expr(linitial(op->args), cxt);
+	if (icase)
+		appendStringInfoChar(cxt->buf, ')');
+	appendStringInfoString(cxt->buf, negate ? " NOT LIKE " : " LIKE ");
+	audit_append_string_literal(cxt->buf, converted.data);
+	appendStringInfoString(cxt->buf, " ESCAPE '\\')");
+}
+
+static void
 deparse_saop(ScalarArrayOpExpr *saop, deparse_expr_cxt *cxt)
 {
-	Node	   *left = strip_relabel(linitial(saop->args));
 	Const	   *arr = (Const *) strip_relabel(lsecond(saop->args));
 	Oid			elemtype = get_element_type(arr->consttype);
 	int16		elmlen;
@@ -1127,7 +1840,7 @@ deparse_saop(ScalarArrayOpExpr *saop, deparse_expr_cxt *cxt)
 	deconstruct_array(DatumGetArrayTypeP(arr->constvalue), elemtype, elmlen,
 					  elmbyval, elmalign, &elems, &nulls, &nelems);
 	appendStringInfoChar(cxt->buf, '(');
-	deparse_var((Var *) left, cxt);
+	deparse_expr(linitial(saop->args), cxt);
 	appendStringInfoString(cxt->buf, saop->useOr ? " IN (" : " NOT IN (");
 	for (i = 0; i < nelems; i++)
 	{
@@ -1166,22 +1879,166 @@ deparse_bool_expr(BoolExpr *b, deparse_expr_cxt *cxt)
 }
 
 static void
-deparse_null_test(NullTest *nt, deparse_expr_cxt *cxt)
+deparse_func(FuncExpr *fe, deparse_expr_cxt *cxt)
 {
-	appendStringInfoChar(cxt->buf, '(');
-	deparse_expr(nt->arg, cxt);
-	appendStringInfoString(cxt->buf, nt->nulltesttype == IS_NULL
-						   ? " IS NULL)" : " IS NOT NULL)");
+	StringInfo	buf = cxt->buf;
+	Node	   *arg1 = list_length(fe->args) > 0 ? linitial(fe->args) : NULL;
+	Node	   *arg2 = list_length(fe->args) > 1 ? lsecond(fe->args) : NULL;
+	Node	   *arg3 = list_length(fe->args) > 2 ? lthird(fe->args) : NULL;
+	const char *cast_to = NULL;
+
+	switch (fe->funcid)
+	{
+		case F_INT4_INT2:
+			cast_to = "INTEGER";
+			break;
+		case F_INT8_INT2:
+		case F_INT8_INT4:
+			cast_to = "BIGINT";
+			break;
+			/* the integer type's own digits, as Trino coerces them */
+		case F_NUMERIC_INT2:
+			cast_to = "DECIMAL(5,0)";
+			break;
+		case F_NUMERIC_INT4:
+			cast_to = "DECIMAL(10,0)";
+			break;
+		case F_NUMERIC_INT8:
+			cast_to = "DECIMAL(19,0)";
+			break;
+			/* timestamp(date) and date(timestamp) */
+		case F_TIMESTAMP_DATE:
+			cast_to = "TIMESTAMP";
+			break;
+		case F_DATE_TIMESTAMP:
+			cast_to = "DATE";
+			break;
+		case F_LOWER_TEXT:
+		case F_UPPER_TEXT:
+		case F_LENGTH_TEXT:
+		case F_CHAR_LENGTH_TEXT:
+			appendStringInfoString(buf, fe->funcid == F_LOWER_TEXT ? "lower(" :
+								   fe->funcid == F_UPPER_TEXT ? "upper(" : "length(");
+			deparse_expr((Expr *) arg1, cxt);
+			appendStringInfoChar(buf, ')');
+			return;
+		case F_SUBSTR_TEXT_INT4:
+		case F_SUBSTRING_TEXT_INT4:
+		case F_SUBSTR_TEXT_INT4_INT4:
+		case F_SUBSTRING_TEXT_INT4_INT4:
+			appendStringInfoString(buf, "substr(");
+			deparse_expr((Expr *) arg1, cxt);
+			appendStringInfoString(buf, ", ");
+			deparse_expr((Expr *) arg2, cxt);
+			if (arg3)
+			{
+				appendStringInfoString(buf, ", ");
+				deparse_expr((Expr *) arg3, cxt);
+			}
+			appendStringInfoChar(buf, ')');
+			return;
+		case F_DATE_TRUNC_TEXT_TIMESTAMP:
+		case F_DATE_TRUNC_TEXT_TIMESTAMPTZ_TEXT:
+			appendStringInfoString(buf, "date_trunc(");
+			audit_append_string_literal(buf, date_unit_name((Const *) arg1));
+			appendStringInfoString(buf, ", ");
+			deparse_expr((Expr *) arg2, cxt);
+			appendStringInfoChar(buf, ')');
+			return;
+		case F_EXTRACT_TEXT_TIMESTAMP:
+		case F_EXTRACT_TEXT_DATE:
+			appendStringInfo(buf, "%s(",
+							 extract_function((Const *) arg1, exprType(arg2)));
+			deparse_expr((Expr *) arg2, cxt);
+			appendStringInfoChar(buf, ')');
+			return;
+		case F_TIMEZONE_TEXT_TIMESTAMPTZ:
+			deparse_expr((Expr *) arg2, cxt);
+			return;
+		default:
+			elog(ERROR, "function %u is not shippable", fe->funcid);
+	}
+	appendStringInfoString(buf, "CAST(");
+	deparse_expr((Expr *) arg1, cxt);
+	appendStringInfo(buf, " AS %s)", cast_to);
 }
 
+static void
+deparse_aggref(Aggref *agg, deparse_expr_cxt *cxt)
+{
+	StringInfo	buf = cxt->buf;
+	const char *name;
+	bool		to_decimal = false;
+	ListCell   *lc;
+
+	switch (agg->aggfnoid)
+	{
+		case F_COUNT_:
+		case F_COUNT_ANY:
+			name = "count";
+			break;
+		case F_SUM_INT8:
+			/* PostgreSQL sums bigint as numeric: never overflows */
+			to_decimal = true;
+			name = "sum";
+			break;
+		case F_SUM_INT2:
+		case F_SUM_INT4:
+		case F_SUM_NUMERIC:
+			name = "sum";
+			break;
+		case F_AVG_FLOAT8:
+			name = "avg";
+			break;
+		case F_BOOL_AND:
+		case F_EVERY:
+			name = "bool_and";
+			break;
+		case F_BOOL_OR:
+			name = "bool_or";
+			break;
+		default:
+			name = get_func_name(agg->aggfnoid);	/* min, max */
+			break;
+	}
+	appendStringInfo(buf, "%s(", name);
+	if (agg->aggdistinct != NIL)
+		appendStringInfoString(buf, "DISTINCT ");
+	if (agg->aggstar)
+		appendStringInfoChar(buf, '*');
+	foreach(lc, agg->args)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+		if (to_decimal)
+			appendStringInfoString(buf, "CAST(");
+		deparse_expr(tle->expr, cxt);
+		if (to_decimal)
+			appendStringInfoString(buf, " AS DECIMAL(38,0))");
+	}
+	appendStringInfoChar(buf, ')');
+	if (agg->aggfilter)
+	{
+		appendStringInfoString(buf, " FILTER (WHERE ");
+		deparse_expr(agg->aggfilter, cxt);
+		appendStringInfoChar(buf, ')');
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * Deparsing a SELECT
+ * ------------------------------------------------------------------------
+ */
+
 /*
- * The SELECT list: the columns in attrs_used, in attribute order.  A
- * json/jsonb column is read through json_format(CAST(... AS JSON)) so that
- * arrays, maps and rows arrive as exact JSON text.  When no column is
- * needed (count(*)), a constant keeps one field per row.
+ * The SELECT list of a base relation scan: the columns in attrs_used, in
+ * attribute order.  A json/jsonb column is read through
+ * json_format(CAST(... AS JSON)) so that arrays, maps and rows arrive as
+ * exact JSON text.  When no column is needed (count(*)), a constant keeps
+ * one field per row.
  */
 static void
-deparse_target_list(StringInfo buf, RangeTblEntry *rte, Relation rel,
+deparse_target_list(StringInfo buf, int varno, Relation rel,
 					Bitmapset *attrs_used, List **retrieved_attrs)
 {
 	TupleDesc	tupdesc = RelationGetDescr(rel);
@@ -1207,11 +2064,11 @@ deparse_target_list(StringInfo buf, RangeTblEntry *rte, Relation rel,
 		if (attr->atttypid == JSONBOID || attr->atttypid == JSONOID)
 		{
 			appendStringInfoString(buf, "json_format(CAST(");
-			deparse_column_ref(buf, rte, RelationGetRelid(rel), i);
+			deparse_column_ref(buf, varno, RelationGetRelid(rel), i, false);
 			appendStringInfoString(buf, " AS JSON))");
 		}
 		else
-			deparse_column_ref(buf, rte, RelationGetRelid(rel), i);
+			deparse_column_ref(buf, varno, RelationGetRelid(rel), i, false);
 		*retrieved_attrs = lappend_int(*retrieved_attrs, i);
 	}
 	if (first)
@@ -1332,151 +2189,407 @@ audit_append_partition_literal(StringInfo buf, const AuditFdwPartitioning *part,
 	audit_append_string_literal(buf, out.data);
 }
 
+
 /*
- * Partition conditions implied by the shipped bounds on the time column
- * (see the file header for the rule).
+ * The target list of a join or upper relation: what the ForeignScan's
+ * fdw_scan_tlist holds, in order.
  */
-static void
-deparse_partition_bounds(RangeTblEntry *rte, List *remote_conds,
-						 AuditFdwOptions *options, deparse_expr_cxt *cxt)
+List *
+audit_build_tlist_to_deparse(RelOptInfo *foreignrel)
 {
-	AttrNumber	time_attno;
-	AuditFdwPartitioning part;
+	AuditFdwRelationInfo *fpinfo = (AuditFdwRelationInfo *) foreignrel->fdw_private;
+	List	   *tlist = NIL;
 	ListCell   *lc;
 
-	if (options->time_column == NULL || options->partition_column == NULL ||
-		options->partition_format == NULL)
-		return;
-	time_attno = get_attnum(rte->relid, options->time_column);
-	if (time_attno == InvalidAttrNumber)
-		return;
-	part.format = options->partition_format;
-	part.delay_us = options->max_delivery_delay_us;
+	if (IS_UPPER_REL(foreignrel))
+		return fpinfo->grouped_tlist;
 
-	foreach(lc, remote_conds)
+	tlist = add_to_flat_tlist(tlist,
+							  pull_var_clause((Node *) foreignrel->reltarget->exprs,
+											  PVC_RECURSE_PLACEHOLDERS));
+	foreach(lc, fpinfo->local_conds)
 	{
 		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
-		OpExpr	   *op;
-		Node	   *left,
-				   *right,
-				   *var,
-				   *value;
-		CmpKind		kind;
-		char	   *opname;
-		int			bound;
 
-		if (!IsA(ri->clause, OpExpr))
-			continue;
-		op = (OpExpr *) ri->clause;
-		if (list_length(op->args) != 2)
-			continue;
-		opname = get_opname(op->opno);
-		if (opname == NULL || (kind = cmp_kind(opname)) == CMP_NONE || kind == CMP_NE)
-			continue;
-		left = strip_relabel(linitial(op->args));
-		right = strip_relabel(lsecond(op->args));
-		if (is_rel_var(left, cxt->foreignrel) && ((Var *) left)->varattno == time_attno)
-		{
-			var = left;
-			value = right;
-		}
-		else if (is_rel_var(right, cxt->foreignrel) && ((Var *) right)->varattno == time_attno)
-		{
-			var = right;
-			value = left;
-			kind = commute_cmp(kind);
-		}
-		else
-			continue;
-		if (!is_timestamp_type(exprType(var)) || !is_timestamp_type(exprType(value)) ||
-			IsA(value, Var))
-			continue;
+		tlist = add_to_flat_tlist(tlist,
+								  pull_var_clause((Node *) ri->clause,
+												  PVC_RECURSE_PLACEHOLDERS));
+	}
+	return tlist;
+}
 
-		/* 0: lower bound, 1: upper bound */
-		for (bound = 0; bound < 2; bound++)
-		{
-			bool		upper = bound == 1;
+/* Write conditions (RestrictInfos or bare expressions) joined by sep. */
+static void
+deparse_conds(List *conds, const char *sep, deparse_expr_cxt *cxt)
+{
+	ListCell   *lc;
+	bool		first = true;
 
-			if (!upper && !(kind == CMP_GT || kind == CMP_GE || kind == CMP_EQ))
-				continue;
-			if (upper && (part.delay_us < 0 ||
-						  !(kind == CMP_LT || kind == CMP_LE || kind == CMP_EQ)))
-				continue;
-			appendStringInfoString(cxt->buf, " AND (");
-			audit_append_identifier(cxt->buf, options->partition_column);
-			appendStringInfoString(cxt->buf, upper ? " <= " : " >= ");
-			if (IsA(value, Const))
-			{
-				Const	   *c = (Const *) value;
+	foreach(lc, conds)
+	{
+		Node	   *n = lfirst(lc);
 
-				if (c->constisnull)
-					appendStringInfoString(cxt->buf, "NULL");
-				else
-					audit_append_partition_literal(cxt->buf, &part,
-												   DatumGetTimestamp(c->constvalue),
-												   upper);
-			}
-			else
-				deparse_value((Expr *) value, cxt,
-							  upper ? AUDIT_ROUND_PARTITION_UPPER
-							  : AUDIT_ROUND_PARTITION_LOWER);
-			appendStringInfoChar(cxt->buf, ')');
-		}
+		if (IsA(n, RestrictInfo))
+			n = (Node *) ((RestrictInfo *) n)->clause;
+		if (!first)
+			appendStringInfoString(cxt->buf, sep);
+		first = false;
+		deparse_expr((Expr *) n, cxt);
 	}
 }
 
 /*
- * The Athena SQL of a scan of baserel: SELECT <columns> FROM
- * "database"."table" [WHERE <remote_conds>] [ORDER BY <pathkeys>]
- * [LIMIT n].  Returns it as parts around runtime values.
+ * The partition pruning conditions of a base relation (partition.c): the
+ * partition column against the partition of each event time bound.
  */
-void
-audit_deparse_select(PlannerInfo *root, RelOptInfo *baserel,
-					 List *remote_conds, List *pathkeys, int64 limit_count,
-					 List **sql_parts, List **runtime_exprs, List **roundings,
-					 List **retrieved_attrs)
+static void
+deparse_partition_conds(RelOptInfo *baserel, bool *first, const char *sep,
+						deparse_expr_cxt *cxt)
 {
 	AuditFdwRelationInfo *fpinfo = (AuditFdwRelationInfo *) baserel->fdw_private;
-	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
-	Relation	rel = table_open(rte->relid, NoLock);
+	ListCell   *lc;
+
+	AuditFdwPartitioning part;
+
+	part.format = fpinfo->options->partition_format;
+	part.delay_us = fpinfo->options->max_delivery_delay_us;
+	foreach(lc, fpinfo->partition_bounds)
+	{
+		AuditFdwPartitionBound *b = lfirst(lc);
+		Node	   *value = (Node *) b->value;
+
+		while (IsA(value, RelabelType))
+			value = (Node *) ((RelabelType *) value)->arg;
+		/*
+		 * A value known at executor start is written with the scan's
+		 * partitioning (its first partitioned table's): another table's
+		 * bound of that kind is left out, which only prunes less.
+		 */
+		if (!IsA(value, Const) &&
+			(cxt->partitioning == NULL ||
+			 strcmp(cxt->partitioning->format, part.format) != 0 ||
+			 cxt->partitioning->delay_us != part.delay_us))
+			continue;
+		if (!*first)
+			appendStringInfoString(cxt->buf, sep);
+		*first = false;
+		appendStringInfoChar(cxt->buf, '(');
+		if (cxt->qualify)
+			appendStringInfo(cxt->buf, "%s%d.", REL_ALIAS_PREFIX, baserel->relid);
+		audit_append_identifier(cxt->buf, fpinfo->options->partition_column);
+		appendStringInfoString(cxt->buf, b->is_upper ? " <= " : " >= ");
+		if (IsA(value, Const))
+			audit_append_partition_literal(cxt->buf, &part,
+										   DatumGetTimestamp(((Const *) value)->constvalue),
+										   b->is_upper);
+		else
+			deparse_value((Expr *) value, cxt,
+						  b->is_upper ? AUDIT_ROUND_PARTITION_UPPER
+						  : AUDIT_ROUND_PARTITION_LOWER);
+		appendStringInfoChar(cxt->buf, ')');
+	}
+}
+
+/*
+ * The conditions of rel that belong in the WHERE of its SELECT: a base
+ * relation's own, a join's (inner join: both sides' and the join quals;
+ * outer join: the preserved side's), as RestrictInfos and, for partition
+ * pruning, the base relations (RelOptInfo) whose partition conditions go
+ * there too.
+ */
+static void
+collect_where(RelOptInfo *rel, List **conds)
+{
+	AuditFdwRelationInfo *fpinfo = (AuditFdwRelationInfo *) rel->fdw_private;
+
+	if (IS_SIMPLE_REL(rel))
+	{
+		*conds = list_concat(*conds, fpinfo->remote_conds);
+		*conds = lappend(*conds, rel);
+		return;
+	}
+	/* a join: its remote_conds hold its own WHERE items */
+	*conds = list_concat(*conds, fpinfo->remote_conds);
+	switch (fpinfo->jointype)
+	{
+		case JOIN_INNER:
+			collect_where(fpinfo->outerrel, conds);
+			collect_where(fpinfo->innerrel, conds);
+			break;
+		case JOIN_LEFT:
+			collect_where(fpinfo->outerrel, conds);
+			break;
+		case JOIN_RIGHT:
+			collect_where(fpinfo->innerrel, conds);
+			break;
+		default:
+			break;
+	}
+}
+
+/* Write a WHERE-style list: RestrictInfos, and base rels' partition conds. */
+static void
+deparse_cond_items(List *items, const char *sep, bool *first,
+				   deparse_expr_cxt *cxt)
+{
+	ListCell   *lc;
+
+	foreach(lc, items)
+	{
+		Node	   *n = lfirst(lc);
+
+		if (IsA(n, RestrictInfo))
+		{
+			if (!*first)
+				appendStringInfoString(cxt->buf, sep);
+			*first = false;
+			deparse_expr(((RestrictInfo *) n)->clause, cxt);
+		}
+		else
+			deparse_partition_conds((RelOptInfo *) n, first, sep, cxt);
+	}
+}
+
+/*
+ * FROM items of rel: "db"."table" [rN], or a chain of joins.  The inner
+ * side of a join is always a base relation (so no parentheses are needed);
+ * an outer join's ON holds the join quals and the nullable side's
+ * conditions.
+ */
+static void
+deparse_from(RelOptInfo *rel, List **where, deparse_expr_cxt *cxt)
+{
+	AuditFdwRelationInfo *fpinfo = (AuditFdwRelationInfo *) rel->fdw_private;
+	StringInfo	buf = cxt->buf;
+
+	if (IS_SIMPLE_REL(rel))
+	{
+		audit_append_identifier(buf, fpinfo->options->database);
+		appendStringInfoChar(buf, '.');
+		audit_append_identifier(buf, fpinfo->options->table);
+		if (cxt->qualify)
+			appendStringInfo(buf, " %s%d", REL_ALIAS_PREFIX, rel->relid);
+		return;
+	}
+	else
+	{
+		List	   *on = NIL;
+		bool		first = true;
+		const char *join;
+
+		deparse_from(fpinfo->outerrel, where, cxt);
+		switch (fpinfo->jointype)
+		{
+			case JOIN_INNER:
+				join = "INNER JOIN";
+				break;
+			case JOIN_LEFT:
+				join = "LEFT JOIN";
+				collect_where(fpinfo->innerrel, &on);
+				break;
+			case JOIN_RIGHT:
+				join = "RIGHT JOIN";
+				collect_where(fpinfo->outerrel, &on);
+				break;
+			case JOIN_FULL:
+				join = "FULL JOIN";
+				break;
+			default:
+				elog(ERROR, "unsupported join type %d", fpinfo->jointype);
+				join = NULL;
+		}
+		appendStringInfo(buf, " %s ", join);
+		deparse_from(fpinfo->innerrel, where, cxt);
+		appendStringInfoString(buf, " ON (");
+		on = list_concat(list_copy(fpinfo->joinclauses), on);
+		deparse_cond_items(on, " AND ", &first, cxt);
+		if (first)
+			appendStringInfoString(buf, "TRUE");
+		appendStringInfoChar(buf, ')');
+	}
+}
+
+/*
+ * The Athena SQL of a ForeignScan of rel:
+ *
+ *	SELECT [DISTINCT] <columns or tlist> FROM <relations> [WHERE ...]
+ *	  [GROUP BY ...] [HAVING ...] [ORDER BY ...] [OFFSET n] [LIMIT n]
+ *
+ * rel is a base relation (tlist NIL: the columns in attrs_used), a join, or
+ * an upper relation (grouping or DISTINCT; ORDER BY and LIMIT relations
+ * over one of those).  remote_conds: the base relation's or join's shipped
+ * conditions for this path (with a parameterized path's join clauses), or
+ * the HAVING conditions of a grouped relation.  Returns the SQL as parts
+ * around runtime values.
+ */
+void
+audit_deparse_select(PlannerInfo *root, RelOptInfo *rel, List *tlist,
+					 List *remote_conds, List *pathkeys, bool has_final_sort,
+					 bool has_limit, List **sql_parts, List **runtime_exprs,
+					 List **roundings, List **retrieved_attrs,
+					 AuditFdwPartitioning **partitioning)
+{
+	AuditFdwRelationInfo *fpinfo = (AuditFdwRelationInfo *) rel->fdw_private;
+	RelOptInfo *query_rel = rel;	/* the grouped, join or base relation */
+	RelOptInfo *scanrel;
+	AuditFdwRelationInfo *qinfo;
 	StringInfoData buf;
 	deparse_expr_cxt cxt;
+	List	   *where = NIL;
+	bool		first = true;
 	ListCell   *lc;
+
+	/* ORDER BY and LIMIT relations wrap the relation that is queried */
+	while (IS_UPPER_REL(query_rel) &&
+		   (((AuditFdwRelationInfo *) query_rel->fdw_private)->stage == UPPERREL_ORDERED ||
+			((AuditFdwRelationInfo *) query_rel->fdw_private)->stage == UPPERREL_FINAL))
+		query_rel = ((AuditFdwRelationInfo *) query_rel->fdw_private)->outerrel;
+	qinfo = (AuditFdwRelationInfo *) query_rel->fdw_private;
+	scanrel = IS_UPPER_REL(query_rel) ? qinfo->outerrel : query_rel;
 
 	initStringInfo(&buf);
 	cxt.root = root;
-	cxt.foreignrel = baserel;
+	cxt.foreignrel = rel;
+	cxt.scanrel = scanrel;
+	cxt.qualify = IS_JOIN_REL(scanrel);
 	cxt.buf = &buf;
 	cxt.parts = NIL;
 	cxt.runtime_exprs = NIL;
 	cxt.roundings = NIL;
+	cxt.partitioning = NULL;
+	{
+		int			relid = -1;
+
+		/* runtime partition bounds follow the first partitioned table */
+		while ((relid = bms_next_member(scan_relids_of(scanrel), relid)) >= 0)
+		{
+			RelOptInfo *brel = root->simple_rel_array[relid];
+			AuditFdwRelationInfo *binfo = brel ? (AuditFdwRelationInfo *) brel->fdw_private : NULL;
+
+			if (binfo && binfo->partition_bounds != NIL)
+			{
+				cxt.partitioning = palloc(sizeof(AuditFdwPartitioning));
+				cxt.partitioning->format = binfo->options->partition_format;
+				cxt.partitioning->delay_us = binfo->options->max_delivery_delay_us;
+				break;
+			}
+		}
+	}
+	*partitioning = cxt.partitioning;
 
 	appendStringInfoString(&buf, "SELECT ");
-	deparse_target_list(&buf, rte, rel, fpinfo->attrs_used, retrieved_attrs);
-	table_close(rel, NoLock);
-
-	appendStringInfoString(&buf, " FROM ");
-	audit_append_identifier(&buf, fpinfo->options->database);
-	appendStringInfoChar(&buf, '.');
-	audit_append_identifier(&buf, fpinfo->options->table);
-
-	if (remote_conds != NIL)
+	if (IS_UPPER_REL(query_rel) && qinfo->is_distinct)
+		appendStringInfoString(&buf, "DISTINCT ");
+	if (tlist == NIL && IS_SIMPLE_REL(rel))
 	{
-		bool		first = true;
+		RangeTblEntry *rte = planner_rt_fetch(rel->relid, root);
+		Relation	r = table_open(rte->relid, NoLock);
 
-		appendStringInfoString(&buf, " WHERE ");
-		foreach(lc, remote_conds)
+		deparse_target_list(&buf, rel->relid, r, fpinfo->attrs_used,
+							retrieved_attrs);
+		table_close(r, NoLock);
+	}
+	else
+	{
+		int			i = 0;
+
+		*retrieved_attrs = NIL;
+		foreach(lc, tlist)
 		{
-			RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+			TargetEntry *tle = lfirst_node(TargetEntry, lc);
+			Oid			type = exprType((Node *) tle->expr);
 
-			if (!first)
-				appendStringInfoString(&buf, " AND ");
-			first = false;
-			deparse_expr(ri->clause, &cxt);
+			if (i > 0)
+				appendStringInfoString(&buf, ", ");
+			if (type == JSONBOID || type == JSONOID)
+			{
+				appendStringInfoString(&buf, "json_format(CAST(");
+				deparse_expr(tle->expr, &cxt);
+				appendStringInfoString(&buf, " AS JSON))");
+			}
+			else
+				deparse_expr(tle->expr, &cxt);
+			*retrieved_attrs = lappend_int(*retrieved_attrs, ++i);
 		}
-		deparse_partition_bounds(rte, remote_conds, fpinfo->options, &cxt);
+		if (i == 0)
+			appendStringInfoString(&buf, "1");
 	}
 
+	appendStringInfoString(&buf, " FROM ");
+	deparse_from(scanrel, &where, &cxt);
+
+	/* WHERE: the scan's conditions (and partition pruning) */
+	where = NIL;
+	if (IS_UPPER_REL(query_rel) || rel != query_rel)
+		collect_where(scanrel, &where);
+	else
+	{
+		/* this path's conditions, plus the join's sides' (or partitions) */
+		where = list_copy(remote_conds);
+		if (IS_SIMPLE_REL(scanrel))
+			where = lappend(where, scanrel);
+		else
+		{
+			AuditFdwRelationInfo *sinfo = (AuditFdwRelationInfo *) scanrel->fdw_private;
+			List	   *sides = NIL;
+
+			collect_where(scanrel, &sides);
+			/* the join's own remote_conds are already in remote_conds */
+			foreach(lc, sides)
+			{
+				if (!list_member_ptr(sinfo->remote_conds, lfirst(lc)))
+					where = lappend(where, lfirst(lc));
+			}
+		}
+	}
+	if (where != NIL)
+	{
+		int			len = buf.len;
+
+		appendStringInfoString(&buf, " WHERE ");
+		first = true;
+		deparse_cond_items(where, " AND ", &first, &cxt);
+		if (first)
+		{
+			/* nothing was written: drop " WHERE " */
+			buf.len = len;
+			buf.data[len] = '\0';
+		}
+	}
+
+	/* GROUP BY and HAVING */
+	if (IS_UPPER_REL(query_rel) && !qinfo->is_distinct)
+	{
+		Query	   *query = root->parse;
+
+		if (query->groupClause != NIL)
+		{
+			first = true;
+			appendStringInfoString(&buf, " GROUP BY ");
+			foreach(lc, query->groupClause)
+			{
+				SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
+				TargetEntry *tle = get_sortgroupclause_tle(sgc, qinfo->grouped_tlist);
+
+				if (!first)
+					appendStringInfoString(&buf, ", ");
+				first = false;
+				deparse_expr(tle->expr, &cxt);
+			}
+		}
+		if (rel == query_rel && remote_conds != NIL)
+		{
+			appendStringInfoString(&buf, " HAVING ");
+			deparse_conds(remote_conds, " AND ", &cxt);
+		}
+		else if (rel != query_rel && qinfo->remote_conds != NIL)
+		{
+			appendStringInfoString(&buf, " HAVING ");
+			deparse_conds(qinfo->remote_conds, " AND ", &cxt);
+		}
+	}
+
+	/* ORDER BY */
 	if (pathkeys != NIL)
 	{
 		const char *sep = " ORDER BY ";
@@ -1484,8 +2597,14 @@ audit_deparse_select(PlannerInfo *root, RelOptInfo *baserel,
 		foreach(lc, pathkeys)
 		{
 			PathKey    *pk = (PathKey *) lfirst(lc);
-			Expr	   *em_expr = audit_find_em_expr_for_rel(pk->pk_eclass, baserel);
+			Expr	   *em_expr;
 
+			if (has_final_sort)
+				em_expr = audit_find_sort_expr(root, pk->pk_eclass, query_rel);
+			else
+				em_expr = audit_find_em_expr_for_rel(pk->pk_eclass, query_rel);
+			if (em_expr == NULL)
+				elog(ERROR, "could not find pathkey item to sort");
 			appendStringInfoString(&buf, sep);
 			sep = ", ";
 			deparse_expr(em_expr, &cxt);
@@ -1496,8 +2615,28 @@ audit_deparse_select(PlannerInfo *root, RelOptInfo *baserel,
 		}
 	}
 
-	if (limit_count >= 0)
-		appendStringInfo(&buf, " LIMIT " INT64_FORMAT, limit_count);
+	/* OFFSET and LIMIT (Trino's order), constants only */
+	if (has_limit)
+	{
+		Query	   *query = root->parse;
+
+		if (query->limitOffset)
+		{
+			Const	   *c = (Const *) query->limitOffset;
+
+			if (!c->constisnull)
+				appendStringInfo(&buf, " OFFSET " INT64_FORMAT,
+								 DatumGetInt64(c->constvalue));
+		}
+		if (query->limitCount)
+		{
+			Const	   *c = (Const *) query->limitCount;
+
+			if (!c->constisnull)
+				appendStringInfo(&buf, " LIMIT " INT64_FORMAT,
+								 DatumGetInt64(c->constvalue));
+		}
+	}
 
 	cxt.parts = lappend(cxt.parts, makeString(pstrdup(buf.data)));
 	*sql_parts = cxt.parts;

@@ -5,14 +5,26 @@
  *		EXPLAIN.  The executor callbacks are in scan.c, IMPORT FOREIGN
  *		SCHEMA in import.c.
  *
- * Planning follows postgres_fdw: GetForeignRelSize classifies the
- * relation's conditions (deparse.c) and estimates; GetForeignPaths offers
- * the plain scan and, where Athena sorts as PostgreSQL does, a scan sorted
- * by the query's ORDER BY; GetForeignPlan writes the Athena SQL.  LIMIT is
- * sent to Athena only when the foreign table is the only relation of the
- * query, nothing is grouped, every condition went to Athena and the rows
- * come in the query's order; the Limit node stays above the scan, so the
- * remote LIMIT only ever saves work.
+ * Planning follows postgres_fdw.  GetForeignRelSize classifies the
+ * relation's conditions (deparse.c), derives partition pruning conditions
+ * (partition.c) and estimates; GetForeignPaths offers the plain scan, a
+ * scan sorted by the query's ORDER BY where Athena sorts as PostgreSQL
+ * does, and parameterized scans for joins with local tables (the outer
+ * values are sent as literals, one Athena query per distinct set of
+ * values).  GetForeignJoinPaths computes joins of foreign tables of one
+ * server and user mapping in Athena; GetForeignUpperPaths computes
+ * grouping and aggregates, DISTINCT, ORDER BY and LIMIT/OFFSET there.
+ * LIMIT is sent only when every condition went to Athena.
+ *
+ * The cost model: every Athena query pays a large startup (queueing and
+ * planning take seconds; fdw_startup_cost), plus a cost per byte scanned
+ * (estimated_bytes, or the bytes earlier queries of this backend scanned
+ * on the table, narrowed by partition pruning), and everything Athena
+ * computes is done before its first row arrives; then each row costs
+ * fdw_tuple_cost to transfer.  So one query computing a join or an
+ * aggregate is cheaper than two queries or many rows, and a parameterized
+ * scan pays the startup once per outer row: the planner picks it only for
+ * a few outer rows.
  *
  *-------------------------------------------------------------------------
  */
@@ -25,38 +37,92 @@
 #include "foreign/fdwapi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/clauses.h"
 #include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
 #include "optimizer/paths.h"
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
+#include "optimizer/tlist.h"
+#include "parser/parsetree.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/selfuncs.h"
 
 #include "fdw/fdw.h"
 #include "fdw/scan.h"
 
 /* Sorting in Athena makes each row a little more expensive to produce */
 #define SORT_COST_MULTIPLIER 1.05
+/* An audit record's JSON line, when nothing better is known */
+#define DEFAULT_BYTES_PER_ROW 400.0
+/* Cost of scanning one MiB in Athena (a page is one unit) */
+#define COST_PER_MIB 1.0
+
+/* Indexes of a ForeignPath's fdw_private */
+enum AuditFdwPathPrivateIndex
+{
+	AuditFdwPathPrivateHasFinalSort,	/* Integer (bool) */
+	AuditFdwPathPrivateHasLimit		/* Integer (bool) */
+};
 
 PG_FUNCTION_INFO_V1(audit_fdw_handler);
 
 /* GUC: audit_fdw.enable_pushdown */
 bool		audit_enable_pushdown = true;
 
+/* Bytes scanned by the largest query of this backend per foreign table */
+static HTAB *scanned_bytes = NULL;
+
+typedef struct ScannedBytesEntry
+{
+	Oid			relid;
+	double		bytes;
+} ScannedBytesEntry;
+
 static void auditGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 								   Oid foreigntableid);
 static void auditGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 								 Oid foreigntableid);
-static ForeignScan *auditGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
+static ForeignScan *auditGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 										Oid foreigntableid,
 										ForeignPath *best_path, List *tlist,
 										List *scan_clauses, Plan *outer_plan);
+static void auditGetForeignJoinPaths(PlannerInfo *root, RelOptInfo *joinrel,
+									 RelOptInfo *outerrel, RelOptInfo *innerrel,
+									 JoinType jointype,
+									 JoinPathExtraData *extra);
+static void auditGetForeignUpperPaths(PlannerInfo *root,
+									  UpperRelationKind stage,
+									  RelOptInfo *input_rel,
+									  RelOptInfo *output_rel, void *extra);
 static void auditExplainForeignScan(ForeignScanState *node, ExplainState *es);
-static int64 pushable_limit(PlannerInfo *root, RelOptInfo *baserel);
-static void estimate_costs(AuditFdwRelationInfo *fpinfo, RelOptInfo *baserel);
+
+static void estimate_base_costs(PlannerInfo *root, AuditFdwRelationInfo *fpinfo,
+								RelOptInfo *baserel);
+static double table_bytes(Oid relid, AuditFdwOptions *options);
+static List *fdw_path_private(bool has_final_sort, bool has_limit);
+static void add_param_paths(PlannerInfo *root, RelOptInfo *baserel);
+static bool foreign_join_ok(PlannerInfo *root, RelOptInfo *joinrel,
+							JoinType jointype, RelOptInfo *outerrel,
+							RelOptInfo *innerrel, JoinPathExtraData *extra);
+static void add_grouping_paths(PlannerInfo *root, RelOptInfo *input_rel,
+							   RelOptInfo *grouped_rel,
+							   GroupPathExtraData *extra);
+static void add_distinct_paths(PlannerInfo *root, RelOptInfo *input_rel,
+							   RelOptInfo *distinct_rel);
+static void add_ordered_paths(PlannerInfo *root, RelOptInfo *input_rel,
+							  RelOptInfo *ordered_rel);
+static void add_final_paths(PlannerInfo *root, RelOptInfo *input_rel,
+							RelOptInfo *final_rel);
+static AuditFdwRelationInfo *new_upper_fpinfo(RelOptInfo *input_rel,
+											  UpperRelationKind stage);
+static bool is_groupable_expr(PlannerInfo *root, RelOptInfo *rel, Expr *expr);
+static bool query_pathkeys_ok(PlannerInfo *root, RelOptInfo *rel, List *pathkeys);
 
 /*
  * The handler: the FdwRoutine of audit_fdw.
@@ -69,6 +135,8 @@ audit_fdw_handler(PG_FUNCTION_ARGS)
 	routine->GetForeignRelSize = auditGetForeignRelSize;
 	routine->GetForeignPaths = auditGetForeignPaths;
 	routine->GetForeignPlan = auditGetForeignPlan;
+	routine->GetForeignJoinPaths = auditGetForeignJoinPaths;
+	routine->GetForeignUpperPaths = auditGetForeignUpperPaths;
 	routine->BeginForeignScan = auditBeginForeignScan;
 	routine->IterateForeignScan = auditIterateForeignScan;
 	routine->ReScanForeignScan = auditReScanForeignScan;
@@ -86,14 +154,58 @@ void
 fdw_init(void)
 {
 	DefineCustomBoolVariable("audit_fdw.enable_pushdown",
-							 "Sends conditions, sort order and LIMIT to Athena.",
-							 "Turn off to compare, or to work around a pushdown problem: every condition is then evaluated locally.",
+							 "Sends conditions, joins, aggregates, sort order and LIMIT to Athena.",
+							 "Turn off to compare, or to work around a pushdown problem: Athena then only reads the columns, and every condition, join, aggregate and sort runs locally.",
 							 &audit_enable_pushdown,
 							 true,
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
 	audit_scan_init();
+}
+
+/*
+ * Remember what a query on a foreign table scanned (scan.c calls this), as
+ * the planner's estimate of the table's size when no estimated_bytes is
+ * set.  Only queries without partition pruning measure the whole table.
+ */
+void
+audit_note_bytes_scanned(Oid relid, double bytes, bool whole_table)
+{
+	ScannedBytesEntry *entry;
+	bool		found;
+
+	if (!whole_table || bytes <= 0)
+		return;
+	if (scanned_bytes == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(ScannedBytesEntry);
+		scanned_bytes = hash_create("audit_fdw scanned bytes", 64, &ctl,
+									HASH_ELEM | HASH_BLOBS);
+	}
+	entry = hash_search(scanned_bytes, &relid, HASH_ENTER, &found);
+	if (!found || entry->bytes < bytes)
+		entry->bytes = bytes;
+}
+
+/* The bytes a full scan of the table reads, best known. */
+static double
+table_bytes(Oid relid, AuditFdwOptions *options)
+{
+	if (options->estimated_bytes > 0)
+		return options->estimated_bytes;
+	if (scanned_bytes != NULL)
+	{
+		ScannedBytesEntry *entry = hash_search(scanned_bytes, &relid,
+											   HASH_FIND, NULL);
+
+		if (entry != NULL)
+			return entry->bytes;
+	}
+	return options->estimated_rows * DEFAULT_BYTES_PER_ROW;
 }
 
 static void
@@ -105,16 +217,27 @@ auditGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 	Selectivity sel;
 
 	baserel->fdw_private = fpinfo;
+	fpinfo->pushdown_safe = true;
 	fpinfo->options = audit_get_options(foreigntableid, InvalidOid);
 	fpinfo->userid = OidIsValid(baserel->userid) ? baserel->userid : GetUserId();
-	fpinfo->relation_name = get_rel_name(foreigntableid);
+	fpinfo->relid = foreigntableid;
+	fpinfo->relation_name = psprintf("%s", get_rel_name(foreigntableid));
+	fpinfo->explain_name = fpinfo->relation_name;
+	fpinfo->scan_relids = baserel->relids;
 
 	if (audit_enable_pushdown)
+	{
 		audit_classify_conditions(root, baserel, baserel->baserestrictinfo,
 								  &fpinfo->remote_conds, &fpinfo->local_conds,
 								  &fpinfo->widened_conds);
+		audit_partition_bounds(root, baserel, fpinfo->options,
+							   &fpinfo->partition_bounds);
+	}
 	else
+	{
 		fpinfo->local_conds = baserel->baserestrictinfo;
+		fpinfo->pushdown_safe = false;
+	}
 
 	/* columns to fetch: what the query needs plus what local filters read */
 	fpinfo->attrs_used = NULL;
@@ -127,9 +250,6 @@ auditGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 		pull_varattnos((Node *) ri->clause, baserel->relid, &fpinfo->attrs_used);
 	}
 
-	fpinfo->single_rel_query = baserel->reloptkind == RELOPT_BASEREL &&
-		bms_membership(root->all_baserels) == BMS_SINGLETON;
-
 	fpinfo->local_conds_sel = clauselist_selectivity(root, fpinfo->local_conds,
 													 baserel->relid, JOIN_INNER,
 													 NULL);
@@ -139,58 +259,52 @@ auditGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 	baserel->tuples = fpinfo->options->estimated_rows;
 	fpinfo->rows = baserel->rows;
 	fpinfo->width = baserel->reltarget->width;
-	estimate_costs(fpinfo, baserel);
+	estimate_base_costs(root, fpinfo, baserel);
 }
 
 /*
- * Athena's cost: a large startup (a query takes seconds), then a per-row
+ * A base scan: the Athena startup and the bytes it reads, then a per-row
  * transfer cost, plus the local filters.
  */
 static void
-estimate_costs(AuditFdwRelationInfo *fpinfo, RelOptInfo *baserel)
+estimate_base_costs(PlannerInfo *root, AuditFdwRelationInfo *fpinfo,
+					RelOptInfo *baserel)
 {
 	double		remote_rows;
 	QualCost	local_cost;
 
 	remote_rows = fpinfo->local_conds_sel > 0
 		? clamp_row_est(fpinfo->rows / fpinfo->local_conds_sel) : fpinfo->rows;
-	cost_qual_eval(&local_cost, fpinfo->local_conds, NULL);
-	fpinfo->startup_cost = fpinfo->options->fdw_startup_cost + local_cost.startup;
+	fpinfo->bytes = table_bytes(fpinfo->relid, fpinfo->options) *
+		audit_partition_fraction(fpinfo->partition_bounds);
+	cost_qual_eval(&local_cost, fpinfo->local_conds, root);
+	fpinfo->startup_cost = fpinfo->options->fdw_startup_cost +
+		fpinfo->bytes / (1024.0 * 1024.0) * COST_PER_MIB + local_cost.startup;
 	fpinfo->total_cost = fpinfo->startup_cost +
 		remote_rows * (fpinfo->options->fdw_tuple_cost + cpu_tuple_cost +
 					   local_cost.per_tuple);
 }
 
-/*
- * The LIMIT to send with a scan of baserel, or -1.
- */
-static int64
-pushable_limit(PlannerInfo *root, RelOptInfo *baserel)
+static List *
+fdw_path_private(bool has_final_sort, bool has_limit)
 {
-	AuditFdwRelationInfo *fpinfo = (AuditFdwRelationInfo *) baserel->fdw_private;
-	Query	   *parse = root->parse;
-	int64		count,
-				offset = 0;
+	return list_make2(makeInteger(has_final_sort), makeInteger(has_limit));
+}
 
-	if (!audit_enable_pushdown || !fpinfo->single_rel_query ||
-		fpinfo->local_conds != NIL || root->limit_tuples <= 0)
-		return -1;
-	if (parse->limitCount == NULL || !IsA(parse->limitCount, Const) ||
-		((Const *) parse->limitCount)->constisnull)
-		return -1;
-	if (parse->limitOption != LIMIT_OPTION_COUNT)
-		return -1;
-	count = DatumGetInt64(((Const *) parse->limitCount)->constvalue);
-	if (parse->limitOffset != NULL)
+/* True when Athena can sort rel's rows by every one of pathkeys. */
+static bool
+query_pathkeys_ok(PlannerInfo *root, RelOptInfo *rel, List *pathkeys)
+{
+	ListCell   *lc;
+
+	if (pathkeys == NIL)
+		return false;
+	foreach(lc, pathkeys)
 	{
-		if (!IsA(parse->limitOffset, Const))
-			return -1;
-		if (!((Const *) parse->limitOffset)->constisnull)
-			offset = DatumGetInt64(((Const *) parse->limitOffset)->constvalue);
+		if (!audit_is_foreign_pathkey(root, rel, (PathKey *) lfirst(lc)))
+			return false;
 	}
-	if (count < 0 || offset < 0 || count > INT_MAX - offset)
-		return -1;
-	return count + offset;
+	return true;
 }
 
 static void
@@ -198,12 +312,7 @@ auditGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 					 Oid foreigntableid)
 {
 	AuditFdwRelationInfo *fpinfo = (AuditFdwRelationInfo *) baserel->fdw_private;
-	int64		limit = pushable_limit(root, baserel);
-	bool		ordered_query = root->parse->sortClause != NIL;
-	ListCell   *lc;
-	bool		pathkeys_ok;
 
-	/* the plain scan; it carries the LIMIT only when order does not matter */
 	add_path(baserel, (Path *)
 			 create_foreignscan_path(root, baserel, NULL,
 									 fpinfo->rows,
@@ -212,87 +321,788 @@ auditGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 									 NIL,
 									 baserel->lateral_relids,
 									 NULL,
-									 list_make1(makeInteger(ordered_query ? -1 : (int) limit))));
+									 fdw_path_private(false, false)));
+	if (!audit_enable_pushdown)
+		return;
 
 	/* a scan sorted by the query's ORDER BY (or merge join keys) */
-	if (!audit_enable_pushdown || root->query_pathkeys == NIL)
-		return;
-	pathkeys_ok = true;
-	foreach(lc, root->query_pathkeys)
-	{
-		if (!audit_is_foreign_pathkey(root, baserel, (PathKey *) lfirst(lc)))
-		{
-			pathkeys_ok = false;
-			break;
-		}
-	}
-	fpinfo->qp_is_pushdown_safe = pathkeys_ok;
-	if (!pathkeys_ok)
-		return;
-	if (!(ordered_query && root->query_pathkeys == root->sort_pathkeys))
-		limit = -1;
-	add_path(baserel, (Path *)
-			 create_foreignscan_path(root, baserel, NULL,
-									 fpinfo->rows,
-									 fpinfo->startup_cost,
-									 fpinfo->startup_cost +
-									 (fpinfo->total_cost - fpinfo->startup_cost) *
-									 SORT_COST_MULTIPLIER,
-									 root->query_pathkeys,
-									 baserel->lateral_relids,
-									 NULL,
-									 list_make1(makeInteger((int) limit))));
+	if (query_pathkeys_ok(root, baserel, root->query_pathkeys))
+		add_path(baserel, (Path *)
+				 create_foreignscan_path(root, baserel, NULL,
+										 fpinfo->rows,
+										 fpinfo->startup_cost,
+										 fpinfo->startup_cost +
+										 (fpinfo->total_cost - fpinfo->startup_cost) *
+										 SORT_COST_MULTIPLIER,
+										 root->query_pathkeys,
+										 baserel->lateral_relids,
+										 NULL,
+										 fdw_path_private(false, false)));
+
+	add_param_paths(root, baserel);
 }
 
+/* Callback of generate_implied_equalities_for_column: em is the column. */
+static bool
+ec_member_matches_var(PlannerInfo *root, RelOptInfo *rel,
+					  EquivalenceClass *ec, EquivalenceMember *em, void *arg)
+{
+	Var		   *var = (Var *) arg;
+	Expr	   *e = em->em_expr;
+
+	while (e && IsA(e, RelabelType))
+		e = ((RelabelType *) e)->arg;
+	return IsA(e, Var) && ((Var *) e)->varno == var->varno &&
+		((Var *) e)->varattno == var->varattno &&
+		((Var *) e)->varlevelsup == 0;
+}
+
+/*
+ * Parameterized scans: a join clause with another relation's columns,
+ * sent as literals per outer row.  Each loop is a new Athena query.
+ */
+static void
+add_param_paths(PlannerInfo *root, RelOptInfo *baserel)
+{
+	AuditFdwRelationInfo *fpinfo = (AuditFdwRelationInfo *) baserel->fdw_private;
+	List	   *ppi_list = NIL;
+	ListCell   *lc;
+
+	/* join clauses of the relation's own */
+	foreach(lc, baserel->joininfo)
+	{
+		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+		Relids		required_outer;
+		ParamPathInfo *ppi;
+
+		if (!join_clause_is_movable_to(ri, baserel))
+			continue;
+		if (!audit_is_foreign_param(root, baserel, ri->clause, NULL))
+			continue;
+		required_outer = bms_union(ri->clause_relids, baserel->lateral_relids);
+		required_outer = bms_del_member(required_outer, baserel->relid);
+		if (bms_is_empty(required_outer))
+			continue;
+		ppi = get_baserel_parampathinfo(root, baserel, required_outer);
+		ppi_list = list_append_unique_ptr(ppi_list, ppi);
+	}
+
+	/* equalities implied by equivalence classes (a.x = b.x = c.x) */
+	if (baserel->has_eclass_joins)
+	{
+		int			member = -1;
+		RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
+
+		while ((member = bms_next_member(fpinfo->attrs_used, member)) >= 0)
+		{
+			List	   *clauses;
+			ListCell   *lc2;
+			Var		   *var;
+			AttrNumber	attno = member + FirstLowInvalidHeapAttributeNumber;
+
+			if (attno <= 0)
+				continue;
+			var = makeVar(baserel->relid, attno,
+						  get_atttype(rte->relid, attno), -1,
+						  InvalidOid, 0);
+			clauses = generate_implied_equalities_for_column(root, baserel,
+															 ec_member_matches_var,
+															 var,
+															 baserel->lateral_referencers);
+			foreach(lc2, clauses)
+			{
+				RestrictInfo *ri = lfirst_node(RestrictInfo, lc2);
+				Relids		required_outer;
+				ParamPathInfo *ppi;
+
+				if (!audit_is_foreign_param(root, baserel, ri->clause, NULL))
+					continue;
+				required_outer = bms_union(ri->clause_relids,
+										   baserel->lateral_relids);
+				required_outer = bms_del_member(required_outer, baserel->relid);
+				if (bms_is_empty(required_outer))
+					continue;
+				ppi = get_baserel_parampathinfo(root, baserel, required_outer);
+				ppi_list = list_append_unique_ptr(ppi_list, ppi);
+			}
+		}
+	}
+
+	foreach(lc, ppi_list)
+	{
+		ParamPathInfo *ppi = (ParamPathInfo *) lfirst(lc);
+		double		rows = clamp_row_est(ppi->ppi_rows);
+		double		remote_rows = fpinfo->local_conds_sel > 0
+		? clamp_row_est(rows / fpinfo->local_conds_sel) : rows;
+		Cost		startup = fpinfo->startup_cost;
+		Cost		total = startup +
+			remote_rows * (fpinfo->options->fdw_tuple_cost + cpu_tuple_cost);
+
+		add_path(baserel, (Path *)
+				 create_foreignscan_path(root, baserel, NULL, rows,
+										 startup, total, NIL,
+										 ppi->ppi_req_outer, NULL,
+										 fdw_path_private(false, false)));
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * Joins
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * Can Athena compute this join?  Fills joinrel's AuditFdwRelationInfo.
+ * The rules: one server and user mapping; inner, left, right or full; the
+ * inner side a base relation (a chain of joins needs no parentheses); no
+ * local condition on either side (they must filter before the join); a
+ * full join only of unfiltered base relations; the join quals of an outer
+ * join all shippable.
+ */
+static bool
+foreign_join_ok(PlannerInfo *root, RelOptInfo *joinrel, JoinType jointype,
+				RelOptInfo *outerrel, RelOptInfo *innerrel,
+				JoinPathExtraData *extra)
+{
+	AuditFdwRelationInfo *fpinfo = (AuditFdwRelationInfo *) joinrel->fdw_private;
+	AuditFdwRelationInfo *fpinfo_o = (AuditFdwRelationInfo *) outerrel->fdw_private;
+	AuditFdwRelationInfo *fpinfo_i = (AuditFdwRelationInfo *) innerrel->fdw_private;
+	ListCell   *lc;
+
+	if (jointype != JOIN_INNER && jointype != JOIN_LEFT &&
+		jointype != JOIN_RIGHT && jointype != JOIN_FULL)
+		return false;
+	if (!fpinfo_o || !fpinfo_i || !fpinfo_o->pushdown_safe ||
+		!fpinfo_i->pushdown_safe)
+		return false;
+	if (fpinfo_o->options->serverid != fpinfo_i->options->serverid ||
+		fpinfo_o->userid != fpinfo_i->userid)
+		return false;
+	if (!IS_SIMPLE_REL(innerrel))
+		return false;
+	if (fpinfo_o->local_conds != NIL || fpinfo_i->local_conds != NIL)
+		return false;
+	if (jointype == JOIN_FULL &&
+		(!IS_SIMPLE_REL(outerrel) ||
+		 fpinfo_o->remote_conds != NIL || fpinfo_i->remote_conds != NIL ||
+		 fpinfo_o->partition_bounds != NIL || fpinfo_i->partition_bounds != NIL))
+		return false;
+
+	/* placeholders computed at this join would need computing remotely */
+	foreach(lc, root->placeholder_list)
+	{
+		PlaceHolderInfo *phinfo = lfirst(lc);
+
+		if (bms_is_subset(phinfo->ph_eval_at, joinrel->relids) &&
+			bms_nonempty_difference(joinrel->relids, phinfo->ph_eval_at))
+			return false;
+	}
+
+	fpinfo->outerrel = outerrel;
+	fpinfo->innerrel = innerrel;
+	fpinfo->jointype = jointype;
+	fpinfo->scan_relids = joinrel->relids;
+	fpinfo->options = fpinfo_o->options;
+	fpinfo->userid = fpinfo_o->userid;
+	fpinfo->relid = fpinfo_o->relid;
+
+	foreach(lc, extra->restrictlist)
+	{
+		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+		bool		is_remote = audit_is_foreign_expr(root, joinrel, ri->clause);
+
+		if (IS_OUTER_JOIN(jointype) &&
+			!RINFO_IS_PUSHED_DOWN(ri, joinrel->relids))
+		{
+			if (!is_remote)
+				return false;
+			fpinfo->joinclauses = lappend(fpinfo->joinclauses, ri);
+		}
+		else if (is_remote)
+			fpinfo->remote_conds = lappend(fpinfo->remote_conds, ri);
+		else
+			fpinfo->local_conds = lappend(fpinfo->local_conds, ri);
+	}
+
+	fpinfo->pushdown_safe = true;
+	fpinfo->relation_name = psprintf("%s, %s", fpinfo_o->relation_name,
+									 fpinfo_i->relation_name);
+	fpinfo->explain_name = psprintf("(%s) %s JOIN (%s)",
+									 fpinfo_o->explain_name,
+									 jointype == JOIN_INNER ? "INNER" :
+									 jointype == JOIN_LEFT ? "LEFT" :
+									 jointype == JOIN_RIGHT ? "RIGHT" : "FULL",
+									 fpinfo_i->explain_name);
+	return true;
+}
+
+static void
+auditGetForeignJoinPaths(PlannerInfo *root, RelOptInfo *joinrel,
+						 RelOptInfo *outerrel, RelOptInfo *innerrel,
+						 JoinType jointype, JoinPathExtraData *extra)
+{
+	AuditFdwRelationInfo *fpinfo;
+	AuditFdwRelationInfo *fpinfo_o;
+	AuditFdwRelationInfo *fpinfo_i;
+	ForeignPath *joinpath;
+	QualCost	local_cost;
+	double		rows;
+	Cost		startup_cost,
+				total_cost;
+
+	if (!audit_enable_pushdown || joinrel->fdw_private)
+		return;
+	/* a join that needs rows locked, or lateral references: local */
+	if (root->parse->rowMarks != NIL || !bms_is_empty(joinrel->lateral_relids))
+		return;
+
+	fpinfo = palloc0(sizeof(AuditFdwRelationInfo));
+	fpinfo->pushdown_safe = false;
+	joinrel->fdw_private = fpinfo;
+	if (!foreign_join_ok(root, joinrel, jointype, outerrel, innerrel, extra))
+		return;
+
+	fpinfo_o = (AuditFdwRelationInfo *) outerrel->fdw_private;
+	fpinfo_i = (AuditFdwRelationInfo *) innerrel->fdw_private;
+
+	/*
+	 * One Athena query reads both sides and returns the joined rows: one
+	 * startup, both sides' bytes, the join's rows.
+	 */
+	rows = joinrel->rows;
+	fpinfo->rows = rows;
+	fpinfo->width = joinrel->reltarget->width;
+	fpinfo->bytes = fpinfo_o->bytes + fpinfo_i->bytes;
+	cost_qual_eval(&local_cost, fpinfo->local_conds, root);
+	fpinfo->local_conds_sel = clauselist_selectivity(root, fpinfo->local_conds,
+													 0, JOIN_INNER, NULL);
+	startup_cost = fpinfo->options->fdw_startup_cost +
+		fpinfo->bytes / (1024.0 * 1024.0) * COST_PER_MIB +
+		(fpinfo_o->rows + fpinfo_i->rows) * cpu_operator_cost +
+		local_cost.startup;
+	total_cost = startup_cost +
+		clamp_row_est(rows / Max(fpinfo->local_conds_sel, 1e-10)) *
+		(fpinfo->options->fdw_tuple_cost + cpu_tuple_cost + local_cost.per_tuple);
+	fpinfo->startup_cost = startup_cost;
+	fpinfo->total_cost = total_cost;
+
+	joinpath = create_foreign_join_path(root, joinrel, NULL, rows,
+										startup_cost, total_cost, NIL,
+										joinrel->lateral_relids, NULL,
+										fdw_path_private(false, false));
+	add_path(joinrel, (Path *) joinpath);
+
+	/* sorted by the query's ORDER BY */
+	if (query_pathkeys_ok(root, joinrel, root->query_pathkeys))
+		add_path(joinrel, (Path *)
+				 create_foreign_join_path(root, joinrel, NULL, rows,
+										  startup_cost,
+										  startup_cost + (total_cost - startup_cost) *
+										  SORT_COST_MULTIPLIER,
+										  root->query_pathkeys,
+										  joinrel->lateral_relids, NULL,
+										  fdw_path_private(false, false)));
+}
+
+/* ------------------------------------------------------------------------
+ * Upper relations: grouping, DISTINCT, ORDER BY, LIMIT
+ * ------------------------------------------------------------------------
+ */
+
+static AuditFdwRelationInfo *
+new_upper_fpinfo(RelOptInfo *input_rel, UpperRelationKind stage)
+{
+	AuditFdwRelationInfo *ifpinfo = (AuditFdwRelationInfo *) input_rel->fdw_private;
+	AuditFdwRelationInfo *fpinfo = palloc0(sizeof(AuditFdwRelationInfo));
+
+	fpinfo->pushdown_safe = false;
+	fpinfo->stage = stage;
+	fpinfo->outerrel = input_rel;
+	fpinfo->options = ifpinfo->options;
+	fpinfo->userid = ifpinfo->userid;
+	fpinfo->relid = ifpinfo->relid;
+	fpinfo->scan_relids = ifpinfo->scan_relids;
+	fpinfo->relation_name = ifpinfo->relation_name;
+	fpinfo->explain_name = ifpinfo->explain_name;
+	fpinfo->bytes = ifpinfo->bytes;
+	return fpinfo;
+}
+
+static void
+auditGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
+						  RelOptInfo *input_rel, RelOptInfo *output_rel,
+						  void *extra)
+{
+	AuditFdwRelationInfo *ifpinfo = (AuditFdwRelationInfo *) input_rel->fdw_private;
+
+	if (!audit_enable_pushdown || ifpinfo == NULL || !ifpinfo->pushdown_safe)
+		return;
+	if (output_rel->fdw_private != NULL)
+		return;
+	/* rows to lock, or set-returning functions: local */
+	if (root->parse->rowMarks != NIL || root->parse->hasTargetSRFs)
+		return;
+
+	switch (stage)
+	{
+		case UPPERREL_GROUP_AGG:
+			add_grouping_paths(root, input_rel, output_rel,
+							   (GroupPathExtraData *) extra);
+			break;
+		case UPPERREL_DISTINCT:
+			add_distinct_paths(root, input_rel, output_rel);
+			break;
+		case UPPERREL_ORDERED:
+			add_ordered_paths(root, input_rel, output_rel);
+			break;
+		case UPPERREL_FINAL:
+			add_final_paths(root, input_rel, output_rel);
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * An expression Athena may group or deduplicate by: evaluated exactly,
+ * reading the scanned columns, with equality that is byte equality.
+ */
+static bool
+is_groupable_expr(PlannerInfo *root, RelOptInfo *rel, Expr *expr)
+{
+	Oid			type = exprType((Node *) expr);
+
+	if (!audit_is_shippable_type(type) || type == FLOAT4OID || type == FLOAT8OID)
+		return false;
+	if ((type == TEXTOID || type == VARCHAROID) &&
+		!audit_is_deterministic_collation(exprCollation((Node *) expr)))
+		return false;
+	if (contain_agg_clause((Node *) expr))
+		return false;
+	if (!bms_overlap(pull_varnos(root, (Node *) expr),
+					 ((AuditFdwRelationInfo *) rel->fdw_private)->scan_relids))
+		return false;
+	return audit_is_foreign_expr(root, rel, expr);
+}
+
+static void
+add_grouping_paths(PlannerInfo *root, RelOptInfo *input_rel,
+				   RelOptInfo *grouped_rel, GroupPathExtraData *extra)
+{
+	Query	   *query = root->parse;
+	AuditFdwRelationInfo *ifpinfo = (AuditFdwRelationInfo *) input_rel->fdw_private;
+	AuditFdwRelationInfo *fpinfo;
+	PathTarget *target = grouped_rel->reltarget;
+	List	   *tlist = NIL;
+	ListCell   *lc;
+	int			i = 0;
+	double		input_rows = ifpinfo->rows;
+	double		rows;
+	Cost		startup_cost,
+				total_cost;
+
+	if (!query->hasAggs && query->groupClause == NIL)
+		return;
+	if (query->groupingSets != NIL ||
+		extra->patype != PARTITIONWISE_AGGREGATE_NONE ||
+		ifpinfo->local_conds != NIL || IS_UPPER_REL(input_rel))
+		return;
+
+	fpinfo = new_upper_fpinfo(input_rel, UPPERREL_GROUP_AGG);
+	grouped_rel->fdw_private = fpinfo;
+
+	foreach(lc, target->exprs)
+	{
+		Expr	   *expr = (Expr *) lfirst(lc);
+		Index		sgref = get_pathtarget_sortgroupref(target, i);
+
+		i++;
+		if (sgref && get_sortgroupref_clause_noerr(sgref, query->groupClause))
+		{
+			TargetEntry *tle;
+
+			if (!is_groupable_expr(root, grouped_rel, expr))
+				return;
+			tle = makeTargetEntry(expr, list_length(tlist) + 1, NULL, false);
+			tle->ressortgroupref = sgref;
+			tlist = lappend(tlist, tle);
+		}
+		else if (audit_is_foreign_expr(root, grouped_rel, expr) &&
+				 contain_agg_clause((Node *) expr))
+			tlist = add_to_flat_tlist(tlist, list_make1(expr));
+		else
+		{
+			List	   *aggvars = pull_var_clause((Node *) expr,
+												  PVC_INCLUDE_AGGREGATES);
+			ListCell   *l;
+
+			foreach(l, aggvars)
+			{
+				Expr	   *e = (Expr *) lfirst(l);
+
+				/* a column outside the grouping keys or an aggregate: local */
+				if (!IsA(e, Aggref) ||
+					!audit_is_foreign_expr(root, grouped_rel, e))
+					return;
+			}
+			tlist = add_to_flat_tlist(tlist, aggvars);
+		}
+	}
+
+	/* HAVING: all of it in Athena, or no grouping there */
+	if (extra->havingQual)
+	{
+		foreach(lc, (List *) extra->havingQual)
+		{
+			Expr	   *expr = (Expr *) lfirst(lc);
+			RestrictInfo *ri;
+
+			if (!audit_is_foreign_expr(root, grouped_rel, expr))
+				return;
+			ri = make_restrictinfo(root, expr, true, false, false,
+								   root->qual_security_level,
+								   grouped_rel->relids, NULL, NULL);
+			fpinfo->remote_conds = lappend(fpinfo->remote_conds, ri);
+		}
+	}
+
+	fpinfo->grouped_tlist = tlist;
+	fpinfo->pushdown_safe = true;
+	fpinfo->explain_name = psprintf("Aggregate on (%s)", ifpinfo->explain_name);
+
+	/* the groups Athena returns */
+	if (query->groupClause != NIL)
+		rows = estimate_num_groups(root,
+								   get_sortgrouplist_exprs(query->groupClause,
+														   query->targetList),
+								   input_rows, NULL, NULL);
+	else
+		rows = 1;
+	if (fpinfo->remote_conds)
+		rows = clamp_row_est(rows * clauselist_selectivity(root, fpinfo->remote_conds,
+															0, JOIN_INNER, NULL));
+	fpinfo->rows = rows;
+	startup_cost = ifpinfo->startup_cost + input_rows * cpu_operator_cost;
+	total_cost = startup_cost +
+		rows * (fpinfo->options->fdw_tuple_cost + cpu_tuple_cost);
+	fpinfo->startup_cost = startup_cost;
+	fpinfo->total_cost = total_cost;
+
+	add_path(grouped_rel, (Path *)
+			 create_foreign_upper_path(root, grouped_rel, grouped_rel->reltarget,
+									   rows, startup_cost, total_cost, NIL,
+									   NULL, fdw_path_private(false, false)));
+}
+
+/*
+ * SELECT DISTINCT of a scan or join: every output column a key.
+ */
+static void
+add_distinct_paths(PlannerInfo *root, RelOptInfo *input_rel,
+				   RelOptInfo *distinct_rel)
+{
+	Query	   *query = root->parse;
+	AuditFdwRelationInfo *ifpinfo = (AuditFdwRelationInfo *) input_rel->fdw_private;
+	AuditFdwRelationInfo *fpinfo;
+	PathTarget *target = root->upper_targets[UPPERREL_DISTINCT];
+	List	   *tlist = NIL;
+	ListCell   *lc;
+	int			i = 0;
+	double		rows;
+	Cost		startup_cost,
+				total_cost;
+
+	if (query->hasDistinctOn || query->distinctClause == NIL ||
+		IS_UPPER_REL(input_rel) || ifpinfo->local_conds != NIL ||
+		query->hasAggs || query->groupClause != NIL || query->hasWindowFuncs)
+		return;
+	if (list_length(query->distinctClause) != list_length(target->exprs))
+	{
+		return;
+	}
+
+	fpinfo = new_upper_fpinfo(input_rel, UPPERREL_DISTINCT);
+	distinct_rel->fdw_private = fpinfo;
+
+	foreach(lc, target->exprs)
+	{
+		Expr	   *expr = (Expr *) lfirst(lc);
+		TargetEntry *tle;
+
+		if (!is_groupable_expr(root, distinct_rel, expr))
+			return;
+		tle = makeTargetEntry(expr, ++i, NULL, false);
+		tle->ressortgroupref = get_pathtarget_sortgroupref(target, i - 1);
+		tlist = lappend(tlist, tle);
+	}
+	fpinfo->grouped_tlist = tlist;
+	fpinfo->is_distinct = true;
+	fpinfo->pushdown_safe = true;
+	fpinfo->explain_name = psprintf("Distinct on (%s)", ifpinfo->explain_name);
+
+	rows = estimate_num_groups(root,
+							   get_sortgrouplist_exprs(query->distinctClause,
+													   query->targetList),
+							   ifpinfo->rows, NULL, NULL);
+	fpinfo->rows = rows;
+	startup_cost = ifpinfo->startup_cost + ifpinfo->rows * cpu_operator_cost;
+	total_cost = startup_cost +
+		rows * (fpinfo->options->fdw_tuple_cost + cpu_tuple_cost);
+	fpinfo->startup_cost = startup_cost;
+	fpinfo->total_cost = total_cost;
+
+	add_path(distinct_rel, (Path *)
+			 create_foreign_upper_path(root, distinct_rel, target, rows,
+									   startup_cost, total_cost, NIL, NULL,
+									   fdw_path_private(false, false)));
+
+}
+
+/*
+ * ORDER BY of a grouped or DISTINCT relation.  (Scans and joins offer
+ * their sorted paths themselves: query_pathkeys is the ORDER BY then.)
+ */
+static void
+add_ordered_paths(PlannerInfo *root, RelOptInfo *input_rel,
+				  RelOptInfo *ordered_rel)
+{
+	AuditFdwRelationInfo *ifpinfo = (AuditFdwRelationInfo *) input_rel->fdw_private;
+	AuditFdwRelationInfo *fpinfo;
+	Cost		total_cost;
+
+	if (root->parse->hasWindowFuncs)
+		return;
+	if (!IS_UPPER_REL(input_rel))
+	{
+		/* remembered for LIMIT, which looks for the sorted scan */
+		fpinfo = new_upper_fpinfo(input_rel, UPPERREL_ORDERED);
+		fpinfo->pushdown_safe = true;
+		ordered_rel->fdw_private = fpinfo;
+		return;
+	}
+	if (!query_pathkeys_ok(root, input_rel, root->sort_pathkeys))
+		return;
+
+	fpinfo = new_upper_fpinfo(input_rel, UPPERREL_ORDERED);
+	fpinfo->pushdown_safe = true;
+	fpinfo->rows = ifpinfo->rows;
+	fpinfo->startup_cost = ifpinfo->startup_cost;
+	fpinfo->total_cost = ifpinfo->startup_cost +
+		(ifpinfo->total_cost - ifpinfo->startup_cost) * SORT_COST_MULTIPLIER;
+	ordered_rel->fdw_private = fpinfo;
+	total_cost = fpinfo->total_cost;
+
+	add_path(ordered_rel, (Path *)
+			 create_foreign_upper_path(root, input_rel,
+									   root->upper_targets[UPPERREL_ORDERED],
+									   fpinfo->rows, fpinfo->startup_cost,
+									   total_cost, root->sort_pathkeys, NULL,
+									   fdw_path_private(true, false)));
+}
+
+/*
+ * LIMIT/OFFSET: only when Athena computes everything below it (no local
+ * condition anywhere), with constant counts.
+ */
+static void
+add_final_paths(PlannerInfo *root, RelOptInfo *input_rel,
+				RelOptInfo *final_rel)
+{
+	Query	   *query = root->parse;
+	AuditFdwRelationInfo *ifpinfo = (AuditFdwRelationInfo *) input_rel->fdw_private;
+	RelOptInfo *query_rel = input_rel;
+	AuditFdwRelationInfo *qinfo = ifpinfo;
+	bool		ordered = false;
+	Path	   *sorted_path = NULL;
+	int64		count = -1,
+				offset = 0;
+	double		rows;
+	Cost		startup_cost,
+				total_cost;
+	ListCell   *lc;
+
+	if (query->limitCount == NULL && query->limitOffset == NULL)
+		return;
+	if (query->limitOption != LIMIT_OPTION_COUNT)
+		return;
+	if ((query->limitCount && !IsA(query->limitCount, Const)) ||
+		(query->limitOffset && !IsA(query->limitOffset, Const)))
+		return;
+	if (query->limitCount && !((Const *) query->limitCount)->constisnull)
+		count = DatumGetInt64(((Const *) query->limitCount)->constvalue);
+	if (query->limitOffset && !((Const *) query->limitOffset)->constisnull)
+		offset = DatumGetInt64(((Const *) query->limitOffset)->constvalue);
+	if (count < -1 || offset < 0)
+		return;
+
+	/* the ORDER BY relation wraps the relation Athena queries */
+	if (IS_UPPER_REL(input_rel) && ifpinfo->stage == UPPERREL_ORDERED)
+	{
+		query_rel = ifpinfo->outerrel;
+		qinfo = (AuditFdwRelationInfo *) query_rel->fdw_private;
+		ordered = IS_UPPER_REL(query_rel);
+	}
+	else if (root->sort_pathkeys != NIL)
+		return;
+
+	if (root->sort_pathkeys != NIL && !ordered)
+	{
+		/* a scan or join sorted by the ORDER BY, or nothing */
+		foreach(lc, query_rel->pathlist)
+		{
+			Path	   *p = (Path *) lfirst(lc);
+
+			/* a sort key computed from the columns projects the scan */
+			if (IsA(p, ProjectionPath))
+				p = ((ProjectionPath *) p)->subpath;
+			if (IsA(p, ForeignPath) && p->param_info == NULL &&
+				pathkeys_contained_in(root->sort_pathkeys, p->pathkeys))
+			{
+				sorted_path = p;
+				break;
+			}
+		}
+		if (sorted_path == NULL)
+			return;
+	}
+	else if (IS_UPPER_REL(query_rel) && qinfo->stage != UPPERREL_GROUP_AGG &&
+			 qinfo->stage != UPPERREL_DISTINCT)
+		return;
+
+	/* a query with more steps above the scan (window, local DISTINCT...) */
+	if (!IS_UPPER_REL(query_rel) &&
+		(query->hasAggs || query->groupClause || query->distinctClause ||
+		 query->hasWindowFuncs || query->havingQual))
+		return;
+	if (qinfo->local_conds != NIL)
+		return;
+	/* every condition of the joined relations went to Athena */
+	if (IS_JOIN_REL(query_rel) || (IS_UPPER_REL(query_rel) &&
+								   IS_JOIN_REL(qinfo->outerrel)))
+	{
+		RelOptInfo *j = IS_UPPER_REL(query_rel) ? qinfo->outerrel : query_rel;
+
+		if (((AuditFdwRelationInfo *) j->fdw_private)->local_conds != NIL)
+			return;
+	}
+
+	rows = qinfo->rows;
+	if (count >= 0)
+		rows = Min(rows, (double) count);
+	startup_cost = qinfo->startup_cost;
+	total_cost = startup_cost + (qinfo->total_cost - qinfo->startup_cost) *
+		(qinfo->rows > 0 ? rows / qinfo->rows : 1.0);
+	if (ordered || sorted_path)
+		total_cost += (total_cost - startup_cost) * (SORT_COST_MULTIPLIER - 1);
+	/* slightly cheaper than the same scan with a Limit node above it */
+	total_cost -= cpu_tuple_cost;
+
+	final_rel->fdw_private = new_upper_fpinfo(query_rel, UPPERREL_FINAL);
+	add_path(final_rel, (Path *)
+			 create_foreign_upper_path(root, query_rel,
+									   root->upper_targets[UPPERREL_FINAL],
+									   rows, startup_cost, total_cost,
+									   root->sort_pathkeys, NULL,
+									   fdw_path_private(ordered, true)));
+}
+
+/* ------------------------------------------------------------------------
+ * Plan
+ * ------------------------------------------------------------------------
+ */
+
 static ForeignScan *
-auditGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
+auditGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 					Oid foreigntableid, ForeignPath *best_path, List *tlist,
 					List *scan_clauses, Plan *outer_plan)
 {
-	AuditFdwRelationInfo *fpinfo = (AuditFdwRelationInfo *) baserel->fdw_private;
+	AuditFdwRelationInfo *fpinfo = (AuditFdwRelationInfo *) foreignrel->fdw_private;
 	List	   *remote_conds = NIL;
 	List	   *local_exprs = NIL;
+	List	   *fdw_scan_tlist = NIL;
 	List	   *sql_parts,
 			   *runtime_exprs,
 			   *roundings,
 			   *retrieved_attrs;
 	List	   *fdw_private;
-	int64		limit = intVal(linitial(best_path->fdw_private));
+	AuditFdwPartitioning *partitioning;
+	Index		scan_relid;
+	bool		has_final_sort = false;
+	bool		has_limit = false;
 	ListCell   *lc;
 
-	foreach(lc, scan_clauses)
+	if (best_path->fdw_private)
 	{
-		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
-
-		if (ri->pseudoconstant)
-			continue;
-		if (list_member_ptr(fpinfo->remote_conds, ri))
-		{
-			remote_conds = lappend(remote_conds, ri);
-			if (list_member_ptr(fpinfo->widened_conds, ri))
-				local_exprs = lappend(local_exprs, ri->clause);
-		}
-		else
-			local_exprs = lappend(local_exprs, ri->clause);
+		has_final_sort = intVal(list_nth(best_path->fdw_private,
+										 AuditFdwPathPrivateHasFinalSort));
+		has_limit = intVal(list_nth(best_path->fdw_private,
+									AuditFdwPathPrivateHasLimit));
 	}
 
-	audit_deparse_select(root, baserel, remote_conds,
-						 best_path->path.pathkeys, limit,
+	if (IS_SIMPLE_REL(foreignrel))
+	{
+		scan_relid = foreignrel->relid;
+		foreach(lc, scan_clauses)
+		{
+			RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+			bool		widened = false;
+
+			if (ri->pseudoconstant)
+				continue;
+			if (list_member_ptr(fpinfo->remote_conds, ri))
+			{
+				remote_conds = lappend(remote_conds, ri);
+				if (list_member_ptr(fpinfo->widened_conds, ri))
+					local_exprs = lappend(local_exprs, ri->clause);
+			}
+			else if (list_member_ptr(fpinfo->local_conds, ri))
+				local_exprs = lappend(local_exprs, ri->clause);
+			else if (audit_enable_pushdown &&
+					 audit_is_foreign_param(root, foreignrel, ri->clause, &widened))
+			{
+				/* a join clause of a parameterized scan */
+				remote_conds = lappend(remote_conds, ri);
+				if (widened)
+					local_exprs = lappend(local_exprs, ri->clause);
+			}
+			else
+				local_exprs = lappend(local_exprs, ri->clause);
+		}
+	}
+	else
+	{
+		RelOptInfo *query_rel = foreignrel;
+
+		scan_relid = 0;
+		Assert(!scan_clauses);
+		remote_conds = fpinfo->remote_conds;
+		local_exprs = extract_actual_clauses(fpinfo->local_conds, false);
+		fdw_scan_tlist = audit_build_tlist_to_deparse(query_rel);
+
+		/* an outer plan for EvalPlanQual is not needed: no row marks */
+		if (outer_plan)
+			outer_plan->qual = NIL;
+	}
+
+	audit_deparse_select(root, foreignrel, fdw_scan_tlist, remote_conds,
+						 best_path->path.pathkeys, has_final_sort, has_limit,
 						 &sql_parts, &runtime_exprs, &roundings,
-						 &retrieved_attrs);
+						 &retrieved_attrs, &partitioning);
 
 	fdw_private = list_make4(sql_parts, roundings, retrieved_attrs,
 							 makeString(fpinfo->relation_name));
-	if (fpinfo->options->partition_format)
-		fdw_private = lappend(fdw_private,
-							  list_make2(makeString(fpinfo->options->partition_format),
-										 makeString(psprintf(INT64_FORMAT,
-															 fpinfo->options->max_delivery_delay_us))));
-	else
-		fdw_private = lappend(fdw_private, NIL);
+	fdw_private = lappend(fdw_private, partitioning == NULL ? NIL :
+						  list_make2(makeString(partitioning->format),
+									 makeString(psprintf(INT64_FORMAT,
+														 partitioning->delay_us))));
+	fdw_private = lappend(fdw_private, makeInteger((int) fpinfo->relid));
+	fdw_private = lappend(fdw_private,
+						  makeInteger(IS_SIMPLE_REL(foreignrel) &&
+									  fpinfo->partition_bounds == NIL));
+	fdw_private = lappend(fdw_private, makeString(fpinfo->explain_name));
 
-	return make_foreignscan(tlist, local_exprs, baserel->relid, runtime_exprs,
-							fdw_private, NIL, NIL, outer_plan);
+	return make_foreignscan(tlist, local_exprs, scan_relid, runtime_exprs,
+							fdw_private, fdw_scan_tlist, NIL, outer_plan);
 }
 
 /*
@@ -322,6 +1132,11 @@ auditExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	ForeignScan *plan = (ForeignScan *) node->ss.ps.plan;
 	List	   *fdw_private = plan->fdw_private;
 
+	if (plan->scan.scanrelid == 0)
+		ExplainPropertyText("Relations",
+							strVal(list_nth(fdw_private,
+											AuditFdwScanPrivateRelations)),
+							es);
 	if (es->verbose)
 	{
 		List	   *parts = (List *) list_nth(fdw_private, AuditFdwScanPrivateSqlParts);

@@ -18,6 +18,7 @@
 
 #include "postgres.h"
 
+#include "datatype/timestamp.h"
 #include "foreign/foreign.h"
 #include "lib/stringinfo.h"
 #include "nodes/execnodes.h"
@@ -56,9 +57,11 @@ typedef struct AuditFdwOptions
 	double		fdw_tuple_cost;
 	double		price_per_tb;	/* US dollars per TiB scanned */
 	double		estimated_rows; /* planner's guess of the table's rows */
+	double		estimated_bytes;	/* bytes Athena reads for a full scan;
+									 * 0 = unknown */
 
 	/*
-	 * Partition pruning from event time (see deparse.c): the column of the
+	 * Partition pruning from event time (see partition.c): the column of the
 	 * event's time, the partition column holding the UTC time the record
 	 * was delivered in partition_format, and the longest delivery delay
 	 * (-1: not declared, so upper bounds do not prune).
@@ -77,36 +80,67 @@ typedef struct AuditFdwColumn
 } AuditFdwColumn;
 
 /*
- * Planner state of a foreign base relation.
+ * Planner state of a foreign relation: a base relation, a join of foreign
+ * tables computed in Athena, or an upper relation (grouping, DISTINCT,
+ * ORDER BY, LIMIT) computed in Athena.
  */
 typedef struct AuditFdwRelationInfo
 {
+	/* false when Athena cannot compute this relation (join, upper rel) */
+	bool		pushdown_safe;
+
 	AuditFdwOptions *options;
 	Oid			userid;			/* user whose mapping the scan uses */
+	Oid			relid;			/* a foreign table of the relation */
 
 	/* quals, split into what Athena evaluates and what stays local */
 	List	   *remote_conds;	/* RestrictInfos */
 	List	   *local_conds;	/* RestrictInfos */
 	/* timestamp quals shipped in a widened form and rechecked locally */
 	List	   *widened_conds;	/* RestrictInfos, also in local_conds */
+	/* partition pruning conditions (base relation): PartitionBound list */
+	List	   *partition_bounds;
 
 	Bitmapset  *attrs_used;		/* columns fetched (targetlist + local quals) */
-
-	/* true when the relation is the only one of the query (LIMIT pushdown) */
-	bool		single_rel_query;
-	/* sort keys of the query that Athena can evaluate identically */
-	bool		qp_is_pushdown_safe;
 
 	/* estimates */
 	double		rows;
 	int			width;
+	double		bytes;			/* bytes Athena reads */
 	Cost		startup_cost;
 	Cost		total_cost;
 	Selectivity local_conds_sel;
 
-	/* relation name, for EXPLAIN */
+	/* join relation */
+	RelOptInfo *outerrel;
+	RelOptInfo *innerrel;
+	JoinType	jointype;
+	List	   *joinclauses;	/* RestrictInfos of ON (outer joins) */
+
+	/* upper relation */
+	UpperRelationKind stage;
+	List	   *grouped_tlist;	/* target list of a grouped relation */
+	bool		is_distinct;	/* SELECT DISTINCT */
+
+	/* the relations covered (upper relations: the input's) */
+	Relids		scan_relids;
+
+	/* the foreign tables read, for errors and the query log */
 	char	   *relation_name;
+	/* what the scan computes, for EXPLAIN of joins and upper relations */
+	char	   *explain_name;
 } AuditFdwRelationInfo;
+
+/*
+ * A bound on the event time that prunes partitions: the partition column's
+ * value of "value" (plus the maximum delivery delay for upper bounds)
+ * bounds the partition column.
+ */
+typedef struct AuditFdwPartitionBound
+{
+	Expr	   *value;			/* Const or runtime expression, timestamp(tz) */
+	bool		is_upper;
+} AuditFdwPartitionBound;
 
 /*
  * A value computed at executor start and sent to Athena as a literal: a
@@ -150,7 +184,13 @@ enum AuditFdwScanPrivateIndex
 	/* String: relation name for EXPLAIN */
 	AuditFdwScanPrivateRelationName,
 	/* List of String: partition format and delivery delay (us), or NIL */
-	AuditFdwScanPrivatePartitioning
+	AuditFdwScanPrivatePartitioning,
+	/* Integer: a foreign table of the scan (its options, for joins) */
+	AuditFdwScanPrivateRelid,
+	/* Integer (bool): the scan reads the whole table, no pruning */
+	AuditFdwScanPrivateWholeTable,
+	/* String: the join or aggregate computed, for EXPLAIN */
+	AuditFdwScanPrivateRelations
 };
 
 /* in options.c */
@@ -163,6 +203,8 @@ extern const char *audit_transport_name(AuditFdwTransport transport);
 extern bool audit_is_shippable_type(Oid type);
 extern bool audit_is_code_point_collation(Oid collation);
 extern bool audit_is_builtin(Oid objectId);
+extern bool audit_is_unicode_case_collation(Oid collation);
+extern bool audit_is_deterministic_collation(Oid collation);
 
 /* in deparse.c */
 extern void audit_classify_conditions(PlannerInfo *root, RelOptInfo *baserel,
@@ -171,15 +213,25 @@ extern void audit_classify_conditions(PlannerInfo *root, RelOptInfo *baserel,
 									  List **widened_conds);
 extern bool audit_is_foreign_expr(PlannerInfo *root, RelOptInfo *baserel,
 								  Expr *expr);
+extern bool audit_is_foreign_param(PlannerInfo *root, RelOptInfo *baserel,
+								   Expr *expr, bool *widened);
 extern bool audit_is_foreign_pathkey(PlannerInfo *root, RelOptInfo *baserel,
 									 PathKey *pathkey);
 extern Expr *audit_find_em_expr_for_rel(EquivalenceClass *ec,
 										RelOptInfo *rel);
-extern void audit_deparse_select(PlannerInfo *root, RelOptInfo *baserel,
-								 List *remote_conds, List *pathkeys,
-								 int64 limit_count, List **sql_parts,
+extern Expr *audit_find_em_expr_for_input_target(PlannerInfo *root,
+												 EquivalenceClass *ec,
+												 PathTarget *target);
+extern Expr *audit_find_sort_expr(PlannerInfo *root, EquivalenceClass *ec,
+								  RelOptInfo *input_rel);
+extern List *audit_build_tlist_to_deparse(RelOptInfo *foreignrel);
+extern void audit_deparse_select(PlannerInfo *root, RelOptInfo *rel,
+								 List *tlist, List *remote_conds,
+								 List *pathkeys, bool has_final_sort,
+								 bool has_limit, List **sql_parts,
 								 List **runtime_exprs, List **roundings,
-								 List **retrieved_attrs);
+								 List **retrieved_attrs,
+								 AuditFdwPartitioning **partitioning);
 extern bool audit_append_literal(StringInfo buf, Oid type, Datum value,
 								 bool isnull, AuditFdwRounding rounding);
 extern bool audit_partition_format_valid(const char *format);
@@ -188,6 +240,11 @@ extern void audit_append_partition_literal(StringInfo buf,
 										   Timestamp ts, bool upper);
 extern void audit_append_identifier(StringInfo buf, const char *ident);
 extern void audit_append_string_literal(StringInfo buf, const char *str);
+
+/* in partition.c */
+extern void audit_partition_bounds(PlannerInfo *root, RelOptInfo *baserel,
+								   AuditFdwOptions *options, List **bounds);
+extern Selectivity audit_partition_fraction(List *bounds);
 
 /* in types.c */
 typedef struct AuditFdwConverter AuditFdwConverter;
@@ -221,6 +278,8 @@ extern void audit_query_log_record(const char *server_name,
 								   bool reused);
 
 /* in fdw.c */
+extern bool audit_enable_pushdown;
 extern void fdw_init(void);
+extern void audit_note_bytes_scanned(Oid relid, double bytes, bool whole_table);
 
 #endif							/* AUDIT_FDW_FDW_H */

@@ -83,6 +83,7 @@ static const AuditFdwOption valid_options[] = {
 	{"table", ForeignTableRelationId, OPT_IDENT},
 	{"result_transport", ForeignTableRelationId, OPT_TRANSPORT},
 	{"estimated_rows", ForeignTableRelationId, OPT_REAL, 0, 1e15},
+	{"estimated_bytes", ForeignTableRelationId, OPT_REAL, 0, 1e18},
 	{"time_column", ForeignTableRelationId, OPT_IDENT},
 	{"partition_column", ForeignTableRelationId, OPT_IDENT},
 	{"partition_format", ForeignTableRelationId, OPT_PARTITION_FORMAT},
@@ -433,6 +434,8 @@ apply_option(AuditFdwOptions *o, DefElem *def)
 		o->price_per_tb = strtod(value, NULL);
 	else if (strcmp(name, "estimated_rows") == 0)
 		o->estimated_rows = strtod(value, NULL);
+	else if (strcmp(name, "estimated_bytes") == 0)
+		o->estimated_bytes = strtod(value, NULL);
 	else if (strcmp(name, "time_column") == 0)
 		o->time_column = pstrdup(value);
 	else if (strcmp(name, "partition_column") == 0)

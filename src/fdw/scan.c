@@ -90,7 +90,9 @@ typedef struct ClientCacheEntry
 
 typedef struct AuditFdwScanState
 {
-	Relation	rel;
+	Relation	rel;			/* NULL for a join or upper relation */
+	Oid			relid;			/* a foreign table of the scan */
+	bool		whole_table;	/* reads the whole table (no pruning) */
 	char	   *relname;
 	AuditFdwOptions *options;
 	AwsClient  *client;
@@ -369,6 +371,10 @@ auditBeginForeignScan(ForeignScanState *node, int eflags)
 	node->fdw_state = fsstate;
 
 	fsstate->rel = node->ss.ss_currentRelation;
+	fsstate->relid = (Oid) intVal(list_nth(fsplan->fdw_private,
+										   AuditFdwScanPrivateRelid));
+	fsstate->whole_table = intVal(list_nth(fsplan->fdw_private,
+										   AuditFdwScanPrivateWholeTable));
 	fsstate->sql_parts = (List *) list_nth(fsplan->fdw_private, AuditFdwScanPrivateSqlParts);
 	fsstate->roundings = (List *) list_nth(fsplan->fdw_private, AuditFdwScanPrivateRoundings);
 	fsstate->retrieved_attrs = (List *) list_nth(fsplan->fdw_private,
@@ -391,9 +397,11 @@ auditBeginForeignScan(ForeignScanState *node, int eflags)
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
 
-	rte = exec_rt_fetch(fsplan->scan.scanrelid, estate);
+	/* a join or upper relation: any of its foreign tables gives the user */
+	rte = exec_rt_fetch(fsplan->scan.scanrelid > 0 ? fsplan->scan.scanrelid
+						: bms_next_member(fsplan->fs_relids, -1), estate);
 	userid = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
-	fsstate->options = audit_get_options(RelationGetRelid(fsstate->rel), InvalidOid);
+	fsstate->options = audit_get_options(fsstate->relid, InvalidOid);
 	fsstate->transport = fsstate->options->transport;
 	fsstate->client = audit_client_for(fsstate->options->serverid, userid,
 									   fsstate->options);
@@ -410,7 +418,9 @@ auditBeginForeignScan(ForeignScanState *node, int eflags)
 		fsstate->runtime_types = lappend_oid(fsstate->runtime_types,
 											 exprType((Node *) lfirst(lc)));
 
-	fsstate->conv = audit_converter_create(RelationGetDescr(fsstate->rel),
+	fsstate->conv = audit_converter_create(fsstate->rel
+										   ? RelationGetDescr(fsstate->rel)
+										   : node->ss.ss_ScanTupleSlot->tts_tupleDescriptor,
 										   fsstate->retrieved_attrs,
 										   fsstate->relname);
 }
@@ -511,6 +521,9 @@ start_query(ForeignScanState *node)
 	wait_for_query(fsstate);
 	raise_if_failed(fsstate);
 
+	audit_note_bytes_scanned(fsstate->relid,
+							 (double) fsstate->status.data_scanned_bytes,
+							 fsstate->whole_table);
 	audit_query_log_record(fsstate->options->server_name, fsstate->relname,
 						   fsstate->query_id, fsstate->sql,
 						   fsstate->status.data_scanned_bytes,

@@ -20,6 +20,7 @@
 #include "catalog/pg_type.h"
 #include "utils/lsyscache.h"
 #include "utils/pg_locale.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/syscache.h"
 
@@ -104,6 +105,45 @@ audit_is_code_point_collation(Oid collation)
 	}
 	ReleaseSysCache(tp);
 	return result;
+}
+
+/*
+ * True when lower() and upper() under this collation map each code point
+ * to one code point by Unicode's simple case mapping, as Athena does: a
+ * libc collation of a UTF-8 database whose LC_CTYPE is not C or POSIX
+ * (those change ASCII letters only).  ICU applies full case mapping
+ * (upper('ß') is 'SS'), so ICU collations are left out.
+ */
+bool
+audit_is_unicode_case_collation(Oid collation)
+{
+	HeapTuple	tp;
+	char		provider;
+
+	if (!OidIsValid(collation) || GetDatabaseEncoding() != PG_UTF8)
+		return false;
+	if (lc_ctype_is_c(collation))
+		return false;
+	if (collation == DEFAULT_COLLATION_OID)
+		return default_locale.provider == COLLPROVIDER_LIBC;
+	tp = SearchSysCache1(COLLOID, ObjectIdGetDatum(collation));
+	if (!HeapTupleIsValid(tp))
+		return false;
+	provider = ((Form_pg_collation) GETSTRUCT(tp))->collprovider;
+	ReleaseSysCache(tp);
+	return provider == COLLPROVIDER_LIBC;
+}
+
+/*
+ * True when equality under this collation is byte equality, as in Athena
+ * (every collation but a nondeterministic ICU one).
+ */
+bool
+audit_is_deterministic_collation(Oid collation)
+{
+	if (!OidIsValid(collation))
+		return true;
+	return get_collation_isdeterministic(collation);
 }
 
 /*
