@@ -22,6 +22,8 @@
 #include "miscadmin.h"
 
 #include "aws/dynamodbstreams.h"
+#include "aws/jsontext.h"
+#include "lib/stringinfo.h"
 
 /* DescribeStream returns at most this many shards a page */
 #define DESCRIBE_STREAM_LIMIT 100
@@ -318,4 +320,32 @@ ddbstreams_get_records(AwsClient *client, const char *iterator, int limit,
 	next = get_string(resp, "NextShardIterator");
 	page->next_iterator = next ? pstrdup(next) : NULL;
 	return page;
+}
+
+/*
+ * One GetRecords call whose page stays JSON text (the pump reads it with
+ * audit_scan_records_page): the response, or NULL with *error set.
+ */
+AwsResponse *
+ddbstreams_get_records_text(AwsClient *client, const char *iterator, int limit,
+							AwsError **error)
+{
+	StringInfoData body;
+	const char *p;
+
+	/* an iterator is opaque text: escape what JSON needs */
+	initStringInfo(&body);
+	appendStringInfoString(&body, "{\"ShardIterator\":\"");
+	for (p = iterator; *p; p++)
+	{
+		if (*p == '"' || *p == '\\')
+			appendStringInfoChar(&body, '\\');
+		if ((unsigned char) *p < 0x20)
+			appendStringInfo(&body, "\\u%04x", (unsigned char) *p);
+		else
+			appendStringInfoChar(&body, *p);
+	}
+	appendStringInfo(&body, "\",\"Limit\":%d}", limit);
+	return aws_json_call_text(client, AWS_SERVICE_DYNAMODB_STREAMS, "GetRecords",
+							  body.data, body.len, error);
 }

@@ -52,6 +52,9 @@ extern char *ddbstreams_get_shard_iterator(AwsClient *client,
 										   const char *iterator_type,
 										   const char *sequence_number,
 										   AwsError **error);
+extern AwsResponse *ddbstreams_get_records_text(AwsClient *client,
+												const char *iterator,
+												int limit, AwsError **error);
 extern StreamRecordsPage *ddbstreams_get_records(AwsClient *client,
 												 const char *iterator,
 												 int limit, AwsError **error);

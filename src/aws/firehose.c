@@ -22,12 +22,15 @@
 
 #include "aws/aws.h"
 #include "aws/firehose.h"
+#include "aws/jsontext.h"
+#include "lib/stringinfo.h"
+#include "utils/memutils.h"
 #include "common/base64.h"
 
 static json_object *call_and_release(AwsClient *client, const char *operation,
 									 json_object *req, AwsError **error);
 static void request_reset(void *arg);
-static json_object *new_request(void);
+static json_object *own(json_object *obj);
 static void bad_response(const char *what) pg_attribute_noreturn();
 
 
@@ -112,7 +115,6 @@ firehose_create_delivery_stream(AwsClient *client, json_object *request)
 	}
 	if (json_object_object_get_ex(resp, "DeliveryStreamARN", &arn))
 		result = pstrdup(json_object_get_string(arn));
-	aws_json_release(resp);
 	return result;
 }
 
@@ -126,11 +128,10 @@ request_reset(void *arg)
 	json_object_put((json_object *) arg);
 }
 
-/* A request object released with the current memory context. */
+/* obj is released with the current memory context (also on ERROR). */
 static json_object *
-new_request(void)
+own(json_object *obj)
 {
-	json_object *obj = json_object_new_object();
 	MemoryContextCallback *cb;
 
 	if (obj == NULL)
@@ -163,42 +164,68 @@ firehose_put_record_batch(AwsClient *client, const char *delivery_stream,
 						  char **data, const size_t *lengths, int n,
 						  AwsError **error)
 {
-	json_object *req = new_request();
-	json_object *records = json_object_new_array_ext(n);
+	StringInfoData body;
+	AwsResponse *http;
 	json_object *resp;
 	json_object *responses;
 	json_object *v;
+	json_tokener *tok;
 	FirehoseBatchResult *result;
-	char	   *b64 = NULL;
-	int			b64cap = 0;
+	size_t		total = 0;
 	int			i;
 
 	Assert(n > 0 && n <= FIREHOSE_MAX_BATCH_RECORDS);
-	json_object_object_add(req, "DeliveryStreamName", json_object_new_string(delivery_stream));
-	json_object_object_add(req, "Records", records);
+
+	/*
+	 * The body is written here, not built as a tree: up to 4 MiB of base64
+	 * goes straight into it.
+	 */
+	for (i = 0; i < n; i++)
+		total += pg_b64_enc_len((int) lengths[i]) + 16;
+	initStringInfo(&body);
+	enlargeStringInfo(&body, (int) Min(total + strlen(delivery_stream) * 6 + 64, MaxAllocSize - 1));
+	appendStringInfoString(&body, "{\"DeliveryStreamName\":");
+	{
+		json_object *name = json_object_new_string(delivery_stream);
+
+		appendStringInfoString(&body, json_object_to_json_string_ext(name, JSON_C_TO_STRING_PLAIN));
+		json_object_put(name);
+	}
+	appendStringInfoString(&body, ",\"Records\":[");
 	for (i = 0; i < n; i++)
 	{
-		json_object *entry = json_object_new_object();
 		int			need = pg_b64_enc_len((int) lengths[i]);
 		int			len;
 
-		if (need + 1 > b64cap)
-		{
-			b64cap = Max(need + 1, 64 * 1024);
-			b64 = b64 ? repalloc(b64, b64cap) : palloc(b64cap);
-		}
-		len = pg_b64_encode(data[i], (int) lengths[i], b64, need);
+		appendStringInfoString(&body, i == 0 ? "{\"Data\":\"" : ",{\"Data\":\"");
+		enlargeStringInfo(&body, need + 8);
+		len = pg_b64_encode(data[i], (int) lengths[i], body.data + body.len, need);
 		if (len < 0)
 			elog(ERROR, "could not encode a Firehose record in base64");
-		json_object_object_add(entry, "Data", json_object_new_string_len(b64, len));
-		json_object_array_add(records, entry);
+		body.len += len;
+		body.data[body.len] = '\0';
+		appendStringInfoString(&body, "\"}");
 	}
-	if (b64)
-		pfree(b64);
+	appendStringInfoString(&body, "]}");
 
-	resp = aws_json_call_try(client, AWS_SERVICE_FIREHOSE, "PutRecordBatch", req, error);
-	if (resp == NULL)
+	http = aws_json_call_text(client, AWS_SERVICE_FIREHOSE, "PutRecordBatch",
+							  body.data, body.len, error);
+	pfree(body.data);
+	if (http == NULL)
 		return NULL;
+
+	tok = json_tokener_new();
+	if (tok == NULL)
+		elog(ERROR, "out of memory");
+	resp = json_tokener_parse_ex(tok, http->body, (int) http->body_len);
+	json_tokener_free(tok);
+	if (resp == NULL || !json_object_is_type(resp, json_type_object))
+	{
+		if (resp)
+			json_object_put(resp);
+		bad_response("The response is not a JSON object.");
+	}
+	own(resp);
 
 	result = palloc0(sizeof(FirehoseBatchResult));
 	result->nentries = n;
@@ -230,6 +257,5 @@ firehose_put_record_batch(AwsClient *client, const char *delivery_stream,
 		else if (!json_object_object_get_ex(entry, "RecordId", &v))
 			bad_response(psprintf("Entry %d has neither a RecordId nor an ErrorCode.", i + 1));
 	}
-	aws_json_release(resp);
 	return result;
 }

@@ -39,7 +39,11 @@
 static bool ensure_iterator(PumpWorker *w, ShardReader *shard);
 static void handle_trimmed_gap(PumpWorker *w, ShardReader *shard);
 static void note_call_error(PumpWorker *w, ShardReader *shard, AwsError *error);
-static void add_record(PumpWorker *w, ShardReader *shard, json_object *record);
+static void add_record(PumpWorker *w, ShardReader *shard, const char *text, size_t len);
+static PendingRecord *next_pending(ShardReader *shard);
+static void bad_record_ids(ShardReader *shard, const char *text, size_t len, PendingRecord *rec);
+static bool add_record_from_page(void *arg, const char *text, size_t len);
+static char *iterator_string(const char *raw, size_t len);
 static char *record_string(json_object *obj, const char *key);
 
 /* Forgets the iterator and what was read but not delivered. */
@@ -218,17 +222,11 @@ record_string(json_object *obj, const char *key)
 	return NULL;
 }
 
-/* Transforms one stream record onto the end of the shard's pending list. */
-static void
-add_record(PumpWorker *w, ShardReader *shard, json_object *record)
+/* Room for one more pending record. */
+static PendingRecord *
+next_pending(ShardReader *shard)
 {
 	PendingRecord *rec;
-	AuditRecordInfo info;
-	AuditTransformResult r;
-	char		err[256];
-	size_t		start = shard->buf.len;
-	json_object *ddb = NULL;
-	MemoryContext old;
 
 	if (shard->npending == shard->maxpending)
 	{
@@ -242,38 +240,69 @@ add_record(PumpWorker *w, ShardReader *shard, json_object *record)
 	}
 	rec = &shard->pending[shard->npending];
 	memset(rec, 0, sizeof(*rec));
+	return rec;
+}
 
-	r = audit_transform_record(record, shard->shard_id, w->config->source_table,
-							   &shard->buf, &info, err, sizeof(err));
+/*
+ * A record the transform could not read: its sequence number and event id
+ * through json-c (the slow way, for this rare case).
+ */
+static void
+bad_record_ids(ShardReader *shard, const char *text, size_t len, PendingRecord *rec)
+{
+	json_tokener *tok = json_tokener_new_ex(256);
+	json_object *obj;
+	json_object *ddb = NULL;
+	MemoryContext old;
+
+	if (tok == NULL)
+		elog(ERROR, "out of memory");
+	obj = json_tokener_parse_ex(tok, text, (int) len);
+	json_tokener_free(tok);
+	old = MemoryContextSwitchTo(shard->cxt);
+	if (obj)
+	{
+		json_object_object_get_ex(obj, "dynamodb", &ddb);
+		rec->sequence_number = record_string(ddb, "SequenceNumber");
+		rec->event_id = record_string(obj, "eventID");
+		json_object_put(obj);
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/* Transforms one stream record (its JSON text) onto the shard's pending list. */
+static void
+add_record(PumpWorker *w, ShardReader *shard, const char *text, size_t len)
+{
+	PendingRecord *rec = next_pending(shard);
+	AuditRecordInfo info;
+	AuditTransformResult r;
+	char		err[256];
+	size_t		start = shard->buf.len;
+
+	r = audit_transform_record_text(text, len, shard->shard_id, w->config->source_table,
+									&shard->buf, &info, err, sizeof(err));
 	if (r == AUDIT_TRANSFORM_OUT_OF_MEMORY)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory"),
 				 errdetail("Transforming a record of shard \"%s\" failed.", shard->shard_id)));
 
-	/* the record outlives this pass: its strings live in the shard's context */
-	json_object_object_get_ex(record, "dynamodb", &ddb);
-	old = MemoryContextSwitchTo(shard->cxt);
-	rec->sequence_number = record_string(ddb, "SequenceNumber");
-	rec->event_id = record_string(record, "eventID");
-	MemoryContextSwitchTo(old);
-	if (rec->sequence_number == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-				 errmsg("aws dynamodbstreams GetRecords returned a record without a sequence number"),
-				 errdetail("Shard \"%s\", after sequence number %s.", shard->shard_id,
-						   shard->checkpoint ? shard->checkpoint : "(none)")));
-
 	if (r == AUDIT_TRANSFORM_BAD_RECORD)
 	{
 		/* the record as it came, so that nothing is lost */
-		const char *raw = json_object_to_json_string_ext(record, JSON_C_TO_STRING_PLAIN);
-
-		audit_buf_append(&shard->buf, raw, strlen(raw));
+		bad_record_ids(shard, text, len, rec);
+		audit_buf_append(&shard->buf, text, len);
 		rec->dead_reason = MemoryContextStrdup(shard->cxt, err);
 	}
 	else
 	{
+		rec->sequence_number = MemoryContextAlloc(shard->cxt, info.sequence_number_len + 1);
+		memcpy(rec->sequence_number, info.sequence_number, info.sequence_number_len);
+		rec->sequence_number[info.sequence_number_len] = '\0';
+		rec->event_id = MemoryContextAlloc(shard->cxt, info.event_id_len + 1);
+		memcpy(rec->event_id, info.event_id, info.event_id_len);
+		rec->event_id[info.event_id_len] = '\0';
 		if (shard->buf.len - start > FIREHOSE_MAX_RECORD_BYTES)
 			rec->dead_reason = "the audit record is larger than Firehose's 1,000 KiB record limit";
 		rec->item = info.keys_len > 0 ?
@@ -281,6 +310,12 @@ add_record(PumpWorker *w, ShardReader *shard, json_object *record)
 								(int) info.keys_len, 0) : 0;
 		rec->approximate_time = info.approximate_time;
 	}
+	if (rec->sequence_number == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("aws dynamodbstreams GetRecords returned a record without a sequence number"),
+				 errdetail("Shard \"%s\", after sequence number %s.", shard->shard_id,
+						   shard->checkpoint ? shard->checkpoint : "(none)")));
 	if (shard->buf.oom)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
@@ -294,6 +329,42 @@ add_record(PumpWorker *w, ShardReader *shard, json_object *record)
 	shard->npending++;
 }
 
+typedef struct PageWalk
+{
+	PumpWorker *w;
+	ShardReader *shard;
+} PageWalk;
+
+static bool
+add_record_from_page(void *arg, const char *text, size_t len)
+{
+	PageWalk   *walk = arg;
+
+	add_record(walk->w, walk->shard, text, len);
+	return true;
+}
+
+/* NextShardIterator's content as a string (escapes are unusual there). */
+static char *
+iterator_string(const char *raw, size_t len)
+{
+	char	   *quoted;
+	json_object *obj;
+	char	   *result;
+
+	if (memchr(raw, '\\', len) == NULL)
+		return pnstrdup(raw, len);
+	quoted = psprintf("\"%.*s\"", (int) len, raw);
+	obj = json_tokener_parse(quoted);
+	if (obj == NULL || !json_object_is_type(obj, json_type_string))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("aws dynamodbstreams GetRecords returned a malformed NextShardIterator")));
+	result = pstrdup(json_object_get_string(obj));
+	json_object_put(obj);
+	return result;
+}
+
 /*
  * One GetRecords on the shard.  Returns true when records came (poll again
  * at once).  Delivers when the batch is full or the shard ended.
@@ -302,15 +373,19 @@ bool
 shard_poll(PumpWorker *w, ShardReader *shard)
 {
 	AwsError   *error = NULL;
-	StreamRecordsPage *page;
-	int			i;
+	AwsResponse *http;
+	PageWalk	walk;
+	const char *next;
+	size_t		next_len;
+	int			nrecords;
+	char		err[256];
 	MemoryContext old;
 
 	if (!ensure_iterator(w, shard))
 		return false;
 
-	page = ddbstreams_get_records(w->client, shard->iterator, GET_RECORDS_LIMIT, &error);
-	if (page == NULL)
+	http = ddbstreams_get_records_text(w->client, shard->iterator, GET_RECORDS_LIMIT, &error);
+	if (http == NULL)
 	{
 		if (strcmp(error->code, "ExpiredIteratorException") == 0)
 		{
@@ -335,14 +410,19 @@ shard_poll(PumpWorker *w, ShardReader *shard)
 	}
 	shard->error_backoff_ms = 0;
 
-	for (i = 0; i < page->nrecords; i++)
-		add_record(w, shard, json_object_array_get_idx(page->records, i));
-	aws_json_release(page->response);
-
+	walk.w = w;
+	walk.shard = shard;
+	if (!audit_scan_records_page(http->body, http->body_len, add_record_from_page, &walk,
+								 &next, &next_len, &nrecords, err, sizeof(err)))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("aws dynamodbstreams GetRecords returned an unexpected response"),
+				 errdetail("%s.", err)));
 	old = MemoryContextSwitchTo(GetMemoryChunkContext(shard));
 	pfree(shard->iterator);
-	shard->iterator = page->next_iterator ? pstrdup(page->next_iterator) : NULL;
+	shard->iterator = next ? iterator_string(next, next_len) : NULL;
 	MemoryContextSwitchTo(old);
+	pfree(http->body);
 
 	if (shard->iterator == NULL)
 	{
@@ -350,7 +430,7 @@ shard_poll(PumpWorker *w, ShardReader *shard)
 		shard->at_end = true;
 		return true;
 	}
-	if (page->nrecords == 0)
+	if (nrecords == 0)
 	{
 		shard->idle_ms = shard->idle_ms ? Min(shard->idle_ms * 2, pump_idle_max_ms) : IDLE_START_MS;
 		shard->next_poll = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), shard->idle_ms);

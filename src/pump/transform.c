@@ -54,13 +54,9 @@ typedef struct TransformState
 	size_t		errlen;
 } TransformState;
 
-static bool write_image(TransformState *st, json_object *image);
-static bool write_attribute_value(TransformState *st, json_object *av, int depth);
-static bool write_set(TransformState *st, json_object *value, char type);
-static bool write_binary(TransformState *st, json_object *value);
-static bool write_event_time(AuditBuf *out, json_object *value);
+static bool write_binary(TransformState *st, const unsigned char *s, size_t len);
+static bool write_event_time(AuditBuf *out, double t);
 static bool bad_record(TransformState *st, const char *fmt, const char *arg);
-static void write_string_field(AuditBuf *out, const char *name, json_object *value);
 static void write_cstring_or_null(AuditBuf *out, const char *s);
 
 /* Nesting deeper than DynamoDB allows (32 levels) marks a bad record. */
@@ -221,19 +217,6 @@ write_cstring_or_null(AuditBuf *out, const char *s)
 		audit_write_json_string(out, s, strlen(s));
 }
 
-/* Writes ,"name":<string value> when value is a string, nothing otherwise. */
-static void
-write_string_field(AuditBuf *out, const char *name, json_object *value)
-{
-	if (value == NULL || !json_object_is_type(value, json_type_string))
-		return;
-	buf_putc(out, ',');
-	audit_write_json_string(out, name, strlen(name));
-	buf_putc(out, ':');
-	audit_write_json_string(out, json_object_get_string(value),
-							json_object_get_string_len(value));
-}
-
 /* ---- numbers ---- */
 
 /*
@@ -262,6 +245,34 @@ audit_write_number(AuditBuf *out, const char *text, size_t len)
 	int64_t		nd = 0;
 	const char *q;
 	char	   *w;
+
+	/*
+	 * The common case first: an optional minus, an integer part without
+	 * leading zeros and an optional fraction, no exponent.  Decimal writes
+	 * that exactly as it is.
+	 */
+	{
+		const char *q = p;
+
+		if (q < end && *q == '-')
+			q++;
+		if (q < end && *q >= '1' && *q <= '9')
+		{
+			while (q < end && *q >= '0' && *q <= '9')
+				q++;
+			if (q < end && *q == '.' && q + 1 < end)
+			{
+				q++;
+				while (q < end && *q >= '0' && *q <= '9')
+					q++;
+			}
+			if (q == end)
+			{
+				audit_buf_append(out, text, len);
+				return !out->oom;
+			}
+		}
+	}
 
 	if (p < end && (*p == '+' || *p == '-'))
 		negative = (*p++ == '-');
@@ -405,15 +416,12 @@ static const char b64_chars[] =
 /*
  * A B value arrives base64-encoded.  It is written as the canonical base64
  * of the decoded bytes: when the input already is canonical (the usual
- * case) it is copied as it is, otherwise decoded (ignoring padding, as
- * botocore's base64 decoder does not accept anything else either) and
- * encoded again.
+ * case) it is copied as it is, otherwise decoded (padding may be missing)
+ * and encoded again.
  */
 static bool
-write_binary(TransformState *st, json_object *value)
+write_binary(TransformState *st, const unsigned char *s, size_t len)
 {
-	const unsigned char *s;
-	size_t		len;
 	size_t		i;
 	unsigned char *bytes;
 	size_t		nbytes = 0;
@@ -421,11 +429,6 @@ write_binary(TransformState *st, json_object *value)
 	int			bits = 0;
 	size_t		datalen;
 	char	   *w;
-
-	if (value == NULL || json_object_get_type(value) != json_type_string)
-		return bad_record(st, "binary attribute value is not a string", NULL);
-	s = (const unsigned char *) json_object_get_string(value);
-	len = json_object_get_string_len(value);
 
 	/* strip padding, then every remaining byte must be a base64 digit */
 	datalen = len;
@@ -506,7 +509,7 @@ write_binary(TransformState *st, json_object *value)
 	return true;
 }
 
-/* ---- attribute values ---- */
+/* ---- errors ---- */
 
 static bool
 bad_record(TransformState *st, const char *fmt, const char *arg)
@@ -514,195 +517,6 @@ bad_record(TransformState *st, const char *fmt, const char *arg)
 	if (st->errbuf && st->errlen > 0)
 		snprintf(st->errbuf, st->errlen, fmt, arg ? arg : "");
 	return false;
-}
-
-/* Writes an attribute map ({"name": {"S": ...}, ...}) as a JSON object. */
-static bool
-write_image(TransformState *st, json_object *image)
-{
-	bool		first = true;
-	struct lh_entry *entry;
-
-	if (!json_object_is_type(image, json_type_object))
-		return bad_record(st, "item image is not an object", NULL);
-	buf_putc(st->out, '{');
-	for (entry = lh_table_head(json_object_get_object(image)); entry;
-		 entry = lh_entry_next(entry))
-	{
-		const char *name = (const char *) lh_entry_k(entry);
-
-		if (!first)
-			buf_putc(st->out, ',');
-		first = false;
-		audit_write_json_string(st->out, name, strlen(name));
-		buf_putc(st->out, ':');
-		if (!write_attribute_value(st, (json_object *) lh_entry_v(entry), 0))
-			return false;
-	}
-	buf_putc(st->out, '}');
-	return !st->out->oom;
-}
-
-/* Writes an SS, NS or BS value as a JSON array, in the stream's order. */
-static bool
-write_set(TransformState *st, json_object *value, char type)
-{
-	size_t		n,
-				i;
-
-	if (!json_object_is_type(value, json_type_array))
-		return bad_record(st, "set attribute value is not an array", NULL);
-	n = json_object_array_length(value);
-	buf_putc(st->out, '[');
-	for (i = 0; i < n; i++)
-	{
-		json_object *elem = json_object_array_get_idx(value, i);
-
-		if (i > 0)
-			buf_putc(st->out, ',');
-		if (elem == NULL || json_object_get_type(elem) != json_type_string)
-			return bad_record(st, "set element is not a string", NULL);
-		if (type == 'S')
-			audit_write_json_string(st->out, json_object_get_string(elem),
-									json_object_get_string_len(elem));
-		else if (type == 'N')
-		{
-			if (!audit_write_number(st->out, json_object_get_string(elem),
-									json_object_get_string_len(elem)))
-				return st->out->oom ? false :
-					bad_record(st, "number \"%s\" is not a decimal number",
-							   json_object_get_string(elem));
-		}
-		else if (!write_binary(st, elem))
-			return false;
-	}
-	buf_putc(st->out, ']');
-	return true;
-}
-
-/*
- * Writes one attribute value ({"S": "x"}, {"M": {...}}, ...).  The type
- * descriptor is the object's only key.
- */
-static bool
-write_attribute_value(TransformState *st, json_object *av, int depth)
-{
-	struct lh_entry *entry;
-	const char *type;
-	json_object *value;
-	enum json_type vtype;
-
-	if (av == NULL || json_object_get_type(av) != json_type_object)
-		return bad_record(st, "attribute value is not an object", NULL);
-	entry = lh_table_head(json_object_get_object(av));
-	if (entry == NULL || lh_entry_next(entry) != NULL)
-		return bad_record(st, "attribute value does not have exactly one type descriptor", NULL);
-	if (depth > MAX_ATTRIBUTE_DEPTH)
-		return bad_record(st, "attribute values nested too deeply", NULL);
-	type = (const char *) lh_entry_k(entry);
-	value = (json_object *) lh_entry_v(entry);
-	vtype = value ? json_object_get_type(value) : json_type_null;
-
-	switch (type[0])
-	{
-		case 'S':
-			if (type[1] == '\0')
-			{
-				if (vtype != json_type_string)
-					return bad_record(st, "S attribute value is not a string", NULL);
-				audit_write_json_string(st->out, json_object_get_string(value),
-										json_object_get_string_len(value));
-				return true;
-			}
-			if (type[1] == 'S' && type[2] == '\0')
-				return write_set(st, value, 'S');
-			break;
-		case 'N':
-			if (type[1] == '\0')
-			{
-				if (vtype != json_type_string)
-					return bad_record(st, "N attribute value is not a string", NULL);
-				if (!audit_write_number(st->out, json_object_get_string(value),
-										json_object_get_string_len(value)))
-					return st->out->oom ? false :
-						bad_record(st, "number \"%s\" is not a decimal number",
-								   json_object_get_string(value));
-				return true;
-			}
-			if (type[1] == 'S' && type[2] == '\0')
-				return write_set(st, value, 'N');
-			if (strcmp(type, "NULL") == 0)
-			{
-				APPEND_LITERAL(st->out, "null");
-				return true;
-			}
-			break;
-		case 'B':
-			if (type[1] == '\0')
-				return write_binary(st, value);
-			if (type[1] == 'S' && type[2] == '\0')
-				return write_set(st, value, 'B');
-			if (strcmp(type, "BOOL") == 0)
-			{
-				if (vtype != json_type_boolean)
-					return bad_record(st, "BOOL attribute value is not a boolean", NULL);
-				if (json_object_get_boolean(value))
-					APPEND_LITERAL(st->out, "true");
-				else
-					APPEND_LITERAL(st->out, "false");
-				return true;
-			}
-			break;
-		case 'M':
-			if (type[1] == '\0')
-			{
-				bool		first = true;
-
-				if (vtype != json_type_object)
-					return bad_record(st, "M attribute value is not an object", NULL);
-				buf_putc(st->out, '{');
-				for (entry = lh_table_head(json_object_get_object(value)); entry;
-					 entry = lh_entry_next(entry))
-				{
-					const char *name = (const char *) lh_entry_k(entry);
-
-					if (!first)
-						buf_putc(st->out, ',');
-					first = false;
-					audit_write_json_string(st->out, name, strlen(name));
-					buf_putc(st->out, ':');
-					if (!write_attribute_value(st, (json_object *) lh_entry_v(entry),
-											   depth + 1))
-						return false;
-				}
-				buf_putc(st->out, '}');
-				return true;
-			}
-			break;
-		case 'L':
-			if (type[1] == '\0')
-			{
-				size_t		n,
-							i;
-
-				if (vtype != json_type_array)
-					return bad_record(st, "L attribute value is not an array", NULL);
-				n = json_object_array_length(value);
-				buf_putc(st->out, '[');
-				for (i = 0; i < n; i++)
-				{
-					if (i > 0)
-						buf_putc(st->out, ',');
-					if (!write_attribute_value(st, json_object_array_get_idx(value, i),
-											   depth + 1))
-						return false;
-				}
-				buf_putc(st->out, ']');
-				return true;
-			}
-			break;
-	}
-	return bad_record(st, "unknown attribute type \"%s\"", type);
 }
 
 /* ---- event time ---- */
@@ -738,10 +552,9 @@ civil_from_days(int64_t z, int *year, int *month, int *day)
  * datetime.utcfromtimestamp(t).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3].
  */
 static bool
-write_event_time(AuditBuf *out, json_object *value)
+write_event_time(AuditBuf *out, double t)
 {
-	double		t,
-				whole,
+	double		whole,
 				frac;
 	int64_t		secs,
 				us,
@@ -753,11 +566,6 @@ write_event_time(AuditBuf *out, json_object *value)
 	char		text[64];
 	int			n;
 
-	if (value == NULL ||
-		!(json_object_is_type(value, json_type_double) ||
-		  json_object_is_type(value, json_type_int)))
-		return false;
-	t = json_object_get_double(value);
 	if (!isfinite(t) || t < -62135596800.0 || t > 253402300799.0)
 		return false;
 	frac = modf(t, &whole);
@@ -776,146 +584,940 @@ write_event_time(AuditBuf *out, json_object *value)
 	days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
 	sod = secs - days * 86400;
 	civil_from_days(days, &year, &month, &day);
-	n = snprintf(text, sizeof(text), "\"%04d-%02d-%02d %02d:%02d:%02d.%03d\"",
-				 year, month, day, (int) (sod / 3600), (int) (sod / 60 % 60),
-				 (int) (sod % 60), (int) (us / 1000));
+	if (year < 0 || year > 9999)
+		return false;
+	{
+		int			hh = (int) (sod / 3600),
+					mi = (int) (sod / 60 % 60),
+					ss = (int) (sod % 60),
+					ms = (int) (us / 1000);
+		char	   *w = text;
+
+		*w++ = '"';
+		*w++ = '0' + year / 1000;
+		*w++ = '0' + year / 100 % 10;
+		*w++ = '0' + year / 10 % 10;
+		*w++ = '0' + year % 10;
+		*w++ = '-';
+		*w++ = '0' + month / 10;
+		*w++ = '0' + month % 10;
+		*w++ = '-';
+		*w++ = '0' + day / 10;
+		*w++ = '0' + day % 10;
+		*w++ = ' ';
+		*w++ = '0' + hh / 10;
+		*w++ = '0' + hh % 10;
+		*w++ = ':';
+		*w++ = '0' + mi / 10;
+		*w++ = '0' + mi % 10;
+		*w++ = ':';
+		*w++ = '0' + ss / 10;
+		*w++ = '0' + ss % 10;
+		*w++ = '.';
+		*w++ = '0' + ms / 100;
+		*w++ = '0' + ms / 10 % 10;
+		*w++ = '0' + ms % 10;
+		*w++ = '"';
+		n = (int) (w - text);
+	}
 	audit_buf_append(out, text, n);
 	return true;
 }
 
-/* ---- the record ---- */
+/* ---- reading the stream record's JSON text ---- */
+
+/*
+ * The transform reads the stream record's JSON text directly: one pass, no
+ * tree, strings copied as they are written (a JSON string literal is valid
+ * in the output as it is in the input), only N and B values and type
+ * descriptors decoded when they hold escapes.
+ */
+typedef struct Scan
+{
+	const char *p;
+	const char *end;
+} Scan;
+
+/*
+ * The images are transformed while the record is read, before the fields
+ * that go ahead of them in the audit record are known: they wait here (one
+ * buffer, reused by every call; the transform is not reentrant).
+ */
+static AuditBuf scratch;
+
+/* A JSON value in the input: strings by their content, the rest whole. */
+typedef struct Span
+{
+	const char *p;
+	size_t		len;
+	bool		escaped;		/* a string with backslash escapes */
+} Span;
+
+static inline void
+skip_ws(Scan *s)
+{
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t'))
+		s->p++;
+}
+
+static inline bool
+expect(Scan *s, char c)
+{
+	skip_ws(s);
+	if (s->p < s->end && *s->p == c)
+	{
+		s->p++;
+		return true;
+	}
+	return false;
+}
+
+static inline bool
+peek_is(Scan *s, char c)
+{
+	skip_ws(s);
+	return s->p < s->end && *s->p == c;
+}
+
+static inline int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * The first byte at or after p that is a quote, a backslash or (with
+ * controls) a control character; end when there is none.  Eight bytes at a
+ * time while none is in them (the bit tricks may flag a byte after a real
+ * match, never miss one; the byte loop decides).
+ */
+static inline const char *
+find_special(const char *p, const char *end, bool controls)
+{
+	const uint64_t ones = 0x0101010101010101ULL;
+	const uint64_t highs = 0x8080808080808080ULL;
+
+	while (end - p >= 8)
+	{
+		uint64_t	v,
+					q,
+					b,
+					hit;
+
+		memcpy(&v, p, 8);
+		q = v ^ (ones * '"');
+		b = v ^ (ones * '\\');
+		hit = ((q - ones) & ~q) | ((b - ones) & ~b);
+		if (controls)
+			hit |= (v - ones * 0x20) & ~v;
+		if (hit & highs)
+			break;
+		p += 8;
+	}
+	if (controls)
+		while (p < end && !needs_escape[(unsigned char) *p])
+			p++;
+	else
+		while (p < end && *p != '"' && *p != '\\')
+			p++;
+	return p;
+}
+
+/* A string literal; span gets its content (without the quotes). */
+static bool
+scan_string(Scan *s, Span *span)
+{
+	const char *p;
+
+	skip_ws(s);
+	if (s->p >= s->end || *s->p != '"')
+		return false;
+	p = ++s->p;
+	span->p = p;
+	span->escaped = false;
+	for (;;)
+	{
+		unsigned char c;
+
+		/* the common bytes, fast */
+		p = find_special(p, s->end, true);
+		if (p >= s->end)
+			return false;
+		c = (unsigned char) *p;
+		if (c == '"')
+			break;
+		if (c != '\\')
+			return false;		/* a raw control character */
+		span->escaped = true;
+		if (p + 1 >= s->end)
+			return false;
+		switch (p[1])
+		{
+			case '"':
+			case '\\':
+			case '/':
+			case 'b':
+			case 'f':
+			case 'n':
+			case 'r':
+			case 't':
+				p += 2;
+				break;
+			case 'u':
+				if (p + 6 > s->end || hexval(p[2]) < 0 || hexval(p[3]) < 0 ||
+					hexval(p[4]) < 0 || hexval(p[5]) < 0)
+					return false;
+				p += 6;
+				break;
+			default:
+				return false;
+		}
+	}
+	span->len = p - span->p;
+	s->p = p + 1;
+	return true;
+}
+
+/*
+ * The content of a string span as UTF-8, escapes decoded, into buf (cap
+ * bytes, NUL-terminated); false when it does not fit or is malformed.
+ */
+static bool
+unescape(const Span *span, char *buf, size_t cap, size_t *outlen)
+{
+	const char *p = span->p;
+	const char *end = span->p + span->len;
+	size_t		n = 0;
+
+	while (p < end)
+	{
+		unsigned int cp;
+
+		if (n + 5 > cap)
+			return false;
+		if (*p != '\\')
+		{
+			buf[n++] = *p++;
+			continue;
+		}
+		switch (p[1])
+		{
+			case 'b':
+				buf[n++] = '\b';
+				p += 2;
+				continue;
+			case 'f':
+				buf[n++] = '\f';
+				p += 2;
+				continue;
+			case 'n':
+				buf[n++] = '\n';
+				p += 2;
+				continue;
+			case 'r':
+				buf[n++] = '\r';
+				p += 2;
+				continue;
+			case 't':
+				buf[n++] = '\t';
+				p += 2;
+				continue;
+			case 'u':
+				break;
+			default:
+				buf[n++] = p[1];
+				p += 2;
+				continue;
+		}
+		cp = (hexval(p[2]) << 12) | (hexval(p[3]) << 8) | (hexval(p[4]) << 4) | hexval(p[5]);
+		p += 6;
+		if (cp >= 0xD800 && cp <= 0xDBFF && p + 6 <= end && p[0] == '\\' && p[1] == 'u')
+		{
+			unsigned int lo = (hexval(p[2]) << 12) | (hexval(p[3]) << 8) |
+			(hexval(p[4]) << 4) | hexval(p[5]);
+
+			if (lo >= 0xDC00 && lo <= 0xDFFF)
+			{
+				cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+				p += 6;
+			}
+		}
+		if (cp < 0x80)
+			buf[n++] = (char) cp;
+		else if (cp < 0x800)
+		{
+			buf[n++] = (char) (0xC0 | (cp >> 6));
+			buf[n++] = (char) (0x80 | (cp & 0x3F));
+		}
+		else if (cp < 0x10000)
+		{
+			buf[n++] = (char) (0xE0 | (cp >> 12));
+			buf[n++] = (char) (0x80 | ((cp >> 6) & 0x3F));
+			buf[n++] = (char) (0x80 | (cp & 0x3F));
+		}
+		else
+		{
+			buf[n++] = (char) (0xF0 | (cp >> 18));
+			buf[n++] = (char) (0x80 | ((cp >> 12) & 0x3F));
+			buf[n++] = (char) (0x80 | ((cp >> 6) & 0x3F));
+			buf[n++] = (char) (0x80 | (cp & 0x3F));
+		}
+	}
+	buf[n] = '\0';
+	*outlen = n;
+	return true;
+}
+
+/* Skips any value; span (when not NULL) gets its text. */
+static bool
+skip_value(Scan *s, int depth, Span *span)
+{
+	const char *start;
+
+	skip_ws(s);
+	if (s->p >= s->end || depth > MAX_ATTRIBUTE_DEPTH * 2)
+		return false;
+	start = s->p;
+	switch (*s->p)
+	{
+		case '"':
+			{
+				Span str;
+
+				if (!scan_string(s, &str))
+					return false;
+				break;
+			}
+		case '{':
+			s->p++;
+			if (!expect(s, '}'))
+			{
+				do
+				{
+					Span key;
+
+					if (!scan_string(s, &key) || !expect(s, ':') ||
+						!skip_value(s, depth + 1, NULL))
+						return false;
+				} while (expect(s, ','));
+				if (!expect(s, '}'))
+					return false;
+			}
+			break;
+		case '[':
+			s->p++;
+			if (!expect(s, ']'))
+			{
+				do
+				{
+					if (!skip_value(s, depth + 1, NULL))
+						return false;
+				} while (expect(s, ','));
+				if (!expect(s, ']'))
+					return false;
+			}
+			break;
+		case 't':
+			if (s->end - s->p < 4 || memcmp(s->p, "true", 4) != 0)
+				return false;
+			s->p += 4;
+			break;
+		case 'f':
+			if (s->end - s->p < 5 || memcmp(s->p, "false", 5) != 0)
+				return false;
+			s->p += 5;
+			break;
+		case 'n':
+			if (s->end - s->p < 4 || memcmp(s->p, "null", 4) != 0)
+				return false;
+			s->p += 4;
+			break;
+		default:
+			if (*s->p != '-' && (*s->p < '0' || *s->p > '9'))
+				return false;
+			while (s->p < s->end &&
+				   ((*s->p >= '0' && *s->p <= '9') || *s->p == '-' || *s->p == '+' ||
+					*s->p == '.' || *s->p == 'e' || *s->p == 'E'))
+				s->p++;
+			break;
+	}
+	if (span)
+	{
+		span->p = start;
+		span->len = s->p - start;
+		span->escaped = false;
+	}
+	return true;
+}
+
+static inline bool
+span_is(const Span *span, const char *lit, size_t litlen)
+{
+	return !span->escaped && span->len == litlen && memcmp(span->p, lit, litlen) == 0;
+}
+
+#define SPAN_IS(span, lit) span_is((span), (lit), sizeof(lit) - 1)
+
+/* Writes a string span as a JSON string: the literal as it was. */
+static inline void
+write_span_string(AuditBuf *out, const Span *span)
+{
+	if (!audit_buf_reserve(out, span->len + 2))
+		return;
+	out->data[out->len++] = '"';
+	memcpy(out->data + out->len, span->p, span->len);
+	out->len += span->len;
+	out->data[out->len++] = '"';
+	out->data[out->len] = '\0';
+}
+
+/* A string span's decoded content for N and B (escapes are rare there). */
+static bool
+span_content(TransformState *st, const Span *span, char **heap, const char **text, size_t *len,
+			 char *stackbuf, size_t stackcap)
+{
+	size_t		cap;
+	char	   *buf;
+
+	*heap = NULL;
+	if (!span->escaped)
+	{
+		*text = span->p;
+		*len = span->len;
+		return true;
+	}
+	cap = span->len + 8;
+	buf = cap <= stackcap ? stackbuf : (*heap = malloc(cap));
+	if (buf == NULL)
+	{
+		st->out->oom = true;
+		return false;
+	}
+	if (!unescape(span, buf, cap, len))
+		return bad_record(st, "malformed string escape", NULL);
+	*text = buf;
+	return true;
+}
+
+static bool
+write_number_span(TransformState *st, const Span *span)
+{
+	char		stackbuf[128];
+	char	   *heap;
+	const char *text;
+	size_t		len;
+	bool		ok;
+
+	if (!span_content(st, span, &heap, &text, &len, stackbuf, sizeof(stackbuf)))
+		return false;
+	ok = audit_write_number(st->out, text, len);
+	if (!ok && !st->out->oom)
+	{
+		char		shown[64];
+
+		snprintf(shown, sizeof(shown), "%.*s", (int) (len < 40 ? len : 40), text);
+		bad_record(st, "number \"%s\" is not a decimal number", shown);
+	}
+	free(heap);
+	return ok;
+}
+
+static bool
+write_binary_span(TransformState *st, const Span *span)
+{
+	char		stackbuf[256];
+	char	   *heap;
+	const char *text;
+	size_t		len;
+	bool		ok;
+
+	if (!span_content(st, span, &heap, &text, &len, stackbuf, sizeof(stackbuf)))
+		return false;
+	ok = write_binary(st, (const unsigned char *) text, len);
+	free(heap);
+	return ok;
+}
+
+static bool write_av_text(TransformState *st, Scan *s, int depth);
+
+/* An attribute map's text ({"name": {"S": ...}, ...}) as a JSON object. */
+static bool
+write_map_text(TransformState *st, Scan *s, int depth)
+{
+	if (!expect(s, '{'))
+		return bad_record(st, "item image or map is not an object", NULL);
+	buf_putc(st->out, '{');
+	if (!expect(s, '}'))
+	{
+		bool		first = true;
+
+		do
+		{
+			Span		name;
+
+			if (!scan_string(s, &name) || !expect(s, ':'))
+				return bad_record(st, "malformed attribute map", NULL);
+			if (!first)
+				buf_putc(st->out, ',');
+			first = false;
+			write_span_string(st->out, &name);
+			buf_putc(st->out, ':');
+			if (!write_av_text(st, s, depth))
+				return false;
+		} while (expect(s, ','));
+		if (!expect(s, '}'))
+			return bad_record(st, "malformed attribute map", NULL);
+	}
+	buf_putc(st->out, '}');
+	return !st->out->oom;
+}
+
+/* An SS, NS or BS value's text as a JSON array, in the stream's order. */
+static bool
+write_set_text(TransformState *st, Scan *s, char type)
+{
+	if (!expect(s, '['))
+		return bad_record(st, "set attribute value is not an array", NULL);
+	buf_putc(st->out, '[');
+	if (!expect(s, ']'))
+	{
+		bool		first = true;
+
+		do
+		{
+			Span		elem;
+
+			if (!scan_string(s, &elem))
+				return bad_record(st, "set element is not a string", NULL);
+			if (!first)
+				buf_putc(st->out, ',');
+			first = false;
+			if (type == 'S')
+				write_span_string(st->out, &elem);
+			else if (type == 'N')
+			{
+				if (!write_number_span(st, &elem))
+					return false;
+			}
+			else if (!write_binary_span(st, &elem))
+				return false;
+		} while (expect(s, ','));
+		if (!expect(s, ']'))
+			return bad_record(st, "malformed set", NULL);
+	}
+	buf_putc(st->out, ']');
+	return true;
+}
+
+/* One attribute value's text ({"S": "x"}, {"M": {...}}, ...). */
+static bool
+write_av_text(TransformState *st, Scan *s, int depth)
+{
+	Span		type;
+	char		typebuf[16];
+	const char *t;
+	size_t		tlen;
+	bool		ok;
+
+	if (depth > MAX_ATTRIBUTE_DEPTH)
+		return bad_record(st, "attribute values nested too deeply", NULL);
+	if (!expect(s, '{'))
+		return bad_record(st, "attribute value is not an object", NULL);
+	if (!scan_string(s, &type) || !expect(s, ':'))
+		return bad_record(st, "attribute value does not have exactly one type descriptor", NULL);
+	if (type.escaped)
+	{
+		if (!unescape(&type, typebuf, sizeof(typebuf), &tlen))
+			return bad_record(st, "unknown attribute type", NULL);
+		t = typebuf;
+	}
+	else
+	{
+		t = type.p;
+		tlen = type.len;
+	}
+
+	skip_ws(s);
+	if (tlen == 1 && t[0] == 'S')
+	{
+		Span		v;
+
+		if (!scan_string(s, &v))
+			return bad_record(st, "S attribute value is not a string", NULL);
+		write_span_string(st->out, &v);
+		ok = true;
+	}
+	else if (tlen == 1 && (t[0] == 'N' || t[0] == 'B'))
+	{
+		Span		v;
+
+		if (!scan_string(s, &v))
+			return bad_record(st, t[0] == 'N' ? "N attribute value is not a string" :
+							  "binary attribute value is not a string", NULL);
+		ok = t[0] == 'N' ? write_number_span(st, &v) : write_binary_span(st, &v);
+	}
+	else if (tlen == 2 && t[1] == 'S' && (t[0] == 'S' || t[0] == 'N' || t[0] == 'B'))
+		ok = write_set_text(st, s, t[0]);
+	else if (tlen == 1 && t[0] == 'M')
+		ok = write_map_text(st, s, depth + 1);
+	else if (tlen == 1 && t[0] == 'L')
+	{
+		if (!expect(s, '['))
+			return bad_record(st, "L attribute value is not an array", NULL);
+		buf_putc(st->out, '[');
+		if (!expect(s, ']'))
+		{
+			bool		first = true;
+
+			do
+			{
+				if (!first)
+					buf_putc(st->out, ',');
+				first = false;
+				if (!write_av_text(st, s, depth + 1))
+					return false;
+			} while (expect(s, ','));
+			if (!expect(s, ']'))
+				return bad_record(st, "malformed list", NULL);
+		}
+		buf_putc(st->out, ']');
+		ok = true;
+	}
+	else if ((tlen == 4 && memcmp(t, "NULL", 4) == 0) ||
+			 (tlen == 4 && memcmp(t, "BOOL", 4) == 0))
+	{
+		bool		is_null = (t[0] == 'N');
+
+		if (s->end - s->p >= 4 && memcmp(s->p, "true", 4) == 0)
+		{
+			s->p += 4;
+			if (is_null)
+				APPEND_LITERAL(st->out, "null");
+			else
+				APPEND_LITERAL(st->out, "true");
+		}
+		else if (s->end - s->p >= 5 && memcmp(s->p, "false", 5) == 0)
+		{
+			s->p += 5;
+			if (is_null)
+				APPEND_LITERAL(st->out, "null");
+			else
+				APPEND_LITERAL(st->out, "false");
+		}
+		else
+			return bad_record(st, is_null ? "NULL attribute value is not a boolean" :
+							  "BOOL attribute value is not a boolean", NULL);
+		ok = true;
+	}
+	else
+	{
+		char		shown[32];
+
+		snprintf(shown, sizeof(shown), "%.*s", (int) (tlen < 16 ? tlen : 16), t);
+		return bad_record(st, "unknown attribute type \"%s\"", shown);
+	}
+	if (!ok)
+		return false;
+	if (!expect(s, '}'))
+		return bad_record(st, "attribute value does not have exactly one type descriptor", NULL);
+	return true;
+}
+
+/* The stream record's fields the audit record needs. */
+typedef struct RecordFields
+{
+	Span		event_id,
+				event_name,
+				region,
+				identity_type,
+				identity_principal,
+				when,
+				seq;
+	/* the images, already transformed, in the scratch buffer */
+	size_t		keys_off,
+				keys_len,
+				new_off,
+				new_len,
+				old_off,
+				old_len;
+	bool		has_event_id,
+				has_event_name,
+				has_region,
+				has_identity,
+				has_identity_type,
+				has_identity_principal,
+				has_when,
+				has_seq,
+				has_keys,
+				has_new,
+				has_old,
+				has_ddb;
+} RecordFields;
+
+/*
+ * Reads the record's object: spans of the metadata fields; the images are
+ * transformed as they are read, into img's buffer; other fields skipped.
+ */
+static bool
+scan_record(TransformState *st, TransformState *img, Scan *s, RecordFields *f)
+{
+	memset(f, 0, sizeof(*f));
+	if (!expect(s, '{'))
+		return bad_record(st, "stream record is not an object", NULL);
+	if (expect(s, '}'))
+		return true;
+	do
+	{
+		Span		key;
+
+		if (!scan_string(s, &key) || !expect(s, ':'))
+			return bad_record(st, "malformed stream record", NULL);
+		skip_ws(s);
+		if (SPAN_IS(&key, "eventID") && peek_is(s, '"'))
+			f->has_event_id = scan_string(s, &f->event_id);
+		else if (SPAN_IS(&key, "eventName") && peek_is(s, '"'))
+			f->has_event_name = scan_string(s, &f->event_name);
+		else if (SPAN_IS(&key, "awsRegion") && peek_is(s, '"'))
+			f->has_region = scan_string(s, &f->region);
+		else if (SPAN_IS(&key, "userIdentity") && peek_is(s, '{'))
+		{
+			s->p++;
+			f->has_identity = true;
+			if (!expect(s, '}'))
+			{
+				do
+				{
+					Span		ikey;
+
+					if (!scan_string(s, &ikey) || !expect(s, ':'))
+						return bad_record(st, "malformed userIdentity", NULL);
+					skip_ws(s);
+					if (SPAN_IS(&ikey, "Type") && peek_is(s, '"'))
+						f->has_identity_type = scan_string(s, &f->identity_type);
+					else if (SPAN_IS(&ikey, "PrincipalId") && peek_is(s, '"'))
+						f->has_identity_principal = scan_string(s, &f->identity_principal);
+					else if (!skip_value(s, 1, NULL))
+						return bad_record(st, "malformed userIdentity", NULL);
+				} while (expect(s, ','));
+				if (!expect(s, '}'))
+					return bad_record(st, "malformed userIdentity", NULL);
+			}
+		}
+		else if (SPAN_IS(&key, "dynamodb") && peek_is(s, '{'))
+		{
+			s->p++;
+			f->has_ddb = true;
+			if (!expect(s, '}'))
+			{
+				do
+				{
+					Span		dkey;
+
+					if (!scan_string(s, &dkey) || !expect(s, ':'))
+						return bad_record(st, "malformed \"dynamodb\" object", NULL);
+					skip_ws(s);
+					if (SPAN_IS(&dkey, "SequenceNumber") && peek_is(s, '"'))
+						f->has_seq = scan_string(s, &f->seq);
+					else if (SPAN_IS(&dkey, "ApproximateCreationDateTime"))
+						f->has_when = skip_value(s, 1, &f->when);
+					else if (SPAN_IS(&dkey, "Keys") || SPAN_IS(&dkey, "NewImage") ||
+							 SPAN_IS(&dkey, "OldImage"))
+					{
+						size_t		off = img->out->len;
+
+						if (!write_map_text(img, s, 0))
+							return false;
+						if (dkey.p[0] == 'K')
+						{
+							f->has_keys = true;
+							f->keys_off = off;
+							f->keys_len = img->out->len - off;
+						}
+						else if (dkey.p[0] == 'N')
+						{
+							f->has_new = true;
+							f->new_off = off;
+							f->new_len = img->out->len - off;
+						}
+						else
+						{
+							f->has_old = true;
+							f->old_off = off;
+							f->old_len = img->out->len - off;
+						}
+					}
+					else if (!skip_value(s, 1, NULL))
+						return bad_record(st, "malformed \"dynamodb\" object", NULL);
+				} while (expect(s, ','));
+				if (!expect(s, '}'))
+					return bad_record(st, "malformed \"dynamodb\" object", NULL);
+			}
+		}
+		else if (!skip_value(s, 1, NULL))
+			return bad_record(st, "malformed stream record", NULL);
+	} while (expect(s, ','));
+	if (!expect(s, '}'))
+		return bad_record(st, "malformed stream record", NULL);
+	skip_ws(s);
+	if (s->p != s->end)
+		return bad_record(st, "text after the stream record", NULL);
+	return true;
+}
+
+/* ApproximateCreationDateTime's number text as the event time. */
+static bool
+write_event_time_span(AuditBuf *out, const Span *span, double *seconds)
+{
+	char		text[64];
+	char	   *end;
+	double		t;
+
+	if (span->len == 0 || span->len >= sizeof(text) || span->p[0] == '"')
+		return false;
+	memcpy(text, span->p, span->len);
+	text[span->len] = '\0';
+	if (strcmp(text, "null") == 0)
+	{
+		APPEND_LITERAL(out, "null");
+		*seconds = 0;
+		return true;
+	}
+	t = strtod(text, &end);
+	if (*end != '\0')
+		return false;
+	*seconds = t;
+	return write_event_time(out, t);
+}
 
 AuditTransformResult
-audit_transform_record(json_object *record, const char *shard_id,
-					   const char *source_table, AuditBuf *out,
-					   AuditRecordInfo *info, char *errbuf, size_t errlen)
+audit_transform_record_text(const char *json, size_t len, const char *shard_id,
+							const char *source_table, AuditBuf *out,
+							AuditRecordInfo *info, char *errbuf, size_t errlen)
 {
 	TransformState st;
+	TransformState img;
+	RecordFields f;
+	Scan		s;
 	size_t		start = out->len;
-	json_object *ddb,
-			   *event_id,
-			   *event_name,
-			   *seq,
-			   *region,
-			   *ident,
-			   *image;
+	double		seconds = 0;
 
 	st.out = out;
 	st.errbuf = errbuf;
 	st.errlen = errlen;
+	img = st;
+	img.out = &scratch;
+	scratch.len = 0;
+	scratch.oom = false;
 	if (errbuf && errlen > 0)
 		errbuf[0] = '\0';
 	if (info)
-	{
-		info->keys_offset = 0;
-		info->keys_len = 0;
-		info->approximate_time = 0;
-	}
-
+		memset(info, 0, sizeof(*info));
 	if (out->oom)
 		return AUDIT_TRANSFORM_OUT_OF_MEMORY;
-	if (record == NULL || !json_object_is_type(record, json_type_object))
+
+	s.p = json;
+	s.end = json + len;
+	if (!scan_record(&st, &img, &s, &f))
 	{
-		bad_record(&st, "stream record is not an object", NULL);
+		if (scratch.oom)
+		{
+			out->oom = true;
+			return AUDIT_TRANSFORM_OUT_OF_MEMORY;
+		}
+		if (errbuf && errlen > 0 && errbuf[0] == '\0')
+			bad_record(&st, "malformed stream record", NULL);
 		return AUDIT_TRANSFORM_BAD_RECORD;
 	}
-	if (!json_object_object_get_ex(record, "dynamodb", &ddb) ||
-		!json_object_is_type(ddb, json_type_object))
+	if (!f.has_ddb)
 	{
 		bad_record(&st, "stream record has no \"dynamodb\" object", NULL);
 		return AUDIT_TRANSFORM_BAD_RECORD;
 	}
-	if (!json_object_object_get_ex(record, "eventID", &event_id) ||
-		!json_object_is_type(event_id, json_type_string))
+	if (!f.has_event_id)
 	{
 		bad_record(&st, "stream record has no eventID", NULL);
 		return AUDIT_TRANSFORM_BAD_RECORD;
 	}
-	if (!json_object_object_get_ex(ddb, "SequenceNumber", &seq) ||
-		!json_object_is_type(seq, json_type_string))
+	if (!f.has_seq)
 	{
 		bad_record(&st, "stream record has no SequenceNumber", NULL);
 		return AUDIT_TRANSFORM_BAD_RECORD;
 	}
-	json_object_object_get_ex(record, "eventName", &event_name);
-	json_object_object_get_ex(record, "awsRegion", &region);
+	if (info)
+	{
+		info->sequence_number = f.seq.p;
+		info->sequence_number_len = f.seq.len;
+		info->event_id = f.event_id.p;
+		info->event_id_len = f.event_id.len;
+	}
 
 	APPEND_LITERAL(out, "{\"event_id\":");
-	audit_write_json_string(out, json_object_get_string(event_id),
-							json_object_get_string_len(event_id));
-	write_string_field(out, "event_name", event_name);
-	APPEND_LITERAL(out, ",\"event_time\":");
+	write_span_string(out, &f.event_id);
+	if (f.has_event_name)
 	{
-		json_object *when = NULL;
-
-		json_object_object_get_ex(ddb, "ApproximateCreationDateTime", &when);
-		if (info && when)
-			info->approximate_time = json_object_get_double(when);
-		if (when == NULL)
-			APPEND_LITERAL(out, "null");
-		else if (!write_event_time(out, when))
-		{
-			bad_record(&st, "ApproximateCreationDateTime is not a time", NULL);
-			goto fail;
-		}
+		APPEND_LITERAL(out, ",\"event_name\":");
+		write_span_string(out, &f.event_name);
 	}
+	APPEND_LITERAL(out, ",\"event_time\":");
+	if (!f.has_when)
+		APPEND_LITERAL(out, "null");
+	else if (!write_event_time_span(out, &f.when, &seconds))
+	{
+		bad_record(&st, "ApproximateCreationDateTime is not a time", NULL);
+		goto fail;
+	}
+	if (info)
+		info->approximate_time = seconds;
 	APPEND_LITERAL(out, ",\"sequence_number\":");
-	audit_write_json_string(out, json_object_get_string(seq),
-							json_object_get_string_len(seq));
+	write_span_string(out, &f.seq);
 	APPEND_LITERAL(out, ",\"shard_id\":");
 	write_cstring_or_null(out, shard_id);
 	APPEND_LITERAL(out, ",\"source_table\":");
 	write_cstring_or_null(out, source_table);
 	APPEND_LITERAL(out, ",\"aws_region\":");
-	if (region && json_object_is_type(region, json_type_string))
-		audit_write_json_string(out, json_object_get_string(region),
-								json_object_get_string_len(region));
+	if (f.has_region)
+		write_span_string(out, &f.region);
 	else
 		APPEND_LITERAL(out, "null");
-
-	if (json_object_object_get_ex(record, "userIdentity", &ident) &&
-		json_object_is_type(ident, json_type_object))
+	if (f.has_identity)
 	{
-		json_object *v;
-
 		APPEND_LITERAL(out, ",\"user_identity\":{\"type\":");
-		if (json_object_object_get_ex(ident, "Type", &v) &&
-			json_object_is_type(v, json_type_string))
-			audit_write_json_string(out, json_object_get_string(v),
-									json_object_get_string_len(v));
+		if (f.has_identity_type)
+			write_span_string(out, &f.identity_type);
 		else
 			APPEND_LITERAL(out, "null");
 		APPEND_LITERAL(out, ",\"principal_id\":");
-		if (json_object_object_get_ex(ident, "PrincipalId", &v) &&
-			json_object_is_type(v, json_type_string))
-			audit_write_json_string(out, json_object_get_string(v),
-									json_object_get_string_len(v));
+		if (f.has_identity_principal)
+			write_span_string(out, &f.identity_principal);
 		else
 			APPEND_LITERAL(out, "null");
 		buf_putc(out, '}');
 	}
-
-	if (json_object_object_get_ex(ddb, "Keys", &image))
+	if (f.has_keys)
 	{
 		APPEND_LITERAL(out, ",\"keys\":");
 		if (info)
+		{
 			info->keys_offset = out->len;
-		if (!write_image(&st, image))
-			goto fail;
-		if (info)
-			info->keys_len = out->len - info->keys_offset;
+			info->keys_len = f.keys_len;
+		}
+		audit_buf_append(out, scratch.data + f.keys_off, f.keys_len);
 	}
-	if (json_object_object_get_ex(ddb, "NewImage", &image))
+	if (f.has_new)
 	{
 		APPEND_LITERAL(out, ",\"new_image\":");
-		if (!write_image(&st, image))
-			goto fail;
+		audit_buf_append(out, scratch.data + f.new_off, f.new_len);
 	}
-	if (json_object_object_get_ex(ddb, "OldImage", &image))
+	if (f.has_old)
 	{
 		APPEND_LITERAL(out, ",\"old_image\":");
-		if (!write_image(&st, image))
-			goto fail;
+		audit_buf_append(out, scratch.data + f.old_off, f.old_len);
 	}
 	APPEND_LITERAL(out, "}\n");
 	if (out->oom)
@@ -923,17 +1525,126 @@ audit_transform_record(json_object *record, const char *shard_id,
 	return AUDIT_TRANSFORM_OK;
 
 fail:
-	if (out->oom)
+	if (out->data)
 	{
-		/* the buffer keeps what it had; the caller decides what to do */
-		if (out->data)
+		out->len = start;
+		out->data[start] = '\0';
+	}
+	if (info)
+	{
+		info->keys_offset = 0;
+		info->keys_len = 0;
+	}
+	return out->oom ? AUDIT_TRANSFORM_OUT_OF_MEMORY : AUDIT_TRANSFORM_BAD_RECORD;
+}
+
+/*
+ * Walks a GetRecords response body: calls fn for the text of each element
+ * of Records, in order, and gives NextShardIterator's content (NULL when
+ * null or absent).  Returns false, with errbuf set, when the body is not
+ * such a response; fn returning false stops the walk (also false).
+ */
+bool
+audit_scan_records_page(const char *body, size_t len,
+						bool (*fn) (void *arg, const char *record, size_t len),
+						void *arg, const char **next_iterator,
+						size_t *next_iterator_len, int *nrecords,
+						char *errbuf, size_t errlen)
+{
+	Scan		s;
+	TransformState st;
+	bool		saw_records = false;
+
+	st.out = NULL;
+	st.errbuf = errbuf;
+	st.errlen = errlen;
+	*next_iterator = NULL;
+	*next_iterator_len = 0;
+	*nrecords = 0;
+	s.p = body;
+	s.end = body + len;
+	if (!expect(&s, '{'))
+		return bad_record(&st, "the response is not a JSON object", NULL);
+	if (expect(&s, '}'))
+		return bad_record(&st, "the response has no Records array", NULL);
+	do
+	{
+		Span		key;
+
+		if (!scan_string(&s, &key) || !expect(&s, ':'))
+			return bad_record(&st, "malformed response", NULL);
+		skip_ws(&s);
+		if (SPAN_IS(&key, "Records") && peek_is(&s, '['))
 		{
-			out->len = start;
-			out->data[start] = '\0';
+			s.p++;
+			saw_records = true;
+			if (!expect(&s, ']'))
+			{
+				do
+				{
+					Span		rec;
+
+					if (!skip_value(&s, 0, &rec))
+						return bad_record(&st, "malformed record in Records", NULL);
+					(*nrecords)++;
+					if (!fn(arg, rec.p, rec.len))
+						return false;
+				} while (expect(&s, ','));
+				if (!expect(&s, ']'))
+					return bad_record(&st, "malformed Records array", NULL);
+			}
 		}
+		else if (SPAN_IS(&key, "NextShardIterator") && peek_is(&s, '"'))
+		{
+			Span		it;
+
+			if (!scan_string(&s, &it))
+				return bad_record(&st, "malformed NextShardIterator", NULL);
+			*next_iterator = it.p;
+			*next_iterator_len = it.len;
+		}
+		else if (!skip_value(&s, 0, NULL))
+			return bad_record(&st, "malformed response", NULL);
+	} while (expect(&s, ','));
+	if (!expect(&s, '}'))
+		return bad_record(&st, "malformed response", NULL);
+	if (!saw_records)
+		return bad_record(&st, "the response has no Records array", NULL);
+	return true;
+}
+
+/* ---- the record from a json-c object ---- */
+
+/*
+ * The same transform for a record already parsed by json-c: it is written
+ * back as JSON text and read as above, so both entry points keep one set
+ * of rules.  info's sequence number and event id point into text that
+ * lives as long as record.
+ */
+AuditTransformResult
+audit_transform_record(json_object *record, const char *shard_id,
+					   const char *source_table, AuditBuf *out,
+					   AuditRecordInfo *info, char *errbuf, size_t errlen)
+{
+	const char *text;
+	size_t		len;
+
+	if (record == NULL || !json_object_is_type(record, json_type_object))
+	{
+		if (errbuf && errlen > 0)
+			snprintf(errbuf, errlen, "stream record is not an object");
+		if (info)
+			memset(info, 0, sizeof(*info));
+		return out->oom ? AUDIT_TRANSFORM_OUT_OF_MEMORY : AUDIT_TRANSFORM_BAD_RECORD;
+	}
+	text = json_object_to_json_string_length(record,
+											 JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+											 &len);
+	if (text == NULL)
+	{
+		out->oom = true;
 		return AUDIT_TRANSFORM_OUT_OF_MEMORY;
 	}
-	out->len = start;
-	out->data[start] = '\0';
-	return AUDIT_TRANSFORM_BAD_RECORD;
+	return audit_transform_record_text(text, len, shard_id, source_table, out, info,
+									   errbuf, errlen);
 }

@@ -52,6 +52,11 @@ typedef struct AuditRecordInfo
 	size_t		keys_offset;	/* in out->data; keys_len 0 when no keys */
 	size_t		keys_len;
 	double		approximate_time;	/* unix seconds, 0 when absent */
+	/* in the input text (as written there: digits, hex) */
+	const char *sequence_number;
+	size_t		sequence_number_len;
+	const char *event_id;
+	size_t		event_id_len;
 } AuditRecordInfo;
 
 /*
@@ -68,6 +73,30 @@ extern AuditTransformResult audit_transform_record(json_object *record,
 												   AuditBuf *out,
 												   AuditRecordInfo *info,
 												   char *errbuf, size_t errlen);
+
+/*
+ * The same from the record's JSON text (len bytes, the whole record and
+ * nothing else), without building a tree: what the pump uses on GetRecords
+ * pages.
+ */
+extern AuditTransformResult audit_transform_record_text(const char *json, size_t len,
+														const char *shard_id,
+														const char *source_table,
+														AuditBuf *out,
+														AuditRecordInfo *info,
+														char *errbuf, size_t errlen);
+
+/*
+ * Walks a GetRecords response body: fn gets the JSON text of each element
+ * of Records in order; *next_iterator the content of NextShardIterator
+ * (NULL when null or absent).  False with errbuf set when the body is not
+ * such a response (or fn returned false).
+ */
+extern bool audit_scan_records_page(const char *body, size_t len,
+									bool (*fn) (void *arg, const char *record, size_t len),
+									void *arg, const char **next_iterator,
+									size_t *next_iterator_len, int *nrecords,
+									char *errbuf, size_t errlen);
 
 /*
  * Writes the exact decimal text of a DynamoDB number as Python's

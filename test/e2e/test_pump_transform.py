@@ -37,9 +37,20 @@ def driver(tmp_path_factory):
     return exe
 
 
-def run_driver(driver, wire_records, shard="shardId-00000001-abc", table="Orders"):
-    data = "".join(json.dumps(r, ensure_ascii=bool(i % 2)) + "\n" for i, r in enumerate(wire_records))
-    out = subprocess.run([driver, "convert", shard, table], input=data.encode(),
+def wire_text(i, record):
+    """The record as JSON text, in turn compact and UTF-8 (as GetRecords
+    writes it), spaced with \\u escapes, and indented."""
+    form = i % 3
+    if form == 0:
+        return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    if form == 1:
+        return json.dumps(record, ensure_ascii=True)
+    return json.dumps(record, indent=1).replace("\n", "\r\t ")
+
+
+def run_driver(driver, wire_records, shard="shardId-00000001-abc", table="Orders", mode="convert"):
+    data = "".join(wire_text(i, r) + "\n" for i, r in enumerate(wire_records))
+    out = subprocess.run([driver, mode, shard, table], input=data.encode(),
                          stdout=subprocess.PIPE, check=True).stdout
     lines = out.decode("utf-8").split("\n")
     assert lines[-1] == "", "output does not end with a newline"
@@ -162,6 +173,16 @@ def test_corpus_matches_type_deserializer(driver):
     for line, rec in zip(lines, parsed):
         assert not line.startswith("!BAD"), line
         check_record(line, rec, "shardId-00000001-abc", "Orders")
+
+
+def test_text_and_tree_entry_points_agree(driver):
+    """The pump reads records as text; audit_transform_record takes json-c trees."""
+    wire = pump_corpus.records(500, seed=9)
+    text = run_driver(driver, wire)
+    tree = run_driver(driver, wire, mode="convert-tree")
+    assert len(text) == len(tree) == 500
+    for a, b in zip(text, tree):
+        assert strict_load(a) == strict_load(b)
 
 
 def test_number_edge_cases_exact(driver):

@@ -7,13 +7,19 @@
  *	pump_transform_driver convert SHARD_ID SOURCE_TABLE < records.jsonl
  *		one stream record (GetRecords wire JSON) a line in; for each, its
  *		audit record (which ends with its own newline) or a line
- *		"!BAD <reason>" out.
+ *		"!BAD <reason>" out.  The records are read as text, as the pump
+ *		reads GetRecords pages (audit_transform_record_text).
+ *
+ *	pump_transform_driver convert-tree SHARD_ID SOURCE_TABLE < records.jsonl
+ *		the same through json-c (audit_transform_record): each line parsed
+ *		into a tree first.
  *
  *	pump_transform_driver bench SECONDS < records.jsonl
- *		as the worker does, parses a page of 500 records, then transforms
- *		it into one reused batch buffer; repeats over the input for about
- *		SECONDS of transform CPU time (parsing is not counted) and prints
- *		{"records": N, "cpu_ns": T, "bytes": B}.
+ *		transforms the records' text, as the worker does with a GetRecords
+ *		page, into one reused batch buffer (reset every 500 records); repeats
+ *		over the input for about SECONDS of CPU time and prints
+ *		{"records": N, "cpu_ns": T, "bytes": B}.  Reading the JSON is part
+ *		of what is timed.
  *
  *-------------------------------------------------------------------------
  */
@@ -26,8 +32,6 @@
 
 #include "pump/transform.h"
 
-/* records in a GetRecords page (the benchmark's unit of work) */
-#define PAGE_SIZE 500
 
 static char *
 read_line(FILE *f, size_t *len)
@@ -72,7 +76,7 @@ cpu_ns(void)
 }
 
 static int
-convert(const char *shard_id, const char *table)
+convert(const char *shard_id, const char *table, int tree)
 {
 	AuditBuf	buf;
 	char	   *line;
@@ -89,9 +93,12 @@ convert(const char *shard_id, const char *table)
 			free(line);
 			continue;
 		}
-		rec = parse_or_die(line, len);
 		buf.len = 0;
-		switch (audit_transform_record(rec, shard_id, table, &buf, NULL, err, sizeof(err)))
+		rec = tree ? parse_or_die(line, len) : NULL;
+		switch (tree ?
+				audit_transform_record(rec, shard_id, table, &buf, NULL, err, sizeof(err)) :
+				audit_transform_record_text(line, len, shard_id, table, &buf, NULL,
+											err, sizeof(err)))
 		{
 			case AUDIT_TRANSFORM_OK:
 				fwrite(buf.data, 1, buf.len, stdout);
@@ -103,7 +110,8 @@ convert(const char *shard_id, const char *table)
 				fprintf(stderr, "out of memory\n");
 				return 3;
 		}
-		json_object_put(rec);
+		if (rec)
+			json_object_put(rec);
 		free(line);
 	}
 	audit_buf_free(&buf);
@@ -115,11 +123,9 @@ bench(double seconds)
 {
 	char	  **lines = NULL;
 	size_t	   *lens = NULL;
-	json_object *page[PAGE_SIZE];
 	size_t		nlines = 0,
 				cap = 0,
-				i,
-				j;
+				i;
 	char	   *line;
 	size_t		len;
 	AuditBuf	buf;
@@ -150,35 +156,30 @@ bench(double seconds)
 	}
 	audit_buf_init(&buf);
 
-	/*
-	 * As the worker does: a page of records is parsed (not timed), then
-	 * transformed into one reused batch buffer (timed).
-	 */
 	while (elapsed < seconds * 1e9)
 	{
-		for (i = 0; i < nlines; i += PAGE_SIZE)
-		{
-			size_t		n = nlines - i < PAGE_SIZE ? nlines - i : PAGE_SIZE;
-			double		start;
+		double		start = cpu_ns();
 
-			for (j = 0; j < n; j++)
-				page[j] = parse_or_die(lines[i + j], lens[i + j]);
-			buf.len = 0;
-			start = cpu_ns();
-			for (j = 0; j < n; j++)
-				if (audit_transform_record(page[j], "shardId-00000001", "Orders",
-										   &buf, NULL, NULL, 0) != AUDIT_TRANSFORM_OK)
-				{
-					fprintf(stderr, "record %zu failed\n", i + j);
-					return 2;
-				}
-			elapsed += cpu_ns() - start;
-			if (done < (long long) nlines)
-				bytes += buf.len;
-			done += n;
-			for (j = 0; j < n; j++)
-				json_object_put(page[j]);
+		for (i = 0; i < nlines; i++)
+		{
+			if (i % 500 == 0)
+				buf.len = 0;
+			if (audit_transform_record_text(lines[i], lens[i], "shardId-00000001", "Orders",
+											&buf, NULL, NULL, 0) != AUDIT_TRANSFORM_OK)
+			{
+				fprintf(stderr, "record %zu failed\n", i);
+				return 2;
+			}
 		}
+		elapsed += cpu_ns() - start;
+		done += nlines;
+	}
+	for (i = 0; i < nlines; i++)
+	{
+		buf.len = 0;
+		audit_transform_record_text(lines[i], lens[i], "shardId-00000001", "Orders",
+									&buf, NULL, NULL, 0);
+		bytes += buf.len;
 	}
 	printf("{\"records\": %lld, \"cpu_ns\": %.0f, \"bytes\": %lld}\n", done, elapsed, bytes);
 	for (i = 0; i < nlines; i++)
@@ -193,9 +194,11 @@ int
 main(int argc, char **argv)
 {
 	if (argc == 4 && strcmp(argv[1], "convert") == 0)
-		return convert(argv[2], argv[3]);
+		return convert(argv[2], argv[3], 0);
+	if (argc == 4 && strcmp(argv[1], "convert-tree") == 0)
+		return convert(argv[2], argv[3], 1);
 	if (argc == 3 && strcmp(argv[1], "bench") == 0)
 		return bench(atof(argv[2]));
-	fprintf(stderr, "usage: %s convert SHARD_ID SOURCE_TABLE | bench SECONDS\n", argv[0]);
+	fprintf(stderr, "usage: %s convert|convert-tree SHARD_ID SOURCE_TABLE | bench SECONDS\n", argv[0]);
 	return 2;
 }

@@ -264,3 +264,78 @@ TEST(transform_reports_keys_and_time)
 	json_object_put(rec);
 	audit_buf_free(&buf);
 }
+
+typedef struct PageRecords
+{
+	int			n;
+	char		texts[4][256];
+} PageRecords;
+
+static bool
+collect_record(void *arg, const char *text, size_t len)
+{
+	PageRecords *pr = arg;
+
+	if (pr->n < 4 && len < sizeof(pr->texts[0]))
+		snprintf(pr->texts[pr->n], sizeof(pr->texts[0]), "%.*s", (int) len, text);
+	pr->n++;
+	return true;
+}
+
+TEST(transform_page_scan_finds_records_and_iterator)
+{
+	const char *body = "{ \"Records\" : [ {\"eventID\":\"a\",\"dynamodb\":{\"SequenceNumber\":\"1\"}} ,\n"
+		"{\"eventID\":\"b\",\"dynamodb\":{\"SequenceNumber\":\"2\",\"Keys\":{\"k\":{\"S\":\"}]\\\"\"}}}} ],"
+		" \"NextShardIterator\" : \"it\\/1\" }";
+	PageRecords pr;
+	const char *next;
+	size_t		next_len;
+	int			n;
+	char		err[128];
+
+	memset(&pr, 0, sizeof(pr));
+	CHECK(audit_scan_records_page(body, strlen(body), collect_record, &pr, &next, &next_len,
+								  &n, err, sizeof(err)));
+	CHECK_INT_EQ(n, 2);
+	CHECK_INT_EQ(pr.n, 2);
+	CHECK_STR_EQ(pr.texts[0], "{\"eventID\":\"a\",\"dynamodb\":{\"SequenceNumber\":\"1\"}}");
+	CHECK(next != NULL && next_len == 5 && memcmp(next, "it\\/1", 5) == 0);
+
+	/* a drained shard: null iterator; and a body that is not a page */
+	memset(&pr, 0, sizeof(pr));
+	CHECK(audit_scan_records_page("{\"Records\":[],\"NextShardIterator\":null}", 39,
+								  collect_record, &pr, &next, &next_len, &n, err, sizeof(err)));
+	CHECK(next == NULL && n == 0);
+	CHECK(!audit_scan_records_page("{\"Records\":[{]}", 15, collect_record, &pr, &next,
+								   &next_len, &n, err, sizeof(err)));
+	CHECK(!audit_scan_records_page("{\"Other\":1}", 11, collect_record, &pr, &next,
+								   &next_len, &n, err, sizeof(err)));
+}
+
+TEST(transform_text_copies_strings_and_decodes_escaped_numbers)
+{
+	const char *rec = "{\"eventID\":\"e\\u0031\",\"dynamodb\":{\"SequenceNumber\":\"7\","
+		"\"ApproximateCreationDateTime\":0,"
+		"\"NewImage\":{\"n\\u00e9\":{\"N\":\"1\\u0045\\u0032\"},\"b\":{\"B\":\"a\\/8=\"},"
+		"\"s\":{\"S\":\"a\\\"\\\\\\/\\u0001\"}},\"Keys\":{\"id\":{\"S\":\"x\"}}}}";
+	AuditBuf	buf;
+	AuditRecordInfo info;
+	char		err[128];
+
+	audit_buf_init(&buf);
+	CHECK(audit_transform_record_text(rec, strlen(rec), "s", "t", &buf, &info, err, sizeof(err)) ==
+		  AUDIT_TRANSFORM_OK);
+	CHECK_STR_EQ(buf.data, "{\"event_id\":\"e\\u0031\",\"event_time\":\"1970-01-01 00:00:00.000\","
+				 "\"sequence_number\":\"7\",\"shard_id\":\"s\",\"source_table\":\"t\",\"aws_region\":null,"
+				 "\"keys\":{\"id\":\"x\"},\"new_image\":{\"n\\u00e9\":1E+2,\"b\":\"a/8=\","
+				 "\"s\":\"a\\\"\\\\\\/\\u0001\"}}\n");
+	CHECK(info.sequence_number_len == 1 && info.sequence_number[0] == '7');
+	CHECK(info.event_id_len == 7);
+	/* a raw control character in a string is not JSON */
+	buf.len = 0;
+	CHECK(audit_transform_record_text("{\"eventID\":\"a\x01\",\"dynamodb\":{\"SequenceNumber\":\"1\"}}", 48,
+									  NULL, NULL, &buf, NULL, err, sizeof(err)) ==
+		  AUDIT_TRANSFORM_BAD_RECORD);
+	CHECK_INT_EQ(buf.len, 0);
+	audit_buf_free(&buf);
+}

@@ -1,0 +1,20 @@
+/*-------------------------------------------------------------------------
+ *
+ * jsontext.h
+ *		AWS JSON calls whose request and response stay JSON text: for the
+ *		pump's large bodies (GetRecords pages, PutRecordBatch), which it
+ *		writes and reads without building json-c trees.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef AUDIT_FDW_JSONTEXT_H
+#define AUDIT_FDW_JSONTEXT_H
+
+#include "aws/aws.h"
+
+/* in jsontext.c */
+extern AwsResponse *aws_json_call_text(AwsClient *client, AwsService service,
+									   const char *operation, const char *body,
+									   size_t body_len, AwsError **error);
+
+#endif							/* AUDIT_FDW_JSONTEXT_H */
