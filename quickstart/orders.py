@@ -6,9 +6,10 @@ against the local AWS emulator (AUDIT_FDW_EMULATOR_URL), exactly as it would
 run against AWS without the endpoint_url.
 
     orders.py create-table   the Orders table, with a stream of new and old images
-    orders.py play           the story: order 101 OPEN -> PICKEDUP -> DELIVERED,
-                             a batch of other orders, then 101 RETURNED; ends
-                             with "N changes, so N stream records"
+    orders.py play day1      order 101 OPEN -> PICKEDUP, forty other orders placed
+    orders.py play day2      101 DELIVERED, the others delivered or cancelled
+    orders.py play day3      101 RETURNED
+                             each ends with "N changes, so N stream records"
 """
 import os
 import sys
@@ -72,48 +73,62 @@ def delete_order(db, order_id):
     db.delete_item(TableName="Orders", Key={"orderId": {"S": order_id}})
 
 
-def play(db):
-    records = 0
+BATCH = range(102, 142)
 
-    print("   order 101: inserted as OPEN")
+
+def day1(db):
+    """Order 101 is placed and picked up; forty other orders are placed, and
+    all but every fourth picked up."""
     put_order(db, "101", "OPEN")
-    records += 1
-    for state in ("PICKEDUP", "DELIVERED"):
-        print("   order 101: ->", state)
-        set_state(db, "101", state)
-        records += 1
+    set_state(db, "101", "PICKEDUP")
+    print("   order 101: inserted as OPEN, -> PICKEDUP")
+    changes = 2
+    for n in BATCH:
+        put_order(db, str(n), "OPEN")
+        changes += 1
+        if n % 4 != 0:
+            set_state(db, str(n), "PICKEDUP")
+            changes += 1
+    print(f"   orders {BATCH.start}..{BATCH.stop - 1}: inserted as OPEN, "
+          "all but every fourth -> PICKEDUP")
+    return changes
 
-    # A batch of other orders: most are delivered, some wait for pickup,
-    # every fourth is cancelled (deleted from the table).
-    batch = range(102, 142)
-    for n in batch:
-        oid = str(n)
-        put_order(db, oid, "OPEN")
-        records += 1
+
+def day2(db):
+    """Order 101 is delivered; of the others, half are delivered and the ones
+    never picked up are cancelled (deleted)."""
+    set_state(db, "101", "DELIVERED")
+    print("   order 101: -> DELIVERED")
+    changes = 1
+    for n in BATCH:
         if n % 4 == 0:
-            delete_order(db, oid)
-            records += 1
-            continue
-        set_state(db, oid, "PICKEDUP")
-        records += 1
-        if n % 4 != 3:
-            set_state(db, oid, "DELIVERED")
-            records += 1
-    print(f"   orders {batch.start}..{batch.stop - 1}: OPEN -> PICKEDUP -> DELIVERED, "
-          "some still PICKEDUP, every fourth cancelled (deleted)")
+            delete_order(db, str(n))
+            changes += 1
+        elif n % 4 != 3:
+            set_state(db, str(n), "DELIVERED")
+            changes += 1
+    print("   other orders: 20 -> DELIVERED, 10 still PICKEDUP, "
+          "the 10 never picked up cancelled (deleted)")
+    return changes
 
-    print("   order 101: -> RETURNED")
+
+def day3(db):
+    """Order 101 comes back."""
     set_state(db, "101", "RETURNED")
-    records += 1
-    print(f"   {records} changes, so {records} stream records")
+    print("   order 101: -> RETURNED")
+    return 1
+
+
+STEPS = {"day1": day1, "day2": day2, "day3": day3}
 
 
 def main():
     db = dynamodb()
     if sys.argv[1:] == ["create-table"]:
         create_table(db)
-    elif sys.argv[1:] == ["play"]:
-        play(db)
+    elif len(sys.argv) == 3 and sys.argv[1] == "play" and sys.argv[2] in STEPS:
+        changes = STEPS[sys.argv[2]](db)
+        print(f"   {changes} changes, so {changes} stream records")
     else:
         sys.exit(__doc__)
 

@@ -66,12 +66,16 @@ def test_history_of_order_101(outputs, run):
         ("MODIFY", "DELIVERED", "RETURNED")]
     times = [r[0] for r in rows]
     assert times == sorted(times)
+    # the story spans three days: picked up on the first, delivered on the
+    # second, returned on the third
+    days = [t[:10] for t in times]
+    assert days[0] == days[1] < days[2] < days[3], days
 
 
 def test_transitions_per_day(outputs):
     rows = table_rows(section(outputs[0], "State transitions per day"))
     counts = {}
-    for r in rows:  # a run across midnight has two days
+    for r in rows:
         counts[(r[1], r[2])] = counts.get((r[1], r[2]), 0) + int(r[3])
     # orders 101..141: 41 inserted; every fourth of 102..141 (10) deleted
     assert counts[("(new)", "OPEN")] == 41
@@ -80,6 +84,12 @@ def test_transitions_per_day(outputs):
     assert counts[("PICKEDUP", "DELIVERED")] == 21
     assert counts[("DELIVERED", "RETURNED")] == 1
     assert len(counts) == 5
+    days = sorted({r[0] for r in rows})
+    assert len(days) == 3
+    per_day = {(r[0], r[1], r[2]) for r in rows}
+    assert (days[0], "(new)", "OPEN") in per_day
+    assert (days[1], "OPEN", "(deleted)") in per_day
+    assert (days[2], "DELIVERED", "RETURNED") in per_day
 
 
 def test_explain_shows_the_athena_sql(outputs):
