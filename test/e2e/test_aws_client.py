@@ -184,6 +184,12 @@ def test_cancel_interrupts_request_in_flight(db, server, emulator):
     import conftest
     other = conftest.connect()
     with other.cursor() as cur:
+        # the wait shows in pg_stat_activity, without the request's secrets
+        cur.execute("SELECT wait_event_type, wait_event, query FROM pg_stat_activity "
+                    "WHERE pid = %s", (pid,))
+        wait_type, wait_event, query = cur.fetchone()
+        assert (wait_type, wait_event) == ("Extension", "Extension")
+        assert "aws_identity" in query
         cancel_at = time.monotonic()
         cur.execute("SELECT pg_cancel_backend(%s)", (pid,))
     other.close()
