@@ -336,6 +336,7 @@ def parse(text):
             o = tokens[i + 2]
             raise _syntax("mismatched input 'OFFSET'. Expecting: <EOF> "
                           "(Trino takes OFFSET before LIMIT)", o.line, o.col)
+    _reject_postgresql_grammar(stmt, tokens)
     for select in stmt.find_all(exp.Select):
         if not select.expressions:
             t = find_token(tokens, "from") or tokens[-1]
@@ -347,6 +348,50 @@ def parse(text):
                          f"{first.text.upper()} statements are not supported by the emulator "
                          "(only queries)", first.line, first.col)
     return stmt, tokens
+
+
+# type names PostgreSQL (or Hive DDL) has and Trino's SQL does not
+_NOT_TRINO_TYPES = {"text", "string", "jsonb", "bytea", "timestamptz", "int2", "int4", "int8",
+                    "float4", "float8", "serial", "bigserial", "bpchar"}
+
+
+def _reject_postgresql_grammar(stmt, tokens):
+    """Constructs sqlglot's Trino reader accepts and Trino's grammar has not."""
+    def at(word):
+        t = find_token(tokens, word)
+        return (t.line, t.col) if t else (1, 1)
+
+    for node in stmt.find_all(exp.SimilarTo, exp.Any, exp.All, exp.Distinct, exp.Is, exp.Lock,
+                              exp.Interval):
+        if isinstance(node, exp.SimilarTo):
+            raise _syntax("mismatched input 'SIMILAR'. Expecting: <predicate>", *at("similar"))
+        if isinstance(node, (exp.Any, exp.All)) and not isinstance(node.this, (exp.Subquery, exp.Select)):
+            word = "any" if isinstance(node, exp.Any) else "all"
+            raise _syntax(f"mismatched input '{word.upper()}'. Expecting: '(' <query> ')' "
+                          "(= ANY (array) is PostgreSQL syntax; use IN or contains)", *at(word))
+        if isinstance(node, exp.Distinct) and node.args.get("on") is not None:
+            raise _syntax("mismatched input 'ON'. Expecting: <expression> "
+                          "(DISTINCT ON is PostgreSQL syntax)", *at("on"))
+        if isinstance(node, exp.Is) and not isinstance(node.expression, exp.Null):
+            raise _syntax("mismatched input 'TRUE'. Expecting: 'NULL', 'DISTINCT'", *at("is"))
+        if isinstance(node, exp.Lock):
+            raise _syntax("mismatched input 'FOR'. Expecting: <EOF>", *at("for"))
+        if isinstance(node, exp.Interval):
+            unit = node.text("unit").upper()
+            value = node.this
+            if not unit or not (isinstance(value, exp.Literal) and value.is_string):
+                raise _syntax("mismatched input. Expecting: 'DAY', 'HOUR', 'MINUTE', 'MONTH', 'SECOND', "
+                              "'YEAR' (INTERVAL '1 day' is PostgreSQL syntax; write INTERVAL '1' DAY)",
+                              *at("interval"))
+            if not re.fullmatch(r"\s*[+-]?\d+(\.\d+)?\s*", value.this):
+                raise TrinoError("INVALID_LITERAL", f"'{value.this}' is not a valid INTERVAL {unit} literal",
+                                 *at("interval"))
+    for i, t in enumerate(tokens[1:-1], 1):
+        if t.kind == "word" and t.value.lower() in _NOT_TRINO_TYPES and \
+                tokens[i - 1].kind == "word" and tokens[i - 1].value.upper() == "AS" and \
+                tokens[i + 1].text in (")", "("):
+            # the type of a CAST (an alias is followed by FROM, a comma...)
+            raise TrinoError("TYPE_NOT_FOUND", f"Unknown type: {t.value.lower()}", t.line, t.col)
 
 
 def _token_at(tokens, line, col):

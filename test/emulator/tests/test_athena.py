@@ -602,3 +602,15 @@ def test_gzip_objects(athena, audit, glue):
     assert rows(athena, q["QueryExecutionId"])[1] == ["3"]
     # Athena counts the compressed bytes it read
     assert q["Statistics"]["DataScannedInBytes"] == len(data)
+
+
+@pytest.mark.parametrize("query,error", [
+    ("SELECT event_id FROM orders_audit WHERE event_id SIMILAR TO 'e%'", "SYNTAX_ERROR"),
+    ("SELECT DISTINCT ON (event_name) event_id FROM orders_audit", "SYNTAX_ERROR"),
+    ("SELECT event_id FROM orders_audit WHERE (n > 1) IS TRUE", "SYNTAX_ERROR"),
+    ("SELECT event_time + INTERVAL '1 day' FROM orders_audit", "SYNTAX_ERROR"),
+    ("SELECT CAST(n AS text) FROM orders_audit", "TYPE_NOT_FOUND"),
+    ("SELECT event_id FROM orders_audit WHERE n = ANY (ARRAY[1, 2])", "FUNCTION_NOT_FOUND"),
+])
+def test_more_postgresql_grammar_is_rejected(athena, audit, query, error):
+    assert failure(athena, audit, query).startswith(error + ": line 1:")
