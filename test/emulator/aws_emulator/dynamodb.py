@@ -12,10 +12,8 @@ same values) appends nothing, as in DynamoDB.  Items whose TTL attribute
 (epoch seconds) has passed by the emulator clock are deleted by the TTL
 sweeper with a REMOVE record whose userIdentity names the DynamoDB service.
 """
-import datetime
-
 from .core import AwsError, Service
-from .ddb_expr import (Expressions, apply_update, check_item, check_value,
+from .ddb_expr import (Expressions, apply_update, check_item,
                        eval_condition, item_size, items_equal, project, vexc,
                        _deep_copy)
 
@@ -375,6 +373,3 @@ class DynamoDB(Service):
                 self._emit(t, old, None, user_identity={
                     "Type": "Service", "PrincipalId": "dynamodb.amazonaws.com"})
 
-
-def utc(epoch):
-    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc)

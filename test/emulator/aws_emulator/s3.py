@@ -17,6 +17,7 @@ delete_object(bucket, key).  A missing bucket or key raises AwsError
 NoSuchBucket / NoSuchKey.
 """
 import base64
+import bisect
 import hashlib
 import json
 import os
@@ -25,7 +26,7 @@ import shutil
 import tempfile
 from urllib.parse import quote
 
-from .core import AwsError, Service
+from .core import AwsError, Service, to_epoch
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -41,6 +42,11 @@ def _encode_key(key):
 def _no_bucket(bucket):
     return AwsError("NoSuchBucket", "The specified bucket does not exist", status=404,
                     extra={"BucketName": bucket})
+
+
+def _precondition(condition):
+    return AwsError("PreconditionFailed", "At least one of the pre-conditions you "
+                    "specified did not hold", status=412, extra={"Condition": condition})
 
 
 def _no_key(key):
@@ -270,17 +276,51 @@ class S3(Service):
                 "ContentType": meta["content_type"], "AcceptRanges": "bytes",
                 "Metadata": meta["metadata"] or None}
 
+    def _conditions(self, p, meta):
+        """S3's conditional request rules: None to go on, or 304."""
+        etag = meta["etag"].strip('"')
+        modified = int(meta["last_modified"])
+
+        def tags(header):
+            return {t.strip().strip('"') for t in header.split(",")}
+
+        def epoch(value):
+            return int(to_epoch(value))
+
+        if_match, if_none = p.get("IfMatch"), p.get("IfNoneMatch")
+        if if_match is not None:
+            t = tags(if_match)
+            if "*" not in t and etag not in t:
+                raise _precondition("If-Match")
+        elif p.get("IfUnmodifiedSince") is not None and \
+                modified > epoch(p["IfUnmodifiedSince"]):
+            raise _precondition("If-Unmodified-Since")
+        if if_none is not None:
+            t = tags(if_none)
+            if "*" in t or etag in t:
+                return 304
+        elif p.get("IfModifiedSince") is not None and \
+                modified <= epoch(p["IfModifiedSince"]):
+            return 304
+        return None
+
     def HeadObject(self, p):
         meta = self.head_object(p["Bucket"], p["Key"])
         out = self._object_headers(meta)
+        if self._conditions(p, meta) == 304:
+            out["_status"] = 304
+            return out
         out["ContentLength"] = meta["size"]
         return out
 
     def GetObject(self, p):
         bucket, key = p["Bucket"], p["Key"]
         meta = self.head_object(bucket, key)
-        data = self.get_object(bucket, key)
         out = self._object_headers(meta)
+        if self._conditions(p, meta) == 304:
+            out["_status"] = 304
+            return out
+        data = self.get_object(bucket, key)
         rng = p.get("Range")
         size = len(data)
         if rng:
@@ -324,7 +364,6 @@ class S3(Service):
         last, last_is_prefix = None, False
         truncated = False
         keys = b.keys()
-        import bisect
         i = bisect.bisect_right(keys, after) if after else bisect.bisect_left(keys, prefix)
         n = 0
         while i < len(keys):
@@ -358,6 +397,35 @@ class S3(Service):
                 contents.append(b.objects[key])
                 last, last_is_prefix = key, False
         return contents, prefixes, truncated, last, last_is_prefix
+
+    def ListObjects(self, p):
+        b = self._bucket(p["Bucket"])
+        prefix = p.get("Prefix") or ""
+        delimiter = p.get("Delimiter") or ""
+        max_keys = min(max(p.get("MaxKeys", 1000), 0), 1000)
+        marker = p.get("Marker") or ""
+        contents, prefixes, truncated, last, last_is_prefix = self._list(
+            b, prefix, delimiter, max_keys, marker,
+            bool(delimiter) and marker.endswith(delimiter))
+        enc = (lambda x: quote(x, safe="/")) if p.get("EncodingType") == "url" else \
+            (lambda x: x)
+        out = {
+            "Name": b.name, "Prefix": enc(prefix), "Marker": enc(marker),
+            "MaxKeys": max_keys, "IsTruncated": truncated,
+            "Contents": [{"Key": enc(m["key"]), "LastModified": m["last_modified"],
+                          "ETag": m["etag"], "Size": m["size"],
+                          "StorageClass": "STANDARD",
+                          "Owner": {"DisplayName": "emulator", "ID": self.emu.account_id}}
+                         for m in contents] or None,
+            "CommonPrefixes": [{"Prefix": enc(x)} for x in prefixes] or None,
+        }
+        if delimiter:
+            out["Delimiter"] = enc(delimiter)
+            if truncated:
+                out["NextMarker"] = enc(last)
+        if p.get("EncodingType"):
+            out["EncodingType"] = p["EncodingType"]
+        return out
 
     def ListObjectsV2(self, p):
         b = self._bucket(p["Bucket"])

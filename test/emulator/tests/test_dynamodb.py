@@ -179,3 +179,25 @@ def test_ttl_deletes_carry_user_identity(emulator, uid):
     assert removes[0]["dynamodb"]["Keys"] == {"pk": {"S": "old"}}
     assert removes[0]["userIdentity"] == {"Type": "Service",
                                           "PrincipalId": "dynamodb.amazonaws.com"}
+
+
+def test_stream_off_and_on_again(emulator, uid):
+    ddb, arn = create_table(emulator, uid)
+    ddb.put_item(TableName=uid, Item={"pk": {"S": "a"}})
+    ddb.update_table(TableName=uid, StreamSpecification={"StreamEnabled": False})
+    st = emulator.client("dynamodbstreams")
+    d = st.describe_stream(StreamArn=arn)["StreamDescription"]
+    assert d["StreamStatus"] == "DISABLED"
+    assert all("EndingSequenceNumber" in s["SequenceNumberRange"] for s in d["Shards"])
+    ddb.put_item(TableName=uid, Item={"pk": {"S": "b"}})     # no stream: no record
+    assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in read_all(emulator, arn)] == ["a"]
+    import time
+    time.sleep(0.002)
+    ddb.update_table(TableName=uid, StreamSpecification={"StreamEnabled": True,
+                                                         "StreamViewType": "KEYS_ONLY"})
+    arn2 = ddb.describe_table(TableName=uid)["Table"]["LatestStreamArn"]
+    assert arn2 != arn
+    ddb.put_item(TableName=uid, Item={"pk": {"S": "c"}})
+    assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in read_all(emulator, arn2)] == ["c"]
+    arns = [s["StreamArn"] for s in st.list_streams(TableName=uid)["Streams"]]
+    assert arns == [arn, arn2]

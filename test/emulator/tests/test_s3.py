@@ -117,3 +117,45 @@ def test_bad_content_md5(s3, bucket):
         s3.put_object(Bucket=bucket, Key="k", Body=b"abc",
                       ContentMD5="1B2M2Y8AsgTpgAmY7PhCfg==")
     assert error_of(e)["Code"] == "BadDigest"
+
+
+def test_conditional_get(s3, bucket):
+    etag = s3.put_object(Bucket=bucket, Key="c", Body=b"v1")["ETag"]
+    assert s3.get_object(Bucket=bucket, Key="c", IfMatch=etag)["Body"].read() == b"v1"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="c", IfMatch='"0123456789abcdef0123456789abcdef"')
+    assert e.value.response["Error"]["Code"] == "PreconditionFailed"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="c", IfNoneMatch=etag)
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 304
+    # a resumed download of a replaced object must notice
+    s3.put_object(Bucket=bucket, Key="c", Body=b"v2")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="c", IfMatch=etag, Range="bytes=1-")
+    assert e.value.response["Error"]["Code"] == "PreconditionFailed"
+
+
+def test_listing_special_keys(s3, bucket):
+    keys = ["a b/c+d=e", "a b/ü€", "a b/x%20y", "q?x&y"]
+    for k in keys:
+        s3.put_object(Bucket=bucket, Key=k, Body=b"1")
+    r = s3.list_objects_v2(Bucket=bucket)          # boto3 asks EncodingType=url
+    assert sorted(c["Key"] for c in r["Contents"]) == sorted(keys)
+    r = s3.list_objects_v2(Bucket=bucket, Prefix="a b/", Delimiter="/")
+    assert sorted(c["Key"] for c in r["Contents"]) == sorted(keys[:3])
+    for k in keys:
+        assert s3.get_object(Bucket=bucket, Key=k)["Body"].read() == b"1"
+
+
+def test_list_objects_v1(s3, bucket):
+    for k in ["a/1", "a/2", "b", "c"]:
+        s3.put_object(Bucket=bucket, Key=k, Body=b"1")
+    r = s3.list_objects(Bucket=bucket, MaxKeys=2)
+    assert [c["Key"] for c in r["Contents"]] == ["a/1", "a/2"] and r["IsTruncated"]
+    r = s3.list_objects(Bucket=bucket, Marker="a/2")
+    assert [c["Key"] for c in r["Contents"]] == ["b", "c"] and not r["IsTruncated"]
+    r = s3.list_objects(Bucket=bucket, Delimiter="/", MaxKeys=1)
+    assert [p["Prefix"] for p in r["CommonPrefixes"]] == ["a/"] and r["NextMarker"] == "a/"
+    r = s3.list_objects(Bucket=bucket, Delimiter="/", Marker="a/")
+    assert [c["Key"] for c in r["Contents"]] == ["b", "c"]
