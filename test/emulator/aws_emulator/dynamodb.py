@@ -372,4 +372,3 @@ class DynamoDB(Service):
                 old = t.items.pop(key)
                 self._emit(t, old, None, user_identity={
                     "Type": "Service", "PrincipalId": "dynamodb.amazonaws.com"})
-

@@ -550,9 +550,15 @@ class RestRoute:
         # more literals first
         self.rank = (len(self.query_literals), len(self.segments))
 
-    def match(self, method, raw_path, query):
+    def match(self, method, raw_path, query, foreign_literals=frozenset()):
+        """The URI labels if the request is this operation's, else None.
+        A query naming another operation's literal (?acl, ?tagging) is not
+        this operation's."""
         if method != self.method:
             return None
+        for k in query:
+            if k in foreign_literals and k not in self.query_literals:
+                return None
         for k, v in self.query_literals.items():
             if k not in query or (v and query[k] != v):
                 return None

@@ -78,7 +78,15 @@ class ServiceBinding:
                 else "ValidationException",
                 unchecked_max=unchecked.get(op_name, ()))
         self.routes = []
+        self.query_literals = frozenset()
         if self.protocol == "rest-xml":
+            lits = set()
+            for name in model.operation_names:
+                uri = model.operation_model(name).http.get("requestUri", "")
+                for part in uri.partition("?")[2].split("&"):
+                    if part:
+                        lits.add(part.partition("=")[0])
+            self.query_literals = frozenset(lits)
             self.routes = sorted((RestRoute(op) for op in self._ops.values()),
                                  key=lambda r: r.rank, reverse=True)
         self.json_output = JsonOutput()
@@ -266,7 +274,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         req.binding = b
         method = self.command
         for route in b.routes:
-            labels = route.match(method, raw_path, query)
+            labels = route.match(method, raw_path, query, b.query_literals)
             if labels is not None:
                 req.operation = route.op.name
                 req.labels = labels

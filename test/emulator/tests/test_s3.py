@@ -159,3 +159,10 @@ def test_list_objects_v1(s3, bucket):
     assert [p["Prefix"] for p in r["CommonPrefixes"]] == ["a/"] and r["NextMarker"] == "a/"
     r = s3.list_objects(Bucket=bucket, Delimiter="/", Marker="a/")
     assert [c["Key"] for c in r["Contents"]] == ["b", "c"]
+
+
+def test_unsupported_subresource_is_not_a_listing(s3, bucket):
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_bucket_acl(Bucket=bucket)
+    assert e.value.response["Error"]["Code"] == "NotImplemented"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501

@@ -276,3 +276,19 @@ def test_trimming_after_retention(emulator, streams, uid):
         got += [r["dynamodb"]["Keys"]["pk"]["S"] for r in read_shard(emulator, arn,
                                                                      s["ShardId"])]
     assert got == ["new"]
+
+
+def test_initial_shards_share_the_key_space(emulator, streams, uid):
+    before = emulator._call("GET", "config")["stream_initial_shards"]
+    emulator.configure(stream_initial_shards=3)
+    try:
+        ddb, arn = create_table(emulator, uid)
+    finally:
+        emulator.configure(stream_initial_shards=before)
+    for i in range(60):
+        put(ddb, uid, "k%d" % i, i)
+    all_shards = shards(emulator, arn)
+    assert len(all_shards) == 3
+    assert not any(s.get("ParentShardId") for s in all_shards)
+    counts = [len(read_shard(emulator, arn, s["ShardId"])) for s in all_shards]
+    assert sum(counts) == 60 and all(c > 0 for c in counts)
