@@ -656,6 +656,9 @@ typedef struct Span
 static inline void
 skip_ws(Scan *s)
 {
+	/* compact JSON (what AWS writes) has none: one test */
+	if (s->p < s->end && (unsigned char) *s->p > ' ')
+		return;
 	while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t'))
 		s->p++;
 }
@@ -1129,7 +1132,25 @@ write_av_text(TransformState *st, Scan *s, int depth)
 		return bad_record(st, "attribute values nested too deeply", NULL);
 	if (!expect(s, '{'))
 		return bad_record(st, "attribute value is not an object", NULL);
-	if (!scan_string(s, &type) || !expect(s, ':'))
+	skip_ws(s);
+	{
+		/* a type descriptor is 1 to 4 plain letters: read it at once */
+		const char *q = s->p + 1;
+
+		if (s->p < s->end && *s->p == '"')
+			while (q < s->end && q - s->p <= 5 && *q >= 'A' && *q <= 'Z')
+				q++;
+		if (s->p < s->end && *s->p == '"' && q < s->end && *q == '"' && q - s->p <= 5)
+		{
+			type.p = s->p + 1;
+			type.len = q - type.p;
+			type.escaped = false;
+			s->p = q + 1;
+		}
+		else if (!scan_string(s, &type))
+			return bad_record(st, "attribute value does not have exactly one type descriptor", NULL);
+	}
+	if (!expect(s, ':'))
 		return bad_record(st, "attribute value does not have exactly one type descriptor", NULL);
 	if (type.escaped)
 	{
