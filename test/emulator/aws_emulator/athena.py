@@ -128,7 +128,7 @@ def _parse_page_token(token, qid):
         raise _invalid("The NextToken is not valid for this query.") from None
 
 
-def read_csv_records(f, offset, limit):
+def read_csv_records(f, offset, limit, chunk=1 << 18):
     """Up to `limit` records of an Athena result CSV from byte `offset`:
     (records, offset after them, whether the object ends there).  A field
     is a str, or None for an empty unquoted field (NULL)."""
@@ -137,7 +137,6 @@ def read_csv_records(f, offset, limit):
     pos = 0
     records = []
     eof = False
-    chunk = 1 << 18
     while len(records) < limit:
         rec, end = _parse_record(buf, pos, eof)
         if rec is None:

@@ -614,3 +614,25 @@ def test_gzip_objects(athena, audit, glue):
 ])
 def test_more_postgresql_grammar_is_rejected(athena, audit, query, error):
     assert failure(athena, audit, query).startswith(error + ": line 1:")
+
+
+def test_result_reader_across_read_boundaries():
+    import io
+    import os
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+    from aws_emulator.athena import read_csv_records
+    rows_in = [["h1", "h2"], ["a", None], ["", 'x"y'], ["multi\nline,", None], [None, None],
+               ["ünï", "\"\""]]
+
+    def field(v):
+        return "" if v is None else '"' + v.replace('"', '""') + '"'
+    data = "".join(",".join(field(v) for v in r) + "\n" for r in rows_in).encode()
+    for chunk in (1, 2, 3, 7, 64, 1 << 18):
+        f = io.BytesIO(data)
+        got, offset, done = [], 0, False
+        while not done:
+            recs, offset, done = read_csv_records(f, offset, 2, chunk=chunk)
+            got += recs
+        assert got == rows_in, chunk
+        assert offset == len(data)
