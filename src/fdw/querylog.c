@@ -11,7 +11,9 @@
  *	  (their own rows) but not write it.  The table has no index, so a
  *	  plain heap insert is the whole write.
  *	- The row belongs to the transaction of the query: it is gone if that
- *	  transaction aborts.  Nothing is written during recovery.
+ *	  transaction aborts.  Nothing can be written during recovery or in
+ *	  parallel mode (a plan with a Gather elsewhere): the query is then
+ *	  recorded in the server log instead.
  *
  *-------------------------------------------------------------------------
  */
@@ -65,8 +67,15 @@ audit_query_log_record(const char *server_name, const char *relname,
 	HeapTuple	tuple;
 	char		cost[64];
 
-	if (RecoveryInProgress())
+	if (RecoveryInProgress() || IsInParallelMode())
+	{
+		ereport(LOG,
+				(errmsg("audit_fdw: Athena query %s for foreign table \"%s\" of server \"%s\" by \"%s\" scanned " INT64_FORMAT " bytes",
+						query_id, relname, server_name,
+						GetUserNameFromId(GetUserId(), false), bytes_scanned),
+				 errhidestmt(true)));
 		return;
+	}
 	/* the control file fixes the extension's schema */
 	nspoid = get_namespace_oid("audit_fdw", true);
 	if (!OidIsValid(nspoid))

@@ -366,3 +366,21 @@ def test_unreadable_result_object_falls_back_to_getqueryresults(setup, db, emula
     assert sorted(rows) == [(i, f"row {i}") for i in range(1000, 2201)]
     # 1,201 rows and a header: two pages
     assert len(athena_requests(emulator, "GetQueryResults")) - pages_before == 2
+
+
+def test_query_in_parallel_mode_is_logged_to_the_server_log(setup, db):
+    cur = db.cursor()
+    cur.execute("DROP TABLE IF EXISTS fdw_e2e.local_rows")
+    cur.execute("CREATE TABLE fdw_e2e.local_rows AS SELECT g AS n FROM generate_series(1, 20000) g")
+    cur.execute("ANALYZE fdw_e2e.local_rows")
+    cur.execute("SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; "
+                "SET min_parallel_table_scan_size = 0; SET max_parallel_workers_per_gather = 2")
+    sql = ("SELECT count(*) FROM fdw_e2e.local_rows "
+           "UNION ALL SELECT count(*) FROM fdw_e2e.big WHERE id = 9")
+    cur.execute("EXPLAIN (COSTS OFF) " + sql)
+    assert "Gather" in "\n".join(r[0] for r in cur.fetchall())
+    # a plan with a Gather runs in parallel mode, where no row can be written
+    cur.execute(sql)
+    assert sorted(r[0] for r in cur.fetchall()) == [1, 20000]
+    cur.execute("RESET parallel_setup_cost; RESET parallel_tuple_cost; "
+                "RESET min_parallel_table_scan_size; RESET max_parallel_workers_per_gather")
