@@ -12,6 +12,9 @@ running it; "after" runs the operation and then replaces its response, the
 case of a request that took effect but whose answer was lost).
 `truncate_body` runs the operation and sends its answer's headers and only
 that many bytes of its body, then resets the connection.
+`empty_page` is read by DynamoDB Streams' GetRecords: it answers no records
+and an iterator at the same position, as GetRecords may do while records
+are there.
 `record_failure_rate` is read by Firehose's PutRecordBatch itself (each
 record fails with that probability) and counts as a hit per request.
 """
@@ -39,7 +42,7 @@ DEFAULT_STATUS = {
 FIELDS = {"service", "operation", "error", "message", "status", "probability",
           "count", "skip", "latency_ms", "drop_connection", "body", "when",
           "content_type", "record_failure_rate", "record_error_code",
-          "record_error_message", "truncate_body"}
+          "record_error_message", "truncate_body", "empty_page"}
 
 
 class FaultError(ValueError):
@@ -66,6 +69,7 @@ class Fault:
         self.body = spec.get("body")
         self.content_type = spec.get("content_type")
         self.when = spec.get("when", "before")
+        self.empty_page = bool(spec.get("empty_page", False))
         self.truncate_body = spec.get("truncate_body")
         if self.truncate_body is not None:
             self.truncate_body = int(self.truncate_body)
@@ -90,11 +94,18 @@ class Fault:
             self.status = int(self.status)
         if not (self.error or self.drop_connection or self.body is not None
                 or self.latency_ms or self.record_failure_rate is not None
-                or self.truncate_body is not None):
+                or self.truncate_body is not None or self.empty_page):
             raise FaultError("a fault needs one of error, drop_connection, body, "
-                             "truncate_body, latency_ms or record_failure_rate")
+                             "truncate_body, latency_ms, record_failure_rate or "
+                             "empty_page")
         self.seen = 0
         self.hits = 0
+
+    @property
+    def service_level(self):
+        """Consulted by the service itself (per-record failures, empty
+        pages), not applied by the server."""
+        return self.record_failure_rate is not None or self.empty_page
 
     def matches(self, service, operation):
         return ((self.service is None or self.service == service)
@@ -133,13 +144,14 @@ class Faults:
 
     def pick(self, service, operation, record_level=False):
         """The fault that hits this request, or None (counts it).
-        record_level selects the faults with record_failure_rate (asked by
-        Firehose) or those without (asked by the server)."""
+        record_level selects the faults services consult themselves
+        (record_failure_rate, empty_page) or the others (asked by the
+        server)."""
         if not self._faults:
             return None
         with self._lock:
             for f in self._faults:
-                if (f.record_failure_rate is not None) != record_level:
+                if f.service_level != record_level:
                     continue
                 if not f.matches(service, operation) or f.exhausted():
                     continue
@@ -155,9 +167,14 @@ class Faults:
     def record_failures(self, service, operation):
         """For per-record failures: (rate, error code, message) or None."""
         f = self.pick(service, operation, record_level=True)
-        if f is None:
+        if f is None or f.record_failure_rate is None:
             return None
         return f.record_failure_rate, f.record_error_code, f.record_error_message
+
+    def empty_page(self, service, operation):
+        """True if this call should answer an empty page (GetRecords)."""
+        f = self.pick(service, operation, record_level=True)
+        return f is not None and f.empty_page
 
     def random(self):
         return self._rng.random()

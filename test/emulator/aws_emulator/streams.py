@@ -397,6 +397,10 @@ class DynamoDBStreams(Service):
             raise AwsError("TrimmedDataAccessException", "The operation attempted to read "
                            "past the oldest stream record in a shard.")
         i = bisect.bisect_left(sh.seqs, position)
+        if self.emu.faults.empty_page(self.name, "GetRecords"):
+            # GetRecords may answer an empty page while records are there
+            return {"Records": [],
+                    "NextShardIterator": self._iterator(s, sh, position, now)}
         j = i
         total = 0
         n = len(sh.seqs)

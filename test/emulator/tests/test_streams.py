@@ -292,3 +292,19 @@ def test_initial_shards_share_the_key_space(emulator, streams, uid):
     assert not any(s.get("ParentShardId") for s in all_shards)
     counts = [len(read_shard(emulator, arn, s["ShardId"])) for s in all_shards]
     assert sum(counts) == 60 and all(c > 0 for c in counts)
+
+
+def test_empty_page_fault(faults, streams, uid):
+    ddb, arn = create_table(faults, uid)
+    put(ddb, uid, "a", 1)
+    sid = shards(faults, arn)[0]["ShardId"]
+    it = streams.get_shard_iterator(StreamArn=arn, ShardId=sid,
+                                    ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    faults.add_fault(service="dynamodbstreams", operation="GetRecords", empty_page=True,
+                     count=2)
+    r = streams.get_records(ShardIterator=it)
+    assert r["Records"] == [] and r["NextShardIterator"]
+    r = streams.get_records(ShardIterator=r["NextShardIterator"])
+    assert r["Records"] == []
+    r = streams.get_records(ShardIterator=r["NextShardIterator"])
+    assert len(r["Records"]) == 1
