@@ -24,6 +24,7 @@ OBJS = \
 	src/aws/sts.o \
 	src/aws/xml.o \
 	src/fdw/csv.o \
+	src/fdw/dialect.o \
 	src/fdw/deparse.o \
 	src/fdw/fdw.o \
 	src/fdw/import.o \

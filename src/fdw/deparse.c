@@ -91,6 +91,7 @@
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
+#include "fdw/dialect.h"
 #include "fdw/fdw.h"
 
 /* State of classifying one expression */
@@ -155,6 +156,7 @@ static bool is_float_type(Oid type);
 static bool is_orderable_type(Oid type, Oid collation);
 static bool is_runtime_type(Oid type);
 static bool like_pattern_for_athena(const char *pattern, StringInfo out);
+static void append_malloced(StringInfo buf, char *text);
 static const char *date_unit_name(Const *c);
 static const char *extract_function(Const *field, Oid argtype);
 static bool is_utc_zone(Node *node);
@@ -1251,30 +1253,26 @@ classify_aggref(Aggref *agg, classify_cxt *cxt)
 }
 
 /*
- * Rewrite a PostgreSQL LIKE pattern (escape character backslash) for
- * Trino's LIKE ... ESCAPE '\': an escaped character other than %, _ and \
- * is the character itself.  False for a pattern PostgreSQL rejects (a
- * trailing escape): it stays local so that PostgreSQL raises its error.
+ * Rewrite a PostgreSQL LIKE pattern for Trino's LIKE ... ESCAPE '\'
+ * (dialect.c).  False for a pattern PostgreSQL rejects (a trailing
+ * escape): it stays local so that PostgreSQL raises its error.
  */
 static bool
 like_pattern_for_athena(const char *pattern, StringInfo out)
 {
-	const char *p;
+	bool		invalid;
+	char	   *converted = athena_like_pattern(pattern, &invalid);
 
-	for (p = pattern; *p; p++)
+	if (converted == NULL)
 	{
-		if (*p == '\\')
-		{
-			p++;
-			if (*p == '\0')
-				return false;
-			if (*p == '%' || *p == '_' || *p == '\\')
-				appendStringInfoChar(out, '\\');
-			appendStringInfoChar(out, *p);
-		}
-		else
-			appendStringInfoChar(out, *p);
+		if (!invalid)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory")));
+		return false;
 	}
+	appendStringInfoString(out, converted);
+	free(converted);
 	return true;
 }
 
@@ -1283,22 +1281,25 @@ like_pattern_for_athena(const char *pattern, StringInfo out)
  * ------------------------------------------------------------------------
  */
 
+/* Append a string dialect.c malloc'd, and free it. */
+static void
+append_malloced(StringInfo buf, char *text)
+{
+	if (text == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	appendStringInfoString(buf, text);
+	free(text);
+}
+
 /*
  * Write an identifier in double quotes, doubling embedded quotes.
  */
 void
 audit_append_identifier(StringInfo buf, const char *ident)
 {
-	const char *p;
-
-	appendStringInfoChar(buf, '"');
-	for (p = ident; *p; p++)
-	{
-		if (*p == '"')
-			appendStringInfoChar(buf, '"');
-		appendStringInfoChar(buf, *p);
-	}
-	appendStringInfoChar(buf, '"');
+	append_malloced(buf, athena_quote_identifier(ident));
 }
 
 /*
@@ -1308,16 +1309,7 @@ audit_append_identifier(StringInfo buf, const char *ident)
 void
 audit_append_string_literal(StringInfo buf, const char *str)
 {
-	const char *p;
-
-	appendStringInfoChar(buf, '\'');
-	for (p = str; *p; p++)
-	{
-		if (*p == '\'')
-			appendStringInfoChar(buf, '\'');
-		appendStringInfoChar(buf, *p);
-	}
-	appendStringInfoChar(buf, '\'');
+	append_malloced(buf, athena_quote_literal(str));
 }
 
 static void
@@ -2075,47 +2067,14 @@ deparse_target_list(StringInfo buf, int varno, Relation rel,
 		appendStringInfoString(buf, "1");
 }
 
-/* The fields a partition format may name, from the most significant. */
-static const char *const partition_fields[] = {"yyyy", "MM", "dd", "HH", "mm"};
-
 /*
- * True for a format that names the time from the year down, each field
- * fixed-width, so that its strings sort as the times do: yyyy, then
- * optionally MM, dd, HH, mm in that order, with other characters between.
+ * True for a partition format whose strings sort as the times they stand
+ * for (dialect.c has the rule).
  */
 bool
 audit_partition_format_valid(const char *format)
 {
-	const char *p = format;
-	int			next = 0;
-
-	while (*p)
-	{
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))
-		{
-			const char *want;
-
-			if (next >= lengthof(partition_fields))
-				return false;
-			want = partition_fields[next];
-			if (strncmp(p, want, strlen(want)) != 0)
-				return false;
-			p += strlen(want);
-			next++;
-			/* a field must not run into another letter (yyyyy, MMM) */
-			if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))
-			{
-				if (next >= lengthof(partition_fields) ||
-					strncmp(p, partition_fields[next], strlen(partition_fields[next])) != 0)
-					return false;
-			}
-		}
-		else if (*p == '\'')
-			return false;
-		else
-			p++;
-	}
-	return next > 0;
+	return athena_partition_format_valid(format);
 }
 
 /*
@@ -2131,8 +2090,7 @@ audit_append_partition_literal(StringInfo buf, const AuditFdwPartitioning *part,
 {
 	struct pg_tm tm;
 	fsec_t		fsec;
-	StringInfoData out;
-	const char *p;
+	char		out[256];
 
 	if (!TIMESTAMP_NOT_FINITE(ts))
 	{
@@ -2155,38 +2113,10 @@ audit_append_partition_literal(StringInfo buf, const AuditFdwPartitioning *part,
 		audit_append_string_literal(buf, late ? "~" : "");
 		return;
 	}
-	initStringInfo(&out);
-	for (p = part->format; *p;)
-	{
-		if (strncmp(p, "yyyy", 4) == 0)
-		{
-			appendStringInfo(&out, "%04d", tm.tm_year);
-			p += 4;
-		}
-		else if (strncmp(p, "MM", 2) == 0)
-		{
-			appendStringInfo(&out, "%02d", tm.tm_mon);
-			p += 2;
-		}
-		else if (strncmp(p, "dd", 2) == 0)
-		{
-			appendStringInfo(&out, "%02d", tm.tm_mday);
-			p += 2;
-		}
-		else if (strncmp(p, "HH", 2) == 0)
-		{
-			appendStringInfo(&out, "%02d", tm.tm_hour);
-			p += 2;
-		}
-		else if (strncmp(p, "mm", 2) == 0)
-		{
-			appendStringInfo(&out, "%02d", tm.tm_min);
-			p += 2;
-		}
-		else
-			appendStringInfoChar(&out, *p++);
-	}
-	audit_append_string_literal(buf, out.data);
+	if (!athena_partition_value(part->format, tm.tm_year, tm.tm_mon, tm.tm_mday,
+								tm.tm_hour, tm.tm_min, out, sizeof(out)))
+		elog(ERROR, "partition value of format \"%s\" is too long", part->format);
+	audit_append_string_literal(buf, out);
 }
 
 
