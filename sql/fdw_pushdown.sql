@@ -242,6 +242,16 @@ EXPLAIN (VERBOSE, COSTS OFF)
 SELECT v.order_id, a.event_time, a.new_state FROM vip v JOIN audit a ON a.order_id = v.order_id;
 ALTER FOREIGN TABLE audit OPTIONS (SET estimated_rows '100000');
 
+-- upper bounds prune only within a declared delivery delay (none here);
+-- 0 declares a table partitioned by event time itself (not this one, whose
+-- records arrive up to 10 minutes late: EXPLAIN only)
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT count(*) FROM audit2 WHERE event_time BETWEEN '2024-01-03' AND '2024-01-04';
+ALTER FOREIGN TABLE audit2 OPTIONS (ADD max_delivery_delay '0');
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT count(*) FROM audit2 WHERE event_time BETWEEN '2024-01-03' AND '2024-01-04';
+ALTER FOREIGN TABLE audit2 OPTIONS (DROP max_delivery_delay);
+
 -- pushdown off: Athena only reads the columns
 SET audit_fdw.enable_pushdown = off;
 EXPLAIN (VERBOSE, COSTS OFF)

@@ -995,7 +995,7 @@ add_final_paths(PlannerInfo *root, RelOptInfo *input_rel,
 	if (ordered || sorted_path)
 		total_cost += (total_cost - startup_cost) * (SORT_COST_MULTIPLIER - 1);
 	/* slightly cheaper than the same scan with a Limit node above it */
-	total_cost -= cpu_tuple_cost;
+	total_cost = Max(startup_cost, total_cost - cpu_tuple_cost);
 
 	final_rel->fdw_private = new_upper_fpinfo(query_rel, UPPERREL_FINAL);
 	add_path(final_rel, (Path *)

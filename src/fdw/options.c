@@ -360,13 +360,13 @@ check_option_value(const AuditFdwOption *opt, DefElem *def)
 																	   ObjectIdGetDatum(InvalidOid),
 																	   Int32GetDatum(-1)));
 
-				if (iv->month != 0 || iv->day < 0 || iv->time < 0 ||
-					(iv->day == 0 && iv->time == 0))
+				/* 0: a table partitioned by event time itself */
+				if (iv->month != 0 || iv->day < 0 || iv->time < 0)
 					ereport(ERROR,
 							(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 							 errmsg("invalid value for option \"%s\": \"%s\"",
 									opt->name, value),
-							 errhint("Use a positive interval of days, hours or minutes, such as \"1 hour\".")));
+							 errhint("Use a non-negative interval of days, hours or minutes, such as \"1 hour\", or 0 for a table partitioned by event time.")));
 				break;
 			}
 		case OPT_PATH:
