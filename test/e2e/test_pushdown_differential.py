@@ -67,6 +67,11 @@ CONSTRUCTS = {
     "having": lambda s: " HAVING " in s,
     "join": lambda s: " JOIN " in s,
 }
+# constructs seen in the plan around the Athena SQL
+PLAN_CONSTRUCTS = {
+    "parameterized_scan": lambda plan: "Nested Loop" in plan and any(
+        '" = $' in s for s in athena_sql(plan)),
+}
 
 TEXT_VALUES = pushdown_fixture.NOTES + ["101", "105", "OPEN", "DELIVERED", "RETURNED", "a", "z"]
 LIKE_PATTERNS = ["%", "a%", "%e%", "%\\%%", "%\\_%", "_a%", "%'%", "%\\\\%", "Z%", "é%",
@@ -107,7 +112,9 @@ def setup(emulator):
         key_columns => '{pushdown_fixture.KEY_COLUMNS}', history => '100 years')""")
     cur.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
     cur.execute(f"CREATE SCHEMA {SCHEMA}")
-    for name in ("audit", "audit2"):
+    # audit_big: the same table said to be huge, so that a join with a few
+    # local rows becomes a parameterized scan (one Athena query per value)
+    for name in ("audit", "audit2", "audit_big"):
         cur.execute(f"""CREATE FOREIGN TABLE {SCHEMA}.{name} (
             event_id text, event_name text, event_time timestamptz,
             sequence_number text,
@@ -123,7 +130,8 @@ def setup(emulator):
             express boolean OPTIONS (column_name 'new_image', path 'express'),
             updated bigint OPTIONS (column_name 'new_image', path 'lastUpdatedDate'),
             new_image jsonb)
-            SERVER {SERVER} OPTIONS ("table" 'orders_audit', estimated_rows '100000',
+            SERVER {SERVER} OPTIONS ("table" 'orders_audit',
+                estimated_rows '{"1000000000" if name == "audit_big" else "100000"}',
                 time_column 'event_time', partition_column 'datehour',
                 partition_format 'yyyy/MM/dd/HH', max_delivery_delay '15 minutes')""")
     cur.execute(f"CREATE TABLE {SCHEMA}.local_orders (order_id text, priority int)")
@@ -316,6 +324,13 @@ class Gen:
             return (f"SELECT a.event_id, a.order_id, a.new_state, b.event_id, b.new_state"
                     f" FROM {t} {jt} {SCHEMA}.audit2 b ON {cond}{extra}{w}", None, False)
         if shape == 10:
+            if r.random() < 0.4:
+                # a few outer rows against a huge table: parameterized scans
+                return (f"SELECT l.order_id, a.event_time, a.new_state, a.qty FROM "
+                        f"{SCHEMA}.local_orders l JOIN {SCHEMA}.audit_big a"
+                        f" ON a.order_id = l.order_id"
+                        f"{self.where() or ' WHERE true'} AND l.priority = {r.randrange(3)}",
+                        None, False)
             return (f"SELECT l.order_id, l.priority, a.event_time, a.new_state FROM "
                     f"{SCHEMA}.local_orders l JOIN {t} ON a.order_id = l.order_id"
                     f"{self.where()}", None, False)
@@ -423,13 +438,16 @@ def test_pushdown_on_and_off_give_identical_results(setup, capsys):
     for th in threads:
         th.join()
 
-    shipped = {name: 0 for name in CONSTRUCTS}
+    shipped = {name: 0 for name in list(CONSTRUCTS) + list(PLAN_CONSTRUCTS)}
     differences = []
     remote_rows = 0
     for i, sql, params, plan, on, off in sorted(results):
         sqls = athena_sql(plan)
         for name, test in CONSTRUCTS.items():
             if any(test(s) for s in sqls):
+                shipped[name] += 1
+        for name, test in PLAN_CONSTRUCTS.items():
+            if test(plan):
                 shipped[name] += 1
         remote_rows += len(on)
         if on != off:
