@@ -10,7 +10,12 @@ answer where Trino's differs.  Rules this file keeps:
   10.6).  That reader is lenient, so a lexer of our own first rejects the
   PostgreSQL-only constructs Trino has no grammar for (`::` casts, ILIKE,
   the ~ regex operators, E'' strings, $n parameters, backquotes), with
-  Trino's "line L:C: ..." positions.
+  Trino's "line L:C: ..." positions, and a pass over the tree rejects the
+  rest (SIMILAR TO, DISTINCT ON, IS TRUE, INTERVAL '1 day', FOR UPDATE,
+  LIMIT before OFFSET, type names such as text or timestamptz).
+- sqlglot 10.6 gives AND and OR one precedence; our parser binds AND
+  tighter, and the PostgreSQL text parenthesises every operator so that
+  the tree's precedence is the one that runs.
 - Identifiers are case-insensitive in Trino, quoted or not: every identifier
   is emitted lower-cased and quoted.  "" inside a quoted identifier is one ".
 - String literals are typed varchar (`CAST('x' AS text)`) so that a
@@ -26,7 +31,9 @@ answer where Trino's differs.  Rules this file keeps:
   semantics differ (substr, avg, sum, round, greatest, concat, ...) call
   helpers of the athena_fn schema (athena_engine.py creates them).
 - Timestamps are millisecond precision (timestamp(3)) unless a literal or
-  a cast says otherwise.
+  a cast says otherwise.  Literals have Trino's types: 1 integer,
+  10000000000 bigint, 1.50 decimal(3,2), 1e0 double, DECIMAL '1.50'
+  decimal(3,2).  x IS NULL of a row tests the row, not its fields.
 """
 import re
 
