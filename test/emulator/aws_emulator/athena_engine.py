@@ -670,9 +670,7 @@ class Engine:
             cur.execute(f"SELECT * FROM ({sql}) AS q LIMIT 0")
             desc = cur.description
         facts = [self._column_facts(conn, d) for d in desc]
-        names = comp.output_names() or [d.name for d in desc]
-        if len(names) != len(desc):
-            names = [d.name for d in desc]
+        names = comp.output_names([d.name for d in desc])
         columns = [athena_column(f, n) for f, n in zip(facts, names)]
         aliases = ", ".join(f'"c{i}"' for i in range(len(desc)))
         select = ", ".join(self._pgtypes.render(conn, f'q."c{i}"', d.type_code)

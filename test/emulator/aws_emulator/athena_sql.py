@@ -873,21 +873,29 @@ class Compiler:
         stmt = self.stmt
         return gen.generate(stmt)
 
-    def output_names(self):
-        """Athena's names of the result columns, or None when they come from
-        `*` (then the engine takes PostgreSQL's)."""
+    def output_names(self, pg_names):
+        """Athena's names of the result columns (an expression without an
+        alias is _col<position>); `pg_names`, PostgreSQL's, fill in what a
+        `*` expands to."""
         node = self.stmt
         while isinstance(node, (exp.Union, exp.Intersect, exp.Except)):
             node = node.this
         if isinstance(node, exp.Subquery):
             node = node.unnest()
         if not isinstance(node, exp.Select):
-            return None
+            return list(pg_names)
+        items = node.expressions
+        stars = [e for e in items
+                 if isinstance(e, exp.Star) or (isinstance(e, exp.Column) and isinstance(e.this, exp.Star))]
+        if len(stars) > 1:
+            return list(pg_names)
+        width = len(pg_names) - (len(items) - 1) if stars else 0
         names = []
-        for i, e in enumerate(node.expressions):
-            if isinstance(e, exp.Star) or (isinstance(e, exp.Column) and isinstance(e.this, exp.Star)):
-                return None
-            if isinstance(e, exp.Alias):
+        for e in items:
+            i = len(names)
+            if e in stars:
+                names.extend(pg_names[i:i + width])
+            elif isinstance(e, exp.Alias):
                 names.append(e.alias.lower())
             elif isinstance(e, exp.Column):
                 names.append(e.name.lower())
@@ -896,7 +904,7 @@ class Compiler:
                              else f"_col{i}")
             else:
                 names.append(f"_col{i}")
-        return names
+        return names if len(names) == len(pg_names) else list(pg_names)
 
 
 def _conjuncts(node):
