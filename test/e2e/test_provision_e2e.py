@@ -274,3 +274,18 @@ def test_aws_errors_reach_the_caller(db, server, emulator):
         emulator.clear_faults()
     assert e.value.diag.message_primary == "aws glue GetDatabase failed: AccessDeniedException"
     assert "request id" in e.value.diag.message_detail
+
+
+def test_audit_table_with_key_columns_and_history(db, server, emulator):
+    """A table with a sort key names its key attributes; history sets how far
+    back the projection reaches."""
+    table = unique("orders_audit")
+    assert call(db, "SELECT audit_fdw.create_audit_table(%s, %s, %s, "
+                    "'customerId string, orderDate string, state string', "
+                    "key_columns => 'customerId string, orderDate string', "
+                    "history => '90 days')", server, table, LOCATION) == "created"
+    t = emulator.client("glue").get_table(DatabaseName="prov_e2e", Name=table)["Table"]
+    types = {c["Name"]: c["Type"] for c in t["StorageDescriptor"]["Columns"]}
+    assert types["keys"] == "struct<customerId:string,orderDate:string>"
+    assert types["new_image"] == "struct<customerId:string,orderDate:string,state:string>"
+    assert t["Parameters"]["projection.datehour.range"] == "NOW-90DAYS,NOW"
