@@ -180,7 +180,7 @@ static void deparse_column_ref(StringInfo buf, int varno, Oid relid,
 							   int varattno, bool qualify);
 static void deparse_target_list(StringInfo buf, int varno, Relation rel,
 								Bitmapset *attrs_used, List **retrieved_attrs);
-static void deparse_from(RelOptInfo *rel, List **where, deparse_expr_cxt *cxt);
+static void deparse_from(RelOptInfo *rel, deparse_expr_cxt *cxt);
 static void deparse_conds(List *conds, const char *sep, deparse_expr_cxt *cxt);
 static void deparse_partition_conds(RelOptInfo *baserel, bool *first,
 									const char *sep, deparse_expr_cxt *cxt);
@@ -2287,7 +2287,7 @@ deparse_cond_items(List *items, const char *sep, bool *first,
  * conditions.
  */
 static void
-deparse_from(RelOptInfo *rel, List **where, deparse_expr_cxt *cxt)
+deparse_from(RelOptInfo *rel, deparse_expr_cxt *cxt)
 {
 	AuditFdwRelationInfo *fpinfo = (AuditFdwRelationInfo *) rel->fdw_private;
 	StringInfo	buf = cxt->buf;
@@ -2307,7 +2307,7 @@ deparse_from(RelOptInfo *rel, List **where, deparse_expr_cxt *cxt)
 		bool		first = true;
 		const char *join;
 
-		deparse_from(fpinfo->outerrel, where, cxt);
+		deparse_from(fpinfo->outerrel, cxt);
 		switch (fpinfo->jointype)
 		{
 			case JOIN_INNER:
@@ -2329,7 +2329,7 @@ deparse_from(RelOptInfo *rel, List **where, deparse_expr_cxt *cxt)
 				join = NULL;
 		}
 		appendStringInfo(buf, " %s ", join);
-		deparse_from(fpinfo->innerrel, where, cxt);
+		deparse_from(fpinfo->innerrel, cxt);
 		appendStringInfoString(buf, " ON (");
 		on = list_concat(list_copy(fpinfo->joinclauses), on);
 		deparse_cond_items(on, " AND ", &first, cxt);
@@ -2360,7 +2360,8 @@ audit_deparse_select(PlannerInfo *root, RelOptInfo *rel, List *tlist,
 					 AuditFdwPartitioning **partitioning)
 {
 	AuditFdwRelationInfo *fpinfo = (AuditFdwRelationInfo *) rel->fdw_private;
-	RelOptInfo *query_rel = rel;	/* the grouped, join or base relation */
+	RelOptInfo *query_rel = rel;	/* the grouped, DISTINCT, join or base
+									 * relation */
 	RelOptInfo *scanrel;
 	AuditFdwRelationInfo *qinfo;
 	StringInfoData buf;
@@ -2369,11 +2370,13 @@ audit_deparse_select(PlannerInfo *root, RelOptInfo *rel, List *tlist,
 	bool		first = true;
 	ListCell   *lc;
 
-	/* ORDER BY and LIMIT relations wrap the relation that is queried */
-	while (IS_UPPER_REL(query_rel) &&
-		   (((AuditFdwRelationInfo *) query_rel->fdw_private)->stage == UPPERREL_ORDERED ||
-			((AuditFdwRelationInfo *) query_rel->fdw_private)->stage == UPPERREL_FINAL))
-		query_rel = ((AuditFdwRelationInfo *) query_rel->fdw_private)->outerrel;
+	/*
+	 * ORDER BY and LIMIT paths belong to the relation they sort or limit
+	 * (as in postgres_fdw), so rel is never an ORDER BY or LIMIT relation.
+	 */
+	Assert(!IS_UPPER_REL(rel) ||
+		   ((AuditFdwRelationInfo *) rel->fdw_private)->stage == UPPERREL_GROUP_AGG ||
+		   ((AuditFdwRelationInfo *) rel->fdw_private)->stage == UPPERREL_DISTINCT);
 	qinfo = (AuditFdwRelationInfo *) query_rel->fdw_private;
 	scanrel = IS_UPPER_REL(query_rel) ? qinfo->outerrel : query_rel;
 
@@ -2446,11 +2449,11 @@ audit_deparse_select(PlannerInfo *root, RelOptInfo *rel, List *tlist,
 	}
 
 	appendStringInfoString(&buf, " FROM ");
-	deparse_from(scanrel, &where, &cxt);
+	deparse_from(scanrel, &cxt);
 
 	/* WHERE: the scan's conditions (and partition pruning) */
 	where = NIL;
-	if (IS_UPPER_REL(query_rel) || rel != query_rel)
+	if (IS_UPPER_REL(query_rel))
 		collect_where(scanrel, &where);
 	else
 	{
@@ -2507,15 +2510,10 @@ audit_deparse_select(PlannerInfo *root, RelOptInfo *rel, List *tlist,
 				deparse_expr(tle->expr, &cxt);
 			}
 		}
-		if (rel == query_rel && remote_conds != NIL)
+		if (remote_conds != NIL)
 		{
 			appendStringInfoString(&buf, " HAVING ");
 			deparse_conds(remote_conds, " AND ", &cxt);
-		}
-		else if (rel != query_rel && qinfo->remote_conds != NIL)
-		{
-			appendStringInfoString(&buf, " HAVING ");
-			deparse_conds(qinfo->remote_conds, " AND ", &cxt);
 		}
 	}
 
