@@ -38,6 +38,9 @@ DEFAULT_CONFIG = {
     "stream_retention_seconds": 24 * 3600,
     # DynamoDB Streams: shard iterators expire after this
     "iterator_ttl_seconds": 15 * 60,
+    # DynamoDB Streams: GetRecords calls a shard takes a second before
+    # LimitExceededException (0: no limit)
+    "getrecords_per_shard_per_second": 0,
     # how many partitions (open shards) a new stream starts with
     "stream_initial_shards": 1,
     # STS: default lifetime of temporary credentials

@@ -673,6 +673,13 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
+    def handle_error(self, request, client_address):
+        # a client that goes away (a cancelled query, a killed backend) is
+        # not an emulator error
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
 
 def make_server(emu, host, port, service_classes):
     router = Router(emu, service_classes)

@@ -25,11 +25,13 @@ the response without re-serializing them (the fast path).
 """
 import base64
 import bisect
+import collections
 import datetime
 import hashlib
 import hmac
 import json
 import secrets
+import time
 
 from .core import AwsError, RawJson, Service
 
@@ -112,6 +114,7 @@ class DynamoDBStreams(Service):
         super().__init__(emu)
         self.streams = {}       # arn -> Stream, in creation order
         self._key = secrets.token_bytes(32)
+        self._calls = {}        # (stream, shard) -> recent GetRecords times
 
     # ------------------------------------------------------------------
     # used by DynamoDB (under this service's lock)
@@ -258,6 +261,22 @@ class DynamoDBStreams(Service):
         for s in list(self.streams.values()):
             self._maintain(s, now)
 
+    def _throttle(self, stream, shard):
+        """GetRecords calls a shard may take a second (wall time), if
+        `getrecords_per_shard_per_second` is set: beyond, AWS's throttle."""
+        limit = int(self.emu.config.get("getrecords_per_shard_per_second") or 0)
+        if limit <= 0:
+            return
+        now = time.monotonic()
+        calls = self._calls.setdefault((stream.arn, shard.id), collections.deque())
+        while calls and now - calls[0] >= 1.0:
+            calls.popleft()
+        if len(calls) >= limit:
+            raise AwsError("LimitExceededException", "Rate exceeded for shard %s in stream "
+                           "%s under account %s." % (shard.id, stream.table,
+                                                     self.emu.account_id))
+        calls.append(now)
+
     # ------------------------------------------------------------------
     # iterators: base64url(JSON [arn, shard, position, issued, nonce]) + "." + MAC
 
@@ -396,6 +415,7 @@ class DynamoDBStreams(Service):
         if position <= sh.trimmed_upto:
             raise AwsError("TrimmedDataAccessException", "The operation attempted to read "
                            "past the oldest stream record in a shard.")
+        self._throttle(s, sh)
         i = bisect.bisect_left(sh.seqs, position)
         if self.emu.faults.empty_page(self.name, "GetRecords"):
             # GetRecords may answer an empty page while records are there

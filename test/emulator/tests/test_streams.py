@@ -308,3 +308,23 @@ def test_empty_page_fault(faults, streams, uid):
     assert r["Records"] == []
     r = streams.get_records(ShardIterator=r["NextShardIterator"])
     assert len(r["Records"]) == 1
+
+
+def test_getrecords_rate_limit(emulator, streams, uid):
+    ddb, arn = create_table(emulator, uid)
+    sid = shards(emulator, arn)[0]["ShardId"]
+    it = streams.get_shard_iterator(StreamArn=arn, ShardId=sid,
+                                    ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    emulator.configure(getrecords_per_shard_per_second=3)
+    try:
+        for _ in range(3):
+            it = streams.get_records(ShardIterator=it)["NextShardIterator"]
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            streams.get_records(ShardIterator=it)
+        assert e.value.response["Error"]["Code"] == "LimitExceededException"
+        assert "Rate exceeded for shard" in e.value.response["Error"]["Message"]
+        import time
+        time.sleep(1.05)
+        streams.get_records(ShardIterator=it)
+    finally:
+        emulator.configure(getrecords_per_shard_per_second=0)
