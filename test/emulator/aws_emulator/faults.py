@@ -11,7 +11,15 @@ or `error` (`when` "before" — the default — fails the request without
 running it; "after" runs the operation and then replaces its response, the
 case of a request that took effect but whose answer was lost).
 `truncate_body` runs the operation and sends its answer's headers and only
-that many bytes of its body, then resets the connection.
+that many bytes of its body, then resets the connection.  The other faults
+that shape a response (a hostile server's framing) work the same way, on
+the operation's answer or on a `body`: `content_length` announces another
+length than the body has (then the connection is closed), and
+`stall_after_bytes` sends that many bytes of the body and then stalls for
+`stall_ms` (or until the client hangs up) before sending the rest.  A
+`body` may be repeated (`repeat` times, between `body_prefix` and
+`body_suffix`: huge responses) and carry extra `headers` (a `Location` for
+redirects).
 `empty_page` is read by DynamoDB Streams' GetRecords: it answers no records
 and an iterator at the same position, as GetRecords may do while records
 are there.
@@ -42,7 +50,9 @@ DEFAULT_STATUS = {
 FIELDS = {"service", "operation", "error", "message", "status", "probability",
           "count", "skip", "latency_ms", "drop_connection", "body", "when",
           "content_type", "record_failure_rate", "record_error_code",
-          "record_error_message", "truncate_body", "empty_page"}
+          "record_error_message", "truncate_body", "empty_page", "content_length",
+          "stall_after_bytes", "stall_ms", "repeat", "body_prefix", "body_suffix",
+          "headers"}
 
 
 class FaultError(ValueError):
@@ -75,6 +85,25 @@ class Fault:
             self.truncate_body = int(self.truncate_body)
             if self.truncate_body < 0:
                 raise FaultError("truncate_body must be >= 0")
+        self.content_length = spec.get("content_length")
+        if self.content_length is not None:
+            self.content_length = int(self.content_length)
+            if self.content_length < 0:
+                raise FaultError("content_length must be >= 0")
+        self.stall_after_bytes = spec.get("stall_after_bytes")
+        if self.stall_after_bytes is not None:
+            self.stall_after_bytes = int(self.stall_after_bytes)
+            if self.stall_after_bytes < 0:
+                raise FaultError("stall_after_bytes must be >= 0")
+        self.stall_ms = float(spec.get("stall_ms", 60000))
+        self.repeat = int(spec.get("repeat", 1))
+        if self.repeat < 0:
+            raise FaultError("repeat must be >= 0")
+        self.body_prefix = spec.get("body_prefix", "")
+        self.body_suffix = spec.get("body_suffix", "")
+        self.headers = spec.get("headers") or {}
+        if not isinstance(self.headers, dict):
+            raise FaultError("headers must be an object")
         self.record_failure_rate = spec.get("record_failure_rate")
         self.record_error_code = spec.get("record_error_code", "ServiceUnavailableException")
         self.record_error_message = spec.get("record_error_message", "Slow down.")
@@ -94,10 +123,12 @@ class Fault:
             self.status = int(self.status)
         if not (self.error or self.drop_connection or self.body is not None
                 or self.latency_ms or self.record_failure_rate is not None
-                or self.truncate_body is not None or self.empty_page):
+                or self.truncate_body is not None or self.empty_page
+                or self.content_length is not None
+                or self.stall_after_bytes is not None):
             raise FaultError("a fault needs one of error, drop_connection, body, "
-                             "truncate_body, latency_ms, record_failure_rate or "
-                             "empty_page")
+                             "truncate_body, content_length, stall_after_bytes, "
+                             "latency_ms, record_failure_rate or empty_page")
         self.seen = 0
         self.hits = 0
 
@@ -106,6 +137,17 @@ class Fault:
         """Consulted by the service itself (per-record failures, empty
         pages), not applied by the server."""
         return self.record_failure_rate is not None or self.empty_page
+
+    def shapes_response(self):
+        """Does this fault change how a response is framed and sent?"""
+        return (self.truncate_body is not None or self.content_length is not None
+                or self.stall_after_bytes is not None)
+
+    def raw_body(self):
+        """The hostile body as bytes: body repeated between prefix and suffix."""
+        def b(s):
+            return s.encode("utf-8") if isinstance(s, str) else bytes(s)
+        return b(self.body_prefix) + b(self.body) * self.repeat + b(self.body_suffix)
 
     def matches(self, service, operation):
         return ((self.service is None or self.service == service)

@@ -22,6 +22,7 @@ import hashlib
 import http.server
 import json
 import re
+import select
 import socket
 import socketserver
 import struct
@@ -190,14 +191,36 @@ class Handler(http.server.BaseHTTPRequestHandler):
         lines.append("Date: " + self.date_time_string())
         if self.close_connection:
             lines.append("Connection: close")
+        shape = self._shape
+        self._shape = None
+        if shape is not None and shape.content_length is not None:
+            # a length that is not the body's: the framing is broken, so the
+            # connection is closed after this response
+            lines = [ln for ln in lines if not ln.lower().startswith("content-length:")]
+            lines.insert(1, "Content-Length: %d" % shape.content_length)
+            if not self.close_connection:
+                self.close_connection = True
+                lines.append("Connection: close")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        cut = self._truncate
+        cut = shape.truncate_body if shape is not None else None
         if cut is not None and self.command != "HEAD":
             # a response whose body breaks off: all the headers, part of the
             # body, then a reset
-            self._truncate = None
             self.wfile.write(head + body[:cut])
             raise DroppedConnection()
+        if (shape is not None and shape.stall_after_bytes is not None
+                and self.command != "HEAD"):
+            # part of the body, then silence until stall_ms passed or the
+            # client hung up, then the rest
+            n = shape.stall_after_bytes
+            self.wfile.write(head + body[:n])
+            self.wfile.flush()
+            ready, _, _ = select.select([self.connection], [], [], shape.stall_ms / 1000.0)
+            if ready:
+                raise DroppedConnection()
+            self.wfile.write(body[n:])
+            self.log_request(status)
+            return
         if self.command != "HEAD" and body:
             self.wfile.write(head + body)
         else:
@@ -219,7 +242,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     # ---- the request
 
     def _handle(self):
-        self._truncate = None
+        self._shape = None
         raw_path, _, raw_query = self.path.partition("?")
         body = self._read_body()
         if raw_path.startswith("/_emulator/") or raw_path == "/_emulator":
@@ -308,7 +331,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if fault is not None:
                 if fault.latency_ms:
                     time.sleep(fault.latency_ms / 1000.0)
-                if fault.when == "before" and fault.truncate_body is None:
+                if fault.when == "before" and (not fault.shapes_response()
+                                               or fault.body is not None):
                     self._apply_fault(req, fault)
             params = self._parse(req, b, op, query, body)
             req.params = params if len(body) <= 65536 else _summarize(params)
@@ -320,8 +344,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             else:
                 with b.service.lock:
                     out = method(params)
-            if fault is not None and fault.truncate_body is not None:
-                self._truncate = fault.truncate_body
+            if fault is not None and fault.shapes_response() and fault.body is None:
+                self._shape = fault
             elif fault is not None and fault.when == "after":
                 self._apply_fault(req, fault)
         except AwsError as e:
@@ -347,9 +371,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             ctype = fault.content_type or (
                 "application/xml" if req.binding.protocol in ("rest-xml", "query")
                 else "application/x-amz-json-%s" % req.binding.json_version)
-            self._send(status, fault.body, {"Content-Type": ctype,
-                                            "x-amzn-RequestId": req.request_id,
-                                            "x-amz-request-id": req.request_id})
+            headers = {"Content-Type": ctype, "x-amzn-RequestId": req.request_id,
+                       "x-amz-request-id": req.request_id}
+            headers.update(fault.headers)
+            if fault.shapes_response():
+                self._shape = fault
+            self._send(status, fault.raw_body(), headers)
             raise _Responded()
         if fault.error:
             raise AwsError(fault.error, fault.message or "injected fault: %s" % fault.error,

@@ -121,3 +121,71 @@ def test_truncated_body(faults, uid):
     # the rest is still there, by range
     r = s3.get_object(Bucket=uid, Key="big", Range="bytes=1000-")
     assert r["Body"].read() == data[1000:]
+
+
+def _raw_socket_response(faults, target, body=b"{}"):
+    """Send a signed JSON request over a bare socket and read until the
+    server closes: (raw bytes, seconds taken).  What a hostile server sends
+    is seen byte for byte, framing included."""
+    import socket
+    from urllib.parse import urlsplit
+
+    import botocore.auth
+    import botocore.awsrequest
+    import botocore.credentials
+
+    u = urlsplit(faults.url)
+    h = {"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.0"}
+    req = botocore.awsrequest.AWSRequest(method="POST", url=faults.url + "/", data=body,
+                                         headers=h)
+    botocore.auth.SigV4Auth(botocore.credentials.Credentials("test", "test"),
+                            "dynamodb", "us-east-1").add_auth(req)
+    lines = ["POST / HTTP/1.1", "Host: %s:%d" % (u.hostname, u.port),
+             "Content-Length: %d" % len(body), "Connection: close"]
+    lines += ["%s: %s" % kv for kv in req.headers.items() if kv[0].lower() != "host"]
+    start = time.time()
+    with socket.create_connection((u.hostname, u.port), timeout=30) as s:
+        s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    return data, time.time() - start
+
+
+def test_wrong_content_length(faults):
+    faults.add_fault(service="dynamodbstreams", operation="ListStreams",
+                     body='{"Streams": []}', content_length=500, count=1)
+    data, _ = _raw_socket_response(faults, "DynamoDBStreams_20120810.ListStreams")
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert b"Content-Length: 500" in head and b"Connection: close" in head
+    assert body == b'{"Streams": []}'                # fewer bytes than promised
+
+
+def test_wrong_content_length_on_a_real_answer(faults):
+    faults.add_fault(service="dynamodbstreams", operation="ListStreams",
+                     content_length=3, count=1)
+    data, _ = _raw_socket_response(faults, "DynamoDBStreams_20120810.ListStreams")
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert b"Content-Length: 3\r\n" in head and len(body) > 3
+
+
+def test_stall_mid_body(faults):
+    faults.add_fault(service="dynamodbstreams", operation="ListStreams",
+                     body='{"Streams": []}', stall_after_bytes=5, stall_ms=700, count=1)
+    data, took = _raw_socket_response(faults, "DynamoDBStreams_20120810.ListStreams")
+    assert data.endswith(b'{"Streams": []}') and took >= 0.7
+
+
+def test_huge_repeated_body_and_redirect_headers(faults):
+    faults.add_fault(service="dynamodbstreams", operation="ListStreams",
+                     body_prefix='{"Streams": [], "pad": "', body="x" * 1024, repeat=4096,
+                     body_suffix='"}', count=1)
+    status, headers, body = raw_request(faults, "DynamoDBStreams_20120810.ListStreams", b"{}")
+    assert status == 200 and len(body) == 4096 * 1024 + len('{"Streams": [], "pad": ""}')
+    faults.add_fault(service="dynamodbstreams", operation="ListStreams", status=307,
+                     body="", headers={"Location": "http://127.0.0.1:9/elsewhere"}, count=1)
+    status, headers, body = raw_request(faults, "DynamoDBStreams_20120810.ListStreams", b"{}")
+    assert status == 307 and headers["Location"] == "http://127.0.0.1:9/elsewhere"
