@@ -26,6 +26,10 @@
 static const char *json_string_at(json_object *obj, const char *key);
 static int64 json_int64_at(json_object *obj, const char *key);
 static char *pstrdup_or_null(const char *s);
+static bool valid_query_id(const char *id);
+
+/* Athena's query ids are UUIDs; anything much longer is not one. */
+#define ATHENA_MAX_QUERY_ID 128
 
 static const char *
 json_string_at(json_object *obj, const char *key)
@@ -46,6 +50,14 @@ json_int64_at(json_object *obj, const char *key)
 	if (obj == NULL || !json_object_object_get_ex(obj, key, &v))
 		return 0;
 	return (int64) json_object_get_int64(v);
+}
+
+static bool
+valid_query_id(const char *id)
+{
+	size_t		n = strspn(id, "0123456789abcdefABCDEFghijklmnopqrstuvwxyzGHIJKLMNOPQRSTUVWXYZ-");
+
+	return n > 0 && n <= ATHENA_MAX_QUERY_ID && id[n] == '\0';
 }
 
 static char *
@@ -132,6 +144,13 @@ athena_start_query(AwsClient *client, const AthenaQueryParams *params)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("Athena StartQueryExecution returned no query id")));
+	/* a query id names the result object and goes into every message */
+	if (!valid_query_id(id))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Athena StartQueryExecution returned an invalid query id"),
+				 errdetail("A query id is 1 to %d letters, digits and dashes; the answer began with \"%.40s\".",
+						   ATHENA_MAX_QUERY_ID, id)));
 	result = pstrdup(id);
 	aws_json_release(resp);
 	return result;
@@ -199,7 +218,7 @@ athena_get_query(AwsClient *client, const char *query_id,
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("Athena returned an unknown state \"%s\" for query %s",
+				 errmsg("Athena returned an unknown state \"%.40s\" for query %s",
 						state, query_id)));
 
 	status->state_change_reason = pstrdup_or_null(json_string_at(st, "StateChangeReason"));

@@ -597,7 +597,7 @@ raise_if_failed(AuditFdwScanState *fsstate)
 	if (st->state == ATHENA_FAILED)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("Athena query %s failed: %s", fsstate->query_id,
+				 errmsg("Athena query %s failed: %.2000s", fsstate->query_id,
 						st->state_change_reason ? st->state_change_reason
 						: "no reason given"),
 				 st->error_type ? errdetail("Athena error type %s.", st->error_type) : 0,
@@ -738,6 +738,14 @@ next_csv_row(AuditFdwScanState *fsstate, TupleTableSlot *slot)
 					continue;
 				}
 			case CSV_END:
+				/* Athena writes the header even when no row matched */
+				if (!fsstate->header_skipped)
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_ERROR),
+							 errmsg("result of Athena query %s has no header row",
+									fsstate->query_id),
+							 errdetail("The result object s3://%s/%s is empty; Athena writes a header row even when no row matches, so the object is truncated or was not written by Athena.",
+									   fsstate->bucket, fsstate->key)));
 				return false;
 			case CSV_ERROR:
 				ereport(ERROR,
