@@ -92,7 +92,7 @@ def test_audit_table_is_idempotent(db, server, emulator):
                 server, table.upper(), f"s3://{BUCKET}/orders",
                 "orderId STRING, state string,lastUpdatedDate BIGINT") == "unchanged"
     creates = [r for r in emulator.requests(service="glue", operation="CreateTable")
-               if r.get("input", {}).get("TableInput", {}).get("Name") == table]
+               if (r.get("input") or {}).get("TableInput", {}).get("Name") == table]
     assert len(creates) == 1
 
 
@@ -239,7 +239,7 @@ def test_audit_table_created_concurrently(db, server, emulator):
     finally:
         emulator.clear_faults()
     creates = [r for r in emulator.requests(service="glue", operation="CreateTable")
-               if r.get("input", {}).get("TableInput", {}).get("Name") == table]
+               if (r.get("input") or {}).get("TableInput", {}).get("Name") == table]
     assert len(creates) == 2  # the first call's, and the one that met the other
 
 
@@ -289,3 +289,59 @@ def test_audit_table_with_key_columns_and_history(db, server, emulator):
     assert types["keys"] == "struct<customerId:string,orderDate:string>"
     assert types["new_image"] == "struct<customerId:string,orderDate:string,state:string>"
     assert t["Parameters"]["projection.datehour.range"] == "NOW-90DAYS,NOW"
+
+
+@pytest.fixture
+def slow_firehose(emulator):
+    """Delivery streams stay CREATING for a while, as in AWS."""
+    emulator.configure(firehose_creating_seconds=1.5)
+    yield
+    emulator.configure(firehose_creating_seconds=0)
+
+
+def describe_calls(emulator, name):
+    return [r for r in emulator.requests(service="firehose", operation="DescribeDeliveryStream")
+            if (r.get("input") or {}).get("DeliveryStreamName") == name]
+
+
+def test_delivery_stream_waits_until_active(db, server, emulator, slow_firehose):
+    name = unique("orders-audit")
+    start = time.monotonic()
+    assert call(db, "SELECT audit_fdw.create_delivery_stream(%s, %s, %s, %s)",
+                server, name, LOCATION, ROLE) == "created"
+    assert time.monotonic() - start >= 1.4
+    assert len(describe_calls(emulator, name)) >= 3  # the lookup, then polls
+    d = emulator.client("firehose").describe_delivery_stream(
+        DeliveryStreamName=name)["DeliveryStreamDescription"]
+    assert d["DeliveryStreamStatus"] == "ACTIVE"
+
+
+def test_delivery_stream_without_waiting(db, server, emulator, slow_firehose):
+    name = unique("orders-audit")
+    start = time.monotonic()
+    assert call(db, "SELECT audit_fdw.create_delivery_stream(%s, %s, %s, %s, wait => false)",
+                server, name, LOCATION, ROLE) == "created"
+    assert time.monotonic() - start < 1.0
+    d = emulator.client("firehose").describe_delivery_stream(
+        DeliveryStreamName=name)["DeliveryStreamDescription"]
+    assert d["DeliveryStreamStatus"] == "CREATING"
+    # a second call waits for the stream it finds CREATING
+    assert call(db, "SELECT audit_fdw.create_delivery_stream(%s, %s, %s, %s)",
+                server, name, LOCATION, ROLE) == "unchanged"
+    assert time.monotonic() - start >= 1.4
+
+
+def test_waiting_for_a_delivery_stream_can_be_cancelled(db, server, emulator):
+    emulator.configure(firehose_creating_seconds=60)
+    name = unique("orders-audit")
+    cur = db.cursor()
+    try:
+        cur.execute("SET statement_timeout = '500ms'")
+        start = time.monotonic()
+        with pytest.raises(psycopg2.errors.QueryCanceled):
+            cur.execute("SELECT audit_fdw.create_delivery_stream(%s, %s, %s, %s)",
+                        (server, name, LOCATION, ROLE))
+        assert time.monotonic() - start < 1.5
+    finally:
+        cur.execute("RESET statement_timeout")
+        emulator.configure(firehose_creating_seconds=0)

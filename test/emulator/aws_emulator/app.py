@@ -43,6 +43,9 @@ DEFAULT_CONFIG = {
     "getrecords_per_shard_per_second": 0,
     # how many partitions (open shards) a new stream starts with
     "stream_initial_shards": 1,
+    # Firehose: emulator-clock seconds a new delivery stream is described as
+    # CREATING before ACTIVE (AWS takes a minute or so); 0: ACTIVE at once
+    "firehose_creating_seconds": 0,
     # STS: default lifetime of temporary credentials
     "sts_default_duration_seconds": 3600,
     # signatures older or newer than this (by wall time) are refused

@@ -199,8 +199,12 @@ class Firehose(Service):
         return {"DeliveryStreamARN": arn}
 
     def DescribeDeliveryStream(self, p):
-        return {"DeliveryStreamDescription":
-                self._stream(p["DeliveryStreamName"]).description()}
+        s = self._stream(p["DeliveryStreamName"])
+        description = s.description()
+        creating = float(self.emu.config.get("firehose_creating_seconds", 0))
+        if self.emu.clock.now() < s.created + creating:
+            description["DeliveryStreamStatus"] = "CREATING"
+        return {"DeliveryStreamDescription": description}
 
     def ListDeliveryStreams(self, p):
         names = sorted(self.streams)
