@@ -153,3 +153,31 @@ def test_import_without_struct_expansion(glue_catalog, db):
         cur.execute(f'IMPORT FOREIGN SCHEMA "{DATABASE}" FROM SERVER {SERVER} '
                     f"INTO audit_imp3 OPTIONS (expand_struct 'false')")
     assert "expand_structs" in str(e.value)
+
+
+def test_import_follows_every_page_of_get_tables(glue_catalog, db, emulator):
+    glue = emulator.client("glue")
+    database = "fdw_import_many"
+    try:
+        glue.create_database(DatabaseInput={"Name": database})
+    except glue.exceptions.AlreadyExistsException:
+        pass
+    existing = {t["Name"] for page in glue.get_paginator("get_tables").paginate(
+        DatabaseName=database) for t in page["TableList"]}
+    for i in range(130):
+        name = f"t{i:03d}"
+        if name not in existing:
+            glue.create_table(DatabaseName=database, TableInput={
+                "Name": name, "StorageDescriptor": {
+                    "Columns": [{"Name": "n", "Type": "int"}],
+                    "Location": f"s3://{BUCKET}/many/{name}/"}})
+    cur = db.cursor()
+    cur.execute("DROP SCHEMA IF EXISTS audit_many CASCADE; CREATE SCHEMA audit_many")
+    before = len(emulator.requests(service="glue", operation="GetTables"))
+    cur.execute(f'IMPORT FOREIGN SCHEMA "{database}" FROM SERVER {SERVER} INTO audit_many')
+    # 130 tables come in two pages of at most 100
+    assert len(emulator.requests(service="glue", operation="GetTables")) - before == 2
+    cur.execute("""SELECT count(*), min(relname), max(relname) FROM pg_class
+                    WHERE relnamespace = 'audit_many'::regnamespace AND relkind = 'f'""")
+    assert cur.fetchone() == (130, "t000", "t129")
+    cur.execute("DROP SCHEMA audit_many CASCADE")
