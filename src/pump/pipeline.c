@@ -15,7 +15,9 @@
  *	  stream is resolved (DescribeTable's LatestStreamArn) or checked
  *	  (DescribeStream) at once, so a wrong name fails now, not in the log;
  *	- the writes to the extension's tables are made as the bootstrap
- *	  superuser (the tables are not writable by the callers).
+ *	  superuser (the tables are not writable by the callers), with
+ *	  search_path set to pg_catalog so that no object of the caller's runs
+ *	  with those rights.
  *
  *-------------------------------------------------------------------------
  */
@@ -67,15 +69,25 @@ run_privileged(const char *sql, int nargs, Oid *types, Datum *values, const char
 	int			ret;
 	uint64		processed;
 
+	int			save_nestlevel;
+
+	/*
+	 * As the superuser, with a search_path the caller cannot point at
+	 * objects of their own (an operator of theirs would run as superuser).
+	 */
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	SPI_connect();
 	ret = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
 	if (ret < 0)
 		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
 	processed = SPI_processed;
 	SPI_finish();
+	AtEOXact_GUC(true, save_nestlevel);
 	SetUserIdAndSecContext(save_userid, save_sec);
 	return processed;
 }

@@ -176,17 +176,34 @@ def test_managing_pipelines_needs_a_grant(pump, db):
             cur.execute("GRANT EXECUTE ON FUNCTION audit_fdw.create_pipeline(text, text, text, text, "
                         "text, text, integer, interval, text), audit_fdw.drop_pipeline(text, boolean) "
                         "TO pump_analyst")
+        with db.cursor() as cur:
+            cur.execute("DROP SCHEMA IF EXISTS pump_evil CASCADE")
+            cur.execute("CREATE SCHEMA pump_evil AUTHORIZATION pump_analyst")
         with user.cursor() as cur:
+            # an operator of the caller's, first on the search_path, must not run as superuser
+            cur.execute("""
+                CREATE FUNCTION pump_evil.eq(text, text) RETURNS boolean LANGUAGE plpgsql AS $$
+                BEGIN
+                  ALTER ROLE pump_analyst SUPERUSER;
+                  RETURN $1 OPERATOR(pg_catalog.=) $2;
+                END $$""")
+            cur.execute("CREATE OPERATOR pump_evil.= (leftarg = text, rightarg = text, "
+                        "function = pump_evil.eq)")
+            cur.execute("SET search_path = pump_evil, pg_catalog, public")
             cur.execute("SELECT audit_fdw.create_pipeline(%s, server => %s, source_table => %s, "
                         "delivery_stream => %s, max_batching_window => '100 ms')",
                         (env.name, env.server, env.table, env.delivery_stream))
             # the pipeline signs with its creator's user mapping
             env.put("g1", "OPEN")
             env.wait_delivered(1)
+            # the DELETE compares names: the caller's operator must not be the one used
             cur.execute("SELECT audit_fdw.drop_pipeline(%s)", (env.name,))
+            cur.execute("SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = 'pump_analyst'")
+            assert cur.fetchone()[0] is False
         user.close()
     finally:
         with db.cursor() as cur:
+            cur.execute("DROP SCHEMA IF EXISTS pump_evil CASCADE")
             cur.execute("DROP OWNED BY pump_analyst CASCADE")
             cur.execute("DROP ROLE pump_analyst")
 
