@@ -654,7 +654,8 @@ class Engine:
         job.tokens = tokens
         now = self.emu.clock.utcnow()
         comp = athena_sql.Compiler(stmt, tokens, job.database,
-                                   now.strftime("%Y-%m-%d %H:%M:%S.") + "%03d UTC" % (now.microsecond // 1000))
+                                   now.strftime("%Y-%m-%d %H:%M:%S.") + "%03d UTC" % (now.microsecond // 1000),
+                                   job.catalog)
         glue = self.emu.service("glue")
         relations = {}
         scanned = 0

@@ -753,10 +753,11 @@ class TableRef:
 class Compiler:
     """Compiles one parsed statement into PostgreSQL SQL."""
 
-    def __init__(self, stmt, tokens, default_database, now_literal):
+    def __init__(self, stmt, tokens, default_database, now_literal, default_catalog=None):
         self.stmt = stmt
         self.tokens = tokens
         self.default_database = (default_database or "default").lower()
+        self.default_catalog = (default_catalog or "awsdatacatalog").lower()
         self.now_literal = now_literal
         # (TYPE, text) of the typed literals the text writes (DECIMAL '1.5'):
         # sqlglot makes them casts, and CAST('1.5' AS DECIMAL) types otherwise
@@ -778,7 +779,7 @@ class Compiler:
             catalog = table.text("catalog").lower()
             if not db and name in self.cte_names:
                 continue
-            ref = TableRef(table, catalog or "awsdatacatalog", db or self.default_database, name)
+            ref = TableRef(table, catalog or self.default_catalog, db or self.default_database, name)
             self.refs.append(ref)
             self.qualifiers.add(ref.alias)
         self._check_functions()

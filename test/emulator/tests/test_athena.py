@@ -636,3 +636,12 @@ def test_result_reader_across_read_boundaries():
             got += recs
         assert got == rows_in, chunk
         assert offset == len(data)
+
+
+def test_query_execution_context_catalog(athena, audit):
+    q = run(athena, audit, "SELECT count(*) FROM orders_audit",
+            QueryExecutionContext={"Database": audit["database"], "Catalog": "AwsDataCatalog"})
+    assert q["Status"]["State"] == "SUCCEEDED"
+    q = run(athena, audit, "SELECT count(*) FROM orders_audit",
+            QueryExecutionContext={"Database": audit["database"], "Catalog": "other"})
+    assert q["Status"]["StateChangeReason"].startswith("CATALOG_NOT_FOUND: ")
