@@ -964,6 +964,8 @@ class Engine:
             if "type json" not in str(e):
                 raise TrinoError("HIVE_BAD_DATA", _bad_data_message(e, bucket, key),
                                  error_type=athena_sql.ERROR_TYPE_DATA) from None
+        except psycopg2.errors.UntranslatableCharacter:
+            pass    # \u0000, which PostgreSQL cannot store: rewritten below
         except (psycopg2.errors.NumericValueOutOfRange, psycopg2.errors.InvalidDatetimeFormat,
                 psycopg2.errors.DatetimeFieldOverflow, psycopg2.errors.InvalidParameterValue) as e:
             raise TrinoError("HIVE_BAD_DATA", _bad_data_message(e, bucket, key),
@@ -975,15 +977,17 @@ class Engine:
                 lines.append(line)
                 continue
             try:
-                json.loads(line)
-                lines.append(line)
+                value = json.loads(line)
+                # PostgreSQL's text cannot hold NUL: the emulator drops it
+                lines.append(line if "\\u0000" not in line else
+                             json.dumps(value).replace("\\u0000", ""))
                 continue
             except ValueError:
                 pass
             try:
                 # the SerDe reads the first object of a line and ignores the rest
                 value, _ = json.JSONDecoder().raw_decode(line.lstrip())
-                lines.append(json.dumps(value))
+                lines.append(json.dumps(value).replace("\\u0000", ""))
                 continue
             except ValueError as e:
                 if ignore_malformed:

@@ -392,6 +392,9 @@ def test_malformed_and_concatenated_json(athena, audit, glue):
     assert failure(athena, audit, "SELECT a FROM raw").startswith("HIVE_BAD_DATA: ")
     s3.delete_object(Bucket=audit["bucket"], Key="raw/y.json")
     assert values(athena, audit, "SELECT count(*) FROM raw") == [["2"]]
+    # a NUL character (PostgreSQL's text cannot hold it) does not fail the read
+    s3.put_object(Bucket=audit["bucket"], Key="raw/z.json", Body=b'{"a": 6, "b": "x\\u0000y"}\n')
+    assert values(athena, audit, "SELECT count(*) FROM raw") == [["3"]]
 
 
 # ---------------------------------------------------------------------------
