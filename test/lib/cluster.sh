@@ -1,4 +1,4 @@
-# Shared by test/run, test/quickstart and bench/run: a private PostgreSQL
+# Shared by test/run, quickstart/run and bench/run: a private PostgreSQL
 # cluster run as the `postgres` user (PostgreSQL refuses root) on its own port
 # and socket directory, and the local AWS emulator on a loopback port.
 #
