@@ -148,19 +148,21 @@ audit_fdw_create_audit_table(PG_FUNCTION_ARGS)
 	else
 		existing = glue_get_table(client, spec.database, spec.table);
 
-	/* a table made by a concurrent call is compared like any other */
-	if (existing == NULL && !glue_create_table(client, spec.database, wanted))
-		existing = glue_get_table(client, spec.database, spec.table);
-	else if (existing == NULL)
-		PG_RETURN_TEXT_P(cstring_to_text("created"));
-
 	if (existing == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("Glue table \"%s.%s\" disappeared while it was being created",
-						spec.database, spec.table),
-				 errdetail("Glue answered AlreadyExistsException to CreateTable, then EntityNotFoundException to GetTable."),
-				 errhint("Call create_audit_table again.")));
+	{
+		if (glue_create_table(client, spec.database, wanted))
+			PG_RETURN_TEXT_P(cstring_to_text("created"));
+
+		/* made by a concurrent call since we looked: compared like any other */
+		existing = glue_get_table(client, spec.database, spec.table);
+		if (existing == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("Glue table \"%s.%s\" disappeared while it was being created",
+							spec.database, spec.table),
+					 errdetail("Glue answered AlreadyExistsException to CreateTable, then EntityNotFoundException to GetTable."),
+					 errhint("Call create_audit_table again.")));
+	}
 	compare_table(&spec, wanted, existing);
 	ereport(NOTICE,
 			(errmsg("Glue table \"%s.%s\" already exists with this definition, skipping",
