@@ -385,6 +385,16 @@ class Expressions:
             raise p.syntax(p.peek())
         return c
 
+    def condition_text(self, text, what):
+        """A parsed condition, or None without text."""
+        if text is None:
+            return None
+        p = self.parser(text, what)
+        c = p.condition()
+        if not p.at("end"):
+            raise p.syntax(p.peek())
+        return c
+
     def projection(self, text):
         p = self.parser(text, "ProjectionExpression")
         paths = [p.path()]

@@ -3,7 +3,10 @@
 CreateTable (StreamSpecification with every StreamViewType), DescribeTable
 (LatestStreamArn), UpdateTable (turn the stream on/off), DeleteTable,
 ListTables, PutItem, UpdateItem (SET/REMOVE/ADD/DELETE), DeleteItem,
-GetItem (ProjectionExpression), UpdateTimeToLive/DescribeTimeToLive.
+GetItem (ProjectionExpression), BatchWriteItem, Scan and Query (Limit,
+ExclusiveStartKey, FilterExpression, ProjectionExpression; Query's
+KeyConditionExpression and ScanIndexForward), UpdateTimeToLive,
+DescribeTimeToLive.
 
 Every write that changes an item appends one record to the table's stream
 (dynamodbstreams.py): INSERT, MODIFY or REMOVE, with the images the view
@@ -12,6 +15,8 @@ same values) appends nothing, as in DynamoDB.  Items whose TTL attribute
 (epoch seconds) has passed by the emulator clock are deleted by the TTL
 sweeper with a REMOVE record whose userIdentity names the DynamoDB service.
 """
+from decimal import Decimal
+
 from .core import AwsError, Service
 from .ddb_expr import (Expressions, apply_update, check_item,
                        eval_condition, item_size, items_equal, project, vexc,
@@ -352,6 +357,105 @@ class DynamoDB(Service):
             out["Attributes"] = {k: v for k, v in new.items() if k in touched} or None
         return out
 
+    # ---- batches, scans and queries
+
+    def BatchWriteItem(self, p):
+        requests = p["RequestItems"]
+        total = sum(len(v) for v in requests.values())
+        if total == 0 or total > 25:
+            raise vexc("1 validation error detected: Value at 'requestItems' failed to "
+                       "satisfy constraint: Map value must satisfy constraint: [Member must "
+                       "have length less than or equal to 25, Member must have length "
+                       "greater than or equal to 1]")
+        plan = []
+        for name, writes in requests.items():
+            t = self._table(name)
+            seen = set()
+            for w in writes:
+                put, delete = w.get("PutRequest"), w.get("DeleteRequest")
+                if (put is None) == (delete is None):
+                    raise vexc("Supplied AttributeValue has more than one datatypes set, "
+                               "must contain exactly one of the supported datatypes")
+                if put is not None:
+                    item = check_item(put["Item"])
+                    key = t.key_of(item)
+                    self._size_check(item)
+                else:
+                    item = None
+                    key_av = check_item(delete["Key"])
+                    if len(key_av) != len(t.key_names):
+                        raise vexc("The provided key element does not match the schema")
+                    key = t.key_of(key_av, "key")
+                if key in seen:
+                    raise vexc("Provided list of item keys contains duplicates")
+                seen.add(key)
+                plan.append((t, key, item))
+        for t, key, item in plan:
+            old = t.items.get(key)
+            if item is not None:
+                t.items[key] = item
+                self._emit(t, old, item)
+            elif old is not None:
+                del t.items[key]
+                self._emit(t, old, None)
+        return {"UnprocessedItems": {}}
+
+    def _ordered(self, t):
+        """The table's items in key order (numbers as numbers)."""
+        def sort_key(item):
+            out = []
+            for name in t.key_names:
+                (typ, v), = item[name].items()
+                out.append(Decimal(v) if typ == "N" else
+                           (v.encode() if isinstance(v, str) else v))
+            return tuple(out)
+        return sorted(t.items.values(), key=sort_key), sort_key
+
+    def _page(self, t, items, sort_key, p, exprs, reverse=False):
+        start = p.get("ExclusiveStartKey")
+        if start is not None:
+            start_key = sort_key(check_item(start))
+            if reverse:
+                items = [i for i in items if sort_key(i) < start_key]
+            else:
+                items = [i for i in items if sort_key(i) > start_key]
+        limit = p.get("Limit")
+        filt = exprs.condition_text(p.get("FilterExpression"), "FilterExpression")
+        paths = exprs.projection(p["ProjectionExpression"]) \
+            if p.get("ProjectionExpression") else None
+        exprs.finish()
+        page = items[:limit] if limit else items
+        out_items = [i for i in page if filt is None or eval_condition(i, filt)]
+        out = {"Count": len(out_items), "ScannedCount": len(page)}
+        if p.get("Select") != "COUNT":
+            out["Items"] = [project(i, paths) if paths else i for i in out_items]
+        if limit and len(items) > limit:
+            out["LastEvaluatedKey"] = t.key_item(page[-1])
+        return out
+
+    def Scan(self, p):
+        t = self._table(p["TableName"])
+        exprs = Expressions(p)
+        items, sort_key = self._ordered(t)
+        return self._page(t, items, sort_key, p, exprs)
+
+    def Query(self, p):
+        t = self._table(p["TableName"])
+        exprs = Expressions(p)
+        text = p.get("KeyConditionExpression")
+        if not text:
+            raise vexc("Either the KeyConditions or KeyConditionExpression parameter must "
+                       "be specified in the request.")
+        cond = exprs.condition(text)
+        if not _has_key_equality(cond, t.hash_key):
+            raise vexc("Query condition missed key schema element: %s" % t.hash_key)
+        items, sort_key = self._ordered(t)
+        items = [i for i in items if eval_condition(i, cond)]
+        reverse = p.get("ScanIndexForward") is False
+        if reverse:
+            items.reverse()
+        return self._page(t, items, sort_key, p, exprs, reverse)
+
     # ---- TTL
 
     def tick(self, now):
@@ -372,3 +476,11 @@ class DynamoDB(Service):
                 old = t.items.pop(key)
                 self._emit(t, old, None, user_identity={
                     "Type": "Service", "PrincipalId": "dynamodb.amazonaws.com"})
+
+
+def _has_key_equality(cond, hash_key):
+    """True if a key condition has `hash key = value` at its top level."""
+    if cond[0] == "and":
+        return _has_key_equality(cond[1], hash_key) or _has_key_equality(cond[2], hash_key)
+    return (cond[0] == "cmp" and cond[1] == "=" and cond[2][0] == "path"
+            and cond[2][1] == (hash_key,))

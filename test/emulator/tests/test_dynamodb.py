@@ -201,3 +201,56 @@ def test_stream_off_and_on_again(emulator, uid):
     assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in read_all(emulator, arn2)] == ["c"]
     arns = [s["StreamArn"] for s in st.list_streams(TableName=uid)["Streams"]]
     assert arns == [arn, arn2]
+
+
+def test_batch_write_scan_query(emulator, uid):
+    ddb = emulator.client("dynamodb")
+    ddb.create_table(TableName=uid, BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                {"AttributeName": "sk", "KeyType": "RANGE"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                           {"AttributeName": "sk", "AttributeType": "N"}],
+                     StreamSpecification={"StreamEnabled": True,
+                                          "StreamViewType": "NEW_IMAGE"})
+    arn = ddb.describe_table(TableName=uid)["Table"]["LatestStreamArn"]
+    puts = [{"PutRequest": {"Item": {"pk": {"S": "o%d" % (i % 2)}, "sk": {"N": str(i)},
+                                     "even": {"BOOL": i % 2 == 0}}}} for i in range(20)]
+    assert ddb.batch_write_item(RequestItems={uid: puts})["UnprocessedItems"] == {}
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        ddb.batch_write_item(RequestItems={uid: puts[:1] * 2})
+    assert "duplicates" in e.value.response["Error"]["Message"]
+    ddb.batch_write_item(RequestItems={uid: [
+        {"DeleteRequest": {"Key": {"pk": {"S": "o0"}, "sk": {"N": "0"}}}}]})
+    assert len(read_all(emulator, arn)) == 21
+    # scan, paginated
+    got, start = [], None
+    while True:
+        kw = {"TableName": uid, "Limit": 7}
+        if start:
+            kw["ExclusiveStartKey"] = start
+        r = ddb.scan(**kw)
+        got += r["Items"]
+        start = r.get("LastEvaluatedKey")
+        if not start:
+            break
+    assert len(got) == 19
+    r = ddb.scan(TableName=uid, FilterExpression="even = :t",
+                 ExpressionAttributeValues={":t": {"BOOL": True}}, Select="COUNT")
+    assert r["Count"] == 9 and r["ScannedCount"] == 19
+    # query: numeric order of the range key, both directions
+    r = ddb.query(TableName=uid, KeyConditionExpression="pk = :p AND sk BETWEEN :a AND :b",
+                  ExpressionAttributeValues={":p": {"S": "o1"}, ":a": {"N": "3"},
+                                             ":b": {"N": "15"}})
+    assert [i["sk"]["N"] for i in r["Items"]] == ["3", "5", "7", "9", "11", "13", "15"]
+    r = ddb.query(TableName=uid, KeyConditionExpression="pk = :p",
+                  ExpressionAttributeValues={":p": {"S": "o1"}}, ScanIndexForward=False,
+                  Limit=3)
+    assert [i["sk"]["N"] for i in r["Items"]] == ["19", "17", "15"]
+    r = ddb.query(TableName=uid, KeyConditionExpression="pk = :p",
+                  ExpressionAttributeValues={":p": {"S": "o1"}}, ScanIndexForward=False,
+                  Limit=3, ExclusiveStartKey=r["LastEvaluatedKey"])
+    assert [i["sk"]["N"] for i in r["Items"]] == ["13", "11", "9"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        ddb.query(TableName=uid, KeyConditionExpression="sk = :a",
+                  ExpressionAttributeValues={":a": {"N": "1"}})
+    assert e.value.response["Error"]["Code"] == "ValidationException"
