@@ -328,3 +328,49 @@ def test_getrecords_rate_limit(emulator, streams, uid):
         streams.get_records(ShardIterator=it)
     finally:
         emulator.configure(getrecords_per_shard_per_second=0)
+
+
+def test_concurrent_writers_and_splits_keep_item_order(emulator, streams, uid):
+    import threading
+    ddb, arn = create_table(emulator, uid)
+    errors = []
+
+    def writer(w):
+        try:
+            client = emulator.client("dynamodb")
+            for v in range(15):
+                for k in range(4):
+                    put(client, uid, "w%d-k%d" % (w, k), v)
+        except Exception as e:          # reported below
+            errors.append(e)
+
+    def splitter():
+        try:
+            for _ in range(3):
+                emulator.split_shard(arn)
+        except Exception as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+    threads.append(threading.Thread(target=splitter))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    all_shards = shards(emulator, arn)
+    children = {}
+    for s in all_shards:
+        children.setdefault(s.get("ParentShardId"), []).append(s["ShardId"])
+    order, queue = [], list(children[None])
+    while queue:
+        sid = queue.pop(0)
+        order.append(sid)
+        queue += children.get(sid, [])
+    versions = {}
+    for sid in order:
+        for r in read_shard(emulator, arn, sid):
+            pk = r["dynamodb"]["Keys"]["pk"]["S"]
+            versions.setdefault(pk, []).append(int(r["dynamodb"]["NewImage"]["v"]["N"]))
+    assert len(versions) == 16
+    assert all(v == list(range(15)) for v in versions.values()), versions
