@@ -290,3 +290,11 @@ AS 'MODULE_PATHNAME', 'audit_fdw_skip_trimmed_gap' LANGUAGE C CALLED ON NULL INP
 REVOKE EXECUTE ON FUNCTION create_pipeline(text, text, text, text, text, text, integer, interval, text),
     pause_pipeline(text), resume_pipeline(text), drop_pipeline(text, boolean),
     skip_trimmed_gap(text, text) FROM PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- Privileges of the schema itself.  query_log and pipeline_status are
+-- granted to PUBLIC above, which means nothing without USAGE on the
+-- schema; every object that acts (pipelines, raw AWS calls, the tables
+-- behind the views) has its own grant, revoked from PUBLIC.
+-- ---------------------------------------------------------------------------
+GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;
