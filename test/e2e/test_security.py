@@ -1,0 +1,374 @@
+"""Security of audit_fdw, end to end against the emulator.
+
+- Secrets (a secret access key and a session token, temporary credentials
+  the emulator's STS issued, so that they are distinctive strings) never
+  appear in EXPLAIN, in error messages, in notices, in pg_stat_activity, or
+  in the server log with log_min_messages = debug5, neither from a backend
+  (scans, errors, aws_identity) nor from the pump's workers.
+- A non-superuser cannot set the endpoint option, cannot read another
+  role's user mapping options, cannot turn TLS verification off or point
+  it at another CA file, and cannot manage pipelines without the grant.
+- Identifiers and literals pushed into Athena SQL cannot break out of their
+  quoting: a corpus of hostile strings, stored in the data and in column
+  names, each found by an equality pushed down (and LIKE), through the
+  emulator's Trino parser.
+
+Every case is recorded for test/HARDENING.md (hostile.py).
+"""
+import os
+import time
+import uuid
+
+import psycopg2
+import psycopg2.sql as sql
+import pytest
+
+from conftest import connect
+from hostile import record
+from pump_env import PumpEnv, pg_log_path, pg_log_since, pg_log_size, wait_for
+
+SERVER = "sec_server"
+BUCKET = "sec-data"
+RESULTS = "sec-results"
+DATABASE = "sec_db"
+
+
+@pytest.fixture(scope="module")
+def temp_creds(emulator):
+    """Temporary credentials from the emulator's STS: distinctive secrets."""
+    sts = emulator.client("sts")
+    c = sts.assume_role(RoleArn="arn:aws:iam::000000000000:role/sec",
+                        RoleSessionName="sec-" + uuid.uuid4().hex[:8],
+                        DurationSeconds=3600)["Credentials"]
+    return c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"]
+
+
+def secrets_of(creds):
+    return [creds[1], creds[2]]
+
+
+# strings that try to leave a quoted Trino literal or identifier
+INJECTION_CORPUS = [
+    "plain", "it's", "''", "'", "\"", "\"\"", "a\"b", "' OR '1'='1", "x' OR 1=1 --",
+    "'; DROP TABLE rows; --", "\\", "\\'", "back\\slash", "%", "_", "100%_done",
+    "/* comment */", "*/ 1=1 /*", "--", "line\nbreak", "tab\tchar", "cr\rlf",
+    "unicode ✓ 日本", "emoji 😀", "U&'\\0041'", "$$dollar$$", "e'\\x41'", ";",
+    "a'b\"c", "%' ESCAPE '\\", "'||'", "\u2028separator", " leading", "trailing ",
+]
+
+# column names (Glue) that must be quoted as identifiers
+IDENT_CORPUS = ["select", "from", "a b", "mixedCase", "x-y", "semi;colon", "dots.in.name"]
+
+
+@pytest.fixture(scope="module")
+def setup(emulator, temp_creds):
+    s3 = emulator.client("s3")
+    glue = emulator.client("glue")
+    for b in (BUCKET, RESULTS):
+        try:
+            s3.create_bucket(Bucket=b)
+        except s3.exceptions.BucketAlreadyOwnedByYou:
+            pass
+    try:
+        glue.create_database(DatabaseInput={"Name": DATABASE})
+    except glue.exceptions.AlreadyExistsException:
+        pass
+    for t in ("rows", "idents"):
+        try:
+            glue.delete_table(DatabaseName=DATABASE, Name=t)
+        except glue.exceptions.EntityNotFoundException:
+            pass
+
+    def table(name, columns, location):
+        glue.create_table(DatabaseName=DATABASE, TableInput={
+            "Name": name, "TableType": "EXTERNAL_TABLE",
+            "StorageDescriptor": {
+                "Columns": [{"Name": n, "Type": t} for n, t in columns],
+                "Location": location,
+                "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
+                "OutputFormat": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+                "SerdeInfo": {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe"}},
+            "PartitionKeys": []})
+
+    import json
+    table("rows", [("id", "int"), ("label", "string")], f"s3://{BUCKET}/rows/")
+    s3.put_object(Bucket=BUCKET, Key="rows/part-0.json", Body="".join(
+        json.dumps({"id": i, "label": v}) + "\n" for i, v in enumerate(INJECTION_CORPUS)).encode())
+    table("idents", [("id", "int")] + [(c, "string") for c in IDENT_CORPUS],
+          f"s3://{BUCKET}/idents/")
+    s3.put_object(Bucket=BUCKET, Key="idents/part-0.json", Body=(json.dumps(
+        dict([("id", 1)] + [(c, "v:" + c) for c in IDENT_CORPUS])) + "\n").encode())
+
+    conn = connect()
+    cur = conn.cursor()
+    cur.execute("CREATE EXTENSION IF NOT EXISTS audit_fdw")
+    cur.execute(f"DROP SERVER IF EXISTS {SERVER} CASCADE")
+    cur.execute(f"""CREATE SERVER {SERVER} FOREIGN DATA WRAPPER audit_fdw OPTIONS (
+        region 'us-east-1', endpoint '{emulator.url}', database '{DATABASE}',
+        output_location 's3://{RESULTS}/q/', poll_initial_ms '10', poll_max_ms '50')""")
+    akid, secret, token = temp_creds
+    cur.execute(sql.SQL("CREATE USER MAPPING FOR CURRENT_USER SERVER {} OPTIONS "
+                        "(access_key_id {}, secret_access_key {}, session_token {})").format(
+        sql.Identifier(SERVER), sql.Literal(akid), sql.Literal(secret), sql.Literal(token)))
+    cur.execute("DROP SCHEMA IF EXISTS sec CASCADE")
+    cur.execute("CREATE SCHEMA sec")
+    cur.execute(f"""CREATE FOREIGN TABLE sec.rows (id integer, label text)
+        SERVER {SERVER} OPTIONS ("table" 'rows')""")
+    cols = ", ".join(sql.SQL("{} text OPTIONS (column_name {})").format(
+        sql.Identifier("c%d" % i), sql.Literal(c)).as_string(conn)
+        for i, c in enumerate(IDENT_CORPUS))
+    cur.execute(f"""CREATE FOREIGN TABLE sec.idents (id integer, {cols})
+        SERVER {SERVER} OPTIONS ("table" 'idents')""")
+    for role in ("sec_alice", "sec_bob"):
+        cur.execute(f"DROP ROLE IF EXISTS {role}")
+        cur.execute(f"CREATE ROLE {role} LOGIN")
+    cur.execute(f"GRANT USAGE ON FOREIGN SERVER {SERVER} TO sec_alice, sec_bob")
+    cur.execute(f"GRANT USAGE ON FOREIGN DATA WRAPPER audit_fdw TO sec_alice")
+    cur.execute(sql.SQL("CREATE USER MAPPING FOR sec_alice SERVER {} OPTIONS "
+                        "(access_key_id {}, secret_access_key {})").format(
+        sql.Identifier(SERVER), sql.Literal(akid), sql.Literal(secret)))
+    conn.close()
+    yield
+    conn = connect()
+    cur = conn.cursor()
+    cur.execute(f"DROP SERVER IF EXISTS {SERVER} CASCADE")
+    cur.execute("DROP SERVER IF EXISTS sec_alice_server CASCADE")
+    cur.execute("REVOKE USAGE ON FOREIGN DATA WRAPPER audit_fdw FROM sec_alice")
+    for role in ("sec_alice", "sec_bob"):
+        cur.execute(f"DROP ROLE IF EXISTS {role}")
+    conn.close()
+
+
+def as_role(role):
+    conn = connect(user=role)
+    return conn, conn.cursor()
+
+
+def assert_no_secret(where, text, creds):
+    for s in secrets_of(creds):
+        assert s not in (text or ""), "a secret appears in %s" % where
+
+
+# ---------------------------------------------------------------- secrets
+
+
+def test_no_secret_in_explain_errors_notices_activity_or_debug5_log(setup, db, emulator,
+                                                                     temp_creds):
+    cur = db.cursor()
+    offset = pg_log_size()
+    cur.execute("SET log_min_messages = debug5")
+    cur.execute("SET client_min_messages = debug5")
+    cur.execute("SET log_statement = 'none'")   # the mapping's statement is not ours
+    seen = []
+    try:
+        for q in ("EXPLAIN (VERBOSE) SELECT * FROM sec.rows WHERE label = 'x'",
+                  "EXPLAIN (ANALYZE, VERBOSE) SELECT * FROM sec.rows WHERE label = 'x'",
+                  "SELECT count(*) FROM sec.rows",
+                  "SELECT * FROM audit_fdw.aws_identity('%s')" % SERVER):
+            cur.execute(q)
+            seen.append(repr(cur.fetchall()))
+        # errors: a signature the emulator refuses, a failed Athena query
+        emulator.add_fault(service="athena", operation="GetQueryExecution",
+                           error="UnrecognizedClientException",
+                           message="The security token included in the request is invalid.")
+        with pytest.raises(psycopg2.Error) as e:
+            cur.execute("SELECT * FROM sec.rows")
+        seen.append(str(e.value) + repr(e.value.diag.message_detail) +
+                    repr(e.value.diag.context))
+        emulator.clear_faults()
+        emulator.add_fault(service="sts", operation="GetCallerIdentity", drop_connection=True)
+        cur.execute("SET audit_fdw.aws_max_retries = 0")
+        with pytest.raises(psycopg2.Error) as e:
+            cur.execute("SELECT * FROM audit_fdw.aws_identity('%s')" % SERVER)
+        seen.append(str(e.value))
+    finally:
+        emulator.clear_faults()
+        cur.execute("RESET ALL")
+    seen.extend(db.notices)
+    # pg_stat_activity of every backend and worker, while this one runs
+    cur.execute("SELECT string_agg(coalesce(query, '') || application_name, ' ') "
+                "FROM pg_stat_activity")
+    seen.append(cur.fetchone()[0])
+    time.sleep(0.3)
+    log = pg_log_since(offset)
+    assert "DEBUG" in log, "debug5 did not reach the log"
+    for i, text in enumerate(seen):
+        assert_no_secret("output %d" % i, text, temp_creds)
+    assert_no_secret("the server log at debug5", log, temp_creds)
+    record("security", "secrets at debug5: EXPLAIN, errors, notices, activity, log",
+           [], "clean", "%d outputs, %d log bytes" % (len(seen), len(log)))
+
+
+def test_no_secret_in_the_pump_workers_debug5_log(db, emulator, temp_creds):
+    env = PumpEnv(db, emulator, "sec", create_pipeline=False)
+    akid, secret, token = temp_creds
+    cur = db.cursor()
+    cur.execute(sql.SQL("ALTER USER MAPPING FOR CURRENT_USER SERVER {} OPTIONS "
+                        "(SET access_key_id {}, SET secret_access_key {}, "
+                        "ADD session_token {})").format(
+        sql.Identifier(env.server), sql.Literal(akid), sql.Literal(secret), sql.Literal(token)))
+    offset = pg_log_size()
+    cur.execute("ALTER SYSTEM SET log_min_messages = debug5")
+    cur.execute("SELECT pg_reload_conf()")
+    try:
+        time.sleep(0.5)
+        env.create_pipeline()
+        for i in range(5):
+            env.put("sec-%d" % i, "OPEN")
+        env.wait_delivered(5, timeout=60)
+        cur.execute("SELECT string_agg(coalesce(query, '') || backend_type, ' ') "
+                    "FROM pg_stat_activity")
+        activity = cur.fetchone()[0]
+        status = repr(env.status())
+    finally:
+        cur.execute("ALTER SYSTEM RESET log_min_messages")
+        cur.execute("SELECT pg_reload_conf()")
+        env.drop()
+    time.sleep(0.3)
+    log = pg_log_since(offset)
+    assert "DEBUG" in log
+    assert_no_secret("pg_stat_activity", activity, temp_creds)
+    assert_no_secret("pipeline_status", status, temp_creds)
+    assert_no_secret("the server log at debug5 (pump workers)", log, temp_creds)
+    record("security", "secrets at debug5: pump workers, status view, activity",
+           [], "clean", "%d log bytes" % len(log))
+
+
+def test_no_secret_in_option_errors(setup, db, temp_creds):
+    cur = db.cursor()
+    secret = temp_creds[1]
+    for opts in [
+            sql.SQL("secret_access_key {}, secret_acces_key {}").format(
+                sql.Literal(secret), sql.Literal(secret)),
+            sql.SQL("secret_access_key {}, secret_access_key {}").format(
+                sql.Literal(secret), sql.Literal(secret)),
+            sql.SQL("session_token {}, bogus {}").format(sql.Literal(secret), sql.Literal("x"))]:
+        cur.execute("DROP ROLE IF EXISTS sec_tmp")
+        cur.execute("CREATE ROLE sec_tmp")
+        with pytest.raises(psycopg2.Error) as e:
+            cur.execute(sql.SQL("CREATE USER MAPPING FOR sec_tmp SERVER {} OPTIONS ({})").format(
+                sql.Identifier(SERVER), opts))
+        text = str(e.value) + repr(e.value.diag.message_detail) + repr(e.value.diag.message_hint)
+        assert secret not in text
+        cur.execute("DROP ROLE sec_tmp")
+    record("security", "no secret in option validation errors", [], "clean", "3 cases")
+
+
+# ---------------------------------------------------------------- privileges
+
+
+def test_non_superuser_cannot_set_the_endpoint(setup, emulator):
+    conn, cur = as_role("sec_alice")
+    try:
+        with pytest.raises(psycopg2.Error) as e:
+            cur.execute(f"""CREATE SERVER sec_alice_server FOREIGN DATA WRAPPER audit_fdw
+                OPTIONS (region 'us-east-1', endpoint 'http://attacker.example:80')""")
+        assert e.value.pgcode == "42501"
+        cur.execute("""CREATE SERVER sec_alice_server FOREIGN DATA WRAPPER audit_fdw
+            OPTIONS (region 'us-east-1')""")
+        with pytest.raises(psycopg2.Error) as e:
+            cur.execute("ALTER SERVER sec_alice_server OPTIONS (ADD endpoint 'http://127.0.0.1:1')")
+        assert e.value.pgcode == "42501"
+        cur.execute("DROP SERVER sec_alice_server")
+    finally:
+        conn.close()
+    record("security", "endpoint option is superuser-only", [], "refused", "42501 twice")
+
+
+def test_another_roles_user_mapping_options_are_hidden(setup, temp_creds):
+    conn, cur = as_role("sec_bob")
+    try:
+        cur.execute("SELECT usename, umoptions FROM pg_user_mappings WHERE srvname = %s",
+                    (SERVER,))
+        rows = cur.fetchall()
+        assert rows, "bob sees no mapping at all"
+        for usename, options in rows:
+            if usename != "sec_bob":
+                assert options is None, "bob reads %s's options" % usename
+        with pytest.raises(psycopg2.Error) as e:
+            cur.execute("SELECT umoptions FROM pg_user_mapping")
+        assert e.value.pgcode == "42501"
+        # bob has no mapping: he cannot borrow alice's (or the server's) credentials
+        with pytest.raises(psycopg2.Error) as e:
+            cur.execute("SELECT * FROM audit_fdw.aws_identity(%s)", (SERVER,))
+        assert temp_creds[1] not in str(e.value)
+    finally:
+        conn.close()
+    record("security", "another role's user mapping options are hidden", [], "hidden", "")
+
+
+def test_tls_verification_cannot_be_turned_off_by_a_non_superuser(setup):
+    conn, cur = as_role("sec_alice")
+    try:
+        for stmt in ("SET audit_fdw.aws_verify_tls = off",
+                     "SET audit_fdw.aws_ca_file = '/tmp/attacker-ca.pem'",
+                     "SELECT set_config('audit_fdw.aws_verify_tls', 'off', false)"):
+            with pytest.raises(psycopg2.Error) as e:
+                cur.execute(stmt)
+            assert e.value.pgcode == "42501", stmt
+        with pytest.raises(psycopg2.Error) as e:
+            cur.execute("ALTER ROLE sec_alice SET audit_fdw.aws_verify_tls = off")
+        assert e.value.pgcode == "42501"
+        cur.execute("SHOW audit_fdw.aws_verify_tls")
+        assert cur.fetchone()[0] == "on"
+    finally:
+        conn.close()
+    record("security", "TLS verification and CA file are superuser-only", [], "refused", "4 ways")
+
+
+def test_managing_pipelines_needs_the_grant(setup):
+    conn, cur = as_role("sec_alice")
+    try:
+        for stmt in ("SELECT audit_fdw.create_pipeline('x', server => '%s', "
+                     "source_table => 'T', delivery_stream => 'd')" % SERVER,
+                     "SELECT audit_fdw.pause_pipeline('x')",
+                     "SELECT audit_fdw.resume_pipeline('x')",
+                     "SELECT audit_fdw.drop_pipeline('x')",
+                     "SELECT * FROM audit_fdw.pipeline",
+                     "SELECT * FROM audit_fdw.checkpoint",
+                     "DELETE FROM audit_fdw.dead_letter",
+                     "SELECT audit_fdw.aws_request('%s', 'athena', 'ListWorkGroups')" % SERVER):
+            with pytest.raises(psycopg2.Error) as e:
+                cur.execute(stmt)
+            assert e.value.pgcode == "42501", stmt
+        cur.execute("SELECT count(*) FROM audit_fdw.pipeline_status")
+    finally:
+        conn.close()
+    record("security", "pipelines and raw AWS calls need a grant", [], "refused", "8 statements")
+
+
+# ---------------------------------------------------------------- injection
+
+
+def test_literals_cannot_break_out_of_their_quoting(setup, db, emulator):
+    cur = db.cursor()
+    # the request log is bounded: pick this test's requests by time
+    started = time.time()
+    for i, value in enumerate(INJECTION_CORPUS):
+        cur.execute("SELECT id FROM sec.rows WHERE label = %s", (value,))
+        assert cur.fetchall() == [(i,)], "label %r" % value
+        cur.execute("SELECT id FROM sec.rows WHERE label LIKE %s ESCAPE ''", (value,))
+        got = [r[0] for r in cur.fetchall()]
+        # LIKE with the value as a pattern (no escape character): the row
+        # itself always matches (its own % and _ match themselves)
+        assert i in got, "LIKE %r" % value
+        cur.execute("SELECT id FROM sec.rows WHERE label IN (%s, 'plain') ORDER BY id", (value,))
+        assert i in [r[0] for r in cur.fetchall()], "IN %r" % value
+    sent = [r for r in emulator.requests(service="athena", operation="StartQueryExecution")
+            if r["time"] >= started]
+    pushed = [r["input"]["QueryString"] for r in sent]
+    # the conditions really went to Athena (else this proves nothing)
+    assert sum(1 for q in pushed if "label" in q and "WHERE" in q.upper()) >= len(INJECTION_CORPUS)
+    record("security", "literal injection corpus pushed to Athena",
+           [], "quoted", "%d values x 3 forms, %d queries" % (len(INJECTION_CORPUS), len(pushed)))
+
+
+def test_identifiers_cannot_break_out_of_their_quoting(setup, db, emulator):
+    cur = db.cursor()
+    for i, name in enumerate(IDENT_CORPUS):
+        col = sql.Identifier("c%d" % i)
+        cur.execute(sql.SQL("SELECT id, {} FROM sec.idents WHERE {} = %s").format(col, col),
+                    ("v:" + name,))
+        assert cur.fetchall() == [(1, "v:" + name)], name
+    record("security", "identifier injection corpus pushed to Athena",
+           [], "quoted", "%d column names" % len(IDENT_CORPUS))
