@@ -2,6 +2,7 @@
 backoff on throttling and 5xx, AWS errors as PostgreSQL errors, requests in
 flight interrupted by statement_timeout and pg_cancel_backend, streamed S3
 reads with bounded memory, connection reuse."""
+import os
 import threading
 import time
 
@@ -327,6 +328,8 @@ def test_tls_is_verified(db):
             cur.execute("DROP SERVER aws_core_tls CASCADE")
     finally:
         server.close()
+        import shutil
+        shutil.rmtree(os.path.dirname(cert), ignore_errors=True)
     assert len(server.requests) == 2
 
 
