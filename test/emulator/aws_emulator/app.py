@@ -15,6 +15,7 @@ Attributes a service may use:
   emu.account_id   the account id used in ARNs ("000000000000")
 """
 import collections
+import itertools
 import os
 import secrets
 import sys
@@ -52,7 +53,7 @@ DEFAULT_CONFIG = {
     "signature_max_skew_seconds": 900,
     # kept-alive connections idle this long are closed (read at start)
     "idle_timeout_seconds": 120,
-    # requests kept for GET /_emulator/requests
+    # requests kept for GET /_emulator/requests, per service and operation
     "request_log_size": 2000,
 }
 
@@ -87,7 +88,11 @@ class Emulator:
             arn="arn:aws:iam::%s:root" % self.account_id)
         self._credentials = {access_key_id: self._root_credentials}
         self._cred_lock = threading.Lock()
-        self.requests = collections.deque(maxlen=self.config["request_log_size"])
+        # one log per service and operation, so that a busy operation does
+        # not push another's requests out; entries are numbered in arrival
+        # order ("seq")
+        self._requests = {}
+        self._request_seq = itertools.count(1)
         self._services = {}
         for cls in service_classes:
             self._services[cls.name] = cls(self)
@@ -126,20 +131,32 @@ class Emulator:
     # ---- the request log
 
     def log_request(self, entry):
-        self.requests.append(entry)
+        key = (entry["service"], entry["operation"])
+        log = self._requests.get(key)
+        if log is None:
+            log = self._requests.setdefault(
+                key, collections.deque(maxlen=int(self.config["request_log_size"])))
+        entry["seq"] = next(self._request_seq)
+        log.append(entry)
 
     def recent_requests(self, service=None, operation=None):
-        return [e for e in list(self.requests)
-                if (service is None or e["service"] == service)
-                and (operation is None or e["operation"] == operation)]
+        """The logged requests (the last request_log_size of each service
+        and operation), oldest first."""
+        out = []
+        for (svc, op), log in list(self._requests.items()):
+            if (service is None or svc == service) and (operation is None or op == operation):
+                out.extend(list(log))
+        out.sort(key=lambda e: e["seq"])
+        return out
 
     # ---- control
 
     def configure(self, settings):
         self.config.update(settings)
         if "request_log_size" in settings:
-            self.requests = collections.deque(self.requests,
-                                              maxlen=int(settings["request_log_size"]))
+            n = int(settings["request_log_size"])
+            for key, log in list(self._requests.items()):
+                self._requests[key] = collections.deque(log, maxlen=n)
         return dict(self.config)
 
     def reset(self):
@@ -149,7 +166,7 @@ class Emulator:
         self.clock.reset()
         self.config.clear()
         self.config.update(self._startup_config)
-        self.requests.clear()
+        self._requests.clear()
         with self._cred_lock:
             self._credentials = {self._root_credentials.access_key: self._root_credentials}
         for svc in self._services.values():

@@ -26,6 +26,7 @@ for each failure; failed records are not delivered.
 """
 import datetime
 import gzip
+import os
 import re
 import secrets
 import sys
@@ -247,13 +248,14 @@ class Firehose(Service):
         responses = []
         failed = 0
         rand = self.emu.faults.random
-        for r in records:
+        ids = os.urandom(56 * len(records)).hex()      # one RecordId a record
+        for i, r in enumerate(records):
             if fail and rand() < fail[0]:
                 failed += 1
                 responses.append({"ErrorCode": fail[1], "ErrorMessage": fail[2]})
                 continue
             self._add(s, r["Data"], now)
-            responses.append({"RecordId": secrets.token_hex(56)})
+            responses.append({"RecordId": ids[i * 112:(i + 1) * 112]})
         if s.buffered >= s.size_bytes:
             self._deliver(s)
         return {"FailedPutCount": failed, "Encrypted": False, "RequestResponses": responses}

@@ -117,6 +117,7 @@ class Request:
         self.error = None
         self.access_key = None
         self.region = None
+        self.big = False
 
 
 class Router:
@@ -265,7 +266,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.router.emu.log_request({
                     "service": req.binding.name, "operation": req.operation,
                     "time": started, "status": req.status, "error": req.error,
-                    "request_id": req.request_id, "input": req.params})
+                    "request_id": req.request_id,
+                    # summarized once the answer is out, not before
+                    "input": _summarize(req.params) if req.big else req.params})
 
     def _dispatch(self, req, raw_path, raw_query, body):
         router = self.router
@@ -335,7 +338,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                                or fault.body is not None):
                     self._apply_fault(req, fault)
             params = self._parse(req, b, op, query, body)
-            req.params = params if len(body) <= 65536 else _summarize(params)
+            req.params = params
+            req.big = len(body) > 65536
             method = getattr(b.service, req.operation)
             set_request_context(RequestContext(req.access_key, req.region,
                                                req.request_id))
@@ -686,11 +690,13 @@ class _Responded(AwsError):
 
 def _summarize(value):
     """The input as logged for big requests: blobs replaced by their size."""
-    if isinstance(value, dict):
-        return {k: _summarize(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_summarize(v) for v in value]
-    if isinstance(value, (bytes, bytearray)):
+    t = type(value)
+    if t is dict:
+        return {k: (_summarize(v) if type(v) in (dict, list, bytes) else v)
+                for k, v in value.items()}
+    if t is list:
+        return [_summarize(v) if type(v) in (dict, list, bytes) else v for v in value]
+    if t is bytes:
         return {"size": len(value)}
     return value
 

@@ -197,3 +197,22 @@ def test_keep_alive(emulator):
         assert resp.status == 200 and json.loads(resp.read()) == {"ok": True}
         assert resp.getheader("Connection") != "close"
     conn.close()
+
+
+def test_request_log_is_kept_per_operation(emulator):
+    before = emulator._call("GET", "config")["request_log_size"]
+    sts = emulator.client("sts")
+    ddb = emulator.client("dynamodb")
+    emulator.configure(request_log_size=5)
+    try:
+        sts.get_caller_identity()
+        mine = emulator.requests("sts", "GetCallerIdentity")[-1]["seq"]
+        for _ in range(8):      # a busy operation ...
+            ddb.list_tables()
+        # ... does not push another operation's requests out
+        assert emulator.requests("sts", "GetCallerIdentity")[-1]["seq"] == mine
+        assert len(emulator.requests("dynamodb", "ListTables")) == 5
+        seqs = [r["seq"] for r in emulator.requests()]
+        assert seqs == sorted(seqs)
+    finally:
+        emulator.configure(request_log_size=before)
