@@ -809,15 +809,14 @@ class Engine:
         elif parts and layout.projected:
             self._check_injected(comp, ref, layout, comp.partition_conjuncts(ref))
 
-        ids = []
+        objects = []
         scanned = 0
         for key, size, values in selected:
-            job.check_cancelled()
             meta = self.emu.s3.head_object(bucket, key)
-            loaded = self._ensure_loaded(conn, cache, bucket, key, meta, values, layout,
-                                         ignore_malformed, job)
-            ids.append(loaded.obj_id)
+            objects.append((key, meta, values))
             scanned += meta["size"]
+        loaded = self._ensure_loaded(conn, cache, bucket, objects, ignore_malformed, job)
+        ids = [loaded[key].obj_id for key, _, _ in objects]
         cols = [f'"c{i}" AS {quote_ident(n)}' for i, (n, _) in enumerate(columns)]
         cols += [f'"p{i}" AS {quote_ident(n)}' for i, (n, _) in enumerate(parts)]
         if not cols:
@@ -915,30 +914,102 @@ class Engine:
                 done.append(name)
         self._types.mark_created(done)
 
-    def _ensure_loaded(self, conn, cache, bucket, key, meta, values, layout, ignore_malformed, job):
+    def _ensure_loaded(self, conn, cache, bucket, objects, ignore_malformed, job):
+        """The cache entries of `objects` [(key, meta, partition values)],
+        loading those not cached or changed since (by size and ETag).
+        Objects are loaded many at a time: Firehose writes a small object a
+        buffer interval, and a table is often thousands of them."""
         with cache.lock:
-            loaded = cache.objects.get((bucket, key))
-            if loaded is not None and loaded.size == meta["size"] and loaded.etag == meta["etag"]:
-                return loaded
+            out, todo = {}, []
+            for key, meta, values in objects:
+                loaded = cache.objects.get((bucket, key))
+                if loaded is not None and loaded.size == meta["size"] and loaded.etag == meta["etag"]:
+                    out[key] = loaded
+                else:
+                    todo.append((key, meta, values, loaded))
+            if not todo:
+                return out
             with conn.cursor() as cur:
-                if loaded is not None:
-                    cur.execute(f'DELETE FROM {cache.name} WHERE "_obj" = %s', (loaded.obj_id,))
-                    del cache.objects[(bucket, key)]
-                with self._lock:
-                    self._next_obj += 1
-                    obj_id = self._next_obj
-                data = self.emu.s3.get_object(bucket, key)
-                if key.endswith(".gz"):
-                    try:
-                        data = gzip.decompress(data)
-                    except (OSError, EOFError) as e:
-                        raise TrinoError("HIVE_CURSOR_ERROR",
-                                         f"Error reading s3://{bucket}/{key}: {e}") from None
-                text = data.decode("utf-8", errors="replace")
+                stale = [old.obj_id for _, _, _, old in todo if old is not None]
+                if stale:
+                    cur.execute(f'DELETE FROM {cache.name} WHERE "_obj" = ANY(%s)', (stale,))
+                    for key, _, _, old in todo:
+                        if old is not None:
+                            del cache.objects[(bucket, key)]
+                batch, size = [], 0
+                for key, meta, values, _ in todo:
+                    job.check_cancelled()
+                    text = self._object_text(bucket, key)
+                    with self._lock:
+                        self._next_obj += 1
+                        obj_id = self._next_obj
+                    batch.append((obj_id, key, meta, values, text))
+                    size += len(text)
+                    if size >= 32 << 20:
+                        self._load_batch(cur, cache, bucket, batch, ignore_malformed, out)
+                        batch, size = [], 0
+                if batch:
+                    self._load_batch(cur, cache, bucket, batch, ignore_malformed, out)
+            return out
+
+    def _object_text(self, bucket, key):
+        data = self.emu.s3.get_object(bucket, key)
+        if key.endswith(".gz"):
+            try:
+                data = gzip.decompress(data)
+            except (OSError, EOFError) as e:
+                raise TrinoError("HIVE_CURSOR_ERROR", f"Error reading s3://{bucket}/{key}: {e}") from None
+        return data.decode("utf-8", errors="replace")
+
+    def _load_batch(self, cur, cache, bucket, batch, ignore_malformed, out):
+        """Loads [(obj id, key, meta, partition values, text)] in one COPY and
+        one INSERT; if any line needs the SerDe's line-by-line reading (or
+        fails), object by object, so that an error names its object."""
+        loaded = False
+        if len(batch) > 1:
+            cur.execute("CREATE TEMP TABLE IF NOT EXISTS athena_batch (obj integer, line text)")
+            cur.execute("TRUNCATE athena_batch")
+            ddl = []
+            exprs = [json_conversion(t, json_field("j", name), self._types, ddl)
+                     for name, t in cache.columns]
+            self._create_types(cur.connection, ddl)
+            parts = []
+            for obj_id, _, _, _, text in batch:
+                data = _copy_escape(text)
+                if data:
+                    prefix = f"{obj_id}\t"
+                    parts.append(prefix + data[:-1].replace("\n", "\n" + prefix) + "\n")
+            cur.copy_expert("COPY athena_batch (obj, line) FROM STDIN", _StringReader("".join(parts)))
+            cols = ['"_obj"'] + [f'"c{i}"' for i in range(len(exprs))] + \
+                   [f'"p{i}"' for i in range(len(cache.partition_columns))]
+            select = ["s.obj"] + exprs + [f'pv."p{i}"' for i in range(len(cache.partition_columns))]
+            join = ""
+            if cache.partition_columns:
+                rows = []
+                for obj_id, _, _, values, _ in batch:
+                    lits = [_typed_literal(values[n], self._types.pg_type(t, []))
+                            for n, t in cache.partition_columns]
+                    rows.append(f"({obj_id}, {', '.join(lits)})")
+                names = ", ".join(f'"p{i}"' for i in range(len(cache.partition_columns)))
+                join = f" JOIN (VALUES {', '.join(rows)}) AS pv(obj, {names}) ON pv.obj = s.obj"
+            insert = (f"INSERT INTO {cache.name} ({', '.join(cols)}) SELECT {', '.join(select)} "
+                      # OFFSET 0 keeps each line parsed once, not once a column
+                      "FROM (SELECT obj, CASE WHEN btrim(line, E' \\t\\r') = '' THEN NULL "
+                      f"ELSE line::jsonb END AS j FROM athena_batch OFFSET 0) AS s{join}")
+            try:
+                cur.execute(insert)
+                loaded = True
+            except (psycopg2.errors.InvalidTextRepresentation, psycopg2.errors.UntranslatableCharacter,
+                    psycopg2.errors.NumericValueOutOfRange, psycopg2.errors.InvalidDatetimeFormat,
+                    psycopg2.errors.DatetimeFieldOverflow, psycopg2.errors.InvalidParameterValue):
+                pass
+            cur.execute("TRUNCATE athena_batch")
+        for obj_id, key, meta, values, text in batch:
+            if not loaded:
                 self._load(cur, cache, obj_id, text, values, bucket, key, ignore_malformed)
-            loaded = _Loaded(obj_id, meta["size"], meta["etag"])
-            cache.objects[(bucket, key)] = loaded
-            return loaded
+            entry = _Loaded(obj_id, meta["size"], meta["etag"])
+            cache.objects[(bucket, key)] = entry
+            out[key] = entry
 
     def _load(self, cur, cache, obj_id, text, values, bucket, key, ignore_malformed):
         cur.execute("CREATE TEMP TABLE IF NOT EXISTS athena_lines (line text)")
@@ -1009,11 +1080,7 @@ class Engine:
 
     @staticmethod
     def _copy_lines(cur, text):
-        data = (text.replace("\\", "\\\\").replace("\r", "\\r").replace("\t", "\\t")
-                .replace("\x00", ""))
-        if data and not data.endswith("\n"):
-            data += "\n"
-        cur.copy_expert("COPY athena_lines (line) FROM STDIN", _StringReader(data))
+        cur.copy_expert("COPY athena_lines (line) FROM STDIN", _StringReader(_copy_escape(text)))
 
     # -- errors ----------------------------------------------------------------------
 
@@ -1099,6 +1166,15 @@ class Engine:
             return TrinoError("NOT_SUPPORTED", f"the emulator could not run this query: {msg}")
         return TrinoError("GENERIC_INTERNAL_ERROR", msg, category=athena_sql.CATEGORY_SYSTEM,
                           error_type=athena_sql.ERROR_TYPE_INTERNAL)
+
+
+def _copy_escape(text):
+    """Lines of text as COPY's text format data (one column), newline-ended."""
+    data = (text.replace("\\", "\\\\").replace("\r", "\\r").replace("\t", "\\t")
+            .replace("\x00", ""))
+    if data and not data.endswith("\n"):
+        data += "\n"
+    return data
 
 
 def _typed_literal(value, pgtype):
