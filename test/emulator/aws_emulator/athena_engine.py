@@ -503,6 +503,7 @@ class Engine:
         self._ready = False
         self._types = TypeCatalog()
         self._caches = {}
+        self._server_started = None   # pg_postmaster_start_time() the caches belong to
         self._next_obj = 0
         self._icu = "C"
         self._pgtypes = PgTypes()
@@ -572,11 +573,31 @@ class Engine:
         return conn
 
     def _get_connection(self):
+        """A live connection to the engine's server.
+
+        The cache tables are UNLOGGED: a crash or an immediate shutdown of that
+        server empties them (and ends the pooled connections), so every query
+        first checks that the server is the one the caches were filled on, and
+        forgets the caches when it is not."""
         self._setup()
-        with self._lock:
-            if self._pool:
-                return self._pool.pop()
-        return self._new_connection()
+        while True:
+            with self._lock:
+                conn = self._pool.pop() if self._pool else None
+            if conn is None:
+                conn = self._new_connection()
+            try:
+                with conn.cursor() as cur:
+                    cur.execute("SELECT pg_postmaster_start_time()")
+                    started = cur.fetchone()[0]
+            except psycopg2.Error:      # a pooled connection the server dropped
+                conn.close()
+                continue
+            with self._lock:
+                if self._server_started != started:
+                    if self._server_started is not None:
+                        self._caches = {}
+                    self._server_started = started
+            return conn
 
     def _put_connection(self, conn):
         if conn.closed:
