@@ -62,7 +62,7 @@ static void write_cstring_or_null(AuditBuf *out, const char *s);
 /* Nesting deeper than DynamoDB allows (32 levels) marks a bad record. */
 #define MAX_ATTRIBUTE_DEPTH 64
 
-#define APPEND_LITERAL(buf, lit) audit_buf_append((buf), (lit), sizeof(lit) - 1)
+#define APPEND_LITERAL(buf, lit) buf_append((buf), (lit), sizeof(lit) - 1)
 
 /* ---- output buffer ---- */
 
@@ -110,6 +110,17 @@ audit_buf_reserve(AuditBuf *buf, size_t extra)
 
 void
 audit_buf_append(AuditBuf *buf, const char *s, size_t n)
+{
+	if (buf->len + n + 1 > buf->cap && !audit_buf_reserve(buf, n))
+		return;
+	memcpy(buf->data + buf->len, s, n);
+	buf->len += n;
+	buf->data[buf->len] = '\0';
+}
+
+/* audit_buf_append for the transform's own hot paths */
+static inline void
+buf_append(AuditBuf *buf, const char *s, size_t n)
 {
 	if (buf->len + n + 1 > buf->cap && !audit_buf_reserve(buf, n))
 		return;
@@ -971,7 +982,7 @@ span_is(const Span *span, const char *lit, size_t litlen)
 static inline void
 write_span_string(AuditBuf *out, const Span *span)
 {
-	if (!audit_buf_reserve(out, span->len + 2))
+	if (out->len + span->len + 3 > out->cap && !audit_buf_reserve(out, span->len + 2))
 		return;
 	out->data[out->len++] = '"';
 	memcpy(out->data + out->len, span->p, span->len);
@@ -1528,17 +1539,17 @@ audit_transform_record_text(const char *json, size_t len, const char *shard_id,
 			info->keys_offset = out->len;
 			info->keys_len = f.keys_len;
 		}
-		audit_buf_append(out, scratch.data + f.keys_off, f.keys_len);
+		buf_append(out, scratch.data + f.keys_off, f.keys_len);
 	}
 	if (f.has_new)
 	{
 		APPEND_LITERAL(out, ",\"new_image\":");
-		audit_buf_append(out, scratch.data + f.new_off, f.new_len);
+		buf_append(out, scratch.data + f.new_off, f.new_len);
 	}
 	if (f.has_old)
 	{
 		APPEND_LITERAL(out, ",\"old_image\":");
-		audit_buf_append(out, scratch.data + f.old_off, f.old_len);
+		buf_append(out, scratch.data + f.old_off, f.old_len);
 	}
 	APPEND_LITERAL(out, "}\n");
 	if (out->oom)
