@@ -139,7 +139,7 @@ def csv_of(audit, q):
 
 
 def test_lifecycle_statistics_and_output(athena, audit, emulator):
-    emulator.configure(athena_min_query_ms=400)
+    emulator.configure(athena_min_query_ms=1000)
     try:
         t0 = time.time()
         qid = start(athena, audit, "SELECT event_id FROM orders_audit WHERE n = 1")
@@ -150,9 +150,9 @@ def test_lifecycle_statistics_and_output(athena, audit, emulator):
     finally:
         emulator.configure(athena_min_query_ms=0)
     assert q["Status"]["State"] == "SUCCEEDED"
-    assert elapsed >= 0.4
+    assert elapsed >= 1.0
     st = q["Statistics"]
-    assert st["TotalExecutionTimeInMillis"] >= 400
+    assert st["TotalExecutionTimeInMillis"] >= 1000
     assert st["EngineExecutionTimeInMillis"] <= st["TotalExecutionTimeInMillis"]
     assert st["QueryQueueTimeInMillis"] >= 0
     assert q["Status"]["CompletionDateTime"] >= q["Status"]["SubmissionDateTime"]
@@ -216,7 +216,7 @@ def test_stop_query_execution_cancels(athena, audit, emulator):
     finally:
         emulator.configure(athena_min_query_ms=0)
     assert q["Status"]["State"] == "CANCELLED"
-    assert time.time() - t0 < 2
+    assert time.time() - t0 < 5
     with pytest.raises(botocore.exceptions.ClientError) as e:
         athena.get_query_results(QueryExecutionId=qid)
     assert e.value.response["Error"]["Code"] == "InvalidRequestException"
@@ -240,7 +240,7 @@ def test_stop_cancels_the_engine_statement(athena, audit):
     # the engine is free again: a new query runs at once
     q = run(athena, audit, "SELECT 1")
     assert q["Status"]["State"] == "SUCCEEDED"
-    assert time.time() - t0 < 3
+    assert time.time() - t0 < 10
 
 
 def test_output_bucket_must_exist(athena, audit):
@@ -533,11 +533,15 @@ def test_struct_null_tests_and_typed_literals(athena, audit, glue):
 
 
 def test_queued_beyond_the_concurrency_limit(athena, audit, emulator):
-    emulator.configure(athena_min_query_ms=500, athena_max_concurrent_queries=1)
+    emulator.configure(athena_min_query_ms=1500, athena_max_concurrent_queries=1)
     try:
         first = start(athena, audit, "SELECT 1")
         second = start(athena, audit, "SELECT 2")
-        time.sleep(0.2)
+        deadline = time.time() + 5
+        while athena.get_query_execution(QueryExecutionId=first)["QueryExecution"]["Status"]["State"] \
+                == "QUEUED":
+            assert time.time() < deadline
+            time.sleep(0.02)
         states = [athena.get_query_execution(QueryExecutionId=q)["QueryExecution"]["Status"]["State"]
                   for q in (first, second)]
         assert states == ["RUNNING", "QUEUED"]
@@ -545,7 +549,7 @@ def test_queued_beyond_the_concurrency_limit(athena, audit, emulator):
     finally:
         emulator.configure(athena_min_query_ms=0, athena_max_concurrent_queries=4)
     assert a["Status"]["State"] == b["Status"]["State"] == "SUCCEEDED"
-    assert b["Statistics"]["QueryQueueTimeInMillis"] >= 300
+    assert b["Statistics"]["QueryQueueTimeInMillis"] >= 1000
     assert b["Status"]["CompletionDateTime"] >= a["Status"]["CompletionDateTime"]
 
 
