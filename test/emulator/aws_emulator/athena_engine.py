@@ -778,7 +778,8 @@ class Engine:
                 self._spool = False
                 return None
             # under /tmp: the checkout may be closed to the server's user
-            self._spool = tempfile.mkdtemp(prefix="athena-spool-")
+            _remove_orphan_spools()
+            self._spool = tempfile.mkdtemp(prefix=f"athena-spool-{os.getpid()}-")
             os.chmod(self._spool, 0o777)
             return self._spool
 
@@ -1246,6 +1247,21 @@ class _StringReader:
         chunk = self.data[self.pos:end]
         self.pos = end
         return chunk
+
+
+def _remove_orphan_spools():
+    """Spool folders of emulators that ended without removing theirs."""
+    tmp = tempfile.gettempdir()
+    for name in os.listdir(tmp):
+        m = re.fullmatch(r"athena-spool-(\d+)-\w+", name)
+        if not m:
+            continue
+        try:
+            os.kill(int(m.group(1)), 0)
+        except ProcessLookupError:
+            shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
+        except PermissionError:
+            pass
 
 
 def _dsn_is_local(dsn):
