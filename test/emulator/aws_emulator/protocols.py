@@ -206,19 +206,17 @@ class InputChecker:
                     return bytes(v)
                 if type(v) is not str:
                     raise _ser_error(shape, v, p)
-                if not _B64_RE.match(v) or len(v) % 4:
+                try:
+                    return b64(v, strict_mode=True)
+                except (binascii.Error, ValueError):
                     raise AwsError("SerializationException",
                                    "Base64 encoded value at '%s' is not valid" % _render_path(p))
-                return b64(v)
             return conv
         if t == "timestamp":
             return lambda v, e, p: _parse_timestamp(shape, v, p)
         if t == "document":
             return lambda v, e, p: v
         return lambda v, e, p: _raise(_ser_error(shape, v, p))
-
-
-_B64_RE = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
 
 
 def _raise(err):
