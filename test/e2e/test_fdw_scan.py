@@ -137,7 +137,10 @@ def transport_is_set(cur):
 
 
 def athena_requests(emulator, operation):
-    return emulator.requests(service="athena", operation=operation)
+    """The Athena requests the emulator parsed (a request refused before its
+    body was read, by a fault of an earlier test, has no input)."""
+    return [r for r in emulator.requests(service="athena", operation=operation)
+            if r.get("input") is not None]
 
 
 @pytest.mark.parametrize("transport", ["csv", "api"])
