@@ -3,6 +3,7 @@ becomes a foreign table whose struct fields are columns of their own, and
 it answers the seed's question, the state history of order 101."""
 import datetime
 import json
+import uuid
 
 import pytest
 
@@ -12,6 +13,8 @@ SERVER = "fdw_import"
 BUCKET = "fdw-import-data"
 RESULTS = "fdw-import-results"
 DATABASE = "fdw_import_audit"
+# objects of this run under their own prefix (see test_fdw_scan.py)
+RUN = uuid.uuid4().hex[:8]
 
 ITEM = "struct<orderId:string,state:string,lastUpdatedDate:bigint>"
 AUDIT_COLUMNS = [
@@ -63,14 +66,14 @@ def glue_catalog(emulator):
             "Name": name, "TableType": "EXTERNAL_TABLE",
             "StorageDescriptor": {
                 "Columns": [{"Name": n, "Type": t} for n, t in cols],
-                "Location": f"s3://{BUCKET}/{name.replace(' ', '_')}/",
+                "Location": f"s3://{BUCKET}/{RUN}/{name.replace(' ', '_')}/",
                 "SerdeInfo": {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe"}}})
     records = [record(i, "101", *h) for i, h in enumerate(HISTORY)]
     records += [record(10 + i, "102", *h) for i, h in enumerate(HISTORY[:2])]
     # one object per Firehose flush: concatenated records, each ending in \n
-    s3.put_object(Bucket=BUCKET, Key="orders_audit/2024/01/15/16/part-1",
+    s3.put_object(Bucket=BUCKET, Key=f"{RUN}/orders_audit/2024/01/15/16/part-1",
                   Body="".join(json.dumps(r) + "\n" for r in records[:3]).encode())
-    s3.put_object(Bucket=BUCKET, Key="orders_audit/2024/01/20/12/part-2",
+    s3.put_object(Bucket=BUCKET, Key=f"{RUN}/orders_audit/2024/01/20/12/part-2",
                   Body="".join(json.dumps(r) + "\n" for r in records[3:]).encode())
 
     conn = connect()
@@ -173,10 +176,12 @@ def test_import_follows_every_page_of_get_tables(glue_catalog, db, emulator):
                     "Location": f"s3://{BUCKET}/many/{name}/"}})
     cur = db.cursor()
     cur.execute("DROP SCHEMA IF EXISTS audit_many CASCADE; CREATE SCHEMA audit_many")
-    before = len(emulator.requests(service="glue", operation="GetTables"))
+    log = emulator.requests()
+    since = log[-1]["time"] if log else 0
     cur.execute(f'IMPORT FOREIGN SCHEMA "{database}" FROM SERVER {SERVER} INTO audit_many')
     # 130 tables come in two pages of at most 100
-    assert len(emulator.requests(service="glue", operation="GetTables")) - before == 2
+    assert len([r for r in emulator.requests(service="glue", operation="GetTables")
+                if r["time"] > since]) == 2
     cur.execute("""SELECT count(*), min(relname), max(relname) FROM pg_class
                     WHERE relnamespace = 'audit_many'::regnamespace AND relkind = 'f'""")
     assert cur.fetchone() == (130, "t000", "t129")

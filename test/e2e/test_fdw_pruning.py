@@ -4,6 +4,7 @@ pruning options; a lower bound on event_time reads fewer hour folders
 (fewer bytes scanned) and returns the same rows as without pushdown."""
 import datetime
 import json
+import uuid
 
 import pytest
 
@@ -14,6 +15,8 @@ BUCKET = "fdw-prune-data"
 RESULTS = "fdw-prune-results"
 DATABASE = "fdw_prune"
 HOURS = 6
+# objects of this run under their own prefix (see test_fdw_scan.py)
+RUN = uuid.uuid4().hex[:8]
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +42,8 @@ def audit_table(emulator):
     except Exception:
         pass
     cur.execute(f"""SELECT audit_fdw.create_audit_table('{SERVER}', 'orders_audit',
-        's3://{BUCKET}/orders/', 'orderId string, state string', database => '{DATABASE}')""")
+        's3://{BUCKET}/{RUN}/orders/', 'orderId string, state string',
+        database => '{DATABASE}')""")
 
     # one Firehose object per delivery hour, the last HOURS hours
     top = datetime.datetime.now(datetime.timezone.utc).replace(minute=0, second=0,
@@ -58,7 +62,7 @@ def audit_table(emulator):
                             "keys": {"orderId": str(i)},
                             "new_image": {"orderId": str(i), "state": f"S{h}"}})
             events.append((f"e{h}-{i}", at))
-        s3.put_object(Bucket=BUCKET, Key=f"orders/{hour:%Y/%m/%d/%H}/orders-audit-1-{h}",
+        s3.put_object(Bucket=BUCKET, Key=f"{RUN}/orders/{hour:%Y/%m/%d/%H}/orders-audit-1-{h}",
                       Body="".join(json.dumps(r) + "\n" for r in records).encode())
     cur.execute("DROP SCHEMA IF EXISTS prune CASCADE; CREATE SCHEMA prune")
     cur.execute(f"IMPORT FOREIGN SCHEMA {DATABASE} LIMIT TO (orders_audit) "
