@@ -88,6 +88,18 @@ CREATE USER MAPPING FOR regress_fdw_other SERVER athena
     OPTIONS (profile 'audit', role_arn 'arn:aws:iam::123456789012:role/audit',
              external_id 'x-1');
 CREATE USER MAPPING FOR PUBLIC SERVER athena OPTIONS (region 'us-east-1');
+-- a mapping without keys signs with the database server's own identity:
+-- only a superuser may name a profile or allow that (credentials_required)
+CREATE USER MAPPING FOR regress_fdw_owner SERVER own
+    OPTIONS (credentials_required 'maybe');
+SET ROLE regress_fdw_owner;
+CREATE USER MAPPING FOR regress_fdw_owner SERVER own OPTIONS (profile 'prod');
+CREATE USER MAPPING FOR regress_fdw_owner SERVER own
+    OPTIONS (credentials_required 'false');
+RESET ROLE;
+CREATE USER MAPPING FOR regress_fdw_owner SERVER own
+    OPTIONS (credentials_required 'false');
+DROP USER MAPPING FOR regress_fdw_owner SERVER own;
 -- another user does not see a mapping's options (PostgreSQL's own rule)
 SET ROLE regress_fdw_other;
 SELECT usename, umoptions IS NULL AS hidden

@@ -78,6 +78,8 @@ static dlist_head json_owners = DLIST_STATIC_INIT(json_owners);
 static void json_owner_reset(void *arg);
 static json_object *json_own(json_object *obj);
 static char *option_string(List *options, const char *name);
+static void check_credentials_required(ForeignServer *server, UserMapping *um,
+									   Oid userid);
 static char *default_region(void);
 static char *encode_rest_path(const char *path);
 
@@ -264,11 +266,42 @@ aws_client_for_server(Oid serverid, Oid userid)
 	UserMapping *um = GetUserMapping(userid, serverid);
 	AwsClient  *client;
 
+	check_credentials_required(server, um, userid);
+
 	client = aws_client_create(option_string(server->options, "region"),
 							   option_string(server->options, "endpoint"),
 							   um->options);
 	client->server_name = MemoryContextStrdup(client->cxt, server->servername);
 	return client;
+}
+
+/*
+ * A user mapping without access keys signs with the database server's own
+ * AWS identity: its environment, its configuration files, its web identity,
+ * container or instance role.  As postgres_fdw does for passwords, a
+ * non-superuser may only use that where a superuser allowed it on the user
+ * mapping (credentials_required 'false', an option only a superuser sets).
+ */
+static void
+check_credentials_required(ForeignServer *server, UserMapping *um, Oid userid)
+{
+	ListCell   *lc;
+
+	if (superuser_arg(userid) || option_string(um->options, "access_key_id") != NULL)
+		return;
+	foreach(lc, um->options)
+	{
+		DefElem    *def = lfirst(lc);
+
+		if (strcmp(def->defname, "credentials_required") == 0 && !defGetBoolean(def))
+			return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
+			 errmsg("AWS credentials are required for non-superusers"),
+			 errdetail("The user mapping of role \"%s\" for server \"%s\" has no access_key_id and secret_access_key, so requests would be signed with the database server's own AWS identity.",
+					   GetUserNameFromId(userid, false), server->servername),
+			 errhint("Give the user mapping access_key_id and secret_access_key, or have a superuser set its option credentials_required 'false'.")));
 }
 
 /* Memory context reset callback: release a json-c object. */

@@ -10,6 +10,11 @@
  *	  what is expected.
  *	- endpoint sends every request (and the credentials' signatures) to
  *	  another host: only a superuser may set it.
+ *	- A user mapping without access keys signs with the database server's
+ *	  own AWS identity (the default credential chain): like postgres_fdw's
+ *	  password_required, only a superuser may allow that for a
+ *	  non-superuser (credentials_required 'false', checked at use in
+ *	  aws_client_for_server), and only a superuser may name a profile.
  *	- Values of secret options (secret_access_key, session_token) never
  *	  appear in a message.  PostgreSQL itself shows a user mapping's options
  *	  in pg_user_mappings only to its user and to superusers.
@@ -49,7 +54,8 @@ typedef enum OptionKind
 	OPT_TRANSPORT,				/* csv | api */
 	OPT_PATH,					/* dotted field path */
 	OPT_PARTITION_FORMAT,		/* yyyy/MM/dd/HH and the like */
-	OPT_INTERVAL				/* a positive interval */
+	OPT_INTERVAL,				/* a positive interval */
+	OPT_BOOL					/* true | false (and what parse_bool takes) */
 } OptionKind;
 
 typedef struct AuditFdwOption
@@ -61,6 +67,8 @@ typedef struct AuditFdwOption
 	double		max;
 	bool		superuser_only;
 	bool		secret;
+	const char *superuser_why;	/* errdetail when superuser_only; NULL: the
+								 * endpoint's reason */
 } AuditFdwOption;
 
 static const AuditFdwOption valid_options[] = {
@@ -95,7 +103,10 @@ static const AuditFdwOption valid_options[] = {
 	{"access_key_id", UserMappingRelationId, OPT_STRING},
 	{"secret_access_key", UserMappingRelationId, OPT_STRING, 0, 0, false, true},
 	{"session_token", UserMappingRelationId, OPT_STRING, 0, 0, false, true},
-	{"profile", UserMappingRelationId, OPT_STRING},
+	{"profile", UserMappingRelationId, OPT_STRING, 0, 0, true, false,
+	"Option \"profile\" picks credentials from the database server's own AWS configuration files."},
+	{"credentials_required", UserMappingRelationId, OPT_BOOL, 0, 0, true, false,
+	"Without credentials in the user mapping, requests are signed with the database server's own AWS identity."},
 	{"role_arn", UserMappingRelationId, OPT_STRING},
 	{"external_id", UserMappingRelationId, OPT_STRING},
 	{NULL}
@@ -172,6 +183,7 @@ audit_fdw_validator(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("permission denied to set option \"%s\"", def->defname),
+					 opt->superuser_why ? errdetail("%s", opt->superuser_why) :
 					 errdetail("Option \"%s\" sends requests and credentials to another host.",
 							   def->defname),
 					 errhint("Only a superuser may set it.")));
@@ -335,6 +347,18 @@ check_option_value(const AuditFdwOption *opt, DefElem *def)
 						 errmsg("invalid value for option \"%s\": \"%s\"",
 								opt->name, shown),
 						 errhint("Use an S3 URI such as s3://bucket/prefix/.")));
+			break;
+		case OPT_BOOL:
+			{
+				bool		b;
+
+				if (!parse_bool(value, &b))
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+							 errmsg("invalid value for option \"%s\": \"%s\"",
+									opt->name, shown),
+							 errhint("Use \"true\" or \"false\".")));
+			}
 			break;
 		case OPT_TRANSPORT:
 			if (strcmp(value, "csv") != 0 && strcmp(value, "api") != 0)

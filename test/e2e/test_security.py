@@ -297,6 +297,36 @@ def test_another_roles_user_mapping_options_are_hidden(setup, temp_creds):
     record("security", "another role's user mapping options are hidden", [], "hidden", "")
 
 
+def test_a_non_superuser_without_keys_cannot_use_the_servers_own_identity(setup):
+    admin = connect()
+    admin.cursor().execute(f"CREATE USER MAPPING FOR sec_bob SERVER {SERVER}")
+    conn, cur = as_role("sec_bob")
+    try:
+        # no keys: the default chain would sign with the database server's identity
+        with pytest.raises(psycopg2.Error) as e:
+            cur.execute("SELECT * FROM audit_fdw.aws_identity(%s)", (SERVER,))
+        assert e.value.pgcode == "2F003", e.value.pgerror
+        assert "credentials_required" in e.value.diag.message_hint
+        # bob cannot allow it himself
+        with pytest.raises(psycopg2.Error) as e:
+            cur.execute(f"ALTER USER MAPPING FOR sec_bob SERVER {SERVER} "
+                        "OPTIONS (ADD credentials_required 'false')")
+        assert e.value.pgcode == "42501"
+        # a superuser can: then the request goes on to the credential chain
+        admin.cursor().execute(f"ALTER USER MAPPING FOR sec_bob SERVER {SERVER} "
+                               "OPTIONS (ADD credentials_required 'false')")
+        try:
+            cur.execute("SELECT * FROM audit_fdw.aws_identity(%s)", (SERVER,))
+        except psycopg2.Error as err:
+            assert err.pgcode != "2F003", err.pgerror
+    finally:
+        conn.close()
+        admin.cursor().execute(f"DROP USER MAPPING IF EXISTS FOR sec_bob SERVER {SERVER}")
+        admin.close()
+    record("security", "a non-superuser mapping without keys is refused", [],
+           "refused", "2F003 until a superuser sets credentials_required 'false'")
+
+
 def test_tls_verification_cannot_be_turned_off_by_a_non_superuser(setup):
     conn, cur = as_role("sec_alice")
     try:
