@@ -44,6 +44,12 @@
 #include "aws/sigv4.h"
 
 #define AWS_MAX_BODY ((size_t) MaxAllocSize - 1)
+/*
+ * A JSON API answer is read whole before it is parsed: no service sends one
+ * near this size (GetRecords stops at 1 MB of records, GetQueryResults at
+ * 1,000 rows), so a larger one is refused rather than allocated.
+ */
+#define AWS_MAX_API_BODY ((size_t) 64 * 1024 * 1024)
 #define AWS_MAX_ERROR_BODY (1024 * 1024)
 #define AWS_MAX_HEADER_BYTES (256 * 1024)
 #define AWS_STREAM_BUFFER (256 * 1024)
@@ -700,7 +706,8 @@ transfer_start(AwsHttpRequest *req, bool streaming)
 	t->easy = e;
 	t->header_list = headers;
 	t->streaming = streaming;
-	t->body_limit = streaming ? AWS_STREAM_BUFFER : AWS_MAX_BODY;
+	t->body_limit = streaming ? AWS_STREAM_BUFFER :
+		req->service == AWS_SERVICE_S3 ? AWS_MAX_BODY : AWS_MAX_API_BODY;
 	t->wipe = (req->service == AWS_SERVICE_STS || req->local_service);
 
 	connect_timeout = req->connect_timeout_ms > 0 ? req->connect_timeout_ms :

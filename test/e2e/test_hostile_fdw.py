@@ -23,8 +23,10 @@ RESULTS = "fdw-hostile-results"
 DATABASE = "fdw_hostile"
 NROWS = 40
 
-# a body far larger than any Athena answer: 48 MiB
+# a body far larger than any Athena answer: 48 MiB, and one over the
+# client's 64 MiB cap for a JSON answer
 HUGE_PAD = 48 * 1024
+OVER_CAP_PAD = 80 * 1024
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +100,8 @@ def cur(setup, emulator):
 
 def run_case(cur, name, query, expect, fault_specs, emulator, within=30):
     """Install the faults, run query, check the outcome, record the case.
-    expect is "error" (with a non-internal SQLSTATE) or a row count."""
+    expect is "error" (with a non-internal SQLSTATE), a SQLSTATE the error
+    must have, or a row count."""
     for f in fault_specs:
         emulator.add_fault(**f)
     start = time.monotonic()
@@ -115,10 +118,12 @@ def run_case(cur, name, query, expect, fault_specs, emulator, within=30):
     emulator.clear_faults()
     record("fdw", name, fault_specs, outcome, "%s (%.1fs)" % (detail, took))
     assert took < within, "%s took %.1fs" % (name, took)
-    if expect == "error":
+    if isinstance(expect, str):
         assert outcome == "error", "%s: expected an ERROR, got %s" % (name, detail)
         assert got.pgcode is not None and got.pgcode != "XX000", \
             "%s: an error without a proper errcode: %s" % (name, detail)
+        assert expect == "error" or got.pgcode == expect, \
+            "%s: expected SQLSTATE %s, got %s" % (name, expect, detail)
         assert cur.connection.closed == 0, "%s: the connection was lost" % name
         # what a server sends must not make messages (and logs) huge
         assert len(got.pgerror or "") < 8192, \
@@ -200,6 +205,9 @@ CASES = [
     ("get: huge body (48 MiB)", COUNT, "error",
      [athena("GetQueryExecution", body_prefix='{"QueryExecution": {"Status": {"State": "',
              body="R" * 1024, repeat=HUGE_PAD, body_suffix='"}}}')]),
+    ("get: body over the 64 MiB cap (refused, not allocated)", COUNT, "54000",
+     [athena("GetQueryExecution", body_prefix='{"QueryExecution": {"Status": {"State": "',
+             body="R" * 1024, repeat=OVER_CAP_PAD, body_suffix='"}}}')]),
     # redirects are never followed (the signed request would go elsewhere)
     ("start: 307 redirect", COUNT, "error", "REDIRECT"),
     ("get: 301 redirect", COUNT, "error", "REDIRECT-GET"),
