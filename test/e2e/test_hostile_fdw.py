@@ -7,13 +7,13 @@ hang) or, where a retry or a resumed download cures it, in the right rows;
 afterwards the same backend answers again and the postmaster was not
 restarted.  Every case is recorded for test/HARDENING.md (hostile.py).
 """
-import json
 import threading
 import time
 
 import psycopg2
 import pytest
 
+from athena_tables import ensure_buckets, ensure_database, put_json_lines, replace_json_table
 from conftest import connect
 from hostile import Listener, extra_port, record
 
@@ -33,30 +33,12 @@ OVER_CAP_PAD = 80 * 1024
 def setup(emulator):
     s3 = emulator.client("s3")
     glue = emulator.client("glue")
-    for b in (BUCKET, RESULTS):
-        try:
-            s3.create_bucket(Bucket=b)
-        except s3.exceptions.BucketAlreadyOwnedByYou:
-            pass
-    try:
-        glue.create_database(DatabaseInput={"Name": DATABASE})
-    except glue.exceptions.AlreadyExistsException:
-        pass
-    try:
-        glue.delete_table(DatabaseName=DATABASE, Name="rows")
-    except glue.exceptions.EntityNotFoundException:
-        pass
-    glue.create_table(DatabaseName=DATABASE, TableInput={
-        "Name": "rows", "TableType": "EXTERNAL_TABLE",
-        "StorageDescriptor": {
-            "Columns": [{"Name": "id", "Type": "int"}, {"Name": "label", "Type": "string"}],
-            "Location": f"s3://{BUCKET}/rows/",
-            "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
-            "OutputFormat": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
-            "SerdeInfo": {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe"}},
-        "PartitionKeys": []})
-    s3.put_object(Bucket=BUCKET, Key="rows/part-0.json", Body="".join(
-        json.dumps({"id": i, "label": "row %d" % i}) + "\n" for i in range(1, NROWS + 1)).encode())
+    ensure_buckets(s3, BUCKET, RESULTS)
+    ensure_database(glue, DATABASE)
+    replace_json_table(glue, DATABASE, "rows", [("id", "int"), ("label", "string")],
+                       f"s3://{BUCKET}/rows/")
+    put_json_lines(s3, BUCKET, "rows/part-0.json",
+                   [{"id": i, "label": "row %d" % i} for i in range(1, NROWS + 1)])
 
     conn = connect()
     cur = conn.cursor()

@@ -23,6 +23,7 @@ import psycopg2
 import psycopg2.sql as sql
 import pytest
 
+from athena_tables import ensure_buckets, ensure_database, put_json_lines, replace_json_table
 from conftest import connect
 from hostile import record
 from pump_env import PumpEnv, pg_log_path, pg_log_since, pg_log_size, wait_for
@@ -64,40 +65,17 @@ IDENT_CORPUS = ["select", "from", "a b", "mixedCase", "x-y", "semi;colon", "dots
 def setup(emulator, temp_creds):
     s3 = emulator.client("s3")
     glue = emulator.client("glue")
-    for b in (BUCKET, RESULTS):
-        try:
-            s3.create_bucket(Bucket=b)
-        except s3.exceptions.BucketAlreadyOwnedByYou:
-            pass
-    try:
-        glue.create_database(DatabaseInput={"Name": DATABASE})
-    except glue.exceptions.AlreadyExistsException:
-        pass
-    for t in ("rows", "idents"):
-        try:
-            glue.delete_table(DatabaseName=DATABASE, Name=t)
-        except glue.exceptions.EntityNotFoundException:
-            pass
-
-    def table(name, columns, location):
-        glue.create_table(DatabaseName=DATABASE, TableInput={
-            "Name": name, "TableType": "EXTERNAL_TABLE",
-            "StorageDescriptor": {
-                "Columns": [{"Name": n, "Type": t} for n, t in columns],
-                "Location": location,
-                "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
-                "OutputFormat": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
-                "SerdeInfo": {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe"}},
-            "PartitionKeys": []})
-
-    import json
-    table("rows", [("id", "int"), ("label", "string")], f"s3://{BUCKET}/rows/")
-    s3.put_object(Bucket=BUCKET, Key="rows/part-0.json", Body="".join(
-        json.dumps({"id": i, "label": v}) + "\n" for i, v in enumerate(INJECTION_CORPUS)).encode())
-    table("idents", [("id", "int")] + [(c, "string") for c in IDENT_CORPUS],
-          f"s3://{BUCKET}/idents/")
-    s3.put_object(Bucket=BUCKET, Key="idents/part-0.json", Body=(json.dumps(
-        dict([("id", 1)] + [(c, "v:" + c) for c in IDENT_CORPUS])) + "\n").encode())
+    ensure_buckets(s3, BUCKET, RESULTS)
+    ensure_database(glue, DATABASE)
+    replace_json_table(glue, DATABASE, "rows", [("id", "int"), ("label", "string")],
+                       f"s3://{BUCKET}/rows/")
+    put_json_lines(s3, BUCKET, "rows/part-0.json",
+                   [{"id": i, "label": v} for i, v in enumerate(INJECTION_CORPUS)])
+    replace_json_table(glue, DATABASE, "idents",
+                       [("id", "int")] + [(c, "string") for c in IDENT_CORPUS],
+                       f"s3://{BUCKET}/idents/")
+    put_json_lines(s3, BUCKET, "idents/part-0.json",
+                   [dict([("id", 1)] + [(c, "v:" + c) for c in IDENT_CORPUS])])
 
     conn = connect()
     cur = conn.cursor()

@@ -28,6 +28,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 
 import psycopg2  # noqa: E402
+from athena_tables import ensure_buckets, ensure_database, put_json_lines, replace_json_table  # noqa: E402
 
 from emulator_control import Emulator  # noqa: E402
 
@@ -58,30 +59,12 @@ def rss_anon_kib(pid):
 def _setup_fdw(emu, cur):
     s3 = emu.client("s3")
     glue = emu.client("glue")
-    for b in (BUCKET, RESULTS):
-        try:
-            s3.create_bucket(Bucket=b)
-        except s3.exceptions.BucketAlreadyOwnedByYou:
-            pass
-    try:
-        glue.create_database(DatabaseInput={"Name": DATABASE})
-    except glue.exceptions.AlreadyExistsException:
-        pass
-    try:
-        glue.delete_table(DatabaseName=DATABASE, Name="rows")
-    except glue.exceptions.EntityNotFoundException:
-        pass
-    glue.create_table(DatabaseName=DATABASE, TableInput={
-        "Name": "rows", "TableType": "EXTERNAL_TABLE",
-        "StorageDescriptor": {
-            "Columns": [{"Name": "id", "Type": "int"}, {"Name": "label", "Type": "string"}],
-            "Location": f"s3://{BUCKET}/rows/",
-            "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
-            "OutputFormat": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
-            "SerdeInfo": {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe"}},
-        "PartitionKeys": []})
-    s3.put_object(Bucket=BUCKET, Key="rows/part-0.json", Body="".join(
-        json.dumps({"id": i, "label": "row %d" % i}) + "\n" for i in range(1, NROWS + 1)).encode())
+    ensure_buckets(s3, BUCKET, RESULTS)
+    ensure_database(glue, DATABASE)
+    replace_json_table(glue, DATABASE, "rows", [("id", "int"), ("label", "string")],
+                       f"s3://{BUCKET}/rows/")
+    put_json_lines(s3, BUCKET, "rows/part-0.json",
+                   [{"id": i, "label": "row %d" % i} for i in range(1, NROWS + 1)])
     cur.execute("CREATE EXTENSION IF NOT EXISTS audit_fdw")
     cur.execute(f"DROP SERVER IF EXISTS {SERVER} CASCADE")
     cur.execute(f"""CREATE SERVER {SERVER} FOREIGN DATA WRAPPER audit_fdw OPTIONS (

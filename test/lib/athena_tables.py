@@ -1,0 +1,46 @@
+"""Glue tables over JSON lines in the emulator's S3, for the end-to-end tests.
+
+Each test module that queries Athena needs the same steps: its buckets, a
+Glue database, a table (replaced, so that a rerun starts clean) with the
+OpenX JSON SerDe Athena recommends, and its rows as a JSON-lines object.
+"""
+import json
+
+
+def ensure_buckets(s3, *buckets):
+    for b in buckets:
+        try:
+            s3.create_bucket(Bucket=b)
+        except s3.exceptions.BucketAlreadyOwnedByYou:
+            pass
+
+
+def ensure_database(glue, database):
+    try:
+        glue.create_database(DatabaseInput={"Name": database})
+    except glue.exceptions.AlreadyExistsException:
+        pass
+
+
+def replace_json_table(glue, database, name, columns, location, partitions=()):
+    """(Re)create table `name` over the JSON lines objects under location;
+    columns and partitions are (name, Glue type) pairs."""
+    try:
+        glue.delete_table(DatabaseName=database, Name=name)
+    except glue.exceptions.EntityNotFoundException:
+        pass
+    glue.create_table(DatabaseName=database, TableInput={
+        "Name": name, "TableType": "EXTERNAL_TABLE",
+        "StorageDescriptor": {
+            "Columns": [{"Name": n, "Type": t} for n, t in columns],
+            "Location": location,
+            "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
+            "OutputFormat": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+            "SerdeInfo": {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe"}},
+        "PartitionKeys": [{"Name": n, "Type": t} for n, t in partitions]})
+
+
+def put_json_lines(s3, bucket, key, rows):
+    """One object of newline-terminated JSON objects."""
+    s3.put_object(Bucket=bucket, Key=key,
+                  Body="".join(json.dumps(r) + "\n" for r in rows).encode())
