@@ -1,0 +1,8 @@
+/* audit_fdw--1.0--1.1.sql: from 1.0 to 1.1 (ALTER EXTENSION audit_fdw UPDATE TO '1.1') */
+
+-- complain if script is sourced in psql, rather than via ALTER EXTENSION
+\echo Use "ALTER EXTENSION audit_fdw UPDATE TO '1.1'" to load this file. \quit
+
+-- A fresh CREATE EXTENSION of 1.1 runs audit_fdw--1.0.sql and then this
+-- script, so an installation made new and one updated from 1.0 are the same.
+-- Each section below names the change it belongs to.

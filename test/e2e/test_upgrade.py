@@ -1,0 +1,173 @@
+"""Updating a filled 1.0 installation to the current version keeps everything.
+
+A database gets audit_fdw 1.0 and a working set of objects and rows (server,
+user mapping, foreign table, pipelines with checkpoints and dead letters,
+query log entries), then ALTER EXTENSION audit_fdw UPDATE; every row and
+object must still be there, and the updated catalog must equal that of a
+fresh CREATE EXTENSION of the current version.
+"""
+import os
+import re
+import uuid
+
+import pytest
+
+from conftest import connect
+
+REPO = os.environ.get("AUDIT_FDW_REPO", os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def default_version():
+    with open(os.path.join(REPO, "audit_fdw.control")) as f:
+        return re.search(r"default_version\s*=\s*'([^']+)'", f.read()).group(1)
+
+
+@pytest.fixture
+def fresh_db(db):
+    names = []
+
+    def make():
+        name = "upgrade_" + uuid.uuid4().hex[:8]
+        with db.cursor() as cur:
+            cur.execute(f"CREATE DATABASE {name}")
+        names.append(name)
+        return connect(name)
+
+    yield make
+    with db.cursor() as cur:
+        for name in names:
+            cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def fill_1_0(conn, emulator_url):
+    cur = conn.cursor()
+    cur.execute("CREATE EXTENSION audit_fdw VERSION '1.0'")
+    cur.execute("""CREATE SERVER aws FOREIGN DATA WRAPPER audit_fdw OPTIONS (
+        region 'us-east-1', endpoint %s, database 'audit',
+        output_location 's3://results/upgrade/')""", (emulator_url,))
+    cur.execute("""CREATE USER MAPPING FOR CURRENT_USER SERVER aws
+        OPTIONS (access_key_id 'AKIDUPGRADE', secret_access_key 'upgrade-secret')""")
+    cur.execute("""CREATE FOREIGN TABLE orders_audit (event_id text, event_name text,
+        event_time timestamptz) SERVER aws OPTIONS ("table" 'orders_audit')""")
+    cur.execute("""INSERT INTO audit_fdw.pipeline (name, server_name, owner, source_table,
+        stream_arn, delivery_stream, state, last_error)
+        VALUES ('orders', 'aws', 10, 'Orders',
+                'arn:aws:dynamodb:us-east-1:000000000000:table/Orders/stream/2024-01-01T00:00:00.000',
+                'orders-audit', 'paused', NULL),
+               ('returns', 'aws', 10, 'Returns',
+                'arn:aws:dynamodb:us-east-1:000000000000:table/Returns/stream/2024-01-01T00:00:00.000',
+                'returns-audit', 'paused', 'ResourceNotFoundException: gone')""")
+    cur.execute("""INSERT INTO audit_fdw.checkpoint (pipeline, shard_id, parent_shard_id, state,
+        sequence_number, records_read, records_delivered, last_record_time)
+        SELECT 'orders', 'shardId-' || lpad(i::text, 20, '0'), NULL,
+               CASE WHEN i % 2 = 0 THEN 'drained' ELSE 'reading' END,
+               lpad((1000 + i)::text, 21, '0'), i * 10, i * 10,
+               '2024-01-15 16:44:27+00'::timestamptz + i * interval '1 minute'
+          FROM generate_series(1, 6) i""")
+    cur.execute("""INSERT INTO audit_fdw.dead_letter (pipeline, shard_id, sequence_number,
+        event_id, reason, record_bytes, record)
+        VALUES ('orders', 'shardId-00000000000000000001', '000000000000000001001', 'ev-1',
+                'record over 1,000 KiB', 3, '{}')""")
+    cur.execute("""INSERT INTO audit_fdw.query_log_entries VALUES
+        (now(), current_user, 'aws', 'public.orders_audit', 'q-1', 'SELECT 1', 10, 5, 1, 0, 'csv',
+         false)""")
+    return cur
+
+
+# What the update must keep: every row of the extension's tables, and the
+# user's objects that depend on the extension.
+SNAPSHOT = {
+    "pipeline": "SELECT name, server_name, owner, source_table, stream_arn, delivery_stream, "
+                "state, last_error FROM audit_fdw.pipeline ORDER BY name",
+    "checkpoint": "SELECT pipeline, shard_id, state, sequence_number, records_read, "
+                  "records_delivered, last_record_time FROM audit_fdw.checkpoint "
+                  "ORDER BY pipeline, shard_id",
+    "dead_letter": "SELECT pipeline, shard_id, sequence_number, event_id, reason, record "
+                   "FROM audit_fdw.dead_letter ORDER BY id",
+    "query_log": "SELECT username, server, foreign_table, query_id, athena_sql, bytes_scanned "
+                 "FROM audit_fdw.query_log_entries ORDER BY query_id",
+    "servers": "SELECT srvname, srvoptions FROM pg_foreign_server ORDER BY srvname",
+    "mappings": "SELECT srvname, usename FROM pg_user_mappings ORDER BY srvname, usename",
+    "foreign_tables": "SELECT c.relname, ft.ftoptions FROM pg_foreign_table ft "
+                      "JOIN pg_class c ON c.oid = ft.ftrelid ORDER BY c.relname",
+}
+
+
+def snapshot(cur):
+    out = {}
+    for key, query in SNAPSHOT.items():
+        cur.execute(query)
+        out[key] = cur.fetchall()
+    return out
+
+
+# The extension's own objects, described so that two installations compare.
+CATALOG = """
+SELECT pg_describe_object(d.classid, d.objid, d.objsubid) AS object,
+       CASE d.classid
+         WHEN 'pg_class'::regclass THEN
+           (SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+                              || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END, ', '
+                              ORDER BY a.attnum)
+              FROM pg_attribute a WHERE a.attrelid = d.objid AND a.attnum > 0
+               AND NOT a.attisdropped)
+           || coalesce(' ' || (SELECT array_to_string(c.relacl, ',') FROM pg_class c
+                                WHERE c.oid = d.objid), '')
+           || coalesce(' ' || pg_get_viewdef(d.objid), '')
+         WHEN 'pg_proc'::regclass THEN
+           (SELECT pg_get_functiondef(d.objid)
+                   || coalesce(array_to_string(p.proacl, ','), '')
+              FROM pg_proc p WHERE p.oid = d.objid)
+       END AS definition,
+       obj_description(d.objid, d.classid::regclass::name) AS comment
+  FROM pg_depend d
+  JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'audit_fdw'
+ WHERE d.deptype = 'e' AND d.refclassid = 'pg_extension'::regclass
+ ORDER BY 1
+"""
+
+
+def catalog(cur):
+    cur.execute(CATALOG)
+    return cur.fetchall()
+
+
+def test_update_from_1_0_keeps_every_row_and_object(fresh_db, emulator):
+    conn = fresh_db()
+    cur = fill_1_0(conn, emulator.url)
+    before = snapshot(cur)
+    cur.execute("ALTER EXTENSION audit_fdw UPDATE")
+    cur.execute("SELECT extversion FROM pg_extension WHERE extname = 'audit_fdw'")
+    assert cur.fetchone()[0] == default_version()
+    after = snapshot(cur)
+    for key in SNAPSHOT:
+        assert after[key] == before[key], key
+    # the pipelines are still readable through the status view
+    cur.execute("SELECT DISTINCT pipeline, pipeline_state FROM audit_fdw.pipeline_status "
+                "ORDER BY 1")
+    assert cur.fetchall() == [("orders", "paused"), ("returns", "paused")]
+
+
+def test_updated_catalog_equals_a_fresh_install(fresh_db, emulator):
+    updated = fresh_db().cursor()
+    updated.execute("CREATE EXTENSION audit_fdw VERSION '1.0'")
+    updated.execute("ALTER EXTENSION audit_fdw UPDATE")
+    fresh = fresh_db().cursor()
+    fresh.execute("CREATE EXTENSION audit_fdw")
+    a, b = catalog(updated), catalog(fresh)
+    assert [r[0] for r in a] == [r[0] for r in b]
+    assert a == b
+
+
+def test_every_shipped_version_has_an_update_path_to_the_default(db):
+    with db.cursor() as cur:
+        cur.execute("SELECT version FROM pg_available_extension_versions "
+                    "WHERE name = 'audit_fdw' ORDER BY version")
+        versions = [r[0] for r in cur.fetchall()]
+        assert "1.0" in versions and default_version() in versions
+        cur.execute("SELECT source, path FROM pg_extension_update_paths('audit_fdw') "
+                    "WHERE target = %s AND source <> target", (default_version(),))
+        paths = dict(cur.fetchall())
+        for v in versions:
+            if v != default_version():
+                assert paths.get(v), "no update path from %s" % v
