@@ -77,9 +77,8 @@ checkpoint_read_pipeline(const char *name, MemoryContext cxt)
 	begin("reading audit_fdw.pipeline");
 	values[0] = CStringGetTextDatum(name);
 	if (SPI_execute_with_args("SELECT name, server_name, owner, source_table, stream_arn, "
-							  "delivery_stream, starting_position = 'LATEST', batch_size, "
-							  "(extract(epoch FROM max_batching_window) * 1000)::integer, "
-							  "on_trimmed_gap = 'skip', state = 'running' "
+							  "delivery_stream, starting_position, batch_size, "
+							  "max_batching_window, on_trimmed_gap, state "
 							  "FROM audit_fdw.pipeline WHERE name = $1",
 							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "reading audit_fdw.pipeline failed");
@@ -88,6 +87,10 @@ checkpoint_read_pipeline(const char *name, MemoryContext cxt)
 		bool		isnull;
 		HeapTuple	tup = SPI_tuptable->vals[0];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *position;
+		char	   *gap_policy;
+		char	   *state;
+		Interval   *window;
 
 		config = MemoryContextAllocZero(cxt, sizeof(PipelineConfig));
 		config->name = get_text(0, 1, cxt);
@@ -96,11 +99,18 @@ checkpoint_read_pipeline(const char *name, MemoryContext cxt)
 		config->source_table = get_text(0, 4, cxt);
 		config->stream_arn = get_text(0, 5, cxt);
 		config->delivery_stream = get_text(0, 6, cxt);
-		config->start_at_latest = DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull));
+		position = get_text(0, 7, cxt);
+		gap_policy = get_text(0, 10, cxt);
+		state = get_text(0, 11, cxt);
+		config->start_at_latest = strcmp(position, "LATEST") == 0;
 		config->batch_size = DatumGetInt32(SPI_getbinval(tup, desc, 8, &isnull));
-		config->batching_window_ms = DatumGetInt32(SPI_getbinval(tup, desc, 9, &isnull));
-		config->skip_trimmed_gaps = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
-		config->running = DatumGetBool(SPI_getbinval(tup, desc, 11, &isnull));
+		/* computed here, not in SQL: no operator is looked up for it */
+		window = DatumGetIntervalP(SPI_getbinval(tup, desc, 9, &isnull));
+		config->batching_window_ms = (int) ((window->time / 1000) +
+											((int64) window->day * SECS_PER_DAY +
+											 (int64) window->month * DAYS_PER_MONTH * SECS_PER_DAY) * 1000);
+		config->skip_trimmed_gaps = strcmp(gap_policy, "skip") == 0;
+		config->running = strcmp(state, "running") == 0;
 	}
 	end();
 	return config;

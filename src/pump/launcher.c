@@ -186,6 +186,19 @@ extension_installed(void)
 	return found;
 }
 
+/*
+ * The pump's processes run as the bootstrap superuser: every name in their
+ * SQL must resolve in pg_catalog or in the extension's own schema (named in
+ * full), never in a schema that another role can create objects in.  A
+ * function or operator of someone else's in public would otherwise run with
+ * superuser rights.  PGC_S_OVERRIDE outranks ALTER ROLE/DATABASE ... SET.
+ */
+void
+pump_pin_search_path(void)
+{
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+}
+
 static bool
 reader_alive(LaunchedReader *r)
 {
@@ -333,6 +346,7 @@ audit_fdw_pump_launcher_main(Datum arg)
 	BackgroundWorkerUnblockSignals();
 
 	BackgroundWorkerInitializeConnection(pump_database, NULL, 0);
+	pump_pin_search_path();
 	connected_to = MemoryContextStrdup(TopMemoryContext, pump_database);
 	pgstat_report_appname("audit_fdw pump launcher");
 

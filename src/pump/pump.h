@@ -137,6 +137,7 @@ typedef struct ShardRow
 
 /* in launcher.c */
 extern void pump_init(void);
+extern void pump_pin_search_path(void);
 extern PGDLLEXPORT void audit_fdw_pump_launcher_main(Datum arg);
 
 /* in worker.c */

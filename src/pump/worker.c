@@ -264,6 +264,7 @@ audit_fdw_pump_worker_main(Datum arg)
 	 * each one durable when it commits, whatever the server's default.
 	 */
 	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
+	pump_pin_search_path();
 
 	for (;;)
 	{
