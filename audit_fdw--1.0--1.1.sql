@@ -6,3 +6,10 @@
 -- A fresh CREATE EXTENSION of 1.1 runs audit_fdw--1.0.sql and then this
 -- script, so an installation made new and one updated from 1.0 are the same.
 -- Each section below names the change it belongs to.
+
+-- ---------------------------------------------------------------------------
+-- Security: query_log filters by user as a security barrier, so that no
+-- function or failing cast in a caller's WHERE clause sees another user's
+-- rows before the filter has run.
+-- ---------------------------------------------------------------------------
+ALTER VIEW query_log SET (security_barrier = true);

@@ -50,6 +50,9 @@ PG_FUNCTION_INFO_V1(audit_fdw_skip_trimmed_gap);
 static char *text_arg(FunctionCallInfo fcinfo, int n);
 static uint64 run_privileged(const char *sql, int nargs, Oid *types, Datum *values,
 							 const char *nulls);
+static uint64 run_privileged_first(const char *sql, int nargs, Oid *types, Datum *values,
+								   const char *nulls, Datum *first);
+static bool require_pipeline_owner(const char *name, bool missing_ok);
 static void set_state(const char *name, const char *state);
 
 static char *
@@ -63,6 +66,17 @@ text_arg(FunctionCallInfo fcinfo, int n)
 /* Runs one statement on the extension's tables as the bootstrap superuser. */
 static uint64
 run_privileged(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
+{
+	return run_privileged_first(sql, nargs, types, values, nulls, NULL);
+}
+
+/*
+ * The same; when first is not NULL and a row came back, *first is its first
+ * column (a pass-by-value type: it outlives the SPI call).
+ */
+static uint64
+run_privileged_first(const char *sql, int nargs, Oid *types, Datum *values,
+					 const char *nulls, Datum *first)
 {
 	Oid			save_userid;
 	int			save_sec;
@@ -86,6 +100,12 @@ run_privileged(const char *sql, int nargs, Oid *types, Datum *values, const char
 	if (ret < 0)
 		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
 	processed = SPI_processed;
+	if (first != NULL && processed > 0 && SPI_tuptable != NULL)
+	{
+		bool		isnull;
+
+		*first = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	}
 	SPI_finish();
 	AtEOXact_GUC(true, save_nestlevel);
 	SetUserIdAndSecContext(save_userid, save_sec);
@@ -234,12 +254,50 @@ audit_fdw_create_pipeline(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/*
+ * Only the role that created a pipeline (its user mapping signs the calls),
+ * a member of that role or a superuser may pause, resume or drop it or
+ * accept its gaps: EXECUTE on the functions alone is not enough.  Returns
+ * false when the pipeline does not exist and missing_ok.
+ */
+static bool
+require_pipeline_owner(const char *name, bool missing_ok)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	Datum		owner = (Datum) 0;
+
+	values[0] = CStringGetTextDatum(name);
+	if (run_privileged_first("SELECT owner FROM audit_fdw.pipeline WHERE name = $1",
+							 1, types, values, NULL, &owner) == 0)
+	{
+		if (missing_ok)
+			return false;
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("pipeline \"%s\" does not exist", name)));
+	}
+	if (!has_privs_of_role(GetUserId(), DatumGetObjectId(owner)))
+	{
+		char	   *owner_name = GetUserNameFromId(DatumGetObjectId(owner), true);
+
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be the owner of pipeline \"%s\"", name),
+				 errdetail("Pipeline \"%s\" belongs to role \"%s\".", name,
+						   owner_name ? owner_name : "(dropped)"),
+				 errhint("Its owner, a member of the owning role or a superuser may manage it.")));
+	}
+	return true;
+}
+
 static void
 set_state(const char *name, const char *state)
 {
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		values[2];
 
+	require_pipeline_owner(name, false);
 	values[0] = CStringGetTextDatum(name);
 	values[1] = CStringGetTextDatum(state);
 	if (run_privileged("UPDATE audit_fdw.pipeline SET state = $2 WHERE name = $1",
@@ -275,7 +333,8 @@ audit_fdw_drop_pipeline(PG_FUNCTION_ARGS)
 	Datum		values[1];
 
 	values[0] = CStringGetTextDatum(name);
-	if (run_privileged("DELETE FROM audit_fdw.pipeline WHERE name = $1",
+	if (!require_pipeline_owner(name, if_exists) ||
+		run_privileged("DELETE FROM audit_fdw.pipeline WHERE name = $1",
 					   1, types, values, NULL) == 0)
 	{
 		if (!if_exists)
@@ -306,12 +365,8 @@ audit_fdw_skip_trimmed_gap(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("pipeline must not be null")));
+	require_pipeline_owner(pipeline, false);
 	values[0] = CStringGetTextDatum(pipeline);
-	if (run_privileged("SELECT 1 FROM audit_fdw.pipeline WHERE name = $1",
-					   1, types, values, NULL) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("pipeline \"%s\" does not exist", pipeline)));
 	values[1] = shard_id ? CStringGetTextDatum(shard_id) : (Datum) 0;
 	nulls[1] = shard_id ? ' ' : 'n';
 	n = run_privileged("UPDATE audit_fdw.checkpoint SET state = 'reading', "

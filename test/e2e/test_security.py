@@ -380,3 +380,99 @@ def test_identifiers_cannot_break_out_of_their_quoting(setup, db, emulator):
         assert cur.fetchall() == [(1, "v:" + name)], name
     record("security", "identifier injection corpus pushed to Athena",
            [], "quoted", "%d column names" % len(IDENT_CORPUS))
+
+
+# ---------------------------------------------------------------- ownership
+
+
+def test_only_the_owner_of_a_pipeline_may_manage_it(setup, db):
+    """EXECUTE on the functions is not enough: pause, resume, drop and
+    skip_trimmed_gap need the pipeline's owner, a member of it or a superuser."""
+    cur = db.cursor()
+    cur.execute("DROP ROLE IF EXISTS sec_carol")
+    cur.execute("CREATE ROLE sec_carol LOGIN IN ROLE sec_alice")
+    cur.execute("GRANT EXECUTE ON FUNCTION audit_fdw.pause_pipeline(text), "
+                "audit_fdw.resume_pipeline(text), audit_fdw.drop_pipeline(text, boolean), "
+                "audit_fdw.skip_trimmed_gap(text, text) TO sec_alice, sec_bob, sec_carol")
+    cur.execute("DELETE FROM audit_fdw.pipeline WHERE name = 'sec_owned'")
+    cur.execute("""INSERT INTO audit_fdw.pipeline (name, server_name, owner, source_table,
+        stream_arn, delivery_stream, state) VALUES ('sec_owned', %s, 'sec_alice'::regrole,
+        'T', 'arn:aws:dynamodb:us-east-1:000000000000:table/T/stream/2024-01-01T00:00:00.000',
+        'd', 'paused')""", (SERVER,))
+    try:
+        conn, bob = as_role("sec_bob")
+        for stmt in ("SELECT audit_fdw.pause_pipeline('sec_owned')",
+                     "SELECT audit_fdw.resume_pipeline('sec_owned')",
+                     "SELECT audit_fdw.skip_trimmed_gap('sec_owned')",
+                     "SELECT audit_fdw.drop_pipeline('sec_owned')",
+                     "SELECT audit_fdw.drop_pipeline('sec_owned', if_exists => true)"):
+            with pytest.raises(psycopg2.Error) as e:
+                bob.execute(stmt)
+            assert e.value.pgcode == "42501", stmt
+            assert "must be the owner of pipeline" in e.value.pgerror
+            assert 'belongs to role "sec_alice"' in e.value.pgerror
+        conn.close()
+        cur.execute("SELECT state FROM audit_fdw.pipeline WHERE name = 'sec_owned'")
+        assert cur.fetchone() == ("paused",)
+        # a member of the owning role may, and so may the owner
+        conn, carol = as_role("sec_carol")
+        carol.execute("SELECT audit_fdw.pause_pipeline('sec_owned')")
+        carol.execute("SELECT audit_fdw.skip_trimmed_gap('sec_owned')")
+        assert carol.fetchone() == (0,)
+        conn.close()
+        conn, alice = as_role("sec_alice")
+        alice.execute("SELECT audit_fdw.drop_pipeline('sec_owned')")
+        conn.close()
+        cur.execute("SELECT count(*) FROM audit_fdw.pipeline WHERE name = 'sec_owned'")
+        assert cur.fetchone() == (0,)
+    finally:
+        cur.execute("DELETE FROM audit_fdw.pipeline WHERE name = 'sec_owned'")
+        cur.execute("REVOKE EXECUTE ON FUNCTION audit_fdw.pause_pipeline(text), "
+                    "audit_fdw.resume_pipeline(text), audit_fdw.drop_pipeline(text, boolean), "
+                    "audit_fdw.skip_trimmed_gap(text, text) FROM sec_alice, sec_bob, sec_carol")
+        cur.execute("DROP ROLE IF EXISTS sec_carol")
+    record("security", "only a pipeline's owner manages it", [], "refused", "5 statements")
+
+
+# ---------------------------------------------------------------- query log
+
+
+def test_the_query_log_shows_no_other_users_sql(setup, db):
+    """query_log filters rows per user as a security barrier: neither a failing
+    cast nor a leaky function of the caller's sees another user's query."""
+    secret_sql = "SELECT 'bob must not see this' FROM orders"
+    cur = db.cursor()
+    cur.execute("DELETE FROM audit_fdw.query_log_entries WHERE query_id LIKE 'sec-leak-%'")
+    cur.execute("""INSERT INTO audit_fdw.query_log_entries VALUES
+        (now(), 'postgres', %s, 'x', 'sec-leak-1', %s, 1, 1, 1, 0, 'csv', false),
+        (now(), 'sec_bob', %s, 'x', 'sec-leak-2', '42', 1, 1, 1, 0, 'csv', false)""",
+                (SERVER, secret_sql, SERVER))
+    conn, bob = as_role("sec_bob")
+    try:
+        # a cast that would fail on the other user's text (its error message
+        # would quote it) never sees that text: bob's own row casts fine
+        try:
+            bob.execute("SELECT query_id FROM audit_fdw.query_log WHERE athena_sql::int = 42 "
+                        "AND query_id LIKE 'sec-leak-%'")
+        except psycopg2.Error as e:
+            assert "bob must not see" not in (e.pgerror or "")
+            raise
+        assert bob.fetchall() == [("sec-leak-2",)]
+    finally:
+        conn.close()
+    conn, bob = as_role("sec_bob")
+    conn.autocommit = True
+    try:
+        # a leaky function, made cheaper than anything in the view's filter
+        bob.execute("""CREATE FUNCTION pg_temp.leak(t text) RETURNS boolean LANGUAGE plpgsql
+            COST 0.0000001 AS $$ BEGIN RAISE NOTICE 'leak: %', t; RETURN true; END $$""")
+        bob.execute("SELECT query_id FROM audit_fdw.query_log "
+                    "WHERE pg_temp.leak(athena_sql) AND query_id LIKE 'sec-leak-%'")
+        assert bob.fetchall() == [("sec-leak-2",)]
+        notices = " ".join(conn.notices)
+        assert "leak: 42" in notices
+        assert "bob must not see" not in notices
+    finally:
+        conn.close()
+        cur.execute("DELETE FROM audit_fdw.query_log_entries WHERE query_id LIKE 'sec-leak-%'")
+    record("security", "query_log hides other users' SQL", [], "hidden", "cast and leaky function")

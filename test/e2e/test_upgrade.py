@@ -146,6 +146,9 @@ def test_update_from_1_0_keeps_every_row_and_object(fresh_db, emulator):
     cur.execute("SELECT DISTINCT pipeline, pipeline_state FROM audit_fdw.pipeline_status "
                 "ORDER BY 1")
     assert cur.fetchall() == [("orders", "paused"), ("returns", "paused")]
+    # query_log is a security barrier (its per-user filter runs first)
+    cur.execute("SELECT reloptions FROM pg_class WHERE oid = 'audit_fdw.query_log'::regclass")
+    assert "security_barrier=true" in (cur.fetchone()[0] or [])
 
 
 def test_updated_catalog_equals_a_fresh_install(fresh_db, emulator):
