@@ -19,6 +19,7 @@ OBJS = \
 	src/aws/ini.o \
 	src/aws/jsontext.o \
 	src/aws/protocol.o \
+	src/aws/region.o \
 	src/aws/s3.o \
 	src/aws/sigv4.o \
 	src/aws/sts.o \

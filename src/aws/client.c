@@ -32,6 +32,7 @@
 #include <json-c/json.h>
 
 #include "aws/aws_internal.h"
+#include "aws/region.h"
 #include "aws/sigv4.h"
 
 /* GUCs */
@@ -177,6 +178,7 @@ aws_service_base_url(AwsClient *client, AwsService service)
 {
 	const AwsServiceInfo *info = aws_service_info(service);
 	const char *region = client->region;
+	const char *dns_suffix;
 
 	if (info->host_prefix == NULL)
 		elog(ERROR, "%s has no AWS endpoint", info->name);
@@ -194,8 +196,14 @@ aws_service_base_url(AwsClient *client, AwsService service)
 				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
 				 errmsg("no AWS region for %s", info->name),
 				 errhint("Set the region option of the foreign server, or AWS_REGION in the server's environment.")));
-	return psprintf("https://%s.%s.amazonaws.com%s", info->host_prefix, region,
-					strncmp(region, "cn-", 3) == 0 ? ".cn" : "");
+	/* the region may come from the environment or a profile: check it here too */
+	if (!aws_region_valid(region, NULL, &dns_suffix))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid AWS region \"%s\"", region),
+				 errdetail(AWS_REGION_FORM_DETAIL),
+				 errhint("Set the region option of the foreign server to a region name.")));
+	return psprintf("https://%s.%s.%s", info->host_prefix, region, dns_suffix);
 }
 
 static char *

@@ -41,11 +41,14 @@
 #include "utils/lsyscache.h"
 #include "utils/varlena.h"
 
+#include "aws/region.h"
 #include "fdw/fdw.h"
 
 typedef enum OptionKind
 {
 	OPT_STRING,					/* any non-empty string */
+	OPT_REGION,					/* an AWS region name (aws/region.c) */
+	OPT_WORKGROUP,				/* an Athena workgroup name */
 	OPT_IDENT,					/* Athena/Glue name: no NUL, 1..255 chars */
 	OPT_INT,					/* integer within [min, max] */
 	OPT_REAL,					/* number within [min, max] */
@@ -73,11 +76,11 @@ typedef struct AuditFdwOption
 
 static const AuditFdwOption valid_options[] = {
 	/* server */
-	{"region", ForeignServerRelationId, OPT_STRING},
+	{"region", ForeignServerRelationId, OPT_REGION},
 	{"endpoint", ForeignServerRelationId, OPT_URL, 0, 0, true},
 	{"catalog", ForeignServerRelationId, OPT_IDENT},
 	{"database", ForeignServerRelationId, OPT_IDENT},
-	{"workgroup", ForeignServerRelationId, OPT_IDENT},
+	{"workgroup", ForeignServerRelationId, OPT_WORKGROUP},
 	{"output_location", ForeignServerRelationId, OPT_S3_URI},
 	{"result_reuse_minutes", ForeignServerRelationId, OPT_INT, 0, 10080},
 	{"result_transport", ForeignServerRelationId, OPT_TRANSPORT},
@@ -253,6 +256,45 @@ closest_option(const char *name, Oid context)
 	return NULL;
 }
 
+/* Athena's WorkGroupName: [a-zA-Z0-9._-]{1,128} (botocore's athena model). */
+static bool
+workgroup_name_valid(const char *name)
+{
+	size_t		n = strlen(name);
+
+	if (n < 1 || n > 128)
+		return false;
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			  (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
+			return false;
+	return true;
+}
+
+/*
+ * The bucket of "bucket/key...": S3's bucket naming rules (3 to 63
+ * characters of a-z, 0-9, '.' and '-', beginning and ending with a letter
+ * or digit), which also keep it a plain host-name label sequence.
+ */
+static bool
+s3_uri_bucket_valid(const char *rest)
+{
+	const char *end = strchr(rest, '/');
+	size_t		n = end ? (size_t) (end - rest) : strlen(rest);
+
+	if (n < 3 || n > 63)
+		return false;
+	for (size_t i = 0; i < n; i++)
+	{
+		char		c = rest[i];
+		bool		alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+
+		if (!alnum && ((c != '.' && c != '-') || i == 0 || i == n - 1))
+			return false;
+	}
+	return true;
+}
+
 static const char *
 context_name(Oid context)
 {
@@ -288,6 +330,23 @@ check_option_value(const AuditFdwOption *opt, DefElem *def)
 	switch (opt->kind)
 	{
 		case OPT_STRING:
+			break;
+		case OPT_REGION:
+			/* it becomes part of every host name: nothing else may pass */
+			if (!aws_region_valid(value, NULL, NULL))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("invalid value for option \"%s\": \"%s\"", opt->name, shown),
+						 errdetail(AWS_REGION_FORM_DETAIL),
+						 errhint("To send the requests to another host, a superuser sets the endpoint option.")));
+			break;
+		case OPT_WORKGROUP:
+			if (!workgroup_name_valid(value))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("invalid value for option \"%s\": \"%s\"", opt->name, shown),
+						 errdetail("An Athena workgroup name has 1 to 128 letters, digits, periods, underscores and hyphens."),
+						 errhint("Use the name of an Athena workgroup, such as primary.")));
 			break;
 		case OPT_IDENT:
 			if (strlen(value) > 255)
@@ -346,6 +405,13 @@ check_option_value(const AuditFdwOption *opt, DefElem *def)
 						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 						 errmsg("invalid value for option \"%s\": \"%s\"",
 								opt->name, shown),
+						 errhint("Use an S3 URI such as s3://bucket/prefix/.")));
+			if (!s3_uri_bucket_valid(value + 5))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("invalid bucket name in option \"%s\": \"%s\"",
+								opt->name, shown),
+						 errdetail("An S3 bucket name has 3 to 63 lower-case letters, digits, periods and hyphens, and begins and ends with a letter or digit."),
 						 errhint("Use an S3 URI such as s3://bucket/prefix/.")));
 			break;
 		case OPT_BOOL:

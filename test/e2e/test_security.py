@@ -16,6 +16,7 @@
 Every case is recorded for test/HARDENING.md (hostile.py).
 """
 import os
+import re
 import time
 import uuid
 
@@ -476,3 +477,167 @@ def test_the_query_log_shows_no_other_users_sql(setup, db):
         conn.close()
         cur.execute("DELETE FROM audit_fdw.query_log_entries WHERE query_id LIKE 'sec-leak-%'")
     record("security", "query_log hides other users' SQL", [], "hidden", "cast and leaky function")
+
+
+# ---------------------------------------------------------------- options that reach URLs
+
+
+class ConnectionRecorder:
+    """A TCP listener on another loopback address: the host that a hostile
+    option value names.  It counts the connections it is sent."""
+
+    def __init__(self, host="127.0.0.2"):
+        import socket
+        import threading
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.host, self.port = self.sock.getsockname()
+        self.connections = 0
+        self.stop = False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stop:
+            try:
+                c, _ = self.sock.accept()
+                self.connections += 1
+                c.close()
+            except OSError:
+                continue
+
+    def close(self):
+        self.stop = True
+        self.thread.join()
+        self.sock.close()
+
+
+HOSTILE_PIECES = ["@", "/", ":", "#", "%", "\\", " ", "\t", "\u00e9", "\u0130", "?"]
+
+
+def hostile_values(recorder):
+    target = f"{recorder.host}:{recorder.port}"
+    values = [f"x@{target}/", f"us-east-1@{target}", f"{target}/", f"us-east-1.{target}"]
+    values += [f"us-east-1{p}{target}" for p in HOSTILE_PIECES]
+    values += [f"us{p}east-1" for p in HOSTILE_PIECES]
+    return values
+
+
+def test_region_workgroup_and_buckets_reject_what_could_change_a_host(setup):
+    """A non-superuser who owns a server cannot point its requests at another
+    host through region (the 1.0 hole), workgroup or an S3 bucket."""
+    recorder = ConnectionRecorder()
+    conn, cur = as_role("sec_alice")
+    conn.autocommit = True
+    refused = 0
+    try:
+        cur.execute("DROP SERVER IF EXISTS sec_alice_server CASCADE")
+        cur.execute("CREATE SERVER sec_alice_server FOREIGN DATA WRAPPER audit_fdw")
+        for value in hostile_values(recorder):
+            cases = [("region", value), ("workgroup", value)]
+            if "/" not in value.rstrip("/"):
+                # a '/' ends the bucket: what follows is the key prefix
+                cases.append(("output_location", "s3://" + value.rstrip("/") + "/results/"))
+            for option, shaped in cases:
+                for stmt in (sql.SQL("CREATE SERVER sec_hostile FOREIGN DATA WRAPPER audit_fdw "
+                                     "OPTIONS ({} {})"),
+                             sql.SQL("ALTER SERVER sec_alice_server OPTIONS (ADD {} {})")):
+                    with pytest.raises(psycopg2.Error) as e:
+                        cur.execute(stmt.format(sql.Identifier(option), sql.Literal(shaped)))
+                    assert e.value.pgcode == "HV024", (option, shaped, e.value.pgerror)
+                    refused += 1
+        err = e.value.diag
+        assert err.message_detail and err.message_hint
+        # and the names AWS uses are accepted
+        cur.execute("ALTER SERVER sec_alice_server OPTIONS (ADD region 'us-east-1')")
+        for region in ("eu-central-2", "cn-north-1", "us-gov-west-1", "il-central-1"):
+            cur.execute("ALTER SERVER sec_alice_server OPTIONS (SET region %s)", (region,))
+        cur.execute("ALTER SERVER sec_alice_server OPTIONS (ADD workgroup 'Team_A.prod-1', "
+                    "ADD output_location 's3://my.results-bucket/athena/')")
+        cur.execute("DROP SERVER sec_alice_server")
+    finally:
+        cur.execute("DROP SERVER IF EXISTS sec_hostile CASCADE")
+        conn.close()
+        recorder.close()
+    assert recorder.connections == 0
+    record("security", "region/workgroup/bucket cannot name another host", [], "refused",
+           "%d statements" % refused)
+
+
+def test_a_stored_hostile_region_sends_nothing(setup, db):
+    """A server whose region predates the check (restored from 1.0, say) is
+    refused when a request is built, before anything is sent."""
+    recorder = ConnectionRecorder()
+    cur = db.cursor()
+    try:
+        cur.execute("DROP SERVER IF EXISTS sec_stored CASCADE")
+        cur.execute("CREATE SERVER sec_stored FOREIGN DATA WRAPPER audit_fdw "
+                    "OPTIONS (region 'us-east-1', database 'd', "
+                    "output_location 's3://sec-results/q/')")
+        cur.execute("CREATE USER MAPPING FOR CURRENT_USER SERVER sec_stored "
+                    "OPTIONS (access_key_id 'AKIDEXAMPLE', secret_access_key 'x')")
+        cur.execute("CREATE FOREIGN TABLE sec.stored (id integer) SERVER sec_stored "
+                    "OPTIONS (\"table\" 'rows')")
+        hostile = f"x@{recorder.host}:{recorder.port}/"
+        cur.execute("UPDATE pg_foreign_server SET srvoptions = "
+                    "array_replace(srvoptions, 'region=us-east-1', %s) "
+                    "WHERE srvname = 'sec_stored'", ("region=" + hostile,))
+        for stmt in ("SELECT * FROM sec.stored",
+                     "SELECT * FROM audit_fdw.aws_identity('sec_stored')"):
+            with pytest.raises(psycopg2.Error) as e:
+                cur.execute(stmt)
+            assert e.value.pgcode == "HV024", e.value.pgerror
+            assert "invalid AWS region" in e.value.pgerror
+    finally:
+        cur.execute("DROP SERVER IF EXISTS sec_stored CASCADE")
+        recorder.close()
+    assert recorder.connections == 0
+
+
+def test_names_that_travel_in_bodies_never_reach_a_url(setup, db, emulator):
+    """catalog, database and table names go into JSON bodies and Athena SQL,
+    never into a URL: whatever they hold, every request goes to the server's
+    own host."""
+    recorder = ConnectionRecorder()
+    cur = db.cursor()
+    answered = 0
+    try:
+        for value in hostile_values(recorder):
+            for server_opt, table_opt in ((("catalog", value),), ()), \
+                                         ((("database", value),), ()), \
+                                         ((), (("database", value),)), \
+                                         ((), (("table", value),)):
+                cur.execute("DROP SERVER IF EXISTS sec_bodies CASCADE")
+                opts = [("region", "us-east-1"), ("endpoint", emulator.url),
+                        ("output_location", "s3://sec-results/q/"),
+                        ("poll_initial_ms", "10")] + list(server_opt)
+                cur.execute(sql.SQL("CREATE SERVER sec_bodies FOREIGN DATA WRAPPER audit_fdw "
+                                    "OPTIONS ({})").format(sql.SQL(", ").join(
+                                        sql.SQL("{} {}").format(sql.Identifier(k), sql.Literal(v))
+                                        for k, v in opts)))
+                cur.execute("CREATE USER MAPPING FOR CURRENT_USER SERVER sec_bodies "
+                            "OPTIONS (access_key_id 'test', secret_access_key 'test')")
+                topts = [("table", "rows")] + [o for o in table_opt if o[0] != "table"] + \
+                    [o for o in table_opt if o[0] == "table"]
+                topts = dict(topts)
+                cur.execute(sql.SQL("CREATE FOREIGN TABLE sec.bodies (id integer) "
+                                    "SERVER sec_bodies OPTIONS ({})").format(
+                    sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(k), sql.Literal(v))
+                                       for k, v in topts.items())))
+                try:
+                    cur.execute("SELECT * FROM sec.bodies")
+                    answered += 1
+                except psycopg2.Error as e:
+                    # the emulator refuses the name or finds no such table:
+                    # an AWS error, with its request id, from the server's own host
+                    assert "request id" in (e.pgerror or "") or \
+                        re.search(r"Athena query [0-9a-f-]{36} failed", e.pgerror), e.pgerror
+                    answered += 1
+        assert answered == 4 * len(hostile_values(recorder))
+        assert recorder.connections == 0
+    finally:
+        cur.execute("DROP SERVER IF EXISTS sec_bodies CASCADE")
+        recorder.close()
