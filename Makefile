@@ -42,9 +42,11 @@ OBJS = \
 	src/pump/checkpoint.o \
 	src/pump/delivery.o \
 	src/pump/launcher.o \
+	src/pump/lease.o \
 	src/pump/lineage.o \
 	src/pump/pipeline.o \
 	src/pump/shard.o \
+	src/pump/supervisor.o \
 	src/pump/transform.o \
 	src/pump/worker.o
 

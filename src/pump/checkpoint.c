@@ -78,7 +78,7 @@ checkpoint_read_pipeline(const char *name, MemoryContext cxt)
 	values[0] = CStringGetTextDatum(name);
 	if (SPI_execute_with_args("SELECT name, server_name, owner, source_table, stream_arn, "
 							  "delivery_stream, starting_position, batch_size, "
-							  "max_batching_window, on_trimmed_gap, state "
+							  "max_batching_window, on_trimmed_gap, state, created_at "
 							  "FROM audit_fdw.pipeline WHERE name = $1",
 							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "reading audit_fdw.pipeline failed");
@@ -111,6 +111,7 @@ checkpoint_read_pipeline(const char *name, MemoryContext cxt)
 											 (int64) window->month * DAYS_PER_MONTH * SECS_PER_DAY) * 1000);
 		config->skip_trimmed_gaps = strcmp(gap_policy, "skip") == 0;
 		config->running = strcmp(state, "running") == 0;
+		config->created_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 12, &isnull));
 	}
 	end();
 	return config;

@@ -125,6 +125,8 @@ send_until_acknowledged(PumpWorker *w, ShardReader *shard, int *idx, int n)
 		const char *first_code = NULL;
 		const char *first_msg = NULL;
 
+		/* a reader without the shard's lease sends nothing */
+		lineage_check_lease(w, shard);
 		for (i = 0; i < n; i++)
 		{
 			data[i] = shard->buf.data + shard->pending[idx[i]].offset;
@@ -211,6 +213,7 @@ delivery_flush(PumpWorker *w, ShardReader *shard)
 		pfree(idx);
 	}
 
+	lineage_check_lease(w, shard);
 	if (!checkpoint_advance(w, shard, shard->at_end))
 	{
 		/* the pipeline is gone: nothing to checkpoint into */

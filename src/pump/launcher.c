@@ -2,35 +2,38 @@
  *
  * launcher.c
  *		The pump's GUCs and its launcher: a static background worker that
- *		keeps one set of reader workers running per running pipeline.
+ *		keeps one supervisor running in the database audit_fdw.database
+ *		names (supervisor.c).
  *
  * Rules:
  *	- registered only while shared_preload_libraries is processed; without
  *	  it, pipelines can be created but nothing pumps them (create_pipeline
- *	  says so);
- *	- every audit_fdw.pump_naptime_ms it reads audit_fdw.pipeline in the
- *	  database audit_fdw.database (nothing when the extension is not
- *	  installed there), starts the readers that are missing (a reader that
- *	  exited is started again, at most once a second) and stops the readers
- *	  of paused or dropped pipelines;
- *	- SIGHUP reloads the configuration (a new audit_fdw.pump_readers restarts
- *	  every pipeline's readers with the new count, a new audit_fdw.database
- *	  the launcher itself); SIGTERM ends it, and the postmaster restarts it
- *	  after a crash.
+ *	  says so); it starts once recovery has finished, so a standby never
+ *	  runs the pump;
+ *	- it connects to no database (it reads only pg_database), so a wrong
+ *	  audit_fdw.database is no FATAL: it is reported once per value, at
+ *	  WARNING, and looked up again with a backoff up to a minute, and at
+ *	  once after a reload;
+ *	- a supervisor that exits is started again, at most once a second at
+ *	  first and up to once a minute while it keeps failing; a new
+ *	  audit_fdw.database stops the old one and starts one in the new
+ *	  database;
+ *	- SIGHUP reloads the configuration; SIGTERM ends the launcher, and the
+ *	  postmaster restarts it after a crash; the supervisor it leaves behind
+ *	  sees it gone and hands over to the next one (lease.c).
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/xact.h"
-#include "executor/spi.h"
+#include "commands/dbcommands.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
-#include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -47,25 +50,6 @@ int			pump_discovery_interval_ms = 10000;
 
 /* set in the postmaster when the library is preloaded; backends inherit it */
 bool		pump_launcher_registered = false;
-
-/* A reader the launcher started. */
-typedef struct LaunchedReader
-{
-	char		pipeline[64];
-	int			slot;
-	int			nslots;
-	BackgroundWorkerHandle *handle;
-	TimestampTz started_at;
-	bool		wanted;
-} LaunchedReader;
-
-static List *launched = NIL;
-
-static List *running_pipelines(void);
-static LaunchedReader *start_reader(const char *pipeline, int slot, int nslots);
-static bool extension_installed(void);
-static void launcher_pass(void);
-static bool reader_alive(LaunchedReader *r);
 
 void
 pump_init(void)
@@ -129,63 +113,6 @@ pump_init(void)
 	pump_launcher_registered = true;
 }
 
-/* The names of the running pipelines (empty without the extension). */
-static List *
-running_pipelines(void)
-{
-	List	   *names = NIL;
-	MemoryContext caller = CurrentMemoryContext;
-	int			ret;
-	uint64		i;
-
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, "reading audit_fdw.pipeline");
-
-	ret = SPI_execute("SELECT name FROM audit_fdw.pipeline WHERE state = 'running' "
-					  "ORDER BY name", true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "reading audit_fdw.pipeline failed: %d", ret);
-	for (i = 0; i < SPI_processed; i++)
-	{
-		char	   *name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-		MemoryContext old = MemoryContextSwitchTo(caller);
-
-		names = lappend(names, pstrdup(name));
-		MemoryContextSwitchTo(old);
-	}
-
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	pgstat_report_activity(STATE_IDLE, NULL);
-	return names;
-}
-
-/* Is the extension installed in this database? */
-static bool
-extension_installed(void)
-{
-	bool		found;
-
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	if (SPI_execute("SELECT 1 FROM pg_catalog.pg_extension e "
-					"JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace "
-					"WHERE e.extname = 'audit_fdw' AND n.nspname = 'audit_fdw'",
-					true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "reading pg_extension failed");
-	found = SPI_processed > 0;
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	return found;
-}
-
 /*
  * The pump's processes run as the bootstrap superuser: every name in their
  * SQL must resolve in pg_catalog or in the extension's own schema (named in
@@ -199,185 +126,167 @@ pump_pin_search_path(void)
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 }
 
+
+#define LAUNCHER_BACKOFF_MIN_MS 1000
+#define LAUNCHER_BACKOFF_MAX_MS 60000
+
+static Oid	lookup_database(const char *name);
+static BackgroundWorkerHandle *start_supervisor(Oid database);
+static bool supervisor_alive(BackgroundWorkerHandle *handle);
+
+/* The database's OID, or InvalidOid when there is none of that name. */
+static Oid
+lookup_database(const char *name)
+{
+	Oid			oid;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	(void) GetTransactionSnapshot();
+	oid = get_database_oid(name, true);
+	CommitTransactionCommand();
+	return oid;
+}
+
 static bool
-reader_alive(LaunchedReader *r)
+supervisor_alive(BackgroundWorkerHandle *handle)
 {
 	pid_t		pid;
-	BgwHandleStatus status = GetBackgroundWorkerPid(r->handle, &pid);
+	BgwHandleStatus status = GetBackgroundWorkerPid(handle, &pid);
 
 	return status == BGWH_STARTED || status == BGWH_NOT_YET_STARTED;
 }
 
-static LaunchedReader *
-start_reader(const char *pipeline, int slot, int nslots)
+static BackgroundWorkerHandle *
+start_supervisor(Oid database)
 {
 	BackgroundWorker worker;
-	PumpWorkerArgs args;
 	BackgroundWorkerHandle *handle;
-	LaunchedReader *r;
 	MemoryContext old;
+	bool		ok;
 
 	memset(&worker, 0, sizeof(worker));
-	memset(&args, 0, sizeof(args));
-	args.database = MyDatabaseId;
-	args.slot = slot;
-	args.nslots = nslots;
-	strlcpy(args.pipeline, pipeline, sizeof(args.pipeline));
-
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	worker.bgw_restart_time = BGW_NEVER_RESTART;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "audit_fdw");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "audit_fdw_pump_worker_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "audit_fdw pump %s %d/%d", pipeline, slot + 1, nslots);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "audit_fdw pump");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "audit_fdw_pump_supervisor_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "audit_fdw pump supervisor");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "audit_fdw pump supervisor");
+	worker.bgw_main_arg = ObjectIdGetDatum(database);
 	worker.bgw_notify_pid = MyProcPid;
-	StaticAssertStmt(sizeof(PumpWorkerArgs) <= BGW_EXTRALEN, "PumpWorkerArgs too long");
-	memcpy(worker.bgw_extra, &args, sizeof(args));
 
-	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	ok = RegisterDynamicBackgroundWorker(&worker, &handle);
+	MemoryContextSwitchTo(old);
+	if (!ok)
 	{
 		ereport(WARNING,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("could not start a reader of pipeline \"%s\"", pipeline),
-				 errhint("Raise max_worker_processes (each pipeline uses audit_fdw.pump_readers workers).")));
+				 errmsg("could not start the audit_fdw pump supervisor"),
+				 errhint("Raise max_worker_processes (the pump uses one supervisor and "
+						 "audit_fdw.pump_readers workers per pipeline).")));
 		return NULL;
 	}
-
-	old = MemoryContextSwitchTo(TopMemoryContext);
-	r = palloc0(sizeof(LaunchedReader));
-	strlcpy(r->pipeline, pipeline, sizeof(r->pipeline));
-	r->slot = slot;
-	r->nslots = nslots;
-	r->handle = handle;
-	r->started_at = GetCurrentTimestamp();
-	launched = lappend(launched, r);
-	MemoryContextSwitchTo(old);
-	return r;
-}
-
-/* One pass: start what is missing, stop what is no longer wanted. */
-static void
-launcher_pass(void)
-{
-	List	   *wanted;
-	ListCell   *lc;
-	ListCell   *lc2;
-	int			nslots = pump_readers;
-	TimestampTz now = GetCurrentTimestamp();
-
-	if (!extension_installed())
-		wanted = NIL;
-	else
-		wanted = running_pipelines();
-
-	foreach(lc, launched)
-		((LaunchedReader *) lfirst(lc))->wanted = false;
-
-	foreach(lc, wanted)
-	{
-		const char *name = lfirst(lc);
-		int			slot;
-
-		for (slot = 0; slot < nslots; slot++)
-		{
-			LaunchedReader *found = NULL;
-
-			foreach(lc2, launched)
-			{
-				LaunchedReader *r = lfirst(lc2);
-
-				if (strcmp(r->pipeline, name) == 0 && r->slot == slot && r->nslots == nslots)
-				{
-					found = r;
-					break;
-				}
-			}
-			if (found && reader_alive(found))
-			{
-				found->wanted = true;
-				continue;
-			}
-			if (found)
-			{
-				/* it exited: start it again, but not in a tight loop */
-				if (!TimestampDifferenceExceeds(found->started_at, now, 1000))
-				{
-					found->wanted = true;
-					continue;
-				}
-				launched = list_delete_ptr(launched, found);
-				pfree(found->handle);
-				pfree(found);
-			}
-			found = start_reader(name, slot, nslots);
-			if (found)
-				found->wanted = true;
-		}
-	}
-
-	/* readers of paused or dropped pipelines, or of an old reader count */
-	foreach(lc, launched)
-	{
-		LaunchedReader *r = lfirst(lc);
-
-		if (!r->wanted)
-		{
-			if (reader_alive(r))
-				TerminateBackgroundWorker(r->handle);
-			else
-			{
-				launched = foreach_delete_current(launched, lc);
-				pfree(r->handle);
-				pfree(r);
-			}
-		}
-	}
+	return handle;
 }
 
 void
 audit_fdw_pump_launcher_main(Datum arg)
 {
-	MemoryContext pass_cxt;
-	char	   *connected_to;
+	BackgroundWorkerHandle *supervisor = NULL;
+	Oid			supervised = InvalidOid;
+	char	   *reported_missing = NULL;
+	int			backoff_ms = 0;
+	TimestampTz started_at = 0;
+	TimestampTz restart_at = 0;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
-	BackgroundWorkerInitializeConnection(pump_database, NULL, 0);
+	/* no database: pg_database is all it reads */
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
 	pump_pin_search_path();
-	connected_to = MemoryContextStrdup(TopMemoryContext, pump_database);
 	pgstat_report_appname("audit_fdw pump launcher");
 
-	pass_cxt = AllocSetContextCreate(TopMemoryContext, "audit_fdw pump launcher",
-									 ALLOCSET_DEFAULT_SIZES);
 	for (;;)
 	{
-		MemoryContext old;
+		Oid			database;
+		int			wait_ms = pump_naptime_ms;
+		TimestampTz now;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
-			if (strcmp(pump_database, connected_to) != 0)
+			/* a reload may have fixed what failed */
+			backoff_ms = 0;
+			restart_at = 0;
+		}
+
+		database = lookup_database(pump_database);
+		now = GetCurrentTimestamp();
+		if (supervisor && database != supervised)
+		{
+			/* another database now: the old supervisor goes first */
+			TerminateBackgroundWorker(supervisor);
+			(void) WaitForBackgroundWorkerShutdown(supervisor);
+			pfree(supervisor);
+			supervisor = NULL;
+		}
+		else if (supervisor && !supervisor_alive(supervisor))
+		{
+			/* it exited by itself: start it again, backing off while it keeps failing */
+			pfree(supervisor);
+			supervisor = NULL;
+			if (TimestampDifferenceExceeds(started_at, now, LAUNCHER_BACKOFF_MAX_MS))
+				backoff_ms = LAUNCHER_BACKOFF_MIN_MS;
+			else
+				backoff_ms = backoff_ms ? Min(backoff_ms * 2, LAUNCHER_BACKOFF_MAX_MS) :
+					LAUNCHER_BACKOFF_MIN_MS;
+			restart_at = TimestampTzPlusMilliseconds(now, backoff_ms);
+		}
+
+		if (!OidIsValid(database))
+		{
+			if (reported_missing == NULL || strcmp(reported_missing, pump_database) != 0)
 			{
-				/* the postmaster starts the launcher again, in the new database */
+				ereport(WARNING,
+						(errcode(ERRCODE_UNDEFINED_DATABASE),
+						 errmsg("audit_fdw.database names database \"%s\", which does not exist",
+								pump_database),
+						 errdetail("No pipeline runs until it does."),
+						 errhint("Set audit_fdw.database to the database where CREATE EXTENSION audit_fdw was run, and reload the configuration.")));
+				if (reported_missing)
+					pfree(reported_missing);
+				reported_missing = MemoryContextStrdup(TopMemoryContext, pump_database);
+			}
+			backoff_ms = backoff_ms ? Min(backoff_ms * 2, LAUNCHER_BACKOFF_MAX_MS) :
+				LAUNCHER_BACKOFF_MIN_MS;
+			wait_ms = backoff_ms;
+		}
+		else
+		{
+			if (reported_missing)
+			{
 				ereport(LOG,
-						(errmsg("audit_fdw pump launcher restarts: audit_fdw.database changed to \"%s\"",
+						(errmsg("audit_fdw.database names database \"%s\", which exists now",
 								pump_database)));
-				proc_exit(1);
+				pfree(reported_missing);
+				reported_missing = NULL;
+			}
+			if (supervisor == NULL && now >= restart_at)
+			{
+				supervisor = start_supervisor(database);
+				supervised = database;
+				started_at = now;
 			}
 		}
 
-		MemoryContextReset(pass_cxt);
-		old = MemoryContextSwitchTo(pass_cxt);
-		launcher_pass();
-		MemoryContextSwitchTo(old);
-
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 pump_naptime_ms, PG_WAIT_EXTENSION);
+						 wait_ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
 }

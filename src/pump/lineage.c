@@ -100,6 +100,7 @@ lineage_sync(PumpWorker *w)
 		{
 			/* retired (or the pipeline was dropped and made again) */
 			w->shards = foreach_delete_current(w->shards, lc);
+			lineage_drop_lease(w, shard);
 			shard_free(shard);
 			continue;
 		}
@@ -173,4 +174,70 @@ lineage_parent_done(PumpWorker *w, ShardReader *shard)
 	}
 	parent = find_row(w->all_states, shard->parent_shard_id);
 	return parent == NULL || parent->state == SHARD_DRAINED;
+}
+
+/*
+ * Takes the shard's lease before the shard is read (lease.c).  Whoever
+ * held it before may have moved the checkpoint since this reader learned of
+ * the shard: the shard starts again from its row as it is now.  False when
+ * another process holds the lease (the shard is left alone meanwhile).
+ */
+bool
+lineage_take_lease(PumpWorker *w, ShardReader *shard)
+{
+	List	   *rows;
+	ShardRow   *row;
+	MemoryContext old;
+
+	if (shard->leased)
+		return true;
+	if (!lease_try(PUMP_LEASE_SHARD, w->args.pipeline, lease_shard_key(shard->shard_id)))
+		return false;
+	shard->leased = true;
+
+	rows = checkpoint_read_shards(w->args.pipeline, CurrentMemoryContext);
+	row = find_row(rows, shard->shard_id);
+	shard_reset(shard);
+	if (row == NULL || row->state != SHARD_READING)
+	{
+		/* retired, drained or stopped meanwhile: lineage_sync catches up */
+		if (row)
+			shard->state = row->state;
+		lineage_drop_lease(w, shard);
+		return false;
+	}
+	old = MemoryContextSwitchTo(GetMemoryChunkContext(shard));
+	if (shard->checkpoint)
+		pfree(shard->checkpoint);
+	shard->checkpoint = row->sequence_number ? pstrdup(row->sequence_number) : NULL;
+	MemoryContextSwitchTo(old);
+	shard->initial = row->initial;
+	shard->skip_gap = row->skip_gap;
+	return true;
+}
+
+/* Gives the shard's lease up (the shard is drained or no longer this reader's). */
+void
+lineage_drop_lease(PumpWorker *w, ShardReader *shard)
+{
+	if (!shard->leased)
+		return;
+	lease_release(PUMP_LEASE_SHARD, w->args.pipeline, lease_shard_key(shard->shard_id));
+	shard->leased = false;
+}
+
+/*
+ * Before every PutRecordBatch and checkpoint: this reader still holds the
+ * shard's lease, or it sends nothing more.
+ */
+void
+lineage_check_lease(PumpWorker *w, ShardReader *shard)
+{
+	if (!shard->leased ||
+		!lease_held(PUMP_LEASE_SHARD, w->args.pipeline, lease_shard_key(shard->shard_id)))
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("audit_fdw pump: pipeline \"%s\" reader %d does not hold the lease of shard \"%s\"",
+						w->args.pipeline, w->args.slot + 1, shard->shard_id),
+				 errdetail("Another process may be reading the shard; this reader sends nothing for it.")));
 }

@@ -61,6 +61,7 @@ typedef struct PipelineConfig
 	int			batching_window_ms;
 	bool		skip_trimmed_gaps;
 	bool		running;
+	TimestampTz created_at;		/* tells a pipeline made again under its name */
 } PipelineConfig;
 
 typedef enum ShardState
@@ -96,6 +97,7 @@ typedef struct ShardReader
 	bool		at_end;			/* a closed shard read to its end */
 	bool		caught_up;		/* the last GetRecords was empty */
 	bool		lag_reported_zero;
+	bool		leased;			/* this reader holds the shard's lease */
 	TimestampTz next_poll;
 	int			idle_ms;
 	int			error_backoff_ms;
@@ -140,6 +142,24 @@ extern void pump_init(void);
 extern void pump_pin_search_path(void);
 extern PGDLLEXPORT void audit_fdw_pump_launcher_main(Datum arg);
 
+/* in supervisor.c */
+extern PGDLLEXPORT void audit_fdw_pump_supervisor_main(Datum arg);
+
+/* in lease.c: advisory lock classes of the pump's own (locktag_field4) */
+typedef enum PumpLeaseKind
+{
+	PUMP_LEASE_SUPERVISOR = 0xAF01,
+	PUMP_LEASE_SLOT = 0xAF02,
+	PUMP_LEASE_SHARD = 0xAF03
+} PumpLeaseKind;
+
+extern bool lease_try(PumpLeaseKind kind, const char *name, uint32 key);
+extern void lease_wait(PumpLeaseKind kind, const char *name, uint32 key, const char *what);
+extern bool lease_held(PumpLeaseKind kind, const char *name, uint32 key);
+extern void lease_release(PumpLeaseKind kind, const char *name, uint32 key);
+extern uint32 lease_shard_key(const char *shard_id);
+extern bool lease_parent_alive(void);
+
 /* in worker.c */
 extern PGDLLEXPORT void audit_fdw_pump_worker_main(Datum arg);
 extern void pump_wait(int ms);
@@ -149,6 +169,9 @@ extern bool pump_owns_shard(PumpWorker *w, const char *shard_id);
 extern void lineage_discover(PumpWorker *w);
 extern void lineage_sync(PumpWorker *w);
 extern bool lineage_parent_done(PumpWorker *w, ShardReader *shard);
+extern bool lineage_take_lease(PumpWorker *w, ShardReader *shard);
+extern void lineage_drop_lease(PumpWorker *w, ShardReader *shard);
+extern void lineage_check_lease(PumpWorker *w, ShardReader *shard);
 
 /* in shard.c */
 extern bool shard_poll(PumpWorker *w, ShardReader *shard);

@@ -3,10 +3,15 @@
  * worker.c
  *		A reader worker of one pipeline: the main loop.
  *
+ * Before anything else the reader waits for its slot's lease (lease.c): a
+ * reader of the same slot left behind by a restart finishes first.
+ *
  * Each pass of the loop (in a memory context reset every pass):
- *	- once a second, re-reads the pipeline's row (paused or dropped: exit;
- *	  the launcher starts the readers again on resume) and the pipeline's
- *	  shard rows (lineage_sync);
+ *	- once a second, re-reads the pipeline's row (paused, dropped or made
+ *	  again: exit; the supervisor starts the readers again on resume) and
+ *	  the pipeline's shard rows (lineage_sync); exits when the supervisor
+ *	  that started it is gone (its successor's readers take over);
+ *	- reads a shard only while it holds the shard's lease;
  *	- reader 0 discovers shards every audit_fdw.pump_discovery_interval and
  *	  as soon as a shard of its own was drained (lineage_discover);
  *	- polls each shard it owns whose parent is drained and whose poll time
@@ -82,6 +87,14 @@ worker_refresh(PumpWorker *w)
 {
 	PipelineConfig *config;
 
+	if (!lease_parent_alive())
+	{
+		/* top of the pass: whatever this reader sent is checkpointed */
+		ereport(LOG,
+				(errmsg("audit_fdw pump: pipeline \"%s\" reader %d exits: its supervisor is gone",
+						w->args.pipeline, w->args.slot + 1)));
+		proc_exit(0);
+	}
 	if (w->args.nslots != pump_readers)
 	{
 		ereport(LOG,
@@ -95,6 +108,13 @@ worker_refresh(PumpWorker *w)
 		ereport(DEBUG1,
 				(errmsg("audit_fdw pump: pipeline \"%s\" is %s, reader exits",
 						w->args.pipeline, config ? "paused" : "dropped")));
+		proc_exit(0);
+	}
+	if (w->config != NULL && w->config->created_at != config->created_at)
+	{
+		ereport(DEBUG1,
+				(errmsg("audit_fdw pump: pipeline \"%s\" was made again, reader exits",
+						w->args.pipeline)));
 		proc_exit(0);
 	}
 	/* the server or its owner changed: a new client */
@@ -197,14 +217,31 @@ worker_pass(PumpWorker *w)
 			continue;
 
 		now = GetCurrentTimestamp();
+		if (!shard->leased)
+		{
+			if (!lineage_take_lease(w, shard))
+			{
+				/* another process reads it (or it is no longer to be read) */
+				if (TimestampTzPlusMilliseconds(now, 500) < wake)
+					wake = TimestampTzPlusMilliseconds(now, 500);
+				continue;
+			}
+			if (!lineage_parent_done(w, shard))
+				continue;
+		}
 		if (shard->npending > 0 && delivery_due(w, shard, now))
 			delivery_flush(w, shard);
 		if (shard->state != SHARD_READING)
+		{
+			if (shard->state == SHARD_DRAINED)
+				lineage_drop_lease(w, shard);
 			continue;
+		}
 		if (shard->at_end)
 		{
 			/* everything read and delivered: the shard is retired */
 			delivery_flush(w, shard);
+			lineage_drop_lease(w, shard);
 			w->discover_now = true;
 			continue;
 		}
@@ -265,6 +302,10 @@ audit_fdw_pump_worker_main(Datum arg)
 	 */
 	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
 	pump_pin_search_path();
+
+	lease_wait(PUMP_LEASE_SLOT, w->args.pipeline,
+			   ((uint32) w->args.nslots << 16) | (uint32) w->args.slot,
+			   "the previous reader of this slot to exit");
 
 	for (;;)
 	{

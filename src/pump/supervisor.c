@@ -1,0 +1,309 @@
+/*-------------------------------------------------------------------------
+ *
+ * supervisor.c
+ *		The pump's supervisor: a dynamic background worker, started by the
+ *		launcher in the database named by audit_fdw.database, that keeps
+ *		one set of reader workers running per running pipeline.
+ *
+ * Rules:
+ *	- at most one supervisor per database: it holds the database's
+ *	  supervisor lease before it starts anything (a supervisor left behind
+ *	  by a restarted launcher holds it until it notices and exits);
+ *	- every audit_fdw.pump_naptime it reads audit_fdw.pipeline (nothing
+ *	  when the extension is not installed here), starts the readers that
+ *	  are missing (a reader that exited is started again, at most once a
+ *	  second) and stops the readers of paused or dropped pipelines;
+ *	- it exits when its launcher is gone or audit_fdw.database names
+ *	  another database; its readers then see it gone and hand over to the
+ *	  next supervisor's readers (lease.c);
+ *	- a new audit_fdw.pump_readers restarts every pipeline's readers with
+ *	  the new count.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "commands/dbcommands.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "pump/pump.h"
+
+/* A reader the supervisor started. */
+typedef struct LaunchedReader
+{
+	char		pipeline[64];
+	int			slot;
+	int			nslots;
+	BackgroundWorkerHandle *handle;
+	TimestampTz started_at;
+	bool		wanted;
+} LaunchedReader;
+
+static List *launched = NIL;
+
+static List *running_pipelines(void);
+static LaunchedReader *start_reader(const char *pipeline, int slot, int nslots);
+static bool extension_installed(void);
+static void supervisor_pass(void);
+static bool reader_alive(LaunchedReader *r);
+
+/* The names of the running pipelines (empty without the extension). */
+static List *
+running_pipelines(void)
+{
+	List	   *names = NIL;
+	MemoryContext caller = CurrentMemoryContext;
+	int			ret;
+	uint64		i;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "reading audit_fdw.pipeline");
+
+	ret = SPI_execute("SELECT name FROM audit_fdw.pipeline WHERE state = 'running' "
+					  "ORDER BY name", true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading audit_fdw.pipeline failed: %d", ret);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		char	   *name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		MemoryContext old = MemoryContextSwitchTo(caller);
+
+		names = lappend(names, pstrdup(name));
+		MemoryContextSwitchTo(old);
+	}
+
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return names;
+}
+
+/* Is the extension installed in this database? */
+static bool
+extension_installed(void)
+{
+	bool		found;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_execute("SELECT 1 FROM pg_catalog.pg_extension e "
+					"JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace "
+					"WHERE e.extname = 'audit_fdw' AND n.nspname = 'audit_fdw'",
+					true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "reading pg_extension failed");
+	found = SPI_processed > 0;
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	return found;
+}
+
+static bool
+reader_alive(LaunchedReader *r)
+{
+	pid_t		pid;
+	BgwHandleStatus status = GetBackgroundWorkerPid(r->handle, &pid);
+
+	return status == BGWH_STARTED || status == BGWH_NOT_YET_STARTED;
+}
+
+static LaunchedReader *
+start_reader(const char *pipeline, int slot, int nslots)
+{
+	BackgroundWorker worker;
+	PumpWorkerArgs args;
+	BackgroundWorkerHandle *handle;
+	LaunchedReader *r;
+	MemoryContext old;
+
+	memset(&worker, 0, sizeof(worker));
+	memset(&args, 0, sizeof(args));
+	args.database = MyDatabaseId;
+	args.slot = slot;
+	args.nslots = nslots;
+	strlcpy(args.pipeline, pipeline, sizeof(args.pipeline));
+
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "audit_fdw");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "audit_fdw_pump_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "audit_fdw pump %s %d/%d", pipeline, slot + 1, nslots);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "audit_fdw pump");
+	worker.bgw_notify_pid = MyProcPid;
+	StaticAssertStmt(sizeof(PumpWorkerArgs) <= BGW_EXTRALEN, "PumpWorkerArgs too long");
+	memcpy(worker.bgw_extra, &args, sizeof(args));
+
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("could not start a reader of pipeline \"%s\"", pipeline),
+				 errhint("Raise max_worker_processes (each pipeline uses audit_fdw.pump_readers workers).")));
+		return NULL;
+	}
+
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	r = palloc0(sizeof(LaunchedReader));
+	strlcpy(r->pipeline, pipeline, sizeof(r->pipeline));
+	r->slot = slot;
+	r->nslots = nslots;
+	r->handle = handle;
+	r->started_at = GetCurrentTimestamp();
+	launched = lappend(launched, r);
+	MemoryContextSwitchTo(old);
+	return r;
+}
+
+/* One pass: start what is missing, stop what is no longer wanted. */
+static void
+supervisor_pass(void)
+{
+	List	   *wanted;
+	ListCell   *lc;
+	ListCell   *lc2;
+	int			nslots = pump_readers;
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (!extension_installed())
+		wanted = NIL;
+	else
+		wanted = running_pipelines();
+
+	foreach(lc, launched)
+		((LaunchedReader *) lfirst(lc))->wanted = false;
+
+	foreach(lc, wanted)
+	{
+		const char *name = lfirst(lc);
+		int			slot;
+
+		for (slot = 0; slot < nslots; slot++)
+		{
+			LaunchedReader *found = NULL;
+
+			foreach(lc2, launched)
+			{
+				LaunchedReader *r = lfirst(lc2);
+
+				if (strcmp(r->pipeline, name) == 0 && r->slot == slot && r->nslots == nslots)
+				{
+					found = r;
+					break;
+				}
+			}
+			if (found && reader_alive(found))
+			{
+				found->wanted = true;
+				continue;
+			}
+			if (found)
+			{
+				/* it exited: start it again, but not in a tight loop */
+				if (!TimestampDifferenceExceeds(found->started_at, now, 1000))
+				{
+					found->wanted = true;
+					continue;
+				}
+				launched = list_delete_ptr(launched, found);
+				pfree(found->handle);
+				pfree(found);
+			}
+			found = start_reader(name, slot, nslots);
+			if (found)
+				found->wanted = true;
+		}
+	}
+
+	/* readers of paused or dropped pipelines, or of an old reader count */
+	foreach(lc, launched)
+	{
+		LaunchedReader *r = lfirst(lc);
+
+		if (!r->wanted)
+		{
+			if (reader_alive(r))
+				TerminateBackgroundWorker(r->handle);
+			else
+			{
+				launched = foreach_delete_current(launched, lc);
+				pfree(r->handle);
+				pfree(r);
+			}
+		}
+	}
+}
+
+void
+audit_fdw_pump_supervisor_main(Datum arg)
+{
+	MemoryContext pass_cxt;
+	Oid			database = DatumGetObjectId(arg);
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, 0);
+	pump_pin_search_path();
+	pgstat_report_appname("audit_fdw pump supervisor");
+	lease_wait(PUMP_LEASE_SUPERVISOR, NULL, 0, "the previous audit_fdw pump supervisor to exit");
+
+	pass_cxt = AllocSetContextCreate(TopMemoryContext, "audit_fdw pump supervisor",
+									 ALLOCSET_DEFAULT_SIZES);
+	for (;;)
+	{
+		MemoryContext old;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		if (!lease_parent_alive())
+		{
+			ereport(LOG,
+					(errmsg("audit_fdw pump supervisor exits: its launcher is gone")));
+			proc_exit(0);
+		}
+
+		MemoryContextReset(pass_cxt);
+		old = MemoryContextSwitchTo(pass_cxt);
+		/* a new audit_fdw.database: the launcher starts another supervisor */
+		StartTransactionCommand();
+		if (get_database_oid(pump_database, true) != MyDatabaseId)
+		{
+			CommitTransactionCommand();
+			ereport(LOG,
+					(errmsg("audit_fdw pump supervisor exits: audit_fdw.database is now \"%s\"",
+							pump_database)));
+			proc_exit(0);
+		}
+		CommitTransactionCommand();
+		supervisor_pass();
+		MemoryContextSwitchTo(old);
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 pump_naptime_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
