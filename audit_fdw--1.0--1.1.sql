@@ -13,3 +13,14 @@
 -- rows before the filter has run.
 -- ---------------------------------------------------------------------------
 ALTER VIEW query_log SET (security_barrier = true);
+
+-- ---------------------------------------------------------------------------
+-- Pump: pg_dump keeps the pipelines, their checkpoints and dead letters.
+-- The rows are the pump's state (where each shard is); without them a
+-- restored database would start every pipeline over from TRIM_HORIZON.
+-- pg_dump orders the data of these tables by their foreign keys.
+-- ---------------------------------------------------------------------------
+SELECT pg_catalog.pg_extension_config_dump('audit_fdw.pipeline', '');
+SELECT pg_catalog.pg_extension_config_dump('audit_fdw.checkpoint', '');
+SELECT pg_catalog.pg_extension_config_dump('audit_fdw.dead_letter', '');
+SELECT pg_catalog.pg_extension_config_dump('audit_fdw.dead_letter_id_seq', '');

@@ -149,6 +149,11 @@ def test_update_from_1_0_keeps_every_row_and_object(fresh_db, emulator):
     # query_log is a security barrier (its per-user filter runs first)
     cur.execute("SELECT reloptions FROM pg_class WHERE oid = 'audit_fdw.query_log'::regclass")
     assert "security_barrier=true" in (cur.fetchone()[0] or [])
+    # pg_dump keeps the pump's tables (their rows are the pipelines' state)
+    cur.execute("SELECT array(SELECT c::regclass::text FROM unnest(extconfig) c ORDER BY 1) "
+                "FROM pg_extension WHERE extname = 'audit_fdw'")
+    assert set(cur.fetchone()[0]) >= {"audit_fdw.pipeline", "audit_fdw.checkpoint",
+                                      "audit_fdw.dead_letter", "audit_fdw.dead_letter_id_seq"}
 
 
 def test_updated_catalog_equals_a_fresh_install(fresh_db, emulator):
