@@ -17,6 +17,7 @@ OBJS = \
 	src/aws/glue.o \
 	src/aws/http.o \
 	src/aws/ini.o \
+	src/aws/json_read.o \
 	src/aws/jsontext.o \
 	src/aws/protocol.o \
 	src/aws/region.o \

@@ -22,34 +22,22 @@
 #include <json-c/json.h>
 
 #include "aws/athena.h"
+#include "aws/json_read.h"
 
-static const char *json_string_at(json_object *obj, const char *key);
-static int64 json_int64_at(json_object *obj, const char *key);
+static int64 json_int64_or_zero(json_object *obj, const char *key);
 static char *pstrdup_or_null(const char *s);
 static bool valid_query_id(const char *id);
 
 /* Athena's query ids are UUIDs; anything much longer is not one. */
 #define ATHENA_MAX_QUERY_ID 128
 
-static const char *
-json_string_at(json_object *obj, const char *key)
-{
-	json_object *v;
-
-	if (obj == NULL || !json_object_object_get_ex(obj, key, &v) ||
-		!json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
+/* An integer member, 0 when absent or of another type. */
 static int64
-json_int64_at(json_object *obj, const char *key)
+json_int64_or_zero(json_object *obj, const char *key)
 {
-	json_object *v;
+	int64		v = 0;
 
-	if (obj == NULL || !json_object_object_get_ex(obj, key, &v))
-		return 0;
-	return (int64) json_object_get_int64(v);
+	return aws_json_int64(obj, key, &v) ? v : 0;
 }
 
 static bool
@@ -139,7 +127,7 @@ athena_start_query(AwsClient *client, const AthenaQueryParams *params)
 	PG_END_TRY();
 	json_object_put(req);
 
-	id = json_string_at(resp, "QueryExecutionId");
+	id = aws_json_str(resp, "QueryExecutionId");
 	if (id == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
@@ -187,19 +175,14 @@ athena_get_query(AwsClient *client, const char *query_id,
 	PG_END_TRY();
 	json_object_put(req);
 
-	json_object_object_get_ex(resp, "QueryExecution", &qe);
-	if (qe)
-	{
-		json_object_object_get_ex(qe, "Status", &st);
-		json_object_object_get_ex(qe, "Statistics", &stats);
-		json_object_object_get_ex(qe, "ResultConfiguration", &rc);
-	}
-	if (st)
-		json_object_object_get_ex(st, "AthenaError", &err);
-	if (stats)
-		json_object_object_get_ex(stats, "ResultReuseInformation", &reuse);
+	qe = aws_json_obj(resp, "QueryExecution");
+	st = aws_json_obj(qe, "Status");
+	stats = aws_json_obj(qe, "Statistics");
+	rc = aws_json_obj(qe, "ResultConfiguration");
+	err = aws_json_obj(st, "AthenaError");
+	reuse = aws_json_obj(stats, "ResultReuseInformation");
 
-	state = json_string_at(st, "State");
+	state = aws_json_str(st, "State");
 	if (state == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
@@ -221,28 +204,24 @@ athena_get_query(AwsClient *client, const char *query_id,
 				 errmsg("Athena returned an unknown state \"%.40s\" for query %s",
 						state, query_id)));
 
-	status->state_change_reason = pstrdup_or_null(json_string_at(st, "StateChangeReason"));
+	status->state_change_reason = pstrdup_or_null(aws_json_str(st, "StateChangeReason"));
 	if (err)
 	{
-		json_object *v;
+		int64		type;
 
-		if (json_object_object_get_ex(err, "ErrorType", &v))
-			status->error_type = pstrdup(json_object_get_string(v));
+		/* ErrorType is an integer in Athena's model */
+		if (aws_json_int64(err, "ErrorType", &type))
+			status->error_type = psprintf(INT64_FORMAT, type);
 		if (status->state_change_reason == NULL)
-			status->state_change_reason = pstrdup_or_null(json_string_at(err, "ErrorMessage"));
+			status->state_change_reason = pstrdup_or_null(aws_json_str(err, "ErrorMessage"));
 	}
-	status->output_location = pstrdup_or_null(json_string_at(rc, "OutputLocation"));
-	status->data_scanned_bytes = json_int64_at(stats, "DataScannedInBytes");
-	status->engine_ms = json_int64_at(stats, "EngineExecutionTimeInMillis");
-	status->queue_ms = json_int64_at(stats, "QueryQueueTimeInMillis");
-	status->total_ms = json_int64_at(stats, "TotalExecutionTimeInMillis");
-	if (reuse)
-	{
-		json_object *v;
-
-		if (json_object_object_get_ex(reuse, "ReusedPreviousResult", &v))
-			status->reused = json_object_get_boolean(v);
-	}
+	status->output_location = pstrdup_or_null(aws_json_str(rc, "OutputLocation"));
+	status->data_scanned_bytes = json_int64_or_zero(stats, "DataScannedInBytes");
+	status->engine_ms = json_int64_or_zero(stats, "EngineExecutionTimeInMillis");
+	status->queue_ms = json_int64_or_zero(stats, "QueryQueueTimeInMillis");
+	status->total_ms = json_int64_or_zero(stats, "TotalExecutionTimeInMillis");
+	if (!aws_json_bool(reuse, "ReusedPreviousResult", &status->reused))
+		status->reused = false;
 	aws_json_release(resp);
 }
 
@@ -332,10 +311,10 @@ athena_get_results(AwsClient *client, const char *query_id,
 	PG_END_TRY();
 	json_object_put(req);
 
-	page->next_token = pstrdup_or_null(json_string_at(resp, "NextToken"));
-	if (json_object_object_get_ex(resp, "ResultSet", &rs))
-		json_object_object_get_ex(rs, "Rows", &rows);
-	if (rows && json_object_is_type(rows, json_type_array))
+	page->next_token = pstrdup_or_null(aws_json_str(resp, "NextToken"));
+	rs = aws_json_obj(resp, "ResultSet");
+	rows = aws_json_arr(rs, "Rows");
+	if (rows)
 	{
 		size_t		n = json_object_array_length(rows);
 
@@ -348,8 +327,8 @@ athena_get_results(AwsClient *client, const char *query_id,
 			size_t		ncols,
 						j;
 
-			if (!json_object_object_get_ex(row, "Data", &data) ||
-				!json_object_is_type(data, json_type_array))
+			data = aws_json_arr(row, "Data");
+			if (data == NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_FDW_ERROR),
 						 errmsg("Athena GetQueryResults returned a row without data for query %s",
@@ -365,7 +344,7 @@ athena_get_results(AwsClient *client, const char *query_id,
 			page->rows[i] = palloc(sizeof(char *) * Max(ncols, 1));
 			for (j = 0; j < ncols; j++)
 				page->rows[i][j] =
-					pstrdup_or_null(json_string_at(json_object_array_get_idx(data, j),
+					pstrdup_or_null(aws_json_str(json_object_array_get_idx(data, j),
 												   "VarCharValue"));
 		}
 	}

@@ -22,6 +22,7 @@
 
 #include "aws/aws.h"
 #include "aws/firehose.h"
+#include "aws/json_read.h"
 #include "aws/jsontext.h"
 #include "lib/stringinfo.h"
 #include "utils/memutils.h"
@@ -85,7 +86,7 @@ firehose_describe_delivery_stream(AwsClient *client, const char *name)
 			return NULL;
 		aws_error_raise(error);
 	}
-	if (!json_object_object_get_ex(resp, "DeliveryStreamDescription", &description))
+	if ((description = aws_json_obj(resp, "DeliveryStreamDescription")) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 				 errmsg("invalid Firehose DescribeDeliveryStream response"),
@@ -102,7 +103,6 @@ char *
 firehose_create_delivery_stream(AwsClient *client, json_object *request)
 {
 	json_object *resp;
-	json_object *arn;
 	AwsError   *error = NULL;
 	char	   *result = "";
 
@@ -113,8 +113,8 @@ firehose_create_delivery_stream(AwsClient *client, json_object *request)
 			return NULL;
 		aws_error_raise(error);
 	}
-	if (json_object_object_get_ex(resp, "DeliveryStreamARN", &arn))
-		result = pstrdup(json_object_get_string(arn));
+	if (aws_json_str(resp, "DeliveryStreamARN") != NULL)
+		result = aws_json_pstr(resp, "DeliveryStreamARN");
 	return result;
 }
 
@@ -168,7 +168,6 @@ firehose_put_record_batch(AwsClient *client, const char *delivery_stream,
 	AwsResponse *http;
 	json_object *resp;
 	json_object *responses;
-	json_object *v;
 	json_tokener *tok;
 	FirehoseBatchResult *result;
 	size_t		total = 0;
@@ -231,10 +230,15 @@ firehose_put_record_batch(AwsClient *client, const char *delivery_stream,
 	result->nentries = n;
 	result->error_codes = palloc0(sizeof(char *) * n);
 	result->error_messages = palloc0(sizeof(char *) * n);
-	if (json_object_object_get_ex(resp, "FailedPutCount", &v))
-		result->failed_put_count = json_object_get_int(v);
-	if (!json_object_object_get_ex(resp, "RequestResponses", &responses) ||
-		!json_object_is_type(responses, json_type_array))
+	{
+		int64		failed;
+
+		if (!aws_json_int64(resp, "FailedPutCount", &failed) || failed < 0 || failed > n)
+			bad_response("The response has no FailedPutCount between 0 and the number of records.");
+		result->failed_put_count = (int) failed;
+	}
+	responses = aws_json_arr(resp, "RequestResponses");
+	if (responses == NULL)
 		bad_response("The response has no RequestResponses array.");
 	if ((int) json_object_array_length(responses) != n)
 		bad_response(psprintf("The response has %d entries for %d records.",
@@ -242,19 +246,13 @@ firehose_put_record_batch(AwsClient *client, const char *delivery_stream,
 	for (i = 0; i < n; i++)
 	{
 		json_object *entry = json_object_array_get_idx(responses, i);
-		json_object *code;
 
-		if (json_object_object_get_ex(entry, "ErrorCode", &code) &&
-			json_object_is_type(code, json_type_string))
+		if (aws_json_str(entry, "ErrorCode") != NULL)
 		{
-			json_object *msg;
-
-			result->error_codes[i] = pstrdup(json_object_get_string(code));
-			if (json_object_object_get_ex(entry, "ErrorMessage", &msg) &&
-				json_object_is_type(msg, json_type_string))
-				result->error_messages[i] = pstrdup(json_object_get_string(msg));
+			result->error_codes[i] = aws_json_pstr(entry, "ErrorCode");
+			result->error_messages[i] = aws_json_pstr(entry, "ErrorMessage");
 		}
-		else if (!json_object_object_get_ex(entry, "RecordId", &v))
+		else if (aws_json_str(entry, "RecordId") == NULL)
 			bad_response(psprintf("Entry %d has neither a RecordId nor an ErrorCode.", i + 1));
 	}
 	return result;

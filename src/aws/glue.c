@@ -15,6 +15,7 @@
 #include "nodes/makefuncs.h"
 
 #include <json-c/json.h>
+#include "aws/json_read.h"
 
 #include "aws/athena.h"
 
@@ -56,16 +57,19 @@ add_columns(GlueTable *table, json_object *cols, bool partition_key)
 	for (i = 0; i < n; i++)
 	{
 		json_object *c = json_object_array_get_idx(cols, i);
-		json_object *name,
-				   *type;
+		const char *name = aws_json_str(c, "Name");
+		const char *type = aws_json_str(c, "Type");
 		AthenaTableColumn *col;
 
-		if (!json_object_object_get_ex(c, "Name", &name))
-			continue;
+		if (name == NULL || name[0] == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("Glue table \"%s\" has a column without a name", table->name),
+					 errdetail("Column %d of its %s has no Name string.", (int) i + 1,
+							   partition_key ? "PartitionKeys" : "Columns")));
 		col = palloc0(sizeof(AthenaTableColumn));
-		col->name = pstrdup(json_object_get_string(name));
-		col->type = json_object_object_get_ex(c, "Type", &type)
-			? pstrdup(json_object_get_string(type)) : pstrdup("string");
+		col->name = pstrdup(name);
+		col->type = pstrdup(type ? type : "string");
 		col->partition_key = partition_key;
 		table->columns = lappend(table->columns, col);
 	}
@@ -93,8 +97,7 @@ glue_get_tables(AwsClient *client, const char *catalog_id, const char *database)
 			json_object_object_add(req, "NextToken", json_object_new_string(next_token));
 		resp = call_and_release(client, "GetTables", req);
 
-		if (json_object_object_get_ex(resp, "TableList", &list) &&
-			json_object_is_type(list, json_type_array))
+		if ((list = aws_json_arr(resp, "TableList")) != NULL)
 		{
 			size_t		i,
 						n = json_object_array_length(list);
@@ -102,21 +105,21 @@ glue_get_tables(AwsClient *client, const char *catalog_id, const char *database)
 			for (i = 0; i < n; i++)
 			{
 				json_object *t = json_object_array_get_idx(list, i);
-				json_object *v,
-						   *sd;
+				json_object *v;
 				GlueTable  *table;
 
-				if (!json_object_object_get_ex(t, "Name", &v))
-					continue;
+				if (aws_json_str(t, "Name") == NULL || aws_json_str(t, "Name")[0] == '\0')
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+							 errmsg("Glue GetTables returned a table without a name"),
+							 errdetail("Table %d of database \"%s\" has no Name string.",
+									   (int) i + 1, database)));
 				table = palloc0(sizeof(GlueTable));
-				table->name = pstrdup(json_object_get_string(v));
-				if (json_object_object_get_ex(t, "StorageDescriptor", &sd) &&
-					json_object_object_get_ex(sd, "Columns", &v))
-					add_columns(table, v, false);
-				if (json_object_object_get_ex(t, "PartitionKeys", &v))
-					add_columns(table, v, true);
-				if (json_object_object_get_ex(t, "Parameters", &v) &&
-					json_object_is_type(v, json_type_object))
+				table->name = aws_json_pstr(t, "Name");
+				add_columns(table, aws_json_arr(aws_json_obj(t, "StorageDescriptor"), "Columns"),
+							false);
+				add_columns(table, aws_json_arr(t, "PartitionKeys"), true);
+				if ((v = aws_json_obj(t, "Parameters")) != NULL)
 				{
 					json_object_object_foreach(v, pkey, pval)
 					{
@@ -131,14 +134,9 @@ glue_get_tables(AwsClient *client, const char *catalog_id, const char *database)
 				tables = lappend(tables, table);
 			}
 		}
-		{
-			json_object *tok;
-
-			next_token = json_object_object_get_ex(resp, "NextToken", &tok) &&
-				json_object_is_type(tok, json_type_string) &&
-				json_object_get_string_len(tok) > 0
-				? pstrdup(json_object_get_string(tok)) : NULL;
-		}
+		next_token = aws_json_pstr(resp, "NextToken");
+		if (next_token != NULL && next_token[0] == '\0')
+			next_token = NULL;
 		aws_json_release(resp);
 	} while (next_token != NULL);
 
@@ -235,7 +233,7 @@ glue_get_table(AwsClient *client, const char *database, const char *table)
 	resp = call_unless(client, "GetTable", req, "EntityNotFoundException");
 	if (resp == NULL)
 		return NULL;
-	if (!json_object_object_get_ex(resp, "Table", &t))
+	if ((t = aws_json_obj(resp, "Table")) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 				 errmsg("invalid Glue GetTable response"),

@@ -30,6 +30,7 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/timestamp.h"
+#include "aws/json_read.h"
 #include "provision/item_columns.h"
 
 PG_FUNCTION_INFO_V1(audit_fdw_create_audit_table);
@@ -404,7 +405,7 @@ report_difference(const AuditTableSpec *spec, const char *what,
 			 errmsg("Glue table \"%s.%s\" already exists with another definition",
 					spec->database, spec->table),
 			 existing ?
-			 errdetail("Its %s is %s, not %s.", what, existing, wanted) :
+			 errdetail("Its %s is %s, not %s.", what, provision_clip(existing), wanted) :
 			 errdetail("It has no %s; this call would set it to %s.", what, wanted),
 			 errhint("Choose another table name, call create_audit_table with the arguments that created it, or delete it (aws glue delete-table --database-name %s --name %s) and call create_audit_table again.",
 					 spec->database, spec->table)));
@@ -438,20 +439,12 @@ compare_table(const AuditTableSpec *spec, json_object *wanted, json_object *exis
 		bool		is_param = strncmp(path, "Parameters.", 11) == 0;
 		const char *want;
 		const char *have;
-		json_object *obj;
 
 		/* table parameters have dots in their keys: look them up whole */
 		if (is_param)
 		{
-			json_object *params;
-
-			want = have = NULL;
-			if (json_object_object_get_ex(wanted, "Parameters", &params) &&
-				json_object_object_get_ex(params, path + 11, &obj))
-				want = json_object_get_string(obj);
-			if (json_object_object_get_ex(existing, "Parameters", &params) &&
-				json_object_object_get_ex(params, path + 11, &obj))
-				have = json_object_get_string(obj);
+			want = aws_json_str(aws_json_obj(wanted, "Parameters"), path + 11);
+			have = aws_json_str(aws_json_obj(existing, "Parameters"), path + 11);
 		}
 		else
 		{

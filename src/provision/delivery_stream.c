@@ -18,6 +18,7 @@
  *-------------------------------------------------------------------------
  */
 #include "provision/provision.h"
+#include "aws/json_read.h"
 
 #include <ctype.h>
 
@@ -212,11 +213,9 @@ create_request(const DeliveryStreamSpec *spec)
 static const char *
 stream_status(json_object *description)
 {
-	json_object *status;
+	const char *status = aws_json_str(description, "DeliveryStreamStatus");
 
-	if (json_object_object_get_ex(description, "DeliveryStreamStatus", &status))
-		return json_object_get_string(status);
-	return "";
+	return status ? status : "";
 }
 
 static void
@@ -227,7 +226,8 @@ report_difference(const DeliveryStreamSpec *spec, const char *what,
 			(errcode(ERRCODE_DUPLICATE_OBJECT),
 			 errmsg("delivery stream \"%s\" already exists with another definition",
 					spec->name),
-			 errdetail("Its %s is %s, not %s.", what, existing ? existing : "not set", wanted),
+			 errdetail("Its %s is %s, not %s.", what,
+					   existing ? provision_clip(existing) : "not set", wanted),
 			 errhint("Choose another name, call create_delivery_stream with the arguments that created it, or delete the stream (aws firehose delete-delivery-stream --delivery-stream-name %s) and call create_delivery_stream again.",
 					 spec->name)));
 }
@@ -241,20 +241,12 @@ check_not_failed(const DeliveryStreamSpec *spec, json_object *description)
 	if (strcmp(status, "ACTIVE") == 0 || strcmp(status, "CREATING") == 0)
 		return;
 	{
-		json_object *failure;
-		const char *reason = NULL;
-
-		if (json_object_object_get_ex(description, "FailureDescription", &failure))
-		{
-			json_object *details;
-
-			if (json_object_object_get_ex(failure, "Details", &details))
-				reason = json_object_get_string(details);
-		}
+		const char *reason = aws_json_str(aws_json_obj(description, "FailureDescription"),
+										  "Details");
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("delivery stream \"%s\" is %s", spec->name, status),
-				 reason ? errdetail_internal("Firehose reports: %s", reason) : 0,
+				 errmsg("delivery stream \"%s\" is %s", spec->name, provision_clip(status)),
+				 reason ? errdetail_internal("Firehose reports: %s", provision_clip(reason)) : 0,
 				 strncmp(status, "DELETING", 8) == 0 ?
 				 errhint("Wait until the deletion completes, then call create_delivery_stream again.") :
 				 errhint("Delete the stream and call create_delivery_stream again; check that the role may write to the bucket.")));
@@ -265,7 +257,6 @@ check_not_failed(const DeliveryStreamSpec *spec, json_object *description)
 static void
 compare_stream(const DeliveryStreamSpec *spec, json_object *description)
 {
-	json_object *obj;
 	json_object *dests;
 	json_object *dest = NULL;
 	json_object *hints;
@@ -273,48 +264,47 @@ compare_stream(const DeliveryStreamSpec *spec, json_object *description)
 	const char *have;
 	int			have_int;
 
-	if (json_object_object_get_ex(description, "DeliveryStreamType", &obj))
-		type = json_object_get_string(obj);
+	type = aws_json_str(description, "DeliveryStreamType");
 	if (type && strcmp(type, "DirectPut") != 0)
 		report_difference(spec, "source", type, "DirectPut (records put by the pump)");
 
-	if (json_object_object_get_ex(description, "Destinations", &dests) &&
-		json_object_is_type(dests, json_type_array) &&
+	if ((dests = aws_json_arr(description, "Destinations")) != NULL &&
 		json_object_array_length(dests) > 0)
 	{
 		json_object *d = json_object_array_get_idx(dests, 0);
 
-		if (!json_object_object_get_ex(d, "ExtendedS3DestinationDescription", &dest))
-			json_object_object_get_ex(d, "S3DestinationDescription", &dest);
+		dest = aws_json_obj(d, "ExtendedS3DestinationDescription");
+		if (dest == NULL)
+			dest = aws_json_obj(d, "S3DestinationDescription");
 	}
 	if (dest == NULL)
 		report_difference(spec, "destination", "not S3", quote_literal_cstr(spec->location->uri));
 
-	have = json_object_object_get_ex(dest, "BucketARN", &obj) ? json_object_get_string(obj) : NULL;
+	have = aws_json_str(dest, "BucketARN");
 	if (have == NULL || strcmp(have, spec->bucket_arn) != 0)
 		report_difference(spec, "bucket", have ? quote_literal_cstr(have) : NULL,
 						  quote_literal_cstr(spec->bucket_arn));
-	have = json_object_object_get_ex(dest, "Prefix", &obj) ? json_object_get_string(obj) : "";
+	have = aws_json_str(dest, "Prefix") ? aws_json_str(dest, "Prefix") : "";
 	if (strcmp(have, spec->location->prefix) != 0)
 		report_difference(spec, "prefix", quote_literal_cstr(have),
 						  quote_literal_cstr(spec->location->prefix));
-	have = json_object_object_get_ex(dest, "RoleARN", &obj) ? json_object_get_string(obj) : NULL;
+	have = aws_json_str(dest, "RoleARN");
 	if (have == NULL || strcmp(have, spec->role_arn) != 0)
 		report_difference(spec, "role", have ? quote_literal_cstr(have) : NULL,
 						  quote_literal_cstr(spec->role_arn));
-	have = json_object_object_get_ex(dest, "CompressionFormat", &obj) ?
-		json_object_get_string(obj) : "UNCOMPRESSED";
+	have = aws_json_str(dest, "CompressionFormat") ?
+		aws_json_str(dest, "CompressionFormat") : "UNCOMPRESSED";
 	if (strcmp(have, "UNCOMPRESSED") != 0)
 		report_difference(spec, "compression", have, "UNCOMPRESSED");
-	if (json_object_object_get_ex(dest, "BufferingHints", &hints))
+	if ((hints = aws_json_obj(dest, "BufferingHints")) != NULL)
 	{
-		have_int = json_object_object_get_ex(hints, "IntervalInSeconds", &obj) ?
-			json_object_get_int(obj) : -1;
+		int64		v;
+
+		have_int = aws_json_int64(hints, "IntervalInSeconds", &v) ? (int) v : -1;
 		if (have_int != spec->buffer_seconds)
 			report_difference(spec, "buffering interval", psprintf("%d seconds", have_int),
 							  psprintf("%d seconds", spec->buffer_seconds));
-		have_int = json_object_object_get_ex(hints, "SizeInMBs", &obj) ?
-			json_object_get_int(obj) : -1;
+		have_int = aws_json_int64(hints, "SizeInMBs", &v) ? (int) v : -1;
 		if (have_int != spec->buffer_mb)
 			report_difference(spec, "buffering size", psprintf("%d MiB", have_int),
 							  psprintf("%d MiB", spec->buffer_mb));

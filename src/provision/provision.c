@@ -169,3 +169,17 @@ provision_json_owned(json_object *obj)
 	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
 	return obj;
 }
+
+/*
+ * What AWS answered, clipped for a message: a value from another party may
+ * be of any size, and an error quotes it back.
+ */
+const char *
+provision_clip(const char *text)
+{
+	const int	max = 200;
+
+	if (text == NULL || strlen(text) <= max)
+		return text;
+	return psprintf("%.*s...", max, text);
+}
