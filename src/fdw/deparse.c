@@ -1019,16 +1019,33 @@ classify_saop(ScalarArrayOpExpr *saop, classify_cxt *cxt)
 					  elmbyval, elmalign, &elems, &nulls, &nelems);
 	if (nelems == 0)
 		return false;
-	for (i = 0; i < nelems; i++)
 	{
-		Const	   *c;
-		bool		unaligned;
+		StringInfoData lits;
 
-		if (nulls[i])
-			continue;
-		c = makeConst(elemtype, -1, InvalidOid, elmlen, elems[i], false, elmbyval);
-		if (!const_is_shippable(c, &unaligned) || unaligned)
-			return false;
+		initStringInfo(&lits);
+		for (i = 0; i < nelems; i++)
+		{
+			Const	   *c;
+			bool		unaligned;
+
+			if (nulls[i])
+				continue;
+			c = makeConst(elemtype, -1, InvalidOid, elmlen, elems[i], false, elmbyval);
+			if (!const_is_shippable(c, &unaligned) || unaligned)
+				return false;
+			(void) audit_append_literal(&lits, elemtype, elems[i], false, AUDIT_ROUND_NONE);
+			appendStringInfoString(&lits, ", ");
+			/*
+			 * Athena refuses a statement over 262,144 bytes: a list that
+			 * would take more than a share of that is filtered here instead.
+			 */
+			if (lits.len > ATHENA_LIST_BUDGET)
+			{
+				pfree(lits.data);
+				return false;
+			}
+		}
+		pfree(lits.data);
 	}
 	return classify(left, cxt, false);
 }
@@ -1394,11 +1411,15 @@ audit_append_literal(StringInfo buf, Oid type, Datum value, bool isnull,
 
 				if (isnan(d) || isinf(d))
 					return false;
-				/* a DOUBLE literal needs an exponent in Trino */
-				if (type == FLOAT4OID)
-					snprintf(tmp, sizeof(tmp), "%.9g", d);
-				else
-					snprintf(tmp, sizeof(tmp), "%.17g", d);
+
+				/*
+				 * A DOUBLE literal (it needs an exponent in Trino) of the
+				 * value's exact double: a real is widened to double first, as
+				 * Trino widens a REAL column compared with a DOUBLE, so 0.1::real
+				 * is 0.100000001490116119..., not 0.1.  17 significant digits
+				 * give every double back exactly.
+				 */
+				snprintf(tmp, sizeof(tmp), "%.17g", d);
 				e = strchr(tmp, 'e');
 				if (e)
 				{
@@ -1424,6 +1445,31 @@ audit_append_literal(StringInfo buf, Oid type, Datum value, bool isnull,
 				 * is read as an integer literal (which stops at bigint).
 				 */
 				text = DatumGetCString(DirectFunctionCall1(numeric_out, value));
+
+				/*
+				 * Trino's decimals hold 38 digits: a longer value has no
+				 * literal, and a whole number of 38 digits cannot take the
+				 * ".0" (it would be 39); DECIMAL '...' types it as
+				 * decimal(38,0).
+				 */
+				{
+					int			digits = 0;
+					const char *p = text;
+
+					if (*p == '-')
+						p++;
+					while (*p == '0' && p[1] != '\0' && p[1] != '.')
+						p++;
+					for (; *p; p++)
+						digits += (*p >= '0' && *p <= '9');
+					if (digits > 38)
+						return false;
+					if (strchr(text, '.') == NULL && digits > 37)
+					{
+						appendStringInfo(buf, "DECIMAL '%s'", text);
+						return true;
+					}
+				}
 				appendStringInfoString(buf, text);
 				if (strchr(text, '.') == NULL)
 					appendStringInfoString(buf, ".0");
@@ -1440,11 +1486,28 @@ audit_append_literal(StringInfo buf, Oid type, Datum value, bool isnull,
 							m,
 							dd;
 
-				if (DATE_NOT_FINITE(d))
-					return false;
-				j2date(d + POSTGRES_EPOCH_JDATE, &y, &m, &dd);
-				if (y < 1 || y > 9999)
-					return false;
+				/*
+				 * Dates out of Athena's range are clamped to its ends, as
+				 * timestamps are: a comparison with one is then true or false
+				 * for every date Athena holds (only a stored 9999-12-31 could
+				 * tell an infinite bound from the end of the range).
+				 */
+				if (DATE_IS_NOBEGIN(d))
+					y = 0;
+				else if (DATE_IS_NOEND(d))
+					y = 10000;
+				else
+					j2date(d + POSTGRES_EPOCH_JDATE, &y, &m, &dd);
+				if (y < 1)
+				{
+					appendStringInfoString(buf, "DATE '0001-01-01'");
+					return true;
+				}
+				if (y > 9999)
+				{
+					appendStringInfoString(buf, "DATE '9999-12-31'");
+					return true;
+				}
 				appendStringInfo(buf, "DATE '%04d-%02d-%02d'", y, m, dd);
 				return true;
 			}

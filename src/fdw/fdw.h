@@ -142,6 +142,11 @@ typedef struct AuditFdwPartitionBound
 	bool		is_upper;
 } AuditFdwPartitionBound;
 
+/* Athena's longest query text (StartQueryExecution's QueryString) */
+#define ATHENA_MAX_QUERY_BYTES 262144
+/* what one IN list may take of it before it is filtered locally instead */
+#define ATHENA_LIST_BUDGET (ATHENA_MAX_QUERY_BYTES / 4)
+
 /*
  * A value computed at executor start and sent to Athena as a literal: a
  * stable expression (now() - interval '7 days') or a query parameter.

@@ -503,6 +503,13 @@ start_query(ForeignScanState *node)
 
 	oldcxt = MemoryContextSwitchTo(fsstate->scan_cxt);
 	sql = build_sql(node);
+	/* planning keeps long lists local; runtime values could still add up */
+	if (strlen(sql) > ATHENA_MAX_QUERY_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the Athena query would be %zu bytes long", strlen(sql)),
+				 errdetail("Athena takes query texts of at most %d bytes.", ATHENA_MAX_QUERY_BYTES),
+				 errhint("Set audit_fdw.enable_pushdown to off for this query, or give fewer values.")));
 	memset(&params, 0, sizeof(params));
 	params.sql = sql;
 	params.client_request_token = random_token();

@@ -109,29 +109,42 @@ audit_is_code_point_collation(Oid collation)
 
 /*
  * True when lower() and upper() under this collation map each code point
- * to one code point by Unicode's simple case mapping, as Athena does: a
- * libc collation of a UTF-8 database whose LC_CTYPE is not C or POSIX
- * (those change ASCII letters only).  ICU applies full case mapping
- * (upper('ß') is 'SS'), so ICU collations are left out.
+ * to one code point by Unicode's simple case mapping, as Athena does, and
+ * whatever the locale: a libc collation whose LC_CTYPE is C.UTF-8, in a
+ * UTF-8 database.  Other libc locales map case their own way (tr_TR maps
+ * 'i' to 'İ'), C and POSIX change ASCII letters only, and ICU applies full
+ * case mapping (upper('ß') is 'SS'): all of those stay local.
  */
+static bool
+is_c_utf8(const char *name)
+{
+	return name != NULL && (pg_strcasecmp(name, "C.UTF-8") == 0 ||
+							pg_strcasecmp(name, "C.utf8") == 0);
+}
+
 bool
 audit_is_unicode_case_collation(Oid collation)
 {
 	HeapTuple	tp;
-	char		provider;
+	bool		result = false;
 
 	if (!OidIsValid(collation) || GetDatabaseEncoding() != PG_UTF8)
 		return false;
-	if (lc_ctype_is_c(collation))
-		return false;
 	if (collation == DEFAULT_COLLATION_OID)
-		return default_locale.provider == COLLPROVIDER_LIBC;
+		return default_locale.provider == COLLPROVIDER_LIBC &&
+			is_c_utf8(setlocale(LC_CTYPE, NULL));
 	tp = SearchSysCache1(COLLOID, ObjectIdGetDatum(collation));
 	if (!HeapTupleIsValid(tp))
 		return false;
-	provider = ((Form_pg_collation) GETSTRUCT(tp))->collprovider;
+	if (((Form_pg_collation) GETSTRUCT(tp))->collprovider == COLLPROVIDER_LIBC)
+	{
+		bool		isnull;
+		Datum		d = SysCacheGetAttr(COLLOID, tp, Anum_pg_collation_collctype, &isnull);
+
+		result = !isnull && is_c_utf8(TextDatumGetCString(d));
+	}
 	ReleaseSysCache(tp);
-	return provider == COLLPROVIDER_LIBC;
+	return result;
 }
 
 /*

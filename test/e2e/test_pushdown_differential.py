@@ -129,6 +129,7 @@ def setup(emulator):
             weight double precision OPTIONS (column_name 'new_image', path 'weight'),
             express boolean OPTIONS (column_name 'new_image', path 'express'),
             updated bigint OPTIONS (column_name 'new_image', path 'lastUpdatedDate'),
+            ratio real OPTIONS (column_name 'new_image', path 'ratio'),
             new_image jsonb)
             SERVER {SERVER} OPTIONS ("table" 'orders_audit',
                 estimated_rows '{"1000000000" if name == "audit_big" else "100000"}',
@@ -347,6 +348,100 @@ class Gen:
 
 
 # ---------------------------------------------------------------------------
+# corners: generators aimed at what Athena treats differently
+# ---------------------------------------------------------------------------
+
+REAL_CONSTANTS = ["0.1", "0.5", "1.1", "2.2", "0.3", "100.25", "-7.7", "0.001", "16777216",
+                  "16777217", "3.4028235e38", "0"]
+COMPARISONS = ["=", "<>", "<", "<=", ">", ">="]
+# libc collations whose case mapping is their locale's own (made by ensure_locales)
+CASE_COLLATIONS = {"pd_tr": "tr_TR.utf8", "pd_en": "en_US.utf8"}
+
+
+def corners(rng):
+    """{generator: [(sql, params, ordered)]}; a parameter may be (value, type)."""
+    t = f"{SCHEMA}.audit a"
+    cols = "a.event_id, a.order_id, a.amount, a.ratio, a.note"
+    out = {}
+    # 1. real constants: the exact double of the float4, as Trino widens REAL
+    q = []
+    for c in REAL_CONSTANTS:
+        for op in COMPARISONS:
+            q.append((f"SELECT {cols} FROM {t} WHERE a.ratio {op} {c}::real", None, False))
+        q.append((f"SELECT {cols} FROM {t} WHERE a.weight <= {c}::real", None, False))
+    out["float4_constants"] = q
+    # 2. 38-digit literals ship, 39-digit ones stay local
+    q = []
+    for digits in (18, 19, 37, 38, 39, 40):
+        big = "9" * digits
+        for op in COMPARISONS:
+            q.append((f"SELECT {cols} FROM {t} WHERE a.amount {op} {big}", None, False))
+            q.append((f"SELECT {cols} FROM {t} WHERE a.amount {op} -{big}", None, False))
+        q.append((f"SELECT {cols} FROM {t} WHERE a.updated::numeric < 1{'0' * (digits - 1)}",
+                  None, False))
+    out["38_and_39_digit_literals"] = q
+    # 3. runtime values without an Athena literal of their own
+    q = []
+    dates = ["infinity", "-infinity", "10000-01-01", "0001-01-01", "4713-01-01 BC",
+             "2024-01-10", "9999-12-31"]
+    stamps = ["infinity", "-infinity", "10000-01-01 00:00:00", "0001-01-01 00:00:00",
+              "2024-01-10 12:00:00.123456", "294276-12-31 23:59:59"]
+    for v in dates:
+        for op in COMPARISONS:
+            q.append((f"SELECT {cols} FROM {t} WHERE (a.event_time AT TIME ZONE 'UTC')::date "
+                      f"{op} $1", [(v, "date")], False))
+    for v in stamps:
+        for op in COMPARISONS:
+            q.append((f"SELECT {cols} FROM {t} WHERE a.event_time AT TIME ZONE 'UTC' {op} $1",
+                      [(v, "timestamp")], False))
+            zone = "" if "infinity" in v else "+00"
+            q.append((f"SELECT {cols} FROM {t} WHERE a.event_time {op} $1",
+                      [(v + zone, "timestamptz")], False))
+    for v, typ in (("9223372036854775807", "bigint"), ("-2147483648", "integer"),
+                   ("32767", "smallint"), ("", "text"), ("\u0001", "text")):
+        q.append((f"SELECT {cols} FROM {t} WHERE a.note = $1 OR a.note < $1",
+                  [(v, typ)], False) if typ == "text" else
+                 (f"SELECT {cols} FROM {t} WHERE a.updated < $1", [(v, typ)], False))
+    out["out_of_range_runtime_values"] = q
+    # 4. statements near and over Athena's 262,144 bytes
+    q = []
+    for n in (100, 2000, 6000, 20000, 40002):
+        ids = ", ".join("'%d'" % (100 + rng.randrange(10**6)) for _ in range(n))
+        q.append((f"SELECT {cols} FROM {t} WHERE a.order_id IN ({ids}, '101', '120')",
+                  None, False))
+        q.append((f"SELECT {cols} FROM {t} WHERE a.order_id NOT IN ({ids}) AND a.qty > 30",
+                  None, False))
+    out["statement_size_limit"] = q
+    # 5. case mapping under locale-specific collations
+    q = []
+    for coll in list(CASE_COLLATIONS) + ['"C.utf8"', '"C"', '"default"']:
+        for e, v in ((f"upper(a.note COLLATE {coll})", "MIXED CASE"),
+                     (f"upper(a.note COLLATE {coll})", "PLAIN"),
+                     (f"lower(a.note COLLATE {coll})", "mixed case"),
+                     (f"lower(a.note COLLATE {coll})", "école"),
+                     (f"upper(a.note COLLATE {coll})", "STRAßE")):
+            for op in ("=", "<>"):
+                q.append((f"SELECT {cols} FROM {t} WHERE {e} {op} {lit(v)}", None, False))
+        for pat in ("%i%", "%I%", "mixed%", "%İ%", "%ı%", "izmir"):
+            q.append((f"SELECT {cols} FROM {t} WHERE a.note COLLATE {coll} ILIKE {lit(pat)}",
+                      None, False))
+    out["case_collations"] = q
+    return out
+
+
+def ensure_locales(cur):
+    """The case-mapping corners' collations.  test/lib/install-deps compiles
+    tr_TR and en_US (a server sees only the locales there when it started)."""
+    for name, locale in CASE_COLLATIONS.items():
+        cur.execute(f"DROP COLLATION IF EXISTS {name}")
+        try:
+            cur.execute(f"CREATE COLLATION {name} (provider = libc, locale = '{locale}')")
+        except psycopg2.Error as e:
+            raise AssertionError(f"locale {locale} is missing: run test/lib/install-deps "
+                                 f"before starting the cluster ({e.pgerror})")
+
+
+# ---------------------------------------------------------------------------
 # running
 # ---------------------------------------------------------------------------
 
@@ -363,11 +458,12 @@ def run(cur, sql, params, pushdown, explain=False):
     cur.execute(f"SET audit_fdw.enable_pushdown = {'on' if pushdown else 'off'}")
     if params is not None:
         cur.execute("DEALLOCATE ALL")
-        types = ["text" if isinstance(p, str) else "int" for p in params]
+        types = [p[1] if isinstance(p, tuple) else "text" if isinstance(p, str) else "int"
+                 for p in params]
         if "$2" in sql and "event_time >= $1" in sql:
             types = ["timestamptz", "timestamptz"]
         cur.execute(f"PREPARE q({', '.join(types)}) AS {sql}")
-        args = ", ".join(lit(p) for p in params)
+        args = ", ".join(lit(p[0] if isinstance(p, tuple) else p) for p in params)
         text = f"EXECUTE q({args})"
     else:
         text = sql
@@ -413,6 +509,15 @@ def test_pushdown_on_and_off_give_identical_results(setup, capsys):
     gen = Gen(random.Random(SEED))
     queries = [(i, gen.query()) for i in range(QUERIES)]
     queries = [(i, q[0], q[1], q[2]) for i, q in queries]
+    # the corners, each generator's queries numbered after the random ones
+    conn = connect()
+    ensure_locales(conn.cursor())
+    conn.close()
+    generator_of = {}
+    for name, qs in corners(random.Random(SEED)).items():
+        for sql, params, ordered in qs:
+            generator_of[len(queries)] = name
+            queries.append((len(queries), sql, params, ordered))
     results, errors = [], []
     # one query first: the emulator loads the table's objects once.  An
     # earlier suite may have restarted PostgreSQL (the pump's soak): the
@@ -441,7 +546,10 @@ def test_pushdown_on_and_off_give_identical_results(setup, capsys):
     shipped = {name: 0 for name in list(CONSTRUCTS) + list(PLAN_CONSTRUCTS)}
     differences = []
     remote_rows = 0
+    per_generator = {}
     for i, sql, params, plan, on, off in sorted(results):
+        g = generator_of.get(i, "random")
+        per_generator[g] = per_generator.get(g, 0) + 1
         sqls = athena_sql(plan)
         for name, test in CONSTRUCTS.items():
             if any(test(s) for s in sqls):
@@ -459,6 +567,8 @@ def test_pushdown_on_and_off_give_identical_results(setup, capsys):
               f"{len(differences)} differences, {remote_rows} rows compared")
         for name, n in shipped.items():
             print(f"  shipped {name}: {n}")
+        for name, n in sorted(per_generator.items()):
+            print(f"  generator {name}: {n} queries")
         for d in differences[:5]:
             print("DIFFERENCE", d)
         for e in errors[:5]:
@@ -466,6 +576,7 @@ def test_pushdown_on_and_off_give_identical_results(setup, capsys):
 
     assert not errors, errors[:3]
     assert not differences, differences[:3]
-    assert len(results) >= 500
+    assert per_generator.get("random", 0) >= 500
+    assert len(per_generator) == 6, per_generator
     never = [name for name, n in shipped.items() if n == 0]
     assert not never, f"constructs never shipped: {never}"

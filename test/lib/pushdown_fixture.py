@@ -27,7 +27,7 @@ from emulator_control import Emulator  # noqa: E402
 
 ITEM_COLUMNS = ("orderId string, state string, note string, qty int, "
                 "amount decimal(12,2), weight double, express boolean, "
-                "lastUpdatedDate bigint")
+                "lastUpdatedDate bigint, ratio float")
 KEY_COLUMNS = "orderId string"
 
 NOTES = [
@@ -38,6 +38,7 @@ NOTES = [
 ]
 
 STATES = ["OPEN", "PICKEDUP", "DELIVERED"]
+RATIOS = [0.1, 0.5, 1.1, 2.2, 0.3, 100.25, -7.7, 1e-3, 3.4028235e38, 16777217.0]
 
 
 def records(orders, start, days, rng):
@@ -68,6 +69,12 @@ def records(orders, start, days, rng):
                 item["weight"] = rng.choice([0.5, 1.25, 2.0, 3.75, 10.0, 0.1])
             if rng.random() < 0.8:
                 item["express"] = rng.random() < 0.4
+            # Glue float is Athena's REAL: values that float4 rounds.  Drawn
+            # from a generator of its own, so the other attributes stay as
+            # they were before ratio existed.
+            side = random.Random(seq + i)
+            if side.random() < 0.8:
+                item["ratio"] = side.choice(RATIOS)
             out.append(record(rng, order_id, "INSERT" if prev is None else "MODIFY",
                               t, seq + i, item, prev))
             prev = item

@@ -553,8 +553,12 @@ class Engine:
             self._dsn = self.emu.engine_dsn or self._start_private()
             conn = self._new_connection()
             with conn.cursor() as cur:
+                # Trino maps case one code point at a time (upper('ß') is 'ß',
+                # lower('İ') is 'i'): glibc's C.UTF-8 does the same, ICU maps
+                # fully ('ß' -> 'SS') and is only the last resort
                 cur.execute("SELECT collname FROM pg_collation WHERE collname IN "
-                            "('und-x-icu', 'C.utf8', 'C.UTF-8') ORDER BY collname = 'und-x-icu' DESC")
+                            "('und-x-icu', 'C.utf8', 'C.UTF-8') "
+                            "ORDER BY collname = 'und-x-icu', collname")
                 row = cur.fetchone()
                 self._icu = row[0] if row else "C"
                 with open(SUPPORT_SQL) as f:

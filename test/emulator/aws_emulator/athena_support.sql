@@ -4,7 +4,8 @@
 --   athena_fn     functions and aggregates
 --   athena_types  composite types of Glue struct columns
 --   athena_cache  rows loaded from S3 objects, one table per Glue table shape
--- @ICU@ is replaced by a collation with Unicode case mapping.
+-- @ICU@ is replaced by a collation whose case mapping is Unicode's simple,
+-- one code point to one, as Trino's (C.utf8 where the system has it).
 
 DROP SCHEMA IF EXISTS athena_cache CASCADE;
 DROP SCHEMA IF EXISTS athena_types CASCADE;
