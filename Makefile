@@ -67,12 +67,33 @@ SHLIB_LINK = $(shell pkg-config --libs libcurl json-c openssl 2>/dev/null)
 
 PG_CONFIG ?= $(shell ls /usr/lib/postgresql/15/bin/pg_config 2>/dev/null || command -v pg_config 2>/dev/null)
 
+# pg_config alone is not enough: Debian's postgresql-common ships one without
+# the server headers and PGXS (postgresql-server-dev-15).
 ifneq ($(PG_CONFIG),)
-PGXS := $(shell $(PG_CONFIG) --pgxs)
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+PG_SERVER_INCLUDE := $(shell $(PG_CONFIG) --includedir-server 2>/dev/null)
+endif
+ifeq ($(wildcard $(PGXS)),)
+PG_MISSING = pg_config or PGXS not found ($(or $(PG_CONFIG),no pg_config))
+else ifeq ($(wildcard $(PG_SERVER_INCLUDE)/postgres.h),)
+PG_MISSING = the PostgreSQL server headers are not installed ($(PG_SERVER_INCLUDE)/postgres.h)
+endif
+
+ifeq ($(PG_MISSING),)
 include $(PGXS)
+
+# The pump and foreign-table tests read the AWS emulator's address from
+# AUDIT_FDW_EMULATOR_URL; test/run starts a cluster and the emulator and sets it.
+installcheck: installcheck-needs-emulator
+.PHONY: installcheck-needs-emulator
+installcheck-needs-emulator:
+	@if [ -z "$$AUDIT_FDW_EMULATOR_URL" ]; then \
+		echo "make installcheck needs the AWS emulator: run 'test/run regress' (it starts a private cluster and the emulator), or start test/emulator/aws-emulator and set AUDIT_FDW_EMULATOR_URL=http://127.0.0.1:PORT" >&2; \
+		exit 1; \
+	fi
 else
-all:
-	@echo "pg_config not found: run 'make deps' (or 'make test', which runs it) first" >&2
+all install installcheck:
+	@echo "$(PG_MISSING): run 'make deps' (or 'make test', which runs it) first" >&2
 	@exit 1
 endif
 

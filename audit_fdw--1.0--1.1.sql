@@ -24,3 +24,48 @@ SELECT pg_catalog.pg_extension_config_dump('audit_fdw.pipeline', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_fdw.checkpoint', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_fdw.dead_letter', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_fdw.dead_letter_id_seq', '');
+
+-- ---------------------------------------------------------------------------
+-- The catalog explains itself: one line for every function, table, view
+-- and the wrapper, shown by \df+, \dt+, \dv+ and \dew+.
+-- ---------------------------------------------------------------------------
+COMMENT ON FOREIGN DATA WRAPPER audit_fdw IS
+'Athena tables over S3 (the audit records of DynamoDB streams) as foreign tables, with WHERE, joins, grouping, ORDER BY and LIMIT run in Athena';
+COMMENT ON FUNCTION audit_fdw_handler() IS
+'the planner and executor callbacks of the audit_fdw foreign data wrapper';
+COMMENT ON FUNCTION audit_fdw_validator(text[], oid) IS
+'checks the options of audit_fdw servers, user mappings, foreign tables and columns when they are set';
+COMMENT ON FUNCTION aws_identity(name) IS
+'which AWS identity a server uses for the current user (STS GetCallerIdentity): where the credentials came from, key id, account, ARN';
+COMMENT ON FUNCTION aws_request(name, text, text, jsonb) IS
+'one AWS JSON API call (dynamodb, dynamodbstreams, firehose, glue, athena) with the current user''s credentials for a server';
+COMMENT ON FUNCTION s3_get_object(name, text) IS
+'the body of an S3 object s3://bucket/key, read with the current user''s credentials for a server';
+COMMENT ON FUNCTION s3_list_objects(name, text) IS
+'the objects under s3://bucket/prefix (every page of ListObjectsV2): key, size, last modified, ETag';
+COMMENT ON FUNCTION s3_object_size(name, text) IS
+'the size in bytes of an S3 object (HeadObject), NULL when there is none';
+COMMENT ON FUNCTION s3_put_object(name, text, bytea) IS
+'writes an S3 object s3://bucket/key (PutObject) with the current user''s credentials for a server';
+COMMENT ON FUNCTION create_pipeline(text, text, text, text, text, text, integer, interval, text) IS
+'starts pumping a DynamoDB table''s stream into a Firehose delivery stream, as the caller''s user mapping for the server';
+COMMENT ON FUNCTION pause_pipeline(text) IS
+'stops reading a pipeline''s stream, keeping its checkpoints; resume_pipeline goes on from them';
+COMMENT ON FUNCTION resume_pipeline(text) IS
+'goes on reading a paused pipeline''s stream from its checkpoints';
+COMMENT ON FUNCTION drop_pipeline(text, boolean) IS
+'stops a pipeline and deletes it with its checkpoints and dead letters (the records already in S3 stay)';
+COMMENT ON FUNCTION skip_trimmed_gap(text, text) IS
+'after a trimmed gap stopped a shard: accepts the loss and reads on from the oldest record the stream still has';
+COMMENT ON TABLE query_log_entries IS
+'one row per Athena query run through a foreign table; read it through the view query_log';
+COMMENT ON VIEW query_log IS
+'your Athena queries (everybody''s for pg_read_all_stats): when, the SQL as Athena ran it, bytes scanned, time and cost';
+COMMENT ON TABLE pipeline IS
+'the pipelines: which DynamoDB stream goes into which Firehose delivery stream, as whose user mapping, running or paused';
+COMMENT ON TABLE checkpoint IS
+'per pipeline and shard: the last sequence number Firehose acknowledged, counters, lag and a trimmed gap if any';
+COMMENT ON TABLE dead_letter IS
+'stream records a pipeline could not deliver (over Firehose''s 1,000 KiB, unreadable), kept whole with the reason';
+COMMENT ON VIEW pipeline_status IS
+'one row per pipeline and shard: state, checkpoint, records read, delivered, retried and dead-lettered, lag, last error';

@@ -111,6 +111,14 @@ typedef struct AwsClient
  * caller's context).  code is AWS's error code ("ExpiredIteratorException"),
  * or "NetworkError" when no response came back.
  */
+/* Why no AWS endpoint answered: a setting to check, not a reason to retry. */
+typedef enum AwsUnreachable
+{
+	AWS_REACHED = 0,
+	AWS_HOST_NOT_FOUND,			/* DNS: no such host */
+	AWS_CONNECTION_REFUSED		/* nothing listens there */
+} AwsUnreachable;
+
 typedef struct AwsError
 {
 	AwsService	service;
@@ -122,6 +130,11 @@ typedef struct AwsError
 	int			sqlerrcode;		/* what aws_error_raise() raises */
 	bool		retryable;		/* throttling / 5xx / network */
 	int			attempts;		/* how many requests were made */
+	/* for the hint: whose options to check, and what did not answer */
+	const char *server_name;	/* NULL for plain clients */
+	const char *endpoint;		/* the server's endpoint option, or NULL */
+	const char *region;
+	AwsUnreachable unreachable;
 } AwsError;
 
 /* in client.c */

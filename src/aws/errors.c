@@ -9,7 +9,10 @@
  *	- the message "aws <service> <Operation> failed: <AWS error code>";
  *	- AWS's own message, the HTTP status and the request id in the detail
  *	  (errdetail_internal: AWS's text is not translated);
- *	- a hint where the user can act (retries spent, credentials);
+ *	- a hint where the user can act: a host that does not resolve or
+ *	  refuses the connection points at the server's region or endpoint
+ *	  option (retrying would not help), retries spent, credentials (with
+ *	  the server's own name in the aws_identity() call to try);
  *	- the context naming the request.
  * The parsing of the error bodies is pure C in protocol.c; this file only
  * classifies and raises.
@@ -19,8 +22,10 @@
 #include "postgres.h"
 
 #include "aws/aws_internal.h"
+#include "utils/builtins.h"
 
 static bool code_in(const char *code, const char *const *list);
+static char *error_hint(AwsError *err);
 static char *trim_period(const char *s);
 
 static bool
@@ -126,9 +131,42 @@ trim_period(const char *s)
 	return r;
 }
 
+/* The hint of an error, or NULL: what the user can change. */
+static char *
+error_hint(AwsError *err)
+{
+	const char *server = err->server_name;
+	const char *whose = server ? psprintf(" of server \"%s\"", server) : "";
+
+	if (err->unreachable != AWS_REACHED)
+	{
+		const char *what = err->unreachable == AWS_HOST_NOT_FOUND ?
+			"does not resolve" : "refuses the connection";
+
+		if (err->endpoint)
+			return psprintf("The endpoint \"%s\"%s %s: check the server's endpoint option, and that a service runs there.",
+							err->endpoint, whose, what);
+		if (err->region)
+			return psprintf("The AWS endpoint of region \"%s\"%s %s: check the server's region option (and this machine's DNS and network).",
+							err->region, whose, what);
+	}
+	if (err->retryable && err->attempts > 1)
+		return psprintf("The request was made %d times. Raise audit_fdw.aws_max_retries or audit_fdw.aws_max_retry_time to retry longer.",
+						err->attempts);
+	if (err->sqlerrcode == ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION)
+	{
+		if (server)
+			return psprintf("Check the AWS credentials: SELECT * FROM audit_fdw.aws_identity(%s) shows which ones are used.",
+							quote_literal_cstr(server));
+		return pstrdup("Check the AWS credentials: audit_fdw.aws_identity() with the server's name shows which ones are used.");
+	}
+	return NULL;
+}
+
 void
 aws_raise(AwsError *err)
 {
+	char	   *hint = error_hint(err);
 	const char *service = aws_service_name(err->service);
 	char	   *detail;
 
@@ -146,11 +184,7 @@ aws_raise(AwsError *err)
 			(errcode(err->sqlerrcode),
 			 errmsg("aws %s %s failed: %s", service, err->operation, err->code),
 			 errdetail_internal("%s", detail),
-			 err->retryable && err->attempts > 1 ?
-			 errhint("The request was made %d times. Raise audit_fdw.aws_max_retries or audit_fdw.aws_max_retry_time to retry longer.",
-					 err->attempts) :
-			 err->sqlerrcode == ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION ?
-			 errhint("Check the AWS credentials: SELECT * FROM audit_fdw.aws_identity('server name') shows which ones are used.") : 0,
+			 hint ? errhint("%s", hint) : 0,
 			 errcontext("AWS %s %s request", service, err->operation)));
 	pg_unreachable();
 }

@@ -151,6 +151,7 @@ static AwsError *transfer_error(AwsHttpRequest *req, AwsTransfer *t,
 								 bool *clock_corrected);
 static bool correct_clock(const char *code, const char *date);
 static bool curl_code_is_retryable(CURLcode code);
+static void error_names_client(AwsError *err, AwsClient *client);
 static bool status_ok(AwsHttpRequest *req, long status);
 static long backoff_ms(int attempt);
 static void backoff_wait(long ms);
@@ -934,6 +935,17 @@ correct_clock(const char *code, const char *date)
 	return true;
 }
 
+/* What an error's hint may name: the server, its region and endpoint. */
+static void
+error_names_client(AwsError *err, AwsClient *client)
+{
+	if (client == NULL)
+		return;
+	err->server_name = client->server_name ? pstrdup(client->server_name) : NULL;
+	err->endpoint = client->endpoint ? pstrdup(client->endpoint) : NULL;
+	err->region = client->region ? pstrdup(client->region) : NULL;
+}
+
 /* The error of a finished, failed transfer (palloc'd). */
 static AwsError *
 transfer_error(AwsHttpRequest *req, AwsTransfer *t, bool *clock_corrected)
@@ -967,6 +979,11 @@ transfer_error(AwsHttpRequest *req, AwsTransfer *t, bool *clock_corrected)
 						   t->result == CURLE_SSL_CACERT_BADFILE) ?
 			ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION : ERRCODE_CONNECTION_FAILURE;
 		err->retryable = curl_code_is_retryable(t->result);
+		if (t->result == CURLE_COULDNT_RESOLVE_HOST)
+			err->unreachable = AWS_HOST_NOT_FOUND;
+		else if (t->result == CURLE_COULDNT_CONNECT)
+			err->unreachable = AWS_CONNECTION_REFUSED;
+		error_names_client(err, req->client);
 		return err;
 	}
 	else
@@ -987,6 +1004,7 @@ transfer_error(AwsHttpRequest *req, AwsTransfer *t, bool *clock_corrected)
 					 errmsg("out of memory")));
 		err = aws_error_from_info(req->service, req->operation, t->status, info);
 		aws_error_info_free(info);
+		error_names_client(err, req->client);
 		if (clock_corrected && !req->unsigned_request && !req->local_service)
 			*clock_corrected = correct_clock(err->code, find_header(headers, "date"));
 		return err;

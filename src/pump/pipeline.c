@@ -219,7 +219,9 @@ audit_fdw_create_pipeline(PG_FUNCTION_ARGS)
 					   1, types, values, NULL) > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
-				 errmsg("pipeline \"%s\" already exists", name)));
+				 errmsg("pipeline \"%s\" already exists", name),
+				 errhint("SELECT * FROM audit_fdw.pipeline_status WHERE pipeline = %s shows it; audit_fdw.drop_pipeline(%s) drops it, or choose another name.",
+						 quote_literal_cstr(name), quote_literal_cstr(name))));
 
 	values[1] = CStringGetTextDatum(server->servername);
 	values[2] = ObjectIdGetDatum(GetUserId());

@@ -10,7 +10,7 @@ import psycopg2
 import psycopg2.errors
 import pytest
 
-from aws_fixtures import create_server, emulator_url
+from aws_fixtures import create_server, emulator_url, free_port
 
 SERVER = "aws_core_emu"
 
@@ -594,3 +594,51 @@ def test_clock_skew_is_corrected_from_the_date_header(db):
     assert abs(seen[0] - time.time()) < 60
     assert abs(seen[1] - (time.time() + ahead)) < 60
     assert abs(seen[2] - (time.time() + ahead)) < 60
+
+
+def hint_of(db, server_sql, query, params):
+    with db.cursor() as cur:
+        cur.execute(server_sql)
+        cur.execute("SET audit_fdw.aws_max_retries = 1")
+        cur.execute("SET audit_fdw.aws_retry_base_delay = '1ms'")
+        with pytest.raises(psycopg2.Error) as exc:
+            cur.execute(query, params)
+    db.rollback()
+    return exc.value
+
+
+def test_unknown_region_hints_at_the_region_not_retries(db, emulator):
+    """A region that has no endpoint (a typo of us-east-1) fails on DNS:
+    the hint names the region option, not the retry settings."""
+    with db.cursor() as cur:
+        create_server(cur, "aws_typo_region", emulator_url(), region="us-est-1")
+        cur.execute("ALTER SERVER aws_typo_region OPTIONS (DROP endpoint)")
+    db.commit()
+    e = hint_of(db, "SELECT 1", "SELECT * FROM audit_fdw.aws_identity(%s)", ("aws_typo_region",))
+    assert e.pgcode == "08006", e.pgerror
+    hint = e.diag.message_hint
+    assert 'region "us-est-1" of server "aws_typo_region" does not resolve' in hint, hint
+    assert "region option" in hint and "aws_max_retries" not in hint, hint
+
+
+def test_refused_endpoint_hints_at_the_endpoint(db, emulator):
+    refused = "http://127.0.0.1:%d" % free_port()
+    with db.cursor() as cur:
+        create_server(cur, "aws_refused", refused)
+    db.commit()
+    e = hint_of(db, "SELECT 1", "SELECT * FROM audit_fdw.aws_identity(%s)", ("aws_refused",))
+    assert e.pgcode == "08006", e.pgerror
+    hint = e.diag.message_hint
+    assert 'endpoint "%s" of server "aws_refused" refuses the connection' % refused in hint, hint
+    assert "endpoint option" in hint and "aws_max_retries" not in hint, hint
+
+
+def test_bad_credentials_hint_names_the_server(db, emulator):
+    """The hint's aws_identity() call can be pasted as it is."""
+    with db.cursor() as cur:
+        create_server(cur, "aws_bad keys", emulator_url(), keys=("test", "wrong secret"))
+    db.commit()
+    e = hint_of(db, "SELECT 1", "SELECT * FROM audit_fdw.aws_identity(%s)", ("aws_bad keys",))
+    assert e.pgcode == "28000", e.pgerror
+    assert ("SELECT * FROM audit_fdw.aws_identity('aws_bad keys') shows which ones are used"
+            in e.diag.message_hint), e.diag.message_hint

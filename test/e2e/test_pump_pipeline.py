@@ -144,9 +144,13 @@ def test_create_pipeline_checks_its_arguments(pump, db):
         cur.execute("SELECT source_table, stream_arn FROM audit_fdw.pipeline WHERE name = %s",
                     (env.name,))
         assert cur.fetchone() == (env.table, env.stream_arn)
-        with pytest.raises(psycopg2.errors.DuplicateObject):
+        with pytest.raises(psycopg2.errors.DuplicateObject) as e:
             cur.execute("SELECT audit_fdw.create_pipeline(%s, server => %s, source_table => %s, "
                         "delivery_stream => 'd')", (env.name, env.server, env.table))
+        # the hint says where to see it and how to drop it, with its name
+        assert e.value.diag.message_hint == (
+            "SELECT * FROM audit_fdw.pipeline_status WHERE pipeline = '%s' shows it; "
+            "audit_fdw.drop_pipeline('%s') drops it, or choose another name." % (env.name, env.name))
 
 
 def test_managing_pipelines_needs_a_grant(pump, db):

@@ -1,6 +1,8 @@
 """The quickstart's story, end to end: `quickstart/run` (what `make
 quickstart` runs) on its own ports and run folder, twice, each time ending
 with the history of order 101 printed by psql from the foreign table.
+The run name and the cluster's folder are the user's (RUN_NAME,
+AUDIT_FDW_PG_DIR), and the closing hint's stop command stops that run.
 """
 import os
 import re
@@ -10,15 +12,20 @@ import pytest
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 RUN_NAME = "quickstart-test"
+# a folder of the user's: the quickstart puts its cluster in it and leaves
+# the rest alone
+PG_DIR = "/tmp/audit_fdw-quickstart-test-%s" % os.environ.get("RUN_NAME", "test")
+KEEP = os.path.join(PG_DIR, "the user's file")
 
 
 def quickstart_env():
     env = dict(os.environ)
     # its own cluster, emulator and run folder, beside the test run's
-    for var in ("AUDIT_FDW_RUN_DIR", "AUDIT_FDW_PG_DIR", "PGHOST", "PGPORT",
-                "AUDIT_FDW_EMULATOR_URL"):
+    for var in ("AUDIT_FDW_RUN_DIR", "PGHOST", "PGPORT", "AUDIT_FDW_EMULATOR_URL",
+                "QUICKSTART_RUN_NAME"):
         env.pop(var, None)
-    env["QUICKSTART_RUN_NAME"] = RUN_NAME
+    env["RUN_NAME"] = RUN_NAME
+    env["AUDIT_FDW_PG_DIR"] = PG_DIR
     env["AUDIT_FDW_PGPORT"] = str(int(os.environ.get("AUDIT_FDW_PGPORT", "55432")) + 1)
     env["AUDIT_FDW_EMU_PORT"] = str(int(os.environ.get("AUDIT_FDW_EMU_PORT", "45660")) + 1)
     return env
@@ -46,10 +53,21 @@ def table_rows(lines):
     return rows[1:]  # without the header
 
 
+def stop_command(output):
+    """The closing hint's way to stop what the quickstart left running."""
+    return re.search(r"^\s*Stop:\s*(.*)$", output, re.M).group(1).strip()
+
+
 @pytest.fixture(scope="module")
 def outputs():
+    os.makedirs(PG_DIR, exist_ok=True)
+    with open(KEEP, "w") as f:
+        f.write("not the quickstart's\n")
+    runs = []
     try:
-        yield [run_quickstart(), run_quickstart()]
+        runs.append(run_quickstart())
+        runs.append(run_quickstart())
+        yield runs
     finally:
         env = quickstart_env()
         subprocess.run([os.path.join(REPO, "test", "lib", "stop-all")], cwd=REPO, env=env,
@@ -110,7 +128,7 @@ def test_query_log_shows_the_sql_with_its_values(outputs):
 
 
 def test_leaves_the_servers_running(outputs):
-    assert "make stop" in outputs[1]
+    assert "make stop" in stop_command(outputs[1])
     env = quickstart_env()
     pg_bindir = subprocess.run([env.get("PG_CONFIG", "pg_config"), "--bindir"],
                                stdout=subprocess.PIPE, text=True).stdout.strip()
@@ -121,3 +139,21 @@ def test_leaves_the_servers_running(outputs):
                                 "WHERE order_id = '101'"],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert out.stdout.strip() == "4", out.stdout
+
+
+def test_closing_hint_stops_this_run(outputs):
+    """The hint names the run's settings, and running it as printed, from a
+    shell without them, stops this run's cluster; the user's own file in
+    AUDIT_FDW_PG_DIR survived two runs."""
+    command = stop_command(outputs[1])
+    assert command == "AUDIT_FDW_PG_DIR=%s RUN_NAME=%s make stop" % (PG_DIR, RUN_NAME), command
+    assert os.path.exists(KEEP)
+    pidfile = os.path.join(PG_DIR, "pgdata", "postmaster.pid")
+    assert os.path.exists(pidfile)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("RUN_NAME", "AUDIT_FDW_PG_DIR", "AUDIT_FDW_RUN_DIR",
+                        "QUICKSTART_RUN_NAME")}
+    out = subprocess.run(command, shell=True, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout
+    assert not os.path.exists(pidfile), out.stdout

@@ -167,6 +167,31 @@ def test_updated_catalog_equals_a_fresh_install(fresh_db, emulator):
     assert a == b
 
 
+def test_every_object_explains_itself(fresh_db):
+    """\\df+, \\dt+, \\dv+ and \\dew+ show one line for each of the
+    extension's functions, tables, views and its wrapper, fresh or updated."""
+    for install in ("CREATE EXTENSION audit_fdw",
+                    "CREATE EXTENSION audit_fdw VERSION '1.0'; ALTER EXTENSION audit_fdw UPDATE"):
+        cur = fresh_db().cursor()
+        cur.execute(install)
+        cur.execute("""
+            SELECT pg_describe_object(d.classid, d.objid, d.objsubid),
+                   obj_description(d.objid, d.classid::regclass::name)
+              FROM pg_depend d
+              JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'audit_fdw'
+             WHERE d.deptype = 'e' AND d.refclassid = 'pg_extension'::regclass
+               AND (d.classid IN ('pg_proc'::regclass, 'pg_foreign_data_wrapper'::regclass)
+                    OR (d.classid = 'pg_class'::regclass
+                        AND (SELECT relkind FROM pg_class WHERE oid = d.objid)
+                            IN ('r', 'v', 'm')))""")
+        rows = cur.fetchall()
+        assert len(rows) >= 22, rows
+        missing = [obj for obj, comment in rows if not comment]
+        assert missing == [], missing
+        for obj, comment in rows:
+            assert "\n" not in comment and len(comment) <= 160, (obj, comment)
+
+
 def test_every_shipped_version_has_an_update_path_to_the_default(db):
     with db.cursor() as cur:
         cur.execute("SELECT version FROM pg_available_extension_versions "
