@@ -596,6 +596,38 @@ wait_for_query(AuditFdwScanState *fsstate)
 	}
 }
 
+/*
+ * The SQLSTATE of a failed Athena query: the errors that PostgreSQL would
+ * raise itself for the same rows keep their own code (so a division by zero
+ * is 22012 whether the division ran in Athena or here); the rest are
+ * HV000.  Athena's StateChangeReason begins with Trino's error name
+ * (io.trino.spi.StandardErrorCode).
+ */
+static int
+athena_failure_sqlstate(const char *reason)
+{
+	static const struct
+	{
+		const char *name;
+		int			sqlstate;
+	}			codes[] = {
+		{"DIVISION_BY_ZERO", ERRCODE_DIVISION_BY_ZERO},
+		{"NUMERIC_VALUE_OUT_OF_RANGE", ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE},
+		{"SUBQUERY_MULTIPLE_ROWS", ERRCODE_CARDINALITY_VIOLATION},
+	};
+
+	if (reason == NULL)
+		return ERRCODE_FDW_ERROR;
+	for (int i = 0; i < lengthof(codes); i++)
+	{
+		size_t		n = strlen(codes[i].name);
+
+		if (strncmp(reason, codes[i].name, n) == 0 && reason[n] == ':')
+			return codes[i].sqlstate;
+	}
+	return ERRCODE_FDW_ERROR;
+}
+
 static void
 raise_if_failed(AuditFdwScanState *fsstate)
 {
@@ -603,7 +635,7 @@ raise_if_failed(AuditFdwScanState *fsstate)
 
 	if (st->state == ATHENA_FAILED)
 		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
+				(errcode(athena_failure_sqlstate(st->state_change_reason)),
 				 errmsg("Athena query %s failed: %.2000s", fsstate->query_id,
 						st->state_change_reason ? st->state_change_reason
 						: "no reason given"),

@@ -580,3 +580,73 @@ def test_pushdown_on_and_off_give_identical_results(setup, capsys):
     assert len(per_generator) == 6, per_generator
     never = [name for name, n in shipped.items() if n == 0]
     assert not never, f"constructs never shipped: {never}"
+
+
+def test_errors_raised_in_athena_keep_postgresql_sqlstates(setup):
+    """A division by zero or an overflow raised by Athena is the same error
+    (SQLSTATE 22012, 22003) as when PostgreSQL computes it."""
+    conn = connect()
+    cur = conn.cursor()
+    cases = [
+        (f"SELECT count(*) FROM {SCHEMA}.audit a WHERE a.qty / (a.qty - a.qty) > 0", "22012"),
+        (f"SELECT count(*) FROM {SCHEMA}.audit a WHERE a.qty % (a.qty - a.qty) > 0", "22012"),
+        (f"SELECT count(*) FROM {SCHEMA}.audit a WHERE a.updated * 9223372036854775807 > 0",
+         "22003"),
+    ]
+    for sql, code in cases:
+        got = {}
+        for pushdown in (True, False):
+            cur.execute(f"SET audit_fdw.enable_pushdown = {'on' if pushdown else 'off'}")
+            cur.execute(f"EXPLAIN (VERBOSE, COSTS OFF) {sql}")
+            plan = "\n".join(r[0] for r in cur.fetchall())
+            with pytest.raises(psycopg2.Error) as e:
+                cur.execute(sql)
+            got[pushdown] = e.value.pgcode
+            if pushdown:
+                shipped = athena_sql(plan)
+                assert shipped and " WHERE " in shipped[0], plan
+        assert got == {True: code, False: code}, (sql, got)
+    conn.close()
+
+
+@pytest.mark.parametrize("locale", ["tr_TR.utf8", "en_US.utf8", "C.utf8"])
+def test_case_functions_in_a_database_of_another_locale(setup, emulator, locale):
+    """In a database whose default collation is tr_TR (or en_US), lower,
+    upper and ILIKE follow that locale in PostgreSQL and never in Athena:
+    they stay local; under C.UTF-8 they ship.  Either way the answers do not
+    change with pushdown."""
+    db = "pd_locale_" + locale.split(".")[0].lower()
+    admin = connect()
+    acur = admin.cursor()
+    acur.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+    acur.execute(f"CREATE DATABASE {db} TEMPLATE template0 ENCODING 'UTF8' LOCALE '{locale}'")
+    try:
+        conn = connect(db)
+        cur = conn.cursor()
+        cur.execute("CREATE EXTENSION audit_fdw")
+        cur.execute(f"""CREATE SERVER s FOREIGN DATA WRAPPER audit_fdw OPTIONS (
+            region 'us-east-1', endpoint '{emulator.url}', database '{DATABASE}',
+            output_location 's3://{RESULTS}/audit_fdw/')""")
+        cur.execute("CREATE USER MAPPING FOR CURRENT_USER SERVER s "
+                    "OPTIONS (access_key_id 'test', secret_access_key 'test')")
+        cur.execute("""CREATE FOREIGN TABLE audit (event_id text,
+            note text OPTIONS (column_name 'new_image', path 'note'))
+            SERVER s OPTIONS ("table" 'orders_audit')""")
+        for where in ("upper(note) = 'MIXED CASE'", "upper(note) = 'PLAIN'",
+                      "lower(note) = 'mixed case'", "note ILIKE '%i%'", "note ILIKE 'PLAİN'"):
+            sql = f"SELECT event_id, note FROM audit WHERE {where}"
+            cur.execute("SET audit_fdw.enable_pushdown = on")
+            cur.execute(f"EXPLAIN (VERBOSE, COSTS OFF) {sql}")
+            shipped = " ".join(athena_sql("\n".join(r[0] for r in cur.fetchall())))
+            fn = "upper(" if "upper" in where else "lower("
+            assert (fn in shipped) == (locale == "C.utf8"), (locale, where, shipped)
+            answers = []
+            for pushdown in ("on", "off"):
+                cur.execute(f"SET audit_fdw.enable_pushdown = {pushdown}")
+                cur.execute(sql)
+                answers.append(sorted(cur.fetchall()))
+            assert answers[0] == answers[1], (locale, where)
+        conn.close()
+    finally:
+        acur.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+        admin.close()
