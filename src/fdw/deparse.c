@@ -153,6 +153,7 @@ static bool is_integer_type(Oid type);
 static bool is_timestamp_type(Oid type);
 static bool is_text_type(Oid type);
 static bool is_float_type(Oid type);
+static int	numeric_scale_of_all(List *args);
 static bool is_orderable_type(Oid type, Oid collation);
 static bool is_runtime_type(Oid type);
 static bool like_pattern_for_athena(const char *pattern, StringInfo out);
@@ -480,6 +481,49 @@ is_text_type(Oid type)
 	return type == TEXTOID || type == VARCHAROID;
 }
 
+/*
+ * The scale that every numeric of args has whatever the row: a constant's
+ * own, or the declared scale of a numeric(p,s) expression; -1 when they
+ * differ or one is not known before the query runs.
+ */
+static int
+numeric_scale_of_all(List *args)
+{
+	ListCell   *lc;
+	int			scale = -1;
+
+	foreach(lc, args)
+	{
+		Node	   *arg = (Node *) lfirst(lc);
+		int			this;
+
+		if (IsA(arg, Const))
+		{
+			Const	   *c = (Const *) arg;
+			char	   *text;
+			char	   *point;
+
+			if (c->constisnull)
+				continue;
+			text = DatumGetCString(DirectFunctionCall1(numeric_out, c->constvalue));
+			point = strchr(text, '.');
+			this = point ? (int) strlen(point + 1) : 0;
+		}
+		else
+		{
+			int32		typmod = exprTypmod(arg);
+
+			if (typmod < (int32) VARHDRSZ)
+				return -1;
+			this = (typmod - VARHDRSZ) & 0xffff;
+		}
+		if (scale >= 0 && this != scale)
+			return -1;
+		scale = this;
+	}
+	return scale;
+}
+
 static bool
 is_float_type(Oid type)
 {
@@ -791,6 +835,9 @@ classify(Node *node, classify_cxt *cxt, bool positive)
 
 				if (!audit_is_shippable_type(ce->coalescetype) ||
 					is_float_type(ce->coalescetype))
+					return false;
+				/* Trino's result has one scale; PostgreSQL's each value's own */
+				if (ce->coalescetype == NUMERICOID && numeric_scale_of_all(ce->args) < 0)
 					return false;
 				foreach(lc, ce->args)
 				{
@@ -1439,18 +1486,14 @@ audit_append_literal(StringInfo buf, Oid type, Datum value, bool isnull,
 				if (numeric_is_nan(n) || numeric_is_inf(n))
 					return false;
 
-				/*
-				 * A decimal literal: Trino types 12.50 as decimal(4,2), the
-				 * value's own digits.  Always with a point, so that no value
-				 * is read as an integer literal (which stops at bigint).
-				 */
 				text = DatumGetCString(DirectFunctionCall1(numeric_out, value));
 
 				/*
+				 * DECIMAL '12.50' is decimal(4,2) in Trino: the value's own
+				 * digits and scale, as PostgreSQL's numeric carries them, so
+				 * that 37::numeric + 1 is 37 and not 37.0 either way.
 				 * Trino's decimals hold 38 digits: a longer value has no
-				 * literal, and a whole number of 38 digits cannot take the
-				 * ".0" (it would be 39); DECIMAL '...' types it as
-				 * decimal(38,0).
+				 * literal.
 				 */
 				{
 					int			digits = 0;
@@ -1464,15 +1507,8 @@ audit_append_literal(StringInfo buf, Oid type, Datum value, bool isnull,
 						digits += (*p >= '0' && *p <= '9');
 					if (digits > 38)
 						return false;
-					if (strchr(text, '.') == NULL && digits > 37)
-					{
-						appendStringInfo(buf, "DECIMAL '%s'", text);
-						return true;
-					}
 				}
-				appendStringInfoString(buf, text);
-				if (strchr(text, '.') == NULL)
-					appendStringInfoString(buf, ".0");
+				appendStringInfo(buf, "DECIMAL '%s'", text);
 				return true;
 			}
 		case TEXTOID:

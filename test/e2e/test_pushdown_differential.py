@@ -650,3 +650,23 @@ def test_case_functions_in_a_database_of_another_locale(setup, emulator, locale)
     finally:
         acur.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
         admin.close()
+
+
+def test_numeric_results_keep_postgresql_scale(setup):
+    """A numeric computed in Athena comes back with the scale PostgreSQL
+    gives it: qty::numeric + 1 is 37, not 37.0; coalesce(amount, 0) ships only
+    where every argument has one scale."""
+    conn = connect()
+    cur = conn.cursor()
+    for sql in (f"SELECT a.qty::numeric + 1, count(*) FROM {SCHEMA}.audit a GROUP BY 1",
+                f"SELECT a.amount + 1, a.amount - 0.5 FROM {SCHEMA}.audit a",
+                f"SELECT coalesce(a.amount, 0) FROM {SCHEMA}.audit a",
+                f"SELECT coalesce(a.amount, 0.00) FROM {SCHEMA}.audit a",
+                f"SELECT a.event_id FROM {SCHEMA}.audit a WHERE a.amount + 12.5 > 100.125"):
+        texts = []
+        for pushdown in ("on", "off"):
+            cur.execute(f"SET audit_fdw.enable_pushdown = {pushdown}")
+            cur.execute(f"SELECT t::text FROM ({sql}) t")
+            texts.append(sorted(r[0] for r in cur.fetchall()))
+        assert texts[0] == texts[1], (sql, texts[0][:5], texts[1][:5])
+    conn.close()
