@@ -170,6 +170,7 @@ static void deparse_const(Const *c, deparse_expr_cxt *cxt,
 static void deparse_value(Expr *node, deparse_expr_cxt *cxt,
 						  AuditFdwRounding rounding);
 static void deparse_opexpr(OpExpr *op, deparse_expr_cxt *cxt);
+static void deparse_arith_operand(Node *arg, deparse_expr_cxt *cxt);
 static void deparse_comparison(Node *left, Node *right, CmpKind kind,
 							   deparse_expr_cxt *cxt);
 static void deparse_like(OpExpr *op, deparse_expr_cxt *cxt);
@@ -1751,7 +1752,7 @@ deparse_opexpr(OpExpr *op, deparse_expr_cxt *cxt)
 	if (list_length(op->args) == 1)
 	{
 		appendStringInfoString(cxt->buf, "(- ");
-		deparse_expr(linitial(op->args), cxt);
+		deparse_arith_operand((Node *) linitial(op->args), cxt);
 		appendStringInfoChar(cxt->buf, ')');
 		return;
 	}
@@ -1768,10 +1769,36 @@ deparse_opexpr(OpExpr *op, deparse_expr_cxt *cxt)
 		return;
 	}
 	appendStringInfoChar(cxt->buf, '(');
-	deparse_expr(linitial(op->args), cxt);
+	deparse_arith_operand((Node *) linitial(op->args), cxt);
 	appendStringInfo(cxt->buf, " %s ", op->opfuncid == F_TEXTCAT ? "||" : opname);
-	deparse_expr(lsecond(op->args), cxt);
+	deparse_arith_operand((Node *) lsecond(op->args), cxt);
 	appendStringInfoChar(cxt->buf, ')');
+}
+
+/*
+ * An operand of arithmetic.  A column of an integer type is cast to the
+ * local column's width first: a Glue tinyint is read as smallint here, and
+ * Trino does tinyint arithmetic in tinyint (39 * 39 overflows), so the
+ * arithmetic must run at the width PostgreSQL runs it at, with the same
+ * overflow errors.  The cast is exact where the widths already agree.
+ */
+static void
+deparse_arith_operand(Node *arg, deparse_expr_cxt *cxt)
+{
+	Node	   *bare = arg;
+	Oid			type = exprType(arg);
+
+	while (bare && IsA(bare, RelabelType))
+		bare = (Node *) ((RelabelType *) bare)->arg;
+	if (bare == NULL || !IsA(bare, Var) || !is_integer_type(type))
+	{
+		deparse_expr((Expr *) arg, cxt);
+		return;
+	}
+	appendStringInfoString(cxt->buf, "CAST(");
+	deparse_expr((Expr *) arg, cxt);
+	appendStringInfo(cxt->buf, " AS %s)",
+					 type == INT2OID ? "SMALLINT" : type == INT4OID ? "INTEGER" : "BIGINT");
 }
 
 static const char *

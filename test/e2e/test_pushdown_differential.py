@@ -670,3 +670,37 @@ def test_numeric_results_keep_postgresql_scale(setup):
             texts.append(sorted(r[0] for r in cur.fetchall()))
         assert texts[0] == texts[1], (sql, texts[0][:5], texts[1][:5])
     conn.close()
+
+
+def test_integer_arithmetic_runs_at_the_local_width(setup):
+    """A Glue tinyint is read as smallint: Trino would do its arithmetic in
+    tinyint (39 * 39 overflows, as its TestTinyintOperators shows) where
+    PostgreSQL uses smallint.  Shipped integer arithmetic casts each column
+    to the local width first, so both compute the same, with the same
+    overflow errors (smallint 200 * 200 fails either way, as 22003)."""
+    conn = connect()
+    cur = conn.cursor()
+    cur.execute(f"DROP FOREIGN TABLE IF EXISTS {SCHEMA}.narrow")
+    cur.execute(f"""CREATE FOREIGN TABLE {SCHEMA}.narrow (event_id text,
+        tiny smallint OPTIONS (column_name 'new_image', path 'qty'))
+        SERVER {SERVER} OPTIONS ("table" 'orders_audit')""")
+    for sql in (f"SELECT event_id FROM {SCHEMA}.narrow WHERE tiny * tiny > 1000",
+                f"SELECT event_id FROM {SCHEMA}.narrow WHERE tiny + tiny > 60",
+                f"SELECT event_id FROM {SCHEMA}.narrow WHERE -tiny < -30"):
+        cur.execute("SET audit_fdw.enable_pushdown = on")
+        cur.execute(f"EXPLAIN (VERBOSE, COSTS OFF) {sql}")
+        shipped = " ".join(athena_sql("\n".join(r[0] for r in cur.fetchall())))
+        assert 'CAST("new_image"."qty" AS SMALLINT)' in shipped, shipped
+        answers = []
+        for pushdown in ("on", "off"):
+            cur.execute(f"SET audit_fdw.enable_pushdown = {pushdown}")
+            cur.execute(sql)
+            answers.append(sorted(cur.fetchall()))
+        assert answers[0] == answers[1] and answers[0], sql
+    for pushdown in ("on", "off"):
+        cur.execute(f"SET audit_fdw.enable_pushdown = {pushdown}")
+        with pytest.raises(psycopg2.Error) as e:
+            cur.execute(f"SELECT event_id FROM {SCHEMA}.narrow WHERE tiny * 2000::smallint > 0")
+        assert e.value.pgcode == "22003", (pushdown, e.value.pgerror)
+    cur.execute(f"DROP FOREIGN TABLE {SCHEMA}.narrow")
+    conn.close()
