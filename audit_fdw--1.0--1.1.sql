@@ -69,3 +69,24 @@ COMMENT ON TABLE dead_letter IS
 'stream records a pipeline could not deliver (over Firehose''s 1,000 KiB, unreadable), kept whole with the reason';
 COMMENT ON VIEW pipeline_status IS
 'one row per pipeline and shard: state, checkpoint, records read, delivered, retried and dead-lettered, lag, last error';
+
+-- ---------------------------------------------------------------------------
+-- The query log keeps failed and cancelled queries: each row says how the
+-- query ended (state) and why (reason: Athena's, or the PostgreSQL error
+-- that stopped it).  A cancelled query costs what it scanned; a failed one
+-- costs nothing.  The rows of 1.0 were all of succeeded queries.
+-- ---------------------------------------------------------------------------
+ALTER TABLE query_log_entries
+    ADD COLUMN state text NOT NULL DEFAULT 'SUCCEEDED'
+        CHECK (state IN ('SUCCEEDED', 'FAILED', 'CANCELLED')),
+    ADD COLUMN reason text;
+
+CREATE OR REPLACE VIEW query_log WITH (security_barrier = true) AS
+  SELECT logged_at, username, server, foreign_table, query_id, athena_sql,
+         bytes_scanned, pg_size_pretty(bytes_scanned) AS data_scanned,
+         engine_ms, queue_ms, cost_usd, transport, reused, state, reason
+    FROM query_log_entries
+   WHERE username = current_user
+      OR pg_has_role(current_user, 'pg_read_all_stats', 'MEMBER');
+COMMENT ON VIEW query_log IS
+'your Athena queries (everybody''s for pg_read_all_stats): when, the SQL as Athena ran it, how it ended and why, bytes scanned, time and cost';

@@ -162,6 +162,7 @@ fdw_init(void)
 							 0,
 							 NULL, NULL, NULL);
 	audit_scan_init();
+	audit_query_log_init();
 }
 
 /*

@@ -272,15 +272,34 @@ extern List *auditImportForeignSchema(ImportForeignSchemaStmt *stmt,
 									  Oid serverOid);
 
 /* in querylog.c */
-extern void audit_query_log_record(const char *server_name,
-								   const char *relname,
-								   const char *query_id,
-								   const char *sql,
-								   int64 bytes_scanned,
-								   int64 engine_ms, int64 queue_ms,
-								   double cost_usd,
-								   const char *transport,
-								   bool reused);
+/* One row of the query log (audit_fdw.query_log_entries). */
+typedef struct AuditQueryLogEntry
+{
+	TimestampTz logged_at;
+	char	   *username;
+	char	   *server;
+	char	   *foreign_table;
+	char	   *query_id;
+	char	   *athena_sql;
+	int64		bytes_scanned;
+	int64		engine_ms;
+	int64		queue_ms;
+	double		cost_usd;
+	char	   *transport;
+	bool		reused;
+	char	   *state;			/* SUCCEEDED, FAILED or CANCELLED */
+	char	   *reason;			/* NULL when none */
+} AuditQueryLogEntry;
+
+extern void audit_query_log_init(void);
+extern void audit_query_log_record(const AuditQueryLogEntry *entry);
+extern void audit_query_log_record_failure(const AuditQueryLogEntry *entry);
+extern void audit_query_log_at_end(bool commit, int nest_level);
+extern void audit_query_log_forget_error(void);
+extern const char *audit_query_log_last_error(void);
+extern double audit_query_log_cost(const char *state, int64 bytes_scanned,
+								   double price_per_tb);
+extern PGDLLEXPORT void audit_fdw_query_log_writer_main(Datum arg);
 
 /* in fdw.c */
 extern bool audit_enable_pushdown;

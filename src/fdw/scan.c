@@ -71,6 +71,9 @@ typedef struct RunningQuery
 	AwsClient  *client;
 	int			nest_level;
 	char		query_id[128];
+	/* for the query log, should it end unfinished (TopMemoryContext) */
+	AuditQueryLogEntry log;
+	double		price_per_tb;
 } RunningQuery;
 
 /* Cached AWS clients, per (server, user). */
@@ -145,7 +148,9 @@ static void open_result(AuditFdwScanState *fsstate);
 static void close_result(AuditFdwScanState *fsstate);
 static bool next_csv_row(AuditFdwScanState *fsstate, TupleTableSlot *slot);
 static bool next_api_row(AuditFdwScanState *fsstate, TupleTableSlot *slot);
-static RunningQuery *register_running(AwsClient *client, const char *query_id);
+static RunningQuery *register_running(AuditFdwScanState *fsstate);
+static void log_entry_for(AuditFdwScanState *fsstate, AuditQueryLogEntry *e);
+static void log_unfinished(RunningQuery *rq, const char *why);
 static void unregister_running(RunningQuery *rq);
 static void stop_running(int min_nest_level);
 static void audit_xact_callback(XactEvent event, void *arg);
@@ -270,9 +275,10 @@ audit_client_for(Oid serverid, Oid userid, AuditFdwOptions *options)
  */
 
 static RunningQuery *
-register_running(AwsClient *client, const char *query_id)
+register_running(AuditFdwScanState *fsstate)
 {
 	RunningQuery *rq;
+	MemoryContext old;
 
 	/* registered here, in the backend, not in the postmaster at preload */
 	if (!exit_callback_registered)
@@ -282,11 +288,89 @@ register_running(AwsClient *client, const char *query_id)
 	}
 	rq = MemoryContextAllocZero(TopMemoryContext, sizeof(RunningQuery));
 
-	rq->client = client;
+	rq->client = fsstate->client;
 	rq->nest_level = GetCurrentTransactionNestLevel();
-	strlcpy(rq->query_id, query_id, sizeof(rq->query_id));
+	strlcpy(rq->query_id, fsstate->query_id, sizeof(rq->query_id));
+	/* what the log needs, taken now: an abort may not read the catalogs */
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	log_entry_for(fsstate, &rq->log);
+	rq->log.username = pstrdup(rq->log.username);
+	rq->log.server = pstrdup(rq->log.server);
+	rq->log.foreign_table = pstrdup(rq->log.foreign_table);
+	rq->log.query_id = pstrdup(rq->log.query_id);
+	rq->log.athena_sql = pstrdup(rq->log.athena_sql);
+	rq->log.transport = pstrdup(rq->log.transport);
+	MemoryContextSwitchTo(old);
+	rq->price_per_tb = fsstate->options->price_per_tb;
 	dlist_push_tail(&running_queries, &rq->node);
+	audit_query_log_forget_error();
 	return rq;
+}
+
+/* The query log's row for a scan's query, its statistics as known. */
+static void
+log_entry_for(AuditFdwScanState *fsstate, AuditQueryLogEntry *e)
+{
+	AthenaQueryStatus *st = &fsstate->status;
+
+	memset(e, 0, sizeof(*e));
+	e->logged_at = GetCurrentTimestamp();
+	e->username = GetUserNameFromId(GetUserId(), false);
+	e->server = fsstate->options->server_name;
+	e->foreign_table = fsstate->relname;
+	e->query_id = fsstate->query_id;
+	e->athena_sql = fsstate->sql;
+	e->transport = (char *) audit_transport_name(fsstate->transport);
+	e->bytes_scanned = st->data_scanned_bytes;
+	e->engine_ms = st->engine_ms;
+	e->queue_ms = st->queue_ms;
+	e->reused = st->reused;
+	e->state = (char *) athena_state_name(st->state);
+	e->reason = st->state_change_reason;
+	e->cost_usd = audit_query_log_cost(e->state, e->bytes_scanned,
+									   fsstate->options->price_per_tb);
+}
+
+/*
+ * A query stopped before it finished: its row, with what Athena says it
+ * scanned by then, goes to the log when the (sub)transaction ends.  Never
+ * raises (it runs in abort processing).
+ */
+static void
+log_unfinished(RunningQuery *rq, const char *why)
+{
+	AuditQueryLogEntry e = rq->log;
+	const char *error = audit_query_log_last_error();
+	AthenaQueryStatus status;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	memset(&status, 0, sizeof(status));
+	PG_TRY();
+	{
+		athena_get_query(rq->client, rq->query_id, &status);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+		memset(&status, 0, sizeof(status));
+		status.state = ATHENA_CANCELLED;
+	}
+	PG_END_TRY();
+
+	e.logged_at = GetCurrentTimestamp();
+	e.bytes_scanned = status.data_scanned_bytes;
+	e.engine_ms = status.engine_ms;
+	e.queue_ms = status.queue_ms;
+	e.reused = status.reused;
+	/* stopped just as it finished: what Athena says, else cancelled */
+	e.state = (char *) athena_state_name(status.state == ATHENA_SUCCEEDED ||
+										 status.state == ATHENA_FAILED
+										 ? status.state : ATHENA_CANCELLED);
+	e.reason = error ? psprintf("stopped by audit_fdw: %s", error)
+		: psprintf("stopped by audit_fdw: %s", why);
+	e.cost_usd = audit_query_log_cost(e.state, e.bytes_scanned, rq->price_per_tb);
+	audit_query_log_record_failure(&e);
 }
 
 static void
@@ -295,6 +379,12 @@ unregister_running(RunningQuery *rq)
 	if (rq == NULL)
 		return;
 	dlist_delete(&rq->node);
+	pfree(rq->log.username);
+	pfree(rq->log.server);
+	pfree(rq->log.foreign_table);
+	pfree(rq->log.query_id);
+	pfree(rq->log.athena_sql);
+	pfree(rq->log.transport);
 	pfree(rq);
 }
 
@@ -313,25 +403,27 @@ stop_running(int min_nest_level)
 
 		if (rq->nest_level < min_nest_level)
 			continue;
-		dlist_delete(&rq->node);
 		(void) athena_stop_query_quietly(rq->client, rq->query_id);
-		pfree(rq);
+		log_unfinished(rq, "the transaction ended before the query finished");
+		unregister_running(rq);
 	}
 }
 
 static void
 audit_xact_callback(XactEvent event, void *arg)
 {
-	if (dlist_is_empty(&running_queries))
-		return;
 	switch (event)
 	{
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
+			stop_running(0);
+			audit_query_log_at_end(false, 1);
+			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PREPARE:
 			stop_running(0);
+			audit_query_log_at_end(true, 1);
 			break;
 		default:
 			break;
@@ -342,14 +434,28 @@ static void
 audit_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 					   SubTransactionId parentSubid, void *arg)
 {
-	if (event == SUBXACT_EVENT_ABORT_SUB && !dlist_is_empty(&running_queries))
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
 		stop_running(GetCurrentTransactionNestLevel());
+		audit_query_log_at_end(false, GetCurrentTransactionNestLevel());
+	}
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+		audit_query_log_at_end(true, GetCurrentTransactionNestLevel());
 }
 
 static void
 audit_exit_callback(int code, Datum arg)
 {
-	stop_running(0);
+	dlist_mutable_iter iter;
+
+	/* the backend is going away: stop what runs, log nothing more */
+	dlist_foreach_modify(iter, &running_queries)
+	{
+		RunningQuery *rq = dlist_container(RunningQuery, node, iter.cur);
+
+		(void) athena_stop_query_quietly(rq->client, rq->query_id);
+		unregister_running(rq);
+	}
 }
 
 /* ------------------------------------------------------------------------
@@ -522,7 +628,7 @@ start_query(ForeignScanState *node)
 	id = athena_start_query(fsstate->client, &params);
 	fsstate->sql = sql;
 	fsstate->query_id = id;
-	fsstate->running = register_running(fsstate->client, id);
+	fsstate->running = register_running(fsstate);
 	MemoryContextSwitchTo(oldcxt);
 
 	wait_for_query(fsstate);
@@ -531,15 +637,12 @@ start_query(ForeignScanState *node)
 	audit_note_bytes_scanned(fsstate->relid,
 							 (double) fsstate->status.data_scanned_bytes,
 							 fsstate->whole_table);
-	audit_query_log_record(fsstate->options->server_name, fsstate->relname,
-						   fsstate->query_id, fsstate->sql,
-						   fsstate->status.data_scanned_bytes,
-						   fsstate->status.engine_ms,
-						   fsstate->status.queue_ms,
-						   audit_cost_usd(fsstate->status.data_scanned_bytes,
-										  fsstate->options->price_per_tb),
-						   audit_transport_name(fsstate->transport),
-						   fsstate->status.reused);
+	{
+		AuditQueryLogEntry e;
+
+		log_entry_for(fsstate, &e);
+		audit_query_log_record(&e);
+	}
 	fsstate->started = true;
 }
 
@@ -632,6 +735,14 @@ static void
 raise_if_failed(AuditFdwScanState *fsstate)
 {
 	AthenaQueryStatus *st = &fsstate->status;
+
+	if (st->state == ATHENA_FAILED || st->state == ATHENA_CANCELLED)
+	{
+		AuditQueryLogEntry e;
+
+		log_entry_for(fsstate, &e);
+		audit_query_log_record_failure(&e);
+	}
 
 	if (st->state == ATHENA_FAILED)
 		ereport(ERROR,
@@ -909,9 +1020,9 @@ auditEndForeignScan(ForeignScanState *node)
 		RunningQuery *rq = fsstate->running;
 
 		fsstate->running = NULL;
-		dlist_delete(&rq->node);
 		(void) athena_stop_query_quietly(rq->client, rq->query_id);
-		pfree(rq);
+		log_unfinished(rq, "the scan ended before the query finished");
+		unregister_running(rq);
 	}
 	if (fsstate->csv)
 	{

@@ -269,6 +269,44 @@ def test_failed_query_shows_athena_reason(setup, db):
     assert "Athena query" in msg and "failed" in msg
     assert "no_such_table" in msg
     assert e.value.pgcode == "HV000"
+    # the query log keeps it, with Athena's reason; a failed query costs nothing
+    state, reason, cost, query_id = last_logged(cur)
+    assert state == "FAILED" and "no_such_table" in reason, reason
+    assert cost == 0
+    assert query_id in msg
+
+
+def last_logged(cur, where="true"):
+    """The newest row of the query log (it may be written just after the
+    statement failed, by a worker of its own)."""
+    for _ in range(50):
+        cur.execute("SELECT state, reason, cost_usd, query_id, bytes_scanned FROM audit_fdw.query_log "
+                    "WHERE " + where + " ORDER BY logged_at DESC LIMIT 1")
+        row = cur.fetchone()
+        if row is not None:
+            return row[:4] if where == "true" else row
+        time.sleep(0.1)
+    raise AssertionError("nothing in the query log where " + where)
+
+
+def test_query_of_an_aborted_transaction_stays_in_the_log(setup, db):
+    """The Athena query ran (and was billed) even if the transaction that
+    asked for it rolls back; in a subtransaction that rolls back, too."""
+    cur = db.cursor()
+    cur.execute("BEGIN")
+    cur.execute("SELECT count(*) FROM fdw_e2e.big WHERE id = 11")
+    cur.execute("SAVEPOINT s")
+    cur.execute("SELECT count(*) FROM fdw_e2e.big WHERE id = 12")
+    cur.execute("ROLLBACK TO SAVEPOINT s")
+    cur.execute("SAVEPOINT t")
+    cur.execute("SELECT count(*) FROM fdw_e2e.big WHERE id = 13")
+    cur.execute("RELEASE SAVEPOINT t")
+    cur.execute("ROLLBACK")
+    for n in (11, 12, 13):
+        row = last_logged(cur, "athena_sql LIKE '%%(\"id\" = %d)%%'" % n)
+        assert row[0] == "SUCCEEDED" and row[1] is None and row[2] > 0, (n, row)
+        cur.execute("SELECT count(*) FROM audit_fdw.query_log WHERE query_id = %s", (row[3],))
+        assert cur.fetchone()[0] == 1, n
 
 
 def slow_query(emulator, ms):
@@ -309,6 +347,12 @@ def test_cancel_stops_the_athena_query(setup, emulator):
         assert isinstance(result["error"], psycopg2.errors.QueryCanceled)
         polled = athena_requests(emulator, "GetQueryExecution")[-1]["input"]["QueryExecutionId"]
         assert polled in stopped_ids(emulator)
+        # logged as cancelled, with the reason and the cost of what it scanned
+        vcur.execute("SELECT 1")
+        row = last_logged(vcur, "query_id = '%s'" % polled)
+        assert row[0] == "CANCELLED", row
+        assert row[1] == "stopped by audit_fdw: canceling statement due to user request", row
+        assert row[4] > 0 and row[2] > 0, row
     finally:
         slow_query(emulator, 0)
         victim.close()
@@ -326,6 +370,10 @@ def test_statement_timeout_stops_the_athena_query(setup, db, emulator):
         cur.execute("RESET statement_timeout")
         last = athena_requests(emulator, "GetQueryExecution")[-1]["input"]["QueryExecutionId"]
         assert last in stopped_ids(emulator)
+        row = last_logged(cur, "query_id = '%s'" % last)
+        assert row[0] == "CANCELLED", row
+        assert row[1] == "stopped by audit_fdw: canceling statement due to statement timeout", row
+        assert row[4] > 0 and row[2] > 0, row
     finally:
         slow_query(emulator, 0)
 

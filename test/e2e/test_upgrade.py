@@ -146,6 +146,9 @@ def test_update_from_1_0_keeps_every_row_and_object(fresh_db, emulator):
     cur.execute("SELECT DISTINCT pipeline, pipeline_state FROM audit_fdw.pipeline_status "
                 "ORDER BY 1")
     assert cur.fetchall() == [("orders", "paused"), ("returns", "paused")]
+    # the rows of 1.0 were of queries that succeeded
+    cur.execute("SELECT query_id, state, reason, cost_usd FROM audit_fdw.query_log")
+    assert cur.fetchall() == [("q-1", "SUCCEEDED", None, 0)]
     # query_log is a security barrier (its per-user filter runs first)
     cur.execute("SELECT reloptions FROM pg_class WHERE oid = 'audit_fdw.query_log'::regclass")
     assert "security_barrier=true" in (cur.fetchone()[0] or [])
