@@ -848,6 +848,53 @@ classify(Node *node, classify_cxt *cxt, bool positive)
 				}
 				return true;
 			}
+		case T_CaseExpr:
+			{
+				/* searched CASE: a WHEN that is NULL is false in both */
+				CaseExpr   *ce = (CaseExpr *) node;
+				ListCell   *lc;
+				List	   *results = NIL;
+
+				if (ce->arg != NULL || !audit_is_shippable_type(ce->casetype))
+					return false;
+				foreach(lc, ce->args)
+				{
+					CaseWhen   *w = lfirst_node(CaseWhen, lc);
+
+					if (!classify((Node *) w->expr, cxt, false) ||
+						!classify((Node *) w->result, cxt, false))
+						return false;
+					results = lappend(results, w->result);
+				}
+				if (ce->defresult != NULL)
+				{
+					if (!classify((Node *) ce->defresult, cxt, false))
+						return false;
+					results = lappend(results, ce->defresult);
+				}
+				foreach(lc, results)
+					if (exprType((Node *) lfirst(lc)) != ce->casetype)
+						return false;
+				/* Trino's result has one scale; PostgreSQL's each value's own */
+				if (ce->casetype == NUMERICOID && numeric_scale_of_all(results) < 0)
+					return false;
+				return true;
+			}
+		case T_NullIfExpr:
+			{
+				/* not for floats: NULLIF(NaN, NaN) is NULL only here */
+				NullIfExpr *ni = (NullIfExpr *) node;
+				Node	   *a = linitial(ni->args);
+				Node	   *b = lsecond(ni->args);
+
+				if (!audit_is_builtin(ni->opno) || cmp_kind(ni->opno) != CMP_EQ ||
+					exprType(a) != exprType(b) || is_float_type(exprType(a)) ||
+					!audit_is_shippable_type(exprType(a)) ||
+					(is_text_type(exprType(a)) &&
+					 !audit_is_deterministic_collation(ni->inputcollid)))
+					return false;
+				return classify(a, cxt, false) && classify(b, cxt, false);
+			}
 		case T_Aggref:
 			return cxt->allow_aggs && classify_aggref((Aggref *) node, cxt);
 		default:
@@ -974,15 +1021,16 @@ classify_comparison(Oid opno, Node *left, Node *right, Oid inputcollid,
 	}
 
 	/*
-	 * floats: only where NaN answers alike (=, <>, <, <= with the column on
-	 * the left and a finite constant on the right)
+	 * floats: only where NaN answers alike, the column on the left and a
+	 * finite constant on the right.  PostgreSQL sorts NaN above every
+	 * number, Trino compares it false: =, <>, <, <= agree, and > and >=
+	 * are written NOT (x <= c) and NOT (x < c), true for NaN in both.
 	 */
 	if (is_float_type(ltype) || is_float_type(rtype))
 	{
 		Node	   *value = strip_relabel(right);
 
-		if (kind == CMP_GT || kind == CMP_GE || rvars || !lvars ||
-			!IsA(value, Const))
+		if (rvars || !lvars || !IsA(value, Const))
 			return false;
 	}
 
@@ -1196,6 +1244,12 @@ classify_func(FuncExpr *fe, classify_cxt *cxt)
 		case F_LENGTH_TEXT:
 		case F_CHAR_LENGTH_TEXT:
 			return classify(arg1, cxt, false);
+
+			/* strpos and position: code points from 1, 0 when absent */
+		case F_STRPOS:
+		case F_POSITION_TEXT_TEXT:
+			return audit_is_deterministic_collation(fe->inputcollid) &&
+				classify(arg1, cxt, false) && classify(arg2, cxt, false);
 
 			/*
 			 * substr: PostgreSQL counts a start before the string, Trino
@@ -1734,6 +1788,40 @@ deparse_expr(Expr *node, deparse_expr_cxt *cxt)
 				appendStringInfoChar(cxt->buf, ')');
 				break;
 			}
+		case T_CaseExpr:
+			{
+				CaseExpr   *ce = (CaseExpr *) n;
+				ListCell   *lc;
+
+				appendStringInfoString(cxt->buf, "(CASE");
+				foreach(lc, ce->args)
+				{
+					CaseWhen   *w = lfirst_node(CaseWhen, lc);
+
+					appendStringInfoString(cxt->buf, " WHEN ");
+					deparse_expr(w->expr, cxt);
+					appendStringInfoString(cxt->buf, " THEN ");
+					deparse_expr(w->result, cxt);
+				}
+				if (ce->defresult != NULL)
+				{
+					appendStringInfoString(cxt->buf, " ELSE ");
+					deparse_expr(ce->defresult, cxt);
+				}
+				appendStringInfoString(cxt->buf, " END)");
+				break;
+			}
+		case T_NullIfExpr:
+			{
+				NullIfExpr *ni = (NullIfExpr *) n;
+
+				appendStringInfoString(cxt->buf, "nullif(");
+				deparse_expr(linitial(ni->args), cxt);
+				appendStringInfoString(cxt->buf, ", ");
+				deparse_expr(lsecond(ni->args), cxt);
+				appendStringInfoChar(cxt->buf, ')');
+				break;
+			}
 		case T_Aggref:
 			deparse_aggref((Aggref *) n, cxt);
 			break;
@@ -1899,6 +1987,16 @@ deparse_comparison(Node *left, Node *right, CmpKind kind, deparse_expr_cxt *cxt)
 				elog(ERROR, "comparison cannot be widened");
 		}
 	}
+	else if (value != NULL && is_float_type(exprType(expr)) &&
+			 (kind == CMP_GT || kind == CMP_GE))
+	{
+		/* NaN is greater than every number in PostgreSQL */
+		appendStringInfoString(cxt->buf, "NOT (");
+		deparse_expr((Expr *) expr, cxt);
+		appendStringInfo(cxt->buf, " %s ", kind == CMP_GT ? "<=" : "<");
+		deparse_value((Expr *) value, cxt, AUDIT_ROUND_NONE);
+		appendStringInfoChar(cxt->buf, ')');
+	}
 	else if (value != NULL)
 	{
 		deparse_expr((Expr *) expr, cxt);
@@ -2038,6 +2136,14 @@ deparse_func(FuncExpr *fe, deparse_expr_cxt *cxt)
 			appendStringInfoString(buf, fe->funcid == F_LOWER_TEXT ? "lower(" :
 								   fe->funcid == F_UPPER_TEXT ? "upper(" : "length(");
 			deparse_expr((Expr *) arg1, cxt);
+			appendStringInfoChar(buf, ')');
+			return;
+		case F_STRPOS:
+		case F_POSITION_TEXT_TEXT:
+			appendStringInfoString(buf, "strpos(");
+			deparse_expr((Expr *) arg1, cxt);
+			appendStringInfoString(buf, ", ");
+			deparse_expr((Expr *) arg2, cxt);
 			appendStringInfoChar(buf, ')');
 			return;
 		case F_SUBSTR_TEXT_INT4:

@@ -66,6 +66,10 @@ CONSTRUCTS = {
     "group_by": lambda s: " GROUP BY " in s,
     "having": lambda s: " HAVING " in s,
     "join": lambda s: " JOIN " in s,
+    "case": lambda s: "(CASE WHEN " in s,
+    "nullif": lambda s: "nullif(" in s,
+    "strpos": lambda s: "strpos(" in s,
+    "float_greater_as_not": lambda s: '"weight" <' in s and "NOT (" in s,
 }
 # constructs seen in the plan around the Athena SQL
 PLAN_CONSTRUCTS = {
@@ -426,6 +430,27 @@ def corners(rng):
             q.append((f"SELECT {cols} FROM {t} WHERE a.note COLLATE {coll} ILIKE {lit(pat)}",
                       None, False))
     out["case_collations"] = q
+    # 6. shipped since: CASE, NULLIF, strpos/position, float > and >=
+    q = []
+    for c in ("0.1", "1.25", "2", "-1", "10"):
+        for op in (">", ">="):
+            q.append((f"SELECT {cols} FROM {t} WHERE a.weight {op} {c}", None, False))
+            q.append((f"SELECT {cols} FROM {t} WHERE NOT (a.weight {op} {c})", None, False))
+    for v in ("a", "e", "", "é", "%", "plain", "'"):
+        q.append((f"SELECT {cols} FROM {t} WHERE strpos(a.note, {lit(v)}) > 1", None, False))
+        q.append((f"SELECT {cols} FROM {t} WHERE position({lit(v)} in a.note) = 0", None, False))
+        q.append((f"SELECT {cols} FROM {t} WHERE nullif(a.note, {lit(v)}) IS NULL", None, False))
+    for n in (0, 5, 20):
+        q.append((f"SELECT {cols} FROM {t} WHERE CASE WHEN a.qty > {n} THEN a.new_state "
+                  f"WHEN a.qty IS NULL THEN 'none' ELSE a.note END = 'OPEN'", None, False))
+        q.append((f"SELECT {cols} FROM {t} WHERE CASE WHEN a.express THEN a.qty ELSE -a.qty END "
+                  f"> {n}", None, False))
+        q.append((f"SELECT {cols} FROM {t} WHERE CASE WHEN a.qty > {n} THEN a.amount "
+                  f"ELSE 0.00 END > 100", None, False))
+        q.append((f"SELECT {cols} FROM {t} WHERE CASE WHEN a.qty > {n} THEN a.amount "
+                  f"ELSE 0 END > 100", None, False))
+        q.append((f"SELECT {cols} FROM {t} WHERE nullif(a.qty, {n}) IS NULL", None, False))
+    out["newly_shipped"] = q
     return out
 
 
@@ -577,7 +602,7 @@ def test_pushdown_on_and_off_give_identical_results(setup, capsys):
     assert not errors, errors[:3]
     assert not differences, differences[:3]
     assert per_generator.get("random", 0) >= 500
-    assert len(per_generator) == 6, per_generator
+    assert len(per_generator) == 7, per_generator
     never = [name for name, n in shipped.items() if n == 0]
     assert not never, f"constructs never shipped: {never}"
 
