@@ -73,7 +73,8 @@ SELECT event_time FROM orders_audit WHERE order_id > '100' COLLATE "C";
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT event_time FROM orders_audit WHERE order_id > '100' COLLATE "en-x-icu";
 
--- floats: NaN compares differently, so only =, <>, <, <=
+-- floats: NaN is above every number here and compares false in Athena:
+-- =, <>, <, <= ship as they are, > and >= as NOT (x <= c) and NOT (x < c)
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT event_time FROM orders_audit WHERE weight < 1.5 AND weight > 0.5;
 EXPLAIN (VERBOSE, COSTS OFF)
