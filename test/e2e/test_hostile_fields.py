@@ -19,7 +19,8 @@ import uuid
 import psycopg2
 import pytest
 
-from athena_tables import ensure_buckets, ensure_database, put_json_lines, replace_json_table
+from athena_tables import (athena_server, ensure_buckets, ensure_database, put_json_lines,
+                           replace_json_table)
 from conftest import connect
 from hostile import record
 
@@ -148,13 +149,7 @@ def setup(emulator):
     put_json_lines(s3, BUCKET, "rows/part-0.json", [{"id": 1, "label": "a"}])
     conn = connect()
     cur = conn.cursor()
-    cur.execute("CREATE EXTENSION IF NOT EXISTS audit_fdw")
-    cur.execute(f"DROP SERVER IF EXISTS {SERVER} CASCADE")
-    cur.execute(f"""CREATE SERVER {SERVER} FOREIGN DATA WRAPPER audit_fdw OPTIONS (
-        region 'us-east-1', endpoint '{emulator.url}', database '{DATABASE}',
-        output_location 's3://{RESULTS}/q/', poll_initial_ms '10', poll_max_ms '50')""")
-    cur.execute(f"""CREATE USER MAPPING FOR CURRENT_USER SERVER {SERVER}
-        OPTIONS (access_key_id 'test', secret_access_key 'test')""")
+    athena_server(cur, SERVER, emulator.url, DATABASE, RESULTS)
     cur.execute("DROP SCHEMA IF EXISTS fdw_fields CASCADE")
     cur.execute("CREATE SCHEMA fdw_fields")
     cur.execute(f"""CREATE FOREIGN TABLE fdw_fields.rows (id integer, label text)

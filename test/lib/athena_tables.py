@@ -44,3 +44,17 @@ def put_json_lines(s3, bucket, key, rows):
     """One object of newline-terminated JSON objects."""
     s3.put_object(Bucket=bucket, Key=key,
                   Body="".join(json.dumps(r) + "\n" for r in rows).encode())
+
+
+def athena_server(cur, server, endpoint, database, results, keys=("test", "test"), fast=True):
+    """(Re)create foreign server `server` of audit_fdw over the emulator's
+    Athena (Glue database `database`, results in bucket `results`) and the
+    current user's mapping for it."""
+    cur.execute("CREATE EXTENSION IF NOT EXISTS audit_fdw")
+    cur.execute(f'DROP SERVER IF EXISTS "{server}" CASCADE')
+    polling = ", poll_initial_ms '10', poll_max_ms '50'" if fast else ""
+    cur.execute(f"""CREATE SERVER "{server}" FOREIGN DATA WRAPPER audit_fdw OPTIONS (
+        region 'us-east-1', endpoint %s, database %s,
+        output_location %s{polling})""", (endpoint, database, f"s3://{results}/q/"))
+    cur.execute(f'CREATE USER MAPPING FOR CURRENT_USER SERVER "{server}" '
+                "OPTIONS (access_key_id %s, secret_access_key %s)", keys)
