@@ -941,8 +941,18 @@ classify_opexpr(OpExpr *op, classify_cxt *cxt, bool positive)
 		Const	   *pat;
 		StringInfoData buf;
 
-		if (!is_text_type(exprType(left)) || !IsA(right, Const))
+		if (!is_text_type(exprType(left)))
 			return false;
+		/*
+		 * LIKE with a pattern known only at executor start ($1 of a generic
+		 * plan): converted to Athena's escapes then.  Not ILIKE, whose
+		 * pattern is lower-cased under the column's collation.
+		 */
+		if (!IsA(right, Const))
+			return strchr(opname, '*') == NULL &&
+				is_text_type(exprType(right)) &&
+				audit_is_deterministic_collation(op->inputcollid) &&
+				is_runtime_value(right, cxt) && classify(left, cxt, false);
 		pat = (Const *) right;
 		if (pat->constisnull || !is_text_type(pat->consttype))
 			return false;
@@ -1568,6 +1578,18 @@ audit_append_literal(StringInfo buf, Oid type, Datum value, bool isnull,
 			}
 		case TEXTOID:
 		case VARCHAROID:
+			if (rounding == AUDIT_LIKE_PATTERN)
+			{
+				StringInfoData converted;
+
+				initStringInfo(&converted);
+				if (!like_pattern_for_athena(TextDatumGetCString(value), &converted))
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_ESCAPE_SEQUENCE),
+							 errmsg("LIKE pattern must not end with escape character")));
+				audit_append_string_literal(buf, converted.data);
+				return true;
+			}
 			audit_append_string_literal(buf, TextDatumGetCString(value));
 			return true;
 		case DATEOID:
@@ -2018,9 +2040,23 @@ deparse_like(OpExpr *op, deparse_expr_cxt *cxt)
 	char	   *opname = get_opname(op->opno);
 	bool		negate = opname[0] == '!';
 	bool		icase = strchr(opname, '*') != NULL;
-	Const	   *pat = (Const *) strip_relabel(lsecond(op->args));
-	char	   *pattern = TextDatumGetCString(pat->constvalue);
+	Node	   *patnode = strip_relabel(lsecond(op->args));
+	Const	   *pat;
+	char	   *pattern;
 	StringInfoData converted;
+
+	if (!IsA(patnode, Const))
+	{
+		/* a runtime pattern, converted when its value is known */
+		appendStringInfoChar(cxt->buf, '(');
+		deparse_expr(linitial(op->args), cxt);
+		appendStringInfoString(cxt->buf, negate ? " NOT LIKE " : " LIKE ");
+		deparse_value((Expr *) lsecond(op->args), cxt, AUDIT_LIKE_PATTERN);
+		appendStringInfoString(cxt->buf, " ESCAPE '\\')");
+		return;
+	}
+	pat = (Const *) patnode;
+	pattern = TextDatumGetCString(pat->constvalue);
 
 	/* ILIKE: lower() of both sides, as PostgreSQL does in UTF-8 */
 	if (icase)

@@ -161,7 +161,9 @@ typedef enum AuditFdwRounding
 	/* the partition at or before the value less the clock skew allowance */
 	AUDIT_ROUND_PARTITION_LOWER,
 	/* the partition at or after the value plus the longest delivery delay */
-	AUDIT_ROUND_PARTITION_UPPER
+	AUDIT_ROUND_PARTITION_UPPER,
+	/* a text value that is a LIKE pattern: written with Athena's escapes */
+	AUDIT_LIKE_PATTERN
 } AuditFdwRounding;
 
 /* What a runtime partition bound needs (fdw_private item). */

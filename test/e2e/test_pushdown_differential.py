@@ -70,6 +70,7 @@ CONSTRUCTS = {
     "nullif": lambda s: "nullif(" in s,
     "strpos": lambda s: "strpos(" in s,
     "float_greater_as_not": lambda s: '"weight" <' in s and "NOT (" in s,
+    "like_runtime_pattern": lambda s: "LIKE $" in s,
 }
 # constructs seen in the plan around the Athena SQL
 PLAN_CONSTRUCTS = {
@@ -450,6 +451,11 @@ def corners(rng):
         q.append((f"SELECT {cols} FROM {t} WHERE CASE WHEN a.qty > {n} THEN a.amount "
                   f"ELSE 0 END > 100", None, False))
         q.append((f"SELECT {cols} FROM {t} WHERE nullif(a.qty, {n}) IS NULL", None, False))
+    for pat in LIKE_PATTERNS:
+        if pat.endswith("\\") and not pat.endswith("\\\\"):
+            continue  # an error either way: PostgreSQL's own check
+        q.append((f"SELECT {cols} FROM {t} WHERE a.note LIKE $1", [(pat, "text")], False))
+        q.append((f"SELECT {cols} FROM {t} WHERE a.note NOT LIKE $1", [(pat, "text")], False))
     out["newly_shipped"] = q
     return out
 
