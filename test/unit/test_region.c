@@ -63,7 +63,7 @@ TEST(nothing_that_changes_a_host_is_a_region)
 		" us-east-1", "US-EAST-1", "us_east_1", "us-east_x-1", "xx-east-1", "local",
 		"x@127.0.0.2:46105/", "us-east-1@evil.example", "us-east-1/", "us-east-1:443",
 		"us-east-1#", "us-east-1%2f", "us-east-1\\", "us-east-1\t", "us-east-1\n",
-		"us-ea\xc3\x9f" "t-1", "us-east-1.evil.example", "us-east-1..", "cn-north-1?x",
+		("us-ea\xc3\x9f" "t-1"), "us-east-1.evil.example", "us-east-1..", "cn-north-1?x",
 		"us-gov-west", "us-gov--1", "us--1",
 		"us-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-1",
 	};
