@@ -29,6 +29,7 @@ OBJS = \
 	src/fdw/dialect.o \
 	src/fdw/deparse.o \
 	src/fdw/fdw.o \
+	src/fdw/fieldcase.o \
 	src/fdw/import.o \
 	src/fdw/options.o \
 	src/fdw/partition.o \

@@ -2321,7 +2321,7 @@ deparse_target_list(StringInfo buf, int varno, Relation rel,
 		if (!first)
 			appendStringInfoString(buf, ", ");
 		first = false;
-		if (attr->atttypid == JSONBOID || attr->atttypid == JSONOID)
+		if (audit_column_reads_json(RelationGetRelid(rel), i, attr->atttypid))
 		{
 			appendStringInfoString(buf, "json_format(CAST(");
 			deparse_column_ref(buf, varno, RelationGetRelid(rel), i, false);

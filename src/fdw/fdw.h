@@ -23,6 +23,7 @@
 #include "lib/stringinfo.h"
 #include "nodes/execnodes.h"
 #include "nodes/pathnodes.h"
+#include "utils/jsonb.h"
 #include "utils/relcache.h"
 
 struct AwsClient;
@@ -77,6 +78,7 @@ typedef struct AuditFdwColumn
 {
 	char	   *remote_name;
 	List	   *path;			/* of String: field names, outermost first */
+	char	   *glue_type;		/* declared Glue type (option glue_type), or NULL */
 } AuditFdwColumn;
 
 /*
@@ -202,6 +204,7 @@ enum AuditFdwScanPrivateIndex
 
 /* in options.c */
 extern AuditFdwOptions *audit_get_options(Oid foreigntableid, Oid serverid);
+extern bool audit_column_reads_json(Oid relid, AttrNumber attnum, Oid typid);
 extern AuditFdwColumn *audit_get_column(Oid relid, AttrNumber attnum,
 										const char *attname);
 extern const char *audit_transport_name(AuditFdwTransport transport);
@@ -257,7 +260,8 @@ extern Selectivity audit_partition_fraction(List *bounds);
 typedef struct AuditFdwConverter AuditFdwConverter;
 extern AuditFdwConverter *audit_converter_create(TupleDesc tupdesc,
 												 List *retrieved_attrs,
-												 const char *relname);
+												 const char *relname,
+												 Oid relid);
 extern void audit_converter_store(AuditFdwConverter *conv,
 								  TupleTableSlot *slot, char **fields,
 								  const bool *nulls, int nfields,
@@ -272,6 +276,12 @@ extern struct AwsClient *audit_client_for(Oid serverid, Oid userid,
 /* in import.c */
 extern List *auditImportForeignSchema(ImportForeignSchemaStmt *stmt,
 									  Oid serverOid);
+
+/* in fieldcase.c */
+typedef struct AuditGlueType AuditGlueType;
+extern AuditGlueType *audit_glue_type_parse(const char *type);
+extern bool audit_glue_type_is_complex(const char *type);
+extern Jsonb *audit_glue_type_recase(Jsonb *in, const AuditGlueType *type);
 
 /* in querylog.c */
 /* One row of the query log (audit_fdw.query_log_entries). */

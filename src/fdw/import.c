@@ -16,6 +16,14 @@
  * snake_case (orderId -> order_id).  LIMIT TO and EXCEPT are applied by
  * PostgreSQL on the table names returned.
  *
+ * Field names keep the case the item has (DynamoDB's names are
+ * case-sensitive, Athena's are not): the declared type of keys, new_image
+ * and old_image is the one create_audit_table kept in the table's
+ * parameters (audit_fdw.keys_type, audit_fdw.image_type) when it matches
+ * the column's Glue type but for case, else the Glue type.  A column whose
+ * declared type names a field with an upper-case letter gets it as the
+ * option glue_type, so that its JSON comes back in that case (fieldcase.c).
+ *
  * A table made by create_audit_table (partition projection of type date
  * over the delivery hour, and the audit record's event_time) also gets the
  * options of partition pruning: time_column, partition_column and
@@ -49,6 +57,9 @@ static char *snake_case(const char *name);
 static const char *struct_prefix(const char *column);
 static bool name_taken(List *names, const char *name);
 static const char *glue_parameter(GlueTable *table, const char *name);
+static const char *declared_type(GlueTable *table, AthenaTableColumn *col);
+static void append_column(StringInfo buf, const char *name, const char *type,
+						  const char *column_name, const char *path);
 static void append_partition_options(StringInfo buf, GlueTable *table);
 
 static const char *
@@ -104,6 +115,51 @@ append_partition_options(StringInfo buf, GlueTable *table)
 						 quote_literal_cstr(col->name), quote_literal_cstr(format));
 		return;
 	}
+}
+
+/*
+ * The type of a column with its field names as declared: for the audit
+ * record's struct columns, the type create_audit_table kept, when it is
+ * the Glue type but for case.
+ */
+static const char *
+declared_type(GlueTable *table, AthenaTableColumn *col)
+{
+	const char *param = NULL;
+	const char *declared;
+
+	if (pg_strcasecmp(col->name, "keys") == 0)
+		param = "audit_fdw.keys_type";
+	else if (pg_strcasecmp(col->name, "new_image") == 0 ||
+			 pg_strcasecmp(col->name, "old_image") == 0)
+		param = "audit_fdw.image_type";
+	declared = param ? glue_parameter(table, param) : NULL;
+	if (declared && pg_strcasecmp(declared, col->type) == 0)
+		return declared;
+	return col->type;
+}
+
+/*
+ * One column definition: name, PostgreSQL type, and the options of a struct
+ * path and of a declared type with upper-case field names.
+ */
+static void
+append_column(StringInfo buf, const char *name, const char *type,
+			  const char *column_name, const char *path)
+{
+	const char *pgtype = audit_glue_type_to_pg(type);
+	bool		recase = audit_glue_type_parse(type) != NULL;
+
+	appendStringInfo(buf, "%s %s", quote_identifier(name), pgtype ? pgtype : "text");
+	if (column_name == NULL && !recase)
+		return;
+	appendStringInfoString(buf, " OPTIONS (");
+	if (column_name)
+		appendStringInfo(buf, "column_name %s, path %s%s", quote_literal_cstr(column_name),
+						 quote_literal_cstr(path), recase ? ", " : "");
+	if (recase)
+		appendStringInfo(buf, "glue_type %s", quote_literal_cstr(type));
+	appendStringInfoChar(buf, ')');
 }
 
 /* The prefix of expanded fields of the audit record's struct columns. */
@@ -240,14 +296,12 @@ auditImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 		foreach(cc, table->columns)
 		{
 			AthenaTableColumn *col = (AthenaTableColumn *) lfirst(cc);
-			const char *pgtype = audit_glue_type_to_pg(col->type);
 
 			names = lappend(names, makeString(col->name));
 			if (!first)
 				appendStringInfoString(&buf, ",\n  ");
 			first = false;
-			appendStringInfo(&buf, "%s %s", quote_identifier(col->name),
-							 pgtype ? pgtype : "text");
+			append_column(&buf, col->name, declared_type(table, col), NULL, NULL);
 		}
 
 		/* struct fields of the audit record as columns of their own */
@@ -261,21 +315,18 @@ auditImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 
 				if (prefix == NULL)
 					continue;
-				foreach(fc, parse_struct_fields(col->type))
+				foreach(fc, parse_struct_fields(declared_type(table, col)))
 				{
 					StructField *f = (StructField *) lfirst(fc);
 					char	   *name = psprintf("%s%s", prefix, snake_case(f->name));
-					const char *pgtype = audit_glue_type_to_pg(f->type);
+					StringInfoData def;
 
 					if (strchr(f->name, '.') || name_taken(names, name))
 						continue;
 					names = lappend(names, makeString(name));
-					expanded = lappend(expanded,
-									   psprintf("%s %s OPTIONS (column_name %s, path %s)",
-												quote_identifier(name),
-												pgtype ? pgtype : "text",
-												quote_literal_cstr(col->name),
-												quote_literal_cstr(f->name)));
+					initStringInfo(&def);
+					append_column(&def, name, f->type, col->name, f->name);
+					expanded = lappend(expanded, def.data);
 				}
 			}
 			foreach(cc, expanded)

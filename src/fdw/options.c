@@ -56,6 +56,7 @@ typedef enum OptionKind
 	OPT_S3_URI,					/* s3://bucket/prefix */
 	OPT_TRANSPORT,				/* csv | api */
 	OPT_PATH,					/* dotted field path */
+	OPT_GLUE_TYPE,				/* a Hive type: struct<orderId:string> */
 	OPT_PARTITION_FORMAT,		/* yyyy/MM/dd/HH and the like */
 	OPT_INTERVAL,				/* a positive interval */
 	OPT_BOOL					/* true | false (and what parse_bool takes) */
@@ -102,6 +103,7 @@ static const AuditFdwOption valid_options[] = {
 	/* column */
 	{"column_name", AttributeRelationId, OPT_IDENT},
 	{"path", AttributeRelationId, OPT_PATH},
+	{"glue_type", AttributeRelationId, OPT_GLUE_TYPE},
 	/* user mapping: the credential options of the AWS client core */
 	{"access_key_id", UserMappingRelationId, OPT_STRING},
 	{"secret_access_key", UserMappingRelationId, OPT_STRING, 0, 0, false, true},
@@ -459,6 +461,15 @@ check_option_value(const AuditFdwOption *opt, DefElem *def)
 							 errhint("Use a non-negative interval of days, hours or minutes, such as \"1 hour\", or 0 for a table partitioned by event time.")));
 				break;
 			}
+		case OPT_GLUE_TYPE:
+			if (!audit_glue_type_is_complex(value))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("invalid value for option \"%s\": \"%s\"",
+								opt->name, value),
+						 errdetail("Option \"glue_type\" gives the declared Glue type of a struct, array or map column, so that its field names come back in their declared case."),
+						 errhint("Use the type as Glue declares it, such as \"struct<orderId:string,lastUpdatedDate:bigint>\".")));
+			break;
 		case OPT_PATH:
 			{
 				const char *p = value;
@@ -590,6 +601,31 @@ audit_get_options(Oid foreigntableid, Oid serverid)
 }
 
 /*
+ * Whether a column is read from Athena as JSON text
+ * (json_format(CAST(... AS JSON))): json and jsonb columns, and a text
+ * column over a struct, array or map whose Glue type it declares (else
+ * Athena would send Hive's text form, {orderid=101}).
+ */
+bool
+audit_column_reads_json(Oid relid, AttrNumber attnum, Oid typid)
+{
+	ListCell   *lc;
+
+	if (typid == JSONBOID || typid == JSONOID)
+		return true;
+	if (typid != TEXTOID && typid != VARCHAROID)
+		return false;
+	foreach(lc, GetForeignColumnOptions(relid, attnum))
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, "glue_type") == 0)
+			return audit_glue_type_is_complex(defGetString(def));
+	}
+	return false;
+}
+
+/*
  * The remote name and struct path of a column.  The remote name defaults
  * to the column's own name.
  */
@@ -607,6 +643,8 @@ audit_get_column(Oid relid, AttrNumber attnum, const char *attname)
 
 		if (strcmp(def->defname, "column_name") == 0)
 			col->remote_name = pstrdup(defGetString(def));
+		else if (strcmp(def->defname, "glue_type") == 0)
+			col->glue_type = pstrdup(defGetString(def));
 		else if (strcmp(def->defname, "path") == 0)
 		{
 			char	   *path = pstrdup(defGetString(def));

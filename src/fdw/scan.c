@@ -528,7 +528,9 @@ auditBeginForeignScan(ForeignScanState *node, int eflags)
 										   ? RelationGetDescr(fsstate->rel)
 										   : node->ss.ss_ScanTupleSlot->tts_tupleDescriptor,
 										   fsstate->retrieved_attrs,
-										   fsstate->relname);
+										   fsstate->relname,
+										   fsstate->rel ? RelationGetRelid(fsstate->rel)
+										   : InvalidOid);
 }
 
 /*

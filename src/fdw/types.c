@@ -10,7 +10,10 @@
  * differs from PostgreSQL's:
  *	- timestamp without a zone read into timestamptz is UTC (Athena's
  *	  session time zone), not the PostgreSQL session's zone;
- *	- varbinary arrives as hex pairs separated by spaces.
+ *	- varbinary arrives as hex pairs separated by spaces;
+ *	- a struct read as JSON has Athena's lower-cased field names: a column
+ *	  with a declared Glue type gets them back in the declared case
+ *	  (fieldcase.c).
  * A value that does not convert raises an error naming the column and the
  * row.
  *
@@ -25,6 +28,7 @@
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/formatting.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 
 #include "fdw/fdw.h"
@@ -33,7 +37,8 @@ typedef enum ConvKind
 {
 	CONV_INPUT,					/* the type's input function */
 	CONV_TIMESTAMPTZ,			/* input function, UTC when no zone given */
-	CONV_BYTEA_HEX				/* "de ad be ef" */
+	CONV_BYTEA_HEX,				/* "de ad be ef" */
+	CONV_JSON_RECASE			/* JSON with field names in the declared case */
 } ConvKind;
 
 typedef struct ColumnConverter
@@ -44,6 +49,8 @@ typedef struct ColumnConverter
 	Oid			typioparam;
 	int32		typmod;
 	char	   *name;
+	Oid			typid;
+	AuditGlueType *glue_type;	/* CONV_JSON_RECASE */
 } ColumnConverter;
 
 struct AuditFdwConverter
@@ -60,6 +67,7 @@ struct AuditFdwConverter
 static void conversion_error_callback(void *arg);
 static Datum convert_timestamptz(ColumnConverter *col, char *value);
 static Datum convert_bytea_hex(char *value, bool *ok);
+static Datum convert_json_recase(ColumnConverter *col, char *value);
 
 /*
  * Prepare the conversion of the retrieved columns (retrieved_attrs, in
@@ -67,7 +75,7 @@ static Datum convert_bytea_hex(char *value, bool *ok);
  */
 AuditFdwConverter *
 audit_converter_create(TupleDesc tupdesc, List *retrieved_attrs,
-					   const char *relname)
+					   const char *relname, Oid relid)
 {
 	AuditFdwConverter *conv = palloc0(sizeof(AuditFdwConverter));
 	ListCell   *lc;
@@ -86,6 +94,7 @@ audit_converter_create(TupleDesc tupdesc, List *retrieved_attrs,
 		Oid			infunc;
 
 		col->attnum = attnum;
+		col->typid = attr->atttypid;
 		col->typmod = attr->atttypmod;
 		col->name = pstrdup(NameStr(attr->attname));
 		getTypeInputInfo(attr->atttypid, &infunc, &col->typioparam);
@@ -96,6 +105,14 @@ audit_converter_create(TupleDesc tupdesc, List *retrieved_attrs,
 			col->kind = CONV_BYTEA_HEX;
 		else
 			col->kind = CONV_INPUT;
+		if (OidIsValid(relid) && audit_column_reads_json(relid, attnum, attr->atttypid))
+		{
+			AuditFdwColumn *c = audit_get_column(relid, attnum, NameStr(attr->attname));
+
+			col->glue_type = c->glue_type ? audit_glue_type_parse(c->glue_type) : NULL;
+			if (col->glue_type)
+				col->kind = CONV_JSON_RECASE;
+		}
 	}
 	return conv;
 }
@@ -245,6 +262,9 @@ audit_converter_store(AuditFdwConverter *conv, TupleTableSlot *slot,
 			case CONV_TIMESTAMPTZ:
 				values[idx] = convert_timestamptz(col, fields[i]);
 				break;
+			case CONV_JSON_RECASE:
+				values[idx] = convert_json_recase(col, fields[i]);
+				break;
 			case CONV_BYTEA_HEX:
 				{
 					bool		ok;
@@ -262,6 +282,20 @@ audit_converter_store(AuditFdwConverter *conv, TupleTableSlot *slot,
 	}
 	error_context_stack = errcallback.previous;
 	ExecStoreVirtualTuple(slot);
+}
+
+/* A JSON value with its struct field names in the declared case. */
+static Datum
+convert_json_recase(ColumnConverter *col, char *value)
+{
+	Jsonb	   *in = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(value)));
+	Jsonb	   *out = audit_glue_type_recase(in, col->glue_type);
+
+	if (col->typid == JSONBOID)
+		return JsonbPGetDatum(out);
+	/* json, text: the JSON text through the column type's input */
+	return InputFunctionCall(&col->input, JsonbToCString(NULL, &out->root, VARSIZE(out)),
+							 col->typioparam, col->typmod);
 }
 
 /*

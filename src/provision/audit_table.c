@@ -300,6 +300,9 @@ table_input(const AuditTableSpec *spec)
 	json_object_object_add(params, "EXTERNAL", json_object_new_string("TRUE"));
 	json_object_object_add(params, "classification", json_object_new_string("json"));
 	json_object_object_add(params, "audit_fdw.record_version", json_object_new_string("1"));
+	/* the declared names, verbatim: Athena lower-cases those of the columns */
+	json_object_object_add(params, "audit_fdw.keys_type", json_object_new_string(spec->keys_type));
+	json_object_object_add(params, "audit_fdw.image_type", json_object_new_string(spec->image_type));
 	json_object_object_add(params, "projection.enabled", json_object_new_string("true"));
 	json_object_object_add(params, psprintf("%s.type", p), json_object_new_string("date"));
 	json_object_object_add(params, psprintf("%s.format", p),

@@ -24,6 +24,22 @@ AUDIT_COLUMNS = [
     ("new_image", ITEM), ("old_image", ITEM),
 ]
 
+# A table as Athena DDL or a crawler leaves it: every name lower-cased, the
+# declared names kept only in the parameters create_audit_table writes.
+NESTED = ("struct<orderId:string,shipTo:map<string,struct<zipCode:string>>,"
+          "lineItems:array<struct<skuId:string,qty:int>>>")
+LC_COLUMNS = [(n, t.lower()) for n, t in AUDIT_COLUMNS[:7]] + [
+    ("keys", "struct<orderid:string>"), ("new_image", NESTED.lower()),
+    ("old_image", NESTED.lower())]
+LC_PARAMETERS = {"audit_fdw.keys_type": "struct<orderId:string>",
+                 "audit_fdw.image_type": NESTED}
+LC_RECORD = {"event_id": "e-lc-1", "event_name": "INSERT", "event_time": "2024-01-15 16:44:27.000",
+             "sequence_number": "1" * 21, "shard_id": "shardId-000001", "source_table": "Orders",
+             "aws_region": "us-east-1", "keys": {"orderId": "201"},
+             "new_image": {"orderId": "201",
+                           "shipTo": {"Home": {"zipCode": "10115"}, "office": {"zipCode": "20095"}},
+                           "lineItems": [{"skuId": "A-1", "qty": 2}, {"skuId": "B-2", "qty": 1}]}}
+
 HISTORY = [("INSERT", None, "OPEN", "2024-01-15 16:44:27.000"),
            ("MODIFY", "OPEN", "PICKEDUP", "2024-01-15 18:02:11.250"),
            ("MODIFY", "PICKEDUP", "DELIVERED", "2024-01-16 09:30:00.000"),
@@ -56,6 +72,7 @@ def glue_catalog(emulator):
     except glue.exceptions.AlreadyExistsException:
         pass
     for name, cols in (("orders_audit", AUDIT_COLUMNS),
+                       ("orders_audit_lc", LC_COLUMNS),
                        ("customers_audit", [("event_id", "string")]),
                        ("weird types", [("t", "uniontype<int,string>")])):
         try:
@@ -64,6 +81,7 @@ def glue_catalog(emulator):
             pass
         glue.create_table(DatabaseName=DATABASE, TableInput={
             "Name": name, "TableType": "EXTERNAL_TABLE",
+            "Parameters": LC_PARAMETERS if name == "orders_audit_lc" else {},
             "StorageDescriptor": {
                 "Columns": [{"Name": n, "Type": t} for n, t in cols],
                 "Location": f"s3://{BUCKET}/{RUN}/{name.replace(' ', '_')}/",
@@ -75,6 +93,8 @@ def glue_catalog(emulator):
                   Body="".join(json.dumps(r) + "\n" for r in records[:3]).encode())
     s3.put_object(Bucket=BUCKET, Key=f"{RUN}/orders_audit/2024/01/20/12/part-2",
                   Body="".join(json.dumps(r) + "\n" for r in records[3:]).encode())
+    s3.put_object(Bucket=BUCKET, Key=f"{RUN}/orders_audit_lc/2024/01/15/16/part-1",
+                  Body=(json.dumps(LC_RECORD) + "\n").encode())
 
     conn = connect()
     cur = conn.cursor()
@@ -87,7 +107,7 @@ def glue_catalog(emulator):
         OPTIONS (access_key_id 'test', secret_access_key 'test')""")
     yield conn
     cur.execute(f"DROP SERVER IF EXISTS {SERVER} CASCADE")
-    for schema in ("audit_imp", "audit_imp2", "audit_imp3"):
+    for schema in ("audit_imp", "audit_imp2", "audit_imp3", "audit_imp4"):
         cur.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
     conn.close()
 
@@ -109,7 +129,8 @@ def test_import_audit_table_answers_order_history(glue_catalog, db):
     cols = columns(cur, "audit_imp", "orders_audit")
     assert cols[:3] == [("event_id", "text", ""), ("event_name", "text", ""),
                         ("event_time", "timestamp with time zone", "")]
-    assert ("new_image", "jsonb", "") in cols
+    assert ("new_image", "jsonb", "glue_type=" + ITEM) in cols
+    assert ("keys", "jsonb", "glue_type=struct<orderId:string>") in cols
     assert ("order_id", "text", "column_name=keys,path=orderId") in cols
     assert ("new_state", "text", "column_name=new_image,path=state") in cols
     assert ("old_state", "text", "column_name=old_image,path=state") in cols
@@ -132,6 +153,50 @@ def test_import_audit_table_answers_order_history(glue_catalog, db):
     plan = "\n".join(r[0] for r in cur.fetchall())
     assert '("keys"."orderId" = \'101\')' in plan and "Sort" not in plan
 
+    # jsonb keys as the item has them (Athena sends them lower-cased)
+    cur.execute("""SELECT keys->>'orderId', keys->>'orderid', new_image
+                     FROM audit_imp.orders_audit
+                    WHERE order_id = '101' AND event_name = 'INSERT'""")
+    order_id, lower, image = cur.fetchone()
+    assert (order_id, lower) == ("101", None)
+    assert image == {"orderId": "101", "state": "OPEN", "lastUpdatedDate": 1705337067}
+
+
+def test_import_recovers_the_declared_case(glue_catalog, db):
+    """A table whose Glue names are lower-cased: the column names and jsonb
+    keys come from the declared types create_audit_table kept; struct fields
+    inside maps and arrays take their case, map keys (data) keep theirs."""
+    cur = db.cursor()
+    cur.execute("DROP SCHEMA IF EXISTS audit_imp4 CASCADE; CREATE SCHEMA audit_imp4")
+    cur.execute(f'IMPORT FOREIGN SCHEMA "{DATABASE}" LIMIT TO (orders_audit_lc) '
+                f'FROM SERVER {SERVER} INTO audit_imp4')
+    cols = columns(cur, "audit_imp4", "orders_audit_lc")
+    assert ("order_id", "text", "column_name=keys,path=orderId") in cols
+    assert ("new_ship_to", "jsonb", "column_name=new_image,path=shipTo,glue_type="
+            "map<string,struct<zipCode:string>>") in cols
+    assert ("new_line_items", "jsonb", "column_name=new_image,path=lineItems,glue_type="
+            "array<struct<skuId:string,qty:int>>") in cols
+    cur.execute("""SELECT order_id, keys, new_image, new_ship_to, new_line_items
+                     FROM audit_imp4.orders_audit_lc WHERE order_id = '201'""")
+    order_id, keys, image, ship_to, items = cur.fetchone()
+    assert order_id == "201" and keys == {"orderId": "201"}
+    assert ship_to == {"Home": {"zipCode": "10115"}, "office": {"zipCode": "20095"}}
+    assert items == [{"skuId": "A-1", "qty": 2}, {"skuId": "B-2", "qty": 1}]
+    assert image == {"orderId": "201", "shipTo": ship_to, "lineItems": items}
+
+    # a struct declared text, with its Glue type: JSON in the declared case,
+    # not Hive's {orderid=201}
+    cur.execute(f"""CREATE FOREIGN TABLE audit_imp4.by_hand (
+        image text OPTIONS (column_name 'new_image', glue_type '{NESTED}'),
+        order_id text OPTIONS (column_name 'keys', path 'orderId'))
+        SERVER {SERVER} OPTIONS (database '{DATABASE}', "table" 'orders_audit_lc')""")
+    cur.execute("SELECT image FROM audit_imp4.by_hand WHERE order_id = '201'")
+    assert json.loads(cur.fetchone()[0]) == image
+    with pytest.raises(Exception) as e:
+        cur.execute("ALTER FOREIGN TABLE audit_imp4.by_hand ALTER image "
+                    "OPTIONS (SET glue_type 'string')")
+    assert 'invalid value for option "glue_type"' in str(e.value)
+
 
 def test_import_except_and_unknown_types(glue_catalog, db):
     cur = db.cursor()
@@ -140,7 +205,7 @@ def test_import_except_and_unknown_types(glue_catalog, db):
                 f'FROM SERVER {SERVER} INTO audit_imp2')
     cur.execute("""SELECT c.relname FROM pg_class c
                     WHERE c.relnamespace = 'audit_imp2'::regnamespace ORDER BY 1""")
-    assert cur.fetchall() == [("customers_audit",), ("weird types",)]
+    assert cur.fetchall() == [("customers_audit",), ("orders_audit_lc",), ("weird types",)]
     # a Glue type without a PostgreSQL counterpart is read as text
     assert columns(cur, "audit_imp2", '"weird types"') == [("t", "text", "")]
 
