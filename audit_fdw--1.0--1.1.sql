@@ -10,7 +10,9 @@
 -- ---------------------------------------------------------------------------
 -- Security: query_log filters by user as a security barrier, so that no
 -- function or failing cast in a caller's WHERE clause sees another user's
--- rows before the filter has run.
+-- rows before the filter has run.  A later section that adds columns
+-- redefines the view with CREATE OR REPLACE VIEW, which replaces the
+-- view's options too: it must keep WITH (security_barrier = true).
 -- ---------------------------------------------------------------------------
 ALTER VIEW query_log SET (security_barrier = true);
 
