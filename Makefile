@@ -21,6 +21,7 @@ OBJS = \
 	src/aws/jsontext.o \
 	src/aws/protocol.o \
 	src/aws/region.o \
+	src/aws/responses.o \
 	src/aws/s3.o \
 	src/aws/sigv4.o \
 	src/aws/sts.o \

@@ -22,23 +22,13 @@
 #include <json-c/json.h>
 
 #include "aws/athena.h"
-#include "aws/json_read.h"
+#include "aws/responses.h"
 
-static int64 json_int64_or_zero(json_object *obj, const char *key);
 static char *pstrdup_or_null(const char *s);
 static bool valid_query_id(const char *id);
 
 /* Athena's query ids are UUIDs; anything much longer is not one. */
 #define ATHENA_MAX_QUERY_ID 128
-
-/* An integer member, 0 when absent or of another type. */
-static int64
-json_int64_or_zero(json_object *obj, const char *key)
-{
-	int64		v = 0;
-
-	return aws_json_int64(obj, key, &v) ? v : 0;
-}
 
 static bool
 valid_query_id(const char *id)
@@ -153,12 +143,7 @@ athena_get_query(AwsClient *client, const char *query_id,
 {
 	json_object *req = json_object_new_object();
 	json_object *volatile resp = NULL;
-	json_object *qe = NULL,
-			   *st = NULL,
-			   *stats = NULL,
-			   *rc = NULL,
-			   *err = NULL,
-			   *reuse = NULL;
+	AthenaExecutionView view;
 	const char *state;
 
 	memset(status, 0, sizeof(AthenaQueryStatus));
@@ -175,14 +160,8 @@ athena_get_query(AwsClient *client, const char *query_id,
 	PG_END_TRY();
 	json_object_put(req);
 
-	qe = aws_json_obj(resp, "QueryExecution");
-	st = aws_json_obj(qe, "Status");
-	stats = aws_json_obj(qe, "Statistics");
-	rc = aws_json_obj(qe, "ResultConfiguration");
-	err = aws_json_obj(st, "AthenaError");
-	reuse = aws_json_obj(stats, "ResultReuseInformation");
-
-	state = aws_json_str(st, "State");
+	aws_read_query_execution(resp, &view);
+	state = view.state;
 	if (state == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
@@ -204,24 +183,17 @@ athena_get_query(AwsClient *client, const char *query_id,
 				 errmsg("Athena returned an unknown state \"%.40s\" for query %s",
 						state, query_id)));
 
-	status->state_change_reason = pstrdup_or_null(aws_json_str(st, "StateChangeReason"));
-	if (err)
-	{
-		int64		type;
-
-		/* ErrorType is an integer in Athena's model */
-		if (aws_json_int64(err, "ErrorType", &type))
-			status->error_type = psprintf(INT64_FORMAT, type);
-		if (status->state_change_reason == NULL)
-			status->state_change_reason = pstrdup_or_null(aws_json_str(err, "ErrorMessage"));
-	}
-	status->output_location = pstrdup_or_null(aws_json_str(rc, "OutputLocation"));
-	status->data_scanned_bytes = json_int64_or_zero(stats, "DataScannedInBytes");
-	status->engine_ms = json_int64_or_zero(stats, "EngineExecutionTimeInMillis");
-	status->queue_ms = json_int64_or_zero(stats, "QueryQueueTimeInMillis");
-	status->total_ms = json_int64_or_zero(stats, "TotalExecutionTimeInMillis");
-	if (!aws_json_bool(reuse, "ReusedPreviousResult", &status->reused))
-		status->reused = false;
+	status->state_change_reason = pstrdup_or_null(view.state_change_reason ?
+												   view.state_change_reason :
+												   view.error_message);
+	if (view.has_error_type)
+		status->error_type = psprintf(INT64_FORMAT, view.error_type);
+	status->output_location = pstrdup_or_null(view.output_location);
+	status->data_scanned_bytes = view.data_scanned_bytes;
+	status->engine_ms = view.engine_ms;
+	status->queue_ms = view.queue_ms;
+	status->total_ms = view.total_ms;
+	status->reused = view.reused;
 	aws_json_release(resp);
 }
 
@@ -290,8 +262,8 @@ athena_get_results(AwsClient *client, const char *query_id,
 {
 	json_object *req = json_object_new_object();
 	json_object *volatile resp = NULL;
-	json_object *rs = NULL,
-			   *rows = NULL;
+	json_object *rows;
+	const char *next;
 	AthenaResultPage *page = palloc0(sizeof(AthenaResultPage));
 	size_t		i;
 
@@ -311,29 +283,26 @@ athena_get_results(AwsClient *client, const char *query_id,
 	PG_END_TRY();
 	json_object_put(req);
 
-	page->next_token = pstrdup_or_null(aws_json_str(resp, "NextToken"));
-	rs = aws_json_obj(resp, "ResultSet");
-	rows = aws_json_arr(rs, "Rows");
+	rows = aws_read_result_rows(resp, &next);
+	page->next_token = pstrdup_or_null(next);
 	if (rows)
 	{
-		size_t		n = json_object_array_length(rows);
+		size_t		n = aws_json_arr_len(rows);
 
 		page->nrows = (int) n;
 		page->rows = palloc0(sizeof(char **) * Max(n, 1));
 		for (i = 0; i < n; i++)
 		{
-			json_object *row = json_object_array_get_idx(rows, i);
-			json_object *data = NULL;
+			json_object *data = aws_read_result_row(rows, i);
 			size_t		ncols,
 						j;
 
-			data = aws_json_arr(row, "Data");
 			if (data == NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_FDW_ERROR),
 						 errmsg("Athena GetQueryResults returned a row without data for query %s",
 								query_id)));
-			ncols = json_object_array_length(data);
+			ncols = aws_json_arr_len(data);
 			if (i == 0)
 				page->ncols = (int) ncols;
 			else if ((int) ncols != page->ncols)
@@ -343,9 +312,7 @@ athena_get_results(AwsClient *client, const char *query_id,
 								query_id)));
 			page->rows[i] = palloc(sizeof(char *) * Max(ncols, 1));
 			for (j = 0; j < ncols; j++)
-				page->rows[i][j] =
-					pstrdup_or_null(aws_json_str(json_object_array_get_idx(data, j),
-												   "VarCharValue"));
+				page->rows[i][j] = pstrdup_or_null(aws_read_result_cell(data, j));
 		}
 	}
 	aws_json_release(resp);

@@ -23,12 +23,12 @@
 
 #include "aws/dynamodbstreams.h"
 #include "aws/jsontext.h"
+#include "aws/responses.h"
 #include "lib/stringinfo.h"
 
 /* DescribeStream returns at most this many shards a page */
 #define DESCRIBE_STREAM_LIMIT 100
 
-static const char *get_string(json_object *obj, const char *key);
 static void request_reset(void *arg);
 static json_object *new_request(void);
 static void bad_response(const char *operation, const char *what) pg_attribute_noreturn();
@@ -60,17 +60,6 @@ new_request(void)
 	return obj;
 }
 
-static const char *
-get_string(json_object *obj, const char *key)
-{
-	json_object *v;
-
-	if (obj && json_object_object_get_ex(obj, key, &v) &&
-		json_object_is_type(v, json_type_string))
-		return json_object_get_string(v);
-	return NULL;
-}
-
 static void
 bad_response(const char *operation, const char *what)
 {
@@ -96,12 +85,12 @@ ddb_latest_stream_arn(AwsClient *client, const char *table_name)
 	json_object_object_add(req, "TableName", json_object_new_string(table_name));
 	resp = aws_json_call(client, AWS_SERVICE_DYNAMODB, "DescribeTable", req);
 
-	if (!json_object_object_get_ex(resp, "Table", &table))
+	if ((table = aws_json_obj(resp, "Table")) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 				 errmsg("aws dynamodb DescribeTable returned an unexpected response"),
 				 errdetail("The response has no Table.")));
-	arn = get_string(table, "LatestStreamArn");
+	arn = aws_json_str(table, "LatestStreamArn");
 	if (arn == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -155,18 +144,18 @@ ddbstreams_list_streams(AwsClient *client, const char *table_name)
 			json_object_object_add(req, "ExclusiveStartStreamArn", json_object_new_string(start));
 		resp = aws_json_call(client, AWS_SERVICE_DYNAMODB_STREAMS, "ListStreams", req);
 
-		if (!json_object_object_get_ex(resp, "Streams", &streams) ||
-			!json_object_is_type(streams, json_type_array))
+		if ((streams = aws_json_arr(resp, "Streams")) == NULL)
 			bad_response("ListStreams", "Streams array");
-		n = json_object_array_length(streams);
+		n = aws_json_arr_len(streams);
 		for (i = 0; i < n; i++)
 		{
-			const char *arn = get_string(json_object_array_get_idx(streams, i), "StreamArn");
+			const char *arn = aws_json_str(aws_json_arr_obj(streams, i),
+											  "StreamArn");
 
 			if (arn)
 				arns = lappend(arns, pstrdup(arn));
 		}
-		last = get_string(resp, "LastEvaluatedStreamArn");
+		last = aws_json_str(resp, "LastEvaluatedStreamArn");
 		start = last ? pstrdup(last) : NULL;
 		aws_json_release(resp);
 		if (start == NULL)
@@ -203,46 +192,37 @@ ddbstreams_describe_stream(AwsClient *client, const char *stream_arn)
 			json_object_object_add(req, "ExclusiveStartShardId", json_object_new_string(start));
 		resp = aws_json_call(client, AWS_SERVICE_DYNAMODB_STREAMS, "DescribeStream", req);
 
-		if (!json_object_object_get_ex(resp, "StreamDescription", &sd) ||
-			!json_object_is_type(sd, json_type_object))
+		if ((sd = aws_json_obj(resp, "StreamDescription")) == NULL)
 			bad_response("DescribeStream", "StreamDescription");
 		if (desc->stream_arn == NULL)
 		{
 			const char *s;
 
-			desc->stream_arn = pstrdup((s = get_string(sd, "StreamArn")) ? s : stream_arn);
-			desc->stream_status = (s = get_string(sd, "StreamStatus")) ? pstrdup(s) : NULL;
-			desc->stream_view_type = (s = get_string(sd, "StreamViewType")) ? pstrdup(s) : NULL;
-			desc->table_name = (s = get_string(sd, "TableName")) ? pstrdup(s) : NULL;
+			desc->stream_arn = pstrdup((s = aws_json_str(sd, "StreamArn")) ? s : stream_arn);
+			desc->stream_status = (s = aws_json_str(sd, "StreamStatus")) ? pstrdup(s) : NULL;
+			desc->stream_view_type = (s = aws_json_str(sd, "StreamViewType")) ? pstrdup(s) : NULL;
+			desc->table_name = (s = aws_json_str(sd, "TableName")) ? pstrdup(s) : NULL;
 		}
-		if (json_object_object_get_ex(sd, "Shards", &shards) &&
-			json_object_is_type(shards, json_type_array))
+		shards = aws_json_arr(sd, "Shards");
+		n = aws_json_arr_len(shards);
+		for (i = 0; i < n; i++)
 		{
-			n = json_object_array_length(shards);
-			for (i = 0; i < n; i++)
-			{
-				json_object *js = json_object_array_get_idx(shards, i);
-				json_object *range = NULL;
-				StreamShard *shard;
-				const char *s;
+			StreamShardView view;
+			StreamShard *shard;
 
-				if ((s = get_string(js, "ShardId")) == NULL)
-					bad_response("DescribeStream", "ShardId in a shard");
-				shard = palloc0(sizeof(StreamShard));
-				shard->shard_id = pstrdup(s);
-				if ((s = get_string(js, "ParentShardId")) != NULL)
-					shard->parent_shard_id = pstrdup(s);
-				if (json_object_object_get_ex(js, "SequenceNumberRange", &range))
-				{
-					if ((s = get_string(range, "StartingSequenceNumber")) != NULL)
-						shard->starting_sequence_number = pstrdup(s);
-					if ((s = get_string(range, "EndingSequenceNumber")) != NULL)
-						shard->ending_sequence_number = pstrdup(s);
-				}
-				desc->shards = lappend(desc->shards, shard);
-			}
+			if (!aws_read_stream_shard(shards, i, &view))
+				bad_response("DescribeStream", "ShardId in a shard");
+			shard = palloc0(sizeof(StreamShard));
+			shard->shard_id = pstrdup(view.shard_id);
+			if (view.parent_shard_id != NULL)
+				shard->parent_shard_id = pstrdup(view.parent_shard_id);
+			if (view.starting_sequence_number != NULL)
+				shard->starting_sequence_number = pstrdup(view.starting_sequence_number);
+			if (view.ending_sequence_number != NULL)
+				shard->ending_sequence_number = pstrdup(view.ending_sequence_number);
+			desc->shards = lappend(desc->shards, shard);
 		}
-		last = get_string(sd, "LastEvaluatedShardId");
+		last = aws_json_str(sd, "LastEvaluatedShardId");
 		start = last ? pstrdup(last) : NULL;
 		aws_json_release(resp);
 		if (start == NULL)
@@ -281,7 +261,7 @@ ddbstreams_get_shard_iterator(AwsClient *client, const char *stream_arn,
 							 "GetShardIterator", req, error);
 	if (resp == NULL)
 		return NULL;
-	it = get_string(resp, "ShardIterator");
+	it = aws_json_str(resp, "ShardIterator");
 	if (it == NULL)
 		bad_response("GetShardIterator", "ShardIterator");
 	result = pstrdup(it);
@@ -313,11 +293,10 @@ ddbstreams_get_records(AwsClient *client, const char *iterator, int limit,
 
 	page = palloc0(sizeof(StreamRecordsPage));
 	page->response = resp;
-	if (!json_object_object_get_ex(resp, "Records", &page->records) ||
-		!json_object_is_type(page->records, json_type_array))
+	if ((page->records = aws_json_arr(resp, "Records")) == NULL)
 		bad_response("GetRecords", "Records array");
-	page->nrecords = (int) json_object_array_length(page->records);
-	next = get_string(resp, "NextShardIterator");
+	page->nrecords = (int) aws_json_arr_len(page->records);
+	next = aws_json_str(resp, "NextShardIterator");
 	page->next_iterator = next ? pstrdup(next) : NULL;
 	return page;
 }

@@ -22,8 +22,8 @@
 
 #include "aws/aws.h"
 #include "aws/firehose.h"
-#include "aws/json_read.h"
 #include "aws/jsontext.h"
+#include "aws/responses.h"
 #include "lib/stringinfo.h"
 #include "utils/memutils.h"
 #include "common/base64.h"
@@ -103,6 +103,7 @@ char *
 firehose_create_delivery_stream(AwsClient *client, json_object *request)
 {
 	json_object *resp;
+	const char *arn;
 	AwsError   *error = NULL;
 	char	   *result = "";
 
@@ -113,8 +114,8 @@ firehose_create_delivery_stream(AwsClient *client, json_object *request)
 			return NULL;
 		aws_error_raise(error);
 	}
-	if (aws_json_str(resp, "DeliveryStreamARN") != NULL)
-		result = aws_json_pstr(resp, "DeliveryStreamARN");
+	if ((arn = aws_json_str(resp, "DeliveryStreamARN")) != NULL)
+		result = pstrdup(arn);
 	return result;
 }
 
@@ -168,6 +169,7 @@ firehose_put_record_batch(AwsClient *client, const char *delivery_stream,
 	AwsResponse *http;
 	json_object *resp;
 	json_object *responses;
+	int64_t		failed;
 	json_tokener *tok;
 	FirehoseBatchResult *result;
 	size_t		total = 0;
@@ -230,30 +232,26 @@ firehose_put_record_batch(AwsClient *client, const char *delivery_stream,
 	result->nentries = n;
 	result->error_codes = palloc0(sizeof(char *) * n);
 	result->error_messages = palloc0(sizeof(char *) * n);
-	{
-		int64		failed;
-
-		if (!aws_json_int64(resp, "FailedPutCount", &failed) || failed < 0 || failed > n)
-			bad_response("The response has no FailedPutCount between 0 and the number of records.");
-		result->failed_put_count = (int) failed;
-	}
-	responses = aws_json_arr(resp, "RequestResponses");
-	if (responses == NULL)
+	if (!aws_json_int64(resp, "FailedPutCount", &failed) || failed < 0 || failed > n)
+		bad_response("The response has no FailedPutCount between 0 and the number of records.");
+	result->failed_put_count = (int) failed;
+	if ((responses = aws_json_arr(resp, "RequestResponses")) == NULL)
 		bad_response("The response has no RequestResponses array.");
-	if ((int) json_object_array_length(responses) != n)
-		bad_response(psprintf("The response has %d entries for %d records.",
-							   (int) json_object_array_length(responses), n));
+	if (aws_json_arr_len(responses) != (size_t) n)
+		bad_response(psprintf("The response has %zu entries for %d records.",
+							   aws_json_arr_len(responses), n));
 	for (i = 0; i < n; i++)
 	{
-		json_object *entry = json_object_array_get_idx(responses, i);
+		FirehoseEntryView entry;
 
-		if (aws_json_str(entry, "ErrorCode") != NULL)
-		{
-			result->error_codes[i] = aws_json_pstr(entry, "ErrorCode");
-			result->error_messages[i] = aws_json_pstr(entry, "ErrorMessage");
-		}
-		else if (aws_json_str(entry, "RecordId") == NULL)
+		if (!aws_read_put_entry(responses, i, &entry))
 			bad_response(psprintf("Entry %d has neither a RecordId nor an ErrorCode.", i + 1));
+		if (entry.error_code != NULL)
+		{
+			result->error_codes[i] = pstrdup(entry.error_code);
+			if (entry.error_message != NULL)
+				result->error_messages[i] = pstrdup(entry.error_message);
+		}
 	}
 	return result;
 }

@@ -15,9 +15,9 @@
 #include "nodes/makefuncs.h"
 
 #include <json-c/json.h>
-#include "aws/json_read.h"
 
 #include "aws/athena.h"
+#include "aws/responses.h"
 
 static void add_columns(GlueTable *table, json_object *cols, bool partition_key);
 static json_object *call_and_release(AwsClient *client, const char *operation,
@@ -48,20 +48,15 @@ call_and_release(AwsClient *client, const char *operation, json_object *req)
 static void
 add_columns(GlueTable *table, json_object *cols, bool partition_key)
 {
-	size_t		i,
-				n;
+	size_t		n = aws_json_arr_len(cols);
 
-	if (cols == NULL || !json_object_is_type(cols, json_type_array))
-		return;
-	n = json_object_array_length(cols);
-	for (i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++)
 	{
-		json_object *c = json_object_array_get_idx(cols, i);
-		const char *name = aws_json_str(c, "Name");
-		const char *type = aws_json_str(c, "Type");
+		const char *name;
+		const char *type;
 		AthenaTableColumn *col;
 
-		if (name == NULL || name[0] == '\0')
+		if (!aws_read_glue_column(cols, i, &name, &type) || name[0] == '\0')
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 					 errmsg("Glue table \"%s\" has a column without a name", table->name),
@@ -97,46 +92,41 @@ glue_get_tables(AwsClient *client, const char *catalog_id, const char *database)
 			json_object_object_add(req, "NextToken", json_object_new_string(next_token));
 		resp = call_and_release(client, "GetTables", req);
 
-		if ((list = aws_json_arr(resp, "TableList")) != NULL)
+		list = aws_json_arr(resp, "TableList");
+		for (size_t i = 0; i < aws_json_arr_len(list); i++)
 		{
-			size_t		i,
-						n = json_object_array_length(list);
+			GlueTableView view;
+			GlueTable  *table;
 
-			for (i = 0; i < n; i++)
+			if (!aws_read_glue_table(aws_json_arr_obj(list, i), &view) || view.name[0] == '\0')
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+						 errmsg("Glue GetTables returned a table without a name"),
+						 errdetail("Table %d of database \"%s\" has no Name string.",
+								   (int) i + 1, database)));
+			table = palloc0(sizeof(GlueTable));
+			table->name = pstrdup(view.name);
+			add_columns(table, view.columns, false);
+			add_columns(table, view.partition_keys, true);
+			if (view.parameters)
 			{
-				json_object *t = json_object_array_get_idx(list, i);
-				json_object *v;
-				GlueTable  *table;
-
-				if (aws_json_str(t, "Name") == NULL || aws_json_str(t, "Name")[0] == '\0')
-					ereport(ERROR,
-							(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-							 errmsg("Glue GetTables returned a table without a name"),
-							 errdetail("Table %d of database \"%s\" has no Name string.",
-									   (int) i + 1, database)));
-				table = palloc0(sizeof(GlueTable));
-				table->name = aws_json_pstr(t, "Name");
-				add_columns(table, aws_json_arr(aws_json_obj(t, "StorageDescriptor"), "Columns"),
-							false);
-				add_columns(table, aws_json_arr(t, "PartitionKeys"), true);
-				if ((v = aws_json_obj(t, "Parameters")) != NULL)
+				json_object_object_foreach(view.parameters, pkey, pval)
 				{
-					json_object_object_foreach(v, pkey, pval)
-					{
-						if (json_object_is_type(pval, json_type_string))
-							table->parameters =
-								lappend(table->parameters,
-										makeDefElem(pstrdup(pkey),
-													(Node *) makeString(pstrdup(json_object_get_string(pval))),
-													-1));
-					}
+					if (json_object_is_type(pval, json_type_string))
+						table->parameters =
+							lappend(table->parameters,
+									makeDefElem(pstrdup(pkey),
+												(Node *) makeString(pstrdup(json_object_get_string(pval))),
+												-1));
 				}
-				tables = lappend(tables, table);
 			}
+			tables = lappend(tables, table);
 		}
-		next_token = aws_json_pstr(resp, "NextToken");
-		if (next_token != NULL && next_token[0] == '\0')
-			next_token = NULL;
+		{
+			const char *tok = aws_json_str(resp, "NextToken");
+
+			next_token = tok && *tok ? pstrdup(tok) : NULL;
+		}
 		aws_json_release(resp);
 	} while (next_token != NULL);
 

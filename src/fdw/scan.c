@@ -759,7 +759,7 @@ raise_if_failed(AuditFdwScanState *fsstate)
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("Athena query %s was cancelled", fsstate->query_id),
 				 st->state_change_reason
-				 ? errdetail_internal("%s", st->state_change_reason) : 0));
+				 ? errdetail_internal("%.2000s", st->state_change_reason) : 0));
 }
 
 static void *

@@ -76,7 +76,6 @@ static char *projection_range(Interval *history);
 static json_object *table_input(const AuditTableSpec *spec);
 static json_object *column_object(const char *name, const char *type, const char *comment);
 static void compare_table(const AuditTableSpec *spec, json_object *wanted, json_object *existing);
-static const char *json_path_string(json_object *obj, const char *path);
 static bool same_type(const char *a, const char *b);
 static bool same_location(const char *a, const char *b);
 static void report_difference(const AuditTableSpec *spec, const char *what,
@@ -344,27 +343,6 @@ table_input(const AuditTableSpec *spec)
 	return input;
 }
 
-/* A string at a dotted path of plain object keys ("StorageDescriptor.Location"). */
-static const char *
-json_path_string(json_object *obj, const char *path)
-{
-	char	   *copy = pstrdup(path);
-	char	   *key = copy;
-
-	while (obj && key)
-	{
-		char	   *dot = strchr(key, '.');
-
-		if (dot)
-			*dot = '\0';
-		if (!json_object_object_get_ex(obj, key, &obj))
-			return NULL;
-		key = dot ? dot + 1 : NULL;
-	}
-	return obj && json_object_is_type(obj, json_type_string) ?
-		json_object_get_string(obj) : NULL;
-}
-
 /* Hive types compare without regard to case or spaces. */
 static bool
 same_type(const char *a, const char *b)
@@ -451,8 +429,8 @@ compare_table(const AuditTableSpec *spec, json_object *wanted, json_object *exis
 		}
 		else
 		{
-			want = json_path_string(wanted, path);
-			have = json_path_string(existing, path);
+			want = aws_json_path_str(wanted, path);
+			have = aws_json_path_str(existing, path);
 		}
 		Assert(want != NULL);
 		if (have == NULL ||
@@ -467,35 +445,31 @@ compare_table(const AuditTableSpec *spec, json_object *wanted, json_object *exis
 
 	for (int l = 0; l < lengthof(lists); l++)
 	{
-		json_object *want_list = NULL;
-		json_object *have_list = NULL;
-		json_object *sd;
+		json_object *want_list;
+		json_object *have_list;
 		size_t		n_want,
 					n_have;
 
 		if (l == 0)
 		{
-			if (json_object_object_get_ex(wanted, "StorageDescriptor", &sd))
-				json_object_object_get_ex(sd, "Columns", &want_list);
-			if (json_object_object_get_ex(existing, "StorageDescriptor", &sd))
-				json_object_object_get_ex(sd, "Columns", &have_list);
+			want_list = aws_json_arr(aws_json_obj(wanted, "StorageDescriptor"), "Columns");
+			have_list = aws_json_arr(aws_json_obj(existing, "StorageDescriptor"), "Columns");
 		}
 		else
 		{
-			json_object_object_get_ex(wanted, "PartitionKeys", &want_list);
-			json_object_object_get_ex(existing, "PartitionKeys", &have_list);
+			want_list = aws_json_arr(wanted, "PartitionKeys");
+			have_list = aws_json_arr(existing, "PartitionKeys");
 		}
-		n_want = json_object_array_length(want_list);
-		n_have = have_list && json_object_is_type(have_list, json_type_array) ?
-			json_object_array_length(have_list) : 0;
+		n_want = aws_json_arr_len(want_list);
+		n_have = aws_json_arr_len(have_list);
 		for (size_t i = 0; i < Max(n_want, n_have); i++)
 		{
-			json_object *w = i < n_want ? json_object_array_get_idx(want_list, i) : NULL;
-			json_object *h = i < n_have ? json_object_array_get_idx(have_list, i) : NULL;
-			const char *wname = w ? json_path_string(w, "Name") : NULL;
-			const char *hname = h ? json_path_string(h, "Name") : NULL;
-			const char *wtype = w ? json_path_string(w, "Type") : NULL;
-			const char *htype = h ? json_path_string(h, "Type") : NULL;
+			json_object *w = aws_json_arr_obj(want_list, i);
+			json_object *h = aws_json_arr_obj(have_list, i);
+			const char *wname = w ? aws_json_path_str(w, "Name") : NULL;
+			const char *hname = h ? aws_json_path_str(h, "Name") : NULL;
+			const char *wtype = w ? aws_json_path_str(w, "Type") : NULL;
+			const char *htype = h ? aws_json_path_str(h, "Type") : NULL;
 			const char *what = l == 0 ? "column" : "partition column";
 
 			if (w == NULL)

@@ -18,7 +18,7 @@
  *-------------------------------------------------------------------------
  */
 #include "provision/provision.h"
-#include "aws/json_read.h"
+#include "aws/responses.h"
 
 #include <ctype.h>
 
@@ -241,8 +241,8 @@ check_not_failed(const DeliveryStreamSpec *spec, json_object *description)
 	if (strcmp(status, "ACTIVE") == 0 || strcmp(status, "CREATING") == 0)
 		return;
 	{
-		const char *reason = aws_json_str(aws_json_obj(description, "FailureDescription"),
-										  "Details");
+		const char *reason = aws_json_path_str(description, "FailureDescription.Details");
+
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("delivery stream \"%s\" is %s", spec->name, provision_clip(status)),
@@ -257,56 +257,37 @@ check_not_failed(const DeliveryStreamSpec *spec, json_object *description)
 static void
 compare_stream(const DeliveryStreamSpec *spec, json_object *description)
 {
-	json_object *dests;
-	json_object *dest = NULL;
-	json_object *hints;
-	const char *type = NULL;
+	DeliveryStreamView view;
 	const char *have;
-	int			have_int;
 
-	type = aws_json_str(description, "DeliveryStreamType");
-	if (type && strcmp(type, "DirectPut") != 0)
-		report_difference(spec, "source", type, "DirectPut (records put by the pump)");
-
-	if ((dests = aws_json_arr(description, "Destinations")) != NULL &&
-		json_object_array_length(dests) > 0)
-	{
-		json_object *d = json_object_array_get_idx(dests, 0);
-
-		dest = aws_json_obj(d, "ExtendedS3DestinationDescription");
-		if (dest == NULL)
-			dest = aws_json_obj(d, "S3DestinationDescription");
-	}
-	if (dest == NULL)
+	aws_read_delivery_stream(description, &view);
+	if (view.type && strcmp(view.type, "DirectPut") != 0)
+		report_difference(spec, "source", view.type, "DirectPut (records put by the pump)");
+	if (!view.s3)
 		report_difference(spec, "destination", "not S3", quote_literal_cstr(spec->location->uri));
 
-	have = aws_json_str(dest, "BucketARN");
-	if (have == NULL || strcmp(have, spec->bucket_arn) != 0)
-		report_difference(spec, "bucket", have ? quote_literal_cstr(have) : NULL,
+	if (view.bucket_arn == NULL || strcmp(view.bucket_arn, spec->bucket_arn) != 0)
+		report_difference(spec, "bucket",
+						  view.bucket_arn ? quote_literal_cstr(view.bucket_arn) : NULL,
 						  quote_literal_cstr(spec->bucket_arn));
-	have = aws_json_str(dest, "Prefix") ? aws_json_str(dest, "Prefix") : "";
+	have = view.prefix ? view.prefix : "";
 	if (strcmp(have, spec->location->prefix) != 0)
 		report_difference(spec, "prefix", quote_literal_cstr(have),
 						  quote_literal_cstr(spec->location->prefix));
-	have = aws_json_str(dest, "RoleARN");
-	if (have == NULL || strcmp(have, spec->role_arn) != 0)
-		report_difference(spec, "role", have ? quote_literal_cstr(have) : NULL,
+	if (view.role_arn == NULL || strcmp(view.role_arn, spec->role_arn) != 0)
+		report_difference(spec, "role", view.role_arn ? quote_literal_cstr(view.role_arn) : NULL,
 						  quote_literal_cstr(spec->role_arn));
-	have = aws_json_str(dest, "CompressionFormat") ?
-		aws_json_str(dest, "CompressionFormat") : "UNCOMPRESSED";
+	have = view.compression ? view.compression : "UNCOMPRESSED";
 	if (strcmp(have, "UNCOMPRESSED") != 0)
 		report_difference(spec, "compression", have, "UNCOMPRESSED");
-	if ((hints = aws_json_obj(dest, "BufferingHints")) != NULL)
+	if (view.has_hints)
 	{
-		int64		v;
-
-		have_int = aws_json_int64(hints, "IntervalInSeconds", &v) ? (int) v : -1;
-		if (have_int != spec->buffer_seconds)
-			report_difference(spec, "buffering interval", psprintf("%d seconds", have_int),
+		if (view.interval_seconds != spec->buffer_seconds)
+			report_difference(spec, "buffering interval",
+							  psprintf(INT64_FORMAT " seconds", view.interval_seconds),
 							  psprintf("%d seconds", spec->buffer_seconds));
-		have_int = aws_json_int64(hints, "SizeInMBs", &v) ? (int) v : -1;
-		if (have_int != spec->buffer_mb)
-			report_difference(spec, "buffering size", psprintf("%d MiB", have_int),
+		if (view.size_mb != spec->buffer_mb)
+			report_difference(spec, "buffering size", psprintf(INT64_FORMAT " MiB", view.size_mb),
 							  psprintf("%d MiB", spec->buffer_mb));
 	}
 }

@@ -30,6 +30,7 @@
 
 #include "aws/dynamodbstreams.h"
 #include "aws/firehose.h"
+#include "aws/json_read.h"
 #include "pump/pump.h"
 
 /* GetRecords' largest page */
@@ -165,11 +166,9 @@ handle_trimmed_gap(PumpWorker *w, ShardReader *shard)
 
 		if (page && page->nrecords > 0)
 		{
-			json_object *ddb;
+			json_object *first = aws_json_arr_obj(page->records, 0);
 
-			if (json_object_object_get_ex(json_object_array_get_idx(page->records, 0),
-										  "dynamodb", &ddb))
-				gap_before = record_string(ddb, "SequenceNumber");
+			gap_before = record_string(aws_json_obj(first, "dynamodb"), "SequenceNumber");
 		}
 	}
 
@@ -214,12 +213,9 @@ handle_trimmed_gap(PumpWorker *w, ShardReader *shard)
 static char *
 record_string(json_object *obj, const char *key)
 {
-	json_object *v;
+	const char *v = aws_json_str(obj, key);
 
-	if (obj && json_object_object_get_ex(obj, key, &v) &&
-		json_object_is_type(v, json_type_string))
-		return pstrdup(json_object_get_string(v));
-	return NULL;
+	return v ? pstrdup(v) : NULL;
 }
 
 /* Room for one more pending record. */
@@ -252,7 +248,6 @@ bad_record_ids(ShardReader *shard, const char *text, size_t len, PendingRecord *
 {
 	json_tokener *tok = json_tokener_new_ex(256);
 	json_object *obj;
-	json_object *ddb = NULL;
 	MemoryContext old;
 
 	if (tok == NULL)
@@ -262,8 +257,8 @@ bad_record_ids(ShardReader *shard, const char *text, size_t len, PendingRecord *
 	old = MemoryContextSwitchTo(shard->cxt);
 	if (obj)
 	{
-		json_object_object_get_ex(obj, "dynamodb", &ddb);
-		rec->sequence_number = record_string(ddb, "SequenceNumber");
+		rec->sequence_number = record_string(aws_json_obj(obj, "dynamodb"),
+											 "SequenceNumber");
 		rec->event_id = record_string(obj, "eventID");
 		json_object_put(obj);
 	}
@@ -357,9 +352,12 @@ iterator_string(const char *raw, size_t len)
 	quoted = psprintf("\"%.*s\"", (int) len, raw);
 	obj = json_tokener_parse(quoted);
 	if (obj == NULL || !json_object_is_type(obj, json_type_string))
+	{
+		json_object_put(obj);
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 				 errmsg("aws dynamodbstreams GetRecords returned a malformed NextShardIterator")));
+	}
 	result = pstrdup(json_object_get_string(obj));
 	json_object_put(obj);
 	return result;

@@ -68,6 +68,19 @@ CASES = [
                                      '[{"ErrorCode": "ServiceUnavailableException"}]}')),
     ("PutRecordBatch: answer lost after it took effect",
      firehose("PutRecordBatch", truncate_body=10)),
+    # members null or of the wrong type (test_hostile_fields.py tries every
+    # field of the answers a backend reads the same way)
+    ("GetRecords: Records and NextShardIterator null",
+     streams("GetRecords", body='{"Records": null, "NextShardIterator": null}')),
+    ("GetRecords: records null and without dynamodb",
+     streams("GetRecords", body='{"Records": [null, {"dynamodb": null, "eventID": null}], '
+                                '"NextShardIterator": {}}')),
+    ("PutRecordBatch: entries null",
+     firehose("PutRecordBatch", body='{"FailedPutCount": null, "RequestResponses": '
+                                     '[null, null, null, null, null, null, null, null, null, '
+                                     'null, null, null, null]}')),
+    ("PutRecordBatch: RequestResponses null",
+     firehose("PutRecordBatch", body='{"FailedPutCount": "1", "RequestResponses": null}')),
     ("PutRecordBatch: huge answer (16 MiB)",
      firehose("PutRecordBatch", body_prefix='{"FailedPutCount": 0, "RequestResponses": [], "x": "',
               body="y" * 1024, repeat=16 * 1024, body_suffix='"}')),
