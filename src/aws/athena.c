@@ -17,6 +17,7 @@
  */
 #include "postgres.h"
 
+#include "mb/pg_wchar.h"
 #include "utils/elog.h"
 
 #include <json-c/json.h>
@@ -75,7 +76,10 @@ athena_start_query(AwsClient *client, const AthenaQueryParams *params)
 	const char *id;
 	char	   *result;
 
-	json_object_object_add(req, "QueryString", json_object_new_string(params->sql));
+	/* Athena reads UTF-8: literals and names leave in it, whatever the database's encoding */
+	json_object_object_add(req, "QueryString",
+						   json_object_new_string(pg_server_to_any(params->sql, strlen(params->sql),
+																   PG_UTF8)));
 	json_object_object_add(req, "ClientRequestToken",
 						   json_object_new_string(params->client_request_token));
 	if (params->catalog)

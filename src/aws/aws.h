@@ -167,6 +167,13 @@ extern struct json_object *aws_json_call(AwsClient *client, AwsService service,
 extern void aws_json_release(struct json_object *obj);
 
 /*
+ * Text of an AWS answer (UTF-8) as a palloc'd string in the database's
+ * encoding: verified, and converted when the database is not UTF-8.  Bad
+ * bytes and characters the database cannot hold are an ERROR.
+ */
+extern char *aws_text_to_server(const char *s);
+
+/*
  * The same call, but an AWS error that is not retried (or still fails once
  * the retries are spent) is returned in *error with NULL as the result,
  * instead of being raised.  Interrupts and local failures still raise.

@@ -25,6 +25,7 @@
 #include "commands/defrem.h"
 #include "foreign/foreign.h"
 #include "lib/ilist.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -453,6 +454,14 @@ aws_json_call(AwsClient *client, AwsService service, const char *operation,
 			  json_object *request)
 {
 	return aws_json_call_try(client, service, operation, request, NULL);
+}
+
+char *
+aws_text_to_server(const char *s)
+{
+	char	   *converted = pg_any_to_server(s, strlen(s), PG_UTF8);
+
+	return converted == s ? pstrdup(s) : converted;
 }
 
 /* "/bucket/a key" -> "/bucket/a%20key": each segment encoded once. */

@@ -22,6 +22,7 @@
 #include "foreign/foreign.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #define json_object pg_json_object_fn
@@ -137,7 +138,11 @@ audit_fdw_aws_request(PG_FUNCTION_ARGS)
 	if (request != NULL)
 	{
 		char	   *s = JsonbToCString(NULL, &request->root, VARSIZE(request));
-		json_tokener *tok = json_tokener_new_ex(256);
+		json_tokener *tok;
+
+		/* AWS reads UTF-8 */
+		s = pg_server_to_any(s, strlen(s), PG_UTF8);
+		tok = json_tokener_new_ex(256);
 
 		req_obj = json_tokener_parse_ex(tok, s, strlen(s));
 		json_tokener_free(tok);
@@ -161,7 +166,7 @@ audit_fdw_aws_request(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 	text = json_object_to_json_string_ext(resp, JSON_C_TO_STRING_PLAIN);
-	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(pstrdup(text))));
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(aws_text_to_server(text))));
 }
 
 /* An s3://bucket/key URI with a key, or an error. */
@@ -272,7 +277,7 @@ audit_fdw_s3_list_objects(PG_FUNCTION_ARGS)
 		bool		nulls[4] = {false};
 		int64		t = o->last_modified ? aws_parse_iso8601(o->last_modified) : -1;
 
-		values[0] = CStringGetTextDatum(o->key);
+		values[0] = CStringGetTextDatum(aws_text_to_server(o->key));
 		values[1] = Int64GetDatum(o->size);
 		nulls[1] = (o->size < 0);
 		if (t >= 0)

@@ -63,8 +63,8 @@ add_columns(GlueTable *table, json_object *cols, bool partition_key)
 					 errdetail("Column %d of its %s has no Name string.", (int) i + 1,
 							   partition_key ? "PartitionKeys" : "Columns")));
 		col = palloc0(sizeof(AthenaTableColumn));
-		col->name = pstrdup(name);
-		col->type = pstrdup(type ? type : "string");
+		col->name = aws_text_to_server(name);
+		col->type = aws_text_to_server(type ? type : "string");
 		col->partition_key = partition_key;
 		table->columns = lappend(table->columns, col);
 	}
@@ -105,7 +105,7 @@ glue_get_tables(AwsClient *client, const char *catalog_id, const char *database)
 						 errdetail("Table %d of database \"%s\" has no Name string.",
 								   (int) i + 1, database)));
 			table = palloc0(sizeof(GlueTable));
-			table->name = pstrdup(view.name);
+			table->name = aws_text_to_server(view.name);
 			add_columns(table, view.columns, false);
 			add_columns(table, view.partition_keys, true);
 			if (view.parameters)
@@ -115,8 +115,8 @@ glue_get_tables(AwsClient *client, const char *catalog_id, const char *database)
 					if (json_object_is_type(pval, json_type_string))
 						table->parameters =
 							lappend(table->parameters,
-									makeDefElem(pstrdup(pkey),
-												(Node *) makeString(pstrdup(json_object_get_string(pval))),
+									makeDefElem(aws_text_to_server(pkey),
+												(Node *) makeString(aws_text_to_server(json_object_get_string(pval))),
 												-1));
 				}
 			}

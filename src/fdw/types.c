@@ -174,6 +174,18 @@ hexval(char c)
 }
 
 /*
+ * A field of Athena's results (UTF-8) in the database's encoding: no byte
+ * that is not valid UTF-8 reaches a type's input function, and in a
+ * database that is not UTF-8 the text is converted (an ERROR, with the
+ * column and row in its context, when a character has no equivalent).
+ */
+static char *
+server_text(char *value)
+{
+	return pg_any_to_server(value, strlen(value), PG_UTF8);
+}
+
+/*
  * varbinary as Athena writes it: hex pairs, separated by spaces.
  */
 static Datum
@@ -256,11 +268,11 @@ audit_converter_store(AuditFdwConverter *conv, TupleTableSlot *slot,
 		switch (col->kind)
 		{
 			case CONV_INPUT:
-				values[idx] = InputFunctionCall(&col->input, fields[i],
+				values[idx] = InputFunctionCall(&col->input, server_text(fields[i]),
 												col->typioparam, col->typmod);
 				break;
 			case CONV_TIMESTAMPTZ:
-				values[idx] = convert_timestamptz(col, fields[i]);
+				values[idx] = convert_timestamptz(col, server_text(fields[i]));
 				break;
 			case CONV_JSON_RECASE:
 				values[idx] = convert_json_recase(col, fields[i]);
