@@ -8,9 +8,9 @@
  * otherwise send signed requests to another host ("x@127.0.0.2:1/" makes a
  * URL whose host is 127.0.0.2).  A region is accepted only in the form of
  * AWS's partitions: the regionRegex of each partition in the SDKs' shared
- * partitions.json (botocore/data/partitions.json; il and mx, eu-isoe,
- * us-isof and eusc from the AWS SDKs' newer copies of the same file), which
- * is ^PREFIX-\w+-\d+$.  \w is narrowed here to lower-case letters and
+ * partitions.json (botocore/data/partitions.json: aws, aws-cn, aws-eusc,
+ * aws-iso, aws-iso-b, aws-iso-e, aws-iso-f, aws-us-gov), which is
+ * ^PREFIX-\w+-\d+$.  \w is narrowed here to lower-case letters and
  * digits, the only characters of real region names, so the result is
  * always a DNS label sequence.  A well-formed name that is not yet a known
  * region is accepted: AWS opens new regions, and a list would go stale.
