@@ -52,6 +52,7 @@ TEST(regions_of_every_partition)
 	CHECK_REGION("us-isob-east-1", "aws-iso-b", "sc2s.sgov.gov");
 	CHECK_REGION("eu-isoe-west-1", "aws-iso-e", "cloud.adc-e.uk");
 	CHECK_REGION("us-isof-south-1", "aws-iso-f", "csp.hci.ic.gov");
+	CHECK_REGION("eusc-de-east-1", "aws-eusc", "amazonaws.eu");
 	/* a well-formed region AWS has not opened yet */
 	CHECK_REGION("ap-southeast-9", "aws", "amazonaws.com");
 }
