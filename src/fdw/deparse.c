@@ -1494,6 +1494,26 @@ bool
 audit_append_literal(StringInfo buf, Oid type, Datum value, bool isnull,
 					 AuditFdwRounding rounding)
 {
+	if (rounding == AUDIT_LIMIT_COUNT || rounding == AUDIT_LIMIT_OFFSET)
+	{
+		int64		n = isnull ? -1 : DatumGetInt64(value);
+
+		/* PostgreSQL's own checks and meanings (ExecLimit) */
+		if (!isnull && n < 0)
+			ereport(ERROR,
+					(errcode(rounding == AUDIT_LIMIT_COUNT
+							 ? ERRCODE_INVALID_ROW_COUNT_IN_LIMIT_CLAUSE
+							 : ERRCODE_INVALID_ROW_COUNT_IN_RESULT_OFFSET_CLAUSE),
+					 errmsg(rounding == AUDIT_LIMIT_COUNT ? "LIMIT must not be negative"
+							: "OFFSET must not be negative")));
+		/* no limit: the largest count Trino takes (its LIMIT is a bigint) */
+		if (isnull)
+			appendStringInfoString(buf, rounding == AUDIT_LIMIT_COUNT
+								   ? "9223372036854775807" : "0");
+		else
+			appendStringInfo(buf, INT64_FORMAT, n);
+		return true;
+	}
 	if (isnull)
 	{
 		appendStringInfoString(buf, "NULL");
@@ -2811,26 +2831,23 @@ audit_deparse_select(PlannerInfo *root, RelOptInfo *rel, List *tlist,
 		}
 	}
 
-	/* OFFSET and LIMIT (Trino's order), constants only */
+	/*
+	 * OFFSET and LIMIT (Trino's order): constants, or values known at
+	 * executor start (LIMIT $1 of a generic plan), written then
+	 */
 	if (has_limit)
 	{
 		Query	   *query = root->parse;
 
 		if (query->limitOffset)
 		{
-			Const	   *c = (Const *) query->limitOffset;
-
-			if (!c->constisnull)
-				appendStringInfo(&buf, " OFFSET " INT64_FORMAT,
-								 DatumGetInt64(c->constvalue));
+			appendStringInfoString(&buf, " OFFSET ");
+			deparse_value((Expr *) query->limitOffset, &cxt, AUDIT_LIMIT_OFFSET);
 		}
 		if (query->limitCount)
 		{
-			Const	   *c = (Const *) query->limitCount;
-
-			if (!c->constisnull)
-				appendStringInfo(&buf, " LIMIT " INT64_FORMAT,
-								 DatumGetInt64(c->constvalue));
+			appendStringInfoString(&buf, " LIMIT ");
+			deparse_value((Expr *) query->limitCount, &cxt, AUDIT_LIMIT_COUNT);
 		}
 	}
 

@@ -902,8 +902,23 @@ add_ordered_paths(PlannerInfo *root, RelOptInfo *input_rel,
 }
 
 /*
+ * A LIMIT or OFFSET value that can be written into the Athena SQL: absent,
+ * a constant, or a bigint expression of parameters and stable functions
+ * (no column, no subquery), computed at executor start.
+ */
+static bool
+limit_value_is_shippable(Node *value)
+{
+	if (value == NULL || IsA(value, Const))
+		return true;
+	return exprType(value) == INT8OID && !contain_var_clause(value) &&
+		!contain_volatile_functions(value) && !contain_subplans(value) &&
+		!contain_agg_clause(value) && !contain_window_function(value);
+}
+
+/*
  * LIMIT/OFFSET: only when Athena computes everything below it (no local
- * condition anywhere), with constant counts.
+ * condition anywhere), with counts known by executor start.
  */
 static void
 add_final_paths(PlannerInfo *root, RelOptInfo *input_rel,
@@ -926,12 +941,15 @@ add_final_paths(PlannerInfo *root, RelOptInfo *input_rel,
 		return;
 	if (query->limitOption != LIMIT_OPTION_COUNT)
 		return;
-	if ((query->limitCount && !IsA(query->limitCount, Const)) ||
-		(query->limitOffset && !IsA(query->limitOffset, Const)))
+	/* constants, or values computed once at executor start ($1, a stable expression) */
+	if (!limit_value_is_shippable(query->limitCount) ||
+		!limit_value_is_shippable(query->limitOffset))
 		return;
-	if (query->limitCount && !((Const *) query->limitCount)->constisnull)
+	if (query->limitCount && IsA(query->limitCount, Const) &&
+		!((Const *) query->limitCount)->constisnull)
 		count = DatumGetInt64(((Const *) query->limitCount)->constvalue);
-	if (query->limitOffset && !((Const *) query->limitOffset)->constisnull)
+	if (query->limitOffset && IsA(query->limitOffset, Const) &&
+		!((Const *) query->limitOffset)->constisnull)
 		offset = DatumGetInt64(((Const *) query->limitOffset)->constvalue);
 	if (count < -1 || offset < 0)
 		return;
@@ -990,6 +1008,8 @@ add_final_paths(PlannerInfo *root, RelOptInfo *input_rel,
 	rows = qinfo->rows;
 	if (count >= 0)
 		rows = Min(rows, (double) count);
+	else if (query->limitCount && !IsA(query->limitCount, Const))
+		rows = clamp_row_est(rows * 0.10);	/* as preprocess_limit() guesses */
 	startup_cost = qinfo->startup_cost;
 	total_cost = startup_cost + (qinfo->total_cost - qinfo->startup_cost) *
 		(qinfo->rows > 0 ? rows / qinfo->rows : 1.0);

@@ -165,7 +165,10 @@ typedef enum AuditFdwRounding
 	/* the partition at or after the value plus the longest delivery delay */
 	AUDIT_ROUND_PARTITION_UPPER,
 	/* a text value that is a LIKE pattern: written with Athena's escapes */
-	AUDIT_LIKE_PATTERN
+	AUDIT_LIKE_PATTERN,
+	/* a bigint that is a LIMIT count (NULL: no limit) or an OFFSET (NULL: 0) */
+	AUDIT_LIMIT_COUNT,
+	AUDIT_LIMIT_OFFSET
 } AuditFdwRounding;
 
 /* What a runtime partition bound needs (fdw_private item). */

@@ -71,6 +71,7 @@ CONSTRUCTS = {
     "strpos": lambda s: "strpos(" in s,
     "float_greater_as_not": lambda s: '"weight" <' in s and "NOT (" in s,
     "like_runtime_pattern": lambda s: "LIKE $" in s,
+    "limit_runtime_value": lambda s: "LIMIT $" in s,
 }
 # constructs seen in the plan around the Athena SQL
 PLAN_CONSTRUCTS = {
@@ -456,6 +457,11 @@ def corners(rng):
             continue  # an error either way: PostgreSQL's own check
         q.append((f"SELECT {cols} FROM {t} WHERE a.note LIKE $1", [(pat, "text")], False))
         q.append((f"SELECT {cols} FROM {t} WHERE a.note NOT LIKE $1", [(pat, "text")], False))
+    for n, m in ((0, 0), (1, 0), (5, 3), (None, 10), (200, None), (3, 1000)):
+        q.append((f"SELECT {cols} FROM {t} ORDER BY a.event_time, a.event_id LIMIT $1 OFFSET $2",
+                  [(n, "bigint"), (m, "bigint")], True))
+        q.append((f"SELECT {cols} FROM {t} WHERE a.qty > 5 ORDER BY a.order_id, a.event_id "
+                  f"LIMIT $1", [(n, "bigint")], True))
     out["newly_shipped"] = q
     return out
 
@@ -637,6 +643,18 @@ def test_errors_raised_in_athena_keep_postgresql_sqlstates(setup):
                 shipped = athena_sql(plan)
                 assert shipped and " WHERE " in shipped[0], plan
         assert got == {True: code, False: code}, (sql, got)
+    # a negative LIMIT or OFFSET known only at executor start: PostgreSQL's errors
+    cur.execute("SET plan_cache_mode = force_generic_plan")
+    cur.execute(f"PREPARE neg(bigint, bigint) AS SELECT a.event_id FROM {SCHEMA}.audit a "
+                "ORDER BY a.event_time, a.event_id LIMIT $1 OFFSET $2")
+    for args, code in (("-1, 0", "2201W"), ("1, -1", "2201X")):
+        got = {}
+        for pushdown in (True, False):
+            cur.execute(f"SET audit_fdw.enable_pushdown = {'on' if pushdown else 'off'}")
+            with pytest.raises(psycopg2.Error) as e:
+                cur.execute(f"EXECUTE neg({args})")
+            got[pushdown] = e.value.pgcode
+        assert got == {True: code, False: code}, (args, got)
     conn.close()
 
 
