@@ -99,7 +99,7 @@ all install installcheck:
 	@exit 1
 endif
 
-.PHONY: deps unit test quickstart stop bench
+.PHONY: deps unit test quickstart tour stop bench
 
 # Debian packages the build, the tests and the quickstart need.
 deps:
@@ -113,6 +113,10 @@ test: deps
 
 quickstart: deps
 	@quickstart/run
+
+# the README's tour as a script: an administrator sets up, an analyst asks
+tour: deps
+	@quickstart/run --tour
 
 stop:
 	@test/lib/stop-all
