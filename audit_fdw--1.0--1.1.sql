@@ -92,3 +92,45 @@ CREATE OR REPLACE VIEW query_log WITH (security_barrier = true) AS
       OR pg_has_role(current_user, 'pg_read_all_stats', 'MEMBER');
 COMMENT ON VIEW query_log IS
 'your Athena queries (everybody''s for pg_read_all_stats): when, the SQL as Athena ran it, how it ended and why, bytes scanned, time and cost';
+
+-- ---------------------------------------------------------------------------
+-- Cost at scale: event-time partitions.  create_delivery_stream and
+-- create_audit_table take a layout: 'delivery_time' (Firehose's delivery
+-- hour, as in 1.0, the default) or 'event_time' (each record in the folder of
+-- its own event_time's hour, by Firehose dynamic partitioning), so that both
+-- time bounds of a query prune folders exactly.  The functions gain the
+-- argument at the end, with the old behaviour as its default.
+-- ---------------------------------------------------------------------------
+DROP FUNCTION create_audit_table(name, text, text, text, text, text, interval);
+CREATE FUNCTION create_audit_table(
+	server name,
+	table_name text,
+	location text,
+	item_columns text,
+	database text DEFAULT NULL,
+	key_columns text DEFAULT NULL,
+	history interval DEFAULT '1 year',
+	layout text DEFAULT 'delivery_time')
+RETURNS text
+AS 'MODULE_PATHNAME', 'audit_fdw_create_audit_table'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION create_audit_table(name, text, text, text, text, text, interval, text) IS
+'creates the Glue table (JSON SerDe, partition projection) of a pipeline''s audit records, in delivery-hour or event-hour folders (layout)';
+
+DROP FUNCTION create_delivery_stream(name, text, text, text, integer, integer, boolean);
+CREATE FUNCTION create_delivery_stream(
+	server name,
+	name text,
+	location text,
+	role_arn text,
+	buffer_seconds integer DEFAULT 60,
+	buffer_mb integer DEFAULT 5,
+	wait boolean DEFAULT true,
+	layout text DEFAULT 'delivery_time')
+RETURNS text
+AS 'MODULE_PATHNAME', 'audit_fdw_create_delivery_stream'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION create_delivery_stream(name, text, text, text, integer, integer, boolean, text) IS
+'creates the Firehose delivery stream of a pipeline''s audit records, into delivery-hour or (layout => ''event_time'') event-hour folders';

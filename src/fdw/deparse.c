@@ -52,7 +52,9 @@
  * partition >= format(X - 5 minutes): delivery is never earlier than the
  * event, less an allowance for clock skew between DynamoDB and Firehose.
  * An upper bound (t <= Y) prunes only with a declared max_delivery_delay D:
- * partition <= format(Y + D).  These conditions are added to the shipped
+ * partition <= format(Y + D).  A table laid out by event time
+ * (partition_layout 'event_time') sends partition >= format(X) and
+ * partition <= format(Y): its folders are the events' own hours.  These conditions are added to the shipped
  * ones, never replace them, and need no local recheck.
  *
  * The SQL is kept as parts around the runtime values: parts[0] value[0]
@@ -2366,6 +2368,19 @@ audit_partition_format_valid(const char *format)
 }
 
 /*
+ * How a table's partitions relate to event time: delivery-hour folders
+ * allow for clock skew below and the declared delay above; event-time
+ * folders for neither.
+ */
+void
+audit_partitioning_of(const AuditFdwOptions *options, AuditFdwPartitioning *part)
+{
+	part->format = options->partition_format;
+	part->delay_us = options->event_time_partitions ? 0 : options->max_delivery_delay_us;
+	part->skew_us = options->event_time_partitions ? 0 : AUDIT_CLOCK_SKEW_US;
+}
+
+/*
  * The partition value bounding the partitions that can hold a record with
  * event time ts: the lower one (ts less the clock skew allowance) or the
  * upper one (ts plus the longest delivery delay), as a string literal.
@@ -2382,7 +2397,7 @@ audit_append_partition_literal(StringInfo buf, const AuditFdwPartitioning *part,
 
 	if (!TIMESTAMP_NOT_FINITE(ts))
 	{
-		int64		shift = upper ? part->delay_us : -AUDIT_CLOCK_SKEW_US;
+		int64		shift = upper ? part->delay_us : -part->skew_us;
 
 		if ((shift > 0 && ts > PG_INT64_MAX - shift) ||
 			(shift < 0 && ts < PG_INT64_MIN - shift))
@@ -2469,8 +2484,7 @@ deparse_partition_conds(RelOptInfo *baserel, bool *first, const char *sep,
 
 	AuditFdwPartitioning part;
 
-	part.format = fpinfo->options->partition_format;
-	part.delay_us = fpinfo->options->max_delivery_delay_us;
+	audit_partitioning_of(fpinfo->options, &part);
 	foreach(lc, fpinfo->partition_bounds)
 	{
 		AuditFdwPartitionBound *b = lfirst(lc);
@@ -2486,7 +2500,8 @@ deparse_partition_conds(RelOptInfo *baserel, bool *first, const char *sep,
 		if (!IsA(value, Const) &&
 			(cxt->partitioning == NULL ||
 			 strcmp(cxt->partitioning->format, part.format) != 0 ||
-			 cxt->partitioning->delay_us != part.delay_us))
+			 cxt->partitioning->delay_us != part.delay_us ||
+			 cxt->partitioning->skew_us != part.skew_us))
 			continue;
 		if (!*first)
 			appendStringInfoString(cxt->buf, sep);
@@ -2690,8 +2705,7 @@ audit_deparse_select(PlannerInfo *root, RelOptInfo *rel, List *tlist,
 			if (binfo && binfo->partition_bounds != NIL)
 			{
 				cxt.partitioning = palloc(sizeof(AuditFdwPartitioning));
-				cxt.partitioning->format = binfo->options->partition_format;
-				cxt.partitioning->delay_us = binfo->options->max_delivery_delay_us;
+				audit_partitioning_of(binfo->options, cxt.partitioning);
 				break;
 			}
 		}

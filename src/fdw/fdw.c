@@ -1113,9 +1113,11 @@ auditGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 	fdw_private = list_make4(sql_parts, roundings, retrieved_attrs,
 							 makeString(fpinfo->relation_name));
 	fdw_private = lappend(fdw_private, partitioning == NULL ? NIL :
-						  list_make2(makeString(partitioning->format),
+						  list_make3(makeString(partitioning->format),
 									 makeString(psprintf(INT64_FORMAT,
-														 partitioning->delay_us))));
+														 partitioning->delay_us)),
+									 makeString(psprintf(INT64_FORMAT,
+														 partitioning->skew_us))));
 	fdw_private = lappend(fdw_private, makeInteger((int) fpinfo->relid));
 	fdw_private = lappend(fdw_private,
 						  makeInteger(IS_SIMPLE_REL(foreignrel) &&

@@ -65,12 +65,15 @@ typedef struct AuditFdwOptions
 	 * Partition pruning from event time (see partition.c): the column of the
 	 * event's time, the partition column holding the UTC time the record
 	 * was delivered in partition_format, and the longest delivery delay
-	 * (-1: not declared, so upper bounds do not prune).
+	 * (-1: not declared, so upper bounds do not prune).  A table whose
+	 * partitions are the event's own time (partition_layout 'event_time')
+	 * prunes on both bounds exactly: no delay, no skew.
 	 */
 	char	   *time_column;
 	char	   *partition_column;
 	char	   *partition_format;
 	int64		max_delivery_delay_us;
+	bool		event_time_partitions;
 } AuditFdwOptions;
 
 /* Per-column mapping: remote name and optional path into a struct. */
@@ -176,6 +179,9 @@ typedef struct AuditFdwPartitioning
 {
 	char	   *format;			/* partition_format */
 	int64		delay_us;		/* max_delivery_delay, -1 when none */
+	int64		skew_us;		/* how much earlier than the event a partition
+								 * may be: AUDIT_CLOCK_SKEW_US, or 0 for
+								 * event-time partitions */
 } AuditFdwPartitioning;
 
 /* Delivery may precede the recorded event time by this much (clock skew) */
@@ -248,6 +254,8 @@ extern void audit_deparse_select(PlannerInfo *root, RelOptInfo *rel,
 extern bool audit_append_literal(StringInfo buf, Oid type, Datum value,
 								 bool isnull, AuditFdwRounding rounding);
 extern bool audit_partition_format_valid(const char *format);
+extern void audit_partitioning_of(const AuditFdwOptions *options,
+								  AuditFdwPartitioning *part);
 extern void audit_append_partition_literal(StringInfo buf,
 										   const AuditFdwPartitioning *part,
 										   Timestamp ts, bool upper);

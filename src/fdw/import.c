@@ -27,7 +27,9 @@
  * A table made by create_audit_table (partition projection of type date
  * over the delivery hour, and the audit record's event_time) also gets the
  * options of partition pruning: time_column, partition_column and
- * partition_format (deparse.c says how they are used).
+ * partition_format, and partition_layout 'event_time' when its parameter
+ * audit_fdw.layout says the folders are the events' hours (deparse.c says
+ * how they are used).
  *
  * IMPORT options: expand_structs 'false' leaves structs as jsonb only.
  *
@@ -87,6 +89,7 @@ static void
 append_partition_options(StringInfo buf, GlueTable *table)
 {
 	const char *enabled = glue_parameter(table, "projection.enabled");
+	const char *layout;
 	ListCell   *lc;
 
 	if (enabled == NULL || pg_strcasecmp(enabled, "true") != 0)
@@ -113,6 +116,9 @@ append_partition_options(StringInfo buf, GlueTable *table)
 			continue;
 		appendStringInfo(buf, ", time_column 'event_time', partition_column %s, partition_format %s",
 						 quote_literal_cstr(col->name), quote_literal_cstr(format));
+		layout = glue_parameter(table, "audit_fdw.layout");
+		if (layout != NULL && strcmp(layout, "event_time") == 0)
+			appendStringInfoString(buf, ", partition_layout 'event_time'");
 		return;
 	}
 }

@@ -59,7 +59,8 @@ typedef enum OptionKind
 	OPT_GLUE_TYPE,				/* a Hive type: struct<orderId:string> */
 	OPT_PARTITION_FORMAT,		/* yyyy/MM/dd/HH and the like */
 	OPT_INTERVAL,				/* a positive interval */
-	OPT_BOOL					/* true | false (and what parse_bool takes) */
+	OPT_BOOL,					/* true | false (and what parse_bool takes) */
+	OPT_LAYOUT					/* delivery_time | event_time */
 } OptionKind;
 
 typedef struct AuditFdwOption
@@ -100,6 +101,7 @@ static const AuditFdwOption valid_options[] = {
 	{"partition_column", ForeignTableRelationId, OPT_IDENT},
 	{"partition_format", ForeignTableRelationId, OPT_PARTITION_FORMAT},
 	{"max_delivery_delay", ForeignTableRelationId, OPT_INTERVAL},
+	{"partition_layout", ForeignTableRelationId, OPT_LAYOUT},
 	/* column */
 	{"column_name", AttributeRelationId, OPT_IDENT},
 	{"path", AttributeRelationId, OPT_PATH},
@@ -436,6 +438,14 @@ check_option_value(const AuditFdwOption *opt, DefElem *def)
 								opt->name, shown),
 						 errhint("Use \"csv\" (stream the result object from S3) or \"api\" (page through GetQueryResults).")));
 			break;
+		case OPT_LAYOUT:
+			if (strcmp(value, "delivery_time") != 0 && strcmp(value, "event_time") != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("invalid value for option \"%s\": \"%s\"",
+								opt->name, shown),
+						 errhint("Use \"delivery_time\" (folders by the hour Firehose delivered a record) or \"event_time\" (folders by the hour of the change itself).")));
+			break;
 		case OPT_PARTITION_FORMAT:
 			if (!audit_partition_format_valid(value))
 				ereport(ERROR,
@@ -552,6 +562,8 @@ apply_option(AuditFdwOptions *o, DefElem *def)
 
 		o->max_delivery_delay_us = iv->day * USECS_PER_DAY + iv->time;
 	}
+	else if (strcmp(name, "partition_layout") == 0)
+		o->event_time_partitions = strcmp(value, "event_time") == 0;
 }
 
 /*

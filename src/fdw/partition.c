@@ -16,7 +16,12 @@
  *	  partition >= format(t - S): lower bounds always prune;
  *	- time <= t (or < t, = t) implies delivery <= t + D, so
  *	  partition <= format(t + D): upper bounds prune only when the table
- *	  declares max_delivery_delay (0 for a table partitioned by event time).
+ *	  declares max_delivery_delay.
+ *
+ * A table laid out by event time (partition_layout 'event_time':
+ * create_delivery_stream's layout => 'event_time' routes each record by its
+ * own event_time with Firehose dynamic partitioning) has neither delay nor
+ * skew: the folder is the event time's hour, so both bounds prune exactly.
  *
  * format() truncates to the pattern's finest field, which keeps both
  * implications true; the pattern runs from the year down with fixed-width
@@ -151,7 +156,7 @@ audit_partition_bounds(PlannerInfo *root, RelOptInfo *baserel,
 			lower = !var_left;
 			upper = var_left;
 		}
-		if (upper && options->max_delivery_delay_us < 0)
+		if (upper && options->max_delivery_delay_us < 0 && !options->event_time_partitions)
 			upper = false;
 		if (lower)
 		{

@@ -496,6 +496,8 @@ auditBeginForeignScan(ForeignScanState *node, int eflags)
 			fsstate->partitioning.format = strVal(linitial(part));
 			fsstate->partitioning.delay_us =
 				pg_strtoint64(strVal(lsecond(part)));
+			fsstate->partitioning.skew_us =
+				pg_strtoint64(strVal(lthird(part)));
 		}
 	}
 

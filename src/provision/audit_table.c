@@ -68,6 +68,7 @@ typedef struct AuditTableSpec
 	char	   *keys_type;
 	char	   *image_type;
 	char	   *range;			/* projection range, e.g. NOW-1YEARS,NOW */
+	bool		event_time;		/* layout => 'event_time' */
 } AuditTableSpec;
 
 static char *glue_name_arg(const char *argname, const char *value);
@@ -84,7 +85,7 @@ static void report_difference(const AuditTableSpec *spec, const char *what,
 /*
  * create_audit_table(server name, table_name text, location text,
  *					  item_columns text, database text, key_columns text,
- *					  history interval) returns text
+ *					  history interval, layout text) returns text
  *
  * Returns 'created', or 'unchanged' when the same table exists.
  */
@@ -128,6 +129,7 @@ audit_fdw_create_audit_table(PG_FUNCTION_ARGS)
 				 errmsg("history must not be null"),
 				 errhint("Leave it out for the default of one year.")));
 	spec.range = projection_range(PG_GETARG_INTERVAL_P(6));
+	spec.event_time = provision_layout_arg(fcinfo, 7);
 
 	spec.image_type = parse_item_columns_arg("item_columns", item_text, false);
 	/* without key_columns, the key is the first item column */
@@ -302,6 +304,9 @@ table_input(const AuditTableSpec *spec)
 	/* the declared names, verbatim: Athena lower-cases those of the columns */
 	json_object_object_add(params, "audit_fdw.keys_type", json_object_new_string(spec->keys_type));
 	json_object_object_add(params, "audit_fdw.image_type", json_object_new_string(spec->image_type));
+	/* the folders' meaning; absent: the delivery hour (tables made by 1.0) */
+	if (spec->event_time)
+		json_object_object_add(params, "audit_fdw.layout", json_object_new_string("event_time"));
 	json_object_object_add(params, "projection.enabled", json_object_new_string("true"));
 	json_object_object_add(params, psprintf("%s.type", p), json_object_new_string("date"));
 	json_object_object_add(params, psprintf("%s.format", p),
@@ -317,6 +322,8 @@ table_input(const AuditTableSpec *spec)
 
 	json_object_array_add(partition_keys,
 						  column_object(PARTITION_COLUMN, "string",
+										spec->event_time ?
+										"The hour of the change (event_time), yyyy/MM/dd/HH in UTC: filter on it to read fewer folders." :
 										"The hour Firehose delivered the record, yyyy/MM/dd/HH in UTC: filter on it to read fewer folders."));
 	json_object_object_add(input, "PartitionKeys", partition_keys);
 
@@ -441,6 +448,16 @@ compare_table(const AuditTableSpec *spec, json_object *wanted, json_object *exis
 							  "SerDe",
 							  have ? quote_literal_cstr(have) : NULL,
 							  quote_literal_cstr(want));
+	}
+
+	{
+		const char *have = aws_json_str(aws_json_obj(existing, "Parameters"), "audit_fdw.layout");
+		const char *want = spec->event_time ? "event_time" : "delivery_time";
+
+		if (have == NULL)
+			have = "delivery_time";
+		if (strcmp(have, want) != 0)
+			report_difference(spec, "layout", quote_literal_cstr(have), quote_literal_cstr(want));
 	}
 
 	for (int l = 0; l < lengthof(lists); l++)

@@ -11,6 +11,15 @@
  * the table's partition projection expects.  Records are stored as sent
  * (uncompressed, no conversion), one audit record a line.
  *
+ * With layout => 'event_time' the stream routes each record by its own
+ * event_time instead, with Firehose dynamic partitioning: the
+ * MetadataExtraction processor's JQ query takes the year, month, day and
+ * hour out of the record's "event_time" ("YYYY-MM-DD HH:MM:SS.mmm", UTC;
+ * string slices, plain jq 1.6) and the prefix puts them in the same
+ * YYYY/MM/dd/HH/ folders, so the same Glue table reads both layouts.
+ * Records whose keys cannot be extracted go to _errors/ under the location
+ * (Athena skips names that start with an underscore).
+ *
  * Idempotent: an existing stream with the same destination, buffering and
  * role is left alone (waiting for it to become ACTIVE if asked); another
  * definition is an error that says what differs.
@@ -40,7 +49,17 @@ typedef struct DeliveryStreamSpec
 	char	   *bucket_arn;
 	int			buffer_seconds;
 	int			buffer_mb;
+	bool		event_time;		/* layout => 'event_time' */
+	char	   *prefix;			/* the Prefix Firehose is given */
 } DeliveryStreamSpec;
+
+/* The event-time layout's extraction query and prefix (after the location) */
+#define EVENT_TIME_QUERY \
+	"{year: .event_time[0:4], month: .event_time[5:7], day: .event_time[8:10], hour: .event_time[11:13]}"
+#define EVENT_TIME_PREFIX \
+	"!{partitionKeyFromQuery:year}/!{partitionKeyFromQuery:month}/" \
+	"!{partitionKeyFromQuery:day}/!{partitionKeyFromQuery:hour}/"
+#define EVENT_TIME_ERROR_PREFIX "_errors/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH}/"
 
 static void check_stream_name(const char *name);
 static char *check_role_arn(const char *role_arn);
@@ -55,7 +74,7 @@ static void report_difference(const DeliveryStreamSpec *spec, const char *what,
 /*
  * create_delivery_stream(server name, name text, location text,
  *						  role_arn text, buffer_seconds int, buffer_mb int,
- *						  wait boolean) returns text
+ *						  wait boolean, layout text) returns text
  *
  * Returns 'created', or 'unchanged' when the same stream exists.
  */
@@ -94,6 +113,9 @@ audit_fdw_create_delivery_stream(PG_FUNCTION_ARGS)
 	spec.buffer_seconds = PG_GETARG_INT32(4);
 	spec.buffer_mb = PG_GETARG_INT32(5);
 	wait = PG_GETARG_BOOL(6);
+	spec.event_time = provision_layout_arg(fcinfo, 7);
+	spec.prefix = spec.event_time ?
+		psprintf("%s%s", spec.location->prefix, EVENT_TIME_PREFIX) : spec.location->prefix;
 	if (spec.buffer_seconds < 60 || spec.buffer_seconds > 900)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -200,8 +222,38 @@ create_request(const DeliveryStreamSpec *spec)
 	json_object_object_add(request, "DeliveryStreamType", json_object_new_string("DirectPut"));
 	json_object_object_add(dest, "RoleARN", json_object_new_string(spec->role_arn));
 	json_object_object_add(dest, "BucketARN", json_object_new_string(spec->bucket_arn));
-	if (spec->location->prefix[0] != '\0')
-		json_object_object_add(dest, "Prefix", json_object_new_string(spec->location->prefix));
+	if (spec->prefix[0] != '\0')
+		json_object_object_add(dest, "Prefix", json_object_new_string(spec->prefix));
+	if (spec->event_time)
+	{
+		json_object *dp = json_object_new_object();
+		json_object *pc = json_object_new_object();
+		json_object *processors = json_object_new_array();
+		json_object *extraction = json_object_new_object();
+		json_object *params = json_object_new_array();
+		json_object *param;
+
+		json_object_object_add(dest, "ErrorOutputPrefix",
+							   json_object_new_string(psprintf("%s%s", spec->location->prefix,
+															   EVENT_TIME_ERROR_PREFIX)));
+		json_object_object_add(dp, "Enabled", json_object_new_boolean(true));
+		json_object_object_add(dest, "DynamicPartitioningConfiguration", dp);
+		param = json_object_new_object();
+		json_object_object_add(param, "ParameterName",
+							   json_object_new_string("MetadataExtractionQuery"));
+		json_object_object_add(param, "ParameterValue", json_object_new_string(EVENT_TIME_QUERY));
+		json_object_array_add(params, param);
+		param = json_object_new_object();
+		json_object_object_add(param, "ParameterName", json_object_new_string("JsonParsingEngine"));
+		json_object_object_add(param, "ParameterValue", json_object_new_string("JQ-1.6"));
+		json_object_array_add(params, param);
+		json_object_object_add(extraction, "Type", json_object_new_string("MetadataExtraction"));
+		json_object_object_add(extraction, "Parameters", params);
+		json_object_array_add(processors, extraction);
+		json_object_object_add(pc, "Enabled", json_object_new_boolean(true));
+		json_object_object_add(pc, "Processors", processors);
+		json_object_object_add(dest, "ProcessingConfiguration", pc);
+	}
 	json_object_object_add(hints, "SizeInMBs", json_object_new_int(spec->buffer_mb));
 	json_object_object_add(hints, "IntervalInSeconds", json_object_new_int(spec->buffer_seconds));
 	json_object_object_add(dest, "BufferingHints", hints);
@@ -270,10 +322,11 @@ compare_stream(const DeliveryStreamSpec *spec, json_object *description)
 		report_difference(spec, "bucket",
 						  view.bucket_arn ? quote_literal_cstr(view.bucket_arn) : NULL,
 						  quote_literal_cstr(spec->bucket_arn));
+	/* the prefix tells the layouts apart: event_time's routes by query */
 	have = view.prefix ? view.prefix : "";
-	if (strcmp(have, spec->location->prefix) != 0)
+	if (strcmp(have, spec->prefix) != 0)
 		report_difference(spec, "prefix", quote_literal_cstr(have),
-						  quote_literal_cstr(spec->location->prefix));
+						  quote_literal_cstr(spec->prefix));
 	if (view.role_arn == NULL || strcmp(view.role_arn, spec->role_arn) != 0)
 		report_difference(spec, "role", view.role_arn ? quote_literal_cstr(view.role_arn) : NULL,
 						  quote_literal_cstr(spec->role_arn));

@@ -90,6 +90,32 @@ provision_text_arg(FunctionCallInfo fcinfo, int argno, const char *argname, bool
 }
 
 /*
+ * The layout argument of create_delivery_stream and create_audit_table:
+ * true for 'event_time' (folders by the hour of the change, routed by
+ * Firehose dynamic partitioning), false for 'delivery_time' (Firehose's
+ * delivery-hour folders).  A call through a 1.0 definition, which has no
+ * such argument, gets the delivery-hour layout.
+ */
+bool
+provision_layout_arg(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *layout;
+
+	if (PG_NARGS() <= argno)
+		return false;
+	layout = provision_text_arg(fcinfo, argno, "layout", true);
+	if (strcmp(layout, "event_time") == 0)
+		return true;
+	if (strcmp(layout, "delivery_time") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid layout \"%s\"", layout),
+				 errdetail("An audit table's folders are the hour Firehose delivered each record (delivery_time) or the hour of the change itself (event_time)."),
+				 errhint("Use layout => 'event_time' for new tables: both time bounds of a query then prune folders exactly.")));
+	return false;
+}
+
+/*
  * Checks an S3 location "s3://bucket/prefix" and normalizes it so that the
  * prefix ends with "/": Firehose appends its YYYY/MM/dd/HH/ folders to the
  * prefix, and the Glue table's location is that folder.

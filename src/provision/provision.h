@@ -47,6 +47,7 @@ extern char *provision_server_option(ForeignServer *server, const char *name);
 extern S3Location *provision_parse_location(const char *argname, const char *location);
 extern json_object *provision_json_owned(json_object *obj);
 extern const char *provision_clip(const char *text);
+extern bool provision_layout_arg(FunctionCallInfo fcinfo, int argno);
 extern char *provision_text_arg(FunctionCallInfo fcinfo, int argno, const char *argname,
 								bool required);
 

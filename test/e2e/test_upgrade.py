@@ -157,6 +157,14 @@ def test_update_from_1_0_keeps_every_row_and_object(fresh_db, emulator):
                 "FROM pg_extension WHERE extname = 'audit_fdw'")
     assert set(cur.fetchone()[0]) >= {"audit_fdw.pipeline", "audit_fdw.checkpoint",
                                       "audit_fdw.dead_letter", "audit_fdw.dead_letter_id_seq"}
+    # event-time partitions: both provisioning functions take a layout, whose
+    # default keeps 1.0's delivery-hour folders; no 1.0 signature is left
+    for fn in ("create_audit_table", "create_delivery_stream"):
+        cur.execute("SELECT pg_get_function_arguments(p.oid) FROM pg_proc p "
+                    "WHERE p.proname = %s AND p.pronamespace = 'audit_fdw'::regnamespace",
+                    (fn,))
+        (args,), = cur.fetchall()
+        assert args.endswith("layout text DEFAULT 'delivery_time'::text"), args
 
 
 def test_updated_catalog_equals_a_fresh_install(fresh_db, emulator):

@@ -1,0 +1,190 @@
+"""Event-time partitions: create_delivery_stream and create_audit_table with
+layout => 'event_time' route each audit record, through the emulator's
+Firehose dynamic partitioning, into the folder of its own event hour; the
+imported foreign table prunes on both time bounds exactly (no allowance for
+clock skew or delivery delay) and returns the same rows as without
+pushdown.  The delivery-hour layout stays the default."""
+import datetime
+import json
+import uuid
+
+import psycopg2
+import pytest
+
+from conftest import connect
+
+SERVER = "fdw_evtime"
+BUCKET = "fdw-evtime-data"
+RESULTS = "fdw-evtime-results"
+DATABASE = "fdw_evtime"
+ROLE = "arn:aws:iam::000000000000:role/firehose"
+HOURS = 6
+RUN = uuid.uuid4().hex[:8]
+STREAM = "evtime-" + RUN
+LOCATION = f"s3://{BUCKET}/{RUN}/orders/"
+
+
+@pytest.fixture(scope="module")
+def event_table(emulator):
+    s3 = emulator.client("s3")
+    for b in (BUCKET, RESULTS):
+        try:
+            s3.create_bucket(Bucket=b)
+        except s3.exceptions.BucketAlreadyOwnedByYou:
+            pass
+    conn = connect()
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute("CREATE EXTENSION IF NOT EXISTS audit_fdw")
+    cur.execute(f"DROP SERVER IF EXISTS {SERVER} CASCADE")
+    cur.execute(f"""CREATE SERVER {SERVER} FOREIGN DATA WRAPPER audit_fdw OPTIONS (
+        endpoint '{emulator.url}', region 'us-east-1', database '{DATABASE}',
+        output_location 's3://{RESULTS}/q/')""")
+    cur.execute(f"""CREATE USER MAPPING FOR CURRENT_USER SERVER {SERVER}
+        OPTIONS (access_key_id 'test', secret_access_key 'test')""")
+    cur.execute("SELECT audit_fdw.create_delivery_stream(%s, %s, %s, %s, layout => 'event_time')",
+                (SERVER, STREAM, LOCATION, ROLE))
+    assert cur.fetchone()[0] == "created"
+    glue = emulator.client("glue")
+    try:
+        glue.delete_table(DatabaseName=DATABASE, Name="orders_audit")
+    except Exception:
+        pass
+    cur.execute(f"""SELECT audit_fdw.create_audit_table('{SERVER}', 'orders_audit',
+        '{LOCATION}', 'orderId string, state string', database => '{DATABASE}',
+        layout => 'event_time')""")
+
+    # records of the last HOURS hours, all put now, in one batch, out of
+    # order: the stream routes each by its own event_time
+    top = datetime.datetime.now(datetime.timezone.utc).replace(minute=0, second=0,
+                                                               microsecond=0)
+    events = []
+    records = []
+    for h in range(HOURS):
+        hour = top - datetime.timedelta(hours=HOURS - 1 - h)
+        for i in range(20):
+            at = hour + datetime.timedelta(minutes=i * 3, seconds=i)
+            records.append({"event_id": f"e{h}-{i}", "event_name": "MODIFY",
+                            "event_time": at.strftime("%Y-%m-%d %H:%M:%S.000"),
+                            "sequence_number": str(10 ** 21 + h * 100 + i),
+                            "keys": {"orderId": str(i)},
+                            "new_image": {"orderId": str(i), "state": f"S{h}"}})
+            events.append((f"e{h}-{i}", at))
+    records.reverse()
+    fh = emulator.client("firehose")
+    data = [{"Data": (json.dumps(r) + "\n").encode()} for r in records]
+    data.append({"Data": b'{"event_id": "no time"}\n'})
+    assert fh.put_record_batch(DeliveryStreamName=STREAM, Records=data)["FailedPutCount"] == 0
+    emulator.flush_firehose(STREAM)
+    cur.execute("DROP SCHEMA IF EXISTS evtime CASCADE; CREATE SCHEMA evtime")
+    cur.execute(f"IMPORT FOREIGN SCHEMA {DATABASE} LIMIT TO (orders_audit) "
+                f"FROM SERVER {SERVER} INTO evtime")
+    yield top, events
+    cur.execute(f"DROP SERVER IF EXISTS {SERVER} CASCADE")
+    cur.execute("DROP SCHEMA IF EXISTS evtime CASCADE")
+    conn.close()
+
+
+def keys_under(emulator, prefix):
+    r = emulator.client("s3").list_objects_v2(Bucket=BUCKET, Prefix=prefix)
+    return [o["Key"] for o in r.get("Contents", [])]
+
+
+def last_bytes(cur):
+    cur.execute("""SELECT bytes_scanned, athena_sql FROM audit_fdw.query_log
+                    WHERE foreign_table = 'orders_audit' ORDER BY logged_at DESC LIMIT 1""")
+    return cur.fetchone()
+
+
+def test_records_land_in_their_event_hour(event_table, emulator):
+    top, events = event_table
+    objects = keys_under(emulator, f"{RUN}/orders/")
+    folders = sorted({k.rsplit("/", 1)[0] for k in objects if "/_errors/" not in k})
+    want = sorted({f"{RUN}/orders/{at:%Y/%m/%d/%H}" for _, at in events})
+    assert folders == want
+    # the record without an event_time is kept under _errors/, which no
+    # projected partition reads
+    errors = [k for k in objects if k.startswith(f"{RUN}/orders/_errors/partitioning-failed/")]
+    assert len(errors) == 1
+
+
+def test_stream_and_table_are_idempotent_per_layout(event_table, db):
+    cur = db.cursor()
+    cur.execute("SELECT audit_fdw.create_delivery_stream(%s, %s, %s, %s, layout => 'event_time')",
+                (SERVER, STREAM, LOCATION, ROLE))
+    assert cur.fetchone()[0] == "unchanged"
+    with pytest.raises(psycopg2.errors.DuplicateObject) as e:
+        cur.execute("SELECT audit_fdw.create_delivery_stream(%s, %s, %s, %s)",
+                    (SERVER, STREAM, LOCATION, ROLE))
+    assert "prefix" in e.value.diag.message_detail
+    db.rollback()
+    cur.execute(f"""SELECT audit_fdw.create_audit_table('{SERVER}', 'orders_audit',
+        '{LOCATION}', 'orderId string, state string', database => '{DATABASE}',
+        layout => 'event_time')""")
+    assert cur.fetchone()[0] == "unchanged"
+    with pytest.raises(psycopg2.errors.DuplicateTable) as e:
+        cur.execute(f"""SELECT audit_fdw.create_audit_table('{SERVER}', 'orders_audit',
+            '{LOCATION}', 'orderId string, state string', database => '{DATABASE}')""")
+    assert "layout" in e.value.diag.message_detail
+    db.rollback()
+    with pytest.raises(psycopg2.errors.InvalidParameterValue):
+        cur.execute("SELECT audit_fdw.create_delivery_stream(%s, %s, %s, %s, layout => 'hourly')",
+                    (SERVER, STREAM, LOCATION, ROLE))
+    db.rollback()
+
+
+def test_import_sets_the_event_time_layout(event_table, db):
+    cur = db.cursor()
+    cur.execute("""SELECT ftoptions FROM pg_foreign_table
+                    WHERE ftrelid = 'evtime.orders_audit'::regclass""")
+    options = cur.fetchone()[0]
+    assert "partition_layout=event_time" in options
+    assert "partition_column=datehour" in options
+    with pytest.raises(psycopg2.errors.FdwInvalidAttributeValue):
+        cur.execute("ALTER FOREIGN TABLE evtime.orders_audit "
+                    "OPTIONS (SET partition_layout 'hourly')")
+    db.rollback()
+
+
+def test_both_bounds_prune_exactly(event_table, db):
+    top, events = event_table
+    cur = db.cursor()
+    # a window from 2 minutes past one hour to 2 minutes past the next:
+    # exactly those two folders, with no five-minute skew before the lower
+    # bound and no delay after the upper one
+    low = top - datetime.timedelta(hours=3) + datetime.timedelta(minutes=2)
+    high = top - datetime.timedelta(hours=2) + datetime.timedelta(minutes=2)
+    want = sorted(e for e, at in events if low <= at < high)
+    sql = ("SELECT event_id FROM evtime.orders_audit WHERE event_time >= %s "
+           "AND event_time < %s ORDER BY event_id")
+    cur.execute(sql, (low, high))
+    assert [r[0] for r in cur.fetchall()] == want
+    pruned, athena_sql = last_bytes(cur)
+    assert f"(\"datehour\" >= '{low:%Y/%m/%d/%H}')" in athena_sql
+    assert f"(\"datehour\" <= '{high:%Y/%m/%d/%H}')" in athena_sql
+
+    cur.execute("SET audit_fdw.enable_pushdown = off")
+    cur.execute(sql, (low, high))
+    assert [r[0] for r in cur.fetchall()] == want
+    everything, _ = last_bytes(cur)
+    cur.execute("RESET audit_fdw.enable_pushdown")
+    # 2 of the 6 hour folders are read
+    assert 0 < pruned * 2.5 < everything
+
+    # an equality reads one folder
+    at = events[7][1]
+    cur.execute("SELECT event_id FROM evtime.orders_audit WHERE event_time = %s", (at,))
+    assert [r[0] for r in cur.fetchall()] == [events[7][0]]
+    _, athena_sql = last_bytes(cur)
+    assert f"(\"datehour\" >= '{at:%Y/%m/%d/%H}')" in athena_sql
+    assert f"(\"datehour\" <= '{at:%Y/%m/%d/%H}')" in athena_sql
+
+
+def test_runtime_upper_bound_prunes(event_table, db):
+    top, events = event_table
+    cur = db.cursor()
+    cur.execute("""SELECT count(*) FROM evtime.orders_audit
+                    WHERE event_time <= now() - interval '100 years'""")
+    assert cur.fetchone()[0] == 0
+    _, athena_sql = last_bytes(cur)
+    assert "(\"datehour\" <= '192" in athena_sql
