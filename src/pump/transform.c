@@ -44,6 +44,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "pump/transform.h"
 
@@ -56,8 +59,10 @@ typedef struct TransformState
 
 static bool write_binary(TransformState *st, const unsigned char *s, size_t len);
 static bool write_event_time(AuditBuf *out, double t);
+static bool write_event_time_parts(AuditBuf *out, int64_t secs, int64_t us);
 static bool bad_record(TransformState *st, const char *fmt, const char *arg);
 static void write_cstring_or_null(AuditBuf *out, const char *s);
+static inline const char *find_special(const char *p, const char *end);
 
 /* Nesting deeper than DynamoDB allows (32 levels) marks a bad record. */
 #define MAX_ATTRIBUTE_DEPTH 64
@@ -118,8 +123,11 @@ audit_buf_append(AuditBuf *buf, const char *s, size_t n)
 	buf->data[buf->len] = '\0';
 }
 
-/* audit_buf_append for the transform's own hot paths */
-static inline void
+/*
+ * audit_buf_append for the transform's own hot paths (inlined: mostly
+ * literals, whose copy then compiles to a few moves)
+ */
+static inline __attribute__((always_inline)) void
 buf_append(AuditBuf *buf, const char *s, size_t n)
 {
 	if (buf->len + n + 1 > buf->cap && !audit_buf_reserve(buf, n))
@@ -222,10 +230,26 @@ audit_write_json_string(AuditBuf *out, const char *s, size_t len)
 static void
 write_cstring_or_null(AuditBuf *out, const char *s)
 {
+	size_t		len;
+
 	if (s == NULL)
+	{
 		APPEND_LITERAL(out, "null");
+		return;
+	}
+	len = strlen(s);
+	/* a shard id or table name needs no escapes: copied between quotes */
+	if (find_special(s, s + len) == s + len &&
+		(out->len + len + 3 <= out->cap || audit_buf_reserve(out, len + 2)))
+	{
+		out->data[out->len++] = '"';
+		memcpy(out->data + out->len, s, len);
+		out->len += len;
+		out->data[out->len++] = '"';
+		out->data[out->len] = '\0';
+	}
 	else
-		audit_write_json_string(out, s, strlen(s));
+		audit_write_json_string(out, s, len);
 }
 
 /* ---- numbers ---- */
@@ -257,34 +281,6 @@ audit_write_number(AuditBuf *out, const char *text, size_t len)
 	const char *q;
 	char	   *w;
 
-	/*
-	 * The common case first: an optional minus, an integer part without
-	 * leading zeros and an optional fraction, no exponent.  Decimal writes
-	 * that exactly as it is.
-	 */
-	{
-		const char *q = p;
-
-		if (q < end && *q == '-')
-			q++;
-		if (q < end && *q >= '1' && *q <= '9')
-		{
-			while (q < end && *q >= '0' && *q <= '9')
-				q++;
-			if (q < end && *q == '.' && q + 1 < end)
-			{
-				q++;
-				while (q < end && *q >= '0' && *q <= '9')
-					q++;
-			}
-			if (q == end)
-			{
-				audit_buf_append(out, text, len);
-				return !out->oom;
-			}
-		}
-	}
-
 	if (p < end && (*p == '+' || *p == '-'))
 		negative = (*p++ == '-');
 	int_start = p;
@@ -300,6 +296,16 @@ audit_write_number(AuditBuf *out, const char *text, size_t len)
 	}
 	if (int_end == int_start && (frac_start == NULL || frac_end == frac_start))
 		return false;
+	if (p == end && text[0] != '+' && int_end > int_start && *int_start != '0' &&
+		(frac_start == NULL || frac_end > frac_start))
+	{
+		/*
+		 * The common case: no exponent, an integer part without leading
+		 * zeros and digits after any point.  Decimal writes that as it is.
+		 */
+		audit_buf_append(out, text, len);
+		return !out->oom;
+	}
 	if (p < end && (*p == 'e' || *p == 'E'))
 	{
 		bool		eneg = false;
@@ -392,7 +398,22 @@ audit_write_number(AuditBuf *out, const char *text, size_t len)
 		w += nd - dotplace;
 	}
 	if (shown_exp != 0)
-		w += sprintf(w, "E%+lld", (long long) shown_exp);
+	{
+		/* "E", the sign, the digits: what sprintf("E%+lld") writes */
+		char		rev[24];
+		int			n = 0;
+		uint64_t	u = shown_exp < 0 ? -(uint64_t) shown_exp : (uint64_t) shown_exp;
+
+		*w++ = 'E';
+		*w++ = shown_exp < 0 ? '-' : '+';
+		do
+		{
+			rev[n++] = '0' + (char) (u % 10);
+			u /= 10;
+		} while (u > 0);
+		while (n > 0)
+			*w++ = rev[--n];
+	}
 	out->len = w - out->data;
 	out->data[out->len] = '\0';
 	if (digits != digits_buf)
@@ -433,11 +454,8 @@ static const char b64_chars[] =
 static bool
 write_binary(TransformState *st, const unsigned char *s, size_t len)
 {
+	AuditBuf   *out = st->out;
 	size_t		i;
-	unsigned char *bytes;
-	size_t		nbytes = 0;
-	uint32_t	acc = 0;
-	int			bits = 0;
 	size_t		datalen;
 	char	   *w;
 
@@ -447,76 +465,46 @@ write_binary(TransformState *st, const unsigned char *s, size_t len)
 		datalen--;
 	if (len - datalen > 2 || datalen % 4 == 1)
 		return bad_record(st, "binary attribute value is not base64", NULL);
-	for (i = 0; i < datalen; i++)
-		if (b64_value[s[i]] < 0)
+	{
+		/* a non-digit's value is -1: one test after the loop */
+		int			all = 0;
+
+		for (i = 0; i < datalen; i++)
+			all |= b64_value[s[i]];
+		if (all < 0)
 			return bad_record(st, "binary attribute value is not base64", NULL);
-
-	/* canonical: padded to a multiple of 4 and no stray bits in the last digit */
-	if (len % 4 == 0 &&
-		(datalen % 4 == 0 ||
-		 (datalen % 4 == 2 && (b64_value[s[datalen - 1]] & 15) == 0) ||
-		 (datalen % 4 == 3 && (b64_value[s[datalen - 1]] & 3) == 0)))
-	{
-		audit_buf_append(st->out, "\"", 1);
-		audit_buf_append(st->out, (const char *) s, len);
-		audit_buf_append(st->out, "\"", 1);
-		return true;
 	}
 
-	bytes = malloc(datalen * 3 / 4 + 3);
-	if (bytes == NULL)
-	{
-		st->out->oom = true;
+	/*
+	 * What base64.b64encode gives for the decoded bytes: the same digits,
+	 * the last one without the bits that fall outside a whole byte, padded
+	 * to a multiple of 4 (no bytes buffer: re-encoding only touches the
+	 * end).
+	 */
+	if (out->len + datalen + 5 > out->cap && !audit_buf_reserve(out, datalen + 4))
 		return false;
-	}
-	for (i = 0; i < datalen; i++)
-	{
-		acc = (acc << 6) | (uint32_t) b64_value[s[i]];
-		bits += 6;
-		if (bits >= 8)
-		{
-			bits -= 8;
-			bytes[nbytes++] = (unsigned char) (acc >> bits);
-		}
-	}
-	if (!audit_buf_reserve(st->out, (nbytes + 2) / 3 * 4 + 2))
-	{
-		free(bytes);
-		return false;
-	}
-	w = st->out->data + st->out->len;
+	w = out->data + out->len;
 	*w++ = '"';
-	for (i = 0; i + 2 < nbytes; i += 3)
+	if (datalen % 4 == 0)
 	{
-		uint32_t	v = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
-
-		*w++ = b64_chars[v >> 18];
-		*w++ = b64_chars[(v >> 12) & 63];
-		*w++ = b64_chars[(v >> 6) & 63];
-		*w++ = b64_chars[v & 63];
+		memcpy(w, s, datalen);
+		w += datalen;
 	}
-	if (nbytes - i == 1)
+	else
 	{
-		uint32_t	v = bytes[i] << 16;
+		/* 2 digits carry one byte (the last keeps 2 bits), 3 carry two (4) */
+		int			keep = datalen % 4 == 2 ? 0x30 : 0x3c;
 
-		*w++ = b64_chars[v >> 18];
-		*w++ = b64_chars[(v >> 12) & 63];
+		memcpy(w, s, datalen - 1);
+		w += datalen - 1;
+		*w++ = b64_chars[b64_value[s[datalen - 1]] & keep];
 		*w++ = '=';
-		*w++ = '=';
-	}
-	else if (nbytes - i == 2)
-	{
-		uint32_t	v = (bytes[i] << 16) | (bytes[i + 1] << 8);
-
-		*w++ = b64_chars[v >> 18];
-		*w++ = b64_chars[(v >> 12) & 63];
-		*w++ = b64_chars[(v >> 6) & 63];
-		*w++ = '=';
+		if (datalen % 4 == 2)
+			*w++ = '=';
 	}
 	*w++ = '"';
-	st->out->len = w - st->out->data;
-	st->out->data[st->out->len] = '\0';
-	free(bytes);
+	out->len = w - out->data;
+	out->data[out->len] = '\0';
 	return true;
 }
 
@@ -568,14 +556,7 @@ write_event_time(AuditBuf *out, double t)
 	double		whole,
 				frac;
 	int64_t		secs,
-				us,
-				days,
-				sod;
-	int			year,
-				month,
-				day;
-	char		text[64];
-	int			n;
+				us;
 
 	if (!isfinite(t) || t < -62135596800.0 || t > 253402300799.0)
 		return false;
@@ -592,6 +573,21 @@ write_event_time(AuditBuf *out, double t)
 		secs--;
 		us += 1000000;
 	}
+	return write_event_time_parts(out, secs, us);
+}
+
+/* The event time of whole seconds secs and us microseconds (0 to 999999). */
+static bool
+write_event_time_parts(AuditBuf *out, int64_t secs, int64_t us)
+{
+	int64_t		days,
+				sod;
+	int			year,
+				month,
+				day;
+	char		text[64];
+	int			n;
+
 	days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
 	sod = secs - days * 86400;
 	civil_from_days(days, &year, &month, &day);
@@ -677,6 +673,12 @@ skip_ws(Scan *s)
 static inline bool
 expect(Scan *s, char c)
 {
+	/* compact JSON first: the character itself */
+	if (s->p < s->end && *s->p == c)
+	{
+		s->p++;
+		return true;
+	}
 	skip_ws(s);
 	if (s->p < s->end && *s->p == c)
 	{
@@ -706,41 +708,91 @@ hexval(char c)
 }
 
 /*
- * The first byte at or after p that is a quote, a backslash or (with
- * controls) a control character; end when there is none.  Eight bytes at a
- * time while none is in them (the bit tricks may flag a byte after a real
- * match, never miss one; the byte loop decides).
+ * The first byte at or after p that is a quote, a backslash or a control
+ * character; end when there is none.  Sixteen bytes at
+ * a time with SSE2 (x86-64's baseline), then eight with bit tricks: their
+ * lowest flagged byte is always a real match (a borrow only flags bytes
+ * above one), so neither needs a second look at the bytes.
  */
 static inline const char *
-find_special(const char *p, const char *end, bool controls)
+find_special(const char *p, const char *end)
 {
-	const uint64_t ones = 0x0101010101010101ULL;
-	const uint64_t highs = 0x8080808080808080ULL;
+#ifdef __SSE2__
+	const __m128i quote = _mm_set1_epi8('"');
+	const __m128i backslash = _mm_set1_epi8('\\');
+	const __m128i control_max = _mm_set1_epi8(0x1f);
 
-	while (end - p >= 8)
+	while (end - p >= 16)
 	{
-		uint64_t	v,
-					q,
-					b,
-					hit;
+		__m128i		v = _mm_loadu_si128((const __m128i *) p);
+		__m128i		hit = _mm_or_si128(_mm_cmpeq_epi8(v, quote),
+									   _mm_cmpeq_epi8(v, backslash));
+		unsigned int mask;
 
-		memcpy(&v, p, 8);
-		q = v ^ (ones * '"');
-		b = v ^ (ones * '\\');
-		hit = ((q - ones) & ~q) | ((b - ones) & ~b);
-		if (controls)
-			hit |= (v - ones * 0x20) & ~v;
-		if (hit & highs)
-			break;
-		p += 8;
+		hit = _mm_or_si128(hit, _mm_cmpeq_epi8(_mm_min_epu8(v, control_max), v));
+		mask = (unsigned int) _mm_movemask_epi8(hit);
+		if (mask != 0)
+			return p + __builtin_ctz(mask);
+		p += 16;
 	}
-	if (controls)
-		while (p < end && !needs_escape[(unsigned char) *p])
-			p++;
-	else
-		while (p < end && *p != '"' && *p != '\\')
-			p++;
+#endif
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	{
+		const uint64_t ones = 0x0101010101010101ULL;
+		const uint64_t highs = 0x8080808080808080ULL;
+
+		while (end - p >= 8)
+		{
+			uint64_t	v,
+						q,
+						b,
+						hit;
+
+			memcpy(&v, p, 8);
+			q = v ^ (ones * '"');
+			b = v ^ (ones * '\\');
+			hit = ((q - ones) & ~q) | ((b - ones) & ~b);
+			hit |= (v - ones * 0x20) & ~v;
+			hit &= highs;
+			if (hit != 0)
+				return p + (__builtin_ctzll(hit) >> 3);
+			p += 8;
+		}
+	}
+#endif
+	while (p < end && !needs_escape[(unsigned char) *p])
+		p++;
 	return p;
+}
+
+/*
+ * The length of the escape sequence at p (a backslash): 2, or 6 for \\uXXXX;
+ * 0 when it is not one JSON allows.
+ */
+static inline size_t
+escape_length(const char *p, const char *end)
+{
+	if (end - p < 2)
+		return 0;
+	switch (p[1])
+	{
+		case '"':
+		case '\\':
+		case '/':
+		case 'b':
+		case 'f':
+		case 'n':
+		case 'r':
+		case 't':
+			return 2;
+		case 'u':
+			if (end - p < 6 || hexval(p[2]) < 0 || hexval(p[3]) < 0 ||
+				hexval(p[4]) < 0 || hexval(p[5]) < 0)
+				return 0;
+			return 6;
+		default:
+			return 0;
+	}
 }
 
 /* A string literal; span gets its content (without the quotes). */
@@ -748,6 +800,7 @@ static bool
 scan_string(Scan *s, Span *span)
 {
 	const char *p;
+	size_t		n;
 
 	skip_ws(s);
 	if (s->p >= s->end || *s->p != '"')
@@ -760,7 +813,7 @@ scan_string(Scan *s, Span *span)
 		unsigned char c;
 
 		/* the common bytes, fast */
-		p = find_special(p, s->end, true);
+		p = find_special(p, s->end);
 		if (p >= s->end)
 			return false;
 		c = (unsigned char) *p;
@@ -769,31 +822,93 @@ scan_string(Scan *s, Span *span)
 		if (c != '\\')
 			return false;		/* a raw control character */
 		span->escaped = true;
-		if (p + 1 >= s->end)
+		n = escape_length(p, s->end);
+		if (n == 0)
 			return false;
-		switch (p[1])
-		{
-			case '"':
-			case '\\':
-			case '/':
-			case 'b':
-			case 'f':
-			case 'n':
-			case 'r':
-			case 't':
-				p += 2;
-				break;
-			case 'u':
-				if (p + 6 > s->end || hexval(p[2]) < 0 || hexval(p[3]) < 0 ||
-					hexval(p[4]) < 0 || hexval(p[5]) < 0)
-					return false;
-				p += 6;
-				break;
-			default:
-				return false;
-		}
+		p += n;
 	}
 	span->len = p - span->p;
+	s->p = p + 1;
+	return true;
+}
+
+/*
+ * Reads a string literal and appends it to out as it is written, quotes
+ * included (a JSON string literal is valid in the output as it is in the
+ * input): scanning and copying in one pass.  False when it is not a string
+ * literal; out may then hold part of it (the record fails).
+ */
+static bool
+copy_string(Scan *s, AuditBuf *out)
+{
+	const char *p;
+	const char *end = s->end;
+	char	   *w;
+
+	skip_ws(s);
+	if (s->p >= end || *s->p != '"')
+		return false;
+	/* the literal is no longer than the rest of the input */
+	if (out->len + (size_t) (end - s->p) + 2 > out->cap &&
+		!audit_buf_reserve(out, end - s->p + 1))
+		return false;
+	p = s->p + 1;
+	w = out->data + out->len;
+	*w++ = '"';
+	for (;;)
+	{
+		size_t		n;
+
+#ifdef __SSE2__
+		{
+			const __m128i quote = _mm_set1_epi8('"');
+			const __m128i backslash = _mm_set1_epi8('\\');
+			const __m128i control_max = _mm_set1_epi8(0x1f);
+
+			/* w trails p, so sixteen bytes at w stay inside the reserve */
+			while (end - p >= 16)
+			{
+				__m128i		v = _mm_loadu_si128((const __m128i *) p);
+				unsigned int mask;
+
+				_mm_storeu_si128((__m128i *) w, v);
+				mask = (unsigned int) _mm_movemask_epi8(
+					_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
+											  _mm_cmpeq_epi8(v, backslash)),
+								 _mm_cmpeq_epi8(_mm_min_epu8(v, control_max), v)));
+				if (mask != 0)
+				{
+					n = __builtin_ctz(mask);
+					p += n;
+					w += n;
+					goto special;
+				}
+				p += 16;
+				w += 16;
+			}
+		}
+#endif
+		while (p < end && !needs_escape[(unsigned char) *p])
+			*w++ = *p++;
+#ifdef __SSE2__
+special:
+#endif
+		if (p >= end)
+			return false;
+		if (*p == '"')
+			break;
+		if (*p != '\\')
+			return false;		/* a raw control character */
+		n = escape_length(p, end);
+		if (n == 0)
+			return false;
+		memcpy(w, p, n);
+		w += n;
+		p += n;
+	}
+	*w++ = '"';
+	out->len = w - out->data;
+	out->data[out->len] = '\0';
 	s->p = p + 1;
 	return true;
 }
@@ -1073,14 +1188,11 @@ write_map_text(TransformState *st, Scan *s, int depth)
 
 		do
 		{
-			Span		name;
-
-			if (!scan_string(s, &name) || !expect(s, ':'))
-				return bad_record(st, "malformed attribute map", NULL);
 			if (!first)
 				buf_putc(st->out, ',');
 			first = false;
-			write_span_string(st->out, &name);
+			if (!copy_string(s, st->out) || !expect(s, ':'))
+				return bad_record(st, "malformed attribute map", NULL);
 			buf_putc(st->out, ':');
 			if (!write_av_text(st, s, depth))
 				return false;
@@ -1107,14 +1219,18 @@ write_set_text(TransformState *st, Scan *s, char type)
 		{
 			Span		elem;
 
-			if (!scan_string(s, &elem))
-				return bad_record(st, "set element is not a string", NULL);
 			if (!first)
 				buf_putc(st->out, ',');
 			first = false;
 			if (type == 'S')
-				write_span_string(st->out, &elem);
-			else if (type == 'N')
+			{
+				if (!copy_string(s, st->out))
+					return bad_record(st, "set element is not a string", NULL);
+				continue;
+			}
+			if (!scan_string(s, &elem))
+				return bad_record(st, "set element is not a string", NULL);
+			if (type == 'N')
 			{
 				if (!write_number_span(st, &elem))
 					return false;
@@ -1143,6 +1259,28 @@ write_av_text(TransformState *st, Scan *s, int depth)
 		return bad_record(st, "attribute values nested too deeply", NULL);
 	if (!expect(s, '{'))
 		return bad_record(st, "attribute value is not an object", NULL);
+#define UPPER(c) ((c) >= 'A' && (c) <= 'Z')
+	/* compact and plain, as AWS writes it: "S": "NS": "NULL": at once */
+	if (s->end - s->p >= 7 && s->p[0] == '"' && UPPER(s->p[1]))
+	{
+		const char *p = s->p;
+
+		if (p[2] == '"' && p[3] == ':')
+			tlen = 1;
+		else if (UPPER(p[2]) && p[3] == '"' && p[4] == ':')
+			tlen = 2;
+		else if (UPPER(p[2]) && UPPER(p[3]) && UPPER(p[4]) && p[5] == '"' && p[6] == ':')
+			tlen = 4;
+		else
+			tlen = 0;
+		if (tlen > 0)
+		{
+			t = p + 1;
+			s->p = p + tlen + 3;
+			goto have_type;
+		}
+	}
+#undef UPPER
 	skip_ws(s);
 	{
 		/* a type descriptor is 1 to 4 plain letters: read it at once */
@@ -1175,14 +1313,12 @@ write_av_text(TransformState *st, Scan *s, int depth)
 		tlen = type.len;
 	}
 
+have_type:
 	skip_ws(s);
 	if (tlen == 1 && t[0] == 'S')
 	{
-		Span		v;
-
-		if (!scan_string(s, &v))
+		if (!copy_string(s, st->out))
 			return bad_record(st, "S attribute value is not a string", NULL);
-		write_span_string(st->out, &v);
 		ok = true;
 	}
 	else if (tlen == 1 && (t[0] == 'N' || t[0] == 'B'))
@@ -1412,6 +1548,40 @@ write_event_time_span(AuditBuf *out, const Span *span, double *seconds)
 
 	if (span->len == 0 || span->len >= sizeof(text) || span->p[0] == '"')
 		return false;
+	/*
+	 * What the stream gives, without strtod: whole seconds (exact below
+	 * 2^53), or below 2^31 with up to six fraction digits, where the double
+	 * strtod gives is within 0.25 us of the text, so the microseconds
+	 * write_event_time rounds it to are the fraction digits.
+	 */
+	if (span->len <= 15)
+	{
+		int64_t		whole = 0;
+		int64_t		us = 0;
+		size_t		i;
+		size_t		nfrac;
+
+		for (i = 0; i < span->len && span->p[i] >= '0' && span->p[i] <= '9'; i++)
+			whole = whole * 10 + (span->p[i] - '0');
+		if (i == span->len)
+		{
+			*seconds = (double) whole;
+			return write_event_time(out, (double) whole);
+		}
+		if (i > 0 && span->p[i] == '.' && whole < ((int64_t) 1 << 31))
+		{
+			for (i++, nfrac = 0; i < span->len && nfrac < 6 &&
+				 span->p[i] >= '0' && span->p[i] <= '9'; i++, nfrac++)
+				us = us * 10 + (span->p[i] - '0');
+			if (i == span->len && nfrac > 0)
+			{
+				for (; nfrac < 6; nfrac++)
+					us *= 10;
+				*seconds = (double) whole + us / 1e6;
+				return write_event_time_parts(out, whole, us);
+			}
+		}
+	}
 	memcpy(text, span->p, span->len);
 	text[span->len] = '\0';
 	if (strcmp(text, "null") == 0)

@@ -14,6 +14,16 @@
  * and the input after the flags byte is also taken whole as a DynamoDB
  * number (audit_write_number) and as a string (audit_write_json_string).
  *
+ * The record goes through both of the transform's paths: the json-c tree
+ * (audit_transform_record) and the one-pass reader of the text that the
+ * pump uses on GetRecords pages (audit_transform_record_text).  Each must
+ * keep the contract below, and on strict JSON the two must agree: both
+ * transform or both refuse, into records json-c reads back as equal, with
+ * equal keys.  (Excluded from the comparison: a \u0000 escape, which a
+ * json-c object key cannot hold; duplicate names in an object, whose last
+ * value json-c keeps while the text path refuses or writes both; raw
+ * control characters in strings, which json-c takes.)
+ *
  * Besides the sanitizers' checks, it aborts when the audit record contract
  * (DESIGN.md section 2) breaks: a record that transforms is one line ending
  * in "\n", a JSON object that json-c reads back with the eventID and
@@ -34,8 +44,12 @@
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void check(int ok, const char *what);
+static json_object *parse_flags(const char *text, size_t len, int flags);
 static json_object *parse(const char *text, size_t len);
 static void check_record(const char *text, size_t len, bool named);
+static void check_output(const AuditBuf *out, AuditTransformResult res,
+						 const AuditRecordInfo *info, const char *err, bool named);
+static void compare_paths(const char *text, size_t len, bool named);
 static void check_number(const char *text, size_t len);
 static void check_string(const char *text, size_t len);
 
@@ -56,7 +70,7 @@ check(int ok, const char *what)
  * keeps json-c waiting for more, so the end of input is fed as a NUL.
  */
 static json_object *
-parse(const char *text, size_t len)
+parse_flags(const char *text, size_t len, int flags)
 {
 	json_tokener *tok = json_tokener_new();
 	json_object *obj;
@@ -64,6 +78,7 @@ parse(const char *text, size_t len)
 
 	if (tok == NULL)
 		abort();
+	json_tokener_set_flags(tok, flags);
 	obj = json_tokener_parse_ex(tok, text, (int) len);
 	used = (size_t) json_tokener_get_parse_end(tok);
 	if (obj == NULL && json_tokener_get_error(tok) == json_tokener_continue &&
@@ -82,27 +97,23 @@ parse(const char *text, size_t len)
 	return obj;
 }
 
-static void
-check_record(const char *text, size_t len, bool named)
+static json_object *
+parse(const char *text, size_t len)
 {
-	json_object *record = parse(text, len);
-	AuditBuf	out;
-	AuditRecordInfo info;
-	char		err[256];
-	AuditTransformResult res;
+	return parse_flags(text, len, 0);
+}
 
-	if (record == NULL)
-		return;
-	audit_buf_init(&out);
-	audit_buf_append(&out, PREFIX, strlen(PREFIX));
-	res = audit_transform_record(record, named ? "shardId-00000001" : NULL,
-								 named ? "Orders" : NULL, &out, &info, err, sizeof(err));
-	check(out.len >= strlen(PREFIX) && memcmp(out.data, PREFIX, strlen(PREFIX)) == 0,
+/* What a transform call left in out (which held PREFIX before it). */
+static void
+check_output(const AuditBuf *out, AuditTransformResult res, const AuditRecordInfo *info,
+			 const char *err, bool named)
+{
+	check(out->len >= strlen(PREFIX) && memcmp(out->data, PREFIX, strlen(PREFIX)) == 0,
 		  "the records before were changed");
 	if (res == AUDIT_TRANSFORM_OK)
 	{
-		const char *line = out.data + strlen(PREFIX);
-		size_t		n = out.len - strlen(PREFIX);
+		const char *line = out->data + strlen(PREFIX);
+		size_t		n = out->len - strlen(PREFIX);
 		json_object *audit;
 		json_object *v;
 
@@ -122,14 +133,14 @@ check_record(const char *text, size_t len, bool named)
 			  (named ? json_object_is_type(v, json_type_string) : v == NULL),
 			  "the shard id is not what was given");
 		/* the keys the pump hashes to order an item's records */
-		if (info.keys_len > 0)
+		if (info->keys_len > 0)
 		{
 			json_object *keys;
 
-			check(info.keys_offset >= strlen(PREFIX) &&
-				  info.keys_offset + info.keys_len < out.len,
+			check(info->keys_offset >= strlen(PREFIX) &&
+				  info->keys_offset + info->keys_len < out->len,
 				  "the keys lie outside the record");
-			keys = parse(out.data + info.keys_offset, info.keys_len);
+			keys = parse(out->data + info->keys_offset, info->keys_len);
 			check(keys != NULL && json_object_is_type(keys, json_type_object) &&
 				  json_object_object_get_ex(audit, "keys", &v) &&
 				  json_object_equal(keys, v),
@@ -144,11 +155,146 @@ check_record(const char *text, size_t len, bool named)
 	else
 	{
 		check(res == AUDIT_TRANSFORM_BAD_RECORD, "out of memory without a reason");
-		check(out.len == strlen(PREFIX) && out.data[out.len] == '\0',
+		check(out->len == strlen(PREFIX) && out->data[out->len] == '\0',
 			  "a bad record left output behind");
 		check(err[0] != '\0', "a bad record without a reason");
 	}
+}
+
+static void
+check_record(const char *text, size_t len, bool named)
+{
+	json_object *record = parse(text, len);
+	AuditBuf	out;
+	AuditRecordInfo info;
+	char		err[256];
+	AuditTransformResult res;
+
+	/* the text path reads whatever it is given */
+	audit_buf_init(&out);
+	audit_buf_append(&out, PREFIX, strlen(PREFIX));
+	res = audit_transform_record_text(text, len, named ? "shardId-00000001" : NULL,
+									  named ? "Orders" : NULL, &out, &info, err, sizeof(err));
+	check_output(&out, res, &info, err, named);
 	audit_buf_free(&out);
+
+	if (record == NULL)
+		return;
+	audit_buf_init(&out);
+	audit_buf_append(&out, PREFIX, strlen(PREFIX));
+	res = audit_transform_record(record, named ? "shardId-00000001" : NULL,
+								 named ? "Orders" : NULL, &out, &info, err, sizeof(err));
+	check_output(&out, res, &info, err, named);
+	audit_buf_free(&out);
+	json_object_put(record);
+
+	compare_paths(text, len, named);
+}
+
+/*
+ * True when some object in the text has a name twice (json-c kept one) or a
+ * string holds a raw control character (which JSON forbids, and json-c
+ * takes even in strict mode).
+ */
+static bool
+outside_comparison(const char *text, size_t len, json_object *tree)
+{
+	/*
+	 * Counts the name separators (':' outside strings) in the text and in
+	 * json-c's serialization of its tree: json-c keeps one value per name,
+	 * so a duplicate leaves the tree with fewer.
+	 */
+	const char *ser = json_object_to_json_string_ext(tree, JSON_C_TO_STRING_PLAIN);
+	int			names_text = 0,
+				names_tree = 0;
+	const char *sources[2] = {text, ser};
+	size_t		lens[2] = {len, strlen(ser)};
+	int		   *counts[2] = {&names_text, &names_tree};
+	int			k;
+
+	for (k = 0; k < 2; k++)
+	{
+		const char *p = sources[k];
+		const char *end = p + lens[k];
+		bool		in_string = false;
+
+		for (; p < end; p++)
+		{
+			if (in_string)
+			{
+				if ((unsigned char) *p < 0x20)
+					return true;
+				if (*p == '\\')
+					p++;
+				else if (*p == '"')
+					in_string = false;
+				continue;
+			}
+			if (*p == '"')
+				in_string = true;
+			else if (*p == ':')
+				(*counts[k])++;
+		}
+	}
+	return names_text != names_tree;
+}
+
+/*
+ * On strict JSON without NUL escapes, duplicate names or raw control
+ * characters in strings (outside_comparison), the text path and
+ * the tree path give the same audit record (as JSON values: the text path
+ * copies string literals as they are written, escapes included) and the
+ * same keys, or both refuse the record.
+ */
+static void
+compare_paths(const char *text, size_t len, bool named)
+{
+	json_object *record;
+	AuditBuf	tree_out,
+				text_out;
+	AuditRecordInfo tree_info,
+				text_info;
+	char		err[256];
+	AuditTransformResult tree_res,
+				text_res;
+	size_t		i;
+
+	for (i = 0; i + 6 <= len; i++)
+		if (text[i] == '\\' && (text[i + 1] == 'u' || text[i + 1] == 'U') &&
+			memcmp(text + i + 2, "0000", 4) == 0)
+			return;
+	record = parse_flags(text, len, JSON_TOKENER_STRICT);
+	if (record == NULL)
+		return;
+	if (outside_comparison(text, len, record))
+	{
+		json_object_put(record);
+		return;
+	}
+
+	audit_buf_init(&tree_out);
+	audit_buf_init(&text_out);
+	tree_res = audit_transform_record(record, named ? "shardId-00000001" : NULL,
+									  named ? "Orders" : NULL, &tree_out, &tree_info,
+									  err, sizeof(err));
+	text_res = audit_transform_record_text(text, len, named ? "shardId-00000001" : NULL,
+										   named ? "Orders" : NULL, &text_out, &text_info,
+										   err, sizeof(err));
+	check(tree_res == text_res, "the text and tree paths disagree on whether a record transforms");
+	if (tree_res == AUDIT_TRANSFORM_OK)
+	{
+		json_object *a = parse(tree_out.data, tree_out.len - 1);
+		json_object *b = parse(text_out.data, text_out.len - 1);
+
+		check(a != NULL && b != NULL && json_object_equal(a, b),
+			  "the text and tree paths write different audit records");
+		check(tree_info.keys_len == 0 ? text_info.keys_len == 0 : text_info.keys_len > 0,
+			  "the text and tree paths disagree on the keys");
+		json_object_put(a);
+		json_object_put(b);
+	}
+	audit_buf_free(&tree_out);
+	audit_buf_free(&text_out);
 	json_object_put(record);
 }
 

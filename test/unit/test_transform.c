@@ -109,7 +109,11 @@ TEST(transform_strings_escape_json)
 	audit_buf_free(&buf);
 }
 
-/* Transforms the record in text and compares the output with want. */
+/*
+ * Transforms the record in text through both entry points (the json-c tree
+ * and the one-pass text reader the pump uses) and compares each output
+ * with want.
+ */
 static void
 record_case(const char *what, const char *text, const char *want)
 {
@@ -117,25 +121,31 @@ record_case(const char *what, const char *text, const char *want)
 	AuditBuf	buf;
 	char		err[256];
 	AuditTransformResult r;
+	int			path;
 
-	audit_buf_init(&buf);
 	if (rec == NULL)
 	{
 		test_fail(__FILE__, __LINE__, "%s: the test's record does not parse", what);
 		return;
 	}
-	r = audit_transform_record(rec, "shardId-000001", "Orders", &buf, NULL, err, sizeof(err));
-	if (want == NULL)
+	for (path = 0; path < 2; path++)
 	{
-		check_true(what, r == AUDIT_TRANSFORM_BAD_RECORD && buf.len == 0 && err[0] != '\0');
-	}
-	else
-	{
-		check_true(what, r == AUDIT_TRANSFORM_OK);
-		check_str(what, buf.data, want);
+		audit_buf_init(&buf);
+		err[0] = '\0';
+		r = path == 0 ?
+			audit_transform_record(rec, "shardId-000001", "Orders", &buf, NULL, err, sizeof(err)) :
+			audit_transform_record_text(text, strlen(text), "shardId-000001", "Orders", &buf,
+										NULL, err, sizeof(err));
+		if (want == NULL)
+			check_true(what, r == AUDIT_TRANSFORM_BAD_RECORD && buf.len == 0 && err[0] != '\0');
+		else
+		{
+			check_true(what, r == AUDIT_TRANSFORM_OK);
+			check_str(what, buf.data ? buf.data : "", want);
+		}
+		audit_buf_free(&buf);
 	}
 	json_object_put(rec);
-	audit_buf_free(&buf);
 }
 
 #define META_IN "\"eventID\":\"e1\",\"eventName\":\"MODIFY\",\"eventVersion\":\"1.1\"," \
@@ -179,6 +189,31 @@ TEST(transform_records)
 				"{\"event_id\":\"e3\",\"event_name\":\"INSERT\",\"event_time\":\"2024-02-29 23:59:59.999\","
 				"\"sequence_number\":\"9\",\"shard_id\":\"shardId-000001\",\"source_table\":\"Orders\","
 				"\"aws_region\":null}\n");
+	record_case("six fraction digits of a time are its microseconds",
+				"{\"eventID\":\"e4\",\"dynamodb\":{"
+				"\"ApproximateCreationDateTime\":1705337067.999999,\"SequenceNumber\":\"9\"}}",
+				"{\"event_id\":\"e4\",\"event_time\":\"2024-01-15 16:44:27.999\","
+				"\"sequence_number\":\"9\",\"shard_id\":\"shardId-000001\",\"source_table\":\"Orders\","
+				"\"aws_region\":null}\n");
+	record_case("a time past 2^31 with a fraction",
+				"{\"eventID\":\"e5\",\"dynamodb\":{"
+				"\"ApproximateCreationDateTime\":2147483648.5,\"SequenceNumber\":\"9\"}}",
+				"{\"event_id\":\"e5\",\"event_time\":\"2038-01-19 03:14:08.500\","
+				"\"sequence_number\":\"9\",\"shard_id\":\"shardId-000001\",\"source_table\":\"Orders\","
+				"\"aws_region\":null}\n");
+	record_case("seven fraction digits round half to even",
+				"{\"eventID\":\"e6\",\"dynamodb\":{"
+				"\"ApproximateCreationDateTime\":1.0000005,\"SequenceNumber\":\"9\"}}",
+				"{\"event_id\":\"e6\",\"event_time\":\"1970-01-01 00:00:01.000\","
+				"\"sequence_number\":\"9\",\"shard_id\":\"shardId-000001\",\"source_table\":\"Orders\","
+				"\"aws_region\":null}\n");
+	record_case("long strings with escapes on both sides of 16-byte blocks",
+				"{" META_IN ",\"dynamodb\":{" DDB_IN ",\"Keys\":{"
+				"\"a long name of more than sixteen bytes\\t\":{\"S\":\"0123456789abcde\\\"0123456789abcdef/x\"},"
+				"\"s\":{\"SS\":[\"\\\\\",\"0123456789abcdefg\"]}}}}",
+				META_OUT ",\"keys\":{\"a long name of more than sixteen bytes\\t\":"
+				"\"0123456789abcde\\\"0123456789abcdef/x\","
+				"\"s\":[\"\\\\\",\"0123456789abcdefg\"]}}\n");
 	record_case("unknown attribute type is a bad record",
 				"{" META_IN ",\"dynamodb\":{" DDB_IN ",\"Keys\":{\"x\":{\"Q\":\"1\"}}}}", NULL);
 	record_case("attribute value with two types is a bad record",
