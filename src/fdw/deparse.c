@@ -189,6 +189,10 @@ static void deparse_conds(List *conds, const char *sep, deparse_expr_cxt *cxt);
 static void deparse_partition_conds(RelOptInfo *baserel, bool *first,
 									const char *sep, deparse_expr_cxt *cxt);
 static void collect_where(RelOptInfo *rel, List **conds);
+static void deparse_cond_items(List *items, const char *sep, bool *first,
+							   deparse_expr_cxt *cxt);
+static void deparse_exists(RelOptInfo *rel, bool *first, const char *sep,
+						   deparse_expr_cxt *cxt);
 static void append_timestamp_literal(StringInfo buf, Timestamp ts,
 									 AuditFdwRounding rounding);
 
@@ -2555,9 +2559,42 @@ collect_where(RelOptInfo *rel, List **conds)
 		case JOIN_RIGHT:
 			collect_where(fpinfo->innerrel, conds);
 			break;
+		case JOIN_SEMI:
+		case JOIN_ANTI:
+			/* the outer side's conditions, and [NOT] EXISTS (inner side) */
+			collect_where(fpinfo->outerrel, conds);
+			*conds = lappend(*conds, rel);
+			break;
 		default:
 			break;
 	}
+}
+
+/*
+ * A semi- or anti-join as a condition: [NOT] EXISTS (SELECT 1 FROM inner
+ * WHERE <join quals> AND <inner side's conditions>), which means in Trino
+ * what the join means here (a row of the outer side, once, where some
+ * inner row matches, or none does).
+ */
+static void
+deparse_exists(RelOptInfo *rel, bool *first, const char *sep, deparse_expr_cxt *cxt)
+{
+	AuditFdwRelationInfo *fpinfo = (AuditFdwRelationInfo *) rel->fdw_private;
+	List	   *where = list_copy(fpinfo->joinclauses);
+	bool		inner_first = true;
+
+	if (!*first)
+		appendStringInfoString(cxt->buf, sep);
+	*first = false;
+	appendStringInfoString(cxt->buf, fpinfo->jointype == JOIN_ANTI
+						   ? "(NOT EXISTS (SELECT 1 FROM " : "(EXISTS (SELECT 1 FROM ");
+	deparse_from(fpinfo->innerrel, cxt);
+	appendStringInfoString(cxt->buf, " WHERE ");
+	collect_where(fpinfo->innerrel, &where);
+	deparse_cond_items(where, " AND ", &inner_first, cxt);
+	if (inner_first)
+		appendStringInfoString(cxt->buf, "TRUE");
+	appendStringInfoString(cxt->buf, "))");
 }
 
 /* Write a WHERE-style list: RestrictInfos, and base rels' partition conds. */
@@ -2578,6 +2615,8 @@ deparse_cond_items(List *items, const char *sep, bool *first,
 			*first = false;
 			deparse_expr(((RestrictInfo *) n)->clause, cxt);
 		}
+		else if (IS_JOIN_REL((RelOptInfo *) n))
+			deparse_exists((RelOptInfo *) n, first, sep, cxt);
 		else
 			deparse_partition_conds((RelOptInfo *) n, first, sep, cxt);
 	}
@@ -2611,6 +2650,9 @@ deparse_from(RelOptInfo *rel, deparse_expr_cxt *cxt)
 		const char *join;
 
 		deparse_from(fpinfo->outerrel, cxt);
+		/* a semi- or anti-join is an EXISTS in the WHERE (collect_where) */
+		if (fpinfo->jointype == JOIN_SEMI || fpinfo->jointype == JOIN_ANTI)
+			return;
 		switch (fpinfo->jointype)
 		{
 			case JOIN_INNER:

@@ -471,10 +471,15 @@ foreign_join_ok(PlannerInfo *root, RelOptInfo *joinrel, JoinType jointype,
 	ListCell   *lc;
 
 	if (jointype != JOIN_INNER && jointype != JOIN_LEFT &&
-		jointype != JOIN_RIGHT && jointype != JOIN_FULL)
+		jointype != JOIN_RIGHT && jointype != JOIN_FULL &&
+		jointype != JOIN_SEMI && jointype != JOIN_ANTI)
 		return false;
 	if (!fpinfo_o || !fpinfo_i || !fpinfo_o->pushdown_safe ||
 		!fpinfo_i->pushdown_safe)
+		return false;
+	/* a semi- or anti-join (EXISTS) stays the last join of a chain */
+	if (IS_JOIN_REL(outerrel) &&
+		(fpinfo_o->jointype == JOIN_SEMI || fpinfo_o->jointype == JOIN_ANTI))
 		return false;
 	if (fpinfo_o->options->serverid != fpinfo_i->options->serverid ||
 		fpinfo_o->userid != fpinfo_i->userid)
@@ -512,10 +517,21 @@ foreign_join_ok(PlannerInfo *root, RelOptInfo *joinrel, JoinType jointype,
 		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
 		bool		is_remote = audit_is_foreign_expr(root, joinrel, ri->clause);
 
-		if (IS_OUTER_JOIN(jointype) &&
-			!RINFO_IS_PUSHED_DOWN(ri, joinrel->relids))
+		/* a semi-join's quals all count as pushed down: those of the inner
+		 * side go into its EXISTS */
+		if ((IS_OUTER_JOIN(jointype) && !RINFO_IS_PUSHED_DOWN(ri, joinrel->relids)) ||
+			(jointype == JOIN_SEMI && bms_overlap(ri->clause_relids, innerrel->relids)))
 		{
 			if (!is_remote)
+				return false;
+			/*
+			 * [NOT] EXISTS (... WHERE inner = outer): correlated by
+			 * equalities only, the form Trino decorrelates into a semi
+			 * join; other correlations stay local.
+			 */
+			if ((jointype == JOIN_SEMI || jointype == JOIN_ANTI) &&
+				bms_overlap(ri->clause_relids, outerrel->relids) &&
+				!(ri->can_join && ri->mergeopfamilies != NIL))
 				return false;
 			fpinfo->joinclauses = lappend(fpinfo->joinclauses, ri);
 		}
@@ -532,7 +548,9 @@ foreign_join_ok(PlannerInfo *root, RelOptInfo *joinrel, JoinType jointype,
 									 fpinfo_o->explain_name,
 									 jointype == JOIN_INNER ? "INNER" :
 									 jointype == JOIN_LEFT ? "LEFT" :
-									 jointype == JOIN_RIGHT ? "RIGHT" : "FULL",
+									 jointype == JOIN_RIGHT ? "RIGHT" :
+									 jointype == JOIN_SEMI ? "SEMI" :
+									 jointype == JOIN_ANTI ? "ANTI" : "FULL",
 									 fpinfo_i->explain_name);
 	return true;
 }

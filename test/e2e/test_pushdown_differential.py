@@ -72,6 +72,8 @@ CONSTRUCTS = {
     "float_greater_as_not": lambda s: '"weight" <' in s and "NOT (" in s,
     "like_runtime_pattern": lambda s: "LIKE $" in s,
     "limit_runtime_value": lambda s: "LIMIT $" in s,
+    "exists_semi_join": lambda s: "(EXISTS (SELECT 1 FROM " in s,
+    "not_exists_anti_join": lambda s: "(NOT EXISTS (SELECT 1 FROM " in s,
 }
 # constructs seen in the plan around the Athena SQL
 PLAN_CONSTRUCTS = {
@@ -462,6 +464,20 @@ def corners(rng):
                   [(n, "bigint"), (m, "bigint")], True))
         q.append((f"SELECT {cols} FROM {t} WHERE a.qty > 5 ORDER BY a.order_id, a.event_id "
                   f"LIMIT $1", [(n, "bigint")], True))
+    b = f"{SCHEMA}.audit2 b"
+    for state in ("RETURNED", "CANCELLED", "OPEN", "NOPE"):
+        inner = [f"b.order_id = a.order_id AND b.new_state = {lit(state)}",
+                 f"b.order_id = a.order_id AND b.event_id <> a.event_id AND b.qty > 20",
+                 f"b.order_id = a.order_id AND b.event_time > a.event_time"]
+        for cond in inner:
+            for neg in ("", "NOT "):
+                q.append((f"SELECT {cols} FROM {t} WHERE {neg}EXISTS "
+                          f"(SELECT 1 FROM {b} WHERE {cond})", None, False))
+        q.append((f"SELECT {cols} FROM {t} WHERE a.qty > 5 AND a.order_id IN "
+                  f"(SELECT b.order_id FROM {b} WHERE b.new_state = {lit(state)})", None, False))
+        q.append((f"SELECT a.new_state, count(*) FROM {t} WHERE EXISTS (SELECT 1 FROM {b} "
+                  f"WHERE b.order_id = a.order_id AND b.new_state = {lit(state)}) GROUP BY 1",
+                  None, False))
     out["newly_shipped"] = q
     return out
 
