@@ -531,7 +531,11 @@ def xml_value(shape, name, value, out):
 
 
 class RestRoute:
-    """One operation's HTTP binding: method, path template, query literals."""
+    """One operation's HTTP binding: method, path template, query literals,
+    and the query parameters and headers its input binds.  Operations that
+    share a method and path (PutObject, CopyObject, UploadPart,
+    UploadPartCopy) are told apart by their required query parameters and
+    headers (uploadId, partNumber, x-amz-copy-source)."""
 
     def __init__(self, op):
         self.op = op
@@ -545,10 +549,35 @@ class RestRoute:
             self.query_literals[k] = v
         self.segments = [s for s in path.split("/") if s != ""]
         self.greedy = bool(self.segments) and self.segments[-1].endswith("+}")
-        # more literals first
-        self.rank = (len(self.query_literals), len(self.segments))
+        self.query_names = set(self.query_literals)
+        self.header_names = set()
+        self.header_prefixes = []
+        self.any_query = False
+        self.required_query = []
+        self.required_headers = []
+        shape = op.input_shape
+        required = set(shape.required_members) if shape is not None else set()
+        for name, m in (shape.members.items() if shape is not None else ()):
+            loc = m.serialization.get("location")
+            wire = m.serialization.get("name", name)
+            if loc == "querystring":
+                if m.type_name == "map":
+                    self.any_query = True
+                self.query_names.add(wire)
+                if name in required:
+                    self.required_query.append(wire)
+            elif loc == "header":
+                self.header_names.add(wire.lower())
+                if name in required:
+                    self.required_headers.append(wire.lower())
+            elif loc == "headers":
+                self.header_prefixes.append(wire.lower())
+        # more literals first, then more required query parameters and headers
+        self.rank = (len(self.query_literals),
+                     len(self.required_query) + len(self.required_headers),
+                     len(self.segments))
 
-    def match(self, method, raw_path, query, foreign_literals=frozenset()):
+    def match(self, method, raw_path, query, foreign_literals=frozenset(), headers=None):
         """The URI labels if the request is this operation's, else None.
         A query naming another operation's literal (?acl, ?tagging) is not
         this operation's."""
@@ -560,6 +589,13 @@ class RestRoute:
         for k, v in self.query_literals.items():
             if k not in query or (v and query[k] != v):
                 return None
+        for k in self.required_query:
+            if k not in query:
+                return None
+        if headers is not None:
+            for k in self.required_headers:
+                if headers.get(k) is None:
+                    return None
         path = raw_path[1:] if raw_path.startswith("/") else raw_path
         labels = {}
         if not self.segments:
@@ -580,6 +616,22 @@ class RestRoute:
             elif seg != part:
                 return None
         return labels
+
+    def unbound(self, query, headers, ignored_query, ignored_headers):
+        """The query parameters and x-amz-* headers of a request that this
+        operation's input does not bind: AWS would act on them, so a request
+        that carries one is not this operation's as the emulator knows it."""
+        out = []
+        if not self.any_query:
+            out += [k for k in query if k not in self.query_names
+                    and k.lower() not in ignored_query]
+        for k in headers.keys():
+            lk = k.lower()
+            if (lk.startswith("x-amz-") and lk not in self.header_names
+                    and lk not in ignored_headers
+                    and not any(lk.startswith(p) for p in self.header_prefixes)):
+                out.append(k)
+        return out
 
 
 def rest_input(shape, labels, query, headers, body):

@@ -1,0 +1,328 @@
+"""Conformance with the AWS CLI v2 (Debian's `awscli`) as the client: the
+commands a new user tries against the emulator with `--endpoint-url`.
+
+Expected answers come from the AWS CLI itself (it fails on an answer it
+cannot read), botocore's service models, and the API references named at
+each test.  A request the emulator does not implement is refused
+(NotImplemented, UnknownOperationException, ValidationException) and changes
+no data: test_unsupported_requests_change_nothing counts the changes.
+"""
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import urllib.request
+
+import pytest
+
+AWS = shutil.which("aws", path="/usr/bin:/usr/local/bin")
+
+pytestmark = pytest.mark.skipif(AWS is None, reason="the AWS CLI v2 (awscli) is not installed")
+
+
+class Cli:
+    def __init__(self, url, tmp):
+        self.url = url
+        conf = tmp / "aws-config"
+        conf.write_text("[default]\nregion = us-east-1\n")
+        self.env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp),
+                    "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                    "AWS_CONFIG_FILE": str(conf), "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+                    "AWS_PAGER": "", "AWS_RETRY_MODE": "standard", "AWS_MAX_ATTEMPTS": "1"}
+
+    def run(self, *args, check=True, config=None):
+        env = dict(self.env)
+        if config:
+            conf = os.path.join(env["HOME"], "aws-config-extra")
+            with open(conf, "w") as f:
+                f.write("[default]\nregion = us-east-1\n" + config)
+            env["AWS_CONFIG_FILE"] = conf
+        p = subprocess.run([AWS, "--endpoint-url", self.url, "--output", "json",
+                            "--no-cli-pager", *args],
+                           env=env, capture_output=True, text=True, timeout=120)
+        if check and p.returncode != 0:
+            raise AssertionError("aws %s: rc %d\n%s" % (" ".join(args), p.returncode, p.stderr))
+        return p
+
+    def json(self, *args):
+        out = self.run(*args).stdout
+        return json.loads(out) if out.strip() else {}
+
+
+@pytest.fixture(scope="module")
+def cli(emulator, tmp_path_factory):
+    version = subprocess.run([AWS, "--version"], capture_output=True, text=True).stdout
+    assert version.startswith("aws-cli/2."), version
+    return Cli(emulator.url, tmp_path_factory.mktemp("awscli"))
+
+
+@pytest.fixture
+def bucket(cli, uid):
+    cli.run("s3", "mb", "s3://%s" % uid)
+    return uid
+
+
+def _file(path, size, seed):
+    data = hashlib.sha256(seed.encode()).digest() * (size // 32 + 1)
+    path.write_bytes(data[:size])
+    return path
+
+
+# ---- S3: multipart uploads
+
+def test_cp_of_a_file_over_8_mb_is_a_multipart_upload(cli, bucket, tmp_path, emulator):
+    big = _file(tmp_path / "big.bin", 9 * 1024 * 1024 + 17, "big")
+    cli.run("s3", "cp", str(big), "s3://%s/big.bin" % bucket, "--only-show-errors")
+    head = cli.json("s3api", "head-object", "--bucket", bucket, "--key", "big.bin")
+    assert head["ContentLength"] == big.stat().st_size
+    # a multipart object's ETag: MD5 of the parts' MD5s, a dash, the count
+    # (the CLI's parts are 8 MiB)
+    parts = [big.read_bytes()[i:i + 8 * 1024 * 1024]
+             for i in range(0, big.stat().st_size, 8 * 1024 * 1024)]
+    want = hashlib.md5(b"".join(hashlib.md5(x).digest() for x in parts)).hexdigest()
+    assert head["ETag"] == '"%s-%d"' % (want, len(parts))
+    back = tmp_path / "back.bin"
+    cli.run("s3", "cp", "s3://%s/big.bin" % bucket, str(back), "--only-show-errors")
+    assert back.read_bytes() == big.read_bytes()
+    ops = {r["operation"] for r in emulator.requests(service="s3")
+           if bucket in json.dumps(r["input"], default=str)}
+    assert {"CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"} <= ops
+
+
+def test_sync_of_large_files(cli, bucket, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    _file(src / "a.bin", 9 * 1024 * 1024, "a")
+    _file(src / "b.txt", 10, "b")
+    cli.run("s3", "sync", str(src), "s3://%s/sync/" % bucket, "--only-show-errors")
+    dst = tmp_path / "dst"
+    cli.run("s3", "sync", "s3://%s/sync/" % bucket, str(dst), "--only-show-errors")
+    for name in ("a.bin", "b.txt"):
+        assert (dst / name).read_bytes() == (src / name).read_bytes()
+    # nothing changed: a second sync copies nothing
+    again = cli.run("s3", "sync", str(src), "s3://%s/sync/" % bucket)
+    assert again.stdout.strip() == ""
+
+
+def test_multipart_api(cli, bucket, tmp_path):
+    """s3api create-multipart-upload, upload-part, list-parts,
+    complete-multipart-upload, abort-multipart-upload; errors as the S3 API
+    reference lists them (NoSuchUpload, EntityTooSmall, InvalidPartOrder)."""
+    up = cli.json("s3api", "create-multipart-upload", "--bucket", bucket, "--key", "m",
+                  "--content-type", "text/csv", "--cache-control", "no-cache")
+    uid = up["UploadId"]
+    assert up["Bucket"] == bucket and up["Key"] == "m"
+    p1 = _file(tmp_path / "p1", 5 * 1024 * 1024, "p1")
+    p2 = _file(tmp_path / "p2", 100, "p2")
+    e1 = cli.json("s3api", "upload-part", "--bucket", bucket, "--key", "m", "--upload-id", uid,
+                  "--part-number", "1", "--body", str(p1))["ETag"]
+    e2 = cli.json("s3api", "upload-part", "--bucket", bucket, "--key", "m", "--upload-id", uid,
+                  "--part-number", "2", "--body", str(p2))["ETag"]
+    parts = cli.json("s3api", "list-parts", "--bucket", bucket, "--key", "m",
+                     "--upload-id", uid)["Parts"]
+    assert [(x["PartNumber"], x["ETag"], x["Size"]) for x in parts] == [
+        (1, e1, 5 * 1024 * 1024), (2, e2, 100)]
+    wrong = cli.run("s3api", "complete-multipart-upload", "--bucket", bucket, "--key", "m",
+                    "--upload-id", uid, "--multipart-upload", json.dumps(
+                        {"Parts": [{"PartNumber": 2, "ETag": e2},
+                                   {"PartNumber": 1, "ETag": e1}]}), check=False)
+    assert wrong.returncode != 0 and "InvalidPartOrder" in wrong.stderr
+    done = cli.json("s3api", "complete-multipart-upload", "--bucket", bucket, "--key", "m",
+                    "--upload-id", uid, "--multipart-upload", json.dumps(
+                        {"Parts": [{"PartNumber": 1, "ETag": e1},
+                                   {"PartNumber": 2, "ETag": e2}]}))
+    assert done["ETag"].endswith('-2"')
+    head = cli.json("s3api", "head-object", "--bucket", bucket, "--key", "m")
+    assert head["ContentLength"] == 5 * 1024 * 1024 + 100
+    assert head["ContentType"] == "text/csv" and head["CacheControl"] == "no-cache"
+    gone = cli.run("s3api", "list-parts", "--bucket", bucket, "--key", "m",
+                   "--upload-id", uid, check=False)
+    assert "NoSuchUpload" in gone.stderr
+
+    # parts under 5 MiB except the last: EntityTooSmall, and nothing is written
+    uid = cli.json("s3api", "create-multipart-upload", "--bucket", bucket,
+                   "--key", "small")["UploadId"]
+    etags = [cli.json("s3api", "upload-part", "--bucket", bucket, "--key", "small",
+                      "--upload-id", uid, "--part-number", str(n), "--body", str(p2))["ETag"]
+             for n in (1, 2)]
+    small = cli.run("s3api", "complete-multipart-upload", "--bucket", bucket, "--key", "small",
+                    "--upload-id", uid, "--multipart-upload", json.dumps(
+                        {"Parts": [{"PartNumber": n + 1, "ETag": e}
+                                   for n, e in enumerate(etags)]}), check=False)
+    assert "EntityTooSmall" in small.stderr
+    cli.run("s3api", "abort-multipart-upload", "--bucket", bucket, "--key", "small",
+            "--upload-id", uid)
+    assert "NoSuchUpload" in cli.run("s3api", "list-parts", "--bucket", bucket, "--key",
+                                     "small", "--upload-id", uid, check=False).stderr
+    missing = cli.run("s3api", "head-object", "--bucket", bucket, "--key", "small",
+                      check=False)
+    assert missing.returncode != 0
+
+
+# ---- S3: copies
+
+def test_s3_to_s3_copy_and_move(cli, bucket, tmp_path, uid):
+    other = uid + "-b"
+    cli.run("s3", "mb", "s3://%s" % other)
+    small = _file(tmp_path / "s.txt", 1000, "s")
+    big = _file(tmp_path / "b.bin", 9 * 1024 * 1024, "b")
+    cli.run("s3", "cp", str(small), "s3://%s/s.txt" % bucket, "--only-show-errors",
+            "--metadata", "k=v", "--content-type", "text/x-test")
+    cli.run("s3", "cp", str(big), "s3://%s/b.bin" % bucket, "--only-show-errors")
+    cli.run("s3", "cp", "s3://%s/s.txt" % bucket, "s3://%s/s.txt" % other,
+            "--only-show-errors")
+    # over 8 MB the CLI copies with UploadPartCopy
+    cli.run("s3", "cp", "s3://%s/b.bin" % bucket, "s3://%s/b.bin" % other,
+            "--only-show-errors")
+    cli.run("s3", "mv", "s3://%s/s.txt" % other, "s3://%s/moved.txt" % other,
+            "--only-show-errors")
+    for key, src in (("b.bin", big), ("moved.txt", small)):
+        back = tmp_path / ("back-" + key)
+        cli.run("s3", "cp", "s3://%s/%s" % (other, key), str(back), "--only-show-errors")
+        assert back.read_bytes() == src.read_bytes()
+    keys = [o["Key"] for o in cli.json("s3api", "list-objects-v2",
+                                       "--bucket", other)["Contents"]]
+    assert keys == ["b.bin", "moved.txt"]
+    # copy-object keeps the metadata unless told to replace it
+    cli.json("s3api", "copy-object", "--bucket", other, "--key", "c.txt",
+             "--copy-source", "%s/s.txt" % bucket)
+    head = cli.json("s3api", "head-object", "--bucket", other, "--key", "c.txt")
+    assert head["Metadata"] == {"k": "v"} and head["ContentType"] == "text/x-test"
+    assert head["ContentLength"] == 1000
+    cli.json("s3api", "copy-object", "--bucket", other, "--key", "c.txt",
+             "--copy-source", "%s/s.txt" % bucket, "--metadata-directive", "REPLACE",
+             "--metadata", "n=1", "--content-type", "text/plain")
+    head = cli.json("s3api", "head-object", "--bucket", other, "--key", "c.txt")
+    assert head["Metadata"] == {"n": "1"} and head["ContentType"] == "text/plain"
+    # copying an object onto itself without a change is refused (S3 API
+    # reference, CopyObject: InvalidRequest)
+    self_copy = cli.run("s3api", "copy-object", "--bucket", other, "--key", "c.txt",
+                        "--copy-source", "%s/c.txt" % other, check=False)
+    assert "InvalidRequest" in self_copy.stderr
+    # a failed x-amz-copy-source-if-match: 412 PreconditionFailed
+    cond = cli.run("s3api", "copy-object", "--bucket", other, "--key", "d.txt",
+                   "--copy-source", "%s/s.txt" % bucket, "--copy-source-if-match", '"nope"',
+                   check=False)
+    assert "PreconditionFailed" in cond.stderr
+    nosrc = cli.run("s3api", "copy-object", "--bucket", other, "--key", "d.txt",
+                    "--copy-source", "%s/none" % bucket, check=False)
+    assert "NoSuchKey" in nosrc.stderr
+    keys = [o["Key"] for o in cli.json("s3api", "list-objects-v2",
+                                       "--bucket", other)["Contents"]]
+    assert keys == ["b.bin", "c.txt", "moved.txt"]
+
+
+# ---- S3: presigned URLs, metadata, location
+
+def test_presigned_urls(cli, bucket, tmp_path):
+    f = _file(tmp_path / "p.txt", 300, "p")
+    cli.run("s3", "cp", str(f), "s3://%s/dir/p q.txt" % bucket, "--only-show-errors")
+    # the CLI's default for this endpoint is the legacy query signature; with
+    # s3 signature_version = s3v4 it is query-string SigV4
+    for config in (None, "s3 =\n  signature_version = s3v4\n"):
+        url = cli.run("s3", "presign", "s3://%s/dir/p q.txt" % bucket,
+                      config=config).stdout.strip()
+        with urllib.request.urlopen(url) as r:
+            assert r.read() == f.read_bytes()
+        bad = url[:-3] + ("000" if not url.endswith("000") else "111")
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(bad)
+        assert e.value.code == 403
+    v4 = cli.run("s3", "presign", "s3://%s/dir/p q.txt" % bucket,
+                 config="s3 =\n  signature_version = s3v4\n").stdout.strip()
+    assert "X-Amz-Signature=" in v4
+    # another key under the same signature: refused
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(v4.replace("p%20q.txt", "other.txt"))
+    assert e.value.code == 403
+
+
+def test_head_object_keeps_content_headers(cli, bucket, tmp_path):
+    f = _file(tmp_path / "h.txt", 10, "h")
+    cli.run("s3api", "put-object", "--bucket", bucket, "--key", "h.txt", "--body", str(f),
+            "--cache-control", "max-age=60", "--content-disposition",
+            'attachment; filename="h.txt"', "--content-encoding", "identity",
+            "--content-language", "de", "--expires", "2030-01-01T00:00:00Z",
+            "--metadata", "a=1,b=2")
+    head = cli.json("s3api", "head-object", "--bucket", bucket, "--key", "h.txt")
+    assert head["CacheControl"] == "max-age=60"
+    assert head["ContentDisposition"] == 'attachment; filename="h.txt"'
+    assert head["ContentEncoding"] == "identity"
+    assert head["ContentLanguage"] == "de"
+    assert head["Expires"].startswith("2030-01-01T00:00:00")
+    assert head["Metadata"] == {"a": "1", "b": "2"}
+    got = cli.json("s3api", "get-object", "--bucket", bucket, "--key", "h.txt",
+                   "--response-content-type", "text/x-over", str(tmp_path / "out"))
+    assert got["ContentType"] == "text/x-over" and got["CacheControl"] == "max-age=60"
+
+
+def test_get_bucket_location(cli, bucket, uid):
+    # us-east-1 is a null LocationConstraint (S3 API reference, GetBucketLocation)
+    assert cli.json("s3api", "get-bucket-location", "--bucket", bucket) == {
+        "LocationConstraint": None}
+    other = uid + "-eu"
+    cli.run("s3api", "create-bucket", "--bucket", other, "--create-bucket-configuration",
+            "LocationConstraint=eu-west-1")
+    assert cli.json("s3api", "get-bucket-location", "--bucket", other) == {
+        "LocationConstraint": "eu-west-1"}
+    assert "NoSuchBucket" in cli.run("s3api", "get-bucket-location", "--bucket",
+                                     uid + "-none", check=False).stderr
+
+
+# ---- the rule: a request the emulator does not implement changes nothing
+
+def _s3_state(emulator):
+    """Every object of every bucket with its bytes' hash and headers."""
+    s3 = emulator.client("s3")
+    out = {}
+    for b in s3.list_buckets()["Buckets"]:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=b["Name"]):
+            for o in page.get("Contents", []):
+                got = s3.get_object(Bucket=b["Name"], Key=o["Key"])
+                out[(b["Name"], o["Key"])] = (
+                    hashlib.sha256(got["Body"].read()).hexdigest(), got["ContentType"],
+                    json.dumps(got.get("Metadata"), sort_keys=True), got.get("CacheControl"))
+    return out
+
+
+def test_unsupported_requests_change_nothing(cli, bucket, tmp_path, emulator):
+    f = _file(tmp_path / "x.txt", 100, "x")
+    cli.run("s3", "cp", str(f), "s3://%s/x.txt" % bucket, "--only-show-errors")
+    before = _s3_state(emulator)
+    refused = [
+        # features the emulator does not keep: refused, not stored without them
+        ("s3api", "put-object", "--bucket", bucket, "--key", "x.txt", "--body", str(f),
+         "--acl", "public-read"),
+        ("s3api", "put-object", "--bucket", bucket, "--key", "y.txt", "--body", str(f),
+         "--tagging", "a=b"),
+        ("s3api", "put-object", "--bucket", bucket, "--key", "y.txt", "--body", str(f),
+         "--server-side-encryption", "AES256"),
+        ("s3api", "put-object", "--bucket", bucket, "--key", "y.txt", "--body", str(f),
+         "--storage-class", "GLACIER"),
+        ("s3api", "copy-object", "--bucket", bucket, "--key", "y.txt",
+         "--copy-source", "%s/x.txt" % bucket, "--tagging-directive", "REPLACE"),
+        ("s3api", "copy-object", "--bucket", bucket, "--key", "y.txt",
+         "--copy-source", "%s/x.txt?versionId=abc" % bucket),
+        ("s3api", "create-multipart-upload", "--bucket", bucket, "--key", "y.txt",
+         "--object-lock-mode", "GOVERNANCE", "--object-lock-retain-until-date",
+         "2030-01-01T00:00:00Z"),
+        # operations the emulator does not implement
+        ("s3api", "put-object-tagging", "--bucket", bucket, "--key", "x.txt", "--tagging",
+         "TagSet=[{Key=a,Value=b}]"),
+        ("s3api", "put-object-acl", "--bucket", bucket, "--key", "x.txt", "--acl",
+         "public-read"),
+        ("s3api", "put-bucket-versioning", "--bucket", bucket, "--versioning-configuration",
+         "Status=Enabled"),
+        ("s3api", "restore-object", "--bucket", bucket, "--key", "x.txt",
+         "--restore-request", "Days=1"),
+        ("s3api", "put-object-retention", "--bucket", bucket, "--key", "x.txt",
+         "--retention", "Mode=GOVERNANCE,RetainUntilDate=2030-01-01T00:00:00Z"),
+    ]
+    for args in refused:
+        p = cli.run(*args, check=False)
+        assert p.returncode != 0, args
+        assert "NotImplemented" in p.stderr, (args, p.stderr)
+    after = _s3_state(emulator)
+    changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+    assert changed == set()
