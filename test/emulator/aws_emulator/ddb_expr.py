@@ -12,7 +12,6 @@ from decimal import Context, Decimal, InvalidOperation
 
 from .core import AwsError
 
-_CTX = Context(prec=38)
 _WIDE = Context(prec=1000, Emax=999999, Emin=-999999)
 _TYPES = ("S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL")
 
@@ -25,19 +24,26 @@ def vexc(message):
 # attribute values
 
 
+_NUMBER_RE = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
+
+
 def normalize_number(text):
+    """A number as DynamoDB stores it.  Refused (ValidationException), as the
+    DynamoDB Developer Guide's Number type says: more than 38 significant
+    digits, a magnitude over 9.9999999999999999999999999999999999999E+125 or
+    under 1E-130, and text that is not a number (spaces included)."""
+    if not isinstance(text, str) or not _NUMBER_RE.match(text):
+        raise vexc("The parameter cannot be converted to a numeric value: %s" % text)
     try:
-        d = Decimal(text.strip())
-    except (InvalidOperation, AttributeError):
+        d = Decimal(text)
+    except (InvalidOperation, ArithmeticError):
         raise vexc("The parameter cannot be converted to a numeric value: %s" % text)
-    if not d.is_finite():
-        raise vexc("The parameter cannot be converted to a numeric value: %s" % text)
+    return _checked(d)
+
+
+def _checked(d):
     if d == 0:
         return "0"
-    norm = d.normalize(_WIDE)
-    digits = norm.as_tuple().digits
-    if len(digits) > 38:
-        raise vexc("Attempting to store more than 38 significant digits in a Number")
     adj = d.adjusted()
     if adj > 125:
         raise vexc("Number overflow. Attempting to store a number with magnitude larger "
@@ -45,10 +51,26 @@ def normalize_number(text):
     if adj < -130:
         raise vexc("Number underflow. Attempting to store a number with magnitude smaller "
                    "than supported range")
+    norm = d.normalize(_WIDE)
+    digits = norm.as_tuple().digits
+    if len(digits) > 38:
+        raise vexc("Attempting to store more than 38 significant digits in a Number")
     return format(norm, "f")
 
 
-def check_value(av, path="item"):
+def number_sum(a, b, subtract=False):
+    """a + b (or a - b) of two stored numbers, exactly: a result that needs
+    more than 38 digits is refused, never rounded."""
+    da, db = Decimal(a), Decimal(b)
+    return _checked(_WIDE.subtract(da, db) if subtract else _WIDE.add(da, db))
+
+
+# DynamoDB Developer Guide, "Service, account, and table quotas": nested
+# attributes up to 32 levels deep
+MAX_DEPTH = 32
+
+
+def check_value(av, path="item", depth=1):
     """Validates and normalizes one attribute value (in place)."""
     if not isinstance(av, dict) or len([k for k, v in av.items() if v is not None]) != 1:
         raise vexc("Supplied AttributeValue has more than one datatypes set, must contain "
@@ -68,10 +90,14 @@ def check_value(av, path="item"):
             raise vexc("One or more parameter values were invalid: Input collection %s "
                        "contains duplicates." % v)
         return {t: list(v)}
+    if t in ("M", "L") and depth >= MAX_DEPTH:
+        # a document whose scalars sit deeper than level 32
+        raise vexc("Nesting Levels have exceeded supported limits: Attributes in the item "
+                   "have nested levels beyond supported limit")
     if t == "M":
-        return {"M": {k: check_value(x, path + "." + k) for k, x in v.items()}}
+        return {"M": {k: check_value(x, path + "." + k, depth + 1) for k, x in v.items()}}
     if t == "L":
-        return {"L": [check_value(x, path) for x in v]}
+        return {"L": [check_value(x, path, depth + 1) for x in v]}
     if t == "NULL" and v is not True:
         raise vexc("One or more parameter values were invalid: Null attribute value types "
                    "must have the value of true")
@@ -491,9 +517,7 @@ def eval_operand(item, op):
                        "in the item")
         if "N" not in a or "N" not in b:
             raise _type_error()
-        da, db = Decimal(a["N"]), Decimal(b["N"])
-        r = _CTX.add(da, db) if op[1] == "+" else _CTX.subtract(da, db)
-        return {"N": normalize_number(str(r))}
+        return {"N": number_sum(a["N"], b["N"], subtract=op[1] == "-")}
     if kind == "fn":
         name, args = op[1], op[2]
         if name == "if_not_exists":
@@ -533,8 +557,21 @@ def apply_update(item, actions, key_names):
         if path[0] in key_names:
             raise vexc("One or more parameter values were invalid: Cannot update attribute "
                        "%s. This attribute is part of the key" % path[0])
-    # SET operands are evaluated against the item as it was before the update
+    # SET operands are evaluated against the item as it was before the
+    # update, and list indexes name positions in the list as it was: sets
+    # first (past the end: appended in index order), then ADD and DELETE,
+    # then removals from the highest index down (DynamoDB Developer Guide,
+    # "Update expressions": REMOVE a[1] SET a[3] on [2,3,4,5,6,7] gives
+    # [2,4,17,6,7])
     before = _deep_copy(item)
+
+    def last_index(action):
+        seg = action[1][-1]
+        return seg if isinstance(seg, int) else -1
+
+    order = {"SET": 0, "ADD": 1, "DELETE": 1, "REMOVE": 2}
+    actions = sorted(actions, key=lambda a: (order[a[0]], last_index(a)
+                                             if a[0] == "SET" else -last_index(a)))
     for kind, path, arg in actions:
         if kind == "SET":
             set_path(item, path, _deep_copy(eval_operand(before, arg)))
@@ -549,8 +586,7 @@ def apply_update(item, actions, key_names):
                                "or function; operator: ADD, operand type: %s" % list(val)[0])
                 set_path(item, path, _deep_copy(val))
             elif "N" in cur and "N" in val:
-                set_path(item, path, {"N": normalize_number(
-                    str(_CTX.add(Decimal(cur["N"]), Decimal(val["N"]))))})
+                set_path(item, path, {"N": number_sum(cur["N"], val["N"])})
             elif list(cur)[0] == list(val)[0] and list(cur)[0] in ("SS", "NS", "BS"):
                 t = list(cur)[0]
                 merged = list(cur[t]) + [x for x in val[t] if x not in cur[t]]

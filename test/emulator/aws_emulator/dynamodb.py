@@ -15,14 +15,28 @@ same values) appends nothing, as in DynamoDB.  Items whose TTL attribute
 (epoch seconds) has passed by the emulator clock are deleted by the TTL
 sweeper with a REMOVE record whose userIdentity names the DynamoDB service.
 """
+import json
+import math
+import time
+import zlib
 from decimal import Decimal
 
 from .core import AwsError, Service
 from .ddb_expr import (Expressions, apply_update, check_item,
                        eval_condition, item_size, items_equal, project, vexc,
                        _deep_copy)
+from .ddb_legacy import rewrite as legacy_rewrite
 
 MAX_ITEM_SIZE = 400 * 1024
+# Query and Scan read at most 1 MB a call (DynamoDB API reference, Scan:
+# "If the total size of scanned items exceeds the maximum dataset size
+# limit of 1 MB, the scan completes and results are returned")
+MAX_PAGE_BYTES = 1024 * 1024
+# BatchGetItem: 100 keys, 16 MB of answer (API reference, BatchGetItem)
+MAX_BATCH_GET_KEYS = 100
+MAX_BATCH_GET_BYTES = 16 * 1024 * 1024
+# TransactWriteItems: a ClientRequestToken is honoured for 10 minutes
+TRANSACTION_TOKEN_SECONDS = 600
 
 
 def _not_found(name=None):
@@ -51,6 +65,13 @@ class Table:
         self.stream_history = []    # every stream this table ever had
         self.described = False
         self.ttl_attribute = None
+        # secondary indexes: name -> {"kind": "GSI"/"LSI", "KeySchema",
+        # "Projection", "ProvisionedThroughput"}
+        self.indexes = {}
+        for kind, member in (("GSI", "GlobalSecondaryIndexes"),
+                             ("LSI", "LocalSecondaryIndexes")):
+            for ix in params.get(member) or []:
+                self.indexes[ix["IndexName"]] = dict(ix, kind=kind)
 
     @property
     def key_names(self):
@@ -78,6 +99,39 @@ class Table:
 
     def key_item(self, item):
         return {k: item[k] for k in self.key_names}
+
+    def index_keys(self, name):
+        return [k["AttributeName"] for k in self.indexes[name]["KeySchema"]]
+
+    def check_index_keys(self, item):
+        """An index key attribute of an item must have the type its
+        definition names and must not be empty (API reference, PutItem)."""
+        for name, ix in self.indexes.items():
+            for attr in self.index_keys(name):
+                av = item.get(attr)
+                if av is None:
+                    continue
+                want, got = self.key_types[attr], list(av)[0]
+                if got != want:
+                    raise vexc("One or more parameter values were invalid: Type mismatch for "
+                               "Index Key %s Expected: %s Actual: %s IndexName: %s"
+                               % (attr, want, got, name))
+                if want in ("S", "B") and len(av[want]) == 0:
+                    raise vexc("One or more parameter values are not valid. A value "
+                               "specified for a secondary index key is not supported. The "
+                               "AttributeValue for a key attribute cannot contain an empty "
+                               "%s value. IndexName: %s, IndexKey: %s"
+                               % ("string" if want == "S" else "binary", name, attr))
+
+    def project_index(self, name, item):
+        ix = self.indexes[name]
+        kind = ix["Projection"].get("ProjectionType", "ALL")
+        if kind == "ALL":
+            return item
+        keep = set(self.key_names) | set(self.index_keys(name))
+        if kind == "INCLUDE":
+            keep |= set(ix["Projection"].get("NonKeyAttributes") or ())
+        return {k: v for k, v in item.items() if k in keep}
 
 
 class DynamoDB(Service):
@@ -120,11 +174,57 @@ class DynamoDB(Service):
                 raise vexc("1 validation error detected: Value '%s' at "
                            "'attributeDefinitions.member.attributeType' failed to satisfy "
                            "constraint: Member must satisfy enum value set: [B, N, S]" % t)
-        if len(defs) != len(p["KeySchema"]) and not (p.get("LocalSecondaryIndexes") or
-                                                     p.get("GlobalSecondaryIndexes")):
-            raise vexc("One or more parameter values were invalid: Number of attributes in "
-                       "KeySchema does not exactly match number of attributes defined in "
-                       "AttributeDefinitions")
+        used = {k["AttributeName"] for k in p["KeySchema"]}
+        index_names = set()
+        table_hash = hashes[0]["AttributeName"] if hashes else None
+        for member, kind in (("GlobalSecondaryIndexes", "global"),
+                             ("LocalSecondaryIndexes", "local")):
+            for ix in p.get(member) or []:
+                if ix["IndexName"] in index_names:
+                    raise vexc("One or more parameter values were invalid: Duplicate index "
+                               "name: %s" % ix["IndexName"])
+                index_names.add(ix["IndexName"])
+                ks = ix["KeySchema"]
+                if not ks or ks[0]["KeyType"] != "HASH" or (
+                        len(ks) == 2 and ks[1]["KeyType"] != "RANGE"):
+                    raise vexc("1 validation error detected: Invalid KeySchema: The first "
+                               "KeySchemaElement is not a HASH key type")
+                for k in ks:
+                    if k["AttributeName"] not in defs:
+                        raise vexc("One or more parameter values were invalid: Some index key "
+                                   "attributes are not defined in AttributeDefinitions. "
+                                   "Keys: [%s], AttributeDefinitions: [%s]"
+                                   % (", ".join(x["AttributeName"] for x in ks),
+                                      ", ".join(defs)))
+                    used.add(k["AttributeName"])
+                if kind == "local" and (ks[0]["AttributeName"] != table_hash
+                                        or len(p["KeySchema"]) != 2):
+                    raise vexc("One or more parameter values were invalid: Table KeySchema "
+                               "does not have a range key, which is required when specifying "
+                               "a LocalSecondaryIndex" if len(p["KeySchema"]) != 2 else
+                               "One or more parameter values were invalid: Index KeySchema "
+                               "does not have the same leading hash key as table KeySchema "
+                               "for index: %s" % ix["IndexName"])
+                proj = ix["Projection"]
+                if (proj.get("ProjectionType") == "INCLUDE") != bool(
+                        proj.get("NonKeyAttributes")):
+                    raise vexc("One or more parameter values were invalid: "
+                               "ProjectionType is INCLUDE, but NonKeyAttributes is not "
+                               "specified" if proj.get("ProjectionType") == "INCLUDE" else
+                               "One or more parameter values were invalid: NonKeyAttributes "
+                               "may only be specified for a ProjectionType of INCLUDE")
+                if (kind == "global" and p.get("BillingMode", "PROVISIONED") == "PROVISIONED"
+                        and not ix.get("ProvisionedThroughput")):
+                    raise vexc("One or more parameter values were invalid: ProvisionedThroughput "
+                               "should not be null for index: %s" % ix["IndexName"])
+        if set(defs) != used:
+            if not p.get("LocalSecondaryIndexes") and not p.get("GlobalSecondaryIndexes"):
+                raise vexc("One or more parameter values were invalid: Number of attributes "
+                           "in KeySchema does not exactly match number of attributes defined "
+                           "in AttributeDefinitions")
+            raise vexc("One or more parameter values were invalid: Some AttributeDefinitions "
+                       "are not used. AttributeDefinitions: [%s], keys used: [%s]"
+                       % (", ".join(defs), ", ".join(sorted(used))))
         if p.get("BillingMode", "PROVISIONED") == "PROVISIONED" and \
                 not p.get("ProvisionedThroughput"):
             raise vexc("One or more parameter values were invalid: ReadCapacityUnits and "
@@ -170,6 +270,28 @@ class DynamoDB(Service):
         if t.stream is not None:
             d["StreamSpecification"] = {"StreamEnabled": True,
                                         "StreamViewType": t.stream.view_type}
+        for kind, member in (("GSI", "GlobalSecondaryIndexes"),
+                             ("LSI", "LocalSecondaryIndexes")):
+            out = []
+            for name, ix in t.indexes.items():
+                if ix["kind"] != kind:
+                    continue
+                items = [i for i in t.items.values()
+                         if all(k in i for k in t.index_keys(name))]
+                e = {"IndexName": name, "KeySchema": ix["KeySchema"],
+                     "Projection": ix["Projection"], "IndexArn": "%s/index/%s" % (t.arn, name),
+                     "ItemCount": len(items),
+                     "IndexSizeBytes": sum(item_size(t.project_index(name, i))
+                                           for i in items)}
+                if kind == "GSI":
+                    e["IndexStatus"] = "ACTIVE"
+                    e["ProvisionedThroughput"] = dict(
+                        ix.get("ProvisionedThroughput") or
+                        {"ReadCapacityUnits": 0, "WriteCapacityUnits": 0},
+                        NumberOfDecreasesToday=0)
+                out.append(e)
+            if out:
+                d[member] = out
         if t.stream_history:
             last = t.stream_history[-1]
             d["LatestStreamArn"] = last.arn
@@ -192,6 +314,10 @@ class DynamoDB(Service):
 
     def UpdateTable(self, p):
         t = self._table(p["TableName"])
+        if p.get("GlobalSecondaryIndexUpdates") or p.get("ReplicaUpdates") or \
+                p.get("SSESpecification") or p.get("TableClass"):
+            raise vexc("This emulator does not support GlobalSecondaryIndexUpdates, "
+                       "ReplicaUpdates, SSESpecification or TableClass in UpdateTable")
         spec = p.get("StreamSpecification")
         if spec is not None:
             if spec.get("StreamEnabled"):
@@ -250,12 +376,40 @@ class DynamoDB(Service):
         with self.streams.lock:
             self.streams.append(t.stream, event, keys, old, new, user_identity)
 
+    @staticmethod
+    def _capacity(p, t, units, index=None):
+        """ConsumedCapacity as ReturnConsumedCapacity asks for it."""
+        how = p.get("ReturnConsumedCapacity", "NONE")
+        if how == "NONE":
+            return None
+        out = {"TableName": t.name, "CapacityUnits": float(units)}
+        if how == "INDEXES":
+            if index is None:
+                out["Table"] = {"CapacityUnits": float(units)}
+            else:
+                out["Table"] = {"CapacityUnits": 0.0}
+                member = "GlobalSecondaryIndexes" if t.indexes[index]["kind"] == "GSI" \
+                    else "LocalSecondaryIndexes"
+                out[member] = {index: {"CapacityUnits": float(units)}}
+        return out
+
+    @staticmethod
+    def _write_units(*items):
+        """A write consumes one unit per 1 KB of the larger of the item
+        before and after (Developer Guide, "Read/write capacity mode")."""
+        size = max([item_size(i) for i in items if i is not None] or [0])
+        return max(1, math.ceil(size / 1024))
+
+    @staticmethod
+    def _read_units(size, consistent):
+        """A read consumes one unit per 4 KB strongly consistent, half that
+        eventually consistent."""
+        units = max(1, math.ceil(size / 4096))
+        return units if consistent else units / 2
+
     def _condition(self, t, exprs, p, old):
         text = p.get("ConditionExpression")
         if text is None:
-            if p.get("Expected"):
-                raise vexc("Legacy parameter Expected is not supported by this emulator; "
-                           "use ConditionExpression")
             return
         cond = exprs.condition(text)
         exprs.finish()
@@ -267,9 +421,11 @@ class DynamoDB(Service):
             raise vexc("Item size has exceeded the maximum allowed size")
 
     def PutItem(self, p):
+        p = legacy_rewrite(p)
         t = self._table(p["TableName"])
         item = check_item(p["Item"])
         key = t.key_of(item)
+        t.check_index_keys(item)
         self._size_check(item)
         exprs = Expressions(p)
         old = t.items.get(key)
@@ -281,12 +437,13 @@ class DynamoDB(Service):
             raise vexc("ReturnValues can only be ALL_OLD or NONE")
         t.items[key] = item
         self._emit(t, old, item)
-        out = {}
+        out = {"ConsumedCapacity": self._capacity(p, t, self._write_units(old, item))}
         if rv == "ALL_OLD" and old is not None:
             out["Attributes"] = old
         return out
 
     def GetItem(self, p):
+        p = legacy_rewrite(p)
         t = self._table(p["TableName"])
         key_av = check_item(p["Key"])
         if len(key_av) != len(t.key_names):
@@ -297,11 +454,14 @@ class DynamoDB(Service):
             if p.get("ProjectionExpression") else None
         exprs.finish()
         item = t.items.get(key)
+        cap = self._capacity(p, t, self._read_units(item_size(item) if item else 0,
+                                                    p.get("ConsistentRead") is True))
         if item is None:
-            return {}
-        return {"Item": project(item, paths) if paths else item}
+            return {"ConsumedCapacity": cap}
+        return {"Item": project(item, paths) if paths else item, "ConsumedCapacity": cap}
 
     def DeleteItem(self, p):
+        p = legacy_rewrite(p)
         t = self._table(p["TableName"])
         key_av = check_item(p["Key"])
         if len(key_av) != len(t.key_names):
@@ -318,42 +478,54 @@ class DynamoDB(Service):
         if old is not None:
             del t.items[key]
             self._emit(t, old, None)
-        out = {}
+        out = {"ConsumedCapacity": self._capacity(p, t, self._write_units(old))}
         if rv == "ALL_OLD" and old is not None:
             out["Attributes"] = old
         return out
 
-    def UpdateItem(self, p):
-        t = self._table(p["TableName"])
+    def _plan_update(self, t, p):
+        """(key, old, new, actions) of an UpdateItem; new is None when the
+        item neither exists nor comes to exist."""
         key_av = check_item(p["Key"])
         if len(key_av) != len(t.key_names):
             raise vexc("The provided key element does not match the schema")
         key = t.key_of(key_av, "key")
-        if p.get("AttributeUpdates"):
-            raise vexc("Legacy parameter AttributeUpdates is not supported by this emulator; "
-                       "use UpdateExpression")
         exprs = Expressions(p)
-        actions = exprs.update(p["UpdateExpression"]) if p.get("UpdateExpression") else []
+        # an empty UpdateExpression is refused (API reference, UpdateItem:
+        # "Invalid UpdateExpression: The expression can not be empty;")
+        actions = exprs.update(p["UpdateExpression"]) \
+            if p.get("UpdateExpression") is not None else []
         old = t.items.get(key)
         if p.get("ConditionExpression") is not None:
             self._condition(t, exprs, p, old)
         exprs.finish()
+        if old is None and actions and all(a[0] in ("REMOVE", "DELETE") for a in actions):
+            # removing from an item that is not there creates nothing
+            return key, None, None, actions
         new = _deep_copy(old) if old is not None else dict(key_av)
         apply_update(new, actions, t.key_names)
         new = check_item(new)
+        t.check_index_keys(new)
         self._size_check(new)
-        t.items[key] = new
-        self._emit(t, old, new)
+        return key, old, new, actions
+
+    def UpdateItem(self, p):
+        p = legacy_rewrite(p)
+        t = self._table(p["TableName"])
+        key, old, new, actions = self._plan_update(t, p)
+        if new is not None:
+            t.items[key] = new
+            self._emit(t, old, new)
         rv = p.get("ReturnValues", "NONE")
-        out = {}
+        out = {"ConsumedCapacity": self._capacity(p, t, self._write_units(old, new))}
         touched = {a[1][0] for a in actions}
         if rv == "ALL_OLD" and old is not None:
             out["Attributes"] = old
-        elif rv == "ALL_NEW":
+        elif rv == "ALL_NEW" and new is not None:
             out["Attributes"] = new
         elif rv == "UPDATED_OLD" and old is not None:
             out["Attributes"] = {k: v for k, v in old.items() if k in touched} or None
-        elif rv == "UPDATED_NEW":
+        elif rv == "UPDATED_NEW" and new is not None:
             out["Attributes"] = {k: v for k, v in new.items() if k in touched} or None
         return out
 
@@ -379,6 +551,7 @@ class DynamoDB(Service):
                 if put is not None:
                     item = check_item(put["Item"])
                     key = t.key_of(item)
+                    t.check_index_keys(item)
                     self._size_check(item)
                 else:
                     item = None
@@ -390,31 +563,195 @@ class DynamoDB(Service):
                     raise vexc("Provided list of item keys contains duplicates")
                 seen.add(key)
                 plan.append((t, key, item))
+        units = {}
         for t, key, item in plan:
             old = t.items.get(key)
+            units[t.name] = units.get(t.name, 0) + self._write_units(old, item)
             if item is not None:
                 t.items[key] = item
                 self._emit(t, old, item)
             elif old is not None:
                 del t.items[key]
                 self._emit(t, old, None)
-        return {"UnprocessedItems": {}}
+        caps = [self._capacity(p, self.tables[n], u) for n, u in units.items()]
+        return {"UnprocessedItems": {}, "ConsumedCapacity": [c for c in caps if c] or None}
 
-    def _ordered(self, t):
-        """The table's items in key order (numbers as numbers)."""
+    def BatchGetItem(self, p):
+        requests = p["RequestItems"]
+        total = sum(len(r["Keys"]) for r in requests.values())
+        if total > MAX_BATCH_GET_KEYS:
+            raise vexc("Too many items requested for the BatchGetItem call")
+        plans = []
+        for name, r in requests.items():
+            t = self._table(name)
+            r = legacy_rewrite(r)
+            exprs = Expressions(r)
+            paths = exprs.projection(r["ProjectionExpression"]) \
+                if r.get("ProjectionExpression") else None
+            exprs.finish()
+            seen = set()
+            keys = []
+            for k in r["Keys"]:
+                key_av = check_item(k)
+                if len(key_av) != len(t.key_names):
+                    raise vexc("The provided key element does not match the schema")
+                key = t.key_of(key_av, "key")
+                if key in seen:
+                    raise vexc("Provided list of item keys contains duplicates")
+                seen.add(key)
+                keys.append((k, key))
+            plans.append((t, r, paths, keys))
+        responses, unprocessed, caps = {}, {}, []
+        size = 0
+        for t, r, paths, keys in plans:
+            got, rest, units = [], [], 0
+            for k, key in keys:
+                item = t.items.get(key)
+                n = item_size(item) if item is not None else 0
+                if size + n > MAX_BATCH_GET_BYTES:
+                    rest.append(k)
+                    continue
+                size += n
+                units += self._read_units(n, r.get("ConsistentRead") is True)
+                if item is not None:
+                    got.append(project(item, paths) if paths else item)
+            responses[t.name] = got
+            if rest:
+                left = {k: v for k, v in requests[t.name].items() if k != "Keys"}
+                unprocessed[t.name] = dict(left, Keys=rest)
+            cap = self._capacity(p, t, units)
+            if cap:
+                caps.append(cap)
+        return {"Responses": responses, "UnprocessedKeys": unprocessed,
+                "ConsumedCapacity": caps or None}
+
+    def TransactWriteItems(self, p):
+        """All or nothing (API reference, TransactWriteItems): every
+        condition is checked first; one that fails cancels the whole
+        transaction with TransactionCanceledException and a reason per
+        item, in request order."""
+        token = p.get("ClientRequestToken")
+        if token is not None:
+            now = time.time()
+            self._tokens = {k: v for k, v in getattr(self, "_tokens", {}).items()
+                            if now - v[1] < TRANSACTION_TOKEN_SECONDS}
+            digest = json.dumps(p["TransactItems"], sort_keys=True, default=str)
+            seen = self._tokens.get(token)
+            if seen is not None:
+                if seen[0] != digest:
+                    raise AwsError("IdempotentParameterMismatchException",
+                                   "Request parameters do not match the parameters of a "
+                                   "previous request with the same client request token")
+                return seen[2]
+        plans, reasons, failed, items_seen = [], [], False, set()
+        for entry in p["TransactItems"]:
+            ops = [k for k in ("ConditionCheck", "Put", "Delete", "Update")
+                   if entry.get(k) is not None]
+            if len(ops) != 1:
+                raise vexc("TransactItems can only contain one of Check, Put, Update or "
+                           "Delete")
+            kind = ops[0]
+            op = legacy_rewrite(entry[kind])
+            t = self._table(op["TableName"])
+            if kind == "Put":
+                item = check_item(op["Item"])
+                key = t.key_of(item)
+                t.check_index_keys(item)
+                self._size_check(item)
+            else:
+                key_av = check_item(op["Key"])
+                if len(key_av) != len(t.key_names):
+                    raise vexc("The provided key element does not match the schema")
+                key = t.key_of(key_av, "key")
+            if (t.name, key) in items_seen:
+                raise vexc("Transaction request cannot include multiple operations on one "
+                           "item")
+            items_seen.add((t.name, key))
+            old = t.items.get(key)
+            try:
+                if kind == "Update":
+                    key, old, new, _ = self._plan_update(t, op)
+                else:
+                    exprs = Expressions(op)
+                    if kind == "ConditionCheck" and op.get("ConditionExpression") is None:
+                        raise vexc("1 validation error detected: Value null at "
+                                   "'transactItems.member.conditionCheck.conditionExpression' "
+                                   "failed to satisfy constraint: Member must not be null")
+                    if op.get("ConditionExpression") is None:
+                        exprs.finish()
+                    self._condition(t, exprs, op, old)
+                    new = item if kind == "Put" else (None if kind == "Delete" else old)
+                reasons.append({"Code": "None"})
+                plans.append((t, key, old, new, kind))
+            except AwsError as e:
+                if e.code != "ConditionalCheckFailedException":
+                    raise
+                failed = True
+                reason = {"Code": "ConditionalCheckFailed",
+                          "Message": "The conditional request failed"}
+                if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and old:
+                    reason["Item"] = old
+                reasons.append(reason)
+        if failed:
+            raise AwsError("TransactionCanceledException",
+                           "Transaction cancelled, please refer cancellation reasons for "
+                           "specific reasons [%s]" % ", ".join(r["Code"] for r in reasons),
+                           extra={"CancellationReasons": reasons})
+        units = {}
+        for t, key, old, new, kind in plans:
+            # a transactional write costs two units per KB
+            units[t.name] = units.get(t.name, 0) + 2 * self._write_units(old, new)
+            if kind == "ConditionCheck":
+                continue
+            if new is not None:
+                t.items[key] = new
+                self._emit(t, old, new)
+            elif old is not None:
+                del t.items[key]
+                self._emit(t, old, None)
+        caps = [self._capacity(p, self.tables[n], u) for n, u in units.items()]
+        out = {"ConsumedCapacity": [c for c in caps if c] or None}
+        if token is not None:
+            self._tokens[token] = (digest, time.time(), out)
+        return out
+
+    def _ordered(self, t, index=None):
+        """The items (of the table, or those an index holds) in key order
+        (numbers as numbers); the sort key function; the key of an item as
+        LastEvaluatedKey gives it."""
+        names = list(t.key_names)
+        if index is not None:
+            ix_keys = t.index_keys(index)
+            names = ix_keys + [k for k in names if k not in ix_keys]
+
         def sort_key(item):
             out = []
-            for name in t.key_names:
+            for name in names:
                 (typ, v), = item[name].items()
                 out.append(Decimal(v) if typ == "N" else
                            (v.encode() if isinstance(v, str) else v))
             return tuple(out)
-        return sorted(t.items.values(), key=sort_key), sort_key
+        items = [i for i in t.items.values() if all(n in i for n in names)]
+        return sorted(items, key=sort_key), sort_key, lambda i: {n: i[n] for n in names}
 
-    def _page(self, t, items, sort_key, p, exprs, reverse=False):
+    def _index(self, t, p):
+        name = p.get("IndexName")
+        if name is None:
+            return None
+        if name not in t.indexes:
+            raise vexc("The table does not have the specified index: %s" % name)
+        if p.get("ConsistentRead") and t.indexes[name]["kind"] == "GSI":
+            raise vexc("Consistent reads are not supported on global secondary indexes")
+        return name
+
+    def _page(self, t, items, sort_key, key_of, p, exprs, reverse=False, index=None):
         start = p.get("ExclusiveStartKey")
         if start is not None:
-            start_key = sort_key(check_item(start))
+            start_av = check_item(start)
+            if set(start_av) != set(key_of(items[0]) if items else start_av):
+                raise vexc("The provided starting key is invalid: The provided key element "
+                           "does not match the schema")
+            start_key = sort_key(start_av)
             if reverse:
                 items = [i for i in items if sort_key(i) < start_key]
             else:
@@ -424,37 +761,69 @@ class DynamoDB(Service):
         paths = exprs.projection(p["ProjectionExpression"]) \
             if p.get("ProjectionExpression") else None
         exprs.finish()
-        page = items[:limit] if limit else items
-        out_items = [i for i in page if filt is None or eval_condition(i, filt)]
-        out = {"Count": len(out_items), "ScannedCount": len(page)}
+        page, size = [], 0
+        for i in items:
+            if (limit and len(page) >= limit) or size >= MAX_PAGE_BYTES:
+                break
+            page.append(i)
+            size += item_size(i)
+        if index is not None:
+            page_view = [t.project_index(index, i) for i in page]
+        else:
+            page_view = page
+        out_items = [i for i in page_view if filt is None or eval_condition(i, filt)]
+        out = {"Count": len(out_items), "ScannedCount": len(page),
+               "ConsumedCapacity": self._capacity(
+                   p, t, self._read_units(size, p.get("ConsistentRead") is True), index)}
         if p.get("Select") != "COUNT":
             out["Items"] = [project(i, paths) if paths else i for i in out_items]
-        if limit and len(items) > limit:
-            out["LastEvaluatedKey"] = t.key_item(page[-1])
+        if len(page) < len(items):
+            out["LastEvaluatedKey"] = key_of(page[-1])
         return out
 
     def Scan(self, p):
+        p = legacy_rewrite(p)
         t = self._table(p["TableName"])
+        index = self._index(t, p)
         exprs = Expressions(p)
-        items, sort_key = self._ordered(t)
-        return self._page(t, items, sort_key, p, exprs)
+        items, sort_key, key_of = self._ordered(t, index)
+        seg, total = p.get("Segment"), p.get("TotalSegments")
+        if (seg is None) != (total is None):
+            raise vexc("The %s parameter is required but was not present in the request "
+                       "when parameter %s is present"
+                       % (("Segment", "TotalSegments") if seg is None
+                          else ("TotalSegments", "Segment")))
+        if seg is not None:
+            if seg >= total:
+                raise vexc("The Segment parameter is zero-based and must be less than "
+                           "parameter TotalSegments: Segment: %d is not less than "
+                           "TotalSegments: %d" % (seg, total))
+            # a parallel scan's segments split the items by a hash of the
+            # table key: together they return every item once
+            items = [i for i in items
+                     if zlib.crc32(json.dumps(t.key_item(i), sort_keys=True,
+                                              default=str).encode()) % total == seg]
+        return self._page(t, items, sort_key, key_of, p, exprs, index=index)
 
     def Query(self, p):
+        p = legacy_rewrite(p)
         t = self._table(p["TableName"])
+        index = self._index(t, p)
         exprs = Expressions(p)
         text = p.get("KeyConditionExpression")
         if not text:
             raise vexc("Either the KeyConditions or KeyConditionExpression parameter must "
                        "be specified in the request.")
         cond = exprs.condition(text)
-        if not _has_key_equality(cond, t.hash_key):
-            raise vexc("Query condition missed key schema element: %s" % t.hash_key)
-        items, sort_key = self._ordered(t)
+        hash_key = t.index_keys(index)[0] if index is not None else t.hash_key
+        if not _has_key_equality(cond, hash_key):
+            raise vexc("Query condition missed key schema element: %s" % hash_key)
+        items, sort_key, key_of = self._ordered(t, index)
         items = [i for i in items if eval_condition(i, cond)]
         reverse = p.get("ScanIndexForward") is False
         if reverse:
             items.reverse()
-        return self._page(t, items, sort_key, p, exprs, reverse)
+        return self._page(t, items, sort_key, key_of, p, exprs, reverse, index)
 
     # ---- TTL
 

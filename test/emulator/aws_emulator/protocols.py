@@ -96,8 +96,11 @@ class InputChecker:
         if t == "structure":
             members = {}
             for name, m in shape.members.items():
-                members[name] = (self._compile(m), _limits_fn(m), _lower_camel(name),
-                                 top and name in self.unchecked_max)
+                # unchecked_max: the service checks the maximum itself (with
+                # the error its API documents); the minimum still applies
+                members[name] = (self._compile(m),
+                                 _limits_fn(m, skip_max=top and name in self.unchecked_max),
+                                 _lower_camel(name), False)
             required = list(shape.required_members)
 
             def conv(v, e, p):
@@ -223,11 +226,11 @@ def _raise(err):
     raise err
 
 
-def _limits_fn(shape):
+def _limits_fn(shape, skip_max=False):
     """A function checking a shape's min/max/enum constraints, or None."""
     md = shape.metadata
     t = shape.type_name
-    lo, hi = md.get("min"), md.get("max")
+    lo, hi = md.get("min"), None if skip_max else md.get("max")
     enum = md.get("enum") if t == "string" else None
     if lo is None and hi is None and not enum:
         return None

@@ -670,7 +670,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                    if body[:1] != b"{" else "malformed JSON: %s" % e)
             if shape is None:
                 return {}
-            return checker.check(shape, raw)
+            out = checker.check(shape, raw)
+            # members newer than the installed botocore model that the
+            # service reads itself (DynamoDB Streams' ShardFilter)
+            for name in getattr(b.service, "newer_members", {}).get(req.operation, ()):
+                if isinstance(raw, dict) and raw.get(name) is not None:
+                    out[name] = raw[name]
+            return out
         if b.protocol == "query":
             if shape is None:
                 return {}

@@ -30,10 +30,17 @@ import datetime
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
 
 from .core import AwsError, RawJson, Service
+
+# a stream ARN as DynamoDB forms it; another form is a ValidationException,
+# an unknown stream of this form ResourceNotFoundException
+_STREAM_ARN_RE = re.compile(
+    r"^arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table/[a-zA-Z0-9_.-]{3,255}/stream/"
+    r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}$")
 
 HASH_SPACE = 1 << 64
 MAX_RESPONSE_BYTES = 1024 * 1024
@@ -109,6 +116,9 @@ class DynamoDBStreams(Service):
     name = "dynamodbstreams"
     unchecked_max = {"GetRecords": {"Limit"}, "DescribeStream": {"Limit"},
                      "ListStreams": {"Limit"}}
+    # DescribeStream's ShardFilter (CHILD_SHARDS) is newer than some
+    # installed botocore models: read from the request as sent
+    newer_members = {"DescribeStream": ("ShardFilter",)}
 
     def __init__(self, emu):
         super().__init__(emu)
@@ -301,6 +311,8 @@ class DynamoDBStreams(Service):
     # operations
 
     def _stream(self, arn):
+        if not _STREAM_ARN_RE.match(arn):
+            raise AwsError("ValidationException", "Invalid StreamArn")
         s = self.streams.get(arn)
         if s is None:
             raise _not_found("Stream: %s not found" % arn)
@@ -336,6 +348,18 @@ class DynamoDBStreams(Service):
                            "than or equal to 100" % limit)
         self._maintain(s, self.emu.clock.now())
         shards = sorted(s.shards.values(), key=lambda sh: sh.id)
+        filt = p.get("ShardFilter")
+        if filt is not None:
+            # DynamoDB Streams API reference, DescribeStream: ShardFilter
+            # Type CHILD_SHARDS returns the children of ShardId
+            if (not isinstance(filt, dict) or filt.get("Type") != "CHILD_SHARDS"
+                    or not isinstance(filt.get("ShardId"), str)):
+                raise AwsError("ValidationException", "1 validation error detected: Value at "
+                               "'shardFilter' failed to satisfy constraint: Member must have "
+                               "Type CHILD_SHARDS and a ShardId")
+            if filt["ShardId"] not in s.shards:
+                raise _not_found("Shard does not exist")
+            shards = [sh for sh in shards if sh.parent_id == filt["ShardId"]]
         start = p.get("ExclusiveStartShardId")
         if start:
             shards = [sh for sh in shards if sh.id > start]
@@ -395,7 +419,9 @@ class DynamoDBStreams(Service):
     def GetRecords(self, p):
         limit = p.get("Limit", 1000)
         if limit > 1000:
-            raise AwsError("LimitExceededException", "1 validation error detected: Value "
+            # a ValidationException: LimitExceededException is the throttling
+            # error SDKs retry (DynamoDB Streams API reference, GetRecords)
+            raise AwsError("ValidationException", "1 validation error detected: Value "
                            "'%d' at 'limit' failed to satisfy constraint: Member must have "
                            "value less than or equal to 1000" % limit)
         arn, sid, position, issued = self._decode_iterator(p["ShardIterator"])

@@ -95,8 +95,10 @@ def test_get_records_limits_and_new_iterators(emulator, streams, uid):
     sid = shards(emulator, arn)[0]["ShardId"]
     it = streams.get_shard_iterator(StreamArn=arn, ShardId=sid,
                                     ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    # a Limit over 1000 is a ValidationException, not the throttling error
+    # LimitExceededException that SDKs retry; 0 is under the model's min 1
     assert code_of(streams.get_records, ShardIterator=it, Limit=1001) == \
-        "LimitExceededException"
+        "ValidationException"
     assert code_of(streams.get_records, ShardIterator="bogus-iterator") == \
         "ValidationException"
     seen, iters = [], [it]
