@@ -1,5 +1,8 @@
 """Athena (JSON 1.1): StartQueryExecution, GetQueryExecution,
-GetQueryResults, StopQueryExecution, ListQueryExecutions.
+GetQueryResults, StopQueryExecution, ListQueryExecutions; ListWorkGroups,
+GetWorkGroup, ListDataCatalogs, GetDataCatalog, ListDatabases, GetDatabase,
+ListTableMetadata, GetTableMetadata and the utility statements SHOW ... and
+DESCRIBE (athena_metadata.py), from the Glue catalog.
 
 A query is a QueryExecution that goes QUEUED -> RUNNING -> SUCCEEDED,
 FAILED (StateChangeReason and AthenaError as Athena words them) or
@@ -31,6 +34,7 @@ import time
 import traceback
 import uuid
 
+from . import athena_metadata
 from .athena_engine import Cancelled, Engine
 from .athena_sql import TrinoError
 from .core import AwsError, RawJson, Service
@@ -82,6 +86,8 @@ class QueryExecution:
         # where the engine writes the result
         self.output_bucket = None
         self.output_key = None
+        # a utility statement's rows (no header; GetQueryResults pages them)
+        self.utility_rows = None
 
     # engine hooks
     @property
@@ -222,6 +228,7 @@ class Athena(Service):
         self.engine = Engine(emu)
         self._slots = None
         self._slots_n = None
+        self._created = emu.clock.utcnow()
 
     # -- helpers -----------------------------------------------------------------
 
@@ -307,6 +314,10 @@ class Athena(Service):
             q.output_bucket, q.output_key = bucket, prefix + f"{q.id}.csv"
             if self._reuse(q):
                 return SUCCEEDED, None, None
+            utility = athena_metadata.utility_statement(q.query)
+            if utility is not None:
+                self._utility(q, bucket, prefix, *utility)
+                return SUCCEEDED, None, None
             res = self.engine.run_query(q)
             with self._state:
                 q.columns = res.columns
@@ -330,6 +341,20 @@ class Athena(Service):
             reason = f"GENERIC_INTERNAL_ERROR: {type(e).__name__}: {e}"
             return FAILED, reason, {"ErrorCategory": 1, "ErrorType": 200, "Retryable": False,
                                     "ErrorMessage": reason}
+
+    def _utility(self, q, bucket, prefix, kind, match):
+        glue = self.emu.service("glue")
+        rows, column = athena_metadata.run_utility(glue, kind, match, q.database, q.catalog)
+        key = prefix + f"{q.id}.txt"
+        self.emu.s3.put_object(bucket, key, "".join(r + "\n" for r in rows).encode("utf-8"),
+                               "text/plain")
+        with self._state:
+            q.utility_rows = rows
+            q.rows = len(rows)
+            q.columns = [{"CatalogName": "hive", "SchemaName": "", "TableName": "",
+                          "Name": column, "Label": column, "Type": "string", "Precision": 0,
+                          "Scale": 0, "Nullable": "UNKNOWN", "CaseSensitive": False}]
+            q.result_bucket, q.result_key = bucket, key
 
     def _output(self, q):
         loc = q.output_location
@@ -404,7 +429,7 @@ class Athena(Service):
         out = {
             "QueryExecutionId": q.id,
             "Query": q.query,
-            "StatementType": "DML",
+            "StatementType": "UTILITY" if q.utility_rows is not None else "DML",
             "ResultConfiguration": {"OutputLocation": q.result_location()},
             "QueryExecutionContext": q.context,
             "Status": status,
@@ -443,6 +468,14 @@ class Athena(Service):
             raise _invalid("MaxResults is more than maximum allowed length 1000")
         token = p.get("NextToken")
         offset, done = (0, 0) if not token else _parse_page_token(token, q.id)
+        if q.utility_rows is not None:
+            page = q.utility_rows[offset:offset + limit]
+            out = {"UpdateCount": 0, "ResultSet": {
+                "Rows": [{"Data": [{"VarCharValue": r}]} for r in page],
+                "ResultSetMetadata": {"ColumnInfo": q.columns}}}
+            if offset + limit < len(q.utility_rows):
+                out["NextToken"] = _page_token(q.id, offset + limit, done + len(page))
+            return out
         try:
             f = self.emu.s3.open_object(q.result_bucket, q.result_key)
         except AwsError:
@@ -487,6 +520,100 @@ class Athena(Service):
         if start + limit < len(ids):
             out["NextToken"] = base64.urlsafe_b64encode(str(start + limit).encode()).decode()
         return out
+
+
+    # -- catalog metadata (athena_metadata.py) -------------------------------------
+
+    def ListWorkGroups(self, p):
+        return {"WorkGroups": [{"Name": w, "State": "ENABLED", "Description": "",
+                                "CreationTime": self._created,
+                                "EngineVersion": _ENGINE_VERSION} for w in sorted(WORKGROUPS)]}
+
+    def GetWorkGroup(self, p):
+        w = p["WorkGroup"]
+        if w not in WORKGROUPS:
+            raise _invalid(f"WorkGroup {w} is not found.")
+        return {"WorkGroup": {"Name": w, "State": "ENABLED", "Description": "",
+                              "CreationTime": self._created,
+                              "Configuration": {"EnforceWorkGroupConfiguration": False,
+                                                "PublishCloudWatchMetricsEnabled": False,
+                                                "RequesterPaysEnabled": False,
+                                                "EngineVersion": _ENGINE_VERSION}}}
+
+    def ListDataCatalogs(self, p):
+        return {"DataCatalogsSummary": [{"CatalogName": athena_metadata.CATALOG,
+                                         "Type": "GLUE"}]}
+
+    def GetDataCatalog(self, p):
+        athena_metadata.check_catalog(p["Name"])
+        return {"DataCatalog": {"Name": athena_metadata.CATALOG, "Type": "GLUE",
+                                "Parameters": {"catalog-id": self.emu.account_id}}}
+
+    def _glue_database(self, p):
+        athena_metadata.check_catalog(p.get("CatalogName"))
+        glue = self.emu.service("glue")
+        name = p["DatabaseName"].lower()
+        with glue.lock:
+            db = glue.databases.get(name)
+            if db is None:
+                raise athena_metadata.metadata_error(f"Database {p['DatabaseName']} not found.")
+            return glue, db
+
+    @staticmethod
+    def _page(items, p, kind, default):
+        start = 0
+        if p.get("NextToken"):
+            try:
+                d = json.loads(base64.urlsafe_b64decode(p["NextToken"].encode()))
+                start = int(d["o"]) if d["k"] == kind else -1
+            except (ValueError, KeyError, TypeError):
+                start = -1
+            if start < 0:
+                raise _invalid("The NextToken is not valid.")
+        limit = p.get("MaxResults") or default
+        page = items[start:start + limit]
+        token = None
+        if start + limit < len(items):
+            token = base64.urlsafe_b64encode(json.dumps(
+                {"o": start + limit, "k": kind}).encode()).decode()
+        return page, token
+
+    def ListDatabases(self, p):
+        athena_metadata.check_catalog(p["CatalogName"])
+        glue = self.emu.service("glue")
+        with glue.lock:
+            dbs = [glue.databases[n] for n in sorted(glue.databases)]
+        page, token = self._page(dbs, p, "db", 50)
+        return {"DatabaseList": [{"Name": d["Name"], "Description": d.get("Description"),
+                                  "Parameters": d.get("Parameters")} for d in page],
+                "NextToken": token}
+
+    def GetDatabase(self, p):
+        _, db = self._glue_database(p)
+        return {"Database": {"Name": db["Name"], "Description": db.get("Description"),
+                             "Parameters": db.get("Parameters")}}
+
+    def ListTableMetadata(self, p):
+        glue, db = self._glue_database(p)
+        with glue.lock:
+            names = athena_metadata.hive_match(p.get("Expression"), sorted(glue.tables[db["Name"]]))
+            tables = [glue.tables[db["Name"]][n] for n in names]
+        page, token = self._page(tables, p, "t:" + db["Name"], 50)
+        return {"TableMetadataList": [athena_metadata.table_metadata(t) for t in page],
+                "NextToken": token}
+
+    def GetTableMetadata(self, p):
+        glue, db = self._glue_database(p)
+        with glue.lock:
+            t = glue.tables[db["Name"]].get(p["TableName"].lower())
+            if t is None:
+                raise athena_metadata.metadata_error(
+                    f"Table {p['TableName']} not found in database {db['Name']}.")
+            return {"TableMetadata": athena_metadata.table_metadata(t)}
+
+
+_ENGINE_VERSION = {"SelectedEngineVersion": "AUTO",
+                   "EffectiveEngineVersion": "Athena engine version 3"}
 
 
 class _OutputBucket(TrinoError):

@@ -38,6 +38,7 @@ import pwd
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -508,11 +509,25 @@ class Engine:
         self._icu = "C"
         self._pgtypes = PgTypes()
         self._spool = None            # result spool folder; False: COPY TO STDOUT
+        # where a private engine cluster lives: under --data-dir, unless the
+        # postgres user that runs it (when the emulator runs as root) cannot
+        # reach that folder; then under /tmp, and the emulator says so at start
+        self._base = os.path.join(emu.data_dir, "athena-engine")
+        self._base_is_temporary = False
+        if emu.engine_dsn is None and os.getuid() == 0:
+            blocked = _unreachable_for("postgres", emu.data_dir)
+            if blocked is not None:
+                self._base = tempfile.mkdtemp(prefix="athena-engine-data-")
+                self._base_is_temporary = True
+                print(f"aws-emulator: the postgres user cannot enter {blocked} (mode "
+                      f"{os.stat(blocked).st_mode & 0o777:o}), so the Athena engine's "
+                      f"PostgreSQL cluster lives in {self._base} instead of under --data-dir "
+                      f"(removed when the emulator stops)", file=sys.stderr, flush=True)
 
     # -- connections ---------------------------------------------------------
 
     def _start_private(self):
-        base = os.path.join(self.emu.data_dir, "athena-engine")
+        base = self._base
         pgdata = os.path.join(base, "pgdata")
         bindir = _pg_bindir()
         sockdir = tempfile.mkdtemp(prefix="athena-engine-")
@@ -641,6 +656,8 @@ class Engine:
             except subprocess.TimeoutExpired:
                 proc.kill()
             shutil.rmtree(sockdir, ignore_errors=True)
+        if self._base_is_temporary:
+            shutil.rmtree(self._base, ignore_errors=True)
 
     def reset(self):
         """Forget cached rows (S3 is emptied by a reset)."""
@@ -1266,6 +1283,34 @@ def _remove_orphan_spools():
             shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
         except PermissionError:
             pass
+
+
+def _unreachable_for(user, path):
+    """The first folder on the way to `path` (itself included) that `user`
+    may not enter (search permission), or None."""
+    try:
+        pw = pwd.getpwnam(user)
+    except KeyError:
+        return None
+    groups = set(os.getgrouplist(user, pw.pw_gid))
+    path = os.path.abspath(path)
+    parts = [path]
+    while os.path.dirname(parts[-1]) != parts[-1]:
+        parts.append(os.path.dirname(parts[-1]))
+    for d in reversed(parts):
+        try:
+            st = os.stat(d)
+        except OSError:
+            return None
+        if st.st_uid == pw.pw_uid:
+            ok = st.st_mode & 0o100
+        elif st.st_gid in groups:
+            ok = st.st_mode & 0o010
+        else:
+            ok = st.st_mode & 0o001
+        if not ok:
+            return d
+    return None
 
 
 def _dsn_is_local(dsn):

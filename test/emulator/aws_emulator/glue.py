@@ -1,7 +1,9 @@
-"""Glue Data Catalog (JSON 1.1): databases and tables.
+"""Glue Data Catalog (JSON 1.1): databases, tables and partitions.
 
 CreateDatabase, GetDatabase, GetDatabases, DeleteDatabase, CreateTable,
-GetTable, GetTables, UpdateTable, DeleteTable.  Names are case-insensitive
+GetTable, GetTables, UpdateTable, DeleteTable, CreatePartition,
+BatchCreatePartition, GetPartition, GetPartitions (Expression, paging,
+ExcludeColumnSchema), DeletePartition.  Names are case-insensitive
 and stored lower-cased, as Glue stores them; everything else of a table
 (StorageDescriptor, PartitionKeys, Parameters such as partition projection)
 is kept exactly as given.  Listings page with an opaque NextToken.
@@ -13,6 +15,9 @@ import base64
 import copy
 import json
 import re
+
+import sqlglot
+from sqlglot import exp
 
 from .athena_sql import TrinoError
 from .core import AwsError, Service
@@ -38,6 +43,82 @@ def _offset(token, kind):
         raise AwsError("InvalidInputException", "Invalid pagination token") from None
 
 
+_INTEGRAL = ("tinyint", "smallint", "int", "integer", "bigint")
+
+
+def _partition_filter(text, keys):
+    """A predicate over {key: value text} from a GetPartitions Expression;
+    InvalidInputException for what it cannot read."""
+    types = {k["Name"].lower(): (k.get("Type") or "string").lower() for k in keys}
+
+    def bad(why):
+        return AwsError("InvalidInputException", f"Unsupported expression '{text}': {why}")
+
+    try:
+        tree = sqlglot.parse_one(text)
+    except sqlglot.errors.ParseError:
+        raise bad("syntax error") from None
+
+    def value(node, row, like=None):
+        if isinstance(node, exp.Paren):
+            return value(node.this, row, like)
+        if isinstance(node, exp.Column):
+            key = node.name.lower()
+            if key not in types:
+                raise bad(f"{node.name} is not a partition key")
+            v = row[key]
+            return int(v) if types[key] in _INTEGRAL else v
+        if isinstance(node, exp.Literal):
+            if node.is_string:
+                return node.this
+            return int(node.this) if node.this.lstrip("-").isdigit() else float(node.this)
+        if isinstance(node, exp.Neg):
+            return -value(node.this, row)
+        raise bad(f"{node.sql()}")
+
+    def cmp_pair(node, row):
+        a, b = value(node.this, row), value(node.expression, row)
+        if isinstance(a, str) != isinstance(b, str):
+            a, b = str(a), str(b)
+        return a, b
+
+    def test(node, row):
+        if isinstance(node, exp.Paren):
+            return test(node.this, row)
+        if isinstance(node, exp.And):
+            return test(node.this, row) and test(node.expression, row)
+        if isinstance(node, exp.Or):
+            return test(node.this, row) or test(node.expression, row)
+        if isinstance(node, exp.Not):
+            return not test(node.this, row)
+        ops = {exp.EQ: lambda a, b: a == b, exp.NEQ: lambda a, b: a != b,
+               exp.GT: lambda a, b: a > b, exp.GTE: lambda a, b: a >= b,
+               exp.LT: lambda a, b: a < b, exp.LTE: lambda a, b: a <= b}
+        for cls, fn in ops.items():
+            if isinstance(node, cls):
+                return fn(*cmp_pair(node, row))
+        if isinstance(node, exp.In):
+            v = value(node.this, row)
+            opts = [value(x, row) for x in node.expressions]
+            return any((str(v) == str(o)) if isinstance(v, str) != isinstance(o, str)
+                       else v == o for o in opts)
+        if isinstance(node, exp.Between):
+            v = value(node.this, row)
+            lo, hi = value(node.args["low"], row), value(node.args["high"], row)
+            return lo <= v <= hi
+        if isinstance(node, exp.Like):
+            v, pat = str(value(node.this, row)), str(value(node.expression, row))
+            rx = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pat)
+            return re.fullmatch(rx, v, re.S) is not None
+        raise bad(node.sql())
+
+    # read every leaf once now, so that a bad expression fails the call
+    # even on a table without partitions
+    test_row = {k: ("0" if t in _INTEGRAL else "") for k, t in types.items()}
+    test(tree, test_row)
+    return lambda row: test(tree, row)
+
+
 def _catalog_id(p, emu):
     cid = p.get("CatalogId")
     if cid is not None and cid != emu.account_id:
@@ -52,6 +133,8 @@ class Glue(Service):
         super().__init__(emu)
         self.databases = {}     # name -> Database dict
         self.tables = {}        # database name -> {table name -> Table dict}
+        # (database, table) -> {tuple of values -> Partition dict}
+        self.partitions = {}
 
     # -- databases -------------------------------------------------------------
 
@@ -178,7 +261,97 @@ class Glue(Service):
         if name not in self.tables[db]:
             raise _not_found(f"Table {p['Name']} not found.")
         del self.tables[db][name]
+        self.partitions.pop((db, name), None)
         return {}
+
+    # -- partitions ----------------------------------------------------------------
+
+    def _partitioned(self, p):
+        db = self._database(p["DatabaseName"])["Name"]
+        name = p["TableName"].lower()
+        t = self.tables[db].get(name)
+        if t is None:
+            raise _not_found(f"Table {p['TableName']} not found.")
+        return db, name, t, self.partitions.setdefault((db, name), {})
+
+    def _partition_from_input(self, db, name, t, pin):
+        values = list(pin.get("Values") or [])
+        if len(values) != len(t.get("PartitionKeys") or []):
+            raise AwsError("InvalidInputException", "The number of partition keys do not "
+                           "match the number of partition values")
+        part = copy.deepcopy(pin)
+        part.update({"Values": values, "DatabaseName": db, "TableName": name,
+                     "CreationTime": self.emu.clock.utcnow(), "CatalogId": self.emu.account_id})
+        return part
+
+    def CreatePartition(self, p):
+        _catalog_id(p, self.emu)
+        db, name, t, parts = self._partitioned(p)
+        part = self._partition_from_input(db, name, t, p["PartitionInput"])
+        if tuple(part["Values"]) in parts:
+            raise AwsError("AlreadyExistsException", "Partition already exists.")
+        parts[tuple(part["Values"])] = part
+        return {}
+
+    def BatchCreatePartition(self, p):
+        _catalog_id(p, self.emu)
+        db, name, t, parts = self._partitioned(p)
+        errors = []
+        for pin in p["PartitionInputList"]:
+            try:
+                part = self._partition_from_input(db, name, t, pin)
+                if tuple(part["Values"]) in parts:
+                    raise AwsError("AlreadyExistsException", "Partition already exists.")
+            except AwsError as e:
+                errors.append({"PartitionValues": pin.get("Values") or [],
+                               "ErrorDetail": {"ErrorCode": e.code, "ErrorMessage": e.message}})
+                continue
+            parts[tuple(part["Values"])] = part
+        return {"Errors": errors or None}
+
+    def GetPartition(self, p):
+        _catalog_id(p, self.emu)
+        _, _, _, parts = self._partitioned(p)
+        part = parts.get(tuple(p["PartitionValues"]))
+        if part is None:
+            raise _not_found("Cannot find partition.")
+        return {"Partition": copy.deepcopy(part)}
+
+    def DeletePartition(self, p):
+        _catalog_id(p, self.emu)
+        _, _, _, parts = self._partitioned(p)
+        if parts.pop(tuple(p["PartitionValues"]), None) is None:
+            raise _not_found("Cannot find partition.")
+        return {}
+
+    def GetPartitions(self, p):
+        """The partitions registered in the catalog (partition projection
+        registers none, as in Glue), in value order, filtered by a
+        partition-key Expression (the AWS Glue API reference,
+        GetPartitions: comparisons, AND, OR, NOT, IN, BETWEEN, LIKE)."""
+        _catalog_id(p, self.emu)
+        for unsupported in ("Segment", "TransactionId", "QueryAsOfTime"):
+            if p.get(unsupported) is not None:
+                raise AwsError("InvalidInputException", f"{unsupported} is not supported by "
+                               "this emulator")
+        db, name, t, parts = self._partitioned(p)
+        keys = t.get("PartitionKeys") or []
+        rows = [parts[v] for v in sorted(parts)]
+        expr = p.get("Expression")
+        if expr:
+            test = _partition_filter(expr, keys)
+            rows = [r for r in rows if test(dict(zip((k["Name"].lower() for k in keys),
+                                                     r["Values"])))]
+        start = _offset(p.get("NextToken"), f"p:{db}.{name}")
+        limit = p.get("MaxResults") or 1000
+        page = [copy.deepcopy(r) for r in rows[start:start + limit]]
+        if p.get("ExcludeColumnSchema"):
+            for r in page:
+                (r.get("StorageDescriptor") or {}).pop("Columns", None)
+        out = {"Partitions": page}
+        if start + limit < len(rows):
+            out["NextToken"] = _token(start + limit, f"p:{db}.{name}")
+        return out
 
     # -- for the Athena engine -------------------------------------------------------
 

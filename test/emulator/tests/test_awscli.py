@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 import urllib.request
 
 import pytest
@@ -365,3 +366,97 @@ def test_dynamodb_commands(cli, uid):
             "dynamodb", "scan", "--table-name", uid, "--segment", str(seg),
             "--total-segments", "3")["Items"]]
     assert sorted(seen) == ["a", "b"]
+
+
+# ---- Glue and Athena: what a user exploring the audit table tries first
+
+def _athena(cli, emulator, sql, database, output):
+    qid = cli.json("athena", "start-query-execution", "--query-string", sql,
+                   "--query-execution-context", "Database=%s" % database,
+                   "--result-configuration", "OutputLocation=%s" % output)["QueryExecutionId"]
+    athena = emulator.client("athena")
+    for _ in range(3000):
+        state = athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]["Status"][
+            "State"]
+        if state not in ("QUEUED", "RUNNING"):
+            break
+        time.sleep(0.02)
+    return qid, cli.json("athena", "get-query-execution",
+                         "--query-execution-id", qid)["QueryExecution"]
+
+
+def test_glue_partitions_and_athena_metadata(cli, bucket, uid, emulator):
+    db = uid + "_db"
+    cli.run("glue", "create-database", "--database-input", json.dumps({"Name": db}))
+    table = {"Name": "audit", "PartitionKeys": [{"Name": "dt", "Type": "string"},
+                                                {"Name": "hr", "Type": "int"}],
+             "StorageDescriptor": {"Columns": [{"Name": "id", "Type": "bigint"},
+                                               {"Name": "note", "Type": "string",
+                                                "Comment": "free text"}],
+                                   "Location": "s3://%s/audit/" % bucket},
+             "TableType": "EXTERNAL_TABLE"}
+    cli.run("glue", "create-table", "--database-name", db, "--table-input", json.dumps(table))
+    cli.run("glue", "create-table", "--database-name", db, "--table-input", json.dumps(
+        {"Name": "other", "StorageDescriptor": {"Columns": [{"Name": "x", "Type": "int"}]}}))
+    for dt, hr in (("2024-01-01", 3), ("2024-01-02", 10), ("2024-01-02", 4)):
+        cli.run("glue", "create-partition", "--database-name", db, "--table-name", "audit",
+                "--partition-input", json.dumps({"Values": [dt, str(hr)], "StorageDescriptor": {
+                    "Location": "s3://%s/audit/dt=%s/hr=%d/" % (bucket, dt, hr)}}))
+    parts = cli.json("glue", "get-partitions", "--database-name", db, "--table-name", "audit")
+    assert [x["Values"] for x in parts["Partitions"]] == [
+        ["2024-01-01", "3"], ["2024-01-02", "10"], ["2024-01-02", "4"]]
+    # hr is an int key: compared as a number (Glue API reference, GetPartitions Expression)
+    parts = cli.json("glue", "get-partitions", "--database-name", db, "--table-name", "audit",
+                     "--expression", "dt = '2024-01-02' AND hr > 5")
+    assert [x["Values"] for x in parts["Partitions"]] == [["2024-01-02", "10"]]
+    bad = cli.run("glue", "get-partitions", "--database-name", db, "--table-name", "audit",
+                  "--expression", "nokey = 1", check=False)
+    assert "InvalidInputException" in bad.stderr
+
+    wgs = cli.json("athena", "list-work-groups")["WorkGroups"]
+    assert [w["Name"] for w in wgs] == ["primary"]
+    assert cli.json("athena", "get-work-group", "--work-group", "primary")[
+        "WorkGroup"]["State"] == "ENABLED"
+    assert "InvalidRequestException" in cli.run("athena", "get-work-group", "--work-group",
+                                                "nope", check=False).stderr
+    cats = cli.json("athena", "list-data-catalogs")["DataCatalogsSummary"]
+    assert cats == [{"CatalogName": "AwsDataCatalog", "Type": "GLUE"}]
+    dbs = [d["Name"] for d in cli.json("athena", "list-databases", "--catalog-name",
+                                       "AwsDataCatalog")["DatabaseList"]]
+    assert db in dbs
+    tables = cli.json("athena", "list-table-metadata", "--catalog-name", "AwsDataCatalog",
+                      "--database-name", db)["TableMetadataList"]
+    assert [t["Name"] for t in tables] == ["audit", "other"]
+    meta = cli.json("athena", "get-table-metadata", "--catalog-name", "AwsDataCatalog",
+                    "--database-name", db, "--table-name", "audit")["TableMetadata"]
+    assert [c["Name"] for c in meta["Columns"]] == ["id", "note"]
+    assert [c["Name"] for c in meta["PartitionKeys"]] == ["dt", "hr"]
+    assert meta["Parameters"]["location"] == "s3://%s/audit/" % bucket
+    missing = cli.run("athena", "get-table-metadata", "--catalog-name", "AwsDataCatalog",
+                      "--database-name", db, "--table-name", "nope", check=False)
+    assert "MetadataException" in missing.stderr
+
+    out = "s3://%s/results/" % bucket
+
+    def rows(sql):
+        qid, q = _athena(cli, emulator, sql, db, out)
+        assert q["Status"]["State"] == "SUCCEEDED", q["Status"]
+        assert q["StatementType"] == "UTILITY"
+        res = cli.json("athena", "get-query-results", "--query-execution-id", qid)
+        return [r["Data"][0].get("VarCharValue") for r in res["ResultSet"]["Rows"]]
+
+    assert rows("SHOW TABLES") == ["audit", "other"]
+    assert rows("SHOW TABLES IN %s 'aud*'" % db) == ["audit"]
+    assert rows("SHOW PARTITIONS audit") == ["dt=2024-01-01/hr=3", "dt=2024-01-02/hr=10",
+                                             "dt=2024-01-02/hr=4"]
+    assert rows("SHOW COLUMNS FROM audit") == ["id", "note", "dt", "hr"]
+    desc = rows("DESCRIBE audit")
+    assert [line.split("\t")[0].strip() for line in desc[:4]] == ["id", "note", "dt", "hr"]
+    assert desc[1].split("\t")[2].strip() == "free text"
+    assert "# Partition Information\t \t " in desc
+    assert db in rows("SHOW DATABASES")
+    _, q = _athena(cli, emulator, "SHOW PARTITIONS other", db, out)
+    assert q["Status"]["State"] == "FAILED"
+    _, q = _athena(cli, emulator, "DESCRIBE nope", db, out)
+    assert q["Status"]["State"] == "FAILED"
+    assert "TABLE_NOT_FOUND" in q["Status"]["StateChangeReason"]
