@@ -656,6 +656,12 @@ _CLASS_FUNCTIONS = {
     exp.Year: ("year", ["this"]),
     exp.Month: ("month", ["this"]),
     exp.Day: ("day", ["this"]),
+    # sqlglot reads these Trino functions into classes of their own
+    exp.DayOfWeek: ("day_of_week", ["this"]),
+    exp.DayOfYear: ("day_of_year", ["this"]),
+    exp.DayOfMonth: ("day_of_month", ["this"]),
+    exp.Week: ("week", ["this"]),
+    exp.WeekOfYear: ("week_of_year", ["this"]),
     exp.JSONExtractScalar: ("json_extract_scalar", ["this", "expression"]),
     exp.JSONExtract: ("json_extract", ["this", "expression"]),
     exp.CurrentTimestamp: ("current_timestamp", []),

@@ -72,5 +72,7 @@ def test_trino_oracle(emulator, uid):
     differ = {c["sql"]: (got[c["sql"]], want(c)) for c in cases if got[c["sql"]] != want(c)}
     taken, passed = len(cases), len(cases) - len(differ)
     print("Trino oracle: %d assertions taken, %d pass" % (taken, passed))
+    for sql, (g, w) in sorted(differ.items()):
+        print("  differs: %s: got %r, Trino %r" % (sql, g, w))
     assert {k: v for k, v in differ.items() if k not in KNOWN_DIFFERENCES} == {}
     assert set(KNOWN_DIFFERENCES) - set(differ) == set(), "now agree: drop them from the list"
