@@ -87,8 +87,15 @@ LIKE_PATTERNS = ["%", "a%", "%e%", "%\\%%", "%\\_%", "_a%", "%'%", "%\\\\%", "Z%
 ICU = "und-x-icu"
 
 
-@pytest.fixture(scope="module")
-def setup(emulator):
+@pytest.fixture(scope="module", params=["delivery_time", "event_time"])
+def setup(emulator, request):
+    """The same records in either layout of the audit table's folders: by the
+    hour Firehose delivered them (pruning allows for skew and a declared
+    delay) or by their event hour (both bounds prune exactly)."""
+    layout = request.param
+    event = layout == "event_time"
+    prefix = "orders_ev/" if event else "orders/"
+    glue_table = "orders_audit_ev" if event else "orders_audit"
     rng = random.Random(SEED)
     s3 = emulator.client("s3")
     for b in (BUCKET, RESULTS):
@@ -97,7 +104,7 @@ def setup(emulator):
         except s3.exceptions.BucketAlreadyOwnedByYou:
             pass
     recs = pushdown_fixture.records(60, datetime.datetime(2024, 1, 1), 20, rng)
-    pushdown_fixture.write(emulator, BUCKET, "orders/", recs, rng)
+    pushdown_fixture.write(emulator, BUCKET, prefix, recs, rng, layout)
     emulator.configure(athena_min_query_ms=0)
 
     conn = connect()
@@ -111,13 +118,15 @@ def setup(emulator):
         OPTIONS (access_key_id 'test', secret_access_key 'test')""")
     glue = emulator.client("glue")
     try:
-        glue.delete_table(DatabaseName=DATABASE, Name="orders_audit")
+        glue.delete_table(DatabaseName=DATABASE, Name=glue_table)
     except Exception:
         pass
-    cur.execute(f"""SELECT audit_fdw.create_audit_table('{SERVER}', 'orders_audit',
-        location => 's3://{BUCKET}/orders/', database => '{DATABASE}',
+    cur.execute(f"""SELECT audit_fdw.create_audit_table('{SERVER}', '{glue_table}',
+        location => 's3://{BUCKET}/{prefix}', database => '{DATABASE}',
         item_columns => '{pushdown_fixture.ITEM_COLUMNS}',
-        key_columns => '{pushdown_fixture.KEY_COLUMNS}', history => '100 years')""")
+        key_columns => '{pushdown_fixture.KEY_COLUMNS}', history => '100 years',
+        layout => '{layout}')""")
+    pruning = "partition_layout 'event_time'" if event else "max_delivery_delay '15 minutes'"
     cur.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
     cur.execute(f"CREATE SCHEMA {SCHEMA}")
     # audit_big: the same table said to be huge, so that a join with a few
@@ -139,10 +148,10 @@ def setup(emulator):
             updated bigint OPTIONS (column_name 'new_image', path 'lastUpdatedDate'),
             ratio real OPTIONS (column_name 'new_image', path 'ratio'),
             new_image jsonb)
-            SERVER {SERVER} OPTIONS ("table" 'orders_audit',
+            SERVER {SERVER} OPTIONS ("table" '{glue_table}',
                 estimated_rows '{"1000000000" if name == "audit_big" else "100000"}',
                 time_column 'event_time', partition_column 'datehour',
-                partition_format 'yyyy/MM/dd/HH', max_delivery_delay '15 minutes')""")
+                partition_format 'yyyy/MM/dd/HH', {pruning})""")
     cur.execute(f"CREATE TABLE {SCHEMA}.local_orders (order_id text, priority int)")
     cur.execute(f"""INSERT INTO {SCHEMA}.local_orders
         SELECT (100 + g)::text, g % 3 FROM generate_series(0, 70, 7) g""")

@@ -100,8 +100,10 @@ def record(rng, order_id, name, t, seq, new, old):
     return r
 
 
-def write(emulator, bucket, prefix, recs, rng):
-    """Firehose's objects: one per delivery hour, named as Firehose does."""
+def write(emulator, bucket, prefix, recs, rng, layout="delivery_time"):
+    """Firehose's objects: one per delivery hour, named as Firehose does; with
+    layout 'event_time', one per event hour (dynamic partitioning by the
+    record's event_time, as create_delivery_stream's layout => 'event_time')."""
     s3 = emulator.client("s3")
     try:
         s3.create_bucket(Bucket=bucket)
@@ -111,7 +113,8 @@ def write(emulator, bucket, prefix, recs, rng):
     for r in recs:
         t = datetime.datetime.strptime(r["event_time"], "%Y-%m-%d %H:%M:%S.%f")
         arrival = t + datetime.timedelta(seconds=rng.randrange(600))
-        by_hour.setdefault(arrival.replace(minute=0, second=0, microsecond=0), []).append(r)
+        folder = t if layout == "event_time" else arrival
+        by_hour.setdefault(folder.replace(minute=0, second=0, microsecond=0), []).append(r)
     for hour, rows in sorted(by_hour.items()):
         key = (f"{prefix}{hour:%Y/%m/%d/%H}/orders-audit-1-"
                f"{hour:%Y-%m-%d-%H}-00-00-{uuid.UUID(int=rng.getrandbits(128))}")
