@@ -188,3 +188,38 @@ def test_runtime_upper_bound_prunes(event_table, db):
     assert cur.fetchone()[0] == 0
     _, athena_sql = last_bytes(cur)
     assert "(\"datehour\" <= '192" in athena_sql
+
+
+def test_the_pump_through_an_event_time_stream(db, emulator):
+    """A pipeline into a stream made with layout => 'event_time': changes
+    delivered three hours after they happened land in the folders of the
+    hours they happened in."""
+    from pump_env import PumpEnv
+    env = PumpEnv(db, emulator, "evtime", create_pipeline=False)
+    try:
+        env.firehose.delete_delivery_stream(DeliveryStreamName=env.delivery_stream)
+        with db.cursor() as cur:
+            cur.execute("SELECT audit_fdw.create_delivery_stream(%s, %s, %s, %s, "
+                        "layout => 'event_time')",
+                        (env.server, env.delivery_stream, f"s3://{env.bucket}/orders/", ROLE))
+        env.put("101", "OPEN")
+        env.update_state("101", "DELIVERED")
+        emulator.advance_clock(3 * 3600)
+        env.create_pipeline()
+        env.wait_delivered(2)
+        emulator.flush_firehose(env.delivery_stream)
+        listed = env.s3.list_objects_v2(Bucket=env.bucket, Prefix="orders/")
+        keys = [o["Key"] for o in listed.get("Contents", [])]
+        recs = env.audit_records()
+        assert [r["new_image"]["state"] for r in recs] == ["OPEN", "DELIVERED"]
+        hours = {datetime.datetime.strptime(r["event_time"], "%Y-%m-%d %H:%M:%S.%f")
+                 .strftime("orders/%Y/%m/%d/%H") for r in recs}
+        assert {k.rsplit("/", 1)[0] for k in keys} == hours, (keys, hours)
+        # delivered three hours later, named by that arrival time
+        for k in keys:
+            folder = k.rsplit("/", 1)[0]
+            arrived = datetime.datetime.strptime(k.rsplit("/", 1)[1].split("-1-", 1)[1][:19],
+                                                 "%Y-%m-%d-%H-%M-%S")
+            assert arrived.strftime("orders/%Y/%m/%d/%H") != folder
+    finally:
+        env.drop()
