@@ -44,6 +44,7 @@ OBJS = \
 	src/provision/provision.o \
 	src/pump/checkpoint.o \
 	src/pump/delivery.o \
+	src/pump/health.o \
 	src/pump/launcher.o \
 	src/pump/lease.o \
 	src/pump/lineage.o \

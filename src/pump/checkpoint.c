@@ -35,6 +35,43 @@
 static void begin(const char *activity);
 static void end(void);
 static char *get_text(int row, int col, MemoryContext cxt);
+static void poll_stats(ShardReader *shard, Datum *calls, Datum *throttled,
+					   Datum *per_second, char *per_second_null,
+					   Datum *per_call, char *per_call_null);
+
+/*
+ * The shard's GetRecords traffic since its last write, as parameters; the
+ * counts start again from zero.
+ */
+static void
+poll_stats(ShardReader *shard, Datum *calls, Datum *throttled, Datum *per_second,
+		   char *per_second_null, Datum *per_call, char *per_call_null)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	double		secs = shard->stats_since ?
+		(double) (now - shard->stats_since) / USECS_PER_SEC : 0;
+
+	*calls = Int64GetDatum(shard->calls);
+	*throttled = Int64GetDatum(shard->throttled);
+	shard->calls = 0;
+	shard->throttled = 0;
+	*per_second_null = *per_call_null = 'n';
+	shard->stats_written = now;
+	/* the rates over windows of a second or more */
+	if (shard->stats_since == 0 || secs < 1.0)
+		return;
+	*per_second = Float8GetDatum((double) shard->window_calls / secs);
+	*per_second_null = ' ';
+	if (shard->window_calls > 0)
+	{
+		*per_call = Float8GetDatum((double) shard->window_records / (double) shard->window_calls);
+		*per_call_null = ' ';
+	}
+	shard->window_calls = 0;
+	shard->window_records = 0;
+	shard->stats_since = now;
+	shard->stats_written = now;
+}
 
 static void
 begin(const char *activity)
@@ -78,7 +115,7 @@ checkpoint_read_pipeline(const char *name, MemoryContext cxt)
 	values[0] = CStringGetTextDatum(name);
 	if (SPI_execute_with_args("SELECT name, server_name, owner, source_table, stream_arn, "
 							  "delivery_stream, starting_position, batch_size, "
-							  "max_batching_window, on_trimmed_gap, state, created_at "
+							  "max_batching_window, on_trimmed_gap, state, created_at, health, generation "
 							  "FROM audit_fdw.pipeline WHERE name = $1",
 							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "reading audit_fdw.pipeline failed");
@@ -112,6 +149,8 @@ checkpoint_read_pipeline(const char *name, MemoryContext cxt)
 		config->skip_trimmed_gaps = strcmp(gap_policy, "skip") == 0;
 		config->running = strcmp(state, "running") == 0;
 		config->created_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 12, &isnull));
+		config->health = health_from_name(get_text(0, 13, CurrentMemoryContext));
+		config->generation = DatumGetInt64(SPI_getbinval(tup, desc, 14, &isnull));
 	}
 	end();
 	return config;
@@ -128,7 +167,8 @@ checkpoint_read_shards(const char *pipeline, MemoryContext cxt)
 
 	begin("reading audit_fdw.checkpoint");
 	values[0] = CStringGetTextDatum(pipeline);
-	if (SPI_execute_with_args("SELECT shard_id, parent_shard_id, state, initial, sequence_number, skip_gap "
+	if (SPI_execute_with_args("SELECT shard_id, parent_shard_id, state, initial, sequence_number, skip_gap, "
+							  "sent_sequence_number, health "
 							  "FROM audit_fdw.checkpoint WHERE pipeline = $1 ORDER BY shard_id",
 							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading audit_fdw.checkpoint failed");
@@ -148,6 +188,8 @@ checkpoint_read_shards(const char *pipeline, MemoryContext cxt)
 		row->sequence_number = get_text(i, 5, cxt);
 		row->skip_gap = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i],
 												   SPI_tuptable->tupdesc, 6, &isnull));
+		row->sent_sequence_number = get_text(i, 7, cxt);
+		row->health = health_from_name(get_text(i, 8, CurrentMemoryContext));
 		old = MemoryContextSwitchTo(cxt);
 		rows = lappend(rows, row);
 		MemoryContextSwitchTo(old);
@@ -235,10 +277,11 @@ checkpoint_register_shards(const char *pipeline, List *shards, List *listed_ids)
 bool
 checkpoint_advance(PumpWorker *w, ShardReader *shard, bool drained)
 {
-	Oid			argtypes[10] = {TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID,
-	INT8OID, TIMESTAMPTZOID, FLOAT8OID, BOOLOID};
-	Datum		values[10];
-	char		nulls[10];
+	Oid			argtypes[15] = {TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID,
+		INT8OID, TIMESTAMPTZOID, FLOAT8OID, BOOLOID, INT8OID, INT8OID, INT8OID,
+	FLOAT8OID, FLOAT8OID};
+	Datum		values[15];
+	char		nulls[15];
 	int64		delivered = 0,
 				dead = 0;
 	double		last_time = 0;
@@ -283,6 +326,8 @@ checkpoint_advance(PumpWorker *w, ShardReader *shard, bool drained)
 		nulls[8] = 'n';
 	}
 	values[9] = BoolGetDatum(drained);
+	values[10] = Int64GetDatum(shard->resent);
+	poll_stats(shard, &values[11], &values[12], &values[13], &nulls[13], &values[14], &nulls[14]);
 
 	if (SPI_execute_with_args("UPDATE audit_fdw.checkpoint SET "
 							  "sequence_number = COALESCE($3, sequence_number), "
@@ -290,12 +335,18 @@ checkpoint_advance(PumpWorker *w, ShardReader *shard, bool drained)
 							  "records_delivered = records_delivered + $5, "
 							  "records_retried = records_retried + $6, "
 							  "records_dead_lettered = records_dead_lettered + $7, "
+							  "records_resent = records_resent + $11, "
 							  "last_record_time = COALESCE($8, last_record_time), "
 							  "lag_seconds = CASE WHEN $10 THEN NULL ELSE COALESCE($9, lag_seconds) END, "
 							  "state = CASE WHEN $10 THEN 'drained' ELSE state END, "
-							  "updated_at = now() "
+							  "oldest_unacknowledged_time = NULL, "
+							  "get_records_calls = get_records_calls + $12, "
+							  "get_records_throttled = get_records_throttled + $13, "
+							  "get_records_per_second = COALESCE($14, get_records_per_second), "
+							  "records_per_call = COALESCE($15, records_per_call), "
+							  "updated_at = pg_catalog.now() "
 							  "WHERE pipeline = $1 AND shard_id = $2",
-							  10, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
+							  15, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "writing audit_fdw.checkpoint failed");
 	updated = (SPI_processed == 1);
 
@@ -341,46 +392,157 @@ checkpoint_advance(PumpWorker *w, ShardReader *shard, bool drained)
 	return updated;
 }
 
-/* Notes an error on a shard's row, or on the pipeline's when shard_id is NULL. */
+/*
+ * Writes the shard's GetRecords traffic since the last write; lag_zero: the
+ * shard is caught up (no lag).
+ */
 void
-checkpoint_note_error(const char *pipeline, const char *shard_id, const char *message)
+checkpoint_report_polls(PumpWorker *w, ShardReader *shard, bool lag_zero)
 {
-	Oid			argtypes[3] = {TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[3];
+	Oid			argtypes[7] = {TEXTOID, TEXTOID, BOOLOID, INT8OID, INT8OID, FLOAT8OID, FLOAT8OID};
+	Datum		values[7];
+	char		nulls[7];
 
-	begin("noting an audit_fdw pipeline error");
-	values[0] = CStringGetTextDatum(pipeline);
-	values[1] = CStringGetTextDatum(message);
-	if (shard_id)
-	{
-		values[2] = CStringGetTextDatum(shard_id);
-		if (SPI_execute_with_args("UPDATE audit_fdw.checkpoint SET last_error = $2, "
-								  "last_error_at = now() WHERE pipeline = $1 AND shard_id = $3",
-								  3, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "writing audit_fdw.checkpoint failed");
-	}
-	else if (SPI_execute_with_args("UPDATE audit_fdw.pipeline SET last_error = $2, "
-								   "last_error_at = now() WHERE name = $1",
-								   2, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "writing audit_fdw.pipeline failed");
+	begin("writing an audit_fdw checkpoint");
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = CStringGetTextDatum(w->args.pipeline);
+	values[1] = CStringGetTextDatum(shard->shard_id);
+	values[2] = BoolGetDatum(lag_zero);
+	poll_stats(shard, &values[3], &values[4], &values[5], &nulls[5], &values[6], &nulls[6]);
+	if (SPI_execute_with_args("UPDATE audit_fdw.checkpoint SET "
+							  "lag_seconds = CASE WHEN $3 THEN 0 ELSE lag_seconds END, "
+							  "get_records_calls = get_records_calls + $4, "
+							  "get_records_throttled = get_records_throttled + $5, "
+							  "get_records_per_second = COALESCE($6, get_records_per_second), "
+							  "records_per_call = COALESCE($7, records_per_call), "
+							  "updated_at = pg_catalog.now() "
+							  "WHERE pipeline = $1 AND shard_id = $2",
+							  7, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "writing audit_fdw.checkpoint failed");
 	end();
 }
 
-/* The shard is caught up: no lag. */
+/*
+ * Before the shard's pending records go to Firehose: the last sequence
+ * number handed over (records up to it read again after a restart are
+ * counted as resent) and the time of the oldest one (the lag while they
+ * are not acknowledged).
+ */
 void
-checkpoint_report_lag_zero(const char *pipeline, const char *shard_id)
+checkpoint_mark_sent(PumpWorker *w, ShardReader *shard)
 {
-	Oid			argtypes[2] = {TEXTOID, TEXTOID};
-	Datum		values[2];
+	Oid			argtypes[4] = {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
+	Datum		values[4];
+	char		nulls[4];
+	double		oldest = 0;
+	int			i;
+	MemoryContext old;
+
+	if (shard->npending == 0)
+		return;
+	for (i = 0; i < shard->npending && oldest <= 0; i++)
+		if (!shard->pending[i].dead_reason)
+			oldest = shard->pending[i].approximate_time;
 
 	begin("writing an audit_fdw checkpoint");
-	values[0] = CStringGetTextDatum(pipeline);
-	values[1] = CStringGetTextDatum(shard_id);
-	if (SPI_execute_with_args("UPDATE audit_fdw.checkpoint SET lag_seconds = 0, updated_at = now() "
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = CStringGetTextDatum(w->args.pipeline);
+	values[1] = CStringGetTextDatum(shard->shard_id);
+	values[2] = CStringGetTextDatum(shard->pending[shard->npending - 1].sequence_number);
+	if (oldest > 0)
+		values[3] = TimestampTzGetDatum((TimestampTz) ((oldest - ((POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY)) * USECS_PER_SEC));
+	else
+		nulls[3] = 'n';
+	if (SPI_execute_with_args("UPDATE audit_fdw.checkpoint SET sent_sequence_number = $3, "
+							  "oldest_unacknowledged_time = COALESCE($4, pg_catalog.now()) "
 							  "WHERE pipeline = $1 AND shard_id = $2",
-							  2, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
+							  4, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "writing audit_fdw.checkpoint failed");
 	end();
+	old = MemoryContextSwitchTo(GetMemoryChunkContext(shard));
+	if (shard->sent)
+		pfree(shard->sent);
+	shard->sent = pstrdup(shard->pending[shard->npending - 1].sequence_number);
+	MemoryContextSwitchTo(old);
+}
+
+/* Counts an error in audit_fdw.pump_error. */
+void
+checkpoint_count_error(const char *pipeline, const char *shard_id, const char *operation,
+					   const char *code, bool transient, const char *message)
+{
+	Oid			argtypes[6] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[6];
+
+	begin("counting an audit_fdw pipeline error");
+	values[0] = CStringGetTextDatum(pipeline);
+	values[1] = CStringGetTextDatum(shard_id);
+	values[2] = CStringGetTextDatum(operation);
+	values[3] = CStringGetTextDatum(code);
+	values[4] = CStringGetTextDatum(transient ? "retry" : "failure");
+	values[5] = CStringGetTextDatum(message);
+	if (SPI_execute_with_args("INSERT INTO audit_fdw.pump_error AS e "
+							  "(pipeline, shard_id, operation, code, kind, count, last_message) "
+							  "SELECT $1, $2, $3, $4, $5, 1, $6 WHERE EXISTS "
+							  "(SELECT 1 FROM audit_fdw.pipeline WHERE name = $1) "
+							  "ON CONFLICT (pipeline, shard_id, operation, code, kind) DO UPDATE "
+							  "SET count = e.count OPERATOR(pg_catalog.+) 1, "
+							  "last_message = EXCLUDED.last_message, last_at = pg_catalog.now()",
+							  6, argtypes, values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "writing audit_fdw.pump_error failed");
+	end();
+}
+
+/*
+ * A new health of the shard (NULL: of the pipeline): with the error that
+ * caused it, or, back to ok, the error cleared.
+ */
+void
+checkpoint_set_health(const char *pipeline, const char *shard_id, const char *health,
+					  const char *message)
+{
+	Oid			argtypes[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[4];
+	char		nulls[4];
+	int			ret;
+
+	begin("writing an audit_fdw pipeline's health");
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = CStringGetTextDatum(pipeline);
+	values[1] = CStringGetTextDatum(health);
+	values[2] = message ? CStringGetTextDatum(message) : (Datum) 0;
+	nulls[2] = message ? ' ' : 'n';
+	values[3] = shard_id ? CStringGetTextDatum(shard_id) : (Datum) 0;
+	nulls[3] = shard_id ? ' ' : 'n';
+	if (shard_id)
+		ret = SPI_execute_with_args("UPDATE audit_fdw.checkpoint SET health = $2, "
+									"health_since = CASE WHEN $3 IS NULL THEN NULL "
+									"ELSE COALESCE(health_since, pg_catalog.now()) END, "
+									"last_error = $3, "
+									"last_error_at = CASE WHEN $3 IS NULL THEN NULL ELSE pg_catalog.now() END "
+									"WHERE pipeline = $1 AND shard_id = $4",
+									4, argtypes, values, nulls, false, 0);
+	else
+		ret = SPI_execute_with_args("UPDATE audit_fdw.pipeline SET health = $2, "
+									"health_since = CASE WHEN $3 IS NULL THEN NULL "
+									"ELSE COALESCE(health_since, pg_catalog.now()) END, "
+									"last_error = $3, "
+									"last_error_at = CASE WHEN $3 IS NULL THEN NULL ELSE pg_catalog.now() END "
+									"WHERE name = $1",
+									3, argtypes, values, nulls, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "writing an audit_fdw pipeline's health failed");
+	end();
+}
+
+PumpHealth
+health_from_name(const char *name)
+{
+	if (name && strcmp(name, "failing") == 0)
+		return PUMP_HEALTH_FAILING;
+	if (name && strcmp(name, "retrying") == 0)
+		return PUMP_HEALTH_RETRYING;
+	return PUMP_HEALTH_OK;
 }
 
 /*

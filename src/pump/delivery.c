@@ -16,7 +16,11 @@
  *	  item, and with resending from the checkpoint after a crash, the first
  *	  occurrence of each change in S3 is in sequence-number order;
  *	- a call that fails as a whole (the core's retries spent) is retried
- *	  the same way; the error is noted in the shard's row meanwhile;
+ *	  the same way; every failed call goes to health.c meanwhile;
+ *	- before the first call, the shard's row notes the last sequence number
+ *	  handed to Firehose and the time of the oldest record: records read
+ *	  again after a restart up to that number are counted as resent, and
+ *	  the lag grows while Firehose does not acknowledge;
  *	- only then the checkpoint moves to the last pending record, with the
  *	  counters and the dead letters, in one transaction.
  *
@@ -136,11 +140,7 @@ send_until_acknowledged(PumpWorker *w, ShardReader *shard, int *idx, int n)
 										data, lens, n, &error);
 		if (res == NULL)
 		{
-			char	   *msg = psprintf("aws firehose PutRecordBatch failed: %s%s%s",
-									   error->code, error->message ? ": " : "",
-									   error->message ? error->message : "");
-
-			checkpoint_note_error(w->args.pipeline, shard->shard_id, msg);
+			health_aws_error(w, shard, error);
 			pump_wait(backoff_ms(attempt++));
 			continue;
 		}
@@ -158,11 +158,11 @@ send_until_acknowledged(PumpWorker *w, ShardReader *shard, int *idx, int n)
 		if (nfailed == 0)
 			break;
 		shard->retried += nfailed;
-		if (attempt == 0 || attempt % 10 == 0)
-			checkpoint_note_error(w->args.pipeline, shard->shard_id,
-								  psprintf("aws firehose PutRecordBatch: %d of %d records failed: %s%s%s",
-										   nfailed, n, first_code, first_msg ? ": " : "",
-										   first_msg ? first_msg : ""));
+		health_error(w, shard, "PutRecordBatch", first_code,
+					 psprintf("aws firehose PutRecordBatch: %d of %d records failed: %s%s%s",
+							  nfailed, n, first_code, first_msg ? ": " : "",
+							  first_msg ? first_msg : ""),
+					 true);
 		n = nfailed;
 		pump_wait(backoff_ms(attempt++));
 	}
@@ -183,6 +183,15 @@ delivery_flush(PumpWorker *w, ShardReader *shard)
 
 	if (shard->npending > 0)
 	{
+		int			i;
+
+		/* what was sent before (then not checkpointed) counts as resent */
+		shard->resent = 0;
+		for (i = 0; shard->sent && i < shard->npending; i++)
+			if (!shard->pending[i].dead_reason &&
+				sequence_number_cmp(shard->pending[i].sequence_number, shard->sent) <= 0)
+				shard->resent++;
+		checkpoint_mark_sent(w, shard);
 		assign_rounds(shard, &maxround);
 		idx = palloc(sizeof(int) * shard->npending);
 		for (round = 0; round <= maxround; round++)
@@ -211,6 +220,7 @@ delivery_flush(PumpWorker *w, ShardReader *shard)
 				send_until_acknowledged(w, shard, idx, n);
 		}
 		pfree(idx);
+		health_ok(w, shard);
 	}
 
 	lineage_check_lease(w, shard);
@@ -236,6 +246,25 @@ delivery_flush(PumpWorker *w, ShardReader *shard)
 	shard->pending = NULL;
 	shard->pending_bytes = 0;
 	shard->retried = 0;
+	shard->resent = 0;
 	shard->buf.len = 0;
 	MemoryContextReset(shard->cxt);
+}
+
+/* Compares two sequence numbers (decimal digit strings) as numbers. */
+int
+sequence_number_cmp(const char *a, const char *b)
+{
+	size_t		la,
+				lb;
+
+	while (*a == '0' && a[1])
+		a++;
+	while (*b == '0' && b[1])
+		b++;
+	la = strlen(a);
+	lb = strlen(b);
+	if (la != lb)
+		return la < lb ? -1 : 1;
+	return strcmp(a, b);
 }

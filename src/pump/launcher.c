@@ -15,9 +15,9 @@
  *	  WARNING, and looked up again with a backoff up to a minute, and at
  *	  once after a reload;
  *	- a supervisor that exits is started again, at most once a second at
- *	  first and up to once a minute while it keeps failing; a new
- *	  audit_fdw.database stops the old one and starts one in the new
- *	  database;
+ *	  first and up to once a minute while it keeps failing; after a new
+ *	  audit_fdw.database the old one exits by itself (or is terminated 10 s
+ *	  later) before one starts in the new database;
  *	- SIGHUP reloads the configuration; SIGTERM ends the launcher, and the
  *	  postmaster restarts it after a crash; the supervisor it leaves behind
  *	  sees it gone and hands over to the next one (lease.c).
@@ -129,6 +129,8 @@ pump_pin_search_path(void)
 
 #define LAUNCHER_BACKOFF_MIN_MS 1000
 #define LAUNCHER_BACKOFF_MAX_MS 60000
+/* how long a supervisor of the previous audit_fdw.database may take to exit */
+#define RETIRE_WAIT_MS 10000
 
 static Oid	lookup_database(const char *name);
 static BackgroundWorkerHandle *start_supervisor(Oid database);
@@ -200,6 +202,7 @@ audit_fdw_pump_launcher_main(Datum arg)
 	int			backoff_ms = 0;
 	TimestampTz started_at = 0;
 	TimestampTz restart_at = 0;
+	TimestampTz retire_by = 0;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -230,11 +233,23 @@ audit_fdw_pump_launcher_main(Datum arg)
 		now = GetCurrentTimestamp();
 		if (supervisor && database != supervised)
 		{
-			/* another database now: the old supervisor goes first */
-			TerminateBackgroundWorker(supervisor);
-			(void) WaitForBackgroundWorkerShutdown(supervisor);
+			/*
+			 * Another database now: the old supervisor goes first.  It sees
+			 * the reload itself and exits at its next pass; terminated only
+			 * when it has not after RETIRE_WAIT_MS.
+			 */
+			if (retire_by == 0)
+				retire_by = TimestampTzPlusMilliseconds(now, RETIRE_WAIT_MS);
+			if (supervisor_alive(supervisor))
+			{
+				if (now >= retire_by)
+					TerminateBackgroundWorker(supervisor);
+				wait_ms = 100;
+				goto wait;
+			}
 			pfree(supervisor);
 			supervisor = NULL;
+			retire_by = 0;
 		}
 		else if (supervisor && !supervisor_alive(supervisor))
 		{
@@ -285,6 +300,7 @@ audit_fdw_pump_launcher_main(Datum arg)
 			}
 		}
 
+wait:
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 wait_ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);

@@ -84,6 +84,8 @@ lineage_sync(PumpWorker *w)
 				pfree(row->parent_shard_id);
 			if (row->sequence_number)
 				pfree(row->sequence_number);
+			if (row->sent_sequence_number)
+				pfree(row->sent_sequence_number);
 			pfree(row);
 		}
 		list_free(w->all_states);
@@ -210,9 +212,15 @@ lineage_take_lease(PumpWorker *w, ShardReader *shard)
 	if (shard->checkpoint)
 		pfree(shard->checkpoint);
 	shard->checkpoint = row->sequence_number ? pstrdup(row->sequence_number) : NULL;
+	if (shard->sent)
+		pfree(shard->sent);
+	shard->sent = row->sent_sequence_number ? pstrdup(row->sent_sequence_number) : NULL;
 	MemoryContextSwitchTo(old);
 	shard->initial = row->initial;
 	shard->skip_gap = row->skip_gap;
+	/* a health the previous reader left is cleared by the next success */
+	shard->health.health = row->health;
+	shard->health.first_error = GetCurrentTimestamp();
 	return true;
 }
 

@@ -46,6 +46,7 @@ PG_FUNCTION_INFO_V1(audit_fdw_pause_pipeline);
 PG_FUNCTION_INFO_V1(audit_fdw_resume_pipeline);
 PG_FUNCTION_INFO_V1(audit_fdw_drop_pipeline);
 PG_FUNCTION_INFO_V1(audit_fdw_skip_trimmed_gap);
+PG_FUNCTION_INFO_V1(audit_fdw_pump_runs_here);
 
 static char *text_arg(FunctionCallInfo fcinfo, int n);
 static uint64 run_privileged(const char *sql, int nargs, Oid *types, Datum *values,
@@ -54,6 +55,45 @@ static uint64 run_privileged_first(const char *sql, int nargs, Oid *types, Datum
 								   const char *nulls, Datum *first);
 static bool require_pipeline_owner(const char *name, bool missing_ok);
 static void set_state(const char *name, const char *state);
+static void check_delivery_stream(AwsClient *client, const char *name);
+
+/*
+ * The delivery stream exists, is active (or being created) and takes
+ * PutRecordBatch (DirectPut); else an error that says what is wrong
+ * (DescribeDeliveryStream, with the caller's credentials).
+ */
+static void
+check_delivery_stream(AwsClient *client, const char *name)
+{
+	json_object *description = firehose_describe_delivery_stream(client, name);
+	json_object *obj;
+	const char *status = NULL;
+	const char *type = NULL;
+
+	if (description == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("Firehose delivery stream \"%s\" does not exist", name),
+				 errdetail("DescribeDeliveryStream answered ResourceNotFoundException."),
+				 errhint("Create it with audit_fdw.create_delivery_stream(), or check the name and the server's region.")));
+	if (json_object_object_get_ex(description, "DeliveryStreamStatus", &obj) &&
+		json_object_is_type(obj, json_type_string))
+		status = json_object_get_string(obj);
+	if (json_object_object_get_ex(description, "DeliveryStreamType", &obj) &&
+		json_object_is_type(obj, json_type_string))
+		type = json_object_get_string(obj);
+	if (status && strcmp(status, "ACTIVE") != 0 && strcmp(status, "CREATING") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("Firehose delivery stream \"%s\" is %s", name, status),
+				 errhint("A pipeline delivers to an ACTIVE delivery stream; recreate it if its creation failed.")));
+	if (type && strcmp(type, "DirectPut") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("Firehose delivery stream \"%s\" does not take records from producers", name),
+				 errdetail("Its DeliveryStreamType is %s; PutRecordBatch needs DirectPut.", type),
+				 errhint("Use a delivery stream created with DeliveryStreamType DirectPut, such as one of audit_fdw.create_delivery_stream().")));
+}
 
 static char *
 text_arg(FunctionCallInfo fcinfo, int n)
@@ -72,7 +112,7 @@ run_privileged(const char *sql, int nargs, Oid *types, Datum *values, const char
 
 /*
  * The same; when first is not NULL and a row came back, *first is its first
- * column (a pass-by-value type: it outlives the SPI call).
+ * column (copied out, so it outlives the SPI call).
  */
 static uint64
 run_privileged_first(const char *sql, int nargs, Oid *types, Datum *values,
@@ -104,7 +144,11 @@ run_privileged_first(const char *sql, int nargs, Oid *types, Datum *values,
 	{
 		bool		isnull;
 
+		Form_pg_attribute att = TupleDescAttr(SPI_tuptable->tupdesc, 0);
+
 		*first = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (!isnull)
+			*first = SPI_datumTransfer(*first, att->attbyval, att->attlen);
 	}
 	SPI_finish();
 	AtEOXact_GUC(true, save_nestlevel);
@@ -129,7 +173,11 @@ audit_fdw_create_pipeline(PG_FUNCTION_ARGS)
 	int32		batch_size = PG_ARGISNULL(6) ? 500 : PG_GETARG_INT32(6);
 	Interval   *window = PG_ARGISNULL(7) ? NULL : PG_GETARG_INTERVAL_P(7);
 	char	   *gap_policy = text_arg(fcinfo, 8);
+	/* 1.0's create_pipeline has no share_stream */
+	bool		share_stream = PG_NARGS() > 9 && !PG_ARGISNULL(9) && PG_GETARG_BOOL(9);
 	ForeignServer *server;
+	StreamDescription *desc;
+	Datum		other;
 	ForeignDataWrapper *fdw;
 	AclResult	aclresult;
 	AwsClient  *client;
@@ -203,16 +251,24 @@ audit_fdw_create_pipeline(PG_FUNCTION_ARGS)
 	client = aws_client_for_server(server->serverid, GetUserId());
 	if (stream_arn == NULL)
 		stream_arn = ddb_latest_stream_arn(client, source_table);
-	else
+	desc = ddbstreams_describe_stream(client, stream_arn);
+	if (source_table == NULL)
 	{
-		StreamDescription *desc = ddbstreams_describe_stream(client, stream_arn);
-
 		source_table = desc->table_name ? desc->table_name : ddbstreams_table_from_arn(stream_arn);
 		if (source_table == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("cannot tell the table of stream \"%s\"", stream_arn)));
 	}
+	if (desc->stream_status && strcmp(desc->stream_status, "ENABLED") != 0 &&
+		strcmp(desc->stream_status, "ENABLING") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the stream of DynamoDB table \"%s\" is %s", source_table,
+						desc->stream_status),
+				 errdetail("Stream \"%s\" (DescribeStream StreamStatus).", stream_arn),
+				 errhint("Enable the table's stream (UpdateTable with StreamSpecification StreamEnabled true), then create the pipeline over the new stream.")));
+	check_delivery_stream(client, delivery_stream);
 
 	values[0] = CStringGetTextDatum(name);
 	if (run_privileged("SELECT 1 FROM audit_fdw.pipeline WHERE name = $1",
@@ -222,6 +278,16 @@ audit_fdw_create_pipeline(PG_FUNCTION_ARGS)
 				 errmsg("pipeline \"%s\" already exists", name),
 				 errhint("SELECT * FROM audit_fdw.pipeline_status WHERE pipeline = %s shows it; audit_fdw.drop_pipeline(%s) drops it, or choose another name.",
 						 quote_literal_cstr(name), quote_literal_cstr(name))));
+	values[4] = CStringGetTextDatum(stream_arn);
+	if (!share_stream &&
+		run_privileged_first("SELECT name FROM audit_fdw.pipeline WHERE stream_arn = $1 LIMIT 1",
+							 1, &types[4], &values[4], NULL, &other) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("stream \"%s\" already has pipeline \"%s\"", stream_arn,
+						TextDatumGetCString(other)),
+				 errdetail("Two pipelines over one stream read every shard twice (DynamoDB Streams allows two readers per shard) and deliver each change twice if they share a delivery stream."),
+				 errhint("To create it all the same, pass share_stream => true.")));
 
 	values[1] = CStringGetTextDatum(server->servername);
 	values[2] = ObjectIdGetDatum(GetUserId());
@@ -302,7 +368,9 @@ set_state(const char *name, const char *state)
 	require_pipeline_owner(name, false);
 	values[0] = CStringGetTextDatum(name);
 	values[1] = CStringGetTextDatum(state);
-	if (run_privileged("UPDATE audit_fdw.pipeline SET state = $2 WHERE name = $1",
+	/* a new generation: the readers restart, however close pause and resume are */
+	if (run_privileged("UPDATE audit_fdw.pipeline SET state = $2, "
+					   "generation = generation OPERATOR(pg_catalog.+) 1 WHERE name = $1",
 					   2, types, values, NULL) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -377,4 +445,16 @@ audit_fdw_skip_trimmed_gap(PG_FUNCTION_ARGS)
 					   "AND ($2::text IS NULL OR shard_id = $2)",
 					   2, types, values, nulls);
 	PG_RETURN_INT32((int32) n);
+}
+
+/*
+ * Does the pump run the pipelines of this database?  (audit_fdw preloaded,
+ * and audit_fdw.database naming this database.)  pipeline_status says "not
+ * pumped here" otherwise.
+ */
+Datum
+audit_fdw_pump_runs_here(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(pump_launcher_registered && pump_database != NULL &&
+				   strcmp(get_database_name(MyDatabaseId), pump_database) == 0);
 }

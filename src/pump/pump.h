@@ -47,6 +47,19 @@ typedef struct PumpWorkerArgs
 	char		pipeline[64];
 } PumpWorkerArgs;
 
+typedef enum PumpHealth
+{
+	PUMP_HEALTH_OK,
+	PUMP_HEALTH_RETRYING,
+	PUMP_HEALTH_FAILING
+} PumpHealth;
+
+typedef struct PumpHealthState
+{
+	PumpHealth	health;
+	TimestampTz first_error;	/* of the current run of errors */
+} PumpHealthState;
+
 /* A pipeline's configuration, as audit_fdw.pipeline holds it. */
 typedef struct PipelineConfig
 {
@@ -61,6 +74,8 @@ typedef struct PipelineConfig
 	int			batching_window_ms;
 	bool		skip_trimmed_gaps;
 	bool		running;
+	PumpHealth	health;
+	int64		generation;		/* moves on every pause and resume */
 	TimestampTz created_at;		/* tells a pipeline made again under its name */
 } PipelineConfig;
 
@@ -110,6 +125,17 @@ typedef struct ShardReader
 	size_t		pending_bytes;
 	TimestampTz pending_since;
 	int64		retried;		/* entries resent since the last checkpoint */
+
+	PumpHealthState health;
+	char	   *sent;			/* the last sequence number handed to Firehose */
+	int64		resent;			/* of the pending records, sent once before */
+	TimestampTz last_call;		/* the last GetRecords */
+	int64		calls;			/* GetRecords since the counters were written */
+	int64		throttled;
+	int64		window_calls;	/* GetRecords since stats_since */
+	int64		window_records;
+	TimestampTz stats_since;
+	TimestampTz stats_written;
 } ShardReader;
 
 /* The state of one reader worker. */
@@ -124,6 +150,7 @@ typedef struct PumpWorker
 	TimestampTz next_refresh;
 	TimestampTz next_discovery;
 	bool		discover_now;
+	PumpHealthState health;		/* of the errors that are no shard's */
 } PumpWorker;
 
 /* A row of audit_fdw.checkpoint, as a reader reads it. */
@@ -135,6 +162,8 @@ typedef struct ShardRow
 	bool		initial;
 	bool		skip_gap;
 	char	   *sequence_number;
+	char	   *sent_sequence_number;
+	PumpHealth	health;
 } ShardRow;
 
 /* in launcher.c */
@@ -181,6 +210,7 @@ extern void shard_free(ShardReader *shard);
 /* in delivery.c */
 extern void delivery_flush(PumpWorker *w, ShardReader *shard);
 extern bool delivery_due(PumpWorker *w, ShardReader *shard, TimestampTz now);
+extern int	sequence_number_cmp(const char *a, const char *b);
 
 /* in checkpoint.c */
 extern PipelineConfig *checkpoint_read_pipeline(const char *name, MemoryContext cxt);
@@ -188,9 +218,21 @@ extern List *checkpoint_read_shards(const char *pipeline, MemoryContext cxt);
 extern void checkpoint_register_shards(const char *pipeline, List *shards,
 									   List *listed_ids);
 extern bool checkpoint_advance(PumpWorker *w, ShardReader *shard, bool drained);
-extern void checkpoint_note_error(const char *pipeline, const char *shard_id,
-								  const char *message);
-extern void checkpoint_report_lag_zero(const char *pipeline, const char *shard_id);
+extern void checkpoint_report_polls(PumpWorker *w, ShardReader *shard, bool lag_zero);
+extern void checkpoint_mark_sent(PumpWorker *w, ShardReader *shard);
+extern void checkpoint_count_error(const char *pipeline, const char *shard_id,
+								   const char *operation, const char *code,
+								   bool transient, const char *message);
+extern void checkpoint_set_health(const char *pipeline, const char *shard_id,
+								  const char *health, const char *message);
+extern PumpHealth health_from_name(const char *name);
+
+/* in health.c */
+extern const char *health_name(PumpHealth health);
+extern void health_error(PumpWorker *w, ShardReader *shard, const char *operation,
+						 const char *code, const char *message, bool transient);
+extern void health_aws_error(PumpWorker *w, ShardReader *shard, AwsError *error);
+extern void health_ok(PumpWorker *w, ShardReader *shard);
 extern void checkpoint_trimmed_gap(PumpWorker *w, ShardReader *shard,
 								   const char *gap_after, const char *gap_before,
 								   bool stop);

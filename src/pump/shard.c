@@ -15,8 +15,15 @@
  *	  missing range and in the status view; the shard stops, or goes on
  *	  from the oldest record left when the pipeline says on_trimmed_gap =
  *	  'skip';
- *	- a page that had records is followed by another GetRecords at once; an
- *	  empty page backs off (50 ms doubling to audit_fdw.pump_idle_max);
+ *	- GetRecords stays within DynamoDB Streams' limit of 5 calls per second
+ *	  per shard: a full page (1,000 records) is followed by the next call
+ *	  200 ms after the previous one, a page with fewer records 250 ms after
+ *	  (so that records per call grow with the traffic), an empty page backs
+ *	  off (200 ms doubling to audit_fdw.pump_idle_max); a call throttled all
+ *	  the same (LimitExceededException after the client's retries) is
+ *	  expected traffic: counted, and the shard waits a second;
+ *	- errors go to health.c (counted, the shard's health, logged once per
+ *	  change) and the shard backs off, 500 ms doubling to 30 s;
  *	- a record over Firehose's 1,000 KiB limit, or one the transform cannot
  *	  read, becomes a dead letter in its place in the sequence.
  *
@@ -35,7 +42,13 @@
 
 /* GetRecords' largest page */
 #define GET_RECORDS_LIMIT 1000
-#define IDLE_START_MS 50
+#define IDLE_START_MS 200
+/* DynamoDB Streams: at most 5 GetRecords per second per shard */
+#define PACE_FULL_PAGE_MS 200
+#define PACE_PAGE_MS 250
+#define THROTTLED_WAIT_MS 1000
+/* the GetRecords counters of an idle shard are written this often */
+#define POLL_STATS_INTERVAL_MS 10000
 
 static bool ensure_iterator(PumpWorker *w, ShardReader *shard);
 static void handle_trimmed_gap(PumpWorker *w, ShardReader *shard);
@@ -46,6 +59,7 @@ static void bad_record_ids(ShardReader *shard, const char *text, size_t len, Pen
 static bool add_record_from_page(void *arg, const char *text, size_t len);
 static char *iterator_string(const char *raw, size_t len);
 static char *record_string(json_object *obj, const char *key);
+static char *find_string_field(const char *text, size_t len, const char *key, bool digits);
 
 /* Forgets the iterator and what was read but not delivered. */
 void
@@ -63,6 +77,7 @@ shard_reset(ShardReader *shard)
 	shard->pending = NULL;
 	shard->pending_bytes = 0;
 	shard->retried = 0;
+	shard->resent = 0;
 	shard->buf.len = 0;
 	shard->buf.oom = false;
 	MemoryContextReset(shard->cxt);
@@ -80,21 +95,15 @@ shard_free(ShardReader *shard)
 		pfree(shard->parent_shard_id);
 	if (shard->checkpoint)
 		pfree(shard->checkpoint);
+	if (shard->sent)
+		pfree(shard->sent);
 	pfree(shard);
 }
 
 static void
 note_call_error(PumpWorker *w, ShardReader *shard, AwsError *error)
 {
-	char	   *msg = psprintf("aws %s %s failed: %s%s%s",
-							   aws_service_name(error->service), error->operation,
-							   error->code, error->message ? ": " : "",
-							   error->message ? error->message : "");
-
-	ereport(LOG,
-			(errmsg("audit_fdw pump: pipeline \"%s\" shard \"%s\": %s",
-					w->args.pipeline, shard->shard_id, msg)));
-	checkpoint_note_error(w->args.pipeline, shard->shard_id, msg);
+	health_aws_error(w, shard, error);
 	shard->error_backoff_ms = shard->error_backoff_ms ?
 		Min(shard->error_backoff_ms * 2, 30000) : 500;
 	shard->next_poll = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
@@ -262,7 +271,47 @@ bad_record_ids(ShardReader *shard, const char *text, size_t len, PendingRecord *
 		rec->event_id = record_string(obj, "eventID");
 		json_object_put(obj);
 	}
+	/*
+	 * Deeper than json-c reads, or not JSON at all: the first
+	 * "SequenceNumber":"<digits>" (an attribute of that name would be
+	 * followed by an object, {"S": ...}, never by a string).
+	 */
+	if (rec->sequence_number == NULL)
+		rec->sequence_number = find_string_field(text, len, "\"SequenceNumber\":\"", true);
+	if (rec->event_id == NULL)
+		rec->event_id = find_string_field(text, len, "\"eventID\":\"", false);
 	MemoryContextSwitchTo(old);
+}
+
+/* The string after the first occurrence of key in text (digits only if asked), or NULL. */
+static char *
+find_string_field(const char *text, size_t len, const char *key, bool digits)
+{
+	size_t		klen = strlen(key);
+	const char *p = text;
+	const char *end = text + len;
+
+	while ((size_t) (end - p) > klen)
+	{
+		const char *hit = memchr(p, key[0], end - p - klen);
+		const char *q;
+
+		if (hit == NULL)
+			return NULL;
+		if (memcmp(hit, key, klen) != 0)
+		{
+			p = hit + 1;
+			continue;
+		}
+		q = hit + klen;
+		while (q < end && *q != '"' && *q != '\\' &&
+			   (!digits || (*q >= '0' && *q <= '9')))
+			q++;
+		if (q < end && *q == '"' && q > hit + klen)
+			return pnstrdup(hit + klen, q - (hit + klen));
+		p = hit + 1;
+	}
+	return NULL;
 }
 
 /* Transforms one stream record (its JSON text) onto the shard's pending list. */
@@ -382,7 +431,19 @@ shard_poll(PumpWorker *w, ShardReader *shard)
 	if (!ensure_iterator(w, shard))
 		return false;
 
+	shard->last_call = GetCurrentTimestamp();
+	if (shard->stats_since == 0)
+		shard->stats_since = shard->last_call;
+	shard->calls++;
+	shard->window_calls++;
 	http = ddbstreams_get_records_text(w->client, shard->iterator, GET_RECORDS_LIMIT, &error);
+	if (http == NULL && strcmp(error->code, "LimitExceededException") == 0)
+	{
+		/* over the shard's limit: expected traffic, not an error */
+		shard->throttled++;
+		shard->next_poll = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), THROTTLED_WAIT_MS);
+		return false;
+	}
 	if (http == NULL)
 	{
 		if (strcmp(error->code, "ExpiredIteratorException") == 0)
@@ -407,6 +468,7 @@ shard_poll(PumpWorker *w, ShardReader *shard)
 		return false;
 	}
 	shard->error_backoff_ms = 0;
+	health_ok(w, shard);
 
 	walk.w = w;
 	walk.shard = shard;
@@ -421,6 +483,7 @@ shard_poll(PumpWorker *w, ShardReader *shard)
 	shard->iterator = next ? iterator_string(next, next_len) : NULL;
 	MemoryContextSwitchTo(old);
 	pfree(http->body);
+	shard->window_records += nrecords;
 
 	if (shard->iterator == NULL)
 	{
@@ -431,19 +494,24 @@ shard_poll(PumpWorker *w, ShardReader *shard)
 	if (nrecords == 0)
 	{
 		shard->idle_ms = shard->idle_ms ? Min(shard->idle_ms * 2, pump_idle_max_ms) : IDLE_START_MS;
-		shard->next_poll = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), shard->idle_ms);
+		shard->next_poll = TimestampTzPlusMilliseconds(shard->last_call, shard->idle_ms);
 		if (!shard->caught_up && shard->npending == 0 && !shard->lag_reported_zero)
 		{
-			checkpoint_report_lag_zero(w->args.pipeline, shard->shard_id);
+			checkpoint_report_polls(w, shard, true);
 			shard->lag_reported_zero = true;
 		}
+		else if (TimestampDifferenceExceeds(shard->stats_written, GetCurrentTimestamp(),
+											POLL_STATS_INTERVAL_MS))
+			checkpoint_report_polls(w, shard, false);
 		shard->caught_up = true;
 		return false;
 	}
 	shard->idle_ms = 0;
 	shard->caught_up = false;
 	shard->lag_reported_zero = false;
-	shard->next_poll = 0;
+	shard->next_poll = TimestampTzPlusMilliseconds(shard->last_call,
+												   nrecords >= GET_RECORDS_LIMIT ?
+												   PACE_FULL_PAGE_MS : PACE_PAGE_MS);
 	if (delivery_due(w, shard, GetCurrentTimestamp()))
 		delivery_flush(w, shard);
 	return true;

@@ -1003,6 +1003,55 @@ unescape(const Span *span, char *buf, size_t cap, size_t *outlen)
 	return true;
 }
 
+/*
+ * Skips one element of a GetRecords page's Records array, however deeply
+ * it nests: brackets are counted, not recursed into, so the page reader
+ * has no depth limit of its own.  Whatever a record holds is the
+ * transform's to judge (its depth limit makes a dead letter of that one
+ * record, with its raw text); only a page whose brackets or strings do not
+ * match is malformed.
+ */
+static bool
+skip_record(Scan *s, Span *span)
+{
+	long		open = 0;
+
+	skip_ws(s);
+	if (s->p >= s->end || (*s->p != '{' && *s->p != '['))
+		return false;
+	span->p = s->p;
+	do
+	{
+		if (s->p >= s->end)
+			return false;
+		switch (*s->p)
+		{
+			case '"':
+				{
+					Span		str;
+
+					if (!scan_string(s, &str))
+						return false;
+					continue;
+				}
+			case '{':
+			case '[':
+				open++;
+				break;
+			case '}':
+			case ']':
+				open--;
+				break;
+			default:
+				break;
+		}
+		s->p++;
+	} while (open > 0);
+	span->len = s->p - span->p;
+	span->escaped = false;
+	return true;
+}
+
 /* Skips any value; span (when not NULL) gets its text. */
 static bool
 skip_value(Scan *s, int depth, Span *span)
@@ -1786,7 +1835,7 @@ audit_scan_records_page(const char *body, size_t len,
 				{
 					Span		rec;
 
-					if (!skip_value(&s, 0, &rec))
+					if (!skip_record(&s, &rec))
 						return bad_record(&st, "malformed record in Records", NULL);
 					(*nrecords)++;
 					if (!fn(arg, rec.p, rec.len))

@@ -41,7 +41,9 @@
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "pump/pump.h"
@@ -50,7 +52,17 @@ static long worker_pass(PumpWorker *w);
 static void worker_refresh(PumpWorker *w);
 static void worker_connect_aws(PumpWorker *w);
 static void worker_forget_state(PumpWorker *w);
-static void worker_note_pipeline_error(PumpWorker *w, const char *message);
+static void worker_note_pipeline_error(PumpWorker *w, ErrorData *edata);
+static void worker_catalog_changed(Datum arg, int cacheid, uint32 hashvalue);
+
+/* set when a foreign server or user mapping changed: a new AWS client */
+static volatile bool catalog_changed = false;
+
+static void
+worker_catalog_changed(Datum arg, int cacheid, uint32 hashvalue)
+{
+	catalog_changed = true;
+}
 
 /* Waits ms milliseconds (or until the latch is set); interruptible. */
 void
@@ -110,6 +122,14 @@ worker_refresh(PumpWorker *w)
 						w->args.pipeline, config ? "paused" : "dropped")));
 		proc_exit(0);
 	}
+	if (w->config != NULL && w->config->generation != config->generation)
+	{
+		/* paused and resumed (however quickly): a new reader starts */
+		ereport(DEBUG1,
+				(errmsg("audit_fdw pump: pipeline \"%s\" was paused or resumed, reader exits",
+						w->args.pipeline)));
+		proc_exit(0);
+	}
 	if (w->config != NULL && w->config->created_at != config->created_at)
 	{
 		ereport(DEBUG1,
@@ -117,10 +137,25 @@ worker_refresh(PumpWorker *w)
 						w->args.pipeline)));
 		proc_exit(0);
 	}
-	/* the server or its owner changed: a new client */
-	if (w->config == NULL || strcmp(w->config->server_name, config->server_name) != 0 ||
-		w->config->owner != config->owner)
+	if (w->config == NULL)
 	{
+		/* a health the previous reader left is cleared by the next success */
+		w->health.health = config->health;
+		w->health.first_error = GetCurrentTimestamp();
+	}
+	/*
+	 * The server or its owner changed, or ALTER SERVER / USER MAPPING (the
+	 * invalidation arrives with the transaction that read the row): a new
+	 * client, with the new options and credentials.
+	 */
+	if (w->config == NULL || strcmp(w->config->server_name, config->server_name) != 0 ||
+		w->config->owner != config->owner || catalog_changed)
+	{
+		if (w->config != NULL && catalog_changed)
+			ereport(LOG,
+					(errmsg("audit_fdw pump: pipeline \"%s\" reader %d uses the changed server options and user mapping",
+							w->args.pipeline, w->args.slot + 1)));
+		catalog_changed = false;
 		w->config = config;
 		w->client = NULL;
 	}
@@ -159,12 +194,30 @@ worker_forget_state(PumpWorker *w)
 	w->discover_now = true;
 }
 
+/*
+ * An ERROR of a pass, to the pipeline's health: an AWS error by its
+ * operation and code (aws_raise's message says "aws <service> <operation>
+ * failed: <code>"), any other by its SQLSTATE.
+ */
 static void
-worker_note_pipeline_error(PumpWorker *w, const char *message)
+worker_note_pipeline_error(PumpWorker *w, ErrorData *edata)
 {
+	char		service[64],
+				operation[64],
+				code[128];
+	char	   *message = edata->detail ?
+		psprintf("%s: %s", edata->message, edata->detail) : edata->message;
+	bool		transient = edata->sqlerrcode == ERRCODE_INSUFFICIENT_RESOURCES ||
+		edata->sqlerrcode == ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION;
+
+	if (sscanf(edata->message, "aws %63s %63s failed: %127s", service, operation, code) != 3)
+	{
+		strlcpy(operation, "pump", sizeof(operation));
+		strlcpy(code, unpack_sql_state(edata->sqlerrcode), sizeof(code));
+	}
 	PG_TRY();
 	{
-		checkpoint_note_error(w->args.pipeline, NULL, message);
+		health_error(w, NULL, operation, code, message, transient);
 	}
 	PG_CATCH();
 	{
@@ -302,6 +355,8 @@ audit_fdw_pump_worker_main(Datum arg)
 	 */
 	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
 	pump_pin_search_path();
+	CacheRegisterSyscacheCallback(FOREIGNSERVEROID, worker_catalog_changed, (Datum) 0);
+	CacheRegisterSyscacheCallback(USERMAPPINGOID, worker_catalog_changed, (Datum) 0);
 
 	lease_wait(PUMP_LEASE_SLOT, w->args.pipeline,
 			   ((uint32) w->args.nslots << 16) | (uint32) w->args.slot,
@@ -324,6 +379,7 @@ audit_fdw_pump_worker_main(Datum arg)
 		PG_TRY();
 		{
 			wait_ms = worker_pass(w);
+			health_ok(w, NULL);
 			error_backoff_ms = 0;
 		}
 		PG_CATCH();
@@ -337,7 +393,7 @@ audit_fdw_pump_worker_main(Datum arg)
 			FlushErrorState();
 			AbortOutOfAnyTransaction();
 			worker_forget_state(w);
-			worker_note_pipeline_error(w, edata->message);
+			worker_note_pipeline_error(w, edata);
 			error_backoff_ms = error_backoff_ms ? Min(error_backoff_ms * 2, 30000) : 1000;
 			wait_ms = error_backoff_ms;
 		}

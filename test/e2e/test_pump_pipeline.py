@@ -146,11 +146,35 @@ def test_create_pipeline_checks_its_arguments(pump, db):
         assert cur.fetchone() == (env.table, env.stream_arn)
         with pytest.raises(psycopg2.errors.DuplicateObject) as e:
             cur.execute("SELECT audit_fdw.create_pipeline(%s, server => %s, source_table => %s, "
-                        "delivery_stream => 'd')", (env.name, env.server, env.table))
+                        "delivery_stream => %s)", (env.name, env.server, env.table,
+                                                   env.delivery_stream))
         # the hint says where to see it and how to drop it, with its name
         assert e.value.diag.message_hint == (
             "SELECT * FROM audit_fdw.pipeline_status WHERE pipeline = '%s' shows it; "
             "audit_fdw.drop_pipeline('%s') drops it, or choose another name." % (env.name, env.name))
+        # a delivery stream that does not exist: refused now, with a hint
+        with pytest.raises(psycopg2.errors.UndefinedObject) as e:
+            cur.execute("SELECT audit_fdw.create_pipeline('x', server => %s, source_table => %s, "
+                        "delivery_stream => 'nope-stream')", (env.server, env.table))
+        assert 'Firehose delivery stream "nope-stream" does not exist' in str(e.value)
+        assert e.value.diag.message_hint and "create_delivery_stream" in e.value.diag.message_hint
+        # a second pipeline over the same stream only when asked for
+        with pytest.raises(psycopg2.errors.DuplicateObject) as e:
+            cur.execute("SELECT audit_fdw.create_pipeline('x', server => %s, source_table => %s, "
+                        "delivery_stream => %s)", (env.server, env.table, env.delivery_stream))
+        assert "already has pipeline \"%s\"" % env.name in str(e.value)
+        assert "share_stream" in e.value.diag.message_hint
+        cur.execute("SELECT audit_fdw.create_pipeline(%s, server => %s, source_table => %s, "
+                    "delivery_stream => %s, share_stream => true)",
+                    (env.name + "_2", env.server, env.table, env.delivery_stream))
+        cur.execute("SELECT audit_fdw.drop_pipeline(%s)", (env.name + "_2",))
+        # a disabled stream
+        env.ddb.update_table(TableName=env.table, StreamSpecification={"StreamEnabled": False})
+        with pytest.raises(psycopg2.errors.ObjectNotInPrerequisiteState) as e:
+            cur.execute("SELECT audit_fdw.create_pipeline('y', server => %s, stream_arn => %s, "
+                        "delivery_stream => %s, share_stream => true)",
+                        (env.server, env.stream_arn, env.delivery_stream))
+        assert "DISABLED" in str(e.value)
 
 
 def test_managing_pipelines_needs_a_grant(pump, db):
@@ -178,7 +202,7 @@ def test_managing_pipelines_needs_a_grant(pump, db):
             assert not any("key" in c or "secret" in c or "token" in c for c in cols)
         with db.cursor() as cur:
             cur.execute("GRANT EXECUTE ON FUNCTION audit_fdw.create_pipeline(text, text, text, text, "
-                        "text, text, integer, interval, text), audit_fdw.drop_pipeline(text, boolean) "
+                        "text, text, integer, interval, text, boolean), audit_fdw.drop_pipeline(text, boolean) "
                         "TO pump_analyst")
         with db.cursor() as cur:
             cur.execute("DROP SCHEMA IF EXISTS pump_evil CASCADE")
@@ -355,3 +379,51 @@ def test_64_shards_read_in_parallel_and_reader_count_reloads(pump, emulator, db)
     for i in items[:50]:
         assert [r["new_image"]["state"] for r in recs if r["keys"]["orderId"] == i] == \
             ["OPEN", "PICKEDUP"]
+
+
+def nested_map(depth, leaf):
+    value = {"S": leaf}
+    for _ in range(depth):
+        value = {"M": {"n": value}}
+    return value
+
+
+def test_a_63_levels_deep_record_is_delivered(pump):
+    """63 nested maps: deeper than the page reader used to read (it refused
+    the whole GetRecords page and blocked the shard); within the transform's
+    64 levels, so delivered."""
+    env = pump("deep63")
+    env.put("before", "OPEN")
+    env.put("deep", "OPEN", doc=nested_map(63, "bottom"))
+    env.put("after", "OPEN")
+    env.wait_delivered(3)
+    recs = env.audit_records()
+    assert [r["keys"]["orderId"] for r in recs] == ["before", "deep", "after"]
+    doc = recs[1]["new_image"]["doc"]
+    for _ in range(63):
+        doc = doc["n"]
+    assert doc == "bottom"
+
+
+def test_a_record_too_deep_to_read_is_a_dead_letter_and_never_blocks_its_shard(pump, db):
+    """70 nested maps: over the transform's limit; the record goes to the
+    dead-letter table with its raw text and the records after it are
+    delivered."""
+    env = pump("deep70")
+    env.put("before", "OPEN")
+    env.put("deep", "OPEN", doc=nested_map(70, "bottom"))
+    env.put("after", "OPEN")
+    wait_for("two delivered and one dead letter",
+             lambda: env.delivered() >= 2 and env.dead_lettered() >= 1, timeout=60)
+    with db.cursor() as cur:
+        cur.execute("SELECT sequence_number, event_id, reason, record "
+                    "FROM audit_fdw.dead_letter WHERE pipeline = %s", (env.name,))
+        rows = cur.fetchall()
+    assert len(rows) == 1
+    seq, event_id, reason, record = rows[0]
+    assert '"bottom"' in record and '"deep"' in record
+    assert event_id and len(seq) >= 21
+    recs = env.audit_records()
+    assert [r["keys"]["orderId"] for r in recs] == ["before", "after"]
+    assert int(recs[0]["sequence_number"]) < int(seq) < int(recs[1]["sequence_number"])
+    assert all(r["health"] == "ok" for r in env.status())

@@ -135,6 +135,8 @@ def catalog(cur):
 def test_update_from_1_0_keeps_every_row_and_object(fresh_db, emulator):
     conn = fresh_db()
     cur = fill_1_0(conn, emulator.url)
+    cur.execute("GRANT EXECUTE ON FUNCTION audit_fdw.create_pipeline(text, text, text, text, "
+                "text, text, integer, interval, text) TO pg_monitor")
     before = snapshot(cur)
     cur.execute("ALTER EXTENSION audit_fdw UPDATE")
     cur.execute("SELECT extversion FROM pg_extension WHERE extname = 'audit_fdw'")
@@ -152,11 +154,25 @@ def test_update_from_1_0_keeps_every_row_and_object(fresh_db, emulator):
     # query_log is a security barrier (its per-user filter runs first)
     cur.execute("SELECT reloptions FROM pg_class WHERE oid = 'audit_fdw.query_log'::regclass")
     assert "security_barrier=true" in (cur.fetchone()[0] or [])
+    # create_pipeline has share_stream now, and whoever could run it still can
+    cur.execute("SELECT has_function_privilege('pg_monitor', 'audit_fdw.create_pipeline(text, "
+                "text, text, text, text, text, integer, interval, text, boolean)', 'EXECUTE'), "
+                "has_function_privilege('pg_read_all_stats', 'audit_fdw.create_pipeline(text, "
+                "text, text, text, text, text, integer, interval, text, boolean)', 'EXECUTE')")
+    assert cur.fetchone() == (True, False)
     # pg_dump keeps the pump's tables (their rows are the pipelines' state)
     cur.execute("SELECT array(SELECT c::regclass::text FROM unnest(extconfig) c ORDER BY 1) "
                 "FROM pg_extension WHERE extname = 'audit_fdw'")
     assert set(cur.fetchone()[0]) >= {"audit_fdw.pipeline", "audit_fdw.checkpoint",
-                                      "audit_fdw.dead_letter", "audit_fdw.dead_letter_id_seq"}
+                                      "audit_fdw.dead_letter", "audit_fdw.dead_letter_id_seq",
+                                      "audit_fdw.pump_error"}
+    # the pump's health, counters and metrics; the old rows are healthy
+    cur.execute("SELECT pipeline, health, records_resent, get_records_calls "
+                "FROM audit_fdw.pipeline_status ORDER BY 1, shard_id LIMIT 1")
+    assert cur.fetchone() == ("orders", "stopped", 0, 0)
+    cur.execute("SELECT count(*) FROM audit_fdw.pump_metrics "
+                "WHERE metric = 'audit_fdw_records_delivered_total'")
+    assert cur.fetchone()[0] == 6
     # event-time partitions: both provisioning functions take a layout, whose
     # default keeps 1.0's delivery-hour folders; no 1.0 signature is left
     for fn in ("create_audit_table", "create_delivery_stream"):

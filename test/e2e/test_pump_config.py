@@ -1,0 +1,71 @@
+"""Configuration changes reach running readers within seconds: ALTER USER
+MAPPING (credential rotation), ALTER SERVER, and pause and resume however
+close together.
+"""
+import time
+
+import pytest
+import psycopg2.sql as sql
+
+from pump_env import PumpEnv, wait_for
+
+
+@pytest.fixture
+def pump(db, emulator):
+    envs = []
+
+    def make(name, **kw):
+        env = PumpEnv(db, emulator, name, **kw)
+        envs.append(env)
+        return env
+    yield make
+    for env in envs:
+        env.drop()
+
+
+def set_secret(db, env, secret):
+    with db.cursor() as cur:
+        cur.execute(sql.SQL("ALTER USER MAPPING FOR CURRENT_USER SERVER {} "
+                            "OPTIONS (SET secret_access_key {})").format(
+            sql.Identifier(env.server), sql.Literal(secret)))
+
+
+def test_a_rotated_secret_reaches_the_readers(pump, db):
+    env = pump("rotate")
+    env.put("r0", "OPEN")
+    env.wait_delivered(1)
+    pids = env.reader_pids()
+
+    set_secret(db, env, "not-the-secret")
+    row = wait_for("the readers to use the new secret",
+                   lambda: [r for r in env.status() if r["health"] in ("failing", "retrying")],
+                   timeout=15)[0]
+    assert "InvalidSignatureException" in (row["last_error"] or "") or \
+        "InvalidSignatureException" in str(row["errors_by_code"]), row
+    env.put("r1", "OPEN")
+    time.sleep(2)
+    assert env.delivered() == 1
+
+    set_secret(db, env, "test")
+    env.wait_delivered(2, timeout=20)
+    wait_for("ok", lambda: all(r["health"] == "ok" for r in env.status()), timeout=15)
+    # no restart was needed
+    assert sorted(env.reader_pids()) == sorted(pids)
+
+
+def test_pause_and_resume_at_once_restart_the_readers(pump, db):
+    env = pump("flip")
+    env.put("f0", "OPEN")
+    env.wait_delivered(1)
+    wait_for("two readers", lambda: len(env.reader_pids()) == 2, timeout=20)
+    for round_ in range(3):
+        pids = set(env.reader_pids())
+        with db.cursor() as cur:
+            cur.execute("SELECT audit_fdw.pause_pipeline(%s)", (env.name,))
+            cur.execute("SELECT audit_fdw.resume_pipeline(%s)", (env.name,))
+        wait_for("new readers", lambda: len(env.reader_pids()) == 2 and
+                 not (set(env.reader_pids()) & pids), timeout=20)
+        env.update_state("f0", "S%d" % round_)
+        env.wait_delivered(2 + round_, timeout=30)
+    recs = env.audit_records()
+    assert len(recs) == len({r["event_id"] for r in recs}) == 4

@@ -1,0 +1,163 @@
+"""Failures are states: pipeline_status.health, the lag of records Firehose
+did not acknowledge, one WARNING per change of health with the AWS error
+code, recovery clearing the error, counters per kind, pump_metrics; a
+pipeline of a database the pump does not run; GetRecords within DynamoDB
+Streams' limit of 5 calls per second per shard.
+"""
+import time
+import uuid
+
+import pytest
+
+from conftest import connect
+from pump_env import PumpEnv, pg_log_since, pg_log_size, wait_for
+
+
+@pytest.fixture
+def pump(db, emulator):
+    envs = []
+
+    def make(name, **kw):
+        env = PumpEnv(db, emulator, name, **kw)
+        envs.append(env)
+        return env
+    yield make
+    emulator.clear_faults()
+    emulator.configure(getrecords_per_shard_per_second=0)
+    for env in envs:
+        env.drop()
+
+
+def metrics(db, name):
+    with db.cursor() as cur:
+        cur.execute("SELECT metric, labels, value FROM audit_fdw.pump_metrics "
+                    "WHERE labels->>'pipeline' = %s", (name,))
+        return cur.fetchall()
+
+
+def test_a_missing_delivery_stream_is_failing_until_it_is_back(pump, db, emulator):
+    env = pump("health")
+    env.put("h0", "OPEN")
+    env.wait_delivered(1)
+    assert env.status()[0]["health"] == "ok"
+
+    config = env.firehose.describe_delivery_stream(
+        DeliveryStreamName=env.delivery_stream)["DeliveryStreamDescription"]
+    env.firehose.delete_delivery_stream(DeliveryStreamName=env.delivery_stream)
+    offset = pg_log_size()
+    for i in range(1, 6):
+        env.put("h%d" % i, "OPEN")
+    row = wait_for("failing", lambda: [r for r in env.status() if r["health"] == "failing"],
+                   timeout=30)[0]
+    assert "ResourceNotFoundException" in row["last_error"]
+    assert row["health_since"] is not None
+    lag1 = row["lag_seconds"]
+    assert lag1 is not None
+    time.sleep(4)
+    row = env.status()[0]
+    # the lag grows while Firehose does not acknowledge (record times come
+    # from the emulator's clock, which earlier tests may have moved ahead:
+    # then the lag stays at 0)
+    if emulator._call("GET", "clock")["offset"] <= 0:
+        assert row["lag_seconds"] >= lag1 + 3, (lag1, row["lag_seconds"])
+    else:
+        assert row["lag_seconds"] == 0
+    assert row["failures"] >= 2
+    assert row["errors_by_code"]["PutRecordBatch ResourceNotFoundException"] >= 2
+    log = pg_log_since(offset)
+    # one WARNING for the change of health, not one per retry
+    assert log.count("is failing: ResourceNotFoundException") == 1, log
+
+    dest = config["Destinations"][0]["ExtendedS3DestinationDescription"]
+    env.firehose.create_delivery_stream(
+        DeliveryStreamName=env.delivery_stream, DeliveryStreamType="DirectPut",
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": dest["RoleARN"], "BucketARN": dest["BucketARN"], "Prefix": "orders/",
+            "BufferingHints": {"SizeInMBs": 128, "IntervalInSeconds": 900}})
+    env.wait_delivered(6, timeout=60)
+    row = wait_for("ok", lambda: [r for r in env.status() if r["health"] == "ok"], timeout=30)[0]
+    assert row["last_error"] is None and row["health_since"] is None
+    assert row["lag_seconds"] is not None and row["lag_seconds"] < lag1 + 60
+    assert row["failures"] >= 2     # the counters stay
+
+    m = metrics(db, env.name)
+    names = {r[0] for r in m}
+    assert {"audit_fdw_pipeline_health", "audit_fdw_lag_seconds",
+            "audit_fdw_records_delivered_total", "audit_fdw_errors_total",
+            "audit_fdw_get_records_calls_total"} <= names
+    errors = [r for r in m if r[0] == "audit_fdw_errors_total"]
+    assert any(r[1]["code"] == "ResourceNotFoundException" and r[1]["operation"] == "PutRecordBatch"
+               and r[1]["kind"] == "failure" and r[2] >= 2 for r in errors)
+    delivered = [r for r in m if r[0] == "audit_fdw_records_delivered_total"]
+    assert sum(r[2] for r in delivered) == 6
+
+
+def test_transient_errors_are_retrying_and_cleared(pump, db, emulator):
+    env = pump("retrying")
+    env.put("t0", "OPEN")
+    env.wait_delivered(1)
+    emulator.add_fault(service="firehose", operation="PutRecordBatch",
+                       error="ServiceUnavailableException", count=30)
+    env.put("t1", "OPEN")
+    wait_for("retrying", lambda: [r for r in env.status() if r["health"] == "retrying"],
+             timeout=30)
+    env.wait_delivered(2, timeout=90)
+    row = wait_for("ok", lambda: [r for r in env.status() if r["health"] == "ok"], timeout=30)[0]
+    assert row["last_error"] is None
+    assert row["retries"] >= 1 and row["failures"] == 0
+
+
+def test_a_database_the_pump_does_not_run_says_so(db, emulator):
+    name = "notpumped_" + uuid.uuid4().hex[:8]
+    with db.cursor() as cur:
+        cur.execute("CREATE DATABASE " + name)
+    try:
+        other = connect(name)
+        env = PumpEnv(other, emulator, "elsewhere")
+        row = env.status()[0]
+        assert row["pipeline_state"] == "not pumped here"
+        assert row["health"] == "stopped"
+        assert "audit_fdw.database" in row["last_error"]
+        with other.cursor() as cur:
+            cur.execute("SELECT audit_fdw.pump_runs_here()")
+            assert cur.fetchone()[0] is False
+        other.close()
+    finally:
+        with db.cursor() as cur:
+            cur.execute("DROP DATABASE IF EXISTS %s WITH (FORCE)" % name)
+    with db.cursor() as cur:
+        cur.execute("SELECT audit_fdw.pump_runs_here()")
+        assert cur.fetchone()[0] is True
+
+
+def test_get_records_stays_within_five_calls_a_second(pump, db, emulator):
+    # the emulator refuses what DynamoDB Streams refuses
+    emulator.configure(getrecords_per_shard_per_second=5)
+    env = pump("pace", max_batching_window="1 second")
+    items = ["g%03d" % i for i in range(200)]
+    for i in items:
+        env.put(i, "OPEN")
+    env.wait_delivered(200)
+    before = env.status()[0]
+    t0 = time.time()
+    n = 200
+    deadline = t0 + 6
+    while time.time() < deadline:
+        for i in items[:40]:
+            env.update_state(i, "S%d" % n)
+            n += 1
+    elapsed = time.time() - t0
+    env.wait_delivered(n, timeout=60)
+    time.sleep(11)     # the counters of an idle shard are written every 10 s
+    after = env.status()[0]
+    calls = after["get_records_calls"] - before["get_records_calls"]
+    print("GetRecords: %d calls in %.1f s of writes + 12 s idle, %.1f records per call, %s calls/s" % (calls, elapsed, after["records_per_call"], after["get_records_per_second"]))
+    assert after["get_records_throttled"] == 0, after
+    # the writes took `elapsed` seconds; the calls afterwards are idle polls
+    assert calls <= 5 * (elapsed + 12), (calls, elapsed)
+    assert after["records_per_call"] is not None
+    assert after["records_resent"] == 0
+    # (the request log holds every test's requests: the refusals of the rate limit)
+    refused = [r for r in emulator.requests("dynamodbstreams", "GetRecords")
+               if r.get("error") == "LimitExceededException"]
+    assert len(refused) == 0, refused[:3]
