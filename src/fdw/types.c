@@ -17,19 +17,32 @@
  * A value that does not convert raises an error naming the column and the
  * row.
  *
+ * The common types skip the input function when the text has the plain
+ * shape Athena writes (convert_direct): bigint, integer, smallint, boolean,
+ * double, numeric, date, timestamp, timestamptz, text and varchar.  Such a
+ * direct conversion gives exactly the datum the input function would, and
+ * anything else (signs, spaces, exponents, NaN, Infinity, BC dates, 5-digit
+ * years, out of range values, typmods that round) goes to the input
+ * function, so results and errors stay the input functions' own.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
+#include "datatype/timestamp.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
 #include "utils/formatting.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
 
 #include "fdw/fdw.h"
 
@@ -41,10 +54,26 @@ typedef enum ConvKind
 	CONV_JSON_RECASE			/* JSON with field names in the declared case */
 } ConvKind;
 
+/* The types convert_direct reads itself when the text is plain. */
+typedef enum DirectKind
+{
+	DIRECT_NONE,
+	DIRECT_INT8,
+	DIRECT_INT4,
+	DIRECT_INT2,
+	DIRECT_BOOL,
+	DIRECT_FLOAT8,
+	DIRECT_NUMERIC,
+	DIRECT_DATE,
+	DIRECT_TIMESTAMP,			/* also timestamptz: Athena's times are UTC */
+	DIRECT_TEXT
+} DirectKind;
+
 typedef struct ColumnConverter
 {
 	AttrNumber	attnum;
 	ConvKind	kind;
+	DirectKind	direct;
 	FmgrInfo	input;
 	Oid			typioparam;
 	int32		typmod;
@@ -67,6 +96,9 @@ struct AuditFdwConverter
 static void conversion_error_callback(void *arg);
 static Datum convert_timestamptz(ColumnConverter *col, char *value);
 static Datum convert_bytea_hex(char *value, bool *ok);
+static DirectKind direct_kind(Oid type, int32 typmod);
+static bool convert_direct(const ColumnConverter *col, const char *value, Datum *result);
+static char *server_text(char *value);
 static Datum convert_json_recase(ColumnConverter *col, char *value);
 
 /*
@@ -99,6 +131,7 @@ audit_converter_create(TupleDesc tupdesc, List *retrieved_attrs,
 		col->name = pstrdup(NameStr(attr->attname));
 		getTypeInputInfo(attr->atttypid, &infunc, &col->typioparam);
 		fmgr_info(infunc, &col->input);
+		col->direct = direct_kind(attr->atttypid, attr->atttypmod);
 		if (attr->atttypid == TIMESTAMPTZOID)
 			col->kind = CONV_TIMESTAMPTZ;
 		else if (attr->atttypid == BYTEAOID)
@@ -115,6 +148,312 @@ audit_converter_create(TupleDesc tupdesc, List *retrieved_attrs,
 		}
 	}
 	return conv;
+}
+
+/*
+ * The direct conversion for a column of type and typmod, DIRECT_NONE when
+ * its input function always runs.  Typmods that only check (varchar(n),
+ * numeric(p,s)) are checked by convert_direct; timestamps with a precision
+ * round, so they keep the input function.
+ */
+static DirectKind
+direct_kind(Oid type, int32 typmod)
+{
+	switch (type)
+	{
+		case INT8OID:
+			return DIRECT_INT8;
+		case INT4OID:
+			return DIRECT_INT4;
+		case INT2OID:
+			return DIRECT_INT2;
+		case BOOLOID:
+			return DIRECT_BOOL;
+		case FLOAT8OID:
+			return DIRECT_FLOAT8;
+		case NUMERICOID:
+			return DIRECT_NUMERIC;
+		case DATEOID:
+			return DIRECT_DATE;
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+			return typmod < 0 ? DIRECT_TIMESTAMP : DIRECT_NONE;
+		case TEXTOID:
+			return DIRECT_TEXT;
+		case VARCHAROID:
+			return typmod < 0 ? DIRECT_TEXT : DIRECT_NONE;
+		default:
+			return DIRECT_NONE;
+	}
+}
+
+/* Up to maxdigits digits (at least one) at *p: their value; -1 otherwise. */
+static inline int64
+read_digits(const char **p, int maxdigits)
+{
+	const char *s = *p;
+	int64		v = 0;
+	int			n = 0;
+
+	while (*s >= '0' && *s <= '9')
+	{
+		if (++n > maxdigits)
+			return -1;
+		v = v * 10 + (*s++ - '0');
+	}
+	if (n == 0)
+		return -1;
+	*p = s;
+	return v;
+}
+
+/* Exactly n digits at p, or -1. */
+static inline int
+fixed_digits(const char *p, int n)
+{
+	int			v = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		v = v * 10 + (p[i] - '0');
+	}
+	return v;
+}
+
+/*
+ * "YYYY-MM-DD" at p (a year of four digits, not 0000, a real day): the
+ * Julian day, or -1.
+ */
+static int
+plain_date(const char *p)
+{
+	int			y,
+				m,
+				d;
+
+	/* in order: no byte after the terminator is read */
+	if ((y = fixed_digits(p, 4)) <= 0 || p[4] != '-' ||
+		(m = fixed_digits(p + 5, 2)) < 1 || m > 12 || p[7] != '-' ||
+		(d = fixed_digits(p + 8, 2)) < 1 || d > day_tab[isleap(y)][m - 1])
+		return -1;
+	return date2j(y, m, d);
+}
+
+/*
+ * The datum of value when it has the plain shape of its type (see the file
+ * header); false sends it to the input function.
+ */
+static bool
+convert_direct(const ColumnConverter *col, const char *value, Datum *result)
+{
+	const char *p = value;
+	bool		negative = false;
+	int64		v;
+
+	switch (col->direct)
+	{
+		case DIRECT_NONE:
+			return false;
+		case DIRECT_INT8:
+		case DIRECT_INT4:
+		case DIRECT_INT2:
+			/* digits that cannot overflow: 18, 9, 4 */
+			if (*p == '-')
+			{
+				negative = true;
+				p++;
+			}
+			v = read_digits(&p, col->direct == DIRECT_INT8 ? 18 :
+							col->direct == DIRECT_INT4 ? 9 : 4);
+			if (v < 0 || *p != '\0')
+				return false;
+			if (negative)
+				v = -v;
+			*result = col->direct == DIRECT_INT8 ? Int64GetDatum(v) :
+				col->direct == DIRECT_INT4 ? Int32GetDatum((int32) v) :
+				Int16GetDatum((int16) v);
+			return true;
+		case DIRECT_BOOL:
+			if (strcmp(value, "true") == 0)
+				*result = BoolGetDatum(true);
+			else if (strcmp(value, "false") == 0)
+				*result = BoolGetDatum(false);
+			else
+				return false;
+			return true;
+		case DIRECT_FLOAT8:
+			{
+				/*
+				 * At most 15 digits, scaled by at most 22 powers of ten: the
+				 * digits as an integer and the power of ten are both exact
+				 * doubles, so one division or multiplication gives the
+				 * correctly rounded value strtod (float8in) gives (Clinger's
+				 * fast path).
+				 */
+				static const double pow10[] = {
+					1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+					1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
+					1e20, 1e21, 1e22
+				};
+				int			ndigits = 0,
+							nfrac = 0;
+				int64		exp10;
+				double		d;
+
+				if (*p == '-')
+				{
+					negative = true;
+					p++;
+				}
+				v = 0;
+				for (; *p >= '0' && *p <= '9'; p++, ndigits++)
+				{
+					if (ndigits >= 15)
+						return false;
+					v = v * 10 + (*p - '0');
+				}
+				if (ndigits == 0)
+					return false;
+				if (*p == '.')
+				{
+					for (p++; *p >= '0' && *p <= '9'; p++, nfrac++)
+					{
+						if (ndigits + nfrac >= 15)
+							return false;
+						v = v * 10 + (*p - '0');
+					}
+					if (nfrac == 0)
+						return false;
+				}
+				exp10 = -nfrac;
+				if (*p == 'E' || *p == 'e')
+				{
+					/* Java's form for large and small values: 1.0E7 */
+					bool		eneg = false;
+					int64		e;
+
+					p++;
+					if (*p == '-' || *p == '+')
+						eneg = *p++ == '-';
+					e = read_digits(&p, 3);
+					if (e < 0)
+						return false;
+					exp10 += eneg ? -e : e;
+				}
+				if (*p != '\0' || ndigits + nfrac > 15 || exp10 < -22 || exp10 > 22)
+					return false;
+				d = exp10 < 0 ? (double) v / pow10[-exp10] : (double) v * pow10[exp10];
+				*result = Float8GetDatum(negative ? -d : d);
+				return true;
+			}
+		case DIRECT_NUMERIC:
+			{
+				/*
+				 * At most 18 digits: the digits as an integer, scaled by the
+				 * count after the point (numeric_in's display scale).  With a
+				 * typmod only when it neither rounds nor overflows.
+				 */
+				int			nint = 0,
+							nsig = 0,
+							nfrac = 0;
+
+				if (*p == '-')
+				{
+					negative = true;
+					p++;
+				}
+				v = 0;
+				for (; *p >= '0' && *p <= '9'; p++, nint++)
+				{
+					if (nint >= 18)
+						return false;
+					if (v > 0 || *p != '0')
+						nsig++;
+					v = v * 10 + (*p - '0');
+				}
+				if (nint == 0)
+					return false;
+				if (*p == '.')
+				{
+					for (p++; *p >= '0' && *p <= '9'; p++, nfrac++)
+					{
+						if (nint + nfrac >= 18)
+							return false;
+						v = v * 10 + (*p - '0');
+					}
+					if (nfrac == 0)
+						return false;
+				}
+				if (*p != '\0' || nint + nfrac > 18)
+					return false;
+				if (col->typmod >= (int32) VARHDRSZ)
+				{
+					int32		tm = col->typmod - VARHDRSZ;
+					int			precision = (tm >> 16) & 0xffff;
+					int			scale = tm & 0x7ff;
+
+					/* s in 0..p (a negative s has 0x400 set): the common form */
+					if (scale > precision || nfrac != scale ||
+						nsig > precision - scale)
+						return false;
+				}
+				*result = NumericGetDatum(int64_div_fast_to_numeric(negative ? -v : v, nfrac));
+				return true;
+			}
+		case DIRECT_DATE:
+			{
+				int			jd;
+
+				if (strlen(value) != 10 || (jd = plain_date(value)) < 0)
+					return false;
+				*result = DateADTGetDatum(jd - POSTGRES_EPOCH_JDATE);
+				return true;
+			}
+		case DIRECT_TIMESTAMP:
+			{
+				/*
+				 * "YYYY-MM-DD HH:MM:SS", then "." and 1 to 6 digits, then
+				 * nothing or " UTC" (timestamp with time zone).  For
+				 * timestamptz, UTC is what convert_timestamptz gives a time
+				 * without a zone.
+				 */
+				int			jd,
+							hh,
+							mi,
+							ss;
+				int64		us = 0;
+				int			nfrac = 0;
+
+				if ((jd = plain_date(value)) < 0 || value[10] != ' ' ||
+					(hh = fixed_digits(value + 11, 2)) < 0 || hh > 23 || value[13] != ':' ||
+					(mi = fixed_digits(value + 14, 2)) < 0 || mi > 59 || value[16] != ':' ||
+					(ss = fixed_digits(value + 17, 2)) < 0 || ss > 59)
+					return false;
+				p = value + 19;
+				if (*p == '.')
+				{
+					for (p++; *p >= '0' && *p <= '9' && nfrac < 6; p++, nfrac++)
+						us = us * 10 + (*p - '0');
+					if (nfrac == 0)
+						return false;
+					for (; nfrac < 6; nfrac++)
+						us *= 10;
+				}
+				if (*p != '\0' && !(col->kind == CONV_TIMESTAMPTZ && strcmp(p, " UTC") == 0))
+					return false;
+				*result = TimestampGetDatum((int64) (jd - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY +
+											((hh * 60 + mi) * 60 + ss) * USECS_PER_SEC + us);
+				return true;
+			}
+		case DIRECT_TEXT:
+			/* textin and varcharin without a length, after the same check */
+			*result = PointerGetDatum(cstring_to_text(server_text((char *) value)));
+			return true;
+	}
+	return false;
 }
 
 static void
@@ -263,6 +602,11 @@ audit_converter_store(AuditFdwConverter *conv, TupleTableSlot *slot,
 			values[idx] = InputFunctionCall(&col->input, NULL, col->typioparam,
 											col->typmod);
 			isnull[idx] = true;
+			continue;
+		}
+		if (convert_direct(col, fields[i], &values[idx]))
+		{
+			isnull[idx] = false;
 			continue;
 		}
 		switch (col->kind)
