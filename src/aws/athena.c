@@ -11,7 +11,9 @@
  *	- Strings of a response are copied into the current memory context and
  *	  the json-c response is released before returning.
  *	- athena_stop_query_quietly never raises (it runs on error and exit
- *	  paths), except to let a query cancel through.
+ *	  paths), except to let a query cancel through, and takes at most
+ *	  ATHENA_STOP_TIMEOUT_MS: one attempt, so that a cancel returns within
+ *	  a second when Athena answers slowly.
  *
  *-------------------------------------------------------------------------
  */
@@ -27,6 +29,12 @@
 
 static char *pstrdup_or_null(const char *s);
 static bool valid_query_id(const char *id);
+
+/*
+ * How long a stop on a cleanup path may take: connecting, sending and
+ * reading the answer, once (a cancel returns within a second).
+ */
+#define ATHENA_STOP_TIMEOUT_MS 500
 
 /* Athena's query ids are UUIDs; anything much longer is not one. */
 #define ATHENA_MAX_QUERY_ID 128
@@ -231,10 +239,20 @@ athena_stop_query_quietly(AwsClient *client, const char *query_id)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	volatile bool ok = false;
+	json_object *req = json_object_new_object();
 
+	json_object_object_add(req, "QueryExecutionId", json_object_new_string(query_id));
 	PG_TRY();
 	{
-		athena_stop_query(client, query_id);
+		/*
+		 * One attempt within ATHENA_STOP_TIMEOUT_MS: a cancel must return
+		 * within a second even when Athena answers slowly; the request is
+		 * sent, and Athena stops the query whether or not its answer is
+		 * read.
+		 */
+		aws_json_release(aws_json_call_within(client, AWS_SERVICE_ATHENA,
+											  "StopQueryExecution", req,
+											  ATHENA_STOP_TIMEOUT_MS));
 		ok = true;
 	}
 	PG_CATCH();
@@ -244,7 +262,10 @@ athena_stop_query_quietly(AwsClient *client, const char *query_id)
 		MemoryContextSwitchTo(oldcxt);
 		edata = CopyErrorData();
 		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		{
+			json_object_put(req);
 			PG_RE_THROW();
+		}
 		FlushErrorState();
 		ereport(WARNING,
 				(errcode(edata->sqlerrcode),
@@ -253,6 +274,7 @@ athena_stop_query_quietly(AwsClient *client, const char *query_id)
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();
+	json_object_put(req);
 	return ok;
 }
 

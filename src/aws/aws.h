@@ -183,6 +183,15 @@ extern struct json_object *aws_json_call_try(AwsClient *client, AwsService servi
 									  struct json_object *request, AwsError **error);
 
 /*
+ * The same call as one attempt bounded in time (timeout_ms to connect,
+ * send and read the answer; no retries): for cleanup paths that must not
+ * hold up a cancel.  Errors raise, a timeout as a network error.
+ */
+extern struct json_object *aws_json_call_within(AwsClient *client, AwsService service,
+										 const char *operation,
+										 struct json_object *request, int timeout_ms);
+
+/*
  * A REST request (S3).  path is unencoded ("/bucket/key"); query is the raw
  * canonical-ready query string or NULL.  Returns the whole body, palloc'd
  * and NUL-terminated; *status gets the HTTP status.  Non-2xx statuses raise

@@ -79,6 +79,8 @@ static dlist_head json_owners = DLIST_STATIC_INIT(json_owners);
 
 static void json_owner_reset(void *arg);
 static json_object *json_own(json_object *obj);
+static json_object *json_call(AwsClient *client, AwsService service, const char *operation,
+							  json_object *request, AwsError **error, int timeout_ms);
 static char *option_string(List *options, const char *name);
 static void check_credentials_required(ForeignServer *server, UserMapping *um,
 									   Oid userid);
@@ -368,6 +370,24 @@ json_object *
 aws_json_call_try(AwsClient *client, AwsService service, const char *operation,
 				  json_object *request, AwsError **error)
 {
+	return json_call(client, service, operation, request, error, 0);
+}
+
+json_object *
+aws_json_call_within(AwsClient *client, AwsService service, const char *operation,
+					 json_object *request, int timeout_ms)
+{
+	return json_call(client, service, operation, request, NULL, timeout_ms);
+}
+
+/*
+ * An AWS JSON call; timeout_ms > 0 makes it one attempt that connects,
+ * sends and reads within that time.
+ */
+static json_object *
+json_call(AwsClient *client, AwsService service, const char *operation,
+		  json_object *request, AwsError **error, int timeout_ms)
+{
 	const AwsServiceInfo *info = aws_service_info(service);
 	AwsHttpRequest req = {0};
 	AwsHeader  *content_type = palloc(sizeof(AwsHeader));
@@ -412,6 +432,12 @@ aws_json_call_try(AwsClient *client, AwsService service, const char *operation,
 	req.body = body;
 	req.body_len = body_len;
 	req.client = client;
+	if (timeout_ms > 0)
+	{
+		req.connect_timeout_ms = timeout_ms;
+		req.timeout_ms = timeout_ms;
+		req.max_attempts = 1;
+	}
 
 	resp = aws_http_execute(&req, error);
 	if (resp == NULL)

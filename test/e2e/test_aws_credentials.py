@@ -173,6 +173,30 @@ def test_credential_process_failure(cluster):
     assert "exited with status 3" in exc.value.diag.message_detail
 
 
+def test_statement_timeout_interrupts_a_hanging_credential_process(cluster):
+    """Fetching credentials is a wait like any other: statement_timeout
+    returns within a second of firing while credential_process hangs."""
+    script = cluster.write_file("bin/hang.sh", "#!/bin/sh\nexec sleep 30\n", mode=0o755)
+    config = cluster.write_file("conf/config-hang",
+                                "[default]\ncredential_process = %s\n" % script)
+    cluster.start(dict(no_metadata(), AWS_CONFIG_FILE=config,
+                       AWS_SHARED_CREDENTIALS_FILE="/nonexistent"))
+    try:
+        conn = cluster.connect()
+        try:
+            with conn.cursor() as cur:
+                create_server(cur, "chain", emulator_url(), keys=None)
+                cur.execute("SET statement_timeout = '500ms'")
+                start = time.monotonic()
+                with pytest.raises(psycopg2.errors.QueryCanceled):
+                    cur.execute("SELECT * FROM audit_fdw.aws_identity('chain')")
+                assert time.monotonic() - start < 1.5
+        finally:
+            conn.close()
+    finally:
+        cluster.stop()
+
+
 def jwt(claims):
     enc = lambda o: base64.urlsafe_b64encode(json.dumps(o).encode()).rstrip(b"=").decode()
     return "%s.%s.%s" % (enc({"alg": "RS256", "typ": "JWT"}), enc(claims), "c2ln")

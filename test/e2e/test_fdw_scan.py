@@ -358,6 +358,88 @@ def test_cancel_stops_the_athena_query(setup, emulator):
         victim.close()
 
 
+def test_cancel_returns_within_a_second_when_stopping_is_slow(setup, emulator):
+    """Under load an Athena call can take seconds: a cancel still returns
+    within a second, with StopQueryExecution sent (its answer not awaited
+    past the deadline)."""
+    victim = connect()
+    vcur = victim.cursor()
+    slow_query(emulator, 20000)
+    emulator.add_fault(service="athena", operation="StopQueryExecution", latency_ms=3000)
+    try:
+        vcur.execute("SELECT pg_backend_pid()")
+        pid = vcur.fetchone()[0]
+        result = {}
+
+        def run():
+            try:
+                vcur.execute("SELECT count(*) FROM fdw_e2e.big")
+            except psycopg2.Error as e:
+                result["error"] = e
+            result["done"] = time.monotonic()
+
+        t = threading.Thread(target=run)
+        t.start()
+        time.sleep(0.8)
+        ctl = connect()
+        ctl.cursor().execute("SELECT pg_cancel_backend(%s)", (pid,))
+        cancelled_at = time.monotonic()
+        t.join(10)
+        ctl.close()
+        assert "done" in result
+        assert isinstance(result["error"], psycopg2.errors.QueryCanceled)
+        assert result["done"] - cancelled_at < 1.0, result["done"] - cancelled_at
+        polled = athena_requests(emulator, "GetQueryExecution")[-1]["input"]["QueryExecutionId"]
+        deadline = time.monotonic() + 5
+        while polled not in stopped_ids(emulator) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert polled in stopped_ids(emulator)
+    finally:
+        emulator.clear_faults()
+        slow_query(emulator, 0)
+        victim.close()
+
+
+def test_cancel_while_the_result_stalls(setup, emulator):
+    """Fetching is a wait too: a result object that stalls after its first
+    bytes does not hold up a cancel."""
+    victim = connect()
+    vcur = victim.cursor()
+    before = len(emulator.requests(service="s3", operation="GetObject"))
+    emulator.add_fault(service="s3", operation="GetObject", stall_after_bytes=200,
+                       stall_ms=20000)
+    try:
+        vcur.execute("SELECT pg_backend_pid()")
+        pid = vcur.fetchone()[0]
+        result = {}
+
+        def run():
+            try:
+                vcur.execute("SELECT id, label FROM fdw_e2e.big")
+            except psycopg2.Error as e:
+                result["error"] = e
+            result["done"] = time.monotonic()
+
+        t = threading.Thread(target=run)
+        t.start()
+        # wait until the backend reads the stalled result
+        deadline = time.monotonic() + 10
+        while len(emulator.requests(service="s3", operation="GetObject")) == before \
+                and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)
+        ctl = connect()
+        ctl.cursor().execute("SELECT pg_cancel_backend(%s)", (pid,))
+        cancelled_at = time.monotonic()
+        t.join(10)
+        ctl.close()
+        assert isinstance(result.get("error"), psycopg2.errors.QueryCanceled)
+        assert result["done"] - cancelled_at < 1.0, result["done"] - cancelled_at
+    finally:
+        emulator.clear_faults()
+        victim.close()
+
+
 def test_statement_timeout_stops_the_athena_query(setup, db, emulator):
     cur = db.cursor()
     slow_query(emulator, 20000)
