@@ -46,8 +46,7 @@ SELECT audit_fdw.create_audit_table('aws', 'orders_audit',
 -- The loader may start pipelines on this server; the pipeline acts with
 -- the loader's user mapping.
 GRANT USAGE ON FOREIGN SERVER aws TO loader;
-GRANT EXECUTE ON FUNCTION audit_fdw.create_pipeline(text, text, text, text, text, text,
-    integer, interval, text) TO loader;
+GRANT EXECUTE ON FUNCTION audit_fdw.create_pipeline TO loader;
 SET ROLE loader;
 SELECT audit_fdw.create_pipeline('orders', server => 'aws',
     source_table => 'Orders', delivery_stream => 'orders-audit');

@@ -144,7 +144,10 @@ audit_converter_create(TupleDesc tupdesc, List *retrieved_attrs,
 
 			col->glue_type = c->glue_type ? audit_glue_type_parse(c->glue_type) : NULL;
 			if (col->glue_type)
+			{
 				col->kind = CONV_JSON_RECASE;
+				col->direct = DIRECT_NONE;	/* the JSON is rewritten first */
+			}
 		}
 	}
 	return conv;
