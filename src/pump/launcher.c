@@ -231,6 +231,9 @@ audit_fdw_pump_launcher_main(Datum arg)
 
 		database = lookup_database(pump_database);
 		now = GetCurrentTimestamp();
+		/* back to the supervised database before the old one left: no retirement */
+		if (!supervisor || database == supervised)
+			retire_by = 0;
 		if (supervisor && database != supervised)
 		{
 			/*
