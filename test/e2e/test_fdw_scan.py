@@ -318,33 +318,48 @@ def stopped_ids(emulator):
             for r in athena_requests(emulator, "StopQueryExecution")}
 
 
+def cancel_during(vcur, sql, ready):
+    """Runs sql on vcur in a thread, cancels it (pg_cancel_backend) once
+    ready() is true, and returns the error raised and the seconds from the
+    cancel to the return."""
+    vcur.execute("SELECT pg_backend_pid()")
+    pid = vcur.fetchone()[0]
+    result = {}
+
+    def run():
+        try:
+            vcur.execute(sql)
+        except psycopg2.Error as e:
+            result["error"] = e
+        result["done"] = time.monotonic()
+
+    t = threading.Thread(target=run)
+    t.start()
+    deadline = time.monotonic() + 10
+    while not ready() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    ctl = connect()
+    ctl.cursor().execute("SELECT pg_cancel_backend(%s)", (pid,))
+    cancelled_at = time.monotonic()
+    t.join(10)
+    ctl.close()
+    assert "done" in result
+    return result.get("error"), result["done"] - cancelled_at
+
+
+def after(seconds):
+    start = time.monotonic()
+    return lambda: time.monotonic() - start >= seconds
+
+
 def test_cancel_stops_the_athena_query(setup, emulator):
     victim = connect()
     vcur = victim.cursor()
-    vcur.execute("SELECT pg_backend_pid()")
-    pid = vcur.fetchone()[0]
     slow_query(emulator, 20000)
     try:
-        result = {}
-
-        def run():
-            try:
-                vcur.execute("SELECT count(*) FROM fdw_e2e.big")
-            except psycopg2.Error as e:
-                result["error"] = e
-            result["done"] = time.monotonic()
-
-        t = threading.Thread(target=run)
-        t.start()
-        time.sleep(0.8)
-        ctl = connect()
-        ctl.cursor().execute("SELECT pg_cancel_backend(%s)", (pid,))
-        cancelled_at = time.monotonic()
-        t.join(10)
-        ctl.close()
-        assert "done" in result
-        assert result["done"] - cancelled_at < 1.0
-        assert isinstance(result["error"], psycopg2.errors.QueryCanceled)
+        error, took = cancel_during(vcur, "SELECT count(*) FROM fdw_e2e.big", after(0.8))
+        assert took < 1.0
+        assert isinstance(error, psycopg2.errors.QueryCanceled)
         polled = athena_requests(emulator, "GetQueryExecution")[-1]["input"]["QueryExecutionId"]
         assert polled in stopped_ids(emulator)
         # logged as cancelled, with the reason and the cost of what it scanned
@@ -367,28 +382,9 @@ def test_cancel_returns_within_a_second_when_stopping_is_slow(setup, emulator):
     slow_query(emulator, 20000)
     emulator.add_fault(service="athena", operation="StopQueryExecution", latency_ms=3000)
     try:
-        vcur.execute("SELECT pg_backend_pid()")
-        pid = vcur.fetchone()[0]
-        result = {}
-
-        def run():
-            try:
-                vcur.execute("SELECT count(*) FROM fdw_e2e.big")
-            except psycopg2.Error as e:
-                result["error"] = e
-            result["done"] = time.monotonic()
-
-        t = threading.Thread(target=run)
-        t.start()
-        time.sleep(0.8)
-        ctl = connect()
-        ctl.cursor().execute("SELECT pg_cancel_backend(%s)", (pid,))
-        cancelled_at = time.monotonic()
-        t.join(10)
-        ctl.close()
-        assert "done" in result
-        assert isinstance(result["error"], psycopg2.errors.QueryCanceled)
-        assert result["done"] - cancelled_at < 1.0, result["done"] - cancelled_at
+        error, took = cancel_during(vcur, "SELECT count(*) FROM fdw_e2e.big", after(0.8))
+        assert isinstance(error, psycopg2.errors.QueryCanceled)
+        assert took < 1.0, took
         polled = athena_requests(emulator, "GetQueryExecution")[-1]["input"]["QueryExecutionId"]
         deadline = time.monotonic() + 5
         while polled not in stopped_ids(emulator) and time.monotonic() < deadline:
@@ -409,32 +405,13 @@ def test_cancel_while_the_result_stalls(setup, emulator):
     emulator.add_fault(service="s3", operation="GetObject", stall_after_bytes=200,
                        stall_ms=20000)
     try:
-        vcur.execute("SELECT pg_backend_pid()")
-        pid = vcur.fetchone()[0]
-        result = {}
-
-        def run():
-            try:
-                vcur.execute("SELECT id, label FROM fdw_e2e.big")
-            except psycopg2.Error as e:
-                result["error"] = e
-            result["done"] = time.monotonic()
-
-        t = threading.Thread(target=run)
-        t.start()
-        # wait until the backend reads the stalled result
-        deadline = time.monotonic() + 10
-        while len(emulator.requests(service="s3", operation="GetObject")) == before \
-                and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(0.5)
-        ctl = connect()
-        ctl.cursor().execute("SELECT pg_cancel_backend(%s)", (pid,))
-        cancelled_at = time.monotonic()
-        t.join(10)
-        ctl.close()
-        assert isinstance(result.get("error"), psycopg2.errors.QueryCanceled)
-        assert result["done"] - cancelled_at < 1.0, result["done"] - cancelled_at
+        reading = after(0.5)
+        error, took = cancel_during(
+            vcur, "SELECT id, label FROM fdw_e2e.big",
+            lambda: len(emulator.requests(service="s3", operation="GetObject")) > before
+            and reading())
+        assert isinstance(error, psycopg2.errors.QueryCanceled)
+        assert took < 1.0, took
     finally:
         emulator.clear_faults()
         victim.close()
