@@ -388,7 +388,16 @@ def nested_map(depth, leaf):
     return value
 
 
-def test_a_63_levels_deep_record_is_delivered(pump):
+@pytest.fixture
+def deep_items(emulator):
+    """Items nested deeper than DynamoDB's 32 levels: what only a hostile or
+    broken endpoint would send in a stream record."""
+    emulator.configure(dynamodb_max_nesting=100)
+    yield
+    emulator.configure(dynamodb_max_nesting=32)
+
+
+def test_a_63_levels_deep_record_is_delivered(pump, deep_items):
     """63 nested maps: deeper than the page reader used to read (it refused
     the whole GetRecords page and blocked the shard); within the transform's
     64 levels, so delivered."""
@@ -405,7 +414,8 @@ def test_a_63_levels_deep_record_is_delivered(pump):
     assert doc == "bottom"
 
 
-def test_a_record_too_deep_to_read_is_a_dead_letter_and_never_blocks_its_shard(pump, db):
+def test_a_record_too_deep_to_read_is_a_dead_letter_and_never_blocks_its_shard(pump, db,
+                                                                               deep_items):
     """70 nested maps: over the transform's limit; the record goes to the
     dead-letter table with its raw text and the records after it are
     delivered."""

@@ -23,6 +23,7 @@ import threading
 import time
 import traceback
 
+from . import ddb_expr
 from .core import Clock
 from .faults import Faults
 
@@ -153,6 +154,9 @@ class Emulator:
 
     def configure(self, settings):
         self.config.update(settings)
+        # a fault setting: items nested deeper than DynamoDB takes, to make the
+        # stream records a hostile endpoint could send
+        ddb_expr.MAX_DEPTH = int(self.config.get("dynamodb_max_nesting", 32))
         if "request_log_size" in settings:
             n = int(settings["request_log_size"])
             for key, log in list(self._requests.items()):
@@ -166,6 +170,7 @@ class Emulator:
         self.clock.reset()
         self.config.clear()
         self.config.update(self._startup_config)
+        ddb_expr.MAX_DEPTH = int(self.config.get("dynamodb_max_nesting", 32))
         self._requests.clear()
         with self._cred_lock:
             self._credentials = {self._root_credentials.access_key: self._root_credentials}
