@@ -460,3 +460,42 @@ def test_glue_partitions_and_athena_metadata(cli, bucket, uid, emulator):
     _, q = _athena(cli, emulator, "DESCRIBE nope", db, out)
     assert q["Status"]["State"] == "FAILED"
     assert "TABLE_NOT_FOUND" in q["Status"]["StateChangeReason"]
+
+
+def test_unsupported_dynamodb_requests_change_nothing(cli, uid, emulator):
+    """PartiQL, index updates and other operations the emulator does not
+    implement are refused (UnknownOperationException, ValidationException)
+    and leave the table and its stream as they were."""
+    cli.run("dynamodb", "create-table", "--table-name", uid, "--billing-mode",
+            "PAY_PER_REQUEST", "--attribute-definitions", "AttributeName=pk,AttributeType=S",
+            "--key-schema", "AttributeName=pk,KeyType=HASH", "--stream-specification",
+            "StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES")
+    cli.run("dynamodb", "put-item", "--table-name", uid, "--item", '{"pk": {"S": "a"}}')
+    ddb = emulator.client("dynamodb")
+
+    def state():
+        items = sorted(json.dumps(i, sort_keys=True) for i in ddb.scan(TableName=uid)["Items"])
+        desc = ddb.describe_table(TableName=uid)["Table"]
+        return items, desc.get("GlobalSecondaryIndexes"), desc.get("StreamSpecification")
+
+    before = state()
+    refused = [
+        ("dynamodb", "execute-statement", "--statement",
+         "INSERT INTO \"%s\" VALUE {'pk': 'b'}" % uid),
+        ("dynamodb", "batch-execute-statement", "--statements", json.dumps(
+            [{"Statement": "DELETE FROM \"%s\" WHERE pk = 'a'" % uid}])),
+        ("dynamodb", "update-table", "--table-name", uid, "--attribute-definitions",
+         "AttributeName=g,AttributeType=S", "--global-secondary-index-updates", json.dumps(
+             [{"Create": {"IndexName": "by_g", "KeySchema": [{"AttributeName": "g",
+                                                           "KeyType": "HASH"}],
+                          "Projection": {"ProjectionType": "ALL"}}}])),
+        ("dynamodb", "restore-table-to-point-in-time", "--source-table-name", uid,
+         "--target-table-name", uid + "-r", "--use-latest-restorable-time"),
+    ]
+    for args in refused:
+        p = cli.run(*args, check=False)
+        assert p.returncode != 0, args
+        assert "UnknownOperationException" in p.stderr or "ValidationException" in p.stderr, \
+            (args, p.stderr)
+    assert state() == before
+    assert uid + "-r" not in ddb.list_tables()["TableNames"]
