@@ -100,6 +100,14 @@ class Table:
     def key_item(self, item):
         return {k: item[k] for k in self.key_names}
 
+    def key_param(self, key):
+        """(the checked Key attribute values, the hashable key) of a Key
+        parameter, which must name the key attributes and nothing else."""
+        key_av = check_item(key)
+        if len(key_av) != len(self.key_names):
+            raise vexc("The provided key element does not match the schema")
+        return key_av, self.key_of(key_av, "key")
+
     def index_keys(self, name):
         return [k["AttributeName"] for k in self.indexes[name]["KeySchema"]]
 
@@ -445,10 +453,7 @@ class DynamoDB(Service):
     def GetItem(self, p):
         p = legacy_rewrite(p)
         t = self._table(p["TableName"])
-        key_av = check_item(p["Key"])
-        if len(key_av) != len(t.key_names):
-            raise vexc("The provided key element does not match the schema")
-        key = t.key_of(key_av, "key")
+        _, key = t.key_param(p["Key"])
         exprs = Expressions(p)
         paths = exprs.projection(p["ProjectionExpression"]) \
             if p.get("ProjectionExpression") else None
@@ -463,10 +468,7 @@ class DynamoDB(Service):
     def DeleteItem(self, p):
         p = legacy_rewrite(p)
         t = self._table(p["TableName"])
-        key_av = check_item(p["Key"])
-        if len(key_av) != len(t.key_names):
-            raise vexc("The provided key element does not match the schema")
-        key = t.key_of(key_av, "key")
+        _, key = t.key_param(p["Key"])
         exprs = Expressions(p)
         old = t.items.get(key)
         if p.get("ConditionExpression") is None:
@@ -486,10 +488,7 @@ class DynamoDB(Service):
     def _plan_update(self, t, p):
         """(key, old, new, actions) of an UpdateItem; new is None when the
         item neither exists nor comes to exist."""
-        key_av = check_item(p["Key"])
-        if len(key_av) != len(t.key_names):
-            raise vexc("The provided key element does not match the schema")
-        key = t.key_of(key_av, "key")
+        key_av, key = t.key_param(p["Key"])
         exprs = Expressions(p)
         # an empty UpdateExpression is refused (API reference, UpdateItem:
         # "Invalid UpdateExpression: The expression can not be empty;")
@@ -555,26 +554,31 @@ class DynamoDB(Service):
                     self._size_check(item)
                 else:
                     item = None
-                    key_av = check_item(delete["Key"])
-                    if len(key_av) != len(t.key_names):
-                        raise vexc("The provided key element does not match the schema")
-                    key = t.key_of(key_av, "key")
+                    _, key = t.key_param(delete["Key"])
                 if key in seen:
                     raise vexc("Provided list of item keys contains duplicates")
                 seen.add(key)
                 plan.append((t, key, item))
+        caps = self._commit(p, [(t, key, t.items.get(key), item, "Write")
+                                for t, key, item in plan], 1)
+        return {"UnprocessedItems": {}, "ConsumedCapacity": caps}
+
+    def _commit(self, p, writes, units_per_kb):
+        """Applies planned writes (table, key, old, new or None, kind), each
+        with its stream record; the ConsumedCapacity list they cost."""
         units = {}
-        for t, key, item in plan:
-            old = t.items.get(key)
-            units[t.name] = units.get(t.name, 0) + self._write_units(old, item)
-            if item is not None:
-                t.items[key] = item
-                self._emit(t, old, item)
+        for t, key, old, new, kind in writes:
+            units[t.name] = units.get(t.name, 0) + units_per_kb * self._write_units(old, new)
+            if kind == "ConditionCheck":
+                continue
+            if new is not None:
+                t.items[key] = new
+                self._emit(t, old, new)
             elif old is not None:
                 del t.items[key]
                 self._emit(t, old, None)
         caps = [self._capacity(p, self.tables[n], u) for n, u in units.items()]
-        return {"UnprocessedItems": {}, "ConsumedCapacity": [c for c in caps if c] or None}
+        return [c for c in caps if c] or None
 
     def BatchGetItem(self, p):
         requests = p["RequestItems"]
@@ -592,10 +596,7 @@ class DynamoDB(Service):
             seen = set()
             keys = []
             for k in r["Keys"]:
-                key_av = check_item(k)
-                if len(key_av) != len(t.key_names):
-                    raise vexc("The provided key element does not match the schema")
-                key = t.key_of(key_av, "key")
+                _, key = t.key_param(k)
                 if key in seen:
                     raise vexc("Provided list of item keys contains duplicates")
                 seen.add(key)
@@ -659,10 +660,7 @@ class DynamoDB(Service):
                 t.check_index_keys(item)
                 self._size_check(item)
             else:
-                key_av = check_item(op["Key"])
-                if len(key_av) != len(t.key_names):
-                    raise vexc("The provided key element does not match the schema")
-                key = t.key_of(key_av, "key")
+                _, key = t.key_param(op["Key"])
             if (t.name, key) in items_seen:
                 raise vexc("Transaction request cannot include multiple operations on one "
                            "item")
@@ -697,20 +695,8 @@ class DynamoDB(Service):
                            "Transaction cancelled, please refer cancellation reasons for "
                            "specific reasons [%s]" % ", ".join(r["Code"] for r in reasons),
                            extra={"CancellationReasons": reasons})
-        units = {}
-        for t, key, old, new, kind in plans:
-            # a transactional write costs two units per KB
-            units[t.name] = units.get(t.name, 0) + 2 * self._write_units(old, new)
-            if kind == "ConditionCheck":
-                continue
-            if new is not None:
-                t.items[key] = new
-                self._emit(t, old, new)
-            elif old is not None:
-                del t.items[key]
-                self._emit(t, old, None)
-        caps = [self._capacity(p, self.tables[n], u) for n, u in units.items()]
-        out = {"ConsumedCapacity": [c for c in caps if c] or None}
+        # a transactional write costs two units per KB
+        out = {"ConsumedCapacity": self._commit(p, plans, 2)}
         if token is not None:
             self._tokens[token] = (digest, time.time(), out)
         return out

@@ -469,6 +469,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
             message = None
         return AwsError(code, message or msg, status=status)
 
+    def _signed_headers(self, b, signed):
+        """The request's headers that SignedHeaders names (host among them)."""
+        signed_names = signed.split(";")
+        if "host" not in signed_names:
+            raise self._auth_error(b, "signature")
+        headers = botocore.awsrequest.HTTPHeaders()
+        for name in signed_names:
+            values = self.headers.get_all(name)
+            if values is None:
+                raise self._auth_error(b, "signature")
+            for v in values:
+                headers[name] = v
+        return headers
+
     def _authenticate(self, req, b, raw_path, body):
         authz = self.headers.get("Authorization")
         if not authz and b.protocol == "rest-xml":
@@ -520,16 +534,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                        time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(wall + skew)),
                                        time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(wall)),
                                        skew // 60))
-        signed_names = signed.split(";")
-        headers = botocore.awsrequest.HTTPHeaders()
-        for name in signed_names:
-            values = self.headers.get_all(name)
-            if values is None:
-                raise self._auth_error(b, "signature")
-            for v in values:
-                headers[name] = v
-        if "host" not in signed_names:
-            raise self._auth_error(b, "signature")
+        headers = self._signed_headers(b, signed)
         # the canonical URI and query as AWS computes them: decoded, then
         # encoded per the SigV4 rules
         query_pairs = parse_qsl(urlsplit(self.path).query, keep_blank_values=True)
@@ -624,16 +629,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not 1 <= lifetime <= 604800:
             raise AwsError("AuthorizationQueryParametersError", "X-Amz-Expires must be "
                            "less than a week (in seconds) that is 604800", status=400)
-        signed_names = query.get("X-Amz-SignedHeaders", "").split(";")
-        if "host" not in signed_names:
-            raise self._auth_error(b, "signature")
-        headers = botocore.awsrequest.HTTPHeaders()
-        for name in signed_names:
-            values = self.headers.get_all(name)
-            if values is None:
-                raise self._auth_error(b, "signature")
-            for v in values:
-                headers[name] = v
+        headers = self._signed_headers(b, query.get("X-Amz-SignedHeaders", ""))
         url = "http://%s%s" % (headers.get("host", "localhost"),
                                quote(unquote(raw_path), safe="/~"))
         areq = botocore.awsrequest.AWSRequest(method=self.command, url=url, headers=headers)
