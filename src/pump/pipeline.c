@@ -85,13 +85,13 @@ check_delivery_stream(AwsClient *client, const char *name)
 	if (status && strcmp(status, "ACTIVE") != 0 && strcmp(status, "CREATING") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("Firehose delivery stream \"%s\" is %s", name, status),
+				 errmsg("Firehose delivery stream \"%s\" is %.64s", name, status),
 				 errhint("A pipeline delivers to an ACTIVE delivery stream; recreate it if its creation failed.")));
 	if (type && strcmp(type, "DirectPut") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("Firehose delivery stream \"%s\" does not take records from producers", name),
-				 errdetail("Its DeliveryStreamType is %s; PutRecordBatch needs DirectPut.", type),
+				 errdetail("Its DeliveryStreamType is %.64s; PutRecordBatch needs DirectPut.", type),
 				 errhint("Use a delivery stream created with DeliveryStreamType DirectPut, such as one of audit_fdw.create_delivery_stream().")));
 }
 
@@ -258,15 +258,15 @@ audit_fdw_create_pipeline(PG_FUNCTION_ARGS)
 		if (source_table == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("cannot tell the table of stream \"%s\"", stream_arn)));
+					 errmsg("cannot tell the table of stream \"%.300s\"", stream_arn)));
 	}
 	if (desc->stream_status && strcmp(desc->stream_status, "ENABLED") != 0 &&
 		strcmp(desc->stream_status, "ENABLING") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("the stream of DynamoDB table \"%s\" is %s", source_table,
+				 errmsg("the stream of DynamoDB table \"%s\" is %.64s", source_table,
 						desc->stream_status),
-				 errdetail("Stream \"%s\" (DescribeStream StreamStatus).", stream_arn),
+				 errdetail("Stream \"%.300s\" (DescribeStream StreamStatus).", stream_arn),
 				 errhint("Enable the table's stream (UpdateTable with StreamSpecification StreamEnabled true), then create the pipeline over the new stream.")));
 	check_delivery_stream(client, delivery_stream);
 
@@ -284,7 +284,7 @@ audit_fdw_create_pipeline(PG_FUNCTION_ARGS)
 							 1, &types[4], &values[4], NULL, &other) > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
-				 errmsg("stream \"%s\" already has pipeline \"%s\"", stream_arn,
+				 errmsg("stream \"%.300s\" already has pipeline \"%s\"", stream_arn,
 						TextDatumGetCString(other)),
 				 errdetail("Two pipelines over one stream read every shard twice (DynamoDB Streams allows two readers per shard) and deliver each change twice if they share a delivery stream."),
 				 errhint("To create it all the same, pass share_stream => true.")));
