@@ -11,6 +11,7 @@ import uuid
 import psycopg2
 import pytest
 
+from aws_fixtures import create_server
 from conftest import connect
 
 SERVER = "fdw_evtime"
@@ -35,13 +36,9 @@ def event_table(emulator):
     conn = connect()
     conn.autocommit = True
     cur = conn.cursor()
-    cur.execute("CREATE EXTENSION IF NOT EXISTS audit_fdw")
-    cur.execute(f"DROP SERVER IF EXISTS {SERVER} CASCADE")
-    cur.execute(f"""CREATE SERVER {SERVER} FOREIGN DATA WRAPPER audit_fdw OPTIONS (
-        endpoint '{emulator.url}', region 'us-east-1', database '{DATABASE}',
-        output_location 's3://{RESULTS}/q/')""")
-    cur.execute(f"""CREATE USER MAPPING FOR CURRENT_USER SERVER {SERVER}
-        OPTIONS (access_key_id 'test', secret_access_key 'test')""")
+    create_server(cur, SERVER, emulator.url)
+    cur.execute(f"""ALTER SERVER {SERVER} OPTIONS (ADD database '{DATABASE}',
+        ADD output_location 's3://{RESULTS}/q/')""")
     cur.execute("SELECT audit_fdw.create_delivery_stream(%s, %s, %s, %s, layout => 'event_time')",
                 (SERVER, STREAM, LOCATION, ROLE))
     assert cur.fetchone()[0] == "created"
