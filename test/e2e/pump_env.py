@@ -13,6 +13,7 @@ import uuid
 
 import psycopg2
 import psycopg2.sql as sql
+import pytest
 
 from aws_fixtures import create_server
 
@@ -168,3 +169,20 @@ class PumpEnv:
             cur.execute("SELECT pid FROM pg_stat_activity WHERE backend_type = 'audit_fdw pump' "
                         "AND application_name LIKE %s", ("audit_fdw pump " + self.name + " %",))
             return [r[0] for r in cur.fetchall()]
+
+
+@pytest.fixture
+def pump(db, emulator):
+    """make(name, **PumpEnv options): a PumpEnv whose pipeline is dropped
+    afterwards, and the emulator's faults and GetRecords limit cleared."""
+    envs = []
+
+    def make(name, **kw):
+        env = PumpEnv(db, emulator, name, **kw)
+        envs.append(env)
+        return env
+    yield make
+    emulator.clear_faults()
+    emulator.configure(getrecords_per_shard_per_second=0)
+    for env in envs:
+        env.drop()

@@ -4,23 +4,9 @@ close together.
 """
 import time
 
-import pytest
 import psycopg2.sql as sql
 
-from pump_env import PumpEnv, wait_for
-
-
-@pytest.fixture
-def pump(db, emulator):
-    envs = []
-
-    def make(name, **kw):
-        env = PumpEnv(db, emulator, name, **kw)
-        envs.append(env)
-        return env
-    yield make
-    for env in envs:
-        env.drop()
+from pump_env import pump, wait_for  # noqa: F401 (pump: a fixture)
 
 
 def set_secret(db, env, secret):

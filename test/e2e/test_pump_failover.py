@@ -78,8 +78,8 @@ def nodes():
     shutil.rmtree(base, ignore_errors=True)
 
 
-def test_failover_to_a_promoted_standby_loses_nothing(nodes, emulator, capsys):
-    primary, standby = nodes
+def setup_pair(primary, standby):
+    """A primary with audit_fdw pumping database DB, and its streaming standby."""
     as_postgres(os.path.join(bindir(), "initdb"), "-D", primary.data, "-U", "postgres",
                 "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8")
     with open(os.path.join(primary.data, "postgresql.conf"), "a") as f:
@@ -97,6 +97,11 @@ def test_failover_to_a_promoted_standby_loses_nothing(nodes, emulator, capsys):
     with open(os.path.join(standby.data, "postgresql.conf"), "a") as f:
         f.write("port = %d\n" % standby.port)
     standby.ctl("start")
+
+
+def test_failover_to_a_promoted_standby_loses_nothing(nodes, emulator, capsys):
+    primary, standby = nodes
+    setup_pair(primary, standby)
 
     db = primary.connect()
     env = PumpEnv(db, emulator, "failover", max_batching_window="200 ms")

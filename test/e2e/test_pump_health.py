@@ -7,25 +7,9 @@ Streams' limit of 5 calls per second per shard.
 import time
 import uuid
 
-import pytest
 
 from conftest import connect
-from pump_env import PumpEnv, pg_log_since, pg_log_size, wait_for
-
-
-@pytest.fixture
-def pump(db, emulator):
-    envs = []
-
-    def make(name, **kw):
-        env = PumpEnv(db, emulator, name, **kw)
-        envs.append(env)
-        return env
-    yield make
-    emulator.clear_faults()
-    emulator.configure(getrecords_per_shard_per_second=0)
-    for env in envs:
-        env.drop()
+from pump_env import PumpEnv, pump, pg_log_since, pg_log_size, wait_for  # noqa: F401 (pump: a fixture)
 
 
 def metrics(db, name):

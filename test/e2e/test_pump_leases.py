@@ -5,30 +5,19 @@ in quick succession.  Each test counts the copies of every change in S3.
 import collections
 import time
 
-import pytest
 
-from pump_env import PumpEnv, pg_log_since, pg_log_size, wait_for
+from pump_env import pump, pg_log_since, pg_log_size, wait_for  # noqa: F401 (pump: a fixture)
 
 
-@pytest.fixture
-def pump(db, emulator):
-    envs = []
-
-    def make(name, **kw):
-        env = PumpEnv(db, emulator, name, **kw)
-        envs.append(env)
-        return env
-    yield make
-    for env in envs:
-        env.drop()
+def backend_pid(db, backend_type):
+    with db.cursor() as cur:
+        cur.execute("SELECT pid FROM pg_stat_activity WHERE backend_type = %s", (backend_type,))
+        row = cur.fetchone()
+        return row[0] if row else None
 
 
 def launcher_pid(db):
-    with db.cursor() as cur:
-        cur.execute("SELECT pid FROM pg_stat_activity "
-                    "WHERE backend_type = 'audit_fdw pump launcher'")
-        row = cur.fetchone()
-        return row[0] if row else None
+    return backend_pid(db, "audit_fdw pump launcher")
 
 
 def copies(env):
@@ -105,11 +94,7 @@ def test_database_reload_leaves_one_reader_per_shard(pump, db):
 
 
 def supervisor_pid(db):
-    with db.cursor() as cur:
-        cur.execute("SELECT pid FROM pg_stat_activity "
-                    "WHERE backend_type = 'audit_fdw pump supervisor'")
-        row = cur.fetchone()
-        return row[0] if row else None
+    return backend_pid(db, "audit_fdw pump supervisor")
 
 
 def shard_lease_holders(db):

@@ -7,20 +7,7 @@ import time
 import psycopg2
 import pytest
 
-from pump_env import PumpEnv, pg_log_since, pg_log_size, wait_for
-
-
-@pytest.fixture
-def pump(db, emulator):
-    envs = []
-
-    def make(name, **kw):
-        env = PumpEnv(db, emulator, name, **kw)
-        envs.append(env)
-        return env
-    yield make
-    for env in envs:
-        env.drop()
+from pump_env import pump, pg_log_since, pg_log_size, wait_for  # noqa: F401 (pump: a fixture)
 
 
 def test_seed_scenario_order_101(pump):
