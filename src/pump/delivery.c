@@ -120,6 +120,15 @@ send_until_acknowledged(PumpWorker *w, ShardReader *shard, int *idx, int n)
 	size_t	   *lens = palloc(sizeof(size_t) * n);
 	int			attempt = 0;
 
+	/*
+	 * Each answer (a json-c tree, malloc'd, freed when its context is) lives
+	 * in a context of its own, reset before the next call and deleted at
+	 * the end, whatever context the caller runs in.
+	 */
+	MemoryContext batch_cxt = AllocSetContextCreate(CurrentMemoryContext,
+													"audit_fdw pump batch",
+													ALLOCSET_DEFAULT_SIZES);
+
 	while (n > 0)
 	{
 		AwsError   *error = NULL;
@@ -136,8 +145,14 @@ send_until_acknowledged(PumpWorker *w, ShardReader *shard, int *idx, int n)
 			data[i] = shard->buf.data + shard->pending[idx[i]].offset;
 			lens[i] = shard->pending[idx[i]].len;
 		}
-		res = firehose_put_record_batch(w->client, w->config->delivery_stream,
-										data, lens, n, &error);
+		MemoryContextReset(batch_cxt);
+		{
+			MemoryContext old = MemoryContextSwitchTo(batch_cxt);
+
+			res = firehose_put_record_batch(w->client, w->config->delivery_stream,
+											data, lens, n, &error);
+			MemoryContextSwitchTo(old);
+		}
 		if (res == NULL)
 		{
 			health_aws_error(w, shard, error);
@@ -166,6 +181,7 @@ send_until_acknowledged(PumpWorker *w, ShardReader *shard, int *idx, int n)
 		n = nfailed;
 		pump_wait(backoff_ms(attempt++));
 	}
+	MemoryContextDelete(batch_cxt);
 	pfree(data);
 	pfree(lens);
 }
