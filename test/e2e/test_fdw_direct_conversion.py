@@ -7,12 +7,13 @@ must give exactly what a cast of the same text gives, or the same error.
 The oracle is PostgreSQL's input function, called in SQL on the same text
 with the column's typmod in a UTC session, which the FDW used for every
 value before."""
-import json
 import uuid
 
 import psycopg2
 import pytest
 
+from athena_tables import (athena_server, ensure_buckets, ensure_database, put_json_lines,
+                           replace_json_table)
 from conftest import connect
 
 SERVER = "fdw_direct"
@@ -81,39 +82,17 @@ def setup(emulator):
     emulator.configure(athena_min_query_ms=0)
     s3 = emulator.client("s3")
     glue = emulator.client("glue")
-    for b in (BUCKET, RESULTS):
-        try:
-            s3.create_bucket(Bucket=b)
-        except s3.exceptions.BucketAlreadyOwnedByYou:
-            pass
-    try:
-        glue.create_database(DatabaseInput={"Name": DATABASE})
-    except glue.exceptions.AlreadyExistsException:
-        pass
-    try:
-        glue.delete_table(DatabaseName=DATABASE, Name="edge")
-    except glue.exceptions.EntityNotFoundException:
-        pass
-    glue.create_table(DatabaseName=DATABASE, TableInput={
-        "Name": "edge", "TableType": "EXTERNAL_TABLE",
-        "StorageDescriptor": {
-            "Columns": [{"Name": "id", "Type": "int"}, {"Name": "grp", "Type": "string"},
-                        {"Name": "v", "Type": "string"}],
-            "Location": f"s3://{BUCKET}/{RUN}/edge/",
-            "SerdeInfo": {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe"}}})
-    s3.put_object(Bucket=BUCKET, Key=f"{RUN}/edge/part-0.json",
-                  Body="".join(json.dumps(r) + "\n" for r in rows()).encode())
+    ensure_buckets(s3, BUCKET, RESULTS)
+    ensure_database(glue, DATABASE)
+    replace_json_table(glue, DATABASE, "edge",
+                       [("id", "int"), ("grp", "string"), ("v", "string")],
+                       f"s3://{BUCKET}/{RUN}/edge/")
+    put_json_lines(s3, BUCKET, f"{RUN}/edge/part-0.json", rows())
 
     conn = connect()
     conn.autocommit = True
     cur = conn.cursor()
-    cur.execute("CREATE EXTENSION IF NOT EXISTS audit_fdw")
-    cur.execute(f"DROP SERVER IF EXISTS {SERVER} CASCADE")
-    cur.execute(f"""CREATE SERVER {SERVER} FOREIGN DATA WRAPPER audit_fdw OPTIONS (
-        region 'us-east-1', endpoint '{emulator.url}', database '{DATABASE}',
-        output_location 's3://{RESULTS}/audit_fdw/')""")
-    cur.execute(f"""CREATE USER MAPPING FOR CURRENT_USER SERVER {SERVER}
-        OPTIONS (access_key_id 'test', secret_access_key 'test')""")
+    athena_server(cur, SERVER, emulator.url, DATABASE, RESULTS, fast=False)
     cur.execute("DROP SCHEMA IF EXISTS fdw_direct CASCADE")
     cur.execute("CREATE SCHEMA fdw_direct")
     for pgtype in VALUES:

@@ -13,7 +13,8 @@ import time
 import psycopg2
 import pytest
 
-from athena_tables import ensure_buckets, ensure_database, put_json_lines, replace_json_table
+from athena_tables import (athena_server, ensure_buckets, ensure_database, put_json_lines,
+                           replace_json_table)
 from conftest import connect
 from hostile import Listener, extra_port, record
 
@@ -42,13 +43,7 @@ def setup(emulator):
 
     conn = connect()
     cur = conn.cursor()
-    cur.execute("CREATE EXTENSION IF NOT EXISTS audit_fdw")
-    cur.execute(f"DROP SERVER IF EXISTS {SERVER} CASCADE")
-    cur.execute(f"""CREATE SERVER {SERVER} FOREIGN DATA WRAPPER audit_fdw OPTIONS (
-        region 'us-east-1', endpoint '{emulator.url}', database '{DATABASE}',
-        output_location 's3://{RESULTS}/q/', poll_initial_ms '10', poll_max_ms '50')""")
-    cur.execute(f"""CREATE USER MAPPING FOR CURRENT_USER SERVER {SERVER}
-        OPTIONS (access_key_id 'test', secret_access_key 'test')""")
+    athena_server(cur, SERVER, emulator.url, DATABASE, RESULTS)
     cur.execute("DROP SCHEMA IF EXISTS fdw_hostile CASCADE")
     cur.execute("CREATE SCHEMA fdw_hostile")
     cur.execute(f"""CREATE FOREIGN TABLE fdw_hostile.rows (id integer, label text)
