@@ -183,6 +183,33 @@ def test_update_from_1_0_keeps_every_row_and_object(fresh_db, emulator):
         assert args.endswith("layout text DEFAULT 'delivery_time'::text"), args
 
 
+def test_update_from_1_1_keeps_every_row_and_object(fresh_db, emulator):
+    """An installation that went to 1.1 first, and gained rows there, takes
+    each later step with every row kept and ends as a fresh install does."""
+    conn = fresh_db()
+    cur = fill_1_0(conn, emulator.url)
+    cur.execute("ALTER EXTENSION audit_fdw UPDATE TO '1.1'")
+    # a 1.1 row: a pump error, a table that 1.0 did not have
+    cur.execute("""INSERT INTO audit_fdw.pump_error (pipeline, shard_id, operation, code, kind,
+                   count, last_message)
+                   VALUES ('orders', 'shardId-00000000000000000001', 'GetRecords',
+                           'ThrottlingException', 'retry', 3, 'Rate exceeded')""")
+    cur.execute("SELECT count(*) FROM audit_fdw.pump_error")
+    errors = cur.fetchone()[0]
+    before = snapshot(cur)
+    cur.execute("ALTER EXTENSION audit_fdw UPDATE")
+    cur.execute("SELECT extversion FROM pg_extension WHERE extname = 'audit_fdw'")
+    assert cur.fetchone()[0] == default_version()
+    after = snapshot(cur)
+    for key in SNAPSHOT:
+        assert after[key] == before[key], key
+    cur.execute("SELECT count(*) FROM audit_fdw.pump_error")
+    assert cur.fetchone()[0] == errors == 1
+    fresh = fresh_db().cursor()
+    fresh.execute("CREATE EXTENSION audit_fdw")
+    assert catalog(cur) == catalog(fresh)
+
+
 def test_updated_catalog_equals_a_fresh_install(fresh_db, emulator):
     updated = fresh_db().cursor()
     updated.execute("CREATE EXTENSION audit_fdw VERSION '1.0'")
