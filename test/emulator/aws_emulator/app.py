@@ -56,6 +56,9 @@ DEFAULT_CONFIG = {
     "idle_timeout_seconds": 120,
     # requests kept for GET /_emulator/requests, per service and operation
     "request_log_size": 2000,
+    # DynamoDB: seconds of unused read capacity a provisioned table keeps
+    # as burst (DynamoDB keeps up to 300); at least one second is kept
+    "dynamodb_burst_seconds": 300,
 }
 
 

@@ -37,6 +37,32 @@ MAX_BATCH_GET_KEYS = 100
 MAX_BATCH_GET_BYTES = 16 * 1024 * 1024
 # TransactWriteItems: a ClientRequestToken is honoured for 10 minutes
 TRANSACTION_TOKEN_SECONDS = 600
+# a provisioned table's reads above its capacity (Developer Guide,
+# "Throughput capacity for provisioned tables", burst capacity)
+THROTTLED_MESSAGE = ("The level of configured provisioned throughput for the table was "
+                     "exceeded. Consider increasing your provisioning level with the "
+                     "UpdateTable API.")
+
+
+class Items(dict):
+    """A table's items by key, counting its changes, so a Scan can reuse
+    the key order and the segments it computed while nothing changed."""
+
+    def __init__(self):
+        super().__init__()
+        self.generation = 0
+
+    def __setitem__(self, key, value):
+        self.generation += 1
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key):
+        self.generation += 1
+        super().__delitem__(key)
+
+    def pop(self, key, *default):
+        self.generation += 1
+        return super().pop(key, *default)
 
 
 def _not_found(name=None):
@@ -60,7 +86,13 @@ class Table:
                           for a in self.attribute_definitions}
         self.billing_mode = params.get("BillingMode", "PROVISIONED")
         self.provisioned = params.get("ProvisionedThroughput")
-        self.items = {}
+        self.items = Items()
+        # (generation, index) -> the items in key order, and the segment
+        # hash of each partition key (see DynamoDB._segment)
+        self.ordered_cache = {}
+        self.segment_hashes = {}
+        # provisioned reads: [units left, time.monotonic() of the last read]
+        self.read_bucket = None
         self.stream = None          # streams.Stream while enabled
         self.stream_history = []    # every stream this table ever had
         self.described = False
@@ -415,6 +447,38 @@ class DynamoDB(Service):
         units = max(1, math.ceil(size / 4096))
         return units if consistent else units / 2
 
+    def _admit_read(self, t, index=None):
+        """Refuse a read of a provisioned table (or a local index, which
+        shares its capacity) while its capacity is used up.  A token bucket:
+        ReadCapacityUnits a second flow in, up to the burst DynamoDB keeps
+        (300 s of unused capacity; the setting dynamodb_burst_seconds, at
+        least one second); a read is admitted while the half unit the least
+        read costs is left, and
+        what it consumed is taken afterwards (_charge_read), so a large
+        page may leave the bucket below zero, as a read's cost is known only
+        once it is done.  Global secondary indexes have their own capacity
+        and are not limited here."""
+        if t.billing_mode != "PROVISIONED" or not t.provisioned or \
+                (index is not None and t.indexes[index]["kind"] == "GSI"):
+            return
+        rate = float(t.provisioned.get("ReadCapacityUnits") or 0)
+        if rate <= 0:
+            return
+        cap = max(1.0, float(self.emu.config.get("dynamodb_burst_seconds", 300))) * rate
+        now = time.monotonic()
+        if t.read_bucket is None:
+            t.read_bucket = [cap, now]
+        level, then = t.read_bucket
+        t.read_bucket = [min(cap, level + (now - then) * rate), now]
+        if t.read_bucket[0] < 0.5:
+            raise AwsError("ProvisionedThroughputExceededException", THROTTLED_MESSAGE)
+
+    @staticmethod
+    def _charge_read(t, units, index=None):
+        if t.read_bucket is not None and \
+                (index is None or t.indexes[index]["kind"] != "GSI"):
+            t.read_bucket[0] -= units
+
     def _condition(self, t, exprs, p, old):
         text = p.get("ConditionExpression")
         if text is None:
@@ -458,9 +522,12 @@ class DynamoDB(Service):
         paths = exprs.projection(p["ProjectionExpression"]) \
             if p.get("ProjectionExpression") else None
         exprs.finish()
+        self._admit_read(t)
         item = t.items.get(key)
-        cap = self._capacity(p, t, self._read_units(item_size(item) if item else 0,
-                                                    p.get("ConsistentRead") is True))
+        units = self._read_units(item_size(item) if item else 0,
+                                 p.get("ConsistentRead") is True)
+        self._charge_read(t, units)
+        cap = self._capacity(p, t, units)
         if item is None:
             return {"ConsumedCapacity": cap}
         return {"Item": project(item, paths) if paths else item, "ConsumedCapacity": cap}
@@ -602,9 +669,23 @@ class DynamoDB(Service):
                 seen.add(key)
                 keys.append((k, key))
             plans.append((t, r, paths, keys))
+        # a table whose capacity is used up leaves its keys unprocessed;
+        # all of them: ProvisionedThroughputExceededException (API
+        # reference, BatchGetItem)
+        throttled = set()
+        for t, _, _, _ in plans:
+            try:
+                self._admit_read(t)
+            except AwsError:
+                throttled.add(t.name)
+        if throttled and len(throttled) == len(plans):
+            raise AwsError("ProvisionedThroughputExceededException", THROTTLED_MESSAGE)
         responses, unprocessed, caps = {}, {}, []
         size = 0
         for t, r, paths, keys in plans:
+            if t.name in throttled:
+                unprocessed[t.name] = requests[t.name]
+                continue
             got, rest, units = [], [], 0
             for k, key in keys:
                 item = t.items.get(key)
@@ -617,6 +698,7 @@ class DynamoDB(Service):
                 if item is not None:
                     got.append(project(item, paths) if paths else item)
             responses[t.name] = got
+            self._charge_read(t, units)
             if rest:
                 left = {k: v for k, v in requests[t.name].items() if k != "Keys"}
                 unprocessed[t.name] = dict(left, Keys=rest)
@@ -717,8 +799,12 @@ class DynamoDB(Service):
                 out.append(Decimal(v) if typ == "N" else
                            (v.encode() if isinstance(v, str) else v))
             return tuple(out)
-        items = [i for i in t.items.values() if all(n in i for n in names)]
-        return sorted(items, key=sort_key), sort_key, lambda i: {n: i[n] for n in names}
+        cached = t.ordered_cache.get(index)
+        if cached is None or cached[0] != t.items.generation:
+            items = [i for i in t.items.values() if all(n in i for n in names)]
+            cached = (t.items.generation, sorted(items, key=sort_key))
+            t.ordered_cache[index] = cached
+        return cached[1], sort_key, lambda i: {n: i[n] for n in names}
 
     def _index(self, t, p):
         name = p.get("IndexName")
@@ -747,6 +833,7 @@ class DynamoDB(Service):
         paths = exprs.projection(p["ProjectionExpression"]) \
             if p.get("ProjectionExpression") else None
         exprs.finish()
+        self._admit_read(t, index)
         page, size = [], 0
         for i in items:
             if (limit and len(page) >= limit) or size >= MAX_PAGE_BYTES:
@@ -758,9 +845,10 @@ class DynamoDB(Service):
         else:
             page_view = page
         out_items = [i for i in page_view if filt is None or eval_condition(i, filt)]
+        units = self._read_units(size, p.get("ConsistentRead") is True)
+        self._charge_read(t, units, index)
         out = {"Count": len(out_items), "ScannedCount": len(page),
-               "ConsumedCapacity": self._capacity(
-                   p, t, self._read_units(size, p.get("ConsistentRead") is True), index)}
+               "ConsumedCapacity": self._capacity(p, t, units, index)}
         if p.get("Select") != "COUNT":
             out["Items"] = [project(i, paths) if paths else i for i in out_items]
         if len(page) < len(items):
@@ -785,11 +873,28 @@ class DynamoDB(Service):
                            "parameter TotalSegments: Segment: %d is not less than "
                            "TotalSegments: %d" % (seg, total))
             # a parallel scan's segments split the items by a hash of the
-            # table key: together they return every item once
+            # partition key (Developer Guide, "Parallel scan"): together
+            # they return every item once, an item collection in one segment
+            start = p.get("ExclusiveStartKey")
+            if start is not None and t.hash_key in start and \
+                    self._segment(t, start[t.hash_key], total) != seg:
+                # the message DynamoDB gives (scylladb/scylladb#9270, a
+                # review quoting the service)
+                raise vexc("The provided starting key is invalid: Invalid ExclusiveStartKey. "
+                           "Please use ExclusiveStartKey with correct Segment. "
+                           "TotalSegments: %d Segment: %d" % (total, seg))
             items = [i for i in items
-                     if zlib.crc32(json.dumps(t.key_item(i), sort_keys=True,
-                                              default=str).encode()) % total == seg]
+                     if self._segment(t, i[t.hash_key], total) == seg]
         return self._page(t, items, sort_key, key_of, p, exprs, index=index)
+
+    @staticmethod
+    def _segment(t, hash_av, total):
+        """The segment of TotalSegments a partition key value belongs to."""
+        key = json.dumps(hash_av, sort_keys=True)
+        h = t.segment_hashes.get(key)
+        if h is None:
+            h = t.segment_hashes[key] = zlib.crc32(key.encode())
+        return h % total
 
     def Query(self, p):
         p = legacy_rewrite(p)

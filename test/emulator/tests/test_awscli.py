@@ -368,6 +368,61 @@ def test_dynamodb_commands(cli, uid):
     assert sorted(seen) == ["a", "b"]
 
 
+def test_dynamodb_parallel_scan_and_throttling(cli, uid, emulator):
+    """The CLI as a parallel-scan client: `scan --segment --total-segments`
+    follows each segment's 1 MB pages to the end, the four segments
+    return 400 items of 10 KB exactly once between them, a key from one
+    segment's page is refused by another, a TotalSegments out of
+    botocore's range (1..1000000) is refused by the service, and a
+    provisioned table read above its capacity answers
+    ProvisionedThroughputExceededException."""
+    ddb = emulator.client("dynamodb")
+    ddb.create_table(TableName=uid, BillingMode="PROVISIONED",
+                     ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 1},
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+    blob = "q" * 10_000
+    for i in range(0, 400, 25):
+        ddb.batch_write_item(RequestItems={uid: [
+            {"PutRequest": {"Item": {"pk": {"S": "k%03d" % j}, "b": {"S": blob}}}}
+            for j in range(i, i + 25)]})
+    seen = []
+    for seg in range(4):
+        out = cli.json("dynamodb", "scan", "--table-name", uid, "--segment", str(seg),
+                       "--total-segments", "4", "--projection-expression", "pk")
+        assert out["Count"] == len(out["Items"])
+        seen += [x["pk"]["S"] for x in out["Items"]]
+    assert sorted(seen) == ["k%03d" % i for i in range(400)]
+    # the first page of segment 0 of 2 (about 200 items of 10 KB) ends at
+    # 1 MB with a LastEvaluatedKey in segment 0
+    page = cli.json("dynamodb", "scan", "--table-name", uid, "--segment", "0",
+                    "--total-segments", "2", "--projection-expression", "pk",
+                    "--no-paginate", "--return-consumed-capacity", "TOTAL")
+    assert 100 <= page["ScannedCount"] <= 106 and "LastEvaluatedKey" in page
+    # a page of 1 MB (and the item that crossed it) read eventually
+    # consistent: 128 units and a half
+    assert page["ConsumedCapacity"]["CapacityUnits"] in (128.0, 128.5)
+    bad = cli.run("dynamodb", "scan", "--table-name", uid, "--segment", "1",
+                  "--total-segments", "2", "--no-paginate", "--exclusive-start-key",
+                  json.dumps(page["LastEvaluatedKey"]), check=False)
+    assert bad.returncode != 0 and "ValidationException" in bad.stderr
+    assert "Invalid ExclusiveStartKey" in bad.stderr
+    bad = cli.run("dynamodb", "scan", "--table-name", uid, "--segment", "0",
+                  "--total-segments", "1000001", check=False)
+    # the CLI sends it (v2 leaves ranges to the service): DynamoDB's form
+    assert bad.returncode != 0 and "ValidationException" in bad.stderr
+    assert ("Value '1000001' at 'totalSegments' failed to satisfy constraint: Member must "
+            "have value less than or equal to 1000000") in bad.stderr
+    # whole scans of 4 MB (512 units each) soon use up the burst of 300 s
+    # of 5 units
+    for _ in range(4):
+        bad = cli.run("dynamodb", "scan", "--table-name", uid, "--select", "COUNT",
+                      check=False)
+        if bad.returncode != 0:
+            break
+    assert bad.returncode != 0 and "ProvisionedThroughputExceededException" in bad.stderr
+
+
 # ---- Glue and Athena: what a user exploring the audit table tries first
 
 def _athena(cli, emulator, sql, database, output):

@@ -13,11 +13,19 @@ test naming its source:
         https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_streams_GetRecords.html
   [TW]  API reference, TransactWriteItems and BatchGetItem
   [BM]  botocore's service model (min/max of Limit, TotalSegments, Segment)
+  [PS]  Developer Guide, "Parallel scan" (segments split by partition key)
+        https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Scan.html#Scan.ParallelScan
+  [TP]  Developer Guide, "Burst capacity" and the ProvisionedThroughputExceededException
+        of the API reference's common errors (a provisioned table's reads above its
+        read capacity, beyond up to 300 s of unused capacity, are refused)
+  [ES]  DynamoDB's answer to an ExclusiveStartKey outside the requested segment, as
+        quoted from the service in the review of scylladb/scylladb#9270
 
 Every write test also reads the stream: what a reader receives is what the
 pump would forward.
 """
 import json
+import time
 
 import botocore.exceptions
 import pytest
@@ -223,6 +231,153 @@ def test_parallel_scan_segments_and_the_1_mb_page(emulator, uid):
     assert code == "ValidationException" and "TotalSegments" in msg
     code, msg = err(ddb.scan, TableName=uid, Segment=4, TotalSegments=4)
     assert code == "ValidationException" and "less than" in msg
+
+
+def _scan_segment(ddb, table, seg, total, **kw):
+    """Every page of one segment: (items, summed ConsumedCapacity, pages)."""
+    kw = dict(kw, TableName=table, Segment=seg, TotalSegments=total,
+              ReturnConsumedCapacity="TOTAL")
+    items, units, pages = [], 0.0, 0
+    while True:
+        r = ddb.scan(**kw)
+        items += r["Items"]
+        units += r["ConsumedCapacity"]["CapacityUnits"]
+        pages += 1
+        if "LastEvaluatedKey" not in r:
+            return items, units, pages
+        kw["ExclusiveStartKey"] = r["LastEvaluatedKey"]
+
+
+def test_parallel_scan_partitions_by_partition_key(emulator, uid):
+    """[PS] [SC] [BM] [ES]: with a sort key, the segments of a parallel scan
+    are disjoint, together hold every item once, and keep an item
+    collection (one partition key) in one segment; each page's
+    ConsumedCapacity is its scanned bytes in 4 KB units, halved for an
+    eventually consistent read; TotalSegments is 1..1000000 and Segment
+    0..999999 (botocore's model); an ExclusiveStartKey of another segment
+    is refused with DynamoDB's message."""
+    ddb = emulator.client("dynamodb")
+    ddb.create_table(TableName=uid, BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                {"AttributeName": "sk", "KeyType": "RANGE"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                           {"AttributeName": "sk", "AttributeType": "N"}])
+    blob = "y" * 3000
+    want = set()
+    for p in range(40):
+        for s_ in range(5):
+            ddb.put_item(TableName=uid, Item={"pk": {"S": "p%02d" % p}, "sk": {"N": str(s_)},
+                                              "b": {"S": blob}})
+            want.add(("p%02d" % p, s_))
+    owner, seen, total_units = {}, [], 0.0
+    for seg in range(7):
+        items, units, pages = _scan_segment(ddb, uid, seg, 7)
+        total_units += units
+        for i in items:
+            key = (i["pk"]["S"], int(i["sk"]["N"]))
+            seen.append(key)
+            assert owner.setdefault(key[0], seg) == seg, "an item collection split"
+    assert sorted(seen) == sorted(want) and len(seen) == len(want)
+    assert len(set(owner.values())) > 1
+    # one segment of one: the whole table, and the same capacity as a plain
+    # scan of it
+    items, units, pages = _scan_segment(ddb, uid, 0, 1)
+    assert len(items) == 200 and pages == 1
+    plain = ddb.scan(TableName=uid, ReturnConsumedCapacity="TOTAL")
+    assert plain["ConsumedCapacity"] == {"TableName": uid, "CapacityUnits": units}
+    # 200 items of about 3 KB in one page of about 600 KB: ceil(bytes/4096)/2
+    assert 70 <= units <= 76 and units * 2 == int(units * 2)
+    strong = ddb.scan(TableName=uid, Segment=0, TotalSegments=1, ConsistentRead=True,
+                      ReturnConsumedCapacity="TOTAL")
+    assert strong["ConsumedCapacity"]["CapacityUnits"] == 2 * units
+    # ranges from botocore's model, checked by the service as well
+    for body, member in (({"TotalSegments": 0, "Segment": 0}, "totalSegments"),
+                         ({"TotalSegments": 1000001, "Segment": 0}, "totalSegments"),
+                         ({"TotalSegments": 4, "Segment": -1}, "segment")):
+        status, _, raw = raw_request(emulator, "DynamoDB_20120810.Scan",
+                                     json.dumps(dict(body, TableName=uid)))
+        doc = json.loads(raw)
+        assert status == 400 and doc["__type"].endswith("ValidationException"), doc
+        assert member in doc.get("message", doc.get("Message", "")), doc
+    assert ddb.scan(TableName=uid, Segment=999999, TotalSegments=1000000)["Count"] >= 0
+    code, msg = err(ddb.scan, TableName=uid, TotalSegments=4)
+    assert code == "ValidationException" and "Segment parameter is required" in msg
+    # a key of segment a given to segment b
+    a = next(i for i in range(7) if i in owner.values())
+    key = next({"pk": {"S": k}, "sk": {"N": "0"}} for k, sg in owner.items() if sg == a)
+    ok = ddb.scan(TableName=uid, Segment=a, TotalSegments=7, ExclusiveStartKey=key)
+    assert all(owner[i["pk"]["S"]] == a for i in ok["Items"])
+    code, msg = err(ddb.scan, TableName=uid, Segment=(a + 1) % 7, TotalSegments=7,
+                    ExclusiveStartKey=key)
+    assert code == "ValidationException"
+    assert msg == ("The provided starting key is invalid: Invalid ExclusiveStartKey. Please "
+                   "use ExclusiveStartKey with correct Segment. TotalSegments: 7 Segment: %d"
+                   % ((a + 1) % 7))
+
+
+def test_reads_above_provisioned_capacity_are_throttled(emulator, uid):
+    """[TP]: a PROVISIONED table's reads beyond its read capacity and its
+    burst get ProvisionedThroughputExceededException until capacity flows
+    back at ReadCapacityUnits a second; what was refused consumed nothing.
+    dynamodb_burst_seconds (at least one second) sets the burst; an
+    on-demand table, writes and a global index's reads are not limited
+    by the table's read capacity."""
+    ddb = emulator.client("dynamodb")
+    emulator.configure(dynamodb_burst_seconds=0)
+    try:
+        ddb.create_table(TableName=uid, BillingMode="PROVISIONED",
+                         ProvisionedThroughput={"ReadCapacityUnits": 2,
+                                                "WriteCapacityUnits": 1},
+                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                               {"AttributeName": "g", "AttributeType": "S"}],
+                         GlobalSecondaryIndexes=[{
+                             "IndexName": "by_g", "Projection": {"ProjectionType": "ALL"},
+                             "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                             "ProvisionedThroughput": {"ReadCapacityUnits": 1,
+                                                       "WriteCapacityUnits": 1}}])
+        for i in range(10):   # writes are not limited by read capacity
+            ddb.put_item(TableName=uid, Item={"pk": {"S": "k%d" % i}, "g": {"S": "x"},
+                                              "b": {"S": "z" * 3000}})
+        key = {"pk": {"S": "k0"}}
+        # the bucket holds one second: 2 units, a strongly consistent read of
+        # a 3 KB item costs 1
+        assert ddb.get_item(TableName=uid, Key=key, ConsistentRead=True)["Item"]
+        assert ddb.get_item(TableName=uid, Key=key, ConsistentRead=True)["Item"]
+        code, msg = err(ddb.get_item, TableName=uid, Key=key, ConsistentRead=True)
+        assert code == "ProvisionedThroughputExceededException"
+        assert msg.startswith("The level of configured provisioned throughput for the table "
+                              "was exceeded")
+        code, _ = err(ddb.scan, TableName=uid)
+        assert code == "ProvisionedThroughputExceededException"
+        code, _ = err(ddb.batch_get_item, RequestItems={uid: {"Keys": [key]}})
+        assert code == "ProvisionedThroughputExceededException"
+        assert ddb.query(TableName=uid, IndexName="by_g", KeyConditionExpression="g = :g",
+                         ExpressionAttributeValues={":g": {"S": "x"}})["Count"] == 10
+        time.sleep(0.7)       # 1.4 units flowed back
+        r = ddb.scan(TableName=uid, ReturnConsumedCapacity="TOTAL")
+        assert r["Count"] == 10 and r["ConsumedCapacity"]["CapacityUnits"] == 4.0
+        # the page cost 4 units: the bucket is below zero for about 1.3 s
+        code, _ = err(ddb.get_item, TableName=uid, Key=key)
+        assert code == "ProvisionedThroughputExceededException"
+        time.sleep(1.6)
+        assert ddb.get_item(TableName=uid, Key=key)["Item"]
+        # raised capacity is used at once
+        ddb.update_table(TableName=uid, ProvisionedThroughput={"ReadCapacityUnits": 1000,
+                                                                "WriteCapacityUnits": 1})
+        time.sleep(0.1)
+        for _ in range(20):
+            ddb.get_item(TableName=uid, Key=key, ConsistentRead=True)
+        # an on-demand table is not limited
+        other = uid + "od"
+        ddb.create_table(TableName=other, BillingMode="PAY_PER_REQUEST",
+                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+        ddb.put_item(TableName=other, Item={"pk": {"S": "a"}})
+        for _ in range(50):
+            ddb.get_item(TableName=other, Key={"pk": {"S": "a"}}, ConsistentRead=True)
+    finally:
+        emulator.configure(dynamodb_burst_seconds=300)
 
 
 def test_legacy_parameters(emulator, uid):
