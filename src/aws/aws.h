@@ -154,6 +154,7 @@ extern AwsCredentials *aws_client_credentials(AwsClient *client);
  * credential options.  Allocated in a child of CurrentMemoryContext.
  */
 extern AwsClient *aws_client_for_server(Oid serverid, Oid userid);
+extern void aws_client_free(AwsClient *client);
 
 /* in errors.c */
 extern void aws_error_raise(AwsError *error) pg_attribute_noreturn();

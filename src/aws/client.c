@@ -270,6 +270,25 @@ aws_client_create(const char *region, const char *endpoint, List *options)
 	return client;
 }
 
+/*
+ * Frees a client and everything it cached, its secrets overwritten first:
+ * a long-lived worker that replaces its client (the user mapping changed)
+ * keeps neither the memory nor the old keys.
+ */
+void
+aws_client_free(AwsClient *client)
+{
+	if (client == NULL)
+		return;
+	aws_credentials_free(client->creds);
+	client->creds = NULL;
+	if (client->secret_access_key)
+		memset(client->secret_access_key, 0, strlen(client->secret_access_key));
+	if (client->session_token)
+		memset(client->session_token, 0, strlen(client->session_token));
+	MemoryContextDelete(client->cxt);
+}
+
 AwsClient *
 aws_client_for_server(Oid serverid, Oid userid)
 {

@@ -16,7 +16,9 @@
  *	  item, and with resending from the checkpoint after a crash, the first
  *	  occurrence of each change in S3 is in sequence-number order;
  *	- a call that fails as a whole (the core's retries spent) is retried
- *	  the same way; every failed call goes to health.c meanwhile;
+ *	  the same way; every failed call goes to health.c meanwhile, and a
+ *	  server or user mapping changed meanwhile (a rotated key) is used from
+ *	  the next attempt on;
  *	- before the first call, the shard's row notes the last sequence number
  *	  handed to Firehose and the time of the oldest record: records read
  *	  again after a restart up to that number are counted as resent, and
@@ -138,6 +140,9 @@ send_until_acknowledged(PumpWorker *w, ShardReader *shard, int *idx, int n)
 		const char *first_code = NULL;
 		const char *first_msg = NULL;
 
+		/* a rotated key or changed server is used from the next attempt on */
+		if (attempt > 0)
+			pump_take_catalog_changes(w);
 		/* a reader without the shard's lease sends nothing */
 		lineage_check_lease(w, shard);
 		for (i = 0; i < n; i++)

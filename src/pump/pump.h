@@ -192,6 +192,7 @@ extern bool lease_parent_alive(void);
 /* in worker.c */
 extern PGDLLEXPORT void audit_fdw_pump_worker_main(Datum arg);
 extern void pump_wait(int ms);
+extern void pump_take_catalog_changes(PumpWorker *w);
 extern bool pump_owns_shard(PumpWorker *w, const char *shard_id);
 
 /* in lineage.c */

@@ -157,6 +157,7 @@ worker_refresh(PumpWorker *w)
 							w->args.pipeline, w->args.slot + 1)));
 		catalog_changed = false;
 		w->config = config;
+		aws_client_free(w->client);
 		w->client = NULL;
 	}
 	else
@@ -180,6 +181,31 @@ worker_connect_aws(PumpWorker *w)
 	}
 	MemoryContextSwitchTo(old);
 	CommitTransactionCommand();
+}
+
+/*
+ * Between two attempts of a call that keeps failing: a changed server or
+ * user mapping (credential rotation, a new endpoint) is taken now, not at
+ * the next pass, which a batch resent until Firehose accepts it would never
+ * reach.  So a revoked key is not retried forever, and the records still
+ * pending go out once, with the new client.
+ */
+void
+pump_take_catalog_changes(PumpWorker *w)
+{
+	if (IsTransactionState())
+		return;					/* the pass takes it, between transactions */
+	StartTransactionCommand();	/* processes the invalidation messages */
+	CommitTransactionCommand();
+	if (!catalog_changed)
+		return;
+	catalog_changed = false;
+	ereport(LOG,
+			(errmsg("audit_fdw pump: pipeline \"%s\" reader %d uses the changed server options and user mapping",
+					w->args.pipeline, w->args.slot + 1)));
+	aws_client_free(w->client);
+	w->client = NULL;
+	worker_connect_aws(w);
 }
 
 /* After an ERROR: forget what only memory knew, resume from checkpoints. */

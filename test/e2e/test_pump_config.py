@@ -39,6 +39,34 @@ def test_a_rotated_secret_reaches_the_readers(pump, db):
     assert sorted(env.reader_pids()) == sorted(pids)
 
 
+def test_a_rotated_secret_reaches_a_reader_that_is_resending(pump, db, emulator):
+    """A reader stuck resending a batch (Firehose failing) takes the rotated
+    user mapping at its next attempt: a revoked key is not retried forever,
+    and the batch goes out once with the new key, not twice."""
+    env = pump("rotate_resend")
+    env.put("s0", "OPEN")
+    env.wait_delivered(1)
+    emulator.add_fault(service="firehose", operation="PutRecordBatch",
+                       error="ServiceUnavailableException")
+    env.put("s1", "OPEN")
+    wait_for("the reader resending", lambda: [r for r in env.status()
+                                              if r["health"] == "retrying"], timeout=30)
+    # the secret changes while the reader is inside its resend loop; then
+    # Firehose recovers: only the new (wrong) secret may be used from now on
+    set_secret(db, env, "not-the-secret")
+    time.sleep(1)
+    emulator.clear_faults()
+    wait_for("PutRecordBatch refused for the new secret",
+             lambda: [r for r in env.status()
+                      if "InvalidSignatureException" in str(r["errors_by_code"])], timeout=30)
+    assert env.delivered() == 1
+    set_secret(db, env, "test")
+    env.wait_delivered(2, timeout=30)
+    wait_for("s1 in S3", lambda: len(env.audit_records()) >= 2, timeout=60)
+    recs = env.audit_records()
+    assert len(recs) == len({r["event_id"] for r in recs}) == 2, recs
+
+
 def test_pause_and_resume_at_once_restart_the_readers(pump, db):
     env = pump("flip")
     env.put("f0", "OPEN")
