@@ -43,6 +43,7 @@ OBJS = \
 	src/provision/item_columns.o \
 	src/provision/provision.o \
 	src/pump/checkpoint.o \
+	src/pump/dead_letter_text.o \
 	src/pump/delivery.o \
 	src/pump/health.o \
 	src/pump/launcher.o \

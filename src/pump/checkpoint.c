@@ -20,6 +20,7 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "mb/pg_wchar.h"
 #include "pgstat.h"
 /* utils/builtins.h declares a json_object() that json-c's typedef clashes with */
 #define json_object pg_json_object_fn
@@ -30,6 +31,7 @@
 #include "utils/timestamp.h"
 
 #include "aws/dynamodbstreams.h"
+#include "pump/dead_letter_text.h"
 #include "pump/pump.h"
 
 static void begin(const char *activity);
@@ -269,6 +271,29 @@ checkpoint_register_shards(const char *pipeline, List *shards, List *listed_ids)
 }
 
 /*
+ * A dead letter's bytes (the record as it came, or what was read from it)
+ * as text this database can store: a record is often dead because its
+ * bytes are wrong, and a text column takes neither NUL nor an invalid
+ * sequence (dead_letter_text.h says how such bytes are written).
+ */
+static Datum
+dead_letter_datum(const char *s, size_t len)
+{
+	AuditBuf	buf;
+	text	   *t;
+
+	audit_buf_init(&buf);
+	audit_dead_letter_text(s, len, GetDatabaseEncoding() == PG_UTF8, &buf);
+	if (buf.oom)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	t = cstring_to_text_with_len(buf.data, (int) buf.len);
+	audit_buf_free(&buf);
+	return PointerGetDatum(t);
+}
+
+/*
  * Moves the shard's checkpoint to its last pending record, adds the
  * counters, writes the dead letters, and marks the shard drained when
  * asked, all in one transaction.  Returns false when the shard's row is
@@ -371,13 +396,13 @@ checkpoint_advance(PumpWorker *w, ShardReader *shard, bool drained)
 			memset(dl_nulls, ' ', sizeof(dl_nulls));
 			dl_values[0] = values[0];
 			dl_values[1] = values[1];
-			dl_values[2] = CStringGetTextDatum(rec->sequence_number);
-			dl_values[3] = rec->event_id ? CStringGetTextDatum(rec->event_id) : (Datum) 0;
+			dl_values[2] = dead_letter_datum(rec->sequence_number, strlen(rec->sequence_number));
+			dl_values[3] = rec->event_id ?
+				dead_letter_datum(rec->event_id, strlen(rec->event_id)) : (Datum) 0;
 			dl_nulls[3] = rec->event_id ? ' ' : 'n';
-			dl_values[4] = CStringGetTextDatum(rec->dead_reason);
+			dl_values[4] = dead_letter_datum(rec->dead_reason, strlen(rec->dead_reason));
 			dl_values[5] = Int32GetDatum((int32) rec->len);
-			dl_values[6] = PointerGetDatum(cstring_to_text_with_len(shard->buf.data + rec->offset,
-																	(int) rec->len));
+			dl_values[6] = dead_letter_datum(shard->buf.data + rec->offset, rec->len);
 			if (SPI_execute_plan(plan, dl_values, dl_nulls, false, 0) != SPI_OK_INSERT)
 				elog(ERROR, "writing audit_fdw.dead_letter failed");
 			ereport(WARNING,
@@ -385,7 +410,8 @@ checkpoint_advance(PumpWorker *w, ShardReader *shard, bool drained)
 					 errmsg("audit_fdw pipeline \"%s\" put a record in the dead-letter table",
 							w->args.pipeline),
 					 errdetail("Shard \"%s\", sequence number %s: %s.", shard->shard_id,
-							   rec->sequence_number, rec->dead_reason)));
+							   TextDatumGetCString(dl_values[2]),
+							   TextDatumGetCString(dl_values[4]))));
 		}
 	}
 	end();

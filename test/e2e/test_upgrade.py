@@ -205,6 +205,11 @@ def test_update_from_1_1_keeps_every_row_and_object(fresh_db, emulator):
         assert after[key] == before[key], key
     cur.execute("SELECT count(*) FROM audit_fdw.pump_error")
     assert cur.fetchone()[0] == errors == 1
+    # 1.2: dead letters say how bytes the database cannot hold are written
+    cur.execute("SELECT col_description('audit_fdw.dead_letter'::regclass, attnum) "
+                "FROM pg_attribute WHERE attrelid = 'audit_fdw.dead_letter'::regclass "
+                "AND attname = 'record'")
+    assert "\\xNN" in cur.fetchone()[0]
     fresh = fresh_db().cursor()
     fresh.execute("CREATE EXTENSION audit_fdw")
     assert catalog(cur) == catalog(fresh)
