@@ -88,6 +88,8 @@ typedef struct AwsCredentials
  * (the pump worker).  Long-lived: allocate in a context that outlives the
  * requests (the client caches resolved temporary credentials).
  */
+struct AwsError;
+
 typedef struct AwsClient
 {
 	char	   *region;
@@ -104,6 +106,15 @@ typedef struct AwsClient
 	AwsCredentials *creds;
 	MemoryContext cxt;
 	char	   *server_name;	/* for messages; NULL for plain clients */
+
+	/*
+	 * Told of each failed attempt that the client retries by itself (not of
+	 * the last one, which the caller gets): so that a long-lived caller can
+	 * count throttling and 5xx answers that never reach it.  It must not
+	 * raise an error.  NULL: nobody is told.
+	 */
+	void		(*on_retry) (void *arg, const struct AwsError *error);
+	void	   *on_retry_arg;
 } AwsClient;
 
 /*

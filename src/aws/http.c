@@ -1044,6 +1044,14 @@ backoff_wait(long ms)
 	}
 }
 
+/* A failed attempt about to be retried, to the client's observer. */
+static void
+note_retry(AwsHttpRequest *req, AwsError *err)
+{
+	if (req->client != NULL && req->client->on_retry != NULL)
+		req->client->on_retry(req->client->on_retry_arg, err);
+}
+
 /*
  * Run req until it succeeds, or fails for good.  For a stream, success is
  * the arrival of a 2xx status and headers: the body is left to the reader.
@@ -1104,6 +1112,7 @@ perform_with_retries(AwsHttpRequest *req, bool streaming, AwsError **error_out)
 		if (clock_corrected && !clock_retried && attempt < max_attempts)
 		{
 			clock_retried = true;
+			note_retry(req, err);
 			continue;
 		}
 
@@ -1119,6 +1128,7 @@ perform_with_retries(AwsHttpRequest *req, bool streaming, AwsError **error_out)
 						(errmsg_internal("aws %s %s failed with %s (attempt %d of %d), retrying in %ld ms",
 										 aws_service_name(req->service), req->operation,
 										 err->code, attempt, max_attempts, delay)));
+				note_retry(req, err);
 				backoff_wait(delay);
 				continue;
 			}

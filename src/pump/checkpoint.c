@@ -495,10 +495,10 @@ checkpoint_mark_sent(PumpWorker *w, ShardReader *shard)
 /* Counts an error in audit_fdw.pump_error. */
 void
 checkpoint_count_error(const char *pipeline, const char *shard_id, const char *operation,
-					   const char *code, bool transient, const char *message)
+					   const char *code, bool transient, const char *message, int64 count)
 {
-	Oid			argtypes[6] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[6];
+	Oid			argtypes[7] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID};
+	Datum		values[7];
 
 	begin("counting an audit_fdw pipeline error");
 	values[0] = CStringGetTextDatum(pipeline);
@@ -507,14 +507,15 @@ checkpoint_count_error(const char *pipeline, const char *shard_id, const char *o
 	values[3] = CStringGetTextDatum(code);
 	values[4] = CStringGetTextDatum(transient ? "retry" : "failure");
 	values[5] = CStringGetTextDatum(message);
+	values[6] = Int64GetDatum(count);
 	if (SPI_execute_with_args("INSERT INTO audit_fdw.pump_error AS e "
 							  "(pipeline, shard_id, operation, code, kind, count, last_message) "
-							  "SELECT $1, $2, $3, $4, $5, 1, $6 WHERE EXISTS "
+							  "SELECT $1, $2, $3, $4, $5, $7, $6 WHERE EXISTS "
 							  "(SELECT 1 FROM audit_fdw.pipeline WHERE name = $1) "
 							  "ON CONFLICT (pipeline, shard_id, operation, code, kind) DO UPDATE "
-							  "SET count = e.count OPERATOR(pg_catalog.+) 1, "
+							  "SET count = e.count OPERATOR(pg_catalog.+) EXCLUDED.count, "
 							  "last_message = EXCLUDED.last_message, last_at = pg_catalog.now()",
-							  6, argtypes, values, NULL, false, 0) != SPI_OK_INSERT)
+							  7, argtypes, values, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "writing audit_fdw.pump_error failed");
 	end();
 }

@@ -160,6 +160,7 @@ send_until_acknowledged(PumpWorker *w, ShardReader *shard, int *idx, int n)
 		}
 		if (res == NULL)
 		{
+			health_count_client_retries(w);
 			health_aws_error(w, shard, error);
 			pump_wait(backoff_ms(attempt++));
 			continue;

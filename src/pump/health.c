@@ -12,7 +12,8 @@
  *	  minute); every call that fails is retried with a backoff whatever
  *	  the health;
  *	- every error is counted per operation, AWS error code and kind in
- *	  audit_fdw.pump_error;
+ *	  audit_fdw.pump_error, the failed attempts that the AWS client
+ *	  retried by itself included;
  *	- a change of health is written to the row (health, since when, the
  *	  error) and logged once at WARNING with the AWS error code; further
  *	  errors of the same health are only counted;
@@ -24,6 +25,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -53,7 +55,7 @@ health_error(PumpWorker *w, ShardReader *shard, const char *operation,
 	PumpHealth	next;
 
 	checkpoint_count_error(w->args.pipeline, shard ? shard->shard_id : "",
-						   operation, code, transient, message);
+						   operation, code, transient, message, 1);
 
 	if (hs->health == PUMP_HEALTH_OK)
 		hs->first_error = now;
@@ -77,6 +79,80 @@ health_error(PumpWorker *w, ShardReader *shard, const char *operation,
 	hs->health = next;
 	checkpoint_set_health(w->args.pipeline, shard ? shard->shard_id : NULL,
 						  health_name(next), message);
+}
+
+/*
+ * The AWS client's observer of the attempts it retries by itself (arg is
+ * the worker): kept in memory, for this runs inside an HTTP call, and
+ * counted in audit_fdw.pump_error by health_count_client_retries() at the
+ * end of the pass.  Only the attempts that failed and were retried come
+ * here; the last one is the caller's, and counted as the caller's error.
+ */
+void
+health_note_client_retry(void *arg, const AwsError *error)
+{
+	PumpWorker *w = arg;
+	const char *shard_id = w->calling ? w->calling->shard_id : "";
+	PumpRetryCount *rc = NULL;
+	ListCell   *lc;
+	MemoryContext old;
+
+	foreach(lc, w->client_retries)
+	{
+		PumpRetryCount *c = lfirst(lc);
+
+		if (strcmp(c->shard_id, shard_id) == 0 && strcmp(c->operation, error->operation) == 0 &&
+			strcmp(c->code, error->code) == 0)
+		{
+			rc = c;
+			break;
+		}
+	}
+	old = MemoryContextSwitchTo(w->cxt);
+	if (rc == NULL)
+	{
+		rc = palloc0(sizeof(PumpRetryCount));
+		rc->shard_id = pstrdup(shard_id);
+		rc->operation = pstrdup(error->operation);
+		rc->code = pstrdup(error->code);
+		w->client_retries = lappend(w->client_retries, rc);
+	}
+	if (rc->message)
+		pfree(rc->message);
+	rc->message = psprintf("aws %s %s failed: %s%s%s (attempt %d, retried)",
+						   aws_service_name(error->service), error->operation, error->code,
+						   error->message ? ": " : "", error->message ? error->message : "",
+						   error->attempts);
+	rc->count++;
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Counts the attempts the AWS client retried by itself since the last
+ * time, as kind retry; outside any transaction (between passes).
+ */
+void
+health_count_client_retries(PumpWorker *w)
+{
+	ListCell   *lc;
+
+	if (w->client_retries == NIL || IsTransactionState())
+		return;
+
+	foreach(lc, w->client_retries)
+	{
+		PumpRetryCount *rc = lfirst(lc);
+
+		checkpoint_count_error(w->args.pipeline, rc->shard_id, rc->operation, rc->code, true,
+							   rc->message, rc->count);
+		pfree(rc->shard_id);
+		pfree(rc->operation);
+		pfree(rc->code);
+		pfree(rc->message);
+		pfree(rc);
+	}
+	list_free(w->client_retries);
+	w->client_retries = NIL;
 }
 
 /* A call of the shard (NULL: of the pipeline) succeeded. */

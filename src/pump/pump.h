@@ -151,7 +151,19 @@ typedef struct PumpWorker
 	TimestampTz next_discovery;
 	bool		discover_now;
 	PumpHealthState health;		/* of the errors that are no shard's */
+	ShardReader *calling;		/* the shard whose calls run now, or NULL */
+	List	   *client_retries; /* of PumpRetryCount *, not yet counted */
 } PumpWorker;
+
+/* Failed attempts the AWS client retried by itself, to count. */
+typedef struct PumpRetryCount
+{
+	char	   *shard_id;		/* "" for the pipeline's own calls */
+	char	   *operation;
+	char	   *code;
+	char	   *message;
+	int64		count;
+} PumpRetryCount;
 
 /* A row of audit_fdw.checkpoint, as a reader reads it. */
 typedef struct ShardRow
@@ -223,7 +235,7 @@ extern void checkpoint_report_polls(PumpWorker *w, ShardReader *shard, bool lag_
 extern void checkpoint_mark_sent(PumpWorker *w, ShardReader *shard);
 extern void checkpoint_count_error(const char *pipeline, const char *shard_id,
 								   const char *operation, const char *code,
-								   bool transient, const char *message);
+								   bool transient, const char *message, int64 count);
 extern void checkpoint_set_health(const char *pipeline, const char *shard_id,
 								  const char *health, const char *message);
 extern PumpHealth health_from_name(const char *name);
@@ -233,6 +245,8 @@ extern const char *health_name(PumpHealth health);
 extern void health_error(PumpWorker *w, ShardReader *shard, const char *operation,
 						 const char *code, const char *message, bool transient);
 extern void health_aws_error(PumpWorker *w, ShardReader *shard, AwsError *error);
+extern void health_note_client_retry(void *arg, const AwsError *error);
+extern void health_count_client_retries(PumpWorker *w);
 extern void health_ok(PumpWorker *w, ShardReader *shard);
 extern void checkpoint_trimmed_gap(PumpWorker *w, ShardReader *shard,
 								   const char *gap_after, const char *gap_before,

@@ -52,6 +52,7 @@ static long worker_pass(PumpWorker *w);
 static void worker_refresh(PumpWorker *w);
 static void worker_connect_aws(PumpWorker *w);
 static void worker_forget_state(PumpWorker *w);
+static void worker_count_client_retries(PumpWorker *w);
 static void worker_note_pipeline_error(PumpWorker *w, ErrorData *edata);
 static void worker_catalog_changed(Datum arg, int cacheid, uint32 hashvalue);
 
@@ -178,6 +179,8 @@ worker_connect_aws(PumpWorker *w)
 		ForeignServer *server = GetForeignServerByName(w->config->server_name, false);
 
 		w->client = aws_client_for_server(server->serverid, w->config->owner);
+		w->client->on_retry = health_note_client_retry;
+		w->client->on_retry_arg = w;
 	}
 	MemoryContextSwitchTo(old);
 	CommitTransactionCommand();
@@ -206,6 +209,29 @@ pump_take_catalog_changes(PumpWorker *w)
 	aws_client_free(w->client);
 	w->client = NULL;
 	worker_connect_aws(w);
+}
+
+/*
+ * The attempts the AWS client retried during the pass, to pump_error.  A
+ * failure to write them is logged and they are dropped: counting must not
+ * stop the pump.
+ */
+static void
+worker_count_client_retries(PumpWorker *w)
+{
+	PG_TRY();
+	{
+		health_count_client_retries(w);
+	}
+	PG_CATCH();
+	{
+		EmitErrorReport();
+		FlushErrorState();
+		AbortOutOfAnyTransaction();
+		list_free_deep(w->client_retries);
+		w->client_retries = NIL;
+	}
+	PG_END_TRY();
 }
 
 /* After an ERROR: forget what only memory knew, resume from checkpoints. */
@@ -292,6 +318,8 @@ worker_pass(PumpWorker *w)
 		ShardReader *shard = lfirst(lc);
 
 		CHECK_FOR_INTERRUPTS();
+		/* the AWS client's own retries from here on are this shard's */
+		w->calling = shard;
 		if (shard->state != SHARD_READING || !lineage_parent_done(w, shard))
 			continue;
 
@@ -345,6 +373,7 @@ worker_pass(PumpWorker *w)
 				wake = due;
 		}
 	}
+	w->calling = NULL;
 
 	if (busy || w->discover_now)
 		return 0;
@@ -402,6 +431,7 @@ audit_fdw_pump_worker_main(Datum arg)
 
 		MemoryContextReset(pass_cxt);
 		old = MemoryContextSwitchTo(pass_cxt);
+		w->calling = NULL;
 		PG_TRY();
 		{
 			wait_ms = worker_pass(w);
@@ -425,6 +455,7 @@ audit_fdw_pump_worker_main(Datum arg)
 		}
 		PG_END_TRY();
 		MemoryContextSwitchTo(old);
+		worker_count_client_retries(w);
 
 		if (wait_ms > 0)
 			pump_wait((int) wait_ms);

@@ -91,6 +91,31 @@ def test_transient_errors_are_retrying_and_cleared(pump, db, emulator):
     assert row["retries"] >= 1 and row["failures"] == 0
 
 
+def test_attempts_the_aws_client_retried_by_itself_are_counted(pump, db, emulator):
+    """Two throttled PutRecordBatch attempts that the AWS client retries
+    before the pump sees an answer: the records go out, the health stays ok,
+    and both attempts are counted for the shard."""
+    env = pump("client_retries")
+    env.put("c0", "OPEN")
+    env.wait_delivered(1)
+    emulator.add_fault(service="firehose", operation="PutRecordBatch",
+                       error="ThrottlingException", message="Rate exceeded", count=2)
+    env.put("c1", "OPEN")
+    env.wait_delivered(2)
+    shard = env.status()[0]["shard_id"]
+
+    def counted():
+        with db.cursor() as cur:
+            cur.execute("SELECT shard_id, kind, count, last_message FROM audit_fdw.pump_error "
+                        "WHERE pipeline = %s AND operation = 'PutRecordBatch' "
+                        "AND code = 'ThrottlingException'", (env.name,))
+            return cur.fetchall()
+    rows = wait_for("the retried attempts counted", counted, timeout=15)
+    assert [(r[0], r[1], r[2]) for r in rows] == [(shard, "retry", 2)], rows
+    assert "Rate exceeded" in rows[0][3] and "retried" in rows[0][3]
+    assert all(r["health"] == "ok" for r in env.status())
+
+
 def test_a_database_the_pump_does_not_run_says_so(db, emulator):
     name = "notpumped_" + uuid.uuid4().hex[:8]
     with db.cursor() as cur:
