@@ -2477,7 +2477,8 @@ deparse_conds(List *conds, const char *sep, deparse_expr_cxt *cxt)
 
 /*
  * The partition pruning conditions of a base relation (partition.c): the
- * partition column against the partition of each event time bound.
+ * partition column against the partition of each event time bound, and
+ * the bucket column against the buckets of the key's values.
  */
 static void
 deparse_partition_conds(RelOptInfo *baserel, bool *first, const char *sep,
@@ -2523,6 +2524,34 @@ deparse_partition_conds(RelOptInfo *baserel, bool *first, const char *sep,
 			deparse_value((Expr *) value, cxt,
 						  b->is_upper ? AUDIT_ROUND_PARTITION_UPPER
 						  : AUDIT_ROUND_PARTITION_LOWER);
+		appendStringInfoChar(cxt->buf, ')');
+	}
+	/* the key buckets of the key's values (partition.c) */
+	if (fpinfo->bucket_values != NIL)
+	{
+		if (!*first)
+			appendStringInfoString(cxt->buf, sep);
+		*first = false;
+		appendStringInfoChar(cxt->buf, '(');
+		if (cxt->qualify)
+			appendStringInfo(cxt->buf, "%s%d.", REL_ALIAS_PREFIX, baserel->relid);
+		audit_append_identifier(cxt->buf, fpinfo->options->bucket_column);
+		if (list_length(fpinfo->bucket_values) == 1)
+		{
+			appendStringInfoString(cxt->buf, " = ");
+			audit_append_string_literal(cxt->buf, strVal(linitial(fpinfo->bucket_values)));
+		}
+		else
+		{
+			appendStringInfoString(cxt->buf, " IN (");
+			foreach(lc, fpinfo->bucket_values)
+			{
+				if (lc != list_head(fpinfo->bucket_values))
+					appendStringInfoString(cxt->buf, ", ");
+				audit_append_string_literal(cxt->buf, strVal(lfirst(lc)));
+			}
+			appendStringInfoChar(cxt->buf, ')');
+		}
 		appendStringInfoChar(cxt->buf, ')');
 	}
 }

@@ -233,6 +233,7 @@ auditGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 								  &fpinfo->widened_conds);
 		audit_partition_bounds(root, baserel, fpinfo->options,
 							   &fpinfo->partition_bounds);
+		fpinfo->bucket_values = audit_bucket_values(root, baserel, fpinfo->options);
 	}
 	else
 	{
@@ -278,6 +279,9 @@ estimate_base_costs(PlannerInfo *root, AuditFdwRelationInfo *fpinfo,
 		? clamp_row_est(fpinfo->rows / fpinfo->local_conds_sel) : fpinfo->rows;
 	fpinfo->bytes = table_bytes(fpinfo->relid, fpinfo->options) *
 		audit_partition_fraction(fpinfo->partition_bounds);
+	if (fpinfo->bucket_values != NIL)
+		fpinfo->bytes *= (double) list_length(fpinfo->bucket_values) /
+			(double) (1 << (4 * fpinfo->options->bucket_digits));
 	cost_qual_eval(&local_cost, fpinfo->local_conds, root);
 	fpinfo->startup_cost = fpinfo->options->fdw_startup_cost +
 		fpinfo->bytes / (1024.0 * 1024.0) * COST_PER_MIB + local_cost.startup;
@@ -491,7 +495,8 @@ foreign_join_ok(PlannerInfo *root, RelOptInfo *joinrel, JoinType jointype,
 	if (jointype == JOIN_FULL &&
 		(!IS_SIMPLE_REL(outerrel) ||
 		 fpinfo_o->remote_conds != NIL || fpinfo_i->remote_conds != NIL ||
-		 fpinfo_o->partition_bounds != NIL || fpinfo_i->partition_bounds != NIL))
+		 fpinfo_o->partition_bounds != NIL || fpinfo_i->partition_bounds != NIL ||
+		 fpinfo_o->bucket_values != NIL || fpinfo_i->bucket_values != NIL))
 		return false;
 
 	/* placeholders computed at this join would need computing remotely */
@@ -1139,7 +1144,8 @@ auditGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 	fdw_private = lappend(fdw_private, makeInteger((int) fpinfo->relid));
 	fdw_private = lappend(fdw_private,
 						  makeInteger(IS_SIMPLE_REL(foreignrel) &&
-									  fpinfo->partition_bounds == NIL));
+									  fpinfo->partition_bounds == NIL &&
+									  fpinfo->bucket_values == NIL));
 	fdw_private = lappend(fdw_private, makeString(fpinfo->explain_name));
 
 	return make_foreignscan(tlist, local_exprs, scan_relid, runtime_exprs,

@@ -74,6 +74,15 @@ typedef struct AuditFdwOptions
 	char	   *partition_format;
 	int64		max_delivery_delay_us;
 	bool		event_time_partitions;
+
+	/*
+	 * Key buckets (see partition.c): the partition column of the bucket, the
+	 * key attribute whose key_hash names it (keys.<bucket_key>), and how
+	 * many of the hash's last hex digits make a bucket (0: no buckets).
+	 */
+	char	   *bucket_column;
+	char	   *bucket_key;
+	int			bucket_digits;
 } AuditFdwOptions;
 
 /* Per-column mapping: remote name and optional path into a struct. */
@@ -105,6 +114,8 @@ typedef struct AuditFdwRelationInfo
 	List	   *widened_conds;	/* RestrictInfos, also in local_conds */
 	/* partition pruning conditions (base relation): PartitionBound list */
 	List	   *partition_bounds;
+	/* the key buckets the rows can be in (String list), NIL: any */
+	List	   *bucket_values;
 
 	Bitmapset  *attrs_used;		/* columns fetched (targetlist + local quals) */
 
@@ -266,6 +277,8 @@ extern void audit_append_string_literal(StringInfo buf, const char *str);
 extern void audit_partition_bounds(PlannerInfo *root, RelOptInfo *baserel,
 								   AuditFdwOptions *options, List **bounds);
 extern Selectivity audit_partition_fraction(List *bounds);
+extern List *audit_bucket_values(PlannerInfo *root, RelOptInfo *baserel,
+								 AuditFdwOptions *options);
 
 /* in types.c */
 typedef struct AuditFdwConverter AuditFdwConverter;

@@ -28,8 +28,9 @@
  * over the delivery hour, and the audit record's event_time) also gets the
  * options of partition pruning: time_column, partition_column and
  * partition_format, and partition_layout 'event_time' when its parameter
- * audit_fdw.layout says the folders are the events' hours (deparse.c says
- * how they are used).
+ * audit_fdw.layout says the folders are the events' hours, and with key
+ * buckets bucket_column, bucket_key and bucket_digits (partition.c and
+ * deparse.c say how they are used).
  *
  * IMPORT options: expand_structs 'false' leaves structs as jsonb only.
  *
@@ -85,6 +86,25 @@ glue_parameter(GlueTable *table, const char *name)
  * partition column and its format, and for audit record tables the time
  * column, event_time.
  */
+/*
+ * Key buckets of a table made by create_audit_table(key_buckets => N): its
+ * parameters audit_fdw.bucket_key and audit_fdw.bucket_digits, and the
+ * enum-projected partition column key_bucket.
+ */
+static void
+append_bucket_options(StringInfo buf, GlueTable *table)
+{
+	const char *key = glue_parameter(table, "audit_fdw.bucket_key");
+	const char *digits = glue_parameter(table, "audit_fdw.bucket_digits");
+	const char *type = glue_parameter(table, "projection.key_bucket.type");
+
+	if (key == NULL || digits == NULL || type == NULL || strcmp(type, "enum") != 0 ||
+		strlen(digits) != 1 || digits[0] < '1' || digits[0] > '3')
+		return;
+	appendStringInfo(buf, ", bucket_column 'key_bucket', bucket_key %s, bucket_digits '%s'",
+					 quote_literal_cstr(key), digits);
+}
+
 static void
 append_partition_options(StringInfo buf, GlueTable *table)
 {
@@ -119,6 +139,7 @@ append_partition_options(StringInfo buf, GlueTable *table)
 		layout = glue_parameter(table, "audit_fdw.layout");
 		if (layout != NULL && strcmp(layout, "event_time") == 0)
 			appendStringInfoString(buf, ", partition_layout 'event_time'");
+		append_bucket_options(buf, table);
 		return;
 	}
 }

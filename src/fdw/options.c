@@ -102,6 +102,9 @@ static const AuditFdwOption valid_options[] = {
 	{"partition_format", ForeignTableRelationId, OPT_PARTITION_FORMAT},
 	{"max_delivery_delay", ForeignTableRelationId, OPT_INTERVAL},
 	{"partition_layout", ForeignTableRelationId, OPT_LAYOUT},
+	{"bucket_column", ForeignTableRelationId, OPT_IDENT},
+	{"bucket_key", ForeignTableRelationId, OPT_STRING},
+	{"bucket_digits", ForeignTableRelationId, OPT_INT, 1, 3},
 	/* column */
 	{"column_name", AttributeRelationId, OPT_IDENT},
 	{"path", AttributeRelationId, OPT_PATH},
@@ -564,6 +567,12 @@ apply_option(AuditFdwOptions *o, DefElem *def)
 	}
 	else if (strcmp(name, "partition_layout") == 0)
 		o->event_time_partitions = strcmp(value, "event_time") == 0;
+	else if (strcmp(name, "bucket_column") == 0)
+		o->bucket_column = pstrdup(value);
+	else if (strcmp(name, "bucket_key") == 0)
+		o->bucket_key = pstrdup(value);
+	else if (strcmp(name, "bucket_digits") == 0)
+		o->bucket_digits = atoi(value);
 }
 
 /*

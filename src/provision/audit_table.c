@@ -13,7 +13,14 @@
  *	- partition projection over Firehose's default YYYY/MM/dd/HH/ folders
  *	  (a partition column "datehour" of projected type date, one partition
  *	  an hour, over a NOW-relative range), so a new hour is visible the
- *	  moment Firehose writes into it and nothing needs to add partitions.
+ *	  moment Firehose writes into it and nothing needs to add partitions;
+ *	- with key_buckets => N (event-time layout only), a second partition
+ *	  column key_bucket of projected type enum (the N values "0".."f",
+ *	  "00".."ff" or "000".."fff"), the folder under each hour that
+ *	  create_delivery_stream's key buckets write: the last digits of the
+ *	  key_hash of the first key column.  The table's parameters
+ *	  audit_fdw.bucket_key and audit_fdw.bucket_digits tell IMPORT FOREIGN
+ *	  SCHEMA which column equality selects a bucket.
  *
  * Idempotent: the definition is a pure function of the arguments, so a
  * second call with the same arguments finds the same table and does
@@ -69,10 +76,13 @@ typedef struct AuditTableSpec
 	char	   *image_type;
 	char	   *range;			/* projection range, e.g. NOW-1YEARS,NOW */
 	bool		event_time;		/* layout => 'event_time' */
+	int			bucket_digits;	/* key_buckets as hex digits, 0: none */
+	char	   *bucket_key;		/* the first key column's name */
 } AuditTableSpec;
 
 static char *glue_name_arg(const char *argname, const char *value);
-static char *parse_item_columns_arg(const char *argname, const char *text, bool first_only);
+static char *parse_item_columns_arg(const char *argname, const char *text, bool first_only,
+									char **first_name);
 static char *projection_range(Interval *history);
 static json_object *table_input(const AuditTableSpec *spec);
 static json_object *column_object(const char *name, const char *type, const char *comment);
@@ -85,7 +95,8 @@ static void report_difference(const AuditTableSpec *spec, const char *what,
 /*
  * create_audit_table(server name, table_name text, location text,
  *					  item_columns text, database text, key_columns text,
- *					  history interval, layout text) returns text
+ *					  history interval, layout text, key_buckets int)
+ *	returns text
  *
  * Returns 'created', or 'unchanged' when the same table exists.
  */
@@ -130,11 +141,13 @@ audit_fdw_create_audit_table(PG_FUNCTION_ARGS)
 				 errhint("Leave it out for the default of one year.")));
 	spec.range = projection_range(PG_GETARG_INTERVAL_P(6));
 	spec.event_time = provision_layout_arg(fcinfo, 7);
+	spec.bucket_digits = provision_key_buckets_arg(fcinfo, 8, spec.event_time);
 
-	spec.image_type = parse_item_columns_arg("item_columns", item_text, false);
+	spec.image_type = parse_item_columns_arg("item_columns", item_text, false, NULL);
 	/* without key_columns, the key is the first item column */
-	spec.keys_type = key_text ? parse_item_columns_arg("key_columns", key_text, false) :
-		parse_item_columns_arg("item_columns", item_text, true);
+	spec.keys_type = key_text ?
+		parse_item_columns_arg("key_columns", key_text, false, &spec.bucket_key) :
+		parse_item_columns_arg("item_columns", item_text, true, &spec.bucket_key);
 
 	wanted = provision_json_owned(table_input(&spec));
 
@@ -207,7 +220,8 @@ glue_name_arg(const char *argname, const char *value)
  * with first_only), or an ERROR saying what is wrong.
  */
 static char *
-parse_item_columns_arg(const char *argname, const char *text, bool first_only)
+parse_item_columns_arg(const char *argname, const char *text, bool first_only,
+					   char **first_name)
 {
 	ItemColumnList list;
 	ItemColumnsError error;
@@ -231,6 +245,8 @@ parse_item_columns_arg(const char *argname, const char *text, bool first_only)
 		type = item_columns_struct_type(&list);
 	result = pstrdup(type);
 	free(type);
+	if (first_name)
+		*first_name = list.count > 0 ? pstrdup(list.columns[0].name) : NULL;
 	item_columns_free(&list);
 	return result;
 }
@@ -315,8 +331,28 @@ table_input(const AuditTableSpec *spec)
 	json_object_object_add(params, psprintf("%s.interval", p), json_object_new_string("1"));
 	json_object_object_add(params, psprintf("%s.interval.unit", p),
 						   json_object_new_string("HOURS"));
+	if (spec->bucket_digits > 0)
+	{
+		StringInfoData values;
+		int			n = 1 << (4 * spec->bucket_digits);
+
+		initStringInfo(&values);
+		for (int i = 0; i < n; i++)
+			appendStringInfo(&values, "%s%0*x", i ? "," : "", spec->bucket_digits, i);
+		json_object_object_add(params, "audit_fdw.bucket_key",
+							   json_object_new_string(spec->bucket_key));
+		json_object_object_add(params, "audit_fdw.bucket_digits",
+							   json_object_new_string(psprintf("%d", spec->bucket_digits)));
+		json_object_object_add(params, "projection." PROVISION_BUCKET_COLUMN ".type",
+							   json_object_new_string("enum"));
+		json_object_object_add(params, "projection." PROVISION_BUCKET_COLUMN ".values",
+							   json_object_new_string(values.data));
+	}
 	json_object_object_add(params, "storage.location.template",
-						   json_object_new_string(psprintf("%s${%s}/", spec->location->uri,
+						   json_object_new_string(psprintf(spec->bucket_digits > 0 ?
+														   "%s${%s}/${" PROVISION_BUCKET_COLUMN "}/" :
+														   "%s${%s}/",
+														   spec->location->uri,
 														   PARTITION_COLUMN)));
 	json_object_object_add(input, "Parameters", params);
 
@@ -325,6 +361,13 @@ table_input(const AuditTableSpec *spec)
 										spec->event_time ?
 										"The hour of the change (event_time), yyyy/MM/dd/HH in UTC: filter on it to read fewer folders." :
 										"The hour Firehose delivered the record, yyyy/MM/dd/HH in UTC: filter on it to read fewer folders."));
+	if (spec->bucket_digits > 0)
+		json_object_array_add(partition_keys,
+							  column_object(PROVISION_BUCKET_COLUMN, "string",
+											psprintf("The key's bucket: the last %d hex digit%s of the SHA-256 of keys.%s (the record's key_hash): filter on it to read one key's folders.",
+													 spec->bucket_digits,
+													 spec->bucket_digits > 1 ? "s" : "",
+													 spec->bucket_key)));
 	json_object_object_add(input, "PartitionKeys", partition_keys);
 
 	for (int i = 0; i < lengthof(record_columns); i++)
@@ -458,6 +501,16 @@ compare_table(const AuditTableSpec *spec, json_object *wanted, json_object *exis
 			have = "delivery_time";
 		if (strcmp(have, want) != 0)
 			report_difference(spec, "layout", quote_literal_cstr(have), quote_literal_cstr(want));
+		have = aws_json_str(aws_json_obj(existing, "Parameters"), "audit_fdw.bucket_digits");
+		want = spec->bucket_digits > 0 ? psprintf("%d", spec->bucket_digits) : NULL;
+		if ((have == NULL) != (want == NULL) || (have && strcmp(have, want) != 0))
+			report_difference(spec, "key buckets",
+							  have ? psprintf("%d", 1 << (4 * atoi(have))) : "none",
+							  want ? psprintf("%d", 1 << (4 * spec->bucket_digits)) : "none");
+		have = aws_json_str(aws_json_obj(existing, "Parameters"), "audit_fdw.bucket_key");
+		if (spec->bucket_digits > 0 && (have == NULL || strcmp(have, spec->bucket_key) != 0))
+			report_difference(spec, "bucket key", have ? quote_literal_cstr(have) : NULL,
+							  quote_literal_cstr(spec->bucket_key));
 	}
 
 	for (int l = 0; l < lengthof(lists); l++)

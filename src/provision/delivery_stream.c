@@ -20,6 +20,13 @@
  * Records whose keys cannot be extracted go to _errors/ under the location
  * (Athena skips names that start with an underscore).
  *
+ * key_buckets => N (16, 256 or 4096, event_time only) adds a folder under
+ * each hour: the key's bucket, the last 1, 2 or 3 hex digits of the
+ * record's key_hash of the bucket_key attribute (the pump writes it:
+ * SHA-256 of the key's value, see pump/transform.c), so one key's records
+ * of an hour are in one of N folders: YYYY/MM/dd/HH/b/.  A record without
+ * that hash (no such key attribute) fails partitioning and goes to _errors/.
+ *
  * Idempotent: an existing stream with the same destination, buffering and
  * role is left alone (waiting for it to become ACTIVE if asked); another
  * definition is an error that says what differs.
@@ -50,6 +57,8 @@ typedef struct DeliveryStreamSpec
 	int			buffer_seconds;
 	int			buffer_mb;
 	bool		event_time;		/* layout => 'event_time' */
+	int			bucket_digits;	/* key_buckets as hex digits, 0: none */
+	char	   *bucket_key;		/* the key attribute bucketed */
 	char	   *prefix;			/* the Prefix Firehose is given */
 } DeliveryStreamSpec;
 
@@ -59,6 +68,7 @@ typedef struct DeliveryStreamSpec
 #define EVENT_TIME_PREFIX \
 	"!{partitionKeyFromQuery:year}/!{partitionKeyFromQuery:month}/" \
 	"!{partitionKeyFromQuery:day}/!{partitionKeyFromQuery:hour}/"
+#define BUCKET_PREFIX "!{partitionKeyFromQuery:" PROVISION_BUCKET_COLUMN "}/"
 #define EVENT_TIME_ERROR_PREFIX "_errors/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH}/"
 
 static void check_stream_name(const char *name);
@@ -74,7 +84,8 @@ static void report_difference(const DeliveryStreamSpec *spec, const char *what,
 /*
  * create_delivery_stream(server name, name text, location text,
  *						  role_arn text, buffer_seconds int, buffer_mb int,
- *						  wait boolean, layout text) returns text
+ *						  wait boolean, layout text, key_buckets int,
+ *						  bucket_key text) returns text
  *
  * Returns 'created', or 'unchanged' when the same stream exists.
  */
@@ -114,8 +125,21 @@ audit_fdw_create_delivery_stream(PG_FUNCTION_ARGS)
 	spec.buffer_mb = PG_GETARG_INT32(5);
 	wait = PG_GETARG_BOOL(6);
 	spec.event_time = provision_layout_arg(fcinfo, 7);
+	spec.bucket_digits = provision_key_buckets_arg(fcinfo, 8, spec.event_time);
+	spec.bucket_key = NULL;
+	if (spec.bucket_digits > 0)
+	{
+		spec.bucket_key = PG_NARGS() > 9 ? provision_text_arg(fcinfo, 9, "bucket_key", false) : NULL;
+		if (spec.bucket_key == NULL || spec.bucket_key[0] == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("key buckets need a bucket_key"),
+					 errdetail("Records are bucketed by the hash of one key attribute."),
+					 errhint("Pass the table's partition key, as create_audit_table's key_columns names it first: bucket_key => 'orderId'.")));
+	}
 	spec.prefix = spec.event_time ?
-		psprintf("%s%s", spec.location->prefix, EVENT_TIME_PREFIX) : spec.location->prefix;
+		psprintf("%s%s%s", spec.location->prefix, EVENT_TIME_PREFIX,
+				 spec.bucket_digits > 0 ? BUCKET_PREFIX : "") : spec.location->prefix;
 	if (spec.buffer_seconds < 60 || spec.buffer_seconds > 900)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -210,6 +234,29 @@ check_role_arn(const char *role_arn)
 	return NULL;				/* keep compiler quiet */
 }
 
+/*
+ * The MetadataExtractionQuery: the event hour's parts, and with key buckets
+ * the last digits of the bucket key's hash:
+ * key_bucket: .key_hash["orderId"][-1:] (the name as a JSON string).
+ */
+static const char *
+extraction_query(const DeliveryStreamSpec *spec)
+{
+	json_object *name;
+	char	   *query;
+
+	if (spec->bucket_digits == 0)
+		return EVENT_TIME_QUERY;
+	name = json_object_new_string(spec->bucket_key);
+	query = psprintf("%.*s, " PROVISION_BUCKET_COLUMN ": .key_hash[%s][-%d:]}",
+					 (int) strlen(EVENT_TIME_QUERY) - 1, EVENT_TIME_QUERY,
+					 json_object_to_json_string_ext(name, JSON_C_TO_STRING_PLAIN |
+													JSON_C_TO_STRING_NOSLASHESCAPE),
+					 spec->bucket_digits);
+	json_object_put(name);
+	return query;
+}
+
 /* The CreateDeliveryStream request for the spec. */
 static json_object *
 create_request(const DeliveryStreamSpec *spec)
@@ -241,7 +288,8 @@ create_request(const DeliveryStreamSpec *spec)
 		param = json_object_new_object();
 		json_object_object_add(param, "ParameterName",
 							   json_object_new_string("MetadataExtractionQuery"));
-		json_object_object_add(param, "ParameterValue", json_object_new_string(EVENT_TIME_QUERY));
+		json_object_object_add(param, "ParameterValue",
+							   json_object_new_string(extraction_query(spec)));
 		json_object_array_add(params, param);
 		param = json_object_new_object();
 		json_object_object_add(param, "ParameterName", json_object_new_string("JsonParsingEngine"));

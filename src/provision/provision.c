@@ -116,6 +116,43 @@ provision_layout_arg(FunctionCallInfo fcinfo, int argno)
 }
 
 /*
+ * The key_buckets argument of create_delivery_stream and create_audit_table:
+ * the number of key buckets, 0 (none), 16, 256 or 4096, returned as the
+ * number of hex digits of the key hash that name a bucket (0 to 3).  A
+ * bucket folder sits under each event hour, so only the event-time layout
+ * has them.  A call through an older definition has none.
+ */
+int
+provision_key_buckets_arg(FunctionCallInfo fcinfo, int argno, bool event_time)
+{
+	int			n;
+
+	if (PG_NARGS() <= argno)
+		return 0;
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("key_buckets must not be null"),
+				 errhint("Leave it out, or pass 0, for no key buckets.")));
+	n = PG_GETARG_INT32(argno);
+	if (n == 0)
+		return 0;
+	if (n != 16 && n != 256 && n != 4096)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("key_buckets %d is not 0, 16, 256 or 4096", n),
+				 errdetail("A key's bucket is the last hex digits of its key_hash: one, two or three digits make 16, 256 or 4096 buckets."),
+				 errhint("Firehose keeps a buffer per partition and writes at least one object per bucket and hour: 16 suits most tables; see the README's \"Key buckets\".")));
+	if (!event_time)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("key buckets need layout => 'event_time'"),
+				 errdetail("Bucket folders are made by Firehose dynamic partitioning, under each event hour."),
+				 errhint("Pass layout => 'event_time' too.")));
+	return n == 16 ? 1 : n == 256 ? 2 : 3;
+}
+
+/*
  * Checks an S3 location "s3://bucket/prefix" and normalizes it so that the
  * prefix ends with "/": Firehose appends its YYYY/MM/dd/HH/ folders to the
  * prefix, and the Glue table's location is that folder.

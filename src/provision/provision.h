@@ -48,6 +48,10 @@ extern S3Location *provision_parse_location(const char *argname, const char *loc
 extern json_object *provision_json_owned(json_object *obj);
 extern const char *provision_clip(const char *text);
 extern bool provision_layout_arg(FunctionCallInfo fcinfo, int argno);
+extern int	provision_key_buckets_arg(FunctionCallInfo fcinfo, int argno, bool event_time);
+
+/* The partition column of key buckets, and its folder under the hour */
+#define PROVISION_BUCKET_COLUMN "key_bucket"
 extern char *provision_text_arg(FunctionCallInfo fcinfo, int argno, const char *argname,
 								bool required);
 

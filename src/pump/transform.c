@@ -18,7 +18,17 @@
  *	shard_id, source_table, aws_region	strings (null when unknown)
  *	user_identity	{"type": ..., "principal_id": ...}, only when the record
  *					has a userIdentity (TTL deletes)
- *	keys, new_image, old_image	the item's attributes, only when the stream
+ *	keys			the item's key attributes
+ *	key_hash		for each key attribute whose value is a string or a
+ *					number: the last 8 hex digits (lower case) of the
+ *					SHA-256 (FIPS 180-4) of its value's UTF-8 text, the
+ *					string's content or the number's text as written in
+ *					keys ({"orderId":"1f4e0a9c"}).  Firehose dynamic
+ *					partitioning routes on its last digits (key buckets,
+ *					see provision/delivery_stream.c); anyone can compute it
+ *					again, e.g. in PostgreSQL
+ *					right(encode(sha256(convert_to(v, 'UTF8')), 'hex'), 8)
+ *	new_image, old_image	the item's attributes, only when the stream
  *					view type delivers them
  *
  * Attribute values are unmarshalled the way boto3's TypeDeserializer does,
@@ -47,6 +57,8 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+
+#include <openssl/sha.h>
 
 #include "pump/transform.h"
 
@@ -1646,6 +1658,94 @@ write_event_time_span(AuditBuf *out, const Span *span, double *seconds)
 	return write_event_time(out, t);
 }
 
+/*
+ * The last AUDIT_KEY_HASH_DIGITS hex digits of the SHA-256 of len bytes,
+ * lower case, NUL-terminated (the key_hash of one key attribute).
+ */
+void
+audit_key_hash(const char *text, size_t len, char *hex)
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	int			from = SHA256_DIGEST_LENGTH - AUDIT_KEY_HASH_DIGITS / 2;
+
+	SHA256((const unsigned char *) text, len, md);
+	for (int i = from; i < SHA256_DIGEST_LENGTH; i++)
+	{
+		*hex++ = digits[md[i] >> 4];
+		*hex++ = digits[md[i] & 0xf];
+	}
+	*hex = '\0';
+}
+
+/*
+ * Writes ,"key_hash":{...} for the keys object (the unmarshalled text in
+ * keys, keys_len bytes): one member per key attribute whose value is a
+ * string (its decoded content is hashed) or a number (its text).  Nothing
+ * when no attribute qualifies.
+ */
+static bool
+write_key_hashes(TransformState *st, const char *keys, size_t keys_len)
+{
+	Scan		s;
+	bool		first = true;
+
+	s.p = keys;
+	s.end = keys + keys_len;
+	if (!expect(&s, '{') || expect(&s, '}'))
+		return true;
+	do
+	{
+		Span		name;
+		Span		value;
+		char		stackbuf[256];
+		char	   *heap = NULL;
+		const char *text;
+		size_t		len;
+		char		hex[AUDIT_KEY_HASH_DIGITS + 1];
+
+		if (!scan_string(&s, &name) || !expect(&s, ':'))
+			return bad_record(st, "malformed keys", NULL);
+		skip_ws(&s);
+		if (s.p < s.end && *s.p == '"')
+		{
+			if (!scan_string(&s, &value))
+				return bad_record(st, "malformed keys", NULL);
+			if (!span_content(st, &value, &heap, &text, &len, stackbuf, sizeof(stackbuf)))
+			{
+				free(heap);
+				return false;
+			}
+		}
+		else
+		{
+			bool		number = s.p < s.end && (*s.p == '-' || (*s.p >= '0' && *s.p <= '9'));
+
+			if (!skip_value(&s, 0, &value))
+				return bad_record(st, "malformed keys", NULL);
+			if (!number)
+				continue;
+			text = value.p;
+			len = value.len;
+		}
+		audit_key_hash(text, len, hex);
+		free(heap);
+		if (first)
+			APPEND_LITERAL(st->out, ",\"key_hash\":{");
+		else
+			buf_putc(st->out, ',');
+		first = false;
+		write_span_string(st->out, &name);
+		buf_putc(st->out, ':');
+		buf_putc(st->out, '"');
+		buf_append(st->out, hex, AUDIT_KEY_HASH_DIGITS);
+		buf_putc(st->out, '"');
+	} while (expect(&s, ','));
+	if (!first)
+		buf_putc(st->out, '}');
+	return true;
+}
+
 AuditTransformResult
 audit_transform_record_text(const char *json, size_t len, const char *shard_id,
 							const char *source_table, AuditBuf *out,
@@ -1759,6 +1859,8 @@ audit_transform_record_text(const char *json, size_t len, const char *shard_id,
 			info->keys_len = f.keys_len;
 		}
 		buf_append(out, scratch.data + f.keys_off, f.keys_len);
+		if (!write_key_hashes(&st, scratch.data + f.keys_off, f.keys_len))
+			goto fail;
 	}
 	if (f.has_new)
 	{

@@ -17,6 +17,8 @@
 
 #include <json-c/json.h>
 
+#include "pump/key_hash.h"
+
 /*
  * A growable output buffer.  The transform appends to it; the caller owns
  * it, resets len to reuse it and frees data with audit_buf_free().  oom is

@@ -56,6 +56,8 @@ CONSTRUCTS = {
     "timestamp_bound": lambda s: "TIMESTAMP '" in s,
     "runtime_value": lambda s: "$1" in s,
     "partition_pruning": lambda s: '"datehour" >=' in s or '"datehour" <=' in s,
+    # only in the bucketed layout (checked there)
+    "key_bucket": lambda s: '"key_bucket" = ' in s or '"key_bucket" IN (' in s,
     "text_range": lambda s: any(f'"{c}" {op} \'' in s for c in ("note", "orderId", "state")
                                 for op in ("<", ">", "<=", ">=")),
     "order_by": lambda s: " ORDER BY " in s,
@@ -87,15 +89,24 @@ LIKE_PATTERNS = ["%", "a%", "%e%", "%\\%%", "%\\_%", "_a%", "%'%", "%\\\\%", "Z%
 ICU = "und-x-icu"
 
 
-@pytest.fixture(scope="module", params=["delivery_time", "event_time"])
+# the layout the module's fixture set up last
+LAYOUT = {}
+
+
+@pytest.fixture(scope="module", params=["delivery_time", "event_time", "event_time_buckets"])
 def setup(emulator, request):
-    """The same records in either layout of the audit table's folders: by the
+    """The same records in each layout of the audit table's folders: by the
     hour Firehose delivered them (pruning allows for skew and a declared
-    delay) or by their event hour (both bounds prune exactly)."""
-    layout = request.param
+    delay), by their event hour (both bounds prune exactly), or by event
+    hour and key bucket (16 buckets: a key's equality or IN list also
+    selects its buckets' folders)."""
+    buckets = request.param == "event_time_buckets"
+    layout = "event_time" if buckets else request.param
+    LAYOUT["buckets"] = buckets
     event = layout == "event_time"
-    prefix = "orders_ev/" if event else "orders/"
-    glue_table = "orders_audit_ev" if event else "orders_audit"
+    prefix = "orders_evb/" if buckets else "orders_ev/" if event else "orders/"
+    glue_table = "orders_audit_evb" if buckets else \
+        "orders_audit_ev" if event else "orders_audit"
     rng = random.Random(SEED)
     s3 = emulator.client("s3")
     for b in (BUCKET, RESULTS):
@@ -104,7 +115,7 @@ def setup(emulator, request):
         except s3.exceptions.BucketAlreadyOwnedByYou:
             pass
     recs = pushdown_fixture.records(60, datetime.datetime(2024, 1, 1), 20, rng)
-    pushdown_fixture.write(emulator, BUCKET, prefix, recs, rng, layout)
+    pushdown_fixture.write(emulator, BUCKET, prefix, recs, rng, layout, 1 if buckets else 0)
     emulator.configure(athena_min_query_ms=0)
 
     conn = connect()
@@ -125,8 +136,10 @@ def setup(emulator, request):
         location => 's3://{BUCKET}/{prefix}', database => '{DATABASE}',
         item_columns => '{pushdown_fixture.ITEM_COLUMNS}',
         key_columns => '{pushdown_fixture.KEY_COLUMNS}', history => '100 years',
-        layout => '{layout}')""")
+        layout => '{layout}', key_buckets => {16 if buckets else 0})""")
     pruning = "partition_layout 'event_time'" if event else "max_delivery_delay '15 minutes'"
+    if buckets:
+        pruning += ", bucket_column 'key_bucket', bucket_key 'orderId', bucket_digits '1'"
     cur.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
     cur.execute(f"CREATE SCHEMA {SCHEMA}")
     # audit_big: the same table said to be huge, so that a join with a few
@@ -641,6 +654,9 @@ def test_pushdown_on_and_off_give_identical_results(setup, capsys):
     assert per_generator.get("random", 0) >= 500
     assert len(per_generator) == 7, per_generator
     never = [name for name, n in shipped.items() if n == 0]
+    if not LAYOUT["buckets"]:
+        assert shipped.pop("key_bucket") == 0
+        never.remove("key_bucket")
     assert not never, f"constructs never shipped: {never}"
 
 

@@ -180,7 +180,9 @@ def test_update_from_1_0_keeps_every_row_and_object(fresh_db, emulator):
                     "WHERE p.proname = %s AND p.pronamespace = 'audit_fdw'::regnamespace",
                     (fn,))
         (args,), = cur.fetchall()
-        assert args.endswith("layout text DEFAULT 'delivery_time'::text"), args
+        assert "layout text DEFAULT 'delivery_time'::text" in args, args
+        # key buckets (1.2): a bucket count, no buckets by default
+        assert "key_buckets integer DEFAULT 0" in args, args
 
 
 def test_update_from_1_1_keeps_every_row_and_object(fresh_db, emulator):
@@ -210,6 +212,11 @@ def test_update_from_1_1_keeps_every_row_and_object(fresh_db, emulator):
                 "FROM pg_attribute WHERE attrelid = 'audit_fdw.dead_letter'::regclass "
                 "AND attname = 'record'")
     assert "\\xNN" in cur.fetchone()[0]
+    # key buckets (1.2) on both provisioning functions
+    cur.execute("SELECT count(*) FROM pg_proc WHERE pronamespace = 'audit_fdw'::regnamespace "
+                "AND proname IN ('create_audit_table', 'create_delivery_stream') "
+                "AND pg_get_function_arguments(oid) LIKE '%key_buckets integer DEFAULT 0%'")
+    assert cur.fetchone()[0] == 2
     fresh = fresh_db().cursor()
     fresh.execute("CREATE EXTENSION audit_fdw")
     assert catalog(cur) == catalog(fresh)

@@ -14,6 +14,7 @@ line.
 import base64
 import datetime
 import decimal
+import hashlib
 import json
 import random
 
@@ -218,4 +219,31 @@ def lambda_transform(record, shard_id, source_table):
     for src, dst in (("Keys", "keys"), ("NewImage", "new_image"), ("OldImage", "old_image")):
         if src in ddb:
             out[dst] = {k: deser(v) for k, v in ddb[src].items()}
+            if dst == "keys":
+                hashes = key_hashes(out["keys"])
+                if hashes:
+                    out["key_hash"] = hashes
     return json.dumps(out, default=_default, ensure_ascii=False) + "\n"
+
+
+def key_hash(text):
+    """The audit record's key_hash of one key value's text (transform.c):
+    the last 8 hex digits of its SHA-256."""
+    return hashlib.sha256(text.encode()).hexdigest()[-8:]
+
+
+def key_hashes(keys):
+    """key_hash for unmarshalled keys: strings by their content, numbers by
+    their text as the record writes them (str of the Decimal), binary by
+    its base64 text."""
+    out = {}
+    for name, value in keys.items():
+        if isinstance(value, str):
+            out[name] = key_hash(value)
+        elif isinstance(value, decimal.Decimal):
+            out[name] = key_hash(str(value))
+        elif isinstance(value, Binary):
+            out[name] = key_hash(base64.b64encode(value.value).decode())
+        elif isinstance(value, (bytes, bytearray)):
+            out[name] = key_hash(base64.b64encode(value).decode())
+    return out

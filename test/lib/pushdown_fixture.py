@@ -16,6 +16,7 @@ partition projection over those folders).
 """
 import argparse
 import datetime
+import hashlib
 import json
 import os
 import random
@@ -92,7 +93,10 @@ def record(rng, order_id, name, t, seq, new, old):
          "event_time": t.strftime("%Y-%m-%d %H:%M:%S.") + f"{t.microsecond // 1000:03d}",
          "sequence_number": str(seq), "shard_id": "shardId-000000000001",
          "source_table": "Orders", "aws_region": "us-east-1",
-         "keys": {"orderId": order_id}}
+         "keys": {"orderId": order_id},
+         # as the pump writes it (pump/transform.c): SHA-256 of the key's
+         # value, last 8 hex digits
+         "key_hash": {"orderId": key_hash(order_id)}}
     if new is not None:
         r["new_image"] = new
     if old is not None:
@@ -100,10 +104,17 @@ def record(rng, order_id, name, t, seq, new, old):
     return r
 
 
-def write(emulator, bucket, prefix, recs, rng, layout="delivery_time"):
+def key_hash(value):
+    """The audit record's key_hash of a key value (pump/transform.c)."""
+    return hashlib.sha256(value.encode()).hexdigest()[-8:]
+
+
+def write(emulator, bucket, prefix, recs, rng, layout="delivery_time", bucket_digits=0):
     """Firehose's objects: one per delivery hour, named as Firehose does; with
     layout 'event_time', one per event hour (dynamic partitioning by the
-    record's event_time, as create_delivery_stream's layout => 'event_time')."""
+    record's event_time, as create_delivery_stream's layout => 'event_time');
+    with bucket_digits, one per event hour and key bucket (the last digits
+    of the key_hash, as create_delivery_stream's key_buckets)."""
     s3 = emulator.client("s3")
     try:
         s3.create_bucket(Bucket=bucket)
@@ -114,9 +125,11 @@ def write(emulator, bucket, prefix, recs, rng, layout="delivery_time"):
         t = datetime.datetime.strptime(r["event_time"], "%Y-%m-%d %H:%M:%S.%f")
         arrival = t + datetime.timedelta(seconds=rng.randrange(600))
         folder = t if layout == "event_time" else arrival
-        by_hour.setdefault(folder.replace(minute=0, second=0, microsecond=0), []).append(r)
-    for hour, rows in sorted(by_hour.items()):
-        key = (f"{prefix}{hour:%Y/%m/%d/%H}/orders-audit-1-"
+        b = r["key_hash"]["orderId"][-bucket_digits:] if bucket_digits else ""
+        by_hour.setdefault((folder.replace(minute=0, second=0, microsecond=0), b),
+                           []).append(r)
+    for (hour, b), rows in sorted(by_hour.items()):
+        key = (f"{prefix}{hour:%Y/%m/%d/%H}/{b + '/' if b else ''}orders-audit-1-"
                f"{hour:%Y-%m-%d-%H}-00-00-{uuid.UUID(int=rng.getrandbits(128))}")
         body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
         s3.put_object(Bucket=bucket, Key=key, Body=body.encode())

@@ -166,7 +166,7 @@ TEST(transform_records)
 				"\"bs\":{\"BS\":[\"YQ==\",\"YWI=\"]},\"m\":{\"M\":{\"k\":{\"L\":[{\"NULL\":true},"
 				"{\"BOOL\":false},{\"BOOL\":true},{\"M\":{}},{\"L\":[]}]}}},\"e\":{\"S\":\"\"}},"
 				"\"OldImage\":{\"orderId\":{\"S\":\"101\"}}}}",
-				META_OUT ",\"keys\":{\"orderId\":\"101\"},"
+				META_OUT ",\"keys\":{\"orderId\":\"101\"},\"key_hash\":{\"orderId\":\"3dc84e44\"},"
 				"\"new_image\":{\"orderId\":\"101\",\"n\":1E+2,\"b\":\"AAEC\",\"ss\":[\"x\",\"\"],"
 				"\"ns\":[1.50,-2],\"bs\":[\"YQ==\",\"YWI=\"],\"m\":{\"k\":[null,false,true,{},[]]},"
 				"\"e\":\"\"},\"old_image\":{\"orderId\":\"101\"}}\n");
@@ -178,11 +178,12 @@ TEST(transform_records)
 				"{\"event_id\":\"e2\",\"event_name\":\"REMOVE\",\"event_time\":\"1970-01-01 00:00:00.000\","
 				"\"sequence_number\":\"5\",\"shard_id\":\"shardId-000001\",\"source_table\":\"Orders\","
 				"\"aws_region\":\"eu-west-1\",\"user_identity\":{\"type\":\"Service\","
-				"\"principal_id\":\"dynamodb.amazonaws.com\"},\"keys\":{\"id\":7}}\n");
+				"\"principal_id\":\"dynamodb.amazonaws.com\"},\"keys\":{\"id\":7},\"key_hash\":{\"id\":\"081b2451\"}}\n");
 	record_case("non-canonical base64 is re-encoded",
 				"{" META_IN ",\"dynamodb\":{" DDB_IN ",\"Keys\":{\"b\":{\"B\":\"YR\"},\"c\":{\"B\":\"YWJ\"},"
 				"\"d\":{\"B\":\"\"}}}}",
-				META_OUT ",\"keys\":{\"b\":\"YQ==\",\"c\":\"YWI=\",\"d\":\"\"}}\n");
+				META_OUT ",\"keys\":{\"b\":\"YQ==\",\"c\":\"YWI=\",\"d\":\"\"},"
+				"\"key_hash\":{\"b\":\"027786f8\",\"c\":\"5965ecbf\",\"d\":\"7852b855\"}}\n");
 	record_case("leap day and end of a day",
 				"{\"eventID\":\"e3\",\"eventName\":\"INSERT\",\"dynamodb\":{"
 				"\"ApproximateCreationDateTime\":1709251199.9995,\"SequenceNumber\":\"9\"}}",
@@ -213,7 +214,20 @@ TEST(transform_records)
 				"\"s\":{\"SS\":[\"\\\\\",\"0123456789abcdefg\"]}}}}",
 				META_OUT ",\"keys\":{\"a long name of more than sixteen bytes\\t\":"
 				"\"0123456789abcde\\\"0123456789abcdef/x\","
-				"\"s\":[\"\\\\\",\"0123456789abcdefg\"]}}\n");
+				"\"s\":[\"\\\\\",\"0123456789abcdefg\"]},"
+				"\"key_hash\":{\"a long name of more than sixteen bytes\\t\":\"24548687\"}}\n");
+	/*
+	 * key_hash: the SHA-256 of a string's content (the long-name case
+	 * above hashes a decoded \") and of a
+	 * number's text as keys has it (1E2 is written 1E+2); expected values
+	 * from Python's
+	 * hashlib.sha256(text.encode()).hexdigest()[-8:].
+	 */
+	record_case("key hashes of a string and of a number",
+				"{" META_IN ",\"dynamodb\":{" DDB_IN ",\"Keys\":{\"pk\":{\"S\":\"ORD-1\"},"
+				"\"sk\":{\"N\":\"1E2\"}}}}",
+				META_OUT ",\"keys\":{\"pk\":\"ORD-1\",\"sk\":1E+2},"
+				"\"key_hash\":{\"pk\":\"48dfc89b\",\"sk\":\"5a834efe\"}}\n");
 	record_case("unknown attribute type is a bad record",
 				"{" META_IN ",\"dynamodb\":{" DDB_IN ",\"Keys\":{\"x\":{\"Q\":\"1\"}}}}", NULL);
 	record_case("attribute value with two types is a bad record",
@@ -362,7 +376,7 @@ TEST(transform_text_copies_strings_and_decodes_escaped_numbers)
 		  AUDIT_TRANSFORM_OK);
 	CHECK_STR_EQ(buf.data, "{\"event_id\":\"e\\u0031\",\"event_time\":\"1970-01-01 00:00:00.000\","
 				 "\"sequence_number\":\"7\",\"shard_id\":\"s\",\"source_table\":\"t\",\"aws_region\":null,"
-				 "\"keys\":{\"id\":\"x\"},\"new_image\":{\"n\\u00e9\":1E+2,\"b\":\"a/8=\","
+				 "\"keys\":{\"id\":\"x\"},\"key_hash\":{\"id\":\"921a4881\"},\"new_image\":{\"n\\u00e9\":1E+2,\"b\":\"a/8=\","
 				 "\"s\":\"a\\\"\\\\\\/\\u0001\"}}\n");
 	CHECK(info.sequence_number_len == 1 && info.sequence_number[0] == '7');
 	CHECK(info.event_id_len == 7);
