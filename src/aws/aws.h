@@ -32,6 +32,8 @@
  *	- json-c objects are declared as struct json_object (see below).
  *	- AwsCredentials gained refresh_at; AwsService gained the two unsigned
  *	  credential endpoints (instance metadata, container credentials).
+ *	- s3_object_reader_open() reads an object with several ranged GETs at
+ *	  once, in order, memory bounded.
  *	- JSON responses are parsed up to 256 levels deep (DynamoDB items).
  *	- A request refused for clock skew is signed again with AWS's time
  *	  (from the response's Date), once, and later requests keep the offset.
@@ -261,6 +263,22 @@ extern char *s3_get_object(AwsClient *client, const char *bucket,
 						   const char *key, size_t *len);
 extern void s3_put_object(AwsClient *client, const char *bucket,
 						  const char *key, const char *body, size_t len);
+
+/*
+ * An object read with up to `connections` ranged GETs at once, part_size
+ * bytes each, handed over in order; memory is bounded by connections x
+ * part_size.  Closing it (or resetting the memory context it was opened in)
+ * ends every transfer.
+ */
+typedef struct S3ObjectReader S3ObjectReader;
+
+extern S3ObjectReader *s3_object_reader_open(AwsClient *client,
+											 const char *bucket,
+											 const char *key,
+											 int connections,
+											 int64 part_size);
+extern size_t s3_object_reader_read(S3ObjectReader *r, char *buf, size_t len);
+extern void s3_object_reader_close(S3ObjectReader *r);
 
 /* HeadObject: false when the object does not exist; *size gets its length */
 extern bool s3_head_object(AwsClient *client, const char *bucket,

@@ -68,6 +68,7 @@ typedef struct AwsHttpRequest
 	bool		no_proxy;		/* metadata endpoints */
 	bool		local_service;	/* IMDS/container: no AWS error parsing */
 	const long *ok_statuses;	/* extra statuses returned, 0-terminated */
+	size_t		stream_buffer;	/* streams: bytes held ahead of the reader */
 } AwsHttpRequest;
 
 /* in http.c */

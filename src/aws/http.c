@@ -321,7 +321,13 @@ write_cb(char *ptr, size_t size, size_t n, void *userdata)
 			t->paused = true;
 			return CURL_WRITEFUNC_PAUSE;
 		}
-		if (t->body_start > 0)
+		/*
+		 * Move the unread bytes to the front once as many were read, or when
+		 * they would not fit: not on every write, which would copy a large
+		 * buffer over and over while the reader takes it in small pieces.
+		 */
+		if (t->body_start > 0 &&
+			(t->body_start >= pending || t->body_len + len + 1 > t->body_cap))
 		{
 			memmove(t->body, t->body + t->body_start, pending);
 			t->body_len = pending;
@@ -340,6 +346,9 @@ write_cb(char *ptr, size_t size, size_t n, void *userdata)
 
 		while (cap < t->body_len + len + 1)
 			cap *= 2;
+		/* a stream's buffer never grows past its limit */
+		if (stream_body && cap > limit + 1 && t->body_len + len + 1 <= limit + 1)
+			cap = limit + 1;
 		b = realloc(t->body, cap);
 		if (b == NULL)
 		{
@@ -707,7 +716,8 @@ transfer_start(AwsHttpRequest *req, bool streaming)
 	t->easy = e;
 	t->header_list = headers;
 	t->streaming = streaming;
-	t->body_limit = streaming ? AWS_STREAM_BUFFER :
+	t->body_limit = streaming ?
+		(req->stream_buffer > 0 ? req->stream_buffer : AWS_STREAM_BUFFER) :
 		req->service == AWS_SERVICE_S3 ? AWS_MAX_BODY : AWS_MAX_API_BODY;
 	t->wipe = (req->service == AWS_SERVICE_STS || req->local_service);
 
@@ -1258,29 +1268,58 @@ stream_resume(AwsStream *stream)
 	AwsHeader  *range;
 	const char *etag = find_header(stream->headers, "etag");
 	const char *content_range;
-	List	   *headers;
+	List	   *headers = NIL;
 	ListCell   *lc;
 	MemoryContext old;
 	char	   *expect;
+	unsigned long long first = 0;
+	char	   *last = NULL;
+	bool		has_if_match = false;
 
 	if (!curl_code_is_retryable(stream->t->result) ||
 		stream->resumes >= aws_max_retries ||
 		strcmp(stream->req->method, "GET") != 0 ||
-		stream->t->status != 200)
+		(stream->t->status != 200 && stream->t->status != 206))
 		return false;
-	foreach(lc, stream->req->headers)
-		if (pg_strcasecmp(((AwsHeader *) lfirst(lc))->name, "range") == 0)
-			return false;
 
 	old = MemoryContextSwitchTo(GetMemoryChunkContext(stream));
+	/* a range asked for (bytes=<first>-[<last>]) goes on from where it broke */
+	foreach(lc, stream->req->headers)
+	{
+		AwsHeader  *h = lfirst(lc);
+
+		if (pg_strcasecmp(h->name, "range") == 0)
+		{
+			const char *v = h->value;
+			char	   *end;
+
+			if (strncmp(v, "bytes=", 6) != 0 || v[6] < '0' || v[6] > '9')
+				break;
+			errno = 0;
+			first = strtoull(v + 6, &end, 10);
+			if (errno != 0 || *end != '-' || strspn(end + 1, "0123456789") != strlen(end + 1))
+				break;
+			last = pstrdup(end + 1);
+			continue;
+		}
+		if (pg_strcasecmp(h->name, "if-match") == 0)
+			has_if_match = true;
+		headers = lappend(headers, h);
+	}
+	if (lc != NULL || (last == NULL && stream->t->status != 200))
+	{
+		/* a range this code did not write, or a 206 to no range */
+		MemoryContextSwitchTo(old);
+		return false;
+	}
 	req = palloc(sizeof(AwsHttpRequest));
 	memcpy(req, stream->req, sizeof(AwsHttpRequest));
 	range = palloc(sizeof(AwsHeader));
 	range->name = "range";
-	range->value = psprintf("bytes=%zu-", stream->bytes_read);
-	headers = list_copy(stream->req->headers);
+	range->value = psprintf("bytes=%llu-%s", first + stream->bytes_read,
+							last ? last : "");
 	headers = lappend(headers, range);
-	if (etag != NULL)
+	if (etag != NULL && !has_if_match)
 	{
 		AwsHeader  *if_match = palloc(sizeof(AwsHeader));
 
@@ -1309,7 +1348,7 @@ stream_resume(AwsStream *stream)
 		if (strcmp(h->name, "content-range") == 0)
 			content_range = h->value;
 	}
-	expect = psprintf("bytes %zu-", stream->bytes_read);
+	expect = psprintf("bytes %llu-", first + stream->bytes_read);
 	if (stream->t->status != 206 || content_range == NULL ||
 		strncmp(content_range, expect, strlen(expect)) != 0)
 		ereport(ERROR,

@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * s3.c
- *		Amazon S3: GetObject (whole or streamed), PutObject, HeadObject,
- *		ListObjectsV2, and s3:// URIs.
+ *		Amazon S3: GetObject (whole, streamed, or read in ranges over
+ *		several connections at once), PutObject, HeadObject, ListObjectsV2,
+ *		and s3:// URIs.
  *
  * Addressing: with a server `endpoint` (the emulator, LocalStack, a VPC
  * endpoint) requests are path-style (<endpoint>/<bucket>/<key>).  Against
@@ -11,11 +12,31 @@
  * do; others path-style.  Keys are encoded once and never normalized (S3's
  * SigV4 rules); every request carries x-amz-content-sha256.
  *
+ * One HTTP stream from S3 carries tens of MB/s; a large object is read
+ * faster over several connections.  The object reader asks for the object
+ * in parts (Range: bytes=<first>-<last>), up to `connections` of them at
+ * once, and hands the bytes to its caller in the object's order:
+ *	- The first request is the first part; its answer tells the object's
+ *	  size and ETag (Content-Range, ETag), so a small object costs one
+ *	  request, as a plain GET does.  Later parts carry If-Match with that
+ *	  ETag: an object replaced under the reader is an error, never a mix.
+ *	- Memory is bounded by connections x part size: a part is held until
+ *	  the reader has taken all of it, and the next part is asked for only
+ *	  then.  All parts are transfers of the backend's one curl multi handle,
+ *	  so they move on while the reader waits for the part it needs.
+ *	- A part whose request fails is retried like any request; one whose
+ *	  body breaks off is resumed where it broke (http.c); what still fails
+ *	  is raised with S3's error code, message and request id.  A part
+ *	  shorter or longer than asked for is an error.
+ *	- An endpoint that ignores Range (200 and the whole object) is read as
+ *	  one stream; an empty object (416 to any range) reads as empty.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "lib/stringinfo.h"
+#include "utils/memutils.h"
 
 #include "aws/aws_internal.h"
 #include "aws/sigv4.h"
@@ -26,6 +47,41 @@ static void s3_request_init(AwsHttpRequest *req, AwsClient *client,
 							const char *bucket, const char *key);
 static char *wire_key(const char *key);
 static bool list_cb(const char *path, const char *text, size_t len, void *arg);
+static void reader_open_part(S3ObjectReader *r, int64 first, int64 last);
+static void reader_close_part(S3ObjectReader *r);
+static void reader_open_next(S3ObjectReader *r);
+static bool parse_content_range(const char *v, int64 *first, int64 *last,
+								int64 *size);
+
+/* the most parts a reader holds at once */
+#define S3_READER_MAX_CONNECTIONS 64
+
+/* One part of an object being read: a ranged GET. */
+typedef struct S3Part
+{
+	MemoryContext cxt;			/* the part's request and stream */
+	AwsStream  *stream;
+	int64		first;			/* byte offsets, inclusive */
+	int64		last;
+	int64		got;			/* bytes handed to the reader */
+} S3Part;
+
+struct S3ObjectReader
+{
+	AwsClient  *client;
+	MemoryContext cxt;
+	char	   *bucket;
+	char	   *key;
+	int			connections;
+	int64		part_size;
+	int64		size;			/* the object's size */
+	char	   *etag;
+	int64		next_first;		/* the first byte not yet asked for */
+	AwsStream  *whole;			/* the object in one stream (Range ignored) */
+	S3Part		parts[S3_READER_MAX_CONNECTIONS];	/* a ring, in order */
+	int			head;
+	int			nparts;
+};
 
 bool
 aws_parse_s3_uri(const char *uri, char **bucket, char **key)
@@ -253,4 +309,218 @@ s3_list_objects_v2(AwsClient *client, const char *bucket, const char *prefix)
 		token = st.next_token;
 	}
 	return st.objects;
+}
+
+/*
+ * "bytes <first>-<last>/<size>" (RFC 9110's Content-Range); false when it is
+ * not that, or the size is unknown ("*").
+ */
+static bool
+parse_content_range(const char *v, int64 *first, int64 *last, int64 *size)
+{
+	char	   *end;
+
+	if (v == NULL || strncmp(v, "bytes ", 6) != 0)
+		return false;
+	errno = 0;
+	*first = strtoll(v + 6, &end, 10);
+	if (errno != 0 || end == v + 6 || *end != '-')
+		return false;
+	v = end + 1;
+	*last = strtoll(v, &end, 10);
+	if (errno != 0 || end == v || *end != '/')
+		return false;
+	v = end + 1;
+	*size = strtoll(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0')
+		return false;
+	return *first >= 0 && *first <= *last && *last < *size;
+}
+
+/*
+ * Ask for bytes first..last of the object as the next part of the ring;
+ * last < 0 for the first part, whose answer also tells the object's size.
+ */
+static void
+reader_open_part(S3ObjectReader *r, int64 first, int64 last)
+{
+	static const long first_ok[] = {416, 0};
+	S3Part	   *p = &r->parts[(r->head + r->nparts) % r->connections];
+	AwsHttpRequest *req;
+	AwsHeader  *range;
+	MemoryContext old;
+
+	p->cxt = AllocSetContextCreate(r->cxt, "audit_fdw S3 object part",
+								   ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(p->cxt);
+	req = palloc(sizeof(AwsHttpRequest));
+	s3_request_init(req, r->client, "GetObject", "GET", r->bucket, r->key);
+	range = palloc(sizeof(AwsHeader));
+	range->name = "range";
+	range->value = psprintf("bytes=" INT64_FORMAT "-" INT64_FORMAT, first,
+							last >= 0 ? last : first + r->part_size - 1);
+	req->headers = list_make1(range);
+	if (last < 0)
+		req->ok_statuses = first_ok;
+	else if (r->etag != NULL)
+	{
+		AwsHeader  *if_match = palloc(sizeof(AwsHeader));
+
+		if_match->name = "if-match";
+		if_match->value = r->etag;
+		req->headers = lappend(req->headers, if_match);
+	}
+	req->stream_buffer = (size_t) r->part_size;
+	p->stream = aws_http_stream_open(req);
+	MemoryContextSwitchTo(old);
+	p->first = first;
+	p->last = last;
+	p->got = 0;
+	r->nparts++;
+}
+
+/* Let go of the part at the head of the ring. */
+static void
+reader_close_part(S3ObjectReader *r)
+{
+	S3Part	   *p = &r->parts[r->head];
+
+	MemoryContextDelete(p->cxt);	/* ends its transfer */
+	p->cxt = NULL;
+	p->stream = NULL;
+	r->head = (r->head + 1) % r->connections;
+	r->nparts--;
+}
+
+/* Ask for the next part of the object, if any is left. */
+static void
+reader_open_next(S3ObjectReader *r)
+{
+	int64		last;
+
+	if (r->next_first >= r->size)
+		return;
+	last = Min(r->next_first + r->part_size, r->size) - 1;
+	reader_open_part(r, r->next_first, last);
+	r->next_first = last + 1;
+}
+
+S3ObjectReader *
+s3_object_reader_open(AwsClient *client, const char *bucket, const char *key,
+					  int connections, int64 part_size)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
+											  "audit_fdw S3 object reader",
+											  ALLOCSET_SMALL_SIZES);
+	S3ObjectReader *r = MemoryContextAllocZero(cxt, sizeof(S3ObjectReader));
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	S3Part	   *p;
+	List	   *headers;
+	const char *content_range = NULL;
+	ListCell   *lc;
+	long		status;
+	int64		first,
+				last,
+				size;
+
+	r->client = client;
+	r->cxt = cxt;
+	r->bucket = pstrdup(bucket);
+	r->key = pstrdup(key);
+	r->connections = Max(1, Min(connections, S3_READER_MAX_CONNECTIONS));
+	r->part_size = Max(part_size, 1);
+
+	if (r->connections == 1)
+	{
+		/* one connection: the object as one stream */
+		r->whole = s3_get_object_stream(client, bucket, key);
+		MemoryContextSwitchTo(old);
+		return r;
+	}
+
+	reader_open_part(r, 0, -1);
+	p = &r->parts[r->head];
+	status = aws_stream_status(p->stream, &headers);
+	if (status == 416)
+	{
+		/* S3 answers so to any range of an empty object */
+		reader_close_part(r);
+		MemoryContextSwitchTo(old);
+		return r;
+	}
+	if (status == 200)
+	{
+		/* the endpoint ignored the range: this is the whole object */
+		r->whole = p->stream;
+		MemoryContextSwitchTo(old);
+		return r;
+	}
+	foreach(lc, headers)
+	{
+		AwsHeader  *h = lfirst(lc);
+
+		if (strcmp(h->name, "content-range") == 0)
+			content_range = h->value;
+		else if (strcmp(h->name, "etag") == 0)
+			r->etag = pstrdup(h->value);
+	}
+	if (!parse_content_range(content_range, &first, &last, &size) || first != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("aws s3 GetObject answered a range request for s3://%s/%s without the range and size of the object",
+						bucket, key),
+				 errdetail_internal("HTTP status %ld, Content-Range %s.",
+									status, content_range ? content_range : "(none)")));
+	p->last = last;
+	r->size = size;
+	r->next_first = last + 1;
+	/* the other parts are asked for at the first read */
+	MemoryContextSwitchTo(old);
+	return r;
+}
+
+/* Up to len bytes of the object, in order; 0 at its end. */
+size_t
+s3_object_reader_read(S3ObjectReader *r, char *buf, size_t len)
+{
+	if (r->whole != NULL)
+		return aws_stream_read(r->whole, buf, len);
+	while (r->nparts > 0)
+	{
+		S3Part	   *p;
+		int64		want;
+		size_t		n;
+
+		if (r->nparts < r->connections && r->next_first < r->size)
+		{
+			MemoryContext old = MemoryContextSwitchTo(r->cxt);
+
+			while (r->nparts < r->connections && r->next_first < r->size)
+				reader_open_next(r);
+			MemoryContextSwitchTo(old);
+		}
+		p = &r->parts[r->head];
+		want = p->last - p->first + 1;
+		n = aws_stream_read(p->stream, buf, len);
+		p->got += n;
+		if (p->got > want || (n == 0 && p->got != want))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("aws s3 GetObject returned %s bytes " INT64_FORMAT "-" INT64_FORMAT " of s3://%s/%s",
+							p->got > want ? "more than" : "less than",
+							p->first, p->last, r->bucket, r->key),
+					 errdetail("The range asked for is " INT64_FORMAT " bytes; " INT64_FORMAT " came.",
+							   want, p->got)));
+		if (n > 0)
+			return n;
+		reader_close_part(r);
+	}
+	return 0;
+}
+
+void
+s3_object_reader_close(S3ObjectReader *r)
+{
+	if (r != NULL)
+		MemoryContextDelete(r->cxt);	/* ends every transfer */
 }

@@ -161,6 +161,22 @@ fdw_init(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
+	DefineCustomIntVariable("audit_fdw.fetch_connections",
+							"Connections over which a query result is read from S3 at once.",
+							"A result object is read in ranged parts, this many at once, and its rows are read in order; 1 reads it as one stream.  Memory held per scan is at most this times audit_fdw.fetch_part_size.",
+							&audit_fetch_connections,
+							4, 1, 64,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("audit_fdw.fetch_part_size",
+							"Size of each ranged part of a query result read from S3.",
+							NULL,
+							&audit_fetch_part_size_kb,
+							8192, 8, 1024 * 1024,
+							PGC_USERSET,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
 	audit_scan_init();
 	audit_query_log_init();
 }

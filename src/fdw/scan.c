@@ -17,8 +17,9 @@
  *	  statement_timeout, any error) and when the backend exits: running
  *	  queries are registered in TopMemoryContext and the transaction and
  *	  exit callbacks stop what is left.
- *	- Rows are read as the result object streams in; memory is bounded by
- *	  one input chunk and the longest row.  Allocations made per batch (a
+ *	- Rows are read as the result object streams in, over
+ *	  audit_fdw.fetch_connections ranged GETs at once (s3.c); memory is
+ *	  bounded by those parts, one input chunk and the longest row.  Allocations made per batch (a
  *	  GetQueryResults page, status responses) live in a context reset per
  *	  batch; values live in the executor's per-tuple context.
  *	- ReScan reads the finished result again; it runs the query again only
@@ -124,7 +125,7 @@ typedef struct AuditFdwScanState
 	bool		eof;
 	uint64		rownum;
 	/* csv */
-	AwsStream  *stream;
+	S3ObjectReader *stream;
 	CsvReader  *csv;
 	char	   *bucket;
 	char	   *key;
@@ -134,6 +135,9 @@ typedef struct AuditFdwScanState
 	char	   *next_token;
 	bool		first_page_read;
 } AuditFdwScanState;
+
+int			audit_fetch_connections = 4;
+int			audit_fetch_part_size_kb = 8192;
 
 static dlist_head running_queries = DLIST_STATIC_INIT(running_queries);
 static HTAB *client_cache = NULL;
@@ -811,9 +815,11 @@ open_result(AuditFdwScanState *fsstate)
 	{
 		PG_TRY();
 		{
-			fsstate->stream = s3_get_object_stream(fsstate->client,
-												   fsstate->bucket,
-												   fsstate->key);
+			fsstate->stream = s3_object_reader_open(fsstate->client,
+													fsstate->bucket,
+													fsstate->key,
+													audit_fetch_connections,
+													(int64) audit_fetch_part_size_kb * 1024);
 		}
 		PG_CATCH();
 		{
@@ -849,7 +855,7 @@ close_result(AuditFdwScanState *fsstate)
 {
 	if (fsstate->stream)
 	{
-		aws_stream_close(fsstate->stream);
+		s3_object_reader_close(fsstate->stream);
 		fsstate->stream = NULL;
 	}
 }
@@ -883,7 +889,7 @@ next_csv_row(AuditFdwScanState *fsstate, TupleTableSlot *slot)
 				{
 					size_t		space;
 					char	   *buf = csv_reader_space(fsstate->csv, &space);
-					size_t		n = aws_stream_read(fsstate->stream, buf, space);
+					size_t		n = s3_object_reader_read(fsstate->stream, buf, space);
 
 					if (n == 0)
 						csv_reader_finish(fsstate->csv);

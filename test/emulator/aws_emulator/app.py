@@ -52,6 +52,9 @@ DEFAULT_CONFIG = {
     "sts_default_duration_seconds": 3600,
     # signatures older or newer than this (by wall time) are refused
     "signature_max_skew_seconds": 900,
+    # S3: the most bytes a second one connection carries of a GetObject body
+    # (one HTTP stream from S3 gives tens of MB/s); 0: no cap
+    "s3_connection_bytes_per_second": 0,
     # kept-alive connections idle this long are closed (read at start)
     "idle_timeout_seconds": 120,
     # requests kept for GET /_emulator/requests, per service and operation

@@ -276,13 +276,16 @@ class S3(Service):
                 raise _no_key(key)
             return dict(meta)
 
-    def get_object(self, bucket, key):
+    def get_object(self, bucket, key, first=0, last=None):
+        """The object's bytes first..last (inclusive; last None: to the end)."""
         with self.lock:
             b = self._bucket(bucket)
             if key not in b.objects:
                 raise _no_key(key)
             with open(os.path.join(self.root, bucket, "data", _encode_key(key)), "rb") as f:
-                return f.read()
+                if first:
+                    f.seek(first)
+                return f.read() if last is None else f.read(last - first + 1)
 
     def list_objects(self, bucket, prefix=""):
         with self.lock:
@@ -417,9 +420,9 @@ class S3(Service):
         if self._conditions(p, meta) == 304:
             out["_status"] = 304
             return out
-        data = self.get_object(bucket, key)
         rng = p.get("Range")
-        size = len(data)
+        size = meta["size"]
+        data = None
         if rng:
             m = _RANGE_RE.match(rng.strip())
             if m and (m.group(1) or m.group(2)):
@@ -435,8 +438,12 @@ class S3(Service):
                                    status=416, extra={"RangeRequested": rng,
                                                       "ActualObjectSize": size})
                 out["ContentRange"] = "bytes %d-%d/%d" % (start, end, size)
-                data = data[start:end + 1]
+                # only the range is read: parallel ranged GETs of a large
+                # object do not each read all of it
+                data = self.get_object(bucket, key, start, end)
                 out["_status"] = 206
+        if data is None:
+            data = self.get_object(bucket, key)
         out["Body"] = data
         out["ContentLength"] = len(data)
         return out

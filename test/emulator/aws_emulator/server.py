@@ -233,11 +233,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body[n:])
             self.log_request(status)
             return
-        if self.command != "HEAD" and body:
+        pace = getattr(self, "_pace", None)
+        self._pace = None
+        if self.command != "HEAD" and body and pace:
+            self.wfile.write(head)
+            self._write_paced(body, pace)
+        elif self.command != "HEAD" and body:
             self.wfile.write(head + body)
         else:
             self.wfile.write(head)
         self.log_request(status)
+
+    def _write_paced(self, body, rate):
+        """body at no more than rate bytes a second (64 KiB writes)."""
+        view = memoryview(body)
+        start = time.monotonic()
+        for i in range(0, len(body), 65536):
+            piece = view[i:i + 65536]
+            self.wfile.write(piece)
+            ahead = (i + len(piece)) / rate - (time.monotonic() - start)
+            if ahead > 0:
+                time.sleep(ahead)
 
     def _drop(self):
         try:
@@ -255,6 +271,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def _handle(self):
         self._shape = None
+        self._pace = None
         raw_path, _, raw_query = self.path.partition("?")
         body = self._read_body()
         if raw_path.startswith("/_emulator/") or raw_path == "/_emulator":
@@ -740,6 +757,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 headers.setdefault("Content-Length", str(len(data)))
             else:
                 headers["Content-Length"] = str(len(data))
+            if req.operation == "GetObject":
+                self._pace = float(self.router.emu.config.get(
+                    "s3_connection_bytes_per_second") or 0)
             self._send(status, data, headers)
             return
         body_members = [k for k in (shape.members if shape is not None else {})

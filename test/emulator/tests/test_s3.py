@@ -1,4 +1,7 @@
 """S3 (path-style, REST-XML): buckets, objects on disk, ranges, listings."""
+import concurrent.futures
+import time
+
 import botocore.exceptions
 import pytest
 
@@ -37,6 +40,37 @@ def test_range(s3, bucket):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         s3.get_object(Bucket=bucket, Key="r", Range="bytes=20-30")
     assert error_of(e)["Code"] == "InvalidRange"
+
+
+def test_connection_bandwidth_cap(s3, bucket, emulator):
+    """s3_connection_bytes_per_second paces one GetObject body; ranges of
+    it are paced each on its own connection, and come back whole."""
+    body = bytes(range(256)) * 4096     # 1 MiB
+    s3.put_object(Bucket=bucket, Key="big", Body=body)
+    emulator.configure(s3_connection_bytes_per_second=2 * 1024 * 1024)
+    try:
+        start = time.monotonic()
+        assert s3.get_object(Bucket=bucket, Key="big")["Body"].read() == body
+        whole = time.monotonic() - start
+        quarter = len(body) // 4
+
+        def part(i):
+            rng = "bytes=%d-%d" % (i * quarter, (i + 1) * quarter - 1)
+            return s3.get_object(Bucket=bucket, Key="big", Range=rng)["Body"].read()
+
+        start = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            parts = list(pool.map(part, range(4)))
+        ranged = time.monotonic() - start
+    finally:
+        emulator.configure(s3_connection_bytes_per_second=0)
+    assert b"".join(parts) == body
+    # 1 MiB at 2 MiB/s: half a second on one connection, an eighth on four
+    assert whole >= 0.45, whole
+    assert ranged < whole * 0.6, (ranged, whole)
+    start = time.monotonic()
+    assert s3.get_object(Bucket=bucket, Key="big")["Body"].read() == body
+    assert time.monotonic() - start < 0.45
 
 
 def test_no_such_key_and_bucket(s3, bucket, uid):
