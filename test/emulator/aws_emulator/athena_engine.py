@@ -201,7 +201,9 @@ class TypeCatalog:
             return f'varchar({t.params[0] if t.params else 65535}) COLLATE "C"'
         if n == "char":
             return f'char({t.params[0] if t.params else 1}) COLLATE "C"'
-        if n in ("tinyint", "smallint"):
+        if n == "tinyint":
+            return "athena_fn.tinyint"
+        if n == "smallint":
             return "smallint"
         if n == "int":
             return "integer"
@@ -281,8 +283,8 @@ def json_conversion(t, x, types, ddl, depth=0):
     if n in ("tinyint", "smallint", "int", "bigint", "float", "double", "decimal", "boolean", "date"):
         pg = types.pg_type(t, ddl)
         if n == "tinyint":
-            return (f"(CASE WHEN {scalar}::smallint BETWEEN -128 AND 127 THEN {scalar}::smallint "
-                    f"ELSE CAST('tinyint out of range: ' || {scalar} AS smallint) END)")
+            return (f"CAST((CASE WHEN {scalar}::smallint BETWEEN -128 AND 127 THEN {scalar}::smallint "
+                    f"ELSE CAST('tinyint out of range: ' || {scalar} AS smallint) END) AS athena_fn.tinyint)")
         return f"CAST({scalar} AS {pg})"
     if n == "timestamp":
         # epoch milliseconds or text (inline: a function call would not be
@@ -375,7 +377,9 @@ class PgTypes:
             got = {"kind": "varchar"}
         else:
             _, typname, typtype, category, elem, base, names, oids = row
-            if typtype == "d":
+            if typtype == "d" and typname == "tinyint":
+                got = {"kind": "tinyint"}
+            elif typtype == "d":
                 got = dict(self.info(conn, base))
             elif category == "A":
                 got = {"kind": "array", "elem": elem}
@@ -587,7 +591,7 @@ class Engine:
         with conn.cursor() as cur:
             cur.execute("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; "
                         "SET IntervalStyle = 'postgres'; SET extra_float_digits = 1; "
-                        "SET lc_messages = 'C'; SET search_path = pg_catalog, public; "
+                        "SET lc_messages = 'C'; SET search_path = athena_ops, pg_catalog, public; "
                         "SET standard_conforming_strings = on; SET jit = off")
         return conn
 
@@ -713,6 +717,8 @@ class Engine:
             cur.execute(f"SELECT * FROM ({sql}) AS q LIMIT 0")
             desc = cur.description
         facts = [self._column_facts(conn, d) for d in desc]
+        for i in self._tinyint_columns(conn, sql, desc):
+            facts[i]["athena"] = "tinyint"
         names = comp.output_names([d.name for d in desc])
         columns = [athena_column(f, n) for f, n in zip(facts, names)]
         aliases = ", ".join(f'"c{i}"' for i in range(len(desc)))
@@ -803,6 +809,23 @@ class Engine:
             self._spool = tempfile.mkdtemp(prefix=f"athena-spool-{os.getpid()}-")
             os.chmod(self._spool, 0o777)
             return self._spool
+
+    def _tinyint_columns(self, conn, sql, desc):
+        """Positions of the result's tinyint columns.  PostgreSQL describes a
+        domain column by its base type (smallint), so a smallint column is
+        told apart by the declared type of a temporary view's column."""
+        if not any(d.type_code == 21 for d in desc):
+            return []
+        names = ", ".join(f'"c{i}"' for i in range(len(desc)))
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE TEMP VIEW athena_result_columns AS SELECT * FROM ({sql}) AS q({names})")
+            try:
+                cur.execute("SELECT a.attnum - 1 FROM pg_attribute a WHERE a.attrelid = "
+                            "'athena_result_columns'::regclass AND a.attnum > 0 "
+                            "AND a.atttypid = 'athena_fn.tinyint'::regtype ORDER BY a.attnum")
+                return [r[0] for r in cur.fetchall()]
+            finally:
+                cur.execute("DROP VIEW athena_result_columns")
 
     def _column_facts(self, conn, d):
         return {"athena": self._pgtypes.kind(conn, d.type_code), "precision": d.precision,
@@ -1237,6 +1260,8 @@ def _trino_type(pg):
         return f"array({_trino_type(pg[:-2])})"
     if pg.startswith("athena_types."):
         return "row"
+    if pg == "athena_fn.tinyint":
+        return "tinyint"
     return m.get(pg, pg)
 
 

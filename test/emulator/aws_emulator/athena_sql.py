@@ -30,6 +30,9 @@ answer where Trino's differs.  Rules this file keeps:
   with FUNCTION_NOT_FOUND even where PostgreSQL has one.  Functions whose
   semantics differ (substr, avg, sum, round, greatest, concat, ...) call
   helpers of the athena_fn schema (athena_engine.py creates them).
+- tinyint is the domain athena_fn.tinyint, whose arithmetic (athena_ops,
+  before pg_catalog on the search_path) overflows at its width; decimal
+  arithmetic takes Trino's scales and fails past 38 digits (athena_ops too).
 - Timestamps are millisecond precision (timestamp(3)) unless a literal or
   a cast says otherwise.  Literals have Trino's types: 1 integer,
   10000000000 bigint, 1.50 decimal(3,2), 1e0 double, DECIMAL '1.50'
@@ -430,7 +433,7 @@ def pg_type_of_trino(dt):
     if t in (T.CHAR, T.NCHAR):
         return f"char({arg(0, 1)})"
     if t == T.TINYINT:
-        return "smallint"
+        return "athena_fn.tinyint"
     if t == T.SMALLINT:
         return "smallint"
     if t == T.INT:
@@ -1063,6 +1066,12 @@ class PgGenerator(Generator):
             pgtype = f"numeric({max(len(whole.lstrip('0')) + len(frac), len(frac), 1)}, {len(frac)})"
         elif typed and to.this == exp.DataType.Type.CHAR:
             pgtype = f"char({max(len(this.this), 1)})"
+        if pgtype == "athena_fn.tinyint":
+            # the domain checks nothing: the cast checks the range
+            if isinstance(this, exp.Null):
+                return "CAST(NULL AS athena_fn.tinyint)"
+            inner = text_literal(this.this) if literal else self.sql(this)
+            return f"athena_fn.to_tinyint({inner})"
         if literal and not _is_text_cast(pgtype):
             # typed literals: TIMESTAMP '...' keeps the precision it is written with
             if pgtype.startswith("timestamp(") and to.this == exp.DataType.Type.TIMESTAMP and not to.expressions:
@@ -1081,7 +1090,7 @@ class PgGenerator(Generator):
         if _is_text_cast(pgtype):
             return f"(athena_fn.to_varchar({inner})::{pgtype} COLLATE \"C\")"
         base = re.sub(r"\(.*\)", "", pgtype).replace(" ", "_")
-        fn = {"smallint": "smallint", "integer": "integer", "bigint": "bigint", "real": "real",
+        fn = {"athena_fn.tinyint": "tinyint", "smallint": "smallint", "integer": "integer", "bigint": "bigint", "real": "real",
               "double_precision": "double", "numeric": "numeric", "boolean": "boolean",
               "date": "date", "timestamp": "timestamp", "timestamptz": "timestamptz"}.get(base)
         if fn is None:

@@ -1,7 +1,10 @@
 -- Helpers of the emulator's Athena engine, installed in the engine database
 -- at start (athena_engine.py).  They give Trino's semantics where PostgreSQL's
 -- built-ins differ; athena_sql.py calls them by these unique names.
---   athena_fn     functions and aggregates
+--   athena_fn     functions and aggregates, and the tinyint domain
+--   athena_ops    operators that take the place of PostgreSQL's where Trino
+--                 types the result otherwise (tinyint and decimal arithmetic);
+--                 the engine's search_path puts this schema before pg_catalog
 --   athena_types  composite types of Glue struct columns
 --   athena_cache  rows loaded from S3 objects, one table per Glue table shape
 -- @ICU@ is replaced by a collation whose case mapping is Unicode's simple,
@@ -9,8 +12,10 @@
 
 DROP SCHEMA IF EXISTS athena_cache CASCADE;
 DROP SCHEMA IF EXISTS athena_types CASCADE;
+DROP SCHEMA IF EXISTS athena_ops CASCADE;
 DROP SCHEMA IF EXISTS athena_fn CASCADE;
 CREATE SCHEMA athena_fn;
+CREATE SCHEMA athena_ops;
 CREATE SCHEMA athena_types;
 CREATE SCHEMA athena_cache;
 
@@ -191,6 +196,147 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT x $$;
 CREATE FUNCTION athena_fn.trino_round(x smallint) RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT x $$;
 
+-- tinyint: a smallint that overflows at its own width ------------------------------
+-- (Trino's TinyintOperators: "tinyint addition overflow: 127 + 1", ...).  Mixed
+-- with a wider integer PostgreSQL resolves the domain to smallint, as Trino
+-- coerces tinyint to the wider type.
+
+CREATE DOMAIN athena_fn.tinyint AS smallint;
+CREATE FUNCTION athena_fn.tinyint_result(r integer, message text) RETURNS athena_fn.tinyint
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+  IF r < -128 OR r > 127 THEN
+    PERFORM athena_fn.fail('NUMERIC_VALUE_OUT_OF_RANGE', message);
+  END IF;
+  RETURN r;
+END $$;
+CREATE FUNCTION athena_ops.tinyint_add(a athena_fn.tinyint, b athena_fn.tinyint) RETURNS athena_fn.tinyint
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+BEGIN
+  IF a::int + b::int NOT BETWEEN -128 AND 127 THEN
+    PERFORM athena_fn.fail('NUMERIC_VALUE_OUT_OF_RANGE', format('tinyint addition overflow: %s + %s', a, b));
+  END IF;
+  RETURN a::int + b::int;
+END $$;
+CREATE FUNCTION athena_ops.tinyint_sub(a athena_fn.tinyint, b athena_fn.tinyint) RETURNS athena_fn.tinyint
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+BEGIN
+  IF a::int - b::int NOT BETWEEN -128 AND 127 THEN
+    PERFORM athena_fn.fail('NUMERIC_VALUE_OUT_OF_RANGE', format('tinyint subtraction overflow: %s - %s', a, b));
+  END IF;
+  RETURN a::int - b::int;
+END $$;
+CREATE FUNCTION athena_ops.tinyint_mul(a athena_fn.tinyint, b athena_fn.tinyint) RETURNS athena_fn.tinyint
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+BEGIN
+  IF a::int * b::int NOT BETWEEN -128 AND 127 THEN
+    PERFORM athena_fn.fail('NUMERIC_VALUE_OUT_OF_RANGE', format('tinyint multiplication overflow: %s * %s', a, b));
+  END IF;
+  RETURN a::int * b::int;
+END $$;
+CREATE FUNCTION athena_ops.tinyint_neg(a athena_fn.tinyint) RETURNS athena_fn.tinyint
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+BEGIN
+  IF a = -128 THEN
+    PERFORM athena_fn.fail('NUMERIC_VALUE_OUT_OF_RANGE', format('tinyint negation overflow: %s', a));
+  END IF;
+  RETURN -a::int;
+END $$;
+CREATE OPERATOR athena_ops.+ (leftarg = athena_fn.tinyint, rightarg = athena_fn.tinyint, function = athena_ops.tinyint_add);
+CREATE OPERATOR athena_ops.- (leftarg = athena_fn.tinyint, rightarg = athena_fn.tinyint, function = athena_ops.tinyint_sub);
+CREATE OPERATOR athena_ops.* (leftarg = athena_fn.tinyint, rightarg = athena_fn.tinyint, function = athena_ops.tinyint_mul);
+CREATE OPERATOR athena_ops.- (rightarg = athena_fn.tinyint, function = athena_ops.tinyint_neg);
+
+-- CAST(x AS tinyint): text that is no tinyint is INVALID_CAST_ARGUMENT,
+-- a number out of range NUMERIC_VALUE_OUT_OF_RANGE (Trino's casts round
+-- decimals and doubles half away from zero)
+CREATE FUNCTION athena_fn.to_tinyint(v text) RETURNS athena_fn.tinyint
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+DECLARE r bigint;
+BEGIN
+  BEGIN
+    r := btrim(v)::bigint;
+  EXCEPTION WHEN others THEN
+    r := NULL;
+  END;
+  IF r IS NULL OR r NOT BETWEEN -128 AND 127 THEN
+    PERFORM athena_fn.fail('INVALID_CAST_ARGUMENT', format('Cannot cast ''%s'' to TINYINT', v));
+  END IF;
+  RETURN r;
+END $$;
+CREATE FUNCTION athena_fn.to_tinyint(v numeric) RETURNS athena_fn.tinyint
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+BEGIN
+  IF round(v) NOT BETWEEN -128 AND 127 THEN
+    PERFORM athena_fn.fail('NUMERIC_VALUE_OUT_OF_RANGE', format('Out of range for tinyint: %s', v));
+  END IF;
+  RETURN round(v);
+END $$;
+CREATE FUNCTION athena_fn.to_tinyint(v double precision) RETURNS athena_fn.tinyint
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+  SELECT athena_fn.to_tinyint(athena_fn.trino_round(v)::numeric) $$;
+CREATE FUNCTION athena_fn.to_tinyint(v boolean) RETURNS athena_fn.tinyint
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$ SELECT CASE WHEN v THEN 1 ELSE 0 END::smallint $$;
+CREATE FUNCTION athena_fn.try_cast_tinyint(v anyelement) RETURNS athena_fn.tinyint LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN RETURN athena_fn.to_tinyint(v); EXCEPTION WHEN others THEN RETURN NULL; END $$;
+
+-- decimal(p,s): Trino's result scales are PostgreSQL's display scales
+-- (a + b and a - b: the larger scale; a * b: the sum; a / b and a % b:
+-- the larger, the quotient rounded half up), and a result that needs more
+-- than 38 digits fails (Trino's DecimalOperators; the precision itself is
+-- not tracked: below 38 digits it never decides whether a value fits).
+-- Trino rescales an operand of + and - to the result's scale in 127 bits,
+-- so an operand whose rescaled digits pass 2^127 fails too.
+
+CREATE FUNCTION athena_fn.dec_fits(r numeric) RETURNS numeric
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+BEGIN
+  IF scale(r) > 38 THEN
+    PERFORM athena_fn.fail('INVALID_FUNCTION_ARGUMENT',
+                           format('DECIMAL scale must be in range [0, precision (38)]: %s', scale(r)));
+  END IF;
+  IF abs(r) >= ('1e' || (38 - scale(r)))::numeric THEN
+    PERFORM athena_fn.fail('NUMERIC_VALUE_OUT_OF_RANGE', 'Decimal overflow');
+  END IF;
+  RETURN r;
+END $$;
+CREATE FUNCTION athena_fn.dec_rescaled(r numeric, a numeric, b numeric) RETURNS numeric
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+BEGIN
+  IF (greatest(abs(a), abs(b)) OPERATOR(pg_catalog.*) ('1e' || scale(r))::numeric)
+       >= 170141183460469231731687303715884105728 THEN
+    PERFORM athena_fn.fail('NUMERIC_VALUE_OUT_OF_RANGE', 'Decimal overflow');
+  END IF;
+  RETURN athena_fn.dec_fits(r);
+END $$;
+CREATE FUNCTION athena_ops.dec_add(a numeric, b numeric) RETURNS numeric
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+  SELECT athena_fn.dec_rescaled(a OPERATOR(pg_catalog.+) b, a, b) $$;
+CREATE FUNCTION athena_ops.dec_sub(a numeric, b numeric) RETURNS numeric
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+  SELECT athena_fn.dec_rescaled(a OPERATOR(pg_catalog.-) b, a, b) $$;
+CREATE FUNCTION athena_ops.dec_mul(a numeric, b numeric) RETURNS numeric
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+  SELECT athena_fn.dec_fits(a OPERATOR(pg_catalog.*) b) $$;
+CREATE OPERATOR athena_ops.+ (leftarg = numeric, rightarg = numeric, function = athena_ops.dec_add);
+CREATE OPERATOR athena_ops.- (leftarg = numeric, rightarg = numeric, function = athena_ops.dec_sub);
+CREATE OPERATOR athena_ops.* (leftarg = numeric, rightarg = numeric, function = athena_ops.dec_mul);
+-- a / b at the larger scale, rounded half up from the exact quotient (the
+-- helpers spell out pg_catalog's operators: athena_ops' check every step)
+CREATE FUNCTION athena_fn.dec_div(a numeric, b numeric) RETURNS numeric
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+DECLARE
+  s int := greatest(scale(a), scale(b));
+  n numeric := a OPERATOR(pg_catalog.*) ('1e' || s)::numeric;
+  q numeric := div(n, b);
+  r numeric := n OPERATOR(pg_catalog.-) (q OPERATOR(pg_catalog.*) b);
+BEGIN
+  IF (abs(r) OPERATOR(pg_catalog.*) 2) >= abs(b) THEN
+    q := q OPERATOR(pg_catalog.+) (sign(n) OPERATOR(pg_catalog.*) sign(b));
+  END IF;
+  RETURN athena_fn.dec_fits(round(q OPERATOR(pg_catalog.*) ('1e-' || s)::numeric, s));
+END $$;
+
 -- aggregates: Trino's result types (sum(bigint) is bigint, avg of integers
 -- is double) ---------------------------------------------------------------------
 
@@ -199,7 +345,7 @@ CREATE AGGREGATE athena_fn.trino_sum(integer) (sfunc = int4_sum, stype = bigint,
 CREATE AGGREGATE athena_fn.trino_sum(bigint) (sfunc = int8pl, stype = bigint, combinefunc = int8pl, parallel = safe);
 CREATE AGGREGATE athena_fn.trino_sum(real) (sfunc = float4pl, stype = real, combinefunc = float4pl, parallel = safe);
 CREATE AGGREGATE athena_fn.trino_sum(double precision) (sfunc = float8pl, stype = double precision, combinefunc = float8pl, parallel = safe);
-CREATE AGGREGATE athena_fn.trino_sum(numeric) (sfunc = numeric_add, stype = numeric, combinefunc = numeric_add, parallel = safe);
+CREATE AGGREGATE athena_fn.trino_sum(numeric) (sfunc = numeric_add, stype = numeric, combinefunc = numeric_add, finalfunc = athena_fn.dec_fits, parallel = safe);
 
 CREATE FUNCTION athena_fn.avg_accum(s double precision[], v bigint) RETURNS double precision[]
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$ SELECT float8_accum(s, v::double precision) $$;
@@ -218,10 +364,10 @@ CREATE AGGREGATE athena_fn.trino_avg(real) (sfunc = athena_fn.avg_accum, stype =
 CREATE AGGREGATE athena_fn.trino_avg(double precision) (sfunc = float8_accum, stype = double precision[], finalfunc = float8_avg, initcond = '{0,0,0}');
 -- avg(decimal(p,s)) is decimal(p,s): the mean rounded to the inputs' scale
 CREATE FUNCTION athena_fn.dec_avg_accum(s numeric[], v numeric) RETURNS numeric[]
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$ SELECT ARRAY[s[1] + v, s[2] + 1, greatest(s[3], scale(v))] $$;
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$ SELECT ARRAY[s[1] OPERATOR(pg_catalog.+) v, s[2] OPERATOR(pg_catalog.+) 1, greatest(s[3], scale(v))] $$;
 CREATE FUNCTION athena_fn.dec_avg_final(s numeric[]) RETURNS numeric
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-  SELECT CASE WHEN s[2] = 0 THEN NULL ELSE round(s[1] / s[2], s[3]::int) END $$;
+  SELECT CASE WHEN s[2] = 0 THEN NULL ELSE athena_fn.dec_div(round(s[1], s[3]::int), s[2]) END $$;
 CREATE AGGREGATE athena_fn.trino_avg(numeric) (sfunc = athena_fn.dec_avg_accum, stype = numeric[], finalfunc = athena_fn.dec_avg_final, initcond = '{0,0,0}');
 CREATE AGGREGATE athena_fn.trino_avg(interval) (sfunc = interval_accum, stype = interval[], finalfunc = interval_avg, initcond = '{0 second,0 second}');
 
@@ -377,8 +523,7 @@ BEGIN
     RETURN CASE WHEN a > 0 THEN 'Infinity' WHEN a < 0 THEN '-Infinity' ELSE 'NaN' END;
   END IF;
   IF pg_typeof(a) = 'numeric'::regtype THEN
-    -- a decimal quotient keeps the larger scale of its operands, rounded half up
-    RETURN round(a / b, greatest(scale(a), scale(b)));
+    RETURN athena_fn.dec_div(a, b);
   END IF;
   RETURN a / b;
 END $$;

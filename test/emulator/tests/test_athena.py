@@ -532,6 +532,44 @@ def test_struct_null_tests_and_typed_literals(athena, audit, glue):
         [["12.49"]]
 
 
+def test_integer_widths_and_decimal_scales_of_columns(athena, audit, glue):
+    """Columns compute at their Glue types as Trino types them: tinyint
+    overflows at 127, decimal(p,s) results take Trino's scales and fail past
+    38 digits (Trino's TinyintOperators and DecimalOperators; the
+    expressions' own cases are in data/trino_oracle.json)."""
+    s3 = audit["s3"]
+    glue.create_table(DatabaseName=audit["database"], TableInput={
+        "Name": "widths", "StorageDescriptor": {
+            "Columns": [{"Name": "t", "Type": "tinyint"}, {"Name": "s", "Type": "smallint"},
+                        {"Name": "d", "Type": "decimal(38,36)"}, {"Name": "m", "Type": "decimal(10,2)"}],
+            "Location": f"s3://{audit['bucket']}/widths/",
+            "SerdeInfo": {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe"}}})
+    s3.put_object(Bucket=audit["bucket"], Key="widths/x.json",
+                  Body=b'{"t": 39, "s": 100, "d": 12.5, "m": 100.00}\n')
+    q = run(athena, audit, "SELECT t, t + t, s * s, m / 3, m * m FROM widths")
+    assert q["Status"]["State"] == "SUCCEEDED", q["Status"].get("StateChangeReason")
+    got = athena.get_query_results(QueryExecutionId=q["QueryExecutionId"])["ResultSet"]
+    assert [c["Type"] for c in got["ResultSetMetadata"]["ColumnInfo"]] == \
+        ["tinyint", "tinyint", "smallint", "decimal", "decimal"]
+    assert [d.get("VarCharValue") for d in got["Rows"][1]["Data"]] == \
+        ["39", "78", "10000", "33.33", "10000.0000"]
+    assert failure(athena, audit, "SELECT t * t FROM widths") == \
+        "NUMERIC_VALUE_OUT_OF_RANGE: tinyint multiplication overflow: 39 * 39"
+    assert failure(athena, audit, "SELECT -(t - t - t - t - t) * t FROM widths").startswith(
+        "NUMERIC_VALUE_OUT_OF_RANGE: ")
+    # a tinyint with a wider integer computes at the wider width
+    assert values(athena, audit, "SELECT t * 100, t * s FROM widths") == [["3900", "3900"]]
+    # decimal(38,36) + decimal(37,37) is decimal(38,37): 12.5 needs 39 digits
+    assert failure(athena, audit, "SELECT d + DECIMAL '0.0000000000000000000000000000000000001' "
+                                  "FROM widths") == "NUMERIC_VALUE_OUT_OF_RANGE: Decimal overflow"
+    assert values(athena, audit, "SELECT d + DECIMAL '0.000000000000000000000000000000000001' "
+                                 "FROM widths") == [["12.500000000000000000000000000000000001"]]
+    assert failure(athena, audit, "SELECT CAST(s * 2 AS tinyint) FROM widths").startswith(
+        "NUMERIC_VALUE_OUT_OF_RANGE: ")
+    assert values(athena, audit, "SELECT sum(m), avg(m), avg(t) FROM widths") == \
+        [["100.00", "100.00", "39.0"]]
+
+
 def test_queued_beyond_the_concurrency_limit(athena, audit, emulator):
     emulator.configure(athena_min_query_ms=1500, athena_max_concurrent_queries=1)
     try:
