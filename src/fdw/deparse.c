@@ -156,6 +156,8 @@ static bool is_timestamp_type(Oid type);
 static bool is_text_type(Oid type);
 static bool is_float_type(Oid type);
 static int	numeric_scale_of_all(List *args);
+static bool numeric_trino_type(Node *expr, int *precision, int *scale);
+static bool numeric_common_type_fits(List *exprs);
 static bool is_orderable_type(Oid type, Oid collation);
 static bool is_runtime_type(Oid type);
 static bool like_pattern_for_athena(const char *pattern, StringInfo out);
@@ -529,6 +531,198 @@ numeric_scale_of_all(List *args)
 		scale = this;
 	}
 	return scale;
+}
+
+/*
+ * The Trino type decimal(p,s) a shipped numeric expression has, by Trino's
+ * rules (DecimalOperators; the literals are written DECIMAL '<text>'): a
+ * constant its digits and scale, a numeric(p,s) expression its typmod (a
+ * column's typmod is its Glue type, as IMPORT writes it), an integer cast
+ * to numeric its type's digits, a + b and a - b
+ * decimal(1 + max(s) + max(p - s), max(s)), sum decimal(38,s).  False
+ * where the type is not known before the query runs, or where Trino's
+ * result type would need more than 38 digits: a value of it could
+ * overflow in Athena (NUMERIC_VALUE_OUT_OF_RANGE) where PostgreSQL gives
+ * an answer.
+ */
+static bool
+numeric_trino_type(Node *expr, int *precision, int *scale)
+{
+	int32		typmod;
+
+	while (expr && IsA(expr, RelabelType))
+		expr = (Node *) ((RelabelType *) expr)->arg;
+	if (expr == NULL)
+		return false;
+	switch (nodeTag(expr))
+	{
+		case T_Const:
+			{
+				Const	   *c = (Const *) expr;
+				char	   *text;
+				int			whole = 0,
+							frac = 0;
+				bool		point = false,
+							leading = true;
+
+				if (c->constisnull)
+				{
+					*precision = 1;
+					*scale = 0;
+					return true;
+				}
+				if (c->consttype != NUMERICOID)
+					return false;
+				text = DatumGetCString(DirectFunctionCall1(numeric_out, c->constvalue));
+				for (; *text; text++)
+				{
+					if (*text == '.')
+						point = true;
+					else if (*text < '0' || *text > '9')
+						continue;
+					else if (point)
+						frac++;
+					else if (*text != '0' || !leading)
+					{
+						leading = false;
+						whole++;
+					}
+				}
+				*scale = frac;
+				*precision = Max(whole + frac, 1);
+				return *precision <= 38;
+			}
+		case T_FuncExpr:
+			switch (((FuncExpr *) expr)->funcid)
+			{
+				case F_NUMERIC_INT2:
+					*precision = 5;
+					*scale = 0;
+					return true;
+				case F_NUMERIC_INT4:
+					*precision = 10;
+					*scale = 0;
+					return true;
+				case F_NUMERIC_INT8:
+				case F_EXTRACT_TEXT_TIMESTAMP:
+				case F_EXTRACT_TEXT_DATE:
+					/* extract ships as a Trino function of type bigint */
+					*precision = 19;
+					*scale = 0;
+					return true;
+				default:
+					break;
+			}
+			break;
+		case T_OpExpr:
+			{
+				OpExpr	   *op = (OpExpr *) expr;
+				char	   *opname = get_opname(op->opno);
+				int			p1,
+							s1,
+							p2,
+							s2;
+
+				if (list_length(op->args) == 1 && opname && strcmp(opname, "-") == 0)
+					return numeric_trino_type(linitial(op->args), precision, scale);
+				if (list_length(op->args) != 2 || opname == NULL ||
+					(strcmp(opname, "+") != 0 && strcmp(opname, "-") != 0) ||
+					!numeric_trino_type(linitial(op->args), &p1, &s1) ||
+					!numeric_trino_type(lsecond(op->args), &p2, &s2))
+					break;
+				*scale = Max(s1, s2);
+				*precision = 1 + *scale + Max(p1 - s1, p2 - s2);
+				return *precision <= 38;
+			}
+		case T_CaseExpr:
+		case T_CoalesceExpr:
+			{
+				List	   *results = NIL;
+				ListCell   *lc;
+				int			whole;
+
+				if (IsA(expr, CoalesceExpr))
+					results = ((CoalesceExpr *) expr)->args;
+				else
+				{
+					CaseExpr   *ce = (CaseExpr *) expr;
+
+					foreach(lc, ce->args)
+						results = lappend(results, lfirst_node(CaseWhen, lc)->result);
+					results = lappend(results, ce->defresult);
+				}
+				/* the results' common type */
+				if (exprType(expr) != NUMERICOID)
+					return false;
+				*scale = 0;
+				whole = 0;
+				foreach(lc, results)
+				{
+					int			p,
+								sc;
+
+					if (!numeric_trino_type((Node *) lfirst(lc), &p, &sc))
+						return false;
+					whole = Max(whole, p - sc);
+					*scale = Max(*scale, sc);
+				}
+				*precision = Max(whole + *scale, 1);
+				return *precision <= 38;
+			}
+		case T_Aggref:
+			{
+				Aggref	   *agg = (Aggref *) expr;
+				Node	   *arg;
+
+				if (list_length(agg->args) != 1)
+					break;
+				arg = (Node *) linitial_node(TargetEntry, agg->args)->expr;
+				if (agg->aggfnoid == F_SUM_NUMERIC)
+				{
+					if (!numeric_trino_type(arg, precision, scale))
+						return false;
+					*precision = 38;
+					return true;
+				}
+				if (agg->aggfnoid == F_MIN_NUMERIC || agg->aggfnoid == F_MAX_NUMERIC)
+					return numeric_trino_type(arg, precision, scale);
+				break;
+			}
+		default:
+			break;
+	}
+	typmod = exprTypmod(expr);
+	if (exprType(expr) != NUMERICOID || typmod < (int32) VARHDRSZ)
+		return false;
+	*precision = ((typmod - VARHDRSZ) >> 16) & 0xffff;
+	*scale = (typmod - VARHDRSZ) & 0xffff;
+	return *precision >= 1 && *precision <= 38 && *scale <= *precision;
+}
+
+/*
+ * Trino compares decimals (=, <, IN, ...) after coercing both to their
+ * common type, decimal(max(s) + max(p - s), max(s)) capped at 38 digits,
+ * and a value that does not fit the capped type fails.  True where every
+ * numeric of exprs has a known type and the common type needs no cap.
+ */
+static bool
+numeric_common_type_fits(List *exprs)
+{
+	ListCell   *lc;
+	int			scale = 0,
+				whole = 0;
+
+	foreach(lc, exprs)
+	{
+		int			p,
+					s;
+
+		if (!numeric_trino_type((Node *) lfirst(lc), &p, &s))
+			return false;
+		scale = Max(scale, s);
+		whole = Max(whole, p - s);
+	}
+	return scale + whole <= 38;
 }
 
 static bool
@@ -989,13 +1183,22 @@ classify_opexpr(OpExpr *op, classify_cxt *cxt, bool positive)
 		return classify(linitial(op->args), cxt, false) &&
 			classify(lsecond(op->args), cxt, false);
 
-	/* numeric addition and subtraction keep the larger scale in both */
+	/*
+	 * numeric addition and subtraction keep the larger scale in both; Trino
+	 * fails where the result type would pass 38 digits
+	 */
 	if (rettype == NUMERICOID &&
 		exprType(linitial(op->args)) == NUMERICOID &&
 		exprType(lsecond(op->args)) == NUMERICOID &&
 		(strcmp(opname, "+") == 0 || strcmp(opname, "-") == 0))
-		return classify(linitial(op->args), cxt, false) &&
+	{
+		int			p,
+					sc;
+
+		return numeric_trino_type((Node *) op, &p, &sc) &&
+			classify(linitial(op->args), cxt, false) &&
 			classify(lsecond(op->args), cxt, false);
+	}
 
 	/* text || text */
 	if (op->opfuncid == F_TEXTCAT)
@@ -1019,6 +1222,11 @@ classify_comparison(Oid opno, Node *left, Node *right, Oid inputcollid,
 	bool		rvars = contains_scan_vars(right, cxt->relids);
 
 	if (!audit_is_shippable_type(ltype) || !audit_is_shippable_type(rtype))
+		return false;
+
+	/* decimals: compared in a common type Trino caps at 38 digits */
+	if ((ltype == NUMERICOID || rtype == NUMERICOID) &&
+		!numeric_common_type_fits(list_make2(left, right)))
 		return false;
 
 	/* timestamp against timestamptz depends on the session's time zone */
@@ -1131,6 +1339,18 @@ classify_saop(ScalarArrayOpExpr *saop, classify_cxt *cxt)
 					  elmbyval, elmalign, &elems, &nulls, &nelems);
 	if (nelems == 0)
 		return false;
+	/* decimals: the list and the value in one common type, as comparisons */
+	if (elemtype == NUMERICOID)
+	{
+		List	   *all = list_make1(left);
+
+		for (i = 0; i < nelems; i++)
+			if (!nulls[i])
+				all = lappend(all, makeConst(elemtype, -1, InvalidOid, elmlen,
+											 elems[i], false, elmbyval));
+		if (!numeric_common_type_fits(all))
+			return false;
+	}
 	{
 		StringInfoData lits;
 
@@ -1359,7 +1579,6 @@ classify_aggref(Aggref *agg, classify_cxt *cxt)
 		case F_SUM_INT2:
 		case F_SUM_INT4:
 		case F_SUM_INT8:
-		case F_SUM_NUMERIC:
 		case F_AVG_FLOAT8:
 		case F_BOOL_AND:
 		case F_BOOL_OR:
@@ -1379,6 +1598,18 @@ classify_aggref(Aggref *agg, classify_cxt *cxt)
 		case F_MAX_TIMESTAMP:
 		case F_MAX_TIMESTAMPTZ:
 			return true;
+		case F_SUM_NUMERIC:
+			{
+				/*
+				 * Trino's sum of decimal(p,s) is decimal(38,s) and fails past
+				 * 38 digits: with p <= 19 no count of rows gets there
+				 */
+				int			p,
+							sc;
+
+				return numeric_trino_type((Node *) linitial_node(TargetEntry, agg->args)->expr,
+										  &p, &sc) && p <= 19;
+			}
 		case F_MIN_TEXT:
 		case F_MAX_TEXT:
 			return audit_is_code_point_collation(agg->inputcollid);
