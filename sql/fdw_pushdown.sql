@@ -183,7 +183,8 @@ SELECT date_trunc('day', event_time, 'UTC') AS day, count(*) FILTER (WHERE event
   FROM audit WHERE event_time >= '2024-01-02' GROUP BY 1 ORDER BY 1 LIMIT 3;
 SELECT date_trunc('day', event_time, 'UTC') AS day, count(*) FILTER (WHERE event_name = 'MODIFY')
   FROM audit WHERE event_time >= '2024-01-02' GROUP BY 1 ORDER BY 1 LIMIT 3;
--- avg of integers is numeric in PostgreSQL, double in Athena: local
+-- avg of integers is numeric in PostgreSQL, double in Athena: its sum and
+-- count ship, and the scan divides them as PostgreSQL's avg does
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT avg(qty) FROM audit;
 SELECT avg(qty) FROM audit;

@@ -105,6 +105,7 @@ typedef struct classify_cxt
 	bool		allow_widen;	/* a widened superset is rechecked locally */
 	bool		allow_aggs;		/* aggregates (grouped relation) */
 	bool		widened;		/* set when a bound had to be widened */
+	Node	   *avg_pair;		/* the avg that may ship as a sum/count pair */
 } classify_cxt;
 
 typedef struct deparse_expr_cxt
@@ -223,6 +224,7 @@ init_classify(classify_cxt *cxt, PlannerInfo *root, RelOptInfo *rel)
 	cxt->allow_widen = false;
 	cxt->allow_aggs = IS_UPPER_REL(rel);
 	cxt->widened = false;
+	cxt->avg_pair = NULL;
 }
 
 /*
@@ -272,6 +274,41 @@ audit_is_foreign_expr(PlannerInfo *root, RelOptInfo *rel, Expr *expr)
 
 	init_classify(&cxt, root, rel);
 	return classify((Node *) expr, &cxt, true);
+}
+
+/*
+ * An aggregate that is a whole column of a grouped relation's output.  Such
+ * an avg of integers or decimals ships as the pair "sum count" (as varchar),
+ * which the scan divides as PostgreSQL's avg does (numeric_div, whose
+ * result scale follows the values, which no Trino type can do); nested in
+ * an expression, a condition or a sort key it stays local.
+ */
+bool
+audit_is_foreign_aggregate(PlannerInfo *root, RelOptInfo *rel, Aggref *agg)
+{
+	classify_cxt cxt;
+
+	init_classify(&cxt, root, rel);
+	cxt.avg_pair = (Node *) agg;
+	return classify((Node *) agg, &cxt, true);
+}
+
+/* An avg that ships as a sum/count pair when it is a whole output column. */
+bool
+audit_is_avg_pair(Node *node)
+{
+	if (node == NULL || !IsA(node, Aggref))
+		return false;
+	switch (((Aggref *) node)->aggfnoid)
+	{
+		case F_AVG_INT2:
+		case F_AVG_INT4:
+		case F_AVG_INT8:
+		case F_AVG_NUMERIC:
+			return true;
+		default:
+			return false;
+	}
 }
 
 /*
@@ -1599,6 +1636,7 @@ classify_aggref(Aggref *agg, classify_cxt *cxt)
 		case F_MAX_TIMESTAMPTZ:
 			return true;
 		case F_SUM_NUMERIC:
+		case F_AVG_NUMERIC:
 			{
 				/*
 				 * Trino's sum of decimal(p,s) is decimal(38,s) and fails past
@@ -1607,9 +1645,15 @@ classify_aggref(Aggref *agg, classify_cxt *cxt)
 				int			p,
 							sc;
 
+				if (agg->aggfnoid == F_AVG_NUMERIC && (Node *) agg != cxt->avg_pair)
+					return false;
 				return numeric_trino_type((Node *) linitial_node(TargetEntry, agg->args)->expr,
 										  &p, &sc) && p <= 19;
 			}
+		case F_AVG_INT2:
+		case F_AVG_INT4:
+		case F_AVG_INT8:
+			return (Node *) agg == cxt->avg_pair;
 		case F_MIN_TEXT:
 		case F_MAX_TEXT:
 			return audit_is_code_point_collation(agg->inputcollid);
@@ -2487,6 +2531,23 @@ deparse_aggref(Aggref *agg, deparse_expr_cxt *cxt)
 	const char *name;
 	bool		to_decimal = false;
 	ListCell   *lc;
+
+	/* avg: "sum count", divided by the scan (audit_is_foreign_aggregate) */
+	if (audit_is_avg_pair((Node *) agg))
+	{
+		Aggref		part = *agg;
+
+		part.aggfnoid = agg->aggfnoid == F_AVG_INT2 ? F_SUM_INT2 :
+			agg->aggfnoid == F_AVG_INT4 ? F_SUM_INT4 :
+			agg->aggfnoid == F_AVG_INT8 ? F_SUM_INT8 : F_SUM_NUMERIC;
+		appendStringInfoString(buf, "(CAST(");
+		deparse_aggref(&part, cxt);
+		appendStringInfoString(buf, " AS VARCHAR) || ' ' || CAST(");
+		part.aggfnoid = F_COUNT_ANY;
+		deparse_aggref(&part, cxt);
+		appendStringInfoString(buf, " AS VARCHAR))");
+		return;
+	}
 
 	switch (agg->aggfnoid)
 	{

@@ -782,7 +782,7 @@ add_grouping_paths(PlannerInfo *root, RelOptInfo *input_rel,
 
 				/* a column outside the grouping keys or an aggregate: local */
 				if (!IsA(e, Aggref) ||
-					!audit_is_foreign_expr(root, grouped_rel, e))
+					!audit_is_foreign_aggregate(root, grouped_rel, (Aggref *) e))
 					return;
 			}
 			tlist = add_to_flat_tlist(tlist, aggvars);

@@ -243,6 +243,9 @@ extern void audit_classify_conditions(PlannerInfo *root, RelOptInfo *baserel,
 									  List **widened_conds);
 extern bool audit_is_foreign_expr(PlannerInfo *root, RelOptInfo *baserel,
 								  Expr *expr);
+extern bool audit_is_foreign_aggregate(PlannerInfo *root, RelOptInfo *rel,
+									   Aggref *agg);
+extern bool audit_is_avg_pair(Node *node);
 extern bool audit_is_foreign_param(PlannerInfo *root, RelOptInfo *baserel,
 								   Expr *expr, bool *widened);
 extern bool audit_is_foreign_pathkey(PlannerInfo *root, RelOptInfo *baserel,
@@ -286,6 +289,8 @@ extern AuditFdwConverter *audit_converter_create(TupleDesc tupdesc,
 												 List *retrieved_attrs,
 												 const char *relname,
 												 Oid relid);
+extern void audit_converter_mark_avg_pairs(AuditFdwConverter *conv,
+										   List *scan_tlist);
 extern void audit_converter_store(AuditFdwConverter *conv,
 								  TupleTableSlot *slot, char **fields,
 								  const bool *nulls, int nfields,

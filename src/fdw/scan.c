@@ -537,6 +537,8 @@ auditBeginForeignScan(ForeignScanState *node, int eflags)
 										   fsstate->relname,
 										   fsstate->rel ? RelationGetRelid(fsstate->rel)
 										   : InvalidOid);
+	if (fsstate->rel == NULL)
+		audit_converter_mark_avg_pairs(fsstate->conv, fsplan->fdw_scan_tlist);
 }
 
 /*

@@ -51,7 +51,8 @@ typedef enum ConvKind
 	CONV_INPUT,					/* the type's input function */
 	CONV_TIMESTAMPTZ,			/* input function, UTC when no zone given */
 	CONV_BYTEA_HEX,				/* "de ad be ef" */
-	CONV_JSON_RECASE			/* JSON with field names in the declared case */
+	CONV_JSON_RECASE,			/* JSON with field names in the declared case */
+	CONV_AVG_PAIR				/* "sum count" of a shipped avg */
 } ConvKind;
 
 /* The types convert_direct reads itself when the text is plain. */
@@ -100,6 +101,7 @@ static DirectKind direct_kind(Oid type, int32 typmod);
 static bool convert_direct(const ColumnConverter *col, const char *value, Datum *result);
 static char *server_text(char *value);
 static Datum convert_json_recase(ColumnConverter *col, char *value);
+static Datum convert_avg_pair(const char *value);
 
 /*
  * Prepare the conversion of the retrieved columns (retrieved_attrs, in
@@ -624,6 +626,9 @@ audit_converter_store(AuditFdwConverter *conv, TupleTableSlot *slot,
 			case CONV_JSON_RECASE:
 				values[idx] = convert_json_recase(col, fields[i]);
 				break;
+			case CONV_AVG_PAIR:
+				values[idx] = convert_avg_pair(fields[i]);
+				break;
 			case CONV_BYTEA_HEX:
 				{
 					bool		ok;
@@ -641,6 +646,60 @@ audit_converter_store(AuditFdwConverter *conv, TupleTableSlot *slot,
 	}
 	error_context_stack = errcallback.previous;
 	ExecStoreVirtualTuple(slot);
+}
+
+/*
+ * The columns of a grouped relation that are avg aggregates: Athena sends
+ * them as "sum count" (deparse.c, audit_is_foreign_aggregate).
+ */
+void
+audit_converter_mark_avg_pairs(AuditFdwConverter *conv, List *scan_tlist)
+{
+	int			i;
+
+	for (i = 0; i < conv->ncolumns; i++)
+	{
+		ColumnConverter *col = &conv->columns[i];
+		TargetEntry *tle;
+
+		if (col->attnum > list_length(scan_tlist))
+			continue;
+		tle = list_nth_node(TargetEntry, scan_tlist, col->attnum - 1);
+		if (audit_is_avg_pair((Node *) tle->expr))
+		{
+			col->kind = CONV_AVG_PAIR;
+			col->direct = DIRECT_NONE;
+		}
+	}
+}
+
+/*
+ * avg from its sum and count, as PostgreSQL's avg computes it at the end:
+ * numeric_div of the two (its result scale depends on the values).
+ */
+static Datum
+convert_avg_pair(const char *value)
+{
+	const char *space = strchr(value, ' ');
+	int64		count = 0;
+	char	   *end = NULL;
+	char	   *sum;
+
+	if (space != NULL)
+	{
+		errno = 0;
+		count = strtoi64(space + 1, &end, 10);
+	}
+	if (space == NULL || errno != 0 || *end != '\0' || count <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("invalid sum and count of an average from Athena: \"%s\"", value)));
+	sum = pnstrdup(value, space - value);
+	return DirectFunctionCall2(numeric_div,
+							   DirectFunctionCall3(numeric_in, CStringGetDatum(sum),
+												   ObjectIdGetDatum(InvalidOid),
+												   Int32GetDatum(-1)),
+							   NumericGetDatum(int64_to_numeric(count)));
 }
 
 /* A JSON value with its struct field names in the declared case. */
