@@ -42,6 +42,7 @@ OBJS = \
 	src/provision/delivery_stream.o \
 	src/provision/item_columns.o \
 	src/provision/provision.o \
+	src/pump/backfill.o \
 	src/pump/checkpoint.o \
 	src/pump/dead_letter_text.o \
 	src/pump/delivery.o \
@@ -51,6 +52,7 @@ OBJS = \
 	src/pump/lineage.o \
 	src/pump/pipeline.o \
 	src/pump/shard.o \
+	src/pump/snapshot.o \
 	src/pump/supervisor.o \
 	src/pump/transform.o \
 	src/pump/worker.o

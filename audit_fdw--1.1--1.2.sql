@@ -63,3 +63,129 @@ LANGUAGE C VOLATILE;
 
 COMMENT ON FUNCTION create_delivery_stream(name, text, text, text, integer, integer, boolean, text, integer, text) IS
 'creates the Firehose stream of a pipeline''s audit records: delivery-hour or event-hour folders (layout), key buckets (key_buckets)';
+
+-- ---------------------------------------------------------------------------
+-- Backfill: a snapshot of the source table written into the audit table as
+-- SNAPSHOT records (new_image = the item, event_time = when it was read,
+-- sequence_number '' before every stream record's), through the
+-- pipeline's delivery stream.  A parallel Scan whose segments background
+-- workers read at a limited rate (read capacity units a second); each
+-- segment's progress (its LastEvaluatedKey) is checkpointed after every
+-- page Firehose acknowledged, so a restart resumes where it was.
+-- ---------------------------------------------------------------------------
+CREATE TABLE audit_fdw.backfill (
+    id bigserial PRIMARY KEY,
+    pipeline text NOT NULL REFERENCES audit_fdw.pipeline (name) ON DELETE CASCADE,
+    state text NOT NULL DEFAULT 'running'
+        CHECK (state IN ('running', 'cancelled', 'done')),
+    reason text NOT NULL DEFAULT 'requested',
+    total_segments integer NOT NULL CHECK (total_segments BETWEEN 1 AND 1000),
+    workers integer NOT NULL CHECK (workers BETWEEN 1 AND 64),
+    read_rate double precision CHECK (read_rate > 0),
+    capacity_share double precision NOT NULL DEFAULT 0.5
+        CHECK (capacity_share > 0 AND capacity_share <= 1),
+    table_item_count bigint,
+    requested_by oid NOT NULL,
+    started_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    finished_at timestamptz,
+    last_error text,
+    last_error_at timestamptz
+);
+CREATE UNIQUE INDEX backfill_one_running ON audit_fdw.backfill (pipeline)
+    WHERE state = 'running';
+COMMENT ON TABLE audit_fdw.backfill IS
+    'snapshots of a pipeline''s source table written as SNAPSHOT records (audit_fdw.backfill()); one running at a time per pipeline';
+COMMENT ON COLUMN audit_fdw.backfill.read_rate IS
+    'read capacity units a second the scan may consume; NULL until the workers read the table''s capacity (capacity_share of a provisioned table''s, 1000 for an on-demand table)';
+COMMENT ON COLUMN audit_fdw.backfill.reason IS
+    'requested, or the trimmed gap (pipeline on_trimmed_gap ''snapshot'') that started it';
+
+CREATE TABLE audit_fdw.backfill_segment (
+    backfill bigint NOT NULL REFERENCES audit_fdw.backfill (id) ON DELETE CASCADE,
+    segment integer NOT NULL,
+    state text NOT NULL DEFAULT 'scanning' CHECK (state IN ('scanning', 'done')),
+    last_evaluated_key text,
+    pages bigint NOT NULL DEFAULT 0,
+    items_read bigint NOT NULL DEFAULT 0,
+    records_delivered bigint NOT NULL DEFAULT 0,
+    records_dead_lettered bigint NOT NULL DEFAULT 0,
+    consumed_capacity double precision NOT NULL DEFAULT 0,
+    throttled bigint NOT NULL DEFAULT 0,
+    updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (backfill, segment)
+);
+COMMENT ON TABLE audit_fdw.backfill_segment IS
+    'per segment of a backfill''s parallel Scan: the LastEvaluatedKey of the last page Firehose acknowledged, and counters';
+COMMENT ON COLUMN audit_fdw.backfill_segment.last_evaluated_key IS
+    'the Scan''s LastEvaluatedKey (DynamoDB JSON) after the last page delivered; NULL before the first page and once done';
+
+REVOKE ALL ON audit_fdw.backfill, audit_fdw.backfill_segment FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('audit_fdw.backfill', '');
+SELECT pg_catalog.pg_extension_config_dump('audit_fdw.backfill_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('audit_fdw.backfill_segment', '');
+
+CREATE VIEW audit_fdw.backfill_status AS
+SELECT b.pipeline,
+       b.id AS backfill,
+       b.state,
+       b.reason,
+       b.total_segments AS segments,
+       s.segments_done,
+       s.items_read,
+       s.records_delivered,
+       s.records_dead_lettered,
+       s.consumed_capacity,
+       s.throttled,
+       b.read_rate,
+       b.table_item_count,
+       e.seconds AS elapsed_seconds,
+       CASE WHEN e.seconds > 0 THEN s.items_read / e.seconds END AS items_per_second,
+       CASE WHEN e.seconds > 0 THEN s.consumed_capacity / e.seconds END AS capacity_per_second,
+       CASE WHEN b.state = 'done' THEN 0
+            WHEN e.seconds > 0 AND s.items_read > 0 AND b.table_item_count IS NOT NULL
+            THEN GREATEST(b.table_item_count - s.items_read, 0)
+                 / (s.items_read / e.seconds)
+       END AS eta_seconds,
+       b.started_at,
+       b.finished_at,
+       b.last_error,
+       b.last_error_at
+  FROM audit_fdw.backfill b
+  CROSS JOIN LATERAL (
+       SELECT pg_catalog.count(*) FILTER (WHERE g.state = 'done') AS segments_done,
+              pg_catalog.sum(g.items_read)::bigint AS items_read,
+              pg_catalog.sum(g.records_delivered)::bigint AS records_delivered,
+              pg_catalog.sum(g.records_dead_lettered)::bigint AS records_dead_lettered,
+              pg_catalog.sum(g.consumed_capacity) AS consumed_capacity,
+              pg_catalog.sum(g.throttled)::bigint AS throttled
+         FROM audit_fdw.backfill_segment g WHERE g.backfill = b.id) s
+  CROSS JOIN LATERAL (
+       SELECT pg_catalog.date_part('epoch',
+                  COALESCE(b.finished_at, pg_catalog.now()) - b.started_at) AS seconds) e
+ ORDER BY b.pipeline, b.id;
+GRANT SELECT ON audit_fdw.backfill_status TO PUBLIC;
+COMMENT ON VIEW audit_fdw.backfill_status IS
+    'per backfill: segments done, items read, records delivered, consumed capacity, rates and an ETA from DescribeTable''s ItemCount';
+
+CREATE FUNCTION audit_fdw.backfill(
+    pipeline text,
+    segments integer DEFAULT 4,
+    read_rate double precision DEFAULT NULL,
+    capacity_share double precision DEFAULT 0.5)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'audit_fdw_backfill' LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+COMMENT ON FUNCTION audit_fdw.backfill(text, integer, double precision, double precision) IS
+    'starts a snapshot of the pipeline''s source table as SNAPSHOT records, a parallel Scan at read_rate capacity units a second; returns its id';
+
+CREATE FUNCTION audit_fdw.cancel_backfill(pipeline text) RETURNS bigint
+AS 'MODULE_PATHNAME', 'audit_fdw_cancel_backfill' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION audit_fdw.cancel_backfill(text) IS
+    'stops the pipeline''s running backfill, keeping its progress; returns its id';
+
+CREATE FUNCTION audit_fdw.resume_backfill(pipeline text) RETURNS bigint
+AS 'MODULE_PATHNAME', 'audit_fdw_resume_backfill' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION audit_fdw.resume_backfill(text) IS
+    'goes on with the pipeline''s last cancelled backfill from each segment''s checkpoint; returns its id';
+
+REVOKE EXECUTE ON FUNCTION audit_fdw.backfill(text, integer, double precision, double precision),
+    audit_fdw.cancel_backfill(text), audit_fdw.resume_backfill(text) FROM PUBLIC;

@@ -21,6 +21,14 @@ AwsResponse *
 aws_json_call_text(AwsClient *client, AwsService service, const char *operation,
 				   const char *body, size_t body_len, AwsError **error)
 {
+	return aws_json_call_text_attempts(client, service, operation, body, body_len, 0, error);
+}
+
+AwsResponse *
+aws_json_call_text_attempts(AwsClient *client, AwsService service, const char *operation,
+							const char *body, size_t body_len, int max_attempts,
+							AwsError **error)
+{
 	const AwsServiceInfo *info = aws_service_info(service);
 	AwsHttpRequest req = {0};
 	AwsHeader  *content_type = palloc(sizeof(AwsHeader));
@@ -43,6 +51,7 @@ aws_json_call_text(AwsClient *client, AwsService service, const char *operation,
 	req.body = body;
 	req.body_len = body_len;
 	req.client = client;
+	req.max_attempts = max_attempts;
 
 	return aws_http_execute(&req, error);
 }

@@ -17,4 +17,13 @@ extern AwsResponse *aws_json_call_text(AwsClient *client, AwsService service,
 									   const char *operation, const char *body,
 									   size_t body_len, AwsError **error);
 
+/*
+ * The same with at most max_attempts attempts (0: the core's retries), for
+ * a caller that backs off by itself and counts what was throttled.
+ */
+extern AwsResponse *aws_json_call_text_attempts(AwsClient *client, AwsService service,
+												const char *operation, const char *body,
+												size_t body_len, int max_attempts,
+												AwsError **error);
+
 #endif							/* AUDIT_FDW_JSONTEXT_H */

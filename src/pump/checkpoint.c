@@ -34,8 +34,6 @@
 #include "pump/dead_letter_text.h"
 #include "pump/pump.h"
 
-static void begin(const char *activity);
-static void end(void);
 static char *get_text(int row, int col, MemoryContext cxt);
 static void poll_stats(ShardReader *shard, Datum *calls, Datum *throttled,
 					   Datum *per_second, char *per_second_null,
@@ -75,8 +73,9 @@ poll_stats(ShardReader *shard, Datum *calls, Datum *throttled, Datum *per_second
 	shard->stats_written = now;
 }
 
-static void
-begin(const char *activity)
+/* A transaction with SPI connected, for the pump's own statements. */
+void
+checkpoint_begin(const char *activity)
 {
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -85,8 +84,8 @@ begin(const char *activity)
 	pgstat_report_activity(STATE_RUNNING, activity);
 }
 
-static void
-end(void)
+void
+checkpoint_end(void)
 {
 	SPI_finish();
 	PopActiveSnapshot();
@@ -113,7 +112,7 @@ checkpoint_read_pipeline(const char *name, MemoryContext cxt)
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1];
 
-	begin("reading audit_fdw.pipeline");
+	checkpoint_begin("reading audit_fdw.pipeline");
 	values[0] = CStringGetTextDatum(name);
 	if (SPI_execute_with_args("SELECT name, server_name, owner, source_table, stream_arn, "
 							  "delivery_stream, starting_position, batch_size, "
@@ -154,7 +153,7 @@ checkpoint_read_pipeline(const char *name, MemoryContext cxt)
 		config->health = health_from_name(get_text(0, 13, CurrentMemoryContext));
 		config->generation = DatumGetInt64(SPI_getbinval(tup, desc, 14, &isnull));
 	}
-	end();
+	checkpoint_end();
 	return config;
 }
 
@@ -167,7 +166,7 @@ checkpoint_read_shards(const char *pipeline, MemoryContext cxt)
 	Datum		values[1];
 	uint64		i;
 
-	begin("reading audit_fdw.checkpoint");
+	checkpoint_begin("reading audit_fdw.checkpoint");
 	values[0] = CStringGetTextDatum(pipeline);
 	if (SPI_execute_with_args("SELECT shard_id, parent_shard_id, state, initial, sequence_number, skip_gap, "
 							  "sent_sequence_number, health "
@@ -196,7 +195,7 @@ checkpoint_read_shards(const char *pipeline, MemoryContext cxt)
 		rows = lappend(rows, row);
 		MemoryContextSwitchTo(old);
 	}
-	end();
+	checkpoint_end();
 	return rows;
 }
 
@@ -216,7 +215,7 @@ checkpoint_register_shards(const char *pipeline, List *shards, List *listed_ids)
 	ListCell   *lc;
 	SPIPlanPtr	plan;
 
-	begin("registering shards in audit_fdw.checkpoint");
+	checkpoint_begin("registering shards in audit_fdw.checkpoint");
 	values[0] = CStringGetTextDatum(pipeline);
 	if (SPI_execute_with_args("SELECT 1 FROM audit_fdw.checkpoint WHERE pipeline = $1 LIMIT 1",
 							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
@@ -267,7 +266,7 @@ checkpoint_register_shards(const char *pipeline, List *shards, List *listed_ids)
 								  2, delete_types, delete_values, NULL, false, 0) < 0)
 			elog(ERROR, "retiring shards failed");
 	}
-	end();
+	checkpoint_end();
 }
 
 /*
@@ -291,6 +290,52 @@ dead_letter_datum(const char *s, size_t len)
 	t = cstring_to_text_with_len(buf.data, (int) buf.len);
 	audit_buf_free(&buf);
 	return PointerGetDatum(t);
+}
+
+/*
+ * Writes the shard's pending dead letters (in the caller's transaction,
+ * SPI connected), each with a WARNING.
+ */
+void
+checkpoint_write_dead_letters(PumpWorker *w, ShardReader *shard)
+{
+	Oid			dl_types[7] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID};
+	Datum		dl_values[7];
+	char		dl_nulls[7];
+	int			i;
+	SPIPlanPtr	plan = SPI_prepare("INSERT INTO audit_fdw.dead_letter "
+								   "(pipeline, shard_id, sequence_number, event_id, reason, "
+								   "record_bytes, record) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+								   7, dl_types);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	for (i = 0; i < shard->npending; i++)
+	{
+		PendingRecord *rec = &shard->pending[i];
+
+		if (!rec->dead_reason)
+			continue;
+		memset(dl_nulls, ' ', sizeof(dl_nulls));
+		dl_values[0] = CStringGetTextDatum(w->args.pipeline);
+		dl_values[1] = CStringGetTextDatum(shard->shard_id);
+		dl_values[2] = dead_letter_datum(rec->sequence_number, strlen(rec->sequence_number));
+		dl_values[3] = rec->event_id ?
+			dead_letter_datum(rec->event_id, strlen(rec->event_id)) : (Datum) 0;
+		dl_nulls[3] = rec->event_id ? ' ' : 'n';
+		dl_values[4] = dead_letter_datum(rec->dead_reason, strlen(rec->dead_reason));
+		dl_values[5] = Int32GetDatum((int32) rec->len);
+		dl_values[6] = dead_letter_datum(shard->buf.data + rec->offset, rec->len);
+		if (SPI_execute_plan(plan, dl_values, dl_nulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "writing audit_fdw.dead_letter failed");
+		ereport(WARNING,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("audit_fdw pipeline \"%s\" put a record in the dead-letter table",
+						w->args.pipeline),
+				 errdetail("Shard \"%s\", sequence number %s: %s.", shard->shard_id,
+						   TextDatumGetCString(dl_values[2]),
+						   TextDatumGetCString(dl_values[4]))));
+	}
 }
 
 /*
@@ -325,7 +370,7 @@ checkpoint_advance(PumpWorker *w, ShardReader *shard, bool drained)
 		}
 	}
 
-	begin("writing an audit_fdw checkpoint");
+	checkpoint_begin("writing an audit_fdw checkpoint");
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = CStringGetTextDatum(w->args.pipeline);
 	values[1] = CStringGetTextDatum(shard->shard_id);
@@ -376,45 +421,8 @@ checkpoint_advance(PumpWorker *w, ShardReader *shard, bool drained)
 	updated = (SPI_processed == 1);
 
 	if (updated && dead > 0)
-	{
-		Oid			dl_types[7] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID};
-		Datum		dl_values[7];
-		char		dl_nulls[7];
-		SPIPlanPtr	plan = SPI_prepare("INSERT INTO audit_fdw.dead_letter "
-									   "(pipeline, shard_id, sequence_number, event_id, reason, "
-									   "record_bytes, record) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-									   7, dl_types);
-
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		for (i = 0; i < shard->npending; i++)
-		{
-			PendingRecord *rec = &shard->pending[i];
-
-			if (!rec->dead_reason)
-				continue;
-			memset(dl_nulls, ' ', sizeof(dl_nulls));
-			dl_values[0] = values[0];
-			dl_values[1] = values[1];
-			dl_values[2] = dead_letter_datum(rec->sequence_number, strlen(rec->sequence_number));
-			dl_values[3] = rec->event_id ?
-				dead_letter_datum(rec->event_id, strlen(rec->event_id)) : (Datum) 0;
-			dl_nulls[3] = rec->event_id ? ' ' : 'n';
-			dl_values[4] = dead_letter_datum(rec->dead_reason, strlen(rec->dead_reason));
-			dl_values[5] = Int32GetDatum((int32) rec->len);
-			dl_values[6] = dead_letter_datum(shard->buf.data + rec->offset, rec->len);
-			if (SPI_execute_plan(plan, dl_values, dl_nulls, false, 0) != SPI_OK_INSERT)
-				elog(ERROR, "writing audit_fdw.dead_letter failed");
-			ereport(WARNING,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("audit_fdw pipeline \"%s\" put a record in the dead-letter table",
-							w->args.pipeline),
-					 errdetail("Shard \"%s\", sequence number %s: %s.", shard->shard_id,
-							   TextDatumGetCString(dl_values[2]),
-							   TextDatumGetCString(dl_values[4]))));
-		}
-	}
-	end();
+		checkpoint_write_dead_letters(w, shard);
+	checkpoint_end();
 	return updated;
 }
 
@@ -429,7 +437,7 @@ checkpoint_report_polls(PumpWorker *w, ShardReader *shard, bool lag_zero)
 	Datum		values[7];
 	char		nulls[7];
 
-	begin("writing an audit_fdw checkpoint");
+	checkpoint_begin("writing an audit_fdw checkpoint");
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = CStringGetTextDatum(w->args.pipeline);
 	values[1] = CStringGetTextDatum(shard->shard_id);
@@ -445,7 +453,7 @@ checkpoint_report_polls(PumpWorker *w, ShardReader *shard, bool lag_zero)
 							  "WHERE pipeline = $1 AND shard_id = $2",
 							  7, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "writing audit_fdw.checkpoint failed");
-	end();
+	checkpoint_end();
 }
 
 /*
@@ -470,7 +478,7 @@ checkpoint_mark_sent(PumpWorker *w, ShardReader *shard)
 		if (!shard->pending[i].dead_reason)
 			oldest = shard->pending[i].approximate_time;
 
-	begin("writing an audit_fdw checkpoint");
+	checkpoint_begin("writing an audit_fdw checkpoint");
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = CStringGetTextDatum(w->args.pipeline);
 	values[1] = CStringGetTextDatum(shard->shard_id);
@@ -484,7 +492,7 @@ checkpoint_mark_sent(PumpWorker *w, ShardReader *shard)
 							  "WHERE pipeline = $1 AND shard_id = $2",
 							  4, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "writing audit_fdw.checkpoint failed");
-	end();
+	checkpoint_end();
 	old = MemoryContextSwitchTo(GetMemoryChunkContext(shard));
 	if (shard->sent)
 		pfree(shard->sent);
@@ -500,7 +508,7 @@ checkpoint_count_error(const char *pipeline, const char *shard_id, const char *o
 	Oid			argtypes[7] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID};
 	Datum		values[7];
 
-	begin("counting an audit_fdw pipeline error");
+	checkpoint_begin("counting an audit_fdw pipeline error");
 	values[0] = CStringGetTextDatum(pipeline);
 	values[1] = CStringGetTextDatum(shard_id);
 	values[2] = CStringGetTextDatum(operation);
@@ -517,7 +525,7 @@ checkpoint_count_error(const char *pipeline, const char *shard_id, const char *o
 							  "last_message = EXCLUDED.last_message, last_at = pg_catalog.now()",
 							  7, argtypes, values, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "writing audit_fdw.pump_error failed");
-	end();
+	checkpoint_end();
 }
 
 /*
@@ -533,7 +541,7 @@ checkpoint_set_health(const char *pipeline, const char *shard_id, const char *he
 	char		nulls[4];
 	int			ret;
 
-	begin("writing an audit_fdw pipeline's health");
+	checkpoint_begin("writing an audit_fdw pipeline's health");
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = CStringGetTextDatum(pipeline);
 	values[1] = CStringGetTextDatum(health);
@@ -559,7 +567,7 @@ checkpoint_set_health(const char *pipeline, const char *shard_id, const char *he
 									3, argtypes, values, nulls, false, 0);
 	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "writing an audit_fdw pipeline's health failed");
-	end();
+	checkpoint_end();
 }
 
 PumpHealth
@@ -584,7 +592,7 @@ checkpoint_trimmed_gap(PumpWorker *w, ShardReader *shard, const char *gap_after,
 	Datum		values[6];
 	char		nulls[6];
 
-	begin("recording a trimmed gap in audit_fdw.checkpoint");
+	checkpoint_begin("recording a trimmed gap in audit_fdw.checkpoint");
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = CStringGetTextDatum(w->args.pipeline);
 	values[1] = CStringGetTextDatum(shard->shard_id);
@@ -608,5 +616,5 @@ checkpoint_trimmed_gap(PumpWorker *w, ShardReader *shard, const char *gap_after,
 							  "WHERE pipeline = $1 AND shard_id = $2",
 							  6, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "writing audit_fdw.checkpoint failed");
-	end();
+	checkpoint_end();
 }

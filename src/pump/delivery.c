@@ -193,16 +193,57 @@ send_until_acknowledged(PumpWorker *w, ShardReader *shard, int *idx, int n)
 }
 
 /*
+ * Sends every pending record of the shard (its dead letters aside) in
+ * rounds, each round once the previous one was acknowledged in full.  The
+ * stream's readers (delivery_flush) and the backfill's segments share it.
+ */
+void
+delivery_send(PumpWorker *w, ShardReader *shard)
+{
+	int			maxround = 0;
+	int			round;
+	int		   *idx;
+
+	if (shard->npending == 0)
+		return;
+	assign_rounds(shard, &maxround);
+	idx = palloc(sizeof(int) * shard->npending);
+	for (round = 0; round <= maxround; round++)
+	{
+		int			n = 0;
+		size_t		bytes = 0;
+		int			i;
+
+		for (i = 0; i < shard->npending; i++)
+		{
+			PendingRecord *rec = &shard->pending[i];
+
+			if (rec->dead_reason || rec->round != round)
+				continue;
+			if (n > 0 && (n >= w->config->batch_size ||
+						  bytes + rec->len > FIREHOSE_MAX_BATCH_BYTES))
+			{
+				send_until_acknowledged(w, shard, idx, n);
+				n = 0;
+				bytes = 0;
+			}
+			idx[n++] = i;
+			bytes += rec->len;
+		}
+		if (n > 0)
+			send_until_acknowledged(w, shard, idx, n);
+	}
+	pfree(idx);
+	health_ok(w, shard);
+}
+
+/*
  * Delivers every pending record of the shard, then writes the checkpoint
  * (and marks the shard drained when it was read to its end).
  */
 void
 delivery_flush(PumpWorker *w, ShardReader *shard)
 {
-	int			maxround = 0;
-	int			round;
-	int		   *idx;
-
 	if (shard->npending > 0)
 	{
 		int			i;
@@ -214,35 +255,7 @@ delivery_flush(PumpWorker *w, ShardReader *shard)
 				sequence_number_cmp(shard->pending[i].sequence_number, shard->sent) <= 0)
 				shard->resent++;
 		checkpoint_mark_sent(w, shard);
-		assign_rounds(shard, &maxround);
-		idx = palloc(sizeof(int) * shard->npending);
-		for (round = 0; round <= maxround; round++)
-		{
-			int			n = 0;
-			size_t		bytes = 0;
-			int			i;
-
-			for (i = 0; i < shard->npending; i++)
-			{
-				PendingRecord *rec = &shard->pending[i];
-
-				if (rec->dead_reason || rec->round != round)
-					continue;
-				if (n > 0 && (n >= w->config->batch_size ||
-							  bytes + rec->len > FIREHOSE_MAX_BATCH_BYTES))
-				{
-					send_until_acknowledged(w, shard, idx, n);
-					n = 0;
-					bytes = 0;
-				}
-				idx[n++] = i;
-				bytes += rec->len;
-			}
-			if (n > 0)
-				send_until_acknowledged(w, shard, idx, n);
-		}
-		pfree(idx);
-		health_ok(w, shard);
+		delivery_send(w, shard);
 	}
 
 	lineage_check_lease(w, shard);

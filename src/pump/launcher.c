@@ -47,6 +47,7 @@ int			pump_readers = 2;
 int			pump_naptime_ms = 1000;
 int			pump_idle_max_ms = 1000;
 int			pump_discovery_interval_ms = 10000;
+int			backfill_workers = 4;
 
 /* set in the postmaster when the library is preloaded; backends inherit it */
 bool		pump_launcher_registered = false;
@@ -96,6 +97,15 @@ pump_init(void)
 							10000, 100, 3600000,
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("audit_fdw.backfill_workers",
+							"Workers a new backfill reads its Scan segments with (at most one a segment).",
+							"A backfill keeps the count it started with.",
+							&backfill_workers,
+							4, 1, 64,
+							PGC_SIGHUP,
+							0,
 							NULL, NULL, NULL);
 
 	if (!process_shared_preload_libraries_in_progress)

@@ -49,11 +49,6 @@ PG_FUNCTION_INFO_V1(audit_fdw_skip_trimmed_gap);
 PG_FUNCTION_INFO_V1(audit_fdw_pump_runs_here);
 
 static char *text_arg(FunctionCallInfo fcinfo, int n);
-static uint64 run_privileged(const char *sql, int nargs, Oid *types, Datum *values,
-							 const char *nulls);
-static uint64 run_privileged_first(const char *sql, int nargs, Oid *types, Datum *values,
-								   const char *nulls, Datum *first);
-static bool require_pipeline_owner(const char *name, bool missing_ok);
 static void set_state(const char *name, const char *state);
 static void check_delivery_stream(AwsClient *client, const char *name);
 
@@ -104,7 +99,7 @@ text_arg(FunctionCallInfo fcinfo, int n)
 }
 
 /* Runs one statement on the extension's tables as the bootstrap superuser. */
-static uint64
+uint64
 run_privileged(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
 {
 	return run_privileged_first(sql, nargs, types, values, nulls, NULL);
@@ -114,7 +109,7 @@ run_privileged(const char *sql, int nargs, Oid *types, Datum *values, const char
  * The same; when first is not NULL and a row came back, *first is its first
  * column (copied out, so it outlives the SPI call).
  */
-static uint64
+uint64
 run_privileged_first(const char *sql, int nargs, Oid *types, Datum *values,
 					 const char *nulls, Datum *first)
 {
@@ -328,7 +323,7 @@ audit_fdw_create_pipeline(PG_FUNCTION_ARGS)
  * accept its gaps: EXECUTE on the functions alone is not enough.  Returns
  * false when the pipeline does not exist and missing_ok.
  */
-static bool
+bool
 require_pipeline_owner(const char *name, bool missing_ok)
 {
 	Oid			types[1] = {TEXTOID};

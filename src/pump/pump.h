@@ -36,6 +36,7 @@ extern int	pump_readers;
 extern int	pump_naptime_ms;
 extern int	pump_idle_max_ms;
 extern int	pump_discovery_interval_ms;
+extern int	backfill_workers;
 extern bool pump_launcher_registered;
 
 /* What a reader worker is told by the launcher (bgw_extra). */
@@ -142,6 +143,7 @@ typedef struct ShardReader
 typedef struct PumpWorker
 {
 	PumpWorkerArgs args;
+	const char *kind;			/* "reader" or "backfill worker", for messages */
 	PipelineConfig *config;
 	AwsClient  *client;
 	List	   *shards;			/* of ShardReader *, the ones this reader owns */
@@ -191,7 +193,8 @@ typedef enum PumpLeaseKind
 {
 	PUMP_LEASE_SUPERVISOR = 0xAF01,
 	PUMP_LEASE_SLOT = 0xAF02,
-	PUMP_LEASE_SHARD = 0xAF03
+	PUMP_LEASE_SHARD = 0xAF03,
+	PUMP_LEASE_BACKFILL = 0xAF04
 } PumpLeaseKind;
 
 extern bool lease_try(PumpLeaseKind kind, const char *name, uint32 key);
@@ -204,6 +207,9 @@ extern bool lease_parent_alive(void);
 /* in worker.c */
 extern PGDLLEXPORT void audit_fdw_pump_worker_main(Datum arg);
 extern void pump_wait(int ms);
+extern void pump_refresh_pipeline(PumpWorker *w);
+extern void pump_connect_aws(PumpWorker *w);
+extern void pump_watch_catalog(void);
 extern void pump_take_catalog_changes(PumpWorker *w);
 extern bool pump_owns_shard(PumpWorker *w, const char *shard_id);
 
@@ -215,22 +221,39 @@ extern bool lineage_take_lease(PumpWorker *w, ShardReader *shard);
 extern void lineage_drop_lease(PumpWorker *w, ShardReader *shard);
 extern void lineage_check_lease(PumpWorker *w, ShardReader *shard);
 
+/* in backfill.c and snapshot.c */
+extern const char *const backfill_insert_sql;
+extern Oid	backfill_insert_types[7];
+extern PGDLLEXPORT void audit_fdw_backfill_worker_main(Datum arg);
+
 /* in shard.c */
 extern bool shard_poll(PumpWorker *w, ShardReader *shard);
 extern void shard_reset(ShardReader *shard);
 extern void shard_free(ShardReader *shard);
+extern PendingRecord *shard_next_pending(ShardReader *shard);
+
+/* in pipeline.c: for the SQL functions that manage pipelines */
+extern uint64 run_privileged(const char *sql, int nargs, Oid *types, Datum *values,
+							 const char *nulls);
+extern uint64 run_privileged_first(const char *sql, int nargs, Oid *types, Datum *values,
+								   const char *nulls, Datum *first);
+extern bool require_pipeline_owner(const char *name, bool missing_ok);
 
 /* in delivery.c */
 extern void delivery_flush(PumpWorker *w, ShardReader *shard);
+extern void delivery_send(PumpWorker *w, ShardReader *shard);
 extern bool delivery_due(PumpWorker *w, ShardReader *shard, TimestampTz now);
 extern int	sequence_number_cmp(const char *a, const char *b);
 
 /* in checkpoint.c */
+extern void checkpoint_begin(const char *activity);
+extern void checkpoint_end(void);
 extern PipelineConfig *checkpoint_read_pipeline(const char *name, MemoryContext cxt);
 extern List *checkpoint_read_shards(const char *pipeline, MemoryContext cxt);
 extern void checkpoint_register_shards(const char *pipeline, List *shards,
 									   List *listed_ids);
 extern bool checkpoint_advance(PumpWorker *w, ShardReader *shard, bool drained);
+extern void checkpoint_write_dead_letters(PumpWorker *w, ShardReader *shard);
 extern void checkpoint_report_polls(PumpWorker *w, ShardReader *shard, bool lag_zero);
 extern void checkpoint_mark_sent(PumpWorker *w, ShardReader *shard);
 extern void checkpoint_count_error(const char *pipeline, const char *shard_id,

@@ -54,7 +54,6 @@ static bool ensure_iterator(PumpWorker *w, ShardReader *shard);
 static void handle_trimmed_gap(PumpWorker *w, ShardReader *shard);
 static void note_call_error(PumpWorker *w, ShardReader *shard, AwsError *error);
 static void add_record(PumpWorker *w, ShardReader *shard, const char *text, size_t len);
-static PendingRecord *next_pending(ShardReader *shard);
 static void bad_record_ids(ShardReader *shard, const char *text, size_t len, PendingRecord *rec);
 static bool add_record_from_page(void *arg, const char *text, size_t len);
 static char *iterator_string(const char *raw, size_t len);
@@ -228,8 +227,8 @@ record_string(json_object *obj, const char *key)
 }
 
 /* Room for one more pending record. */
-static PendingRecord *
-next_pending(ShardReader *shard)
+PendingRecord *
+shard_next_pending(ShardReader *shard)
 {
 	PendingRecord *rec;
 
@@ -318,7 +317,7 @@ find_string_field(const char *text, size_t len, const char *key, bool digits)
 static void
 add_record(PumpWorker *w, ShardReader *shard, const char *text, size_t len)
 {
-	PendingRecord *rec = next_pending(shard);
+	PendingRecord *rec = shard_next_pending(shard);
 	AuditRecordInfo info;
 	AuditTransformResult r;
 	char		err[256];

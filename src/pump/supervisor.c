@@ -17,7 +17,11 @@
  *	  another database; its readers then see it gone and hand over to the
  *	  next supervisor's readers (lease.c);
  *	- a new audit_fdw.pump_readers restarts every pipeline's readers with
- *	  the new count.
+ *	  the new count;
+ *	- the same for backfills (snapshot.c): while a running pipeline has a
+ *	  running backfill, worker k of its n reads the segments s with
+ *	  s % n = k that are not done yet; a worker whose segments are all done
+ *	  exits and is not started again.
  *
  *-------------------------------------------------------------------------
  */
@@ -46,6 +50,7 @@ typedef struct LaunchedReader
 	char		pipeline[64];
 	int			slot;
 	int			nslots;
+	bool		backfill;		/* a backfill's worker, not a reader */
 	BackgroundWorkerHandle *handle;
 	TimestampTz started_at;
 	bool		wanted;
@@ -54,7 +59,10 @@ typedef struct LaunchedReader
 static List *launched = NIL;
 
 static List *running_pipelines(void);
-static LaunchedReader *start_reader(const char *pipeline, int slot, int nslots);
+static List *backfill_slots(void);
+static LaunchedReader *start_reader(const char *pipeline, int slot, int nslots, bool backfill);
+static void want_worker(const char *pipeline, int slot, int nslots, bool backfill,
+						TimestampTz now);
 static bool extension_installed(void);
 static void supervisor_pass(void);
 static bool reader_alive(LaunchedReader *r);
@@ -94,6 +102,55 @@ running_pipelines(void)
 	return names;
 }
 
+/* A backfill worker to keep running: its pipeline, slot and slot count. */
+typedef struct BackfillSlot
+{
+	char	   *pipeline;
+	int			slot;
+	int			nslots;
+} BackfillSlot;
+
+/* The backfill workers wanted: of running backfills, slots with segments to read. */
+static List *
+backfill_slots(void)
+{
+	List	   *slots = NIL;
+	MemoryContext caller = CurrentMemoryContext;
+	uint64		i;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "reading audit_fdw.backfill");
+	if (SPI_execute("SELECT b.pipeline, s.segment OPERATOR(pg_catalog.%) b.workers, b.workers "
+					"FROM audit_fdw.backfill b "
+					"JOIN audit_fdw.pipeline p ON p.name = b.pipeline "
+					"JOIN audit_fdw.backfill_segment s ON s.backfill = b.id "
+					"WHERE b.state = 'running' AND p.state = 'running' AND s.state = 'scanning' "
+					"GROUP BY 1, 2, 3 ORDER BY 1, 2", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading audit_fdw.backfill failed");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		MemoryContext old = MemoryContextSwitchTo(caller);
+		BackfillSlot *bs = palloc(sizeof(BackfillSlot));
+
+		bs->pipeline = pstrdup(SPI_getvalue(tup, desc, 1));
+		bs->slot = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
+		bs->nslots = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
+		slots = lappend(slots, bs);
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return slots;
+}
+
 /* Is the extension installed in this database? */
 static bool
 extension_installed(void)
@@ -126,7 +183,7 @@ reader_alive(LaunchedReader *r)
 }
 
 static LaunchedReader *
-start_reader(const char *pipeline, int slot, int nslots)
+start_reader(const char *pipeline, int slot, int nslots, bool backfill)
 {
 	BackgroundWorker worker;
 	PumpWorkerArgs args;
@@ -145,9 +202,20 @@ start_reader(const char *pipeline, int slot, int nslots)
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	worker.bgw_restart_time = BGW_NEVER_RESTART;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "audit_fdw");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "audit_fdw_pump_worker_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "audit_fdw pump %s %d/%d", pipeline, slot + 1, nslots);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "audit_fdw pump");
+	if (backfill)
+	{
+		snprintf(worker.bgw_function_name, BGW_MAXLEN, "audit_fdw_backfill_worker_main");
+		snprintf(worker.bgw_name, BGW_MAXLEN, "audit_fdw backfill %s %d/%d", pipeline,
+				 slot + 1, nslots);
+		snprintf(worker.bgw_type, BGW_MAXLEN, "audit_fdw backfill");
+	}
+	else
+	{
+		snprintf(worker.bgw_function_name, BGW_MAXLEN, "audit_fdw_pump_worker_main");
+		snprintf(worker.bgw_name, BGW_MAXLEN, "audit_fdw pump %s %d/%d", pipeline, slot + 1,
+				 nslots);
+		snprintf(worker.bgw_type, BGW_MAXLEN, "audit_fdw pump");
+	}
 	worker.bgw_notify_pid = MyProcPid;
 	StaticAssertStmt(sizeof(PumpWorkerArgs) <= BGW_EXTRALEN, "PumpWorkerArgs too long");
 	memcpy(worker.bgw_extra, &args, sizeof(args));
@@ -156,8 +224,9 @@ start_reader(const char *pipeline, int slot, int nslots)
 	{
 		ereport(WARNING,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("could not start a reader of pipeline \"%s\"", pipeline),
-				 errhint("Raise max_worker_processes (each pipeline uses audit_fdw.pump_readers workers).")));
+				 errmsg("could not start a %s of pipeline \"%s\"",
+						backfill ? "backfill worker" : "reader", pipeline),
+				 errhint("Raise max_worker_processes (each pipeline uses audit_fdw.pump_readers workers, and a backfill up to audit_fdw.backfill_workers).")));
 		return NULL;
 	}
 
@@ -166,6 +235,7 @@ start_reader(const char *pipeline, int slot, int nslots)
 	strlcpy(r->pipeline, pipeline, sizeof(r->pipeline));
 	r->slot = slot;
 	r->nslots = nslots;
+	r->backfill = backfill;
 	r->handle = handle;
 	r->started_at = GetCurrentTimestamp();
 	launched = lappend(launched, r);
@@ -173,20 +243,63 @@ start_reader(const char *pipeline, int slot, int nslots)
 	return r;
 }
 
+/* Keeps one worker of (pipeline, slot, nslots, kind) running. */
+static void
+want_worker(const char *pipeline, int slot, int nslots, bool backfill, TimestampTz now)
+{
+	LaunchedReader *found = NULL;
+	ListCell   *lc;
+
+	foreach(lc, launched)
+	{
+		LaunchedReader *r = lfirst(lc);
+
+		if (strcmp(r->pipeline, pipeline) == 0 && r->slot == slot && r->nslots == nslots &&
+			r->backfill == backfill)
+		{
+			found = r;
+			break;
+		}
+	}
+	if (found && reader_alive(found))
+	{
+		found->wanted = true;
+		return;
+	}
+	if (found)
+	{
+		/* it exited: start it again, but not in a tight loop */
+		if (!TimestampDifferenceExceeds(found->started_at, now, 1000))
+		{
+			found->wanted = true;
+			return;
+		}
+		launched = list_delete_ptr(launched, found);
+		pfree(found->handle);
+		pfree(found);
+	}
+	found = start_reader(pipeline, slot, nslots, backfill);
+	if (found)
+		found->wanted = true;
+}
+
 /* One pass: start what is missing, stop what is no longer wanted. */
 static void
 supervisor_pass(void)
 {
 	List	   *wanted;
+	List	   *backfills = NIL;
 	ListCell   *lc;
-	ListCell   *lc2;
 	int			nslots = pump_readers;
 	TimestampTz now = GetCurrentTimestamp();
 
 	if (!extension_installed())
 		wanted = NIL;
 	else
+	{
 		wanted = running_pipelines();
+		backfills = backfill_slots();
+	}
 
 	foreach(lc, launched)
 		((LaunchedReader *) lfirst(lc))->wanted = false;
@@ -197,43 +310,19 @@ supervisor_pass(void)
 		int			slot;
 
 		for (slot = 0; slot < nslots; slot++)
-		{
-			LaunchedReader *found = NULL;
+			want_worker(name, slot, nslots, false, now);
+	}
+	foreach(lc, backfills)
+	{
+		BackfillSlot *bs = lfirst(lc);
 
-			foreach(lc2, launched)
-			{
-				LaunchedReader *r = lfirst(lc2);
-
-				if (strcmp(r->pipeline, name) == 0 && r->slot == slot && r->nslots == nslots)
-				{
-					found = r;
-					break;
-				}
-			}
-			if (found && reader_alive(found))
-			{
-				found->wanted = true;
-				continue;
-			}
-			if (found)
-			{
-				/* it exited: start it again, but not in a tight loop */
-				if (!TimestampDifferenceExceeds(found->started_at, now, 1000))
-				{
-					found->wanted = true;
-					continue;
-				}
-				launched = list_delete_ptr(launched, found);
-				pfree(found->handle);
-				pfree(found);
-			}
-			found = start_reader(name, slot, nslots);
-			if (found)
-				found->wanted = true;
-		}
+		want_worker(bs->pipeline, bs->slot, bs->nslots, true, now);
 	}
 
-	/* readers of paused or dropped pipelines, or of an old reader count */
+	/*
+	 * readers of paused or dropped pipelines, or of an old reader count;
+	 * workers of cancelled or finished backfills
+	 */
 	foreach(lc, launched)
 	{
 		LaunchedReader *r = lfirst(lc);

@@ -10,7 +10,11 @@
  * FDW), fields in this order, absent ones left out:
  *
  *	event_id		the stream record's eventID (the deduplication key)
- *	event_name		INSERT | MODIFY | REMOVE
+ *	event_name		INSERT | MODIFY | REMOVE, or SNAPSHOT for an item a backfill
+ *					read with a Scan (audit_transform_item_text: new_image is
+ *					the item, no old_image, event_time the time of the read,
+ *					sequence_number "", which sorts before every stream
+ *					record's, shard_id null)
  *	event_time		ApproximateCreationDateTime as "YYYY-MM-DD HH:MM:SS.mmm"
  *					UTC (rounded to the microsecond, then truncated to the
  *					millisecond, as Python's datetime.utcfromtimestamp does)
@@ -1963,6 +1967,322 @@ audit_scan_records_page(const char *body, size_t len,
 		return bad_record(&st, "malformed response", NULL);
 	if (!saw_records)
 		return bad_record(&st, "the response has no Records array", NULL);
+	return true;
+}
+
+/* ---- snapshot records: an item read by a Scan ---- */
+
+/* FNV-1a, 64 bits: an item's identity in its snapshot record's event id. */
+static uint64_t
+fnv1a64(const char *p, size_t len)
+{
+	uint64_t	h = UINT64_C(14695981039346656037);
+
+	while (len-- > 0)
+	{
+		h ^= (unsigned char) *p++;
+		h *= UINT64_C(1099511628211);
+	}
+	return h;
+}
+
+AuditTransformResult
+audit_transform_item_text(const char *item, size_t len, const char *event_id_prefix,
+						  double read_time, const char *source_table,
+						  const char *region, const char *const *key_names, int nkeys,
+						  AuditBuf *out, AuditRecordInfo *info,
+						  char *errbuf, size_t errlen)
+{
+	TransformState st;
+	TransformState img;
+	Scan		s;
+	size_t		start = out->len;
+	size_t		key_off[AUDIT_MAX_KEYS];
+	size_t		key_len[AUDIT_MAX_KEYS];
+	size_t		keys_start;
+	size_t		id_start;
+	int			i;
+	char		hex[17];
+
+	st.out = out;
+	st.errbuf = errbuf;
+	st.errlen = errlen;
+	img = st;
+	img.out = &scratch;
+	scratch.len = 0;
+	scratch.oom = false;
+	if (errbuf && errlen > 0)
+		errbuf[0] = '\0';
+	if (info)
+		memset(info, 0, sizeof(*info));
+	if (out->oom)
+		return AUDIT_TRANSFORM_OUT_OF_MEMORY;
+	if (nkeys < 1 || nkeys > AUDIT_MAX_KEYS)
+	{
+		bad_record(&st, "a table has one or two key attributes", NULL);
+		return AUDIT_TRANSFORM_BAD_RECORD;
+	}
+	for (i = 0; i < nkeys; i++)
+		key_len[i] = 0;
+
+	/* the item, as new_image, into the scratch buffer; where its keys are */
+	s.p = item;
+	s.end = item + len;
+	if (!expect(&s, '{'))
+	{
+		bad_record(&st, "the item is not an object", NULL);
+		return AUDIT_TRANSFORM_BAD_RECORD;
+	}
+	buf_putc(&scratch, '{');
+	if (!expect(&s, '}'))
+	{
+		bool		first = true;
+
+		do
+		{
+			size_t		name_off;
+			size_t		value_off;
+
+			if (!first)
+				buf_putc(&scratch, ',');
+			first = false;
+			name_off = scratch.len;
+			if (!copy_string(&s, &scratch) || !expect(&s, ':'))
+				goto bad_item;
+			buf_putc(&scratch, ':');
+			value_off = scratch.len;
+			if (!write_av_text(&img, &s, 0))
+				goto bad_item;
+			/* "name": as written (key names have no escapes) */
+			for (i = 0; i < nkeys; i++)
+			{
+				size_t		klen = strlen(key_names[i]);
+
+				if (value_off - name_off == klen + 3 &&
+					memcmp(scratch.data + name_off + 1, key_names[i], klen) == 0)
+				{
+					key_off[i] = name_off;
+					key_len[i] = scratch.len - name_off;
+				}
+			}
+		} while (expect(&s, ','));
+		if (!expect(&s, '}'))
+			goto bad_item;
+	}
+	buf_putc(&scratch, '}');
+	skip_ws(&s);
+	if (s.p != s.end)
+		goto bad_item;
+	if (scratch.oom)
+	{
+		out->oom = true;
+		return AUDIT_TRANSFORM_OUT_OF_MEMORY;
+	}
+	for (i = 0; i < nkeys; i++)
+		if (key_len[i] == 0)
+		{
+			bad_record(&st, "the item lacks key attribute \"%s\"", key_names[i]);
+			return AUDIT_TRANSFORM_BAD_RECORD;
+		}
+
+	/* the keys in the key schema's order: their hash names the record */
+	APPEND_LITERAL(out, "{\"event_id\":\"");
+	id_start = out->len;
+	audit_buf_append(out, event_id_prefix, strlen(event_id_prefix));
+	APPEND_LITERAL(out, "0123456789abcdef\",\"event_name\":\"SNAPSHOT\",\"event_time\":");
+	if (!write_event_time(out, read_time))
+	{
+		bad_record(&st, "the read time is not a time", NULL);
+		goto fail;
+	}
+	APPEND_LITERAL(out, ",\"sequence_number\":\"\",\"shard_id\":null,\"source_table\":");
+	write_cstring_or_null(out, source_table);
+	APPEND_LITERAL(out, ",\"aws_region\":");
+	write_cstring_or_null(out, region);
+	APPEND_LITERAL(out, ",\"keys\":");
+	keys_start = out->len;
+	buf_putc(out, '{');
+	for (i = 0; i < nkeys; i++)
+	{
+		if (i > 0)
+			buf_putc(out, ',');
+		buf_append(out, scratch.data + key_off[i], key_len[i]);
+	}
+	buf_putc(out, '}');
+	if (out->oom)
+		goto fail;
+	{
+		/* the keys object's length; its hash names the record */
+		size_t		klen = out->len - keys_start;
+		char	   *keys_copy;
+		bool		ok;
+
+		snprintf(hex, sizeof(hex), "%016llx",
+				 (unsigned long long) fnv1a64(out->data + keys_start, klen));
+		memcpy(out->data + id_start + strlen(event_id_prefix), hex, 16);
+		/* key_hash reads the keys while it appends to out: from a copy */
+		keys_copy = malloc(klen);
+		if (keys_copy == NULL)
+		{
+			out->oom = true;
+			goto fail;
+		}
+		memcpy(keys_copy, out->data + keys_start, klen);
+		ok = write_key_hashes(&st, keys_copy, klen);
+		free(keys_copy);
+		if (!ok)
+			goto fail;
+		APPEND_LITERAL(out, ",\"new_image\":");
+		buf_append(out, scratch.data, scratch.len);
+		APPEND_LITERAL(out, "}\n");
+		if (out->oom)
+			goto fail;
+		if (info)
+		{
+			info->keys_offset = keys_start;
+			info->keys_len = klen;
+			info->approximate_time = read_time;
+			info->sequence_number = "";
+			info->sequence_number_len = 0;
+			info->event_id = out->data + id_start;
+			info->event_id_len = strlen(event_id_prefix) + 16;
+		}
+	}
+	return AUDIT_TRANSFORM_OK;
+
+bad_item:
+	if (scratch.oom)
+	{
+		out->oom = true;
+		return AUDIT_TRANSFORM_OUT_OF_MEMORY;
+	}
+	if (errbuf && errlen > 0 && errbuf[0] == '\0')
+		bad_record(&st, "malformed item", NULL);
+	return AUDIT_TRANSFORM_BAD_RECORD;
+
+fail:
+	if (out->data)
+	{
+		out->len = start;
+		out->data[start] = '\0';
+	}
+	return out->oom ? AUDIT_TRANSFORM_OUT_OF_MEMORY : AUDIT_TRANSFORM_BAD_RECORD;
+}
+
+/* A number's text as a double (CapacityUnits), false when it is none. */
+static bool
+span_double(const Span *span, double *value)
+{
+	char		text[64];
+	char	   *end;
+
+	if (span->len == 0 || span->len >= sizeof(text))
+		return false;
+	memcpy(text, span->p, span->len);
+	text[span->len] = '\0';
+	*value = strtod(text, &end);
+	return *end == '\0';
+}
+
+bool
+audit_scan_items_page(const char *body, size_t len,
+					  bool (*fn) (void *arg, const char *item, size_t len),
+					  void *arg, AuditScanPage *page, char *errbuf, size_t errlen)
+{
+	Scan		s;
+	TransformState st;
+	bool		saw_items = false;
+
+	st.out = NULL;
+	st.errbuf = errbuf;
+	st.errlen = errlen;
+	memset(page, 0, sizeof(*page));
+	s.p = body;
+	s.end = body + len;
+	if (!expect(&s, '{'))
+		return bad_record(&st, "the response is not a JSON object", NULL);
+	if (expect(&s, '}'))
+		return bad_record(&st, "the response has no Items array", NULL);
+	do
+	{
+		Span		key;
+
+		if (!scan_string(&s, &key) || !expect(&s, ':'))
+			return bad_record(&st, "malformed response", NULL);
+		skip_ws(&s);
+		if (SPAN_IS(&key, "Items") && peek_is(&s, '['))
+		{
+			s.p++;
+			saw_items = true;
+			if (!expect(&s, ']'))
+			{
+				do
+				{
+					Span		item;
+
+					if (!skip_record(&s, &item))
+						return bad_record(&st, "malformed item in Items", NULL);
+					page->nitems++;
+					if (!fn(arg, item.p, item.len))
+						return false;
+				} while (expect(&s, ','));
+				if (!expect(&s, ']'))
+					return bad_record(&st, "malformed Items array", NULL);
+			}
+		}
+		else if (SPAN_IS(&key, "LastEvaluatedKey") && peek_is(&s, '{'))
+		{
+			Span		lek;
+
+			if (!skip_record(&s, &lek))
+				return bad_record(&st, "malformed LastEvaluatedKey", NULL);
+			page->last_evaluated_key = lek.p;
+			page->last_evaluated_key_len = lek.len;
+		}
+		else if (SPAN_IS(&key, "ScannedCount"))
+		{
+			Span		n;
+			double		v;
+
+			if (!skip_value(&s, 0, &n) || !span_double(&n, &v))
+				return bad_record(&st, "malformed ScannedCount", NULL);
+			page->scanned_count = (long) v;
+		}
+		else if (SPAN_IS(&key, "ConsumedCapacity") && peek_is(&s, '{'))
+		{
+			s.p++;
+			if (!expect(&s, '}'))
+			{
+				do
+				{
+					Span		ckey;
+
+					if (!scan_string(&s, &ckey) || !expect(&s, ':'))
+						return bad_record(&st, "malformed ConsumedCapacity", NULL);
+					skip_ws(&s);
+					if (SPAN_IS(&ckey, "CapacityUnits"))
+					{
+						Span		n;
+
+						if (!skip_value(&s, 1, &n) ||
+							!span_double(&n, &page->consumed_capacity))
+							return bad_record(&st, "malformed CapacityUnits", NULL);
+						page->has_consumed_capacity = true;
+					}
+					else if (!skip_value(&s, 1, NULL))
+						return bad_record(&st, "malformed ConsumedCapacity", NULL);
+				} while (expect(&s, ','));
+				if (!expect(&s, '}'))
+					return bad_record(&st, "malformed ConsumedCapacity", NULL);
+			}
+		}
+		else if (!skip_value(&s, 0, NULL))
+			return bad_record(&st, "malformed response", NULL);
+	} while (expect(&s, ','));
+	if (!expect(&s, '}'))
+		return bad_record(&st, "malformed response", NULL);
+	if (!saw_items)
+		return bad_record(&st, "the response has no Items array", NULL);
 	return true;
 }
 

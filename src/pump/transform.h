@@ -100,6 +100,51 @@ extern bool audit_scan_records_page(const char *body, size_t len,
 									size_t *next_iterator_len, int *nrecords,
 									char *errbuf, size_t errlen);
 
+/* A table's key attributes: the partition key and the sort key, if any. */
+#define AUDIT_MAX_KEYS 2
+
+/*
+ * Appends the audit record of one item read by a Scan (an element of
+ * Scan's Items array: an attribute map) to out, newline included: the
+ * record of a backfill.  event_name is SNAPSHOT, new_image the item, keys
+ * its key attributes (key_names, in the key schema's order) with their
+ * key_hash as a stream record has them, event_time
+ * read_time, sequence_number "" (before every stream record's), shard_id
+ * null and no old_image.  event_id is event_id_prefix followed by 16 hex
+ * digits of a hash of the keys, so a record sent again after a restart
+ * has the same event id.  info as for a stream record (sequence_number "").
+ */
+extern AuditTransformResult audit_transform_item_text(const char *item, size_t len,
+													  const char *event_id_prefix,
+													  double read_time,
+													  const char *source_table,
+													  const char *region,
+													  const char *const *key_names,
+													  int nkeys, AuditBuf *out,
+													  AuditRecordInfo *info,
+													  char *errbuf, size_t errlen);
+
+/* What a Scan response says besides its items. */
+typedef struct AuditScanPage
+{
+	int			nitems;
+	long		scanned_count;
+	const char *last_evaluated_key; /* its JSON text in the body; NULL: the last page */
+	size_t		last_evaluated_key_len;
+	double		consumed_capacity;
+	bool		has_consumed_capacity;
+} AuditScanPage;
+
+/*
+ * Walks a Scan response body: fn gets the JSON text of each element of
+ * Items in order; page the rest.  False with errbuf set when the body is
+ * not such a response (or fn returned false).
+ */
+extern bool audit_scan_items_page(const char *body, size_t len,
+								  bool (*fn) (void *arg, const char *item, size_t len),
+								  void *arg, AuditScanPage *page,
+								  char *errbuf, size_t errlen);
+
 /*
  * Writes the exact decimal text of a DynamoDB number as Python's
  * str(decimal.Decimal(text)) renders it.  Returns false when text is not a

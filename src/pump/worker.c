@@ -50,7 +50,6 @@
 
 static long worker_pass(PumpWorker *w);
 static void worker_refresh(PumpWorker *w);
-static void worker_connect_aws(PumpWorker *w);
 static void worker_forget_state(PumpWorker *w);
 static void worker_count_client_retries(PumpWorker *w);
 static void worker_note_pipeline_error(PumpWorker *w, ErrorData *edata);
@@ -63,6 +62,14 @@ static void
 worker_catalog_changed(Datum arg, int cacheid, uint32 hashvalue)
 {
 	catalog_changed = true;
+}
+
+/* A changed server or user mapping sets catalog_changed: a new client. */
+void
+pump_watch_catalog(void)
+{
+	CacheRegisterSyscacheCallback(FOREIGNSERVEROID, worker_catalog_changed, (Datum) 0);
+	CacheRegisterSyscacheCallback(USERMAPPINGOID, worker_catalog_changed, (Datum) 0);
 }
 
 /* Waits ms milliseconds (or until the latch is set); interruptible. */
@@ -92,11 +99,13 @@ pump_owns_shard(PumpWorker *w, const char *shard_id)
 }
 
 /*
- * Re-reads the pipeline row; exits when the pipeline is paused or gone, or
- * when the reader count changed (the launcher starts the new set).
+ * Re-reads the pipeline row (shared by the readers and the backfill's
+ * workers); exits when the supervisor is gone, or the pipeline is paused,
+ * dropped or made again; a new AWS client when the server, its owner or
+ * their options changed.
  */
-static void
-worker_refresh(PumpWorker *w)
+void
+pump_refresh_pipeline(PumpWorker *w)
 {
 	PipelineConfig *config;
 
@@ -104,15 +113,8 @@ worker_refresh(PumpWorker *w)
 	{
 		/* top of the pass: whatever this reader sent is checkpointed */
 		ereport(LOG,
-				(errmsg("audit_fdw pump: pipeline \"%s\" reader %d exits: its supervisor is gone",
-						w->args.pipeline, w->args.slot + 1)));
-		proc_exit(0);
-	}
-	if (w->args.nslots != pump_readers)
-	{
-		ereport(LOG,
-				(errmsg("audit_fdw pump: pipeline \"%s\" reader %d exits: audit_fdw.pump_readers changed",
-						w->args.pipeline, w->args.slot + 1)));
+				(errmsg("audit_fdw pump: pipeline \"%s\" %s %d exits: its supervisor is gone",
+						w->args.pipeline, w->kind, w->args.slot + 1)));
 		proc_exit(0);
 	}
 	config = checkpoint_read_pipeline(w->args.pipeline, w->cxt);
@@ -154,8 +156,8 @@ worker_refresh(PumpWorker *w)
 	{
 		if (w->config != NULL && catalog_changed)
 			ereport(LOG,
-					(errmsg("audit_fdw pump: pipeline \"%s\" reader %d uses the changed server options and user mapping",
-							w->args.pipeline, w->args.slot + 1)));
+					(errmsg("audit_fdw pump: pipeline \"%s\" %s %d uses the changed server options and user mapping",
+							w->args.pipeline, w->kind, w->args.slot + 1)));
 		catalog_changed = false;
 		w->config = config;
 		aws_client_free(w->client);
@@ -163,12 +165,29 @@ worker_refresh(PumpWorker *w)
 	}
 	else
 		w->config = config;
+}
+
+/*
+ * Re-reads the pipeline row and its shards; exits when the reader count
+ * changed (the supervisor starts the new set).
+ */
+static void
+worker_refresh(PumpWorker *w)
+{
+	if (w->args.nslots != pump_readers)
+	{
+		ereport(LOG,
+				(errmsg("audit_fdw pump: pipeline \"%s\" %s %d exits: audit_fdw.pump_readers changed",
+						w->args.pipeline, w->kind, w->args.slot + 1)));
+		proc_exit(0);
+	}
+	pump_refresh_pipeline(w);
 	lineage_sync(w);
 }
 
 /* The AWS client of the pipeline's server and owner's user mapping. */
-static void
-worker_connect_aws(PumpWorker *w)
+void
+pump_connect_aws(PumpWorker *w)
 {
 	MemoryContext old;
 
@@ -204,11 +223,11 @@ pump_take_catalog_changes(PumpWorker *w)
 		return;
 	catalog_changed = false;
 	ereport(LOG,
-			(errmsg("audit_fdw pump: pipeline \"%s\" reader %d uses the changed server options and user mapping",
-					w->args.pipeline, w->args.slot + 1)));
+			(errmsg("audit_fdw pump: pipeline \"%s\" %s %d uses the changed server options and user mapping",
+					w->args.pipeline, w->kind, w->args.slot + 1)));
 	aws_client_free(w->client);
 	w->client = NULL;
-	worker_connect_aws(w);
+	pump_connect_aws(w);
 }
 
 /*
@@ -295,7 +314,7 @@ worker_pass(PumpWorker *w)
 		w->next_refresh = TimestampTzPlusMilliseconds(now, 1000);
 	}
 	if (w->client == NULL)
-		worker_connect_aws(w);
+		pump_connect_aws(w);
 	/*
 	 * Reader 0 discovers shards periodically; any reader does at once when
 	 * it drained a shard (its children are then to be read).
@@ -400,6 +419,7 @@ audit_fdw_pump_worker_main(Datum arg)
 	pass_cxt = AllocSetContextCreate(TopMemoryContext, "audit_fdw pump pass",
 									 ALLOCSET_DEFAULT_SIZES);
 	w->discover_now = (w->args.slot == 0);
+	w->kind = "reader";
 
 	BackgroundWorkerInitializeConnectionByOid(w->args.database, InvalidOid, 0);
 	pgstat_report_appname(MyBgworkerEntry->bgw_name);
@@ -410,8 +430,7 @@ audit_fdw_pump_worker_main(Datum arg)
 	 */
 	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
 	pump_pin_search_path();
-	CacheRegisterSyscacheCallback(FOREIGNSERVEROID, worker_catalog_changed, (Datum) 0);
-	CacheRegisterSyscacheCallback(USERMAPPINGOID, worker_catalog_changed, (Datum) 0);
+	pump_watch_catalog();
 
 	lease_wait(PUMP_LEASE_SLOT, w->args.pipeline,
 			   ((uint32) w->args.nslots << 16) | (uint32) w->args.slot,

@@ -189,6 +189,7 @@ def test_update_from_1_0_keeps_every_row_and_object(fresh_db, emulator):
         assert "layout text DEFAULT 'delivery_time'::text" in args, args
         # key buckets (1.2): a bucket count, no buckets by default
         assert "key_buckets integer DEFAULT 0" in args, args
+    assert_backfill_objects(cur)
 
 
 def test_update_from_1_1_keeps_every_row_and_object(fresh_db, emulator):
@@ -207,6 +208,7 @@ def test_update_from_1_1_keeps_every_row_and_object(fresh_db, emulator):
     update_keeping_every_row(cur)
     cur.execute("SELECT count(*) FROM audit_fdw.pump_error")
     assert cur.fetchone()[0] == errors == 1
+    assert_backfill_objects(cur)
     # 1.2: dead letters say how bytes the database cannot hold are written
     cur.execute("SELECT col_description('audit_fdw.dead_letter'::regclass, attnum) "
                 "FROM pg_attribute WHERE attrelid = 'audit_fdw.dead_letter'::regclass "
@@ -220,6 +222,33 @@ def test_update_from_1_1_keeps_every_row_and_object(fresh_db, emulator):
     fresh = fresh_db().cursor()
     fresh.execute("CREATE EXTENSION audit_fdw")
     assert catalog(cur) == catalog(fresh)
+
+
+def assert_backfill_objects(cur):
+    """1.2's backfill: its tables (kept by pg_dump, closed to PUBLIC), the
+    status view (open to all), and its functions (closed to PUBLIC); the
+    pipelines updated from earlier versions can take a backfill."""
+    cur.execute("SELECT array(SELECT c::regclass::text FROM unnest(extconfig) c ORDER BY 1) "
+                "FROM pg_extension WHERE extname = 'audit_fdw'")
+    assert set(cur.fetchone()[0]) >= {"audit_fdw.backfill", "audit_fdw.backfill_id_seq",
+                                      "audit_fdw.backfill_segment"}
+    for obj, priv, want in (("audit_fdw.backfill", "SELECT", False),
+                            ("audit_fdw.backfill_segment", "SELECT", False),
+                            ("audit_fdw.backfill_status", "SELECT", True)):
+        cur.execute("SELECT has_table_privilege('public', %s, %s)", (obj, priv))
+        assert cur.fetchone()[0] is want, obj
+    for fn in ("audit_fdw.backfill(text, integer, double precision, double precision)",
+               "audit_fdw.cancel_backfill(text)", "audit_fdw.resume_backfill(text)"):
+        cur.execute("SELECT has_function_privilege('public', %s, 'EXECUTE')", (fn,))
+        assert cur.fetchone()[0] is False, fn
+    # a backfill row for the updated pipeline, and its status
+    cur.execute("INSERT INTO audit_fdw.backfill (pipeline, total_segments, workers, "
+                "requested_by, state) VALUES ('orders', 2, 2, 10, 'cancelled') RETURNING id")
+    bid = cur.fetchone()[0]
+    cur.execute("INSERT INTO audit_fdw.backfill_segment (backfill, segment, items_read) "
+                "VALUES (%s, 0, 5), (%s, 1, 7)", (bid, bid))
+    cur.execute("SELECT pipeline, state, segments, items_read FROM audit_fdw.backfill_status")
+    assert cur.fetchall() == [("orders", "cancelled", 2, 12)]
 
 
 def test_updated_catalog_equals_a_fresh_install(fresh_db, emulator):

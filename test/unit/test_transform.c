@@ -388,3 +388,89 @@ TEST(transform_text_copies_strings_and_decodes_escaped_numbers)
 	CHECK_INT_EQ(buf.len, 0);
 	audit_buf_free(&buf);
 }
+
+TEST(transform_item_is_a_snapshot_record)
+{
+	const char *item = "{\"n\":{\"N\":\"1.50\"},\"sk\":{\"N\":\"7\"},"
+		"\"orderId\":{\"S\":\"101\"},\"tags\":{\"SS\":[\"a\",\"b\"]}}";
+	const char *keys2[] = {"orderId", "sk"};
+	AuditBuf	buf;
+	AuditRecordInfo info;
+	char		err[128];
+	char	   *keys;
+	char	   *first;
+
+	audit_buf_init(&buf);
+	CHECK(audit_transform_item_text(item, strlen(item), "snapshot-3-", 1705337067.0, "Orders",
+									"us-east-1", keys2, 2, &buf, &info, err, sizeof(err))
+		  == AUDIT_TRANSFORM_OK);
+	/*
+	 * the keys in key schema order; the event id ends with the FNV-1a 64 of
+	 * their text (Python: h ^= byte; h *= 1099511628211 mod 2**64 from
+	 * 14695981039346656037 gives de97771d143bcf37); key_hash as for a
+	 * stream record (hashlib.sha256(b"101").hexdigest()[-8:])
+	 */
+	CHECK_STR_EQ(buf.data, "{\"event_id\":\"snapshot-3-de97771d143bcf37\",\"event_name\":\"SNAPSHOT\","
+				 "\"event_time\":\"2024-01-15 16:44:27.000\",\"sequence_number\":\"\","
+				 "\"shard_id\":null,\"source_table\":\"Orders\",\"aws_region\":\"us-east-1\","
+				 "\"keys\":{\"orderId\":\"101\",\"sk\":7},"
+				 "\"key_hash\":{\"orderId\":\"3dc84e44\",\"sk\":\"081b2451\"},"
+				 "\"new_image\":{\"n\":1.50,\"sk\":7,\"orderId\":\"101\",\"tags\":[\"a\",\"b\"]}}\n");
+	keys = strndup(buf.data + info.keys_offset, info.keys_len);
+	CHECK_STR_EQ(keys, "{\"orderId\":\"101\",\"sk\":7}");
+	CHECK(info.sequence_number_len == 0 && info.approximate_time == 1705337067.0);
+	CHECK(info.event_id_len == strlen("snapshot-3-") + 16 &&
+		  memcmp(info.event_id, "snapshot-3-", 11) == 0);
+	free(keys);
+	first = strdup(buf.data);
+
+	/* the same item read again (a resent page): the same record */
+	buf.len = 0;
+	CHECK(audit_transform_item_text(item, strlen(item), "snapshot-3-", 1705337067.0, "Orders",
+									"us-east-1", keys2, 2, &buf, &info, err, sizeof(err))
+		  == AUDIT_TRANSFORM_OK);
+	CHECK_STR_EQ(buf.data, first);
+	free(first);
+
+	/* an item without its key, or not an item: the buffer as it was */
+	buf.len = 0;
+	CHECK(audit_transform_item_text("{\"n\":{\"N\":\"1\"}}", 15, "p-", 0, NULL, NULL, keys2, 1,
+									&buf, &info, err, sizeof(err)) == AUDIT_TRANSFORM_BAD_RECORD);
+	CHECK(buf.len == 0 && strstr(err, "orderId") != NULL);
+	CHECK(audit_transform_item_text("{\"n\":{\"X\":\"1\"}}", 15, "p-", 0, NULL, NULL, keys2, 1,
+									&buf, &info, err, sizeof(err)) == AUDIT_TRANSFORM_BAD_RECORD);
+	CHECK(audit_transform_item_text("[1]", 3, "p-", 0, NULL, NULL, keys2, 1,
+									&buf, &info, err, sizeof(err)) == AUDIT_TRANSFORM_BAD_RECORD);
+	CHECK(buf.len == 0);
+	audit_buf_free(&buf);
+}
+
+TEST(transform_scan_page_finds_items_key_and_capacity)
+{
+	const char *body = "{\"ConsumedCapacity\":{\"TableName\":\"t\",\"CapacityUnits\":128.5},"
+		"\"Count\":2,\"Items\":[{\"k\":{\"S\":\"a\"}},{\"k\":{\"S\":\"]}\\\"\"}}],"
+		"\"LastEvaluatedKey\":{\"k\":{\"S\":\"b\"}},\"ScannedCount\":3}";
+	PageRecords pr;
+	AuditScanPage page;
+	char		err[128];
+
+	memset(&pr, 0, sizeof(pr));
+	CHECK(audit_scan_items_page(body, strlen(body), collect_record, &pr, &page, err,
+								sizeof(err)));
+	CHECK_INT_EQ(page.nitems, 2);
+	CHECK_INT_EQ(page.scanned_count, 3);
+	CHECK_STR_EQ(pr.texts[1], "{\"k\":{\"S\":\"]}\\\"\"}}");
+	CHECK(page.has_consumed_capacity && page.consumed_capacity == 128.5);
+	CHECK(page.last_evaluated_key_len == 15 &&
+		  memcmp(page.last_evaluated_key, "{\"k\":{\"S\":\"b\"}}", 15) == 0);
+
+	/* the last page has no LastEvaluatedKey; a body that is not a page */
+	memset(&pr, 0, sizeof(pr));
+	CHECK(audit_scan_items_page("{\"Items\":[],\"Count\":0}", 22, collect_record, &pr, &page,
+								err, sizeof(err)));
+	CHECK(page.last_evaluated_key == NULL && page.nitems == 0 && !page.has_consumed_capacity);
+	CHECK(!audit_scan_items_page("{\"Count\":0}", 11, collect_record, &pr, &page, err,
+								 sizeof(err)));
+	CHECK(!audit_scan_items_page("{\"Items\":[{]}", 13, collect_record, &pr, &page, err,
+								 sizeof(err)));
+}

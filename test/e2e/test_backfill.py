@@ -1,0 +1,267 @@
+"""Backfill: the items a table had before its pipeline started, written into
+the audit table as SNAPSHOT records by a parallel Scan in background
+workers; resumable, rate-limited, cancellable; and the gap policy
+'snapshot'.
+
+Each test makes the table's items first, then a pipeline that starts at
+LATEST (so the stream gives none of them), then a backfill.
+"""
+import collections
+import hashlib
+import os
+import signal
+import time
+
+import psycopg2
+import pytest
+
+from pump_env import pump, pg_log_since, pg_log_size, wait_for  # noqa: F401 (pump: a fixture)
+
+
+def put_items(env, n, start=0, size=0):
+    """n items orderId o<i> with a number and a padding of size bytes."""
+    for base in range(start, start + n, 25):
+        env.ddb.batch_write_item(RequestItems={env.table: [
+            {"PutRequest": {"Item": {"orderId": {"S": "o%06d" % i}, "n": {"N": str(i)},
+                                     "state": {"S": "OPEN"}, "pad": {"S": "x" * max(size, 1)}}}}
+            for i in range(base, min(base + 25, start + n))]})
+
+
+def backfill(env, **kw):
+    args = ", ".join("%s => %%(%s)s" % (k, k) for k in kw)
+    with env.db.cursor() as cur:
+        cur.execute("SELECT audit_fdw.backfill(%%(p)s%s)" % (", " + args if args else ""),
+                    dict(kw, p=env.name))
+        return cur.fetchone()[0]
+
+
+def status(env, backfill_id):
+    with env.db.cursor() as cur:
+        cur.execute("SELECT row_to_json(s) FROM audit_fdw.backfill_status s WHERE backfill = %s",
+                    (backfill_id,))
+        row = cur.fetchone()
+        return row[0] if row else None
+
+
+def wait_done(env, backfill_id, timeout=120):
+    return wait_for("backfill %d done" % backfill_id,
+                    lambda: (status(env, backfill_id) or {}).get("state") == "done"
+                    and status(env, backfill_id), timeout=timeout, interval=0.3)
+
+
+def snapshots(env):
+    return [r for r in env.audit_records() if r["event_name"] == "SNAPSHOT"]
+
+
+def backfill_pids(env):
+    with env.db.cursor() as cur:
+        cur.execute("SELECT pid FROM pg_stat_activity WHERE backend_type = 'audit_fdw backfill' "
+                    "AND application_name LIKE %s", ("audit_fdw backfill " + env.name + " %",))
+        return [r[0] for r in cur.fetchall()]
+
+
+@pytest.fixture
+def loaded(pump):
+    """make(name, n, size): a pipeline at LATEST over a table of n items."""
+    def make(name, n, size=0, **kw):
+        env = pump(name, create_pipeline=False)
+        put_items(env, n, size=size)
+        env.create_pipeline(starting_position="LATEST", **kw)
+        wait_for("readers", lambda: len(env.reader_pids()) >= 1, timeout=20)
+        return env
+    return make
+
+
+def test_every_item_once_as_a_snapshot_record(loaded):
+    """4 segments, 3,000 items: each item exactly once, as SNAPSHOT with
+    new_image = the item, no old_image, sequence_number '', the event time
+    of its read, the same event id if sent again; the status view adds up."""
+    env = loaded("bf_once", 3000)
+    before = time.time()
+    bid = backfill(env, segments=4, read_rate=100000)
+    st = wait_done(env, bid)
+    after = time.time()
+    recs = snapshots(env)
+    ids = collections.Counter(r["keys"]["orderId"] for r in recs)
+    assert len(recs) == 3000 and set(ids.values()) == {1}
+    assert set(ids) == {"o%06d" % i for i in range(3000)}
+    for r in recs[:50]:
+        i = int(r["keys"]["orderId"][1:])
+        assert r["new_image"] == {"orderId": r["keys"]["orderId"], "n": i, "state": "OPEN",
+                                  "pad": "x"}
+        assert "old_image" not in r and r["sequence_number"] == "" and r["shard_id"] is None
+        assert r["source_table"] == env.table and r["aws_region"] == "us-east-1"
+        assert r["event_id"].startswith("snapshot-%d-" % bid)
+        # the key's hash, as the stream's records have it (key buckets)
+        assert r["key_hash"] == {"orderId": hashlib.sha256(
+            r["keys"]["orderId"].encode()).hexdigest()[-8:]}
+        t = time.mktime(time.strptime(r["event_time"][:19], "%Y-%m-%d %H:%M:%S")) - time.timezone
+        # the read's second: truncated, never later than the read
+        assert int(before) <= t <= after and r["event_time"].endswith(".000")
+    assert len({r["event_id"] for r in recs}) == 3000
+    assert st["segments"] == 4 and st["segments_done"] == 4
+    assert st["items_read"] == 3000 and st["records_delivered"] == 3000
+    assert st["records_dead_lettered"] == 0 and st["throttled"] == 0
+    # strongly consistent reads of items under 4 KB: a unit each at most
+    assert 0 < st["consumed_capacity"] <= 3000
+    assert st["eta_seconds"] == 0 and st["finished_at"] is not None
+    assert st["reason"] == "requested" and st["read_rate"] == 100000
+    # the stream is untouched: the pipeline read nothing
+    assert env.delivered() == 0
+    # the workers are gone once done
+    wait_for("backfill workers gone", lambda: backfill_pids(env) == [], timeout=10)
+
+
+def test_rate_limit_is_honoured(loaded):
+    """The capacity consumed a second, measured over the middle of the scan,
+    is within 10% of read_rate."""
+    env = loaded("bf_rate", 8000, size=1000)
+    rate = 80.0
+    bid = backfill(env, segments=4, read_rate=rate)
+    wait_for("the scan under way", lambda: (status(env, bid)["consumed_capacity"] or 0) > 0,
+             timeout=30)
+    time.sleep(1.5)
+    t0, c0 = time.monotonic(), status(env, bid)["consumed_capacity"]
+    time.sleep(6)
+    t1, c1 = time.monotonic(), status(env, bid)["consumed_capacity"]
+    st = status(env, bid)
+    assert st["state"] == "running", "the scan ended before the measurement did"
+    measured = (c1 - c0) / (t1 - t0)
+    assert abs(measured - rate) <= 0.1 * rate, (measured, rate)
+    assert 0 < st["eta_seconds"] and st["table_item_count"] == 8000
+    with env.db.cursor() as cur:
+        cur.execute("SELECT audit_fdw.cancel_backfill(%s)", (env.name,))
+        assert cur.fetchone()[0] == bid
+    wait_for("backfill workers gone", lambda: backfill_pids(env) == [], timeout=10)
+
+
+def test_a_killed_worker_resumes_from_its_checkpoint(loaded):
+    """Every worker terminated mid-scan: the supervisor starts them again,
+    each segment goes on after its last checkpointed page, and every item
+    arrives; only pages in flight at the kill may arrive twice (same event
+    id), and items_read counts each item once."""
+    env = loaded("bf_kill", 12000)
+    bid = backfill(env, segments=4, read_rate=150)
+    wait_for("a third read", lambda: (status(env, bid)["items_read"] or 0) >= 4000, timeout=60)
+    pids = backfill_pids(env)
+    assert len(pids) == 4
+    with env.db.cursor() as cur:
+        for pid in pids:
+            cur.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    wait_for("new workers", lambda: set(backfill_pids(env)) - set(pids), timeout=20)
+    st = wait_done(env, bid, timeout=120)
+    assert st["items_read"] == 12000 and st["segments_done"] == 4
+    recs = snapshots(env)
+    per_item = collections.Counter(r["keys"]["orderId"] for r in recs)
+    assert set(per_item) == {"o%06d" % i for i in range(12000)}
+    # a resent record is the same record
+    by_id = {}
+    for r in recs:
+        assert by_id.setdefault(r["event_id"], r["keys"]) == r["keys"]
+    assert len(by_id) == 12000
+    # at most the pages in flight (a page is about a quarter second of a
+    # worker's rate) were sent twice
+    assert len(recs) - 12000 <= 4 * 2000, len(recs)
+
+
+def test_cancel_resume_and_who_may(loaded, db):
+    """cancel_backfill stops the workers and keeps the checkpoints;
+    resume_backfill goes on; one backfill runs at a time; arguments are
+    checked; only the pipeline's owner (or a member, or a superuser) may
+    act, and nobody without a grant."""
+    env = loaded("bf_cancel", 6000)
+    bid = backfill(env, segments=3, read_rate=100)
+    wait_for("some pages", lambda: (status(env, bid)["items_read"] or 0) > 0, timeout=30)
+    with env.db.cursor() as cur:
+        with pytest.raises(psycopg2.errors.ObjectInUse) as e:
+            cur.execute("SELECT audit_fdw.backfill(%s)", (env.name,))
+        assert "cancel_backfill" in e.value.diag.message_hint
+        cur.execute("SELECT audit_fdw.cancel_backfill(%s)", (env.name,))
+        assert cur.fetchone()[0] == bid
+    wait_for("backfill workers gone", lambda: backfill_pids(env) == [], timeout=10)
+    read = status(env, bid)["items_read"]
+    time.sleep(1.5)
+    st = status(env, bid)
+    assert st["state"] == "cancelled" and st["items_read"] == read < 6000
+    with env.db.cursor() as cur:
+        with pytest.raises(psycopg2.errors.ObjectNotInPrerequisiteState):
+            cur.execute("SELECT audit_fdw.cancel_backfill(%s)", (env.name,))
+        env.db.rollback() if not env.db.autocommit else None
+        for args, msg in ((("x", 0, None, 0.5), "segments"), (("x", 1001, None, 0.5), "segments"),
+                          (("x", 4, -1, 0.5), "read_rate"), (("x", 4, None, 0), "capacity_share"),
+                          (("x", 4, float("nan"), 0.5), "read_rate")):
+            with pytest.raises(psycopg2.errors.InvalidParameterValue) as e:
+                cur.execute("SELECT audit_fdw.backfill(%s, %s, %s, %s)", (env.name,) + args[1:])
+            assert msg in e.value.diag.message_primary
+        with pytest.raises(psycopg2.errors.UndefinedObject):
+            cur.execute("SELECT audit_fdw.backfill('no_such_pipeline')")
+        cur.execute("SELECT audit_fdw.resume_backfill(%s)", (env.name,))
+        assert cur.fetchone()[0] == bid
+    st = wait_done(env, bid, timeout=120)
+    assert st["items_read"] == 6000
+    ids = collections.Counter(r["keys"]["orderId"] for r in snapshots(env))
+    assert len(ids) == 6000
+    # a stranger, with and without EXECUTE; a member of the owner's role
+    role = "bf_stranger_" + env.name[-6:]
+    with db.cursor() as cur:
+        cur.execute("CREATE ROLE %s" % role)
+        try:
+            cur.execute("SET ROLE %s" % role)
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                cur.execute("SELECT audit_fdw.backfill(%s)", (env.name,))
+            cur.execute("RESET ROLE")
+            cur.execute("GRANT EXECUTE ON FUNCTION audit_fdw.backfill(text, integer, "
+                        "double precision, double precision), audit_fdw.cancel_backfill(text) "
+                        "TO %s" % role)
+            cur.execute("SET ROLE %s" % role)
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege) as e:
+                cur.execute("SELECT audit_fdw.backfill(%s)", (env.name,))
+            assert "must be the owner" in e.value.diag.message_primary
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                cur.execute("SELECT audit_fdw.cancel_backfill(%s)", (env.name,))
+            cur.execute("RESET ROLE")
+            # the status view is readable by anyone
+            cur.execute("SET ROLE %s" % role)
+            cur.execute("SELECT count(*) FROM audit_fdw.backfill_status WHERE backfill = %s",
+                        (bid,))
+            assert cur.fetchone()[0] == 1
+        finally:
+            cur.execute("RESET ROLE")
+            cur.execute("DROP OWNED BY %s" % role)
+            cur.execute("DROP ROLE %s" % role)
+
+
+def test_default_rate_and_throttling(pump, emulator):
+    """Without read_rate: capacity_share of a provisioned table's
+    ReadCapacityUnits (DescribeTable).  Reads above the table's capacity
+    are throttled (ProvisionedThroughputExceededException): counted, backed
+    off, and every item still arrives."""
+    emulator.configure(dynamodb_burst_seconds=0)
+    try:
+        env = pump("bf_thr", create_pipeline=False)
+        env.ddb.update_table(TableName=env.table, BillingMode="PROVISIONED",
+                             ProvisionedThroughput={"ReadCapacityUnits": 40,
+                                                    "WriteCapacityUnits": 5})
+        put_items(env, 2000, size=300)
+        env.create_pipeline(starting_position="LATEST")
+        bid = backfill(env, segments=2)
+        wait_for("the rate from DescribeTable",
+                 lambda: status(env, bid)["read_rate"] is not None, timeout=30)
+        assert status(env, bid)["read_rate"] == 20.0
+        with env.db.cursor() as cur:
+            cur.execute("SELECT audit_fdw.cancel_backfill(%s)", (env.name,))
+        wait_for("backfill workers gone", lambda: backfill_pids(env) == [], timeout=10)
+        # three times the table's capacity: throttled, and still complete
+        with env.db.cursor() as cur:
+            cur.execute("UPDATE audit_fdw.backfill SET read_rate = 120 WHERE id = %s", (bid,))
+            cur.execute("SELECT audit_fdw.resume_backfill(%s)", (env.name,))
+        st = wait_done(env, bid, timeout=120)
+        assert st["throttled"] > 0 and st["items_read"] == 2000
+        ids = collections.Counter(r["keys"]["orderId"] for r in snapshots(env))
+        assert len(ids) == 2000
+        with env.db.cursor() as cur:
+            cur.execute("SELECT sum(count) FROM audit_fdw.pump_error WHERE pipeline = %s "
+                        "AND code = 'ProvisionedThroughputExceededException'", (env.name,))
+            assert cur.fetchone()[0] > 0
+    finally:
+        emulator.configure(dynamodb_burst_seconds=300)
