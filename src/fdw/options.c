@@ -126,7 +126,7 @@ static const AuditFdwOption valid_options[] = {
 #define DEFAULT_CATALOG			"AwsDataCatalog"
 #define DEFAULT_DATABASE		"default"
 #define DEFAULT_WORKGROUP		"primary"
-#define DEFAULT_POLL_INITIAL_MS	20
+#define DEFAULT_POLL_INITIAL_MS	10
 #define DEFAULT_POLL_MAX_MS		1000
 #define DEFAULT_STARTUP_COST	10000.0
 #define DEFAULT_TUPLE_COST		0.01

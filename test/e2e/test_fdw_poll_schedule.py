@@ -1,0 +1,63 @@
+"""What waiting for an Athena query costs (src/fdw/scan.c, POLL_FRACTION):
+with the server's default poll options, GetQueryExecution polls are at
+least poll_initial_ms (10 ms) and a fortieth of the run time so far apart,
+so a 1 s query is polled about 80 times, not more; what the polls make a
+short query wait is measured by bench/fdw_fetch_bench
+(fdw_latency_overhead), not here."""
+import uuid
+
+import pytest
+
+from athena_tables import (athena_server, ensure_buckets, ensure_database, put_json_lines,
+                           replace_json_table)
+from conftest import connect
+
+SERVER = "fdw_poll"
+BUCKET = "fdw-poll-data"
+RESULTS = "fdw-poll-results"
+DATABASE = "fdw_poll"
+RUN = uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="module")
+def cur(emulator):
+    emulator.clear_faults()
+    s3 = emulator.client("s3")
+    glue = emulator.client("glue")
+    ensure_buckets(s3, BUCKET, RESULTS)
+    ensure_database(glue, DATABASE)
+    replace_json_table(glue, DATABASE, "tiny", [("id", "bigint")], f"s3://{BUCKET}/{RUN}/")
+    put_json_lines(s3, BUCKET, f"{RUN}/p.json", [{"id": i} for i in range(10)])
+    conn = connect()
+    c = conn.cursor()
+    # the default poll options
+    athena_server(c, SERVER, emulator.url, DATABASE, RESULTS, fast=False)
+    c.execute("DROP FOREIGN TABLE IF EXISTS fdw_poll_tiny")
+    c.execute(f"""CREATE FOREIGN TABLE fdw_poll_tiny (id bigint)
+        SERVER {SERVER} OPTIONS ("table" 'tiny')""")
+    yield c
+    emulator.configure(athena_min_query_ms=0)
+    c.execute(f"DROP SERVER {SERVER} CASCADE")
+    conn.close()
+
+
+def test_polls_of_a_one_second_query(cur, emulator):
+    seq = emulator.requests()[-1]["seq"]
+    emulator.configure(athena_min_query_ms=1000)
+    try:
+        cur.execute("SELECT count(*) FROM fdw_poll_tiny WHERE id >= 0")
+        assert cur.fetchone() == (10,)
+    finally:
+        emulator.configure(athena_min_query_ms=0)
+    reqs = [r for r in emulator.requests(service="athena") if r["seq"] > seq]
+    start = [r["time"] for r in reqs if r["operation"] == "StartQueryExecution"]
+    polls = [r["time"] for r in reqs if r["operation"] == "GetQueryExecution"]
+    assert len(start) == 1
+    # 40 polls 10 ms apart in the first 0.4 s, 40 * ln(2.5) = 37 after
+    assert 2 <= len(polls) <= 85, len(polls)
+    # never closer than the schedule (less a millisecond of clock rounding)
+    for before, after in zip(polls, polls[1:]):
+        gap_ms = (after - before) * 1000
+        assert gap_ms >= max(10, (before - start[0]) * 1000 / 40) - 1.5, (gap_ms, before - start[0])
+    # the query was over when the last poll came
+    assert polls[-1] - start[0] >= 1.0
