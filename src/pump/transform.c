@@ -62,6 +62,7 @@
 #include <emmintrin.h>
 #endif
 
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include "pump/transform.h"
@@ -1670,10 +1671,25 @@ void
 audit_key_hash(const char *text, size_t len, char *hex)
 {
 	static const char digits[] = "0123456789abcdef";
+	/*
+	 * One digest context, fetched once and reused: OpenSSL 3's one-shot
+	 * SHA256() fetches the algorithm under a lock on every call, which cost
+	 * more than the hash of a short key.
+	 */
+	static EVP_MD *sha256;
+	static EVP_MD_CTX *ctx;
 	unsigned char md[SHA256_DIGEST_LENGTH];
 	int			from = SHA256_DIGEST_LENGTH - AUDIT_KEY_HASH_DIGITS / 2;
 
-	SHA256((const unsigned char *) text, len, md);
+	if (sha256 == NULL)
+		sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (ctx == NULL)
+		ctx = EVP_MD_CTX_new();
+	if (sha256 == NULL || ctx == NULL ||
+		!EVP_DigestInit_ex2(ctx, sha256, NULL) ||
+		!EVP_DigestUpdate(ctx, text, len) ||
+		!EVP_DigestFinal_ex(ctx, md, NULL))
+		SHA256((const unsigned char *) text, len, md);
 	for (int i = from; i < SHA256_DIGEST_LENGTH; i++)
 	{
 		*hex++ = digits[md[i] >> 4];
