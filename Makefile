@@ -88,6 +88,15 @@ endif
 ifeq ($(PG_MISSING),)
 include $(PGXS)
 
+# Header dependencies: each object notes the headers it was compiled with
+# (gcc -MMD), so a changed header rebuilds every object (and bitcode file)
+# that includes it; a struct that grew is never read by a stale object.
+DEPFLAGS = -MMD -MP -MT $@ -MT $(@:.o=.bc) -MF $(@:.o=.d)
+%.o : %.c
+	$(COMPILE.c) $(DEPFLAGS) -o $@ $<
+-include $(OBJS:.o=.d)
+EXTRA_CLEAN += $(OBJS:.o=.d)
+
 # The pump and foreign-table tests read the AWS emulator's address from
 # AUDIT_FDW_EMULATOR_URL; test/run starts a cluster and the emulator and sets it.
 installcheck: installcheck-needs-emulator
