@@ -26,6 +26,7 @@ OBJS = \
 	src/aws/sigv4.o \
 	src/aws/sts.o \
 	src/aws/xml.o \
+	src/fdw/batchjoin.o \
 	src/fdw/csv.o \
 	src/fdw/dialect.o \
 	src/fdw/deparse.o \

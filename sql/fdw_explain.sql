@@ -172,6 +172,65 @@ CREATE FOREIGN TABLE odd ("we""ird" text OPTIONS (column_name 'Col"1'), n int)
   SERVER athena OPTIONS (database 'my"db', "table" 'ta''ble');
 EXPLAIN (VERBOSE, COSTS OFF) SELECT * FROM odd WHERE "we""ird" = 'x' AND n = 1;
 
+-- a local table joined with the audit table: the keys of a batch of local
+-- rows go to Athena as one IN list (a batched join) where that costs less
+-- than reading the whole history or one query per local row
+CREATE TABLE customers (id int, order_id text, n int, ts timestamptz, w float8,
+                        segment text);
+INSERT INTO customers
+SELECT g, (100 + g)::text, g, '2024-01-15'::timestamptz + g * interval '1 hour', g,
+       CASE WHEN g % 20 = 0 THEN 'vip' ELSE 'std' END
+  FROM generate_series(1, 2000) g;
+ANALYZE customers;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT c.id, a.event_time, a.new_state
+  FROM customers c JOIN orders_audit a ON a.order_id = c.order_id
+ WHERE c.segment = 'vip';
+-- a cast on the local side; integers of two widths
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT c.id, a.event_time FROM customers c JOIN orders_audit a ON a.order_id = c.id::text
+ WHERE c.segment = 'vip';
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT c.id, a.event_time FROM customers c JOIN orders_audit a ON a.quantity = c.n::bigint
+ WHERE c.segment = 'vip';
+-- a left join; a second join condition is checked here
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT c.id, a.event_time FROM customers c
+  LEFT JOIN orders_audit a ON a.order_id = c.order_id AND a.quantity > c.n
+ WHERE c.segment = 'vip';
+-- EXISTS and NOT EXISTS
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT c.id FROM customers c
+ WHERE c.segment = 'vip' AND EXISTS (SELECT 1 FROM orders_audit a
+                                     WHERE a.order_id = c.order_id AND a.new_state <> 'OPEN');
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT c.id FROM customers c
+ WHERE c.segment = 'vip' AND NOT EXISTS (SELECT 1 FROM orders_audit a
+                                         WHERE a.order_id = c.order_id);
+-- the batch size
+SET audit_fdw.join_batch_size = 200;
+EXPLAIN (COSTS OFF)
+SELECT c.id, a.event_time FROM customers c JOIN orders_audit a ON a.order_id = c.order_id
+ WHERE c.segment = 'vip';
+RESET audit_fdw.join_batch_size;
+-- every customer: one scan of the history and a hash join
+EXPLAIN (COSTS OFF)
+SELECT c.id, a.event_time FROM customers c JOIN orders_audit a ON a.order_id = c.order_id;
+-- keys that are not sent: timestamps (Athena keeps milliseconds), floats
+EXPLAIN (COSTS OFF)
+SELECT c.id FROM customers c JOIN orders_audit a ON a.event_time = c.ts
+ WHERE c.segment = 'vip';
+EXPLAIN (COSTS OFF)
+SELECT c.id FROM customers c JOIN orders_audit a ON a.weight = c.w
+ WHERE c.segment = 'vip';
+-- turned off
+SET audit_fdw.enable_batched_join = off;
+EXPLAIN (COSTS OFF)
+SELECT c.id, a.event_time FROM customers c JOIN orders_audit a ON a.order_id = c.order_id
+ WHERE c.segment = 'vip';
+RESET audit_fdw.enable_batched_join;
+DROP TABLE customers;
+
 -- pushdown can be turned off
 SET audit_fdw.enable_pushdown = off;
 EXPLAIN (VERBOSE, COSTS OFF)

@@ -227,9 +227,9 @@ SELECT count(*), count(a.event_id), count(b.event_id) FROM audit a
   FULL JOIN audit2 b ON a.event_id = b.event_id;
 SELECT count(*), count(a.event_id), count(b.event_id) FROM audit a
   FULL JOIN audit2 b ON a.event_id = b.event_id;
--- a join with a local table: a parameterized scan when few outer rows
--- meet a very large table (one Athena query per outer value), else a
--- hash join over one scan
+-- a join with a local table: the outer rows' keys go to Athena as one IN
+-- list per batch (a batched join) when few outer rows meet a large table;
+-- without it, a parameterized scan (one Athena query per outer value)
 CREATE TABLE vip (order_id text);
 INSERT INTO vip VALUES ('104'), ('108');
 ANALYZE vip;
@@ -238,6 +238,14 @@ EXPLAIN (VERBOSE, COSTS OFF)
 SELECT v.order_id, a.event_time, a.new_state FROM vip v JOIN audit a ON a.order_id = v.order_id;
 SELECT v.order_id, a.event_time, a.new_state FROM vip v JOIN audit a ON a.order_id = v.order_id
  ORDER BY 1, 2;
+SET audit_fdw.enable_batched_join = off;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT v.order_id, a.event_time, a.new_state FROM vip v JOIN audit a ON a.order_id = v.order_id;
+SELECT v.order_id, a.event_time, a.new_state FROM vip v JOIN audit a ON a.order_id = v.order_id
+ ORDER BY 1, 2;
+RESET audit_fdw.enable_batched_join;
+-- at the default size too, one batch reads what a plain scan reads and
+-- transfers only the rows of the keys
 ALTER FOREIGN TABLE audit OPTIONS (SET estimated_rows '1000');
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT v.order_id, a.event_time, a.new_state FROM vip v JOIN audit a ON a.order_id = v.order_id;

@@ -180,6 +180,8 @@ static void deparse_comparison(Node *left, Node *right, CmpKind kind,
 							   deparse_expr_cxt *cxt);
 static void deparse_like(OpExpr *op, deparse_expr_cxt *cxt);
 static void deparse_saop(ScalarArrayOpExpr *saop, deparse_expr_cxt *cxt);
+static void add_runtime_value(Expr *node, deparse_expr_cxt *cxt,
+							  AuditFdwRounding rounding);
 static void deparse_bool_expr(BoolExpr *b, deparse_expr_cxt *cxt);
 static void deparse_func(FuncExpr *fe, deparse_expr_cxt *cxt);
 static void deparse_aggref(Aggref *agg, deparse_expr_cxt *cxt);
@@ -329,6 +331,67 @@ audit_is_foreign_param(PlannerInfo *root, RelOptInfo *baserel, Expr *expr,
 	if (widened)
 		*widened = cxt.widened;
 	return ok;
+}
+
+/*
+ * A join clause "inner_arg = outer_arg" whose outer values a batched join
+ * (batchjoin.c) may send as one list, inner_arg IN (v1, v2, ...): the
+ * clause ships as a parameterized scan's would, without widening; the
+ * operator is a built-in equality; the values are of a type written as
+ * literals at executor start, other than timestamps (a value between two
+ * milliseconds would need widening) and floats; and inner_arg is computed
+ * from baserel's columns alone.  Athena then returns exactly the rows
+ * equal to one of the values, which the join rechecks locally.
+ */
+bool
+audit_is_batch_key(PlannerInfo *root, RelOptInfo *baserel, Expr *clause,
+				   Expr *inner_arg, Expr *outer_arg, Oid inputcollid)
+{
+	classify_cxt cxt;
+	bool		widened = false;
+	Oid			outer_type = exprType((Node *) outer_arg);
+	Oid			inner_type = exprType((Node *) inner_arg);
+
+	if (!IsA(clause, OpExpr) || !audit_is_builtin(((OpExpr *) clause)->opno) ||
+		cmp_kind(((OpExpr *) clause)->opno) != CMP_EQ)
+		return false;
+	if (!is_runtime_type(outer_type) || outer_type == TIMESTAMPOID ||
+		outer_type == TIMESTAMPTZOID || !OidIsValid(get_array_type(outer_type)))
+		return false;
+	if (!audit_is_shippable_type(inner_type) || is_float_type(inner_type) ||
+		inner_type == TIMESTAMPOID || inner_type == TIMESTAMPTZOID)
+		return false;
+	if ((is_text_type(outer_type) || is_text_type(inner_type)) &&
+		!audit_is_deterministic_collation(inputcollid))
+		return false;
+	if (!audit_is_foreign_param(root, baserel, clause, &widened) || widened)
+		return false;
+	init_classify(&cxt, root, baserel);
+	return contains_scan_vars((Node *) inner_arg, cxt.relids) &&
+		bms_is_subset(pull_varnos(root, (Node *) inner_arg), baserel->relids) &&
+		classify((Node *) inner_arg, &cxt, false);
+}
+
+/*
+ * The condition a batched join adds to its inner scan: inner_arg IN (the
+ * batch's keys).  It is a ScalarArrayOpExpr over a NULL array constant of
+ * the keys' array type, a form no query ships otherwise (classify_saop
+ * refuses NULL arrays): the deparser writes its list as a runtime value
+ * (AUDIT_BATCH_KEYS) that the join's node sets before each query.
+ */
+Expr *
+audit_batch_keys_clause(Expr *inner_arg, Oid outer_type)
+{
+	ScalarArrayOpExpr *saop = makeNode(ScalarArrayOpExpr);
+
+	saop->opno = InvalidOid;	/* written as IN, never evaluated here */
+	saop->useOr = true;
+	saop->inputcollid = InvalidOid;
+	saop->args = list_make2(inner_arg,
+							makeNullConst(get_array_type(outer_type), -1,
+										  InvalidOid));
+	saop->location = -1;
+	return (Expr *) saop;
 }
 
 /*
@@ -2004,7 +2067,13 @@ deparse_value(Expr *node, deparse_expr_cxt *cxt, AuditFdwRounding rounding)
 		deparse_expr((Expr *) n, cxt);
 		return;
 	}
-	/* close the current part: the value goes between two parts */
+	add_runtime_value(node, cxt, rounding);
+}
+
+/* A value written at executor start: it goes between two parts. */
+static void
+add_runtime_value(Expr *node, deparse_expr_cxt *cxt, AuditFdwRounding rounding)
+{
 	cxt->parts = lappend(cxt->parts, makeString(pstrdup(cxt->buf->data)));
 	resetStringInfo(cxt->buf);
 	cxt->runtime_exprs = lappend(cxt->runtime_exprs, node);
@@ -2389,6 +2458,16 @@ deparse_saop(ScalarArrayOpExpr *saop, deparse_expr_cxt *cxt)
 	int			nelems;
 	int			i;
 
+	if (arr->constisnull)
+	{
+		/* a batched join's keys (audit_batch_keys_clause) */
+		appendStringInfoChar(cxt->buf, '(');
+		deparse_expr(linitial(saop->args), cxt);
+		appendStringInfoString(cxt->buf, " IN (");
+		add_runtime_value((Expr *) arr, cxt, AUDIT_BATCH_KEYS);
+		appendStringInfoString(cxt->buf, "))");
+		return;
+	}
 	get_typlenbyvalalign(elemtype, &elmlen, &elmbyval, &elmalign);
 	deconstruct_array(DatumGetArrayTypeP(arr->constvalue), elemtype, elmlen,
 					  elmbyval, elmalign, &elems, &nulls, &nelems);

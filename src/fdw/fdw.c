@@ -24,7 +24,8 @@
  * fdw_tuple_cost to transfer.  So one query computing a join or an
  * aggregate is cheaper than two queries or many rows, and a parameterized
  * scan pays the startup once per outer row: the planner picks it only for
- * a few outer rows.
+ * a few outer rows.  A batched join (batchjoin.c) pays it once per batch
+ * of outer rows, whose keys go as one IN list.
  *
  *-------------------------------------------------------------------------
  */
@@ -53,6 +54,7 @@
 #include "utils/rel.h"
 #include "utils/selfuncs.h"
 
+#include "compat.h"
 #include "fdw/fdw.h"
 #include "fdw/scan.h"
 
@@ -67,7 +69,9 @@
 enum AuditFdwPathPrivateIndex
 {
 	AuditFdwPathPrivateHasFinalSort,	/* Integer (bool) */
-	AuditFdwPathPrivateHasLimit		/* Integer (bool) */
+	AuditFdwPathPrivateHasLimit,	/* Integer (bool) */
+	/* Expr, the inner scan of a batched join only: the keys' condition */
+	AuditFdwPathPrivateBatchKeys
 };
 
 PG_FUNCTION_INFO_V1(audit_fdw_handler);
@@ -179,6 +183,7 @@ fdw_init(void)
 							NULL, NULL, NULL);
 	audit_scan_init();
 	audit_query_log_init();
+	audit_batch_join_init();
 }
 
 /*
@@ -335,7 +340,7 @@ auditGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 	AuditFdwRelationInfo *fpinfo = (AuditFdwRelationInfo *) baserel->fdw_private;
 
 	add_path(baserel, (Path *)
-			 create_foreignscan_path(root, baserel, NULL,
+			 audit_create_foreignscan_path(root, baserel, NULL,
 									 fpinfo->rows,
 									 fpinfo->startup_cost,
 									 fpinfo->total_cost,
@@ -349,7 +354,7 @@ auditGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 	/* a scan sorted by the query's ORDER BY (or merge join keys) */
 	if (query_pathkeys_ok(root, baserel, root->query_pathkeys))
 		add_path(baserel, (Path *)
-				 create_foreignscan_path(root, baserel, NULL,
+				 audit_create_foreignscan_path(root, baserel, NULL,
 										 fpinfo->rows,
 										 fpinfo->startup_cost,
 										 fpinfo->startup_cost +
@@ -460,11 +465,32 @@ add_param_paths(PlannerInfo *root, RelOptInfo *baserel)
 			remote_rows * (fpinfo->options->fdw_tuple_cost + cpu_tuple_cost);
 
 		add_path(baserel, (Path *)
-				 create_foreignscan_path(root, baserel, NULL, rows,
+				 audit_create_foreignscan_path(root, baserel, NULL, rows,
 										 startup, total, NIL,
 										 ppi->ppi_req_outer, NULL,
 										 fdw_path_private(false, false)));
 	}
+}
+
+/*
+ * The inner side of a batched join (batchjoin.c): a scan of baserel
+ * without parameters that also sends keys_clause (audit_batch_keys_clause),
+ * costed as one query of the plain scan.
+ */
+Path *
+audit_batch_inner_path(PlannerInfo *root, RelOptInfo *baserel,
+					   Expr *keys_clause)
+{
+	AuditFdwRelationInfo *fpinfo = (AuditFdwRelationInfo *) baserel->fdw_private;
+	List	   *fdw_private = fdw_path_private(false, false);
+
+	fdw_private = lappend(fdw_private, keys_clause);
+	return (Path *) audit_create_foreignscan_path(root, baserel, NULL,
+												  fpinfo->rows,
+												  fpinfo->startup_cost,
+												  fpinfo->total_cost,
+												  NIL, NULL, NULL,
+												  fdw_private);
 }
 
 /* ------------------------------------------------------------------------
@@ -626,7 +652,7 @@ auditGetForeignJoinPaths(PlannerInfo *root, RelOptInfo *joinrel,
 	fpinfo->startup_cost = startup_cost;
 	fpinfo->total_cost = total_cost;
 
-	joinpath = create_foreign_join_path(root, joinrel, NULL, rows,
+	joinpath = audit_create_foreign_join_path(root, joinrel, NULL, rows,
 										startup_cost, total_cost, NIL,
 										joinrel->lateral_relids, NULL,
 										fdw_path_private(false, false));
@@ -635,7 +661,7 @@ auditGetForeignJoinPaths(PlannerInfo *root, RelOptInfo *joinrel,
 	/* sorted by the query's ORDER BY */
 	if (query_pathkeys_ok(root, joinrel, root->query_pathkeys))
 		add_path(joinrel, (Path *)
-				 create_foreign_join_path(root, joinrel, NULL, rows,
+				 audit_create_foreign_join_path(root, joinrel, NULL, rows,
 										  startup_cost,
 										  startup_cost + (total_cost - startup_cost) *
 										  SORT_COST_MULTIPLIER,
@@ -829,7 +855,7 @@ add_grouping_paths(PlannerInfo *root, RelOptInfo *input_rel,
 	fpinfo->total_cost = total_cost;
 
 	add_path(grouped_rel, (Path *)
-			 create_foreign_upper_path(root, grouped_rel, grouped_rel->reltarget,
+			 audit_create_foreign_upper_path(root, grouped_rel, grouped_rel->reltarget,
 									   rows, startup_cost, total_cost, NIL,
 									   NULL, fdw_path_private(false, false)));
 }
@@ -892,7 +918,7 @@ add_distinct_paths(PlannerInfo *root, RelOptInfo *input_rel,
 	fpinfo->total_cost = total_cost;
 
 	add_path(distinct_rel, (Path *)
-			 create_foreign_upper_path(root, distinct_rel, target, rows,
+			 audit_create_foreign_upper_path(root, distinct_rel, target, rows,
 									   startup_cost, total_cost, NIL, NULL,
 									   fdw_path_private(false, false)));
 
@@ -933,7 +959,7 @@ add_ordered_paths(PlannerInfo *root, RelOptInfo *input_rel,
 	total_cost = fpinfo->total_cost;
 
 	add_path(ordered_rel, (Path *)
-			 create_foreign_upper_path(root, input_rel,
+			 audit_create_foreign_upper_path(root, input_rel,
 									   root->upper_targets[UPPERREL_ORDERED],
 									   fpinfo->rows, fpinfo->startup_cost,
 									   total_cost, root->sort_pathkeys, NULL,
@@ -1059,7 +1085,7 @@ add_final_paths(PlannerInfo *root, RelOptInfo *input_rel,
 
 	final_rel->fdw_private = new_upper_fpinfo(query_rel, UPPERREL_FINAL);
 	add_path(final_rel, (Path *)
-			 create_foreign_upper_path(root, query_rel,
+			 audit_create_foreign_upper_path(root, query_rel,
 									   root->upper_targets[UPPERREL_FINAL],
 									   rows, startup_cost, total_cost,
 									   root->sort_pathkeys, NULL,
@@ -1127,6 +1153,15 @@ auditGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 			}
 			else
 				local_exprs = lappend(local_exprs, ri->clause);
+		}
+		/* the inner scan of a batched join: its keys go to Athena too */
+		if (list_length(best_path->fdw_private) > AuditFdwPathPrivateBatchKeys)
+		{
+			Expr	   *keys = list_nth(best_path->fdw_private,
+										AuditFdwPathPrivateBatchKeys);
+
+			remote_conds = lappend(remote_conds,
+								   make_simple_restrictinfo(root, keys));
 		}
 	}
 	else

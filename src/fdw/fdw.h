@@ -182,7 +182,9 @@ typedef enum AuditFdwRounding
 	AUDIT_LIKE_PATTERN,
 	/* a bigint that is a LIMIT count (NULL: no limit) or an OFFSET (NULL: 0) */
 	AUDIT_LIMIT_COUNT,
-	AUDIT_LIMIT_OFFSET
+	AUDIT_LIMIT_OFFSET,
+	/* the key list of a batched join, set by its node before each query */
+	AUDIT_BATCH_KEYS
 } AuditFdwRounding;
 
 /* What a runtime partition bound needs (fdw_private item). */
@@ -273,6 +275,10 @@ extern void audit_partitioning_of(const AuditFdwOptions *options,
 extern void audit_append_partition_literal(StringInfo buf,
 										   const AuditFdwPartitioning *part,
 										   Timestamp ts, bool upper);
+extern bool audit_is_batch_key(PlannerInfo *root, RelOptInfo *baserel,
+							   Expr *clause, Expr *inner_arg, Expr *outer_arg,
+							   Oid inputcollid);
+extern Expr *audit_batch_keys_clause(Expr *inner_arg, Oid outer_type);
 extern void audit_append_identifier(StringInfo buf, const char *ident);
 extern void audit_append_string_literal(StringInfo buf, const char *str);
 
@@ -342,9 +348,14 @@ extern double audit_query_log_cost(const char *state, int64 bytes_scanned,
 								   double price_per_tb);
 extern PGDLLEXPORT void audit_fdw_query_log_writer_main(Datum arg);
 
+/* in batchjoin.c */
+extern void audit_batch_join_init(void);
+
 /* in fdw.c */
 extern bool audit_enable_pushdown;
 extern void fdw_init(void);
 extern void audit_note_bytes_scanned(Oid relid, double bytes, bool whole_table);
+extern Path *audit_batch_inner_path(PlannerInfo *root, RelOptInfo *baserel,
+									Expr *keys_clause);
 
 #endif							/* AUDIT_FDW_FDW_H */

@@ -23,7 +23,8 @@
  *	  GetQueryResults page, status responses) live in a context reset per
  *	  batch; values live in the executor's per-tuple context.
  *	- ReScan reads the finished result again; it runs the query again only
- *	  when the values sent with it (parameters) changed.
+ *	  when the values sent with it (parameters, or the keys a batched join
+ *	  sends: batchjoin.c) changed.
  *
  *-------------------------------------------------------------------------
  */
@@ -124,6 +125,16 @@ typedef struct AuditFdwScanState
 	RunningQuery *running;
 	AthenaQueryStatus status;
 	AuditFdwTransport transport;	/* used for this result */
+
+	/*
+	 * A batched join's keys (batchjoin.c): the literals written for the
+	 * AUDIT_BATCH_KEYS value, set before each rescan; and what the queries
+	 * of this scan added up to, for its EXPLAIN ANALYZE.
+	 */
+	char	   *batch_keys;
+	bool		batch_changed;
+	int64		queries_run;
+	int64		bytes_scanned_total;
 
 	/* reading */
 	bool		header_skipped;
@@ -583,6 +594,12 @@ build_sql(ForeignScanState *node)
 												   DatumGetTimestamp(value),
 												   rounding == AUDIT_ROUND_PARTITION_UPPER);
 			}
+			else if (rounding == AUDIT_BATCH_KEYS)
+			{
+				if (fsstate->batch_keys == NULL)
+					elog(ERROR, "batched join scan started without keys");
+				appendStringInfoString(&buf, fsstate->batch_keys);
+			}
 			else if (!audit_append_literal(&buf, type, value, isnull, rounding))
 				ereport(ERROR,
 						(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
@@ -652,6 +669,8 @@ start_query(ForeignScanState *node)
 	audit_note_bytes_scanned(fsstate->relid,
 							 (double) fsstate->status.data_scanned_bytes,
 							 fsstate->whole_table);
+	fsstate->queries_run++;
+	fsstate->bytes_scanned_total += fsstate->status.data_scanned_bytes;
 	{
 		AuditQueryLogEntry e;
 
@@ -1012,10 +1031,12 @@ auditReScanForeignScan(ForeignScanState *node)
 	if (!fsstate->started)
 		return;
 	close_result(fsstate);
-	if (node->ss.ps.chgParam != NULL && fsstate->runtime_states != NIL)
+	if ((node->ss.ps.chgParam != NULL && fsstate->runtime_states != NIL) ||
+		fsstate->batch_changed)
 	{
 		/* the values sent with the query changed: run it again */
 		fsstate->started = false;
+		fsstate->batch_changed = false;
 		fsstate->bucket = NULL;
 		fsstate->key = NULL;
 		fsstate->transport = fsstate->options->transport;
@@ -1048,6 +1069,59 @@ auditEndForeignScan(ForeignScanState *node)
 	}
 	MemoryContextDelete(fsstate->scan_cxt);
 	fsstate->scan_cxt = NULL;
+}
+
+/*
+ * The keys of a batched join's next query (the text between the
+ * parentheses of its IN list, Athena literals separated by commas); the
+ * next rescan runs the query with them.
+ */
+void
+audit_scan_set_batch_keys(ForeignScanState *node, const char *keys)
+{
+	AuditFdwScanState *fsstate = (AuditFdwScanState *) node->fdw_state;
+
+	if (fsstate->batch_keys)
+		pfree(fsstate->batch_keys);
+	fsstate->batch_keys = MemoryContextStrdup(fsstate->scan_cxt, keys);
+	fsstate->batch_changed = true;
+}
+
+/*
+ * The length of the scan's Athena SQL with an empty key list: what a
+ * batched join has left for its keys is ATHENA_MAX_QUERY_BYTES less this.
+ */
+int64
+audit_scan_sql_bytes(ForeignScanState *node)
+{
+	AuditFdwScanState *fsstate = (AuditFdwScanState *) node->fdw_state;
+	char	   *saved = fsstate->batch_keys;
+	char	   *sql;
+	int64		len;
+
+	fsstate->batch_keys = "";
+	PG_TRY();
+	{
+		sql = build_sql(node);
+	}
+	PG_FINALLY();
+	{
+		fsstate->batch_keys = saved;
+	}
+	PG_END_TRY();
+	len = strlen(sql);
+	pfree(sql);
+	return len;
+}
+
+/* How many Athena queries the scan ran, and the bytes they scanned. */
+void
+audit_scan_totals(ForeignScanState *node, int64 *queries, int64 *bytes)
+{
+	AuditFdwScanState *fsstate = (AuditFdwScanState *) node->fdw_state;
+
+	*queries = fsstate ? fsstate->queries_run : 0;
+	*bytes = fsstate ? fsstate->bytes_scanned_total : 0;
 }
 
 /*

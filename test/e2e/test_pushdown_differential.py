@@ -83,6 +83,8 @@ CONSTRUCTS = {
 PLAN_CONSTRUCTS = {
     "parameterized_scan": lambda plan: "Nested Loop" in plan and any(
         '" = $' in s for s in athena_sql(plan)),
+    "batched_join": lambda plan: "AuditBatchedJoin" in plan and any(
+        " IN ($" in s for s in athena_sql(plan)),
 }
 
 TEXT_VALUES = pushdown_fixture.NOTES + ["101", "105", "OPEN", "DELIVERED", "RETURNED", "a", "z"]
@@ -412,11 +414,15 @@ class Gen:
                     f" FROM {t} {jt} {SCHEMA}.audit2 b ON {cond}{extra}{w}", None, False)
         if shape == 10:
             if r.random() < 0.4:
-                # a few outer rows against a huge table: parameterized scans
+                # a few outer rows against a huge table: their keys in one
+                # IN list (a batched join); one outer row: a parameterized
+                # scan
+                outer = (f"l.priority = {r.randrange(3)}" if r.random() < 0.6
+                         else f"l.order_id || '' = '{100 + 7 * r.randrange(11)}'")
                 return (f"SELECT l.order_id, a.event_time, a.new_state, a.qty FROM "
                         f"{SCHEMA}.local_orders l JOIN {SCHEMA}.audit_big a"
                         f" ON a.order_id = l.order_id"
-                        f"{self.where() or ' WHERE true'} AND l.priority = {r.randrange(3)}",
+                        f"{self.where() or ' WHERE true'} AND {outer}",
                         None, False)
             return (f"SELECT l.order_id, l.priority, a.event_time, a.new_state FROM "
                     f"{SCHEMA}.local_orders l JOIN {t} ON a.order_id = l.order_id"
