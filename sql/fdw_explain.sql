@@ -207,6 +207,14 @@ EXPLAIN (VERBOSE, COSTS OFF)
 SELECT c.id FROM customers c
  WHERE c.segment = 'vip' AND NOT EXISTS (SELECT 1 FROM orders_audit a
                                          WHERE a.order_id = c.order_id);
+-- with key buckets, keys on the bucket key also send their buckets
+ALTER FOREIGN TABLE orders_audit OPTIONS (ADD bucket_column 'key_bucket',
+    bucket_key 'orderId', bucket_digits '1');
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT c.id, a.event_time FROM customers c JOIN orders_audit a ON a.order_id = c.order_id
+ WHERE c.segment = 'vip';
+ALTER FOREIGN TABLE orders_audit OPTIONS (DROP bucket_column, DROP bucket_key,
+    DROP bucket_digits);
 -- the batch size
 SET audit_fdw.join_batch_size = 200;
 EXPLAIN (COSTS OFF)

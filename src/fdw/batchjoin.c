@@ -93,7 +93,8 @@ enum BatchPathPrivateIndex
 	BatchPathOuterIsLeft,		/* Integer (bool): outer is the left operand */
 	BatchPathJoinType,			/* Integer (JoinType) */
 	BatchPathSingleMatch,		/* Integer (bool): one match per outer row */
-	BatchPathBatchSize			/* Integer */
+	BatchPathBatchSize,			/* Integer */
+	BatchPathBucketDigits		/* Integer: the key's bucket digits, or 0 */
 };
 
 /* Indexes of the CustomScan's custom_exprs */
@@ -113,7 +114,8 @@ enum BatchScanPrivateIndex
 	BatchPrivateBatchSize,		/* Integer */
 	BatchPrivateHashOp,			/* Integer: the key's operator (an Oid) */
 	BatchPrivateOuterIsLeft,	/* Integer (bool) */
-	BatchPrivateCollation		/* Integer: the operator's collation (an Oid) */
+	BatchPrivateCollation,		/* Integer: the operator's collation (an Oid) */
+	BatchPrivateBucketDigits	/* Integer: the key's bucket digits, or 0 */
 };
 
 /* An outer row of the current batch */
@@ -155,6 +157,7 @@ typedef struct BatchJoinState
 	bool		single_match;
 	int			batch_size;
 	Oid			collation;
+	int			bucket_digits;	/* 0: the table has no key buckets */
 	PlanState  *outer_ps;
 	ForeignScanState *inner_ps;
 	ExprState  *outer_key;
@@ -180,6 +183,8 @@ typedef struct BatchJoinState
 	BatchInnerRow **buckets;
 	uint32		bucket_mask;
 	StringInfoData keys;		/* the IN list */
+	StringInfoData key_buckets;	/* the IN list of the keys' buckets */
+	bool	   *bucket_sent;	/* by bucket number */
 	StringInfoData literal;		/* one key's literal */
 	BatchKeySlot *key_set;
 	uint32		key_set_mask;
@@ -365,6 +370,7 @@ batch_join_paths(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
 	Cost		query_cost,
 				startup,
 				total;
+	int			bucket_digits;
 	ListCell   *lc;
 
 	if (prev_join_pathlist_hook)
@@ -410,6 +416,15 @@ batch_join_paths(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
 	outer_arg = outer_is_left ? linitial(op->args) : lsecond(op->args);
 	inner_arg = outer_is_left ? lsecond(op->args) : linitial(op->args);
 
+	/*
+	 * On the bucket key of a table with key buckets, a batch also sends its
+	 * keys' buckets: each query reads the folders of those buckets only.
+	 */
+	bucket_digits = audit_bucket_key_digits(root, innerrel, inner_arg);
+	if (bucket_digits > 0 && exprType((Node *) outer_arg) != TEXTOID &&
+		exprType((Node *) outer_arg) != VARCHAROID)
+		return;
+
 	/* the inner rows some outer key matches, as an inner join counts them */
 	sjinfo = *extra->sjinfo;
 	sjinfo.jointype = JOIN_INNER;
@@ -421,6 +436,15 @@ batch_join_paths(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
 	per_row = ifpinfo->rows > 0
 		? (ifpinfo->total_cost - ifpinfo->startup_cost) / ifpinfo->rows : 0;
 	query_cost = ifpinfo->startup_cost;
+	if (bucket_digits > 0)
+	{
+		/* the share of the buckets a batch's keys fall in, if all differ */
+		double		nbuckets = (double) (1 << (4 * bucket_digits));
+		double		keys = Min(outer_rows, (double) join_batch_size);
+		double		share = 1.0 - pow(1.0 - 1.0 / nbuckets, keys);
+
+		query_cost -= ifpinfo->bytes / (1024.0 * 1024.0) * (1.0 - share);
+	}
 	cost_qual_eval(&quals_cost, extra->restrictlist, root);
 
 	batch_fraction = Min(1.0, join_batch_size / outer_rows);
@@ -459,6 +483,8 @@ batch_join_paths(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
 												   extra->inner_unique));
 	cpath->custom_private = lappend(cpath->custom_private,
 									makeInteger(join_batch_size));
+	cpath->custom_private = lappend(cpath->custom_private,
+									makeInteger(bucket_digits));
 	cpath->methods = &batch_path_methods;
 	add_path(joinrel, &cpath->path);
 }
@@ -522,6 +548,8 @@ batch_plan(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path,
 									   makeInteger(outer_is_left));
 	cscan->custom_private = lappend(cscan->custom_private,
 									makeInteger((int) op->inputcollid));
+	cscan->custom_private = lappend(cscan->custom_private,
+									list_nth(priv, BatchPathBucketDigits));
 	cscan->custom_scan_tlist = scan_tlist;
 	cscan->methods = &batch_scan_methods;
 	return &cscan->scan.plan;
@@ -560,6 +588,7 @@ batch_begin(CustomScanState *node, EState *estate, int eflags)
 	st->single_match = intVal(list_nth(priv, BatchPrivateSingleMatch));
 	st->batch_size = intVal(list_nth(priv, BatchPrivateBatchSize));
 	st->collation = (Oid) intVal(list_nth(priv, BatchPrivateCollation));
+	st->bucket_digits = intVal(list_nth(priv, BatchPrivateBucketDigits));
 	outer_is_left = intVal(list_nth(priv, BatchPrivateOuterIsLeft));
 
 	st->outer_ps = ExecInitNode(linitial(cscan->custom_plans), estate, child_flags);
@@ -661,6 +690,22 @@ eval_key(BatchJoinState *st, ExprState *key, FmgrInfo *hashfn, Datum *value,
 	return !isnull;
 }
 
+/* Add the bucket of a key (a text value) to the batch's buckets. */
+static void
+add_bucket(BatchJoinState *st, Datum value)
+{
+	char	   *bucket = audit_key_bucket(TextDatumGetCString(value),
+										  st->bucket_digits);
+	long		n = strtol(bucket, NULL, 16);
+
+	if (st->bucket_sent[n])
+		return;
+	st->bucket_sent[n] = true;
+	if (st->key_buckets.len > 0)
+		appendStringInfoString(&st->key_buckets, ", ");
+	appendStringInfo(&st->key_buckets, "'%s'", bucket);
+}
+
 /*
  * Add the current literal to the batch's keys unless it is there already.
  * False when it is new and does not fit in room bytes.
@@ -713,7 +758,10 @@ fill_batch(BatchJoinState *st)
 	st->outer_rows = palloc(sizeof(BatchOuterRow) * st->batch_size);
 	st->n_outer_rows = 0;
 	initStringInfo(&st->keys);
+	initStringInfo(&st->key_buckets);
 	initStringInfo(&st->literal);
+	if (st->bucket_digits > 0)
+		st->bucket_sent = palloc0(sizeof(bool) << (4 * st->bucket_digits));
 	while (set_size < (uint32) st->batch_size * 2)
 		set_size <<= 1;
 	st->key_set = palloc0(sizeof(BatchKeySlot) * set_size);
@@ -760,8 +808,15 @@ fill_batch(BatchJoinState *st)
 									 false, AUDIT_ROUND_NONE))
 			{
 				if (room < 0)
-					room = ATHENA_MAX_QUERY_BYTES -
+				{
+					/* room for every bucket a batch can send */
+					int64		reserve = st->bucket_digits == 0 ? 0 :
+					(int64) Min(st->batch_size, 1 << (4 * st->bucket_digits)) *
+					(st->bucket_digits + 4);
+
+					room = ATHENA_MAX_QUERY_BYTES - reserve -
 						audit_scan_sql_bytes(st->inner_ps);
+				}
 				if (!add_key(st, room))
 				{
 					MemoryContextSwitchTo(old);
@@ -778,6 +833,8 @@ fill_batch(BatchJoinState *st)
 					break;
 				}
 				row->has_key = true;
+				if (st->bucket_digits > 0)
+					add_bucket(st, value);
 			}
 			MemoryContextSwitchTo(old);
 		}
@@ -805,7 +862,7 @@ fetch_inner(BatchJoinState *st)
 
 	if (st->n_keys > 0)
 	{
-		audit_scan_set_batch_keys(st->inner_ps, st->keys.data);
+		audit_scan_set_batch_keys(st->inner_ps, st->keys.data, st->key_buckets.data);
 		ExecReScan(&st->inner_ps->ss.ps);
 		st->queries++;
 		st->keys_sent += st->n_keys;

@@ -2460,12 +2460,31 @@ deparse_saop(ScalarArrayOpExpr *saop, deparse_expr_cxt *cxt)
 
 	if (arr->constisnull)
 	{
-		/* a batched join's keys (audit_batch_keys_clause) */
+		/*
+		 * A batched join's keys (audit_batch_keys_clause); on the bucket
+		 * key of a table with key buckets, also their buckets.
+		 */
 		appendStringInfoChar(cxt->buf, '(');
 		deparse_expr(linitial(saop->args), cxt);
 		appendStringInfoString(cxt->buf, " IN (");
 		add_runtime_value((Expr *) arr, cxt, AUDIT_BATCH_KEYS);
-		appendStringInfoString(cxt->buf, "))");
+		appendStringInfoChar(cxt->buf, ')');
+		if (IS_SIMPLE_REL(cxt->foreignrel) &&
+			audit_bucket_key_digits(cxt->root, cxt->foreignrel,
+									linitial(saop->args)) > 0)
+		{
+			AuditFdwRelationInfo *fpinfo = cxt->foreignrel->fdw_private;
+
+			appendStringInfoString(cxt->buf, " AND ");
+			if (cxt->qualify)
+				appendStringInfo(cxt->buf, "%s%d.", REL_ALIAS_PREFIX,
+								 cxt->foreignrel->relid);
+			audit_append_identifier(cxt->buf, fpinfo->options->bucket_column);
+			appendStringInfoString(cxt->buf, " IN (");
+			add_runtime_value((Expr *) arr, cxt, AUDIT_BATCH_BUCKETS);
+			appendStringInfoChar(cxt->buf, ')');
+		}
+		appendStringInfoChar(cxt->buf, ')');
 		return;
 	}
 	get_typlenbyvalalign(elemtype, &elmlen, &elmbyval, &elmalign);

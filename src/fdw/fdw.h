@@ -184,7 +184,9 @@ typedef enum AuditFdwRounding
 	AUDIT_LIMIT_COUNT,
 	AUDIT_LIMIT_OFFSET,
 	/* the key list of a batched join, set by its node before each query */
-	AUDIT_BATCH_KEYS
+	AUDIT_BATCH_KEYS,
+	/* and the key buckets of those keys */
+	AUDIT_BATCH_BUCKETS
 } AuditFdwRounding;
 
 /* What a runtime partition bound needs (fdw_private item). */
@@ -288,6 +290,9 @@ extern void audit_partition_bounds(PlannerInfo *root, RelOptInfo *baserel,
 extern Selectivity audit_partition_fraction(List *bounds);
 extern List *audit_bucket_values(PlannerInfo *root, RelOptInfo *baserel,
 								 AuditFdwOptions *options);
+extern char *audit_key_bucket(const char *value, int digits);
+extern int	audit_bucket_key_digits(PlannerInfo *root, RelOptInfo *baserel,
+									Expr *expr);
 
 /* in types.c */
 typedef struct AuditFdwConverter AuditFdwConverter;

@@ -353,6 +353,34 @@ clause_buckets(Node *clause, RelOptInfo *baserel, Oid relid, const AuditFdwOptio
 	return NIL;
 }
 
+/*
+ * The key bucket of a value of the bucket key, for a batched join
+ * (batchjoin.c), which sends the buckets of its batch's keys.
+ */
+char *
+audit_key_bucket(const char *value, int digits)
+{
+	return bucket_of(value, digits);
+}
+
+/*
+ * The number of hex digits of baserel's key buckets when expr is its
+ * bucket key's column, else 0.
+ */
+int
+audit_bucket_key_digits(PlannerInfo *root, RelOptInfo *baserel, Expr *expr)
+{
+	AuditFdwRelationInfo *fpinfo = (AuditFdwRelationInfo *) baserel->fdw_private;
+	AuditFdwOptions *options = fpinfo->options;
+
+	if (options->bucket_column == NULL || options->bucket_key == NULL ||
+		options->bucket_digits <= 0 ||
+		!is_bucket_key_var((Node *) expr, baserel,
+						   planner_rt_fetch(baserel->relid, root)->relid, options))
+		return 0;
+	return options->bucket_digits;
+}
+
 static int
 compare_strings(const ListCell *a, const ListCell *b)
 {

@@ -132,6 +132,7 @@ typedef struct AuditFdwScanState
 	 * of this scan added up to, for its EXPLAIN ANALYZE.
 	 */
 	char	   *batch_keys;
+	char	   *batch_buckets;
 	bool		batch_changed;
 	int64		queries_run;
 	int64		bytes_scanned_total;
@@ -594,11 +595,15 @@ build_sql(ForeignScanState *node)
 												   DatumGetTimestamp(value),
 												   rounding == AUDIT_ROUND_PARTITION_UPPER);
 			}
-			else if (rounding == AUDIT_BATCH_KEYS)
+			else if (rounding == AUDIT_BATCH_KEYS ||
+					 rounding == AUDIT_BATCH_BUCKETS)
 			{
-				if (fsstate->batch_keys == NULL)
+				char	   *list = rounding == AUDIT_BATCH_KEYS
+				? fsstate->batch_keys : fsstate->batch_buckets;
+
+				if (list == NULL)
 					elog(ERROR, "batched join scan started without keys");
-				appendStringInfoString(&buf, fsstate->batch_keys);
+				appendStringInfoString(&buf, list);
 			}
 			else if (!audit_append_literal(&buf, type, value, isnull, rounding))
 				ereport(ERROR,
@@ -1072,18 +1077,22 @@ auditEndForeignScan(ForeignScanState *node)
 }
 
 /*
- * The keys of a batched join's next query (the text between the
- * parentheses of its IN list, Athena literals separated by commas); the
- * next rescan runs the query with them.
+ * The keys of a batched join's next query and their key buckets (the text
+ * between the parentheses of each IN list, Athena literals separated by
+ * commas); the next rescan runs the query with them.
  */
 void
-audit_scan_set_batch_keys(ForeignScanState *node, const char *keys)
+audit_scan_set_batch_keys(ForeignScanState *node, const char *keys,
+						  const char *buckets)
 {
 	AuditFdwScanState *fsstate = (AuditFdwScanState *) node->fdw_state;
 
 	if (fsstate->batch_keys)
 		pfree(fsstate->batch_keys);
+	if (fsstate->batch_buckets)
+		pfree(fsstate->batch_buckets);
 	fsstate->batch_keys = MemoryContextStrdup(fsstate->scan_cxt, keys);
+	fsstate->batch_buckets = MemoryContextStrdup(fsstate->scan_cxt, buckets);
 	fsstate->batch_changed = true;
 }
 
@@ -1095,18 +1104,21 @@ int64
 audit_scan_sql_bytes(ForeignScanState *node)
 {
 	AuditFdwScanState *fsstate = (AuditFdwScanState *) node->fdw_state;
-	char	   *saved = fsstate->batch_keys;
+	char	   *saved_keys = fsstate->batch_keys;
+	char	   *saved_buckets = fsstate->batch_buckets;
 	char	   *sql;
 	int64		len;
 
 	fsstate->batch_keys = "";
+	fsstate->batch_buckets = "";
 	PG_TRY();
 	{
 		sql = build_sql(node);
 	}
 	PG_FINALLY();
 	{
-		fsstate->batch_keys = saved;
+		fsstate->batch_keys = saved_keys;
+		fsstate->batch_buckets = saved_buckets;
 	}
 	PG_END_TRY();
 	len = strlen(sql);

@@ -21,7 +21,8 @@ extern void audit_explain_analyze(ForeignScanState *node, ExplainState *es);
 extern double audit_cost_usd(int64 bytes_scanned, double price_per_tb);
 extern int	audit_fetch_connections;
 extern int	audit_fetch_part_size_kb;
-extern void audit_scan_set_batch_keys(ForeignScanState *node, const char *keys);
+extern void audit_scan_set_batch_keys(ForeignScanState *node, const char *keys,
+									  const char *buckets);
 extern int64 audit_scan_sql_bytes(ForeignScanState *node);
 extern void audit_scan_totals(ForeignScanState *node, int64 *queries,
 							  int64 *bytes);

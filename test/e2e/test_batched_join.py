@@ -41,6 +41,9 @@ SCHEMA = "bj"
 QUERIES = int(os.environ.get("BATCHED_JOIN_QUERIES", "160"))
 SEED = int(os.environ.get("BATCHED_JOIN_SEED", "20261205"))
 ATHENA_MAX_QUERY_BYTES = 262144
+LAYOUT_OPTIONS = """time_column 'event_time', partition_column 'datehour',
+    partition_format 'yyyy/MM/dd/HH', partition_layout 'event_time',
+    bucket_column 'key_bucket', bucket_key 'orderId', bucket_digits '1'"""
 
 COLUMNS = """
     event_id text, event_name text, event_time timestamptz,
@@ -62,8 +65,10 @@ def setup(emulator):
             s3.create_bucket(Bucket=b)
         except s3.exceptions.BucketAlreadyOwnedByYou:
             pass
+    # event-hour folders with 16 key buckets: keys on orderId also send
+    # their buckets
     recs = pushdown_fixture.records(60, datetime.datetime(2024, 1, 1), 20, rng)
-    pushdown_fixture.write(emulator, BUCKET, "orders/", recs, rng)
+    pushdown_fixture.write(emulator, BUCKET, "orders/", recs, rng, "event_time", 1)
     emulator.configure(athena_min_query_ms=0)
 
     conn = connect()
@@ -83,15 +88,17 @@ def setup(emulator):
     cur.execute(f"""SELECT audit_fdw.create_audit_table('{SERVER}', 'orders_audit',
         location => 's3://{BUCKET}/orders/', database => '{DATABASE}',
         item_columns => '{pushdown_fixture.ITEM_COLUMNS}',
-        key_columns => '{pushdown_fixture.KEY_COLUMNS}', history => '100 years')""")
+        key_columns => '{pushdown_fixture.KEY_COLUMNS}', history => '100 years',
+        layout => 'event_time', key_buckets => 16)""")
     cur.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
     cur.execute(f"CREATE SCHEMA {SCHEMA}")
     # big: said to be huge, so that a few local rows take the batched join;
     # small: the planner's default size
     cur.execute(f"""CREATE FOREIGN TABLE {SCHEMA}.big ({COLUMNS})
-        SERVER {SERVER} OPTIONS ("table" 'orders_audit', estimated_rows '1000000000')""")
+        SERVER {SERVER} OPTIONS ("table" 'orders_audit', estimated_rows '1000000000',
+            {LAYOUT_OPTIONS})""")
     cur.execute(f"""CREATE FOREIGN TABLE {SCHEMA}.small ({COLUMNS})
-        SERVER {SERVER} OPTIONS ("table" 'orders_audit')""")
+        SERVER {SERVER} OPTIONS ("table" 'orders_audit', {LAYOUT_OPTIONS})""")
 
     # the local side: keys that are in the history, twice or more, absent,
     # NULL, and strings that stress the literals
@@ -325,3 +332,26 @@ def test_cancel_stops_the_batch_query(setup, emulator):
     finally:
         emulator.configure(athena_min_query_ms=0)
         victim.close()
+
+
+def test_keys_on_the_bucket_key_send_their_buckets(setup, db):
+    """On a table with key buckets, a batch of orderId keys also sends the
+    keys' buckets: its query reads those folders only, less than the plain
+    scan reads, and the rows are the same."""
+    cur = db.cursor()
+    cur.execute(f"DROP TABLE IF EXISTS {SCHEMA}.three")
+    cur.execute(f"CREATE TABLE {SCHEMA}.three (k text)")
+    cur.execute(f"INSERT INTO {SCHEMA}.three VALUES ('101'), ('117'), ('142')")
+    cur.execute(f"ANALYZE {SCHEMA}.three")
+    sql = (f"SELECT t.k, a.event_id, a.new_state FROM {SCHEMA}.three t"
+           f" JOIN {SCHEMA}.small a ON a.order_id = t.k")
+    p = plan(cur, sql, analyze=True)
+    assert "AuditBatchedJoin" in p and '"key_bucket" IN ($2)' in p, p
+    batched = int(p.split("Data Scanned:")[1].split()[0])
+    cur.execute("SET audit_fdw.enable_batched_join = off")
+    p = plan(cur, sql, analyze=True)
+    plain = sum(int(part.split()[0]) for part in p.split("Data Scanned:")[1:])
+    assert 0 < batched < plain / 3, (batched, plain)
+    cur.execute("RESET audit_fdw.enable_batched_join")
+    on = run(cur, sql, True)
+    assert on == run(cur, sql, False) and len(on) >= 3

@@ -147,7 +147,8 @@ def setup(emulator, request):
     cur.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
     cur.execute(f"CREATE SCHEMA {SCHEMA}")
     # audit_big: the same table said to be huge, so that a join with a few
-    # local rows becomes a parameterized scan (one Athena query per value)
+    # local rows becomes a batched join (their keys in one IN list), or a
+    # parameterized scan for one row
     for name in ("audit", "audit2", "audit_big"):
         cur.execute(f"""CREATE FOREIGN TABLE {SCHEMA}.{name} (
             event_id text, event_name text, event_time timestamptz,
