@@ -189,3 +189,79 @@ COMMENT ON FUNCTION audit_fdw.resume_backfill(text) IS
 
 REVOKE EXECUTE ON FUNCTION audit_fdw.backfill(text, integer, double precision, double precision),
     audit_fdw.cancel_backfill(text), audit_fdw.resume_backfill(text) FROM PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- Backfill: the state of every item at a time T, from an audit table that
+-- holds SNAPSHOT and stream records: each key's latest record with
+-- event_time <= T, ordered by event_time, then SNAPSHOT before stream
+-- records, then sequence_number (as a number); keys whose latest record is
+-- a REMOVE are left out.  The table (a foreign table over the audit
+-- records, or any table or view with their columns) needs keys,
+-- event_name, event_time and sequence_number; event_id and new_image are
+-- returned when it has them.  event_time <= T is a condition the foreign
+-- table can send to Athena.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION audit_fdw.state_as_of(audit_table regclass, at timestamptz)
+RETURNS TABLE (keys jsonb, event_name text, event_time timestamptz,
+               sequence_number text, event_id text, new_image jsonb)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    types jsonb;
+    missing text[];
+    key_expr text;
+    image_expr text;
+    id_expr text;
+    time_expr text;
+    time_cond text;
+BEGIN
+    SELECT jsonb_object_agg(a.attname, format_type(a.atttypid, NULL))
+      INTO types
+      FROM pg_attribute a
+     WHERE a.attrelid = audit_table AND a.attnum > 0 AND NOT a.attisdropped;
+    SELECT array_agg(c) INTO missing
+      FROM unnest(ARRAY['keys', 'event_name', 'event_time', 'sequence_number']) c
+     WHERE NOT coalesce(types ? c, false);
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'table % has no column %', audit_table, array_to_string(missing, ', ')
+              USING ERRCODE = 'undefined_column',
+                    HINT = 'state_as_of reads an audit table: keys, event_name, event_time and sequence_number, as the pipeline writes them.';
+    END IF;
+    key_expr := CASE types->>'keys'
+                    WHEN 'jsonb' THEN 'keys'
+                    WHEN 'json' THEN 'keys::jsonb'
+                    WHEN 'text' THEN 'keys::jsonb'
+                    WHEN 'character varying' THEN 'keys::jsonb'
+                    ELSE 'to_jsonb(keys)' END;
+    image_expr := CASE coalesce(types->>'new_image', '')
+                    WHEN '' THEN 'NULL::jsonb'
+                    WHEN 'jsonb' THEN 'new_image'
+                    WHEN 'json' THEN 'new_image::jsonb'
+                    WHEN 'text' THEN 'new_image::jsonb'
+                    WHEN 'character varying' THEN 'new_image::jsonb'
+                    ELSE 'to_jsonb(new_image)' END;
+    id_expr := CASE WHEN types ? 'event_id' THEN 'event_id::text' ELSE 'NULL::text' END;
+    -- Athena's timestamps are UTC: a timestamp column is read as UTC
+    IF types->>'event_time' = 'timestamp without time zone' THEN
+        time_expr := '(event_time AT TIME ZONE ''UTC'')';
+        time_cond := 'event_time <= ($1 AT TIME ZONE ''UTC'')';
+    ELSE
+        time_expr := 'event_time::timestamptz';
+        time_cond := 'event_time <= $1';
+    END IF;
+    RETURN QUERY EXECUTE format(
+        'SELECT k, n, t, s, i, img FROM ('
+        '  SELECT DISTINCT ON (k) %1$s AS k, event_name::text AS n, %2$s AS t,'
+        '         sequence_number::text AS s, %3$s AS i, %4$s AS img'
+        '    FROM %5$s WHERE %6$s'
+        '   ORDER BY k, t DESC, (event_name::text = ''SNAPSHOT''),'
+        '            length(sequence_number::text) DESC, sequence_number::text DESC) latest'
+        ' WHERE n IS DISTINCT FROM ''REMOVE'' ORDER BY k',
+        key_expr, time_expr, id_expr, image_expr, audit_table, time_cond)
+    USING at;
+END
+$$;
+COMMENT ON FUNCTION audit_fdw.state_as_of(regclass, timestamptz) IS
+    'each item''s latest record at a time from an audit table with SNAPSHOT and stream records; items removed by then left out';

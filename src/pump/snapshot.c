@@ -20,8 +20,8 @@
  *	  after a page that consumed c units (ReturnConsumedCapacity TOTAL),
  *	  its next Scan waits until c / rate seconds after the previous one
  *	  was allowed; a page's Limit is sized to about PAGE_SECONDS of that
- *	  rate from the units an item took on the previous page, so the rate
- *	  holds over short spans too;
+ *	  rate (a unit at least) from the units an item took on the previous
+ *	  page, so the rate holds over short spans too;
  *	- reads are strongly consistent (ConsistentRead), and a record's
  *	  event_time is the time its page was asked for, truncated to the
  *	  second: every change made before that second is in the item, and
@@ -85,7 +85,7 @@
 #define THROTTLE_BACKOFF_MAX_MS 10000
 #define REFRESH_MS 1000
 /* a page is sized to this many seconds of the worker's rate */
-#define PAGE_SECONDS 0.25
+#define PAGE_SECONDS 0.5
 
 typedef struct SnapshotSegment
 {
@@ -518,14 +518,20 @@ snapshot_page(SnapshotWorker *sw, SnapshotSegment *seg)
 	if (sw->next_allowed < asked)
 		sw->next_allowed = asked;
 	sw->next_allowed += (TimestampTz) (page.consumed_capacity / sw->rate * USECS_PER_SEC);
-	/* about PAGE_SECONDS of the rate a page */
-	if (page.scanned_count > 0 && page.consumed_capacity > 0)
+	/*
+	 * About PAGE_SECONDS of the rate a page (a unit at least, what the
+	 * smallest read costs).  A page that cost a unit or less says only that
+	 * its items were small: the next takes twice as many.
+	 */
+	if (page.scanned_count > 0 && page.consumed_capacity > 1.0)
 	{
 		double		per_item = page.consumed_capacity / page.scanned_count;
-		double		limit = sw->rate * PAGE_SECONDS / per_item;
+		double		limit = Max(sw->rate * PAGE_SECONDS, 1.0) / per_item;
 
 		seg->limit = (int) Max(1, Min(limit, MAX_PAGE_LIMIT));
 	}
+	else if (page.last_evaluated_key != NULL)
+		seg->limit = Min(seg->limit * 2, MAX_PAGE_LIMIT);
 
 	r->npending = 0;
 	r->maxpending = 0;

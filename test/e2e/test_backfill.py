@@ -15,6 +15,7 @@ import time
 import psycopg2
 import pytest
 
+import athena_tables
 from pump_env import pump, pg_log_since, pg_log_size, wait_for  # noqa: F401 (pump: a fixture)
 
 
@@ -122,7 +123,7 @@ def test_rate_limit_is_honoured(loaded):
              timeout=30)
     time.sleep(1.5)
     t0, c0 = time.monotonic(), status(env, bid)["consumed_capacity"]
-    time.sleep(6)
+    time.sleep(8)
     t1, c1 = time.monotonic(), status(env, bid)["consumed_capacity"]
     st = status(env, bid)
     assert st["state"] == "running", "the scan ended before the measurement did"
@@ -140,8 +141,8 @@ def test_a_killed_worker_resumes_from_its_checkpoint(loaded):
     each segment goes on after its last checkpointed page, and every item
     arrives; only pages in flight at the kill may arrive twice (same event
     id), and items_read counts each item once."""
-    env = loaded("bf_kill", 12000)
-    bid = backfill(env, segments=4, read_rate=150)
+    env = loaded("bf_kill", 12000, size=200)
+    bid = backfill(env, segments=4, read_rate=100)
     wait_for("a third read", lambda: (status(env, bid)["items_read"] or 0) >= 4000, timeout=60)
     pids = backfill_pids(env)
     assert len(pids) == 4
@@ -159,7 +160,7 @@ def test_a_killed_worker_resumes_from_its_checkpoint(loaded):
     for r in recs:
         assert by_id.setdefault(r["event_id"], r["keys"]) == r["keys"]
     assert len(by_id) == 12000
-    # at most the pages in flight (a page is about a quarter second of a
+    # at most the pages in flight (a page is about half a second of a
     # worker's rate) were sent twice
     assert len(recs) - 12000 <= 4 * 2000, len(recs)
 
@@ -265,3 +266,127 @@ def test_default_rate_and_throttling(pump, emulator):
             assert cur.fetchone()[0] > 0
     finally:
         emulator.configure(dynamodb_burst_seconds=300)
+
+
+STATE_ROWS = [
+    # (event_id, event_name, event_time UTC, sequence_number, key, state)
+    ("a1", "SNAPSHOT", "10:00:00", "", "A", "snap"),
+    ("a2", "MODIFY", "10:00:00", "200", "A", "modified in the read's second"),
+    ("b1", "MODIFY", "09:59:59", "150", "B", "before the read"),
+    ("b2", "SNAPSHOT", "10:00:00", "", "B", "read"),
+    ("c1", "SNAPSHOT", "10:00:00", "", "C", "read"),
+    ("c2", "REMOVE", "10:00:01", "300", "C", None),
+    ("d1", "MODIFY", "10:00:02", "99", "D", "first"),
+    ("d2", "MODIFY", "10:00:02", "100", "D", "second"),
+    ("e1", "INSERT", "10:00:05", "400", "E", "later"),
+]
+
+
+@pytest.mark.parametrize("kind", ["jsonb_timestamptz", "text_timestamp"])
+def test_state_as_of_orders_snapshots_before_stream_records(db, kind):
+    """The latest record of each key at T by (event_time, SNAPSHOT before
+    stream records, sequence_number as a number); a REMOVE leaves the key
+    out; a table whose keys are text and whose times are UTC timestamps
+    (as Athena's) reads the same."""
+    json_type, time_type = kind.split("_")
+    with db.cursor() as cur:
+        cur.execute("CREATE EXTENSION IF NOT EXISTS audit_fdw")
+        cur.execute("DROP TABLE IF EXISTS state_rows")
+        cur.execute("CREATE TABLE state_rows (event_id text, event_name text, event_time %s, "
+                    "sequence_number text, keys %s, new_image %s)"
+                    % (time_type, json_type, json_type))
+        for eid, name, t, seq, key, state in STATE_ROWS:
+            image = None if state is None else '{"k": "%s", "state": "%s"}' % (key, state)
+            cur.execute("INSERT INTO state_rows VALUES (%s, %s, "
+                        + ("(%s::timestamptz)" if time_type == "timestamptz"
+                           else "(%s::timestamptz AT TIME ZONE 'UTC')")
+                        + ", %s, %s, %s)",
+                        (eid, name, "2024-01-15 %s+00" % t, seq, '{"k": "%s"}' % key, image))
+
+        def state(at):
+            cur.execute("SET TIME ZONE 'Asia/Kolkata'")   # the caller's zone changes nothing
+            cur.execute("SELECT keys->>'k', event_id, new_image->>'state' "
+                        "FROM audit_fdw.state_as_of('state_rows', %s)", ("2024-01-15 %s+00" % at,))
+            return {k: (eid, s) for k, eid, s in cur.fetchall()}
+
+        assert state("09:59:59.5") == {"B": ("b1", "before the read")}
+        assert state("10:00:00") == {"A": ("a2", "modified in the read's second"),
+                                     "B": ("b2", "read"), "C": ("c1", "read")}
+        assert state("10:00:01") == {"A": ("a2", "modified in the read's second"),
+                                     "B": ("b2", "read")}
+        # sequence numbers compare as numbers: 100 after 99
+        assert state("10:00:03")["D"] == ("d2", "second")
+        assert state("10:00:05")["E"] == ("e1", "later")
+        cur.execute("RESET TIME ZONE")
+        cur.execute("ALTER TABLE state_rows DROP COLUMN sequence_number")
+        with pytest.raises(psycopg2.errors.UndefinedColumn) as e:
+            cur.execute("SELECT * FROM audit_fdw.state_as_of('state_rows', now())")
+        assert "sequence_number" in e.value.diag.message_primary
+        db.rollback() if not db.autocommit else None
+        cur.execute("DROP TABLE state_rows")
+
+
+def test_changes_during_the_scan_and_the_state_through_a_foreign_table(loaded, emulator, db):
+    """Items changed, deleted and added while the scan runs: an unchanged
+    item has exactly one record (its SNAPSHOT); a changed one has at most
+    one SNAPSHOT and its stream records.  state_as_of over a foreign table
+    of the audit records gives the table as it is at the end, item for
+    item."""
+    env = loaded("bf_live", 3000, size=1000)
+    bid = backfill(env, segments=4, read_rate=40)
+    wait_for("the scan under way", lambda: (status(env, bid)["items_read"] or 0) > 0, timeout=30)
+    changed = {"o%06d" % i for i in range(0, 3000, 10)}
+    deleted = {"o%06d" % i for i in range(5, 3000, 50)}
+    for k in sorted(changed):
+        env.update_state(k, "CHANGED", n=1)
+    for k in sorted(deleted):
+        env.ddb.delete_item(TableName=env.table, Key={"orderId": {"S": k}})
+    added = {"n%05d" % i for i in range(40)}
+    for k in sorted(added):
+        env.put(k, "NEW")
+    assert status(env, bid)["state"] == "running", "the scan ended before the changes"
+    wait_done(env, bid, timeout=120)
+    env.wait_delivered(len(changed) + len(deleted) + len(added), timeout=60)
+
+    recs = env.audit_records()
+    snaps = collections.Counter(r["keys"]["orderId"] for r in recs if r["event_name"] == "SNAPSHOT")
+    stream = collections.Counter(r["keys"]["orderId"] for r in recs if r["event_name"] != "SNAPSHOT")
+    assert max(snaps.values()) == 1
+    untouched = {"o%06d" % i for i in range(3000)} - changed - deleted
+    assert all(snaps[k] == 1 and stream[k] == 0 for k in untouched)
+    assert all(stream[k] == 1 for k in changed | deleted | added)
+    assert set(snaps) - untouched <= changed | deleted | added
+
+    # the audit records as Athena sees them, through a foreign table
+    s3, glue = emulator.client("s3"), emulator.client("glue")
+    database, bucket = "bf_state", "bf-state-" + env.name[-6:].replace("_", "-")
+    athena_tables.ensure_buckets(s3, bucket)
+    athena_tables.ensure_database(glue, database)
+    athena_tables.replace_json_table(glue, database, "orders_audit", [
+        ("event_id", "string"), ("event_name", "string"), ("event_time", "timestamp"),
+        ("sequence_number", "string"), ("keys", "struct<orderId:string>"),
+        ("new_image", "struct<orderId:string,n:bigint,state:string,pad:string>")],
+        "s3://%s/audit/" % bucket)
+    athena_tables.put_json_lines(s3, bucket, "audit/records.json", recs)
+    with db.cursor() as cur:
+        athena_tables.athena_server(cur, "bf_state", emulator.url, database, bucket)
+        cur.execute("DROP SCHEMA IF EXISTS bf_state CASCADE; CREATE SCHEMA bf_state")
+        cur.execute("IMPORT FOREIGN SCHEMA bf_state LIMIT TO (orders_audit) "
+                    "FROM SERVER bf_state INTO bf_state OPTIONS (expand_structs 'false')")
+        cur.execute("SELECT keys->>'orderId', new_image->>'state', (new_image->>'n')::bigint "
+                    "FROM audit_fdw.state_as_of('bf_state.orders_audit', now())")
+        got = {k: (s, n) for k, s, n in cur.fetchall()}
+        cur.execute("DROP SCHEMA bf_state CASCADE")
+        cur.execute("DROP SERVER bf_state CASCADE")
+    items = {}
+    for seg in range(2):
+        kw = {"TableName": env.table, "Segment": seg, "TotalSegments": 2}
+        while True:
+            page = env.ddb.scan(**kw)
+            for i in page["Items"]:
+                items[i["orderId"]["S"]] = (i["state"]["S"], int(i["n"]["N"]) if "n" in i else None)
+            if "LastEvaluatedKey" not in page:
+                break
+            kw["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    assert len(items) == 3000 - len(deleted) + len(added)
+    assert got == items

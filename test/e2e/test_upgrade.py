@@ -241,6 +241,12 @@ def assert_backfill_objects(cur):
                "audit_fdw.cancel_backfill(text)", "audit_fdw.resume_backfill(text)"):
         cur.execute("SELECT has_function_privilege('public', %s, 'EXECUTE')", (fn,))
         assert cur.fetchone()[0] is False, fn
+    # state_as_of runs as its caller, for anyone, on the rows of an updated
+    # installation's tables as on any audit table
+    cur.execute("SELECT has_function_privilege('public', 'audit_fdw.state_as_of(regclass, "
+                "timestamptz)', 'EXECUTE'), (SELECT prosecdef FROM pg_proc "
+                "WHERE oid = 'audit_fdw.state_as_of(regclass, timestamptz)'::regprocedure)")
+    assert cur.fetchone() == (True, False)
     # a backfill row for the updated pipeline, and its status
     cur.execute("INSERT INTO audit_fdw.backfill (pipeline, total_segments, workers, "
                 "requested_by, state) VALUES ('orders', 2, 2, 10, 'cancelled') RETURNING id")

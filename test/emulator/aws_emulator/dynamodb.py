@@ -15,6 +15,7 @@ same values) appends nothing, as in DynamoDB.  Items whose TTL attribute
 (epoch seconds) has passed by the emulator clock are deleted by the TTL
 sweeper with a REMOVE record whose userIdentity names the DynamoDB service.
 """
+import bisect
 import json
 import math
 import time
@@ -90,6 +91,7 @@ class Table:
         # (generation, index) -> the items in key order, and the segment
         # hash of each partition key (see DynamoDB._segment)
         self.ordered_cache = {}
+        self.segment_cache = {}
         self.segment_hashes = {}
         # provisioned reads: [units left, time.monotonic() of the last read]
         self.read_bucket = None
@@ -827,7 +829,8 @@ class DynamoDB(Service):
             if reverse:
                 items = [i for i in items if sort_key(i) < start_key]
             else:
-                items = [i for i in items if sort_key(i) > start_key]
+                # in key order: the items after the key
+                items = items[bisect.bisect_right(items, start_key, key=sort_key):]
         limit = p.get("Limit")
         filt = exprs.condition_text(p.get("FilterExpression"), "FilterExpression")
         paths = exprs.projection(p["ProjectionExpression"]) \
@@ -883,8 +886,12 @@ class DynamoDB(Service):
                 raise vexc("The provided starting key is invalid: Invalid ExclusiveStartKey. "
                            "Please use ExclusiveStartKey with correct Segment. "
                            "TotalSegments: %d Segment: %d" % (total, seg))
-            items = [i for i in items
-                     if self._segment(t, i[t.hash_key], total) == seg]
+            cached = t.segment_cache.get((index, total, seg))
+            if cached is None or cached[0] != t.items.generation:
+                cached = (t.items.generation,
+                          [i for i in items if self._segment(t, i[t.hash_key], total) == seg])
+                t.segment_cache[(index, total, seg)] = cached
+            items = cached[1]
         return self._page(t, items, sort_key, key_of, p, exprs, index=index)
 
     @staticmethod
