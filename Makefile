@@ -8,6 +8,7 @@ OBJS = \
 	$(WIN32RES) \
 	audit_fdw.o \
 	src/aws/athena.o \
+	src/aws/base64.o \
 	src/aws/client.o \
 	src/aws/dynamodbstreams.o \
 	src/aws/credentials.o \

@@ -21,12 +21,12 @@
 #include <json-c/json.h>
 
 #include "aws/aws.h"
+#include "aws/base64.h"
 #include "aws/firehose.h"
 #include "aws/jsontext.h"
 #include "aws/responses.h"
 #include "lib/stringinfo.h"
 #include "utils/memutils.h"
-#include "common/base64.h"
 
 static json_object *call_and_release(AwsClient *client, const char *operation,
 									 json_object *req, AwsError **error);
@@ -182,7 +182,7 @@ firehose_put_record_batch(AwsClient *client, const char *delivery_stream,
 	 * goes straight into it.
 	 */
 	for (i = 0; i < n; i++)
-		total += pg_b64_enc_len((int) lengths[i]) + 16;
+		total += AWS_BASE64_LEN(lengths[i]) + 16;
 	initStringInfo(&body);
 	enlargeStringInfo(&body, (int) Min(total + strlen(delivery_stream) * 6 + 64, MaxAllocSize - 1));
 	appendStringInfoString(&body, "{\"DeliveryStreamName\":");
@@ -195,15 +195,12 @@ firehose_put_record_batch(AwsClient *client, const char *delivery_stream,
 	appendStringInfoString(&body, ",\"Records\":[");
 	for (i = 0; i < n; i++)
 	{
-		int			need = pg_b64_enc_len((int) lengths[i]);
-		int			len;
+		int			need = (int) AWS_BASE64_LEN(lengths[i]);
 
 		appendStringInfoString(&body, i == 0 ? "{\"Data\":\"" : ",{\"Data\":\"");
 		enlargeStringInfo(&body, need + 8);
-		len = pg_b64_encode(data[i], (int) lengths[i], body.data + body.len, need);
-		if (len < 0)
-			elog(ERROR, "could not encode a Firehose record in base64");
-		body.len += len;
+		body.len += (int) aws_base64_encode((const unsigned char *) data[i], lengths[i],
+											body.data + body.len);
 		body.data[body.len] = '\0';
 		appendStringInfoString(&body, "\"}");
 	}
