@@ -15,7 +15,7 @@ import uuid
 import psycopg2
 import pytest
 
-from conftest import connect
+from conftest import after, cancel_during, connect
 
 SERVER = "fdw_e2e"
 BUCKET = "fdw-e2e-data"
@@ -316,40 +316,6 @@ def slow_query(emulator, ms):
 def stopped_ids(emulator):
     return {r["input"]["QueryExecutionId"]
             for r in athena_requests(emulator, "StopQueryExecution")}
-
-
-def cancel_during(vcur, sql, ready):
-    """Runs sql on vcur in a thread, cancels it (pg_cancel_backend) once
-    ready() is true, and returns the error raised and the seconds from the
-    cancel to the return."""
-    vcur.execute("SELECT pg_backend_pid()")
-    pid = vcur.fetchone()[0]
-    result = {}
-
-    def run():
-        try:
-            vcur.execute(sql)
-        except psycopg2.Error as e:
-            result["error"] = e
-        result["done"] = time.monotonic()
-
-    t = threading.Thread(target=run)
-    t.start()
-    deadline = time.monotonic() + 10
-    while not ready() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    ctl = connect()
-    ctl.cursor().execute("SELECT pg_cancel_backend(%s)", (pid,))
-    cancelled_at = time.monotonic()
-    t.join(10)
-    ctl.close()
-    assert "done" in result
-    return result.get("error"), result["done"] - cancelled_at
-
-
-def after(seconds):
-    start = time.monotonic()
-    return lambda: time.monotonic() - start >= seconds
 
 
 def test_cancel_stops_the_athena_query(setup, emulator):

@@ -3,20 +3,82 @@ seconds while a pump pipeline moves a stream of writes into Firehose at
 full speed (test/lib/load_run.py).  No error, no memory growth in the
 backends or the pump's workers (anonymous memory from /proc, after a
 warm-up), nothing lost, every item's records in order.  The numbers go to
-test/HARDENING.md; bench/hardening_load runs the same for longer."""
+test/HARDENING.md; bench/hardening_load runs the same for longer.
+
+Cancel holds under that load too: while the machine is busy, a query
+waiting for Athena and one whose result stalls return within a second of
+pg_cancel_backend (with StopQueryExecution sent for the first), and a pump
+reader waiting out Firehose's throttling ends within a second of
+pg_terminate_backend."""
 import json
 import os
 import sys
+import time
+
+import psycopg2
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 
+from conftest import after, cancel_during, connect  # noqa: E402
 from load_run import run_load  # noqa: E402
+from pump_env import wait_for  # noqa: E402
 
 SECONDS = int(os.environ.get("AUDIT_FDW_LOAD_SECONDS", "45"))
 
 
-def test_fdw_queries_and_pump_under_load(db):
-    result = run_load(seconds=SECONDS, clients=16)
+def cancel_probes(emu):
+    """The waits cancelled under load: the seconds each took to return."""
+    def probes(env):
+        took = {}
+        victim = connect()
+        vcur = victim.cursor()
+        try:
+            # waiting for Athena (polling); every query is slow for a moment
+            emu.configure(athena_min_query_ms=20000)
+            try:
+                error, took["athena_wait"] = cancel_during(
+                    vcur, "SELECT count(*) FROM load.rows WHERE id > 0", after(0.7))
+                cancelled = time.time()
+            finally:
+                emu.configure(athena_min_query_ms=0)
+            assert isinstance(error, psycopg2.errors.QueryCanceled), error
+            stops = [r for r in emu.requests(service="athena", operation="StopQueryExecution")
+                     if r["time"] >= cancelled - 0.5]
+            took["athena_stop_sent"] = bool(stops)
+
+            # fetching: the result object stalls after its first bytes
+            emu.add_fault(service="s3", operation="GetObject", stall_after_bytes=20,
+                          stall_ms=3000)
+            try:
+                error, took["result_stall"] = cancel_during(
+                    vcur, "SELECT label FROM load.rows WHERE id < 400", after(0.7))
+            finally:
+                emu.clear_faults()
+            assert isinstance(error, psycopg2.errors.QueryCanceled), error
+
+            # the pump: a reader in Firehose's throttling backoff
+            emu.add_fault(service="firehose", operation="PutRecordBatch",
+                          error="ServiceUnavailableException", status=503)
+            try:
+                time.sleep(1.5)
+                pid = env.reader_pids()[0]
+                ctl = connect()
+                ctl.cursor().execute("SELECT pg_terminate_backend(%s)", (pid,))
+                start = time.monotonic()
+                wait_for("the reader to end", lambda: not os.path.exists("/proc/%d" % pid),
+                         timeout=10, interval=0.02)
+                took["pump_backoff"] = time.monotonic() - start
+                ctl.close()
+            finally:
+                emu.clear_faults()
+        finally:
+            victim.close()
+        return took
+    return probes
+
+
+def test_fdw_queries_and_pump_under_load(db, emulator):
+    result = run_load(seconds=SECONDS, clients=16, during=cancel_probes(emulator))
     root = os.environ.get("AUDIT_FDW_RUN_DIR")
     if root:
         os.makedirs(os.path.join(root, "hardening"), exist_ok=True)
@@ -34,3 +96,8 @@ def test_fdw_queries_and_pump_under_load(db):
     assert result["write_errors"] == 0, result
     assert result["written"] > 0 and result["delivered_distinct"] == result["written"], result
     assert result["out_of_order"] == 0, result
+    # every cancel returned within a second, the machine busy
+    took = result["during"]
+    assert took["athena_stop_sent"], result
+    for wait in ("athena_wait", "result_stall", "pump_backoff"):
+        assert took[wait] < 1.0, result

@@ -2,7 +2,7 @@
 over Athena while a pump pipeline moves a stream of writes into Firehose at
 full speed, against the emulator, for a bounded time.
 
-run_load(seconds, clients) returns a dict of what it measured:
+run_load(seconds, clients, during=...) returns a dict of what it measured:
 - pgbench: transactions, tps, failed/aborted, the latency average;
 - the memory of every pgbench backend and every pump worker (RssAnon from
   /proc, anonymous memory only: shared buffers are not the process's),
@@ -102,7 +102,9 @@ def _parse_pgbench(text):
     }
 
 
-def run_load(seconds=60, clients=16, writers=2, log_dir=None):
+def run_load(seconds=60, clients=16, writers=2, log_dir=None, during=None):
+    """during(env), when given, is called once the load is warm, while it
+    runs; what it returns is in the result as "during"."""
     emu = Emulator()
     log_dir = log_dir or os.path.join(os.environ.get("AUDIT_FDW_RUN_DIR", "/tmp"), "load")
     os.makedirs(log_dir, exist_ok=True)
@@ -154,6 +156,7 @@ def run_load(seconds=60, clients=16, writers=2, log_dir=None):
     for kind in ("backends", "workers"):
         for pid in pids(kind):
             first[pid] = (kind, rss_anon_kib(pid))
+    during_result = during(env) if during is not None else None
     samples = []
     while bench.poll() is None:
         time.sleep(2)
@@ -207,6 +210,7 @@ def run_load(seconds=60, clients=16, writers=2, log_dir=None):
         "out_of_order": out_of_order,
         "pump_records_per_s": round(ddb_events / max(wrote_at - started, 1), 1),
         "pump_errors": [r.get("last_error") for r in status if r.get("last_error")],
+        "during": during_result,
     }
 
 
