@@ -189,6 +189,19 @@ EXPLAIN (VERBOSE, COSTS OFF)
 SELECT avg(qty) FROM audit;
 SELECT avg(qty) FROM audit;
 
+-- min() and max() without GROUP BY: the planner's rewrite into ORDER BY ...
+-- LIMIT 1 subqueries would run one Athena query per aggregate, each sorting
+-- the whole table; one Athena aggregate answers them all
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT min(event_time), max(event_time) FROM audit;
+SELECT min(event_time), max(event_time) FROM audit;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT max(qty) FROM audit WHERE new_state = 'DELIVERED';
+SELECT max(qty) FROM audit WHERE new_state = 'DELIVERED';
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT min(order_id COLLATE "C") FROM audit;
+SELECT min(order_id COLLATE "C") FROM audit;
+
 -- joins of foreign tables of one server: inner, left, right, full
 CREATE FOREIGN TABLE audit2 (
     event_id text, event_time timestamptz,

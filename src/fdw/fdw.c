@@ -32,6 +32,7 @@
 #include "postgres.h"
 
 #include <limits.h>
+#include <math.h>
 
 #include "access/table.h"
 #include "commands/explain.h"
@@ -351,19 +352,34 @@ auditGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 	if (!audit_enable_pushdown)
 		return;
 
-	/* a scan sorted by the query's ORDER BY (or merge join keys) */
+	/*
+	 * a scan sorted by the query's ORDER BY (or merge join keys).  Athena
+	 * sorts every row before the first one arrives: the sort, n log n
+	 * comparisons, is startup cost.  So the planner's rewrite of min() and
+	 * max() into ORDER BY ... LIMIT 1 subqueries (planagg.c), whose LIMIT
+	 * never reaches Athena (it plans them with query_planner alone, so no
+	 * upper paths), costs a whole sorted query per aggregate and loses to
+	 * one Athena aggregate; a LIMIT that ships (add_final_paths) costs no
+	 * sort.  (postgres_fdw, too, charges a remote sort to startup as well
+	 * as to run cost: DEFAULT_FDW_SORT_MULTIPLIER on both.)
+	 */
 	if (query_pathkeys_ok(root, baserel, root->query_pathkeys))
+	{
+		Cost		run = fpinfo->total_cost - fpinfo->startup_cost;
+		Cost		sort = Max(run * (SORT_COST_MULTIPLIER - 1),
+							   fpinfo->rows * cpu_operator_cost *
+							   log2(Max(fpinfo->rows, 2.0)));
+
 		add_path(baserel, (Path *)
 				 audit_create_foreignscan_path(root, baserel, NULL,
 										 fpinfo->rows,
-										 fpinfo->startup_cost,
-										 fpinfo->startup_cost +
-										 (fpinfo->total_cost - fpinfo->startup_cost) *
-										 SORT_COST_MULTIPLIER,
+										 fpinfo->startup_cost + sort,
+										 fpinfo->startup_cost + sort + run,
 										 root->query_pathkeys,
 										 baserel->lateral_relids,
 										 NULL,
 										 fdw_path_private(false, false)));
+	}
 
 	add_param_paths(root, baserel);
 }
@@ -994,13 +1010,12 @@ add_final_paths(PlannerInfo *root, RelOptInfo *input_rel,
 	RelOptInfo *query_rel = input_rel;
 	AuditFdwRelationInfo *qinfo = ifpinfo;
 	bool		ordered = false;
-	Path	   *sorted_path = NULL;
+	bool		sorted = false;
 	int64		count = -1,
 				offset = 0;
 	double		rows;
 	Cost		startup_cost,
 				total_cost;
-	ListCell   *lc;
 
 	if (query->limitCount == NULL && query->limitOffset == NULL)
 		return;
@@ -1031,23 +1046,14 @@ add_final_paths(PlannerInfo *root, RelOptInfo *input_rel,
 
 	if (root->sort_pathkeys != NIL && !ordered)
 	{
-		/* a scan or join sorted by the ORDER BY, or nothing */
-		foreach(lc, query_rel->pathlist)
-		{
-			Path	   *p = (Path *) lfirst(lc);
-
-			/* a sort key computed from the columns projects the scan */
-			if (IsA(p, ProjectionPath))
-				p = ((ProjectionPath *) p)->subpath;
-			if (IsA(p, ForeignPath) && p->param_info == NULL &&
-				pathkeys_contained_in(root->sort_pathkeys, p->pathkeys))
-			{
-				sorted_path = p;
-				break;
-			}
-		}
-		if (sorted_path == NULL)
+		/*
+		 * a scan or join Athena can sort by the ORDER BY.  Its sorted path
+		 * may be gone: a local top-N sort costs less than Athena sorting
+		 * every row, but not than Athena's own ORDER BY ... LIMIT.
+		 */
+		if (!query_pathkeys_ok(root, query_rel, root->sort_pathkeys))
 			return;
+		sorted = true;
 	}
 	else if (IS_UPPER_REL(query_rel) && qinfo->stage != UPPERREL_GROUP_AGG &&
 			 qinfo->stage != UPPERREL_DISTINCT)
@@ -1078,7 +1084,7 @@ add_final_paths(PlannerInfo *root, RelOptInfo *input_rel,
 	startup_cost = qinfo->startup_cost;
 	total_cost = startup_cost + (qinfo->total_cost - qinfo->startup_cost) *
 		(qinfo->rows > 0 ? rows / qinfo->rows : 1.0);
-	if (ordered || sorted_path)
+	if (ordered || sorted)
 		total_cost += (total_cost - startup_cost) * (SORT_COST_MULTIPLIER - 1);
 	/* slightly cheaper than the same scan with a Limit node above it */
 	total_cost = Max(startup_cost, total_cost - cpu_tuple_cost);
