@@ -639,7 +639,8 @@ numeric_scale_of_all(List *args)
  * constant its digits and scale, a numeric(p,s) expression its typmod (a
  * column's typmod is its Glue type, as IMPORT writes it), an integer cast
  * to numeric its type's digits, a + b and a - b
- * decimal(1 + max(s) + max(p - s), max(s)), sum decimal(38,s).  False
+ * decimal(1 + max(s) + max(p - s), max(s)), a * b decimal(p1 + p2, s1 + s2),
+ * sum decimal(38,s).  False
  * where the type is not known before the query runs, or where Trino's
  * result type would need more than 38 digits: a value of it could
  * overflow in Athena (NUMERIC_VALUE_OUT_OF_RANGE) where PostgreSQL gives
@@ -726,10 +727,18 @@ numeric_trino_type(Node *expr, int *precision, int *scale)
 				if (list_length(op->args) == 1 && opname && strcmp(opname, "-") == 0)
 					return numeric_trino_type(linitial(op->args), precision, scale);
 				if (list_length(op->args) != 2 || opname == NULL ||
-					(strcmp(opname, "+") != 0 && strcmp(opname, "-") != 0) ||
+					(strcmp(opname, "+") != 0 && strcmp(opname, "-") != 0 &&
+					 strcmp(opname, "*") != 0) ||
 					!numeric_trino_type(linitial(op->args), &p1, &s1) ||
 					!numeric_trino_type(lsecond(op->args), &p2, &s2))
 					break;
+				if (strcmp(opname, "*") == 0)
+				{
+					/* decimal(p1 + p2, s1 + s2) */
+					*scale = s1 + s2;
+					*precision = p1 + p2;
+					return *precision <= 38;
+				}
 				*scale = Max(s1, s2);
 				*precision = 1 + *scale + Max(p1 - s1, p2 - s2);
 				return *precision <= 38;
@@ -1284,13 +1293,16 @@ classify_opexpr(OpExpr *op, classify_cxt *cxt, bool positive)
 			classify(lsecond(op->args), cxt, false);
 
 	/*
-	 * numeric addition and subtraction keep the larger scale in both; Trino
-	 * fails where the result type would pass 38 digits
+	 * numeric addition and subtraction keep the larger scale in both, and
+	 * multiplication the sum of the scales, exactly; Trino fails where the
+	 * result type would pass 38 digits.  (Division rounds to the larger
+	 * scale in Trino and to at least 16 significant digits here: local.)
 	 */
 	if (rettype == NUMERICOID &&
 		exprType(linitial(op->args)) == NUMERICOID &&
 		exprType(lsecond(op->args)) == NUMERICOID &&
-		(strcmp(opname, "+") == 0 || strcmp(opname, "-") == 0))
+		(strcmp(opname, "+") == 0 || strcmp(opname, "-") == 0 ||
+		 strcmp(opname, "*") == 0))
 	{
 		int			p,
 					sc;

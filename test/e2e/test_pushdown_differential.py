@@ -623,9 +623,9 @@ def averages(rng):
 
 def numeric_scales(rng):
     """Decimal columns of many precisions and scales against constants of
-    random precision and scale (up to 38 digits): comparisons, IN, sums and
-    differences (Trino's result type may pass 38 digits, or its comparison's
-    common type), CASE and coalesce, sum, min and max; and integer
+    random precision and scale (up to 38 digits): comparisons, IN, sums,
+    differences and products (Trino's result type may pass 38 digits, or its
+    comparison's common type), CASE and coalesce, sum, min and max; and integer
     arithmetic at every width (a tinyint column computes as a smallint)."""
     t = f"{SCHEMA}.numbers n"
     q = []
@@ -648,7 +648,8 @@ def numeric_scales(rng):
         elif kind == 2:
             w = f"{x} - {y} {op} {const()}"
         elif kind == 3:
-            w = f"{x} + {y} - {col()} {op} {x}"
+            w = rng.choice([f"{x} + {y} - {col()} {op} {x}", f"{x} * {y} {op} {const()}",
+                            f"{x} * {const()} - {y} {op} {x}"])
         elif kind == 4:
             w = f"{x} IN ({const()}, {const()}, {const()})"
         elif kind == 5:
@@ -660,7 +661,7 @@ def numeric_scales(rng):
                       f" WHERE {y} {op} {const()}", None, False))
             continue
         else:
-            g = rng.choice(["n.i % 3", "n.t", f"{x} + {const()}"])
+            g = rng.choice(["n.i % 3", "n.t", f"{x} + {const()}", f"{x} * {y}"])
             q.append((f"SELECT {g}, sum({x}), max({y}) FROM {t} GROUP BY 1", None, False))
             continue
         q.append((f"SELECT n.id, {x}, {y} FROM {t} WHERE {w}", None, False))
