@@ -265,3 +265,15 @@ END
 $$;
 COMMENT ON FUNCTION audit_fdw.state_as_of(regclass, timestamptz) IS
     'each item''s latest record at a time from an audit table with SNAPSHOT and stream records; items removed by then left out';
+
+-- ---------------------------------------------------------------------------
+-- Backfill: the gap policy 'snapshot'.  When a shard's records were trimmed
+-- before the pump read them, the pump records the gap, goes on from the
+-- oldest record left (as 'skip' does) and starts a backfill of the whole
+-- table, whose SNAPSHOT records hold every item's state after the gap.
+-- ---------------------------------------------------------------------------
+ALTER TABLE audit_fdw.pipeline DROP CONSTRAINT pipeline_on_trimmed_gap_check;
+ALTER TABLE audit_fdw.pipeline ADD CONSTRAINT pipeline_on_trimmed_gap_check
+    CHECK (on_trimmed_gap IN ('stop', 'skip', 'snapshot'));
+COMMENT ON COLUMN audit_fdw.pipeline.on_trimmed_gap IS
+    'after records were trimmed before they were read: stop the shard, skip the gap, or skip it and backfill a snapshot of the table';

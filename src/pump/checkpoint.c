@@ -147,7 +147,9 @@ checkpoint_read_pipeline(const char *name, MemoryContext cxt)
 		config->batching_window_ms = (int) ((window->time / 1000) +
 											((int64) window->day * SECS_PER_DAY +
 											 (int64) window->month * DAYS_PER_MONTH * SECS_PER_DAY) * 1000);
-		config->skip_trimmed_gaps = strcmp(gap_policy, "skip") == 0;
+		config->snapshot_trimmed_gaps = strcmp(gap_policy, "snapshot") == 0;
+		config->skip_trimmed_gaps = strcmp(gap_policy, "skip") == 0 ||
+			config->snapshot_trimmed_gaps;
 		config->running = strcmp(state, "running") == 0;
 		config->created_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 12, &isnull));
 		config->health = health_from_name(get_text(0, 13, CurrentMemoryContext));
@@ -617,4 +619,59 @@ checkpoint_trimmed_gap(PumpWorker *w, ShardReader *shard, const char *gap_after,
 							  6, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "writing audit_fdw.checkpoint failed");
 	checkpoint_end();
+}
+
+/*
+ * The gap policy 'snapshot': a backfill of the whole table, whose SNAPSHOT
+ * records give each item's state after the gap.  A backfill running
+ * already began before the gap (what it read may miss the lost changes):
+ * it is cancelled for the new one.  The shard's row says so.  Returns the
+ * new backfill's id.
+ */
+int64
+checkpoint_gap_backfill(PumpWorker *w, ShardReader *shard, int64 *cancelled)
+{
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	bool		isnull;
+	int64		id;
+
+	checkpoint_begin("starting an audit_fdw backfill for a trimmed gap");
+	values[0] = CStringGetTextDatum(w->args.pipeline);
+	*cancelled = 0;
+	if (SPI_execute_with_args("UPDATE audit_fdw.backfill SET state = 'cancelled', "
+							  "last_error = 'cancelled for the snapshot of a later trimmed gap', "
+							  "last_error_at = pg_catalog.now() "
+							  "WHERE pipeline = $1 AND state = 'running' RETURNING id",
+							  1, types, values, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "writing audit_fdw.backfill failed");
+	if (SPI_processed == 1)
+		*cancelled = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+												 1, &isnull));
+	values[1] = Int32GetDatum(BACKFILL_GAP_SEGMENTS);
+	values[2] = Int32GetDatum(Min(BACKFILL_GAP_SEGMENTS, backfill_workers));
+	nulls[3] = 'n';
+	values[4] = Float8GetDatum(0.5);
+	values[5] = CStringGetTextDatum(psprintf("trimmed gap in shard %s", shard->shard_id));
+	values[6] = ObjectIdGetDatum(w->config->owner);
+	if (SPI_execute_with_args(backfill_insert_sql, 7, backfill_insert_types, values, nulls,
+							  false, 0) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "writing audit_fdw.backfill failed");
+	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	values[1] = CStringGetTextDatum(shard->shard_id);
+	values[2] = CStringGetTextDatum(psprintf("; backfill %lld writes a snapshot of the table "
+											 "(on_trimmed_gap 'snapshot')", (long long) id));
+	types[1] = TEXTOID;
+	{
+		Oid			utypes[3] = {TEXTOID, TEXTOID, TEXTOID};
+
+		if (SPI_execute_with_args("UPDATE audit_fdw.checkpoint SET "
+								  "last_error = last_error OPERATOR(pg_catalog.||) $3 "
+								  "WHERE pipeline = $1 AND shard_id = $2",
+								  3, utypes, values, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "writing audit_fdw.checkpoint failed");
+	}
+	checkpoint_end();
+	return id;
 }

@@ -226,11 +226,12 @@ audit_fdw_create_pipeline(PG_FUNCTION_ARGS)
 	}
 	if (gap_policy == NULL)
 		gap_policy = "stop";
-	if (strcmp(gap_policy, "stop") != 0 && strcmp(gap_policy, "skip") != 0)
+	if (strcmp(gap_policy, "stop") != 0 && strcmp(gap_policy, "skip") != 0 &&
+		strcmp(gap_policy, "snapshot") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid on_trimmed_gap \"%s\"", gap_policy),
-				 errhint("Valid values are \"stop\" (stop the shard and report) and \"skip\" (report and go on).")));
+				 errhint("Valid values are \"stop\" (stop the shard and report), \"skip\" (report and go on) and \"snapshot\" (report, go on and backfill a snapshot of the table).")));
 
 	server = GetForeignServerByName(server_name, false);
 	fdw = GetForeignDataWrapper(server->fdwid);

@@ -73,7 +73,8 @@ typedef struct PipelineConfig
 	bool		start_at_latest;
 	int			batch_size;
 	int			batching_window_ms;
-	bool		skip_trimmed_gaps;
+	bool		skip_trimmed_gaps;	/* 'skip', or 'snapshot' */
+	bool		snapshot_trimmed_gaps;	/* 'snapshot': and a backfill */
 	bool		running;
 	PumpHealth	health;
 	int64		generation;		/* moves on every pause and resume */
@@ -222,6 +223,7 @@ extern void lineage_drop_lease(PumpWorker *w, ShardReader *shard);
 extern void lineage_check_lease(PumpWorker *w, ShardReader *shard);
 
 /* in backfill.c and snapshot.c */
+#define BACKFILL_GAP_SEGMENTS 4	/* of the backfill a trimmed gap starts */
 extern const char *const backfill_insert_sql;
 extern Oid	backfill_insert_types[7];
 extern PGDLLEXPORT void audit_fdw_backfill_worker_main(Datum arg);
@@ -254,6 +256,7 @@ extern void checkpoint_register_shards(const char *pipeline, List *shards,
 									   List *listed_ids);
 extern bool checkpoint_advance(PumpWorker *w, ShardReader *shard, bool drained);
 extern void checkpoint_write_dead_letters(PumpWorker *w, ShardReader *shard);
+extern int64 checkpoint_gap_backfill(PumpWorker *w, ShardReader *shard, int64 *cancelled);
 extern void checkpoint_report_polls(PumpWorker *w, ShardReader *shard, bool lag_zero);
 extern void checkpoint_mark_sent(PumpWorker *w, ShardReader *shard);
 extern void checkpoint_count_error(const char *pipeline, const char *shard_id,

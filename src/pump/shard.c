@@ -14,7 +14,10 @@
  *	  stream before it was drained) is reported as a WARNING with the
  *	  missing range and in the status view; the shard stops, or goes on
  *	  from the oldest record left when the pipeline says on_trimmed_gap =
- *	  'skip';
+ *	  'skip'; 'snapshot' goes on too and starts a backfill (snapshot.c) of
+ *	  the whole table, whose SNAPSHOT records hold each item's state after
+ *	  the gap (a backfill running since before the gap is cancelled for
+ *	  it); the status views and the log say so;
  *	- GetRecords stays within DynamoDB Streams' limit of 5 calls per second
  *	  per shard: a full page (1,000 records) is followed by the next call
  *	  200 ms after the previous one, a page with fewer records 250 ms after
@@ -193,9 +196,23 @@ handle_trimmed_gap(PumpWorker *w, ShardReader *shard)
 			 stop ?
 			 errhint("The shard is stopped. To accept the loss and go on, run SELECT audit_fdw.skip_trimmed_gap('%s', '%s').",
 					 w->args.pipeline, shard->shard_id) :
+			 w->config->snapshot_trimmed_gaps && !shard->skip_gap ?
+			 errhint("The pipeline goes on from the oldest record left, and a backfill writes a snapshot of the table (on_trimmed_gap is 'snapshot'; see audit_fdw.backfill_status).") :
 			 errhint("The pipeline goes on from the oldest record left (on_trimmed_gap is 'skip').")));
 
 	checkpoint_trimmed_gap(w, shard, shard->checkpoint, gap_before, stop);
+	if (!stop && w->config->snapshot_trimmed_gaps && !shard->skip_gap)
+	{
+		int64		cancelled;
+		int64		id = checkpoint_gap_backfill(w, shard, &cancelled);
+
+		ereport(LOG,
+				(errmsg("audit_fdw pipeline \"%s\" started backfill %lld for the trimmed gap of shard \"%s\"",
+						w->args.pipeline, (long long) id, shard->shard_id),
+				 cancelled ?
+				 errdetail("Backfill %lld, which began before the gap, was cancelled for it.",
+						   (long long) cancelled) : 0));
+	}
 	shard->skip_gap = false;
 	if (!stop && gone)
 	{

@@ -390,3 +390,67 @@ def test_changes_during_the_scan_and_the_state_through_a_foreign_table(loaded, e
             kw["ExclusiveStartKey"] = page["LastEvaluatedKey"]
     assert len(items) == 3000 - len(deleted) + len(added)
     assert got == items
+
+
+def test_gap_policy_snapshot_records_the_gap_and_backfills(pump, emulator, db):
+    """on_trimmed_gap 'snapshot': the gap is recorded (status view, WARNING),
+    the shard's lineage goes on, and a backfill writes every item's state
+    after the gap, the lost change included; the log and both status views
+    say so; a backfill running since before the gap gives way to it."""
+    env = pump("bf_gap", on_trimmed_gap="snapshot")
+    for k in ("t1", "t2", "t3"):
+        env.put(k, "OPEN")
+    env.wait_delivered(3)
+    first = env.status()[0]
+    with db.cursor() as cur:
+        cur.execute("SELECT audit_fdw.pause_pipeline(%s)", (env.name,))
+    wait_for("readers to stop", lambda: env.reader_pids() == [], timeout=20)
+    # a backfill running (paused with its pipeline) since before the gap
+    before_gap = backfill(env, segments=2, read_rate=100000)
+    env.update_state("t1", "LOST")
+    emulator.advance_clock(25 * 3600)       # past the stream's 24 h retention
+    env.update_state("t2", "AFTER_GAP")
+    log_offset = pg_log_size()
+    with db.cursor() as cur:
+        cur.execute("SELECT audit_fdw.resume_pipeline(%s)", (env.name,))
+
+    def gap_backfill():
+        with db.cursor() as cur:
+            cur.execute("SELECT backfill FROM audit_fdw.backfill_status WHERE pipeline = %s "
+                        "AND reason LIKE 'trimmed gap in shard %%'", (env.name,))
+            row = cur.fetchone()
+            return row and row[0]
+    bid = wait_for("the gap's backfill", gap_backfill, timeout=30)
+    st = wait_done(env, bid, timeout=60)
+    assert st["reason"] == "trimmed gap in shard %s" % first["shard_id"]
+    assert st["items_read"] == 3 and st["segments"] == 4
+    assert status(env, before_gap)["state"] == "cancelled"
+    log = wait_for("the log", lambda: "started backfill" in pg_log_since(log_offset)
+                   and pg_log_since(log_offset))
+    assert "lost records of shard" in log and "on_trimmed_gap is 'snapshot'" in log
+    assert ("started backfill %d for the trimmed gap of shard \"%s\"" % (bid, first["shard_id"])
+            in log)
+    assert "Backfill %d, which began before the gap, was cancelled" % before_gap in log
+    row = [r for r in env.status() if r["shard_id"] == first["shard_id"]][0]
+    assert row["gap_after_sequence_number"] == first["checkpoint_sequence_number"]
+    assert row["state"] != "stopped"
+    assert "backfill %d writes a snapshot" % bid in row["last_error"]
+    # the lineage went on: the change after the gap arrives, and the
+    # snapshot holds the lost one
+    env.wait_delivered(4)
+    recs = [r for r in env.audit_records()
+            if r["event_name"] != "SNAPSHOT" or r["event_id"].startswith("snapshot-%d-" % bid)]
+    snap = {r["keys"]["orderId"]: r["new_image"]["state"] for r in recs
+            if r["event_name"] == "SNAPSHOT"}
+    assert snap == {"t1": "LOST", "t2": "AFTER_GAP", "t3": "OPEN"}
+    assert ("t2", "AFTER_GAP") in [(r["keys"]["orderId"], r["new_image"]["state"])
+                                   for r in recs if r["event_name"] == "MODIFY"]
+    with db.cursor() as cur:
+        cur.execute("SELECT on_trimmed_gap FROM audit_fdw.pipeline WHERE name = %s", (env.name,))
+        assert cur.fetchone()[0] == "snapshot"
+        with pytest.raises(psycopg2.errors.InvalidParameterValue) as e:
+            cur.execute("SELECT audit_fdw.create_pipeline('bf_gap_bad', %s, %s, %s, "
+                        "on_trimmed_gap => 'fill')",
+                        (env.server, env.table, env.delivery_stream))
+        assert "snapshot" in e.value.diag.message_hint
+

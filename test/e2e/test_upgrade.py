@@ -255,6 +255,12 @@ def assert_backfill_objects(cur):
                 "VALUES (%s, 0, 5), (%s, 1, 7)", (bid, bid))
     cur.execute("SELECT pipeline, state, segments, items_read FROM audit_fdw.backfill_status")
     assert cur.fetchall() == [("orders", "cancelled", 2, 12)]
+    cur.execute("DELETE FROM audit_fdw.backfill WHERE id = %s", (bid,))
+    # the gap policy 'snapshot' is allowed on an updated pipeline
+    cur.execute("UPDATE audit_fdw.pipeline SET on_trimmed_gap = 'snapshot' WHERE name = 'orders' "
+                "RETURNING (SELECT on_trimmed_gap FROM audit_fdw.pipeline WHERE name = 'orders')")
+    assert cur.fetchone() == ("stop",)
+    cur.execute("UPDATE audit_fdw.pipeline SET on_trimmed_gap = 'stop' WHERE name = 'orders'")
 
 
 def test_updated_catalog_equals_a_fresh_install(fresh_db, emulator):
