@@ -943,6 +943,19 @@ def test_numeric_results_keep_postgresql_scale(setup):
     conn.close()
 
 
+def shipped_and_answers(cur, sql):
+    """The Athena SQL of sql with pushdown on, and its rows on and off."""
+    cur.execute("SET audit_fdw.enable_pushdown = on")
+    cur.execute(f"EXPLAIN (VERBOSE, COSTS OFF) {sql}")
+    shipped = " ".join(athena_sql("\n".join(r[0] for r in cur.fetchall())))
+    answers = []
+    for pushdown in ("on", "off"):
+        cur.execute(f"SET audit_fdw.enable_pushdown = {pushdown}")
+        cur.execute(sql)
+        answers.append(sorted(cur.fetchall()))
+    return shipped, answers
+
+
 def test_integer_arithmetic_runs_at_the_local_width(setup, emulator):
     """A Glue tinyint is read as smallint: Trino would do its arithmetic in
     tinyint (39 * 39 overflows, as its TestTinyintOperators shows) where
@@ -958,15 +971,8 @@ def test_integer_arithmetic_runs_at_the_local_width(setup, emulator):
     for sql in (f"SELECT event_id FROM {SCHEMA}.narrow WHERE tiny * tiny > 1000",
                 f"SELECT event_id FROM {SCHEMA}.narrow WHERE tiny + tiny > 60",
                 f"SELECT event_id FROM {SCHEMA}.narrow WHERE -tiny < -30"):
-        cur.execute("SET audit_fdw.enable_pushdown = on")
-        cur.execute(f"EXPLAIN (VERBOSE, COSTS OFF) {sql}")
-        shipped = " ".join(athena_sql("\n".join(r[0] for r in cur.fetchall())))
+        shipped, answers = shipped_and_answers(cur, sql)
         assert 'CAST("new_image"."qty" AS SMALLINT)' in shipped, shipped
-        answers = []
-        for pushdown in ("on", "off"):
-            cur.execute(f"SET audit_fdw.enable_pushdown = {pushdown}")
-            cur.execute(sql)
-            answers.append(sorted(cur.fetchall()))
         assert answers[0] == answers[1] and answers[0], sql
     for pushdown in ("on", "off"):
         cur.execute(f"SET audit_fdw.enable_pushdown = {pushdown}")
@@ -988,15 +994,8 @@ def test_integer_arithmetic_runs_at_the_local_width(setup, emulator):
         time.sleep(0.02)
     assert status["State"] == "FAILED" and status["StateChangeReason"].startswith(
         "NUMERIC_VALUE_OUT_OF_RANGE: tinyint multiplication overflow"), status
-    sql = f"SELECT n.id, n.t * n.t FROM {SCHEMA}.numbers n WHERE n.t * n.t > 1000"
-    cur.execute("SET audit_fdw.enable_pushdown = on")
-    cur.execute(f"EXPLAIN (VERBOSE, COSTS OFF) {sql}")
-    shipped = " ".join(athena_sql("\n".join(r[0] for r in cur.fetchall())))
+    shipped, answers = shipped_and_answers(
+        cur, f"SELECT n.id, n.t * n.t FROM {SCHEMA}.numbers n WHERE n.t * n.t > 1000")
     assert 'CAST("t" AS SMALLINT) * CAST("t" AS SMALLINT)' in shipped, shipped
-    answers = []
-    for pushdown in ("on", "off"):
-        cur.execute(f"SET audit_fdw.enable_pushdown = {pushdown}")
-        cur.execute(sql)
-        answers.append(sorted(cur.fetchall()))
     assert answers[0] == answers[1] and answers[0], answers
     conn.close()
