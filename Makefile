@@ -28,6 +28,11 @@ OBJS = \
 	src/aws/sts.o \
 	src/aws/xml.o \
 	src/fdw/batchjoin.o \
+	src/dynamodb/convert.o \
+	src/dynamodb/exec.o \
+	src/dynamodb/import.o \
+	src/dynamodb/plan.o \
+	src/dynamodb/table.o \
 	src/fdw/csv.o \
 	src/fdw/dialect.o \
 	src/fdw/deparse.o \

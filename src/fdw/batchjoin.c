@@ -80,6 +80,7 @@
 #include "utils/ruleutils.h"
 
 #include "compat.h"
+#include "dynamodb/dynamodb.h"
 #include "fdw/fdw.h"
 #include "fdw/scan.h"
 
@@ -279,12 +280,15 @@ audit_batch_join_init(void)
 
 /* The audit table's scan, if rel is one that a batched join can read. */
 static AuditFdwRelationInfo *
-audit_base_rel(RelOptInfo *rel)
+audit_base_rel(PlannerInfo *root, RelOptInfo *rel)
 {
 	if (!IS_SIMPLE_REL(rel) || rel->rtekind != RTE_RELATION ||
 		rel->fdwroutine == NULL ||
-		rel->fdwroutine->BeginForeignScan != auditBeginForeignScan ||
+		rel->fdwroutine->BeginForeignScan != audit_begin_foreign_scan ||
 		rel->fdw_private == NULL)
+		return NULL;
+	/* a foreign table over a live DynamoDB table is not an Athena table */
+	if (ddb_relids_include(root, rel->relids))
 		return NULL;
 	return (AuditFdwRelationInfo *) rel->fdw_private;
 }
@@ -382,7 +386,7 @@ batch_join_paths(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
 	if (jointype != JOIN_INNER && jointype != JOIN_LEFT &&
 		jointype != JOIN_SEMI && jointype != JOIN_ANTI)
 		return;
-	ifpinfo = audit_base_rel(innerrel);
+	ifpinfo = audit_base_rel(root, innerrel);
 	if (ifpinfo == NULL)
 		return;
 	/* no row locks (EvalPlanQual would recheck a whole batch), no lateral */

@@ -56,6 +56,7 @@
 #include "utils/selfuncs.h"
 
 #include "compat.h"
+#include "dynamodb/dynamodb.h"
 #include "fdw/fdw.h"
 #include "fdw/scan.h"
 
@@ -106,6 +107,15 @@ static void auditGetForeignUpperPaths(PlannerInfo *root,
 									  RelOptInfo *input_rel,
 									  RelOptInfo *output_rel, void *extra);
 static void auditExplainForeignScan(ForeignScanState *node, ExplainState *es);
+static TupleTableSlot *iterateForeignScan(ForeignScanState *node);
+static void reScanForeignScan(ForeignScanState *node);
+static void endForeignScan(ForeignScanState *node);
+static List *importForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid);
+static void shutdownForeignScan(ForeignScanState *node);
+static List *planForeignModify(PlannerInfo *root, ModifyTable *plan,
+							   Index resultRelation, int subplan_index);
+static bool isForeignScanParallelSafe(PlannerInfo *root, RelOptInfo *rel,
+									  RangeTblEntry *rte);
 
 static void estimate_base_costs(PlannerInfo *root, AuditFdwRelationInfo *fpinfo,
 								RelOptInfo *baserel);
@@ -142,14 +152,107 @@ audit_fdw_handler(PG_FUNCTION_ARGS)
 	routine->GetForeignPlan = auditGetForeignPlan;
 	routine->GetForeignJoinPaths = auditGetForeignJoinPaths;
 	routine->GetForeignUpperPaths = auditGetForeignUpperPaths;
-	routine->BeginForeignScan = auditBeginForeignScan;
-	routine->IterateForeignScan = auditIterateForeignScan;
-	routine->ReScanForeignScan = auditReScanForeignScan;
-	routine->EndForeignScan = auditEndForeignScan;
+	routine->BeginForeignScan = audit_begin_foreign_scan;
+	routine->IterateForeignScan = iterateForeignScan;
+	routine->ReScanForeignScan = reScanForeignScan;
+	routine->EndForeignScan = endForeignScan;
 	routine->ExplainForeignScan = auditExplainForeignScan;
-	routine->ImportForeignSchema = auditImportForeignSchema;
+	routine->ImportForeignSchema = importForeignSchema;
+	routine->PlanForeignModify = planForeignModify;
+	/* parallel scans: DynamoDB tables only (Scan segments) */
+	routine->IsForeignScanParallelSafe = isForeignScanParallelSafe;
+	routine->EstimateDSMForeignScan = ddbEstimateDSMForeignScan;
+	routine->InitializeDSMForeignScan = ddbInitializeDSMForeignScan;
+	routine->ReInitializeDSMForeignScan = ddbReInitializeDSMForeignScan;
+	routine->InitializeWorkerForeignScan = ddbInitializeWorkerForeignScan;
+	routine->ShutdownForeignScan = shutdownForeignScan;
 
 	PG_RETURN_POINTER(routine);
+}
+
+/*
+ * The executor callbacks go to the DynamoDB scan (src/dynamodb/) for the
+ * plans it made, to the Athena scan (scan.c) for the others.
+ */
+static bool
+is_ddb_scan(ForeignScanState *node)
+{
+	return ddb_is_scan_plan((ForeignScan *) node->ss.ps.plan);
+}
+
+void
+audit_begin_foreign_scan(ForeignScanState *node, int eflags)
+{
+	if (is_ddb_scan(node))
+		ddbBeginForeignScan(node, eflags);
+	else
+		auditBeginForeignScan(node, eflags);
+}
+
+static TupleTableSlot *
+iterateForeignScan(ForeignScanState *node)
+{
+	return is_ddb_scan(node) ? ddbIterateForeignScan(node)
+		: auditIterateForeignScan(node);
+}
+
+static void
+reScanForeignScan(ForeignScanState *node)
+{
+	if (is_ddb_scan(node))
+		ddbReScanForeignScan(node);
+	else
+		auditReScanForeignScan(node);
+}
+
+static void
+endForeignScan(ForeignScanState *node)
+{
+	if (is_ddb_scan(node))
+		ddbEndForeignScan(node);
+	else
+		auditEndForeignScan(node);
+}
+
+static void
+shutdownForeignScan(ForeignScanState *node)
+{
+	if (is_ddb_scan(node))
+		ddbShutdownForeignScan(node);
+}
+
+/* IMPORT FOREIGN SCHEMA "DynamoDB" lists the account's DynamoDB tables. */
+static List *
+importForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
+{
+	if (strcmp(stmt->remote_schema, DDB_IMPORT_SCHEMA) == 0)
+		return ddbImportForeignSchema(stmt, serverOid);
+	return auditImportForeignSchema(stmt, serverOid);
+}
+
+/*
+ * Writes: a foreign table over DynamoDB says why it is read-only; the
+ * Athena tables get PostgreSQL's own refusal.
+ */
+static List *
+planForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
+				  int subplan_index)
+{
+	RangeTblEntry *rte = planner_rt_fetch(resultRelation, root);
+
+	if (ddb_is_foreign_table(rte->relid))
+	{
+		Relation	rel = table_open(rte->relid, NoLock);
+
+		ddb_modify_refused(rel);
+	}
+	return NIL;
+}
+
+static bool
+isForeignScanParallelSafe(PlannerInfo *root, RelOptInfo *rel, RangeTblEntry *rte)
+{
+	return ddb_is_foreign_table(rte->relid);
 }
 
 /*
@@ -235,10 +338,16 @@ static void
 auditGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 					   Oid foreigntableid)
 {
-	AuditFdwRelationInfo *fpinfo = palloc0(sizeof(AuditFdwRelationInfo));
+	AuditFdwRelationInfo *fpinfo;
 	ListCell   *lc;
 	Selectivity sel;
 
+	if (ddb_is_foreign_table(foreigntableid))
+	{
+		ddbGetForeignRelSize(root, baserel, foreigntableid);
+		return;
+	}
+	fpinfo = palloc0(sizeof(AuditFdwRelationInfo));
 	baserel->fdw_private = fpinfo;
 	fpinfo->pushdown_safe = true;
 	fpinfo->options = audit_get_options(foreigntableid, InvalidOid);
@@ -340,6 +449,11 @@ auditGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 {
 	AuditFdwRelationInfo *fpinfo = (AuditFdwRelationInfo *) baserel->fdw_private;
 
+	if (ddb_is_foreign_table(foreigntableid))
+	{
+		ddbGetForeignPaths(root, baserel, foreigntableid);
+		return;
+	}
 	add_path(baserel, (Path *)
 			 audit_create_foreignscan_path(root, baserel, NULL,
 									 fpinfo->rows,
@@ -634,6 +748,9 @@ auditGetForeignJoinPaths(PlannerInfo *root, RelOptInfo *joinrel,
 
 	if (!audit_enable_pushdown || joinrel->fdw_private)
 		return;
+	/* DynamoDB tables join locally */
+	if (ddb_relids_include(root, joinrel->relids))
+		return;
 	/* a join that needs rows locked, or lateral references: local */
 	if (root->parse->rowMarks != NIL || !bms_is_empty(joinrel->lateral_relids))
 		return;
@@ -717,7 +834,11 @@ auditGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 {
 	AuditFdwRelationInfo *ifpinfo = (AuditFdwRelationInfo *) input_rel->fdw_private;
 
-	if (!audit_enable_pushdown || ifpinfo == NULL || !ifpinfo->pushdown_safe)
+	if (!audit_enable_pushdown || ifpinfo == NULL)
+		return;
+	if (ddb_relids_include(root, input_rel->relids))
+		return;
+	if (!ifpinfo->pushdown_safe)
 		return;
 	if (output_rel->fdw_private != NULL)
 		return;
@@ -1123,6 +1244,9 @@ auditGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 	bool		has_limit = false;
 	ListCell   *lc;
 
+	if (OidIsValid(foreigntableid) && ddb_is_foreign_table(foreigntableid))
+		return ddbGetForeignPlan(root, foreignrel, foreigntableid, best_path, tlist,
+								 scan_clauses, outer_plan);
 	if (best_path->fdw_private)
 	{
 		has_final_sort = intVal(list_nth(best_path->fdw_private,
@@ -1236,6 +1360,11 @@ auditExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	ForeignScan *plan = (ForeignScan *) node->ss.ps.plan;
 	List	   *fdw_private = plan->fdw_private;
 
+	if (ddb_is_scan_plan(plan))
+	{
+		ddbExplainForeignScan(node, es);
+		return;
+	}
 	if (plan->scan.scanrelid == 0)
 		ExplainPropertyText("Relations",
 							strVal(list_nth(fdw_private,

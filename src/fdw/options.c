@@ -60,7 +60,8 @@ typedef enum OptionKind
 	OPT_PARTITION_FORMAT,		/* yyyy/MM/dd/HH and the like */
 	OPT_INTERVAL,				/* a positive interval */
 	OPT_BOOL,					/* true | false (and what parse_bool takes) */
-	OPT_LAYOUT					/* delivery_time | event_time */
+	OPT_LAYOUT,					/* delivery_time | event_time */
+	OPT_DDB_TABLE				/* a DynamoDB table name */
 } OptionKind;
 
 typedef struct AuditFdwOption
@@ -105,10 +106,17 @@ static const AuditFdwOption valid_options[] = {
 	{"bucket_column", ForeignTableRelationId, OPT_IDENT},
 	{"bucket_key", ForeignTableRelationId, OPT_STRING},
 	{"bucket_digits", ForeignTableRelationId, OPT_INT, 1, 3},
+	/* foreign table over a live DynamoDB table (src/dynamodb/) */
+	{"dynamodb_table", ForeignTableRelationId, OPT_DDB_TABLE},
+	{"partition_key", ForeignTableRelationId, OPT_STRING},
+	{"sort_key", ForeignTableRelationId, OPT_STRING},
+	{"consistent_read", ForeignTableRelationId, OPT_BOOL},
+	{"scan_segments", ForeignTableRelationId, OPT_INT, 1, 1000000},
 	/* column */
 	{"column_name", AttributeRelationId, OPT_IDENT},
 	{"path", AttributeRelationId, OPT_PATH},
 	{"glue_type", AttributeRelationId, OPT_GLUE_TYPE},
+	{"whole_item", AttributeRelationId, OPT_BOOL},
 	/* user mapping: the credential options of the AWS client core */
 	{"access_key_id", UserMappingRelationId, OPT_STRING},
 	{"secret_access_key", UserMappingRelationId, OPT_STRING, 0, 0, false, true},
@@ -139,6 +147,17 @@ static const AuditFdwOption *find_option(const char *name, Oid context);
 static const char *closest_option(const char *name, Oid context);
 static void check_option_value(const AuditFdwOption *opt, DefElem *def);
 static const char *context_name(Oid context);
+static void check_table_kind(List *options_list);
+
+/* Options only a foreign table over Athena takes, and only one over DynamoDB */
+static const char *const athena_table_options[] = {
+	"database", "table", "result_transport", "estimated_bytes", "time_column",
+	"partition_column", "partition_format", "max_delivery_delay",
+	"partition_layout", "bucket_column", "bucket_key", "bucket_digits", NULL
+};
+static const char *const dynamodb_table_options[] = {
+	"partition_key", "sort_key", "consistent_read", "scan_segments", NULL
+};
 
 /*
  * Validate the options given to an audit_fdw object (the VALIDATOR of the
@@ -212,6 +231,9 @@ audit_fdw_validator(PG_FUNCTION_ARGS)
 		}
 	}
 
+	if (catalog == ForeignTableRelationId)
+		check_table_kind(options_list);
+
 	if ((have_min || have_max) && poll_min > poll_max)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
@@ -219,6 +241,39 @@ audit_fdw_validator(PG_FUNCTION_ARGS)
 						poll_min, poll_max)));
 
 	PG_RETURN_VOID();
+}
+
+/*
+ * A foreign table reads Athena or, with dynamodb_table, DynamoDB: the
+ * options of the other kind are refused.
+ */
+static void
+check_table_kind(List *options_list)
+{
+	bool		dynamodb = false;
+	ListCell   *lc;
+
+	foreach(lc, options_list)
+	{
+		if (strcmp(((DefElem *) lfirst(lc))->defname, "dynamodb_table") == 0)
+			dynamodb = true;
+	}
+	foreach(lc, options_list)
+	{
+		const char *name = ((DefElem *) lfirst(lc))->defname;
+		const char *const *other = dynamodb ? athena_table_options : dynamodb_table_options;
+
+		for (; *other; other++)
+			if (strcmp(*other, name) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+						 errmsg("invalid option \"%s\"", name),
+						 dynamodb
+						 ? errdetail("Option \"%s\" belongs to a foreign table over Athena; this one reads DynamoDB table (option dynamodb_table).", name)
+						 : errdetail("Option \"%s\" belongs to a foreign table over a DynamoDB table.", name),
+						 dynamodb ? 0
+						 : errhint("Set option dynamodb_table to read a DynamoDB table.")));
+	}
 }
 
 static const AuditFdwOption *
@@ -441,6 +496,22 @@ check_option_value(const AuditFdwOption *opt, DefElem *def)
 								opt->name, shown),
 						 errhint("Use \"csv\" (stream the result object from S3) or \"api\" (page through GetQueryResults).")));
 			break;
+		case OPT_DDB_TABLE:
+			{
+				/* botocore's TableName: [a-zA-Z0-9_.-]+, 3 to 255 characters */
+				size_t		n = strlen(value);
+				bool		ok = n >= 3 && n <= 255;
+
+				for (const char *p = value; ok && *p; p++)
+					ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+						(*p >= '0' && *p <= '9') || *p == '_' || *p == '.' || *p == '-';
+				if (!ok)
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+							 errmsg("invalid value for option \"%s\": \"%s\"", opt->name, value),
+							 errdetail("A DynamoDB table name has 3 to 255 letters, digits, underscores, periods and hyphens.")));
+				break;
+			}
 		case OPT_LAYOUT:
 			if (strcmp(value, "delivery_time") != 0 && strcmp(value, "event_time") != 0)
 				ereport(ERROR,

@@ -28,6 +28,8 @@ extern void audit_scan_totals(ForeignScanState *node, int64 *queries,
 							  int64 *bytes);
 
 /* in fdw.c */
+/* BeginForeignScan of the wrapper: the Athena scan's, or a DynamoDB table's */
+extern void audit_begin_foreign_scan(ForeignScanState *node, int eflags);
 extern bool audit_enable_pushdown;
 extern char *audit_sql_for_explain(List *sql_parts);
 

@@ -2305,6 +2305,50 @@ audit_scan_items_page(const char *body, size_t len,
 /* ---- the record from a json-c object ---- */
 
 /*
+ * One attribute value's text ({"S": "x"}, {"M": {...}}) or, with item, an
+ * item's attribute map ({"name": {"S": "x"}, ...}), unmarshalled as the
+ * images of an audit record are: what a foreign table over the live table
+ * reads into its jsonb columns, so both sides of a join see one form.
+ */
+AuditTransformResult
+audit_unmarshal_text(const char *json, size_t len, bool item, AuditBuf *out,
+					 char *errbuf, size_t errlen)
+{
+	TransformState st;
+	Scan		s;
+	size_t		start = out->len;
+	bool		ok;
+
+	st.out = out;
+	st.errbuf = errbuf;
+	st.errlen = errlen;
+	if (errbuf && errlen > 0)
+		errbuf[0] = '\0';
+	if (out->oom)
+		return AUDIT_TRANSFORM_OUT_OF_MEMORY;
+	s.p = json;
+	s.end = json + len;
+	ok = item ? write_map_text(&st, &s, 0) : write_av_text(&st, &s, 0);
+	if (ok)
+	{
+		skip_ws(&s);
+		if (s.p != s.end)
+			ok = bad_record(&st, "text after the attribute value", NULL);
+	}
+	if (out->oom)
+	{
+		out->len = start;
+		return AUDIT_TRANSFORM_OUT_OF_MEMORY;
+	}
+	if (!ok)
+	{
+		out->len = start;
+		return AUDIT_TRANSFORM_BAD_RECORD;
+	}
+	return AUDIT_TRANSFORM_OK;
+}
+
+/*
  * The same transform for a record already parsed by json-c: it is written
  * back as JSON text and read as above, so both entry points keep one set
  * of rules.  info's sequence number and event id point into text that

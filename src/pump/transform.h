@@ -89,6 +89,14 @@ extern AuditTransformResult audit_transform_record_text(const char *json, size_t
 														char *errbuf, size_t errlen);
 
 /*
+ * One attribute value's text, or (item) an item's attribute map's text,
+ * unmarshalled as an audit record's images are, appended to out.
+ */
+extern AuditTransformResult audit_unmarshal_text(const char *json, size_t len,
+												 bool item, AuditBuf *out,
+												 char *errbuf, size_t errlen);
+
+/*
  * Walks a GetRecords response body: fn gets the JSON text of each element
  * of Records in order; *next_iterator the content of NextShardIterator
  * (NULL when null or absent).  False with errbuf set when the body is not

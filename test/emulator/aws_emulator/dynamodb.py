@@ -916,6 +916,14 @@ class DynamoDB(Service):
         hash_key = t.index_keys(index)[0] if index is not None else t.hash_key
         if not _has_key_equality(cond, hash_key):
             raise vexc("Query condition missed key schema element: %s" % hash_key)
+        # API reference, Query: "A filter expression cannot contain partition
+        # key or sort key attributes."
+        keys = t.index_keys(index) if index is not None else list(t.key_names)
+        filt = exprs.condition_text(p.get("FilterExpression"), "FilterExpression")
+        for name in _path_names(filt):
+            if name in keys:
+                raise vexc("Filter Expression can only contain non-primary key attributes: "
+                           "Primary key attribute: %s" % name)
         items, sort_key, key_of = self._ordered(t, index)
         items = [i for i in items if eval_condition(i, cond)]
         reverse = p.get("ScanIndexForward") is False
@@ -943,6 +951,19 @@ class DynamoDB(Service):
                 old = t.items.pop(key)
                 self._emit(t, old, None, user_identity={
                     "Type": "Service", "PrincipalId": "dynamodb.amazonaws.com"})
+
+
+def _path_names(cond):
+    """The top-level attribute names a parsed condition reads."""
+    if isinstance(cond, tuple):
+        if len(cond) == 2 and cond[0] == "path" and isinstance(cond[1], tuple) and cond[1]:
+            yield cond[1][0]
+            return
+        for part in cond:
+            yield from _path_names(part)
+    elif isinstance(cond, list):
+        for part in cond:
+            yield from _path_names(part)
 
 
 def _has_key_equality(cond, hash_key):

@@ -513,3 +513,39 @@ def test_consumed_capacity(emulator, uid):
                      ReturnConsumedCapacity="INDEXES")
     assert r["ConsumedCapacity"]["Table"] == {"CapacityUnits": 1.0}
     assert "ConsumedCapacity" not in ddb.put_item(TableName=uid, Item={"pk": {"S": "b"}})
+
+
+def test_query_and_batch_get_as_the_live_table_reads_them(emulator, uid):
+    """API reference, Query: a filter expression cannot name a key attribute;
+    Query pages stop at 1 MB with a LastEvaluatedKey; ProjectionExpression
+    returns only the attributes named.  BatchGetItem: at most 16 MB an
+    answer, the rest in UnprocessedKeys, which asked again return the rest."""
+    ddb = emulator.client("dynamodb")
+    ddb.create_table(TableName=uid, BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                {"AttributeName": "sk", "KeyType": "RANGE"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                           {"AttributeName": "sk", "AttributeType": "N"}])
+    pad = "z" * 390_000
+    for i in range(45):
+        ddb.put_item(TableName=uid, Item={"pk": {"S": "p"}, "sk": {"N": str(i)},
+                                          "pad": {"S": pad}, "v": {"N": str(i % 3)}})
+    code, msg = err(ddb.query, TableName=uid, KeyConditionExpression="pk = :p",
+                    FilterExpression="sk > :z",
+                    ExpressionAttributeValues={":p": {"S": "p"}, ":z": {"N": "1"}})
+    assert code == "ValidationException" and "Primary key attribute: sk" in msg
+    page = ddb.query(TableName=uid, KeyConditionExpression="pk = :p",
+                     FilterExpression="v = :one", ProjectionExpression="sk, v",
+                     ExpressionAttributeValues={":p": {"S": "p"}, ":one": {"N": "1"}},
+                     ReturnConsumedCapacity="TOTAL")
+    assert page["ScannedCount"] < 45 and "LastEvaluatedKey" in page
+    assert all(set(i) == {"sk", "v"} and i["v"] == {"N": "1"} for i in page["Items"])
+    # what was read, not what was returned, is charged: 4 KB units, halved
+    assert page["ConsumedCapacity"]["CapacityUnits"] >= page["ScannedCount"] * 390_000 / 4096 / 2
+    keys = [{"pk": {"S": "p"}, "sk": {"N": str(i)}} for i in range(45)]
+    got = ddb.batch_get_item(RequestItems={uid: {"Keys": keys}})
+    first = len(got["Responses"][uid])
+    rest = got["UnprocessedKeys"][uid]["Keys"]
+    assert first + len(rest) == 45 and rest and first < 45
+    again = ddb.batch_get_item(RequestItems=got["UnprocessedKeys"])
+    assert len(again["Responses"][uid]) == len(rest) and again["UnprocessedKeys"] == {}

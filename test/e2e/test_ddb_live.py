@@ -1,0 +1,305 @@
+"""Foreign tables over live DynamoDB tables (src/dynamodb/), end to end
+against the emulator: the type mapping, the call chosen for each query
+(GetItem, BatchGetItem, Query, Scan) as EXPLAIN shows it and as the
+emulator saw it, FilterExpression and ProjectionExpression, paging, the
+unprocessed keys of BatchGetItem, joins, the consumed capacity in EXPLAIN
+ANALYZE, IMPORT FOREIGN SCHEMA, options and the refusal of writes."""
+import decimal
+import json
+import os
+import sys
+
+import psycopg2
+import pytest
+
+from conftest import connect as _connect
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from dynamodb_tables import dynamodb_server, put_items, replace_table  # noqa: E402
+
+SERVER = "ddb_live"
+D = decimal.Decimal
+
+
+@pytest.fixture(scope="module")
+def setup(emulator):
+    ddb = emulator.client("dynamodb")
+    replace_table(ddb, "LiveOrders", ("orderId", "S"))
+    put_items(ddb, "LiveOrders", [
+        {"orderId": "101", "state": "DELIVERED", "qty": D("3"), "price": D("19.990"),
+         "big": D("12345678901234567890123456789012345678"), "gift": True,
+         "tags": {"red", "blue"}, "sizes": {D("1"), D("2.5")},
+         "address": {"city": "Zürich", "zip": "8001", "lines": ["a", D("1")]},
+         "blob": b"\x00\xffab", "nothing": None},
+        {"orderId": "102", "state": "RETURNED", "qty": D("1"), "price": D("5"),
+         "gift": False, "address": {"city": "Bern"}},
+        {"orderId": "103", "state": "OPEN", "qty": D("7")},
+        {"orderId": "104", "state": "7", "qty": "many"},
+    ])
+    replace_table(ddb, "LiveEvents", ("customer", "S"), ("at", "S"))
+    put_items(ddb, "LiveEvents", [
+        {"customer": c, "at": at, "kind": k}
+        for c in ("alice", "bob")
+        for at, k in (("2024-01-01", "signup"), ("2024-02-01", "order"),
+                      ("2024-02-15", "order"), ("2024-03-01", "return"),
+                      ("2025-01-01", "order"))])
+    with connect() as conn, conn.cursor() as cur:
+        dynamodb_server(cur, SERVER, emulator.url)
+        cur.execute("DROP SCHEMA IF EXISTS live CASCADE; CREATE SCHEMA live")
+        cur.execute(f"""
+            CREATE FOREIGN TABLE live.orders (
+                "orderId" text, state text, qty numeric, price numeric, big numeric,
+                gift boolean, tags text[], sizes numeric[], address jsonb, blob bytea,
+                nothing text, item jsonb OPTIONS (whole_item 'true'))
+            SERVER {SERVER} OPTIONS (dynamodb_table 'LiveOrders')""")
+        cur.execute(f"""
+            CREATE FOREIGN TABLE live.events (customer text, at text COLLATE "C", kind text)
+            SERVER {SERVER} OPTIONS (dynamodb_table 'LiveEvents')""")
+    return ddb
+
+
+class connect:
+    """An autocommit connection that is closed on leaving the block (a
+    psycopg2 connection's own block is a transaction)."""
+
+    def __enter__(self):
+        self.conn = _connect()
+        return self.conn
+
+    def __exit__(self, *exc):
+        self.conn.close()
+
+
+def q(sql, params=None):
+    with connect() as conn, conn.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall()
+
+
+def explain(sql, params=None, analyze=False):
+    opts = "ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF" if analyze else "VERBOSE, COSTS OFF"
+    return "\n".join(r[0] for r in q(f"EXPLAIN ({opts}) {sql}", params))
+
+
+def calls(emulator, operation):
+    return [r for r in emulator.requests("dynamodb", operation)]
+
+
+def test_types(setup):
+    rows = q('SELECT "orderId", state, qty, price, big, gift, tags, sizes, address, blob, '
+             'nothing, item FROM live.orders WHERE "orderId" = \'101\'')
+    (oid, state, qty, price, big, gift, tags, sizes, address, blob, nothing, item), = rows
+    assert (oid, state, qty, price, big, gift) == (
+        "101", "DELIVERED", D("3"), D("19.990"), D("12345678901234567890123456789012345678"), True)
+    assert sorted(tags) == ["blue", "red"] and sorted(sizes) == [D("1"), D("2.5")]
+    assert address == {"city": "Zürich", "zip": "8001", "lines": ["a", 1]}
+    assert bytes(blob) == b"\x00\xffab" and nothing is None
+    # the whole item as the audit records' images have it
+    assert item["orderId"] == "101" and item["nothing"] is None
+    assert item["blob"] == "AP9hYg==" and sorted(item["tags"]) == ["blue", "red"]
+
+
+def test_conversion_error_names_the_attribute(setup):
+    with pytest.raises(psycopg2.Error) as e:
+        q("SELECT qty FROM live.orders")
+    assert e.value.pgcode == "22P02" and "many" in str(e.value)
+    with connect() as conn, conn.cursor() as cur:
+        cur.execute(f"""CREATE FOREIGN TABLE live.orders_bad (address integer)
+                        SERVER {SERVER} OPTIONS (dynamodb_table 'LiveOrders')""")
+        try:
+            with pytest.raises(psycopg2.Error) as e:
+                cur.execute("SELECT address FROM live.orders_bad")
+            assert e.value.pgcode == "HV004"
+            assert 'attribute "address" of type M' in str(e.value)
+        finally:
+            cur.execute("DROP FOREIGN TABLE live.orders_bad")
+
+
+def test_get_item(setup, emulator):
+    plan = explain('SELECT state FROM live.orders WHERE "orderId" = \'102\'')
+    assert "DynamoDB: GetItem LiveOrders" in plan
+    emulator.reset_requests = None
+    before = len(calls(emulator, "GetItem"))
+    assert q('SELECT state FROM live.orders WHERE "orderId" = \'102\'') == [("RETURNED",)]
+    assert len(calls(emulator, "GetItem")) == before + 1
+    assert q('SELECT state FROM live.orders WHERE "orderId" = \'999\'') == []
+    # a key DynamoDB cannot hold: nothing to ask
+    assert q('SELECT state FROM live.orders WHERE "orderId" = \'\'') == []
+
+
+def test_batch_get_item(setup, emulator):
+    sql = 'SELECT "orderId", state FROM live.orders WHERE "orderId" IN (\'101\', \'103\', \'999\', \'101\') ORDER BY 1'
+    assert "DynamoDB: BatchGetItem LiveOrders" in explain(sql)
+    assert q(sql) == [("101", "DELIVERED"), ("103", "OPEN")]
+    # an array known only at run time
+    sql = ('SELECT "orderId" FROM live.orders WHERE "orderId" = ANY(%s) ORDER BY 1')
+    assert q(sql, (["102", "103"],)) == [("102",), ("103",)]
+    plan = explain('SELECT "orderId" FROM live.orders WHERE "orderId" = '
+                   'ANY(ARRAY(SELECT x FROM unnest(ARRAY[\'101\',\'102\']) x))')
+    assert "BatchGetItem" in plan
+
+
+def test_query_sort_key_conditions(setup):
+    base = "SELECT at FROM live.events WHERE customer = 'alice' AND "
+    cases = {
+        "at < '2024-02-01'": ["2024-01-01"],
+        "at <= '2024-02-01'": ["2024-01-01", "2024-02-01"],
+        "at > '2024-03-01'": ["2025-01-01"],
+        "at >= '2024-03-01'": ["2024-03-01", "2025-01-01"],
+        "at BETWEEN '2024-02-01' AND '2024-03-01'": ["2024-02-01", "2024-02-15", "2024-03-01"],
+        "at LIKE '2024-02%'": ["2024-02-01", "2024-02-15"],
+    }
+    for cond, want in cases.items():
+        plan = explain(base + cond)
+        assert "DynamoDB: Query LiveEvents" in plan, plan
+        assert "Key Condition: customer = :v0 AND " in plan and "at" in plan.split("Key Condition")[1], plan
+        # DynamoDB refuses key attributes in a Query's FilterExpression
+        assert "Filter Expression" not in plan, plan
+        assert [r[0] for r in q(base + cond + " ORDER BY 1")] == want, cond
+    # the whole key: GetItem
+    assert "GetItem LiveEvents" in explain(base + "at = '2024-02-01'")
+    assert [r[0] for r in q(base + "at = '2024-02-01'")] == ["2024-02-01"]
+    # no partition key: Scan
+    assert "DynamoDB: Scan LiveEvents" in explain("SELECT * FROM live.events WHERE at > '2024'")
+
+
+def test_filter_and_projection(setup, emulator):
+    sql = "SELECT \"orderId\" FROM live.orders WHERE state = 'RETURNED'"
+    plan = explain(sql)
+    assert "Filter Expression" in plan and "attribute_type" in plan, plan
+    assert 'Projection Expression: "orderId", state' in plan, plan
+    assert q(sql) == [("102",)]
+    last = calls(emulator, "Scan")[-1]
+    body = json.dumps(last)
+    assert "FilterExpression" in body and "RETURNED" in body
+    # a number column: an item whose attribute is a string comes back and
+    # PostgreSQL decides (state '7' is S, not N)
+    assert q("SELECT \"orderId\" FROM live.orders WHERE price > 6") == [("101",)]
+    assert q("SELECT \"orderId\" FROM live.orders WHERE gift") == [("101",)]
+    assert q("SELECT \"orderId\" FROM live.orders WHERE NOT gift") == [("102",)]
+    assert sorted(q("SELECT \"orderId\" FROM live.orders WHERE price IS NULL")) == [("103",), ("104",)]
+    assert q("SELECT count(*) FROM live.orders WHERE nothing IS NULL") == [(4,)]
+
+
+def test_paging_1mb(setup, emulator):
+    ddb = setup
+    replace_table(ddb, "LiveBig", ("k", "N"))
+    put_items(ddb, "LiveBig", [{"k": D(i), "pad": "x" * 100_000} for i in range(30)])
+    with connect() as conn, conn.cursor() as cur:
+        cur.execute(f"""CREATE FOREIGN TABLE live.big (k numeric, pad text)
+                        SERVER {SERVER} OPTIONS (dynamodb_table 'LiveBig')""")
+        try:
+            cur.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) "
+                        "SELECT k, length(pad) FROM live.big")
+            plan = "\n".join(r[0] for r in cur.fetchall())
+            # 30 items of 100 KB: at least three 1 MB pages
+            requests = int(plan.split("DynamoDB Requests: ")[1].split()[0])
+            assert requests >= 3, plan
+            assert "Consumed Read Capacity" in plan
+            cur.execute("SELECT count(*), sum(length(pad)) FROM live.big")
+            assert cur.fetchone() == (30, 3_000_000)
+        finally:
+            cur.execute("DROP FOREIGN TABLE live.big")
+
+
+def test_unprocessed_keys_are_retried(setup, emulator):
+    """BatchGetItem answers at most 16 MB: the rest comes back as
+    UnprocessedKeys (API reference, BatchGetItem) and is asked again."""
+    ddb = setup
+    replace_table(ddb, "LiveHuge", ("k", "S"))
+    put_items(ddb, "LiveHuge", [{"k": "k%02d" % i, "pad": "y" * 390_000} for i in range(50)])
+    with connect() as conn, conn.cursor() as cur:
+        cur.execute(f"""CREATE FOREIGN TABLE live.huge (k text, pad text)
+                        SERVER {SERVER} OPTIONS (dynamodb_table 'LiveHuge')""")
+        try:
+            keys = ["k%02d" % i for i in range(50)]
+            before = len(calls(emulator, "BatchGetItem"))
+            cur.execute("SELECT k, length(pad) FROM live.huge WHERE k = ANY(%s) ORDER BY k", (keys,))
+            assert cur.fetchall() == [(k, 390_000) for k in keys]
+            assert len(calls(emulator, "BatchGetItem")) - before >= 2
+        finally:
+            cur.execute("DROP FOREIGN TABLE live.huge")
+
+
+def test_join_is_parameterized_get_item(setup):
+    with connect() as conn, conn.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE hist (order_id text, old_state text)")
+        cur.execute("INSERT INTO hist VALUES ('101', 'RETURNED'), ('102', 'OPEN'), ('105', 'OPEN')")
+        cur.execute("ANALYZE hist")
+        # as large as a live table is: a Scan of it costs more than a few GetItems
+        cur.execute("ALTER FOREIGN TABLE live.orders OPTIONS (ADD estimated_rows '100000')")
+        sql = ("SELECT h.order_id, o.state FROM hist h JOIN live.orders o "
+               "ON o.\"orderId\" = h.order_id ORDER BY 1")
+        cur.execute("EXPLAIN (COSTS OFF) " + sql)
+        plan = "\n".join(r[0] for r in cur.fetchall())
+        assert "GetItem LiveOrders" in plan, plan
+        cur.execute(sql)
+        assert cur.fetchall() == [("101", "DELIVERED"), ("102", "RETURNED")]
+        cur.execute("ALTER FOREIGN TABLE live.orders OPTIONS (DROP estimated_rows)")
+
+
+def test_explain_analyze_capacity(setup):
+    plan = explain('SELECT state FROM live.orders WHERE "orderId" = \'101\'', analyze=True)
+    assert "DynamoDB Requests: 1" in plan
+    assert "Consumed Read Capacity: 0.5 RCU" in plan, plan
+
+
+def test_consistent_read(setup, emulator):
+    with connect() as conn, conn.cursor() as cur:
+        cur.execute("ALTER FOREIGN TABLE live.orders OPTIONS (ADD consistent_read 'true')")
+        try:
+            plan = explain('SELECT state FROM live.orders WHERE "orderId" = \'101\'', analyze=True)
+            assert "Consistent Read: true" in plan and "Consumed Read Capacity: 1.0 RCU" in plan, plan
+            assert '"ConsistentRead": true' in json.dumps(calls(emulator, "GetItem")[-1])
+        finally:
+            cur.execute("ALTER FOREIGN TABLE live.orders OPTIONS (DROP consistent_read)")
+
+
+def test_writes_refused(setup):
+    for sql in ("INSERT INTO live.orders (\"orderId\") VALUES ('x')",
+                "UPDATE live.orders SET state = 'X'",
+                "DELETE FROM live.orders"):
+        with pytest.raises(psycopg2.Error) as e:
+            q(sql)
+        assert e.value.pgcode == "HV000", sql
+        assert "read-only" in str(e.value)
+
+
+def test_options_checked(setup):
+    with connect() as conn, conn.cursor() as cur:
+        for opts, msg in (("dynamodb_table 'a b c'", "DynamoDB table name"),
+                          ("dynamodb_table 'Tab1', time_column 'x'", "Athena"),
+                          ("sort_key 'x'", "dynamodb_table"),
+                          ("dynamodb_table 'Tab1', scan_segments '0'", "scan_segments")):
+            with pytest.raises(psycopg2.Error) as e:
+                cur.execute(f"CREATE FOREIGN TABLE live.bad (a text) SERVER {SERVER} OPTIONS ({opts})")
+            assert msg in str(e.value), (opts, str(e.value))
+
+
+def test_import_foreign_schema(setup):
+    with connect() as conn, conn.cursor() as cur:
+        cur.execute("DROP SCHEMA IF EXISTS imported CASCADE; CREATE SCHEMA imported")
+        cur.execute(f'IMPORT FOREIGN SCHEMA "DynamoDB" LIMIT TO ("LiveOrders", "LiveEvents") '
+                    f"FROM SERVER {SERVER} INTO imported")
+        cur.execute("""SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod)
+                       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+                       JOIN pg_namespace n ON n.oid = c.relnamespace
+                       WHERE n.nspname = 'imported' AND a.attnum > 0 ORDER BY 1, a.attnum""")
+        cols = cur.fetchall()
+        orders = [(a, t) for r, a, t in cols if r == "LiveOrders"]
+        assert orders[0] == ("orderId", "text")
+        assert ("tags", "text[]") in orders and ("gift", "boolean") in orders
+        assert ("address", "jsonb") in orders and ("qty", "jsonb") in orders
+        assert orders[-1] == ("item", "jsonb")
+        events = [a for r, a, t in cols if r == "LiveEvents"]
+        assert events[:2] == ["customer", "at"]
+        cur.execute("""SELECT ftoptions FROM pg_foreign_table ft JOIN pg_class c ON c.oid = ft.ftrelid
+                       WHERE c.relname = 'LiveEvents'""")
+        assert cur.fetchone()[0] == ["dynamodb_table=LiveEvents", "partition_key=customer",
+                                     "sort_key=at"]
+        cur.execute("""EXPLAIN (COSTS OFF) SELECT * FROM imported."LiveEvents"
+                       WHERE customer = 'bob' AND at > '2024-02-01'""")
+        assert "Query LiveEvents" in "\n".join(r[0] for r in cur.fetchall())
+        cur.execute("""SELECT count(*) FROM imported."LiveEvents"
+                       WHERE customer = 'bob' AND at > '2024-02-01'""")
+        assert cur.fetchone() == (3,)
