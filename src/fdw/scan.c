@@ -694,20 +694,39 @@ static void
 wait_for_query(AuditFdwScanState *fsstate)
 {
 	TimestampTz start = GetCurrentTimestamp();
+	TimestampTz sent = start;
 	int			delay = fsstate->options->poll_initial_ms;
 	MemoryContext oldcxt;
 
 	for (;;)
 	{
 		long		elapsed_ms;
+		long		wait_ms;
 		AthenaQueryStatus status;
-		int			rc;
 
-		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-					   delay, PG_WAIT_EXTENSION);
-		if (rc & WL_LATCH_SET)
-			ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
+		/*
+		 * Polls are delay apart from one sending to the next, whatever the
+		 * last answer took (on a busy machine an answer's time would
+		 * otherwise add to the time a finished query goes unseen), and at
+		 * least half of delay after the last answer, so that a slow answer
+		 * is not followed by another poll at once.
+		 */
+		TimestampTz answered = GetCurrentTimestamp();
+
+		for (;;)
+		{
+			TimestampTz now = GetCurrentTimestamp();
+
+			wait_ms = Max(delay - TimestampDifferenceMilliseconds(sent, now),
+						  delay / 2 - TimestampDifferenceMilliseconds(answered, now));
+			CHECK_FOR_INTERRUPTS();
+			if (wait_ms <= 0)
+				break;
+			if (WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						  wait_ms, PG_WAIT_EXTENSION) & WL_LATCH_SET)
+				ResetLatch(MyLatch);
+		}
+		sent = GetCurrentTimestamp();
 
 		MemoryContextReset(fsstate->batch_cxt);
 		oldcxt = MemoryContextSwitchTo(fsstate->batch_cxt);
@@ -732,7 +751,7 @@ wait_for_query(AuditFdwScanState *fsstate)
 			return;
 		}
 
-		elapsed_ms = (long) ((GetCurrentTimestamp() - start) / 1000);
+		elapsed_ms = (long) ((sent - start) / 1000);
 		delay = Max(fsstate->options->poll_initial_ms,
 					Min(fsstate->options->poll_max_ms, elapsed_ms / POLL_FRACTION));
 	}
