@@ -86,6 +86,18 @@ def result_size(s3, cur):
     return s3.head_object(Bucket=RESULTS, Key=f"q/{query_id}.csv")["ContentLength"]
 
 
+def read_all_with_fault(emulator, cur, **fault):
+    """Every row read while GetObject has the fault; the GetObject requests."""
+    seq = last_seq(emulator)
+    emulator.add_fault(service="s3", operation="GetObject", **fault)
+    try:
+        cur.execute(SELECT)
+        assert cur.fetchall() == EXPECTED
+    finally:
+        emulator.clear_faults()
+    return get_objects_since(emulator, seq)
+
+
 def ranges(reqs):
     out = []
     for r in reqs:
@@ -134,15 +146,8 @@ def test_parts_larger_than_the_object_are_one_request(setup, emulator):
 
 def test_a_failed_part_is_retried(setup, emulator):
     conn, cur = session(4)
-    seq = last_seq(emulator)
-    emulator.add_fault(service="s3", operation="GetObject", error="InternalError",
-                       status=500, skip=3, count=1)
-    try:
-        cur.execute(SELECT)
-        assert cur.fetchall() == EXPECTED
-    finally:
-        emulator.clear_faults()
-    reqs = get_objects_since(emulator, seq)
+    reqs = read_all_with_fault(emulator, cur, error="InternalError", status=500, skip=3,
+                               count=1)
     # the fourth request failed (before it was read, so its range is not
     # logged); every part was then read once, each byte asked for once
     assert [r["status"] for r in reqs].count(500) == 1
@@ -155,15 +160,7 @@ def test_a_failed_part_is_retried(setup, emulator):
 
 def test_a_broken_part_is_resumed_where_it_broke(setup, emulator):
     conn, cur = session(4)
-    seq = last_seq(emulator)
-    emulator.add_fault(service="s3", operation="GetObject", truncate_body=1000, skip=5,
-                       count=1)
-    try:
-        cur.execute(SELECT)
-        assert cur.fetchall() == EXPECTED
-    finally:
-        emulator.clear_faults()
-    reqs = get_objects_since(emulator, seq)
+    reqs = read_all_with_fault(emulator, cur, truncate_body=1000, skip=5, count=1)
     broken = [r for r in reqs if r["status"] == 0]
     assert len(broken) == 1
     first, last = ranges(broken)[0]
