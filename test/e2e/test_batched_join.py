@@ -31,6 +31,7 @@ from conftest import connect
 from test_fdw_scan import after, athena_requests, cancel_during, stopped_ids
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import athena_tables  # noqa: E402
 import pushdown_fixture  # noqa: E402
 
 SERVER = "batched_join"
@@ -59,12 +60,7 @@ COLUMNS = """
 @pytest.fixture(scope="module")
 def setup(emulator):
     rng = random.Random(SEED)
-    s3 = emulator.client("s3")
-    for b in (BUCKET, RESULTS):
-        try:
-            s3.create_bucket(Bucket=b)
-        except s3.exceptions.BucketAlreadyOwnedByYou:
-            pass
+    athena_tables.ensure_buckets(emulator.client("s3"), BUCKET, RESULTS)
     # event-hour folders with 16 key buckets: keys on orderId also send
     # their buckets
     recs = pushdown_fixture.records(60, datetime.datetime(2024, 1, 1), 20, rng)
@@ -73,13 +69,7 @@ def setup(emulator):
 
     conn = connect()
     cur = conn.cursor()
-    cur.execute("CREATE EXTENSION IF NOT EXISTS audit_fdw")
-    cur.execute(f"DROP SERVER IF EXISTS {SERVER} CASCADE")
-    cur.execute(f"""CREATE SERVER {SERVER} FOREIGN DATA WRAPPER audit_fdw OPTIONS (
-        region 'us-east-1', endpoint '{emulator.url}', database '{DATABASE}',
-        output_location 's3://{RESULTS}/audit_fdw/')""")
-    cur.execute(f"""CREATE USER MAPPING FOR CURRENT_USER SERVER {SERVER}
-        OPTIONS (access_key_id 'test', secret_access_key 'test')""")
+    athena_tables.athena_server(cur, SERVER, emulator.url, DATABASE, RESULTS)
     glue = emulator.client("glue")
     try:
         glue.delete_table(DatabaseName=DATABASE, Name="orders_audit")
