@@ -16,8 +16,10 @@ batched join.
 Then: a batch whose IN list would pass Athena's 262,144-byte limit is split
 (every query sent stays under it), a key that cannot fit is an error, the
 counts EXPLAIN ANALYZE shows, a batch of NULL keys runs no query, the cost
-picks the batched join only for a small local side, and a cancel stops the
-running Athena query.
+picks the batched join only for a small local side, keys on the bucket key
+send their buckets and read less, a rescan with new outer values (a
+correlated subquery, LATERAL) starts over, and a cancel stops the running
+Athena query.
 """
 import datetime
 import os
@@ -345,3 +347,22 @@ def test_keys_on_the_bucket_key_send_their_buckets(setup, db):
     cur.execute("RESET audit_fdw.enable_batched_join")
     on = run(cur, sql, True)
     assert on == run(cur, sql, False) and len(on) >= 3
+
+
+def test_rescanned_with_new_outer_values(setup, db):
+    """In a correlated subquery and in a LATERAL subquery the join is
+    rescanned with new outer values each time: each rescan starts from its
+    first batch.  (A LATERAL subquery flattened into the query makes the
+    local side parameterized, which the batched join does not take.)"""
+    cur = db.cursor()
+    force_batched_join(cur, True)
+    inner = (f"SELECT count(*) n FROM {SCHEMA}.local l JOIN {SCHEMA}.big a"
+             f" ON a.order_id = l.k WHERE l.grp = x % 24 AND l.id < 200")
+    for sql in (f"SELECT x, ({inner}) FROM generate_series(0, 5) x",
+                f"SELECT x, s.n FROM generate_series(0, 5) x, LATERAL ({inner} OFFSET 0) s"):
+        cur.execute("SET audit_fdw.enable_pushdown = on")
+        cur.execute("SET audit_fdw.join_batch_size = 3")
+        p = plan(cur, sql)
+        assert "AuditBatchedJoin" in p and "Batch Size: 3" in p, p
+        on = run(cur, sql, True, 3)
+        assert on == run(cur, sql, False) and any(n for _, n in on), on
