@@ -211,6 +211,9 @@ extern void pump_wait(int ms);
 extern void pump_refresh_pipeline(PumpWorker *w);
 extern void pump_connect_aws(PumpWorker *w);
 extern void pump_watch_catalog(void);
+extern PumpWorker *pump_worker_start(size_t size, const char *kind);
+extern void pump_worker_loop(PumpWorker *w, long (*pass) (PumpWorker *w),
+							 void (*failed) (PumpWorker *w, ErrorData *edata));
 extern void pump_take_catalog_changes(PumpWorker *w);
 extern bool pump_owns_shard(PumpWorker *w, const char *shard_id);
 

@@ -58,15 +58,11 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "pgstat.h"
-#include "postmaster/bgworker.h"
-#include "postmaster/interrupt.h"
 #include "storage/ipc.h"
-#include "tcop/tcopprot.h"
 /* utils/builtins.h declares a json_object() that json-c's typedef clashes with */
 #define json_object pg_json_object_fn
 #include "utils/builtins.h"
 #undef json_object
-#include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -124,12 +120,12 @@ typedef struct ItemWalk
 
 static void snapshot_refresh(SnapshotWorker *sw);
 static void snapshot_setup(SnapshotWorker *sw);
-static long snapshot_pass(SnapshotWorker *sw);
+static long snapshot_pass(PumpWorker *w);
 static void snapshot_page(SnapshotWorker *sw, SnapshotSegment *seg);
 static bool snapshot_add_item(void *arg, const char *text, size_t len);
 static void snapshot_checkpoint(SnapshotWorker *sw, SnapshotSegment *seg,
 								const AuditScanPage *page);
-static void snapshot_note_error(SnapshotWorker *sw, ErrorData *edata);
+static void snapshot_failed(PumpWorker *w, ErrorData *edata);
 
 /* Seconds since 1970 of a timestamp. */
 static double
@@ -544,8 +540,9 @@ snapshot_page(SnapshotWorker *sw, SnapshotSegment *seg)
 
 /* One pass: a page of the next segment whose time has come; the wait after. */
 static long
-snapshot_pass(SnapshotWorker *sw)
+snapshot_pass(PumpWorker *w)
 {
+	SnapshotWorker *sw = (SnapshotWorker *) w;
 	TimestampTz now = GetCurrentTimestamp();
 	TimestampTz wake;
 	int			n;
@@ -579,7 +576,9 @@ snapshot_pass(SnapshotWorker *sw)
 			continue;
 		}
 		sw->next_segment = (sw->next_segment + i + 1) % n;
+		w->calling = seg->reader;
 		snapshot_page(sw, seg);
+		w->calling = NULL;
 		return 0;
 	}
 	for (i = 0; i < n; i++)
@@ -596,13 +595,29 @@ snapshot_pass(SnapshotWorker *sw)
 	return wake > now ? (long) ((wake - now + 999) / 1000) : 0;
 }
 
-/* An ERROR of a pass, to the backfill's row. */
+/* An ERROR of a pass: the pages in flight are forgotten, the error noted. */
 static void
-snapshot_note_error(SnapshotWorker *sw, ErrorData *edata)
+snapshot_failed(PumpWorker *w, ErrorData *edata)
 {
+	SnapshotWorker *sw = (SnapshotWorker *) w;
 	Oid			types[2] = {INT8OID, TEXTOID};
 	Datum		values[2];
+	ListCell   *lc;
 
+	/* the pages in flight are read again from the checkpoints */
+	foreach(lc, sw->segments)
+	{
+		ShardReader *r = ((SnapshotSegment *) lfirst(lc))->reader;
+
+		r->npending = 0;
+		r->maxpending = 0;
+		r->pending = NULL;
+		r->pending_bytes = 0;
+		r->buf.len = 0;
+		r->buf.oom = false;
+		MemoryContextReset(r->cxt);
+	}
+	sw->next_refresh = 0;
 	if (sw->id == 0)
 		return;
 	PG_TRY();
@@ -630,83 +645,10 @@ snapshot_note_error(SnapshotWorker *sw, ErrorData *edata)
 void
 audit_fdw_backfill_worker_main(Datum arg)
 {
-	SnapshotWorker *sw;
-	PumpWorker *w;
-	MemoryContext pass_cxt;
-	volatile int error_backoff_ms = 0;
+	PumpWorker *w = pump_worker_start(sizeof(SnapshotWorker), "backfill worker");
 
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-
-	sw = MemoryContextAllocZero(TopMemoryContext, sizeof(SnapshotWorker));
-	w = &sw->w;
-	memcpy(&w->args, MyBgworkerEntry->bgw_extra, sizeof(PumpWorkerArgs));
-	w->args.pipeline[sizeof(w->args.pipeline) - 1] = '\0';
-	w->kind = "backfill worker";
-	w->cxt = AllocSetContextCreate(TopMemoryContext, "audit_fdw backfill worker",
-								   ALLOCSET_DEFAULT_SIZES);
-	pass_cxt = AllocSetContextCreate(TopMemoryContext, "audit_fdw backfill pass",
-									 ALLOCSET_DEFAULT_SIZES);
-
-	BackgroundWorkerInitializeConnectionByOid(w->args.database, InvalidOid, 0);
-	pgstat_report_appname(MyBgworkerEntry->bgw_name);
-	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
-	pump_pin_search_path();
-	pump_watch_catalog();
 	lease_wait(PUMP_LEASE_BACKFILL, w->args.pipeline,
 			   ((uint32) w->args.nslots << 16) | (uint32) w->args.slot,
 			   "the previous backfill worker of this slot to exit");
-
-	for (;;)
-	{
-		volatile long wait_ms = 0;
-		MemoryContext old;
-
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
-		MemoryContextReset(pass_cxt);
-		old = MemoryContextSwitchTo(pass_cxt);
-		PG_TRY();
-		{
-			wait_ms = snapshot_pass(sw);
-			error_backoff_ms = 0;
-		}
-		PG_CATCH();
-		{
-			ErrorData  *edata;
-			ListCell   *lc;
-
-			MemoryContextSwitchTo(pass_cxt);
-			edata = CopyErrorData();
-			EmitErrorReport();
-			FlushErrorState();
-			AbortOutOfAnyTransaction();
-			/* the pages in flight are read again from the checkpoints */
-			foreach(lc, sw->segments)
-			{
-				ShardReader *r = ((SnapshotSegment *) lfirst(lc))->reader;
-
-				r->npending = 0;
-				r->maxpending = 0;
-				r->pending = NULL;
-				r->pending_bytes = 0;
-				r->buf.len = 0;
-				r->buf.oom = false;
-				MemoryContextReset(r->cxt);
-			}
-			sw->next_refresh = 0;
-			snapshot_note_error(sw, edata);
-			error_backoff_ms = error_backoff_ms ? Min(error_backoff_ms * 2, 30000) : 1000;
-			wait_ms = error_backoff_ms;
-		}
-		PG_END_TRY();
-		MemoryContextSwitchTo(old);
-		if (wait_ms > 0)
-			pump_wait((int) wait_ms);
-	}
+	pump_worker_loop(w, snapshot_pass, snapshot_failed);
 }

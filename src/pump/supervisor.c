@@ -123,14 +123,19 @@ backfill_slots(void)
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "reading audit_fdw.backfill");
-	if (SPI_execute("SELECT b.pipeline, s.segment OPERATOR(pg_catalog.%) b.workers, b.workers "
+	/* an installation not yet updated to 1.2 has no backfills */
+	if (SPI_execute("SELECT 1 WHERE pg_catalog.to_regclass('audit_fdw.backfill_segment') "
+					"IS NOT NULL", true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "reading pg_class failed");
+	if (SPI_processed == 1 &&
+		SPI_execute("SELECT b.pipeline, s.segment OPERATOR(pg_catalog.%) b.workers, b.workers "
 					"FROM audit_fdw.backfill b "
 					"JOIN audit_fdw.pipeline p ON p.name = b.pipeline "
 					"JOIN audit_fdw.backfill_segment s ON s.backfill = b.id "
 					"WHERE b.state = 'running' AND p.state = 'running' AND s.state = 'scanning' "
 					"GROUP BY 1, 2, 3 ORDER BY 1, 2", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading audit_fdw.backfill failed");
-	for (i = 0; i < SPI_processed; i++)
+	for (i = 0; SPI_tuptable != NULL && i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;

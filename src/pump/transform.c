@@ -1917,6 +1917,114 @@ fail:
  * null or absent).  Returns false, with errbuf set, when the body is not
  * such a response; fn returning false stops the walk (also false).
  */
+/*
+ * Walks a response object: fn gets the text of each element of its array
+ * member `array` (whose count goes to *nelems), member() each other member
+ * (it reads the value, or returns false to have it skipped; *bad set means
+ * the value was malformed).  False with errbuf set when the body is not such
+ * an object (or fn returned false).
+ */
+typedef bool (*PageMemberFn) (void *arg, Scan *s, const Span *key, bool *bad);
+
+static bool
+walk_page(const char *body, size_t len, const char *array, size_t array_len,
+		  bool (*fn) (void *arg, const char *elem, size_t len), void *arg,
+		  PageMemberFn member, void *member_arg, int *nelems,
+		  char *errbuf, size_t errlen)
+{
+	Scan		s;
+	TransformState st;
+	bool		saw_array = false;
+
+	st.out = NULL;
+	st.errbuf = errbuf;
+	st.errlen = errlen;
+	*nelems = 0;
+	s.p = body;
+	s.end = body + len;
+	if (!expect(&s, '{'))
+		return bad_record(&st, "the response is not a JSON object", NULL);
+	if (expect(&s, '}'))
+		return bad_record(&st, "the response has no %s array", array);
+	do
+	{
+		Span		key;
+		bool		bad = false;
+
+		if (!scan_string(&s, &key) || !expect(&s, ':'))
+			return bad_record(&st, "malformed response", NULL);
+		skip_ws(&s);
+		if (span_is(&key, array, array_len) && peek_is(&s, '['))
+		{
+			s.p++;
+			saw_array = true;
+			if (!expect(&s, ']'))
+			{
+				do
+				{
+					Span		elem;
+
+					if (!skip_record(&s, &elem))
+						return bad_record(&st, "malformed element of %s", array);
+					(*nelems)++;
+					if (!fn(arg, elem.p, elem.len))
+						return false;
+				} while (expect(&s, ','));
+				if (!expect(&s, ']'))
+					return bad_record(&st, "malformed %s array", array);
+			}
+		}
+		else if (!member(member_arg, &s, &key, &bad))
+		{
+			if (bad)
+			{
+				char		name[64];
+
+				snprintf(name, sizeof(name), "%.*s", (int) (key.len < 40 ? key.len : 40), key.p);
+				return bad_record(&st, "malformed %s", name);
+			}
+			if (!skip_value(&s, 0, NULL))
+				return bad_record(&st, "malformed response", NULL);
+		}
+	} while (expect(&s, ','));
+	if (!expect(&s, '}'))
+		return bad_record(&st, "malformed response", NULL);
+	if (!saw_array)
+		return bad_record(&st, "the response has no %s array", array);
+	return true;
+}
+
+/* A GetRecords page's NextShardIterator. */
+typedef struct RecordsPageRest
+{
+	const char **next_iterator;
+	size_t	   *next_iterator_len;
+} RecordsPageRest;
+
+static bool
+records_page_member(void *arg, Scan *s, const Span *key, bool *bad)
+{
+	RecordsPageRest *rest = arg;
+	Span		it;
+
+	if (!SPAN_IS(key, "NextShardIterator") || !peek_is(s, '"'))
+		return false;
+	if (!scan_string(s, &it))
+	{
+		*bad = true;
+		return false;
+	}
+	*rest->next_iterator = it.p;
+	*rest->next_iterator_len = it.len;
+	return true;
+}
+
+/*
+ * Walks a GetRecords response body: calls fn for the text of each element
+ * of Records, in order, and gives NextShardIterator's content (NULL when
+ * null or absent).  Returns false, with errbuf set, when the body is not
+ * such a response; fn returning false stops the walk (also false).
+ */
 bool
 audit_scan_records_page(const char *body, size_t len,
 						bool (*fn) (void *arg, const char *record, size_t len),
@@ -1924,66 +2032,12 @@ audit_scan_records_page(const char *body, size_t len,
 						size_t *next_iterator_len, int *nrecords,
 						char *errbuf, size_t errlen)
 {
-	Scan		s;
-	TransformState st;
-	bool		saw_records = false;
+	RecordsPageRest rest = {next_iterator, next_iterator_len};
 
-	st.out = NULL;
-	st.errbuf = errbuf;
-	st.errlen = errlen;
 	*next_iterator = NULL;
 	*next_iterator_len = 0;
-	*nrecords = 0;
-	s.p = body;
-	s.end = body + len;
-	if (!expect(&s, '{'))
-		return bad_record(&st, "the response is not a JSON object", NULL);
-	if (expect(&s, '}'))
-		return bad_record(&st, "the response has no Records array", NULL);
-	do
-	{
-		Span		key;
-
-		if (!scan_string(&s, &key) || !expect(&s, ':'))
-			return bad_record(&st, "malformed response", NULL);
-		skip_ws(&s);
-		if (SPAN_IS(&key, "Records") && peek_is(&s, '['))
-		{
-			s.p++;
-			saw_records = true;
-			if (!expect(&s, ']'))
-			{
-				do
-				{
-					Span		rec;
-
-					if (!skip_record(&s, &rec))
-						return bad_record(&st, "malformed record in Records", NULL);
-					(*nrecords)++;
-					if (!fn(arg, rec.p, rec.len))
-						return false;
-				} while (expect(&s, ','));
-				if (!expect(&s, ']'))
-					return bad_record(&st, "malformed Records array", NULL);
-			}
-		}
-		else if (SPAN_IS(&key, "NextShardIterator") && peek_is(&s, '"'))
-		{
-			Span		it;
-
-			if (!scan_string(&s, &it))
-				return bad_record(&st, "malformed NextShardIterator", NULL);
-			*next_iterator = it.p;
-			*next_iterator_len = it.len;
-		}
-		else if (!skip_value(&s, 0, NULL))
-			return bad_record(&st, "malformed response", NULL);
-	} while (expect(&s, ','));
-	if (!expect(&s, '}'))
-		return bad_record(&st, "malformed response", NULL);
-	if (!saw_records)
-		return bad_record(&st, "the response has no Records array", NULL);
-	return true;
+	return walk_page(body, len, "Records", 7, fn, arg, records_page_member, &rest,
+					 nrecords, errbuf, errlen);
 }
 
 /* ---- snapshot records: an item read by a Scan ---- */
@@ -2200,106 +2254,63 @@ span_double(const Span *span, double *value)
 	return *end == '\0';
 }
 
+/* A Scan page's LastEvaluatedKey, ScannedCount and ConsumedCapacity. */
+static bool
+items_page_member(void *arg, Scan *s, const Span *key, bool *bad)
+{
+	AuditScanPage *page = arg;
+	Span		v;
+	double		d;
+
+	if (SPAN_IS(key, "LastEvaluatedKey") && peek_is(s, '{'))
+	{
+		if (!(*bad = !skip_record(s, &v)))
+		{
+			page->last_evaluated_key = v.p;
+			page->last_evaluated_key_len = v.len;
+		}
+		return !*bad;
+	}
+	if (SPAN_IS(key, "ScannedCount"))
+	{
+		if (!(*bad = !skip_value(s, 0, &v) || !span_double(&v, &d)))
+			page->scanned_count = (long) d;
+		return !*bad;
+	}
+	if (!SPAN_IS(key, "ConsumedCapacity") || !peek_is(s, '{'))
+		return false;
+	s->p++;
+	if (expect(s, '}'))
+		return true;
+	do
+	{
+		Span		ckey;
+
+		if (!scan_string(s, &ckey) || !expect(s, ':'))
+			return !(*bad = true);
+		skip_ws(s);
+		if (SPAN_IS(&ckey, "CapacityUnits"))
+		{
+			if (!skip_value(s, 1, &v) || !span_double(&v, &page->consumed_capacity))
+				return !(*bad = true);
+			page->has_consumed_capacity = true;
+		}
+		else if (!skip_value(s, 1, NULL))
+			return !(*bad = true);
+	} while (expect(s, ','));
+	if (!expect(s, '}'))
+		return !(*bad = true);
+	return true;
+}
+
 bool
 audit_scan_items_page(const char *body, size_t len,
 					  bool (*fn) (void *arg, const char *item, size_t len),
 					  void *arg, AuditScanPage *page, char *errbuf, size_t errlen)
 {
-	Scan		s;
-	TransformState st;
-	bool		saw_items = false;
-
-	st.out = NULL;
-	st.errbuf = errbuf;
-	st.errlen = errlen;
 	memset(page, 0, sizeof(*page));
-	s.p = body;
-	s.end = body + len;
-	if (!expect(&s, '{'))
-		return bad_record(&st, "the response is not a JSON object", NULL);
-	if (expect(&s, '}'))
-		return bad_record(&st, "the response has no Items array", NULL);
-	do
-	{
-		Span		key;
-
-		if (!scan_string(&s, &key) || !expect(&s, ':'))
-			return bad_record(&st, "malformed response", NULL);
-		skip_ws(&s);
-		if (SPAN_IS(&key, "Items") && peek_is(&s, '['))
-		{
-			s.p++;
-			saw_items = true;
-			if (!expect(&s, ']'))
-			{
-				do
-				{
-					Span		item;
-
-					if (!skip_record(&s, &item))
-						return bad_record(&st, "malformed item in Items", NULL);
-					page->nitems++;
-					if (!fn(arg, item.p, item.len))
-						return false;
-				} while (expect(&s, ','));
-				if (!expect(&s, ']'))
-					return bad_record(&st, "malformed Items array", NULL);
-			}
-		}
-		else if (SPAN_IS(&key, "LastEvaluatedKey") && peek_is(&s, '{'))
-		{
-			Span		lek;
-
-			if (!skip_record(&s, &lek))
-				return bad_record(&st, "malformed LastEvaluatedKey", NULL);
-			page->last_evaluated_key = lek.p;
-			page->last_evaluated_key_len = lek.len;
-		}
-		else if (SPAN_IS(&key, "ScannedCount"))
-		{
-			Span		n;
-			double		v;
-
-			if (!skip_value(&s, 0, &n) || !span_double(&n, &v))
-				return bad_record(&st, "malformed ScannedCount", NULL);
-			page->scanned_count = (long) v;
-		}
-		else if (SPAN_IS(&key, "ConsumedCapacity") && peek_is(&s, '{'))
-		{
-			s.p++;
-			if (!expect(&s, '}'))
-			{
-				do
-				{
-					Span		ckey;
-
-					if (!scan_string(&s, &ckey) || !expect(&s, ':'))
-						return bad_record(&st, "malformed ConsumedCapacity", NULL);
-					skip_ws(&s);
-					if (SPAN_IS(&ckey, "CapacityUnits"))
-					{
-						Span		n;
-
-						if (!skip_value(&s, 1, &n) ||
-							!span_double(&n, &page->consumed_capacity))
-							return bad_record(&st, "malformed CapacityUnits", NULL);
-						page->has_consumed_capacity = true;
-					}
-					else if (!skip_value(&s, 1, NULL))
-						return bad_record(&st, "malformed ConsumedCapacity", NULL);
-				} while (expect(&s, ','));
-				if (!expect(&s, '}'))
-					return bad_record(&st, "malformed ConsumedCapacity", NULL);
-			}
-		}
-		else if (!skip_value(&s, 0, NULL))
-			return bad_record(&st, "malformed response", NULL);
-	} while (expect(&s, ','));
-	if (!expect(&s, '}'))
-		return bad_record(&st, "malformed response", NULL);
-	if (!saw_items)
-		return bad_record(&st, "the response has no Items array", NULL);
-	return true;
+	return walk_page(body, len, "Items", 5, fn, arg, items_page_member, page,
+					 &page->nitems, errbuf, errlen);
 }
 
 /* ---- the record from a json-c object ---- */

@@ -400,41 +400,51 @@ worker_pass(PumpWorker *w)
 	return wake > now ? (long) ((wake - now + 999) / 1000) : 0;
 }
 
-void
-audit_fdw_pump_worker_main(Datum arg)
+/*
+ * The start shared by the pump's background workers (the readers, and a
+ * backfill's workers in snapshot.c): signals; the worker's state, size
+ * bytes that begin with a PumpWorker; its database; commits made durable
+ * (a checkpoint that a crash takes back means records sent again); the
+ * pinned search_path; the watch on servers and user mappings.
+ */
+PumpWorker *
+pump_worker_start(size_t size, const char *kind)
 {
 	PumpWorker *w;
-	MemoryContext pass_cxt;
-	volatile int error_backoff_ms = 0;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
-	w = MemoryContextAllocZero(TopMemoryContext, sizeof(PumpWorker));
+	w = MemoryContextAllocZero(TopMemoryContext, size);
 	memcpy(&w->args, MyBgworkerEntry->bgw_extra, sizeof(PumpWorkerArgs));
 	w->args.pipeline[sizeof(w->args.pipeline) - 1] = '\0';
+	w->kind = kind;
 	w->cxt = AllocSetContextCreate(TopMemoryContext, "audit_fdw pump worker",
 								   ALLOCSET_DEFAULT_SIZES);
-	pass_cxt = AllocSetContextCreate(TopMemoryContext, "audit_fdw pump pass",
-									 ALLOCSET_DEFAULT_SIZES);
-	w->discover_now = (w->args.slot == 0);
-	w->kind = "reader";
 
 	BackgroundWorkerInitializeConnectionByOid(w->args.database, InvalidOid, 0);
 	pgstat_report_appname(MyBgworkerEntry->bgw_name);
-
-	/*
-	 * A checkpoint that a crash takes back means records sent again: make
-	 * each one durable when it commits, whatever the server's default.
-	 */
 	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
 	pump_pin_search_path();
 	pump_watch_catalog();
+	return w;
+}
 
-	lease_wait(PUMP_LEASE_SLOT, w->args.pipeline,
-			   ((uint32) w->args.nslots << 16) | (uint32) w->args.slot,
-			   "the previous reader of this slot to exit");
+/*
+ * The loop shared by the pump's workers: pass() in a memory context reset
+ * every pass, returning how long to wait after it.  An ERROR is logged as
+ * the error it is, failed() forgets what only memory knew and notes it,
+ * and the loop goes on after a backoff (1 s doubling to 30 s).  The
+ * attempts the AWS client retried by itself are counted after each pass.
+ */
+void
+pump_worker_loop(PumpWorker *w, long (*pass) (PumpWorker *w),
+				 void (*failed) (PumpWorker *w, ErrorData *edata))
+{
+	MemoryContext pass_cxt = AllocSetContextCreate(TopMemoryContext, "audit_fdw pump pass",
+												   ALLOCSET_DEFAULT_SIZES);
+	volatile int error_backoff_ms = 0;
 
 	for (;;)
 	{
@@ -453,8 +463,7 @@ audit_fdw_pump_worker_main(Datum arg)
 		w->calling = NULL;
 		PG_TRY();
 		{
-			wait_ms = worker_pass(w);
-			health_ok(w, NULL);
+			wait_ms = pass(w);
 			error_backoff_ms = 0;
 		}
 		PG_CATCH();
@@ -467,8 +476,7 @@ audit_fdw_pump_worker_main(Datum arg)
 			EmitErrorReport();
 			FlushErrorState();
 			AbortOutOfAnyTransaction();
-			worker_forget_state(w);
-			worker_note_pipeline_error(w, edata);
+			failed(w, edata);
 			error_backoff_ms = error_backoff_ms ? Min(error_backoff_ms * 2, 30000) : 1000;
 			wait_ms = error_backoff_ms;
 		}
@@ -479,4 +487,33 @@ audit_fdw_pump_worker_main(Datum arg)
 		if (wait_ms > 0)
 			pump_wait((int) wait_ms);
 	}
+}
+
+/* A reader's pass: the pipeline's own health is ok once it went through. */
+static long
+reader_pass(PumpWorker *w)
+{
+	long		wait_ms = worker_pass(w);
+
+	health_ok(w, NULL);
+	return wait_ms;
+}
+
+static void
+reader_failed(PumpWorker *w, ErrorData *edata)
+{
+	worker_forget_state(w);
+	worker_note_pipeline_error(w, edata);
+}
+
+void
+audit_fdw_pump_worker_main(Datum arg)
+{
+	PumpWorker *w = pump_worker_start(sizeof(PumpWorker), "reader");
+
+	w->discover_now = (w->args.slot == 0);
+	lease_wait(PUMP_LEASE_SLOT, w->args.pipeline,
+			   ((uint32) w->args.nslots << 16) | (uint32) w->args.slot,
+			   "the previous reader of this slot to exit");
+	pump_worker_loop(w, reader_pass, reader_failed);
 }

@@ -164,11 +164,33 @@ class PumpEnv:
                 out.append(json.loads(line))
         return out
 
-    def reader_pids(self):
+    def reader_pids(self, kind="pump"):
+        """The pids of the pipeline's readers (kind "backfill": of its
+        backfill's workers)."""
+        prefix = "audit_fdw " + kind
         with self.db.cursor() as cur:
-            cur.execute("SELECT pid FROM pg_stat_activity WHERE backend_type = 'audit_fdw pump' "
-                        "AND application_name LIKE %s", ("audit_fdw pump " + self.name + " %",))
+            cur.execute("SELECT pid FROM pg_stat_activity WHERE backend_type = %s "
+                        "AND application_name LIKE %s", (prefix, prefix + " " + self.name + " %"))
             return [r[0] for r in cur.fetchall()]
+
+    def trimmed_gap(self, lost, after, meanwhile=None):
+        """With the pipeline paused, item `lost` changes to LOST, the clock
+        passes the stream's 24 h retention (the change is trimmed unread),
+        item `after` changes to AFTER_GAP, and the pipeline resumes;
+        meanwhile() runs while it is paused.  The log's size before the
+        resume."""
+        with self.db.cursor() as cur:
+            cur.execute("SELECT audit_fdw.pause_pipeline(%s)", (self.name,))
+        wait_for("readers to stop", lambda: self.reader_pids() == [], timeout=20)
+        if meanwhile:
+            meanwhile()
+        self.update_state(lost, "LOST")
+        self.emulator.advance_clock(25 * 3600)
+        self.update_state(after, "AFTER_GAP")
+        offset = pg_log_size()
+        with self.db.cursor() as cur:
+            cur.execute("SELECT audit_fdw.resume_pipeline(%s)", (self.name,))
+        return offset
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import psycopg2
 import pytest
 
 import athena_tables
+from conftest import connect
 from pump_env import pump, pg_log_since, pg_log_size, wait_for  # noqa: F401 (pump: a fixture)
 
 
@@ -55,10 +56,7 @@ def snapshots(env):
 
 
 def backfill_pids(env):
-    with env.db.cursor() as cur:
-        cur.execute("SELECT pid FROM pg_stat_activity WHERE backend_type = 'audit_fdw backfill' "
-                    "AND application_name LIKE %s", ("audit_fdw backfill " + env.name + " %",))
-        return [r[0] for r in cur.fetchall()]
+    return env.reader_pids("backfill")
 
 
 @pytest.fixture
@@ -397,22 +395,19 @@ def test_gap_policy_snapshot_records_the_gap_and_backfills(pump, emulator, db):
     the shard's lineage goes on, and a backfill writes every item's state
     after the gap, the lost change included; the log and both status views
     say so; a backfill running since before the gap gives way to it."""
-    env = pump("bf_gap", on_trimmed_gap="snapshot")
+    env = pump("bf_gap", create_pipeline=False)
+    put_items(env, 300)
     for k in ("t1", "t2", "t3"):
         env.put(k, "OPEN")
-    env.wait_delivered(3)
+    env.create_pipeline(on_trimmed_gap="snapshot")
+    env.wait_delivered(303)
     first = env.status()[0]
-    with db.cursor() as cur:
-        cur.execute("SELECT audit_fdw.pause_pipeline(%s)", (env.name,))
-    wait_for("readers to stop", lambda: env.reader_pids() == [], timeout=20)
-    # a backfill running (paused with its pipeline) since before the gap
-    before_gap = backfill(env, segments=2, read_rate=100000)
-    env.update_state("t1", "LOST")
-    emulator.advance_clock(25 * 3600)       # past the stream's 24 h retention
-    env.update_state("t2", "AFTER_GAP")
-    log_offset = pg_log_size()
-    with db.cursor() as cur:
-        cur.execute("SELECT audit_fdw.resume_pipeline(%s)", (env.name,))
+    # a backfill running (paused with its pipeline) since before the gap,
+    # slow enough to be running still when the gap is found
+    before = []
+    log_offset = env.trimmed_gap("t1", "t2", meanwhile=lambda: before.append(
+        backfill(env, segments=2, read_rate=1)))
+    before_gap = before[0]
 
     def gap_backfill():
         with db.cursor() as cur:
@@ -423,7 +418,7 @@ def test_gap_policy_snapshot_records_the_gap_and_backfills(pump, emulator, db):
     bid = wait_for("the gap's backfill", gap_backfill, timeout=30)
     st = wait_done(env, bid, timeout=60)
     assert st["reason"] == "trimmed gap in shard %s" % first["shard_id"]
-    assert st["items_read"] == 3 and st["segments"] == 4
+    assert st["items_read"] == 303 and st["segments"] == 4
     assert status(env, before_gap)["state"] == "cancelled"
     log = wait_for("the log", lambda: "started backfill" in pg_log_since(log_offset)
                    and pg_log_since(log_offset))
@@ -437,11 +432,11 @@ def test_gap_policy_snapshot_records_the_gap_and_backfills(pump, emulator, db):
     assert "backfill %d writes a snapshot" % bid in row["last_error"]
     # the lineage went on: the change after the gap arrives, and the
     # snapshot holds the lost one
-    env.wait_delivered(4)
+    env.wait_delivered(304)
     recs = [r for r in env.audit_records()
             if r["event_name"] != "SNAPSHOT" or r["event_id"].startswith("snapshot-%d-" % bid)]
     snap = {r["keys"]["orderId"]: r["new_image"]["state"] for r in recs
-            if r["event_name"] == "SNAPSHOT"}
+            if r["event_name"] == "SNAPSHOT" and r["keys"]["orderId"].startswith("t")}
     assert snap == {"t1": "LOST", "t2": "AFTER_GAP", "t3": "OPEN"}
     assert ("t2", "AFTER_GAP") in [(r["keys"]["orderId"], r["new_image"]["state"])
                                    for r in recs if r["event_name"] == "MODIFY"]
@@ -454,3 +449,60 @@ def test_gap_policy_snapshot_records_the_gap_and_backfills(pump, emulator, db):
                         (env.server, env.table, env.delivery_stream))
         assert "snapshot" in e.value.diag.message_hint
 
+
+# 100,000 items: about 35 s on a 2-core machine, mostly the emulator's
+# (loading the table, and reading the records back); AUDIT_FDW_BACKFILL_ITEMS
+# sets another count.
+LARGE_ITEMS = int(os.environ.get("AUDIT_FDW_BACKFILL_ITEMS", "100000"))
+
+
+def test_a_large_table_every_item_exactly_once(loaded):
+    """LARGE_ITEMS items, 4 segments, as fast as the table allows: every
+    item exactly once in S3, the counters exact, and the rate printed."""
+    env = loaded("bf_large", LARGE_ITEMS)
+    start = time.monotonic()
+    bid = backfill(env, segments=4, read_rate=1000000)
+    st = wait_done(env, bid, timeout=120 + LARGE_ITEMS / 100)
+    elapsed = time.monotonic() - start
+    assert st["items_read"] == st["records_delivered"] == LARGE_ITEMS
+    assert st["segments_done"] == 4 and st["records_dead_lettered"] == 0
+    per_item = collections.Counter(r["keys"]["orderId"] for r in snapshots(env))
+    assert len(per_item) == LARGE_ITEMS and set(per_item.values()) == {1}
+    assert set(per_item) == {"o%06d" % i for i in range(LARGE_ITEMS)}
+    print("backfill of %d items with 4 segments: %.1f s, %.0f items/s"
+          % (LARGE_ITEMS, elapsed, LARGE_ITEMS / elapsed))
+
+
+def test_a_database_not_yet_updated_is_still_pumped(db):
+    """The new library over an installation still at 1.1 (ALTER EXTENSION
+    UPDATE not run yet): the supervisor, which looks for backfills, finds
+    none and keeps running, with no error in the log."""
+    name = "bf_old_" + str(os.getpid())
+    with db.cursor() as cur:
+        cur.execute("DROP DATABASE IF EXISTS %s" % name)
+        cur.execute("CREATE DATABASE %s" % name)
+    old = connect(name)
+    with old.cursor() as cur:
+        cur.execute("CREATE EXTENSION audit_fdw VERSION '1.1'")
+    with db.cursor() as cur:
+        cur.execute("SHOW audit_fdw.database")
+        good = cur.fetchone()[0]
+        offset = pg_log_size()
+        cur.execute("ALTER SYSTEM SET audit_fdw.database = %s", (name,))
+        cur.execute("SELECT pg_reload_conf()")
+        try:
+            def supervisor():
+                cur.execute("SELECT pid FROM pg_stat_activity WHERE backend_type = "
+                            "'audit_fdw pump supervisor' AND datname = %s", (name,))
+                row = cur.fetchone()
+                return row and row[0]
+            pid = wait_for("a supervisor in the 1.1 database", supervisor, timeout=30)
+            time.sleep(3)
+            assert supervisor() == pid
+            log = pg_log_since(offset)
+            assert "audit_fdw.backfill" not in log and "ERROR" not in log, log
+        finally:
+            cur.execute("ALTER SYSTEM SET audit_fdw.database = %s", (good,))
+            cur.execute("SELECT pg_reload_conf()")
+            old.close()
+            cur.execute("DROP DATABASE %s WITH (FORCE)" % name)

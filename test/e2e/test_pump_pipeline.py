@@ -7,7 +7,7 @@ import time
 import psycopg2
 import pytest
 
-from pump_env import pump, pg_log_since, pg_log_size, wait_for  # noqa: F401 (pump: a fixture)
+from pump_env import pump, pg_log_since, wait_for  # noqa: F401 (pump: a fixture)
 
 
 def test_seed_scenario_order_101(pump):
@@ -251,15 +251,7 @@ def test_trimmed_gap_is_reported_and_stops_the_shard(pump, emulator, db):
     env.put("t2", "OPEN")
     env.wait_delivered(2)
     first = env.status()[0]
-    with db.cursor() as cur:
-        cur.execute("SELECT audit_fdw.pause_pipeline(%s)", (env.name,))
-    wait_for("readers to stop", lambda: env.reader_pids() == [], timeout=20)
-    env.update_state("t1", "LOST")
-    emulator.advance_clock(25 * 3600)       # past the stream's 24 h retention
-    env.update_state("t2", "AFTER_GAP")
-    log_offset = pg_log_size()
-    with db.cursor() as cur:
-        cur.execute("SELECT audit_fdw.resume_pipeline(%s)", (env.name,))
+    log_offset = env.trimmed_gap("t1", "t2")
 
     def stopped():
         rows = [r for r in env.status() if r["shard_id"] == first["shard_id"]]

@@ -12,7 +12,11 @@
  *		             does; input json-c rejects ends there)
  *
  * and the input after the flags byte is also taken whole as a DynamoDB
- * number (audit_write_number) and as a string (audit_write_json_string).
+ * number (audit_write_number), as a string (audit_write_json_string), as
+ * an item a backfill's Scan read (audit_transform_item_text: a record that
+ * transforms is one JSON line whose keys are where info says; one that does
+ * not leaves the buffer as it was) and as a Scan page
+ * (audit_scan_items_page: each item it hands over lies within the body).
  *
  * The record goes through both of the transform's paths: the json-c tree
  * (audit_transform_record) and the one-pass reader of the text that the
@@ -52,6 +56,8 @@ static void check_output(const AuditBuf *out, AuditTransformResult res,
 static void compare_paths(const char *text, size_t len, bool named);
 static void check_number(const char *text, size_t len);
 static void check_string(const char *text, size_t len);
+static void check_item(const char *text, size_t len, bool two_keys);
+static void check_scan_page(const char *text, size_t len);
 
 #define PREFIX "{\"previous\":\"record\"}\n"
 
@@ -342,6 +348,81 @@ check_string(const char *text, size_t len)
 	audit_buf_free(&out);
 }
 
+/* The input as an item of a backfill's Scan. */
+static void
+check_item(const char *text, size_t len, bool two_keys)
+{
+	static const char *const keys[] = {"orderId", "sk"};
+	AuditBuf	out;
+	AuditRecordInfo info;
+	AuditTransformResult res;
+	char		err[256];
+
+	audit_buf_init(&out);
+	audit_buf_append(&out, PREFIX, strlen(PREFIX));
+	res = audit_transform_item_text(text, len, "snapshot-1-", 1705337067.0, "Orders",
+									"us-east-1", keys, two_keys ? 2 : 1, &out, &info,
+									err, sizeof(err));
+	check(out.len >= strlen(PREFIX) && memcmp(out.data, PREFIX, strlen(PREFIX)) == 0,
+		  "the records before were changed");
+	if (res == AUDIT_TRANSFORM_OK)
+	{
+		const char *line = out.data + strlen(PREFIX);
+		size_t		n = out.len - strlen(PREFIX);
+		json_object *audit;
+
+		check(n >= 2 && line[n - 1] == '\n' && memchr(line, '\n', n - 1) == NULL,
+			  "a snapshot record is not one line");
+		check(info.keys_offset > strlen(PREFIX) && info.keys_offset + info.keys_len < out.len &&
+			  out.data[info.keys_offset] == '{' &&
+			  out.data[info.keys_offset + info.keys_len - 1] == '}',
+			  "the snapshot's keys are not where info says");
+		audit = parse(line, n - 1);
+		/* raw control characters in a key name can make it unreadable JSON */
+		if (audit != NULL)
+		{
+			check(json_object_is_type(json_object_object_get(audit, "event_name"),
+									  json_type_string),
+				  "a snapshot record without event_name");
+			json_object_put(audit);
+		}
+	}
+	else
+		check(out.len == strlen(PREFIX), "a refused item changed the buffer");
+	audit_buf_free(&out);
+}
+
+typedef struct PageBounds
+{
+	const char *start;
+	const char *end;
+} PageBounds;
+
+static bool
+item_in_page(void *arg, const char *item, size_t len)
+{
+	PageBounds *b = arg;
+
+	check(item >= b->start && item + len <= b->end && len >= 2,
+		  "a page's item lies outside the body");
+	return true;
+}
+
+/* The input as a Scan page. */
+static void
+check_scan_page(const char *text, size_t len)
+{
+	PageBounds	b = {text, text + len};
+	AuditScanPage page;
+	char		err[256];
+
+	if (audit_scan_items_page(text, len, item_in_page, &b, &page, err, sizeof(err)) &&
+		page.last_evaluated_key != NULL)
+		check(page.last_evaluated_key >= text &&
+			  page.last_evaluated_key + page.last_evaluated_key_len <= text + len,
+			  "LastEvaluatedKey lies outside the body");
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -357,6 +438,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_record(text, size - 1, (data[0] & 1) != 0);
 	check_number(text, size - 1);
 	check_string(text, size - 1);
+	check_item(text, size - 1, (data[0] & 2) != 0);
+	check_scan_page(text, size - 1);
 	free(text);
 	return 0;
 }
