@@ -1766,6 +1766,29 @@ write_key_hashes(TransformState *st, const char *keys, size_t keys_len)
 	return true;
 }
 
+/*
+ * The start of a transform: st writes to out, img to the scratch buffer
+ * (emptied); errbuf and info cleared.  False when out ran out of memory
+ * before.
+ */
+static bool
+transform_begin(TransformState *st, TransformState *img, AuditBuf *out,
+				AuditRecordInfo *info, char *errbuf, size_t errlen)
+{
+	st->out = out;
+	st->errbuf = errbuf;
+	st->errlen = errlen;
+	*img = *st;
+	img->out = &scratch;
+	scratch.len = 0;
+	scratch.oom = false;
+	if (errbuf && errlen > 0)
+		errbuf[0] = '\0';
+	if (info)
+		memset(info, 0, sizeof(*info));
+	return !out->oom;
+}
+
 AuditTransformResult
 audit_transform_record_text(const char *json, size_t len, const char *shard_id,
 							const char *source_table, AuditBuf *out,
@@ -1778,18 +1801,7 @@ audit_transform_record_text(const char *json, size_t len, const char *shard_id,
 	size_t		start = out->len;
 	double		seconds = 0;
 
-	st.out = out;
-	st.errbuf = errbuf;
-	st.errlen = errlen;
-	img = st;
-	img.out = &scratch;
-	scratch.len = 0;
-	scratch.oom = false;
-	if (errbuf && errlen > 0)
-		errbuf[0] = '\0';
-	if (info)
-		memset(info, 0, sizeof(*info));
-	if (out->oom)
+	if (!transform_begin(&st, &img, out, info, errbuf, errlen))
 		return AUDIT_TRANSFORM_OUT_OF_MEMORY;
 
 	s.p = json;
@@ -2074,18 +2086,7 @@ audit_transform_item_text(const char *item, size_t len, const char *event_id_pre
 	int			i;
 	char		hex[17];
 
-	st.out = out;
-	st.errbuf = errbuf;
-	st.errlen = errlen;
-	img = st;
-	img.out = &scratch;
-	scratch.len = 0;
-	scratch.oom = false;
-	if (errbuf && errlen > 0)
-		errbuf[0] = '\0';
-	if (info)
-		memset(info, 0, sizeof(*info));
-	if (out->oom)
+	if (!transform_begin(&st, &img, out, info, errbuf, errlen))
 		return AUDIT_TRANSFORM_OUT_OF_MEMORY;
 	if (nkeys < 1 || nkeys > AUDIT_MAX_KEYS)
 	{

@@ -38,6 +38,18 @@ def create_table(emulator, name, view="NEW_AND_OLD_IMAGES"):
     return ddb, ddb.describe_table(TableName=name)["Table"]["LatestStreamArn"]
 
 
+def create_sorted_table(emulator, name):
+    """An on-demand table of partition key pk (S) and sort key sk (N), no
+    stream; its dynamodb client."""
+    ddb = emulator.client("dynamodb")
+    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                {"AttributeName": "sk", "KeyType": "RANGE"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                           {"AttributeName": "sk", "AttributeType": "N"}])
+    return ddb
+
+
 def shards(emulator, arn):
     streams = emulator.client("dynamodbstreams")
     out, start = [], None

@@ -30,7 +30,7 @@ import time
 import botocore.exceptions
 import pytest
 
-from helpers import create_table, raw_request, read_all
+from helpers import create_sorted_table, create_table, raw_request, read_all
 
 
 def err(fn, **kw):
@@ -256,12 +256,7 @@ def test_parallel_scan_partitions_by_partition_key(emulator, uid):
     eventually consistent read; TotalSegments is 1..1000000 and Segment
     0..999999 (botocore's model); an ExclusiveStartKey of another segment
     is refused with DynamoDB's message."""
-    ddb = emulator.client("dynamodb")
-    ddb.create_table(TableName=uid, BillingMode="PAY_PER_REQUEST",
-                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                                {"AttributeName": "sk", "KeyType": "RANGE"}],
-                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                           {"AttributeName": "sk", "AttributeType": "N"}])
+    ddb = create_sorted_table(emulator, uid)
     blob = "y" * 3000
     want = set()
     for p in range(40):
@@ -384,12 +379,7 @@ def test_legacy_parameters(emulator, uid):
     """[LP]: AttributesToGet, Expected, AttributeUpdates, KeyConditions,
     QueryFilter, ScanFilter and ConditionalOperator act as the expressions
     that replaced them; mixed with expressions they are refused."""
-    ddb = emulator.client("dynamodb")
-    ddb.create_table(TableName=uid, BillingMode="PAY_PER_REQUEST",
-                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                                {"AttributeName": "sk", "KeyType": "RANGE"}],
-                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                           {"AttributeName": "sk", "AttributeType": "N"}])
+    ddb = create_sorted_table(emulator, uid)
     for i in range(5):
         ddb.put_item(TableName=uid, Item={"pk": {"S": "a"}, "sk": {"N": str(i)},
                                           "v": {"N": str(i * 10)}, "t": {"S": "x%d" % i}})
@@ -520,12 +510,7 @@ def test_query_and_batch_get_as_the_live_table_reads_them(emulator, uid):
     Query pages stop at 1 MB with a LastEvaluatedKey; ProjectionExpression
     returns only the attributes named.  BatchGetItem: at most 16 MB an
     answer, the rest in UnprocessedKeys, which asked again return the rest."""
-    ddb = emulator.client("dynamodb")
-    ddb.create_table(TableName=uid, BillingMode="PAY_PER_REQUEST",
-                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                                {"AttributeName": "sk", "KeyType": "RANGE"}],
-                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                           {"AttributeName": "sk", "AttributeType": "N"}])
+    ddb = create_sorted_table(emulator, uid)
     pad = "z" * 390_000
     for i in range(45):
         ddb.put_item(TableName=uid, Item={"pk": {"S": "p"}, "sk": {"N": str(i)},
