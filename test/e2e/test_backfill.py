@@ -506,3 +506,39 @@ def test_a_database_not_yet_updated_is_still_pumped(db):
             cur.execute("SELECT pg_reload_conf()")
             old.close()
             cur.execute("DROP DATABASE %s WITH (FORCE)" % name)
+
+
+def test_a_worker_killed_by_sigkill_resumes_after_the_crash_restart(loaded):
+    """SIGKILL of a backfill worker mid-scan makes PostgreSQL restart every
+    process (crash recovery); the checkpoints committed before the kill
+    survive it (synchronous commit), the workers start again and every
+    item arrives, items_read counting each once."""
+    env = loaded("bf_sigkill", 12000, size=200)
+    bid = backfill(env, segments=4, read_rate=100)
+    wait_for("a quarter read", lambda: (status(env, bid)["items_read"] or 0) >= 3000, timeout=60)
+    before = status(env, bid)["items_read"]
+    os.kill(backfill_pids(env)[0], signal.SIGKILL)
+
+    def crashed():
+        try:
+            with env.db.cursor() as cur:
+                cur.execute("SELECT 1")
+            return False
+        except psycopg2.Error:
+            return True
+    # the postmaster ends every backend, this session's too
+    wait_for("the crash restart", crashed, timeout=30, interval=0.1)
+
+    def reconnected():
+        try:
+            env.db = connect()
+            return status(env, bid)
+        except psycopg2.Error:
+            return None
+    st = wait_for("PostgreSQL back", reconnected, timeout=90, interval=0.5)
+    assert st["items_read"] >= before
+    st = wait_done(env, bid, timeout=180)
+    assert st["items_read"] == 12000 and st["segments_done"] == 4
+    per_item = collections.Counter(r["keys"]["orderId"] for r in snapshots(env))
+    assert set(per_item) == {"o%06d" % i for i in range(12000)}
+    assert len({r["event_id"] for r in snapshots(env)}) == 12000
