@@ -8,7 +8,8 @@ run against AWS without the endpoint_url.
     orders.py create-table   the Orders table, with a stream of new and old images
     orders.py play day1      order 101 OPEN -> PICKEDUP, forty other orders placed
     orders.py play day2      101 DELIVERED, the others delivered or cancelled
-    orders.py play day3      101 RETURNED
+    orders.py play day3      101 RETURNED; 102 RETURNED and delivered again;
+                             103 delivered to a new address
                              each ends with "N changes, so N stream records"
 """
 import os
@@ -52,10 +53,11 @@ def now_ms():
     return str(int(time.time() * 1000))
 
 
-def put_order(db, order_id, state):
+def put_order(db, order_id, state, address):
     db.put_item(TableName="Orders", Item={
         "orderId": {"S": order_id},
         "state": {"S": state},
+        "address": {"S": address},
         "lastUpdatedDate": {"N": now_ms()},
     })
 
@@ -69,6 +71,16 @@ def set_state(db, order_id, state):
     )
 
 
+def deliver_to(db, order_id, address):
+    db.update_item(
+        TableName="Orders", Key={"orderId": {"S": order_id}},
+        UpdateExpression="SET #s = :s, address = :a, lastUpdatedDate = :t",
+        ExpressionAttributeNames={"#s": "state"},
+        ExpressionAttributeValues={":s": {"S": "DELIVERED"}, ":a": {"S": address},
+                                   ":t": {"N": now_ms()}},
+    )
+
+
 def delete_order(db, order_id):
     db.delete_item(TableName="Orders", Key={"orderId": {"S": order_id}})
 
@@ -79,12 +91,12 @@ BATCH = range(102, 142)
 def day1(db):
     """Order 101 is placed and picked up; forty other orders are placed, and
     all but every fourth picked up."""
-    put_order(db, "101", "OPEN")
+    put_order(db, "101", "OPEN", "12 Elm Street")
     set_state(db, "101", "PICKEDUP")
     print("   order 101: inserted as OPEN, -> PICKEDUP")
     changes = 2
     for n in BATCH:
-        put_order(db, str(n), "OPEN")
+        put_order(db, str(n), "OPEN", f"{n} Main Street")
         changes += 1
         if n % 4 != 0:
             set_state(db, str(n), "PICKEDUP")
@@ -113,10 +125,16 @@ def day2(db):
 
 
 def day3(db):
-    """Order 101 comes back."""
+    """Order 101 comes back; so does 102, which is delivered again; 103,
+    still on its way, is delivered to the customer's new address."""
     set_state(db, "101", "RETURNED")
     print("   order 101: -> RETURNED")
-    return 1
+    set_state(db, "102", "RETURNED")
+    set_state(db, "102", "DELIVERED")
+    print("   order 102: -> RETURNED, -> DELIVERED again")
+    deliver_to(db, "103", "7 Lake Road")
+    print("   order 103: -> DELIVERED, to a new address")
+    return 4
 
 
 STEPS = {"day1": day1, "day2": day2, "day3": day3}

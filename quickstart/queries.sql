@@ -36,3 +36,37 @@ SELECT query_id, athena_sql, data_scanned, cost_usd
  ORDER BY logged_at
  LIMIT 1;
 \x off
+
+\echo
+\echo '==> The live Orders table as a foreign table (IMPORT FOREIGN SCHEMA "DynamoDB")'
+CREATE SCHEMA IF NOT EXISTS live;
+SET client_min_messages = warning;
+DROP FOREIGN TABLE IF EXISTS live."Orders";
+RESET client_min_messages;
+IMPORT FOREIGN SCHEMA "DynamoDB" LIMIT TO ("Orders") FROM SERVER aws INTO live;
+\d live."Orders"
+
+\echo
+\echo '==> Orders DELIVERED now that were RETURNED before (DynamoDB now, Athena before)'
+SELECT o."orderId", o.state AS state_now, h.event_time AS returned_at
+  FROM live."Orders" o
+  JOIN audit.orders_audit h ON h.order_id = o."orderId"
+ WHERE o.state = 'DELIVERED' AND h.new_state = 'RETURNED'
+ ORDER BY 1;
+
+\echo
+\echo '==> Orders whose address now differs from the one they were placed with'
+SELECT o."orderId", h.new_address AS address_at_order, o.address AS address_now
+  FROM live."Orders" o
+  JOIN audit.orders_audit h ON h.order_id = o."orderId" AND h.event_name = 'INSERT'
+ WHERE o.address IS DISTINCT FROM h.new_address
+ ORDER BY 1;
+
+\echo
+\echo '==> How the live table was read for the first (a Scan, or a GetItem per returned order)'
+EXPLAIN (COSTS OFF)
+SELECT o."orderId", o.state AS state_now, h.event_time AS returned_at
+  FROM live."Orders" o
+  JOIN audit.orders_audit h ON h.order_id = o."orderId"
+ WHERE o.state = 'DELIVERED' AND h.new_state = 'RETURNED'
+ ORDER BY 1;

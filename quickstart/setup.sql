@@ -28,7 +28,7 @@ SELECT audit_fdw.create_delivery_stream('aws', 'orders-audit',
 -- The Glue table over those folders: no crawler, new hours are visible at once.
 SELECT audit_fdw.create_audit_table('aws', 'orders_audit',
     location => 's3://' || :'bucket' || '/orders/',
-    item_columns => 'orderId string, state string, lastUpdatedDate bigint',
+    item_columns => 'orderId string, state string, address string, lastUpdatedDate bigint',
     key_columns => 'orderId string');
 
 -- The pump: a background worker that moves the Orders stream into Firehose.

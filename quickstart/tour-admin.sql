@@ -41,7 +41,7 @@ SELECT audit_fdw.create_delivery_stream('aws', 'orders-audit',
 
 SELECT audit_fdw.create_audit_table('aws', 'orders_audit',
     location => 's3://my-audit-bucket/orders/',
-    item_columns => 'orderId string, state string, lastUpdatedDate bigint');
+    item_columns => 'orderId string, state string, address string, lastUpdatedDate bigint');
 
 -- The loader may start pipelines on this server; the pipeline acts with
 -- the loader's user mapping.
@@ -60,3 +60,13 @@ IMPORT FOREIGN SCHEMA audit LIMIT TO (orders_audit) FROM SERVER aws INTO audit;
 GRANT USAGE ON SCHEMA audit TO analyst;
 GRANT SELECT ON ALL TABLES IN SCHEMA audit TO analyst;
 ALTER DEFAULT PRIVILEGES IN SCHEMA audit GRANT SELECT ON TABLES TO analyst;
+
+-- The live Orders table, read from DynamoDB through the same server: what
+-- the items are now, beside their history.
+CREATE SCHEMA live;
+CREATE FOREIGN TABLE live.orders (
+    "orderId" text, state text, address text, "lastUpdatedDate" numeric,
+    item jsonb OPTIONS (whole_item 'true'))
+  SERVER aws OPTIONS (dynamodb_table 'Orders');
+GRANT USAGE ON SCHEMA live TO analyst;
+GRANT SELECT ON live.orders TO analyst;

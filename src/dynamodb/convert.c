@@ -82,6 +82,15 @@ static void conversion_error(DdbConverter *conv, DdbColumnConv *cc,
 							 const char *type) pg_attribute_noreturn();
 static bool av_parts(json_object *av, const char **type, json_object **v);
 static const char *normalized_number(DdbConverter *conv, const char *text);
+static void check_length(DdbConverter *conv, DdbColumnConv *cc, Oid typid,
+						 const char *type, const char *s);
+
+/*
+ * Input functions quote what they refuse: a value longer than any number,
+ * date or address could be is refused here, clipped, so that a hostile or
+ * broken answer never puts megabytes into a message.
+ */
+#define DDB_MAX_QUOTED_INPUT 1000
 
 DdbConverter *
 ddb_converter_create(List *columns, TupleDesc tupdesc, const char *relname)
@@ -204,6 +213,8 @@ convert_scalar(DdbConverter *conv, DdbColumnConv *cc, Oid typid,
 	const char *s = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 
 	*isnull = false;
+	if (s)
+		check_length(conv, cc, typid, type, s);
 	if (type[0] == 'S' && type[1] == '\0' && s)
 	{
 		char	   *text = aws_text_to_server(s);
@@ -389,6 +400,28 @@ normalized_number(DdbConverter *conv, const char *text)
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 				 errmsg("a DynamoDB number could not be read: \"%s\"", text)));
 	return pnstrdup(conv->buf.data, conv->buf.len);
+}
+
+static void
+check_length(DdbConverter *conv, DdbColumnConv *cc, Oid typid, const char *type,
+			 const char *s)
+{
+	size_t		len;
+
+	/* text keeps any length; B is decoded without quoting it */
+	if (typid == TEXTOID || typid == VARCHAROID || typid == BPCHAROID ||
+		(type[0] == 'B' && typid == BYTEAOID))
+		return;
+	len = strlen(s);
+	if (len <= DDB_MAX_QUOTED_INPUT)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+			 errmsg("invalid input syntax for type %s: \"%.*s...\"",
+					format_type_be(typid), pg_mbcliplen(s, len, 40), s),
+			 errdetail("Attribute \"%.200s\" holds a value of type %s of %zu bytes.",
+					   cc->col->attribute, type, len),
+			 errcontext("foreign table \"%s\"", conv->relname)));
 }
 
 static void

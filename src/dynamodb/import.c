@@ -10,8 +10,10 @@
  * option whole_item).  Names keep their case.  Types follow convert.c's
  * mapping from what the sample holds: S text, N numeric, BOOL boolean,
  * B bytea, SS/NS/BS arrays of those; maps, lists and attributes of more
- * than one type jsonb.  S keys are text COLLATE "C", so that ranges on a
- * sort key order as DynamoDB orders them and can be sent to it.
+ * than one type jsonb.  Key columns keep the database's collation, so that
+ * they join with other text columns; ranges on an S sort key are sent to
+ * DynamoDB when that collation orders by code point (C, C.UTF-8), or when a
+ * query or the column says COLLATE "C".
  *
  * Options of the statement: sample_size (items read per table, default
  * 100; 0 reads none, and only the keys and the item column are made).
@@ -293,11 +295,11 @@ table_command(AwsClient *client, ImportForeignSchemaStmt *stmt, const char *serv
 					 quote_identifier(stmt->local_schema), quote_identifier(tname));
 	append_column(&buf, desc->partition_key,
 				  desc->partition_key_type == 'N' ? "numeric" :
-				  desc->partition_key_type == 'B' ? "bytea" : "text COLLATE \"C\"", true);
+				  desc->partition_key_type == 'B' ? "bytea" : "text", true);
 	if (desc->sort_key)
 		append_column(&buf, desc->sort_key,
 					  desc->sort_key_type == 'N' ? "numeric" :
-					  desc->sort_key_type == 'B' ? "bytea" : "text COLLATE \"C\"", false);
+					  desc->sort_key_type == 'B' ? "bytea" : "text", false);
 	/* the other attributes by name (code point order) */
 	{
 		int			n = list_length(seen);

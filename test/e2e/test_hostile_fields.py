@@ -30,6 +30,10 @@ RESULTS = "fdw-fields-results"
 DATABASE = "fdw_fields"
 HUGE = "x" * (256 * 1024)
 QID = "3f6c2b1e-0d1a-4a3e-9f51-6a2b8c4d7e90"
+# a live DynamoDB table read through a foreign table (src/dynamodb/)
+LIVE = "FieldsLive"
+LIVE_ITEM = {"orderId": {"S": "1"}, "n": {"N": "1.5"}, "tags": {"SS": ["a", "b"]},
+             "m": {"M": {"k": {"L": [{"BOOL": True}, {"NULL": True}]}}}, "b": {"B": "AAE="}}
 
 
 def variants(doc):
@@ -126,6 +130,21 @@ SHAPES = [
      {"Table": {"TableName": "T", "LatestStreamArn":
                 "arn:aws:dynamodb:us-east-1:000000000000:table/T/stream/2024-01-01T00:00:00.000"}},
      "PIPELINE"),
+    ("live scan", "dynamodb", "Scan",
+     {"Items": [LIVE_ITEM], "Count": 1, "ScannedCount": 1,
+      "ConsumedCapacity": {"TableName": LIVE, "CapacityUnits": 0.5}}, "LIVE_SCAN"),
+    ("live get", "dynamodb", "GetItem",
+     {"Item": LIVE_ITEM, "ConsumedCapacity": {"TableName": LIVE, "CapacityUnits": 0.5}},
+     "LIVE_GET"),
+    ("live batch get", "dynamodb", "BatchGetItem",
+     {"Responses": {LIVE: [LIVE_ITEM]}, "UnprocessedKeys": {},
+      "ConsumedCapacity": [{"TableName": LIVE, "CapacityUnits": 1.0}]}, "LIVE_BATCH"),
+    ("live describe table", "dynamodb", "DescribeTable",
+     {"Table": {"TableName": LIVE,
+                "KeySchema": [{"AttributeName": "orderId", "KeyType": "HASH"}],
+                "AttributeDefinitions": [{"AttributeName": "orderId", "AttributeType": "S"}],
+                "ItemCount": 3, "TableSizeBytes": 300}}, "LIVE_GET"),
+    ("live list tables", "dynamodb", "ListTables", {"TableNames": [LIVE]}, "LIVE_IMPORT"),
     ("streams describe", "dynamodbstreams", "DescribeStream",
      {"StreamDescription": {
          "StreamArn": "arn:aws:dynamodb:us-east-1:000000000000:table/T/stream/2024-01-01T00:00:00.000",
@@ -164,6 +183,17 @@ def setup(emulator):
                      BillingMode="PAY_PER_REQUEST",
                      StreamSpecification={"StreamEnabled": True,
                                           "StreamViewType": "NEW_AND_OLD_IMAGES"})
+    if LIVE not in ddb.list_tables()["TableNames"]:
+        ddb.create_table(TableName=LIVE,
+                         KeySchema=[{"AttributeName": "orderId", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "orderId",
+                                                "AttributeType": "S"}],
+                         BillingMode="PAY_PER_REQUEST")
+    for k in ("1", "2"):
+        ddb.put_item(TableName=LIVE, Item=dict(LIVE_ITEM, orderId={"S": k}))
+    cur.execute(f"""CREATE FOREIGN TABLE fdw_fields.live ("orderId" text, n numeric,
+        tags text[], m jsonb, b bytea, item jsonb OPTIONS (whole_item 'true'))
+        SERVER {SERVER} OPTIONS (dynamodb_table '{LIVE}')""")
     conn.close()
     yield {"table": table}
     emulator.clear_faults()
@@ -192,6 +222,18 @@ def statements(kind, setup_info):
     if kind == "DELIVERY_STREAM":
         return [f"SELECT audit_fdw.create_delivery_stream('{SERVER}', 'fields-stream', "
                 f"'s3://{BUCKET}/d/', 'arn:aws:iam::000000000000:role/firehose', wait => false)"]
+    if kind == "LIVE_SCAN":
+        return ["SELECT * FROM fdw_fields.live"]
+    if kind == "LIVE_GET":
+        return ["SELECT * FROM fdw_fields.live WHERE \"orderId\" = '1'"]
+    if kind == "LIVE_BATCH":
+        return ["SELECT * FROM fdw_fields.live WHERE \"orderId\" IN ('1', '2')"]
+    if kind == "LIVE_IMPORT":
+        return ["DROP SCHEMA IF EXISTS fdw_fields_import CASCADE",
+                "CREATE SCHEMA fdw_fields_import",
+                f'IMPORT FOREIGN SCHEMA "DynamoDB" LIMIT TO ("{LIVE}") FROM SERVER {SERVER} '
+                "INTO fdw_fields_import",
+                f'SELECT * FROM fdw_fields_import."{LIVE}"']
     if kind == "PIPELINE":
         name = "fields_" + uuid.uuid4().hex[:6]
         return [f"SELECT audit_fdw.create_pipeline('{name}', server => '{SERVER}', "

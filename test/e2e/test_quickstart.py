@@ -99,15 +99,32 @@ def test_transitions_per_day(outputs):
     assert counts[("(new)", "OPEN")] == 41
     assert counts[("OPEN", "(deleted)")] == 10
     assert counts[("OPEN", "PICKEDUP")] == 31
-    assert counts[("PICKEDUP", "DELIVERED")] == 21
-    assert counts[("DELIVERED", "RETURNED")] == 1
-    assert len(counts) == 5
+    # day 3: 101 and 102 returned, 102 delivered again, 103 delivered
+    assert counts[("PICKEDUP", "DELIVERED")] == 22
+    assert counts[("DELIVERED", "RETURNED")] == 2
+    assert counts[("RETURNED", "DELIVERED")] == 1
+    assert len(counts) == 6
     days = sorted({r[0] for r in rows})
     assert len(days) == 3
     per_day = {(r[0], r[1], r[2]) for r in rows}
     assert (days[0], "(new)", "OPEN") in per_day
     assert (days[1], "OPEN", "(deleted)") in per_day
     assert (days[2], "DELIVERED", "RETURNED") in per_day
+
+
+def test_live_table_joined_with_history(outputs):
+    """The closing queries: the live Orders table (DynamoDB, imported as a
+    foreign table) joined with the history (Athena)."""
+    imported = "\n".join(section(outputs[0], "The live Orders table as a foreign table"))
+    for column in ("orderId", "address", "state", "lastUpdatedDate", "item"):
+        assert column in imported, imported
+    rows = table_rows(section(outputs[0], "Orders DELIVERED now that were RETURNED before"))
+    assert [(r[0], r[1]) for r in rows] == [("102", "DELIVERED")], rows
+    rows = table_rows(section(outputs[0], "address now differs"))
+    assert rows == [["103", "103 Main Street", "7 Lake Road"]], rows
+    plan = "\n".join(section(outputs[0], "How the live table was read"))
+    # 41 small items: one Scan costs less than a GetItem per returned order
+    assert re.search(r"DynamoDB: (Scan|GetItem) Orders", plan), plan
 
 
 def test_explain_shows_the_athena_sql(outputs):

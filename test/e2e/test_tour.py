@@ -77,6 +77,16 @@ def test_item_attributes_keep_their_case(output):
     assert '"orderId": "101"' in rows[0][1] and '"lastUpdatedDate"' in rows[0][1], rows
 
 
+def test_the_analyst_joins_now_and_then(output):
+    """The live table (DynamoDB) joined with the history (Athena), as the
+    analyst, through the analyst's own user mapping."""
+    text = analyst_part(output)
+    rows = block_after(text, "o.state AS state_now")
+    assert [(r[0], r[1]) for r in rows] == [("102", "DELIVERED")], rows
+    rows = block_after(text, "h.new_address AS address_at_order")
+    assert rows == [["103", "103 Main Street", "7 Lake Road"]], rows
+
+
 def test_the_query_log_shows_the_analysts_queries(output):
     rows = block_after(analyst_part(output), "FROM audit_fdw.query_log;")
     assert rows and all(r[0] == "analyst" and r[1] == "SUCCEEDED" for r in rows), rows

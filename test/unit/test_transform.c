@@ -474,3 +474,55 @@ TEST(transform_scan_page_finds_items_key_and_capacity)
 	CHECK(!audit_scan_items_page("{\"Items\":[{]}", 13, collect_record, &pr, &page, err,
 								 sizeof(err)));
 }
+
+static void
+unmarshal_case(const char *what, const char *in, bool item, const char *want)
+{
+	AuditBuf	buf;
+	char		err[200];
+	AuditTransformResult r;
+
+	audit_buf_init(&buf);
+	audit_buf_append(&buf, "<", 1);
+	r = audit_unmarshal_text(in, strlen(in), item, &buf, err, sizeof(err));
+	audit_buf_append(&buf, ">", 1);
+	if (want == NULL)
+	{
+		check_true(what, r == AUDIT_TRANSFORM_BAD_RECORD);
+		check_str(what, buf.data, "<>");
+		check_true(what, err[0] != '\0');
+	}
+	else
+	{
+		check_true(what, r == AUDIT_TRANSFORM_OK);
+		check_str(what, buf.data, want);
+	}
+	audit_buf_free(&buf);
+}
+
+/*
+ * One attribute value, or an item, unmarshalled as the images of an audit
+ * record are: what the foreign tables over live DynamoDB tables read into
+ * their jsonb columns (src/dynamodb/convert.c).
+ */
+TEST(transform_unmarshal_values_and_items)
+{
+	unmarshal_case("string", "{\"S\":\"a\\\"b\"}", false, "<\"a\\\"b\">");
+	unmarshal_case("number as Decimal", "{\"N\":\"1.50E2\"}", false, "<150>");
+	unmarshal_case("38 digits", "{\"N\":\"12345678901234567890123456789012345678\"}", false,
+				   "<12345678901234567890123456789012345678>");
+	unmarshal_case("bool, null", "{\"L\":[{\"BOOL\":true},{\"NULL\":true}]}", false,
+				   "<[true,null]>");
+	unmarshal_case("sets as arrays", "{\"SS\":[\"x\",\"y\"]}", false, "<[\"x\",\"y\"]>");
+	unmarshal_case("binary canonical", "{\"B\":\"AP9hYg==\"}", false, "<\"AP9hYg==\">");
+	unmarshal_case("map", "{\"M\":{\"k\":{\"NS\":[\"1\",\"2.0\"]}}}", false,
+				   "<{\"k\":[1,2.0]}>");
+	unmarshal_case("item", "{\"orderId\":{\"S\":\"101\"},\"n\":{\"N\":\"7\"}}", true,
+				   "<{\"orderId\":\"101\",\"n\":7}>");
+	unmarshal_case("empty item", "{}", true, "<{}>");
+	unmarshal_case("unknown type", "{\"Q\":\"1\"}", false, NULL);
+	unmarshal_case("two types", "{\"S\":\"1\",\"N\":\"1\"}", false, NULL);
+	unmarshal_case("bad number", "{\"N\":\"one\"}", false, NULL);
+	unmarshal_case("text after", "{\"S\":\"a\"} x", false, NULL);
+	unmarshal_case("item is not a map", "[]", true, NULL);
+}
