@@ -73,7 +73,7 @@ def test_user_mapping_keys(db):
 
 
 def test_user_mapping_role_arn_assumed_on_top(db, emulator):
-    before = len(emulator.requests(service="sts", operation="AssumeRole"))
+    before = emulator.mark()
     with db.cursor() as cur:
         create_server(cur, "aws_core_role", emulator_url(),
                       mapping_options={"role_arn": ROLE_ARN, "external_id": "ext-1"})
@@ -86,7 +86,7 @@ def test_user_mapping_role_arn_assumed_on_top(db, emulator):
     assert source == "user mapping, then assumed role " + ROLE_ARN
     assert akid != "test"
     assert arn.startswith("arn:aws:sts::000000000000:assumed-role/audit-reader/audit_fdw-")
-    calls = emulator.requests(service="sts", operation="AssumeRole")[before:]
+    calls = emulator.requests(service="sts", operation="AssumeRole", since=before)
     assert len(calls) == 1
     assert calls[0]["input"]["ExternalId"] == "ext-1"
 
@@ -130,12 +130,12 @@ def test_config_file_role_with_source_profile(cluster, emulator):
     config = cluster.write_file("conf/config",
                                 "[profile reader]\nrole_arn = %s\nsource_profile = base\n"
                                 "role_session_name = core-test\n" % ROLE_ARN)
-    before = len(emulator.requests(service="sts", operation="AssumeRole"))
+    before = emulator.mark()
     row = identity(cluster, dict(no_metadata(), AWS_SHARED_CREDENTIALS_FILE=creds,
                                  AWS_CONFIG_FILE=config, AWS_PROFILE="reader"))
     assert row["source"] == "profile reader: assumed role " + ROLE_ARN
     assert row["arn"] == "arn:aws:sts::000000000000:assumed-role/audit-reader/core-test"
-    assert len(emulator.requests(service="sts", operation="AssumeRole")) - before == 1
+    assert len(emulator.requests(service="sts", operation="AssumeRole", since=before)) == 1
 
 
 def test_missing_profile_is_an_error(cluster):
@@ -206,12 +206,13 @@ def test_web_identity_token_file(cluster, emulator):
     token = cluster.write_file("token/jwt", jwt({"sub": "system:serviceaccount:audit",
                                                  "aud": "sts.amazonaws.com",
                                                  "exp": int(time.time()) + 3600}) + "\n")
-    before = len(emulator.requests(service="sts", operation="AssumeRoleWithWebIdentity"))
+    before = emulator.mark()
     row = identity(cluster, dict(no_metadata(), AWS_WEB_IDENTITY_TOKEN_FILE=token,
                                  AWS_ROLE_ARN=ROLE_ARN, AWS_ROLE_SESSION_NAME="pod-1"))
     assert row["source"] == "web identity " + ROLE_ARN
     assert row["arn"] == "arn:aws:sts::000000000000:assumed-role/audit-reader/pod-1"
-    calls = emulator.requests(service="sts", operation="AssumeRoleWithWebIdentity")[before:]
+    calls = emulator.requests(service="sts", operation="AssumeRoleWithWebIdentity",
+                             since=before)
     assert len(calls) == 1
     assert calls[0]["input"]["WebIdentityToken"].startswith("eyJ")
 

@@ -82,12 +82,12 @@ def test_pushed_down_literals_reach_athena_as_utf8(latin1, emulator):
     cur.execute("EXPLAIN (VERBOSE) SELECT id FROM labels WHERE label = 'caf\u00e9'")
     plan = "\n".join(r[0] for r in cur.fetchall())
     assert "caf\u00e9" in plan and "WHERE" in plan
-    before = len(emulator.requests("athena", "StartQueryExecution"))
+    before = emulator.mark()
     cur.execute("SELECT id FROM labels WHERE label = 'caf\u00e9'")
     assert cur.fetchall() == [(1,)]
     cur.execute("SELECT id FROM labels WHERE label LIKE 'na\u00efve%'")
     assert cur.fetchall() == [(2,)]
-    sent = emulator.requests("athena", "StartQueryExecution")[before:]
+    sent = emulator.requests("athena", "StartQueryExecution", since=before)
     texts = [(r.get("input") or {}).get("QueryString", "") for r in sent]
     assert any("caf\u00e9" in t for t in texts), texts
 

@@ -42,14 +42,14 @@ def cur(emulator):
 
 
 def test_polls_of_a_one_second_query(cur, emulator):
-    seq = emulator.requests()[-1]["seq"]
+    seq = emulator.mark()
     emulator.configure(athena_min_query_ms=1000)
     try:
         cur.execute("SELECT count(*) FROM fdw_poll_tiny WHERE id >= 0")
         assert cur.fetchone() == (10,)
     finally:
         emulator.configure(athena_min_query_ms=0)
-    reqs = [r for r in emulator.requests(service="athena") if r["seq"] > seq]
+    reqs = emulator.requests(service="athena", since=seq)
     start = [r["time"] for r in reqs if r["operation"] == "StartQueryExecution"]
     polls = [r["time"] for r in reqs if r["operation"] == "GetQueryExecution"]
     assert len(start) == 1

@@ -47,13 +47,22 @@ class Emulator:
         body = {} if delivery_stream is None else {"delivery_stream": delivery_stream}
         return self._call("POST", "firehose/flush", body)
 
-    def requests(self, service=None, operation=None):
+    def requests(self, service=None, operation=None, since=None):
+        """The logged requests, oldest first; since (a mark()) keeps those
+        made after it.  The log keeps the last request_log_size of each
+        operation: count new requests with since, never with len()."""
         q = []
         if service:
             q.append("service=" + service)
         if operation:
             q.append("operation=" + operation)
+        if since is not None:
+            q.append("since=%d" % since)
         return self._call("GET", "requests" + ("?" + "&".join(q) if q else ""))
+
+    def mark(self):
+        """A point in the request log, for requests(since=...)."""
+        return self._call("GET", "requests/mark")["seq"]
 
     def configure(self, **settings):
         return self._call("POST", "config", settings)

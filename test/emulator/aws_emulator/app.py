@@ -146,15 +146,20 @@ class Emulator:
         entry["seq"] = next(self._request_seq)
         log.append(entry)
 
-    def recent_requests(self, service=None, operation=None):
+    def recent_requests(self, service=None, operation=None, since=0):
         """The logged requests (the last request_log_size of each service
-        and operation), oldest first."""
+        and operation) whose seq is over since, oldest first."""
         out = []
         for (svc, op), log in list(self._requests.items()):
             if (service is None or svc == service) and (operation is None or op == operation):
-                out.extend(list(log))
+                out.extend(e for e in list(log) if e["seq"] > since)
         out.sort(key=lambda e: e["seq"])
         return out
+
+    def request_mark(self):
+        """The seq of the last request logged (0: none yet): requests after
+        it are those with a greater seq, however many the log forgot."""
+        return max((log[-1]["seq"] for log in list(self._requests.values()) if log), default=0)
 
     # ---- control
 

@@ -80,7 +80,10 @@ def _route(emu, method, path, args, query):
         with svc.lock:
             return {"objects": svc.flush(args.get("delivery_stream"))}
     elif path == "requests" and method == "GET":
-        return emu.recent_requests(query.get("service"), query.get("operation"))
+        return emu.recent_requests(query.get("service"), query.get("operation"),
+                                   int(query.get("since", 0)))
+    elif path == "requests/mark" and method == "GET":
+        return {"seq": emu.request_mark()}
     elif path == "config":
         if method == "POST":
             return emu.configure(args)

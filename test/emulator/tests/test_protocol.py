@@ -214,5 +214,13 @@ def test_request_log_is_kept_per_operation(emulator):
         assert len(emulator.requests("dynamodb", "ListTables")) == 5
         seqs = [r["seq"] for r in emulator.requests()]
         assert seqs == sorted(seqs)
+        # a full log still tells which requests came after a mark
+        mark = emulator.mark()
+        assert mark == max(seqs)
+        ddb.list_tables()
+        ddb.list_tables()
+        after = emulator.requests("dynamodb", "ListTables", since=mark)
+        assert [r["seq"] for r in after] == [mark + 1, mark + 2]
+        assert len(emulator.requests("dynamodb", "ListTables")) == 5
     finally:
         emulator.configure(request_log_size=before)
