@@ -330,11 +330,11 @@ def test_changes_during_the_scan_and_the_state_through_a_foreign_table(loaded, e
     one SNAPSHOT and its stream records.  state_as_of over a foreign table
     of the audit records gives the table as it is at the end, item for
     item."""
-    env = loaded("bf_live", 3000, size=1000)
+    env = loaded("bf_live", 1500, size=1000)
     bid = backfill(env, segments=4, read_rate=40)
     wait_for("the scan under way", lambda: (status(env, bid)["items_read"] or 0) > 0, timeout=30)
-    changed = {"o%06d" % i for i in range(0, 3000, 10)}
-    deleted = {"o%06d" % i for i in range(5, 3000, 50)}
+    changed = {"o%06d" % i for i in range(0, 1500, 10)}
+    deleted = {"o%06d" % i for i in range(5, 1500, 50)}
     for k in sorted(changed):
         env.update_state(k, "CHANGED", n=1)
     for k in sorted(deleted):
@@ -350,7 +350,7 @@ def test_changes_during_the_scan_and_the_state_through_a_foreign_table(loaded, e
     snaps = collections.Counter(r["keys"]["orderId"] for r in recs if r["event_name"] == "SNAPSHOT")
     stream = collections.Counter(r["keys"]["orderId"] for r in recs if r["event_name"] != "SNAPSHOT")
     assert max(snaps.values()) == 1
-    untouched = {"o%06d" % i for i in range(3000)} - changed - deleted
+    untouched = {"o%06d" % i for i in range(1500)} - changed - deleted
     assert all(snaps[k] == 1 and stream[k] == 0 for k in untouched)
     assert all(stream[k] == 1 for k in changed | deleted | added)
     assert set(snaps) - untouched <= changed | deleted | added
@@ -386,7 +386,7 @@ def test_changes_during_the_scan_and_the_state_through_a_foreign_table(loaded, e
             if "LastEvaluatedKey" not in page:
                 break
             kw["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    assert len(items) == 3000 - len(deleted) + len(added)
+    assert len(items) == 1500 - len(deleted) + len(added)
     assert got == items
 
 
