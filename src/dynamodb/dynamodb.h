@@ -112,6 +112,7 @@ typedef enum DdbValueRole
 extern bool ddb_is_foreign_table(Oid relid);
 extern bool ddb_relids_include(PlannerInfo *root, Relids relids);
 extern DdbTable *ddb_table_for(Oid relid, Oid userid, bool describe);
+extern DdbTable *ddb_describe(struct AwsClient *client, const char *name);
 extern List *ddb_columns(Relation rel);
 extern struct json_object *ddb_call(struct AwsClient *client, const char *operation,
 									const char *request);

@@ -172,7 +172,6 @@ static char *
 table_command(AwsClient *client, ImportForeignSchemaStmt *stmt, const char *server,
 			  const char *table, int sample_size)
 {
-	DdbTable	t;
 	DdbTable   *desc;
 	List	   *seen = NIL;
 	StringInfoData buf;
@@ -180,61 +179,7 @@ table_command(AwsClient *client, ImportForeignSchemaStmt *stmt, const char *serv
 	const char *item_column = "item";
 	char	   *tname = pstrdup(table);
 
-	/* the key schema, through the same cache the planner uses */
-	memset(&t, 0, sizeof(t));
-	desc = palloc0(sizeof(DdbTable));
-	desc->name = pstrdup(table);
-	{
-		/* DescribeTable by way of a throwaway description */
-		StringInfoData req;
-		json_object *resp;
-		json_object *tbl;
-		json_object *schema;
-		json_object *defs;
-
-		initStringInfo(&req);
-		appendStringInfoString(&req, "{\"TableName\":");
-		ddb_append_json_string(&req, table);
-		appendStringInfoChar(&req, '}');
-		resp = ddb_call(client, "DescribeTable", req.data);
-		tbl = aws_json_obj(resp, "Table");
-		schema = aws_json_arr(tbl, "KeySchema");
-		defs = aws_json_arr(tbl, "AttributeDefinitions");
-		for (size_t i = 0; i < aws_json_arr_len(schema); i++)
-		{
-			json_object *elem = aws_json_arr_obj(schema, i);
-			const char *name = aws_json_str(elem, "AttributeName");
-			const char *kind = aws_json_str(elem, "KeyType");
-			char		type = 0;
-
-			if (name == NULL || kind == NULL)
-				continue;
-			for (size_t j = 0; j < aws_json_arr_len(defs); j++)
-			{
-				json_object *def = aws_json_arr_obj(defs, j);
-				const char *dname = aws_json_str(def, "AttributeName");
-				const char *dtype = aws_json_str(def, "AttributeType");
-
-				if (dname && dtype && strcmp(dname, name) == 0 && strlen(dtype) == 1)
-					type = dtype[0];
-			}
-			if (strcmp(kind, "HASH") == 0)
-			{
-				desc->partition_key = aws_text_to_server(name);
-				desc->partition_key_type = type;
-			}
-			else if (strcmp(kind, "RANGE") == 0)
-			{
-				desc->sort_key = aws_text_to_server(name);
-				desc->sort_key_type = type;
-			}
-		}
-		if (desc->partition_key == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-					 errmsg("aws dynamodb DescribeTable returned no key schema for table \"%s\"",
-							table)));
-	}
+	desc = ddb_describe(client, table);
 
 	/* a sample of the items: which attributes, of which types */
 	if (sample_size > 0)
@@ -343,6 +288,5 @@ table_command(AwsClient *client, ImportForeignSchemaStmt *stmt, const char *serv
 	if (desc->sort_key)
 		appendStringInfo(&buf, ", sort_key %s", quote_literal_cstr(desc->sort_key));
 	appendStringInfoString(&buf, ")");
-	(void) t;
 	return buf.data;
 }

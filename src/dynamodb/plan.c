@@ -274,20 +274,6 @@ ddbGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	add_param_paths(root, baserel, info);
 }
 
-/* Callback of generate_implied_equalities_for_column: em is the column. */
-static bool
-ec_member_is_var(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
-				 EquivalenceMember *em, void *arg)
-{
-	Var		   *var = arg;
-	Expr	   *e = em->em_expr;
-
-	while (e && IsA(e, RelabelType))
-		e = ((RelabelType *) e)->arg;
-	return IsA(e, Var) && ((Var *) e)->varno == var->varno &&
-		((Var *) e)->varattno == var->varattno && ((Var *) e)->varlevelsup == 0;
-}
-
 /*
  * Joins on the partition key: a scan parameterized by the other side's
  * value, one GetItem (or Query) per outer row.
@@ -327,7 +313,7 @@ add_param_paths(PlannerInfo *root, RelOptInfo *baserel, DdbRelInfo *info)
 
 		clauses = list_concat(clauses,
 							  generate_implied_equalities_for_column(root, baserel,
-																	 ec_member_is_var, var,
+																	 audit_ec_member_matches_var, var,
 																	 baserel->lateral_referencers));
 	}
 

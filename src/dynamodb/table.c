@@ -68,7 +68,6 @@ typedef struct DescribeEntry
 	char		sort_key[256];
 	char		sort_key_type;
 	bool		has_sort_key;
-	bool		long_names;		/* a key name too long to keep here */
 	double		item_count;
 	double		size_bytes;
 } DescribeEntry;
@@ -175,6 +174,73 @@ ddb_table_for(Oid relid, Oid userid, bool describe)
 }
 
 /*
+ * DescribeTable: the key schema (types from AttributeDefinitions), the item
+ * count and size of a table, in a palloc'd DdbTable.
+ */
+DdbTable *
+ddb_describe(AwsClient *client, const char *name)
+{
+	DdbTable   *d = palloc0(sizeof(DdbTable));
+	StringInfoData req;
+	json_object *resp;
+	json_object *table;
+	json_object *schema;
+	json_object *defs;
+	int64_t		n;
+
+	d->name = pstrdup(name);
+	initStringInfo(&req);
+	appendStringInfoString(&req, "{\"TableName\":");
+	ddb_append_json_string(&req, name);
+	appendStringInfoChar(&req, '}');
+	resp = ddb_call(client, "DescribeTable", req.data);
+	table = aws_json_obj(resp, "Table");
+	schema = aws_json_arr(table, "KeySchema");
+	defs = aws_json_arr(table, "AttributeDefinitions");
+	for (size_t i = 0; i < aws_json_arr_len(schema); i++)
+	{
+		json_object *elem = aws_json_arr_obj(schema, i);
+		const char *attr = aws_json_str(elem, "AttributeName");
+		const char *kind = aws_json_str(elem, "KeyType");
+		char		type = 0;
+
+		if (attr == NULL || kind == NULL)
+			continue;
+		for (size_t j = 0; j < aws_json_arr_len(defs); j++)
+		{
+			json_object *def = aws_json_arr_obj(defs, j);
+			const char *dname = aws_json_str(def, "AttributeName");
+			const char *dtype = aws_json_str(def, "AttributeType");
+
+			if (dname && dtype && strcmp(dname, attr) == 0 &&
+				strlen(dtype) == 1 && strchr("SNB", dtype[0]))
+				type = dtype[0];
+		}
+		if (strcmp(kind, "HASH") == 0)
+		{
+			d->partition_key = aws_text_to_server(attr);
+			d->partition_key_type = type;
+		}
+		else if (strcmp(kind, "RANGE") == 0)
+		{
+			d->sort_key = aws_text_to_server(attr);
+			d->sort_key_type = type;
+		}
+	}
+	if (d->partition_key == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("aws dynamodb DescribeTable returned no key schema for table \"%s\"",
+						name),
+				 errhint("Set the foreign table's options partition_key (and sort_key) to the table's key attributes.")));
+	if (aws_json_int64(table, "ItemCount", &n) && n >= 0)
+		d->item_count = (double) n;
+	if (aws_json_int64(table, "TableSizeBytes", &n) && n >= 0)
+		d->size_bytes = (double) n;
+	return d;
+}
+
+/*
  * Fill what the options left open from DescribeTable (kept for
  * DESCRIBE_TTL_SECS per server, user and table).  Key types come from
  * AttributeDefinitions.
@@ -205,71 +271,27 @@ describe_table(DdbTable *t, AwsClient *client)
 	if (!found || TimestampDifferenceExceeds(entry->fetched_at, now,
 											 DESCRIBE_TTL_SECS * 1000))
 	{
-		StringInfoData req;
-		json_object *resp;
-		json_object *table;
-		json_object *schema;
-		json_object *defs;
+		DdbTable   *d = ddb_describe(client, t->name);
 		DescribeEntry fresh;
-		int64_t		n;
 
 		memset(&fresh, 0, sizeof(fresh));
-		initStringInfo(&req);
-		appendStringInfoString(&req, "{\"TableName\":");
-		ddb_append_json_string(&req, t->name);
-		appendStringInfoChar(&req, '}');
-		resp = ddb_call(client, "DescribeTable", req.data);
-		table = aws_json_obj(resp, "Table");
-		schema = aws_json_arr(table, "KeySchema");
-		defs = aws_json_arr(table, "AttributeDefinitions");
-		if (table == NULL || schema == NULL)
+		if (strlen(d->partition_key) >= sizeof(fresh.partition_key) ||
+			(d->sort_key && strlen(d->sort_key) >= sizeof(fresh.sort_key)))
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-					 errmsg("aws dynamodb DescribeTable returned an unexpected response"),
-					 errdetail("The response has no Table.KeySchema.")));
-		for (size_t i = 0; i < aws_json_arr_len(schema); i++)
-		{
-			json_object *elem = aws_json_arr_obj(schema, i);
-			const char *name = aws_json_str(elem, "AttributeName");
-			const char *kind = aws_json_str(elem, "KeyType");
-			char		type = 0;
-
-			if (name == NULL || kind == NULL)
-				continue;
-			if (strlen(name) >= sizeof(fresh.partition_key))
-				fresh.long_names = true;
-			for (size_t j = 0; j < aws_json_arr_len(defs); j++)
-			{
-				json_object *def = aws_json_arr_obj(defs, j);
-				const char *dname = aws_json_str(def, "AttributeName");
-				const char *dtype = aws_json_str(def, "AttributeType");
-
-				if (dname && dtype && strcmp(dname, name) == 0 &&
-					strlen(dtype) == 1 && strchr("SNB", dtype[0]))
-					type = dtype[0];
-			}
-			if (strcmp(kind, "HASH") == 0)
-			{
-				strlcpy(fresh.partition_key, name, sizeof(fresh.partition_key));
-				fresh.partition_key_type = type;
-			}
-			else if (strcmp(kind, "RANGE") == 0)
-			{
-				strlcpy(fresh.sort_key, name, sizeof(fresh.sort_key));
-				fresh.sort_key_type = type;
-				fresh.has_sort_key = true;
-			}
-		}
-		if (fresh.partition_key[0] == '\0' || fresh.long_names)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-					 errmsg("aws dynamodb DescribeTable returned no usable key schema for table \"%s\"",
+					 errmsg("the key attribute names of DynamoDB table \"%s\" are too long to keep",
 							t->name),
 					 errhint("Set the foreign table's options partition_key (and sort_key) to the table's key attributes.")));
-		if (aws_json_int64(table, "ItemCount", &n) && n >= 0)
-			fresh.item_count = (double) n;
-		if (aws_json_int64(table, "TableSizeBytes", &n) && n >= 0)
-			fresh.size_bytes = (double) n;
+		strlcpy(fresh.partition_key, d->partition_key, sizeof(fresh.partition_key));
+		fresh.partition_key_type = d->partition_key_type;
+		if (d->sort_key)
+		{
+			strlcpy(fresh.sort_key, d->sort_key, sizeof(fresh.sort_key));
+			fresh.sort_key_type = d->sort_key_type;
+			fresh.has_sort_key = true;
+		}
+		fresh.item_count = d->item_count;
+		fresh.size_bytes = d->size_bytes;
 		fresh.key = key;
 		fresh.fetched_at = now;
 		entry = hash_search(descriptions, &key, HASH_ENTER, &found);

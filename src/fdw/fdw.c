@@ -499,8 +499,8 @@ auditGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 }
 
 /* Callback of generate_implied_equalities_for_column: em is the column. */
-static bool
-ec_member_matches_var(PlannerInfo *root, RelOptInfo *rel,
+bool
+audit_ec_member_matches_var(PlannerInfo *root, RelOptInfo *rel,
 					  EquivalenceClass *ec, EquivalenceMember *em, void *arg)
 {
 	Var		   *var = (Var *) arg;
@@ -562,7 +562,7 @@ add_param_paths(PlannerInfo *root, RelOptInfo *baserel)
 						  get_atttype(rte->relid, attno), -1,
 						  InvalidOid, 0);
 			clauses = generate_implied_equalities_for_column(root, baserel,
-															 ec_member_matches_var,
+															 audit_ec_member_matches_var,
 															 var,
 															 baserel->lateral_referencers);
 			foreach(lc2, clauses)

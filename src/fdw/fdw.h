@@ -360,6 +360,9 @@ extern void audit_batch_join_init(void);
 extern bool audit_enable_pushdown;
 extern void fdw_init(void);
 extern void audit_note_bytes_scanned(Oid relid, double bytes, bool whole_table);
+extern bool audit_ec_member_matches_var(PlannerInfo *root, RelOptInfo *rel,
+										EquivalenceClass *ec,
+										EquivalenceMember *em, void *arg);
 extern Path *audit_batch_inner_path(PlannerInfo *root, RelOptInfo *baserel,
 									Expr *keys_clause);
 

@@ -81,8 +81,9 @@ def explain(sql, params=None, analyze=False):
     return "\n".join(r[0] for r in q(f"EXPLAIN ({opts}) {sql}", params))
 
 
-def calls(emulator, operation):
-    return [r for r in emulator.requests("dynamodb", operation)]
+def calls(emulator, operation, since):
+    """The DynamoDB requests of an operation since a mark of the request log."""
+    return emulator.requests("dynamodb", operation, since=since)
 
 
 def test_types(setup):
@@ -118,10 +119,9 @@ def test_conversion_error_names_the_attribute(setup):
 def test_get_item(setup, emulator):
     plan = explain('SELECT state FROM live.orders WHERE "orderId" = \'102\'')
     assert "DynamoDB: GetItem LiveOrders" in plan
-    emulator.reset_requests = None
-    before = len(calls(emulator, "GetItem"))
+    mark = emulator.mark()
     assert q('SELECT state FROM live.orders WHERE "orderId" = \'102\'') == [("RETURNED",)]
-    assert len(calls(emulator, "GetItem")) == before + 1
+    assert len(calls(emulator, "GetItem", mark)) == 1
     assert q('SELECT state FROM live.orders WHERE "orderId" = \'999\'') == []
     # a key DynamoDB cannot hold: nothing to ask
     assert q('SELECT state FROM live.orders WHERE "orderId" = \'\'') == []
@@ -168,8 +168,9 @@ def test_filter_and_projection(setup, emulator):
     plan = explain(sql)
     assert "Filter Expression" in plan and "attribute_type" in plan, plan
     assert 'Projection Expression: "orderId", state' in plan, plan
+    mark = emulator.mark()
     assert q(sql) == [("102",)]
-    last = calls(emulator, "Scan")[-1]
+    last = calls(emulator, "Scan", mark)[-1]
     body = json.dumps(last)
     assert "FilterExpression" in body and "RETURNED" in body
     # a number column: an item whose attribute is a string comes back and
@@ -213,10 +214,10 @@ def test_unprocessed_keys_are_retried(setup, emulator):
                         SERVER {SERVER} OPTIONS (dynamodb_table 'LiveHuge')""")
         try:
             keys = ["k%02d" % i for i in range(50)]
-            before = len(calls(emulator, "BatchGetItem"))
+            mark = emulator.mark()
             cur.execute("SELECT k, length(pad) FROM live.huge WHERE k = ANY(%s) ORDER BY k", (keys,))
             assert cur.fetchall() == [(k, 390_000) for k in keys]
-            assert len(calls(emulator, "BatchGetItem")) - before >= 2
+            assert len(calls(emulator, "BatchGetItem", mark)) >= 2
         finally:
             cur.execute("DROP FOREIGN TABLE live.huge")
 
@@ -248,9 +249,10 @@ def test_consistent_read(setup, emulator):
     with connect() as conn, conn.cursor() as cur:
         cur.execute("ALTER FOREIGN TABLE live.orders OPTIONS (ADD consistent_read 'true')")
         try:
+            mark = emulator.mark()
             plan = explain('SELECT state FROM live.orders WHERE "orderId" = \'101\'', analyze=True)
             assert "Consistent Read: true" in plan and "Consumed Read Capacity: 1.0 RCU" in plan, plan
-            assert '"ConsistentRead": true' in json.dumps(calls(emulator, "GetItem")[-1])
+            assert '"ConsistentRead": true' in json.dumps(calls(emulator, "GetItem", mark)[-1])
         finally:
             cur.execute("ALTER FOREIGN TABLE live.orders OPTIONS (DROP consistent_read)")
 
