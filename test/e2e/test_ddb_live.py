@@ -305,3 +305,28 @@ def test_import_foreign_schema(setup):
         cur.execute("""SELECT count(*) FROM imported."LiveEvents"
                        WHERE customer = 'bob' AND at > '2024-02-01'""")
         assert cur.fetchone() == (3,)
+
+
+def test_names_and_values_never_become_expression_text(setup, emulator):
+    """Attribute names and values travel only as ExpressionAttributeNames and
+    ExpressionAttributeValues: a value or a name written like an expression
+    stays data, and the expressions hold placeholders only."""
+    ddb = setup
+    odd = "a) OR attribute_exists(#n0"
+    replace_table(ddb, "LiveOdd", ("k", "S"))
+    put_items(ddb, "LiveOdd", [{"k": "1", odd: "x", "v": odd}, {"k": "2", odd: "y", "v": "w"}])
+    with connect() as conn, conn.cursor() as cur:
+        cur.execute(f"""CREATE FOREIGN TABLE live.odd (k text, odd text OPTIONS (column_name %s),
+                            v text) SERVER {SERVER} OPTIONS (dynamodb_table 'LiveOdd')""", (odd,))
+        try:
+            mark = emulator.mark()
+            cur.execute("SELECT k FROM live.odd WHERE v = %s AND odd LIKE 'x%%'", (odd,))
+            assert cur.fetchall() == [("1",)]
+            scan, = calls(emulator, "Scan", mark)
+            body = scan["input"]
+            for expr in (body["FilterExpression"], body["ProjectionExpression"]):
+                assert odd not in expr and "x" not in expr.replace("exists", ""), expr
+            assert odd in body["ExpressionAttributeNames"].values()
+            assert {"S": odd} in body["ExpressionAttributeValues"].values()
+        finally:
+            cur.execute("DROP FOREIGN TABLE live.odd")
