@@ -28,6 +28,7 @@ OBJS = \
 	src/aws/sts.o \
 	src/aws/xml.o \
 	src/fdw/batchjoin.o \
+	src/fdw/budget.o \
 	src/dynamodb/convert.o \
 	src/dynamodb/exec.o \
 	src/dynamodb/import.o \

@@ -344,3 +344,28 @@ athena_get_results(AwsClient *client, const char *query_id,
 	aws_json_release(resp);
 	return page;
 }
+
+/*
+ * The workgroup's per-query data usage limit (GetWorkGroup's
+ * Configuration.BytesScannedCutoffPerQuery), -1 when it has none or the
+ * workgroup cannot be read (this is asked only to explain a cancel).
+ */
+int64
+athena_workgroup_cutoff(AwsClient *client, const char *workgroup)
+{
+	json_object *req = json_object_new_object();
+	json_object *resp;
+	AwsError   *error = NULL;
+	int64_t		cutoff = -1;
+
+	json_object_object_add(req, "WorkGroup", json_object_new_string(workgroup));
+	resp = aws_json_call_try(client, AWS_SERVICE_ATHENA, "GetWorkGroup", req, &error);
+	json_object_put(req);
+	if (resp == NULL)
+		return -1;
+	if (!aws_json_int64(aws_json_obj(aws_json_obj(resp, "WorkGroup"), "Configuration"),
+						"BytesScannedCutoffPerQuery", &cutoff))
+		cutoff = -1;
+	aws_json_release(resp);
+	return cutoff;
+}

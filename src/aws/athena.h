@@ -81,6 +81,7 @@ extern AthenaResultPage *athena_get_results(AwsClient *client,
 											const char *next_token,
 											int max_results);
 extern const char *athena_state_name(AthenaQueryState state);
+extern int64 athena_workgroup_cutoff(AwsClient *client, const char *workgroup);
 
 /* in glue.c */
 extern List *glue_get_tables(AwsClient *client, const char *catalog_id,

@@ -285,6 +285,22 @@ fdw_init(void)
 							PGC_USERSET,
 							GUC_UNIT_KB,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("audit_fdw.max_bytes_scanned",
+							"The most bytes one Athena query of the session may scan, as estimated before it starts.",
+							"A query whose estimate (from S3 listings of the folders it selects) is larger is refused. 0: no limit from the session; the server, foreign table and user mapping option max_bytes_scanned also apply, the smallest wins.",
+							&audit_max_bytes_scanned_mb,
+							0, 0, INT_MAX,
+							PGC_USERSET,
+							GUC_UNIT_MB,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("audit_fdw.estimate_cache_ttl",
+							"How long the S3 listings and table locations of byte estimates are kept in the session.",
+							NULL,
+							&audit_estimate_cache_ttl,
+							300, 0, 86400,
+							PGC_USERSET,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
 	audit_scan_init();
 	audit_query_log_init();
 	audit_batch_join_init();
@@ -1328,6 +1344,8 @@ auditGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 									  fpinfo->partition_bounds == NIL &&
 									  fpinfo->bucket_values == NIL));
 	fdw_private = lappend(fdw_private, makeString(fpinfo->explain_name));
+	fdw_private = lappend(fdw_private,
+						  audit_folder_selection(root, fpinfo->scan_relids));
 
 	return make_foreignscan(tlist, local_exprs, scan_relid, runtime_exprs,
 							fdw_private, fdw_scan_tlist, NIL, outer_plan);
@@ -1376,6 +1394,7 @@ auditExplainForeignScan(ForeignScanState *node, ExplainState *es)
 
 		ExplainPropertyText("Athena SQL", audit_sql_for_explain(parts), es);
 	}
+	audit_explain_estimate(node, es);
 	if (es->analyze)
 		audit_explain_analyze(node, es);
 }

@@ -223,8 +223,22 @@ enum AuditFdwScanPrivateIndex
 	/* Integer (bool): the scan reads the whole table, no pruning */
 	AuditFdwScanPrivateWholeTable,
 	/* String: the join or aggregate computed, for EXPLAIN */
-	AuditFdwScanPrivateRelations
+	AuditFdwScanPrivateRelations,
+	/* List per foreign table: the folders it selects (budget.c) */
+	AuditFdwScanPrivateFolders
 };
+
+/* The bytes a scan is estimated to read (budget.c). */
+typedef struct AuditBudgetEstimate
+{
+	bool		computed;
+	int64		bytes;
+	int64		objects;
+	int			folders;
+	char	   *first_folder;	/* s3:// URIs, NULL when no folder */
+	char	   *last_folder;
+	bool		runtime_unapplied;	/* runtime bounds were not known */
+} AuditBudgetEstimate;
 
 /* in options.c */
 extern AuditFdwOptions *audit_get_options(Oid foreigntableid, Oid serverid);
@@ -293,6 +307,18 @@ extern List *audit_bucket_values(PlannerInfo *root, RelOptInfo *baserel,
 extern char *audit_key_bucket(const char *value, int digits);
 extern int	audit_bucket_key_digits(PlannerInfo *root, RelOptInfo *baserel,
 									Expr *expr);
+
+/* in budget.c */
+extern int	audit_max_bytes_scanned_mb;
+extern int	audit_estimate_cache_ttl;
+extern List *audit_folder_selection(PlannerInfo *root, Relids relids);
+extern char *audit_partition_literal_value(const char *literal);
+extern int64 audit_byte_budget(List *folders, Oid serverid, Oid userid, const char **source);
+extern void audit_estimate_scan(struct AwsClient *client, List *folders, bool rt_known,
+								const char *rt_lower, const char *rt_upper,
+								AuditBudgetEstimate *est);
+extern void audit_check_budget(const AuditBudgetEstimate *est, int64 budget,
+							   const char *source);
 
 /* in types.c */
 typedef struct AuditFdwConverter AuditFdwConverter;

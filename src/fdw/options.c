@@ -61,7 +61,8 @@ typedef enum OptionKind
 	OPT_INTERVAL,				/* a positive interval */
 	OPT_BOOL,					/* true | false (and what parse_bool takes) */
 	OPT_LAYOUT,					/* delivery_time | event_time */
-	OPT_DDB_TABLE				/* a DynamoDB table name */
+	OPT_DDB_TABLE,				/* a DynamoDB table name */
+	OPT_SIZE					/* bytes, with pg_size_bytes's units: 10GB */
 } OptionKind;
 
 typedef struct AuditFdwOption
@@ -92,6 +93,7 @@ static const AuditFdwOption valid_options[] = {
 	{"fdw_startup_cost", ForeignServerRelationId, OPT_REAL, 0, 1e12},
 	{"fdw_tuple_cost", ForeignServerRelationId, OPT_REAL, 0, 1e12},
 	{"price_per_tb", ForeignServerRelationId, OPT_REAL, 0, 1e6},
+	{"max_bytes_scanned", ForeignServerRelationId, OPT_SIZE},
 	/* foreign table */
 	{"database", ForeignTableRelationId, OPT_IDENT},
 	{"table", ForeignTableRelationId, OPT_IDENT},
@@ -106,6 +108,7 @@ static const AuditFdwOption valid_options[] = {
 	{"bucket_column", ForeignTableRelationId, OPT_IDENT},
 	{"bucket_key", ForeignTableRelationId, OPT_STRING},
 	{"bucket_digits", ForeignTableRelationId, OPT_INT, 1, 3},
+	{"max_bytes_scanned", ForeignTableRelationId, OPT_SIZE},
 	/* foreign table over a live DynamoDB table (src/dynamodb/) */
 	{"dynamodb_table", ForeignTableRelationId, OPT_DDB_TABLE},
 	{"partition_key", ForeignTableRelationId, OPT_STRING},
@@ -127,6 +130,7 @@ static const AuditFdwOption valid_options[] = {
 	"Without credentials in the user mapping, requests are signed with the database server's own AWS identity."},
 	{"role_arn", UserMappingRelationId, OPT_STRING},
 	{"external_id", UserMappingRelationId, OPT_STRING},
+	{"max_bytes_scanned", UserMappingRelationId, OPT_SIZE},
 	{NULL}
 };
 
@@ -510,6 +514,32 @@ check_option_value(const AuditFdwOption *opt, DefElem *def)
 							(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 							 errmsg("invalid value for option \"%s\": \"%s\"", opt->name, value),
 							 errdetail("A DynamoDB table name has 3 to 255 letters, digits, underscores, periods and hyphens.")));
+				break;
+			}
+		case OPT_SIZE:
+			{
+				MemoryContext cxt = CurrentMemoryContext;
+				bool		ok = true;
+				int64		bytes = 0;
+
+				PG_TRY();
+				{
+					bytes = DatumGetInt64(DirectFunctionCall1(pg_size_bytes,
+															  CStringGetTextDatum(value)));
+				}
+				PG_CATCH();
+				{
+					MemoryContextSwitchTo(cxt);
+					FlushErrorState();
+					ok = false;
+				}
+				PG_END_TRY();
+				if (!ok || bytes <= 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+							 errmsg("invalid value for option \"%s\": \"%s\"",
+									opt->name, shown),
+							 errhint("Use a positive size such as '10GB' or '500 MB' (units bytes, kB, MB, GB, TB, PB).")));
 				break;
 			}
 		case OPT_LAYOUT:

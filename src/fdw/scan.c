@@ -106,6 +106,15 @@ typedef struct AuditFdwScanState
 	char	   *relname;
 	AuditFdwOptions *options;
 	AwsClient  *client;
+	Oid			userid;
+
+	/* the byte budget (budget.c): -1 for none */
+	List	   *folders;
+	int64		budget;
+	const char *budget_source;
+	char	   *rt_lower;		/* runtime partition bounds, NULL: none */
+	char	   *rt_upper;
+	AuditBudgetEstimate estimate;
 
 	List	   *sql_parts;
 	List	   *roundings;
@@ -522,15 +531,32 @@ auditBeginForeignScan(ForeignScanState *node, int eflags)
 		}
 	}
 
-	/* EXPLAIN without ANALYZE: nothing else needed, no network */
-	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
-		return;
-
 	/* a join or upper relation: any of its foreign tables gives the user */
 	rte = exec_rt_fetch(fsplan->scan.scanrelid > 0 ? fsplan->scan.scanrelid
 						: bms_next_member(fsplan->fs_relids, -1), estate);
 	userid = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+	fsstate->userid = userid;
 	fsstate->options = audit_get_options(fsstate->relid, InvalidOid);
+	fsstate->folders = (List *) list_nth(fsplan->fdw_private, AuditFdwScanPrivateFolders);
+	fsstate->budget = audit_byte_budget(fsstate->folders, fsstate->options->serverid, userid,
+										&fsstate->budget_source);
+
+	/*
+	 * EXPLAIN without ANALYZE: no network, unless a budget applies: then it
+	 * shows the estimate (with the bounds known at planning).
+	 */
+	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
+	{
+		if (fsstate->budget >= 0)
+		{
+			fsstate->client = audit_client_for(fsstate->options->serverid, userid,
+											   fsstate->options);
+			audit_estimate_scan(fsstate->client, fsstate->folders, false, NULL, NULL,
+								&fsstate->estimate);
+		}
+		return;
+	}
+
 	fsstate->transport = fsstate->options->transport;
 	fsstate->client = audit_client_for(fsstate->options->serverid, userid,
 									   fsstate->options);
@@ -556,6 +582,24 @@ auditBeginForeignScan(ForeignScanState *node, int eflags)
 										   : InvalidOid);
 	if (fsstate->rel == NULL)
 		audit_converter_mark_avg_pairs(fsstate->conv, fsplan->fdw_scan_tlist);
+}
+
+/*
+ * EXPLAIN's lines of the byte estimate, when a budget applies (budget.c).
+ */
+void
+audit_explain_estimate(ForeignScanState *node, ExplainState *es)
+{
+	AuditFdwScanState *fsstate = (AuditFdwScanState *) node->fdw_state;
+
+	if (fsstate == NULL || !fsstate->estimate.computed)
+		return;
+	ExplainPropertyInteger("Estimated Data Scanned", "bytes", fsstate->estimate.bytes, es);
+	ExplainPropertyInteger("Estimated Folders", NULL, fsstate->estimate.folders, es);
+	ExplainPropertyInteger("Byte Budget", "bytes", fsstate->budget, es);
+	if (fsstate->estimate.runtime_unapplied)
+		ExplainPropertyText("Estimate Note",
+							"bounds computed at executor start not applied", es);
 }
 
 /*
@@ -588,12 +632,26 @@ build_sql(ForeignScanState *node)
 			if (rounding == AUDIT_ROUND_PARTITION_LOWER ||
 				rounding == AUDIT_ROUND_PARTITION_UPPER)
 			{
+				bool		upper = rounding == AUDIT_ROUND_PARTITION_UPPER;
+
 				if (isnull)
 					appendStringInfoString(&buf, "NULL");
 				else
-					audit_append_partition_literal(&buf, &fsstate->partitioning,
-												   DatumGetTimestamp(value),
-												   rounding == AUDIT_ROUND_PARTITION_UPPER);
+				{
+					StringInfoData lit;
+					char	   *p;
+
+					initStringInfo(&lit);
+					audit_append_partition_literal(&lit, &fsstate->partitioning,
+												   DatumGetTimestamp(value), upper);
+					appendStringInfoString(&buf, lit.data);
+					/* the narrowest runtime bounds, for the estimate */
+					p = audit_partition_literal_value(lit.data);
+					if (p && upper && (!fsstate->rt_upper || strcmp(p, fsstate->rt_upper) < 0))
+						fsstate->rt_upper = p;
+					if (p && !upper && (!fsstate->rt_lower || strcmp(p, fsstate->rt_lower) > 0))
+						fsstate->rt_lower = p;
+				}
 			}
 			else if (rounding == AUDIT_BATCH_KEYS ||
 					 rounding == AUDIT_BATCH_BUCKETS)
@@ -645,6 +703,7 @@ start_query(ForeignScanState *node)
 	char	   *id;
 
 	oldcxt = MemoryContextSwitchTo(fsstate->scan_cxt);
+	fsstate->rt_lower = fsstate->rt_upper = NULL;
 	sql = build_sql(node);
 	/* planning keeps long lists local; runtime values could still add up */
 	if (strlen(sql) > ATHENA_MAX_QUERY_BYTES)
@@ -653,6 +712,13 @@ start_query(ForeignScanState *node)
 				 errmsg("the Athena query would be %zu bytes long", strlen(sql)),
 				 errdetail("Athena takes query texts of at most %d bytes.", ATHENA_MAX_QUERY_BYTES),
 				 errhint("Set audit_fdw.enable_pushdown to off for this query, or give fewer values.")));
+	/* the byte budget: estimated before anything is billed */
+	if (fsstate->budget >= 0)
+	{
+		audit_estimate_scan(fsstate->client, fsstate->folders, true, fsstate->rt_lower,
+							fsstate->rt_upper, &fsstate->estimate);
+		audit_check_budget(&fsstate->estimate, fsstate->budget, fsstate->budget_source);
+	}
 	memset(&params, 0, sizeof(params));
 	params.sql = sql;
 	params.client_request_token = random_token();
@@ -811,11 +877,31 @@ raise_if_failed(AuditFdwScanState *fsstate)
 				 st->error_type ? errdetail("Athena error type %s.", st->error_type) : 0,
 				 errcontext("Athena SQL: %s", fsstate->sql)));
 	if (st->state == ATHENA_CANCELLED)
+	{
+		/*
+		 * Athena cancels a query that scans more than its workgroup's
+		 * per-query data usage limit (Athena User Guide, "Configure per-query
+		 * and per-workgroup data usage controls"): say so when that is why.
+		 */
+		int64		cutoff = athena_workgroup_cutoff(fsstate->client,
+													 fsstate->options->workgroup);
+
+		if (cutoff > 0 && st->data_scanned_bytes >= cutoff)
+			ereport(ERROR,
+					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+					 errmsg("Athena cancelled query %s: it scanned more than workgroup \"%s\" allows a query",
+							fsstate->query_id, fsstate->options->workgroup),
+					 errdetail("It scanned " INT64_FORMAT " bytes; the workgroup's BytesScannedCutoffPerQuery is " INT64_FORMAT " bytes.%s%.2000s",
+							   st->data_scanned_bytes, cutoff,
+							   st->state_change_reason ? " Athena: " : "",
+							   st->state_change_reason ? st->state_change_reason : ""),
+					 errhint("Narrow the query (bound event_time on both sides, or give the key of a table with key buckets), or use a workgroup with a higher limit (the server's workgroup option). Setting audit_fdw.max_bytes_scanned refuses such queries before Athena bills them.")));
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("Athena query %s was cancelled", fsstate->query_id),
 				 st->state_change_reason
 				 ? errdetail_internal("%.2000s", st->state_change_reason) : 0));
+	}
 }
 
 static void *

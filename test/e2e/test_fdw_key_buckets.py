@@ -13,7 +13,7 @@ import uuid
 import psycopg2
 import pytest
 
-from aws_fixtures import create_server
+from athena_tables import athena_server, drop_table, ensure_buckets
 from conftest import connect
 
 SERVER = "fdw_buckets"
@@ -35,26 +35,15 @@ def key_hash(value):
 
 @pytest.fixture(scope="module")
 def bucket_table(emulator):
-    s3 = emulator.client("s3")
-    for b in (BUCKET, RESULTS):
-        try:
-            s3.create_bucket(Bucket=b)
-        except s3.exceptions.BucketAlreadyOwnedByYou:
-            pass
+    ensure_buckets(emulator.client("s3"), BUCKET, RESULTS)
     conn = connect()
     conn.autocommit = True
     cur = conn.cursor()
-    create_server(cur, SERVER, emulator.url)
-    cur.execute(f"""ALTER SERVER {SERVER} OPTIONS (ADD database '{DATABASE}',
-        ADD output_location 's3://{RESULTS}/q/')""")
+    athena_server(cur, SERVER, emulator.url, DATABASE, RESULTS)
     cur.execute("SELECT audit_fdw.create_delivery_stream(%s, %s, %s, %s, layout => 'event_time', "
                 "key_buckets => 16, bucket_key => 'orderId')", (SERVER, STREAM, LOCATION, ROLE))
     assert cur.fetchone()[0] == "created"
-    glue = emulator.client("glue")
-    try:
-        glue.delete_table(DatabaseName=DATABASE, Name="orders_audit")
-    except Exception:
-        pass
+    drop_table(emulator.client("glue"), DATABASE, "orders_audit")
     cur.execute(f"""SELECT audit_fdw.create_audit_table('{SERVER}', 'orders_audit',
         '{LOCATION}', 'orderId string, state string', database => '{DATABASE}',
         layout => 'event_time', key_buckets => 16)""")

@@ -22,6 +22,14 @@ def ensure_database(glue, database):
         pass
 
 
+def drop_table(glue, database, name):
+    """Remove Glue table `name` if it exists (before provisioning it again)."""
+    try:
+        glue.delete_table(DatabaseName=database, Name=name)
+    except glue.exceptions.EntityNotFoundException:
+        pass
+
+
 def replace_json_table(glue, database, name, columns, location, partitions=()):
     """(Re)create table `name` over the JSON lines objects under location;
     columns and partitions are (name, Glue type) pairs."""

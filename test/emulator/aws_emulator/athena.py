@@ -1,6 +1,8 @@
 """Athena (JSON 1.1): StartQueryExecution, GetQueryExecution,
 GetQueryResults, StopQueryExecution, ListQueryExecutions; ListWorkGroups,
-GetWorkGroup, ListDataCatalogs, GetDataCatalog, ListDatabases, GetDatabase,
+GetWorkGroup, CreateWorkGroup, UpdateWorkGroup, DeleteWorkGroup (the
+per-query data usage limit BytesScannedCutoffPerQuery: a query that scans
+more is CANCELLED, as Athena cancels it), ListDataCatalogs, GetDataCatalog, ListDatabases, GetDatabase,
 ListTableMetadata, GetTableMetadata and the utility statements SHOW ... and
 DESCRIBE (athena_metadata.py), from the Glue catalog.
 
@@ -44,7 +46,8 @@ def _invalid(message):
     return AwsError("InvalidRequestException", message)
 
 
-WORKGROUPS = {"primary"}
+# the workgroup every account has
+PRIMARY = "primary"
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"
 FINAL = (SUCCEEDED, FAILED, CANCELLED)
 
@@ -229,6 +232,9 @@ class Athena(Service):
         self._slots = None
         self._slots_n = None
         self._created = emu.clock.utcnow()
+        # name -> {"Description", "CreationTime", "Configuration"}
+        self.workgroups = {PRIMARY: {"Description": "", "CreationTime": self._created,
+                                     "Configuration": {}}}
 
     # -- helpers -----------------------------------------------------------------
 
@@ -258,9 +264,8 @@ class Athena(Service):
     # -- operations -------------------------------------------------------------
 
     def StartQueryExecution(self, p):
-        workgroup = p.get("WorkGroup") or "primary"
-        if workgroup not in WORKGROUPS:
-            raise _invalid(f"WorkGroup {workgroup} is not found.")
+        workgroup = p.get("WorkGroup") or PRIMARY
+        self._workgroup(workgroup)
         output = (p.get("ResultConfiguration") or {}).get("OutputLocation")
         if not output:
             raise _invalid("No output location provided. An output location is required either "
@@ -320,9 +325,20 @@ class Athena(Service):
                 return SUCCEEDED, None, None
             res = self.engine.run_query(q)
             with self._state:
+                q.data_scanned = res.data_scanned
+                cutoff = self._workgroup(q.workgroup)["Configuration"].get(
+                    "BytesScannedCutoffPerQuery")
+            # the per-query data usage control: "If any query that runs in
+            # the workgroup exceeds the limit, it is canceled" (Athena User
+            # Guide, "Configure per-query and per-workgroup data usage
+            # controls"); AWS does not document the reason's wording
+            if cutoff is not None and res.data_scanned > cutoff:
+                return CANCELLED, (f"Query cancelled: it scanned {res.data_scanned} bytes, over "
+                                   f"the per-query data usage limit of workgroup {q.workgroup} "
+                                   f"(BytesScannedCutoffPerQuery {cutoff} bytes)"), None
+            with self._state:
                 q.columns = res.columns
                 q.rows = res.rows
-                q.data_scanned = res.data_scanned
                 q.result_bucket, q.result_key = res.output_bucket, res.output_key
             return SUCCEEDED, None, None
         except Cancelled:
@@ -420,7 +436,7 @@ class Athena(Service):
         status = {"State": q.state, "SubmissionDateTime": q.submitted}
         if q.reason:
             status["StateChangeReason"] = q.reason
-        if q.state == CANCELLED:
+        if q.state == CANCELLED and not q.reason:
             status["StateChangeReason"] = "Query was cancelled by user"
         if q.completed is not None:
             status["CompletionDateTime"] = q.completed
@@ -504,9 +520,8 @@ class Athena(Service):
         return {}
 
     def ListQueryExecutions(self, p):
-        workgroup = p.get("WorkGroup") or "primary"
-        if workgroup not in WORKGROUPS:
-            raise _invalid(f"WorkGroup {workgroup} is not found.")
+        workgroup = p.get("WorkGroup") or PRIMARY
+        self._workgroup(workgroup)
         limit = p.get("MaxResults") or 50
         with self._state:
             ids = [qid for qid in reversed(self.order) if self.queries[qid].workgroup == workgroup]
@@ -524,21 +539,75 @@ class Athena(Service):
 
     # -- catalog metadata (athena_metadata.py) -------------------------------------
 
+    def _workgroup(self, name):
+        with self._state:
+            w = self.workgroups.get(name)
+        if w is None:
+            raise _invalid(f"WorkGroup {name} is not found.")
+        return w
+
     def ListWorkGroups(self, p):
-        return {"WorkGroups": [{"Name": w, "State": "ENABLED", "Description": "",
-                                "CreationTime": self._created,
-                                "EngineVersion": _ENGINE_VERSION} for w in sorted(WORKGROUPS)]}
+        with self._state:
+            return {"WorkGroups": [{"Name": n, "State": "ENABLED",
+                                    "Description": w["Description"],
+                                    "CreationTime": w["CreationTime"],
+                                    "EngineVersion": _ENGINE_VERSION}
+                                   for n, w in sorted(self.workgroups.items())]}
 
     def GetWorkGroup(self, p):
-        w = p["WorkGroup"]
-        if w not in WORKGROUPS:
-            raise _invalid(f"WorkGroup {w} is not found.")
-        return {"WorkGroup": {"Name": w, "State": "ENABLED", "Description": "",
-                              "CreationTime": self._created,
-                              "Configuration": {"EnforceWorkGroupConfiguration": False,
-                                                "PublishCloudWatchMetricsEnabled": False,
-                                                "RequesterPaysEnabled": False,
-                                                "EngineVersion": _ENGINE_VERSION}}}
+        w = self._workgroup(p["WorkGroup"])
+        config = {"EnforceWorkGroupConfiguration": False,
+                  "PublishCloudWatchMetricsEnabled": False,
+                  "RequesterPaysEnabled": False,
+                  "EngineVersion": _ENGINE_VERSION}
+        config.update(w["Configuration"])
+        return {"WorkGroup": {"Name": p["WorkGroup"], "State": "ENABLED",
+                              "Description": w["Description"],
+                              "CreationTime": w["CreationTime"], "Configuration": config}}
+
+    # the configuration members the emulator acts on (the rest is refused:
+    # kept and ignored, a setting would change nothing)
+    _KEPT = ("BytesScannedCutoffPerQuery", "EnforceWorkGroupConfiguration",
+             "PublishCloudWatchMetricsEnabled", "RequesterPaysEnabled")
+
+    def _configuration(self, config):
+        unknown = sorted(set(config) - set(self._KEPT))
+        if unknown:
+            raise _invalid(f"The emulator does not keep workgroup settings {', '.join(unknown)}")
+        return {k: v for k, v in config.items()}
+
+    def CreateWorkGroup(self, p):
+        if p.get("Tags"):
+            raise _invalid("The emulator does not keep workgroup tags")
+        config = self._configuration(p.get("Configuration") or {})
+        with self._state:
+            if p["Name"] in self.workgroups:
+                raise _invalid("WorkGroup is already created")
+            self.workgroups[p["Name"]] = {"Description": p.get("Description", ""),
+                                          "CreationTime": self.emu.clock.utcnow(),
+                                          "Configuration": config}
+        return {}
+
+    def UpdateWorkGroup(self, p):
+        updates = dict(p.get("ConfigurationUpdates") or {})
+        remove = updates.pop("RemoveBytesScannedCutoffPerQuery", False)
+        config = self._configuration(updates)
+        w = self._workgroup(p["WorkGroup"])
+        with self._state:
+            w["Configuration"].update(config)
+            if remove:
+                w["Configuration"].pop("BytesScannedCutoffPerQuery", None)
+            if "Description" in p:
+                w["Description"] = p["Description"]
+        return {}
+
+    def DeleteWorkGroup(self, p):
+        if p["WorkGroup"] == PRIMARY:
+            raise _invalid("Cannot delete the primary workgroup")
+        self._workgroup(p["WorkGroup"])
+        with self._state:
+            del self.workgroups[p["WorkGroup"]]
+        return {}
 
     def ListDataCatalogs(self, p):
         return {"DataCatalogsSummary": [{"CatalogName": athena_metadata.CATALOG,

@@ -690,3 +690,73 @@ def test_query_execution_context_catalog(athena, audit):
     q = run(athena, audit, "SELECT count(*) FROM orders_audit",
             QueryExecutionContext={"Database": audit["database"], "Catalog": "other"})
     assert q["Status"]["StateChangeReason"].startswith("CATALOG_NOT_FOUND: ")
+
+
+# -- workgroups and the per-query data usage limit ----------------------------------
+
+def test_workgroups_keep_their_settings(athena, emulator):
+    name = "wg" + uuid.uuid4().hex[:8]
+    athena.create_work_group(Name=name, Description="capped",
+                             Configuration={"BytesScannedCutoffPerQuery": 10000000})
+    try:
+        w = athena.get_work_group(WorkGroup=name)["WorkGroup"]
+        assert w["Configuration"]["BytesScannedCutoffPerQuery"] == 10000000
+        assert w["Description"] == "capped"
+        assert name in [g["Name"] for g in athena.list_work_groups()["WorkGroups"]]
+        # botocore's model: the cutoff is at least 10,000,000 bytes (a
+        # client that does not check gets the emulator's own refusal)
+        raw = emulator.client("athena", parameter_validation=False)
+        with pytest.raises(botocore.exceptions.ClientError):
+            raw.create_work_group(Name=name + "x",
+                                  Configuration={"BytesScannedCutoffPerQuery": 1000})
+        # a setting the emulator would not act on is refused, not ignored
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            athena.create_work_group(Name=name + "y", Configuration={"ExecutionRole": "arn:aws:iam::123456789012:role/athena"})
+        assert "ExecutionRole" in str(e.value)
+        with pytest.raises(botocore.exceptions.ClientError):
+            athena.create_work_group(Name=name)
+        athena.update_work_group(WorkGroup=name, ConfigurationUpdates={
+            "RemoveBytesScannedCutoffPerQuery": True})
+        assert "BytesScannedCutoffPerQuery" not in \
+            athena.get_work_group(WorkGroup=name)["WorkGroup"]["Configuration"]
+    finally:
+        athena.delete_work_group(WorkGroup=name)
+    assert name not in [g["Name"] for g in athena.list_work_groups()["WorkGroups"]]
+    with pytest.raises(botocore.exceptions.ClientError):
+        athena.get_work_group(WorkGroup=name)
+    with pytest.raises(botocore.exceptions.ClientError):
+        athena.delete_work_group(WorkGroup="primary")
+
+
+def test_a_query_over_the_workgroup_cutoff_is_cancelled(athena, glue, emulator):
+    """"If any query that runs in the workgroup exceeds the limit, it is
+    canceled" (Athena User Guide, "Configure per-query and per-workgroup
+    data usage controls"): CANCELLED, with the bytes it scanned."""
+    s3 = emulator.client("s3")
+    name = "c" + uuid.uuid4().hex[:10]
+    s3.create_bucket(Bucket=name)
+    glue.create_database(DatabaseInput={"Name": name})
+    glue.create_table(DatabaseName=name, TableInput={
+        "Name": "t", "StorageDescriptor": {
+            "Columns": [{"Name": "s", "Type": "string"}], "Location": f"s3://{name}/t/",
+            "SerdeInfo": {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe"}}})
+    line = json.dumps({"s": "x" * 4000}) + "\n"
+    big = (line * (6 * 1024 * 1024 // len(line))).encode()
+    s3.put_object(Bucket=name, Key="t/a", Body=big)
+    s3.put_object(Bucket=name, Key="t/b", Body=big)
+    group = "wg" + uuid.uuid4().hex[:8]
+    athena.create_work_group(Name=group,
+                             Configuration={"BytesScannedCutoffPerQuery": 10000000})
+    try:
+        audit = {"database": name, "output": f"s3://{name}/results/"}
+        q = run(athena, audit, "SELECT count(*) FROM t", WorkGroup=group)
+        assert q["Status"]["State"] == "CANCELLED"
+        assert "BytesScannedCutoffPerQuery" in q["Status"]["StateChangeReason"]
+        assert q["Statistics"]["DataScannedInBytes"] == 2 * len(big)
+        # under the cutoff, or in another workgroup, the same data is read
+        assert values(athena, audit, "SELECT count(*) FROM t") == [[str(2 * big.count(b"\n"))]]
+        s3.delete_object(Bucket=name, Key="t/b")
+        q = run(athena, audit, "SELECT count(*) FROM t", WorkGroup=group)
+        assert q["Status"]["State"] == "SUCCEEDED"
+    finally:
+        athena.delete_work_group(WorkGroup=group)
