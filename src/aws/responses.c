@@ -118,6 +118,28 @@ aws_read_delivery_stream(json_object *description, DeliveryStreamView *view)
 	view->has_hints = hints != NULL;
 	view->interval_seconds = int64_or(hints, "IntervalInSeconds", -1);
 	view->size_mb = int64_or(hints, "SizeInMBs", -1);
+	{
+		json_object *procs = aws_json_arr(aws_json_obj(dest, "ProcessingConfiguration"),
+										  "Processors");
+
+		for (size_t i = 0; i < aws_json_arr_len(procs); i++)
+		{
+			json_object *proc = aws_json_arr_obj(procs, i);
+			json_object *params = aws_json_arr(proc, "Parameters");
+			const char *type = aws_json_str(proc, "Type");
+
+			if (type == NULL || strcmp(type, "MetadataExtraction") != 0)
+				continue;
+			for (size_t j = 0; j < aws_json_arr_len(params); j++)
+			{
+				json_object *param = aws_json_arr_obj(params, j);
+				const char *name = aws_json_str(param, "ParameterName");
+
+				if (name && strcmp(name, "MetadataExtractionQuery") == 0)
+					view->extraction_query = aws_json_str(param, "ParameterValue");
+			}
+		}
+	}
 }
 
 bool

@@ -84,6 +84,8 @@ typedef struct DeliveryStreamView
 	bool		has_hints;
 	int64_t		interval_seconds;	/* BufferingHints, -1 when absent */
 	int64_t		size_mb;
+	/* the MetadataExtraction processor's MetadataExtractionQuery, or NULL */
+	const char *extraction_query;
 } DeliveryStreamView;
 
 extern void aws_read_delivery_stream(json_object *description, DeliveryStreamView *view);

@@ -375,6 +375,16 @@ compare_stream(const DeliveryStreamSpec *spec, json_object *description)
 	if (strcmp(have, spec->prefix) != 0)
 		report_difference(spec, "prefix", quote_literal_cstr(have),
 						  quote_literal_cstr(spec->prefix));
+	/* the key buckets' digits and attribute are in the extraction query */
+	if (spec->event_time)
+	{
+		const char *want = extraction_query(spec);
+
+		have = view.extraction_query ? view.extraction_query : "";
+		if (strcmp(have, want) != 0)
+			report_difference(spec, "extraction query", quote_literal_cstr(have),
+							  quote_literal_cstr(want));
+	}
 	if (view.role_arn == NULL || strcmp(view.role_arn, spec->role_arn) != 0)
 		report_difference(spec, "role", view.role_arn ? quote_literal_cstr(view.role_arn) : NULL,
 						  quote_literal_cstr(spec->role_arn));

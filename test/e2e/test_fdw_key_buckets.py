@@ -188,6 +188,13 @@ def test_provisioning_checks_and_idempotency(bucket_table, db):
     cur.execute("SELECT audit_fdw.create_delivery_stream(%s, %s, %s, %s, layout => 'event_time', "
                 "key_buckets => 16, bucket_key => 'orderId')", (SERVER, STREAM, LOCATION, ROLE))
     assert cur.fetchone()[0] == "unchanged"
+    # another bucket count or key: the same prefix, another extraction query
+    for args in ("key_buckets => 256, bucket_key => 'orderId'",
+                 "key_buckets => 16, bucket_key => 'customerId'"):
+        with pytest.raises(psycopg2.errors.DuplicateObject) as e:
+            cur.execute("SELECT audit_fdw.create_delivery_stream(%s, %s, %s, %s, "
+                        f"layout => 'event_time', {args})", (SERVER, STREAM, LOCATION, ROLE))
+        assert "extraction query" in e.value.diag.message_detail
     cur.execute(f"""SELECT audit_fdw.create_audit_table('{SERVER}', 'orders_audit',
         '{LOCATION}', 'orderId string, state string', database => '{DATABASE}',
         layout => 'event_time', key_buckets => 16)""")
