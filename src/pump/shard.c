@@ -56,9 +56,10 @@
 static bool ensure_iterator(PumpWorker *w, ShardReader *shard);
 static void handle_trimmed_gap(PumpWorker *w, ShardReader *shard);
 static void note_call_error(PumpWorker *w, ShardReader *shard, AwsError *error);
-static void add_record(PumpWorker *w, ShardReader *shard, const char *text, size_t len);
+static void add_record(PumpWorker *w, ShardReader *shard, const char *text, size_t avail,
+					   size_t *len_out);
 static void bad_record_ids(ShardReader *shard, const char *text, size_t len, PendingRecord *rec);
-static bool add_record_from_page(void *arg, const char *text, size_t len);
+static bool add_record_from_page(void *arg, const char *text, size_t avail, size_t *len);
 static char *iterator_string(const char *raw, size_t len);
 static char *record_string(json_object *obj, const char *key);
 static char *find_string_field(const char *text, size_t len, const char *key, bool digits);
@@ -330,18 +331,26 @@ find_string_field(const char *text, size_t len, const char *key, bool digits)
 	return NULL;
 }
 
-/* Transforms one stream record (its JSON text) onto the shard's pending list. */
+/*
+ * Transforms one stream record (its JSON text, at the start of avail bytes
+ * of a page) onto the shard's pending list; *len gets its length, 0 when
+ * it is malformed (nothing added).
+ */
 static void
-add_record(PumpWorker *w, ShardReader *shard, const char *text, size_t len)
+add_record(PumpWorker *w, ShardReader *shard, const char *text, size_t avail, size_t *len_out)
 {
 	PendingRecord *rec = shard_next_pending(shard);
 	AuditRecordInfo info;
 	AuditTransformResult r;
 	char		err[256];
 	size_t		start = shard->buf.len;
+	size_t		len;
 
-	r = audit_transform_record_text(text, len, shard->shard_id, w->config->source_table,
-									&shard->buf, &info, err, sizeof(err));
+	r = audit_transform_record_at(text, avail, &len, shard->shard_id, w->config->source_table,
+								  &shard->buf, &info, err, sizeof(err));
+	*len_out = len;
+	if (len == 0)
+		return;
 	if (r == AUDIT_TRANSFORM_OUT_OF_MEMORY)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
@@ -396,11 +405,11 @@ typedef struct PageWalk
 } PageWalk;
 
 static bool
-add_record_from_page(void *arg, const char *text, size_t len)
+add_record_from_page(void *arg, const char *text, size_t avail, size_t *len)
 {
 	PageWalk   *walk = arg;
 
-	add_record(walk->w, walk->shard, text, len);
+	add_record(walk->w, walk->shard, text, avail, len);
 	return true;
 }
 
@@ -488,7 +497,7 @@ shard_poll(PumpWorker *w, ShardReader *shard)
 
 	walk.w = w;
 	walk.shard = shard;
-	if (!audit_scan_records_page(http->body, http->body_len, add_record_from_page, &walk,
+	if (!audit_walk_records_page(http->body, http->body_len, add_record_from_page, &walk,
 								 &next, &next_len, &nrecords, err, sizeof(err)))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),

@@ -1495,8 +1495,9 @@ typedef struct RecordFields
 } RecordFields;
 
 /*
- * Reads the record's object: spans of the metadata fields; the images are
- * transformed as they are read, into img's buffer; other fields skipped.
+ * Reads the record's object, up to its closing brace: spans of the metadata
+ * fields; the images are transformed as they are read, into img's buffer;
+ * other fields skipped.
  */
 static bool
 scan_record(TransformState *st, TransformState *img, Scan *s, RecordFields *f)
@@ -1598,9 +1599,6 @@ scan_record(TransformState *st, TransformState *img, Scan *s, RecordFields *f)
 	} while (expect(s, ','));
 	if (!expect(s, '}'))
 		return bad_record(st, "malformed stream record", NULL);
-	skip_ws(s);
-	if (s->p != s->end)
-		return bad_record(st, "text after the stream record", NULL);
 	return true;
 }
 
@@ -1789,10 +1787,15 @@ transform_begin(TransformState *st, TransformState *img, AuditBuf *out,
 	return !out->oom;
 }
 
-AuditTransformResult
-audit_transform_record_text(const char *json, size_t len, const char *shard_id,
-							const char *source_table, AuditBuf *out,
-							AuditRecordInfo *info, char *errbuf, size_t errlen)
+/*
+ * The transform of the record whose text starts at json, within len bytes:
+ * the whole of them (whole), or (a page's element) a prefix, whose end goes
+ * to *record_end once the record was read.
+ */
+static AuditTransformResult
+transform_record(const char *json, size_t len, bool whole, const char **record_end,
+				 const char *shard_id, const char *source_table, AuditBuf *out,
+				 AuditRecordInfo *info, char *errbuf, size_t errlen)
 {
 	TransformState st;
 	TransformState img;
@@ -1806,7 +1809,17 @@ audit_transform_record_text(const char *json, size_t len, const char *shard_id,
 
 	s.p = json;
 	s.end = json + len;
-	if (!scan_record(&st, &img, &s, &f))
+	if (scan_record(&st, &img, &s, &f))
+	{
+		*record_end = s.p;
+		skip_ws(&s);
+		if (whole && s.p != s.end)
+		{
+			bad_record(&st, "text after the stream record", NULL);
+			return AUDIT_TRANSFORM_BAD_RECORD;
+		}
+	}
+	else
 	{
 		if (scratch.oom)
 		{
@@ -1923,6 +1936,39 @@ fail:
 	return out->oom ? AUDIT_TRANSFORM_OUT_OF_MEMORY : AUDIT_TRANSFORM_BAD_RECORD;
 }
 
+AuditTransformResult
+audit_transform_record_text(const char *json, size_t len, const char *shard_id,
+							const char *source_table, AuditBuf *out,
+							AuditRecordInfo *info, char *errbuf, size_t errlen)
+{
+	const char *end;
+
+	return transform_record(json, len, true, &end, shard_id, source_table, out, info,
+							errbuf, errlen);
+}
+
+AuditTransformResult
+audit_transform_record_at(const char *json, size_t avail, size_t *record_len,
+						  const char *shard_id, const char *source_table, AuditBuf *out,
+						  AuditRecordInfo *info, char *errbuf, size_t errlen)
+{
+	const char *end = NULL;
+	AuditTransformResult r;
+
+	r = transform_record(json, avail, false, &end, shard_id, source_table, out, info,
+						 errbuf, errlen);
+	if (end == NULL)
+	{
+		/* not read to its end: its brackets find it, as a page's walk does */
+		Scan		s = {json, json + avail};
+		Span		span;
+
+		end = skip_record(&s, &span) ? span.p + span.len : json;
+	}
+	*record_len = end - json;
+	return r;
+}
+
 /*
  * Walks a GetRecords response body: calls fn for the text of each element
  * of Records, in order, and gives NextShardIterator's content (NULL when
@@ -1940,7 +1986,8 @@ typedef bool (*PageMemberFn) (void *arg, Scan *s, const Span *key, bool *bad);
 
 static bool
 walk_page(const char *body, size_t len, const char *array, size_t array_len,
-		  bool (*fn) (void *arg, const char *elem, size_t len), void *arg,
+		  bool (*fn) (void *arg, const char *elem, size_t len),
+		  AuditRecordAtFn at, void *arg,
 		  PageMemberFn member, void *member_arg, int *nelems,
 		  char *errbuf, size_t errlen)
 {
@@ -1976,6 +2023,20 @@ walk_page(const char *body, size_t len, const char *array, size_t array_len,
 				{
 					Span		elem;
 
+					if (at != NULL)
+					{
+						/* fn reads the element and says where it ended */
+						skip_ws(&s);
+						elem.len = 0;
+						if (s.p < s.end && (*s.p == '{' || *s.p == '[') &&
+							!at(arg, s.p, s.end - s.p, &elem.len))
+							return false;
+						if (elem.len == 0)
+							return bad_record(&st, "malformed element of %s", array);
+						s.p += elem.len;
+						(*nelems)++;
+						continue;
+					}
 					if (!skip_record(&s, &elem))
 						return bad_record(&st, "malformed element of %s", array);
 					(*nelems)++;
@@ -2048,7 +2109,20 @@ audit_scan_records_page(const char *body, size_t len,
 
 	*next_iterator = NULL;
 	*next_iterator_len = 0;
-	return walk_page(body, len, "Records", 7, fn, arg, records_page_member, &rest,
+	return walk_page(body, len, "Records", 7, fn, NULL, arg, records_page_member, &rest,
+					 nrecords, errbuf, errlen);
+}
+
+bool
+audit_walk_records_page(const char *body, size_t len, AuditRecordAtFn fn, void *arg,
+						const char **next_iterator, size_t *next_iterator_len,
+						int *nrecords, char *errbuf, size_t errlen)
+{
+	RecordsPageRest rest = {next_iterator, next_iterator_len};
+
+	*next_iterator = NULL;
+	*next_iterator_len = 0;
+	return walk_page(body, len, "Records", 7, NULL, fn, arg, records_page_member, &rest,
 					 nrecords, errbuf, errlen);
 }
 
@@ -2310,7 +2384,7 @@ audit_scan_items_page(const char *body, size_t len,
 					  void *arg, AuditScanPage *page, char *errbuf, size_t errlen)
 {
 	memset(page, 0, sizeof(*page));
-	return walk_page(body, len, "Items", 5, fn, arg, items_page_member, page,
+	return walk_page(body, len, "Items", 5, fn, NULL, arg, items_page_member, page,
 					 &page->nitems, errbuf, errlen);
 }
 

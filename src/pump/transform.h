@@ -89,6 +89,19 @@ extern AuditTransformResult audit_transform_record_text(const char *json, size_t
 														char *errbuf, size_t errlen);
 
 /*
+ * The same for a record of a GetRecords page: its text starts at json and
+ * ends within avail bytes; *record_len gets its length as read (the page
+ * walk goes on from there), or 0 when its brackets or strings do not match.
+ */
+extern AuditTransformResult audit_transform_record_at(const char *json, size_t avail,
+													  size_t *record_len,
+													  const char *shard_id,
+													  const char *source_table,
+													  AuditBuf *out,
+													  AuditRecordInfo *info,
+													  char *errbuf, size_t errlen);
+
+/*
  * One attribute value's text, or (item) an item's attribute map's text,
  * unmarshalled as an audit record's images are, appended to out.
  */
@@ -104,6 +117,22 @@ extern AuditTransformResult audit_unmarshal_text(const char *json, size_t len,
  */
 extern bool audit_scan_records_page(const char *body, size_t len,
 									bool (*fn) (void *arg, const char *record, size_t len),
+									void *arg, const char **next_iterator,
+									size_t *next_iterator_len, int *nrecords,
+									char *errbuf, size_t errlen);
+
+/*
+ * A page walk's reader of one element: it reads the element that starts at
+ * text, within avail bytes, and sets *len to its length (0: malformed).
+ * False stops the walk.
+ */
+typedef bool (*AuditRecordAtFn) (void *arg, const char *text, size_t avail, size_t *len);
+
+/*
+ * As audit_scan_records_page, in one pass: fn reads each record (with
+ * audit_transform_record_at) and says where it ended.
+ */
+extern bool audit_walk_records_page(const char *body, size_t len, AuditRecordAtFn fn,
 									void *arg, const char **next_iterator,
 									size_t *next_iterator_len, int *nrecords,
 									char *errbuf, size_t errlen);

@@ -16,7 +16,14 @@
  * an item a backfill's Scan read (audit_transform_item_text: a record that
  * transforms is one JSON line whose keys are where info says; one that does
  * not leaves the buffer as it was) and as a Scan page
- * (audit_scan_items_page: each item it hands over lies within the body).
+ * (audit_scan_items_page: each item it hands over lies within the body),
+ * and as a GetRecords page read both ways: the walk that finds each record's
+ * end and then transforms it (audit_scan_records_page and
+ * audit_transform_record_text) and the one-pass walk in which the transform
+ * says where the record ended (audit_walk_records_page and
+ * audit_transform_record_at), which must agree byte for byte: the records'
+ * spans, results, errors and audit records, the iterator and the page's
+ * verdict.
  *
  * The record goes through both of the transform's paths: the json-c tree
  * (audit_transform_record) and the one-pass reader of the text that the
@@ -58,6 +65,7 @@ static void check_number(const char *text, size_t len);
 static void check_string(const char *text, size_t len);
 static void check_item(const char *text, size_t len, bool two_keys);
 static void check_scan_page(const char *text, size_t len);
+static void check_records_page(const char *text, size_t len, bool named);
 
 #define PREFIX "{\"previous\":\"record\"}\n"
 
@@ -423,6 +431,107 @@ check_scan_page(const char *text, size_t len)
 			  "LastEvaluatedKey lies outside the body");
 }
 
+/* One walk of a GetRecords page: what each record gave, in order. */
+typedef struct PageRun
+{
+	bool		named;
+	AuditBuf	out;			/* the audit records, dead ones as their text */
+	AuditBuf	log;			/* per record: offset, length, result, error */
+} PageRun;
+
+static void
+page_run_note(PageRun *run, const char *record, size_t len, AuditTransformResult res,
+			  const char *err, const char *page)
+{
+	char		line[400];
+
+	snprintf(line, sizeof(line), "%zu %zu %d %s\n", (size_t) (record - page), len,
+			 (int) res, res == AUDIT_TRANSFORM_OK ? "" : err);
+	audit_buf_append(&run->log, line, strlen(line));
+	if (res != AUDIT_TRANSFORM_OK)
+		audit_buf_append(&run->out, record, len);
+}
+
+static const char *page_start;
+
+static bool
+two_pass_record(void *arg, const char *record, size_t len)
+{
+	PageRun    *run = arg;
+	AuditRecordInfo info;
+	char		err[256];
+	AuditTransformResult res;
+
+	res = audit_transform_record_text(record, len, run->named ? "shardId-00000001" : NULL,
+									  run->named ? "Orders" : NULL, &run->out, &info,
+									  err, sizeof(err));
+	page_run_note(run, record, len, res, err, page_start);
+	return true;
+}
+
+static bool
+one_pass_record(void *arg, const char *record, size_t avail, size_t *len)
+{
+	PageRun    *run = arg;
+	AuditRecordInfo info;
+	char		err[256];
+	AuditTransformResult res;
+
+	res = audit_transform_record_at(record, avail, len, run->named ? "shardId-00000001" : NULL,
+									run->named ? "Orders" : NULL, &run->out, &info,
+									err, sizeof(err));
+	check(*len <= avail, "a record read past the page");
+	if (*len > 0)
+		page_run_note(run, record, *len, res, err, page_start);
+	return true;
+}
+
+/* The input as a GetRecords page, read in two passes and in one. */
+static void
+check_records_page(const char *text, size_t len, bool named)
+{
+	PageRun		two = {.named = named};
+	PageRun		one = {.named = named};
+	const char *next2;
+	const char *next1;
+	size_t		next2_len;
+	size_t		next1_len;
+	int			n2;
+	int			n1;
+	char		err2[256] = "";
+	char		err1[256] = "";
+	bool		ok2;
+	bool		ok1;
+
+	audit_buf_init(&two.out);
+	audit_buf_init(&two.log);
+	audit_buf_init(&one.out);
+	audit_buf_init(&one.log);
+	page_start = text;
+	ok2 = audit_scan_records_page(text, len, two_pass_record, &two, &next2, &next2_len, &n2,
+								  err2, sizeof(err2));
+	ok1 = audit_walk_records_page(text, len, one_pass_record, &one, &next1, &next1_len, &n1,
+								  err1, sizeof(err1));
+	check(ok1 == ok2, "the one-pass page walk's verdict differs");
+	check(strcmp(err1, err2) == 0, "the one-pass page walk's error differs");
+	check(one.log.len == two.log.len &&
+		  (one.log.len == 0 || memcmp(one.log.data, two.log.data, one.log.len) == 0),
+		  "the one-pass page walk's records differ");
+	check(one.out.len == two.out.len &&
+		  (one.out.len == 0 || memcmp(one.out.data, two.out.data, one.out.len) == 0),
+		  "the one-pass page walk's audit records differ");
+	if (ok1)
+	{
+		check(n1 == n2, "the one-pass page walk counts other records");
+		check(next1 == next2 && next1_len == next2_len,
+			  "the one-pass page walk's iterator differs");
+	}
+	audit_buf_free(&two.out);
+	audit_buf_free(&two.log);
+	audit_buf_free(&one.out);
+	audit_buf_free(&one.log);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -440,6 +549,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_string(text, size - 1);
 	check_item(text, size - 1, (data[0] & 2) != 0);
 	check_scan_page(text, size - 1);
+	check_records_page(text, size - 1, (data[0] & 1) != 0);
 	free(text);
 	return 0;
 }

@@ -361,6 +361,60 @@ TEST(transform_page_scan_finds_records_and_iterator)
 								   &next_len, &n, err, sizeof(err)));
 }
 
+/* The one-pass walk: each record transformed where it starts, its end as read. */
+static bool
+transform_record_at(void *arg, const char *text, size_t avail, size_t *len)
+{
+	PageRecords *pr = arg;
+	AuditBuf	buf;
+	char		err[128];
+	AuditTransformResult r;
+
+	audit_buf_init(&buf);
+	r = audit_transform_record_at(text, avail, len, "s", "t", &buf, NULL, err, sizeof(err));
+	if (pr->n < 4 && *len < sizeof(pr->texts[0]))
+		snprintf(pr->texts[pr->n], sizeof(pr->texts[0]), "%d %.*s", (int) r, (int) *len, text);
+	audit_buf_free(&buf);
+	pr->n++;
+	return true;
+}
+
+TEST(transform_page_walk_transforms_records_in_one_pass)
+{
+	const char *body = "{\"Records\":[ {\"eventID\":\"a\",\"dynamodb\":{\"SequenceNumber\":\"1\","
+		"\"Keys\":{\"k\":{\"S\":\"}]\\\"\"}}}} ,[1,{\"x\":\"]\"}],\n"
+		"{\"eventID\":\"c\"}],\"NextShardIterator\":\"it\"}";
+	PageRecords pr;
+	const char *next;
+	size_t		next_len;
+	int			n;
+	char		err[128];
+	char		expect[256];
+
+	memset(&pr, 0, sizeof(pr));
+	CHECK(audit_walk_records_page(body, strlen(body), transform_record_at, &pr, &next,
+								  &next_len, &n, err, sizeof(err)));
+	CHECK_INT_EQ(n, 3);
+	snprintf(expect, sizeof(expect), "%d %s", (int) AUDIT_TRANSFORM_OK,
+			 "{\"eventID\":\"a\",\"dynamodb\":{\"SequenceNumber\":\"1\","
+			 "\"Keys\":{\"k\":{\"S\":\"}]\\\"\"}}}}");
+	CHECK_STR_EQ(pr.texts[0], expect);
+	/* records the transform refuses end where their brackets do */
+	snprintf(expect, sizeof(expect), "%d [1,{\"x\":\"]\"}]", (int) AUDIT_TRANSFORM_BAD_RECORD);
+	CHECK_STR_EQ(pr.texts[1], expect);
+	snprintf(expect, sizeof(expect), "%d {\"eventID\":\"c\"}", (int) AUDIT_TRANSFORM_BAD_RECORD);
+	CHECK_STR_EQ(pr.texts[2], expect);
+	CHECK(next != NULL && next_len == 2 && memcmp(next, "it", 2) == 0);
+
+	/* an element whose end cannot be found, or that is no object: a malformed page */
+	CHECK(!audit_walk_records_page("{\"Records\":[{\"a\":\"}]}", 21, transform_record_at,
+								   &pr, &next, &next_len, &n, err, sizeof(err)));
+	CHECK(!audit_walk_records_page("{\"Records\":[\"a\"]}", 17, transform_record_at, &pr,
+								   &next, &next_len, &n, err, sizeof(err)));
+	CHECK(!audit_walk_records_page("{\"Records\":[{}}]}", 17, transform_record_at, &pr,
+								   &next, &next_len, &n, err, sizeof(err)));
+}
+
 TEST(transform_text_copies_strings_and_decodes_escaped_numbers)
 {
 	const char *rec = "{\"eventID\":\"e\\u0031\",\"dynamodb\":{\"SequenceNumber\":\"7\","
