@@ -140,6 +140,20 @@ EXPLAIN (VERBOSE, COSTS OFF) EXECUTE history('105', '2024-01-01');
 EXECUTE history('105', '2024-01-01');
 RESET plan_cache_mode;
 DEALLOCATE history;
+-- a timestamp against timestamptz: converted in the session's time zone at
+-- executor start, as PostgreSQL compares them, and sent as UTC (the same
+-- count as the timestamptz bound in New York above)
+SET TimeZone = 'America/New_York';
+PREPARE since(timestamp) AS SELECT count(*) FROM audit WHERE event_time >= $1;
+SET plan_cache_mode = force_generic_plan;
+EXPLAIN (VERBOSE, COSTS OFF) EXECUTE since('2024-01-03 19:00:00');
+EXECUTE since('2024-01-03 19:00:00');
+RESET plan_cache_mode;
+DEALLOCATE since;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT count(*) FROM audit WHERE event_time < date '2024-01-04';
+SELECT count(*) FROM audit WHERE event_time < date '2024-01-04';
+SET TimeZone = 'UTC';
 -- volatile functions stay local
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT count(*) FROM audit WHERE qty < random() * 0;
@@ -168,6 +182,16 @@ SELECT order_id, qty FROM audit ORDER BY qty NULLS FIRST, order_id, event_id LIM
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT DISTINCT new_state FROM audit;
 SELECT DISTINCT new_state FROM audit ORDER BY 1;
+-- OFFSET without LIMIT; DISTINCT and GROUP BY with ORDER BY and LIMIT
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT order_id, qty FROM audit ORDER BY qty, order_id, event_id OFFSET 40;
+SELECT order_id, qty FROM audit ORDER BY qty, order_id, event_id OFFSET 40;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT DISTINCT new_state FROM audit ORDER BY 1 DESC NULLS LAST LIMIT 2 OFFSET 1;
+SELECT DISTINCT new_state FROM audit ORDER BY 1 DESC NULLS LAST LIMIT 2 OFFSET 1;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT order_id, count(*) FROM audit GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 3;
+SELECT order_id, count(*) FROM audit GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 3;
 
 -- aggregates with GROUP BY and HAVING
 EXPLAIN (VERBOSE, COSTS OFF)

@@ -32,8 +32,11 @@
  *	  x >= ceil(v), x <= v as x <= floor(v), ...); an equality is widened
  *	  to the enclosing millisecond and rechecked locally, which is only done
  *	  where a superset is harmless (a condition of a base relation, outside
- *	  NOT); timestamptz values are sent as UTC TIMESTAMP literals, and
- *	  nothing that depends on the session's time zone ships;
+ *	  NOT); timestamptz values are sent as UTC TIMESTAMP literals; a
+ *	  timestamp or date compared with a timestamptz is converted at
+ *	  executor start in the session's time zone (what PostgreSQL's
+ *	  cross-type comparison does), and nothing else that depends on the
+ *	  session's time zone ships;
  *	- stable expressions and parameters (now() - interval '7 days', $1, the
  *	  outer values of a parameterized scan) are evaluated at executor start
  *	  and sent as literals ("runtime values"); a volatile function is never
@@ -141,6 +144,8 @@ static bool classify_opexpr(OpExpr *op, classify_cxt *cxt, bool positive);
 static bool classify_comparison(Oid opno, Node *left, Node *right,
 								Oid inputcollid, CmpKind kind,
 								classify_cxt *cxt, bool positive);
+static bool classify_timestamp_bound(Node *expr, Node *value, CmpKind kind,
+									 classify_cxt *cxt, bool positive);
 static bool classify_saop(ScalarArrayOpExpr *saop, classify_cxt *cxt);
 static bool classify_func(FuncExpr *fe, classify_cxt *cxt);
 static bool classify_aggref(Aggref *agg, classify_cxt *cxt);
@@ -154,6 +159,7 @@ static bool is_whole_ms_expr(Node *node);
 static CmpKind cmp_kind(Oid opno);
 static bool is_integer_type(Oid type);
 static bool is_timestamp_type(Oid type);
+static bool mixes_time_zones(Oid ltype, Oid rtype);
 static bool is_text_type(Oid type);
 static bool is_float_type(Oid type);
 static int	numeric_scale_of_all(List *args);
@@ -1341,10 +1347,20 @@ classify_comparison(Oid opno, Node *left, Node *right, Oid inputcollid,
 		!numeric_common_type_fits(list_make2(left, right)))
 		return false;
 
-	/* timestamp against timestamptz depends on the session's time zone */
-	if ((ltype == TIMESTAMPTZOID && (rtype == TIMESTAMPOID || rtype == DATEOID)) ||
-		(rtype == TIMESTAMPTZOID && (ltype == TIMESTAMPOID || ltype == DATEOID)))
-		return false;
+	/*
+	 * timestamp against timestamptz depends on the session's time zone: only
+	 * a value (a constant, $1, now()::timestamp) against a timestamptz
+	 * expression, converted at executor start as PostgreSQL converts it
+	 */
+	if (mixes_time_zones(ltype, rtype))
+	{
+		Node	   *expr = lvars && !rvars ? left : rvars && !lvars ? right : NULL;
+		Node	   *value = expr == left ? right : left;
+
+		if (expr == NULL || exprType(expr) != TIMESTAMPTZOID)
+			return false;
+		return classify_timestamp_bound(expr, value, kind, cxt, positive);
+	}
 
 	/* text: equality needs a deterministic collation, order a code point one */
 	if (is_text_type(ltype) || is_text_type(rtype))
@@ -1380,32 +1396,50 @@ classify_comparison(Oid opno, Node *left, Node *right, Oid inputcollid,
 		else if (rvars && !lvars)
 			value = left;
 		if (value != NULL && value_is_unaligned(value))
-		{
-			Node	   *v = strip_relabel(value);
-			Node	   *expr = lvars ? left : right;
-
-			if (!(IsA(v, Const) || is_runtime_value(v, cxt)))
-				return false;
-			if (!classify(expr, cxt, false))
-				return false;
-
-			/*
-			 * Athena's timestamps, and so the values PostgreSQL receives,
-			 * are whole milliseconds: against one, a range bound rounded
-			 * in the right direction selects exactly the same rows.
-			 */
-			if (kind != CMP_EQ && kind != CMP_NE && is_whole_ms_expr(expr))
-				return true;
-			/* equality: widened to the enclosing milliseconds, rechecked */
-			if (!cxt->allow_widen || !positive || kind != CMP_EQ ||
-				!is_whole_ms_expr(expr))
-				return false;
-			cxt->widened = true;
-			return true;
-		}
+			return classify_timestamp_bound(lvars ? left : right, value, kind,
+											cxt, positive);
 	}
 
 	return classify(left, cxt, false) && classify(right, cxt, false);
+}
+
+/* timestamp (or date) against timestamptz: the zone decides their order */
+static bool
+mixes_time_zones(Oid ltype, Oid rtype)
+{
+	return (ltype == TIMESTAMPTZOID && (rtype == TIMESTAMPOID || rtype == DATEOID)) ||
+		(rtype == TIMESTAMPTZOID && (ltype == TIMESTAMPOID || ltype == DATEOID));
+}
+
+/*
+ * expr <kind> value, value a bound of a timestamp expression whose
+ * milliseconds are not known at plan time: shipped rounded (a range) or
+ * widened and rechecked (an equality), or not at all.
+ */
+static bool
+classify_timestamp_bound(Node *expr, Node *value, CmpKind kind,
+						 classify_cxt *cxt, bool positive)
+{
+	Node	   *v = strip_relabel(value);
+
+	if (!(IsA(v, Const) || is_runtime_value(v, cxt)))
+		return false;
+	if (!classify(expr, cxt, false))
+		return false;
+
+	/*
+	 * Athena's timestamps, and so the values PostgreSQL receives, are whole
+	 * milliseconds: against one, a range bound rounded in the right
+	 * direction selects exactly the same rows.
+	 */
+	if (kind != CMP_EQ && kind != CMP_NE && is_whole_ms_expr(expr))
+		return true;
+	/* equality: widened to the enclosing milliseconds, rechecked */
+	if (!cxt->allow_widen || !positive || kind != CMP_EQ ||
+		!is_whole_ms_expr(expr))
+		return false;
+	cxt->widened = true;
+	return true;
 }
 
 /*
@@ -2356,6 +2390,16 @@ deparse_comparison(Node *left, Node *right, CmpKind kind, deparse_expr_cxt *cxt)
 		value = left;
 		kind = commute_cmp(kind);
 	}
+
+	/*
+	 * a timestamp or date against a timestamptz: converted at executor start
+	 * in the session's time zone, as PostgreSQL's cross-type comparison does
+	 */
+	if (value != NULL && mixes_time_zones(exprType(expr), exprType(value)))
+		value = (Node *) makeFuncExpr(exprType(value) == DATEOID
+									  ? F_TIMESTAMPTZ_DATE : F_TIMESTAMPTZ_TIMESTAMP,
+									  TIMESTAMPTZOID, list_make1(value),
+									  InvalidOid, InvalidOid, COERCE_EXPLICIT_CAST);
 
 	appendStringInfoChar(cxt->buf, '(');
 	if (value != NULL && is_timestamp_type(exprType(expr)) &&
