@@ -126,6 +126,7 @@ def test_rate_limit_is_honoured(loaded):
     st = status(env, bid)
     assert st["state"] == "running", "the scan ended before the measurement did"
     measured = (c1 - c0) / (t1 - t0)
+    print("read capacity consumed: %.1f units a second, limit %.1f" % (measured, rate))
     assert abs(measured - rate) <= 0.1 * rate, (measured, rate)
     assert 0 < st["eta_seconds"] and st["table_item_count"] == 8000
     with env.db.cursor() as cur:
