@@ -33,8 +33,11 @@
  *	  Duplicate keys are sent once; duplicate rows on either side join as
  *	  often as they occur.
  *	- Join types: inner, left (outer rows are the local side), semi and anti
- *	  (EXISTS / IN / NOT EXISTS over the audit table).  Rows come out in the
- *	  outer rows' order.
+ *	  (EXISTS / IN / NOT EXISTS over the audit table).
+ *	- Memory holds one batch of outer rows: they are the hashed side, and
+ *	  the rows Athena returns probe them as they stream in (so the output
+ *	  has no order; the unmatched outer rows of a left or anti-join come
+ *	  after the batch's matches).
  *	- A batch ends early when one more key would make the Athena SQL longer
  *	  than ATHENA_MAX_QUERY_BYTES: the outer row waits for the next batch.
  *	  A single key that cannot fit is an error (54000).
@@ -119,21 +122,15 @@ enum BatchScanPrivateIndex
 	BatchPrivateBucketDigits	/* Integer: the key's bucket digits, or 0 */
 };
 
-/* An outer row of the current batch */
+/* An outer row of the current batch, in its hash bucket's chain */
 typedef struct BatchOuterRow
 {
 	MinimalTuple tuple;
 	uint32		hash;
 	bool		has_key;		/* false: the key is NULL or cannot match */
+	bool		matched;		/* an inner row has joined it */
+	struct BatchOuterRow *next;
 } BatchOuterRow;
-
-/* An inner row of the current batch, in its hash bucket's chain */
-typedef struct BatchInnerRow
-{
-	MinimalTuple tuple;
-	uint32		hash;
-	struct BatchInnerRow *next;
-} BatchInnerRow;
 
 /* A key of the current batch, by its literal (an open-addressing set) */
 typedef struct BatchKeySlot
@@ -145,8 +142,9 @@ typedef struct BatchKeySlot
 
 typedef enum BatchPhase
 {
-	BATCH_FILL,					/* read the next batch and its inner rows */
-	BATCH_PROBE					/* join the batch's outer rows */
+	BATCH_FILL,					/* read the next batch of outer rows */
+	BATCH_PROBE,				/* join the rows Athena returns for it */
+	BATCH_UNMATCHED				/* then its outer rows nothing joined */
 } BatchPhase;
 
 typedef struct BatchJoinState
@@ -181,7 +179,7 @@ typedef struct BatchJoinState
 	BatchPhase	phase;
 	BatchOuterRow *outer_rows;
 	int			n_outer_rows;
-	BatchInnerRow **buckets;
+	BatchOuterRow **buckets;	/* the outer rows with a key, by hash */
 	uint32		bucket_mask;
 	StringInfoData keys;		/* the IN list */
 	StringInfoData key_buckets;	/* the IN list of the keys' buckets */
@@ -192,10 +190,11 @@ typedef struct BatchJoinState
 	int			n_keys;
 
 	/* probing */
-	int			probe_row;
-	bool		in_row;
-	bool		matched;
-	BatchInnerRow *candidate;
+	bool		inner_done;
+	TupleTableSlot *inner_row;	/* the child's current row */
+	uint32		inner_hash_value;
+	BatchOuterRow *candidate;
+	int			unmatched_row;
 
 	/* for EXPLAIN ANALYZE */
 	int64		batches;
@@ -224,8 +223,9 @@ static void batch_rescan(CustomScanState *node);
 static void batch_explain(CustomScanState *node, List *ancestors,
 						  ExplainState *es);
 static void fill_batch(BatchJoinState *st);
-static void fetch_inner(BatchJoinState *st);
+static void start_probe(BatchJoinState *st);
 static TupleTableSlot *probe(BatchJoinState *st);
+static TupleTableSlot *unmatched(BatchJoinState *st);
 
 static const CustomPathMethods batch_path_methods = {
 	.CustomName = BATCH_JOIN_NAME,
@@ -475,9 +475,7 @@ batch_join_paths(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
 	cpath->path.rows = joinrel->rows;
 	cpath->path.startup_cost = startup;
 	cpath->path.total_cost = total;
-	/* rows come out in the outer rows' order */
-	cpath->path.pathkeys = build_join_pathkeys(root, joinrel, jointype,
-											   outer_path->pathkeys);
+	cpath->path.pathkeys = NIL;	/* Athena's row order */
 	cpath->flags = CUSTOMPATH_SUPPORT_PROJECTION;
 	cpath->custom_paths = list_make2(outer_path, inner_path);
 	cpath->custom_private = list_make5(extra->restrictlist, key,
@@ -802,6 +800,8 @@ fill_batch(BatchJoinState *st)
 
 		row = &st->outer_rows[st->n_outer_rows];
 		row->has_key = false;
+		row->matched = false;
+		row->next = NULL;
 		form_scan_tuple(st, slot, NULL);
 		if (eval_key(st, st->outer_key, &st->outer_hash, &value, &row->hash))
 		{
@@ -852,66 +852,41 @@ fill_batch(BatchJoinState *st)
 }
 
 /*
- * Run the batch's Athena query and put its rows in the hash table.  A batch
- * without keys matches nothing and runs no query.
+ * Put the batch's outer rows with a key in the hash table, and run the
+ * batch's Athena query.  A batch without keys matches nothing and runs no
+ * query.
  */
 static void
-fetch_inner(BatchJoinState *st)
+start_probe(BatchJoinState *st)
 {
-	ExprContext *econtext = st->css.ss.ps.ps_ExprContext;
-	BatchInnerRow *rows = NULL;
-	int64		n = 0;
 	uint32		nbuckets = 1;
-	MemoryContext old;
+	int			i;
 
-	if (st->n_keys > 0)
-	{
-		audit_scan_set_batch_keys(st->inner_ps, st->keys.data, st->key_buckets.data);
-		ExecReScan(&st->inner_ps->ss.ps);
-		st->queries++;
-		st->keys_sent += st->n_keys;
-		for (;;)
-		{
-			TupleTableSlot *slot;
-			BatchInnerRow *row;
-			Datum		value;
-			uint32		hash;
-
-			CHECK_FOR_INTERRUPTS();
-			ResetExprContext(econtext);
-			slot = ExecProcNode(&st->inner_ps->ss.ps);
-			if (TupIsNull(slot))
-				break;
-			form_scan_tuple(st, NULL, slot);
-			if (!eval_key(st, st->inner_key, &st->inner_hash, &value, &hash))
-				continue;
-			old = MemoryContextSwitchTo(st->batch_cxt);
-			row = palloc(sizeof(BatchInnerRow));
-			row->tuple = ExecCopySlotMinimalTuple(slot);
-			MemoryContextSwitchTo(old);
-			row->hash = hash;
-			row->next = rows;
-			rows = row;
-			n++;
-		}
-	}
-	st->inner_rows += n;
-
-	while (nbuckets < n && nbuckets < (1U << 30))
+	while (nbuckets < (uint32) st->n_outer_rows)
 		nbuckets <<= 1;
 	st->buckets = MemoryContextAllocZero(st->batch_cxt,
-										 sizeof(BatchInnerRow *) * nbuckets);
+										 sizeof(BatchOuterRow *) * nbuckets);
 	st->bucket_mask = nbuckets - 1;
-	/* the list is in reverse order: pushing keeps each chain in fetch order */
-	while (rows)
+	/* pushed last to first: each chain keeps the outer rows' order */
+	for (i = st->n_outer_rows - 1; i >= 0; i--)
 	{
-		BatchInnerRow *next = rows->next;
-		BatchInnerRow **bucket = &st->buckets[rows->hash & st->bucket_mask];
+		BatchOuterRow *row = &st->outer_rows[i];
+		BatchOuterRow **bucket = &st->buckets[row->hash & st->bucket_mask];
 
-		rows->next = *bucket;
-		*bucket = rows;
-		rows = next;
+		if (!row->has_key)
+			continue;
+		row->next = *bucket;
+		*bucket = row;
 	}
+
+	st->candidate = NULL;
+	st->inner_done = st->n_keys == 0;
+	if (st->inner_done)
+		return;
+	audit_scan_set_batch_keys(st->inner_ps, st->keys.data, st->key_buckets.data);
+	ExecReScan(&st->inner_ps->ss.ps);
+	st->queries++;
+	st->keys_sent += st->n_keys;
 }
 
 /* The projection of the current scan tuple. */
@@ -924,63 +899,89 @@ project(BatchJoinState *st)
 }
 
 /*
- * The next joined row of the batch, as a hash join's probe makes it; NULL
- * when the batch is done.
+ * The next joined row of the batch: each row Athena returns probes the
+ * batch's outer rows with its key, as a hash join's probe side does (the
+ * outer batch is the hashed side, so memory holds the batch's outer rows
+ * only, however many rows come back); NULL when the rows are done.
  */
 static TupleTableSlot *
 probe(BatchJoinState *st)
 {
 	ExprContext *econtext = st->css.ss.ps.ps_ExprContext;
 
-	while (st->probe_row < st->n_outer_rows)
+	for (;;)
 	{
-		BatchOuterRow *row = &st->outer_rows[st->probe_row];
+		TupleTableSlot *slot;
+		Datum		value;
 
-		if (!st->in_row)
-		{
-			st->in_row = true;
-			st->matched = false;
-			st->candidate = row->has_key
-				? st->buckets[row->hash & st->bucket_mask] : NULL;
-			ExecStoreMinimalTuple(row->tuple, st->outer_slot, false);
-		}
 		while (st->candidate)
 		{
-			BatchInnerRow *inner = st->candidate;
+			BatchOuterRow *row = st->candidate;
 
-			CHECK_FOR_INTERRUPTS();
-			st->candidate = inner->next;
-			if (inner->hash != row->hash)
+			st->candidate = row->next;
+			if (row->hash != st->inner_hash_value)
 				continue;
-			ExecStoreMinimalTuple(inner->tuple, st->inner_slot, false);
-			form_scan_tuple(st, st->outer_slot, st->inner_slot);
+			/* a semi- or anti-join needs one match per outer row */
+			if (row->matched &&
+				(st->jointype == JOIN_SEMI || st->jointype == JOIN_ANTI))
+				continue;
+			ExecStoreMinimalTuple(row->tuple, st->outer_slot, false);
+			form_scan_tuple(st, st->outer_slot, st->inner_row);
 			if (!ExecQual(st->joinqual, econtext))
 			{
 				InstrCountFiltered1(&st->css.ss.ps, 1);
 				continue;
 			}
-			st->matched = true;
+			row->matched = true;
 			if (st->jointype == JOIN_ANTI)
-			{
-				st->candidate = NULL;
-				break;
-			}
-			if (st->single_match)
-				st->candidate = NULL;
+				continue;
 			if (ExecQual(st->otherqual, econtext))
 				return project(st);
 			InstrCountFiltered2(&st->css.ss.ps, 1);
 		}
-		st->in_row = false;
-		st->probe_row++;
-		if (!st->matched &&
-			(st->jointype == JOIN_LEFT || st->jointype == JOIN_ANTI))
+		if (st->inner_done)
+			return NULL;
+
+		CHECK_FOR_INTERRUPTS();
+		ResetExprContext(econtext);
+		slot = ExecProcNode(&st->inner_ps->ss.ps);
+		if (TupIsNull(slot))
 		{
-			form_scan_tuple(st, st->outer_slot, NULL);
-			if (ExecQual(st->otherqual, econtext))
-				return project(st);
-			InstrCountFiltered2(&st->css.ss.ps, 1);
+			st->inner_done = true;
+			return NULL;
 		}
+		st->inner_rows++;
+		form_scan_tuple(st, NULL, slot);
+		if (!eval_key(st, st->inner_key, &st->inner_hash, &value,
+					  &st->inner_hash_value))
+			continue;
+		st->inner_row = slot;
+		st->candidate = st->buckets[st->inner_hash_value & st->bucket_mask];
+	}
+}
+
+/*
+ * After the batch's rows: its outer rows nothing joined, null-extended in
+ * a left join, as they are in an anti-join; NULL when done.
+ */
+static TupleTableSlot *
+unmatched(BatchJoinState *st)
+{
+	ExprContext *econtext = st->css.ss.ps.ps_ExprContext;
+
+	if (st->jointype != JOIN_LEFT && st->jointype != JOIN_ANTI)
+		return NULL;
+	while (st->unmatched_row < st->n_outer_rows)
+	{
+		BatchOuterRow *row = &st->outer_rows[st->unmatched_row++];
+
+		if (row->matched)
+			continue;
+		ExecStoreMinimalTuple(row->tuple, st->outer_slot, false);
+		form_scan_tuple(st, st->outer_slot, NULL);
+		if (ExecQual(st->otherqual, econtext))
+			return project(st);
+		InstrCountFiltered2(&st->css.ss.ps, 1);
 	}
 	return NULL;
 }
@@ -996,20 +997,29 @@ batch_exec(CustomScanState *node)
 		TupleTableSlot *slot;
 
 		CHECK_FOR_INTERRUPTS();
-		if (st->phase == BATCH_FILL)
+		switch (st->phase)
 		{
-			fill_batch(st);
-			if (st->n_outer_rows == 0)
-				return NULL;
-			fetch_inner(st);
-			st->phase = BATCH_PROBE;
-			st->probe_row = 0;
-			st->in_row = false;
+			case BATCH_FILL:
+				fill_batch(st);
+				if (st->n_outer_rows == 0)
+					return NULL;
+				start_probe(st);
+				st->phase = BATCH_PROBE;
+				break;
+			case BATCH_PROBE:
+				slot = probe(st);
+				if (slot)
+					return slot;
+				st->phase = BATCH_UNMATCHED;
+				st->unmatched_row = 0;
+				break;
+			case BATCH_UNMATCHED:
+				slot = unmatched(st);
+				if (slot)
+					return slot;
+				st->phase = BATCH_FILL;
+				break;
 		}
-		slot = probe(st);
-		if (slot)
-			return slot;
-		st->phase = BATCH_FILL;
 	}
 }
 
