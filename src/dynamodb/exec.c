@@ -97,6 +97,12 @@ typedef struct DdbScanState
 	char	   *common;			/* JSON members every request of it carries */
 	char	   *get_key;		/* GetItem: the Key's JSON */
 	List	   *batch_keys;		/* BatchGetItem: each key's JSON, not yet read */
+	/* a Query for each of a list of partition keys */
+	bool		multi_query;
+	List	   *query_keys;		/* each key's attribute value, not yet read */
+	int			pk_index;		/* the :v of the partition key */
+	char	  **value_json;		/* each :v's attribute value */
+	const char *exprs[3];		/* key condition, filter, projection sent */
 	char	   *start_key;		/* ExclusiveStartKey of the next page, or NULL */
 	int			segment;		/* parallel Scan: the segment being read */
 	json_object *items;			/* the page's items */
@@ -115,6 +121,8 @@ static bool fetch_page(DdbScanState *st);
 static void append_names_values(StringInfo buf, DdbScanState *st, const char **exprs,
 								int nexprs, char **value_json);
 static void note_capacity(DdbScanState *st, json_object *resp);
+static List *array_values(Datum array, Oid elemtype);
+static char *request_common(DdbScanState *st);
 static void operation_context(void *arg);
 
 void
@@ -226,6 +234,90 @@ append_names_values(StringInfo buf, DdbScanState *st, const char **exprs, int ne
 }
 
 /*
+ * The distinct attribute values of an array of keys, in order: NULLs and
+ * values DynamoDB cannot hold are left out (no item has them), and a key
+ * is asked for once (BatchGetItem refuses a key twice).
+ */
+static List *
+array_values(Datum array, Oid elemtype)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(array);
+	DdbValueKind kind = ddb_value_kind_of_type(elemtype);
+	int16		elmlen;
+	bool		elmbyval;
+	char		elmalign;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	List	   *out = NIL;
+
+	get_typlenbyvalalign(elemtype, &elmlen, &elmbyval, &elmalign);
+	deconstruct_array(arr, elemtype, elmlen, elmbyval, elmalign, &elems, &nulls, &n);
+	for (int i = 0; i < n; i++)
+	{
+		StringInfoData av;
+		ListCell   *lc;
+		bool		dup = false;
+
+		if (nulls[i])
+			continue;
+		initStringInfo(&av);
+		if (!ddb_append_value(&av, kind, elemtype, elems[i]))
+			continue;
+		foreach(lc, out)
+		{
+			if (strcmp(lfirst(lc), av.data) == 0)
+			{
+				dup = true;
+				break;
+			}
+		}
+		if (!dup)
+			out = lappend(out, av.data);
+	}
+	return out;
+}
+
+/* The JSON members every request of an execution carries. */
+static char *
+request_common(DdbScanState *st)
+{
+	const char **exprs = st->exprs;
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	if (st->op == DDB_SCAN || st->op == DDB_QUERY)
+	{
+		if (exprs[0])
+		{
+			appendStringInfoString(&buf, ",\"KeyConditionExpression\":");
+			ddb_append_json_string(&buf, exprs[0]);
+		}
+		if (exprs[1])
+		{
+			appendStringInfoString(&buf, ",\"FilterExpression\":");
+			ddb_append_json_string(&buf, exprs[1]);
+		}
+		if (exprs[2])
+		{
+			appendStringInfoString(&buf, ",\"ProjectionExpression\":");
+			ddb_append_json_string(&buf, exprs[2]);
+		}
+		append_names_values(&buf, st, exprs, 3, st->value_json);
+	}
+	else if (exprs[2])
+	{
+		/* GetItem, BatchGetItem: the names of the projection only */
+		appendStringInfoString(&buf, ",\"ProjectionExpression\":");
+		ddb_append_json_string(&buf, exprs[2]);
+		append_names_values(&buf, st, &exprs[2], 1, st->value_json);
+	}
+	if (st->consistent_read)
+		appendStringInfoString(&buf, ",\"ConsistentRead\":true");
+	return buf.data;
+}
+
+/*
  * Compute the values and the parts of the requests of one execution (the
  * scan's first row, or the first after a rescan).
  */
@@ -258,6 +350,8 @@ start_execution(ForeignScanState *node, DdbScanState *st)
 	st->batch_keys = NIL;
 	st->get_key = NULL;
 	st->segment = -1;
+	st->multi_query = false;
+	st->query_keys = NIL;
 
 	value_json = palloc0(sizeof(char *) * (nvalues + 1));
 	foreach(lc, st->value_states)
@@ -273,6 +367,7 @@ start_execution(ForeignScanState *node, DdbScanState *st)
 
 		if (role == DDB_ROLE_PARTITION_KEYS)
 		{
+			st->pk_index = i;
 			if (!isnull)
 			{
 				pk_array = value;
@@ -320,39 +415,21 @@ start_execution(ForeignScanState *node, DdbScanState *st)
 	exprs[1] = filter_ok && st->filter[0] ? st->filter : NULL;
 	exprs[2] = st->projection[0] ? st->projection : NULL;
 
-	initStringInfo(&buf);
-	if (st->op == DDB_SCAN || st->op == DDB_QUERY)
+	st->exprs[0] = exprs[0];
+	st->exprs[1] = exprs[1];
+	st->exprs[2] = exprs[2];
+	st->value_json = value_json;
+	if (st->op == DDB_QUERY && pk_array != (Datum) 0)
 	{
-		if (exprs[0])
-		{
-			appendStringInfoString(&buf, ",\"KeyConditionExpression\":");
-			ddb_append_json_string(&buf, exprs[0]);
-		}
-		if (exprs[1])
-		{
-			appendStringInfoString(&buf, ",\"FilterExpression\":");
-			ddb_append_json_string(&buf, exprs[1]);
-		}
+		/* a Query for each key: common is made for each in fetch_page */
+		st->multi_query = true;
+		st->query_keys = array_values(pk_array, pk_array_type);
+		if (st->query_keys == NIL)
+			st->done = true;
+		MemoryContextSwitchTo(old);
+		return;
 	}
-	if (exprs[2])
-	{
-		appendStringInfoString(&buf, ",\"ProjectionExpression\":");
-		ddb_append_json_string(&buf, exprs[2]);
-	}
-	append_names_values(&buf, st, exprs,
-						(st->op == DDB_SCAN || st->op == DDB_QUERY) ? 3 : 0,
-						value_json);
-	if (st->op != DDB_SCAN && st->op != DDB_QUERY && exprs[2])
-	{
-		/* GetItem, BatchGetItem: the names of the projection only */
-		resetStringInfo(&buf);
-		appendStringInfoString(&buf, ",\"ProjectionExpression\":");
-		ddb_append_json_string(&buf, exprs[2]);
-		append_names_values(&buf, st, &exprs[2], 1, value_json);
-	}
-	if (st->consistent_read)
-		appendStringInfoString(&buf, ",\"ConsistentRead\":true");
-	st->common = buf.data;
+	st->common = request_common(st);
 
 	if (st->op == DDB_GET_ITEM || st->op == DDB_BATCH_GET_ITEM)
 	{
@@ -377,47 +454,16 @@ start_execution(ForeignScanState *node, DdbScanState *st)
 		}
 		else
 		{
-			ArrayType  *arr = DatumGetArrayTypeP(pk_array);
-			int16		elmlen;
-			bool		elmbyval;
-			char		elmalign;
-			Datum	   *elems;
-			bool	   *nulls;
-			int			n;
-			DdbValueKind kind = ddb_value_kind_of_type(pk_array_type);
-			List	   *seen = NIL;
+			ListCell   *lc2;
 
-			get_typlenbyvalalign(pk_array_type, &elmlen, &elmbyval, &elmalign);
-			deconstruct_array(arr, pk_array_type, elmlen, elmbyval, elmalign,
-							  &elems, &nulls, &n);
-			for (int i = 0; i < n; i++)
+			foreach(lc2, array_values(pk_array, pk_array_type))
 			{
-				StringInfoData av;
 				StringInfoData key;
-				ListCell   *lc2;
-				bool		dup = false;
 
-				if (nulls[i])
-					continue;
-				initStringInfo(&av);
-				if (!ddb_append_value(&av, kind, pk_array_type, elems[i]))
-					continue;
-				/* DynamoDB refuses a key twice in one call */
-				foreach(lc2, seen)
-				{
-					if (strcmp(lfirst(lc2), av.data) == 0)
-					{
-						dup = true;
-						break;
-					}
-				}
-				if (dup)
-					continue;
-				seen = lappend(seen, av.data);
 				initStringInfo(&key);
 				appendStringInfoChar(&key, '{');
 				ddb_append_json_string(&key, pk_name);
-				appendStringInfo(&key, ":%s", av.data);
+				appendStringInfo(&key, ":%s", (char *) lfirst(lc2));
 				if (sk_name && sk_value)
 				{
 					appendStringInfoChar(&key, ',');
@@ -529,6 +575,21 @@ fetch_page(DdbScanState *st)
 		}
 	}
 
+	/* the next partition key of a Query for each, when the last is read */
+	if (st->multi_query && st->start_key == NULL)
+	{
+		if (st->query_keys == NIL)
+		{
+			st->done = true;
+			return false;
+		}
+		st->value_json[st->pk_index] = linitial(st->query_keys);
+		st->query_keys = list_delete_first(st->query_keys);
+		old = MemoryContextSwitchTo(st->exec_cxt);
+		st->common = request_common(st);
+		MemoryContextSwitchTo(old);
+	}
+
 	MemoryContextReset(st->page_cxt);
 	old = MemoryContextSwitchTo(st->page_cxt);
 	oc.operation = operation;
@@ -573,7 +634,8 @@ fetch_page(DdbScanState *st)
 					? pstrdup(json_object_to_json_string_ext(last, JSON_C_TO_STRING_PLAIN))
 					: NULL;
 				MemoryContextSwitchTo(st->page_cxt);
-				if (st->start_key == NULL && !(st->segments > 1 && st->op == DDB_SCAN))
+				if (st->start_key == NULL && !(st->segments > 1 && st->op == DDB_SCAN) &&
+					!(st->multi_query && st->query_keys != NIL))
 					st->done = true;
 			}
 			break;

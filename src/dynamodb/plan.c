@@ -13,7 +13,8 @@
  *	  key's equality when there is a sort key: up to 100 keys a call;
  *	- Query: equality on the partition key, with at most one lower and one
  *	  upper bound on the sort key (=, <, <=, >, >=, BETWEEN) or a prefix
- *	  (LIKE 'abc%' as begins_with);
+ *	  (LIKE 'abc%' as begins_with); for a list of partition keys on a table
+ *	  with a sort key, one Query a key;
  *	- Scan otherwise, split into TotalSegments segments when parallel.
  * A join with another relation on the partition key is a parameterized
  * scan: each outer row is one GetItem (or one Query for a table with a
@@ -383,10 +384,11 @@ estimate(PlannerInfo *root, RelOptInfo *baserel, DdbRelInfo *info, KeyPlan *kp,
 			{
 				/* the items the key conditions select */
 				double		bytes;
+				double		keys = kp->pk->any ? array_keys(kp->pk->value) : 1;
 
 				items = Max(rows, 1.0);
 				bytes = items * info->item_bytes;
-				requests = 1 + floor(bytes / DDB_PAGE_BYTES);
+				requests = keys + floor(bytes / DDB_PAGE_BYTES);
 				units = Max(ceil(bytes / 4096.0), 1.0) * unit;
 				break;
 			}
@@ -656,6 +658,12 @@ plan_keys(PlannerInfo *root, RelOptInfo *baserel, DdbRelInfo *info, List *clause
 	else if (pk_any && (info->table->sort_key == NULL || kp.sk_eq))
 	{
 		kp.op = DDB_BATCH_GET_ITEM;
+		kp.pk = pk_any;
+	}
+	else if (pk_any)
+	{
+		/* one Query for each partition key of the list */
+		kp.op = DDB_QUERY;
 		kp.pk = pk_any;
 	}
 	if (kp.op != DDB_QUERY && kp.op != DDB_GET_ITEM && kp.op != DDB_BATCH_GET_ITEM)
@@ -1037,7 +1045,8 @@ ddbGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 
 		appendStringInfo(&keycond, "#n%d = :v%d", n,
 						 value_ref(&cxt, kp.pk->value, ddb_value_kind_of_type(kp.pk->valuetype),
-								   DDB_ROLE_KEY_CONDITION));
+								   kp.pk->any ? DDB_ROLE_PARTITION_KEYS
+								   : DDB_ROLE_KEY_CONDITION));
 		if (kp.sk_eq)
 			appendStringInfo(&sortcond, "#n%d = :v%d", s,
 							 value_ref(&cxt, kp.sk_eq->value,
@@ -1210,8 +1219,12 @@ ddbExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	const char *projection = strVal(list_nth(priv, DdbPrivateProjection));
 	int			segments = intVal(list_nth(priv, DdbPrivateSegments));
 
-	ExplainPropertyText("DynamoDB", psprintf("%s %s", ddb_operation_name(op),
-											 strVal(list_nth(priv, DdbPrivateTable))), es);
+	ExplainPropertyText("DynamoDB", psprintf("%s %s%s", ddb_operation_name(op),
+											 strVal(list_nth(priv, DdbPrivateTable)),
+											 op == DDB_QUERY &&
+											 list_member_int(list_nth(priv, DdbPrivateValueRoles),
+															 DDB_ROLE_PARTITION_KEYS)
+											 ? ", one for each partition key" : ""), es);
 	if (*keycond)
 		ExplainPropertyText("Key Condition",
 							*sortcond ? with_names(psprintf("%s AND %s", keycond, sortcond), names)

@@ -135,7 +135,9 @@ KEY_CONDS = [
     "p = 'c08' AND n >= 7", "p = 'c09' AND n BETWEEN 3 AND 9",
     "p = 'c09' AND n > 2 AND n < 12", "p = 'c09' AND n < 'NaN'", "p = 'c09' AND n = 'NaN'",
     "p = 'c10' AND n > 1e40", "p = 'c10' AND n < 123456789012345678901234567890123456789012",
-    "p IN ('c11', 'c12') AND n = 4", "n = 6", "n > 13", "p > 'c17'", "p LIKE 'c1%'",
+    "p IN ('c11', 'c12') AND n = 4", "p IN ('c02', 'c03', 'c02') AND n = 2.5",
+    "p IN ('c01', 'c02') AND n > 7", "p = ANY(ARRAY['c04', NULL, 'c05', 'c04']) AND n <= 3",
+    "p IN ('c13', 'zz', '') AND n BETWEEN 2 AND 6", "n = 6", "n > 13", "p > 'c17'", "p LIKE 'c1%'",
     "p = 'c03' AND p = 'c04'", "",
 ]
 

@@ -159,6 +159,11 @@ def test_query_sort_key_conditions(setup):
     # the whole key: GetItem
     assert "GetItem LiveEvents" in explain(base + "at = '2024-02-01'")
     assert [r[0] for r in q(base + "at = '2024-02-01'")] == ["2024-02-01"]
+    # a list of partition keys: a Query for each
+    sql = ("SELECT customer, at FROM live.events WHERE customer IN ('alice', 'bob', 'carol') "
+           "AND at > '2024-03-01' ORDER BY 1, 2")
+    assert "Query LiveEvents, one for each partition key" in explain(sql)
+    assert q(sql) == [("alice", "2025-01-01"), ("bob", "2025-01-01")]
     # no partition key: Scan
     assert "DynamoDB: Scan LiveEvents" in explain("SELECT * FROM live.events WHERE at > '2024'")
 
