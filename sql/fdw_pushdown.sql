@@ -192,6 +192,17 @@ SELECT DISTINCT new_state FROM audit ORDER BY 1 DESC NULLS LAST LIMIT 2 OFFSET 1
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT order_id, count(*) FROM audit GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 3;
 SELECT order_id, count(*) FROM audit GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 3;
+-- DISTINCT ON as the first row of a row_number() window, where every output
+-- column is a sort key (any row of a tie gives the same answer)
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT DISTINCT ON (order_id) order_id, event_time FROM audit
+ WHERE qty > 5 ORDER BY order_id, event_time DESC LIMIT 4;
+SELECT DISTINCT ON (order_id) order_id, event_time FROM audit
+ WHERE qty > 5 ORDER BY order_id, event_time DESC LIMIT 4;
+-- new_state is not a sort key: PostgreSQL may keep any row of a tie, local
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT DISTINCT ON (order_id) order_id, new_state FROM audit
+ ORDER BY order_id, event_time DESC;
 
 -- aggregates with GROUP BY and HAVING
 EXPLAIN (VERBOSE, COSTS OFF)

@@ -3159,6 +3159,35 @@ deparse_from(RelOptInfo *rel, deparse_expr_cxt *cxt)
 	}
 }
 
+/* " ORDER BY" and the pathkeys, NULLS FIRST or LAST spelled out */
+static void
+deparse_order_by(PlannerInfo *root, List *pathkeys, bool has_final_sort,
+				 RelOptInfo *rel, deparse_expr_cxt *cxt)
+{
+	const char *sep = " ORDER BY ";
+	ListCell   *lc;
+
+	foreach(lc, pathkeys)
+	{
+		PathKey    *pk = (PathKey *) lfirst(lc);
+		Expr	   *em_expr;
+
+		if (has_final_sort)
+			em_expr = audit_find_sort_expr(root, pk->pk_eclass, rel);
+		else
+			em_expr = audit_find_em_expr_for_rel(pk->pk_eclass, rel);
+		if (em_expr == NULL)
+			elog(ERROR, "could not find pathkey item to sort");
+		appendStringInfoString(cxt->buf, sep);
+		sep = ", ";
+		deparse_expr(em_expr, cxt);
+		appendStringInfoString(cxt->buf, pk->pk_strategy == BTLessStrategyNumber
+							   ? " ASC" : " DESC");
+		appendStringInfoString(cxt->buf, pk->pk_nulls_first
+							   ? " NULLS FIRST" : " NULLS LAST");
+	}
+}
+
 /*
  * The Athena SQL of a ForeignScan of rel:
  *
@@ -3230,7 +3259,8 @@ audit_deparse_select(PlannerInfo *root, RelOptInfo *rel, List *tlist,
 	*partitioning = cxt.partitioning;
 
 	appendStringInfoString(&buf, "SELECT ");
-	if (IS_UPPER_REL(query_rel) && qinfo->is_distinct)
+	if (IS_UPPER_REL(query_rel) && qinfo->is_distinct &&
+		qinfo->distinct_on_keys == NIL)
 		appendStringInfoString(&buf, "DISTINCT ");
 	if (tlist == NIL && IS_SIMPLE_REL(rel))
 	{
@@ -3268,6 +3298,26 @@ audit_deparse_select(PlannerInfo *root, RelOptInfo *rel, List *tlist,
 	}
 
 	appendStringInfoString(&buf, " FROM ");
+	if (IS_UPPER_REL(query_rel) && qinfo->distinct_on_keys != NIL)
+	{
+		/*
+		 * DISTINCT ON: the first row of each partition.  The inner query
+		 * keeps every column under its own name, so the expressions above
+		 * read as they would over the table.
+		 */
+		const char *sep = "";
+
+		appendStringInfoString(&buf, "(SELECT *, row_number() OVER (PARTITION BY ");
+		foreach(lc, qinfo->distinct_on_keys)
+		{
+			appendStringInfoString(&buf, sep);
+			sep = ", ";
+			deparse_expr((Expr *) lfirst(lc), &cxt);
+		}
+		if (qinfo->distinct_on_order != NIL)
+			deparse_order_by(root, qinfo->distinct_on_order, true, scanrel, &cxt);
+		appendStringInfoString(&buf, ") AS \"audit_fdw_rn\" FROM ");
+	}
 	deparse_from(scanrel, &cxt);
 
 	/* WHERE: the scan's conditions (and partition pruning) */
@@ -3309,6 +3359,9 @@ audit_deparse_select(PlannerInfo *root, RelOptInfo *rel, List *tlist,
 		}
 	}
 
+	if (IS_UPPER_REL(query_rel) && qinfo->distinct_on_keys != NIL)
+		appendStringInfoString(&buf, ") \"audit_fdw_first\" WHERE \"audit_fdw_rn\" = 1");
+
 	/* GROUP BY and HAVING */
 	if (IS_UPPER_REL(query_rel) && !qinfo->is_distinct)
 	{
@@ -3338,29 +3391,7 @@ audit_deparse_select(PlannerInfo *root, RelOptInfo *rel, List *tlist,
 
 	/* ORDER BY */
 	if (pathkeys != NIL)
-	{
-		const char *sep = " ORDER BY ";
-
-		foreach(lc, pathkeys)
-		{
-			PathKey    *pk = (PathKey *) lfirst(lc);
-			Expr	   *em_expr;
-
-			if (has_final_sort)
-				em_expr = audit_find_sort_expr(root, pk->pk_eclass, query_rel);
-			else
-				em_expr = audit_find_em_expr_for_rel(pk->pk_eclass, query_rel);
-			if (em_expr == NULL)
-				elog(ERROR, "could not find pathkey item to sort");
-			appendStringInfoString(&buf, sep);
-			sep = ", ";
-			deparse_expr(em_expr, &cxt);
-			appendStringInfoString(&buf, pk->pk_strategy == BTLessStrategyNumber
-								   ? " ASC" : " DESC");
-			appendStringInfoString(&buf, pk->pk_nulls_first
-								   ? " NULLS FIRST" : " NULLS LAST");
-		}
-	}
+		deparse_order_by(root, pathkeys, has_final_sort, query_rel, &cxt);
 
 	/*
 	 * OFFSET and LIMIT (Trino's order): constants, or values known at

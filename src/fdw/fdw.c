@@ -1014,7 +1014,85 @@ add_grouping_paths(PlannerInfo *root, RelOptInfo *input_rel,
 }
 
 /*
- * SELECT DISTINCT of a scan or join: every output column a key.
+ * Whether Athena gives DISTINCT ON's answer exactly.  Trino has no
+ * DISTINCT ON; it ships as the first row of a row_number() window
+ * partitioned by the DISTINCT ON keys and ordered by the rest of the ORDER
+ * BY (the partitioned top-N form Trino plans as such: Presto's release
+ * notes 0.110, "WHERE rn <= 5" over row_number() OVER (PARTITION BY ...)).  PostgreSQL keeps any one of the rows that tie on every sort key,
+ * so this is exact only where each output column is a sort key (or a
+ * DISTINCT ON key): then the tied rows give the same output.  One foreign
+ * table (the window's columns are its own), every key sortable in Athena.
+ */
+static bool
+distinct_on_is_exact(PlannerInfo *root, RelOptInfo *input_rel, PathTarget *target)
+{
+	ListCell   *lc;
+
+	/* (keys equal to constants have no pathkey: all of them, one row) */
+	if (!IS_SIMPLE_REL(input_rel) || root->sort_pathkeys == NIL ||
+		root->distinct_pathkeys == NIL ||
+		!query_pathkeys_ok(root, input_rel, root->sort_pathkeys))
+		return false;
+	foreach(lc, root->distinct_pathkeys)
+	{
+		PathKey    *pk = (PathKey *) lfirst(lc);
+		Expr	   *key = audit_find_sort_expr(root, pk->pk_eclass, input_rel);
+
+		if (key == NULL || !is_groupable_expr(root, input_rel, key))
+			return false;
+	}
+	foreach(lc, target->exprs)
+	{
+		Expr	   *expr = (Expr *) lfirst(lc);
+		ListCell   *pc;
+		bool		found = false;
+
+		foreach(pc, root->sort_pathkeys)
+		{
+			EquivalenceClass *ec = ((PathKey *) lfirst(pc))->pk_eclass;
+			ListCell   *mc;
+
+			foreach(mc, ec->ec_members)
+			{
+				EquivalenceMember *em = (EquivalenceMember *) lfirst(mc);
+
+				if (equal(em->em_expr, expr))
+					found = true;
+			}
+		}
+		if (!found || !is_groupable_expr(root, input_rel, expr))
+			return false;
+	}
+	return true;
+}
+
+/* DISTINCT ON's window: its partition keys and its order */
+static void
+distinct_on_window(PlannerInfo *root, RelOptInfo *input_rel,
+				   AuditFdwRelationInfo *fpinfo)
+{
+	ListCell   *lc;
+
+	foreach(lc, root->distinct_pathkeys)
+	{
+		PathKey    *pk = (PathKey *) lfirst(lc);
+
+		fpinfo->distinct_on_keys =
+			lappend(fpinfo->distinct_on_keys,
+					audit_find_sort_expr(root, pk->pk_eclass, input_rel));
+	}
+	foreach(lc, root->sort_pathkeys)
+	{
+		PathKey    *pk = (PathKey *) lfirst(lc);
+
+		if (!list_member_ptr(root->distinct_pathkeys, pk))
+			fpinfo->distinct_on_order = lappend(fpinfo->distinct_on_order, pk);
+	}
+}
+
+/*
+ * SELECT DISTINCT of a scan or join: every output column a key.  SELECT
+ * DISTINCT ON where exact (above).
  */
 static void
 add_distinct_paths(PlannerInfo *root, RelOptInfo *input_rel,
@@ -1031,17 +1109,22 @@ add_distinct_paths(PlannerInfo *root, RelOptInfo *input_rel,
 	Cost		startup_cost,
 				total_cost;
 
-	if (query->hasDistinctOn || query->distinctClause == NIL ||
+	if (query->distinctClause == NIL ||
 		IS_UPPER_REL(input_rel) || ifpinfo->local_conds != NIL ||
 		query->hasAggs || query->groupClause != NIL || query->hasWindowFuncs)
 		return;
-	if (list_length(query->distinctClause) != list_length(target->exprs))
+	if (query->hasDistinctOn)
 	{
-		return;
+		if (!distinct_on_is_exact(root, input_rel, target))
+			return;
 	}
+	else if (list_length(query->distinctClause) != list_length(target->exprs))
+		return;
 
 	fpinfo = new_upper_fpinfo(input_rel, UPPERREL_DISTINCT);
 	distinct_rel->fdw_private = fpinfo;
+	if (query->hasDistinctOn)
+		distinct_on_window(root, input_rel, fpinfo);
 
 	foreach(lc, target->exprs)
 	{

@@ -137,6 +137,9 @@ typedef struct AuditFdwRelationInfo
 	UpperRelationKind stage;
 	List	   *grouped_tlist;	/* target list of a grouped relation */
 	bool		is_distinct;	/* SELECT DISTINCT */
+	/* DISTINCT ON: the first row of each partition by these keys, in order */
+	List	   *distinct_on_keys;	/* of Expr: PARTITION BY */
+	List	   *distinct_on_order;	/* of PathKey: the window's ORDER BY */
 
 	/* the relations covered (upper relations: the input's) */
 	Relids		scan_relids;
