@@ -335,3 +335,30 @@ def test_names_and_values_never_become_expression_text(setup, emulator):
             assert {"S": odd} in body["ExpressionAttributeValues"].values()
         finally:
             cur.execute("DROP FOREIGN TABLE live.odd")
+
+
+def test_parallel_scan_by_segments(setup, emulator):
+    """A parallel plan: the processes of a Gather take the Scan's segments
+    (Segment/TotalSegments) in turn; every item comes once, and EXPLAIN
+    ANALYZE adds up every process's requests and capacity."""
+    ddb = setup
+    replace_table(ddb, "LiveMany", ("k", "S"))
+    put_items(ddb, "LiveMany", [{"k": "k%04d" % i, "v": D(i)} for i in range(600)])
+    with connect() as conn, conn.cursor() as cur:
+        cur.execute(f"""CREATE FOREIGN TABLE live.many (k text, v numeric)
+                        SERVER {SERVER} OPTIONS (dynamodb_table 'LiveMany', scan_segments '3')""")
+        try:
+            cur.execute("SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; "
+                        "SET max_parallel_workers_per_gather = 2")
+            sql = "SELECT count(*), count(DISTINCT k), sum(v) FROM live.many"
+            cur.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + sql)
+            plan = "\n".join(r[0] for r in cur.fetchall())
+            assert "Gather" in plan and "Total Segments: 3" in plan, plan
+            assert "DynamoDB Requests: 3" in plan and "Items Read: 600" in plan, plan
+            mark = emulator.mark()
+            cur.execute(sql)
+            assert cur.fetchone() == (600, 600, sum(range(600)))
+            segments = sorted(r["input"]["Segment"] for r in calls(emulator, "Scan", mark))
+            assert segments == [0, 1, 2], segments
+        finally:
+            cur.execute("DROP FOREIGN TABLE live.many")
