@@ -35,6 +35,15 @@
 #include "pump/pump.h"
 
 static char *get_text(int row, int col, MemoryContext cxt);
+static int	execute_kept(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
+						 Datum *values, const char *nulls, bool read_only, long tcount);
+/* the plans of the statements of every pass and batch (execute_kept) */
+static SPIPlanPtr pipeline_plan = NULL;
+static SPIPlanPtr shards_plan = NULL;
+static SPIPlanPtr advance_plan = NULL;
+static SPIPlanPtr polls_plan = NULL;
+static SPIPlanPtr mark_sent_plan = NULL;
+
 static void poll_stats(ShardReader *shard, Datum *calls, Datum *throttled,
 					   Datum *per_second, char *per_second_null,
 					   Datum *per_call, char *per_call_null);
@@ -71,6 +80,27 @@ poll_stats(ShardReader *shard, Datum *calls, Datum *throttled, Datum *per_second
 	shard->window_records = 0;
 	shard->stats_since = now;
 	shard->stats_written = now;
+}
+
+/*
+ * Runs one of the statements a reader runs on every pass or batch through
+ * a plan prepared at its first use and kept for the process's life (the
+ * plan cache plans it again after DDL on the tables), not parsed and
+ * planned on every call.  Under SPI_connect.
+ */
+static int
+execute_kept(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes, Datum *values,
+			 const char *nulls, bool read_only, long tcount)
+{
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, nargs, argtypes);
+
+		if (p == NULL || SPI_keepplan(p) != 0)
+			elog(ERROR, "preparing \"%s\" failed: %s", sql, SPI_result_code_string(SPI_result));
+		*plan = p;
+	}
+	return SPI_execute_plan(*plan, values, nulls, read_only, tcount);
 }
 
 /* A transaction with SPI connected, for the pump's own statements. */
@@ -114,11 +144,11 @@ checkpoint_read_pipeline(const char *name, MemoryContext cxt)
 
 	checkpoint_begin("reading audit_fdw.pipeline");
 	values[0] = CStringGetTextDatum(name);
-	if (SPI_execute_with_args("SELECT name, server_name, owner, source_table, stream_arn, "
-							  "delivery_stream, starting_position, batch_size, "
-							  "max_batching_window, on_trimmed_gap, state, created_at, health, generation "
-							  "FROM audit_fdw.pipeline WHERE name = $1",
-							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+	if (execute_kept(&pipeline_plan, "SELECT name, server_name, owner, source_table, stream_arn, "
+					 "delivery_stream, starting_position, batch_size, "
+					 "max_batching_window, on_trimmed_gap, state, created_at, health, generation "
+					 "FROM audit_fdw.pipeline WHERE name = $1",
+					 1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "reading audit_fdw.pipeline failed");
 	if (SPI_processed == 1)
 	{
@@ -170,10 +200,10 @@ checkpoint_read_shards(const char *pipeline, MemoryContext cxt)
 
 	checkpoint_begin("reading audit_fdw.checkpoint");
 	values[0] = CStringGetTextDatum(pipeline);
-	if (SPI_execute_with_args("SELECT shard_id, parent_shard_id, state, initial, sequence_number, skip_gap, "
-							  "sent_sequence_number, health "
-							  "FROM audit_fdw.checkpoint WHERE pipeline = $1 ORDER BY shard_id",
-							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+	if (execute_kept(&shards_plan, "SELECT shard_id, parent_shard_id, state, initial, sequence_number, skip_gap, "
+					 "sent_sequence_number, health "
+					 "FROM audit_fdw.checkpoint WHERE pipeline = $1 ORDER BY shard_id",
+					 1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading audit_fdw.checkpoint failed");
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -401,24 +431,24 @@ checkpoint_advance(PumpWorker *w, ShardReader *shard, bool drained)
 	values[10] = Int64GetDatum(shard->resent);
 	poll_stats(shard, &values[11], &values[12], &values[13], &nulls[13], &values[14], &nulls[14]);
 
-	if (SPI_execute_with_args("UPDATE audit_fdw.checkpoint SET "
-							  "sequence_number = COALESCE($3, sequence_number), "
-							  "records_read = records_read + $4, "
-							  "records_delivered = records_delivered + $5, "
-							  "records_retried = records_retried + $6, "
-							  "records_dead_lettered = records_dead_lettered + $7, "
-							  "records_resent = records_resent + $11, "
-							  "last_record_time = COALESCE($8, last_record_time), "
-							  "lag_seconds = CASE WHEN $10 THEN NULL ELSE COALESCE($9, lag_seconds) END, "
-							  "state = CASE WHEN $10 THEN 'drained' ELSE state END, "
-							  "oldest_unacknowledged_time = NULL, "
-							  "get_records_calls = get_records_calls + $12, "
-							  "get_records_throttled = get_records_throttled + $13, "
-							  "get_records_per_second = COALESCE($14, get_records_per_second), "
-							  "records_per_call = COALESCE($15, records_per_call), "
-							  "updated_at = pg_catalog.now() "
-							  "WHERE pipeline = $1 AND shard_id = $2",
-							  15, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
+	if (execute_kept(&advance_plan, "UPDATE audit_fdw.checkpoint SET "
+					 "sequence_number = COALESCE($3, sequence_number), "
+					 "records_read = records_read + $4, "
+					 "records_delivered = records_delivered + $5, "
+					 "records_retried = records_retried + $6, "
+					 "records_dead_lettered = records_dead_lettered + $7, "
+					 "records_resent = records_resent + $11, "
+					 "last_record_time = COALESCE($8, last_record_time), "
+					 "lag_seconds = CASE WHEN $10 THEN NULL ELSE COALESCE($9, lag_seconds) END, "
+					 "state = CASE WHEN $10 THEN 'drained' ELSE state END, "
+					 "oldest_unacknowledged_time = NULL, "
+					 "get_records_calls = get_records_calls + $12, "
+					 "get_records_throttled = get_records_throttled + $13, "
+					 "get_records_per_second = COALESCE($14, get_records_per_second), "
+					 "records_per_call = COALESCE($15, records_per_call), "
+					 "updated_at = pg_catalog.now() "
+					 "WHERE pipeline = $1 AND shard_id = $2",
+					 15, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "writing audit_fdw.checkpoint failed");
 	updated = (SPI_processed == 1);
 
@@ -445,15 +475,15 @@ checkpoint_report_polls(PumpWorker *w, ShardReader *shard, bool lag_zero)
 	values[1] = CStringGetTextDatum(shard->shard_id);
 	values[2] = BoolGetDatum(lag_zero);
 	poll_stats(shard, &values[3], &values[4], &values[5], &nulls[5], &values[6], &nulls[6]);
-	if (SPI_execute_with_args("UPDATE audit_fdw.checkpoint SET "
-							  "lag_seconds = CASE WHEN $3 THEN 0 ELSE lag_seconds END, "
-							  "get_records_calls = get_records_calls + $4, "
-							  "get_records_throttled = get_records_throttled + $5, "
-							  "get_records_per_second = COALESCE($6, get_records_per_second), "
-							  "records_per_call = COALESCE($7, records_per_call), "
-							  "updated_at = pg_catalog.now() "
-							  "WHERE pipeline = $1 AND shard_id = $2",
-							  7, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
+	if (execute_kept(&polls_plan, "UPDATE audit_fdw.checkpoint SET "
+					 "lag_seconds = CASE WHEN $3 THEN 0 ELSE lag_seconds END, "
+					 "get_records_calls = get_records_calls + $4, "
+					 "get_records_throttled = get_records_throttled + $5, "
+					 "get_records_per_second = COALESCE($6, get_records_per_second), "
+					 "records_per_call = COALESCE($7, records_per_call), "
+					 "updated_at = pg_catalog.now() "
+					 "WHERE pipeline = $1 AND shard_id = $2",
+					 7, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "writing audit_fdw.checkpoint failed");
 	checkpoint_end();
 }
@@ -489,10 +519,10 @@ checkpoint_mark_sent(PumpWorker *w, ShardReader *shard)
 		values[3] = TimestampTzGetDatum((TimestampTz) ((oldest - ((POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY)) * USECS_PER_SEC));
 	else
 		nulls[3] = 'n';
-	if (SPI_execute_with_args("UPDATE audit_fdw.checkpoint SET sent_sequence_number = $3, "
-							  "oldest_unacknowledged_time = COALESCE($4, pg_catalog.now()) "
-							  "WHERE pipeline = $1 AND shard_id = $2",
-							  4, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
+	if (execute_kept(&mark_sent_plan, "UPDATE audit_fdw.checkpoint SET sent_sequence_number = $3, "
+					 "oldest_unacknowledged_time = COALESCE($4, pg_catalog.now()) "
+					 "WHERE pipeline = $1 AND shard_id = $2",
+					 4, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "writing audit_fdw.checkpoint failed");
 	checkpoint_end();
 	old = MemoryContextSwitchTo(GetMemoryChunkContext(shard));
