@@ -142,7 +142,8 @@ RESET plan_cache_mode;
 DEALLOCATE history;
 -- a timestamp against timestamptz: converted in the session's time zone at
 -- executor start, as PostgreSQL compares them, and sent as UTC (the same
--- count as the timestamptz bound in New York above)
+-- count as the timestamptz bound in New York above); it prunes partitions
+-- as that bound does
 SET TimeZone = 'America/New_York';
 PREPARE since(timestamp) AS SELECT count(*) FROM audit WHERE event_time >= $1;
 SET plan_cache_mode = force_generic_plan;

@@ -1403,6 +1403,19 @@ classify_comparison(Oid opno, Node *left, Node *right, Oid inputcollid,
 	return classify(left, cxt, false) && classify(right, cxt, false);
 }
 
+/*
+ * A timestamp or date as the timestamptz PostgreSQL compares it as: its
+ * conversion in the session's time zone, computed at executor start.
+ */
+Expr *
+audit_as_timestamptz(Expr *value)
+{
+	return (Expr *) makeFuncExpr(exprType((Node *) value) == DATEOID
+								 ? F_TIMESTAMPTZ_DATE : F_TIMESTAMPTZ_TIMESTAMP,
+								 TIMESTAMPTZOID, list_make1(value),
+								 InvalidOid, InvalidOid, COERCE_EXPLICIT_CAST);
+}
+
 /* timestamp (or date) against timestamptz: the zone decides their order */
 static bool
 mixes_time_zones(Oid ltype, Oid rtype)
@@ -2396,10 +2409,7 @@ deparse_comparison(Node *left, Node *right, CmpKind kind, deparse_expr_cxt *cxt)
 	 * in the session's time zone, as PostgreSQL's cross-type comparison does
 	 */
 	if (value != NULL && mixes_time_zones(exprType(expr), exprType(value)))
-		value = (Node *) makeFuncExpr(exprType(value) == DATEOID
-									  ? F_TIMESTAMPTZ_DATE : F_TIMESTAMPTZ_TIMESTAMP,
-									  TIMESTAMPTZOID, list_make1(value),
-									  InvalidOid, InvalidOid, COERCE_EXPLICIT_CAST);
+		value = (Node *) audit_as_timestamptz((Expr *) value);
 
 	appendStringInfoChar(cxt->buf, '(');
 	if (value != NULL && is_timestamp_type(exprType(expr)) &&

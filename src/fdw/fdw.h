@@ -279,6 +279,7 @@ extern Expr *audit_find_em_expr_for_input_target(PlannerInfo *root,
 extern Expr *audit_find_sort_expr(PlannerInfo *root, EquivalenceClass *ec,
 								  RelOptInfo *input_rel);
 extern List *audit_build_tlist_to_deparse(RelOptInfo *foreignrel);
+extern Expr *audit_as_timestamptz(Expr *value);
 extern void audit_deparse_select(PlannerInfo *root, RelOptInfo *rel,
 								 List *tlist, List *remote_conds,
 								 List *pathkeys, bool has_final_sort,

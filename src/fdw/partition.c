@@ -55,6 +55,7 @@
 #include "parser/parsetree.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
@@ -82,15 +83,18 @@ is_event_time_var(Node *node, RelOptInfo *baserel, AttrNumber attnum)
 
 /*
  * A value known at executor start at the latest: a constant, a parameter
- * or a stable expression, of a timestamp type (the event time's).
+ * or a stable expression, of a timestamp type or date.
  */
 static bool
 is_bound_value(Node *node)
 {
 	Oid			type = exprType(node);
 
-	if (type != TIMESTAMPOID && type != TIMESTAMPTZOID)
+	if (type != TIMESTAMPOID && type != TIMESTAMPTZOID && type != DATEOID)
 		return false;
+	if (IsA(node, Const) && type == DATEOID)
+		return !((Const *) node)->constisnull &&
+			!DATE_NOT_FINITE(DatumGetDateADT(((Const *) node)->constvalue));
 	if (IsA(node, Const))
 		return !((Const *) node)->constisnull &&
 			!TIMESTAMP_NOT_FINITE(DatumGetTimestamp(((Const *) node)->constvalue));
@@ -154,8 +158,12 @@ audit_partition_bounds(PlannerInfo *root, RelOptInfo *baserel,
 		}
 		else
 			continue;
-		/* the same kind of timestamp: no time zone conversion involved */
-		if (exprType(value) != coltype || !is_bound_value(value))
+		if (!is_bound_value(value))
+			continue;
+		/* a timestamp or date against timestamptz: converted as the scan's */
+		if (coltype == TIMESTAMPTZOID && exprType(value) != TIMESTAMPTZOID)
+			value = (Node *) audit_as_timestamptz((Expr *) value);
+		else if (exprType(value) != coltype)
 			continue;
 		opname = get_opname(op->opno);
 		if (opname == NULL)
