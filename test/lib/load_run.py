@@ -103,8 +103,9 @@ def _parse_pgbench(text):
 
 
 def run_load(seconds=60, clients=16, writers=2, log_dir=None, during=None):
-    """during(env), when given, is called once the load is warm, while it
-    runs; what it returns is in the result as "during"."""
+    """during(env), when given, is called once the load is warm, in a thread
+    of its own while the load runs and is sampled; what it returns is in the
+    result as "during"."""
     emu = Emulator()
     log_dir = log_dir or os.path.join(os.environ.get("AUDIT_FDW_RUN_DIR", "/tmp"), "load")
     os.makedirs(log_dir, exist_ok=True)
@@ -156,7 +157,18 @@ def run_load(seconds=60, clients=16, writers=2, log_dir=None, during=None):
     for kind in ("backends", "workers"):
         for pid in pids(kind):
             first[pid] = (kind, rss_anon_kib(pid))
-    during_result = during(env) if during is not None else None
+    # during() runs beside the sampling, which must go on while it does (a
+    # probe can take as long as the load)
+    during_out = {}
+
+    def run_during():
+        try:
+            during_out["result"] = during(env)
+        except BaseException as e:      # re-raised below, in the caller's thread
+            during_out["error"] = e
+    prober = threading.Thread(target=run_during) if during is not None else None
+    if prober is not None:
+        prober.start()
     samples = []
     while bench.poll() is None:
         time.sleep(2)
@@ -165,6 +177,11 @@ def run_load(seconds=60, clients=16, writers=2, log_dir=None, during=None):
             for pid in pids(kind):
                 now[pid] = rss_anon_kib(pid)
         samples.append(now)
+    if prober is not None:
+        prober.join()
+        if "error" in during_out:
+            raise during_out["error"]
+    during_result = during_out.get("result")
     last = samples[-2] if len(samples) >= 2 else (samples[-1] if samples else {})
     stop.set()
     for t in threads:
