@@ -130,11 +130,16 @@ extern ForeignScan *ddbGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 extern void ddbExplainForeignScan(ForeignScanState *node, ExplainState *es);
 extern bool ddb_is_scan_plan(ForeignScan *plan);
 extern const char *ddb_operation_name(DdbOperation op);
+extern Expr *ddb_batch_keys_clause(PlannerInfo *root, RelOptInfo *baserel,
+								   OpExpr *op, bool outer_is_left);
+extern Path *ddb_batch_inner_path(PlannerInfo *root, RelOptInfo *baserel,
+								  Expr *keys_clause, double keys);
 
 /* in exec.c */
 extern void ddbBeginForeignScan(ForeignScanState *node, int eflags);
 extern TupleTableSlot *ddbIterateForeignScan(ForeignScanState *node);
 extern void ddbReScanForeignScan(ForeignScanState *node);
+extern void ddb_scan_set_batch_keys(ForeignScanState *node, Datum keys);
 extern void ddbEndForeignScan(ForeignScanState *node);
 extern void ddb_explain_analyze(ForeignScanState *node, ExplainState *es);
 extern void ddbShutdownForeignScan(ForeignScanState *node);

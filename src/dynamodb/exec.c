@@ -101,6 +101,8 @@ typedef struct DdbScanState
 	bool		multi_query;
 	List	   *query_keys;		/* each key's attribute value, not yet read */
 	int			pk_index;		/* the :v of the partition key */
+	bool		has_join_keys;	/* a batched join set join_keys */
+	Datum		join_keys;		/* its partition keys: an array */
 	char	  **value_json;		/* each :v's attribute value */
 	const char *exprs[3];		/* key condition, filter, projection sent */
 	char	   *start_key;		/* ExclusiveStartKey of the next page, or NULL */
@@ -368,6 +370,11 @@ start_execution(ForeignScanState *node, DdbScanState *st)
 		if (role == DDB_ROLE_PARTITION_KEYS)
 		{
 			st->pk_index = i;
+			if (st->has_join_keys)
+			{
+				value = st->join_keys;
+				isnull = false;
+			}
 			if (!isnull)
 			{
 				pk_array = value;
@@ -782,6 +789,20 @@ ddbReScanForeignScan(ForeignScanState *node)
 	st->nitems = st->next_item = 0;
 	st->items = NULL;
 	MemoryContextReset(st->page_cxt);
+}
+
+/*
+ * A batched join's keys for the next rescan: the array stands for the
+ * partition key's = ANY value (its NULL constant, ddb_batch_keys_clause).
+ * It must live until the rescan's rows are read.
+ */
+void
+ddb_scan_set_batch_keys(ForeignScanState *node, Datum keys)
+{
+	DdbScanState *st = node->fdw_state;
+
+	st->has_join_keys = true;
+	st->join_keys = keys;
 }
 
 void

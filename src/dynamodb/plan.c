@@ -18,7 +18,10 @@
  *	- Scan otherwise, split into TotalSegments segments when parallel.
  * A join with another relation on the partition key is a parameterized
  * scan: each outer row is one GetItem (or one Query for a table with a
- * sort key).  The key conditions must mean in DynamoDB what they mean in
+ * sort key); or, where it costs less, a batched join (fdw/batchjoin.c)
+ * whose inner scan is a BatchGetItem of the partition key = ANY(the keys
+ * of a batch of outer rows), set before each rescan
+ * (ddb_scan_set_batch_keys).  The key conditions must mean in DynamoDB what they mean in
  * PostgreSQL: S keys are text or varchar columns (ranges only under a
  * collation that orders by code point, as DynamoDB orders UTF-8 bytes;
  * equality only under a deterministic one), N keys integer or numeric
@@ -125,6 +128,7 @@ typedef struct KeyPlan
 	KeyCond    *sk_lower;		/* Query */
 	KeyCond    *sk_upper;
 	KeyCond    *sk_prefix;
+	double		keys;			/* a batched join's keys a rescan, or 0 */
 } KeyPlan;
 
 /* What the expressions of a scan are made of */
@@ -353,6 +357,68 @@ add_param_paths(PlannerInfo *root, RelOptInfo *baserel, DdbRelInfo *info)
 }
 
 /*
+ * The condition a batched join (fdw/batchjoin.c) adds to its inner scan
+ * for the join clause op (outer_is_left: the outer side is its left
+ * operand): the partition key = ANY(a NULL array of the outer side's type),
+ * whose value the join sets before each rescan (ddb_scan_set_batch_keys).
+ * NULL unless, with the relation's own conditions, it makes the scan one
+ * BatchGetItem (a table with a sort key needs that key's equality).
+ */
+Expr *
+ddb_batch_keys_clause(PlannerInfo *root, RelOptInfo *baserel, OpExpr *op,
+					  bool outer_is_left)
+{
+	DdbRelInfo *info = baserel->fdw_private;
+	ScalarArrayOpExpr *saop;
+	Expr	   *outer_arg = outer_is_left ? linitial(op->args) : lsecond(op->args);
+	Oid			opno = outer_is_left ? get_commutator(op->opno) : op->opno;
+	Oid			array_type = get_array_type(exprType((Node *) outer_arg));
+	KeyPlan		kp;
+
+	if (!OidIsValid(opno) || !OidIsValid(array_type))
+		return NULL;
+	saop = makeNode(ScalarArrayOpExpr);
+	saop->opno = opno;
+	saop->opfuncid = get_opcode(opno);
+	saop->useOr = true;
+	saop->inputcollid = op->inputcollid;
+	saop->args = list_make2(outer_is_left ? lsecond(op->args) : linitial(op->args),
+							makeNullConst(array_type, -1, InvalidOid));
+	saop->location = -1;
+	kp = plan_keys(root, baserel, info,
+				   lcons(make_simple_restrictinfo(root, (Expr *) saop),
+						 list_copy(baserel->baserestrictinfo)));
+	if (kp.op != DDB_BATCH_GET_ITEM || kp.pk->value != lsecond(saop->args))
+		return NULL;
+	return (Expr *) saop;
+}
+
+/*
+ * The inner scan of a batched join: a BatchGetItem of keys_clause's keys
+ * (ddb_batch_keys_clause), costed for one rescan of keys keys.
+ */
+Path *
+ddb_batch_inner_path(PlannerInfo *root, RelOptInfo *baserel, Expr *keys_clause,
+					 double keys)
+{
+	DdbRelInfo *info = baserel->fdw_private;
+	KeyPlan		kp;
+	Cost		startup,
+				total;
+	double		rows = clamp_row_est(Min(baserel->rows, keys));
+
+	kp = plan_keys(root, baserel, info,
+				   lcons(make_simple_restrictinfo(root, keys_clause),
+						 list_copy(baserel->baserestrictinfo)));
+	Assert(kp.op == DDB_BATCH_GET_ITEM);
+	kp.keys = Max(keys, 1.0);
+	estimate(root, baserel, info, &kp, rows, &startup, &total);
+	return (Path *) audit_create_foreignscan_path(root, baserel, NULL, rows,
+												  startup, total, NIL, NULL,
+												  NULL, list_make1(keys_clause));
+}
+
+/*
  * Costs of one execution of a scan: requests and read capacity, from the
  * table's size; then converting and filtering the rows.
  */
@@ -376,7 +442,7 @@ estimate(PlannerInfo *root, RelOptInfo *baserel, DdbRelInfo *info, KeyPlan *kp,
 			units = item_units;
 			break;
 		case DDB_BATCH_GET_ITEM:
-			items = array_keys(kp->pk->value);
+			items = kp->keys > 0 ? kp->keys : array_keys(kp->pk->value);
 			requests = ceil(items / DDB_BATCH_KEYS);
 			units = items * item_units;
 			break;
@@ -1036,7 +1102,13 @@ ddbGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	initStringInfo(&filter);
 	initStringInfo(&projection);
 
-	kp = plan_keys(root, baserel, info, scan_clauses);
+	/* a batched join's inner scan: its keys clause comes first */
+	if (best_path->fdw_private != NIL)
+		kp = plan_keys(root, baserel, info,
+					   lcons(make_simple_restrictinfo(root, linitial(best_path->fdw_private)),
+							 list_copy(scan_clauses)));
+	else
+		kp = plan_keys(root, baserel, info, scan_clauses);
 
 	if (kp.op == DDB_QUERY)
 	{

@@ -48,6 +48,13 @@
  *	  ANALYZE adds the batches, the Athena queries, the keys sent and the
  *	  bytes the queries scanned.
  *
+ * A foreign table over a live DynamoDB table is joined the same way on its
+ * partition key (the whole key, or with the sort key fixed by a
+ * condition): the batch's distinct keys go to the DynamoDB scan as the
+ * array of "partition_key = ANY(...)" (ddb_batch_keys_clause,
+ * ddb_scan_set_batch_keys), which reads them with BatchGetItem, 100 keys a
+ * call, instead of one GetItem per outer row; the cost is that scan's.
+ *
  * The node has two children: the outer plan and the foreign scan of the
  * audit table, whose SQL carries the key list as a runtime value
  * (AUDIT_BATCH_KEYS) that audit_scan_set_batch_keys fills before each
@@ -76,7 +83,9 @@
 #include "optimizer/pathnode.h"
 #include "optimizer/paths.h"
 #include "optimizer/restrictinfo.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -157,6 +166,7 @@ typedef struct BatchJoinState
 	int			batch_size;
 	Oid			collation;
 	int			bucket_digits;	/* 0: the table has no key buckets */
+	bool		ddb;			/* the inner scan reads DynamoDB */
 	PlanState  *outer_ps;
 	ForeignScanState *inner_ps;
 	ExprState  *outer_key;
@@ -164,6 +174,9 @@ typedef struct BatchJoinState
 	ExprState  *joinqual;
 	ExprState  *otherqual;
 	Oid			outer_key_type;
+	int16		outer_key_typlen;
+	bool		outer_key_typbyval;
+	char		outer_key_typalign;
 	FmgrInfo	outer_hash;
 	FmgrInfo	inner_hash;
 	int			n_outer_cols;
@@ -188,6 +201,7 @@ typedef struct BatchJoinState
 	BatchKeySlot *key_set;
 	uint32		key_set_mask;
 	int			n_keys;
+	Datum	   *key_values;		/* DynamoDB: the distinct keys */
 
 	/* probing */
 	bool		inner_done;
@@ -278,19 +292,20 @@ audit_batch_join_init(void)
  * ------------------------------------------------------------------------
  */
 
-/* The audit table's scan, if rel is one that a batched join can read. */
-static AuditFdwRelationInfo *
-audit_base_rel(PlannerInfo *root, RelOptInfo *rel)
+/*
+ * Whether rel is a foreign table of ours that a batched join can read: an
+ * Athena table, or (*ddb) one over a live DynamoDB table.
+ */
+static bool
+audit_base_rel(PlannerInfo *root, RelOptInfo *rel, bool *ddb)
 {
 	if (!IS_SIMPLE_REL(rel) || rel->rtekind != RTE_RELATION ||
 		rel->fdwroutine == NULL ||
 		rel->fdwroutine->BeginForeignScan != audit_begin_foreign_scan ||
 		rel->fdw_private == NULL)
-		return NULL;
-	/* a foreign table over a live DynamoDB table is not an Athena table */
-	if (ddb_relids_include(root, rel->relids))
-		return NULL;
-	return (AuditFdwRelationInfo *) rel->fdw_private;
+		return false;
+	*ddb = ddb_relids_include(root, rel->relids);
+	return true;
 }
 
 /*
@@ -302,7 +317,7 @@ audit_base_rel(PlannerInfo *root, RelOptInfo *rel)
 static RestrictInfo *
 find_key_clause(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
 				RelOptInfo *innerrel, JoinType jointype, List *restrictlist,
-				bool *outer_is_left)
+				bool ddb, bool *outer_is_left)
 {
 	ListCell   *lc;
 
@@ -330,8 +345,9 @@ find_key_clause(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
 			continue;
 		outer_arg = *outer_is_left ? linitial(op->args) : lsecond(op->args);
 		inner_arg = *outer_is_left ? lsecond(op->args) : linitial(op->args);
-		if (audit_is_batch_key(root, innerrel, ri->clause, inner_arg,
-							   outer_arg, op->inputcollid))
+		if (ddb ? ddb_batch_keys_clause(root, innerrel, op, *outer_is_left) != NULL
+			: audit_is_batch_key(root, innerrel, ri->clause, inner_arg,
+								 outer_arg, op->inputcollid))
 			return ri;
 	}
 	return NULL;
@@ -375,6 +391,7 @@ batch_join_paths(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
 				startup,
 				total;
 	int			bucket_digits;
+	bool		ddb = false;
 	ListCell   *lc;
 
 	if (prev_join_pathlist_hook)
@@ -386,9 +403,9 @@ batch_join_paths(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
 	if (jointype != JOIN_INNER && jointype != JOIN_LEFT &&
 		jointype != JOIN_SEMI && jointype != JOIN_ANTI)
 		return;
-	ifpinfo = audit_base_rel(root, innerrel);
-	if (ifpinfo == NULL)
+	if (!audit_base_rel(root, innerrel, &ddb))
 		return;
+	ifpinfo = ddb ? NULL : (AuditFdwRelationInfo *) innerrel->fdw_private;
 	/* no row locks (EvalPlanQual would recheck a whole batch), no lateral */
 	if (root->parse->commandType != CMD_SELECT || root->rowMarks != NIL ||
 		!bms_is_empty(innerrel->lateral_relids) ||
@@ -413,7 +430,7 @@ batch_join_paths(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
 	}
 
 	key = find_key_clause(root, joinrel, outerrel, innerrel, jointype,
-						  extra->restrictlist, &outer_is_left);
+						  extra->restrictlist, ddb, &outer_is_left);
 	if (key == NULL)
 		return;
 	op = (OpExpr *) key->clause;
@@ -424,7 +441,7 @@ batch_join_paths(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
 	 * On the bucket key of a table with key buckets, a batch also sends its
 	 * keys' buckets: each query reads the folders of those buckets only.
 	 */
-	bucket_digits = audit_bucket_key_digits(root, innerrel, inner_arg);
+	bucket_digits = ddb ? 0 : audit_bucket_key_digits(root, innerrel, inner_arg);
 	if (bucket_digits > 0 && exprType((Node *) outer_arg) != TEXTOID &&
 		exprType((Node *) outer_arg) != VARCHAROID)
 		return;
@@ -435,11 +452,34 @@ batch_join_paths(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
 	sel = clauselist_selectivity(root, list_make1(key), 0, JOIN_INNER, &sjinfo);
 	outer_rows = Max(outer_path->rows, 1.0);
 	nbatches = ceil(outer_rows / join_batch_size);
-	fetched = clamp_row_est(Min(ifpinfo->rows * nbatches,
-								outer_rows * ifpinfo->rows * sel));
-	per_row = ifpinfo->rows > 0
-		? (ifpinfo->total_cost - ifpinfo->startup_cost) / ifpinfo->rows : 0;
-	query_cost = ifpinfo->startup_cost;
+	if (ddb)
+	{
+		/*
+		 * DynamoDB: a rescan is the BatchGetItem calls of the batch's keys
+		 * (100 a call), costed by the scan; the items it returns are in it.
+		 */
+		inner_path = ddb_batch_inner_path(root, innerrel,
+										  ddb_batch_keys_clause(root, innerrel, op,
+																outer_is_left),
+										  Min(outer_rows, (double) join_batch_size));
+		/* the whole key: at most one item a key, one joined row an outer row */
+		fetched = clamp_row_est(Min(outer_rows,
+									Min(innerrel->rows * nbatches,
+										outer_rows * innerrel->rows * sel)));
+		per_row = 0;
+		query_cost = inner_path->total_cost;
+	}
+	else
+	{
+		fetched = clamp_row_est(Min(ifpinfo->rows * nbatches,
+									outer_rows * ifpinfo->rows * sel));
+		per_row = ifpinfo->rows > 0
+			? (ifpinfo->total_cost - ifpinfo->startup_cost) / ifpinfo->rows : 0;
+		query_cost = ifpinfo->startup_cost;
+		inner_path = audit_batch_inner_path(root, innerrel,
+											audit_batch_keys_clause(inner_arg,
+																	exprType((Node *) outer_arg)));
+	}
 	if (bucket_digits > 0)
 	{
 		/* the share of the buckets a batch's keys fall in, if all differ */
@@ -458,11 +498,7 @@ batch_join_paths(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
 		fetched * (per_row + 2 * cpu_operator_cost) +
 		outer_rows * 2 * cpu_operator_cost +
 		(fetched + outer_rows) * quals_cost.per_tuple + quals_cost.startup +
-		joinrel->rows * cpu_tuple_cost;
-
-	inner_path = audit_batch_inner_path(root, innerrel,
-										audit_batch_keys_clause(inner_arg,
-																exprType((Node *) outer_arg)));
+		(ddb ? Min(joinrel->rows, outer_rows) : joinrel->rows) * cpu_tuple_cost;
 
 	cpath = makeNode(CustomPath);
 	cpath->path.pathtype = T_CustomScan;
@@ -598,12 +634,15 @@ batch_begin(CustomScanState *node, EState *estate, int eflags)
 	if (!IsA(inner, ForeignScanState))
 		elog(ERROR, "inner plan of a batched join is not a foreign scan");
 	st->inner_ps = (ForeignScanState *) inner;
+	st->ddb = ddb_is_scan_plan((ForeignScan *) inner->plan);
 	node->custom_ps = list_make2(st->outer_ps, inner);
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
 
 	outer_key_expr = list_nth(cscan->custom_exprs, BatchExprOuterKey);
 	st->outer_key_type = exprType((Node *) outer_key_expr);
+	get_typlenbyvalalign(st->outer_key_type, &st->outer_key_typlen,
+						 &st->outer_key_typbyval, &st->outer_key_typalign);
 	st->outer_key = ExecInitExpr(outer_key_expr, &node->ss.ps);
 	st->inner_key = ExecInitExpr(list_nth(cscan->custom_exprs, BatchExprInnerKey),
 								 &node->ss.ps);
@@ -769,6 +808,7 @@ fill_batch(BatchJoinState *st)
 	st->key_set = palloc0(sizeof(BatchKeySlot) * set_size);
 	st->key_set_mask = set_size - 1;
 	st->n_keys = 0;
+	st->key_values = st->ddb ? palloc(sizeof(Datum) * st->batch_size) : NULL;
 	st->buckets = NULL;
 	st->bucket_mask = 0;
 	MemoryContextSwitchTo(old);
@@ -811,6 +851,11 @@ fill_batch(BatchJoinState *st)
 			if (audit_append_literal(&st->literal, st->outer_key_type, value,
 									 false, AUDIT_ROUND_NONE))
 			{
+				int			n_keys = st->n_keys;
+
+				/* DynamoDB: no query text, BatchGetItem takes 100 keys a call */
+				if (room < 0 && st->ddb)
+					room = PG_INT64_MAX;
 				if (room < 0)
 				{
 					/* room for every bucket a batch can send */
@@ -837,6 +882,9 @@ fill_batch(BatchJoinState *st)
 					break;
 				}
 				row->has_key = true;
+				if (st->ddb && st->n_keys > n_keys)
+					st->key_values[n_keys] = datumCopy(value, st->outer_key_typbyval,
+													   st->outer_key_typlen);
 				if (st->bucket_digits > 0)
 					add_bucket(st, value);
 			}
@@ -883,7 +931,20 @@ start_probe(BatchJoinState *st)
 	st->inner_done = st->n_keys == 0;
 	if (st->inner_done)
 		return;
-	audit_scan_set_batch_keys(st->inner_ps, st->keys.data, st->key_buckets.data);
+	if (st->ddb)
+	{
+		MemoryContext old = MemoryContextSwitchTo(st->batch_cxt);
+		ArrayType  *keys = construct_array(st->key_values, st->n_keys,
+										   st->outer_key_type,
+										   st->outer_key_typlen,
+										   st->outer_key_typbyval,
+										   st->outer_key_typalign);
+
+		MemoryContextSwitchTo(old);
+		ddb_scan_set_batch_keys(st->inner_ps, PointerGetDatum(keys));
+	}
+	else
+		audit_scan_set_batch_keys(st->inner_ps, st->keys.data, st->key_buckets.data);
 	ExecReScan(&st->inner_ps->ss.ps);
 	st->queries++;
 	st->keys_sent += st->n_keys;
@@ -1099,8 +1160,14 @@ batch_explain(CustomScanState *node, List *ancestors, ExplainState *es)
 		int64		queries,
 					bytes;
 
-		audit_scan_totals(st->inner_ps, &queries, &bytes);
 		ExplainPropertyInteger("Batches", NULL, st->batches, es);
+		if (st->ddb)
+		{
+			/* the inner scan shows its BatchGetItem calls and capacity */
+			ExplainPropertyInteger("Keys Sent", NULL, st->keys_sent, es);
+			return;
+		}
+		audit_scan_totals(st->inner_ps, &queries, &bytes);
 		ExplainPropertyInteger("Athena Queries", NULL, queries, es);
 		ExplainPropertyInteger("Keys Sent", NULL, st->keys_sent, es);
 		ExplainPropertyInteger("Data Scanned", "bytes", bytes, es);

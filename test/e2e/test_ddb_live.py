@@ -2,7 +2,8 @@
 against the emulator: the type mapping, the call chosen for each query
 (GetItem, BatchGetItem, Query, Scan) as EXPLAIN shows it and as the
 emulator saw it, FilterExpression and ProjectionExpression, paging, the
-unprocessed keys of BatchGetItem, joins, the consumed capacity in EXPLAIN
+unprocessed keys of BatchGetItem, joins (batched into BatchGetItem calls,
+compared with the same join of local copies), the consumed capacity in EXPLAIN
 ANALYZE, IMPORT FOREIGN SCHEMA, options and the refusal of writes."""
 import decimal
 import json
@@ -227,21 +228,104 @@ def test_unprocessed_keys_are_retried(setup, emulator):
             cur.execute("DROP FOREIGN TABLE live.huge")
 
 
-def test_join_is_parameterized_get_item(setup):
+def test_join_is_batched_batch_get_item(setup, emulator):
+    """A join of a local table with a DynamoDB table on its key is a batched
+    join (fdw/batchjoin.c) whose inner scan is BatchGetItem."""
     with connect() as conn, conn.cursor() as cur:
         cur.execute("CREATE TEMP TABLE hist (order_id text, old_state text)")
         cur.execute("INSERT INTO hist VALUES ('101', 'RETURNED'), ('102', 'OPEN'), ('105', 'OPEN')")
         cur.execute("ANALYZE hist")
-        # as large as a live table is: a Scan of it costs more than a few GetItems
+        # as large as a live table is: a Scan of it costs more than a few keys
         cur.execute("ALTER FOREIGN TABLE live.orders OPTIONS (ADD estimated_rows '100000')")
         sql = ("SELECT h.order_id, o.state FROM hist h JOIN live.orders o "
                "ON o.\"orderId\" = h.order_id ORDER BY 1")
         cur.execute("EXPLAIN (COSTS OFF) " + sql)
         plan = "\n".join(r[0] for r in cur.fetchall())
-        assert "GetItem LiveOrders" in plan, plan
+        assert "AuditBatchedJoin" in plan and "BatchGetItem LiveOrders" in plan, plan
+        mark = emulator.mark()
+        cur.execute(sql)
+        assert cur.fetchall() == [("101", "DELIVERED"), ("102", "RETURNED")]
+        assert len(calls(emulator, "BatchGetItem", mark)) == 1
+        assert calls(emulator, "GetItem", mark) == []
+        # without the batched join: one GetItem per outer row
+        cur.execute("SET audit_fdw.enable_batched_join = off")
+        cur.execute("EXPLAIN (COSTS OFF) " + sql)
+        plan = "\n".join(r[0] for r in cur.fetchall())
+        assert "DynamoDB: GetItem LiveOrders" in plan, plan
         cur.execute(sql)
         assert cur.fetchall() == [("101", "DELIVERED"), ("102", "RETURNED")]
         cur.execute("ALTER FOREIGN TABLE live.orders OPTIONS (DROP estimated_rows)")
+
+
+@pytest.fixture(scope="module")
+def keyed(setup):
+    """LiveKeyed: 250 items on an S key and LiveNum: 250 on an N key; local
+    copies of both, and a local table of outer rows with NULL keys,
+    duplicate keys and keys no item has."""
+    ddb = setup
+    replace_table(ddb, "LiveKeyed", ("k", "S"))
+    put_items(ddb, "LiveKeyed", [{"k": "k%03d" % i, "v": D(i)} for i in range(250)])
+    replace_table(ddb, "LiveNum", ("id", "N"))
+    put_items(ddb, "LiveNum", [{"id": D(i), "v": "n%d" % i} for i in range(250)])
+    with connect() as conn, conn.cursor() as cur:
+        cur.execute(f"""
+            CREATE FOREIGN TABLE live.keyed (k text, v numeric)
+            SERVER {SERVER} OPTIONS (dynamodb_table 'LiveKeyed', estimated_rows '1000000')""")
+        cur.execute(f"""
+            CREATE FOREIGN TABLE live.num (id numeric, v text)
+            SERVER {SERVER} OPTIONS (dynamodb_table 'LiveNum', estimated_rows '1000000')""")
+        cur.execute("DROP TABLE IF EXISTS public.keyed_copy, public.num_copy, public.outer_rows")
+        cur.execute("CREATE TABLE public.keyed_copy AS SELECT * FROM live.keyed")
+        cur.execute("CREATE TABLE public.num_copy AS SELECT * FROM live.num")
+        cur.execute("CREATE TABLE public.outer_rows (i int, k text, id int)")
+        # keys 0..299 (50 missing), each twice, some NULL
+        cur.execute("""
+            INSERT INTO public.outer_rows
+            SELECT g, CASE WHEN g % 37 = 0 THEN NULL ELSE 'k' || lpad((g % 300)::text, 3, '0') END,
+                   CASE WHEN g % 41 = 0 THEN NULL ELSE g % 300 END
+            FROM generate_series(1, 600) g""")
+        cur.execute("ANALYZE public.keyed_copy, public.num_copy, public.outer_rows")
+    yield
+    with connect() as conn, conn.cursor() as cur:
+        cur.execute("DROP TABLE public.keyed_copy, public.num_copy, public.outer_rows")
+        cur.execute("DROP FOREIGN TABLE live.keyed, live.num")
+
+
+BATCHED_JOINS = [
+    "SELECT o.i, o.k, t.v FROM public.outer_rows o JOIN {t} t ON t.k = o.k",
+    "SELECT o.i, o.k, t.v FROM public.outer_rows o LEFT JOIN {t} t ON t.k = o.k",
+    "SELECT o.i FROM public.outer_rows o WHERE EXISTS (SELECT 1 FROM {t} t WHERE t.k = o.k)",
+    "SELECT o.i FROM public.outer_rows o WHERE NOT EXISTS (SELECT 1 FROM {t} t WHERE t.k = o.k)",
+    "SELECT o.i, t.v FROM public.outer_rows o LEFT JOIN {t} t ON t.k = o.k AND t.v > 100",
+    "SELECT o.i, o.id, n.v FROM public.outer_rows o JOIN {n} n ON n.id = o.id",
+    "SELECT o.i, n.v FROM public.outer_rows o LEFT JOIN {n} n ON o.id = n.id",
+]
+
+
+@pytest.mark.parametrize("batch_size", [1000, 7])
+@pytest.mark.parametrize("sql", BATCHED_JOINS)
+def test_batched_join_matches_local_join(keyed, emulator, sql, batch_size):
+    """The batched join's rows are the local join's (0 differences), read
+    with BatchGetItem (at most 100 distinct keys a call, no GetItem)."""
+    with connect() as conn, conn.cursor() as cur:
+        cur.execute("SET audit_fdw.join_batch_size = %s", (batch_size,))
+        foreign = sql.format(t="live.keyed", n="live.num")
+        cur.execute("EXPLAIN (COSTS OFF) " + foreign)
+        plan = "\n".join(r[0] for r in cur.fetchall())
+        assert "AuditBatchedJoin" in plan and "DynamoDB: BatchGetItem" in plan, plan
+        mark = emulator.mark()
+        cur.execute(foreign)
+        got = cur.fetchall()
+        batch_calls = calls(emulator, "BatchGetItem", mark)
+        assert calls(emulator, "GetItem", mark) == []
+        cur.execute(sql.format(t="public.keyed_copy", n="public.num_copy"))
+        want = cur.fetchall()
+    assert len(got) == len(want) and got
+    assert sorted(got, key=repr) == sorted(want, key=repr)
+    keys = [len(next(iter(c["input"]["RequestItems"].values()))["Keys"]) for c in batch_calls]
+    assert all(0 < n <= 100 for n in keys), keys
+    # 300 distinct keys (less the NULLs): 3 calls a batch of 1000 rows, one a batch of 7
+    assert len(batch_calls) == (3 if batch_size == 1000 else 86), len(batch_calls)
 
 
 def test_explain_analyze_capacity(setup):
