@@ -461,7 +461,10 @@ ddb_value_kind_of_type(Oid typid)
 /*
  * A DynamoDB number's text of a numeric, or NULL when DynamoDB cannot hold
  * it: NaN and infinities, more than 38 significant digits, magnitudes
- * outside 1E-130 .. 9.99E+125 (API reference, AttributeValue N).
+ * outside 1E-130 .. 9.99E+125 (API reference, AttributeValue N).  The text
+ * is canonical (no trailing fractional zeros, "0" for zero): DynamoDB
+ * compares numbers by value, so 1, 1.0 and 1.00 are one key, which a key
+ * list must hold once.
  */
 static char *
 number_text(Datum num)
@@ -493,9 +496,20 @@ number_text(Datum num)
 		pos++;
 	}
 	if (first < 0)
-		return text;			/* zero */
+		return pstrdup("0");	/* zero, whatever its scale */
 	if (point < 0)
 		point = pos;
+	else
+	{
+		/* 2.500 -> 2.5, 1.00 -> 1 */
+		char	   *end = text + strlen(text);
+
+		while (end[-1] == '0')
+			end--;
+		if (end[-1] == '.')
+			end--;
+		*end = '\0';
+	}
 	digits = last - first + 1;
 	if (digits > 38)
 		return NULL;

@@ -228,6 +228,29 @@ def test_unprocessed_keys_are_retried(setup, emulator):
             cur.execute("DROP FOREIGN TABLE live.huge")
 
 
+def test_numeric_keys_equal_as_numbers_are_asked_once(setup, emulator):
+    """1, 1.0 and 1.00 are one DynamoDB number (API reference, AttributeValue
+    N), and BatchGetItem refuses a key twice ("Provided list of item keys
+    contains duplicates"): the key list holds each number once."""
+    ddb = setup
+    replace_table(ddb, "LiveNumKeys", ("k", "N"))
+    put_items(ddb, "LiveNumKeys", [{"k": D(i), "v": "v%d" % i} for i in range(5)])
+    with connect() as conn, conn.cursor() as cur:
+        cur.execute(f"""CREATE FOREIGN TABLE live.numkeys (k numeric, v text)
+                        SERVER {SERVER} OPTIONS (dynamodb_table 'LiveNumKeys')""")
+        try:
+            mark = emulator.mark()
+            cur.execute("SELECT k, v FROM live.numkeys WHERE k = ANY(%s::numeric[]) ORDER BY v",
+                        (["1", "1.0", "1.00", "2.50", "0.000", "0"],))
+            rows = cur.fetchall()
+            assert [v for _, v in rows] == ["v0", "v1"], rows
+            sent = [k["k"]["N"] for c in calls(emulator, "BatchGetItem", mark)
+                    for k in c["input"]["RequestItems"]["LiveNumKeys"]["Keys"]]
+            assert sorted(sent) == ["0", "1", "2.5"], sent
+        finally:
+            cur.execute("DROP FOREIGN TABLE live.numkeys")
+
+
 def test_join_is_batched_batch_get_item(setup, emulator):
     """A join of a local table with a DynamoDB table on its key is a batched
     join (fdw/batchjoin.c) whose inner scan is BatchGetItem."""
