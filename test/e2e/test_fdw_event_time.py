@@ -5,13 +5,13 @@ imported foreign table prunes on both time bounds exactly (no allowance for
 clock skew or delivery delay) and returns the same rows as without
 pushdown.  The delivery-hour layout stays the default."""
 import datetime
-import json
 import uuid
 
 import psycopg2
 import pytest
 
 from aws_fixtures import create_server
+from athena_tables import deliver_records, drop_table, import_audit_table
 from conftest import connect
 
 SERVER = "fdw_evtime"
@@ -42,11 +42,7 @@ def event_table(emulator):
     cur.execute("SELECT audit_fdw.create_delivery_stream(%s, %s, %s, %s, layout => 'event_time')",
                 (SERVER, STREAM, LOCATION, ROLE))
     assert cur.fetchone()[0] == "created"
-    glue = emulator.client("glue")
-    try:
-        glue.delete_table(DatabaseName=DATABASE, Name="orders_audit")
-    except Exception:
-        pass
+    drop_table(emulator.client("glue"), DATABASE, "orders_audit")
     cur.execute(f"""SELECT audit_fdw.create_audit_table('{SERVER}', 'orders_audit',
         '{LOCATION}', 'orderId string, state string', database => '{DATABASE}',
         layout => 'event_time')""")
@@ -68,14 +64,8 @@ def event_table(emulator):
                             "new_image": {"orderId": str(i), "state": f"S{h}"}})
             events.append((f"e{h}-{i}", at))
     records.reverse()
-    fh = emulator.client("firehose")
-    data = [{"Data": (json.dumps(r) + "\n").encode()} for r in records]
-    data.append({"Data": b'{"event_id": "no time"}\n'})
-    assert fh.put_record_batch(DeliveryStreamName=STREAM, Records=data)["FailedPutCount"] == 0
-    emulator.flush_firehose(STREAM)
-    cur.execute("DROP SCHEMA IF EXISTS evtime CASCADE; CREATE SCHEMA evtime")
-    cur.execute(f"IMPORT FOREIGN SCHEMA {DATABASE} LIMIT TO (orders_audit) "
-                f"FROM SERVER {SERVER} INTO evtime")
+    deliver_records(emulator, STREAM, records, [b'{"event_id": "no time"}\n'])
+    import_audit_table(cur, SERVER, DATABASE, "evtime")
     yield top, events
     cur.execute(f"DROP SERVER IF EXISTS {SERVER} CASCADE")
     cur.execute("DROP SCHEMA IF EXISTS evtime CASCADE")

@@ -7,13 +7,13 @@ as the bucket predicate, so Athena reads only those buckets' folders: the
 bytes scanned are exactly the sizes of the objects in them."""
 import datetime
 import hashlib
-import json
 import uuid
 
 import psycopg2
 import pytest
 
-from athena_tables import athena_server, drop_table, ensure_buckets
+from athena_tables import (athena_server, deliver_records, drop_table, ensure_buckets,
+                           import_audit_table)
 from conftest import connect
 
 SERVER = "fdw_buckets"
@@ -65,15 +65,10 @@ def bucket_table(emulator):
                             "key_hash": {"orderId": key_hash(order)},
                             "new_image": {"orderId": order, "state": f"S{h}"}})
             events.append((f"e{h}-{i}", order, at))
-    fh = emulator.client("firehose")
-    data = [{"Data": (json.dumps(r) + "\n").encode()} for r in records]
     # a record without the hash cannot be routed: kept under _errors/
-    data.append({"Data": b'{"event_id": "no hash", "event_time": "2024-01-01 00:00:00.000"}\n'})
-    assert fh.put_record_batch(DeliveryStreamName=STREAM, Records=data)["FailedPutCount"] == 0
-    emulator.flush_firehose(STREAM)
-    cur.execute("DROP SCHEMA IF EXISTS buckets CASCADE; CREATE SCHEMA buckets")
-    cur.execute(f"IMPORT FOREIGN SCHEMA {DATABASE} LIMIT TO (orders_audit) "
-                f"FROM SERVER {SERVER} INTO buckets")
+    deliver_records(emulator, STREAM, records,
+                    [b'{"event_id": "no hash", "event_time": "2024-01-01 00:00:00.000"}\n'])
+    import_audit_table(cur, SERVER, DATABASE, "buckets")
     yield top, events
     cur.execute(f"DROP SERVER IF EXISTS {SERVER} CASCADE")
     cur.execute("DROP SCHEMA IF EXISTS buckets CASCADE")

@@ -66,3 +66,21 @@ def athena_server(cur, server, endpoint, database, results, keys=("test", "test"
         output_location %s{polling})""", (endpoint, database, f"s3://{results}/q/"))
     cur.execute(f'CREATE USER MAPPING FOR CURRENT_USER SERVER "{server}" '
                 "OPTIONS (access_key_id %s, secret_access_key %s)", keys)
+
+
+def deliver_records(emulator, stream, records, raw_lines=()):
+    """Puts audit records (dicts, written as JSON lines) and raw lines
+    (bytes) through Firehose stream `stream` in one batch, and flushes its
+    buffers to S3."""
+    data = [{"Data": (json.dumps(r) + "\n").encode()} for r in records]
+    data += [{"Data": line} for line in raw_lines]
+    fh = emulator.client("firehose")
+    assert fh.put_record_batch(DeliveryStreamName=stream, Records=data)["FailedPutCount"] == 0
+    emulator.flush_firehose(stream)
+
+
+def import_audit_table(cur, server, database, schema, table="orders_audit"):
+    """IMPORT FOREIGN SCHEMA of one Glue table into a schema made anew."""
+    cur.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")
+    cur.execute(f"IMPORT FOREIGN SCHEMA {database} LIMIT TO ({table}) "
+                f"FROM SERVER {server} INTO {schema}")
