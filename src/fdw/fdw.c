@@ -81,6 +81,9 @@ PG_FUNCTION_INFO_V1(audit_fdw_handler);
 /* GUC: audit_fdw.enable_pushdown */
 bool		audit_enable_pushdown = true;
 
+/* GUC: audit_fdw.direct_conversion (types.c) */
+bool		audit_direct_conversion = true;
+
 /* Bytes scanned by the largest query of this backend per foreign table */
 static HTAB *scanned_bytes = NULL;
 
@@ -265,6 +268,14 @@ fdw_init(void)
 							 "Sends conditions, joins, aggregates, sort order and LIMIT to Athena.",
 							 "Turn off to compare, or to work around a pushdown problem: Athena then only reads the columns, and every condition, join, aggregate and sort runs locally.",
 							 &audit_enable_pushdown,
+							 true,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+	DefineCustomBoolVariable("audit_fdw.direct_conversion",
+							 "Reads plain values of the common types from Athena's text without their input functions.",
+							 "bigint, integer, smallint, boolean, double precision, numeric, date, timestamp, timestamptz, text and varchar; the values and errors are the input functions' either way.  Turn off to compare.",
+							 &audit_direct_conversion,
 							 true,
 							 PGC_USERSET,
 							 0,

@@ -388,6 +388,7 @@ extern void audit_batch_join_init(void);
 
 /* in fdw.c */
 extern bool audit_enable_pushdown;
+extern bool audit_direct_conversion;
 extern void fdw_init(void);
 extern void audit_note_bytes_scanned(Oid relid, double bytes, bool whole_table);
 extern bool audit_ec_member_matches_var(PlannerInfo *root, RelOptInfo *rel,

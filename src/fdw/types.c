@@ -24,6 +24,8 @@
  * anything else (signs, spaces, exponents, NaN, Infinity, BC dates, 5-digit
  * years, out of range values, typmods that round) goes to the input
  * function, so results and errors stay the input functions' own.
+ * audit_fdw.direct_conversion = off (a developer setting, to compare) sends
+ * every value to the input function.
  *
  *-------------------------------------------------------------------------
  */
@@ -133,7 +135,8 @@ audit_converter_create(TupleDesc tupdesc, List *retrieved_attrs,
 		col->name = pstrdup(NameStr(attr->attname));
 		getTypeInputInfo(attr->atttypid, &infunc, &col->typioparam);
 		fmgr_info(infunc, &col->input);
-		col->direct = direct_kind(attr->atttypid, attr->atttypmod);
+		col->direct = audit_direct_conversion
+			? direct_kind(attr->atttypid, attr->atttypmod) : DIRECT_NONE;
 		if (attr->atttypid == TIMESTAMPTZOID)
 			col->kind = CONV_TIMESTAMPTZ;
 		else if (attr->atttypid == BYTEAOID)
@@ -265,22 +268,38 @@ convert_direct(const ColumnConverter *col, const char *value, Datum *result)
 		case DIRECT_INT8:
 		case DIRECT_INT4:
 		case DIRECT_INT2:
-			/* digits that cannot overflow: 18, 9, 4 */
-			if (*p == '-')
 			{
-				negative = true;
-				p++;
+				/*
+				 * At most the type's digits (19, 10, 5: they cannot overflow
+				 * a uint64), then the type's range, which a minus sign
+				 * widens by one.
+				 */
+				uint64		max = col->direct == DIRECT_INT8 ? PG_INT64_MAX :
+					col->direct == DIRECT_INT4 ? PG_INT32_MAX : PG_INT16_MAX;
+				int			maxdigits = col->direct == DIRECT_INT8 ? 19 :
+					col->direct == DIRECT_INT4 ? 10 : 5;
+				uint64		u = 0;
+				int			n = 0;
+
+				if (*p == '-')
+				{
+					negative = true;
+					p++;
+				}
+				for (; *p >= '0' && *p <= '9'; p++)
+				{
+					if (++n > maxdigits)
+						return false;
+					u = u * 10 + (*p - '0');
+				}
+				if (n == 0 || *p != '\0' || u > max + (negative ? 1 : 0))
+					return false;
+				v = negative && u > 0 ? -(int64) (u - 1) - 1 : (int64) u;
+				*result = col->direct == DIRECT_INT8 ? Int64GetDatum(v) :
+					col->direct == DIRECT_INT4 ? Int32GetDatum((int32) v) :
+					Int16GetDatum((int16) v);
+				return true;
 			}
-			v = read_digits(&p, col->direct == DIRECT_INT8 ? 18 :
-							col->direct == DIRECT_INT4 ? 9 : 4);
-			if (v < 0 || *p != '\0')
-				return false;
-			if (negative)
-				v = -v;
-			*result = col->direct == DIRECT_INT8 ? Int64GetDatum(v) :
-				col->direct == DIRECT_INT4 ? Int32GetDatum((int32) v) :
-				Int16GetDatum((int16) v);
-			return true;
 		case DIRECT_BOOL:
 			if (strcmp(value, "true") == 0)
 				*result = BoolGetDatum(true);

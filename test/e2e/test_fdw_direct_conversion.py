@@ -27,10 +27,12 @@ VALUES = {
     "bigint": ["0", "-0", "7", "007", "-9223372036854775808", "9223372036854775807",
                "123456789012345678", "-123456789012345678", "1234567890123456789", "+5", " 5",
                "5 ", "9223372036854775808", "-9223372036854775809", "1.5", "", "abc", "-", "--1",
-               "1e3"],
+               "1e3", "-1000000000000000000", "0000000000000000001", "00000000000000000001"],
     "integer": ["0", "-0", "2147483647", "-2147483648", "123456789", "1234567890",
-                "00000000001", "2147483648", "-2147483649", "12a"],
-    "smallint": ["0", "32767", "-32768", "9999", "-9999", "10000", "32768", "x"],
+                "00000000001", "2147483648", "-2147483649", "12a", "-1234567890",
+                "0000000001", "4294967296"],
+    "smallint": ["0", "32767", "-32768", "9999", "-9999", "10000", "32768", "x", "12345",
+                 "-12345", "00007", "000007", "-32769", "65536"],
     "boolean": ["true", "false", "TRUE", "t", "yes", "1", "0", "off", " true", "maybe", ""],
     "double precision": ["0.0", "-0.0", "1.5", "-2.25", "0.1", "0.3", "123456789012345",
                          "1234567890123456", "9007199254740993", "3.141592653589793",
@@ -185,4 +187,32 @@ def test_timestamptz_without_zone_is_utc_in_any_session(setup):
     k = list(VALUES).index("timestamptz") * 1000
     cur.execute("SELECT v FROM fdw_direct.t_timestamptz WHERE id = %s", (k,))
     assert cur.fetchone()[0] == "2024-01-15 11:44:27.123-05"
+    conn.close()
+
+
+def scan_everything(cur, pgtype):
+    """Every value of the type's rows, converted in one scan where they all
+    convert, else one by one (a value or its error)."""
+    base = list(VALUES).index(pgtype) * 1000
+    out = {}
+    for i in range(len(VALUES[pgtype])):
+        out[base + i] = by_fdw(cur, pgtype, base + i)
+    cur.execute(f"SELECT id, v FROM fdw_direct.{table_name(pgtype)} WHERE grp = %s AND id IN %s",
+                (table_name(pgtype), tuple(k for k, v in out.items() if v[0] == "value")))
+    return out, sorted(cur.fetchall())
+
+
+@pytest.mark.parametrize("pgtype", list(VALUES))
+def test_direct_conversion_off_gives_the_same_values_and_errors(setup, pgtype):
+    """audit_fdw.direct_conversion = off (every value through its input
+    function, what bench/fdw_fetch_type_bench compares) reads the same
+    values, and fails with the same errors, as the default."""
+    conn, cur = session("UTC")
+    cur.execute("SHOW audit_fdw.direct_conversion")
+    assert cur.fetchone()[0] == "on"
+    on = scan_everything(cur, pgtype)
+    cur.execute("SET audit_fdw.direct_conversion = off")
+    off = scan_everything(cur, pgtype)
+    assert on == off
+    assert any(v[0] == "value" for v in on[0].values())
     conn.close()
