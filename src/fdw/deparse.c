@@ -3199,6 +3199,70 @@ deparse_order_by(PlannerInfo *root, List *pathkeys, bool has_final_sort,
 }
 
 /*
+ * The columns of base relation rel that the query reads (attrs_used), each
+ * once by its remote name (a path into a struct reads the struct), written
+ * to buf each followed by ", ": the SELECT list of DISTINCT ON's window.
+ * Returns the names.
+ */
+static List *
+deparse_window_columns(StringInfo buf, PlannerInfo *root, RelOptInfo *rel)
+{
+	AuditFdwRelationInfo *fpinfo = (AuditFdwRelationInfo *) rel->fdw_private;
+	Oid			relid = planner_rt_fetch(rel->relid, root)->relid;
+	Relation	r = table_open(relid, NoLock);
+	TupleDesc	tupdesc = RelationGetDescr(r);
+	bool		wholerow = bms_is_member(0 - FirstLowInvalidHeapAttributeNumber,
+										 fpinfo->attrs_used);
+	List	   *names = NIL;
+	int			i;
+
+	for (i = 1; i <= tupdesc->natts; i++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(tupdesc, i - 1);
+		AuditFdwColumn *col;
+
+		if (attr->attisdropped ||
+			(!wholerow &&
+			 !bms_is_member(i - FirstLowInvalidHeapAttributeNumber, fpinfo->attrs_used)))
+			continue;
+		col = audit_get_column(relid, i, NameStr(attr->attname));
+		if (list_member(names, makeString(col->remote_name)))
+			continue;
+		names = lappend(names, makeString(col->remote_name));
+		audit_append_identifier(buf, col->remote_name);
+		appendStringInfoString(buf, ", ");
+	}
+	table_close(r, NoLock);
+	return names;
+}
+
+/*
+ * name, else name_2, name_3 ...: the first that is none of names (String
+ * nodes).  Athena's names are compared without case.
+ */
+static char *
+unused_name(const char *name, List *names)
+{
+	char	   *candidate = pstrdup(name);
+	int			n = 1;
+
+	for (;;)
+	{
+		ListCell   *lc;
+		bool		taken = false;
+
+		foreach(lc, names)
+		{
+			if (pg_strcasecmp(strVal(lfirst(lc)), candidate) == 0)
+				taken = true;
+		}
+		if (!taken)
+			return candidate;
+		candidate = psprintf("%s_%d", name, ++n);
+	}
+}
+
+/*
  * The Athena SQL of a ForeignScan of rel:
  *
  *	SELECT [DISTINCT] <columns or tlist> FROM <relations> [WHERE ...]
@@ -3228,6 +3292,8 @@ audit_deparse_select(PlannerInfo *root, RelOptInfo *rel, List *tlist,
 	List	   *where = NIL;
 	bool		first = true;
 	ListCell   *lc;
+	char	   *rownum_name = NULL;	/* DISTINCT ON's row number */
+	char	   *subquery_name = NULL;	/* and its subquery */
 
 	/*
 	 * ORDER BY and LIMIT paths belong to the relation they sort or limit
@@ -3312,12 +3378,21 @@ audit_deparse_select(PlannerInfo *root, RelOptInfo *rel, List *tlist,
 	{
 		/*
 		 * DISTINCT ON: the first row of each partition.  The inner query
-		 * keeps every column under its own name, so the expressions above
-		 * read as they would over the table.
+		 * keeps the columns the query reads under their own names, so the
+		 * expressions above read as they would over the table; not *,
+		 * which would also bring Glue columns the foreign table does not
+		 * declare.  The row number's name is none of theirs, and nor is the
+		 * subquery's: Trino reads "name"."field" as a relation's column
+		 * before a struct column's field.
 		 */
 		const char *sep = "";
+		List	   *names;
 
-		appendStringInfoString(&buf, "(SELECT *, row_number() OVER (PARTITION BY ");
+		appendStringInfoString(&buf, "(SELECT ");
+		names = deparse_window_columns(&buf, root, scanrel);
+		rownum_name = unused_name("audit_fdw_rn", names);
+		subquery_name = unused_name("audit_fdw_first", names);
+		appendStringInfoString(&buf, "row_number() OVER (PARTITION BY ");
 		foreach(lc, qinfo->distinct_on_keys)
 		{
 			appendStringInfoString(&buf, sep);
@@ -3326,7 +3401,9 @@ audit_deparse_select(PlannerInfo *root, RelOptInfo *rel, List *tlist,
 		}
 		if (qinfo->distinct_on_order != NIL)
 			deparse_order_by(root, qinfo->distinct_on_order, true, scanrel, &cxt);
-		appendStringInfoString(&buf, ") AS \"audit_fdw_rn\" FROM ");
+		appendStringInfoString(&buf, ") AS ");
+		audit_append_identifier(&buf, rownum_name);
+		appendStringInfoString(&buf, " FROM ");
 	}
 	deparse_from(scanrel, &cxt);
 
@@ -3370,7 +3447,13 @@ audit_deparse_select(PlannerInfo *root, RelOptInfo *rel, List *tlist,
 	}
 
 	if (IS_UPPER_REL(query_rel) && qinfo->distinct_on_keys != NIL)
-		appendStringInfoString(&buf, ") \"audit_fdw_first\" WHERE \"audit_fdw_rn\" = 1");
+	{
+		appendStringInfoString(&buf, ") ");
+		audit_append_identifier(&buf, subquery_name);
+		appendStringInfoString(&buf, " WHERE ");
+		audit_append_identifier(&buf, rownum_name);
+		appendStringInfoString(&buf, " = 1");
+	}
 
 	/* GROUP BY and HAVING */
 	if (IS_UPPER_REL(query_rel) && !qinfo->is_distinct)

@@ -1058,6 +1058,63 @@ def shipped_and_answers(cur, sql):
     return shipped, answers
 
 
+def test_distinct_on_window_keeps_clear_of_column_names(setup, emulator):
+    """DISTINCT ON ships as a row_number() window in a subquery, filtered on
+    the row number's name outside it.  That name must differ from every
+    column in the subquery: a declared column named audit_fdw_rn (and
+    audit_fdw_rn_2, the next name tried), and a Glue column of that name the
+    foreign table does not declare, each made the shipped query fail.  The
+    subquery's own name must differ from them too: for a struct column named
+    audit_fdw_first read at a path, Trino takes "audit_fdw_first"."id" as
+    the subquery's column id where it has one (a qualified name is matched
+    to a relation's column first: trinodb/trino
+    ExpressionAnalyzer.visitDereferenceExpression), a wrong answer; the
+    emulator refuses the name."""
+    s3 = emulator.client("s3")
+    glue = emulator.client("glue")
+    athena_tables.replace_json_table(
+        glue, DATABASE, "rn_clash",
+        [("id", "int"), ("grp", "string"), ("audit_fdw_rn", "int"), ("audit_fdw_rn_2", "int"),
+         ("info", "struct<audit_fdw_rn:int>"), ("audit_fdw_first", "struct<id:int>")],
+        f"s3://{BUCKET}/rn_clash/")
+    athena_tables.put_json_lines(s3, BUCKET, "rn_clash/part-0.json", [
+        {"id": i, "grp": "abc"[i % 3], "audit_fdw_rn": i * 7 % 10, "audit_fdw_rn_2": i % 4,
+         "info": {"audit_fdw_rn": i % 5}, "audit_fdw_first": {"id": 100 - i}}
+        for i in range(30)])
+    conn = connect()
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute(f"DROP FOREIGN TABLE IF EXISTS {SCHEMA}.rn_declared, {SCHEMA}.rn_undeclared")
+    cur.execute(f"""CREATE FOREIGN TABLE {SCHEMA}.rn_declared (id integer, grp text,
+        audit_fdw_rn integer, rn2 integer OPTIONS (column_name 'audit_fdw_rn_2'),
+        nested integer OPTIONS (column_name 'info', path 'audit_fdw_rn'),
+        shadow integer OPTIONS (column_name 'audit_fdw_first', path 'id'))
+        SERVER {SERVER} OPTIONS ("table" 'rn_clash')""")
+    cur.execute(f"""CREATE FOREIGN TABLE {SCHEMA}.rn_undeclared (id integer, grp text)
+        SERVER {SERVER} OPTIONS ("table" 'rn_clash')""")
+    t = f"{SCHEMA}.rn_declared"
+    failures = []
+    for sql in (f"SELECT DISTINCT ON (grp) grp, audit_fdw_rn, id FROM {t} "
+                "ORDER BY grp, audit_fdw_rn DESC, id",
+                f"SELECT DISTINCT ON (grp) grp, rn2, audit_fdw_rn, id FROM {t} "
+                "WHERE audit_fdw_rn > 2 ORDER BY grp, rn2, audit_fdw_rn, id DESC",
+                f"SELECT DISTINCT ON (grp) grp, nested, id FROM {t} ORDER BY grp, nested DESC, id",
+                f"SELECT DISTINCT ON (grp) grp, shadow FROM {t} ORDER BY grp, shadow DESC",
+                f"SELECT DISTINCT ON (grp) grp, id + 0, shadow FROM {t} "
+                "ORDER BY grp, id + 0, shadow",
+                f"SELECT DISTINCT ON (grp) grp, id FROM {SCHEMA}.rn_undeclared "
+                "ORDER BY grp, id DESC"):
+        try:
+            shipped, (on, off) = shipped_and_answers(cur, sql)
+        except psycopg2.Error as e:
+            failures.append((sql, str(e).splitlines()[0], e.diag.context))
+            continue
+        if "row_number() OVER" not in shipped or on != off or len(on) != 3:
+            failures.append((sql, shipped, on, off))
+    conn.close()
+    assert failures == [], "\n".join(map(repr, failures))
+
+
 def test_integer_arithmetic_runs_at_the_local_width(setup, emulator):
     """A Glue tinyint is read as smallint: Trino would do its arithmetic in
     tinyint (39 * 39 overflows, as its TestTinyintOperators shows) where
