@@ -127,6 +127,8 @@ class Request:
         self.status = None
         self.error = None
         self.access_key = None
+        self.started = None
+        self.entry = None          # its request log entry, once logged
         self.region = None
         self.big = False
 
@@ -189,6 +191,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return self.rfile.read(n) if n > 0 else b""
 
     def _send(self, status, body, headers):
+        self._log(getattr(self, "_req", None))
         if isinstance(body, str):
             body = body.encode("utf-8")
         reason = self.responses.get(status, ("",))[0]
@@ -281,7 +284,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                        {"Content-Type": "application/json"})
             return
         req = Request()
-        started = time.time()
+        req.started = time.time()
+        self._req = req
         try:
             self._dispatch(req, raw_path, raw_query, body)
         except DroppedConnection:
@@ -290,13 +294,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except (ConnectionError, BrokenPipeError):
             self.close_connection = True
         finally:
-            if req.binding is not None and req.operation is not None:
-                self.router.emu.log_request({
-                    "service": req.binding.name, "operation": req.operation,
-                    "time": started, "status": req.status, "error": req.error,
-                    "request_id": req.request_id,
-                    # summarized once the answer is out, not before
-                    "input": _summarize(req.params) if req.big else req.params})
+            self._req = None
+            self._log(req)
+
+    def _log(self, req):
+        """The request into the request log: first as its answer is about to
+        be sent (a client holding the answer finds the request logged), then
+        its final status (0: the connection broke) when the handler is done."""
+        if req is None or req.binding is None or req.operation is None:
+            return
+        if req.entry is not None:
+            req.entry.update(status=req.status, error=req.error)
+            return
+        req.entry = {
+            "service": req.binding.name, "operation": req.operation,
+            "time": req.started, "status": req.status, "error": req.error,
+            "request_id": req.request_id,
+            "input": _summarize(req.params) if req.big else req.params}
+        self.router.emu.log_request(req.entry)
 
     def _dispatch(self, req, raw_path, raw_query, body):
         router = self.router
