@@ -267,7 +267,7 @@ void
 audit_batch_join_init(void)
 {
 	DefineCustomBoolVariable("audit_fdw.enable_batched_join",
-							 "Lets the planner join a local relation with an audit table by sending the keys of a batch of local rows to Athena as one IN list.",
+							 "Lets the planner join a local relation with an audit table or a DynamoDB table by sending the keys of a batch of local rows at once: to Athena as one IN list, to DynamoDB as BatchGetItem calls.",
 							 "Turn off to compare with the plans without it.",
 							 &enable_batched_join,
 							 true,
@@ -275,8 +275,8 @@ audit_batch_join_init(void)
 							 0,
 							 NULL, NULL, NULL);
 	DefineCustomIntVariable("audit_fdw.join_batch_size",
-							"Outer rows whose keys a batched join sends to Athena in one query.",
-							"A batch also ends where one more key would make the query longer than Athena accepts.",
+							"Outer rows whose keys a batched join sends at once: to Athena as one query, or to DynamoDB as BatchGetItem calls of up to 100 keys.",
+							"An Athena batch also ends where one more key would make the query longer than Athena accepts.",
 							&join_batch_size,
 							1000, 1, 100000,
 							PGC_USERSET,

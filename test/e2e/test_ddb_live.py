@@ -351,6 +351,51 @@ def test_batched_join_matches_local_join(keyed, emulator, sql, batch_size):
     assert len(batch_calls) == (3 if batch_size == 1000 else 86), len(batch_calls)
 
 
+def explain_values(plan, label):
+    """The values of the EXPLAIN lines labelled label, in plan order."""
+    return [line.split(f"{label}: ", 1)[1] for line in plan.splitlines() if f"{label}: " in line]
+
+
+@pytest.mark.parametrize("batch_size", [1000, 7])
+def test_explain_analyze_of_a_batched_join_counts_what_dynamodb_saw(keyed, emulator, batch_size):
+    """EXPLAIN ANALYZE of a batched join over a DynamoDB table: the node's
+    Batches and Keys Sent, and its inner scan's DynamoDB Requests, Items Read
+    and Consumed Read Capacity, are what the emulator's request log shows:
+    one request per BatchGetItem call, the keys the calls carried, an item
+    for each of those keys the table holds (k000 to k249), and half a read
+    unit for each key asked, held or not: an eventually consistent read of
+    an item under 4 KB, and a read of an item that does not exist consumes
+    the same (Amazon DynamoDB Developer Guide, "DynamoDB read and write
+    operations").  600 outer rows make ceil(600 / batch size) batches."""
+    sql = "SELECT o.i, t.v FROM public.outer_rows o JOIN live.keyed t ON t.k = o.k"
+    with connect() as conn, conn.cursor() as cur:
+        cur.execute("SET audit_fdw.join_batch_size = %s", (batch_size,))
+        mark = emulator.mark()
+        cur.execute("EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + sql)
+        plan = "\n".join(r[0] for r in cur.fetchall())
+        batch_calls = calls(emulator, "BatchGetItem", mark)
+        assert calls(emulator, "GetItem", mark) == []
+        cur.execute("SELECT count(*), count(DISTINCT k) FROM public.outer_rows")
+        outer, distinct_keys = cur.fetchone()
+    assert "AuditBatchedJoin" in plan and "DynamoDB: BatchGetItem LiveKeyed" in plan, plan
+    keys = [key["k"]["S"] for c in batch_calls
+            for key in c["input"]["RequestItems"]["LiveKeyed"]["Keys"]]
+    held = [k for k in keys if int(k[1:]) < 250]
+    assert explain_values(plan, "Batches") == [str(-(-outer // batch_size))], plan
+    assert explain_values(plan, "Keys Sent") == [str(len(keys))], plan
+    assert explain_values(plan, "DynamoDB Requests") == [str(len(batch_calls))], plan
+    assert explain_values(plan, "Items Read") == [str(len(held))], plan
+    assert explain_values(plan, "Consumed Read Capacity") == [f"{len(keys) / 2:.1f} RCU"], plan
+    if batch_size == 1000:
+        # one batch: each distinct key asked once, in ceil(keys / 100) calls
+        assert len(keys) == len(set(keys)) == distinct_keys
+        assert len(batch_calls) == -(-distinct_keys // 100)
+    else:
+        # a batch's keys go out in one call; a key of two batches twice
+        assert len(batch_calls) == -(-outer // batch_size)
+        assert len(keys) > len(set(keys))
+
+
 def test_explain_analyze_capacity(setup):
     plan = explain('SELECT state FROM live.orders WHERE "orderId" = \'101\'', analyze=True)
     assert "DynamoDB Requests: 1" in plan
