@@ -75,6 +75,7 @@ typedef struct TransformState
 } TransformState;
 
 static bool write_binary(TransformState *st, const unsigned char *s, size_t len);
+static bool write_base64_digits(AuditBuf *out, const unsigned char *s, size_t datalen);
 static bool write_event_time(AuditBuf *out, double t);
 static bool write_event_time_parts(AuditBuf *out, int64_t secs, int64_t us);
 static bool bad_record(TransformState *st, const char *fmt, const char *arg);
@@ -271,6 +272,12 @@ write_cstring_or_null(AuditBuf *out, const char *s)
 
 /* ---- numbers ---- */
 
+static bool write_number(AuditBuf *out, const char *text, const char *end, bool quoted,
+						 const char **stop);
+
+/* Where a number's text may end: the end, or a quote before it (quoted). */
+#define NUMBER_ENDS(p) (quoted ? (p) < end && *(p) == '"' : (p) == end)
+
 /*
  * Python's Decimal.__str__ (to-scientific-string): the coefficient without
  * leading zeros, a decimal point where the exponent puts it when the
@@ -280,8 +287,20 @@ write_cstring_or_null(AuditBuf *out, const char *s)
 bool
 audit_write_number(AuditBuf *out, const char *text, size_t len)
 {
+	const char *stop;
+
+	return write_number(out, text, text + len, false, &stop);
+}
+
+/*
+ * audit_write_number of the text at text: all of it up to end, or (quoted)
+ * up to a quote before end, whose place goes to *stop.
+ */
+static bool
+write_number(AuditBuf *out, const char *text, const char *end, bool quoted,
+			 const char **stop)
+{
 	const char *p = text;
-	const char *end = text + len;
 	bool		negative = false;
 	const char *int_start,
 			   *int_end,
@@ -313,14 +332,15 @@ audit_write_number(AuditBuf *out, const char *text, size_t len)
 	}
 	if (int_end == int_start && (frac_start == NULL || frac_end == frac_start))
 		return false;
-	if (p == end && text[0] != '+' && int_end > int_start && *int_start != '0' &&
+	if (NUMBER_ENDS(p) && text[0] != '+' && int_end > int_start && *int_start != '0' &&
 		(frac_start == NULL || frac_end > frac_start))
 	{
 		/*
 		 * The common case: no exponent, an integer part without leading
 		 * zeros and digits after any point.  Decimal writes that as it is.
 		 */
-		audit_buf_append(out, text, len);
+		*stop = p;
+		buf_append(out, text, p - text);
 		return !out->oom;
 	}
 	if (p < end && (*p == 'e' || *p == 'E'))
@@ -343,8 +363,9 @@ audit_write_number(AuditBuf *out, const char *text, size_t len)
 		if (eneg)
 			exp = -exp;
 	}
-	if (p != end)
+	if (!NUMBER_ENDS(p))
 		return false;
+	*stop = p;
 
 	/* the coefficient: integer and fraction digits, leading zeros dropped */
 	ndigits = (int_end - int_start) + (frac_start ? frac_end - frac_start : 0);
@@ -471,10 +492,8 @@ static const char b64_chars[] =
 static bool
 write_binary(TransformState *st, const unsigned char *s, size_t len)
 {
-	AuditBuf   *out = st->out;
 	size_t		i;
 	size_t		datalen;
-	char	   *w;
 
 	/* strip padding, then every remaining byte must be a base64 digit */
 	datalen = len;
@@ -492,12 +511,21 @@ write_binary(TransformState *st, const unsigned char *s, size_t len)
 			return bad_record(st, "binary attribute value is not base64", NULL);
 	}
 
-	/*
-	 * What base64.b64encode gives for the decoded bytes: the same digits,
-	 * the last one without the bits that fall outside a whole byte, padded
-	 * to a multiple of 4 (no bytes buffer: re-encoding only touches the
-	 * end).
-	 */
+	return write_base64_digits(st->out, s, datalen);
+}
+
+/*
+ * datalen base64 digits (none missing at the end: datalen % 4 is not 1)
+ * as a JSON string: what base64.b64encode gives for the bytes they encode,
+ * the same digits, the last one without the bits that fall outside a whole
+ * byte, padded to a multiple of 4 (no bytes buffer: re-encoding only
+ * touches the end).
+ */
+static bool
+write_base64_digits(AuditBuf *out, const unsigned char *s, size_t datalen)
+{
+	char	   *w;
+
 	if (out->len + datalen + 5 > out->cap && !audit_buf_reserve(out, datalen + 4))
 		return false;
 	w = out->data + out->len;
@@ -1239,6 +1267,88 @@ write_binary_span(TransformState *st, const Span *span)
 	return ok;
 }
 
+/*
+ * An N value or NS element whose string literal starts at s->p: written at
+ * once when its text has no escape and is a number (the usual case), true
+ * then (or when out ran out of memory).  False leaves s and out as they
+ * were, for write_number_span to read it and say what is wrong.
+ */
+static inline bool
+write_number_direct(TransformState *st, Scan *s)
+{
+	const char *p = s->p;
+	const char *q;
+
+	if (p >= s->end || *p != '"' ||
+		(!write_number(st->out, p + 1, s->end, true, &q) && !st->out->oom))
+		return false;
+	s->p = q + 1;
+	return true;
+}
+
+/*
+ * The first byte at or after p that is not a base64 digit (A-Z, a-z, 0-9,
+ * '+', '/'); end when there is none.  Sixteen bytes at a time with SSE2:
+ * a byte is in a range when, moved so that the range starts at -128, it
+ * compares (signed) below -128 plus the range's size.
+ */
+static inline const char *
+base64_digits_end(const char *p, const char *end)
+{
+#ifdef __SSE2__
+#define IN_RANGE(v, lo, n) \
+	_mm_cmplt_epi8(_mm_add_epi8((v), _mm_set1_epi8((char) (0x80 - (lo)))), \
+				   _mm_set1_epi8((char) (-128 + (n))))
+	while (end - p >= 16)
+	{
+		__m128i		v = _mm_loadu_si128((const __m128i *) p);
+		__m128i		ok;
+		unsigned int mask;
+
+		ok = _mm_or_si128(IN_RANGE(v, 'A', 26), IN_RANGE(v, 'a', 26));
+		ok = _mm_or_si128(ok, IN_RANGE(v, '/', 11));	/* '/' and the digits */
+		ok = _mm_or_si128(ok, _mm_cmpeq_epi8(v, _mm_set1_epi8('+')));
+		mask = ~(unsigned int) _mm_movemask_epi8(ok) & 0xffff;
+		if (mask != 0)
+			return p + __builtin_ctz(mask);
+		p += 16;
+	}
+#undef IN_RANGE
+#endif
+	while (p < end && b64_value[(unsigned char) *p] >= 0)
+		p++;
+	return p;
+}
+
+/*
+ * A B value or BS element whose string literal starts at s->p: base64
+ * digits and at most two '=' then the quote (no escape can be in it) are
+ * written at once; true then (or when out ran out of memory).  False leaves
+ * s and out as they were, for write_binary_span.
+ */
+static inline bool
+write_binary_direct(TransformState *st, Scan *s)
+{
+	const char *p = s->p;
+	const char *q;
+
+	size_t		datalen;
+
+	if (p >= s->end || *p != '"')
+		return false;
+	q = base64_digits_end(p + 1, s->end);
+	datalen = q - p - 1;
+	if (q < s->end && *q == '=')
+		q++;
+	if (q < s->end && *q == '=')
+		q++;
+	if (q >= s->end || *q != '"' || datalen % 4 == 1)
+		return false;
+	write_base64_digits(st->out, (const unsigned char *) p + 1, datalen);
+	s->p = q + 1;
+	return true;
+}
+
 static bool write_av_text(TransformState *st, Scan *s, int depth);
 
 /* An attribute map's text ({"name": {"S": ...}, ...}) as a JSON object. */
@@ -1292,6 +1402,13 @@ write_set_text(TransformState *st, Scan *s, char type)
 			{
 				if (!copy_string(s, st->out))
 					return bad_record(st, "set element is not a string", NULL);
+				continue;
+			}
+			skip_ws(s);
+			if (type == 'N' ? write_number_direct(st, s) : write_binary_direct(st, s))
+			{
+				if (st->out->oom)
+					return false;
 				continue;
 			}
 			if (!scan_string(s, &elem))
@@ -1391,10 +1508,15 @@ have_type:
 	{
 		Span		v;
 
-		if (!scan_string(s, &v))
-			return bad_record(st, t[0] == 'N' ? "N attribute value is not a string" :
-							  "binary attribute value is not a string", NULL);
-		ok = t[0] == 'N' ? write_number_span(st, &v) : write_binary_span(st, &v);
+		if (t[0] == 'N' ? write_number_direct(st, s) : write_binary_direct(st, s))
+			ok = !st->out->oom;
+		else
+		{
+			if (!scan_string(s, &v))
+				return bad_record(st, t[0] == 'N' ? "N attribute value is not a string" :
+								  "binary attribute value is not a string", NULL);
+			ok = t[0] == 'N' ? write_number_span(st, &v) : write_binary_span(st, &v);
+		}
 	}
 	else if (tlen == 2 && t[1] == 'S' && (t[0] == 'S' || t[0] == 'N' || t[0] == 'B'))
 		ok = write_set_text(st, s, t[0]);
