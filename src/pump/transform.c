@@ -272,6 +272,36 @@ write_cstring_or_null(AuditBuf *out, const char *s)
 
 /* ---- numbers ---- */
 
+/* The first byte at or after p that is not a decimal digit (or end). */
+static inline const char *
+skip_digits(const char *p, const char *end)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	/*
+	 * Eight at a time: a digit's high half is 3 and its low half plus 6
+	 * stays below 16 (no carry leaves a byte, so each byte is judged
+	 * alone and the lowest flagged one is the first non-digit).
+	 */
+	const uint64_t ones = 0x0101010101010101ULL;
+
+	while (end - p >= 8)
+	{
+		uint64_t	v,
+					bad;
+
+		memcpy(&v, p, 8);
+		bad = ((v & ones * 0xf0) ^ ones * 0x30) |
+			(((v & ones * 0x0f) + ones * 0x06) & ones * 0x10);
+		if (bad != 0)
+			return p + (__builtin_ctzll(bad) >> 3);
+		p += 8;
+	}
+#endif
+	while (p < end && *p >= '0' && *p <= '9')
+		p++;
+	return p;
+}
+
 static bool write_number(AuditBuf *out, const char *text, const char *end, bool quoted,
 						 const char **stop);
 
@@ -320,14 +350,12 @@ write_number(AuditBuf *out, const char *text, const char *end, bool quoted,
 	if (p < end && (*p == '+' || *p == '-'))
 		negative = (*p++ == '-');
 	int_start = p;
-	while (p < end && *p >= '0' && *p <= '9')
-		p++;
+	p = skip_digits(p, end);
 	int_end = p;
 	if (p < end && *p == '.')
 	{
 		frac_start = ++p;
-		while (p < end && *p >= '0' && *p <= '9')
-			p++;
+		p = skip_digits(p, end);
 		frac_end = p;
 	}
 	if (int_end == int_start && (frac_start == NULL || frac_end == frac_start))
@@ -378,14 +406,18 @@ write_number(AuditBuf *out, const char *text, const char *end, bool quoted,
 			return false;
 		}
 	}
-	for (q = int_start; q < int_end; q++)
-		if (nd > 0 || *q != '0')
-			digits[nd++] = *q;
+	for (q = int_start; q < int_end && *q == '0'; q++)
+		;
+	memcpy(digits, q, int_end - q);
+	nd = int_end - q;
 	if (frac_start)
 	{
-		for (q = frac_start; q < frac_end; q++)
-			if (nd > 0 || *q != '0')
-				digits[nd++] = *q;
+		q = frac_start;
+		if (nd == 0)
+			while (q < frac_end && *q == '0')
+				q++;
+		memcpy(digits + nd, q, frac_end - q);
+		nd += frac_end - q;
 		exp -= frac_end - frac_start;
 	}
 	if (nd == 0)
