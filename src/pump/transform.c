@@ -849,27 +849,20 @@ find_special(const char *p, const char *end)
 static inline size_t
 escape_length(const char *p, const char *end)
 {
+	/* by the byte after the backslash: 2, 6 for \\u, 0 for none */
+	static const unsigned char length[256] = {
+		['"'] = 2, ['\\'] = 2, ['/'] = 2, ['b'] = 2, ['f'] = 2,
+		['n'] = 2, ['r'] = 2, ['t'] = 2, ['u'] = 6,
+	};
+	size_t		n;
+
 	if (end - p < 2)
 		return 0;
-	switch (p[1])
-	{
-		case '"':
-		case '\\':
-		case '/':
-		case 'b':
-		case 'f':
-		case 'n':
-		case 'r':
-		case 't':
-			return 2;
-		case 'u':
-			if (end - p < 6 || hexval(p[2]) < 0 || hexval(p[3]) < 0 ||
-				hexval(p[4]) < 0 || hexval(p[5]) < 0)
-				return 0;
-			return 6;
-		default:
-			return 0;
-	}
+	n = length[(unsigned char) p[1]];
+	if (n == 6 && (end - p < 6 || hexval(p[2]) < 0 || hexval(p[3]) < 0 ||
+				   hexval(p[4]) < 0 || hexval(p[5]) < 0))
+		return 0;
+	return n;
 }
 
 /* A string literal; span gets its content (without the quotes). */
@@ -1617,6 +1610,374 @@ have_type:
 	return true;
 }
 
+/*
+ * The images of a compact record (what AWS writes: no whitespace) are read
+ * by a second walker with its places in registers: input and output
+ * cursors passed and returned by value, so that writing a byte does not
+ * make the compiler load them again (a char store may alias anything held
+ * in memory).  It takes what it knows; anything else (whitespace, an
+ * unknown type, a malformed value, nesting too deep) makes it give up, and
+ * the image is read again by write_map_text from its start, which writes
+ * the same bytes for what both read and says what is wrong.
+ */
+typedef struct FastPos
+{
+	const char *p;				/* NULL: given up */
+	char	   *w;
+} FastPos;
+
+typedef struct FastOut
+{
+	AuditBuf   *buf;
+	const char *end;			/* of the input */
+	char	   *wlim;			/* buf's capacity, less room for the NUL */
+} FastOut;
+
+#define FAST_FAIL(w) ((FastPos) {NULL, (w)})
+
+/* Makes room for n more bytes at w; NULL when out of memory. */
+static __attribute__((noinline)) char *
+fast_grow(FastOut *o, char *w, size_t n)
+{
+	AuditBuf   *buf = o->buf;
+
+	buf->len = w - buf->data;
+	if (!audit_buf_reserve(buf, n))
+		return NULL;
+	o->wlim = buf->data + buf->cap - 1;
+	return buf->data + buf->len;
+}
+
+#define FAST_ROOM(o, w, n) \
+	((size_t) ((o)->wlim - (w)) >= (size_t) (n) || ((w) = fast_grow((o), (w), (n))) != NULL)
+
+/* A string literal at p, copied as it is (escapes checked, not decoded). */
+static inline FastPos
+fast_string(FastOut *restrict o, const char *p, char *w)
+{
+	const char *end = o->end;
+
+	if (p >= end || *p != '"')
+		return FAST_FAIL(w);
+	/* the literal is no longer than the rest of the input; 16 bytes spare */
+	if (!FAST_ROOM(o, w, end - p + 16))
+		return FAST_FAIL(w);
+	*w++ = '"';
+	p++;
+	for (;;)
+	{
+		size_t		n;
+
+#ifdef __SSE2__
+		const __m128i quote = _mm_set1_epi8('"');
+		const __m128i backslash = _mm_set1_epi8('\\');
+		const __m128i control_max = _mm_set1_epi8(0x1f);
+
+		while (end - p >= 16)
+		{
+			__m128i		v = _mm_loadu_si128((const __m128i *) p);
+			unsigned int mask;
+
+			_mm_storeu_si128((__m128i *) w, v);
+			mask = (unsigned int) _mm_movemask_epi8(
+				_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
+										  _mm_cmpeq_epi8(v, backslash)),
+							 _mm_cmpeq_epi8(_mm_min_epu8(v, control_max), v)));
+			if (mask != 0)
+			{
+				n = __builtin_ctz(mask);
+				p += n;
+				w += n;
+				goto special;
+			}
+			p += 16;
+			w += 16;
+		}
+#endif
+		while (p < end && !needs_escape[(unsigned char) *p])
+			*w++ = *p++;
+#ifdef __SSE2__
+special:
+#endif
+		if (p >= end || *p != '\\')
+			break;
+		n = escape_length(p, end);
+		if (n == 0)
+			return FAST_FAIL(w);
+		memcpy(w, p, n);
+		w += n;
+		p += n;
+	}
+	if (p >= end || *p != '"')
+		return FAST_FAIL(w);
+	*w++ = '"';
+	return (FastPos) {p + 1, w};
+}
+
+/* An N value's string literal at p (at its quote). */
+static inline FastPos
+fast_number(FastOut *restrict o, const char *p, char *w)
+{
+	const char *end = o->end;
+	const char *q = p + 1;
+	const char *stop;
+	AuditBuf   *buf;
+
+	if (p >= end || *p != '"')
+		return FAST_FAIL(w);
+	/* the common case (see write_number): copied as it is */
+	if (q < end && *q == '-')
+		q++;
+	if (q < end && *q >= '1' && *q <= '9')
+	{
+		q = skip_digits(q, end);
+		if (q < end && *q == '.' && q + 1 < end && q[1] >= '0' && q[1] <= '9')
+			q = skip_digits(q + 1, end);
+		if (q < end && *q == '"')
+		{
+			if (!FAST_ROOM(o, w, q - p))
+				return FAST_FAIL(w);
+			memcpy(w, p + 1, q - p - 1);
+			return (FastPos) {q + 1, w + (q - p - 1)};
+		}
+	}
+	buf = o->buf;
+	buf->len = w - buf->data;
+	if (!write_number(buf, p + 1, end, true, &stop))
+		return FAST_FAIL(w);
+	o->wlim = buf->data + buf->cap - 1;
+	return (FastPos) {stop + 1, buf->data + buf->len};
+}
+
+/* A B value's string literal at p. */
+static inline FastPos
+fast_binary(FastOut *restrict o, const char *p, char *w)
+{
+	const char *end = o->end;
+	const char *q;
+	size_t		datalen;
+
+	if (p >= end || *p != '"')
+		return FAST_FAIL(w);
+	q = base64_digits_end(p + 1, end);
+	datalen = q - p - 1;
+	if (q < end && *q == '=')
+		q++;
+	if (q < end && *q == '=')
+		q++;
+	if (q >= end || *q != '"' || datalen % 4 == 1 || !FAST_ROOM(o, w, datalen + 6))
+		return FAST_FAIL(w);
+	*w++ = '"';
+	if (datalen % 4 == 0)
+	{
+		memcpy(w, p + 1, datalen);
+		w += datalen;
+	}
+	else
+	{
+		/* as write_base64_digits */
+		int			keep = datalen % 4 == 2 ? 0x30 : 0x3c;
+
+		memcpy(w, p + 1, datalen - 1);
+		w += datalen - 1;
+		*w++ = b64_chars[b64_value[(unsigned char) p[datalen]] & keep];
+		*w++ = '=';
+		if (datalen % 4 == 2)
+			*w++ = '=';
+	}
+	*w++ = '"';
+	return (FastPos) {q + 1, w};
+}
+
+static FastPos fast_value(FastOut *restrict o, const char *p, char *w, int depth);
+
+/* An attribute map at p: {"name":value,...} */
+static FastPos
+fast_map(FastOut *restrict o, const char *p, char *w, int depth)
+{
+	const char *end = o->end;
+	FastPos		r;
+
+	if (end - p < 2 || *p != '{' || !FAST_ROOM(o, w, 2))
+		return FAST_FAIL(w);
+	*w++ = '{';
+	p++;
+	if (*p != '}')
+	{
+		for (;;)
+		{
+			r = fast_string(o, p, w);
+			if (r.p == NULL || r.p >= end || *r.p != ':')
+				return FAST_FAIL(r.w);
+			*r.w++ = ':';
+			r = fast_value(o, r.p + 1, r.w, depth);
+			if (r.p == NULL || r.p >= end)
+				return FAST_FAIL(r.w);
+			p = r.p;
+			w = r.w;
+			if (*p != ',')
+				break;
+			if (!FAST_ROOM(o, w, 1))
+				return FAST_FAIL(w);
+			*w++ = ',';
+			p++;
+		}
+		if (*p != '}')
+			return FAST_FAIL(w);
+	}
+	if (!FAST_ROOM(o, w, 1))
+		return FAST_FAIL(w);
+	*w++ = '}';
+	return (FastPos) {p + 1, w};
+}
+
+/* The elements of a set or list at p ('['): each read by kind. */
+static FastPos
+fast_array(FastOut *restrict o, const char *p, char *w, char kind, int depth)
+{
+	const char *end = o->end;
+	FastPos		r;
+
+	if (end - p < 2 || *p != '[' || !FAST_ROOM(o, w, 2))
+		return FAST_FAIL(w);
+	*w++ = '[';
+	p++;
+	if (*p != ']')
+	{
+		for (;;)
+		{
+			switch (kind)
+			{
+				case 'S':
+					r = fast_string(o, p, w);
+					break;
+				case 'N':
+					r = fast_number(o, p, w);
+					break;
+				case 'B':
+					r = fast_binary(o, p, w);
+					break;
+				default:
+					r = fast_value(o, p, w, depth);
+					break;
+			}
+			if (r.p == NULL || r.p >= end)
+				return FAST_FAIL(r.w);
+			p = r.p;
+			w = r.w;
+			if (*p != ',')
+				break;
+			if (!FAST_ROOM(o, w, 1))
+				return FAST_FAIL(w);
+			*w++ = ',';
+			p++;
+		}
+		if (*p != ']')
+			return FAST_FAIL(w);
+	}
+	if (!FAST_ROOM(o, w, 1))
+		return FAST_FAIL(w);
+	*w++ = ']';
+	return (FastPos) {p + 1, w};
+}
+
+/* One attribute value at p: {"S":...}, {"M":{...}}, ... */
+static FastPos
+fast_value(FastOut *restrict o, const char *p, char *w, int depth)
+{
+	const char *end = o->end;
+	FastPos		r;
+
+	if (depth > MAX_ATTRIBUTE_DEPTH || end - p < 12 || p[0] != '{' || p[1] != '"')
+		return FAST_FAIL(w);
+	if (p[3] == '"' && p[4] == ':')
+	{
+		/* one letter */
+		switch (p[2])
+		{
+			case 'S':
+				r = fast_string(o, p + 5, w);
+				break;
+			case 'N':
+				r = fast_number(o, p + 5, w);
+				break;
+			case 'B':
+				r = fast_binary(o, p + 5, w);
+				break;
+			case 'M':
+				r = fast_map(o, p + 5, w, depth + 1);
+				break;
+			case 'L':
+				r = fast_array(o, p + 5, w, 'L', depth + 1);
+				break;
+			default:
+				return FAST_FAIL(w);
+		}
+	}
+	else if (p[3] == 'S' && p[4] == '"' && p[5] == ':' &&
+			 (p[2] == 'S' || p[2] == 'N' || p[2] == 'B'))
+		r = fast_array(o, p + 6, w, p[2], depth);
+	else if (p[6] == '"' && p[7] == ':' &&
+			 (memcmp(p + 2, "NULL", 4) == 0 || memcmp(p + 2, "BOOL", 4) == 0))
+	{
+		bool		is_null = p[2] == 'N';
+
+		if (!FAST_ROOM(o, w, 5))
+			return FAST_FAIL(w);
+		if (memcmp(p + 8, "true", 4) == 0)
+		{
+			memcpy(w, is_null ? "null" : "true", 4);
+			r = (FastPos) {p + 12, w + 4};
+		}
+		else if (end - p >= 13 && memcmp(p + 8, "false", 5) == 0)
+		{
+			memcpy(w, is_null ? "null" : "false", is_null ? 4 : 5);
+			r = (FastPos) {p + 13, w + (is_null ? 4 : 5)};
+		}
+		else
+			return FAST_FAIL(w);
+	}
+	else
+		return FAST_FAIL(w);
+	if (r.p == NULL || r.p >= end || *r.p != '}')
+		return FAST_FAIL(r.w);
+	r.p++;
+	return r;
+}
+
+/*
+ * An item image (an attribute map) at s->p, written to st->out: by the fast
+ * walker, or (when it gives up) by write_map_text.
+ */
+static bool
+write_image(TransformState *st, Scan *s)
+{
+	AuditBuf   *buf = st->out;
+	size_t		start = buf->len;
+	FastOut		o;
+	FastPos		r;
+
+	if (buf->oom)
+		return false;
+	o.buf = buf;
+	o.end = s->end;
+	o.wlim = buf->cap ? buf->data + buf->cap - 1 : NULL;
+	r = fast_map(&o, s->p, buf->data + buf->len, 0);
+	if (r.p != NULL)
+	{
+		buf->len = r.w - buf->data;
+		buf->data[buf->len] = '\0';
+		s->p = r.p;
+		return true;
+	}
+	if (buf->oom)
+		return false;
+	buf->len = start;
+	if (buf->data)
+		buf->data[start] = '\0';
+	return write_map_text(st, s, 0);
+}
+
 /* The stream record's fields the audit record needs. */
 typedef struct RecordFields
 {
@@ -1720,7 +2081,7 @@ scan_record(TransformState *st, TransformState *img, Scan *s, RecordFields *f)
 					{
 						size_t		off = img->out->len;
 
-						if (!write_map_text(img, s, 0))
+						if (!write_image(img, s))
 							return false;
 						if (dkey.p[0] == 'K')
 						{
