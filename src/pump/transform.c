@@ -85,6 +85,10 @@ static inline const char *find_special(const char *p, const char *end);
 /* Nesting deeper than DynamoDB allows (32 levels) marks a bad record. */
 #define MAX_ATTRIBUTE_DEPTH 64
 
+#ifndef lengthof
+#define lengthof(array) (sizeof(array) / sizeof((array)[0]))
+#endif
+
 #define APPEND_LITERAL(buf, lit) buf_append((buf), (lit), sizeof(lit) - 1)
 
 /* ---- output buffer ---- */
@@ -1957,11 +1961,11 @@ write_image(TransformState *st, Scan *s)
 	FastOut		o;
 	FastPos		r;
 
-	if (buf->oom)
+	if (buf->data == NULL && !audit_buf_reserve(buf, 64))
 		return false;
 	o.buf = buf;
 	o.end = s->end;
-	o.wlim = buf->cap ? buf->data + buf->cap - 1 : NULL;
+	o.wlim = buf->data + buf->cap - 1;
 	r = fast_map(&o, s->p, buf->data + buf->len, 0);
 	if (r.p != NULL)
 	{
@@ -2010,6 +2014,79 @@ typedef struct RecordFields
 } RecordFields;
 
 /*
+ * A member name the record reader looks for, written as compact JSON has
+ * it: quoted, with its colon.
+ */
+typedef struct MemberName
+{
+	const char *text;
+	size_t		len;
+} MemberName;
+
+#define MEMBER_NAME(name) {"\"" name "\":", sizeof(name) + 2}
+
+enum
+{
+	R_EVENT_ID, R_EVENT_NAME, R_REGION, R_IDENTITY, R_DYNAMODB
+};
+static const MemberName record_names[] = {
+	MEMBER_NAME("eventID"), MEMBER_NAME("eventName"), MEMBER_NAME("awsRegion"),
+	MEMBER_NAME("userIdentity"), MEMBER_NAME("dynamodb")
+};
+
+enum
+{
+	D_SEQ, D_WHEN, D_KEYS, D_NEW, D_OLD
+};
+static const MemberName dynamodb_names[] = {
+	MEMBER_NAME("SequenceNumber"), MEMBER_NAME("ApproximateCreationDateTime"),
+	MEMBER_NAME("Keys"), MEMBER_NAME("NewImage"), MEMBER_NAME("OldImage")
+};
+
+enum
+{
+	I_TYPE, I_PRINCIPAL
+};
+static const MemberName identity_names[] = {
+	MEMBER_NAME("Type"), MEMBER_NAME("PrincipalId")
+};
+
+/*
+ * Reads a member's name and its colon: *which is its place in names, or -1
+ * for another name (or one written with escapes).  A name written as names
+ * has it is taken at once.  False when there is no name and colon.
+ */
+static inline __attribute__((always_inline)) bool
+read_member_name(Scan *s, const MemberName *names, int n, int *which)
+{
+	Span		key;
+	const char *p = s->p;
+
+	if (s->end - p >= 2 && p[0] == '"')
+	{
+#pragma GCC unroll 8
+		for (int i = 0; i < n; i++)
+			if (p[1] == names[i].text[1] && (size_t) (s->end - p) >= names[i].len &&
+				memcmp(p, names[i].text, names[i].len) == 0)
+			{
+				s->p = p + names[i].len;
+				*which = i;
+				return true;
+			}
+	}
+	if (!scan_string(s, &key) || !expect(s, ':'))
+		return false;
+	*which = -1;
+	for (int i = 0; i < n; i++)
+		if (span_is(&key, names[i].text + 1, names[i].len - 3))
+		{
+			*which = i;
+			break;
+		}
+	return true;
+}
+
+/*
  * Reads the record's object, up to its closing brace: spans of the metadata
  * fields; the images are transformed as they are read, into img's buffer;
  * other fields skipped.
@@ -2024,18 +2101,18 @@ scan_record(TransformState *st, TransformState *img, Scan *s, RecordFields *f)
 		return true;
 	do
 	{
-		Span		key;
+		int			key;
 
-		if (!scan_string(s, &key) || !expect(s, ':'))
+		if (!read_member_name(s, record_names, lengthof(record_names), &key))
 			return bad_record(st, "malformed stream record", NULL);
 		skip_ws(s);
-		if (SPAN_IS(&key, "eventID") && peek_is(s, '"'))
+		if (key == R_EVENT_ID && peek_is(s, '"'))
 			f->has_event_id = scan_string(s, &f->event_id);
-		else if (SPAN_IS(&key, "eventName") && peek_is(s, '"'))
+		else if (key == R_EVENT_NAME && peek_is(s, '"'))
 			f->has_event_name = scan_string(s, &f->event_name);
-		else if (SPAN_IS(&key, "awsRegion") && peek_is(s, '"'))
+		else if (key == R_REGION && peek_is(s, '"'))
 			f->has_region = scan_string(s, &f->region);
-		else if (SPAN_IS(&key, "userIdentity") && peek_is(s, '{'))
+		else if (key == R_IDENTITY && peek_is(s, '{'))
 		{
 			s->p++;
 			f->has_identity = true;
@@ -2043,14 +2120,14 @@ scan_record(TransformState *st, TransformState *img, Scan *s, RecordFields *f)
 			{
 				do
 				{
-					Span		ikey;
+					int			ikey;
 
-					if (!scan_string(s, &ikey) || !expect(s, ':'))
+					if (!read_member_name(s, identity_names, lengthof(identity_names), &ikey))
 						return bad_record(st, "malformed userIdentity", NULL);
 					skip_ws(s);
-					if (SPAN_IS(&ikey, "Type") && peek_is(s, '"'))
+					if (ikey == I_TYPE && peek_is(s, '"'))
 						f->has_identity_type = scan_string(s, &f->identity_type);
-					else if (SPAN_IS(&ikey, "PrincipalId") && peek_is(s, '"'))
+					else if (ikey == I_PRINCIPAL && peek_is(s, '"'))
 						f->has_identity_principal = scan_string(s, &f->identity_principal);
 					else if (!skip_value(s, 1, NULL))
 						return bad_record(st, "malformed userIdentity", NULL);
@@ -2059,7 +2136,7 @@ scan_record(TransformState *st, TransformState *img, Scan *s, RecordFields *f)
 					return bad_record(st, "malformed userIdentity", NULL);
 			}
 		}
-		else if (SPAN_IS(&key, "dynamodb") && peek_is(s, '{'))
+		else if (key == R_DYNAMODB && peek_is(s, '{'))
 		{
 			s->p++;
 			f->has_ddb = true;
@@ -2067,29 +2144,28 @@ scan_record(TransformState *st, TransformState *img, Scan *s, RecordFields *f)
 			{
 				do
 				{
-					Span		dkey;
+					int			dkey;
 
-					if (!scan_string(s, &dkey) || !expect(s, ':'))
+					if (!read_member_name(s, dynamodb_names, lengthof(dynamodb_names), &dkey))
 						return bad_record(st, "malformed \"dynamodb\" object", NULL);
 					skip_ws(s);
-					if (SPAN_IS(&dkey, "SequenceNumber") && peek_is(s, '"'))
+					if (dkey == D_SEQ && peek_is(s, '"'))
 						f->has_seq = scan_string(s, &f->seq);
-					else if (SPAN_IS(&dkey, "ApproximateCreationDateTime"))
+					else if (dkey == D_WHEN)
 						f->has_when = skip_value(s, 1, &f->when);
-					else if (SPAN_IS(&dkey, "Keys") || SPAN_IS(&dkey, "NewImage") ||
-							 SPAN_IS(&dkey, "OldImage"))
+					else if (dkey == D_KEYS || dkey == D_NEW || dkey == D_OLD)
 					{
 						size_t		off = img->out->len;
 
 						if (!write_image(img, s))
 							return false;
-						if (dkey.p[0] == 'K')
+						if (dkey == D_KEYS)
 						{
 							f->has_keys = true;
 							f->keys_off = off;
 							f->keys_len = img->out->len - off;
 						}
-						else if (dkey.p[0] == 'N')
+						else if (dkey == D_NEW)
 						{
 							f->has_new = true;
 							f->new_off = off;
