@@ -1655,6 +1655,24 @@ fast_grow(FastOut *o, char *w, size_t n)
 #define FAST_ROOM(o, w, n) \
 	((size_t) ((o)->wlim - (w)) >= (size_t) (n) || ((w) = fast_grow((o), (w), (n))) != NULL)
 
+/*
+ * Copies n bytes from p to w, sixteen at a time where the input has sixteen
+ * more bytes to read (w must have room for n + 16).
+ */
+static inline void
+fast_copy(char *w, const char *p, size_t n, const char *end)
+{
+#ifdef __SSE2__
+	if ((size_t) (end - p) >= n + 16)
+	{
+		for (size_t i = 0; i < n; i += 16)
+			_mm_storeu_si128((__m128i *) (w + i), _mm_loadu_si128((const __m128i *) (p + i)));
+		return;
+	}
+#endif
+	memcpy(w, p, n);
+}
+
 /* A string literal at p, copied as it is (escapes checked, not decoded). */
 static inline FastPos
 fast_string(FastOut *restrict o, const char *p, char *w)
@@ -1708,7 +1726,13 @@ special:
 		n = escape_length(p, end);
 		if (n == 0)
 			return FAST_FAIL(w);
-		memcpy(w, p, n);
+		if (n == 2)
+		{
+			w[0] = p[0];
+			w[1] = p[1];
+		}
+		else
+			memcpy(w, p, 6);
 		w += n;
 		p += n;
 	}
@@ -1739,9 +1763,9 @@ fast_number(FastOut *restrict o, const char *p, char *w)
 			q = skip_digits(q + 1, end);
 		if (q < end && *q == '"')
 		{
-			if (!FAST_ROOM(o, w, q - p))
+			if (!FAST_ROOM(o, w, q - p + 16))
 				return FAST_FAIL(w);
-			memcpy(w, p + 1, q - p - 1);
+			fast_copy(w, p + 1, q - p - 1, end);
 			return (FastPos) {q + 1, w + (q - p - 1)};
 		}
 	}
@@ -1769,20 +1793,17 @@ fast_binary(FastOut *restrict o, const char *p, char *w)
 		q++;
 	if (q < end && *q == '=')
 		q++;
-	if (q >= end || *q != '"' || datalen % 4 == 1 || !FAST_ROOM(o, w, datalen + 6))
+	if (q >= end || *q != '"' || datalen % 4 == 1 || !FAST_ROOM(o, w, datalen + 22))
 		return FAST_FAIL(w);
 	*w++ = '"';
+	fast_copy(w, p + 1, datalen, end);
 	if (datalen % 4 == 0)
-	{
-		memcpy(w, p + 1, datalen);
 		w += datalen;
-	}
 	else
 	{
 		/* as write_base64_digits */
 		int			keep = datalen % 4 == 2 ? 0x30 : 0x3c;
 
-		memcpy(w, p + 1, datalen - 1);
 		w += datalen - 1;
 		*w++ = b64_chars[b64_value[(unsigned char) p[datalen]] & keep];
 		*w++ = '=';
@@ -1949,6 +1970,8 @@ fast_value(FastOut *restrict o, const char *p, char *w, int depth)
 	return r;
 }
 
+bool		audit_transform_fast_walk = true;
+
 /*
  * An item image (an attribute map) at s->p, written to st->out: by the fast
  * walker, or (when it gives up) by write_map_text.
@@ -1961,6 +1984,8 @@ write_image(TransformState *st, Scan *s)
 	FastOut		o;
 	FastPos		r;
 
+	if (!audit_transform_fast_walk)
+		return write_map_text(st, s, 0);
 	if (buf->data == NULL && !audit_buf_reserve(buf, 64))
 		return false;
 	o.buf = buf;

@@ -137,6 +137,14 @@ extern bool audit_walk_records_page(const char *body, size_t len, AuditRecordAtF
 									size_t *next_iterator_len, int *nrecords,
 									char *errbuf, size_t errlen);
 
+/*
+ * The images of compact records are read by a fast walker, which gives up
+ * on anything unusual and leaves it to the careful reader (the same bytes
+ * out).  False makes the careful reader read every image: the fuzz target
+ * compares the two.
+ */
+extern bool audit_transform_fast_walk;
+
 /* A table's key attributes: the partition key and the sort key, if any. */
 #define AUDIT_MAX_KEYS 2
 

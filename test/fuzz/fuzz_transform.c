@@ -25,6 +25,9 @@
  * spans, results, errors and audit records, the iterator and the page's
  * verdict.
  *
+ * The text path runs twice, with the fast walker of compact images and
+ * with the careful reader on every image, which must agree byte for byte.
+ *
  * The record goes through both of the transform's paths: the json-c tree
  * (audit_transform_record) and the one-pass reader of the text that the
  * pump uses on GetRecords pages (audit_transform_record_text).  Each must
@@ -58,6 +61,9 @@ static void check(int ok, const char *what);
 static json_object *parse_flags(const char *text, size_t len, int flags);
 static json_object *parse(const char *text, size_t len);
 static void check_record(const char *text, size_t len, bool named);
+static void compare_walkers(const char *text, size_t len, bool named, const AuditBuf *out,
+							AuditTransformResult res, const AuditRecordInfo *info,
+							const char *err);
 static void check_output(const AuditBuf *out, AuditTransformResult res,
 						 const AuditRecordInfo *info, const char *err, bool named);
 static void compare_paths(const char *text, size_t len, bool named);
@@ -190,6 +196,7 @@ check_record(const char *text, size_t len, bool named)
 	res = audit_transform_record_text(text, len, named ? "shardId-00000001" : NULL,
 									  named ? "Orders" : NULL, &out, &info, err, sizeof(err));
 	check_output(&out, res, &info, err, named);
+	compare_walkers(text, len, named, &out, res, &info, err);
 	audit_buf_free(&out);
 
 	if (record == NULL)
@@ -203,6 +210,39 @@ check_record(const char *text, size_t len, bool named)
 	json_object_put(record);
 
 	compare_paths(text, len, named);
+}
+
+/*
+ * The text path again with the careful reader on every image: the same
+ * result, error, audit record (byte for byte) and info as with the fast
+ * walker.
+ */
+static void
+compare_walkers(const char *text, size_t len, bool named, const AuditBuf *out,
+				AuditTransformResult res, const AuditRecordInfo *info, const char *err)
+{
+	AuditBuf	careful;
+	AuditRecordInfo careful_info;
+	char		careful_err[256];
+	AuditTransformResult careful_res;
+
+	audit_buf_init(&careful);
+	audit_buf_append(&careful, PREFIX, strlen(PREFIX));
+	audit_transform_fast_walk = false;
+	careful_res = audit_transform_record_text(text, len, named ? "shardId-00000001" : NULL,
+											  named ? "Orders" : NULL, &careful,
+											  &careful_info, careful_err,
+											  sizeof(careful_err));
+	audit_transform_fast_walk = true;
+	check(careful_res == res, "fast walker and careful reader agree on the result");
+	check(strcmp(careful_err, err) == 0, "fast walker and careful reader give the same error");
+	check(careful.len == out->len && memcmp(careful.data, out->data, out->len) == 0,
+		  "fast walker and careful reader write the same bytes");
+	check(careful_info.keys_offset == info->keys_offset &&
+		  careful_info.keys_len == info->keys_len &&
+		  careful_info.approximate_time == info->approximate_time,
+		  "fast walker and careful reader report the same keys and time");
+	audit_buf_free(&careful);
 }
 
 /*

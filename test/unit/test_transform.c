@@ -111,8 +111,9 @@ TEST(transform_strings_escape_json)
 
 /*
  * Transforms the record in text through both entry points (the json-c tree
- * and the one-pass text reader the pump uses) and compares each output
- * with want.
+ * and the one-pass text reader the pump uses, the latter with its fast
+ * walker of compact images and with the careful reader alone) and compares
+ * each output with want.
  */
 static void
 record_case(const char *what, const char *text, const char *want)
@@ -128,10 +129,11 @@ record_case(const char *what, const char *text, const char *want)
 		test_fail(__FILE__, __LINE__, "%s: the test's record does not parse", what);
 		return;
 	}
-	for (path = 0; path < 2; path++)
+	for (path = 0; path < 3; path++)
 	{
 		audit_buf_init(&buf);
 		err[0] = '\0';
+		audit_transform_fast_walk = path != 2;
 		r = path == 0 ?
 			audit_transform_record(rec, "shardId-000001", "Orders", &buf, NULL, err, sizeof(err)) :
 			audit_transform_record_text(text, strlen(text), "shardId-000001", "Orders", &buf,
@@ -145,6 +147,7 @@ record_case(const char *what, const char *text, const char *want)
 		}
 		audit_buf_free(&buf);
 	}
+	audit_transform_fast_walk = true;
 	json_object_put(rec);
 }
 
@@ -228,6 +231,17 @@ TEST(transform_records)
 				"\"sk\":{\"N\":\"1E2\"}}}}",
 				META_OUT ",\"keys\":{\"pk\":\"ORD-1\",\"sk\":1E+2},"
 				"\"key_hash\":{\"pk\":\"48dfc89b\",\"sk\":\"5a834efe\"}}\n");
+	record_case("exponents and fractions in sets, unpadded base64, lists in lists",
+				"{" META_IN ",\"dynamodb\":{" DDB_IN ",\"Keys\":{\"k\":{\"S\":\"1\"}},"
+				"\"NewImage\":{\"b\":{\"BS\":[\"YR\",\"YWJ\"]},\"n\":{\"NS\":[\"1E2\",\"0.0000001\",\"012\"]},"
+				"\"l\":{\"L\":[{\"L\":[{\"M\":{\"x\":{\"N\":\"-0.50\"}}}]}]}}}}",
+				META_OUT ",\"keys\":{\"k\":\"1\"},\"key_hash\":{\"k\":\"b7875b4b\"},"
+				"\"new_image\":{\"b\":[\"YQ==\",\"YWI=\"],\"n\":[1E+2,1E-7,12],\"l\":[[{\"x\":-0.50}]]}}\n");
+	record_case("an image with spaces after compact values",
+				"{" META_IN ",\"dynamodb\":{" DDB_IN ",\"Keys\":{\"k\":{\"S\":\"1\"}},"
+				"\"NewImage\":{\"b\":{\"BS\":[\"YR\",\"YWJ\"]}, \"n\" : { \"NS\" : [ \"1E2\" ] } }}}",
+				META_OUT ",\"keys\":{\"k\":\"1\"},\"key_hash\":{\"k\":\"b7875b4b\"},"
+				"\"new_image\":{\"b\":[\"YQ==\",\"YWI=\"],\"n\":[1E+2]}}\n");
 	record_case("unknown attribute type is a bad record",
 				"{" META_IN ",\"dynamodb\":{" DDB_IN ",\"Keys\":{\"x\":{\"Q\":\"1\"}}}}", NULL);
 	record_case("attribute value with two types is a bad record",
