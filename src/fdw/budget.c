@@ -25,9 +25,9 @@
  * counted.  Listings and table locations are kept for
  * audit_fdw.estimate_cache_ttl seconds in the backend.
  *
- * The partition bounds are those of planning (constants) and, for a scan
- * of one table, those computed at executor start (now() - interval '7
- * days', $1).  A join's runtime bounds are not applied: its estimate may
+ * The partition bounds and key buckets are those of planning (constants)
+ * and, for a scan of one table, those computed at executor start (now() -
+ * interval '7 days', $1, a nested loop's outer key).  A join's runtime bounds are not applied: its estimate may
  * be larger than what Athena reads, never smaller.
  *
  *-------------------------------------------------------------------------
@@ -258,6 +258,8 @@ audit_folder_selection(PlannerInfo *root, Relids relids)
 					lower = p;
 			}
 		}
+		/* key buckets chosen at executor start narrow it too */
+		runtime |= binfo->bucket_runtime != NIL;
 		out = lappend(out, list_make5(makeInteger((int) binfo->relid), makeString(lower),
 									  makeString(upper), list_copy(binfo->bucket_values),
 									  makeInteger(runtime)));
@@ -373,7 +375,8 @@ in_buckets(const char *bucket, size_t len, List *buckets)
 /* Adds the objects of one table's selected folders to est. */
 static void
 estimate_table(AwsClient *client, List *item, bool rt_known, const char *rt_lower,
-			   const char *rt_upper, AuditBudgetEstimate *est)
+			   const char *rt_upper, bool rt_buckets_known, List *rt_buckets,
+			   AuditBudgetEstimate *est)
 {
 	Oid			relid = (Oid) intVal(linitial(item));
 	AuditFdwOptions *options = audit_get_options(relid, InvalidOid);
@@ -397,6 +400,13 @@ estimate_table(AwsClient *client, List *item, bool rt_known, const char *rt_lowe
 		upper = rt_upper;
 	if (runtime && !rt_known)
 		est->runtime_unapplied = true;
+	/* the key buckets of values known at executor start (NIL: none) */
+	if (runtime && rt_known && rt_buckets_known)
+	{
+		buckets = buckets == NIL ? rt_buckets : list_intersection(buckets, rt_buckets);
+		if (buckets == NIL)
+			return;
+	}
 	if (options->partition_column == NULL || options->partition_format == NULL)
 		lower = upper = "";
 	else
@@ -478,12 +488,14 @@ estimate_table(AwsClient *client, List *item, bool rt_known, const char *rt_lowe
 /*
  * Estimates the bytes of the folders a scan selects (folders: its
  * fdw_private item).  rt_known: the runtime partition bounds were computed
- * (at execution; rt_lower and rt_upper, NULL where there is none); they
- * apply to a one-table scan.
+ * (at execution; rt_lower and rt_upper, NULL where there is none) and,
+ * when rt_buckets_known, the key buckets of the values known then (NIL:
+ * none); they apply to a one-table scan.
  */
 void
 audit_estimate_scan(AwsClient *client, List *folders, bool rt_known, const char *rt_lower,
-					const char *rt_upper, AuditBudgetEstimate *est)
+					const char *rt_upper, bool rt_buckets_known, List *rt_buckets,
+					AuditBudgetEstimate *est)
 {
 	ListCell   *lc;
 	bool		one = list_length(folders) == 1;
@@ -491,7 +503,8 @@ audit_estimate_scan(AwsClient *client, List *folders, bool rt_known, const char 
 	memset(est, 0, sizeof(*est));
 	foreach(lc, folders)
 		estimate_table(client, (List *) lfirst(lc), rt_known && one,
-					   one ? rt_lower : NULL, one ? rt_upper : NULL, est);
+					   one ? rt_lower : NULL, one ? rt_upper : NULL,
+					   one && rt_buckets_known, rt_buckets, est);
 	est->computed = true;
 }
 

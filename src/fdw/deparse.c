@@ -3010,6 +3010,21 @@ deparse_partition_conds(RelOptInfo *baserel, bool *first, const char *sep,
 		}
 		appendStringInfoChar(cxt->buf, ')');
 	}
+	/* and of the values known at executor start: written by the scan */
+	foreach(lc, fpinfo->bucket_runtime)
+	{
+		if (!*first)
+			appendStringInfoString(cxt->buf, sep);
+		*first = false;
+		appendStringInfoChar(cxt->buf, '(');
+		if (cxt->qualify)
+			appendStringInfo(cxt->buf, "%s%d.", REL_ALIAS_PREFIX, baserel->relid);
+		audit_append_identifier(cxt->buf, fpinfo->options->bucket_column);
+		appendStringInfoString(cxt->buf, " IN (");
+		add_runtime_value((Expr *) lfirst(lc), cxt,
+						  AUDIT_KEY_BUCKETS_1 + fpinfo->options->bucket_digits - 1);
+		appendStringInfoString(cxt->buf, "))");
+	}
 }
 
 /*

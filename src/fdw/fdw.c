@@ -392,6 +392,8 @@ auditGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 		audit_partition_bounds(root, baserel, fpinfo->options,
 							   &fpinfo->partition_bounds);
 		fpinfo->bucket_values = audit_bucket_values(root, baserel, fpinfo->options);
+		fpinfo->bucket_runtime = audit_bucket_runtime_values(root, baserel,
+															 baserel->baserestrictinfo);
 	}
 	else
 	{
@@ -423,6 +425,28 @@ auditGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 }
 
 /*
+ * The share of a base relation's key buckets its scan reads: those of its
+ * constant keys, and one for each value known at executor start among
+ * runtime (ten for an array, as PostgreSQL guesses ten elements for an
+ * array it does not know).
+ */
+static double
+bucket_share(AuditFdwRelationInfo *fpinfo, List *runtime)
+{
+	double		all;
+	double		selected;
+	ListCell   *lc;
+
+	if (fpinfo->bucket_values == NIL && runtime == NIL)
+		return 1.0;
+	all = (double) (1 << (4 * fpinfo->options->bucket_digits));
+	selected = fpinfo->bucket_values != NIL ? list_length(fpinfo->bucket_values) : all;
+	foreach(lc, runtime)
+		selected = Min(selected, type_is_array(exprType(lfirst(lc))) ? Min(10.0, all) : 1.0);
+	return selected / all;
+}
+
+/*
  * A base scan: the Athena startup and the bytes it reads, then a per-row
  * transfer cost, plus the local filters.
  */
@@ -436,10 +460,8 @@ estimate_base_costs(PlannerInfo *root, AuditFdwRelationInfo *fpinfo,
 	remote_rows = fpinfo->local_conds_sel > 0
 		? clamp_row_est(fpinfo->rows / fpinfo->local_conds_sel) : fpinfo->rows;
 	fpinfo->bytes = table_bytes(fpinfo->relid, fpinfo->options) *
-		audit_partition_fraction(fpinfo->partition_bounds);
-	if (fpinfo->bucket_values != NIL)
-		fpinfo->bytes *= (double) list_length(fpinfo->bucket_values) /
-			(double) (1 << (4 * fpinfo->options->bucket_digits));
+		audit_partition_fraction(fpinfo->partition_bounds) *
+		bucket_share(fpinfo, fpinfo->bucket_runtime);
 	cost_qual_eval(&local_cost, fpinfo->local_conds, root);
 	fpinfo->startup_cost = fpinfo->options->fdw_startup_cost +
 		fpinfo->bytes / (1024.0 * 1024.0) * COST_PER_MIB + local_cost.startup;
@@ -618,7 +640,19 @@ add_param_paths(PlannerInfo *root, RelOptInfo *baserel)
 		double		remote_rows = fpinfo->local_conds_sel > 0
 		? clamp_row_est(rows / fpinfo->local_conds_sel) : rows;
 		Cost		startup = fpinfo->startup_cost;
-		Cost		total = startup +
+		Cost		total;
+		List	   *runtime = audit_bucket_runtime_values(root, baserel, ppi->ppi_clauses);
+
+		/* a join clause on the bucket key: each loop reads its key's buckets */
+		if (runtime != NIL)
+		{
+			double		bytes = fpinfo->bytes *
+				bucket_share(fpinfo, list_concat_copy(fpinfo->bucket_runtime, runtime)) /
+				bucket_share(fpinfo, fpinfo->bucket_runtime);
+
+			startup -= (fpinfo->bytes - bytes) / (1024.0 * 1024.0) * COST_PER_MIB;
+		}
+		total = startup +
 			remote_rows * (fpinfo->options->fdw_tuple_cost + cpu_tuple_cost);
 
 		add_path(baserel, (Path *)
@@ -695,7 +729,8 @@ foreign_join_ok(PlannerInfo *root, RelOptInfo *joinrel, JoinType jointype,
 		(!IS_SIMPLE_REL(outerrel) ||
 		 fpinfo_o->remote_conds != NIL || fpinfo_i->remote_conds != NIL ||
 		 fpinfo_o->partition_bounds != NIL || fpinfo_i->partition_bounds != NIL ||
-		 fpinfo_o->bucket_values != NIL || fpinfo_i->bucket_values != NIL))
+		 fpinfo_o->bucket_values != NIL || fpinfo_i->bucket_values != NIL ||
+		 fpinfo_o->bucket_runtime != NIL || fpinfo_i->bucket_runtime != NIL))
 		return false;
 
 	/* placeholders computed at this join would need computing remotely */
@@ -1394,6 +1429,13 @@ auditGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 			else
 				local_exprs = lappend(local_exprs, ri->clause);
 		}
+		/*
+		 * the key buckets of values known at executor start: the scan's
+		 * own conditions and, for a parameterized scan, its join clauses
+		 */
+		if (audit_enable_pushdown)
+			fpinfo->bucket_runtime = audit_bucket_runtime_values(root, foreignrel,
+																 scan_clauses);
 		/* the inner scan of a batched join: its keys go to Athena too */
 		if (list_length(best_path->fdw_private) > AuditFdwPathPrivateBatchKeys)
 		{
@@ -1436,7 +1478,8 @@ auditGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 	fdw_private = lappend(fdw_private,
 						  makeInteger(IS_SIMPLE_REL(foreignrel) &&
 									  fpinfo->partition_bounds == NIL &&
-									  fpinfo->bucket_values == NIL));
+									  fpinfo->bucket_values == NIL &&
+									  fpinfo->bucket_runtime == NIL));
 	fdw_private = lappend(fdw_private, makeString(fpinfo->explain_name));
 	fdw_private = lappend(fdw_private,
 						  audit_folder_selection(root, fpinfo->scan_relids));
@@ -1488,6 +1531,7 @@ auditExplainForeignScan(ForeignScanState *node, ExplainState *es)
 
 		ExplainPropertyText("Athena SQL", audit_sql_for_explain(parts), es);
 	}
+	audit_explain_key_buckets(node, es);
 	audit_explain_estimate(node, es);
 	if (es->analyze)
 		audit_explain_analyze(node, es);

@@ -116,6 +116,8 @@ typedef struct AuditFdwRelationInfo
 	List	   *partition_bounds;
 	/* the key buckets the rows can be in (String list), NIL: any */
 	List	   *bucket_values;
+	/* values computed at executor start whose buckets the rows are in */
+	List	   *bucket_runtime;	/* of Expr, each a value or an array */
 
 	Bitmapset  *attrs_used;		/* columns fetched (targetlist + local quals) */
 
@@ -189,8 +191,14 @@ typedef enum AuditFdwRounding
 	/* the key list of a batched join, set by its node before each query */
 	AUDIT_BATCH_KEYS,
 	/* and the key buckets of those keys */
-	AUDIT_BATCH_BUCKETS
+	AUDIT_BATCH_BUCKETS,
+	/* the key buckets of a value (or array) of a key with 1, 2 or 3 digits */
+	AUDIT_KEY_BUCKETS_1,
+	AUDIT_KEY_BUCKETS_2,
+	AUDIT_KEY_BUCKETS_3
 } AuditFdwRounding;
+
+#define AUDIT_IS_KEY_BUCKETS(r) ((r) >= AUDIT_KEY_BUCKETS_1 && (r) <= AUDIT_KEY_BUCKETS_3)
 
 /* What a runtime partition bound needs (fdw_private item). */
 typedef struct AuditFdwPartitioning
@@ -309,6 +317,9 @@ extern Selectivity audit_partition_fraction(List *bounds);
 extern List *audit_bucket_values(PlannerInfo *root, RelOptInfo *baserel,
 								 AuditFdwOptions *options);
 extern char *audit_key_bucket(const char *value, int digits);
+extern List *audit_key_buckets_of(Datum value, Oid type, bool isnull, int digits);
+extern List *audit_bucket_runtime_values(PlannerInfo *root, RelOptInfo *baserel,
+										 List *clauses);
 extern int	audit_bucket_key_digits(PlannerInfo *root, RelOptInfo *baserel,
 									Expr *expr);
 
@@ -320,6 +331,7 @@ extern char *audit_partition_literal_value(const char *literal);
 extern int64 audit_byte_budget(List *folders, Oid serverid, Oid userid, const char **source);
 extern void audit_estimate_scan(struct AwsClient *client, List *folders, bool rt_known,
 								const char *rt_lower, const char *rt_upper,
+								bool rt_buckets_known, List *rt_buckets,
 								AuditBudgetEstimate *est);
 extern void audit_check_budget(const AuditBudgetEstimate *est, int64 budget,
 							   const char *source);

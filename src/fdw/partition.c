@@ -37,11 +37,16 @@
  * per bucket, named by the last bucket_digits hex digits of the record's
  * key_hash of keys.<bucket_key> (the SHA-256 of the key's value, written by
  * the pump: pump/key_hash.h).  A top-level condition col = 'v' or
- * col IN ('v', ...) (= ANY of a constant array) on a text column mapped to
- * keys.<bucket_key>, under a deterministic collation (byte equality, as
- * the hash), selects the buckets of its values: the deparser adds
+ * col IN ('v', ...) (= ANY of a constant array) on a column mapped to
+ * keys.<bucket_key>, of a string or an integer or numeric type (key_text
+ * says why not a float), under a deterministic collation (byte equality,
+ * as the hash), selects the buckets of its values: the deparser adds
  * bucket_column IN (...) to the shipped WHERE.  Several such conditions
- * select the buckets they have in common.
+ * select the buckets they have in common.  A value known only at executor
+ * start (col = $1 in a generic plan, col = ANY($1), a stable expression, the
+ * outer column of a parameterized scan's join clause) selects its buckets
+ * then: the deparser writes bucket_column IN ($n) and the scan writes the
+ * value's buckets there each time it starts its query (NULL: none).
  *
  *-------------------------------------------------------------------------
  */
@@ -49,6 +54,7 @@
 
 #include "catalog/pg_type.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/clauses.h"
 #include "optimizer/optimizer.h"
@@ -57,6 +63,7 @@
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/lsyscache.h"
+#include "utils/numeric.h"
 #include "utils/timestamp.h"
 
 #include "fdw/fdw.h"
@@ -240,7 +247,93 @@ bucket_of(const char *value, int digits)
 	return pstrdup(hex + AUDIT_KEY_HASH_DIGITS - digits);
 }
 
-/* True when node is a text column of baserel read from keys.<bucket_key>. */
+/* True for the types of values whose key_hash text key_text knows. */
+static bool
+is_key_type(Oid type)
+{
+	switch (type)
+	{
+		case TEXTOID:
+		case VARCHAROID:
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case NUMERICOID:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
+ * The text the pump's key_hash hashes for a key of this value (type: one
+ * is_key_type accepts), or NULL when no stored key can equal the value.
+ *
+ * A string is its content.  A number is its text as the record's keys
+ * hold it (pump/transform.c): str() of the Decimal of DynamoDB's number
+ * text.  DynamoDB keeps a number without leading or trailing zeros, in
+ * plain notation (the emulator's ddb_expr.normalize_number: 1.50 is 1.5,
+ * 1E2 is 100), which is what numeric_normalize() writes; Python's str()
+ * then writes it in exponent form when its adjusted exponent is below -6
+ * (the General Decimal Arithmetic specification's to-scientific-string):
+ * 0.00000012 is 1.2E-7.  NaN and the infinities are no DynamoDB number.
+ */
+static char *
+key_text(Datum value, Oid type)
+{
+	char	   *plain;
+	const char *p;
+	StringInfoData digits;
+	int			fraction = 0;
+	bool		in_fraction = false;
+	int			adjusted;
+
+	switch (type)
+	{
+		case TEXTOID:
+		case VARCHAROID:
+			return TextDatumGetCString(value);
+		case INT2OID:
+			return psprintf("%d", (int) DatumGetInt16(value));
+		case INT4OID:
+			return psprintf("%d", DatumGetInt32(value));
+		case INT8OID:
+			return psprintf(INT64_FORMAT, DatumGetInt64(value));
+		case NUMERICOID:
+			break;
+		default:
+			elog(ERROR, "no key text for type %u", type);
+	}
+	if (numeric_is_nan(DatumGetNumeric(value)) || numeric_is_inf(DatumGetNumeric(value)))
+		return NULL;
+	plain = numeric_normalize(DatumGetNumeric(value));
+	/* the significant digits and how many of them follow the point */
+	initStringInfo(&digits);
+	for (p = plain; *p; p++)
+	{
+		if (*p == '.')
+			in_fraction = true;
+		else if (*p >= '0' && *p <= '9')
+		{
+			if (in_fraction)
+				fraction++;
+			if (digits.len > 0 || *p != '0')
+				appendStringInfoChar(&digits, *p);
+		}
+	}
+	if (digits.len == 0)
+		return plain;			/* zero: "0" */
+	adjusted = digits.len - 1 - fraction;
+	if (adjusted >= -6)
+		return plain;
+	return psprintf("%s%c%s%sE%d", plain[0] == '-' ? "-" : "", digits.data[0],
+					digits.len > 1 ? "." : "", digits.data + 1, adjusted);
+}
+
+/*
+ * True when node is a column of baserel read from keys.<bucket_key>, of a
+ * type whose values key_text writes as the pump hashes them.
+ */
 static bool
 is_bucket_key_var(Node *node, RelOptInfo *baserel, Oid relid, const AuditFdwOptions *options)
 {
@@ -254,7 +347,7 @@ is_bucket_key_var(Node *node, RelOptInfo *baserel, Oid relid, const AuditFdwOpti
 		return false;
 	var = (Var *) node;
 	if (var->varno != baserel->relid || var->varlevelsup != 0 || var->varattno <= 0 ||
-		(var->vartype != TEXTOID && var->vartype != VARCHAROID))
+		!is_key_type(var->vartype))
 		return false;
 	attname = get_attname(relid, var->varattno, true);
 	if (attname == NULL)
@@ -264,28 +357,76 @@ is_bucket_key_var(Node *node, RelOptInfo *baserel, Oid relid, const AuditFdwOpti
 		pg_strcasecmp(strVal(linitial(col->path)), options->bucket_key) == 0;
 }
 
-static bool
-is_text_const(Node *node)
+static Node *
+strip_relabel(Node *node)
 {
 	while (node && IsA(node, RelabelType))
 		node = (Node *) ((RelabelType *) node)->arg;
-	return node && IsA(node, Const) && !((Const *) node)->constisnull &&
-		(((Const *) node)->consttype == TEXTOID || ((Const *) node)->consttype == VARCHAROID);
+	return node;
 }
 
-static Const *
-strip_const(Node *node)
-{
-	while (IsA(node, RelabelType))
-		node = (Node *) ((RelabelType *) node)->arg;
-	return (Const *) node;
-}
-
-/* The buckets a clause selects (sorted, distinct), or NIL for any. */
+/* Adds the bucket of one value to buckets (sorted, distinct) */
 static List *
-clause_buckets(Node *clause, RelOptInfo *baserel, Oid relid, const AuditFdwOptions *options)
+add_bucket(List *buckets, Datum value, Oid type, int digits)
+{
+	char	   *text = key_text(value, type);
+	char	   *b;
+	ListCell   *lc;
+
+	if (text == NULL)
+		return buckets;			/* no key equals it */
+	b = bucket_of(text, digits);
+	foreach(lc, buckets)
+		if (strcmp(strVal(lfirst(lc)), b) == 0)
+			return buckets;
+	buckets = lappend(buckets, makeString(b));
+	list_sort(buckets, compare_strings);
+	return buckets;
+}
+
+/*
+ * The buckets of a value of the bucket key, or of each element of an array
+ * of them (sorted, distinct): NIL when no key can equal it (NULL, NULL
+ * elements only, NaN).
+ */
+List *
+audit_key_buckets_of(Datum value, Oid type, bool isnull, int digits)
 {
 	List	   *out = NIL;
+	Oid			elemtype = get_element_type(type);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int16		elmlen;
+	bool		elmbyval;
+	char		elmalign;
+
+	if (isnull)
+		return NIL;
+	if (!OidIsValid(elemtype))
+		return add_bucket(NIL, value, type, digits);
+	get_typlenbyvalalign(elemtype, &elmlen, &elmbyval, &elmalign);
+	deconstruct_array(DatumGetArrayTypeP(value), elemtype, elmlen, elmbyval, elmalign,
+					  &elems, &nulls, &n);
+	for (int i = 0; i < n; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (!nulls[i])			/* = NULL matches no row */
+			out = add_bucket(out, elems[i], elemtype, digits);
+	}
+	return out;
+}
+
+/*
+ * The value side of a clause on the bucket key: col = v, v = col (an OpExpr
+ * with the equality of the key's type) or col = ANY(v), under a
+ * deterministic collation (byte equality, as the hash); NULL for any other
+ * clause.
+ */
+static Node *
+bucket_clause_value(Node *clause, RelOptInfo *baserel, Oid relid,
+					const AuditFdwOptions *options)
+{
 	char	   *opname;
 
 	if (IsA(clause, OpExpr))
@@ -293,72 +434,112 @@ clause_buckets(Node *clause, RelOptInfo *baserel, Oid relid, const AuditFdwOptio
 		OpExpr	   *op = (OpExpr *) clause;
 		Node	   *left,
 				   *right;
-		Const	   *c;
 
 		if (list_length(op->args) != 2 || !audit_is_builtin(op->opno) ||
 			!audit_is_deterministic_collation(op->inputcollid))
-			return NIL;
+			return NULL;
 		opname = get_opname(op->opno);
 		if (opname == NULL || strcmp(opname, "=") != 0)
-			return NIL;
+			return NULL;
 		left = linitial(op->args);
 		right = lsecond(op->args);
-		if (is_bucket_key_var(left, baserel, relid, options) && is_text_const(right))
-			c = strip_const(right);
-		else if (is_bucket_key_var(right, baserel, relid, options) && is_text_const(left))
-			c = strip_const(left);
-		else
-			return NIL;
-		return list_make1(makeString(bucket_of(TextDatumGetCString(c->constvalue),
-												options->bucket_digits)));
+		if (is_bucket_key_var(left, baserel, relid, options))
+			return strip_relabel(right);
+		if (is_bucket_key_var(right, baserel, relid, options))
+			return strip_relabel(left);
+		return NULL;
 	}
 	if (IsA(clause, ScalarArrayOpExpr))
 	{
 		ScalarArrayOpExpr *sa = (ScalarArrayOpExpr *) clause;
-		Node	   *arr;
-		ArrayType  *array;
-		Datum	   *elems;
-		bool	   *nulls;
-		int			n;
-		Oid			elemtype;
 
 		if (!sa->useOr || list_length(sa->args) != 2 || !audit_is_builtin(sa->opno) ||
 			!audit_is_deterministic_collation(sa->inputcollid))
-			return NIL;
+			return NULL;
 		opname = get_opname(sa->opno);
 		if (opname == NULL || strcmp(opname, "=") != 0 ||
 			!is_bucket_key_var(linitial(sa->args), baserel, relid, options))
-			return NIL;
-		arr = lsecond(sa->args);
-		while (IsA(arr, RelabelType))
-			arr = (Node *) ((RelabelType *) arr)->arg;
-		if (!IsA(arr, Const) || ((Const *) arr)->constisnull)
-			return NIL;
-		array = DatumGetArrayTypeP(((Const *) arr)->constvalue);
-		elemtype = ARR_ELEMTYPE(array);
-		if (elemtype != TEXTOID && elemtype != VARCHAROID)
-			return NIL;
-		deconstruct_array(array, elemtype, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
-		for (int i = 0; i < n; i++)
-		{
-			char	   *b;
-			ListCell   *lc;
-			bool		seen = false;
-
-			if (nulls[i])
-				continue;		/* = NULL matches no row */
-			b = bucket_of(TextDatumGetCString(elems[i]), options->bucket_digits);
-			foreach(lc, out)
-				seen |= strcmp(strVal(lfirst(lc)), b) == 0;
-			if (!seen)
-				out = lappend(out, makeString(b));
-		}
-		if (out == NIL)			/* only NULLs: no row; any bucket will do */
-			return NIL;
-		list_sort(out, compare_strings);
-		return out;
+			return NULL;
+		return strip_relabel(lsecond(sa->args));
 	}
-	return NIL;
+	return NULL;
+}
+
+/* True when node holds a PlaceHolderVar (not a value of the scan's own). */
+static bool
+contains_placeholder(Node *node)
+{
+	ListCell   *lc;
+
+	foreach(lc, pull_var_clause(node, PVC_INCLUDE_PLACEHOLDERS))
+		if (IsA(lfirst(lc), PlaceHolderVar))
+			return true;
+	return false;
+}
+
+/* True when value's type (or element type, for = ANY) has key buckets. */
+static bool
+is_key_value_type(Node *clause, Node *value)
+{
+	Oid			type = exprType(value);
+
+	if (IsA(clause, ScalarArrayOpExpr))
+		type = get_element_type(type);
+	return is_key_type(type);
+}
+
+/* The buckets a clause selects (sorted, distinct), or NIL for any. */
+static List *
+clause_buckets(Node *clause, RelOptInfo *baserel, Oid relid, const AuditFdwOptions *options)
+{
+	Node	   *value = bucket_clause_value(clause, baserel, relid, options);
+	Const	   *c;
+
+	if (value == NULL || !IsA(value, Const) || !is_key_value_type(clause, value))
+		return NIL;
+	c = (Const *) value;
+	/* NULL, or only NULL elements: no row; any bucket will do */
+	return audit_key_buckets_of(c->constvalue, c->consttype, c->constisnull,
+								options->bucket_digits);
+}
+
+/*
+ * The values known only at executor start that select baserel's key
+ * buckets, among clauses (RestrictInfos): the value side of each clause on
+ * the bucket key (see bucket_clause_value) that is a parameter, a stable
+ * expression or a column of another relation (a parameterized scan's join
+ * clause, a nested loop parameter at execution), of a key type or an
+ * array of one.  The scan writes their buckets into its query when it
+ * starts it (deparse.c, scan.c), and again on each rescan.
+ */
+List *
+audit_bucket_runtime_values(PlannerInfo *root, RelOptInfo *baserel, List *clauses)
+{
+	AuditFdwRelationInfo *fpinfo = (AuditFdwRelationInfo *) baserel->fdw_private;
+	AuditFdwOptions *options = fpinfo->options;
+	Oid			relid = planner_rt_fetch(baserel->relid, root)->relid;
+	List	   *out = NIL;
+	ListCell   *lc;
+
+	if (options->bucket_column == NULL || options->bucket_key == NULL ||
+		options->bucket_digits <= 0)
+		return NIL;
+	foreach(lc, clauses)
+	{
+		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+		Node	   *value = bucket_clause_value((Node *) ri->clause, baserel, relid,
+												options);
+
+		if (value == NULL || IsA(value, Const) ||
+			!is_key_value_type((Node *) ri->clause, value) ||
+			bms_is_member(baserel->relid, pull_varnos(root, value)) ||
+			contain_volatile_functions(value) || contain_subplans(value) ||
+			contain_agg_clause(value) || contain_window_function(value) ||
+			contains_placeholder(value))
+			continue;
+		out = list_append_unique(out, value);
+	}
+	return out;
 }
 
 /*
@@ -373,7 +554,8 @@ audit_key_bucket(const char *value, int digits)
 
 /*
  * The number of hex digits of baserel's key buckets when expr is its
- * bucket key's column, else 0.
+ * bucket key's column of a string type (the batch's keys are sent as
+ * text), else 0.
  */
 int
 audit_bucket_key_digits(PlannerInfo *root, RelOptInfo *baserel, Expr *expr)
@@ -383,6 +565,7 @@ audit_bucket_key_digits(PlannerInfo *root, RelOptInfo *baserel, Expr *expr)
 
 	if (options->bucket_column == NULL || options->bucket_key == NULL ||
 		options->bucket_digits <= 0 ||
+		(exprType((Node *) expr) != TEXTOID && exprType((Node *) expr) != VARCHAROID) ||
 		!is_bucket_key_var((Node *) expr, baserel,
 						   planner_rt_fetch(baserel->relid, root)->relid, options))
 		return 0;

@@ -114,6 +114,8 @@ typedef struct AuditFdwScanState
 	const char *budget_source;
 	char	   *rt_lower;		/* runtime partition bounds, NULL: none */
 	char	   *rt_upper;
+	bool		rt_buckets_known;	/* runtime key buckets were written */
+	List	   *rt_buckets;		/* the buckets they have in common */
 	AuditBudgetEstimate estimate;
 
 	List	   *sql_parts;
@@ -143,6 +145,8 @@ typedef struct AuditFdwScanState
 	char	   *batch_keys;
 	char	   *batch_buckets;
 	bool		batch_changed;
+	/* a base scan whose key values select no bucket: no query, no row */
+	bool		no_rows;
 	int64		queries_run;
 	int64		bytes_scanned_total;
 
@@ -552,7 +556,7 @@ auditBeginForeignScan(ForeignScanState *node, int eflags)
 			fsstate->client = audit_client_for(fsstate->options->serverid, userid,
 											   fsstate->options);
 			audit_estimate_scan(fsstate->client, fsstate->folders, false, NULL, NULL,
-								&fsstate->estimate);
+								false, NIL, &fsstate->estimate);
 		}
 		return;
 	}
@@ -600,6 +604,38 @@ audit_explain_estimate(ForeignScanState *node, ExplainState *es)
 	if (fsstate->estimate.runtime_unapplied)
 		ExplainPropertyText("Estimate Note",
 							"bounds computed at executor start not applied", es);
+}
+
+/*
+ * EXPLAIN's line of the key buckets chosen at executor start (the values
+ * of col = $1, col = ANY($1), a stable expression, a nested loop's outer
+ * column): without ANALYZE, that they are; with it, those the last query
+ * read ("none" when its value was NULL).
+ */
+void
+audit_explain_key_buckets(ForeignScanState *node, ExplainState *es)
+{
+	AuditFdwScanState *fsstate = (AuditFdwScanState *) node->fdw_state;
+	ForeignScan *plan = (ForeignScan *) node->ss.ps.plan;
+	List	   *roundings = list_nth(plan->fdw_private, AuditFdwScanPrivateRoundings);
+	bool		runtime = false;
+	StringInfoData buf;
+	ListCell   *lc;
+
+	foreach(lc, roundings)
+		runtime |= AUDIT_IS_KEY_BUCKETS(lfirst_int(lc));
+	if (!runtime)
+		return;
+	if (!es->analyze || fsstate == NULL || !fsstate->rt_buckets_known)
+	{
+		ExplainPropertyText("Key Buckets", "chosen at execution", es);
+		return;
+	}
+	initStringInfo(&buf);
+	foreach(lc, fsstate->rt_buckets)
+		appendStringInfo(&buf, "%s%s", lc == list_head(fsstate->rt_buckets) ? "" : ", ",
+						 strVal(lfirst(lc)));
+	ExplainPropertyText("Key Buckets", buf.len > 0 ? buf.data : "none", es);
 }
 
 /*
@@ -653,6 +689,28 @@ build_sql(ForeignScanState *node)
 						fsstate->rt_lower = p;
 				}
 			}
+			else if (AUDIT_IS_KEY_BUCKETS(rounding))
+			{
+				List	   *buckets = audit_key_buckets_of(value, type, isnull,
+														   rounding - AUDIT_KEY_BUCKETS_1 + 1);
+				ListCell   *lc;
+
+				/* no bucket (NULL): no row, and no folder to read */
+				if (buckets == NIL)
+					appendStringInfoString(&buf, "NULL");
+				foreach(lc, buckets)
+				{
+					if (lc != list_head(buckets))
+						appendStringInfoString(&buf, ", ");
+					audit_append_string_literal(&buf, strVal(lfirst(lc)));
+				}
+				/* the buckets every such value selects, for the estimate */
+				if (!fsstate->rt_buckets_known)
+					fsstate->rt_buckets = buckets;
+				else
+					fsstate->rt_buckets = list_intersection(fsstate->rt_buckets, buckets);
+				fsstate->rt_buckets_known = true;
+			}
 			else if (rounding == AUDIT_BATCH_KEYS ||
 					 rounding == AUDIT_BATCH_BUCKETS)
 			{
@@ -704,6 +762,8 @@ start_query(ForeignScanState *node)
 
 	oldcxt = MemoryContextSwitchTo(fsstate->scan_cxt);
 	fsstate->rt_lower = fsstate->rt_upper = NULL;
+	fsstate->rt_buckets_known = false;
+	fsstate->rt_buckets = NIL;
 	sql = build_sql(node);
 	/* planning keeps long lists local; runtime values could still add up */
 	if (strlen(sql) > ATHENA_MAX_QUERY_BYTES)
@@ -712,11 +772,28 @@ start_query(ForeignScanState *node)
 				 errmsg("the Athena query would be %zu bytes long", strlen(sql)),
 				 errdetail("Athena takes query texts of at most %d bytes.", ATHENA_MAX_QUERY_BYTES),
 				 errhint("Set audit_fdw.enable_pushdown to off for this query, or give fewer values.")));
+	/*
+	 * A key whose value at executor start is NULL (or an array of none)
+	 * selects no bucket: a scan of the table returns no row, so nothing is
+	 * asked (Athena bills a query at least 10 MB).  A join or an aggregate
+	 * computed in Athena still runs: it may return rows of its own.
+	 */
+	fsstate->no_rows = fsstate->rel != NULL && fsstate->rt_buckets_known &&
+		fsstate->rt_buckets == NIL;
+	if (fsstate->no_rows)
+	{
+		fsstate->sql = sql;
+		fsstate->query_id = NULL;
+		fsstate->started = true;
+		MemoryContextSwitchTo(oldcxt);
+		return;
+	}
 	/* the byte budget: estimated before anything is billed */
 	if (fsstate->budget >= 0)
 	{
 		audit_estimate_scan(fsstate->client, fsstate->folders, true, fsstate->rt_lower,
-							fsstate->rt_upper, &fsstate->estimate);
+							fsstate->rt_upper, fsstate->rt_buckets_known,
+							fsstate->rt_buckets, &fsstate->estimate);
 		audit_check_budget(&fsstate->estimate, fsstate->budget, fsstate->budget_source);
 	}
 	memset(&params, 0, sizeof(params));
@@ -1115,7 +1192,10 @@ auditIterateForeignScan(ForeignScanState *node)
 	if (!fsstate->started)
 	{
 		start_query(node);
-		open_result(fsstate);
+		if (fsstate->no_rows)
+			fsstate->eof = true;
+		else
+			open_result(fsstate);
 	}
 	if (fsstate->eof)
 		return ExecClearTuple(slot);
@@ -1152,7 +1232,10 @@ auditReScanForeignScan(ForeignScanState *node)
 		fsstate->transport = fsstate->options->transport;
 		return;
 	}
-	open_result(fsstate);
+	if (fsstate->no_rows)
+		fsstate->eof = true;
+	else
+		open_result(fsstate);
 }
 
 void

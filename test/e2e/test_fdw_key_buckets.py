@@ -6,6 +6,7 @@ value); the imported foreign table ships an equality or IN list on the key
 as the bucket predicate, so Athena reads only those buckets' folders: the
 bytes scanned are exactly the sizes of the objects in them."""
 import datetime
+import decimal
 import hashlib
 import uuid
 
@@ -69,6 +70,10 @@ def bucket_table(emulator):
     deliver_records(emulator, STREAM, records,
                     [b'{"event_id": "no hash", "event_time": "2024-01-01 00:00:00.000"}\n'])
     import_audit_table(cur, SERVER, DATABASE, "buckets")
+    # the oracle of the runtime forms: a local copy, read without pushdown
+    cur.execute("SET audit_fdw.enable_pushdown = off")
+    cur.execute("CREATE TABLE buckets.local_copy AS SELECT * FROM buckets.orders_audit")
+    cur.execute("RESET audit_fdw.enable_pushdown")
     yield top, events
     cur.execute(f"DROP SERVER IF EXISTS {SERVER} CASCADE")
     cur.execute("DROP SCHEMA IF EXISTS buckets CASCADE")
@@ -239,3 +244,298 @@ def test_the_pump_writes_the_hash_firehose_routes_on(db, emulator):
         assert folders == want
     finally:
         env.drop()
+
+
+# ---------------------------------------------------------------------------
+# Values known only at executor start: a parameter of a generic plan, an
+# array parameter, a stable expression, a nested loop's outer key.  The scan
+# computes their buckets when it starts its query and writes them there.
+
+
+def queries_since(cur, before, table="orders_audit"):
+    """(bytes scanned, Athena SQL) of the table's queries not in `before`."""
+    cur.execute("""SELECT query_id, bytes_scanned, athena_sql FROM audit_fdw.query_log
+                    WHERE foreign_table = %s ORDER BY logged_at""", (table,))
+    return [(b, sql) for q, b, sql in cur.fetchall() if q not in before]
+
+
+def logged_ids(cur, table="orders_audit"):
+    cur.execute("SELECT coalesce(array_agg(query_id), '{}') FROM audit_fdw.query_log "
+                "WHERE foreign_table = %s", (table,))
+    return set(cur.fetchone()[0])
+
+
+def local_rows(cur, where, params=()):
+    cur.execute(f"SELECT event_id FROM buckets.local_copy WHERE {where} ORDER BY 1", params)
+    return [r[0] for r in cur.fetchall()]
+
+
+def bucket_list(orders):
+    buckets = sorted({key_hash(o)[-1] for o in orders})
+    return "(\"key_bucket\" IN (" + ", ".join(f"'{b}'" for b in buckets) + "))", set(buckets)
+
+
+def test_generic_plan_parameter_reads_its_bucket(bucket_table, db, emulator):
+    cur = db.cursor()
+    cur.execute("SET plan_cache_mode = force_generic_plan")
+    cur.execute("PREPARE by_order(text) AS SELECT event_id FROM buckets.orders_audit "
+                "WHERE order_id = $1 ORDER BY 1")
+    for order in ("o7", "o12", "o33"):
+        before = logged_ids(cur)
+        cur.execute("EXECUTE by_order(%s)", (order,))
+        assert [r[0] for r in cur.fetchall()] == local_rows(cur, "order_id = %s", (order,))
+        [(scanned, athena_sql)] = queries_since(cur, before)
+        pred, buckets = bucket_list([order])
+        assert pred in athena_sql, athena_sql
+        assert scanned == bucket_bytes(emulator, buckets)
+
+    # EXPLAIN says the buckets are chosen at execution, and where they go
+    cur.execute("EXPLAIN (COSTS OFF) EXECUTE by_order('o7')")
+    plan = "\n".join(r[0] for r in cur.fetchall())
+    assert "Key Buckets: chosen at execution" in plan, plan
+    cur.execute("EXPLAIN (VERBOSE, COSTS OFF) EXECUTE by_order('o7')")
+    plan = "\n".join(r[0] for r in cur.fetchall())
+    assert "(\"key_bucket\" IN ($" in plan, plan
+    # with ANALYZE: the bucket its query read
+    cur.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE by_order('o7')")
+    plan = "\n".join(r[0] for r in cur.fetchall())
+    assert f"Key Buckets: {key_hash('o7')[-1]}" in plan, plan
+
+    # NULL: no bucket, no row, no query
+    before = logged_ids(cur)
+    cur.execute("EXECUTE by_order(NULL)")
+    assert cur.fetchall() == []
+    assert queries_since(cur, before) == []
+    cur.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE by_order(NULL)")
+    plan = "\n".join(r[0] for r in cur.fetchall())
+    assert "Key Buckets: none" in plan and "Athena Query ID" not in plan, plan
+
+    # the plan cache's own choice: custom plans first, then the generic one
+    cur.execute("RESET plan_cache_mode")
+    cur.execute("PREPARE by_order_auto(text) AS SELECT event_id FROM buckets.orders_audit "
+                "WHERE order_id = $1 ORDER BY 1")
+    for i in range(7):
+        order = f"o{i + 3}"
+        before = logged_ids(cur)
+        cur.execute("EXECUTE by_order_auto(%s)", (order,))
+        assert [r[0] for r in cur.fetchall()] == local_rows(cur, "order_id = %s", (order,))
+        [(scanned, athena_sql)] = queries_since(cur, before)
+        assert scanned == bucket_bytes(emulator, {key_hash(order)[-1]}), (i, athena_sql)
+
+
+def test_array_parameter_reads_its_buckets(bucket_table, db, emulator):
+    cur = db.cursor()
+    cur.execute("SET plan_cache_mode = force_generic_plan")
+    cur.execute("PREPARE by_orders(text[]) AS SELECT event_id FROM buckets.orders_audit "
+                "WHERE order_id = ANY($1) ORDER BY 1")
+    orders = ["o1", "o2", "o30"]
+    for value, want in ((orders + [None], orders), ([], []), (None, []), ([None], [])):
+        before = logged_ids(cur)
+        cur.execute("EXECUTE by_orders(%s::text[])", (value,))
+        assert [r[0] for r in cur.fetchall()] == \
+            local_rows(cur, "order_id = ANY(%s::text[])", (value,))
+        if want:
+            [(scanned, athena_sql)] = queries_since(cur, before)
+            pred, buckets = bucket_list(want)
+            assert pred in athena_sql, athena_sql
+            assert scanned == bucket_bytes(emulator, buckets)
+        else:
+            assert queries_since(cur, before) == [], value
+
+
+def test_functions_read_their_parameters_bucket(bucket_table, db, emulator):
+    cur = db.cursor()
+    cur.execute("""CREATE FUNCTION pg_temp.history_plpgsql(o text) RETURNS SETOF text
+        LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
+        BEGIN
+            RETURN QUERY SELECT event_id FROM buckets.orders_audit WHERE order_id = o
+                          ORDER BY 1;
+        END $$""")
+    # a SQL function that is not inlined (a FROM clause): planned with $1
+    cur.execute("""CREATE FUNCTION pg_temp.history_sql(o text) RETURNS text[]
+        LANGUAGE sql AS $$
+        SELECT array_agg(event_id ORDER BY event_id) FROM buckets.orders_audit
+         WHERE order_id = $1 $$""")
+    for order in ("o4", "o21"):
+        want = local_rows(cur, "order_id = %s", (order,))
+        pred, buckets = bucket_list([order])
+        for call in ("SELECT * FROM pg_temp.history_plpgsql(%s)",
+                     "SELECT unnest(pg_temp.history_sql(%s))"):
+            before = logged_ids(cur)
+            cur.execute(call, (order,))
+            assert [r[0] for r in cur.fetchall()] == want, call
+            [(scanned, athena_sql)] = queries_since(cur, before)
+            assert pred in athena_sql or f"(\"key_bucket\" = '{key_hash(order)[-1]}')" \
+                in athena_sql, (call, athena_sql)
+            assert scanned == bucket_bytes(emulator, buckets), call
+
+
+def test_stable_expressions_read_their_bucket(bucket_table, db, emulator):
+    cur = db.cursor()
+    cur.execute("SET audit_fdw_test.ord = 'o9'")
+    for cond, order in (("order_id = current_setting('audit_fdw_test.ord')", "o9"),
+                        ("order_id = lower('O11')", "o11"),
+                        ("order_id = (SELECT 'o' || 2 * 7)", "o14"),
+                        ("order_id IN (current_setting('audit_fdw_test.ord'), 'o1')", None)):
+        before = logged_ids(cur)
+        cur.execute(f"SELECT event_id FROM buckets.orders_audit WHERE {cond} ORDER BY 1")
+        assert [r[0] for r in cur.fetchall()] == local_rows(cur, cond), cond
+        [(scanned, athena_sql)] = queries_since(cur, before)
+        orders = [order] if order else ["o9", "o1"]
+        _, buckets = bucket_list(orders)
+        assert "key_bucket" in athena_sql, (cond, athena_sql)
+        assert scanned == bucket_bytes(emulator, buckets), (cond, athena_sql)
+
+
+def test_parameterized_scan_reads_each_outer_keys_bucket(bucket_table, db, emulator):
+    cur = db.cursor()
+    cur.execute("CREATE TEMP TABLE wanted (id text, note text)")
+    ids = ["o5", "o17", "nosuch", None, "o5"]
+    cur.execute("INSERT INTO wanted VALUES " + ", ".join(["(%s, 'x')"] * len(ids)), ids)
+    cur.execute("ANALYZE wanted")
+    cur.execute("SET audit_fdw.enable_batched_join = off; SET enable_hashjoin = off; "
+                "SET enable_mergejoin = off")
+    # a table as large as a real history (undone below), so that a query per
+    # outer key beats one query of everything
+    cur.execute("ALTER FOREIGN TABLE buckets.orders_audit OPTIONS "
+                "(ADD estimated_rows '100000000', ADD estimated_bytes '100000000000')")
+    try:
+        sql = ("SELECT w.id, a.event_id FROM wanted w JOIN {t} a ON a.order_id = w.id "
+               "ORDER BY 1, 2")
+        cur.execute("EXPLAIN (VERBOSE, COSTS OFF) " + sql.format(t="buckets.orders_audit"))
+        plan = "\n".join(r[0] for r in cur.fetchall())
+        assert "Nested Loop" in plan and "(\"key_bucket\" IN ($" in plan, plan
+        before = logged_ids(cur)
+        cur.execute(sql.format(t="buckets.orders_audit"))
+        got = cur.fetchall()
+        cur.execute(sql.format(t="buckets.local_copy"))
+        assert got == cur.fetchall() and got
+        queries = queries_since(cur, before)
+    finally:
+        cur.execute("ALTER FOREIGN TABLE buckets.orders_audit OPTIONS "
+                    "(DROP estimated_rows, DROP estimated_bytes)")
+    # one query per outer row with a key (a NULL key matches nothing: no query)
+    keyed = [i for i in ids if i is not None]
+    assert len(queries) == len(keyed), queries
+    for (scanned, athena_sql), order in zip(queries, keyed):
+        pred, buckets = bucket_list([order])
+        assert pred in athena_sql, athena_sql
+        assert scanned == bucket_bytes(emulator, buckets)
+
+
+def test_byte_budget_counts_the_buckets_chosen_at_execution(bucket_table, db, emulator):
+    """The estimate before the query starts lists the folders of the
+    parameter's bucket only: a budget of one bucket lets it run, and refuses
+    a condition that selects no bucket."""
+    cur = db.cursor()
+    budget = max(bucket_bytes(emulator, {key_hash(o)[-1]}) for o in ("o7", "o8"))
+    assert budget < bucket_bytes(emulator, set("0123456789abcdef")) / 4
+    cur.execute("ALTER FOREIGN TABLE buckets.orders_audit OPTIONS "
+                f"(ADD max_bytes_scanned '{budget}')")
+    try:
+        cur.execute("SET plan_cache_mode = force_generic_plan")
+        cur.execute("PREPARE by_order(text) AS SELECT event_id FROM buckets.orders_audit "
+                    "WHERE order_id = $1 ORDER BY 1")
+        cur.execute("PREPARE above(text) AS SELECT event_id FROM buckets.orders_audit "
+                    "WHERE order_id >= $1 ORDER BY 1")
+        for order in ("o7", "o8"):
+            cur.execute("EXECUTE by_order(%s)", (order,))
+            assert [r[0] for r in cur.fetchall()] == local_rows(cur, "order_id = %s", (order,))
+        with pytest.raises(psycopg2.errors.ConfigurationLimitExceeded):
+            cur.execute("EXECUTE above('o7')")
+    finally:
+        cur.execute("ALTER FOREIGN TABLE buckets.orders_audit OPTIONS (DROP max_bytes_scanned)")
+
+
+# ---------------------------------------------------------------------------
+# A number key (DynamoDB N): the pump hashes the number's text as the record
+# holds it, str() of the Decimal of DynamoDB's text (pump/transform.c), which
+# DynamoDB keeps without leading or trailing zeros: 2.50 is 2.5, 0.0000001
+# is 1E-7.  The FDW writes a numeric value the same way.
+
+NUMBER_STREAM = "numbers-" + RUN
+NUMBER_LOCATION = f"s3://{BUCKET}/{RUN}/numbers/"
+# DynamoDB's text of each key (plain, no trailing zeros)
+NUMBERS = ["101", "-5", "2.5", "0.0000001", "0.000000125", "0.00000125", "7000",
+           "12345678901234567890.5", "0"]
+
+
+def number_text(dynamodb_text):
+    return str(decimal.Decimal(dynamodb_text))
+
+
+@pytest.fixture(scope="module")
+def number_table(bucket_table, emulator):
+    conn = connect()
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute("SELECT audit_fdw.create_delivery_stream(%s, %s, %s, %s, layout => 'event_time', "
+                "key_buckets => 16, bucket_key => 'orderNo')",
+                (SERVER, NUMBER_STREAM, NUMBER_LOCATION, ROLE))
+    drop_table(emulator.client("glue"), DATABASE, "numbers_audit")
+    cur.execute(f"""SELECT audit_fdw.create_audit_table('{SERVER}', 'numbers_audit',
+        '{NUMBER_LOCATION}', 'orderNo decimal(38,10), state string', database => '{DATABASE}',
+        key_columns => 'orderNo decimal(38,10)', layout => 'event_time', key_buckets => 16)""")
+    top, _ = bucket_table
+    lines = []
+    for h in range(2):
+        at = (top - datetime.timedelta(hours=h)).strftime("%Y-%m-%d %H:%M:%S.000")
+        for i, n in enumerate(NUMBERS):
+            text = number_text(n)
+            # a JSON number written as the pump writes it (str of the Decimal)
+            lines.append(('{"event_id": "n%d-%d", "event_name": "MODIFY", "event_time": "%s", '
+                          '"sequence_number": "%d", "keys": {"orderNo": %s}, '
+                          '"key_hash": {"orderNo": "%s"}, "new_image": {"orderNo": %s, '
+                          '"state": "S%d"}}\n' % (h, i, at, 10 ** 21 + h * 100 + i, text,
+                                                  key_hash(text), text, h)).encode())
+    deliver_records(emulator, NUMBER_STREAM, [], lines)
+    cur.execute("DROP SCHEMA IF EXISTS numbers CASCADE; CREATE SCHEMA numbers")
+    cur.execute(f"IMPORT FOREIGN SCHEMA {DATABASE} LIMIT TO (numbers_audit) "
+                f"FROM SERVER {SERVER} INTO numbers")
+    cur.execute("SET audit_fdw.enable_pushdown = off")
+    cur.execute("CREATE TABLE numbers.local_copy AS SELECT * FROM numbers.numbers_audit")
+    cur.execute("RESET audit_fdw.enable_pushdown")
+    yield
+    cur.execute("DROP SCHEMA IF EXISTS numbers CASCADE")
+    conn.close()
+
+
+def number_bucket_bytes(emulator, buckets):
+    r = emulator.client("s3").list_objects_v2(Bucket=BUCKET, Prefix=f"{RUN}/numbers/")
+    return sum(o["Size"] for o in r.get("Contents", [])
+               if "/_errors/" not in o["Key"] and o["Key"].rsplit("/", 2)[1] in buckets)
+
+
+def test_number_keys_read_their_bucket(number_table, db, emulator):
+    cur = db.cursor()
+    cur.execute("""SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
+                    WHERE attrelid = 'numbers.numbers_audit'::regclass AND attname ~ 'order_no'
+                    ORDER BY 1""")
+    assert ("order_no", "numeric(38,10)") in cur.fetchall()
+    cur.execute("SET plan_cache_mode = force_generic_plan")
+    cur.execute("PREPARE by_number(numeric) AS SELECT event_id FROM numbers.numbers_audit "
+                "WHERE order_no = $1 ORDER BY 1")
+    cur.execute("PREPARE by_numbers(numeric[]) AS SELECT event_id FROM numbers.numbers_audit "
+                "WHERE order_no = ANY($1) ORDER BY 1")
+    # each key as a constant (another scale: 2.50, 101.000), a parameter and in an array
+    for n in NUMBERS:
+        bucket = key_hash(number_text(n))[-1]
+        cur.execute("SELECT event_id FROM numbers.local_copy WHERE order_no = %s ORDER BY 1",
+                    (decimal.Decimal(n),))
+        want = [r[0] for r in cur.fetchall()]
+        assert len(want) == 2, (n, want)
+        scaled = n + "0" if "." in n else n + ".000"
+        for sql in (f"SELECT event_id FROM numbers.numbers_audit WHERE order_no = {scaled} "
+                    "ORDER BY 1", f"EXECUTE by_number({n})",
+                    f"EXECUTE by_numbers(ARRAY[{n}, NULL])"):
+            before = logged_ids(cur, "numbers_audit")
+            cur.execute(sql)
+            assert [r[0] for r in cur.fetchall()] == want, sql
+            [(scanned, athena_sql)] = queries_since(cur, before, "numbers_audit")
+            assert f"'{bucket}'" in athena_sql and "key_bucket" in athena_sql, (sql, athena_sql)
+            assert scanned == number_bucket_bytes(emulator, {bucket}), (n, sql)
+    # NaN is no DynamoDB number: no bucket, no row, no query
+    before = logged_ids(cur, "numbers_audit")
+    cur.execute("EXECUTE by_number('NaN')")
+    assert cur.fetchall() == []
+    assert queries_since(cur, before, "numbers_audit") == []
