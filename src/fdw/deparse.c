@@ -2932,6 +2932,23 @@ deparse_conds(List *conds, const char *sep, deparse_expr_cxt *cxt)
 }
 
 /*
+ * Opens one partition condition of baserel: the separator unless it is the
+ * first, then "(" and the partition column (qualified in a join).
+ */
+static void
+open_partition_cond(RelOptInfo *baserel, const char *column, bool *first,
+					const char *sep, deparse_expr_cxt *cxt)
+{
+	if (!*first)
+		appendStringInfoString(cxt->buf, sep);
+	*first = false;
+	appendStringInfoChar(cxt->buf, '(');
+	if (cxt->qualify)
+		appendStringInfo(cxt->buf, "%s%d.", REL_ALIAS_PREFIX, baserel->relid);
+	audit_append_identifier(cxt->buf, column);
+}
+
+/*
  * The partition pruning conditions of a base relation (partition.c): the
  * partition column against the partition of each event time bound, and
  * the bucket column against the buckets of the key's values.
@@ -2964,13 +2981,7 @@ deparse_partition_conds(RelOptInfo *baserel, bool *first, const char *sep,
 			 cxt->partitioning->delay_us != part.delay_us ||
 			 cxt->partitioning->skew_us != part.skew_us))
 			continue;
-		if (!*first)
-			appendStringInfoString(cxt->buf, sep);
-		*first = false;
-		appendStringInfoChar(cxt->buf, '(');
-		if (cxt->qualify)
-			appendStringInfo(cxt->buf, "%s%d.", REL_ALIAS_PREFIX, baserel->relid);
-		audit_append_identifier(cxt->buf, fpinfo->options->partition_column);
+		open_partition_cond(baserel, fpinfo->options->partition_column, first, sep, cxt);
 		appendStringInfoString(cxt->buf, b->is_upper ? " <= " : " >= ");
 		if (IsA(value, Const))
 			audit_append_partition_literal(cxt->buf, &part,
@@ -2985,13 +2996,7 @@ deparse_partition_conds(RelOptInfo *baserel, bool *first, const char *sep,
 	/* the key buckets of the key's values (partition.c) */
 	if (fpinfo->bucket_values != NIL)
 	{
-		if (!*first)
-			appendStringInfoString(cxt->buf, sep);
-		*first = false;
-		appendStringInfoChar(cxt->buf, '(');
-		if (cxt->qualify)
-			appendStringInfo(cxt->buf, "%s%d.", REL_ALIAS_PREFIX, baserel->relid);
-		audit_append_identifier(cxt->buf, fpinfo->options->bucket_column);
+		open_partition_cond(baserel, fpinfo->options->bucket_column, first, sep, cxt);
 		if (list_length(fpinfo->bucket_values) == 1)
 		{
 			appendStringInfoString(cxt->buf, " = ");
@@ -3013,13 +3018,7 @@ deparse_partition_conds(RelOptInfo *baserel, bool *first, const char *sep,
 	/* and of the values known at executor start: written by the scan */
 	foreach(lc, fpinfo->bucket_runtime)
 	{
-		if (!*first)
-			appendStringInfoString(cxt->buf, sep);
-		*first = false;
-		appendStringInfoChar(cxt->buf, '(');
-		if (cxt->qualify)
-			appendStringInfo(cxt->buf, "%s%d.", REL_ALIAS_PREFIX, baserel->relid);
-		audit_append_identifier(cxt->buf, fpinfo->options->bucket_column);
+		open_partition_cond(baserel, fpinfo->options->bucket_column, first, sep, cxt);
 		appendStringInfoString(cxt->buf, " IN (");
 		add_runtime_value((Expr *) lfirst(lc), cxt,
 						  AUDIT_KEY_BUCKETS_1 + fpinfo->options->bucket_digits - 1);
