@@ -276,6 +276,24 @@ write_cstring_or_null(AuditBuf *out, const char *s)
 
 /* ---- numbers ---- */
 
+/*
+ * Copies n bytes from p to w, sixteen at a time where the input has sixteen
+ * more bytes to read (w must have room for n + 16).
+ */
+static inline void
+fast_copy(char *w, const char *p, size_t n, const char *end)
+{
+#ifdef __SSE2__
+	if ((size_t) (end - p) >= n + 16)
+	{
+		for (size_t i = 0; i < n; i += 16)
+			_mm_storeu_si128((__m128i *) (w + i), _mm_loadu_si128((const __m128i *) (p + i)));
+		return;
+	}
+#endif
+	memcpy(w, p, n);
+}
+
 /* The first byte at or after p that is not a decimal digit (or end). */
 static inline const char *
 skip_digits(const char *p, const char *end)
@@ -371,9 +389,15 @@ write_number(AuditBuf *out, const char *text, const char *end, bool quoted,
 		 * The common case: no exponent, an integer part without leading
 		 * zeros and digits after any point.  Decimal writes that as it is.
 		 */
+		size_t		n = p - text;
+
 		*stop = p;
-		buf_append(out, text, p - text);
-		return !out->oom;
+		if (out->len + n + 17 > out->cap && !audit_buf_reserve(out, n + 16))
+			return false;
+		fast_copy(out->data + out->len, text, n, end);
+		out->len += n;
+		out->data[out->len] = '\0';
+		return true;
 	}
 	if (p < end && (*p == 'e' || *p == 'E'))
 	{
@@ -1655,24 +1679,6 @@ fast_grow(FastOut *o, char *w, size_t n)
 #define FAST_ROOM(o, w, n) \
 	((size_t) ((o)->wlim - (w)) >= (size_t) (n) || ((w) = fast_grow((o), (w), (n))) != NULL)
 
-/*
- * Copies n bytes from p to w, sixteen at a time where the input has sixteen
- * more bytes to read (w must have room for n + 16).
- */
-static inline void
-fast_copy(char *w, const char *p, size_t n, const char *end)
-{
-#ifdef __SSE2__
-	if ((size_t) (end - p) >= n + 16)
-	{
-		for (size_t i = 0; i < n; i += 16)
-			_mm_storeu_si128((__m128i *) (w + i), _mm_loadu_si128((const __m128i *) (p + i)));
-		return;
-	}
-#endif
-	memcpy(w, p, n);
-}
-
 /* A string literal at p, copied as it is (escapes checked, not decoded). */
 static inline FastPos
 fast_string(FastOut *restrict o, const char *p, char *w)
@@ -1747,28 +1753,11 @@ static inline FastPos
 fast_number(FastOut *restrict o, const char *p, char *w)
 {
 	const char *end = o->end;
-	const char *q = p + 1;
 	const char *stop;
 	AuditBuf   *buf;
 
 	if (p >= end || *p != '"')
 		return FAST_FAIL(w);
-	/* the common case (see write_number): copied as it is */
-	if (q < end && *q == '-')
-		q++;
-	if (q < end && *q >= '1' && *q <= '9')
-	{
-		q = skip_digits(q, end);
-		if (q < end && *q == '.' && q + 1 < end && q[1] >= '0' && q[1] <= '9')
-			q = skip_digits(q + 1, end);
-		if (q < end && *q == '"')
-		{
-			if (!FAST_ROOM(o, w, q - p + 16))
-				return FAST_FAIL(w);
-			fast_copy(w, p + 1, q - p - 1, end);
-			return (FastPos) {q + 1, w + (q - p - 1)};
-		}
-	}
 	buf = o->buf;
 	buf->len = w - buf->data;
 	if (!write_number(buf, p + 1, end, true, &stop))
