@@ -453,15 +453,45 @@ def test_byte_budget_counts_the_buckets_chosen_at_execution(bucket_table, db, em
 # DynamoDB keeps without leading or trailing zeros: 2.50 is 2.5, 0.0000001
 # is 1E-7.  The FDW writes a numeric value the same way.
 
-NUMBER_STREAM = "numbers-" + RUN
-NUMBER_LOCATION = f"s3://{BUCKET}/{RUN}/numbers/"
 # DynamoDB's text of each key (plain, no trailing zeros)
 NUMBERS = ["101", "-5", "2.5", "0.0000001", "0.000000125", "0.00000125", "7000",
            "12345678901234567890.5", "0"]
+INTEGERS = ["101", "-5", "7000", "0", "9223372036854775807", "-32768"]
 
 
 def number_text(dynamodb_text):
     return str(decimal.Decimal(dynamodb_text))
+
+
+def number_audit_table(cur, emulator, top, table, glue_type, numbers):
+    """An audit table of number keys (Glue type glue_type), in 16 buckets,
+    two records a key, imported into schema numbers with a local copy
+    (numbers.local_<table>)."""
+    stream = f"{table}-{RUN}"
+    location = f"s3://{BUCKET}/{RUN}/{table}/"
+    cur.execute("SELECT audit_fdw.create_delivery_stream(%s, %s, %s, %s, layout => 'event_time', "
+                "key_buckets => 16, bucket_key => 'orderNo')", (SERVER, stream, location, ROLE))
+    drop_table(emulator.client("glue"), DATABASE, table)
+    cur.execute(f"""SELECT audit_fdw.create_audit_table('{SERVER}', '{table}',
+        '{location}', 'orderNo {glue_type}, state string', database => '{DATABASE}',
+        key_columns => 'orderNo {glue_type}', layout => 'event_time', key_buckets => 16)""")
+    lines = []
+    for h in range(2):
+        at = (top - datetime.timedelta(hours=h)).strftime("%Y-%m-%d %H:%M:%S.000")
+        for i, n in enumerate(numbers):
+            text = number_text(n)
+            # a JSON number written as the pump writes it (str of the Decimal)
+            lines.append(('{"event_id": "n%d-%d", "event_name": "MODIFY", "event_time": "%s", '
+                          '"sequence_number": "%d", "keys": {"orderNo": %s}, '
+                          '"key_hash": {"orderNo": "%s"}, "new_image": {"orderNo": %s, '
+                          '"state": "S%d"}}\n' % (h, i, at, 10 ** 21 + h * 100 + i, text,
+                                                   key_hash(text), text, h)).encode())
+    deliver_records(emulator, stream, [], lines)
+    cur.execute(f"IMPORT FOREIGN SCHEMA {DATABASE} LIMIT TO ({table}) "
+                f"FROM SERVER {SERVER} INTO numbers")
+    cur.execute("SET audit_fdw.enable_pushdown = off")
+    cur.execute(f"CREATE TABLE numbers.local_{table} AS SELECT * FROM numbers.{table}")
+    cur.execute("RESET audit_fdw.enable_pushdown")
 
 
 @pytest.fixture(scope="module")
@@ -469,39 +499,17 @@ def number_table(bucket_table, emulator):
     conn = connect()
     conn.autocommit = True
     cur = conn.cursor()
-    cur.execute("SELECT audit_fdw.create_delivery_stream(%s, %s, %s, %s, layout => 'event_time', "
-                "key_buckets => 16, bucket_key => 'orderNo')",
-                (SERVER, NUMBER_STREAM, NUMBER_LOCATION, ROLE))
-    drop_table(emulator.client("glue"), DATABASE, "numbers_audit")
-    cur.execute(f"""SELECT audit_fdw.create_audit_table('{SERVER}', 'numbers_audit',
-        '{NUMBER_LOCATION}', 'orderNo decimal(38,10), state string', database => '{DATABASE}',
-        key_columns => 'orderNo decimal(38,10)', layout => 'event_time', key_buckets => 16)""")
     top, _ = bucket_table
-    lines = []
-    for h in range(2):
-        at = (top - datetime.timedelta(hours=h)).strftime("%Y-%m-%d %H:%M:%S.000")
-        for i, n in enumerate(NUMBERS):
-            text = number_text(n)
-            # a JSON number written as the pump writes it (str of the Decimal)
-            lines.append(('{"event_id": "n%d-%d", "event_name": "MODIFY", "event_time": "%s", '
-                          '"sequence_number": "%d", "keys": {"orderNo": %s}, '
-                          '"key_hash": {"orderNo": "%s"}, "new_image": {"orderNo": %s, '
-                          '"state": "S%d"}}\n' % (h, i, at, 10 ** 21 + h * 100 + i, text,
-                                                  key_hash(text), text, h)).encode())
-    deliver_records(emulator, NUMBER_STREAM, [], lines)
     cur.execute("DROP SCHEMA IF EXISTS numbers CASCADE; CREATE SCHEMA numbers")
-    cur.execute(f"IMPORT FOREIGN SCHEMA {DATABASE} LIMIT TO (numbers_audit) "
-                f"FROM SERVER {SERVER} INTO numbers")
-    cur.execute("SET audit_fdw.enable_pushdown = off")
-    cur.execute("CREATE TABLE numbers.local_copy AS SELECT * FROM numbers.numbers_audit")
-    cur.execute("RESET audit_fdw.enable_pushdown")
+    number_audit_table(cur, emulator, top, "numbers_audit", "decimal(38,10)", NUMBERS)
+    number_audit_table(cur, emulator, top, "integers_audit", "bigint", INTEGERS)
     yield
     cur.execute("DROP SCHEMA IF EXISTS numbers CASCADE")
     conn.close()
 
 
-def number_bucket_bytes(emulator, buckets):
-    r = emulator.client("s3").list_objects_v2(Bucket=BUCKET, Prefix=f"{RUN}/numbers/")
+def number_bucket_bytes(emulator, buckets, table="numbers_audit"):
+    r = emulator.client("s3").list_objects_v2(Bucket=BUCKET, Prefix=f"{RUN}/{table}/")
     return sum(o["Size"] for o in r.get("Contents", [])
                if "/_errors/" not in o["Key"] and o["Key"].rsplit("/", 2)[1] in buckets)
 
@@ -520,8 +528,8 @@ def test_number_keys_read_their_bucket(number_table, db, emulator):
     # each key as a constant (another scale: 2.50, 101.000), a parameter and in an array
     for n in NUMBERS:
         bucket = key_hash(number_text(n))[-1]
-        cur.execute("SELECT event_id FROM numbers.local_copy WHERE order_no = %s ORDER BY 1",
-                    (decimal.Decimal(n),))
+        cur.execute("SELECT event_id FROM numbers.local_numbers_audit WHERE order_no = %s "
+                    "ORDER BY 1", (decimal.Decimal(n),))
         want = [r[0] for r in cur.fetchall()]
         assert len(want) == 2, (n, want)
         scaled = n + "0" if "." in n else n + ".000"
@@ -539,3 +547,36 @@ def test_number_keys_read_their_bucket(number_table, db, emulator):
     cur.execute("EXECUTE by_number('NaN')")
     assert cur.fetchall() == []
     assert queries_since(cur, before, "numbers_audit") == []
+
+
+def test_integer_key_columns_read_their_bucket(number_table, db, emulator):
+    """A number key of integers read as bigint: an integer's text is what the
+    pump hashes, for a constant, a parameter of another integer width and an
+    array of them."""
+    cur = db.cursor()
+    cur.execute("""SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+                    WHERE attrelid = 'numbers.integers_audit'::regclass
+                      AND attname = 'order_no'""")
+    assert cur.fetchone() == ("bigint",)
+    cur.execute("SET plan_cache_mode = force_generic_plan")
+    cur.execute("PREPARE by_int(int) AS SELECT event_id FROM numbers.integers_audit "
+                "WHERE order_no = $1 ORDER BY 1")
+    cur.execute("PREPARE by_ints(bigint[]) AS SELECT event_id FROM numbers.integers_audit "
+                "WHERE order_no = ANY($1) ORDER BY 1")
+    for n in INTEGERS:
+        bucket = key_hash(n)[-1]
+        cur.execute("SELECT event_id FROM numbers.local_integers_audit WHERE order_no = %s "
+                    "ORDER BY 1", (int(n),))
+        want = [r[0] for r in cur.fetchall()]
+        assert len(want) == 2, (n, want)
+        calls = [f"SELECT event_id FROM numbers.integers_audit WHERE order_no = {n}::bigint "
+                 "ORDER BY 1", f"EXECUTE by_ints(ARRAY[{n}, NULL]::bigint[])"]
+        if abs(int(n)) < 2 ** 31:
+            calls.append(f"EXECUTE by_int({n})")
+        for sql in calls:
+            before = logged_ids(cur, "integers_audit")
+            cur.execute(sql)
+            assert [r[0] for r in cur.fetchall()] == want, sql
+            [(scanned, athena_sql)] = queries_since(cur, before, "integers_audit")
+            assert f"'{bucket}'" in athena_sql and "key_bucket" in athena_sql, (sql, athena_sql)
+            assert scanned == number_bucket_bytes(emulator, {bucket}, "integers_audit"), (n, sql)
