@@ -213,6 +213,21 @@ ALTER FOREIGN TABLE orders_audit OPTIONS (ADD bucket_column 'key_bucket',
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT c.id, a.event_time FROM customers c JOIN orders_audit a ON a.order_id = c.order_id
  WHERE c.segment = 'vip';
+-- a key known only at execution: its buckets are chosen then
+SET plan_cache_mode = force_generic_plan;
+PREPARE by_order(text) AS SELECT event_id FROM orders_audit WHERE order_id = $1;
+EXPLAIN (COSTS OFF) EXECUTE by_order('101');
+EXPLAIN (VERBOSE, COSTS OFF) EXECUTE by_order('101');
+PREPARE by_orders(text[]) AS SELECT event_id FROM orders_audit WHERE order_id = ANY($1);
+EXPLAIN (VERBOSE, COSTS OFF) EXECUTE by_orders('{101,102}');
+DEALLOCATE by_order;
+DEALLOCATE by_orders;
+RESET plan_cache_mode;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_id FROM orders_audit WHERE order_id = current_setting('application_name');
+-- constants still choose theirs at planning
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_id FROM orders_audit WHERE order_id IN ('101', '102');
 ALTER FOREIGN TABLE orders_audit OPTIONS (DROP bucket_column, DROP bucket_key,
     DROP bucket_digits);
 -- the batch size
