@@ -442,8 +442,7 @@ batch_join_paths(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
 	 * keys' buckets: each query reads the folders of those buckets only.
 	 */
 	bucket_digits = ddb ? 0 : audit_bucket_key_digits(root, innerrel, inner_arg);
-	if (bucket_digits > 0 && exprType((Node *) outer_arg) != TEXTOID &&
-		exprType((Node *) outer_arg) != VARCHAROID)
+	if (bucket_digits > 0 && !audit_is_key_type(exprType((Node *) outer_arg)))
 		return;
 
 	/* the inner rows some outer key matches, as an inner join counts them */
@@ -731,14 +730,23 @@ eval_key(BatchJoinState *st, ExprState *key, FmgrInfo *hashfn, Datum *value,
 	return !isnull;
 }
 
-/* Add the bucket of a key (a text value) to the batch's buckets. */
+/*
+ * Add the bucket of a key (a string or a number, hashed as the pump writes
+ * it) to the batch's buckets.  A number no stored key can equal (NaN) has
+ * none.
+ */
 static void
 add_bucket(BatchJoinState *st, Datum value)
 {
-	char	   *bucket = audit_key_bucket(TextDatumGetCString(value),
-										  st->bucket_digits);
-	long		n = strtol(bucket, NULL, 16);
+	List	   *buckets = audit_key_buckets_of(value, st->outer_key_type, false,
+											   st->bucket_digits);
+	char	   *bucket;
+	long		n;
 
+	if (buckets == NIL)
+		return;
+	bucket = strVal(linitial(buckets));
+	n = strtol(bucket, NULL, 16);
 	if (st->bucket_sent[n])
 		return;
 	st->bucket_sent[n] = true;

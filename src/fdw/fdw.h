@@ -316,7 +316,7 @@ extern void audit_partition_bounds(PlannerInfo *root, RelOptInfo *baserel,
 extern Selectivity audit_partition_fraction(List *bounds);
 extern List *audit_bucket_values(PlannerInfo *root, RelOptInfo *baserel,
 								 AuditFdwOptions *options);
-extern char *audit_key_bucket(const char *value, int digits);
+extern bool audit_is_key_type(Oid type);
 extern List *audit_key_buckets_of(Datum value, Oid type, bool isnull, int digits);
 extern List *audit_bucket_runtime_values(PlannerInfo *root, RelOptInfo *baserel,
 										 List *clauses);

@@ -248,8 +248,8 @@ bucket_of(const char *value, int digits)
 }
 
 /* True for the types of values whose key_hash text key_text knows. */
-static bool
-is_key_type(Oid type)
+bool
+audit_is_key_type(Oid type)
 {
 	switch (type)
 	{
@@ -347,7 +347,7 @@ is_bucket_key_var(Node *node, RelOptInfo *baserel, Oid relid, const AuditFdwOpti
 		return false;
 	var = (Var *) node;
 	if (var->varno != baserel->relid || var->varlevelsup != 0 || var->varattno <= 0 ||
-		!is_key_type(var->vartype))
+		!audit_is_key_type(var->vartype))
 		return false;
 	attname = get_attname(relid, var->varattno, true);
 	if (attname == NULL)
@@ -485,7 +485,7 @@ is_key_value_type(Node *clause, Node *value)
 
 	if (IsA(clause, ScalarArrayOpExpr))
 		type = get_element_type(type);
-	return is_key_type(type);
+	return audit_is_key_type(type);
 }
 
 /* The buckets a clause selects (sorted, distinct), or NIL for any. */
@@ -543,19 +543,8 @@ audit_bucket_runtime_values(PlannerInfo *root, RelOptInfo *baserel, List *clause
 }
 
 /*
- * The key bucket of a value of the bucket key, for a batched join
- * (batchjoin.c), which sends the buckets of its batch's keys.
- */
-char *
-audit_key_bucket(const char *value, int digits)
-{
-	return bucket_of(value, digits);
-}
-
-/*
  * The number of hex digits of baserel's key buckets when expr is its
- * bucket key's column of a string type (the batch's keys are sent as
- * text), else 0.
+ * bucket key's column, else 0.
  */
 int
 audit_bucket_key_digits(PlannerInfo *root, RelOptInfo *baserel, Expr *expr)
@@ -565,7 +554,6 @@ audit_bucket_key_digits(PlannerInfo *root, RelOptInfo *baserel, Expr *expr)
 
 	if (options->bucket_column == NULL || options->bucket_key == NULL ||
 		options->bucket_digits <= 0 ||
-		(exprType((Node *) expr) != TEXTOID && exprType((Node *) expr) != VARCHAROID) ||
 		!is_bucket_key_var((Node *) expr, baserel,
 						   planner_rt_fetch(baserel->relid, root)->relid, options))
 		return 0;

@@ -719,7 +719,8 @@ build_sql(ForeignScanState *node)
 
 				if (list == NULL)
 					elog(ERROR, "batched join scan started without keys");
-				appendStringInfoString(&buf, list);
+				/* keys of no bucket (NaN): none */
+				appendStringInfoString(&buf, list[0] ? list : "NULL");
 			}
 			else if (!audit_append_literal(&buf, type, value, isnull, rounding))
 				ereport(ERROR,

@@ -580,3 +580,36 @@ def test_integer_key_columns_read_their_bucket(number_table, db, emulator):
             [(scanned, athena_sql)] = queries_since(cur, before, "integers_audit")
             assert f"'{bucket}'" in athena_sql and "key_bucket" in athena_sql, (sql, athena_sql)
             assert scanned == number_bucket_bytes(emulator, {bucket}, "integers_audit"), (n, sql)
+
+
+@pytest.mark.parametrize("table, outer_type, keys", [
+    ("integers_audit", "bigint", ["101", "-32768", "0", "404"]),
+    ("integers_audit", "integer", ["7000", "-5", "0", "404"])])
+def test_batched_join_sends_number_keys_buckets(number_table, db, emulator, table, outer_type,
+                                                keys):
+    """A batched join on an integer key sends its batch's buckets, each key
+    hashed as the pump writes it (a numeric key is not batched)."""
+    cur = db.cursor()
+    cur.execute(f"CREATE TEMP TABLE wanted (k {outer_type})")
+    cur.execute("INSERT INTO wanted VALUES " + ", ".join(f"({k})" for k in keys))
+    cur.execute("ANALYZE wanted")
+    sql = "SELECT w.k, a.event_id FROM wanted w JOIN {t} a ON a.order_no = w.k ORDER BY 1, 2"
+    cur.execute(f"ALTER FOREIGN TABLE numbers.{table} OPTIONS (ADD estimated_rows '100000000')")
+    try:
+        cur.execute("EXPLAIN (VERBOSE, COSTS OFF) " + sql.format(t=f"numbers.{table}"))
+        plan = "\n".join(r[0] for r in cur.fetchall())
+        assert "AuditBatchedJoin" in plan and "\"key_bucket\" IN ($" in plan, plan
+        before = logged_ids(cur, table)
+        cur.execute(sql.format(t=f"numbers.{table}"))
+        got = cur.fetchall()
+        [(scanned, athena_sql)] = queries_since(cur, before, table)
+    finally:
+        cur.execute(f"ALTER FOREIGN TABLE numbers.{table} OPTIONS (DROP estimated_rows)")
+    cur.execute(sql.format(t=f"numbers.local_{table}"))
+    assert got == cur.fetchall() and got
+    # DynamoDB keeps a number without trailing zeros, in plain notation
+    buckets = {key_hash(number_text(format(decimal.Decimal(k).normalize(), "f")))[-1]
+               for k in keys}
+    assert "key_bucket" in athena_sql and all(f"'{b}'" in athena_sql for b in buckets), \
+        athena_sql
+    assert scanned == number_bucket_bytes(emulator, buckets, table)
