@@ -2953,7 +2953,9 @@ items_page_member(void *arg, Scan *s, const Span *key, bool *bad)
 	}
 	if (SPAN_IS(key, "ScannedCount"))
 	{
-		if (!(*bad = !skip_value(s, 0, &v) || !span_double(&v, &d)))
+		/* a count: what no long can hold (or below 0) is not one */
+		if (!(*bad = !skip_value(s, 0, &v) || !span_double(&v, &d) ||
+			  !(d >= 0 && d < 9.2e18)))
 			page->scanned_count = (long) d;
 		return !*bad;
 	}

@@ -541,6 +541,11 @@ TEST(transform_scan_page_finds_items_key_and_capacity)
 								 sizeof(err)));
 	CHECK(!audit_scan_items_page("{\"Items\":[{]}", 13, collect_record, &pr, &page, err,
 								 sizeof(err)));
+	/* a ScannedCount that no count can be: the page is malformed */
+	CHECK(!audit_scan_items_page("{\"Items\":[],\"ScannedCount\":1e58}", 32, collect_record,
+								 &pr, &page, err, sizeof(err)));
+	CHECK(!audit_scan_items_page("{\"Items\":[],\"ScannedCount\":-1}", 30, collect_record,
+								 &pr, &page, err, sizeof(err)));
 }
 
 static void
