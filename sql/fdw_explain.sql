@@ -141,6 +141,18 @@ EXPLAIN (VERBOSE, COSTS OFF)
 SELECT new_state, count(*) FROM orders_audit GROUP BY new_state LIMIT 3;
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT a.event_id FROM orders_audit a JOIN orders_audit b USING (event_id) LIMIT 3;
+-- a self-join on an equal column is one scan grouped by the key (each key's
+-- rows of each side crossed by UNNEST); off, the plain join (a scan a side)
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT a.event_id, b.event_time FROM orders_audit a JOIN orders_audit b ON a.order_id = b.order_id
+ WHERE a.new_state = 'DELIVERED' AND b.new_state = 'RETURNED'
+   AND a.event_time >= '2024-01-01' AND b.event_time >= '2024-01-02';
+SET audit_fdw.enable_self_join_scan = off;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT a.event_id, b.event_time FROM orders_audit a JOIN orders_audit b ON a.order_id = b.order_id
+ WHERE a.new_state = 'DELIVERED' AND b.new_state = 'RETURNED'
+   AND a.event_time >= '2024-01-01' AND b.event_time >= '2024-01-02';
+RESET audit_fdw.enable_self_join_scan;
 
 -- partition pruning: a record is delivered after its event, so a lower bound
 -- on event time bounds the delivery hour (less 5 minutes of clock skew)

@@ -268,6 +268,52 @@ audit_folder_selection(PlannerInfo *root, Relids relids)
 }
 
 /*
+ * The folders of a self-join read in one scan (deparse.c): one selection
+ * holding every folder either side selects, from the lowest lower bound to
+ * the highest upper bound, with either side's buckets.  Runtime bounds are
+ * not applied (they differ per side): the estimate may be larger than
+ * what Athena reads, never smaller.
+ */
+List *
+audit_folder_selection_union(List *folders)
+{
+	List	   *first = linitial(folders);
+	char	   *lower = strVal(lsecond(first));
+	char	   *upper = strVal(lthird(first));
+	List	   *buckets = list_copy((List *) lfourth(first));
+	ListCell   *lc;
+
+	for_each_from(lc, folders, 1)
+	{
+		List	   *item = lfirst(lc);
+		char	   *lo = strVal(lsecond(item));
+		char	   *hi = strVal(lthird(item));
+		List	   *b = (List *) lfourth(item);
+		ListCell   *bc;
+
+		if (lo[0] == '\0' || strcmp(lo, lower) < 0)
+			lower = lo;
+		if (upper[0] != '\0' && (hi[0] == '\0' || strcmp(hi, upper) > 0))
+			upper = hi;
+		if (buckets == NIL || b == NIL)
+			buckets = NIL;
+		else
+			foreach(bc, b)
+			{
+				ListCell   *have;
+				bool		seen = false;
+
+				foreach(have, buckets)
+					seen |= strcmp(strVal(lfirst(have)), strVal(lfirst(bc))) == 0;
+				if (!seen)
+					buckets = lappend(buckets, lfirst(bc));
+			}
+	}
+	return list_make1(list_make5(copyObject(linitial(first)), makeString(lower),
+								 makeString(upper), buckets, makeInteger(0)));
+}
+
+/*
  * The value of a partition literal as deparse.c writes it ('2024/01/15/16'),
  * or NULL for another form (NULL, an empty bound).
  */

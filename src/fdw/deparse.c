@@ -80,6 +80,7 @@
 #include "optimizer/clauses.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
+#include "optimizer/restrictinfo.h"
 #include "optimizer/tlist.h"
 #include "parser/parsetree.h"
 #include "utils/array.h"
@@ -3183,6 +3184,346 @@ deparse_from(RelOptInfo *rel, deparse_expr_cxt *cxt)
 	}
 }
 
+/* ------------------------------------------------------------------------
+ * A self-join read in one scan
+ * ------------------------------------------------------------------------
+ *
+ * Trino reads the table once for each side of a join, so a self-join of
+ * the audit table (the orders delivered and then returned) reads its
+ * folders twice.  An inner join of two scans of the same Glue table (one
+ * server, the same partitioning) whose join clauses include col = col (the
+ * same remote column or struct path on both sides, with the type's own
+ * equality) is written as one scan, grouped by that key:
+ *
+ *	SELECT ... FROM (SELECT k, array_agg(ROW(<left columns>)) FILTER (WHERE
+ *	  <left conds>) AS rows1, array_agg(ROW(<right columns>)) FILTER (WHERE
+ *	  <right conds>) AS rows2 FROM table WHERE (<left conds>) OR (<right
+ *	  conds>) AND ((<left partitions>) OR (<right partitions>)) AND k IS
+ *	  NOT NULL GROUP BY k) g
+ *	  CROSS JOIN UNNEST(g.rows1) AS r1(<left columns>)
+ *	  CROSS JOIN UNNEST(g.rows2) AS r2(<right columns>)
+ *	  WHERE <join clauses>
+ *
+ * For each key, the rows of each side (duplicates kept: array_agg keeps
+ * every row) are crossed: the pairs with equal keys, which the join
+ * clauses then filter as before.  A key with no row on one side has a
+ * NULL array there (array_agg over no rows), and UNNEST of NULL gives no
+ * row, so the key drops out as in an inner join; a NULL key never joins.
+ * The unnested columns keep the remote names, so r1."col" means what it
+ * means over the table.  The key's equality must be what GROUP BY groups
+ * by: integers, text under a deterministic collation (byte equality in
+ * Trino), decimal, date, timestamp and boolean; never floats (NaN, -0),
+ * JSON or a row.  audit_fdw.enable_self_join_scan turns it off.
+ */
+
+/* GUC: audit_fdw.enable_self_join_scan */
+bool		audit_enable_self_join_scan = true;
+
+static bool
+same_text(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) ||
+		(a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* Two foreign tables over the same Glue table, partitioned alike */
+static bool
+same_audit_table(const AuditFdwOptions *a, const AuditFdwOptions *b)
+{
+	return a->serverid == b->serverid && same_text(a->catalog, b->catalog) &&
+		same_text(a->database, b->database) && same_text(a->table, b->table) &&
+		same_text(a->partition_column, b->partition_column) &&
+		same_text(a->partition_format, b->partition_format) &&
+		a->max_delivery_delay_us == b->max_delivery_delay_us &&
+		a->event_time_partitions == b->event_time_partitions &&
+		same_text(a->bucket_column, b->bucket_column) &&
+		a->bucket_digits == b->bucket_digits;
+}
+
+/* The column (remote name and struct path) a Var of a foreign table reads */
+static AuditFdwColumn *
+var_column(PlannerInfo *root, Var *var)
+{
+	Oid			relid = planner_rt_fetch(var->varno, root)->relid;
+
+	return audit_get_column(relid, var->varattno, get_attname(relid, var->varattno, false));
+}
+
+static bool
+same_column(AuditFdwColumn *a, AuditFdwColumn *b)
+{
+	ListCell   *la,
+			   *lb;
+
+	if (pg_strcasecmp(a->remote_name, b->remote_name) != 0 ||
+		list_length(a->path) != list_length(b->path))
+		return false;
+	forboth(la, a->path, lb, b->path)
+	{
+		if (strcmp(strVal(lfirst(la)), strVal(lfirst(lb))) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* A key whose Trino GROUP BY is its equality (see above). */
+static bool
+self_join_key_type(PlannerInfo *root, Var *var, Oid collation)
+{
+	Oid			relid = planner_rt_fetch(var->varno, root)->relid;
+	AuditFdwColumn *col;
+
+	/* text: byte equality; the other types ordered alike are compared alike */
+	if (var->vartype == TEXTOID || var->vartype == VARCHAROID)
+	{
+		if (!audit_is_deterministic_collation(collation) ||
+			audit_column_reads_json(relid, var->varattno, var->vartype))
+			return false;
+	}
+	else if (!is_orderable_type(var->vartype, InvalidOid))
+		return false;
+	col = var_column(root, var);
+	if (col->glue_type != NULL &&
+		(pg_strncasecmp(col->glue_type, "double", 6) == 0 ||
+		 pg_strncasecmp(col->glue_type, "float", 5) == 0 ||
+		 pg_strncasecmp(col->glue_type, "real", 4) == 0))
+		return false;
+	return true;
+}
+
+/* Adds up the sizes of the variable-length constants of an expression. */
+static bool
+const_bytes_walker(Node *node, Size *bytes)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Const))
+	{
+		Const	   *c = (Const *) node;
+
+		if (!c->constisnull && c->constlen == -1)
+			*bytes += VARSIZE_ANY(DatumGetPointer(c->constvalue));
+		return false;
+	}
+	return expression_tree_walker(node, const_bytes_walker, (void *) bytes);
+}
+
+/*
+ * The rewrite writes each side's conditions twice (in its FILTER and in
+ * the WHERE): sides whose constants (IN lists, long strings) could take
+ * the text past Athena's 262,144 bytes keep the plain join.
+ */
+static bool
+self_join_conds_small(RelOptInfo *outer, RelOptInfo *inner)
+{
+	AuditFdwRelationInfo *oinfo = (AuditFdwRelationInfo *) outer->fdw_private;
+	AuditFdwRelationInfo *iinfo = (AuditFdwRelationInfo *) inner->fdw_private;
+	Size		bytes = 0;
+
+	const_bytes_walker((Node *) extract_actual_clauses(oinfo->remote_conds, false), &bytes);
+	const_bytes_walker((Node *) extract_actual_clauses(iinfo->remote_conds, false), &bytes);
+	return bytes <= ATHENA_MAX_QUERY_BYTES / 8;
+}
+
+/*
+ * The remote columns (String, top-level names) one side of a self-join
+ * must hand up: those of its Vars needed above the scan.  NIL when one of
+ * them is a whole-row or system column.
+ */
+static List *
+self_join_columns(PlannerInfo *root, RelOptInfo *side, List *join_conds)
+{
+	RangeTblEntry *rte = planner_rt_fetch(side->relid, root);
+	List	   *vars;
+	List	   *names = NIL;
+	ListCell   *lc;
+
+	vars = pull_var_clause((Node *) side->reltarget->exprs, PVC_RECURSE_PLACEHOLDERS);
+	vars = list_concat(vars, pull_var_clause((Node *) extract_actual_clauses(join_conds, false),
+											 PVC_RECURSE_PLACEHOLDERS));
+	foreach(lc, vars)
+	{
+		Var		   *var = lfirst(lc);
+		AuditFdwColumn *col;
+		ListCell   *nc;
+		bool		seen = false;
+
+		if (!IsA(var, Var) || var->varno != side->relid)
+			continue;
+		if (var->varattno <= 0)
+			return NIL;
+		col = audit_get_column(rte->relid, var->varattno,
+							   get_attname(rte->relid, var->varattno, false));
+		foreach(nc, names)
+			seen |= pg_strcasecmp(strVal(lfirst(nc)), col->remote_name) == 0;
+		if (!seen)
+			names = lappend(names, makeString(col->remote_name));
+	}
+	return names;
+}
+
+/*
+ * The key (a Var of the outer side) when joinrel is a self-join read in one
+ * scan, else NULL.
+ */
+Var *
+audit_self_join_key(PlannerInfo *root, RelOptInfo *joinrel)
+{
+	AuditFdwRelationInfo *fpinfo = (AuditFdwRelationInfo *) joinrel->fdw_private;
+	AuditFdwRelationInfo *oinfo,
+			   *iinfo;
+	RelOptInfo *outer,
+			   *inner;
+	ListCell   *lc;
+
+	if (!audit_enable_self_join_scan || !IS_JOIN_REL(joinrel) || fpinfo == NULL ||
+		!fpinfo->pushdown_safe || fpinfo->jointype != JOIN_INNER)
+		return NULL;
+	outer = fpinfo->outerrel;
+	inner = fpinfo->innerrel;
+	if (!IS_SIMPLE_REL(outer) || !IS_SIMPLE_REL(inner))
+		return NULL;
+	oinfo = (AuditFdwRelationInfo *) outer->fdw_private;
+	iinfo = (AuditFdwRelationInfo *) inner->fdw_private;
+	if (!same_audit_table(oinfo->options, iinfo->options) || oinfo->userid != iinfo->userid ||
+		oinfo->local_conds != NIL || iinfo->local_conds != NIL ||
+		fpinfo->joinclauses != NIL || !self_join_conds_small(outer, inner))
+		return NULL;
+	if (self_join_columns(root, outer, fpinfo->remote_conds) == NIL ||
+		self_join_columns(root, inner, fpinfo->remote_conds) == NIL)
+		return NULL;
+	foreach(lc, fpinfo->remote_conds)
+	{
+		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+		OpExpr	   *op;
+		Var		   *l,
+				   *r;
+
+		if (!IsA(ri->clause, OpExpr))
+			continue;
+		op = (OpExpr *) ri->clause;
+		if (list_length(op->args) != 2)
+			continue;
+		l = (Var *) strip_relabel(linitial(op->args));
+		r = (Var *) strip_relabel(lsecond(op->args));
+		if (!IsA(l, Var) || !IsA(r, Var))
+			continue;
+		if (l->varno == inner->relid)
+		{
+			Var		   *t = l;
+
+			l = r;
+			r = t;
+		}
+		if (l->varno != outer->relid || r->varno != inner->relid ||
+			l->varlevelsup != 0 || r->varlevelsup != 0 ||
+			l->varattno <= 0 || r->varattno <= 0 || l->vartype != r->vartype)
+			continue;
+		if (op->opno != lookup_type_cache(l->vartype, TYPECACHE_EQ_OPR)->eq_opr ||
+			!same_column(var_column(root, l), var_column(root, r)) ||
+			!self_join_key_type(root, l, op->inputcollid) ||
+			!self_join_key_type(root, r, op->inputcollid))
+			continue;
+		return l;
+	}
+	return NULL;
+}
+
+/* The conditions of one side: its shipped ones and its partitions' */
+static void
+deparse_self_join_side(RelOptInfo *side, deparse_expr_cxt *cxt)
+{
+	List	   *conds = NIL;
+	bool		first = true;
+
+	collect_where(side, &conds);
+	appendStringInfoChar(cxt->buf, '(');
+	deparse_cond_items(conds, " AND ", &first, cxt);
+	if (first)
+		appendStringInfoString(cxt->buf, "TRUE");
+	appendStringInfoChar(cxt->buf, ')');
+}
+
+static void
+append_name_list(StringInfo buf, List *names)
+{
+	ListCell   *lc;
+
+	foreach(lc, names)
+	{
+		if (lc != list_head(names))
+			appendStringInfoString(buf, ", ");
+		audit_append_identifier(buf, strVal(lfirst(lc)));
+	}
+}
+
+/* The FROM of a self-join read in one scan (see above). */
+static void
+deparse_self_join_from(RelOptInfo *joinrel, Var *key, deparse_expr_cxt *cxt)
+{
+	AuditFdwRelationInfo *fpinfo = (AuditFdwRelationInfo *) joinrel->fdw_private;
+	RelOptInfo *sides[2] = {fpinfo->outerrel, fpinfo->innerrel};
+	List	   *columns[2];
+	StringInfo	buf = cxt->buf;
+	bool		qualify = cxt->qualify;
+	bool		pruned = true;
+	Oid			relid = planner_rt_fetch(key->varno, cxt->root)->relid;
+	int			i;
+
+	cxt->qualify = false;
+	appendStringInfoString(buf, "(SELECT ");
+	deparse_column_ref(buf, key->varno, relid, key->varattno, false);
+	appendStringInfoString(buf, " AS \"audit_fdw_key\"");
+	for (i = 0; i < 2; i++)
+	{
+		AuditFdwRelationInfo *sinfo = (AuditFdwRelationInfo *) sides[i]->fdw_private;
+
+		columns[i] = self_join_columns(cxt->root, sides[i], fpinfo->remote_conds);
+		appendStringInfoString(buf, ", array_agg(ROW(");
+		append_name_list(buf, columns[i]);
+		appendStringInfoString(buf, ")) FILTER (WHERE ");
+		deparse_self_join_side(sides[i], cxt);
+		appendStringInfo(buf, ") AS \"audit_fdw_rows%d\"", i + 1);
+		pruned &= sinfo->partition_bounds != NIL || sinfo->bucket_values != NIL ||
+			sinfo->bucket_runtime != NIL;
+	}
+	appendStringInfoString(buf, " FROM ");
+	audit_append_identifier(buf, fpinfo->options->database);
+	appendStringInfoChar(buf, '.');
+	audit_append_identifier(buf, fpinfo->options->table);
+	appendStringInfoString(buf, " WHERE (");
+	deparse_self_join_side(sides[0], cxt);
+	appendStringInfoString(buf, " OR ");
+	deparse_self_join_side(sides[1], cxt);
+	appendStringInfoChar(buf, ')');
+	/* the folders of either side, a condition on partition columns only */
+	if (pruned)
+	{
+		for (i = 0; i < 2; i++)
+		{
+			bool		first = true;
+
+			appendStringInfoString(buf, i == 0 ? " AND ((" : " OR (");
+			deparse_partition_conds(sides[i], &first, " AND ", cxt);
+			appendStringInfoChar(buf, ')');
+		}
+		appendStringInfoChar(buf, ')');
+	}
+	appendStringInfoString(buf, " AND ");
+	deparse_column_ref(buf, key->varno, relid, key->varattno, false);
+	appendStringInfoString(buf, " IS NOT NULL GROUP BY ");
+	deparse_column_ref(buf, key->varno, relid, key->varattno, false);
+	appendStringInfoString(buf, ") \"audit_fdw_keys\"");
+	for (i = 0; i < 2; i++)
+	{
+		appendStringInfo(buf, " CROSS JOIN UNNEST(\"audit_fdw_keys\".\"audit_fdw_rows%d\") AS %s%d(",
+						 i + 1, REL_ALIAS_PREFIX, sides[i]->relid);
+		append_name_list(buf, columns[i]);
+		appendStringInfoChar(buf, ')');
+	}
+	cxt->qualify = qualify;
+}
+
 /* " ORDER BY" and the pathkeys, NULLS FIRST or LAST spelled out */
 static void
 deparse_order_by(PlannerInfo *root, List *pathkeys, bool has_final_sort,
@@ -3305,6 +3646,7 @@ audit_deparse_select(PlannerInfo *root, RelOptInfo *rel, List *tlist,
 	deparse_expr_cxt cxt;
 	List	   *where = NIL;
 	bool		first = true;
+	Var		   *self_key;
 	ListCell   *lc;
 	char	   *rownum_name = NULL;	/* DISTINCT ON's row number */
 	char	   *subquery_name = NULL;	/* and its subquery */
@@ -3419,11 +3761,17 @@ audit_deparse_select(PlannerInfo *root, RelOptInfo *rel, List *tlist,
 		audit_append_identifier(&buf, rownum_name);
 		appendStringInfoString(&buf, " FROM ");
 	}
-	deparse_from(scanrel, &cxt);
+	self_key = audit_self_join_key(root, scanrel);
+	if (self_key != NULL)
+		deparse_self_join_from(scanrel, self_key, &cxt);
+	else
+		deparse_from(scanrel, &cxt);
 
 	/* WHERE: the scan's conditions (and partition pruning) */
 	where = NIL;
-	if (IS_UPPER_REL(query_rel))
+	if (IS_UPPER_REL(query_rel) && self_key != NULL)
+		where = list_copy(((AuditFdwRelationInfo *) scanrel->fdw_private)->remote_conds);
+	else if (IS_UPPER_REL(query_rel))
 		collect_where(scanrel, &where);
 	else
 	{
@@ -3431,7 +3779,7 @@ audit_deparse_select(PlannerInfo *root, RelOptInfo *rel, List *tlist,
 		where = list_copy(remote_conds);
 		if (IS_SIMPLE_REL(scanrel))
 			where = lappend(where, scanrel);
-		else
+		else if (self_key == NULL)
 		{
 			AuditFdwRelationInfo *sinfo = (AuditFdwRelationInfo *) scanrel->fdw_private;
 			List	   *sides = NIL;

@@ -280,6 +280,14 @@ fdw_init(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
+	DefineCustomBoolVariable("audit_fdw.enable_self_join_scan",
+							 "Reads an inner self-join of an audit table on an equal column in one Athena scan.",
+							 "The join is computed per key over one scan of the table (array_agg and UNNEST), where Athena would read the table once per side.  Turn off to compare.",
+							 &audit_enable_self_join_scan,
+							 true,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
 	DefineCustomIntVariable("audit_fdw.fetch_connections",
 							"Connections over which a query result is read from S3 at once.",
 							"A result object is read in ranged parts, this many at once, and its rows are read in order; 1 reads it as one stream.  Memory held per scan is at most this times audit_fdw.fetch_part_size.",
@@ -834,6 +842,9 @@ auditGetForeignJoinPaths(PlannerInfo *root, RelOptInfo *joinrel,
 	fpinfo->rows = rows;
 	fpinfo->width = joinrel->reltarget->width;
 	fpinfo->bytes = fpinfo_o->bytes + fpinfo_i->bytes;
+	/* a self-join read in one scan reads the folders of either side once */
+	if (audit_self_join_key(root, joinrel) != NULL)
+		fpinfo->bytes = Max(fpinfo_o->bytes, fpinfo_i->bytes);
 	cost_qual_eval(&local_cost, fpinfo->local_conds, root);
 	fpinfo->local_conds_sel = clauselist_selectivity(root, fpinfo->local_conds,
 													 0, JOIN_INNER, NULL);
@@ -1481,8 +1492,14 @@ auditGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 									  fpinfo->bucket_values == NIL &&
 									  fpinfo->bucket_runtime == NIL));
 	fdw_private = lappend(fdw_private, makeString(fpinfo->explain_name));
-	fdw_private = lappend(fdw_private,
-						  audit_folder_selection(root, fpinfo->scan_relids));
+	{
+		List	   *folders = audit_folder_selection(root, fpinfo->scan_relids);
+		RelOptInfo *scanrel = IS_UPPER_REL(foreignrel) ? fpinfo->outerrel : foreignrel;
+
+		if (audit_self_join_key(root, scanrel) != NULL)
+			folders = audit_folder_selection_union(folders);
+		fdw_private = lappend(fdw_private, folders);
+	}
 
 	return make_foreignscan(tlist, local_exprs, scan_relid, runtime_exprs,
 							fdw_private, fdw_scan_tlist, NIL, outer_plan);

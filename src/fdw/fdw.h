@@ -309,6 +309,8 @@ extern bool audit_is_batch_key(PlannerInfo *root, RelOptInfo *baserel,
 extern Expr *audit_batch_keys_clause(Expr *inner_arg, Oid outer_type);
 extern void audit_append_identifier(StringInfo buf, const char *ident);
 extern void audit_append_string_literal(StringInfo buf, const char *str);
+extern bool audit_enable_self_join_scan;
+extern Var *audit_self_join_key(PlannerInfo *root, RelOptInfo *joinrel);
 
 /* in partition.c */
 extern void audit_partition_bounds(PlannerInfo *root, RelOptInfo *baserel,
@@ -327,6 +329,7 @@ extern int	audit_bucket_key_digits(PlannerInfo *root, RelOptInfo *baserel,
 extern int	audit_max_bytes_scanned_mb;
 extern int	audit_estimate_cache_ttl;
 extern List *audit_folder_selection(PlannerInfo *root, Relids relids);
+extern List *audit_folder_selection_union(List *folders);
 extern char *audit_partition_literal_value(const char *literal);
 extern int64 audit_byte_budget(List *folders, Oid serverid, Oid userid, const char **source);
 extern void audit_estimate_scan(struct AwsClient *client, List *folders, bool rt_known,
@@ -342,6 +345,8 @@ extern AuditFdwConverter *audit_converter_create(TupleDesc tupdesc,
 												 List *retrieved_attrs,
 												 const char *relname,
 												 Oid relid);
+extern void audit_converter_mark_json_columns(AuditFdwConverter *conv,
+											  List *scan_tlist, List *range_table);
 extern void audit_converter_mark_avg_pairs(AuditFdwConverter *conv,
 										   List *scan_tlist);
 extern void audit_converter_store(AuditFdwConverter *conv,

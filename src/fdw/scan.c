@@ -585,7 +585,11 @@ auditBeginForeignScan(ForeignScanState *node, int eflags)
 										   fsstate->rel ? RelationGetRelid(fsstate->rel)
 										   : InvalidOid);
 	if (fsstate->rel == NULL)
+	{
 		audit_converter_mark_avg_pairs(fsstate->conv, fsplan->fdw_scan_tlist);
+		audit_converter_mark_json_columns(fsstate->conv, fsplan->fdw_scan_tlist,
+										  estate->es_range_table);
+	}
 }
 
 /*

@@ -37,6 +37,7 @@
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
+#include "parser/parsetree.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
@@ -687,6 +688,44 @@ audit_converter_mark_avg_pairs(AuditFdwConverter *conv, List *scan_tlist)
 		if (audit_is_avg_pair((Node *) tle->expr))
 		{
 			col->kind = CONV_AVG_PAIR;
+			col->direct = DIRECT_NONE;
+		}
+	}
+}
+
+/*
+ * A join's columns read as JSON: a column of a foreign table in the scan
+ * tlist (a Var) gets its declared field case back, as in a scan of the
+ * table itself.
+ */
+void
+audit_converter_mark_json_columns(AuditFdwConverter *conv, List *scan_tlist,
+								  List *range_table)
+{
+	int			i;
+
+	for (i = 0; i < conv->ncolumns; i++)
+	{
+		ColumnConverter *col = &conv->columns[i];
+		TargetEntry *tle;
+		Var		   *var;
+		Oid			relid;
+		AuditFdwColumn *c;
+
+		if (col->attnum > list_length(scan_tlist))
+			continue;
+		tle = list_nth_node(TargetEntry, scan_tlist, col->attnum - 1);
+		var = (Var *) tle->expr;
+		if (!IsA(var, Var) || var->varattno <= 0 || var->varno > list_length(range_table))
+			continue;
+		relid = rt_fetch(var->varno, range_table)->relid;
+		if (!OidIsValid(relid) || !audit_column_reads_json(relid, var->varattno, var->vartype))
+			continue;
+		c = audit_get_column(relid, var->varattno, get_attname(relid, var->varattno, false));
+		col->glue_type = c->glue_type ? audit_glue_type_parse(c->glue_type) : NULL;
+		if (col->glue_type)
+		{
+			col->kind = CONV_JSON_RECASE;
 			col->direct = DIRECT_NONE;
 		}
 	}

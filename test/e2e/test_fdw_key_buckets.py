@@ -13,8 +13,7 @@ import uuid
 import psycopg2
 import pytest
 
-from athena_tables import (athena_server, deliver_records, drop_table, ensure_buckets,
-                           import_audit_table)
+from athena_tables import bucketed_audit_table, deliver_records, drop_table, import_audit_table
 from conftest import connect
 
 SERVER = "fdw_buckets"
@@ -36,19 +35,11 @@ def key_hash(value):
 
 @pytest.fixture(scope="module")
 def bucket_table(emulator):
-    ensure_buckets(emulator.client("s3"), BUCKET, RESULTS)
     conn = connect()
     conn.autocommit = True
     cur = conn.cursor()
-    athena_server(cur, SERVER, emulator.url, DATABASE, RESULTS)
-    cur.execute("SELECT audit_fdw.create_delivery_stream(%s, %s, %s, %s, layout => 'event_time', "
-                "key_buckets => 16, bucket_key => 'orderId')", (SERVER, STREAM, LOCATION, ROLE))
-    assert cur.fetchone()[0] == "created"
-    drop_table(emulator.client("glue"), DATABASE, "orders_audit")
-    cur.execute(f"""SELECT audit_fdw.create_audit_table('{SERVER}', 'orders_audit',
-        '{LOCATION}', 'orderId string, state string', database => '{DATABASE}',
-        layout => 'event_time', key_buckets => 16)""")
-    assert cur.fetchone()[0] == "created"
+    bucketed_audit_table(emulator, cur, SERVER, STREAM, LOCATION, RESULTS, ROLE,
+                         "orderId string, state string")
 
     top = datetime.datetime.now(datetime.timezone.utc).replace(minute=0, second=0,
                                                                microsecond=0)

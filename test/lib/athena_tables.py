@@ -84,3 +84,23 @@ def import_audit_table(cur, server, database, schema, table="orders_audit"):
     cur.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")
     cur.execute(f"IMPORT FOREIGN SCHEMA {database} LIMIT TO ({table}) "
                 f"FROM SERVER {server} INTO {schema}")
+
+
+def bucketed_audit_table(emulator, cur, server, stream, location, results, role,
+                         item_columns, history=None):
+    """Foreign server `server` (Glue database of its name), a delivery stream
+    and an audit table (orders_audit, replaced) laid out by event hour and 16
+    key buckets of orderId, as create_delivery_stream and create_audit_table
+    make them."""
+    database = server
+    ensure_buckets(emulator.client("s3"), location[len("s3://"):].split("/", 1)[0], results)
+    athena_server(cur, server, emulator.url, database, results)
+    cur.execute("SELECT audit_fdw.create_delivery_stream(%s, %s, %s, %s, layout => 'event_time', "
+                "key_buckets => 16, bucket_key => 'orderId')", (server, stream, location, role))
+    assert cur.fetchone()[0] == "created"
+    drop_table(emulator.client("glue"), database, "orders_audit")
+    cur.execute("SELECT audit_fdw.create_audit_table(%s, 'orders_audit', %s, %s, database => %s, "
+                "layout => 'event_time', key_buckets => 16"
+                + (", history => %s)" if history else ")"),
+                (server, location, item_columns, database) + ((history,) if history else ()))
+    assert cur.fetchone()[0] == "created"

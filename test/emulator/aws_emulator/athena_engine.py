@@ -711,6 +711,8 @@ class Engine:
             rel, nbytes = self._relation(conn, comp, ref, table, now, job)
             relations[id(ref.node)] = rel
             scanned += nbytes
+        for node in comp.row_nodes():
+            node.set("pgtype", self._row_type(conn, comp.row_probe(node, relations)))
         sql = comp.compile(relations)
         job.check_cancelled()
         with conn.cursor() as cur:
@@ -958,6 +960,25 @@ class Engine:
             with self._lock:
                 self._caches[name] = cache
             return cache
+
+    def _row_type(self, conn, probe):
+        """The composite type (athena_types.row_<hash>) of a ROW constructor
+        whose fields are the columns of the query `probe`: their types, with
+        typmods and collations, as PostgreSQL derives them."""
+        view = "athena_row_probe_%d" % threading.get_ident()
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM ({probe}) AS q LIMIT 0")
+            cur.execute("SELECT format_type(a.atttypid, a.atttypmod), c.collname "
+                        "FROM pg_attribute a LEFT JOIN pg_collation c ON c.oid = a.attcollation "
+                        "WHERE a.attrelid = %s::regclass AND a.attnum > 0 ORDER BY a.attnum",
+                        (f"pg_temp.{view}",))
+            fields = [t + (f' COLLATE "{c}"' if c and c != "default" else "")
+                      for t, c in cur.fetchall()]
+            cur.execute(f"DROP VIEW pg_temp.{view}")
+        fields = [f"\"f{i}\" {t}" for i, t in enumerate(fields, 1)]
+        name = "athena_types.row_" + hashlib.sha1(", ".join(fields).encode()).hexdigest()[:16]
+        self._create_types(conn, [(name, f"CREATE TYPE {name} AS ({', '.join(fields)})")])
+        return name
 
     def _create_types(self, conn, ddl):
         if not ddl:

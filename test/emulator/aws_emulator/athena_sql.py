@@ -600,6 +600,8 @@ FUNCTIONS = {
     "count_if": _count_if,
     "approx_distinct": lambda g, a: f"count(DISTINCT {g.sql(a[0])})",
     "array_agg": lambda g, a: f"array_agg({g.agg_args(a)})",
+    # ROW(a, b): a composite type of the fields' types (Compiler.row_nodes)
+    "row": lambda g, a: g.row_sql(a),
     "max_by": _minmax_by(True),
     "min_by": _minmax_by(False),
     "stddev": lambda g, a: f"CAST(stddev({g.agg_args(a)}) AS double precision)",
@@ -876,6 +878,46 @@ class Compiler:
         gen = PgGenerator(self, {}, unqualify=ref.alias)
         return " AND ".join(f"({gen.generate(c.copy())})" for c in conds) or "true"
 
+    # ROW constructors -------------------------------------------------------
+
+    def row_nodes(self):
+        """The ROW(...) constructors of the statement, inner ones first: each
+        needs the PostgreSQL types of its fields (row_probe) before the
+        statement compiles."""
+        nodes = [n for n in self.stmt.find_all(exp.Anonymous) if n.name.lower() == "row"]
+        return sorted(nodes, key=lambda n: -len(_ancestors(n)))
+
+    def row_probe(self, node, relations):
+        """PostgreSQL text of `SELECT <fields of node> FROM ... WHERE ...` of
+        the SELECT the ROW is in: the fields' types are its columns' types."""
+        select = node.find_ancestor(exp.Select)
+        # a ROW in a FROM item (UNNEST(ARRAY[ROW(...)])) sees no column of
+        # its SELECT's FROM: its fields are typed alone
+        child = node
+        while select is not None and child.parent is not select:
+            child = child.parent
+        if select is not None and child.arg_key in ("from", "joins"):
+            select = None
+        if select is None:
+            return "SELECT " + ", ".join(
+                f"{PgGenerator(self, relations).generate(f.copy())} AS \"f{i}\""
+                for i, f in enumerate(node.expressions, 1))
+        copy = select.copy()
+        rels = {}
+        target = None
+        for o, c in zip(select.walk(bfs=False), copy.walk(bfs=False)):
+            o = o[0] if isinstance(o, tuple) else o
+            c = c[0] if isinstance(c, tuple) else c
+            if id(o) in relations:
+                rels[id(c)] = relations[id(o)]
+            if o is node:
+                target = c
+        for key in ("group", "having", "order", "limit", "offset", "distinct", "qualify"):
+            copy.set(key, None)
+        copy.set("expressions", [exp.alias_(f, f"f{i}", quoted=True)
+                                 for i, f in enumerate(target.expressions, 1)])
+        return PgGenerator(self, rels).generate(copy)
+
     def compile(self, relations):
         """The PostgreSQL text of the statement; `relations` maps id(table
         node) to the SQL of the relation that replaces it."""
@@ -915,6 +957,14 @@ class Compiler:
             else:
                 names.append(f"_col{i}")
         return names if len(names) == len(pg_names) else list(pg_names)
+
+
+def _ancestors(node):
+    out = []
+    while node.parent is not None:
+        node = node.parent
+        out.append(node)
+    return out
 
 
 def _conjuncts(node):
@@ -1202,11 +1252,24 @@ class PgGenerator(Generator):
                              *self.position(name))
         return emit(self, args)
 
-    def anonymous_sql(self, expression):
-        return self._function(expression)
-
     def function_fallback_sql(self, expression):
         return self._function(expression)
+
+    def anonymous_sql(self, expression):
+        if expression.name.lower() == "row":
+            self._row = expression
+        return self._function(expression)
+
+    def row_sql(self, args):
+        """ROW(a, b) as a value of the composite type the engine created for
+        it (row_type): UNNEST of an array of them expands into its fields,
+        as Trino's UNNEST of array(row(...)) does."""
+        node = getattr(self, "_row", None)
+        pgtype = node.args.get("pgtype") if node is not None else None
+        fields = self.format_args(*args)
+        if pgtype is None:
+            return f"ROW({fields})"
+        return f"CAST(ROW({fields}) AS {pgtype})"
 
     def array_sql(self, expression):
         return f"ARRAY[{self.format_args(*expression.expressions)}]"

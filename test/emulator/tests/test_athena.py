@@ -760,3 +760,54 @@ def test_a_query_over_the_workgroup_cutoff_is_cancelled(athena, glue, emulator):
         assert q["Status"]["State"] == "SUCCEEDED"
     finally:
         athena.delete_work_group(WorkGroup=group)
+
+
+# ---------------------------------------------------------------------------
+# ROW, array_agg with FILTER and UNNEST (audit_fdw's self-join in one scan)
+
+
+def test_unnest_of_rows_as_trino_documents_it(athena, audit):
+    # trinodb/trino docs/src/main/sphinx/sql/select.md, UNNEST: an array of
+    # ROW expands each field into a column; an empty or a NULL array gives
+    # no row; UNNEST in a CROSS JOIN reads the columns on its left
+    assert values(athena, audit, "SELECT * FROM UNNEST(ARRAY[ROW('Java', 1995), "
+                  "ROW('SQL', 1974)]) AS t(language, first_appeared_year)") == \
+        [["Java", "1995"], ["SQL", "1974"]]
+    assert values(athena, audit, "SELECT * FROM UNNEST(CAST(NULL AS ARRAY(integer))) "
+                  "AS t(number)") == []
+    assert values(athena, audit, "SELECT student, score FROM (VALUES ('John', ARRAY[7, 10, 9]), "
+                  "('Mary', ARRAY[4, 8, 9])) AS tests (student, scores) "
+                  "CROSS JOIN UNNEST(scores) AS t(score) ORDER BY 1, 2") == \
+        [["John", "7"], ["John", "9"], ["John", "10"], ["Mary", "4"], ["Mary", "8"], ["Mary", "9"]]
+
+
+def test_rows_of_each_key_crossed_in_one_scan(athena, audit):
+    """The shape audit_fdw sends for a self-join: per key, the rows of each
+    side as array_agg(ROW(...)) FILTER (WHERE ...) (NULL when no row of the
+    key matches: trinodb/trino docs/src/main/sphinx/functions/aggregate.md,
+    aggregates return null for no input rows), crossed by UNNEST; the table
+    is read once."""
+    sizes = audit["sizes"]
+    q = run(athena, audit, """
+        SELECT r1.event_id, r1.new_image.state, r2.event_id, r2.n FROM (
+          SELECT new_image.orderid AS k,
+                 array_agg(ROW(event_id, new_image)) FILTER (WHERE n IS NULL OR n < 3) AS a1,
+                 array_agg(ROW(n, event_id)) FILTER (WHERE event_name = 'MODIFY') AS a2
+            FROM orders_audit
+           WHERE ((n IS NULL OR n < 3) OR event_name = 'MODIFY')
+             AND (dt >= '2024/01/15/10' OR dt <= '2024/01/15/11') AND new_image.orderid IS NOT NULL
+           GROUP BY new_image.orderid) g
+        CROSS JOIN UNNEST(g.a1) AS r1(event_id, new_image)
+        CROSS JOIN UNNEST(g.a2) AS r2(n, event_id)
+        WHERE r1.event_id <> r2.event_id ORDER BY 1, 3""")
+    assert q["Status"]["State"] == "SUCCEEDED", q["Status"].get("StateChangeReason")
+    assert q["Statistics"]["DataScannedInBytes"] == \
+        sizes["2024/01/15/10/a.json"] + sizes["2024/01/15/11/b.json"] + sizes["2024/01/15/12/c.json"]
+    # order 101: e1, e2, e3 on the left, e1, e2, e3 on the right; order
+    # 102's e4 (n = 4) has no left row; e5 has no key
+    assert rows(athena, q["QueryExecutionId"])[1:] == [
+        ["e1", "OPEN", "e2", "2"], ["e1", "OPEN", "e3", None],
+        ["e2", "PICKEDUP", "e1", "1"], ["e2", "PICKEDUP", "e3", None],
+        ["e3", "DELIVERED", "e1", "1"], ["e3", "DELIVERED", "e2", "2"]]
+    assert values(athena, audit, "SELECT array_agg(ROW(n)) FILTER (WHERE n > 100) IS NULL, "
+                  "count(*) FROM orders_audit") == [["true", "5"]]
