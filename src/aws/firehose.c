@@ -34,6 +34,9 @@ static void request_reset(void *arg);
 static json_object *own(json_object *obj);
 static void bad_response(const char *what) pg_attribute_noreturn();
 
+/* PutRecordBatch's request body, kept from one call to the next */
+static StringInfoData request_body;
+
 
 /*
  * A Firehose call; the request is released whatever happens.  With error,
@@ -165,7 +168,6 @@ firehose_put_record_batch(AwsClient *client, const char *delivery_stream,
 						  char **data, const size_t *lengths, int n,
 						  AwsError **error)
 {
-	StringInfoData body;
 	AwsResponse *http;
 	json_object *resp;
 	json_object *responses;
@@ -179,36 +181,45 @@ firehose_put_record_batch(AwsClient *client, const char *delivery_stream,
 
 	/*
 	 * The body is written here, not built as a tree: up to 4 MiB of base64
-	 * goes straight into it.
+	 * goes straight into it, in the buffer of the previous call (a fresh
+	 * one would be faulted in page by page on every call).
 	 */
 	for (i = 0; i < n; i++)
 		total += AWS_BASE64_LEN(lengths[i]) + 16;
-	initStringInfo(&body);
-	enlargeStringInfo(&body, (int) Min(total + strlen(delivery_stream) * 6 + 64, MaxAllocSize - 1));
-	appendStringInfoString(&body, "{\"DeliveryStreamName\":");
+	if (request_body.data == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		initStringInfo(&request_body);
+		MemoryContextSwitchTo(old);
+	}
+	resetStringInfo(&request_body);
+	enlargeStringInfo(&request_body,
+					  (int) Min(total + strlen(delivery_stream) * 6 + 64, MaxAllocSize - 1));
+	appendStringInfoString(&request_body, "{\"DeliveryStreamName\":");
 	{
 		json_object *name = json_object_new_string(delivery_stream);
 
-		appendStringInfoString(&body, json_object_to_json_string_ext(name, JSON_C_TO_STRING_PLAIN));
+		appendStringInfoString(&request_body,
+							   json_object_to_json_string_ext(name, JSON_C_TO_STRING_PLAIN));
 		json_object_put(name);
 	}
-	appendStringInfoString(&body, ",\"Records\":[");
+	appendStringInfoString(&request_body, ",\"Records\":[");
 	for (i = 0; i < n; i++)
 	{
 		int			need = (int) AWS_BASE64_LEN(lengths[i]);
 
-		appendStringInfoString(&body, i == 0 ? "{\"Data\":\"" : ",{\"Data\":\"");
-		enlargeStringInfo(&body, need + 8);
-		body.len += (int) aws_base64_encode((const unsigned char *) data[i], lengths[i],
-											body.data + body.len);
-		body.data[body.len] = '\0';
-		appendStringInfoString(&body, "\"}");
+		appendStringInfoString(&request_body, i == 0 ? "{\"Data\":\"" : ",{\"Data\":\"");
+		enlargeStringInfo(&request_body, need + 8);
+		request_body.len += (int) aws_base64_encode((const unsigned char *) data[i], lengths[i],
+													request_body.data + request_body.len);
+		request_body.data[request_body.len] = '\0';
+		appendStringInfoString(&request_body, "\"}");
 	}
-	appendStringInfoString(&body, "]}");
+	appendStringInfoString(&request_body, "]}");
 
 	http = aws_json_call_text(client, AWS_SERVICE_FIREHOSE, "PutRecordBatch",
-							  body.data, body.len, error);
-	pfree(body.data);
+							  request_body.data, request_body.len, error);
 	if (http == NULL)
 		return NULL;
 

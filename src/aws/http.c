@@ -54,6 +54,13 @@
 #define AWS_MAX_HEADER_BYTES (256 * 1024)
 #define AWS_STREAM_BUFFER (256 * 1024)
 #define AWS_MAX_BACKOFF_MS 20000
+/*
+ * The body buffer of a finished API call is kept for the next one, up to
+ * this size: a reader's GetRecords pages would otherwise be received into
+ * a buffer grown from scratch (copied at every doubling, and faulted in)
+ * on every call.
+ */
+#define AWS_SPARE_BODY_MAX ((size_t) 8 * 1024 * 1024)
 
 /*
  * One transfer.  Allocated with malloc: the curl callbacks write into it.
@@ -114,6 +121,9 @@ static int	socks_cap = 0;
 static bool socks_changed = true;
 static bool socks_oom = false;
 static int64 timer_deadline_us = -1;	/* monotonic; -1 = no timer */
+/* the kept body buffer (AWS_SPARE_BODY_MAX), malloc'd */
+static char *spare_body = NULL;
+static size_t spare_body_cap = 0;
 
 /*
  * How far AWS's clock is ahead of ours, in seconds, learned from the Date
@@ -720,6 +730,13 @@ transfer_start(AwsHttpRequest *req, bool streaming)
 		(req->stream_buffer > 0 ? req->stream_buffer : AWS_STREAM_BUFFER) :
 		req->service == AWS_SERVICE_S3 ? AWS_MAX_BODY : AWS_MAX_API_BODY;
 	t->wipe = (req->service == AWS_SERVICE_STS || req->local_service);
+	if (!streaming && !t->wipe && spare_body != NULL)
+	{
+		t->body = spare_body;
+		t->body_cap = spare_body_cap;
+		spare_body = NULL;
+		spare_body_cap = 0;
+	}
 
 	connect_timeout = req->connect_timeout_ms > 0 ? req->connect_timeout_ms :
 		aws_connect_timeout_ms;
@@ -798,7 +815,16 @@ transfer_free(AwsTransfer *t)
 	curl_slist_free_all(t->header_list);
 	if (t->body && t->wipe)
 		memset(t->body, 0, t->body_len);
-	free(t->body);
+	if (t->body && !t->wipe && !t->streaming && t->body_cap <= AWS_SPARE_BODY_MAX &&
+		t->body_cap > spare_body_cap)
+	{
+		/* kept for the next call (the larger of the two) */
+		free(spare_body);
+		spare_body = t->body;
+		spare_body_cap = t->body_cap;
+	}
+	else
+		free(t->body);
 	free(t->hdr);
 	free(t->url);
 	free(t);

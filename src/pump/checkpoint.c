@@ -86,7 +86,10 @@ poll_stats(ShardReader *shard, Datum *calls, Datum *throttled, Datum *per_second
  * Runs one of the statements a reader runs on every pass or batch through
  * a plan prepared at its first use and kept for the process's life (the
  * plan cache plans it again after DDL on the tables), not parsed and
- * planned on every call.  Under SPI_connect.
+ * planned on every call.  The plan is generic from the first call: each
+ * statement finds its rows by their key (a pipeline's name, a shard's
+ * id), whatever the values, so planning for the values (the plan cache's
+ * first five calls) would only cost time.  Under SPI_connect.
  */
 static int
 execute_kept(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes, Datum *values,
@@ -94,7 +97,7 @@ execute_kept(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes, Datum 
 {
 	if (*plan == NULL)
 	{
-		SPIPlanPtr	p = SPI_prepare(sql, nargs, argtypes);
+		SPIPlanPtr	p = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
 
 		if (p == NULL || SPI_keepplan(p) != 0)
 			elog(ERROR, "preparing \"%s\" failed: %s", sql, SPI_result_code_string(SPI_result));
