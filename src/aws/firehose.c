@@ -175,6 +175,7 @@ firehose_put_record_batch(AwsClient *client, const char *delivery_stream,
 	json_tokener *tok;
 	FirehoseBatchResult *result;
 	size_t		total = 0;
+	int			accepted;
 	int			i;
 
 	Assert(n > 0 && n <= FIREHOSE_MAX_BATCH_RECORDS);
@@ -223,6 +224,16 @@ firehose_put_record_batch(AwsClient *client, const char *delivery_stream,
 	if (http == NULL)
 		return NULL;
 
+	result = palloc0(sizeof(FirehoseBatchResult));
+	result->nentries = n;
+	result->error_codes = palloc0(sizeof(char *) * n);
+	result->error_messages = palloc0(sizeof(char *) * n);
+
+	/* nearly every answer: all accepted, read without a tree */
+	if (aws_read_put_batch_all_accepted(http->body, http->body_len, &accepted) &&
+		accepted == n)
+		return result;
+
 	tok = json_tokener_new();
 	if (tok == NULL)
 		elog(ERROR, "out of memory");
@@ -236,10 +247,6 @@ firehose_put_record_batch(AwsClient *client, const char *delivery_stream,
 	}
 	own(resp);
 
-	result = palloc0(sizeof(FirehoseBatchResult));
-	result->nentries = n;
-	result->error_codes = palloc0(sizeof(char *) * n);
-	result->error_messages = palloc0(sizeof(char *) * n);
 	if (!aws_json_int64(resp, "FailedPutCount", &failed) || failed < 0 || failed > n)
 		bad_response("The response has no FailedPutCount between 0 and the number of records.");
 	result->failed_put_count = (int) failed;

@@ -96,6 +96,198 @@ aws_read_put_entry(json_object *entries, size_t i, FirehoseEntryView *view)
 	return view->record_id != NULL || view->error_code != NULL;
 }
 
+/*
+ * The plain form of aws_read_put_batch_all_accepted, in RFC 8259's grammar
+ * restricted further: strings without escapes or control characters.
+ * Each reader takes *p past what it read and returns false on anything
+ * else.
+ */
+static void
+plain_ws(const char **p, const char *end)
+{
+	while (*p < end && (**p == ' ' || **p == '\t' || **p == '\n' || **p == '\r'))
+		(*p)++;
+}
+
+static bool
+plain_char(const char **p, const char *end, char c)
+{
+	plain_ws(p, end);
+	if (*p == end || **p != c)
+		return false;
+	(*p)++;
+	return true;
+}
+
+/* a string; its bytes between the quotes in *s, *n */
+static bool
+plain_string(const char **p, const char *end, const char **s, size_t *n)
+{
+	const char *q;
+
+	if (!plain_char(p, end, '"'))
+		return false;
+	for (q = *p; q < end && *q != '"'; q++)
+		if ((unsigned char) *q < 0x20 || *q == '\\')
+			return false;
+	if (q == end)
+		return false;
+	*s = *p;
+	*n = (size_t) (q - *p);
+	*p = q + 1;
+	return true;
+}
+
+static bool
+plain_is(const char *s, size_t n, const char *word)
+{
+	return strlen(word) == n && memcmp(s, word, n) == 0;
+}
+
+/* a number, true, false or null; *s, *n its text */
+static bool
+plain_scalar(const char **p, const char *end, const char **s, size_t *n)
+{
+	const char *q;
+
+	plain_ws(p, end);
+	q = *p;
+	if (q < end && *q == '-')
+		q++;
+	if (q < end && *q >= '0' && *q <= '9')
+	{
+		/* RFC 8259: int [frac] [exp], no leading zeros */
+		if (*q == '0')
+			q++;
+		else
+			while (q < end && *q >= '0' && *q <= '9')
+				q++;
+		if (q < end && *q == '.')
+		{
+			if (++q == end || *q < '0' || *q > '9')
+				return false;
+			while (q < end && *q >= '0' && *q <= '9')
+				q++;
+		}
+		if (q < end && (*q == 'e' || *q == 'E'))
+		{
+			q++;
+			if (q < end && (*q == '+' || *q == '-'))
+				q++;
+			if (q == end || *q < '0' || *q > '9')
+				return false;
+			while (q < end && *q >= '0' && *q <= '9')
+				q++;
+		}
+	}
+	else if (q == *p)
+	{
+		while (q < end && *q >= 'a' && *q <= 'z')
+			q++;
+		if (!plain_is(*p, (size_t) (q - *p), "true") &&
+			!plain_is(*p, (size_t) (q - *p), "false") &&
+			!plain_is(*p, (size_t) (q - *p), "null"))
+			return false;
+	}
+	else
+		return false;			/* a lone minus */
+	*s = *p;
+	*n = (size_t) (q - *p);
+	*p = q;
+	return true;
+}
+
+/* {"RecordId":"<not empty>"}, the member possibly repeated */
+static bool
+plain_accepted_entry(const char **p, const char *end)
+{
+	bool		first = true;
+
+	if (!plain_char(p, end, '{'))
+		return false;
+	for (;;)
+	{
+		const char *s;
+		size_t		n;
+
+		if (!first && plain_char(p, end, '}'))
+			return true;
+		if (!first && !plain_char(p, end, ','))
+			return false;
+		first = false;
+		if (!plain_string(p, end, &s, &n) || !plain_is(s, n, "RecordId") ||
+			!plain_char(p, end, ':') || !plain_string(p, end, &s, &n) || n == 0)
+			return false;
+	}
+}
+
+bool
+aws_read_put_batch_all_accepted(const char *body, size_t len, int *nentries)
+{
+	const char *p = body;
+	const char *end = body + len;
+	bool		seen_count = false;
+	bool		seen_entries = false;
+	int			entries = 0;
+
+	if (!plain_char(&p, end, '{'))
+		return false;
+	for (;;)
+	{
+		const char *key;
+		size_t		keylen;
+		const char *v;
+		size_t		vlen;
+
+		if (!plain_string(&p, end, &key, &keylen) || !plain_char(&p, end, ':'))
+			return false;
+		if (plain_is(key, keylen, "FailedPutCount"))
+		{
+			if (seen_count || !plain_scalar(&p, end, &v, &vlen) || !plain_is(v, vlen, "0"))
+				return false;
+			seen_count = true;
+		}
+		else if (plain_is(key, keylen, "RequestResponses"))
+		{
+			if (seen_entries || !plain_char(&p, end, '['))
+				return false;
+			seen_entries = true;
+			if (!plain_char(&p, end, ']'))
+			{
+				do
+				{
+					if (!plain_accepted_entry(&p, end) || entries == INT32_MAX)
+						return false;
+					entries++;
+				} while (plain_char(&p, end, ','));
+				if (!plain_char(&p, end, ']'))
+					return false;
+			}
+		}
+		else
+		{
+			/* another member (Encrypted): a scalar or a string */
+			const char *rest = p;
+
+			if (!plain_scalar(&p, end, &v, &vlen))
+			{
+				p = rest;
+				if (!plain_string(&p, end, &v, &vlen))
+					return false;
+			}
+		}
+		if (plain_char(&p, end, '}'))
+			break;
+		if (!plain_char(&p, end, ','))
+			return false;
+	}
+	plain_ws(&p, end);
+	if (p != end || !seen_count || !seen_entries)
+		return false;
+	*nentries = entries;
+	return true;
+}
+
 void
 aws_read_delivery_stream(json_object *description, DeliveryStreamView *view)
 {

@@ -70,6 +70,16 @@ typedef struct FirehoseEntryView
 
 extern bool aws_read_put_entry(json_object *entries, size_t i, FirehoseEntryView *view);
 
+/*
+ * Firehose PutRecordBatch's answer read from its text, without a tree, for
+ * the answer of nearly every call: FailedPutCount 0 and every entry a
+ * RecordId.  True, with the number of entries, only for an answer of that
+ * plain form (no escapes, no nesting besides RequestResponses, no repeated
+ * member), which json-c reads the same; false for anything else, which the
+ * caller reads with json-c.
+ */
+extern bool aws_read_put_batch_all_accepted(const char *body, size_t len, int *nentries);
+
 /* Firehose DescribeDeliveryStream: DeliveryStreamDescription */
 typedef struct DeliveryStreamView
 {

@@ -7,10 +7,11 @@
  * The input is a whole response body, parsed as the client core parses
  * one (json_tokener_new_ex(256)), then given to every reader: Athena's
  * GetQueryExecution and GetQueryResults, Glue's GetTables and GetTable,
- * Firehose's PutRecordBatch and DescribeDeliveryStream, DynamoDB Streams'
- * DescribeStream, and the single strings the other answers are read for
- * (QueryExecutionId, DeliveryStreamARN, LatestStreamArn, Streams[].StreamArn,
- * ShardIterator, NextShardIterator, Records).
+ * Firehose's PutRecordBatch (also read from its text, checked against the
+ * tree) and DescribeDeliveryStream, DynamoDB Streams' DescribeStream, and
+ * the single strings the other answers are read for (QueryExecutionId,
+ * DeliveryStreamARN, LatestStreamArn, Streams[].StreamArn, ShardIterator,
+ * NextShardIterator, Records).
  *
  * Invariants besides the sanitizers': every string a reader returns is
  * read to its end; a string comes only from a member that is a JSON string
@@ -181,6 +182,34 @@ read_put_batch(json_object *root)
 	}
 }
 
+/*
+ * The text reader of an all-accepted answer says yes only where the tree
+ * says the same: FailedPutCount 0 and n entries, each a RecordId and no
+ * ErrorCode.
+ */
+static void
+read_put_batch_text(const uint8_t *data, size_t size, json_object *root)
+{
+	int			n;
+	int64_t		failed;
+	json_object *entries;
+
+	if (!aws_read_put_batch_all_accepted((const char *) data, size, &n))
+		return;
+	check(root != NULL && json_object_is_type(root, json_type_object), "accepted: an object");
+	check(aws_json_int64(root, "FailedPutCount", &failed) && failed == 0,
+		  "accepted: FailedPutCount 0");
+	entries = aws_json_arr(root, "RequestResponses");
+	check(entries != NULL && aws_json_arr_len(entries) == (size_t) n, "accepted: n entries");
+	for (int i = 0; i < n; i++)
+	{
+		FirehoseEntryView e;
+
+		check(aws_read_put_entry(entries, (size_t) i, &e) && e.record_id != NULL &&
+			  e.record_id[0] != '\0' && e.error_code == NULL, "accepted: a RecordId");
+	}
+}
+
 static void
 read_delivery_stream(json_object *description)
 {
@@ -260,6 +289,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	read_results(root);
 	read_glue(root);
 	read_put_batch(root);
+	read_put_batch_text(data, size, root);
 	read_delivery_stream(aws_json_obj(root, "DeliveryStreamDescription"));
 	read_delivery_stream(root);
 	read_stream(root);
