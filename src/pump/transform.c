@@ -930,18 +930,93 @@ scan_string(Scan *s, Span *span)
 	return true;
 }
 
+/* A place in the input and one in the output, passed and returned together. */
+typedef struct FastPos
+{
+	const char *p;				/* NULL: given up */
+	char	   *w;
+} FastPos;
+
+/*
+ * Copies the string literal at p (its opening quote) to w as it is written,
+ * quotes included (a JSON string literal is valid in the output as it is in
+ * the input): scanning and copying in one pass, escapes checked, not
+ * decoded.  w must have room for the rest of the input; w trails p, so the
+ * sixteen bytes stored at a time stay inside it.  p NULL when it is not a
+ * string literal.
+ */
+static inline __attribute__((always_inline)) FastPos
+copy_literal(const char *p, const char *end, char *w)
+{
+	*w++ = '"';
+	p++;
+	for (;;)
+	{
+		size_t		n;
+
+#ifdef __SSE2__
+		const __m128i quote = _mm_set1_epi8('"');
+		const __m128i backslash = _mm_set1_epi8('\\');
+		const __m128i control_max = _mm_set1_epi8(0x1f);
+
+		while (end - p >= 16)
+		{
+			__m128i		v = _mm_loadu_si128((const __m128i *) p);
+			unsigned int mask;
+
+			_mm_storeu_si128((__m128i *) w, v);
+			mask = (unsigned int) _mm_movemask_epi8(
+				_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
+										  _mm_cmpeq_epi8(v, backslash)),
+							 _mm_cmpeq_epi8(_mm_min_epu8(v, control_max), v)));
+			if (mask != 0)
+			{
+				n = __builtin_ctz(mask);
+				p += n;
+				w += n;
+				goto special;
+			}
+			p += 16;
+			w += 16;
+		}
+#endif
+		while (p < end && !needs_escape[(unsigned char) *p])
+			*w++ = *p++;
+#ifdef __SSE2__
+special:
+#endif
+		/* the closing quote, an escape, or a raw control character */
+		if (p >= end || *p != '\\')
+			break;
+		n = escape_length(p, end);
+		if (n == 0)
+			return (FastPos) {NULL, w};
+		if (n == 2)
+		{
+			w[0] = p[0];
+			w[1] = p[1];
+		}
+		else
+			memcpy(w, p, 6);
+		w += n;
+		p += n;
+	}
+	if (p >= end || *p != '"')
+		return (FastPos) {NULL, w};
+	*w++ = '"';
+	return (FastPos) {p + 1, w};
+}
+
 /*
  * Reads a string literal and appends it to out as it is written, quotes
- * included (a JSON string literal is valid in the output as it is in the
- * input): scanning and copying in one pass.  False when it is not a string
- * literal; out may then hold part of it (the record fails).
+ * included.  False when it is not a string literal; out may then hold part
+ * of it (the record fails).
  */
 static bool
 copy_string(Scan *s, AuditBuf *out)
 {
-	const char *p;
 	const char *end = s->end;
-	char	   *w;
+	FastPos		r;
 
 	skip_ws(s);
 	if (s->p >= end || *s->p != '"')
@@ -950,64 +1025,12 @@ copy_string(Scan *s, AuditBuf *out)
 	if (out->len + (size_t) (end - s->p) + 2 > out->cap &&
 		!audit_buf_reserve(out, end - s->p + 1))
 		return false;
-	p = s->p + 1;
-	w = out->data + out->len;
-	*w++ = '"';
-	for (;;)
-	{
-		size_t		n;
-
-#ifdef __SSE2__
-		{
-			const __m128i quote = _mm_set1_epi8('"');
-			const __m128i backslash = _mm_set1_epi8('\\');
-			const __m128i control_max = _mm_set1_epi8(0x1f);
-
-			/* w trails p, so sixteen bytes at w stay inside the reserve */
-			while (end - p >= 16)
-			{
-				__m128i		v = _mm_loadu_si128((const __m128i *) p);
-				unsigned int mask;
-
-				_mm_storeu_si128((__m128i *) w, v);
-				mask = (unsigned int) _mm_movemask_epi8(
-					_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
-											  _mm_cmpeq_epi8(v, backslash)),
-								 _mm_cmpeq_epi8(_mm_min_epu8(v, control_max), v)));
-				if (mask != 0)
-				{
-					n = __builtin_ctz(mask);
-					p += n;
-					w += n;
-					goto special;
-				}
-				p += 16;
-				w += 16;
-			}
-		}
-#endif
-		while (p < end && !needs_escape[(unsigned char) *p])
-			*w++ = *p++;
-#ifdef __SSE2__
-special:
-#endif
-		if (p >= end)
-			return false;
-		if (*p == '"')
-			break;
-		if (*p != '\\')
-			return false;		/* a raw control character */
-		n = escape_length(p, end);
-		if (n == 0)
-			return false;
-		memcpy(w, p, n);
-		w += n;
-		p += n;
-	}
-	*w++ = '"';
-	out->len = w - out->data;
+	r = copy_literal(s->p, end, out->data + out->len);
+	if (r.p == NULL)
+		return false;
+	out->len = r.w - out->data;
 	out->data[out->len] = '\0';
-	s->p = p + 1;
+	s->p = r.p;
 	return true;
 }
 
@@ -1648,12 +1671,6 @@ have_type:
  * the image is read again by write_map_text from its start, which writes
  * the same bytes for what both read and says what is wrong.
  */
-typedef struct FastPos
-{
-	const char *p;				/* NULL: given up */
-	char	   *w;
-} FastPos;
-
 typedef struct FastOut
 {
 	AuditBuf   *buf;
@@ -1685,67 +1702,9 @@ fast_string(FastOut *restrict o, const char *p, char *w)
 {
 	const char *end = o->end;
 
-	if (p >= end || *p != '"')
+	if (p >= end || *p != '"' || !FAST_ROOM(o, w, end - p + 1))
 		return FAST_FAIL(w);
-	/* the literal is no longer than the rest of the input; 16 bytes spare */
-	if (!FAST_ROOM(o, w, end - p + 16))
-		return FAST_FAIL(w);
-	*w++ = '"';
-	p++;
-	for (;;)
-	{
-		size_t		n;
-
-#ifdef __SSE2__
-		const __m128i quote = _mm_set1_epi8('"');
-		const __m128i backslash = _mm_set1_epi8('\\');
-		const __m128i control_max = _mm_set1_epi8(0x1f);
-
-		while (end - p >= 16)
-		{
-			__m128i		v = _mm_loadu_si128((const __m128i *) p);
-			unsigned int mask;
-
-			_mm_storeu_si128((__m128i *) w, v);
-			mask = (unsigned int) _mm_movemask_epi8(
-				_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
-										  _mm_cmpeq_epi8(v, backslash)),
-							 _mm_cmpeq_epi8(_mm_min_epu8(v, control_max), v)));
-			if (mask != 0)
-			{
-				n = __builtin_ctz(mask);
-				p += n;
-				w += n;
-				goto special;
-			}
-			p += 16;
-			w += 16;
-		}
-#endif
-		while (p < end && !needs_escape[(unsigned char) *p])
-			*w++ = *p++;
-#ifdef __SSE2__
-special:
-#endif
-		if (p >= end || *p != '\\')
-			break;
-		n = escape_length(p, end);
-		if (n == 0)
-			return FAST_FAIL(w);
-		if (n == 2)
-		{
-			w[0] = p[0];
-			w[1] = p[1];
-		}
-		else
-			memcpy(w, p, 6);
-		w += n;
-		p += n;
-	}
-	if (p >= end || *p != '"')
-		return FAST_FAIL(w);
-	*w++ = '"';
-	return (FastPos) {p + 1, w};
+	return copy_literal(p, end, w);
 }
 
 /* An N value's string literal at p (at its quote). */
