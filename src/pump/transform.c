@@ -1998,13 +1998,15 @@ typedef struct MemberName
 
 #define MEMBER_NAME(name) {"\"" name "\":", sizeof(name) + 2}
 
+/* (the names after the first five in each list are known only to be skipped) */
 enum
 {
 	R_EVENT_ID, R_EVENT_NAME, R_REGION, R_IDENTITY, R_DYNAMODB
 };
 static const MemberName record_names[] = {
 	MEMBER_NAME("eventID"), MEMBER_NAME("eventName"), MEMBER_NAME("awsRegion"),
-	MEMBER_NAME("userIdentity"), MEMBER_NAME("dynamodb")
+	MEMBER_NAME("userIdentity"), MEMBER_NAME("dynamodb"),
+	MEMBER_NAME("eventVersion"), MEMBER_NAME("eventSource")
 };
 
 enum
@@ -2013,7 +2015,8 @@ enum
 };
 static const MemberName dynamodb_names[] = {
 	MEMBER_NAME("SequenceNumber"), MEMBER_NAME("ApproximateCreationDateTime"),
-	MEMBER_NAME("Keys"), MEMBER_NAME("NewImage"), MEMBER_NAME("OldImage")
+	MEMBER_NAME("Keys"), MEMBER_NAME("NewImage"), MEMBER_NAME("OldImage"),
+	MEMBER_NAME("SizeBytes"), MEMBER_NAME("StreamViewType")
 };
 
 enum
