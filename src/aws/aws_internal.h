@@ -67,6 +67,12 @@ typedef struct AwsHttpRequest
 	int			max_attempts;	/* 1 = no retries */
 	bool		no_proxy;		/* metadata endpoints */
 	bool		local_service;	/* IMDS/container: no AWS error parsing */
+	/*
+	 * The response body is lent, not copied: it stays in the client core's
+	 * receive buffer, valid until this backend's next request, and is not
+	 * the caller's to free.
+	 */
+	bool		lend_body;
 	const long *ok_statuses;	/* extra statuses returned, 0-terminated */
 	size_t		stream_buffer;	/* streams: bytes held ahead of the reader */
 } AwsHttpRequest;

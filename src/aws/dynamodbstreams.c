@@ -303,7 +303,9 @@ ddbstreams_get_records(AwsClient *client, const char *iterator, int limit,
 
 /*
  * One GetRecords call whose page stays JSON text (the pump reads it with
- * audit_scan_records_page): the response, or NULL with *error set.
+ * audit_walk_records_page): the response, or NULL with *error set.  The
+ * body is lent (aws_json_call_text_lent): valid until the next request, not
+ * to be freed.
  */
 AwsResponse *
 ddbstreams_get_records_text(AwsClient *client, const char *iterator, int limit,
@@ -325,6 +327,6 @@ ddbstreams_get_records_text(AwsClient *client, const char *iterator, int limit,
 			appendStringInfoChar(&body, *p);
 	}
 	appendStringInfo(&body, "\",\"Limit\":%d}", limit);
-	return aws_json_call_text(client, AWS_SERVICE_DYNAMODB_STREAMS, "GetRecords",
-							  body.data, body.len, error);
+	return aws_json_call_text_lent(client, AWS_SERVICE_DYNAMODB_STREAMS, "GetRecords",
+								   body.data, body.len, error);
 }

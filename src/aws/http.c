@@ -124,6 +124,9 @@ static int64 timer_deadline_us = -1;	/* monotonic; -1 = no timer */
 /* the kept body buffer (AWS_SPARE_BODY_MAX), malloc'd */
 static char *spare_body = NULL;
 static size_t spare_body_cap = 0;
+/* the body lent to the caller of the last request (lend_body), malloc'd */
+static char *lent_body = NULL;
+static size_t lent_body_cap = 0;
 
 /*
  * How far AWS's clock is ahead of ours, in seconds, learned from the Date
@@ -154,7 +157,8 @@ static AwsTransfer *transfer_start(AwsHttpRequest *req, bool streaming);
 static void transfer_free(AwsTransfer *t);
 static struct curl_slist *sign_request(AwsHttpRequest *req, const char *host,
 									   const char *wire_path);
-static AwsResponse *make_response(AwsTransfer *t);
+static void keep_body(char *body, size_t cap);
+static AwsResponse *make_response(AwsTransfer *t, bool lend);
 static List *parse_headers(const char *hdr, size_t len);
 static const char *find_header(List *headers, const char *name);
 static AwsError *transfer_error(AwsHttpRequest *req, AwsTransfer *t,
@@ -687,6 +691,13 @@ transfer_start(AwsHttpRequest *req, bool streaming)
 	int			running;
 
 	http_setup();
+	/* a body lent by the last request is taken back */
+	if (lent_body != NULL)
+	{
+		keep_body(lent_body, lent_body_cap);
+		lent_body = NULL;
+		lent_body_cap = 0;
+	}
 
 	if (scheme_end == NULL)
 		ereport(ERROR,
@@ -815,19 +826,30 @@ transfer_free(AwsTransfer *t)
 	curl_slist_free_all(t->header_list);
 	if (t->body && t->wipe)
 		memset(t->body, 0, t->body_len);
-	if (t->body && !t->wipe && !t->streaming && t->body_cap <= AWS_SPARE_BODY_MAX &&
-		t->body_cap > spare_body_cap)
-	{
-		/* kept for the next call (the larger of the two) */
-		free(spare_body);
-		spare_body = t->body;
-		spare_body_cap = t->body_cap;
-	}
+	if (!t->wipe && !t->streaming)
+		keep_body(t->body, t->body_cap);
 	else
 		free(t->body);
 	free(t->hdr);
 	free(t->url);
 	free(t);
+}
+
+/*
+ * A body buffer no longer used: kept for the next call when it is larger
+ * than the one kept (and not too large), else freed.
+ */
+static void
+keep_body(char *body, size_t cap)
+{
+	if (body != NULL && cap <= AWS_SPARE_BODY_MAX && cap > spare_body_cap)
+	{
+		free(spare_body);
+		spare_body = body;
+		spare_body_cap = cap;
+	}
+	else
+		free(body);
 }
 
 /* Header lines -> List of AwsHeader, names lower-cased, values trimmed. */
@@ -891,23 +913,39 @@ aws_response_header(AwsResponse *resp, const char *name)
 	return find_header(resp->headers, name);
 }
 
+/*
+ * The response of a finished transfer, its body copied, or lent (taken
+ * from t, valid until the next request) when asked and t has one that
+ * holds no secrets.
+ */
 static AwsResponse *
-make_response(AwsTransfer *t)
+make_response(AwsTransfer *t, bool lend)
 {
 	AwsResponse *resp = palloc0(sizeof(AwsResponse));
 	const char *rid;
 
 	resp->status = t->status;
 	resp->body_len = t->body_len;
-	resp->body = palloc(t->body_len + 1);
-	if (t->body_len > 0)
-		memcpy(resp->body, t->body, t->body_len);
-	resp->body[t->body_len] = '\0';
 	resp->headers = parse_headers(t->hdr ? t->hdr : "", t->hdr_len);
 	rid = find_header(resp->headers, "x-amzn-requestid");
 	if (rid == NULL)
 		rid = find_header(resp->headers, "x-amz-request-id");
 	resp->request_id = rid ? pstrdup(rid) : NULL;
+	if (lend && t->body != NULL && !t->wipe)
+	{
+		/* write_cb leaves room for the terminator */
+		Assert(t->body_cap > t->body_len);
+		resp->body = t->body;
+		resp->body[t->body_len] = '\0';
+		lent_body = t->body;
+		lent_body_cap = t->body_cap;
+		t->body = NULL;
+		return resp;
+	}
+	resp->body = palloc(t->body_len + 1);
+	if (t->body_len > 0)
+		memcpy(resp->body, t->body, t->body_len);
+	resp->body[t->body_len] = '\0';
 	return resp;
 }
 
@@ -1191,7 +1229,7 @@ aws_http_execute(AwsHttpRequest *req, AwsError **error)
 		return NULL;
 	PG_TRY();
 	{
-		resp = make_response(t);
+		resp = make_response(t, req->lend_body);
 	}
 	PG_FINALLY();
 	{

@@ -17,17 +17,38 @@
 #include "aws/aws_internal.h"
 #include "aws/jsontext.h"
 
+static AwsResponse *json_text_call(AwsClient *client, AwsService service,
+								   const char *operation, const char *body,
+								   size_t body_len, int max_attempts, bool lend_body,
+								   AwsError **error);
+
 AwsResponse *
 aws_json_call_text(AwsClient *client, AwsService service, const char *operation,
 				   const char *body, size_t body_len, AwsError **error)
 {
-	return aws_json_call_text_attempts(client, service, operation, body, body_len, 0, error);
+	return json_text_call(client, service, operation, body, body_len, 0, false, error);
 }
 
 AwsResponse *
 aws_json_call_text_attempts(AwsClient *client, AwsService service, const char *operation,
 							const char *body, size_t body_len, int max_attempts,
 							AwsError **error)
+{
+	return json_text_call(client, service, operation, body, body_len, max_attempts, false,
+						  error);
+}
+
+AwsResponse *
+aws_json_call_text_lent(AwsClient *client, AwsService service, const char *operation,
+						const char *body, size_t body_len, AwsError **error)
+{
+	return json_text_call(client, service, operation, body, body_len, 0, true, error);
+}
+
+static AwsResponse *
+json_text_call(AwsClient *client, AwsService service, const char *operation,
+			   const char *body, size_t body_len, int max_attempts, bool lend_body,
+			   AwsError **error)
 {
 	const AwsServiceInfo *info = aws_service_info(service);
 	AwsHttpRequest req = {0};
@@ -52,6 +73,7 @@ aws_json_call_text_attempts(AwsClient *client, AwsService service, const char *o
 	req.body_len = body_len;
 	req.client = client;
 	req.max_attempts = max_attempts;
+	req.lend_body = lend_body;
 
 	return aws_http_execute(&req, error);
 }

@@ -26,4 +26,13 @@ extern AwsResponse *aws_json_call_text_attempts(AwsClient *client, AwsService se
 												size_t body_len, int max_attempts,
 												AwsError **error);
 
+/*
+ * The same, with the response body lent rather than copied: it is valid
+ * until this backend's next AWS request and is not the caller's to free.
+ * For a large answer read at once and dropped (a GetRecords page).
+ */
+extern AwsResponse *aws_json_call_text_lent(AwsClient *client, AwsService service,
+											const char *operation, const char *body,
+											size_t body_len, AwsError **error);
+
 #endif							/* AUDIT_FDW_JSONTEXT_H */

@@ -503,11 +503,11 @@ shard_poll(PumpWorker *w, ShardReader *shard)
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 				 errmsg("aws dynamodbstreams GetRecords returned an unexpected response"),
 				 errdetail("%s.", err)));
+	/* the body is lent until the next request: what is kept is copied now */
 	old = MemoryContextSwitchTo(GetMemoryChunkContext(shard));
 	pfree(shard->iterator);
 	shard->iterator = next ? iterator_string(next, next_len) : NULL;
 	MemoryContextSwitchTo(old);
-	pfree(http->body);
 	shard->window_records += nrecords;
 
 	if (shard->iterator == NULL)
