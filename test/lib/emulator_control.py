@@ -35,6 +35,10 @@ class Emulator:
     def advance_clock(self, seconds):
         return self._call("POST", "clock/advance", {"seconds": seconds})
 
+    def now(self):
+        """The emulator's clock (epoch seconds): the wall clock plus every advance."""
+        return self._call("GET", "clock")["now"]
+
     def split_shard(self, stream_arn, shard_id=None, children=2):
         """Closes a shard (every open shard if shard_id is None) and opens
         its children: 2 (a split) or 1 (a rollover)."""
