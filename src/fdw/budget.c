@@ -16,16 +16,19 @@
  * of the Glue table's location (the prefix of storage.location.template up
  * to the first ${...}, else StorageDescriptor.Location) whose partition
  * (the first path level of partition_format's length, yyyy/MM/dd/HH) lies
- * between the scan's partition bounds and, with key buckets, whose bucket
- * folder is one the scan selects: what Athena's partition projection reads
- * for the shipped conditions.  Its bytes are the sizes ListObjectsV2
- * gives.  A window of at most MAX_LISTED_DAYS days is listed a day prefix
- * at a time (yyyy/MM/dd/); anything else lists the whole location.  Names
- * that start with an underscore (_errors/) are not read by Athena and not
- * counted.  Listings and table locations are kept for
+ * between the scan's partition bounds and, with key buckets and attribute
+ * folders, whose bucket folder and attribute folder (the next path levels,
+ * in that order) are ones the scan selects: what Athena's partition
+ * projection reads for the shipped conditions.  Its bytes are the sizes
+ * ListObjectsV2 gives.  A window of at most MAX_LISTED_DAYS days is listed
+ * a day prefix at a time (yyyy/MM/dd/); anything else lists the whole
+ * location.  Names that start with an underscore or a period are not read
+ * by Athena and not counted: at the top (_errors/) and below a partition's
+ * folders, but not those folders themselves (_other/, _none/).  Listings
+ * and table locations are kept for
  * audit_fdw.estimate_cache_ttl seconds in the backend.
  *
- * The partition bounds and key buckets are those of planning (constants)
+ * The partition bounds and folders are those of planning (constants)
  * and, for a scan of one table, those computed at executor start (now() -
  * interval '7 days', $1, a nested loop's outer key).  A join's runtime bounds are not applied: its estimate may
  * be larger than what Athena reads, never smaller.
@@ -205,9 +208,9 @@ table_root(AwsClient *client, const AuditFdwOptions *options)
 /*
  * At planning: what the scan of rel selects of each of its foreign tables'
  * folders (a fdw_private item): per table a List of the table's OID
- * (Integer), the lowest and the highest partition ("" for no bound), the
- * key buckets (String list, NIL: all) and whether runtime bounds narrow
- * it further (Integer).
+ * (Integer), the lowest and the highest partition ("" for no bound), per
+ * level (AuditFdwLevelKind) the folders it selects (a List of String lists,
+ * NIL: all) and whether runtime bounds narrow it further (Integer).
  */
 List *
 audit_folder_selection(PlannerInfo *root, Relids relids)
@@ -223,6 +226,7 @@ audit_folder_selection(PlannerInfo *root, Relids relids)
 		char	   *lower = "";
 		char	   *upper = "";
 		bool		runtime = false;
+		List	   *levels;
 		ListCell   *lc;
 
 		if (brel == NULL || brel->fdw_private == NULL)
@@ -258,11 +262,46 @@ audit_folder_selection(PlannerInfo *root, Relids relids)
 					lower = p;
 			}
 		}
-		/* key buckets chosen at executor start narrow it too */
-		runtime |= binfo->bucket_runtime != NIL;
+		levels = NIL;
+		for (int k = 0; k < AUDIT_NUM_LEVELS; k++)
+		{
+			levels = lappend(levels, list_copy(binfo->level_values[k]));
+			/* folders chosen at executor start narrow it too */
+			runtime |= binfo->level_runtime[k] != NIL;
+		}
 		out = lappend(out, list_make5(makeInteger((int) binfo->relid), makeString(lower),
-									  makeString(upper), list_copy(binfo->bucket_values),
-									  makeInteger(runtime)));
+									  makeString(upper), levels, makeInteger(runtime)));
+	}
+	return out;
+}
+
+/*
+ * The folders of one level the tables of a selection select: the union of
+ * theirs, or NIL (all) when one of them selects all.
+ */
+List *
+audit_folder_selection_levels(List *folders, AuditFdwLevelKind kind)
+{
+	List	   *out = NIL;
+	ListCell   *lc;
+
+	foreach(lc, folders)
+	{
+		List	   *these = list_nth((List *) lfourth((List *) lfirst(lc)), kind);
+		ListCell   *fc;
+
+		if (these == NIL)
+			return NIL;
+		foreach(fc, these)
+		{
+			ListCell   *have;
+			bool		seen = false;
+
+			foreach(have, out)
+				seen |= strcmp(strVal(lfirst(have)), strVal(lfirst(fc))) == 0;
+			if (!seen)
+				out = lappend(out, lfirst(fc));
+		}
 	}
 	return out;
 }
@@ -270,9 +309,9 @@ audit_folder_selection(PlannerInfo *root, Relids relids)
 /*
  * The folders of a self-join read in one scan (deparse.c): one selection
  * holding every folder either side selects, from the lowest lower bound to
- * the highest upper bound, with either side's buckets.  Runtime bounds are
- * not applied (they differ per side): the estimate may be larger than
- * what Athena reads, never smaller.
+ * the highest upper bound, with either side's buckets and attribute
+ * folders.  Runtime bounds are not applied (they differ per side): the
+ * estimate may be larger than what Athena reads, never smaller.
  */
 List *
 audit_folder_selection_union(List *folders)
@@ -280,7 +319,7 @@ audit_folder_selection_union(List *folders)
 	List	   *first = linitial(folders);
 	char	   *lower = strVal(lsecond(first));
 	char	   *upper = strVal(lthird(first));
-	List	   *buckets = list_copy((List *) lfourth(first));
+	List	   *levels = NIL;
 	ListCell   *lc;
 
 	for_each_from(lc, folders, 1)
@@ -288,29 +327,16 @@ audit_folder_selection_union(List *folders)
 		List	   *item = lfirst(lc);
 		char	   *lo = strVal(lsecond(item));
 		char	   *hi = strVal(lthird(item));
-		List	   *b = (List *) lfourth(item);
-		ListCell   *bc;
 
 		if (lo[0] == '\0' || strcmp(lo, lower) < 0)
 			lower = lo;
 		if (upper[0] != '\0' && (hi[0] == '\0' || strcmp(hi, upper) > 0))
 			upper = hi;
-		if (buckets == NIL || b == NIL)
-			buckets = NIL;
-		else
-			foreach(bc, b)
-			{
-				ListCell   *have;
-				bool		seen = false;
-
-				foreach(have, buckets)
-					seen |= strcmp(strVal(lfirst(have)), strVal(lfirst(bc))) == 0;
-				if (!seen)
-					buckets = lappend(buckets, lfirst(bc));
-			}
 	}
+	for (int k = 0; k < AUDIT_NUM_LEVELS; k++)
+		levels = lappend(levels, audit_folder_selection_levels(folders, k));
 	return list_make1(list_make5(copyObject(linitial(first)), makeString(lower),
-								 makeString(upper), buckets, makeInteger(0)));
+								 makeString(upper), levels, makeInteger(0)));
 }
 
 /*
@@ -404,15 +430,15 @@ partition_day(const char *p, int *jday)
 }
 
 static bool
-in_buckets(const char *bucket, size_t len, List *buckets)
+in_folders(const char *folder, size_t len, List *folders)
 {
 	ListCell   *lc;
 
-	foreach(lc, buckets)
+	foreach(lc, folders)
 	{
 		const char *b = strVal(lfirst(lc));
 
-		if (strlen(b) == len && strncmp(b, bucket, len) == 0)
+		if (strlen(b) == len && strncmp(b, folder, len) == 0)
 			return true;
 	}
 	return false;
@@ -420,15 +446,15 @@ in_buckets(const char *bucket, size_t len, List *buckets)
 
 /* Adds the objects of one table's selected folders to est. */
 static void
-estimate_table(AwsClient *client, List *item, bool rt_known, const char *rt_lower,
-			   const char *rt_upper, bool rt_buckets_known, List *rt_buckets,
+estimate_table(AwsClient *client, List *item, const AuditRuntimeSelection *rt,
 			   AuditBudgetEstimate *est)
 {
 	Oid			relid = (Oid) intVal(linitial(item));
 	AuditFdwOptions *options = audit_get_options(relid, InvalidOid);
 	const char *lower = strVal(lsecond(item));
 	const char *upper = strVal(lthird(item));
-	List	   *buckets = (List *) lfourth(item);
+	List	   *selected[AUDIT_NUM_LEVELS];
+	bool		has_level[AUDIT_NUM_LEVELS];
 	bool		runtime = intVal(list_nth(item, 4));
 	char	   *root = table_root(client, options);
 	char	   *bucket;
@@ -440,25 +466,31 @@ estimate_table(AwsClient *client, List *item, bool rt_known, const char *rt_lowe
 	int			lo_day,
 				hi_day;
 
-	if (runtime && rt_lower && (lower[0] == '\0' || strcmp(rt_lower, lower) > 0))
-		lower = rt_lower;
-	if (runtime && rt_upper && (upper[0] == '\0' || strcmp(rt_upper, upper) < 0))
-		upper = rt_upper;
-	if (runtime && !rt_known)
+	if (runtime && rt && rt->lower && (lower[0] == '\0' || strcmp(rt->lower, lower) > 0))
+		lower = rt->lower;
+	if (runtime && rt && rt->upper && (upper[0] == '\0' || strcmp(rt->upper, upper) < 0))
+		upper = rt->upper;
+	if (runtime && !rt)
 		est->runtime_unapplied = true;
-	/* the key buckets of values known at executor start (NIL: none) */
-	if (runtime && rt_known && rt_buckets_known)
+	for (int k = 0; k < AUDIT_NUM_LEVELS; k++)
 	{
-		buckets = buckets == NIL ? rt_buckets : list_intersection(buckets, rt_buckets);
-		if (buckets == NIL)
-			return;
+		AuditFdwLevel level;
+
+		selected[k] = (List *) list_nth((List *) lfourth(item), k);
+		/* the folders of values known at executor start (NIL: none) */
+		if (runtime && rt && rt->level_known[k])
+		{
+			selected[k] = selected[k] == NIL ? rt->level_values[k]
+				: list_intersection(selected[k], rt->level_values[k]);
+			if (selected[k] == NIL)
+				return;
+		}
+		has_level[k] = audit_level_of(options, k, &level);
 	}
 	if (options->partition_column == NULL || options->partition_format == NULL)
 		lower = upper = "";
 	else
 		plen = strlen(options->partition_format);
-	if (!options->bucket_column || options->bucket_digits <= 0)
-		buckets = NIL;
 
 	if (!aws_parse_s3_uri(root, &bucket, &prefix))
 		return;
@@ -493,9 +525,10 @@ estimate_table(AwsClient *client, List *item, bool rt_known, const char *rt_lowe
 			S3Object   *o = lfirst(oc);
 			const char *rel = o->key + strlen(prefix);
 			const char *slash = strrchr(rel, '/');
+			/* where the names Athena may skip begin: below the partition */
+			const char *below = rel;
 
-			if (strncmp(o->key, prefix, strlen(prefix)) != 0 || rel[0] == '_' ||
-				strstr(rel, "/_") != NULL)
+			if (strncmp(o->key, prefix, strlen(prefix)) != 0 || rel[0] == '_')
 				continue;
 			if (plen > 0)
 			{
@@ -506,15 +539,39 @@ estimate_table(AwsClient *client, List *item, bool rt_known, const char *rt_lowe
 					continue;
 				if (upper[0] && strncmp(rel, upper, plen) > 0)
 					continue;
-				if (buckets != NIL)
+				/* then a folder per level: the key's bucket, the attribute's */
 				{
-					const char *b = rel + plen + 1;
-					const char *end = strchr(b, '/');
+					const char *f = rel + plen + 1;
+					bool		keep = true;
 
-					if (end == NULL || !in_buckets(b, end - b, buckets))
+					for (int k = 0; k < AUDIT_NUM_LEVELS && keep; k++)
+					{
+						const char *end;
+
+						if (!has_level[k])
+							continue;
+						end = strchr(f, '/');
+						if (end == NULL ||
+							(selected[k] != NIL && !in_folders(f, end - f, selected[k])))
+							keep = false;
+						else
+							f = end + 1;
+					}
+					if (!keep)
 						continue;
+					below = f;
 				}
 			}
+			/*
+			 * Athena skips names that begin with an underscore or a period
+			 * under a partition's location, not in the location itself
+			 * (_other/, _none/): trinodb/trino's HiveFileIterator, whose
+			 * TestHiveFileIterator reads a listing root within a hidden
+			 * folder.
+			 */
+			if (below[0] == '_' || below[0] == '.' || strstr(below, "/_") != NULL ||
+				strstr(below, "/.") != NULL)
+				continue;
 			est->bytes += o->size;
 			est->objects++;
 			if (slash != NULL &&
@@ -533,14 +590,12 @@ estimate_table(AwsClient *client, List *item, bool rt_known, const char *rt_lowe
 
 /*
  * Estimates the bytes of the folders a scan selects (folders: its
- * fdw_private item).  rt_known: the runtime partition bounds were computed
- * (at execution; rt_lower and rt_upper, NULL where there is none) and,
- * when rt_buckets_known, the key buckets of the values known then (NIL:
- * none); they apply to a one-table scan.
+ * fdw_private item).  rt: what the values known at execution selected
+ * (NULL at planning, when they are not known); it applies to a one-table
+ * scan.
  */
 void
-audit_estimate_scan(AwsClient *client, List *folders, bool rt_known, const char *rt_lower,
-					const char *rt_upper, bool rt_buckets_known, List *rt_buckets,
+audit_estimate_scan(AwsClient *client, List *folders, const AuditRuntimeSelection *rt,
 					AuditBudgetEstimate *est)
 {
 	ListCell   *lc;
@@ -548,9 +603,7 @@ audit_estimate_scan(AwsClient *client, List *folders, bool rt_known, const char 
 
 	memset(est, 0, sizeof(*est));
 	foreach(lc, folders)
-		estimate_table(client, (List *) lfirst(lc), rt_known && one,
-					   one ? rt_lower : NULL, one ? rt_upper : NULL,
-					   one && rt_buckets_known, rt_buckets, est);
+		estimate_table(client, (List *) lfirst(lc), one ? rt : NULL, est);
 	est->computed = true;
 }
 
@@ -578,7 +631,7 @@ audit_check_budget(const AuditBudgetEstimate *est, int64 budget, const char *sou
 					   est->first_folder ? est->first_folder : "",
 					   est->first_folder ? " to " : "",
 					   est->last_folder ? est->last_folder : "", source),
-			 errhint("Narrow the query: bound event_time on both sides, or give the key (= or IN) of a table with key buckets. "
+			 errhint("Narrow the query: bound event_time on both sides, or give the key (= or IN) of a table with key buckets, or the attribute of a table with attribute folders. "
 					 "Or raise the budget: SET audit_fdw.max_bytes_scanned = '%s' (the server's, the table's and the user mapping's max_bytes_scanned also apply: the smallest wins).",
 					 pretty(est->bytes + 1024 * 1024))));
 }

@@ -2949,10 +2949,18 @@ open_partition_cond(RelOptInfo *baserel, const char *column, bool *first,
 	audit_append_identifier(cxt->buf, column);
 }
 
+/* Two tables' declared attribute folders are the same (or neither has) */
+static bool
+same_folder_values(const AuditFdwOptions *a, const AuditFdwOptions *b)
+{
+	return equal(a->folder_values, b->folder_values);
+}
+
 /*
  * The partition pruning conditions of a base relation (partition.c): the
- * partition column against the partition of each event time bound, and
- * the bucket column against the buckets of the key's values.
+ * partition column against the partition of each event time bound, the
+ * bucket column against the buckets of the key's values, and the folder
+ * column against the attribute's folders.
  */
 static void
 deparse_partition_conds(RelOptInfo *baserel, bool *first, const char *sep,
@@ -2994,36 +3002,54 @@ deparse_partition_conds(RelOptInfo *baserel, bool *first, const char *sep,
 						  : AUDIT_ROUND_PARTITION_LOWER);
 		appendStringInfoChar(cxt->buf, ')');
 	}
-	/* the key buckets of the key's values (partition.c) */
-	if (fpinfo->bucket_values != NIL)
+	/* the key buckets and attribute folders of the values (partition.c) */
+	for (int k = 0; k < AUDIT_NUM_LEVELS; k++)
 	{
-		open_partition_cond(baserel, fpinfo->options->bucket_column, first, sep, cxt);
-		if (list_length(fpinfo->bucket_values) == 1)
+		List	   *values = fpinfo->level_values[k];
+		AuditFdwLevel level;
+
+		if (!audit_level_of(fpinfo->options, k, &level))
+			continue;
+		if (values != NIL)
 		{
-			appendStringInfoString(cxt->buf, " = ");
-			audit_append_string_literal(cxt->buf, strVal(linitial(fpinfo->bucket_values)));
-		}
-		else
-		{
-			appendStringInfoString(cxt->buf, " IN (");
-			foreach(lc, fpinfo->bucket_values)
+			open_partition_cond(baserel, level.column, first, sep, cxt);
+			if (list_length(values) == 1)
 			{
-				if (lc != list_head(fpinfo->bucket_values))
-					appendStringInfoString(cxt->buf, ", ");
-				audit_append_string_literal(cxt->buf, strVal(lfirst(lc)));
+				appendStringInfoString(cxt->buf, " = ");
+				audit_append_string_literal(cxt->buf, strVal(linitial(values)));
+			}
+			else
+			{
+				appendStringInfoString(cxt->buf, " IN (");
+				foreach(lc, values)
+				{
+					if (lc != list_head(values))
+						appendStringInfoString(cxt->buf, ", ");
+					audit_append_string_literal(cxt->buf, strVal(lfirst(lc)));
+				}
+				appendStringInfoChar(cxt->buf, ')');
 			}
 			appendStringInfoChar(cxt->buf, ')');
 		}
-		appendStringInfoChar(cxt->buf, ')');
-	}
-	/* and of the values known at executor start: written by the scan */
-	foreach(lc, fpinfo->bucket_runtime)
-	{
-		open_partition_cond(baserel, fpinfo->options->bucket_column, first, sep, cxt);
-		appendStringInfoString(cxt->buf, " IN (");
-		add_runtime_value((Expr *) lfirst(lc), cxt,
-						  AUDIT_KEY_BUCKETS_1 + fpinfo->options->bucket_digits - 1);
-		appendStringInfoString(cxt->buf, "))");
+		/*
+		 * and of the values known at executor start: written by the scan,
+		 * with the folders its foreign table declares (another table's, if
+		 * it declares others, are left out, which only prunes less)
+		 */
+		if (k == AUDIT_LEVEL_ATTRIBUTE_FOLDER &&
+			!same_folder_values(fpinfo->options,
+								((AuditFdwRelationInfo *) cxt->foreignrel->fdw_private)->options))
+			continue;
+		foreach(lc, fpinfo->level_runtime[k])
+		{
+			open_partition_cond(baserel, level.column, first, sep, cxt);
+			appendStringInfoString(cxt->buf, " IN (");
+			add_runtime_value((Expr *) lfirst(lc), cxt,
+							  k == AUDIT_LEVEL_KEY_BUCKET
+							  ? AUDIT_KEY_BUCKETS_1 + level.digits - 1
+							  : AUDIT_ATTRIBUTE_FOLDERS);
+			appendStringInfoString(cxt->buf, "))");
+		}
 	}
 }
 
@@ -3237,7 +3263,9 @@ same_audit_table(const AuditFdwOptions *a, const AuditFdwOptions *b)
 		a->max_delivery_delay_us == b->max_delivery_delay_us &&
 		a->event_time_partitions == b->event_time_partitions &&
 		same_text(a->bucket_column, b->bucket_column) &&
-		a->bucket_digits == b->bucket_digits;
+		a->bucket_digits == b->bucket_digits &&
+		same_text(a->folder_column, b->folder_column) &&
+		same_folder_values(a, b);
 }
 
 /* The column (remote name and struct path) a Var of a foreign table reads */
@@ -3484,8 +3512,7 @@ deparse_self_join_from(RelOptInfo *joinrel, Var *key, deparse_expr_cxt *cxt)
 		appendStringInfoString(buf, ")) FILTER (WHERE ");
 		deparse_self_join_side(sides[i], cxt);
 		appendStringInfo(buf, ") AS \"audit_fdw_rows%d\"", i + 1);
-		pruned &= sinfo->partition_bounds != NIL || sinfo->bucket_values != NIL ||
-			sinfo->bucket_runtime != NIL;
+		pruned &= sinfo->partition_bounds != NIL || audit_levels_narrow(sinfo);
 	}
 	appendStringInfoString(buf, " FROM ");
 	audit_append_identifier(buf, fpinfo->options->database);

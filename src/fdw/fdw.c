@@ -399,9 +399,13 @@ auditGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 								  &fpinfo->widened_conds);
 		audit_partition_bounds(root, baserel, fpinfo->options,
 							   &fpinfo->partition_bounds);
-		fpinfo->bucket_values = audit_bucket_values(root, baserel, fpinfo->options);
-		fpinfo->bucket_runtime = audit_bucket_runtime_values(root, baserel,
-															 baserel->baserestrictinfo);
+		for (int k = 0; k < AUDIT_NUM_LEVELS; k++)
+		{
+			fpinfo->level_values[k] = audit_level_values(root, baserel, fpinfo->options, k);
+			fpinfo->level_runtime[k] = audit_level_runtime_values(root, baserel,
+																  baserel->baserestrictinfo,
+																  k);
+		}
 	}
 	else
 	{
@@ -433,25 +437,52 @@ auditGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 }
 
 /*
- * The share of a base relation's key buckets its scan reads: those of its
- * constant keys, and one for each value known at executor start among
- * runtime (ten for an array, as PostgreSQL guesses ten elements for an
- * array it does not know).
+ * The share of a base relation's folders of one level its scan reads:
+ * those of its constants, and those of each value known at executor start
+ * among runtime (a key bucket, or an attribute's folder and _other; ten
+ * values for an array, as PostgreSQL guesses ten elements for an array it
+ * does not know).
  */
 static double
-bucket_share(AuditFdwRelationInfo *fpinfo, List *runtime)
+level_share(AuditFdwRelationInfo *fpinfo, AuditFdwLevelKind kind, List *runtime)
 {
+	AuditFdwLevel level;
 	double		all;
+	double		per_value;
 	double		selected;
 	ListCell   *lc;
 
-	if (fpinfo->bucket_values == NIL && runtime == NIL)
+	if ((fpinfo->level_values[kind] == NIL && runtime == NIL) ||
+		!audit_level_of(fpinfo->options, kind, &level))
 		return 1.0;
-	all = (double) (1 << (4 * fpinfo->options->bucket_digits));
-	selected = fpinfo->bucket_values != NIL ? list_length(fpinfo->bucket_values) : all;
+	if (kind == AUDIT_LEVEL_KEY_BUCKET)
+	{
+		all = (double) (1 << (4 * level.digits));
+		per_value = 1.0;
+	}
+	else
+	{
+		all = list_length(level.declared) + 2.0;
+		per_value = 2.0;
+	}
+	selected = fpinfo->level_values[kind] != NIL ? list_length(fpinfo->level_values[kind]) : all;
 	foreach(lc, runtime)
-		selected = Min(selected, type_is_array(exprType(lfirst(lc))) ? Min(10.0, all) : 1.0);
+		selected = Min(selected, type_is_array(exprType(lfirst(lc)))
+					   ? Min(10.0 * per_value, all) : per_value);
 	return selected / all;
+}
+
+/* The share of all levels' folders, with extra runtime values per level */
+static double
+levels_share(AuditFdwRelationInfo *fpinfo, List **extra)
+{
+	double		share = 1.0;
+
+	for (int k = 0; k < AUDIT_NUM_LEVELS; k++)
+		share *= level_share(fpinfo, k,
+							 extra ? list_concat_copy(fpinfo->level_runtime[k], extra[k])
+							 : fpinfo->level_runtime[k]);
+	return share;
 }
 
 /*
@@ -469,7 +500,7 @@ estimate_base_costs(PlannerInfo *root, AuditFdwRelationInfo *fpinfo,
 		? clamp_row_est(fpinfo->rows / fpinfo->local_conds_sel) : fpinfo->rows;
 	fpinfo->bytes = table_bytes(fpinfo->relid, fpinfo->options) *
 		audit_partition_fraction(fpinfo->partition_bounds) *
-		bucket_share(fpinfo, fpinfo->bucket_runtime);
+		levels_share(fpinfo, NULL);
 	cost_qual_eval(&local_cost, fpinfo->local_conds, root);
 	fpinfo->startup_cost = fpinfo->options->fdw_startup_cost +
 		fpinfo->bytes / (1024.0 * 1024.0) * COST_PER_MIB + local_cost.startup;
@@ -649,14 +680,22 @@ add_param_paths(PlannerInfo *root, RelOptInfo *baserel)
 		? clamp_row_est(rows / fpinfo->local_conds_sel) : rows;
 		Cost		startup = fpinfo->startup_cost;
 		Cost		total;
-		List	   *runtime = audit_bucket_runtime_values(root, baserel, ppi->ppi_clauses);
+		List	   *runtime[AUDIT_NUM_LEVELS];
+		bool		any = false;
 
-		/* a join clause on the bucket key: each loop reads its key's buckets */
-		if (runtime != NIL)
+		for (int k = 0; k < AUDIT_NUM_LEVELS; k++)
 		{
-			double		bytes = fpinfo->bytes *
-				bucket_share(fpinfo, list_concat_copy(fpinfo->bucket_runtime, runtime)) /
-				bucket_share(fpinfo, fpinfo->bucket_runtime);
+			runtime[k] = audit_level_runtime_values(root, baserel, ppi->ppi_clauses, k);
+			any |= runtime[k] != NIL;
+		}
+		/*
+		 * a join clause on a level's attribute (the bucket key): each loop
+		 * reads its value's folders
+		 */
+		if (any)
+		{
+			double		bytes = fpinfo->bytes * levels_share(fpinfo, runtime) /
+				levels_share(fpinfo, NULL);
 
 			startup -= (fpinfo->bytes - bytes) / (1024.0 * 1024.0) * COST_PER_MIB;
 		}
@@ -737,8 +776,7 @@ foreign_join_ok(PlannerInfo *root, RelOptInfo *joinrel, JoinType jointype,
 		(!IS_SIMPLE_REL(outerrel) ||
 		 fpinfo_o->remote_conds != NIL || fpinfo_i->remote_conds != NIL ||
 		 fpinfo_o->partition_bounds != NIL || fpinfo_i->partition_bounds != NIL ||
-		 fpinfo_o->bucket_values != NIL || fpinfo_i->bucket_values != NIL ||
-		 fpinfo_o->bucket_runtime != NIL || fpinfo_i->bucket_runtime != NIL))
+		 audit_levels_narrow(fpinfo_o) || audit_levels_narrow(fpinfo_i)))
 		return false;
 
 	/* placeholders computed at this join would need computing remotely */
@@ -1441,12 +1479,13 @@ auditGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 				local_exprs = lappend(local_exprs, ri->clause);
 		}
 		/*
-		 * the key buckets of values known at executor start: the scan's
-		 * own conditions and, for a parameterized scan, its join clauses
+		 * the folders of values known at executor start: the scan's own
+		 * conditions and, for a parameterized scan, its join clauses
 		 */
 		if (audit_enable_pushdown)
-			fpinfo->bucket_runtime = audit_bucket_runtime_values(root, foreignrel,
-																 scan_clauses);
+			for (int k = 0; k < AUDIT_NUM_LEVELS; k++)
+				fpinfo->level_runtime[k] = audit_level_runtime_values(root, foreignrel,
+																	  scan_clauses, k);
 		/* the inner scan of a batched join: its keys go to Athena too */
 		if (list_length(best_path->fdw_private) > AuditFdwPathPrivateBatchKeys)
 		{
@@ -1489,8 +1528,7 @@ auditGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel,
 	fdw_private = lappend(fdw_private,
 						  makeInteger(IS_SIMPLE_REL(foreignrel) &&
 									  fpinfo->partition_bounds == NIL &&
-									  fpinfo->bucket_values == NIL &&
-									  fpinfo->bucket_runtime == NIL));
+									  !audit_levels_narrow(fpinfo)));
 	fdw_private = lappend(fdw_private, makeString(fpinfo->explain_name));
 	{
 		List	   *folders = audit_folder_selection(root, fpinfo->scan_relids);
@@ -1548,7 +1586,7 @@ auditExplainForeignScan(ForeignScanState *node, ExplainState *es)
 
 		ExplainPropertyText("Athena SQL", audit_sql_for_explain(parts), es);
 	}
-	audit_explain_key_buckets(node, es);
+	audit_explain_levels(node, es);
 	audit_explain_estimate(node, es);
 	if (es->analyze)
 		audit_explain_analyze(node, es);

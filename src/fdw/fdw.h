@@ -83,7 +83,44 @@ typedef struct AuditFdwOptions
 	char	   *bucket_column;
 	char	   *bucket_key;
 	int			bucket_digits;
+
+	/*
+	 * Attribute folders (see partition.c): the partition column of the
+	 * folder, the new image's top-level attribute that names it, and the
+	 * declared values (String list; NIL: no attribute folders).  A record
+	 * is in the folder of its value when that is a declared string, in
+	 * _none when the new image has no value, and in _other otherwise.
+	 */
+	char	   *folder_column;
+	char	   *folder_attribute;
+	List	   *folder_values;
 } AuditFdwOptions;
+
+/*
+ * The partition levels chosen by the value of one attribute of the record
+ * (partition.c), under the time partitions, in the order of the folders.
+ */
+typedef enum AuditFdwLevelKind
+{
+	AUDIT_LEVEL_KEY_BUCKET,		/* a bucket of keys.<bucket_key>'s hash */
+	AUDIT_LEVEL_ATTRIBUTE_FOLDER,	/* the folder of new_image.<attribute> */
+	AUDIT_NUM_LEVELS
+} AuditFdwLevelKind;
+
+/* One such level of a table: where its values come from, how they map */
+typedef struct AuditFdwLevel
+{
+	AuditFdwLevelKind kind;
+	const char *column;			/* the partition column */
+	const char *remote_name;	/* the record's member: keys, new_image */
+	const char *attribute;		/* its attribute */
+	int			digits;			/* key buckets: hex digits of the hash */
+	List	   *declared;		/* attribute folders: declared values */
+} AuditFdwLevel;
+
+/* The reserved attribute folders */
+#define AUDIT_FOLDER_OTHER	"_other"
+#define AUDIT_FOLDER_NONE	"_none"
 
 /* Per-column mapping: remote name and optional path into a struct. */
 typedef struct AuditFdwColumn
@@ -114,10 +151,13 @@ typedef struct AuditFdwRelationInfo
 	List	   *widened_conds;	/* RestrictInfos, also in local_conds */
 	/* partition pruning conditions (base relation): PartitionBound list */
 	List	   *partition_bounds;
-	/* the key buckets the rows can be in (String list), NIL: any */
-	List	   *bucket_values;
-	/* values computed at executor start whose buckets the rows are in */
-	List	   *bucket_runtime;	/* of Expr, each a value or an array */
+	/*
+	 * per partition level (AuditFdwLevelKind): the folders the rows can be
+	 * in (String list), NIL: any; and the values computed at executor start
+	 * whose folders the rows are in (of Expr, each a value or an array)
+	 */
+	List	   *level_values[AUDIT_NUM_LEVELS];
+	List	   *level_runtime[AUDIT_NUM_LEVELS];
 
 	Bitmapset  *attrs_used;		/* columns fetched (targetlist + local quals) */
 
@@ -195,10 +235,16 @@ typedef enum AuditFdwRounding
 	/* the key buckets of a value (or array) of a key with 1, 2 or 3 digits */
 	AUDIT_KEY_BUCKETS_1,
 	AUDIT_KEY_BUCKETS_2,
-	AUDIT_KEY_BUCKETS_3
+	AUDIT_KEY_BUCKETS_3,
+	/* the attribute folders of a value (or array), the scan's table's */
+	AUDIT_ATTRIBUTE_FOLDERS
 } AuditFdwRounding;
 
 #define AUDIT_IS_KEY_BUCKETS(r) ((r) >= AUDIT_KEY_BUCKETS_1 && (r) <= AUDIT_KEY_BUCKETS_3)
+/* the level whose folders a runtime value selects, or -1 */
+#define AUDIT_ROUNDING_LEVEL(r) (AUDIT_IS_KEY_BUCKETS(r) ? AUDIT_LEVEL_KEY_BUCKET : \
+								 (r) == AUDIT_ATTRIBUTE_FOLDERS ? \
+								 AUDIT_LEVEL_ATTRIBUTE_FOLDER : -1)
 
 /* What a runtime partition bound needs (fdw_private item). */
 typedef struct AuditFdwPartitioning
@@ -250,6 +296,20 @@ typedef struct AuditBudgetEstimate
 	char	   *last_folder;
 	bool		runtime_unapplied;	/* runtime bounds were not known */
 } AuditBudgetEstimate;
+
+/*
+ * What a scan's values known at executor start select (scan.c writes it
+ * while building its query; budget.c estimates from it).
+ */
+typedef struct AuditRuntimeSelection
+{
+	char	   *lower;			/* partition bounds, NULL: none */
+	char	   *upper;
+	/* per level: its runtime values were written, and the folders they
+	 * have in common */
+	bool		level_known[AUDIT_NUM_LEVELS];
+	List	   *level_values[AUDIT_NUM_LEVELS];
+} AuditRuntimeSelection;
 
 /* in options.c */
 extern AuditFdwOptions *audit_get_options(Oid foreigntableid, Oid serverid);
@@ -316,12 +376,18 @@ extern Var *audit_self_join_key(PlannerInfo *root, RelOptInfo *joinrel);
 extern void audit_partition_bounds(PlannerInfo *root, RelOptInfo *baserel,
 								   AuditFdwOptions *options, List **bounds);
 extern Selectivity audit_partition_fraction(List *bounds);
-extern List *audit_bucket_values(PlannerInfo *root, RelOptInfo *baserel,
-								 AuditFdwOptions *options);
+extern bool audit_level_of(const AuditFdwOptions *options, AuditFdwLevelKind kind,
+						   AuditFdwLevel *level);
+extern const char *audit_level_label(AuditFdwLevelKind kind);
+extern List *audit_level_values(PlannerInfo *root, RelOptInfo *baserel,
+								AuditFdwOptions *options, AuditFdwLevelKind kind);
 extern bool audit_is_key_type(Oid type);
+extern List *audit_level_values_of(const AuditFdwLevel *level, Datum value, Oid type,
+								   bool isnull);
 extern List *audit_key_buckets_of(Datum value, Oid type, bool isnull, int digits);
-extern List *audit_bucket_runtime_values(PlannerInfo *root, RelOptInfo *baserel,
-										 List *clauses);
+extern List *audit_level_runtime_values(PlannerInfo *root, RelOptInfo *baserel,
+										List *clauses, AuditFdwLevelKind kind);
+extern bool audit_levels_narrow(const AuditFdwRelationInfo *fpinfo);
 extern int	audit_bucket_key_digits(PlannerInfo *root, RelOptInfo *baserel,
 									Expr *expr);
 
@@ -332,10 +398,10 @@ extern List *audit_folder_selection(PlannerInfo *root, Relids relids);
 extern List *audit_folder_selection_union(List *folders);
 extern char *audit_partition_literal_value(const char *literal);
 extern int64 audit_byte_budget(List *folders, Oid serverid, Oid userid, const char **source);
-extern void audit_estimate_scan(struct AwsClient *client, List *folders, bool rt_known,
-								const char *rt_lower, const char *rt_upper,
-								bool rt_buckets_known, List *rt_buckets,
+extern void audit_estimate_scan(struct AwsClient *client, List *folders,
+								const AuditRuntimeSelection *rt,
 								AuditBudgetEstimate *est);
+extern List *audit_folder_selection_levels(List *folders, AuditFdwLevelKind kind);
 extern void audit_check_budget(const AuditBudgetEstimate *est, int64 budget,
 							   const char *source);
 

@@ -29,8 +29,9 @@
  * options of partition pruning: time_column, partition_column and
  * partition_format, and partition_layout 'event_time' when its parameter
  * audit_fdw.layout says the folders are the events' hours, and with key
- * buckets bucket_column, bucket_key and bucket_digits (partition.c and
- * deparse.c say how they are used).
+ * buckets bucket_column, bucket_key and bucket_digits, and with attribute
+ * folders folder_column, folder_attribute and folder_values (partition.c
+ * and deparse.c say how they are used).
  *
  * IMPORT options: expand_structs 'false' leaves structs as jsonb only.
  *
@@ -105,6 +106,57 @@ append_bucket_options(StringInfo buf, GlueTable *table)
 					 quote_literal_cstr(key), digits);
 }
 
+/*
+ * Attribute folders of a table made by create_audit_table(folder_attribute
+ * => ...): its parameter audit_fdw.folder_attribute, and the enum-projected
+ * partition column attribute_folder whose values are the declared ones
+ * then _other and _none.
+ */
+static void
+append_folder_options(StringInfo buf, GlueTable *table)
+{
+	const char *attribute = glue_parameter(table, "audit_fdw.folder_attribute");
+	const char *type = glue_parameter(table, "projection.attribute_folder.type");
+	const char *values = glue_parameter(table, "projection.attribute_folder.values");
+	StringInfoData declared;
+	char	   *copy;
+	char	   *save = NULL;
+	bool		is_partition = false;
+	ListCell   *lc;
+
+	foreach(lc, table->columns)
+	{
+		AthenaTableColumn *col = (AthenaTableColumn *) lfirst(lc);
+
+		if (col->partition_key && strcmp(col->name, "attribute_folder") == 0)
+			is_partition = true;
+	}
+	if (attribute == NULL || type == NULL || values == NULL || !is_partition ||
+		strcmp(type, "enum") != 0)
+		return;
+	initStringInfo(&declared);
+	copy = pstrdup(values);
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+	{
+		char	   *end;
+
+		/* Athena trims the values of an enum projection */
+		while (isspace((unsigned char) *tok))
+			tok++;
+		end = tok + strlen(tok);
+		while (end > tok && isspace((unsigned char) end[-1]))
+			*--end = '\0';
+		if (strcmp(tok, AUDIT_FOLDER_OTHER) == 0 || strcmp(tok, AUDIT_FOLDER_NONE) == 0 ||
+			*tok == '\0')
+			continue;
+		appendStringInfo(&declared, "%s%s", declared.len > 0 ? "," : "", tok);
+	}
+	if (declared.len == 0)
+		return;
+	appendStringInfo(buf, ", folder_column 'attribute_folder', folder_attribute %s, folder_values %s",
+					 quote_literal_cstr(attribute), quote_literal_cstr(declared.data));
+}
+
 static void
 append_partition_options(StringInfo buf, GlueTable *table)
 {
@@ -140,6 +192,7 @@ append_partition_options(StringInfo buf, GlueTable *table)
 		if (layout != NULL && strcmp(layout, "event_time") == 0)
 			appendStringInfoString(buf, ", partition_layout 'event_time'");
 		append_bucket_options(buf, table);
+		append_folder_options(buf, table);
 		return;
 	}
 }

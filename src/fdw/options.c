@@ -62,7 +62,8 @@ typedef enum OptionKind
 	OPT_BOOL,					/* true | false (and what parse_bool takes) */
 	OPT_LAYOUT,					/* delivery_time | event_time */
 	OPT_DDB_TABLE,				/* a DynamoDB table name */
-	OPT_SIZE					/* bytes, with pg_size_bytes's units: 10GB */
+	OPT_SIZE,					/* bytes, with pg_size_bytes's units: 10GB */
+	OPT_FOLDER_VALUES			/* declared attribute folders: A,B,C */
 } OptionKind;
 
 typedef struct AuditFdwOption
@@ -108,6 +109,9 @@ static const AuditFdwOption valid_options[] = {
 	{"bucket_column", ForeignTableRelationId, OPT_IDENT},
 	{"bucket_key", ForeignTableRelationId, OPT_STRING},
 	{"bucket_digits", ForeignTableRelationId, OPT_INT, 1, 3},
+	{"folder_column", ForeignTableRelationId, OPT_IDENT},
+	{"folder_attribute", ForeignTableRelationId, OPT_STRING},
+	{"folder_values", ForeignTableRelationId, OPT_FOLDER_VALUES},
 	{"max_bytes_scanned", ForeignTableRelationId, OPT_SIZE},
 	/* foreign table over a live DynamoDB table (src/dynamodb/) */
 	{"dynamodb_table", ForeignTableRelationId, OPT_DDB_TABLE},
@@ -152,12 +156,15 @@ static const char *closest_option(const char *name, Oid context);
 static void check_option_value(const AuditFdwOption *opt, DefElem *def);
 static const char *context_name(Oid context);
 static void check_table_kind(List *options_list);
+static void check_folder_options(List *options_list);
+static List *parse_folder_values(const char *value, char **bad, const char **why);
 
 /* Options only a foreign table over Athena takes, and only one over DynamoDB */
 static const char *const athena_table_options[] = {
 	"database", "table", "result_transport", "estimated_bytes", "time_column",
 	"partition_column", "partition_format", "max_delivery_delay",
-	"partition_layout", "bucket_column", "bucket_key", "bucket_digits", NULL
+	"partition_layout", "bucket_column", "bucket_key", "bucket_digits",
+	"folder_column", "folder_attribute", "folder_values", NULL
 };
 static const char *const dynamodb_table_options[] = {
 	"partition_key", "sort_key", "consistent_read", "scan_segments", NULL
@@ -236,7 +243,10 @@ audit_fdw_validator(PG_FUNCTION_ARGS)
 	}
 
 	if (catalog == ForeignTableRelationId)
+	{
 		check_table_kind(options_list);
+		check_folder_options(options_list);
+	}
 
 	if ((have_min || have_max) && poll_min > poll_max)
 		ereport(ERROR,
@@ -278,6 +288,94 @@ check_table_kind(List *options_list)
 						 dynamodb ? 0
 						 : errhint("Set option dynamodb_table to read a DynamoDB table.")));
 	}
+}
+
+/*
+ * Attribute folders take three options together: the partition column, the
+ * attribute and the declared values (IMPORT FOREIGN SCHEMA sets them all).
+ */
+static void
+check_folder_options(List *options_list)
+{
+	static const char *const names[] = {"folder_column", "folder_attribute", "folder_values"};
+	bool		have[3] = {false, false, false};
+	ListCell   *lc;
+
+	foreach(lc, options_list)
+		for (int i = 0; i < 3; i++)
+			if (strcmp(((DefElem *) lfirst(lc))->defname, names[i]) == 0)
+				have[i] = true;
+	if (!have[0] && !have[1] && !have[2])
+		return;
+	for (int i = 0; i < 3; i++)
+		if (!have[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+					 errmsg("option \"%s\" is missing", names[i]),
+					 errdetail("Attribute folders need the options folder_column, folder_attribute and folder_values together."),
+					 errhint("IMPORT FOREIGN SCHEMA sets all three from a table made by create_audit_table(..., folder_attribute => ...), or set the missing one.")));
+}
+
+/*
+ * The declared attribute folders of option folder_values (String list), or
+ * NIL with *bad the offending value and *why the rule it breaks: 1 to 64
+ * comma-separated values, each matching [A-Za-z0-9][A-Za-z0-9._-]{0,99}
+ * (an S3 path segment and an entry of Athena's enum projection; a leading
+ * underscore is kept for _other and _none), none repeated.
+ */
+static List *
+parse_folder_values(const char *value, char **bad, const char **why)
+{
+	List	   *out = NIL;
+	char	   *copy = pstrdup(value);
+	char	   *p = copy;
+
+	*bad = NULL;
+	for (;;)
+	{
+		char	   *comma = strchr(p, ',');
+		size_t		len;
+		ListCell   *lc;
+
+		if (comma)
+			*comma = '\0';
+		len = strlen(p);
+		*bad = p;
+		if (len == 0 || len > 100)
+		{
+			*why = "Each value has 1 to 100 characters.";
+			return NIL;
+		}
+		if (!isalnum((unsigned char) p[0]) || IS_HIGHBIT_SET(p[0]))
+		{
+			*why = "A value begins with a letter or digit (names beginning with an underscore are reserved: _other, _none).";
+			return NIL;
+		}
+		for (const char *c = p; *c; c++)
+			if (IS_HIGHBIT_SET(*c) ||
+				!(isalnum((unsigned char) *c) || *c == '.' || *c == '_' || *c == '-'))
+			{
+				*why = "A value has only ASCII letters, digits, periods, underscores and hyphens.";
+				return NIL;
+			}
+		foreach(lc, out)
+			if (strcmp(strVal(lfirst(lc)), p) == 0)
+			{
+				*why = "A value is declared once.";
+				return NIL;
+			}
+		out = lappend(out, makeString(p));
+		if (list_length(out) > 64)
+		{
+			*why = "At most 64 values are declared.";
+			return NIL;
+		}
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	*bad = NULL;
+	return out;
 }
 
 static const AuditFdwOption *
@@ -584,6 +682,20 @@ check_option_value(const AuditFdwOption *opt, DefElem *def)
 						 errdetail("Option \"glue_type\" gives the declared Glue type of a struct, array or map column, so that its field names come back in their declared case."),
 						 errhint("Use the type as Glue declares it, such as \"struct<orderId:string,lastUpdatedDate:bigint>\".")));
 			break;
+		case OPT_FOLDER_VALUES:
+			{
+				char	   *bad;
+				const char *why;
+
+				if (parse_folder_values(value, &bad, &why) == NIL)
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+							 errmsg("invalid value for option \"%s\": \"%s\"",
+									opt->name, bad),
+							 errdetail("%s", why),
+							 errhint("Give the declared values of the attribute separated by commas, such as \"OPEN,DELIVERED,RETURNED\", without _other and _none.")));
+				break;
+			}
 		case OPT_PATH:
 			{
 				const char *p = value;
@@ -674,6 +786,17 @@ apply_option(AuditFdwOptions *o, DefElem *def)
 		o->bucket_key = pstrdup(value);
 	else if (strcmp(name, "bucket_digits") == 0)
 		o->bucket_digits = atoi(value);
+	else if (strcmp(name, "folder_column") == 0)
+		o->folder_column = pstrdup(value);
+	else if (strcmp(name, "folder_attribute") == 0)
+		o->folder_attribute = pstrdup(value);
+	else if (strcmp(name, "folder_values") == 0)
+	{
+		char	   *bad;
+		const char *why;
+
+		o->folder_values = parse_folder_values(value, &bad, &why);
+	}
 }
 
 /*

@@ -48,6 +48,23 @@
  * then: the deparser writes bucket_column IN ($n) and the scan writes the
  * value's buckets there each time it starts its query (NULL: none).
  *
+ * Attribute folders (create_audit_table's folder_attribute; IMPORT sets the
+ * options folder_column, folder_attribute and folder_values): under each
+ * hour (and bucket) a folder per declared value of the new image's
+ * top-level attribute folder_attribute, and two more: _none for a record
+ * without a new image or without a value, _other for any other value (a
+ * string not declared, a number, a boolean).  The same conditions select
+ * them, on a text or varchar column mapped to new_image.<attribute>: a
+ * value X selects X's folder if X is declared, and always _other (a number
+ * or boolean whose text is X is there).  No condition selects _none: no
+ * equality holds for a missing value.
+ *
+ * Both are "a partition level chosen by the value of one attribute": an
+ * AuditFdwLevel says which attribute and how a value maps to its folders
+ * (a hash for buckets, declared-or-_other for folders); the selection at
+ * planning and at execution, the shipped conditions (deparse.c), the
+ * estimate (budget.c) and EXPLAIN follow each level alike.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -331,11 +348,56 @@ key_text(Datum value, Oid type)
 }
 
 /*
- * True when node is a column of baserel read from keys.<bucket_key>, of a
- * type whose values key_text writes as the pump hashes them.
+ * The level of this kind of a table with those options (false when the
+ * table has none).
+ */
+bool
+audit_level_of(const AuditFdwOptions *options, AuditFdwLevelKind kind, AuditFdwLevel *level)
+{
+	memset(level, 0, sizeof(*level));
+	level->kind = kind;
+	if (kind == AUDIT_LEVEL_KEY_BUCKET)
+	{
+		level->column = options->bucket_column;
+		level->remote_name = "keys";
+		level->attribute = options->bucket_key;
+		level->digits = options->bucket_digits;
+		return level->column != NULL && level->attribute != NULL && level->digits > 0;
+	}
+	level->column = options->folder_column;
+	level->remote_name = "new_image";
+	level->attribute = options->folder_attribute;
+	level->declared = options->folder_values;
+	return level->column != NULL && level->attribute != NULL && level->declared != NIL;
+}
+
+/* The name of a level's folders, for EXPLAIN */
+const char *
+audit_level_label(AuditFdwLevelKind kind)
+{
+	return kind == AUDIT_LEVEL_KEY_BUCKET ? "Key Buckets" : "Attribute Folders";
+}
+
+/*
+ * True for the types of the values a level maps: those whose key_hash text
+ * key_text knows for key buckets; strings for attribute folders (a number
+ * or boolean is in _other whatever its value).
  */
 static bool
-is_bucket_key_var(Node *node, RelOptInfo *baserel, Oid relid, const AuditFdwOptions *options)
+is_level_type(const AuditFdwLevel *level, Oid type)
+{
+	if (level->kind == AUDIT_LEVEL_KEY_BUCKET)
+		return audit_is_key_type(type);
+	return type == TEXTOID || type == VARCHAROID;
+}
+
+/*
+ * True when node is a column of baserel read from the level's attribute
+ * (keys.<bucket_key>, new_image.<folder_attribute>), of a type the level
+ * maps.
+ */
+static bool
+is_level_var(Node *node, RelOptInfo *baserel, Oid relid, const AuditFdwLevel *level)
 {
 	Var		   *var;
 	AuditFdwColumn *col;
@@ -347,14 +409,15 @@ is_bucket_key_var(Node *node, RelOptInfo *baserel, Oid relid, const AuditFdwOpti
 		return false;
 	var = (Var *) node;
 	if (var->varno != baserel->relid || var->varlevelsup != 0 || var->varattno <= 0 ||
-		!audit_is_key_type(var->vartype))
+		!is_level_type(level, var->vartype))
 		return false;
 	attname = get_attname(relid, var->varattno, true);
 	if (attname == NULL)
 		return false;
 	col = audit_get_column(relid, var->varattno, attname);
-	return pg_strcasecmp(col->remote_name, "keys") == 0 && list_length(col->path) == 1 &&
-		pg_strcasecmp(strVal(linitial(col->path)), options->bucket_key) == 0;
+	return pg_strcasecmp(col->remote_name, level->remote_name) == 0 &&
+		list_length(col->path) == 1 &&
+		pg_strcasecmp(strVal(linitial(col->path)), level->attribute) == 0;
 }
 
 static Node *
@@ -365,32 +428,52 @@ strip_relabel(Node *node)
 	return node;
 }
 
-/* Adds the bucket of one value to buckets (sorted, distinct) */
+/* Adds a folder name to folders (sorted, distinct) */
 static List *
-add_bucket(List *buckets, Datum value, Oid type, int digits)
+add_folder(List *folders, char *name)
 {
-	char	   *text = key_text(value, type);
-	char	   *b;
 	ListCell   *lc;
 
-	if (text == NULL)
-		return buckets;			/* no key equals it */
-	b = bucket_of(text, digits);
-	foreach(lc, buckets)
-		if (strcmp(strVal(lfirst(lc)), b) == 0)
-			return buckets;
-	buckets = lappend(buckets, makeString(b));
-	list_sort(buckets, compare_strings);
-	return buckets;
+	foreach(lc, folders)
+		if (strcmp(strVal(lfirst(lc)), name) == 0)
+			return folders;
+	folders = lappend(folders, makeString(name));
+	list_sort(folders, compare_strings);
+	return folders;
 }
 
 /*
- * The buckets of a value of the bucket key, or of each element of an array
- * of them (sorted, distinct): NIL when no key can equal it (NULL, NULL
- * elements only, NaN).
+ * Adds the folders of one value to folders: its key bucket; or the
+ * declared folder of its text, if declared, and _other (where a number or
+ * boolean whose text is the same is).
+ */
+static List *
+add_level_value(List *folders, Datum value, Oid type, const AuditFdwLevel *level)
+{
+	char	   *str;
+	ListCell   *lc;
+
+	if (level->kind == AUDIT_LEVEL_ATTRIBUTE_FOLDER)
+	{
+		str = TextDatumGetCString(value);
+		foreach(lc, level->declared)
+			if (strcmp(strVal(lfirst(lc)), str) == 0)
+				folders = add_folder(folders, pstrdup(strVal(lfirst(lc))));
+		return add_folder(folders, AUDIT_FOLDER_OTHER);
+	}
+	str = key_text(value, type);
+	if (str == NULL)
+		return folders;			/* no key equals it */
+	return add_folder(folders, bucket_of(str, level->digits));
+}
+
+/*
+ * The folders of a level of a value of its attribute, or of each element
+ * of an array of them (sorted, distinct): NIL when no row can equal it
+ * (NULL, NULL elements only, NaN).
  */
 List *
-audit_key_buckets_of(Datum value, Oid type, bool isnull, int digits)
+audit_level_values_of(const AuditFdwLevel *level, Datum value, Oid type, bool isnull)
 {
 	List	   *out = NIL;
 	Oid			elemtype = get_element_type(type);
@@ -404,7 +487,7 @@ audit_key_buckets_of(Datum value, Oid type, bool isnull, int digits)
 	if (isnull)
 		return NIL;
 	if (!OidIsValid(elemtype))
-		return add_bucket(NIL, value, type, digits);
+		return add_level_value(NIL, value, type, level);
 	get_typlenbyvalalign(elemtype, &elmlen, &elmbyval, &elmalign);
 	deconstruct_array(DatumGetArrayTypeP(value), elemtype, elmlen, elmbyval, elmalign,
 					  &elems, &nulls, &n);
@@ -412,20 +495,29 @@ audit_key_buckets_of(Datum value, Oid type, bool isnull, int digits)
 	{
 		CHECK_FOR_INTERRUPTS();
 		if (!nulls[i])			/* = NULL matches no row */
-			out = add_bucket(out, elems[i], elemtype, digits);
+			out = add_level_value(out, elems[i], elemtype, level);
 	}
 	return out;
 }
 
+/* The key buckets of a value of a bucket key, or of an array of them */
+List *
+audit_key_buckets_of(Datum value, Oid type, bool isnull, int digits)
+{
+	AuditFdwLevel level = {AUDIT_LEVEL_KEY_BUCKET};
+
+	level.digits = digits;
+	return audit_level_values_of(&level, value, type, isnull);
+}
+
 /*
- * The value side of a clause on the bucket key: col = v, v = col (an OpExpr
- * with the equality of the key's type) or col = ANY(v), under a
- * deterministic collation (byte equality, as the hash); NULL for any other
- * clause.
+ * The value side of a clause on a level's attribute: col = v, v = col (an
+ * OpExpr with the equality of the column's type) or col = ANY(v), under a
+ * deterministic collation (byte equality, as the hash and the pump's
+ * comparison with the declared values); NULL for any other clause.
  */
 static Node *
-bucket_clause_value(Node *clause, RelOptInfo *baserel, Oid relid,
-					const AuditFdwOptions *options)
+level_clause_value(Node *clause, RelOptInfo *baserel, Oid relid, const AuditFdwLevel *level)
 {
 	char	   *opname;
 
@@ -443,9 +535,9 @@ bucket_clause_value(Node *clause, RelOptInfo *baserel, Oid relid,
 			return NULL;
 		left = linitial(op->args);
 		right = lsecond(op->args);
-		if (is_bucket_key_var(left, baserel, relid, options))
+		if (is_level_var(left, baserel, relid, level))
 			return strip_relabel(right);
-		if (is_bucket_key_var(right, baserel, relid, options))
+		if (is_level_var(right, baserel, relid, level))
 			return strip_relabel(left);
 		return NULL;
 	}
@@ -458,7 +550,7 @@ bucket_clause_value(Node *clause, RelOptInfo *baserel, Oid relid,
 			return NULL;
 		opname = get_opname(sa->opno);
 		if (opname == NULL || strcmp(opname, "=") != 0 ||
-			!is_bucket_key_var(linitial(sa->args), baserel, relid, options))
+			!is_level_var(linitial(sa->args), baserel, relid, level))
 			return NULL;
 		return strip_relabel(lsecond(sa->args));
 	}
@@ -477,61 +569,59 @@ contains_placeholder(Node *node)
 	return false;
 }
 
-/* True when value's type (or element type, for = ANY) has key buckets. */
+/* True when value's type (or element type, for = ANY) is one level maps. */
 static bool
-is_key_value_type(Node *clause, Node *value)
+is_level_value_type(Node *clause, Node *value, const AuditFdwLevel *level)
 {
 	Oid			type = exprType(value);
 
 	if (IsA(clause, ScalarArrayOpExpr))
 		type = get_element_type(type);
-	return audit_is_key_type(type);
+	return is_level_type(level, type);
 }
 
-/* The buckets a clause selects (sorted, distinct), or NIL for any. */
+/* The folders of a level a clause selects (sorted, distinct), or NIL for any. */
 static List *
-clause_buckets(Node *clause, RelOptInfo *baserel, Oid relid, const AuditFdwOptions *options)
+clause_level_values(Node *clause, RelOptInfo *baserel, Oid relid, const AuditFdwLevel *level)
 {
-	Node	   *value = bucket_clause_value(clause, baserel, relid, options);
+	Node	   *value = level_clause_value(clause, baserel, relid, level);
 	Const	   *c;
 
-	if (value == NULL || !IsA(value, Const) || !is_key_value_type(clause, value))
+	if (value == NULL || !IsA(value, Const) || !is_level_value_type(clause, value, level))
 		return NIL;
 	c = (Const *) value;
-	/* NULL, or only NULL elements: no row; any bucket will do */
-	return audit_key_buckets_of(c->constvalue, c->consttype, c->constisnull,
-								options->bucket_digits);
+	/* NULL, or only NULL elements: no row; any folder will do */
+	return audit_level_values_of(level, c->constvalue, c->consttype, c->constisnull);
 }
 
 /*
- * The values known only at executor start that select baserel's key
- * buckets, among clauses (RestrictInfos): the value side of each clause on
- * the bucket key (see bucket_clause_value) that is a parameter, a stable
- * expression or a column of another relation (a parameterized scan's join
- * clause, a nested loop parameter at execution), of a key type or an
- * array of one.  The scan writes their buckets into its query when it
- * starts it (deparse.c, scan.c), and again on each rescan.
+ * The values known only at executor start that select baserel's folders of
+ * a level, among clauses (RestrictInfos): the value side of each clause on
+ * the level's attribute (see level_clause_value) that is a parameter, a
+ * stable expression or a column of another relation (a parameterized
+ * scan's join clause, a nested loop parameter at execution), of a type the
+ * level maps or an array of one.  The scan writes their folders into its
+ * query when it starts it (deparse.c, scan.c), and again on each rescan.
  */
 List *
-audit_bucket_runtime_values(PlannerInfo *root, RelOptInfo *baserel, List *clauses)
+audit_level_runtime_values(PlannerInfo *root, RelOptInfo *baserel, List *clauses,
+						   AuditFdwLevelKind kind)
 {
 	AuditFdwRelationInfo *fpinfo = (AuditFdwRelationInfo *) baserel->fdw_private;
-	AuditFdwOptions *options = fpinfo->options;
 	Oid			relid = planner_rt_fetch(baserel->relid, root)->relid;
+	AuditFdwLevel level;
 	List	   *out = NIL;
 	ListCell   *lc;
 
-	if (options->bucket_column == NULL || options->bucket_key == NULL ||
-		options->bucket_digits <= 0)
+	if (!audit_level_of(fpinfo->options, kind, &level))
 		return NIL;
 	foreach(lc, clauses)
 	{
 		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
-		Node	   *value = bucket_clause_value((Node *) ri->clause, baserel, relid,
-												options);
+		Node	   *value = level_clause_value((Node *) ri->clause, baserel, relid, &level);
 
 		if (value == NULL || IsA(value, Const) ||
-			!is_key_value_type((Node *) ri->clause, value) ||
+			!is_level_value_type((Node *) ri->clause, value, &level) ||
 			bms_is_member(baserel->relid, pull_varnos(root, value)) ||
 			contain_volatile_functions(value) || contain_subplans(value) ||
 			contain_agg_clause(value) || contain_window_function(value) ||
@@ -550,14 +640,23 @@ int
 audit_bucket_key_digits(PlannerInfo *root, RelOptInfo *baserel, Expr *expr)
 {
 	AuditFdwRelationInfo *fpinfo = (AuditFdwRelationInfo *) baserel->fdw_private;
-	AuditFdwOptions *options = fpinfo->options;
+	AuditFdwLevel level;
 
-	if (options->bucket_column == NULL || options->bucket_key == NULL ||
-		options->bucket_digits <= 0 ||
-		!is_bucket_key_var((Node *) expr, baserel,
-						   planner_rt_fetch(baserel->relid, root)->relid, options))
+	if (!audit_level_of(fpinfo->options, AUDIT_LEVEL_KEY_BUCKET, &level) ||
+		!is_level_var((Node *) expr, baserel,
+					  planner_rt_fetch(baserel->relid, root)->relid, &level))
 		return 0;
-	return options->bucket_digits;
+	return level.digits;
+}
+
+/* True when a base relation's conditions narrow the folders of any level */
+bool
+audit_levels_narrow(const AuditFdwRelationInfo *fpinfo)
+{
+	for (int k = 0; k < AUDIT_NUM_LEVELS; k++)
+		if (fpinfo->level_values[k] != NIL || fpinfo->level_runtime[k] != NIL)
+			return true;
+	return false;
 }
 
 static int
@@ -567,41 +666,43 @@ compare_strings(const ListCell *a, const ListCell *b)
 }
 
 /*
- * The key buckets baserel's rows can be in (String list, sorted), or NIL
- * when its conditions do not narrow them.
+ * The folders of a level baserel's rows can be in (String list, sorted),
+ * or NIL when its conditions do not narrow them.
  */
 List *
-audit_bucket_values(PlannerInfo *root, RelOptInfo *baserel, AuditFdwOptions *options)
+audit_level_values(PlannerInfo *root, RelOptInfo *baserel, AuditFdwOptions *options,
+				   AuditFdwLevelKind kind)
 {
 	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
-	List	   *buckets = NIL;
+	AuditFdwLevel level;
+	List	   *folders = NIL;
 	ListCell   *lc;
 
-	if (options->bucket_column == NULL || options->bucket_key == NULL ||
-		options->bucket_digits <= 0)
+	if (!audit_level_of(options, kind, &level))
 		return NIL;
 	foreach(lc, baserel->baserestrictinfo)
 	{
 		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
-		List	   *these = clause_buckets((Node *) ri->clause, baserel, rte->relid, options);
+		List	   *these = clause_level_values((Node *) ri->clause, baserel, rte->relid,
+												&level);
 		List	   *common = NIL;
 		ListCell   *a,
 				   *b;
 
 		if (these == NIL)
 			continue;
-		if (buckets == NIL)
+		if (folders == NIL)
 		{
-			buckets = these;
+			folders = these;
 			continue;
 		}
-		foreach(a, buckets)
+		foreach(a, folders)
 			foreach(b, these)
 				if (strcmp(strVal(lfirst(a)), strVal(lfirst(b))) == 0)
 					common = lappend(common, lfirst(a));
-		/* no bucket in common: no row at all; keep the first set */
+		/* no folder in common: no row at all; keep the first set */
 		if (common != NIL)
-			buckets = common;
+			folders = common;
 	}
-	return buckets;
+	return folders;
 }

@@ -112,10 +112,7 @@ typedef struct AuditFdwScanState
 	List	   *folders;
 	int64		budget;
 	const char *budget_source;
-	char	   *rt_lower;		/* runtime partition bounds, NULL: none */
-	char	   *rt_upper;
-	bool		rt_buckets_known;	/* runtime key buckets were written */
-	List	   *rt_buckets;		/* the buckets they have in common */
+	AuditRuntimeSelection rt;	/* what the values known at start select */
 	AuditBudgetEstimate estimate;
 
 	List	   *sql_parts;
@@ -555,8 +552,8 @@ auditBeginForeignScan(ForeignScanState *node, int eflags)
 		{
 			fsstate->client = audit_client_for(fsstate->options->serverid, userid,
 											   fsstate->options);
-			audit_estimate_scan(fsstate->client, fsstate->folders, false, NULL, NULL,
-								false, NIL, &fsstate->estimate);
+			audit_estimate_scan(fsstate->client, fsstate->folders, NULL,
+								&fsstate->estimate);
 		}
 		return;
 	}
@@ -610,36 +607,52 @@ audit_explain_estimate(ForeignScanState *node, ExplainState *es)
 							"bounds computed at executor start not applied", es);
 }
 
+/* The folder names of a list, separated by commas ("none" for none) */
+static char *
+folder_list_text(List *folders)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, folders)
+		appendStringInfo(&buf, "%s%s", lc == list_head(folders) ? "" : ", ",
+						 strVal(lfirst(lc)));
+	return buf.len > 0 ? buf.data : "none";
+}
+
 /*
- * EXPLAIN's line of the key buckets chosen at executor start (the values
- * of col = $1, col = ANY($1), a stable expression, a nested loop's outer
- * column): without ANALYZE, that they are; with it, those the last query
- * read ("none" when its value was NULL).
+ * EXPLAIN's lines of the key buckets and attribute folders a scan reads:
+ * those its constants select (every table of the scan narrowing them); or,
+ * when values known only at executor start choose them (col = $1,
+ * col = ANY($1), a stable expression, a nested loop's outer column),
+ * without ANALYZE that they are, and with it those the last query read
+ * ("none" when its value was NULL).
  */
 void
-audit_explain_key_buckets(ForeignScanState *node, ExplainState *es)
+audit_explain_levels(ForeignScanState *node, ExplainState *es)
 {
 	AuditFdwScanState *fsstate = (AuditFdwScanState *) node->fdw_state;
 	ForeignScan *plan = (ForeignScan *) node->ss.ps.plan;
 	List	   *roundings = list_nth(plan->fdw_private, AuditFdwScanPrivateRoundings);
-	bool		runtime = false;
-	StringInfoData buf;
-	ListCell   *lc;
+	List	   *folders = list_nth(plan->fdw_private, AuditFdwScanPrivateFolders);
 
-	foreach(lc, roundings)
-		runtime |= AUDIT_IS_KEY_BUCKETS(lfirst_int(lc));
-	if (!runtime)
-		return;
-	if (!es->analyze || fsstate == NULL || !fsstate->rt_buckets_known)
+	for (int k = 0; k < AUDIT_NUM_LEVELS; k++)
 	{
-		ExplainPropertyText("Key Buckets", "chosen at execution", es);
-		return;
+		const char *label = audit_level_label(k);
+		bool		runtime = false;
+		List	   *planned = audit_folder_selection_levels(folders, k);
+		ListCell   *lc;
+
+		foreach(lc, roundings)
+			runtime |= AUDIT_ROUNDING_LEVEL(lfirst_int(lc)) == k;
+		if (runtime && es->analyze && fsstate != NULL && fsstate->rt.level_known[k])
+			ExplainPropertyText(label, folder_list_text(fsstate->rt.level_values[k]), es);
+		else if (runtime)
+			ExplainPropertyText(label, "chosen at execution", es);
+		else if (planned != NIL)
+			ExplainPropertyText(label, folder_list_text(planned), es);
 	}
-	initStringInfo(&buf);
-	foreach(lc, fsstate->rt_buckets)
-		appendStringInfo(&buf, "%s%s", lc == list_head(fsstate->rt_buckets) ? "" : ", ",
-						 strVal(lfirst(lc)));
-	ExplainPropertyText("Key Buckets", buf.len > 0 ? buf.data : "none", es);
 }
 
 /*
@@ -687,33 +700,40 @@ build_sql(ForeignScanState *node)
 					appendStringInfoString(&buf, lit.data);
 					/* the narrowest runtime bounds, for the estimate */
 					p = audit_partition_literal_value(lit.data);
-					if (p && upper && (!fsstate->rt_upper || strcmp(p, fsstate->rt_upper) < 0))
-						fsstate->rt_upper = p;
-					if (p && !upper && (!fsstate->rt_lower || strcmp(p, fsstate->rt_lower) > 0))
-						fsstate->rt_lower = p;
+					if (p && upper && (!fsstate->rt.upper || strcmp(p, fsstate->rt.upper) < 0))
+						fsstate->rt.upper = p;
+					if (p && !upper && (!fsstate->rt.lower || strcmp(p, fsstate->rt.lower) > 0))
+						fsstate->rt.lower = p;
 				}
 			}
-			else if (AUDIT_IS_KEY_BUCKETS(rounding))
+			else if (AUDIT_ROUNDING_LEVEL(rounding) >= 0)
 			{
-				List	   *buckets = audit_key_buckets_of(value, type, isnull,
-														   rounding - AUDIT_KEY_BUCKETS_1 + 1);
+				int			k = AUDIT_ROUNDING_LEVEL(rounding);
+				AuditFdwLevel level;
+				List	   *folders;
 				ListCell   *lc;
 
-				/* no bucket (NULL): no row, and no folder to read */
-				if (buckets == NIL)
+				/* the scan's table's attribute folders; a bucket's digits */
+				audit_level_of(fsstate->options, k, &level);
+				if (k == AUDIT_LEVEL_KEY_BUCKET)
+					level.digits = rounding - AUDIT_KEY_BUCKETS_1 + 1;
+				folders = audit_level_values_of(&level, value, type, isnull);
+				/* no folder (NULL): no row, and no folder to read */
+				if (folders == NIL)
 					appendStringInfoString(&buf, "NULL");
-				foreach(lc, buckets)
+				foreach(lc, folders)
 				{
-					if (lc != list_head(buckets))
+					if (lc != list_head(folders))
 						appendStringInfoString(&buf, ", ");
 					audit_append_string_literal(&buf, strVal(lfirst(lc)));
 				}
-				/* the buckets every such value selects, for the estimate */
-				if (!fsstate->rt_buckets_known)
-					fsstate->rt_buckets = buckets;
+				/* the folders every such value selects, for the estimate */
+				if (!fsstate->rt.level_known[k])
+					fsstate->rt.level_values[k] = folders;
 				else
-					fsstate->rt_buckets = list_intersection(fsstate->rt_buckets, buckets);
-				fsstate->rt_buckets_known = true;
+					fsstate->rt.level_values[k] = list_intersection(fsstate->rt.level_values[k],
+																	folders);
+				fsstate->rt.level_known[k] = true;
 			}
 			else if (rounding == AUDIT_BATCH_KEYS ||
 					 rounding == AUDIT_BATCH_BUCKETS)
@@ -766,9 +786,7 @@ start_query(ForeignScanState *node)
 	char	   *id;
 
 	oldcxt = MemoryContextSwitchTo(fsstate->scan_cxt);
-	fsstate->rt_lower = fsstate->rt_upper = NULL;
-	fsstate->rt_buckets_known = false;
-	fsstate->rt_buckets = NIL;
+	memset(&fsstate->rt, 0, sizeof(fsstate->rt));
 	sql = build_sql(node);
 	/* planning keeps long lists local; runtime values could still add up */
 	if (strlen(sql) > ATHENA_MAX_QUERY_BYTES)
@@ -783,8 +801,10 @@ start_query(ForeignScanState *node)
 	 * asked (Athena bills a query at least 10 MB).  A join or an aggregate
 	 * computed in Athena still runs: it may return rows of its own.
 	 */
-	fsstate->no_rows = fsstate->rel != NULL && fsstate->rt_buckets_known &&
-		fsstate->rt_buckets == NIL;
+	fsstate->no_rows = false;
+	for (int k = 0; k < AUDIT_NUM_LEVELS; k++)
+		fsstate->no_rows |= fsstate->rel != NULL && fsstate->rt.level_known[k] &&
+			fsstate->rt.level_values[k] == NIL;
 	if (fsstate->no_rows)
 	{
 		fsstate->sql = sql;
@@ -796,9 +816,8 @@ start_query(ForeignScanState *node)
 	/* the byte budget: estimated before anything is billed */
 	if (fsstate->budget >= 0)
 	{
-		audit_estimate_scan(fsstate->client, fsstate->folders, true, fsstate->rt_lower,
-							fsstate->rt_upper, fsstate->rt_buckets_known,
-							fsstate->rt_buckets, &fsstate->estimate);
+		audit_estimate_scan(fsstate->client, fsstate->folders, &fsstate->rt,
+							&fsstate->estimate);
 		audit_check_budget(&fsstate->estimate, fsstate->budget, fsstate->budget_source);
 	}
 	memset(&params, 0, sizeof(params));

@@ -19,7 +19,7 @@ extern void auditReScanForeignScan(ForeignScanState *node);
 extern void auditEndForeignScan(ForeignScanState *node);
 extern void audit_explain_analyze(ForeignScanState *node, ExplainState *es);
 extern void audit_explain_estimate(ForeignScanState *node, ExplainState *es);
-extern void audit_explain_key_buckets(ForeignScanState *node, ExplainState *es);
+extern void audit_explain_levels(ForeignScanState *node, ExplainState *es);
 extern double audit_cost_usd(int64 bytes_scanned, double price_per_tb);
 extern int	audit_fetch_connections;
 extern int	audit_fetch_part_size_kb;

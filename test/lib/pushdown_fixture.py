@@ -11,6 +11,14 @@ in an object named as Firehose names them.  The audit table over them is
 created with audit_fdw.create_audit_table (provisioning's definition, with
 partition projection over those folders).
 
+With attribute folders (FOLDERS.md's contract, as the pump writes them),
+each record also carries "attribute_folder", its last member, and lands in
+a folder of that name under its hour (and key bucket): the new image's
+state when it is a declared string, _none when there is no new image or no
+state (or a null one), _other for anything else.  odd_states puts, in a few
+records, states a declaration may miss: an undeclared string, a number, a
+boolean, a null, none at all.
+
     python3 test/lib/pushdown_fixture.py --bucket B --prefix P --orders N \
         [--days D] [--start 2024-01-01] [--seed S]
 """
@@ -39,11 +47,17 @@ NOTES = [
 ]
 
 STATES = ["OPEN", "PICKEDUP", "DELIVERED"]
+# every state a record of the fixture can have (the bench declares them all)
+ALL_STATES = ["OPEN", "PICKEDUP", "DELIVERED", "RETURNED", "CANCELLED"]
+# with odd_states: values of state that no declaration of strings holds
+ODD_STATES = ["ON_HOLD", 7, True, None, "missing", "open", "DELIVERED "]
 RATIOS = [0.1, 0.5, 1.1, 2.2, 0.3, 100.25, -7.7, 1e-3, 3.4028235e38, 16777217.0]
 
 
-def records(orders, start, days, rng):
-    """The audit records, in event order."""
+def records(orders, start, days, rng, odd_states=False):
+    """The audit records, in event order; with odd_states, about one item in
+    eight has a state from ODD_STATES instead (drawn from a generator of its
+    own, so that the other attributes stay as they are without)."""
     out = []
     span = days * 86400
     for n in range(orders):
@@ -76,6 +90,11 @@ def records(orders, start, days, rng):
             side = random.Random(seq + i)
             if side.random() < 0.8:
                 item["ratio"] = side.choice(RATIOS)
+            odd = random.Random(-(seq + i))
+            if odd_states and odd.random() < 0.125:
+                item["state"] = odd.choice(ODD_STATES)
+                if item["state"] == "missing":
+                    del item["state"]
             out.append(record(rng, order_id, "INSERT" if prev is None else "MODIFY",
                               t, seq + i, item, prev))
             prev = item
@@ -104,17 +123,32 @@ def record(rng, order_id, name, t, seq, new, old):
     return r
 
 
+def attribute_folder(r, attribute, declared):
+    """The folder of a record (FOLDERS.md): the new image's attribute when it
+    is a declared string, _none when it has none (no new image, no such
+    attribute, null), _other otherwise (an undeclared string, a number, a
+    boolean)."""
+    image = r.get("new_image")
+    if image is None or image.get(attribute) is None:
+        return "_none"
+    value = image[attribute]
+    return value if isinstance(value, str) and value in declared else "_other"
+
+
 def key_hash(value):
     """The audit record's key_hash of a key value (pump/transform.c)."""
     return hashlib.sha256(value.encode()).hexdigest()[-8:]
 
 
-def write(emulator, bucket, prefix, recs, rng, layout="delivery_time", bucket_digits=0):
+def write(emulator, bucket, prefix, recs, rng, layout="delivery_time", bucket_digits=0,
+          folders=None):
     """Firehose's objects: one per delivery hour, named as Firehose does; with
     layout 'event_time', one per event hour (dynamic partitioning by the
     record's event_time, as create_delivery_stream's layout => 'event_time');
     with bucket_digits, one per event hour and key bucket (the last digits
-    of the key_hash, as create_delivery_stream's key_buckets)."""
+    of the key_hash, as create_delivery_stream's key_buckets); with folders
+    (attribute, declared values), one per hour, bucket and attribute folder,
+    each record with its attribute_folder member."""
     s3 = emulator.client("s3")
     try:
         s3.create_bucket(Bucket=bucket)
@@ -125,11 +159,14 @@ def write(emulator, bucket, prefix, recs, rng, layout="delivery_time", bucket_di
         t = datetime.datetime.strptime(r["event_time"], "%Y-%m-%d %H:%M:%S.%f")
         arrival = t + datetime.timedelta(seconds=rng.randrange(600))
         folder = t if layout == "event_time" else arrival
-        b = r["key_hash"]["orderId"][-bucket_digits:] if bucket_digits else ""
+        b = r["key_hash"]["orderId"][-bucket_digits:] + "/" if bucket_digits else ""
+        if folders:
+            r = dict(r, attribute_folder=attribute_folder(r, *folders))
+            b += r["attribute_folder"] + "/"
         by_hour.setdefault((folder.replace(minute=0, second=0, microsecond=0), b),
                            []).append(r)
     for (hour, b), rows in sorted(by_hour.items()):
-        key = (f"{prefix}{hour:%Y/%m/%d/%H}/{b + '/' if b else ''}orders-audit-1-"
+        key = (f"{prefix}{hour:%Y/%m/%d/%H}/{b}orders-audit-1-"
                f"{hour:%Y-%m-%d-%H}-00-00-{uuid.UUID(int=rng.getrandbits(128))}")
         body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
         s3.put_object(Bucket=bucket, Key=key, Body=body.encode())
