@@ -634,6 +634,55 @@ def test_integer_enum_and_injected_projection(athena, audit, glue):
     assert failure(athena, audit, "SELECT a FROM injected").startswith("CONSTRAINT_VIOLATION: ")
 
 
+def test_three_partition_columns_prune_on_an_enum_folder(athena, audit, glue):
+    """The attribute folders of FOLDERS.md: a third partition column, enum
+    over the declared values then _other and _none (folders named with a
+    leading underscore are read: they are partition locations, not hidden
+    files under one), after an hour and a key bucket.  attribute_folder IN
+    (...) counts only those folders' bytes."""
+    s3, bucket, db = audit["s3"], audit["bucket"], audit["database"]
+    glue.create_table(DatabaseName=db, TableInput={
+        "Name": "foldered", "PartitionKeys": [
+            {"Name": "datehour", "Type": "string"}, {"Name": "key_bucket", "Type": "string"},
+            {"Name": "attribute_folder", "Type": "string"}],
+        "StorageDescriptor": {"Columns": [{"Name": "a", "Type": "int"}],
+                              "Location": f"s3://{bucket}/foldered/",
+                              "SerdeInfo": {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe"}},
+        "Parameters": {
+            "projection.enabled": "true",
+            "projection.datehour.type": "date", "projection.datehour.format": "yyyy/MM/dd/HH",
+            "projection.datehour.range": "2024/01/01/00,2024/12/31/23",
+            "projection.datehour.interval": "1", "projection.datehour.interval.unit": "HOURS",
+            "projection.key_bucket.type": "enum", "projection.key_bucket.values": "0,1",
+            "projection.attribute_folder.type": "enum",
+            "projection.attribute_folder.values": "OPEN,DELIVERED,_other,_none",
+            "storage.location.template":
+                f"s3://{bucket}/foldered/${{datehour}}/${{key_bucket}}/${{attribute_folder}}/"}})
+    sizes, lines = {}, {}
+    a = 0
+    for hour in ("2024/01/01/00", "2024/01/01/01"):
+        for b in ("0", "1"):
+            for folder in ("OPEN", "DELIVERED", "_other", "_none", "UNDECLARED"):
+                a += 1
+                body = b'{"a": %d}\n' % a * (a % 3 + 1)
+                s3.put_object(Bucket=bucket, Key=f"foldered/{hour}/{b}/{folder}/x.json", Body=body)
+                sizes[(hour, b, folder)] = len(body)
+                lines[(hour, b, folder)] = a % 3 + 1
+    # a folder not projected (UNDECLARED) is never read
+    q = run(athena, audit, "SELECT count(DISTINCT attribute_folder) FROM foldered")
+    assert rows(athena, q["QueryExecutionId"])[1] == ["4"]
+    assert q["Statistics"]["DataScannedInBytes"] == sum(
+        n for (_, _, f), n in sizes.items() if f != "UNDECLARED")
+    q = run(athena, audit, "SELECT a FROM foldered "
+                           "WHERE attribute_folder IN ('DELIVERED', '_other')")
+    assert q["Statistics"]["DataScannedInBytes"] == sum(
+        n for (_, _, f), n in sizes.items() if f in ("DELIVERED", "_other"))
+    q = run(athena, audit, "SELECT a FROM foldered WHERE datehour = '2024/01/01/01' "
+                           "AND key_bucket = '1' AND attribute_folder = '_none'")
+    assert q["Statistics"]["DataScannedInBytes"] == sizes[("2024/01/01/01", "1", "_none")]
+    assert len(rows(athena, q["QueryExecutionId"])) == 1 + lines[("2024/01/01/01", "1", "_none")]
+
+
 def test_gzip_objects(athena, audit, glue):
     import gzip
     s3 = audit["s3"]
