@@ -73,11 +73,11 @@ REGRESS = audit_fdw aws_client fdw_options fdw_explain fdw_pushdown provision
 REGRESS_OPTS = --inputdir=. --outputdir=test/regress-output
 
 PG_CPPFLAGS = -I$(srcdir)/src -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
-	-Wno-sign-compare $(shell pkg-config --cflags libcurl json-c openssl 2>/dev/null)
+	-Wno-sign-compare $(shell pkg-config --cflags libcurl json-c openssl nettle 2>/dev/null)
 ifeq ($(WERROR),1)
 PG_CPPFLAGS += -Werror
 endif
-SHLIB_LINK = $(shell pkg-config --libs libcurl json-c openssl 2>/dev/null)
+SHLIB_LINK = $(shell pkg-config --libs libcurl json-c openssl nettle 2>/dev/null)
 
 PG_CONFIG ?= $(shell ls /usr/lib/postgresql/15/bin/pg_config 2>/dev/null || command -v pg_config 2>/dev/null)
 

@@ -46,8 +46,8 @@
  *	  base64.b64encode gives for the bytes TypeDeserializer returns);
  *	- NULL is null, BOOL is true/false, M an object, L an array.
  *
- * Rules: pure C (json-c and malloc, no backend calls), so that the unit
- * tests run it under valgrind and the benchmark links it alone; never
+ * Rules: pure C (json-c, Nettle and malloc, no backend calls), so that the
+ * unit tests run it under valgrind and the benchmark links it alone; never
  * aborts; on a bad record or out of memory the output buffer is left as it
  * was before the call.
  *
@@ -62,8 +62,7 @@
 #include <emmintrin.h>
 #endif
 
-#include <openssl/evp.h>
-#include <openssl/sha.h>
+#include <nettle/sha2.h>
 
 #include "pump/transform.h"
 
@@ -2236,26 +2235,20 @@ void
 audit_key_hash(const char *text, size_t len, char *hex)
 {
 	static const char digits[] = "0123456789abcdef";
-	/*
-	 * One digest context, fetched once and reused: OpenSSL 3's one-shot
-	 * SHA256() fetches the algorithm under a lock on every call, which cost
-	 * more than the hash of a short key.
-	 */
-	static EVP_MD *sha256;
-	static EVP_MD_CTX *ctx;
-	unsigned char md[SHA256_DIGEST_LENGTH];
-	int			from = SHA256_DIGEST_LENGTH - AUDIT_KEY_HASH_DIGITS / 2;
 
-	if (sha256 == NULL)
-		sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-	if (ctx == NULL)
-		ctx = EVP_MD_CTX_new();
-	if (sha256 == NULL || ctx == NULL ||
-		!EVP_DigestInit_ex2(ctx, sha256, NULL) ||
-		!EVP_DigestUpdate(ctx, text, len) ||
-		!EVP_DigestFinal_ex(ctx, md, NULL))
-		SHA256((const unsigned char *) text, len, md);
-	for (int i = from; i < SHA256_DIGEST_LENGTH; i++)
+	/*
+	 * Nettle's SHA-256 (FIPS 180-4), on a context on the stack: a key is a
+	 * few bytes, and OpenSSL 3's EVP calls (provider dispatch, a context
+	 * cleansed and reset on every digest) cost more than hashing them.
+	 */
+	struct sha256_ctx ctx;
+	uint8_t		md[SHA256_DIGEST_SIZE];
+	int			from = SHA256_DIGEST_SIZE - AUDIT_KEY_HASH_DIGITS / 2;
+
+	sha256_init(&ctx);
+	sha256_update(&ctx, len, (const uint8_t *) text);
+	sha256_digest(&ctx, SHA256_DIGEST_SIZE, md);
+	for (int i = from; i < SHA256_DIGEST_SIZE; i++)
 	{
 		*hex++ = digits[md[i] >> 4];
 		*hex++ = digits[md[i] & 0xf];

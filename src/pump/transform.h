@@ -3,9 +3,9 @@
  * transform.h
  *		The stream record -> audit record transform of the pump.
  *
- * Pure C on json-c with malloc'd buffers and no backend calls, so the
- * unit tests and the benchmark link it without a server.  transform.c
- * states the audit record's format.
+ * Pure C on json-c and Nettle with malloc'd buffers and no backend calls,
+ * so the unit tests and the benchmark link it without a server.
+ * transform.c states the audit record's format.
  *
  *-------------------------------------------------------------------------
  */
