@@ -242,6 +242,28 @@ TEST(transform_records)
 				"\"NewImage\":{\"b\":{\"BS\":[\"YR\",\"YWJ\"]}, \"n\" : { \"NS\" : [ \"1E2\" ] } }}}",
 				META_OUT ",\"keys\":{\"k\":\"1\"},\"key_hash\":{\"k\":\"b7875b4b\"},"
 				"\"new_image\":{\"b\":[\"YQ==\",\"YWI=\"],\"n\":[1E+2]}}\n");
+	/*
+	 * A string's escapes after its first are checked together, 64 bytes at
+	 * a time: a \\u whose digits cross the 64th byte, a closing quote at
+	 * it, runs of backslashes (strings copied as they are written; escapes
+	 * the tree path writes alike).
+	 */
+#define A10 "aaaaaaaaaa"
+#define A50 A10 A10 A10 A10 A10
+#define ESC_K "\\\"" A50 "aaaaaaa\\u001f"
+#define ESC_K2 "\\\"" A50 "aaaaa\\u001f"
+#define ESC_L "\\\\" A50 A10 "a"
+#define ESC_M "\\\\\\\\\\\"" A10 "\\u0002\\b\\f\\r\\t\\n" A50
+#define ESC_N "\\u001f\\u001f\\u001f\\u001f\\u001f\\u001f\\u001f\\u001f\\u001f\\u001f\\u001f\\u001f"
+	record_case("escapes far into long strings",
+				"{" META_IN ",\"dynamodb\":{" DDB_IN ",\"Keys\":{\"k\":{\"S\":\"1\"}},"
+				"\"NewImage\":{\"k\":{\"S\":\"" ESC_K "\"},\"k2\":{\"S\":\"" ESC_K2 "\"},"
+				"\"l\":{\"S\":\"" ESC_L "\"},"
+				"\"m\":{\"S\":\"" ESC_M "\"},\"n\":{\"SS\":[\"" ESC_N "\",\"x" ESC_N "\"]}}}}",
+				META_OUT ",\"keys\":{\"k\":\"1\"},\"key_hash\":{\"k\":\"b7875b4b\"},"
+				"\"new_image\":{\"k\":\"" ESC_K "\",\"k2\":\"" ESC_K2 "\",\"l\":\"" ESC_L "\","
+				"\"m\":\"" ESC_M "\","
+				"\"n\":[\"" ESC_N "\",\"x" ESC_N "\"]}}\n");
 	record_case("unknown attribute type is a bad record",
 				"{" META_IN ",\"dynamodb\":{" DDB_IN ",\"Keys\":{\"x\":{\"Q\":\"1\"}}}}", NULL);
 	record_case("attribute value with two types is a bad record",
@@ -433,7 +455,7 @@ TEST(transform_text_copies_strings_and_decodes_escaped_numbers)
 {
 	const char *rec = "{\"eventID\":\"e\\u0031\",\"dynamodb\":{\"SequenceNumber\":\"7\","
 		"\"ApproximateCreationDateTime\":0,"
-		"\"NewImage\":{\"n\\u00e9\":{\"N\":\"1\\u0045\\u0032\"},\"b\":{\"B\":\"a\\/8=\"},"
+		"\"NewImage\":{\"n\\u001f\":{\"N\":\"1\\u0045\\u0032\"},\"b\":{\"B\":\"a\\/8=\"},"
 		"\"s\":{\"S\":\"a\\\"\\\\\\/\\u0001\"}},\"Keys\":{\"id\":{\"S\":\"x\"}}}}";
 	AuditBuf	buf;
 	AuditRecordInfo info;
@@ -444,7 +466,7 @@ TEST(transform_text_copies_strings_and_decodes_escaped_numbers)
 		  AUDIT_TRANSFORM_OK);
 	CHECK_STR_EQ(buf.data, "{\"event_id\":\"e\\u0031\",\"event_time\":\"1970-01-01 00:00:00.000\","
 				 "\"sequence_number\":\"7\",\"shard_id\":\"s\",\"source_table\":\"t\",\"aws_region\":null,"
-				 "\"keys\":{\"id\":\"x\"},\"key_hash\":{\"id\":\"921a4881\"},\"new_image\":{\"n\\u00e9\":1E+2,\"b\":\"a/8=\","
+				 "\"keys\":{\"id\":\"x\"},\"key_hash\":{\"id\":\"921a4881\"},\"new_image\":{\"n\\u001f\":1E+2,\"b\":\"a/8=\","
 				 "\"s\":\"a\\\"\\\\\\/\\u0001\"}}\n");
 	CHECK(info.sequence_number_len == 1 && info.sequence_number[0] == '7');
 	CHECK(info.event_id_len == 7);
@@ -598,4 +620,12 @@ TEST(transform_unmarshal_values_and_items)
 	unmarshal_case("bad number", "{\"N\":\"one\"}", false, NULL);
 	unmarshal_case("text after", "{\"S\":\"a\"} x", false, NULL);
 	unmarshal_case("item is not a map", "[]", true, NULL);
+	unmarshal_case("escapes in a long string", "{\"S\":\"\\n" A50 A10 A10 "\\/\"}", false,
+				   "<\"\\n" A50 A10 A10 "\\/\">");
+	unmarshal_case("a bad escape far into a long string",
+				   "{\"S\":\"\\n" A50 "\\x" A10 A10 "\"}", false, NULL);
+	unmarshal_case("a control character after an escape",
+				   "{\"S\":\"\\n" A10 A10 "\x01" A50 "\"}", false, NULL);
+	unmarshal_case("a quote among a \\u escape's digits",
+				   "{\"S\":\"\\n" A50 "aaaaaa\\u00\"" A10 A10 "\"}", false, NULL);
 }
