@@ -344,6 +344,31 @@ audit_write_number(AuditBuf *out, const char *text, size_t len)
 }
 
 /*
+ * Writes digits from to upto of a coefficient whose na digits at a are
+ * followed by nb at b (both in the text, which ends at end); returns the
+ * place after them.  w has room for sixteen bytes more.
+ */
+static inline char *
+put_digits(char *w, const char *a, int64_t na, const char *b, int64_t nb,
+		   int64_t from, int64_t upto, const char *end)
+{
+	if (from < na)
+	{
+		int64_t		n = (upto < na ? upto : na) - from;
+
+		fast_copy(w, a + from, n, end);
+		w += n;
+		from += n;
+	}
+	if (from < upto)
+	{
+		fast_copy(w, b + (from - na), upto - from, end);
+		w += upto - from;
+	}
+	return w;
+}
+
+/*
  * audit_write_number of the text at text: all of it up to end, or (quoted)
  * up to a quote before end, whose place goes to *stop.
  */
@@ -358,14 +383,14 @@ write_number(AuditBuf *out, const char *text, const char *end, bool quoted,
 			   *frac_start = NULL,
 			   *frac_end = NULL;
 	int64_t		exp = 0;
-	int64_t		ndigits;
 	int64_t		leftdigits,
 				dotplace,
 				shown_exp;
-	char		digits_buf[128];
-	char	   *digits = digits_buf;
-	int64_t		nd = 0;
-	const char *q;
+	const char *a,
+			   *b;
+	int64_t		na,
+				nb,
+				nd;
 	char	   *w;
 
 	if (p < end && (*p == '+' || *p == '-'))
@@ -422,33 +447,30 @@ write_number(AuditBuf *out, const char *text, const char *end, bool quoted,
 		return false;
 	*stop = p;
 
-	/* the coefficient: integer and fraction digits, leading zeros dropped */
-	ndigits = (int_end - int_start) + (frac_start ? frac_end - frac_start : 0);
-	if (ndigits > (int64_t) sizeof(digits_buf))
-	{
-		digits = malloc(ndigits);
-		if (digits == NULL)
-		{
-			out->oom = true;
-			return false;
-		}
-	}
-	for (q = int_start; q < int_end && *q == '0'; q++)
+	/*
+	 * The coefficient: the integer digits after their leading zeros (a, na
+	 * of them), then the fraction digits (b; their leading zeros too when
+	 * no integer digit is left), read where they are in the text.
+	 */
+	for (a = int_start; a < int_end && *a == '0'; a++)
 		;
-	memcpy(digits, q, int_end - q);
-	nd = int_end - q;
+	na = int_end - a;
+	b = frac_start ? frac_start : int_end;
+	nb = frac_start ? frac_end - frac_start : 0;
 	if (frac_start)
 	{
-		q = frac_start;
-		if (nd == 0)
-			while (q < frac_end && *q == '0')
-				q++;
-		memcpy(digits + nd, q, frac_end - q);
-		nd += frac_end - q;
-		exp -= frac_end - frac_start;
+		exp -= nb;
+		if (na == 0)
+			for (; nb > 0 && *b == '0'; b++, nb--)
+				;
 	}
-	if (nd == 0)
-		digits[nd++] = '0';
+	if (na + nb == 0)
+	{
+		/* zero: one of its zeros (there is at least one digit) */
+		a = frac_start && frac_end > frac_start ? frac_end - 1 : int_end - 1;
+		na = 1;
+	}
+	nd = na + nb;
 
 	leftdigits = exp + nd;
 	if (exp <= 0 && leftdigits > -6)
@@ -457,42 +479,29 @@ write_number(AuditBuf *out, const char *text, const char *end, bool quoted,
 		dotplace = 1;
 	shown_exp = leftdigits - dotplace;
 
-	if (!audit_buf_reserve(out, nd + (dotplace < 0 ? -dotplace : dotplace) + 32))
-	{
-		if (digits != digits_buf)
-			free(digits);
+	/* room for the digits, five zeros, sign, point, exponent, and copy slack */
+	if (out->len + nd + 64 > out->cap && !audit_buf_reserve(out, nd + 63))
 		return false;
-	}
 	w = out->data + out->len;
 	if (negative)
 		*w++ = '-';
 	if (dotplace <= 0)
 	{
-		int64_t		i;
-
-		*w++ = '0';
-		*w++ = '.';
-		for (i = 0; i < -dotplace; i++)
-			*w++ = '0';
-		memcpy(w, digits, nd);
-		w += nd;
+		/* 0.000ddd: at most five zeros (leftdigits > -6) */
+		memcpy(w, "0.00000", 7);
+		w += 2 - dotplace;
+		w = put_digits(w, a, na, b, nb, 0, nd, end);
 	}
 	else if (dotplace >= nd)
 	{
-		int64_t		i;
-
-		memcpy(w, digits, nd);
-		w += nd;
-		for (i = nd; i < dotplace; i++)
-			*w++ = '0';
+		/* the digits and no point (dotplace is nd then: no zeros follow) */
+		w = put_digits(w, a, na, b, nb, 0, nd, end);
 	}
 	else
 	{
-		memcpy(w, digits, dotplace);
-		w += dotplace;
+		w = put_digits(w, a, na, b, nb, 0, dotplace, end);
 		*w++ = '.';
-		memcpy(w, digits + dotplace, nd - dotplace);
-		w += nd - dotplace;
+		w = put_digits(w, a, na, b, nb, dotplace, nd, end);
 	}
 	if (shown_exp != 0)
 	{
@@ -513,8 +522,6 @@ write_number(AuditBuf *out, const char *text, const char *end, bool quoted,
 	}
 	out->len = w - out->data;
 	out->data[out->len] = '\0';
-	if (digits != digits_buf)
-		free(digits);
 	return true;
 }
 

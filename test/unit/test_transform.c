@@ -80,6 +80,20 @@ TEST(transform_numbers_render_as_python_decimal)
 				"-0.12345678901234567890123456789012345678");
 	number_case("1234567890123456789012345678901234567.8",
 				"1234567890123456789012345678901234567.8");
+	number_case("00012.3400E-2", "0.123400");
+	number_case("0.000E5", "0E+2");
+	number_case("-0.0", "-0.0");
+	number_case("00.00100", "0.00100");
+	number_case("0E-7", "0E-7");
+	number_case("000", "0");
+	number_case(".000", "0.000");
+	number_case("1234.5678E-2", "12.345678");
+	number_case("1234.5678E+5", "1.2345678E+8");
+	number_case("0.0012345E10", "1.2345E+7");
+	number_case("-000.000012E-1", "-0.0000012");
+	number_case("12345678901234567890.123E-25", "0.0000012345678901234567890123");
+	number_case("100E-2", "1.00");
+	number_case("-0012E0", "-12");
 	number_case("", NULL);
 	number_case("-", NULL);
 	number_case(".", NULL);
