@@ -1953,7 +1953,7 @@ fast_value(FastOut *restrict o, const char *p, char *w, int depth)
 	const char *end = o->end;
 	FastPos		r;
 
-	if (depth > MAX_ATTRIBUTE_DEPTH || end - p < 12 || p[0] != '{' || p[1] != '"')
+	if (depth > MAX_ATTRIBUTE_DEPTH || end - p < 8 || p[0] != '{' || p[1] != '"')
 		return FAST_FAIL(w);
 	if (p[3] == '"' && p[4] == ':')
 	{
@@ -1989,7 +1989,7 @@ fast_value(FastOut *restrict o, const char *p, char *w, int depth)
 
 		if (!FAST_ROOM(o, w, 5))
 			return FAST_FAIL(w);
-		if (memcmp(p + 8, "true", 4) == 0)
+		if (end - p >= 12 && memcmp(p + 8, "true", 4) == 0)
 		{
 			memcpy(w, is_null ? "null" : "true", 4);
 			r = (FastPos) {p + 12, w + 4};

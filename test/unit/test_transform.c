@@ -278,6 +278,13 @@ TEST(transform_records)
 				"\"new_image\":{\"k\":\"" ESC_K "\",\"k2\":\"" ESC_K2 "\",\"l\":\"" ESC_L "\","
 				"\"m\":\"" ESC_M "\","
 				"\"n\":[\"" ESC_N "\",\"x" ESC_N "\"]}}\n");
+	record_case("short values at the very end of a record",
+				"{\"eventID\":\"e7\",\"dynamodb\":{\"SequenceNumber\":\"9\","
+				"\"NewImage\":{\"a\":{\"S\":\"\"},\"b\":{\"BOOL\":true}},"
+				"\"OldImage\":{\"c\":{\"N\":\"1\"},\"d\":{\"B\":\"\"},\"e\":{\"S\":\"\"}}}}",
+				"{\"event_id\":\"e7\",\"event_time\":null,\"sequence_number\":\"9\","
+				"\"shard_id\":\"shardId-000001\",\"source_table\":\"Orders\",\"aws_region\":null,"
+				"\"new_image\":{\"a\":\"\",\"b\":true},\"old_image\":{\"c\":1,\"d\":\"\",\"e\":\"\"}}\n");
 	record_case("unknown attribute type is a bad record",
 				"{" META_IN ",\"dynamodb\":{" DDB_IN ",\"Keys\":{\"x\":{\"Q\":\"1\"}}}}", NULL);
 	record_case("attribute value with two types is a bad record",
