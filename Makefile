@@ -66,7 +66,7 @@ OBJS = \
 	src/pump/worker.o
 
 EXTENSION = audit_fdw
-DATA = audit_fdw--1.0.sql audit_fdw--1.0--1.1.sql audit_fdw--1.1--1.2.sql
+DATA = audit_fdw--1.0.sql audit_fdw--1.0--1.1.sql audit_fdw--1.1--1.2.sql audit_fdw--1.2--1.3.sql
 PGFILEDESC = "audit_fdw - DynamoDB stream auditing and Athena foreign tables"
 
 REGRESS = audit_fdw aws_client fdw_options fdw_explain fdw_pushdown provision

@@ -21,6 +21,13 @@
  *	  key_hash of the first key column.  The table's parameters
  *	  audit_fdw.bucket_key and audit_fdw.bucket_digits tell IMPORT FOREIGN
  *	  SCHEMA which column equality selects a bucket.
+ *	- with folder_attribute => 'state' and folder_values (event-time
+ *	  layout only), a last partition column attribute_folder of projected
+ *	  type enum (the declared values, then _other and _none), the folder
+ *	  under each hour (and bucket) that the pump and create_delivery_stream's
+ *	  attribute folders write: the new image's value of that attribute
+ *	  (FOLDERS.md).  The table parameter audit_fdw.folder_attribute names
+ *	  the attribute for IMPORT FOREIGN SCHEMA.
  *
  * Idempotent: the definition is a pure function of the arguments, so a
  * second call with the same arguments finds the same table and does
@@ -78,6 +85,8 @@ typedef struct AuditTableSpec
 	bool		event_time;		/* layout => 'event_time' */
 	int			bucket_digits;	/* key_buckets as hex digits, 0: none */
 	char	   *bucket_key;		/* the first key column's name */
+	char	   *folder_attribute;	/* attribute folders; NULL: none */
+	char	   *folder_values;	/* the projection's values: declared, _other, _none */
 } AuditTableSpec;
 
 static char *glue_name_arg(const char *argname, const char *value);
@@ -95,7 +104,8 @@ static void report_difference(const AuditTableSpec *spec, const char *what,
 /*
  * create_audit_table(server name, table_name text, location text,
  *					  item_columns text, database text, key_columns text,
- *					  history interval, layout text, key_buckets int)
+ *					  history interval, layout text, key_buckets int,
+ *					  folder_attribute text, folder_values text[])
  *	returns text
  *
  * Returns 'created', or 'unchanged' when the same table exists.
@@ -142,6 +152,22 @@ audit_fdw_create_audit_table(PG_FUNCTION_ARGS)
 	spec.range = projection_range(PG_GETARG_INTERVAL_P(6));
 	spec.event_time = provision_layout_arg(fcinfo, 7);
 	spec.bucket_digits = provision_key_buckets_arg(fcinfo, 8, spec.event_time);
+	spec.folder_attribute = provision_folder_attribute_arg(fcinfo, 9, spec.event_time, true);
+	spec.folder_values = NULL;
+	{
+		List	   *values = provision_folder_values_arg(fcinfo, 10, spec.folder_attribute);
+		ListCell   *lc;
+		StringInfoData buf;
+
+		if (values != NIL)
+		{
+			initStringInfo(&buf);
+			foreach(lc, values)
+				appendStringInfo(&buf, "%s,", (char *) lfirst(lc));
+			appendStringInfoString(&buf, "_other,_none");
+			spec.folder_values = buf.data;
+		}
+	}
 
 	spec.image_type = parse_item_columns_arg("item_columns", item_text, false, NULL);
 	/* without key_columns, the key is the first item column */
@@ -348,12 +374,23 @@ table_input(const AuditTableSpec *spec)
 		json_object_object_add(params, "projection." PROVISION_BUCKET_COLUMN ".values",
 							   json_object_new_string(values.data));
 	}
+	if (spec->folder_attribute != NULL)
+	{
+		json_object_object_add(params, "audit_fdw.folder_attribute",
+							   json_object_new_string(spec->folder_attribute));
+		json_object_object_add(params, "projection." PROVISION_FOLDER_COLUMN ".type",
+							   json_object_new_string("enum"));
+		json_object_object_add(params, "projection." PROVISION_FOLDER_COLUMN ".values",
+							   json_object_new_string(spec->folder_values));
+	}
 	json_object_object_add(params, "storage.location.template",
-						   json_object_new_string(psprintf(spec->bucket_digits > 0 ?
-														   "%s${%s}/${" PROVISION_BUCKET_COLUMN "}/" :
-														   "%s${%s}/",
+						   json_object_new_string(psprintf("%s${%s}/%s%s",
 														   spec->location->uri,
-														   PARTITION_COLUMN)));
+														   PARTITION_COLUMN,
+														   spec->bucket_digits > 0 ?
+														   "${" PROVISION_BUCKET_COLUMN "}/" : "",
+														   spec->folder_attribute ?
+														   "${" PROVISION_FOLDER_COLUMN "}/" : "")));
 	json_object_object_add(input, "Parameters", params);
 
 	json_object_array_add(partition_keys,
@@ -368,6 +405,11 @@ table_input(const AuditTableSpec *spec)
 													 spec->bucket_digits,
 													 spec->bucket_digits > 1 ? "s" : "",
 													 spec->bucket_key)));
+	if (spec->folder_attribute != NULL)
+		json_object_array_add(partition_keys,
+							  column_object(PROVISION_FOLDER_COLUMN, "string",
+											psprintf("The folder of new_image.%s: its value when declared, _other for any other value, _none without a value or a new image (REMOVE).",
+													 spec->folder_attribute)));
 	json_object_object_add(input, "PartitionKeys", partition_keys);
 
 	for (int i = 0; i < lengthof(record_columns); i++)
@@ -511,6 +553,20 @@ compare_table(const AuditTableSpec *spec, json_object *wanted, json_object *exis
 		if (spec->bucket_digits > 0 && (have == NULL || strcmp(have, spec->bucket_key) != 0))
 			report_difference(spec, "bucket key", have ? quote_literal_cstr(have) : NULL,
 							  quote_literal_cstr(spec->bucket_key));
+		/* attribute folders: the attribute, and the values in their order */
+		have = aws_json_str(aws_json_obj(existing, "Parameters"), "audit_fdw.folder_attribute");
+		want = spec->folder_attribute;
+		if ((have == NULL) != (want == NULL) || (have && strcmp(have, want) != 0))
+			report_difference(spec, "folder attribute",
+							  have ? quote_literal_cstr(have) : "none",
+							  want ? quote_literal_cstr(want) : "none");
+		have = aws_json_str(aws_json_obj(existing, "Parameters"),
+							"projection." PROVISION_FOLDER_COLUMN ".values");
+		want = spec->folder_values;
+		if ((have == NULL) != (want == NULL) || (have && strcmp(have, want) != 0))
+			report_difference(spec, "table property projection." PROVISION_FOLDER_COLUMN ".values",
+							  have ? quote_literal_cstr(have) : "none",
+							  want ? quote_literal_cstr(want) : "none");
 	}
 
 	for (int l = 0; l < lengthof(lists); l++)

@@ -27,6 +27,12 @@
  * of an hour are in one of N folders: YYYY/MM/dd/HH/b/.  A record without
  * that hash (no such key attribute) fails partitioning and goes to _errors/.
  *
+ * folder_attribute => 'state' (event_time only) adds a last folder: the
+ * record's attribute_folder, which the pump writes for a pipeline with
+ * attribute folders (the new image's state when declared, _other or
+ * _none; FOLDERS.md): YYYY/MM/dd/HH/[b/]f/.  A record without the member
+ * fails partitioning and goes to _errors/.
+ *
  * Idempotent: an existing stream with the same destination, buffering and
  * role is left alone (waiting for it to become ACTIVE if asked); another
  * definition is an error that says what differs.
@@ -59,6 +65,7 @@ typedef struct DeliveryStreamSpec
 	bool		event_time;		/* layout => 'event_time' */
 	int			bucket_digits;	/* key_buckets as hex digits, 0: none */
 	char	   *bucket_key;		/* the key attribute bucketed */
+	char	   *folder_attribute;	/* attribute folders; NULL: none */
 	char	   *prefix;			/* the Prefix Firehose is given */
 } DeliveryStreamSpec;
 
@@ -69,6 +76,8 @@ typedef struct DeliveryStreamSpec
 	"!{partitionKeyFromQuery:year}/!{partitionKeyFromQuery:month}/" \
 	"!{partitionKeyFromQuery:day}/!{partitionKeyFromQuery:hour}/"
 #define BUCKET_PREFIX "!{partitionKeyFromQuery:" PROVISION_BUCKET_COLUMN "}/"
+#define FOLDER_PREFIX "!{partitionKeyFromQuery:" PROVISION_FOLDER_COLUMN "}/"
+#define FOLDER_QUERY PROVISION_FOLDER_COLUMN ": ." PROVISION_FOLDER_COLUMN
 #define EVENT_TIME_ERROR_PREFIX "_errors/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH}/"
 
 static void check_stream_name(const char *name);
@@ -85,7 +94,7 @@ static void report_difference(const DeliveryStreamSpec *spec, const char *what,
  * create_delivery_stream(server name, name text, location text,
  *						  role_arn text, buffer_seconds int, buffer_mb int,
  *						  wait boolean, layout text, key_buckets int,
- *						  bucket_key text) returns text
+ *						  bucket_key text, folder_attribute text) returns text
  *
  * Returns 'created', or 'unchanged' when the same stream exists.
  */
@@ -137,9 +146,11 @@ audit_fdw_create_delivery_stream(PG_FUNCTION_ARGS)
 					 errdetail("Records are bucketed by the hash of one key attribute."),
 					 errhint("Pass the table's partition key, as create_audit_table's key_columns names it first: bucket_key => 'orderId'.")));
 	}
+	spec.folder_attribute = provision_folder_attribute_arg(fcinfo, 10, spec.event_time, true);
 	spec.prefix = spec.event_time ?
-		psprintf("%s%s%s", spec.location->prefix, EVENT_TIME_PREFIX,
-				 spec.bucket_digits > 0 ? BUCKET_PREFIX : "") : spec.location->prefix;
+		psprintf("%s%s%s%s", spec.location->prefix, EVENT_TIME_PREFIX,
+				 spec.bucket_digits > 0 ? BUCKET_PREFIX : "",
+				 spec.folder_attribute ? FOLDER_PREFIX : "") : spec.location->prefix;
 	if (spec.buffer_seconds < 60 || spec.buffer_seconds > 900)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -235,9 +246,11 @@ check_role_arn(const char *role_arn)
 }
 
 /*
- * The MetadataExtractionQuery: the event hour's parts, and with key buckets
+ * The MetadataExtractionQuery: the event hour's parts, with key buckets
  * the last digits of the bucket key's hash:
- * key_bucket: .key_hash["orderId"][-1:] (the name as a JSON string).
+ * key_bucket: .key_hash["orderId"][-1:] (the name as a JSON string),
+ * with attribute folders the member the pump writes:
+ * attribute_folder: .attribute_folder
  */
 static const char *
 extraction_query(const DeliveryStreamSpec *spec)
@@ -245,16 +258,19 @@ extraction_query(const DeliveryStreamSpec *spec)
 	json_object *name;
 	char	   *query;
 
-	if (spec->bucket_digits == 0)
-		return EVENT_TIME_QUERY;
-	name = json_object_new_string(spec->bucket_key);
-	query = psprintf("%.*s, " PROVISION_BUCKET_COLUMN ": .key_hash[%s][-%d:]}",
-					 (int) strlen(EVENT_TIME_QUERY) - 1, EVENT_TIME_QUERY,
-					 json_object_to_json_string_ext(name, JSON_C_TO_STRING_PLAIN |
-													JSON_C_TO_STRING_NOSLASHESCAPE),
-					 spec->bucket_digits);
-	json_object_put(name);
-	return query;
+	query = psprintf("%.*s", (int) strlen(EVENT_TIME_QUERY) - 1, EVENT_TIME_QUERY);
+	if (spec->bucket_digits > 0)
+	{
+		name = json_object_new_string(spec->bucket_key);
+		query = psprintf("%s, " PROVISION_BUCKET_COLUMN ": .key_hash[%s][-%d:]", query,
+						 json_object_to_json_string_ext(name, JSON_C_TO_STRING_PLAIN |
+														JSON_C_TO_STRING_NOSLASHESCAPE),
+						 spec->bucket_digits);
+		json_object_put(name);
+	}
+	if (spec->folder_attribute != NULL)
+		query = psprintf("%s, " FOLDER_QUERY, query);
+	return psprintf("%s}", query);
 }
 
 /* The CreateDeliveryStream request for the spec. */

@@ -15,9 +15,11 @@
 
 #include <ctype.h>
 
+#include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 
 static void json_put_callback(void *arg);
 
@@ -150,6 +152,128 @@ provision_key_buckets_arg(FunctionCallInfo fcinfo, int argno, bool event_time)
 				 errdetail("Bucket folders are made by Firehose dynamic partitioning, under each event hour."),
 				 errhint("Pass layout => 'event_time' too.")));
 	return n == 16 ? 1 : n == 256 ? 2 : 3;
+}
+
+/*
+ * The folder_attribute argument of create_audit_table,
+ * create_delivery_stream and create_pipeline: the top-level item attribute
+ * whose value names each record's attribute folder, or NULL for none (also
+ * when the function's definition has no such argument).  Attribute folders
+ * sit under the event hour (and key bucket), so only the event-time layout
+ * has them (layout_needed false: the pipeline, which has no layout).
+ */
+char *
+provision_folder_attribute_arg(FunctionCallInfo fcinfo, int argno, bool event_time,
+							   bool layout_needed)
+{
+	char	   *attribute;
+
+	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+		return NULL;
+	attribute = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	if (attribute[0] == '\0' || strlen(attribute) > PROVISION_FOLDER_ATTRIBUTE_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid folder_attribute \"%s\"", provision_clip(attribute)),
+				 errdetail("folder_attribute names a top-level attribute of the item: 1 to %d bytes.",
+						   PROVISION_FOLDER_ATTRIBUTE_MAX),
+				 errhint("Name a low-cardinality attribute, such as an order's state: folder_attribute => 'state'.")));
+	if (layout_needed && !event_time)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("attribute folders need layout => 'event_time'"),
+				 errdetail("Attribute folders are made by Firehose dynamic partitioning, under each event hour (and key bucket)."),
+				 errhint("Pass layout => 'event_time' too.")));
+	return attribute;
+}
+
+/* A declared folder value: ^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$ */
+static bool
+folder_value_ok(const char *v)
+{
+	size_t		len = strlen(v);
+
+	if (len < 1 || len > PROVISION_FOLDER_VALUE_MAX || !isascii((unsigned char) v[0]) ||
+		!isalnum((unsigned char) v[0]))
+		return false;
+	for (size_t i = 1; i < len; i++)
+		if (!isascii((unsigned char) v[i]) ||
+			!(isalnum((unsigned char) v[i]) || v[i] == '.' || v[i] == '_' || v[i] == '-'))
+			return false;
+	return true;
+}
+
+/*
+ * The folder_values argument of create_audit_table and create_pipeline, as
+ * a List of C strings: the declared values of attribute (each a folder of
+ * its own; 1 to 64 of them, each safe as an S3 path segment and in
+ * Athena's comma-separated enum list, none twice).  NIL when both are NULL;
+ * either without the other is an error.
+ */
+List *
+provision_folder_values_arg(FunctionCallInfo fcinfo, int argno, const char *attribute)
+{
+	ArrayType  *arr;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	List	   *values = NIL;
+
+	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+	{
+		if (attribute != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("folder_attribute \"%s\" needs folder_values", provision_clip(attribute)),
+					 errdetail("Each declared value of the attribute is a folder; any other value goes to _other."),
+					 errhint("Pass the values queries ask for, e.g. folder_values => '{PLACED,SHIPPED,DELIVERED,RETURNED}'.")));
+		return NIL;
+	}
+	if (attribute == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("folder_values need a folder_attribute"),
+				 errdetail("The values are those of one top-level attribute of the item."),
+				 errhint("Pass the attribute too, e.g. folder_attribute => 'state'.")));
+	arr = PG_GETARG_ARRAYTYPE_P(argno);
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("folder_values must be a one-dimensional array")));
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	if (n < 1 || n > PROVISION_FOLDER_VALUES_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("folder_values has %d values, not 1 to %d", n, PROVISION_FOLDER_VALUES_MAX),
+				 errdetail("Each value is a folder under every event hour, and Firehose keeps a buffer for each."),
+				 errhint("Declare the few values queries ask for; the others share the folder _other.")));
+	for (int i = 0; i < n; i++)
+	{
+		char	   *v;
+		ListCell   *lc;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("folder_values must not contain NULL"),
+					 errdetail("Records whose attribute has no value or is NULL go to the folder _none by themselves.")));
+		v = TextDatumGetCString(elems[i]);
+		if (!folder_value_ok(v))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid folder value \"%s\"", provision_clip(v)),
+					 errdetail("A folder value has 1 to %d letters, digits, \".\", \"_\" or \"-\" and starts with a letter or digit (a folder name in S3 and an enum value in Athena; names starting with \"_\" are reserved for _other and _none).",
+							   PROVISION_FOLDER_VALUE_MAX),
+					 errhint("Values outside the declared ones need not be declared: their records go to _other.")));
+		foreach(lc, values)
+			if (strcmp(lfirst(lc), v) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("folder value \"%s\" is declared twice", v),
+						 errhint("Declare each value once (values are case-sensitive).")));
+		values = lappend(values, v);
+	}
+	return values;
 }
 
 /*

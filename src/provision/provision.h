@@ -50,6 +50,18 @@ extern const char *provision_clip(const char *text);
 extern bool provision_layout_arg(FunctionCallInfo fcinfo, int argno);
 extern int	provision_key_buckets_arg(FunctionCallInfo fcinfo, int argno, bool event_time);
 
+extern char *provision_folder_attribute_arg(FunctionCallInfo fcinfo, int argno, bool event_time,
+											bool layout_needed);
+extern List *provision_folder_values_arg(FunctionCallInfo fcinfo, int argno,
+										 const char *attribute);
+
+/* Attribute folders: the attribute's name, the declared values (FOLDERS.md) */
+#define PROVISION_FOLDER_ATTRIBUTE_MAX 255
+#define PROVISION_FOLDER_VALUES_MAX 64
+#define PROVISION_FOLDER_VALUE_MAX 100
+/* The partition column of attribute folders, and the member the pump writes */
+#define PROVISION_FOLDER_COLUMN "attribute_folder"
+
 /* The partition column of key buckets, and its folder under the hour */
 #define PROVISION_BUCKET_COLUMN "key_bucket"
 extern char *provision_text_arg(FunctionCallInfo fcinfo, int argno, const char *argname,

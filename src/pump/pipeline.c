@@ -39,6 +39,8 @@
 #include "utils/timestamp.h"
 
 #include "aws/dynamodbstreams.h"
+#include "aws/responses.h"
+#include "provision/provision.h"
 #include "pump/pump.h"
 
 PG_FUNCTION_INFO_V1(audit_fdw_create_pipeline);
@@ -50,20 +52,25 @@ PG_FUNCTION_INFO_V1(audit_fdw_pump_runs_here);
 
 static char *text_arg(FunctionCallInfo fcinfo, int n);
 static void set_state(const char *name, const char *state);
-static void check_delivery_stream(AwsClient *client, const char *name);
+static void check_delivery_stream(AwsClient *client, const char *name,
+								  const char *folder_attribute);
 
 /*
- * The delivery stream exists, is active (or being created) and takes
- * PutRecordBatch (DirectPut); else an error that says what is wrong
- * (DescribeDeliveryStream, with the caller's credentials).
+ * The delivery stream exists, is active (or being created), takes
+ * PutRecordBatch (DirectPut) and routes on attribute folders exactly when
+ * the pipeline writes them (folder_attribute not NULL); else an error that
+ * says what is wrong (DescribeDeliveryStream, with the caller's
+ * credentials).
  */
 static void
-check_delivery_stream(AwsClient *client, const char *name)
+check_delivery_stream(AwsClient *client, const char *name, const char *folder_attribute)
 {
 	json_object *description = firehose_describe_delivery_stream(client, name);
 	json_object *obj;
 	const char *status = NULL;
 	const char *type = NULL;
+	DeliveryStreamView view;
+	bool		routes_on_folders;
 
 	if (description == NULL)
 		ereport(ERROR,
@@ -88,6 +95,31 @@ check_delivery_stream(AwsClient *client, const char *name)
 				 errmsg("Firehose delivery stream \"%s\" does not take records from producers", name),
 				 errdetail("Its DeliveryStreamType is %.64s; PutRecordBatch needs DirectPut.", type),
 				 errhint("Use a delivery stream created with DeliveryStreamType DirectPut, such as one of audit_fdw.create_delivery_stream().")));
+
+	/*
+	 * A stream whose prefix routes on the folder takes only records that
+	 * have it (the others go to its error prefix); a pipeline that writes
+	 * folders into a stream that ignores them fills folders no table with
+	 * attribute folders reads.
+	 */
+	aws_read_delivery_stream(description, &view);
+	routes_on_folders = view.prefix != NULL &&
+		strstr(view.prefix, "!{partitionKeyFromQuery:" PROVISION_FOLDER_COLUMN "}") != NULL;
+	if (routes_on_folders && folder_attribute == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("Firehose delivery stream \"%s\" routes records by attribute folder", name),
+				 errdetail("Its prefix is %s; a record without \"" PROVISION_FOLDER_COLUMN "\" would go to its error prefix.",
+						   quote_literal_cstr(view.prefix)),
+				 errhint("Pass the folder_attribute and folder_values the stream's audit table was created with.")));
+	if (!routes_on_folders && folder_attribute != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("Firehose delivery stream \"%s\" does not route records by attribute folder", name),
+				 errdetail("Its prefix is %s, without !{partitionKeyFromQuery:" PROVISION_FOLDER_COLUMN "}.",
+						   view.prefix ? quote_literal_cstr(view.prefix) : "not set"),
+				 errhint("Create the stream with audit_fdw.create_delivery_stream(..., layout => 'event_time', folder_attribute => %s), or leave folder_attribute out.",
+						 quote_literal_cstr(folder_attribute))));
 }
 
 static char *
@@ -154,7 +186,7 @@ run_privileged_first(const char *sql, int nargs, Oid *types, Datum *values,
 /*
  * create_pipeline(name, server, source_table, delivery_stream, stream_arn,
  *				   starting_position, batch_size, max_batching_window,
- *				   on_trimmed_gap)
+ *				   on_trimmed_gap, share_stream, folder_attribute, folder_values)
  */
 Datum
 audit_fdw_create_pipeline(PG_FUNCTION_ARGS)
@@ -170,15 +202,19 @@ audit_fdw_create_pipeline(PG_FUNCTION_ARGS)
 	char	   *gap_policy = text_arg(fcinfo, 8);
 	/* 1.0's create_pipeline has no share_stream */
 	bool		share_stream = PG_NARGS() > 9 && !PG_ARGISNULL(9) && PG_GETARG_BOOL(9);
+	/* 1.3's attribute folders (the pipeline has no layout: the stream has) */
+	char	   *folder_attribute = provision_folder_attribute_arg(fcinfo, 10, true, false);
+	List	   *folder_values = provision_folder_values_arg(fcinfo, 11, folder_attribute);
 	ForeignServer *server;
 	StreamDescription *desc;
 	Datum		other;
 	ForeignDataWrapper *fdw;
 	AclResult	aclresult;
 	AwsClient  *client;
-	Oid			types[10] = {TEXTOID, TEXTOID, OIDOID, TEXTOID, TEXTOID, TEXTOID,
-	TEXTOID, INT4OID, INTERVALOID, TEXTOID};
-	Datum		values[10];
+	Oid			types[12] = {TEXTOID, TEXTOID, OIDOID, TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, INT4OID, INTERVALOID, TEXTOID, TEXTOID, TEXTARRAYOID};
+	Datum		values[12];
+	char		nulls[12];
 
 	if (name == NULL || server_name == NULL)
 		ereport(ERROR,
@@ -264,7 +300,7 @@ audit_fdw_create_pipeline(PG_FUNCTION_ARGS)
 						desc->stream_status),
 				 errdetail("Stream \"%.300s\" (DescribeStream StreamStatus).", stream_arn),
 				 errhint("Enable the table's stream (UpdateTable with StreamSpecification StreamEnabled true), then create the pipeline over the new stream.")));
-	check_delivery_stream(client, delivery_stream);
+	check_delivery_stream(client, delivery_stream, folder_attribute);
 
 	values[0] = CStringGetTextDatum(name);
 	if (run_privileged("SELECT 1 FROM audit_fdw.pipeline WHERE name = $1",
@@ -298,11 +334,19 @@ audit_fdw_create_pipeline(PG_FUNCTION_ARGS)
 		values[8] = DirectFunctionCall3(interval_in, CStringGetDatum("1 second"),
 										ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
 	values[9] = CStringGetTextDatum(gap_policy);
+	memset(nulls, ' ', sizeof(nulls));
+	nulls[10] = nulls[11] = 'n';
+	if (folder_values != NIL)
+	{
+		values[10] = CStringGetTextDatum(folder_attribute);
+		values[11] = PG_GETARG_DATUM(11);
+		nulls[10] = nulls[11] = ' ';
+	}
 	run_privileged("INSERT INTO audit_fdw.pipeline (name, server_name, owner, source_table, "
 				   "stream_arn, delivery_stream, starting_position, batch_size, "
-				   "max_batching_window, on_trimmed_gap) "
-				   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-				   10, types, values, NULL);
+				   "max_batching_window, on_trimmed_gap, folder_attribute, folder_values) "
+				   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+				   12, types, values, nulls);
 
 	if (!pump_launcher_registered)
 		ereport(WARNING,

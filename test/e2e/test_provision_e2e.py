@@ -345,3 +345,126 @@ def test_waiting_for_a_delivery_stream_can_be_cancelled(db, server, emulator):
     finally:
         cur.execute("RESET statement_timeout")
         emulator.configure(firehose_creating_seconds=0)
+
+
+# ---- attribute folders (FOLDERS.md) ----
+
+FOLDERS = "folder_attribute => 'state', folder_values => '{PLACED,SHIPPED,x.y_z-1}'"
+
+
+@pytest.mark.parametrize("buckets", [0, 16])
+def test_audit_table_with_attribute_folders(db, server, emulator, buckets):
+    """The last partition column, its enum projection (the declared values,
+    then _other and _none), the folder last in the location template, and
+    the attribute as a table parameter."""
+    table = unique("orders_audit")
+    assert call(db, "SELECT audit_fdw.create_audit_table(%s, %s, %s, %s, layout => 'event_time', "
+                    "key_buckets => %s, " + FOLDERS + ")",
+                server, table, LOCATION, ITEMS, buckets) == "created"
+    t = emulator.client("glue").get_table(DatabaseName="prov_e2e", Name=table)["Table"]
+    keys = [(c["Name"], c["Type"]) for c in t["PartitionKeys"]]
+    assert keys == [("datehour", "string")] + ([("key_bucket", "string")] if buckets else []) + \
+        [("attribute_folder", "string")]
+    p = t["Parameters"]
+    assert p["audit_fdw.folder_attribute"] == "state"
+    assert p["projection.attribute_folder.type"] == "enum"
+    assert p["projection.attribute_folder.values"] == "PLACED,SHIPPED,x.y_z-1,_other,_none"
+    assert p["storage.location.template"] == \
+        LOCATION + "${datehour}/" + ("${key_bucket}/" if buckets else "") + "${attribute_folder}/"
+    # the same call again: unchanged
+    assert call(db, "SELECT audit_fdw.create_audit_table(%s, %s, %s, %s, layout => 'event_time', "
+                    "key_buckets => %s, " + FOLDERS + ")",
+                server, table, LOCATION, ITEMS, buckets) == "unchanged"
+
+
+@pytest.mark.parametrize("folders, detail", [
+    ("", "Its table property storage.location.template is "
+     "'s3://provision-e2e/orders/${datehour}/${attribute_folder}/', "
+     "not 's3://provision-e2e/orders/${datehour}/'."),
+    ("folder_attribute => 'status', folder_values => '{PLACED,SHIPPED,x.y_z-1}'",
+     "Its folder attribute is 'state', not 'status'."),
+    ("folder_attribute => 'state', folder_values => '{SHIPPED,PLACED,x.y_z-1}'",
+     "Its table property projection.attribute_folder.values is "
+     "'PLACED,SHIPPED,x.y_z-1,_other,_none', not 'SHIPPED,PLACED,x.y_z-1,_other,_none'."),
+    ("folder_attribute => 'state', folder_values => '{PLACED}'",
+     "Its table property projection.attribute_folder.values is "
+     "'PLACED,SHIPPED,x.y_z-1,_other,_none', not 'PLACED,_other,_none'."),
+])
+def test_audit_table_with_other_attribute_folders(db, server, folders, detail):
+    table = unique("orders_audit")
+    call(db, "SELECT audit_fdw.create_audit_table(%s, %s, %s, %s, layout => 'event_time', "
+             + FOLDERS + ")", server, table, LOCATION, ITEMS)
+    with pytest.raises(psycopg2.errors.DuplicateTable) as e:
+        call(db, "SELECT audit_fdw.create_audit_table(%s, %s, %s, %s, layout => 'event_time'"
+             + (", " + folders if folders else "") + ")", server, table, LOCATION, ITEMS)
+    assert e.value.diag.message_detail == detail
+    # a table without folders is not one with them either
+    table = unique("orders_audit")
+    call(db, "SELECT audit_fdw.create_audit_table(%s, %s, %s, %s, layout => 'event_time')",
+         server, table, LOCATION, ITEMS)
+    with pytest.raises(psycopg2.errors.DuplicateTable) as e:
+        call(db, "SELECT audit_fdw.create_audit_table(%s, %s, %s, %s, layout => 'event_time', "
+             + FOLDERS + ")", server, table, LOCATION, ITEMS)
+    assert e.value.diag.message_detail.startswith("Its table property storage.location.template")
+
+
+@pytest.mark.parametrize("function", ["create_audit_table", "create_delivery_stream"])
+def test_attribute_folders_need_the_event_time_layout(db, server, function):
+    args = (server, unique("t"), LOCATION, ITEMS if function == "create_audit_table" else ROLE)
+    folders = FOLDERS if function == "create_audit_table" else "folder_attribute => 'state'"
+    with pytest.raises(psycopg2.errors.InvalidParameterValue) as e:
+        call(db, f"SELECT audit_fdw.{function}(%s, %s, %s, %s, {folders})", *args)
+    assert e.value.diag.message_primary == "attribute folders need layout => 'event_time'"
+    assert e.value.diag.message_hint == "Pass layout => 'event_time' too."
+    with pytest.raises(psycopg2.errors.InvalidParameterValue) as e:
+        call(db, f"SELECT audit_fdw.{function}(%s, %s, %s, %s, layout => 'delivery_time', "
+                 f"{folders})", *args)
+    assert e.value.diag.message_primary == "attribute folders need layout => 'event_time'"
+
+
+@pytest.mark.parametrize("folders, detail", [
+    ("folder_values => '{A}'", "folder_values need a folder_attribute"),
+    ("folder_attribute => 'state'", 'folder_attribute "state" needs folder_values'),
+    ("folder_attribute => 'state', folder_values => '{A,_none}'", 'invalid folder value "_none"'),
+    ("folder_attribute => 'state', folder_values => '{A,A}'", 'folder value "A" is declared twice'),
+])
+def test_audit_table_refuses_bad_folder_arguments(db, server, emulator, folders, detail):
+    table = unique("orders_audit")
+    with pytest.raises(psycopg2.Error) as e:
+        call(db, "SELECT audit_fdw.create_audit_table(%s, %s, %s, %s, layout => 'event_time', "
+             + folders + ")", server, table, LOCATION, ITEMS)
+    assert e.value.pgcode == "22023" and e.value.diag.message_primary == detail
+    glue = emulator.client("glue")
+    with pytest.raises(glue.exceptions.EntityNotFoundException):
+        glue.get_table(DatabaseName="prov_e2e", Name=table)
+
+
+@pytest.mark.parametrize("buckets", [0, 16])
+def test_delivery_stream_with_attribute_folders(db, server, emulator, buckets):
+    """The extraction query takes the record's attribute_folder, the prefix
+    puts it last: a record without it goes to the error prefix."""
+    name = unique("orders-audit")
+    bucket_args = ", key_buckets => 16, bucket_key => 'orderId'" if buckets else ""
+    sql = ("SELECT audit_fdw.create_delivery_stream(%s, %s, %s, %s, layout => 'event_time'"
+           + bucket_args + ", folder_attribute => 'state')")
+    assert call(db, sql, server, name, LOCATION, ROLE) == "created"
+    d = emulator.client("firehose").describe_delivery_stream(
+        DeliveryStreamName=name)["DeliveryStreamDescription"]
+    dest = d["Destinations"][0]["ExtendedS3DestinationDescription"]
+    bucket_prefix = "!{partitionKeyFromQuery:key_bucket}/" if buckets else ""
+    assert dest["Prefix"] == (
+        "orders/!{partitionKeyFromQuery:year}/!{partitionKeyFromQuery:month}/"
+        "!{partitionKeyFromQuery:day}/!{partitionKeyFromQuery:hour}/" + bucket_prefix +
+        "!{partitionKeyFromQuery:attribute_folder}/")
+    params = {p["ParameterName"]: p["ParameterValue"]
+              for p in dest["ProcessingConfiguration"]["Processors"][0]["Parameters"]}
+    bucket_query = ', key_bucket: .key_hash["orderId"][-1:]' if buckets else ""
+    assert params["MetadataExtractionQuery"] == (
+        "{year: .event_time[0:4], month: .event_time[5:7], day: .event_time[8:10], "
+        "hour: .event_time[11:13]" + bucket_query + ", attribute_folder: .attribute_folder}")
+    assert call(db, sql, server, name, LOCATION, ROLE) == "unchanged"
+    # without the folders: another stream
+    with pytest.raises(psycopg2.errors.DuplicateObject) as e:
+        call(db, "SELECT audit_fdw.create_delivery_stream(%s, %s, %s, %s, layout => 'event_time'"
+             + bucket_args + ")", server, name, LOCATION, ROLE)
+    assert e.value.diag.message_detail.startswith("Its prefix is ")

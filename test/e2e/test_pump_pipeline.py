@@ -189,7 +189,8 @@ def test_managing_pipelines_needs_a_grant(pump, db):
             assert not any("key" in c or "secret" in c or "token" in c for c in cols)
         with db.cursor() as cur:
             cur.execute("GRANT EXECUTE ON FUNCTION audit_fdw.create_pipeline(text, text, text, text, "
-                        "text, text, integer, interval, text, boolean), audit_fdw.drop_pipeline(text, boolean) "
+                        "text, text, integer, interval, text, boolean, text, text[]), "
+                        "audit_fdw.drop_pipeline(text, boolean) "
                         "TO pump_analyst")
         with db.cursor() as cur:
             cur.execute("DROP SCHEMA IF EXISTS pump_evil CASCADE")

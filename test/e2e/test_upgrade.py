@@ -160,11 +160,14 @@ def test_update_from_1_0_keeps_every_row_and_object(fresh_db, emulator):
     # query_log is a security barrier (its per-user filter runs first)
     cur.execute("SELECT reloptions FROM pg_class WHERE oid = 'audit_fdw.query_log'::regclass")
     assert "security_barrier=true" in (cur.fetchone()[0] or [])
-    # create_pipeline has share_stream now, and whoever could run it still can
+    # create_pipeline has share_stream (1.1) and folders (1.3) now, and whoever could run it
+    # still can
     cur.execute("SELECT has_function_privilege('pg_monitor', 'audit_fdw.create_pipeline(text, "
-                "text, text, text, text, text, integer, interval, text, boolean)', 'EXECUTE'), "
+                "text, text, text, text, text, integer, interval, text, boolean, text, "
+                "text[])', 'EXECUTE'), "
                 "has_function_privilege('pg_read_all_stats', 'audit_fdw.create_pipeline(text, "
-                "text, text, text, text, text, integer, interval, text, boolean)', 'EXECUTE')")
+                "text, text, text, text, text, integer, interval, text, boolean, text, "
+                "text[])', 'EXECUTE')")
     assert cur.fetchone() == (True, False)
     # pg_dump keeps the pump's tables (their rows are the pipelines' state)
     cur.execute("SELECT array(SELECT c::regclass::text FROM unnest(extconfig) c ORDER BY 1) "
@@ -311,3 +314,76 @@ def test_every_shipped_version_has_an_update_path_to_the_default(db):
         for v in versions:
             if v != default_version():
                 assert paths.get(v), "no update path from %s" % v
+
+
+def test_update_from_1_2_keeps_every_row_and_adds_attribute_folders(fresh_db, emulator):
+    """A filled 1.2 installation goes to 1.3 with every row kept: the
+    pipeline table gains folder_attribute and folder_values (both or neither,
+    values as FOLDERS.md declares them), the three creating functions gain
+    the arguments at the end, and whoever could create pipelines still can."""
+    conn = fresh_db()
+    cur = fill_1_0(conn, emulator.url)
+    cur.execute("ALTER EXTENSION audit_fdw UPDATE TO '1.2'")
+    cur.execute("GRANT EXECUTE ON FUNCTION audit_fdw.create_pipeline(text, text, text, text, "
+                "text, text, integer, interval, text, boolean) TO pg_monitor")
+    # 1.2 rows: a backfill with its segments, and a pump error
+    cur.execute("INSERT INTO audit_fdw.backfill (pipeline, total_segments, workers, "
+                "requested_by, state) VALUES ('orders', 2, 2, 10, 'done') RETURNING id")
+    bid = cur.fetchone()[0]
+    cur.execute("INSERT INTO audit_fdw.backfill_segment (backfill, segment, items_read, "
+                "state) VALUES (%s, 0, 5, 'done'), (%s, 1, 7, 'done')", (bid, bid))
+    cur.execute("""INSERT INTO audit_fdw.pump_error (pipeline, shard_id, operation, code, kind)
+                   VALUES ('orders', '', 'PutRecordBatch', 'ServiceUnavailableException',
+                           'retry')""")
+    backfills = "SELECT b.pipeline, b.state, s.segment, s.items_read FROM audit_fdw.backfill b " \
+                "JOIN audit_fdw.backfill_segment s ON s.backfill = b.id ORDER BY 3"
+    cur.execute(backfills)
+    before = cur.fetchall()
+    update_keeping_every_row(cur)
+    cur.execute(backfills)
+    assert cur.fetchall() == before and len(before) == 2
+    cur.execute("SELECT count(*) FROM audit_fdw.pump_error")
+    assert cur.fetchone()[0] == 1
+    # the old pipelines have no attribute folders
+    cur.execute("SELECT name, folder_attribute, folder_values FROM audit_fdw.pipeline ORDER BY 1")
+    assert cur.fetchall() == [("orders", None, None), ("returns", None, None)]
+    cur.execute("SELECT DISTINCT pipeline, folder_attribute, folder_values "
+                "FROM audit_fdw.pipeline_status ORDER BY 1")
+    assert cur.fetchall() == [("orders", None, None), ("returns", None, None)]
+    # the arguments, at the end, with no folders by default
+    want = {"create_pipeline": "share_stream boolean DEFAULT false, folder_attribute text "
+                               "DEFAULT NULL::text, folder_values text[] DEFAULT NULL::text[]",
+            "create_audit_table": "key_buckets integer DEFAULT 0, folder_attribute text "
+                                  "DEFAULT NULL::text, folder_values text[] DEFAULT NULL::text[]",
+            "create_delivery_stream": "bucket_key text DEFAULT NULL::text, folder_attribute text "
+                                      "DEFAULT NULL::text"}
+    for fn, tail in want.items():
+        cur.execute("SELECT pg_get_function_arguments(p.oid) FROM pg_proc p "
+                    "WHERE p.proname = %s AND p.pronamespace = 'audit_fdw'::regnamespace", (fn,))
+        (args,), = cur.fetchall()
+        assert args.endswith(tail), args
+    sig = "audit_fdw.create_pipeline(text, text, text, text, text, text, integer, interval, " \
+          "text, boolean, text, text[])"
+    cur.execute("SELECT has_function_privilege('pg_monitor', %s, 'EXECUTE'), "
+                "has_function_privilege('public', %s, 'EXECUTE')", (sig, sig))
+    assert cur.fetchone() == (True, False)
+    # the table holds both or neither, and only values a folder can be named
+    cur.execute("UPDATE audit_fdw.pipeline SET folder_attribute = 'state', "
+                "folder_values = '{PLACED,SHIPPED,x.y_z-1}' WHERE name = 'orders'")
+    for attribute, values in (("state", None), (None, "{PLACED}"), ("state", "{}"),
+                              ("state", "{_other}"), ("state", "{a/b}"), ("state", "{PLACED,NULL}"),
+                              ("state", "{{A},{B}}"), ("state", "{%s}" % ("A" * 101)),
+                              ("state", "{%s}" % ",".join("v%d" % i for i in range(65))),
+                              ("", "{PLACED}")):
+        with pytest.raises(Exception) as e:
+            cur.execute("UPDATE audit_fdw.pipeline SET folder_attribute = %s, "
+                        "folder_values = %s::text[] WHERE name = 'returns'", (attribute, values))
+        assert e.value.pgcode == "23514", (attribute, values, e.value)
+    cur.execute("SELECT folder_values FROM audit_fdw.pipeline_status WHERE pipeline = 'orders' "
+                "LIMIT 1")
+    assert cur.fetchone()[0] == ["PLACED", "SHIPPED", "x.y_z-1"]
+    # and the catalog is a fresh one's (but for the grant made above)
+    cur.execute("REVOKE EXECUTE ON FUNCTION %s FROM pg_monitor" % sig)
+    fresh = fresh_db().cursor()
+    fresh.execute("CREATE EXTENSION audit_fdw")
+    assert catalog(cur) == catalog(fresh)
