@@ -24,6 +24,7 @@
 #include "pgstat.h"
 /* utils/builtins.h declares a json_object() that json-c's typedef clashes with */
 #define json_object pg_json_object_fn
+#include "utils/array.h"
 #include "utils/builtins.h"
 #undef json_object
 #include "utils/memutils.h"
@@ -149,7 +150,8 @@ checkpoint_read_pipeline(const char *name, MemoryContext cxt)
 	values[0] = CStringGetTextDatum(name);
 	if (execute_kept(&pipeline_plan, "SELECT name, server_name, owner, source_table, stream_arn, "
 					 "delivery_stream, starting_position, batch_size, "
-					 "max_batching_window, on_trimmed_gap, state, created_at, health, generation "
+					 "max_batching_window, on_trimmed_gap, state, created_at, health, generation, "
+					 "folder_attribute, folder_values "
 					 "FROM audit_fdw.pipeline WHERE name = $1",
 					 1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "reading audit_fdw.pipeline failed");
@@ -187,6 +189,23 @@ checkpoint_read_pipeline(const char *name, MemoryContext cxt)
 		config->created_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 12, &isnull));
 		config->health = health_from_name(get_text(0, 13, CurrentMemoryContext));
 		config->generation = DatumGetInt64(SPI_getbinval(tup, desc, 14, &isnull));
+		config->folder_attribute = get_text(0, 15, cxt);
+		if (config->folder_attribute != NULL)
+		{
+			Datum		arr = SPI_getbinval(tup, desc, 16, &isnull);
+			Datum	   *elems;
+			bool	   *nulls;
+			int			n = 0;
+
+			/* the table's CHECK: values with the attribute, none NULL */
+			if (!isnull)
+				deconstruct_array(DatumGetArrayTypeP(arr), TEXTOID, -1, false, TYPALIGN_INT,
+								  &elems, &nulls, &n);
+			config->folder_values = MemoryContextAllocZero(cxt, sizeof(char *) * (n + 1));
+			for (int i = 0; i < n; i++)
+				config->folder_values[i] = MemoryContextStrdup(cxt, TextDatumGetCString(elems[i]));
+			config->nfolder_values = n;
+		}
 	}
 	checkpoint_end();
 	return config;

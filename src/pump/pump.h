@@ -79,6 +79,9 @@ typedef struct PipelineConfig
 	PumpHealth	health;
 	int64		generation;		/* moves on every pause and resume */
 	TimestampTz created_at;		/* tells a pipeline made again under its name */
+	char	   *folder_attribute;	/* attribute folders; NULL: none */
+	char	  **folder_values;	/* the declared values */
+	int			nfolder_values;
 } PipelineConfig;
 
 typedef enum ShardState

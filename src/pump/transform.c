@@ -34,6 +34,14 @@
  *					right(encode(sha256(convert_to(v, 'UTF8')), 'hex'), 8)
  *	new_image, old_image	the item's attributes, only when the stream
  *					view type delivers them
+ *	attribute_folder	only for a pipeline with attribute folders
+ *					(audit_transform_set_folders): the new image's value of
+ *					the folder attribute when it is a string (S) equal, byte
+ *					for byte once decoded, to a declared value; "_none" when
+ *					there is no new image (REMOVE, KEYS_ONLY, OLD_IMAGE) or
+ *					no value or a NULL; "_other" for anything else.
+ *					Firehose dynamic partitioning routes on it (see
+ *					provision/delivery_stream.c and FOLDERS.md)
  *
  * Attribute values are unmarshalled the way boto3's TypeDeserializer does,
  * with these choices for what JSON cannot carry:
@@ -2064,6 +2072,9 @@ typedef struct RecordFields
 				new_len,
 				old_off,
 				old_len;
+	/* the new image's input text, for its attribute folder */
+	const char *new_src;
+	size_t		new_src_len;
 	bool		has_event_id,
 				has_event_name,
 				has_region,
@@ -2224,6 +2235,7 @@ scan_record(TransformState *st, TransformState *img, Scan *s, RecordFields *f)
 					else if (dkey == D_KEYS || dkey == D_NEW || dkey == D_OLD)
 					{
 						size_t		off = img->out->len;
+						const char *src = s->p;
 
 						if (!write_image(img, s))
 							return false;
@@ -2238,6 +2250,8 @@ scan_record(TransformState *st, TransformState *img, Scan *s, RecordFields *f)
 							f->has_new = true;
 							f->new_off = off;
 							f->new_len = img->out->len - off;
+							f->new_src = src;
+							f->new_src_len = s->p - src;
 						}
 						else
 						{
@@ -2417,6 +2431,167 @@ write_key_hashes(TransformState *st, const char *keys, size_t keys_len)
 	return true;
 }
 
+/* ---- attribute folders ---- */
+
+/* A pipeline's folder attribute and declared values; none when attribute is NULL */
+static struct
+{
+	char	   *attribute;
+	size_t		attribute_len;
+	char	  **values;
+	size_t	   *value_lens;
+	int			nvalues;
+}			folders;
+
+bool
+audit_transform_set_folders(const char *attribute, const char *const *values, int nvalues)
+{
+	for (int i = 0; i < folders.nvalues; i++)
+		free(folders.values[i]);
+	free(folders.values);
+	free(folders.value_lens);
+	free(folders.attribute);
+	memset(&folders, 0, sizeof(folders));
+	if (attribute == NULL)
+		return true;
+	folders.attribute = strdup(attribute);
+	folders.values = calloc(nvalues > 0 ? nvalues : 1, sizeof(char *));
+	folders.value_lens = calloc(nvalues > 0 ? nvalues : 1, sizeof(size_t));
+	if (folders.attribute == NULL || folders.values == NULL || folders.value_lens == NULL)
+	{
+		free(folders.attribute);
+		free(folders.values);
+		free(folders.value_lens);
+		memset(&folders, 0, sizeof(folders));
+		return false;
+	}
+	folders.attribute_len = strlen(attribute);
+	for (int i = 0; i < nvalues; i++)
+	{
+		if ((folders.values[i] = strdup(values[i])) == NULL)
+		{
+			folders.nvalues = i;
+			audit_transform_set_folders(NULL, NULL, 0);
+			return false;
+		}
+		folders.value_lens[i] = strlen(values[i]);
+		folders.nvalues = i + 1;
+	}
+	return true;
+}
+
+/*
+ * Whether a string span's content, decoded, is the len bytes at text
+ * (*equal); false when out of memory.
+ */
+static bool
+span_equals(TransformState *st, const Span *span, const char *text, size_t len, bool *equal)
+{
+	char		stackbuf[128];
+	char	   *heap;
+	const char *content;
+	size_t		clen;
+
+	*equal = false;
+	/* an escape is 2 to 12 bytes for 1 to 4: the content is no longer */
+	if (span->len < len || (!span->escaped && span->len != len))
+		return true;
+	if (!span_content(st, span, &heap, &content, &clen, stackbuf, sizeof(stackbuf)))
+	{
+		free(heap);
+		return !st->out->oom;
+	}
+	*equal = clen == len && memcmp(content, text, len) == 0;
+	free(heap);
+	return true;
+}
+
+/*
+ * Writes ,"attribute_folder":"<f>" for the new image whose input text (an
+ * attribute map in DynamoDB JSON, already read by the image's writer) is
+ * the len bytes at image, NULL when the record has none.  The value's type
+ * is read there, not in the written image, where a B value is a string
+ * too.  A name given twice counts as the last one (as json.loads keeps it).
+ */
+static bool
+write_attribute_folder(TransformState *st, const char *image, size_t len)
+{
+	Scan		s;
+	Span		value = {NULL, 0, false};
+	bool		found = false;
+	const char *folder = "_none";
+	size_t		folder_len = 5;
+
+	if (image != NULL)
+	{
+		s.p = image;
+		s.end = image + len;
+		if (!expect(&s, '{'))
+			return bad_record(st, "malformed new image", NULL);
+		if (!expect(&s, '}'))
+			do
+			{
+				Span		name;
+				Span		v;
+				bool		equal;
+
+				if (!scan_string(&s, &name) || !expect(&s, ':') || !skip_record(&s, &v))
+					return bad_record(st, "malformed new image", NULL);
+				if (!span_equals(st, &name, folders.attribute, folders.attribute_len, &equal))
+					return false;
+				if (equal)
+				{
+					value = v;
+					found = true;
+				}
+			} while (expect(&s, ','));
+	}
+	if (found)
+	{
+		Span		type;
+		Span		text;
+		char		typebuf[16];
+		size_t		tlen = 0;
+
+		s.p = value.p;
+		s.end = value.p + value.len;
+		folder = "_other";
+		folder_len = 6;
+		if (expect(&s, '{') && scan_string(&s, &type) && expect(&s, ':'))
+		{
+			if (!type.escaped)
+				memcpy(typebuf, type.p, tlen = type.len < 5 ? type.len : 0);
+			else if (!unescape(&type, typebuf, sizeof(typebuf), &tlen))
+				tlen = 0;
+			if (tlen == 4 && memcmp(typebuf, "NULL", 4) == 0)
+			{
+				folder = "_none";
+				folder_len = 5;
+			}
+			else if (tlen == 1 && typebuf[0] == 'S' && scan_string(&s, &text))
+			{
+				for (int i = 0; i < folders.nvalues; i++)
+				{
+					bool		equal;
+
+					if (!span_equals(st, &text, folders.values[i], folders.value_lens[i], &equal))
+						return false;
+					if (equal)
+					{
+						folder = folders.values[i];
+						folder_len = folders.value_lens[i];
+						break;
+					}
+				}
+			}
+		}
+	}
+	APPEND_LITERAL(st->out, ",\"attribute_folder\":\"");
+	buf_append(st->out, folder, folder_len);
+	buf_putc(st->out, '"');
+	return true;
+}
+
 /*
  * The start of a transform: st writes to out, img to the scratch buffer
  * (emptied); errbuf and info cleared.  False when out ran out of memory
@@ -2570,6 +2745,9 @@ transform_record(const char *json, size_t len, bool whole, const char **record_e
 		APPEND_LITERAL(out, ",\"old_image\":");
 		buf_append(out, scratch.data + f.old_off, f.old_len);
 	}
+	if (folders.attribute != NULL &&
+		!write_attribute_folder(&st, f.has_new ? f.new_src : NULL, f.new_src_len))
+		goto fail;
 	APPEND_LITERAL(out, "}\n");
 	if (out->oom)
 		goto fail;
@@ -2932,6 +3110,8 @@ audit_transform_item_text(const char *item, size_t len, const char *event_id_pre
 			goto fail;
 		APPEND_LITERAL(out, ",\"new_image\":");
 		buf_append(out, scratch.data, scratch.len);
+		if (folders.attribute != NULL && !write_attribute_folder(&st, item, len))
+			goto fail;
 		APPEND_LITERAL(out, "}\n");
 		if (out->oom)
 			goto fail;

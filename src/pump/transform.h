@@ -145,6 +145,18 @@ extern bool audit_walk_records_page(const char *body, size_t len, AuditRecordAtF
  */
 extern bool audit_transform_fast_walk;
 
+/*
+ * Attribute folders (FOLDERS.md): from now on every audit record ends with
+ * the member "attribute_folder", the folder of the new image's value of
+ * the top-level attribute: one of the nvalues declared values, "_other" or
+ * "_none" (transform.c says which).  NULL attribute: no such member, the
+ * record as before.  The setting is the process's (the pump's readers and
+ * backfill workers serve one pipeline each); the strings are copied.  False
+ * when out of memory (then there are no folders).
+ */
+extern bool audit_transform_set_folders(const char *attribute, const char *const *values,
+										int nvalues);
+
 /* A table's key attributes: the partition key and the sort key, if any. */
 #define AUDIT_MAX_KEYS 2
 

@@ -145,6 +145,13 @@ pump_refresh_pipeline(PumpWorker *w)
 		/* a health the previous reader left is cleared by the next success */
 		w->health.health = config->health;
 		w->health.first_error = GetCurrentTimestamp();
+		/* the pipeline's attribute folders (made with it, never changed) */
+		if (!audit_transform_set_folders(config->folder_attribute,
+										 (const char *const *) config->folder_values,
+										 config->nfolder_values))
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory")));
 	}
 	/*
 	 * The server or its owner changed, or ALTER SERVER / USER MAPPING (the

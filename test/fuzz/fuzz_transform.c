@@ -28,6 +28,12 @@
  * The text path runs twice, with the fast walker of compact images and
  * with the careful reader on every image, which must agree byte for byte.
  *
+ * Flag 4 turns attribute folders on (folder attribute "state", a few
+ * declared values): every record that transforms, stream or snapshot, must
+ * then end with the member attribute_folder, one of the declared values,
+ * _other or _none, and (where json-c reads the input and the text has no
+ * \u0000) the folder json-c's tree of the new image gives.
+ *
  * The record goes through both of the transform's paths: the json-c tree
  * (audit_transform_record) and the one-pass reader of the text that the
  * pump uses on GetRecords pages (audit_transform_record_text).  Each must
@@ -48,6 +54,7 @@
  *
  *-------------------------------------------------------------------------
  */
+#define _GNU_SOURCE
 #include "pump/transform.h"
 
 #include <stdint.h>
@@ -83,6 +90,90 @@ check(int ok, const char *what)
 		fprintf(stderr, "transform invariant broken: %s\n", what);
 		abort();
 	}
+}
+
+/* Attribute folders (flag 4): the attribute, its declared values */
+static bool folders_on;
+static const char *const folder_values[] = {"SHIPPED", "a", "1", "QUJD"};
+
+/* The folder of a new image (NULL: none) read from json-c's tree. */
+static const char *
+tree_folder(json_object *image)
+{
+	json_object *av;
+	json_object *v;
+
+	if (image == NULL || !json_object_object_get_ex(image, "state", &av))
+		return "_none";
+	if (json_object_object_length(av) != 1)
+		return "_other";
+	if (json_object_object_get_ex(av, "NULL", &v))
+		return "_none";
+	if (json_object_object_get_ex(av, "S", &v) && json_object_is_type(v, json_type_string))
+		for (size_t i = 0; i < sizeof(folder_values) / sizeof(folder_values[0]); i++)
+			if ((size_t) json_object_get_string_len(v) == strlen(folder_values[i]) &&
+				memcmp(json_object_get_string(v), folder_values[i], strlen(folder_values[i])) == 0)
+				return folder_values[i];
+	return "_other";
+}
+
+/*
+ * With folders on, the record line (n bytes, its newline included) ends
+ * with the member attribute_folder: want when not NULL, else any folder.
+ */
+static void
+check_folder(const char *line, size_t n, const char *want)
+{
+	const char *member = ",\"attribute_folder\":\"";
+	const char *at;
+	char		folder[128];
+	size_t		flen;
+	bool		known = false;
+
+	if (!folders_on)
+	{
+		check(memmem(line, n, "\"attribute_folder\"", 18) == NULL,
+			  "a record without folders has an attribute folder");
+		return;
+	}
+	check(n > 3 && line[n - 3] == '"' && line[n - 2] == '}', "the folder is not the last member");
+	at = memmem(line, n, member, strlen(member));
+	while (at != NULL && memmem(at + 1, line + n - (at + 1), member, strlen(member)) != NULL)
+		at = memmem(at + 1, line + n - (at + 1), member, strlen(member));
+	check(at != NULL, "a record without its attribute folder");
+	flen = (line + n - 3) - (at + strlen(member));
+	check(flen < sizeof(folder), "an attribute folder too long");
+	memcpy(folder, at + strlen(member), flen);
+	folder[flen] = '\0';
+	known = strcmp(folder, "_other") == 0 || strcmp(folder, "_none") == 0;
+	for (size_t i = 0; i < sizeof(folder_values) / sizeof(folder_values[0]); i++)
+		known |= strcmp(folder, folder_values[i]) == 0;
+	check(known, "an attribute folder that is not declared, _other or _none");
+	if (want != NULL)
+		check(strcmp(folder, want) == 0, "the attribute folder is not the new image's");
+}
+
+/* json-c's folder for a record (or item) text, NULL when it cannot tell. */
+static const char *
+expected_folder(const char *text, size_t len, bool item)
+{
+	json_object *tree;
+	json_object *v;
+	json_object *image = NULL;
+	const char *folder;
+
+	if (memmem(text, len, "\\u0000", 6) != NULL || memmem(text, len, "\\U0000", 6) != NULL)
+		return NULL;
+	tree = parse(text, len);
+	if (tree == NULL)
+		return NULL;
+	if (item)
+		image = tree;
+	else if (json_object_object_get_ex(tree, "dynamodb", &v))
+		json_object_object_get_ex(v, "NewImage", &image);
+	folder = tree_folder(image);
+	json_object_put(tree);
+	return folder;
 }
 
 /*
@@ -140,6 +231,7 @@ check_output(const AuditBuf *out, AuditTransformResult res, const AuditRecordInf
 		check(n >= 2 && line[n - 1] == '\n', "the record does not end in a newline");
 		check(memchr(line, '\n', n - 1) == NULL, "the record spans lines");
 		check(strlen(line) == n, "the record holds a NUL byte");
+		check_folder(line, n, NULL);
 		audit = parse(line, n - 1);
 		check(audit != NULL && json_object_is_type(audit, json_type_object),
 			  "the record is not a JSON object");
@@ -196,6 +288,9 @@ check_record(const char *text, size_t len, bool named)
 	res = audit_transform_record_text(text, len, named ? "shardId-00000001" : NULL,
 									  named ? "Orders" : NULL, &out, &info, err, sizeof(err));
 	check_output(&out, res, &info, err, named);
+	if (res == AUDIT_TRANSFORM_OK && folders_on)
+		check_folder(out.data + strlen(PREFIX), out.len - strlen(PREFIX),
+					 expected_folder(text, len, false));
 	compare_walkers(text, len, named, &out, res, &info, err);
 	audit_buf_free(&out);
 
@@ -421,6 +516,7 @@ check_item(const char *text, size_t len, bool two_keys)
 
 		check(n >= 2 && line[n - 1] == '\n' && memchr(line, '\n', n - 1) == NULL,
 			  "a snapshot record is not one line");
+		check_folder(line, n, folders_on ? expected_folder(text, len, true) : NULL);
 		check(info.keys_offset > strlen(PREFIX) && info.keys_offset + info.keys_len < out.len &&
 			  out.data[info.keys_offset] == '{' &&
 			  out.data[info.keys_offset + info.keys_len - 1] == '}',
@@ -584,6 +680,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (text == NULL)
 		abort();
 	memcpy(text, data + 1, size - 1);
+	folders_on = (data[0] & 4) != 0;
+	if (!audit_transform_set_folders(folders_on ? "state" : NULL, folder_values,
+									 sizeof(folder_values) / sizeof(folder_values[0])))
+		abort();
 	check_record(text, size - 1, (data[0] & 1) != 0);
 	check_number(text, size - 1);
 	check_string(text, size - 1);

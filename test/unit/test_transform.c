@@ -650,3 +650,155 @@ TEST(transform_unmarshal_values_and_items)
 	unmarshal_case("a quote among a \\u escape's digits",
 				   "{\"S\":\"\\n" A50 "aaaaaa\\u00\"" A10 A10 "\"}", false, NULL);
 }
+
+/*
+ * Attribute folders (FOLDERS.md): the record of a stream record with the
+ * given dynamodb members (after Keys) ends with the attribute_folder
+ * member want, through every entry point, and is otherwise the record
+ * written without folders.
+ */
+static AuditTransformResult
+folder_path(int path, json_object *rec, const char *text, AuditBuf *buf)
+{
+	char		err[256];
+
+	audit_transform_fast_walk = path != 2;
+	return path == 0 ?
+		audit_transform_record(rec, "s", "Orders", buf, NULL, err, sizeof(err)) :
+		audit_transform_record_text(text, strlen(text), "s", "Orders", buf, NULL,
+									err, sizeof(err));
+}
+
+static void
+folder_case(const char *what, const char *event_name, const char *images, const char *want)
+{
+	const char *values[] = {"SHIPPED", "PLACED", "1", "true", "QUJD", "a.b_c-D"};
+	char		text[2048];
+	char		tail[128];
+	int			path;
+	json_object *rec;
+
+	snprintf(text, sizeof(text),
+			 "{\"eventID\":\"e1\",\"eventName\":\"%s\",\"dynamodb\":{\"SequenceNumber\":\"7\","
+			 "\"Keys\":{\"orderId\":{\"S\":\"101\"}}%s%s}}", event_name, images[0] ? "," : "",
+			 images);
+	snprintf(tail, sizeof(tail), ",\"attribute_folder\":\"%s\"}\n", want);
+	rec = json_tokener_parse(text);
+	if (rec == NULL)
+	{
+		test_fail(__FILE__, __LINE__, "%s: the test's record does not parse", what);
+		return;
+	}
+	for (path = 0; path < 3; path++)
+	{
+		AuditBuf	plain;
+		AuditBuf	buf;
+		AuditTransformResult r;
+
+		audit_buf_init(&plain);
+		audit_buf_init(&buf);
+		check_true(what, folder_path(path, rec, text, &plain) == AUDIT_TRANSFORM_OK);
+		check_true(what, audit_transform_set_folders("state", values, 6));
+		r = folder_path(path, rec, text, &buf);
+		check_true(what, audit_transform_set_folders(NULL, NULL, 0));
+		check_true(what, r == AUDIT_TRANSFORM_OK);
+		if (r == AUDIT_TRANSFORM_OK && plain.len > 2)
+		{
+			/* the record as without folders, then the member, last */
+			check_true(what, buf.len == plain.len - 2 + strlen(tail) &&
+					   memcmp(buf.data, plain.data, plain.len - 2) == 0);
+			check_str(what, buf.data + plain.len - 2, tail);
+		}
+		audit_buf_free(&plain);
+		audit_buf_free(&buf);
+	}
+	audit_transform_fast_walk = true;
+	json_object_put(rec);
+}
+
+#define NEW_STATE(v) "\"NewImage\":{\"orderId\":{\"S\":\"101\"},\"state\":" v "}"
+#define OLD_STATE "\"OldImage\":{\"orderId\":{\"S\":\"101\"},\"state\":{\"S\":\"SHIPPED\"}}"
+
+TEST(transform_attribute_folder_of_the_new_image)
+{
+	folder_case("declared", "MODIFY", NEW_STATE("{\"S\":\"SHIPPED\"}") "," OLD_STATE, "SHIPPED");
+	folder_case("declared, other position", "INSERT",
+				"\"NewImage\":{\"state\":{\"S\":\"PLACED\"},\"z\":{\"N\":\"1\"}}", "PLACED");
+	folder_case("declared, with dots", "INSERT", NEW_STATE("{\"S\":\"a.b_c-D\"}"), "a.b_c-D");
+	folder_case("undeclared", "MODIFY", NEW_STATE("{\"S\":\"LOST\"}"), "_other");
+	folder_case("case differs", "MODIFY", NEW_STATE("{\"S\":\"shipped\"}"), "_other");
+	folder_case("a declared value's prefix", "MODIFY", NEW_STATE("{\"S\":\"SHIP\"}"), "_other");
+	folder_case("a declared value and more", "MODIFY", NEW_STATE("{\"S\":\"SHIPPEDX\"}"), "_other");
+	folder_case("empty string", "MODIFY", NEW_STATE("{\"S\":\"\"}"), "_other");
+	folder_case("number equal to a declared text", "MODIFY", NEW_STATE("{\"N\":\"1\"}"), "_other");
+	folder_case("boolean equal to a declared text", "MODIFY", NEW_STATE("{\"BOOL\":true}"),
+				"_other");
+	folder_case("binary whose base64 is declared", "MODIFY", NEW_STATE("{\"B\":\"QUJD\"}"),
+				"_other");
+	folder_case("string set of a declared value", "MODIFY", NEW_STATE("{\"SS\":[\"SHIPPED\"]}"),
+				"_other");
+	folder_case("map", "MODIFY", NEW_STATE("{\"M\":{\"S\":{\"S\":\"SHIPPED\"}}}"), "_other");
+	folder_case("list", "MODIFY", NEW_STATE("{\"L\":[{\"S\":\"SHIPPED\"}]}"), "_other");
+	folder_case("NULL type", "MODIFY", NEW_STATE("{\"NULL\":true}"), "_none");
+	folder_case("missing attribute", "MODIFY",
+				"\"NewImage\":{\"orderId\":{\"S\":\"101\"},\"states\":{\"S\":\"SHIPPED\"}}," OLD_STATE,
+				"_none");
+	folder_case("nested attribute of the name", "MODIFY",
+				"\"NewImage\":{\"m\":{\"M\":{\"state\":{\"S\":\"SHIPPED\"}}}}", "_none");
+	folder_case("empty image", "MODIFY", "\"NewImage\":{}", "_none");
+	folder_case("REMOVE: the old image's value does not count", "REMOVE", OLD_STATE, "_none");
+	folder_case("KEYS_ONLY", "MODIFY", "", "_none");
+	/* escapes: the decoded value is compared, byte for byte */
+	folder_case("escaped declared value", "MODIFY", NEW_STATE("{\"S\":\"SHI\\u0050PED\"}"),
+				"SHIPPED");
+	folder_case("escaped solidus", "MODIFY", NEW_STATE("{\"S\":\"a.b_c\\u002dD\"}"), "a.b_c-D");
+	folder_case("escaped quote", "MODIFY", NEW_STATE("{\"S\":\"SHIP\\\"PED\"}"), "_other");
+	folder_case("NUL after a declared value", "MODIFY", NEW_STATE("{\"S\":\"SHIPPED\\u0000\"}"),
+				"_other");
+	folder_case("non-ASCII", "MODIFY", NEW_STATE("{\"S\":\"SHIPP\\u00c9D\"}"), "_other");
+	folder_case("escaped attribute name", "MODIFY",
+				"\"NewImage\":{\"st\\u0061te\":{\"S\":\"PLACED\"}}", "PLACED");
+	folder_case("escaped type descriptor", "MODIFY",
+				"\"NewImage\":{\"state\":{\"\\u0053\":\"PLACED\"}}", "PLACED");
+	folder_case("whitespace (the careful reader)", "MODIFY",
+				"\"NewImage\" : { \"state\" : { \"S\" : \"SHIPPED\" } , \"x\" : { \"N\" : \"1\" } }",
+				"SHIPPED");
+	folder_case("a name given twice: the last", "MODIFY",
+				"\"NewImage\":{\"state\":{\"S\":\"LOST\"},\"state\":{\"S\":\"PLACED\"}}", "PLACED");
+}
+
+TEST(transform_attribute_folder_of_snapshot_records)
+{
+	const char *keys[] = {"orderId"};
+	const char *values[] = {"SHIPPED"};
+	const char *items[][2] = {
+		{"{\"orderId\":{\"S\":\"1\"},\"state\":{\"S\":\"SHIPPED\"}}", "SHIPPED"},
+		{"{\"orderId\":{\"S\":\"1\"},\"state\":{\"S\":\"PLACED\"}}", "_other"},
+		{"{\"orderId\":{\"S\":\"1\"},\"state\":{\"NULL\":true}}", "_none"},
+		{"{\"orderId\":{\"S\":\"1\"}}", "_none"},
+	};
+	AuditBuf	buf;
+	AuditRecordInfo info;
+	char		err[128];
+	char		want[64];
+
+	audit_buf_init(&buf);
+	CHECK(audit_transform_set_folders("state", values, 1));
+	for (int i = 0; i < 4; i++)
+	{
+		buf.len = 0;
+		CHECK(audit_transform_item_text(items[i][0], strlen(items[i][0]), "p-", 0, NULL, NULL,
+										keys, 1, &buf, &info, err, sizeof(err)) ==
+			  AUDIT_TRANSFORM_OK);
+		snprintf(want, sizeof(want), "},\"attribute_folder\":\"%s\"}\n", items[i][1]);
+		CHECK(buf.len > strlen(want) &&
+			  strcmp(buf.data + buf.len - strlen(want), want) == 0);
+	}
+	CHECK(audit_transform_set_folders(NULL, NULL, 0));
+	/* without folders: no member */
+	buf.len = 0;
+	CHECK(audit_transform_item_text(items[0][0], strlen(items[0][0]), "p-", 0, NULL, NULL,
+									keys, 1, &buf, &info, err, sizeof(err)) == AUDIT_TRANSFORM_OK);
+	CHECK(strstr(buf.data, "attribute_folder") == NULL);
+	audit_buf_free(&buf);
+}
