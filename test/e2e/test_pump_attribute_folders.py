@@ -6,12 +6,11 @@ create_delivery_stream routes on it through the emulator's Firehose dynamic
 partitioning into .../HH/bucket/<folder>/, and create_audit_table's Glue
 table reads the whole history back through Athena."""
 import json
-import uuid
 
 import psycopg2
 import pytest
 
-from athena_tables import athena_server, drop_table, ensure_buckets
+from athena_tables import athena_server, ensure_buckets
 from pump_env import pump, wait_for  # noqa: F401 (pump: a fixture)
 
 ROLE = "arn:aws:iam::000000000000:role/firehose"
@@ -106,3 +105,108 @@ def test_create_pipeline_stores_the_folders(env, db):
         cur.execute("SELECT DISTINCT folder_attribute, folder_values FROM audit_fdw.pipeline_status "
                     "WHERE pipeline = %s", (env.name,))
         assert cur.fetchall() == [("state", VALUES)]
+
+
+def expected_folder(image):
+    """FOLDERS.md's mapping, from the item as boto3 wrote it (DynamoDB JSON)."""
+    if image is None or "state" not in image or "NULL" in image["state"]:
+        return "_none"
+    value = image["state"].get("S")
+    return value if value in VALUES else "_other"
+
+
+def test_a_pipeline_writes_every_record_into_its_folder(pump, db, emulator):
+    """Items change state through a pipeline with attribute folders: every
+    record lands in .../HH/<bucket>/<its folder>/ (undeclared values and
+    other types in _other, REMOVEs and missing or NULL states in _none),
+    nothing in the error prefix, and create_audit_table's table, imported,
+    reads the whole history back, and one state's records from its folder
+    and _other only."""
+    env = pump("folderpump", create_pipeline=False)
+    run = env.name
+    server = "athena_" + run
+    database = "folders_" + run.lower()
+    results = env.bucket + "-results"
+    location = f"s3://{env.bucket}/folders/"
+    ensure_buckets(env.s3, results)
+    cur = db.cursor()
+    athena_server(cur, server, emulator.url, database, results)
+    try:
+        stream = run + "-folders"
+        assert folder_stream(cur, env, server, stream) == "created"
+        cur.execute("SELECT audit_fdw.create_audit_table(%s, 'orders_audit', %s, "
+                    "'orderId string, state string', database => %s, layout => 'event_time', "
+                    "key_buckets => 16, history => '100 years', folder_attribute => 'state', "
+                    "folder_values => %s)", (server, location, database, VALUES))
+        assert cur.fetchone()[0] == "created"
+        env.delivery_stream = stream
+        env.create_pipeline(folder_attribute="state", folder_values=VALUES)
+
+        # o1 goes through every declared state; o2 into undeclared ones;
+        # o3's state is a number, then a NULL, then missing; o4 is deleted
+        items = []
+
+        def put(item):
+            env.ddb.put_item(TableName=env.table, Item=item)
+            items.append((item["orderId"]["S"], item))
+
+        for state in VALUES:
+            put({"orderId": {"S": "o1"}, "state": {"S": state}})
+        put({"orderId": {"S": "o2"}, "state": {"S": "LOST"}})
+        put({"orderId": {"S": "o2"}, "state": {"S": "shipped"}})
+        put({"orderId": {"S": "o2"}, "state": {"S": "PLACED "}})
+        put({"orderId": {"S": "o3"}, "state": {"N": "1"}})
+        put({"orderId": {"S": "o3"}, "state": {"BOOL": True}})
+        put({"orderId": {"S": "o3"}, "state": {"B": b"SHIPPED"}})
+        put({"orderId": {"S": "o3"}, "state": {"SS": ["SHIPPED"]}})
+        put({"orderId": {"S": "o3"}, "state": {"NULL": True}})
+        put({"orderId": {"S": "o3"}, "other": {"S": "SHIPPED"}})
+        put({"orderId": {"S": "o4"}, "state": {"S": "SHIPPED"}})
+        env.ddb.delete_item(TableName=env.table, Key={"orderId": {"S": "o4"}})
+        items.append(("o4", None))
+        env.wait_delivered(len(items))
+        emulator.flush_firehose(stream)
+
+        # every record in the folder of its own new image, nothing in _errors/
+        listed = {}
+        for page in env.s3.get_paginator("list_objects_v2").paginate(Bucket=env.bucket,
+                                                                    Prefix="folders/"):
+            listed.update({o["Key"]: o["Size"] for o in page.get("Contents", [])})
+        assert not [k for k in listed if k.startswith("folders/_errors/")], listed
+        records = []
+        for key in listed:
+            folder = key.rsplit("/", 2)[1]
+            body = env.s3.get_object(Bucket=env.bucket, Key=key)["Body"].read().decode()
+            for line in body.splitlines():
+                r = json.loads(line)
+                assert list(r)[-1] == "attribute_folder" and r["attribute_folder"] == folder, key
+                hour = r["event_time"][:13].replace("-", "/").replace(" ", "/")
+                assert key.startswith(f"folders/{hour}/{r['key_hash']['orderId'][-1]}/{folder}/")
+                records.append(r)
+        records.sort(key=lambda r: int(r["sequence_number"]))
+        assert [(r["keys"]["orderId"], r["attribute_folder"]) for r in records] == \
+            [(order, expected_folder(item)) for order, item in items]
+        assert {r["attribute_folder"] for r in records} == set(VALUES) | {"_other", "_none"}
+
+        # the whole history through the Glue table, imported
+        schema = "folders_" + run.lower()
+        cur.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")
+        cur.execute(f"IMPORT FOREIGN SCHEMA {database} LIMIT TO (orders_audit) "
+                    f"FROM SERVER {server} INTO {schema}")
+        cur.execute(f"SELECT event_id, attribute_folder FROM {schema}.orders_audit ORDER BY 1")
+        assert cur.fetchall() == sorted((r["event_id"], r["attribute_folder"]) for r in records)
+        cur.execute(f"SELECT event_id FROM {schema}.orders_audit WHERE new_state = 'SHIPPED' "
+                    "ORDER BY 1")
+        shipped = sorted(r["event_id"] for r in records
+                         if (r.get("new_image") or {}).get("state") == "SHIPPED")
+        assert [row[0] for row in cur.fetchall()] == shipped and len(shipped) == 2
+        cur.execute("SELECT athena_sql, bytes_scanned FROM audit_fdw.query_log "
+                    "WHERE foreign_table = 'orders_audit' ORDER BY logged_at DESC LIMIT 1")
+        athena_sql, scanned = cur.fetchone()
+        assert "\"attribute_folder\" IN ('SHIPPED', '_other')" in athena_sql, athena_sql
+        assert scanned == sum(size for key, size in listed.items()
+                              if key.rsplit("/", 2)[1] in ("SHIPPED", "_other"))
+        cur.execute(f"DROP SCHEMA {schema} CASCADE")
+    finally:
+        env.drop()
+        cur.execute(f'DROP SERVER IF EXISTS "{server}" CASCADE')
