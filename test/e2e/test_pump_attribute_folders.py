@@ -210,3 +210,50 @@ def test_a_pipeline_writes_every_record_into_its_folder(pump, db, emulator):
     finally:
         env.drop()
         cur.execute(f'DROP SERVER IF EXISTS "{server}" CASCADE')
+
+
+def folder_records(env, prefix="folders/"):
+    """{S3 key: [audit records]} under prefix, every record checked to sit in
+    the folder it names, last."""
+    out = {}
+    for page in env.s3.get_paginator("list_objects_v2").paginate(Bucket=env.bucket, Prefix=prefix):
+        for o in page.get("Contents", []):
+            body = env.s3.get_object(Bucket=env.bucket, Key=o["Key"])["Body"].read().decode()
+            out[o["Key"]] = [json.loads(line) for line in body.splitlines()]
+    for key, records in out.items():
+        for r in records:
+            assert list(r)[-1] == "attribute_folder" and key.rsplit("/", 2)[1] == \
+                r["attribute_folder"], key
+    return out
+
+
+def test_backfill_snapshots_land_in_their_folders(env, db, emulator):
+    """A backfill's SNAPSHOT records carry the item's folder as a stream
+    record's would."""
+    items = {"b1": {"S": "SHIPPED"}, "b2": {"S": "LOST"}, "b3": {"N": "7"}, "b4": None,
+             "b5": {"NULL": True}, "b6": {"S": "RETURNED"}}
+    for order, state in items.items():
+        item = {"orderId": {"S": order}}
+        if state is not None:
+            item["state"] = state
+        env.ddb.put_item(TableName=env.table, Item=item)
+    assert create(db, env, folder_attribute="state", folder_values=VALUES,
+                  starting_position="LATEST") is None
+    with db.cursor() as cur:
+        cur.execute("SELECT audit_fdw.backfill(%s, 2)", (env.name,))
+        backfill = cur.fetchone()[0]
+
+    def done():
+        with db.cursor() as cur:
+            cur.execute("SELECT state FROM audit_fdw.backfill_status WHERE backfill = %s",
+                        (backfill,))
+            return cur.fetchone()[0] == "done"
+    wait_for("backfill done", done, timeout=120, interval=0.3)
+    emulator.flush_firehose(env.folder_stream)
+    objects = folder_records(env)
+    assert not [k for k in objects if k.startswith("folders/_errors/")], list(objects)
+    got = {r["keys"]["orderId"]: r["attribute_folder"]
+           for records in objects.values() for r in records if r["event_name"] == "SNAPSHOT"}
+    assert got == {order: expected_folder({"state": s} if s else {})
+                   for order, s in items.items()}
+    assert set(got.values()) == {"SHIPPED", "RETURNED", "_other", "_none"}

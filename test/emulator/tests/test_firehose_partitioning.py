@@ -241,6 +241,10 @@ JQ_QUERIES = [
     '{l: .s|ascii_downcase, u: .s|ascii_upcase}',
     '{a: .a.b}', '{a: .s.x}', '{a: .n|strftime("%Y")}', '{a: .s|strftime("%Y")}',
     '{a: .l|ascii_downcase}', '{f: .f, g: .g|tostring}',
+    # create_delivery_stream's, event hour, key buckets and attribute folders
+    '{year: .event_time[0:4], month: .event_time[5:7], day: .event_time[8:10], '
+    'hour: .event_time[11:13], key_bucket: .key_hash["orderId"][-1:], '
+    'attribute_folder: .attribute_folder}',
 ]
 JQ_RECORDS = [
     {"a": {"b": {"c": "deep"}}, "k-1": "dash", "l": [1, "two", 3], "s": "Hello World",
@@ -249,6 +253,10 @@ JQ_RECORDS = [
     {"a": "flat", "s": "ab", "t": 0, "e": "1999-12-31 23:59:59.999", "n": -3, "ns": "x",
      "l": [], "f": 2.0, "g": 1e20},
     {"a": None, "s": None, "t": 1.9, "e": "bad", "n": 1e3, "l": None},
+    # audit records, with and without an attribute folder
+    {"event_time": "2024-01-15 16:44:27.000", "key_hash": {"orderId": "3dc84e44"},
+     "attribute_folder": "SHIPPED"},
+    {"event_time": "2024-01-15 16:44:27.000", "key_hash": {"orderId": "3dc84e44"}},
 ]
 
 
