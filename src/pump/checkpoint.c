@@ -40,6 +40,7 @@ static int	execute_kept(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argty
 						 Datum *values, const char *nulls, bool read_only, long tcount);
 /* the plans of the statements of every pass and batch (execute_kept) */
 static SPIPlanPtr pipeline_plan = NULL;
+static int	pipeline_has_folders = -1;	/* -1: not known yet */
 static SPIPlanPtr shards_plan = NULL;
 static SPIPlanPtr advance_plan = NULL;
 static SPIPlanPtr polls_plan = NULL;
@@ -147,11 +148,31 @@ checkpoint_read_pipeline(const char *name, MemoryContext cxt)
 	Datum		values[1];
 
 	checkpoint_begin("reading audit_fdw.pipeline");
+	/*
+	 * 1.3's folder columns, when the installation has them: a library newer
+	 * than the installation (ALTER EXTENSION UPDATE not run yet) goes on
+	 * pumping its pipelines, which have no folders.  Asked once a process.
+	 */
+	if (pipeline_has_folders < 0)
+	{
+		if (SPI_execute("SELECT 1 FROM pg_catalog.pg_attribute "
+						"WHERE attrelid OPERATOR(pg_catalog.=) "
+						"pg_catalog.to_regclass('audit_fdw.pipeline') "
+						"AND attname OPERATOR(pg_catalog.=) 'folder_values' AND NOT attisdropped",
+						true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "reading pg_attribute failed");
+		pipeline_has_folders = SPI_processed > 0;
+	}
 	values[0] = CStringGetTextDatum(name);
-	if (execute_kept(&pipeline_plan, "SELECT name, server_name, owner, source_table, stream_arn, "
+	if (execute_kept(&pipeline_plan, pipeline_has_folders ?
+					 "SELECT name, server_name, owner, source_table, stream_arn, "
 					 "delivery_stream, starting_position, batch_size, "
 					 "max_batching_window, on_trimmed_gap, state, created_at, health, generation, "
 					 "folder_attribute, folder_values "
+					 "FROM audit_fdw.pipeline WHERE name = $1" :
+					 "SELECT name, server_name, owner, source_table, stream_arn, "
+					 "delivery_stream, starting_position, batch_size, "
+					 "max_batching_window, on_trimmed_gap, state, created_at, health, generation "
 					 "FROM audit_fdw.pipeline WHERE name = $1",
 					 1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "reading audit_fdw.pipeline failed");
@@ -189,7 +210,7 @@ checkpoint_read_pipeline(const char *name, MemoryContext cxt)
 		config->created_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 12, &isnull));
 		config->health = health_from_name(get_text(0, 13, CurrentMemoryContext));
 		config->generation = DatumGetInt64(SPI_getbinval(tup, desc, 14, &isnull));
-		config->folder_attribute = get_text(0, 15, cxt);
+		config->folder_attribute = pipeline_has_folders ? get_text(0, 15, cxt) : NULL;
 		if (config->folder_attribute != NULL)
 		{
 			Datum		arr = SPI_getbinval(tup, desc, 16, &isnull);

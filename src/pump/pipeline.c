@@ -342,11 +342,17 @@ audit_fdw_create_pipeline(PG_FUNCTION_ARGS)
 		values[11] = PG_GETARG_DATUM(11);
 		nulls[10] = nulls[11] = ' ';
 	}
-	run_privileged("INSERT INTO audit_fdw.pipeline (name, server_name, owner, source_table, "
+	/* the folder columns only with folders: a 1.2 installation has none */
+	run_privileged(folder_values != NIL ?
+				   "INSERT INTO audit_fdw.pipeline (name, server_name, owner, source_table, "
 				   "stream_arn, delivery_stream, starting_position, batch_size, "
 				   "max_batching_window, on_trimmed_gap, folder_attribute, folder_values) "
-				   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-				   12, types, values, nulls);
+				   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)" :
+				   "INSERT INTO audit_fdw.pipeline (name, server_name, owner, source_table, "
+				   "stream_arn, delivery_stream, starting_position, batch_size, "
+				   "max_batching_window, on_trimmed_gap) "
+				   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+				   folder_values != NIL ? 12 : 10, types, values, nulls);
 
 	if (!pump_launcher_registered)
 		ereport(WARNING,

@@ -6,12 +6,14 @@ create_delivery_stream routes on it through the emulator's Firehose dynamic
 partitioning into .../HH/bucket/<folder>/, and create_audit_table's Glue
 table reads the whole history back through Athena."""
 import json
+import os
 
 import psycopg2
 import pytest
 
 from athena_tables import athena_server, ensure_buckets
-from pump_env import pump, wait_for  # noqa: F401 (pump: a fixture)
+from conftest import connect
+from pump_env import PumpEnv, pg_log_since, pg_log_size, pump, wait_for  # noqa: F401 (pump)
 
 ROLE = "arn:aws:iam::000000000000:role/firehose"
 VALUES = ["PLACED", "SHIPPED", "DELIVERED", "RETURNED"]
@@ -257,3 +259,44 @@ def test_backfill_snapshots_land_in_their_folders(env, db, emulator):
     assert got == {order: expected_folder({"state": s} if s else {})
                    for order, s in items.items()}
     assert set(got.values()) == {"SHIPPED", "RETURNED", "_other", "_none"}
+
+
+def test_a_1_2_installation_is_still_pumped_and_updated(db, emulator):
+    """The 1.3 library over an installation still at 1.2 (ALTER EXTENSION
+    UPDATE not run yet): its create_pipeline makes a pipeline, and the pump
+    delivers its changes, as before, without the folder columns; updated
+    meanwhile, it goes on."""
+    name = "folders_old_" + str(os.getpid())
+    with db.cursor() as cur:
+        cur.execute("DROP DATABASE IF EXISTS %s WITH (FORCE)" % name)
+        cur.execute("CREATE DATABASE %s" % name)
+    old = connect(name)
+    with old.cursor() as cur:
+        cur.execute("CREATE EXTENSION audit_fdw VERSION '1.2'")
+    env = PumpEnv(old, emulator, "folders_old", create_pipeline=False)
+    with db.cursor() as cur:
+        cur.execute("SHOW audit_fdw.database")
+        good = cur.fetchone()[0]
+        offset = pg_log_size()
+        cur.execute("ALTER SYSTEM SET audit_fdw.database = %s", (name,))
+        cur.execute("SELECT pg_reload_conf()")
+        try:
+            env.create_pipeline()
+            env.put("101", "PLACED")
+            env.update_state("101", "SHIPPED")
+            env.wait_delivered(2)
+            with old.cursor() as oc:
+                oc.execute("ALTER EXTENSION audit_fdw UPDATE")
+            env.update_state("101", "DELIVERED")
+            env.wait_delivered(3)
+            records = env.audit_records()
+            assert [r["new_image"]["state"] for r in records] == ["PLACED", "SHIPPED", "DELIVERED"]
+            assert not any("attribute_folder" in r for r in records)
+            log = pg_log_since(offset)
+            assert "folder_" not in log and "ERROR" not in log, log
+        finally:
+            env.drop()
+            cur.execute("ALTER SYSTEM SET audit_fdw.database = %s", (good,))
+            cur.execute("SELECT pg_reload_conf()")
+            old.close()
+            cur.execute("DROP DATABASE %s WITH (FORCE)" % name)
