@@ -157,6 +157,13 @@ extern bool audit_transform_fast_walk;
 extern bool audit_transform_set_folders(const char *attribute, const char *const *values,
 										int nvalues);
 
+/*
+ * Strings with escapes are checked 64 bytes at a time with AVX2 where the
+ * processor has it, else with SSE2.  False keeps to SSE2: the fuzz target
+ * and the unit tests read with one and then the other.
+ */
+extern bool audit_transform_avx2;
+
 /* A table's key attributes: the partition key and the sort key, if any. */
 #define AUDIT_MAX_KEYS 2
 

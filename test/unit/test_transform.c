@@ -126,8 +126,8 @@ TEST(transform_strings_escape_json)
 /*
  * Transforms the record in text through both entry points (the json-c tree
  * and the one-pass text reader the pump uses, the latter with its fast
- * walker of compact images and with the careful reader alone) and compares
- * each output with want.
+ * walker of compact images and with the careful reader alone, keeping to
+ * SSE2) and compares each output with want.
  */
 static void
 record_case(const char *what, const char *text, const char *want)
@@ -148,6 +148,7 @@ record_case(const char *what, const char *text, const char *want)
 		audit_buf_init(&buf);
 		err[0] = '\0';
 		audit_transform_fast_walk = path != 2;
+		audit_transform_avx2 = path != 2;
 		r = path == 0 ?
 			audit_transform_record(rec, "shardId-000001", "Orders", &buf, NULL, err, sizeof(err)) :
 			audit_transform_record_text(text, strlen(text), "shardId-000001", "Orders", &buf,
@@ -162,6 +163,7 @@ record_case(const char *what, const char *text, const char *want)
 		audit_buf_free(&buf);
 	}
 	audit_transform_fast_walk = true;
+	audit_transform_avx2 = true;
 	json_object_put(rec);
 }
 
