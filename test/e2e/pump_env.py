@@ -6,6 +6,7 @@ Firehose allows, so the test decides when objects are written), then an
 audit_fdw server, a user mapping and a pipeline; it reads back what reached
 S3 and what pipeline_status says.
 """
+import contextlib
 import json
 import os
 import time
@@ -16,6 +17,7 @@ import psycopg2.sql as sql
 import pytest
 
 from aws_fixtures import create_server
+from conftest import connect
 
 
 def wait_for(what, predicate, timeout=60, interval=0.2):
@@ -45,6 +47,33 @@ def pg_log_since(offset):
     with open(pg_log_path(), "rb") as f:
         f.seek(offset)
         return f.read().decode("utf-8", "replace")
+
+
+@contextlib.contextmanager
+def pumped_database(db, name, version):
+    """A new database `name` with audit_fdw at `version` whose pipelines the
+    pump runs (audit_fdw.database, reloaded), as a connection; afterwards the
+    setting is restored and the database dropped.  Yields (connection, the
+    server log's size before the switch)."""
+    with db.cursor() as cur:
+        cur.execute("DROP DATABASE IF EXISTS %s WITH (FORCE)" % name)
+        cur.execute("CREATE DATABASE %s" % name)
+    conn = connect(name)
+    with conn.cursor() as cur:
+        cur.execute("CREATE EXTENSION audit_fdw VERSION %s", (version,))
+    with db.cursor() as cur:
+        cur.execute("SHOW audit_fdw.database")
+        good = cur.fetchone()[0]
+        offset = pg_log_size()
+        cur.execute("ALTER SYSTEM SET audit_fdw.database = %s", (name,))
+        cur.execute("SELECT pg_reload_conf()")
+        try:
+            yield conn, offset
+        finally:
+            cur.execute("ALTER SYSTEM SET audit_fdw.database = %s", (good,))
+            cur.execute("SELECT pg_reload_conf()")
+            conn.close()
+            cur.execute("DROP DATABASE %s WITH (FORCE)" % name)
 
 
 class PumpEnv:

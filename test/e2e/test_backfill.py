@@ -17,7 +17,7 @@ import pytest
 
 import athena_tables
 from conftest import connect
-from pump_env import pump, pg_log_since, pg_log_size, wait_for  # noqa: F401 (pump: a fixture)
+from pump_env import pump, pg_log_since, pumped_database, wait_for  # noqa: F401 (pump: a fixture)
 
 
 def put_items(env, n, start=0, size=0):
@@ -483,34 +483,17 @@ def test_a_database_not_yet_updated_is_still_pumped(db):
     UPDATE not run yet): the supervisor, which looks for backfills, finds
     none and keeps running, with no error in the log."""
     name = "bf_old_" + str(os.getpid())
-    with db.cursor() as cur:
-        cur.execute("DROP DATABASE IF EXISTS %s" % name)
-        cur.execute("CREATE DATABASE %s" % name)
-    old = connect(name)
-    with old.cursor() as cur:
-        cur.execute("CREATE EXTENSION audit_fdw VERSION '1.1'")
-    with db.cursor() as cur:
-        cur.execute("SHOW audit_fdw.database")
-        good = cur.fetchone()[0]
-        offset = pg_log_size()
-        cur.execute("ALTER SYSTEM SET audit_fdw.database = %s", (name,))
-        cur.execute("SELECT pg_reload_conf()")
-        try:
-            def supervisor():
-                cur.execute("SELECT pid FROM pg_stat_activity WHERE backend_type = "
-                            "'audit_fdw pump supervisor' AND datname = %s", (name,))
-                row = cur.fetchone()
-                return row and row[0]
-            pid = wait_for("a supervisor in the 1.1 database", supervisor, timeout=30)
-            time.sleep(3)
-            assert supervisor() == pid
-            log = pg_log_since(offset)
-            assert "audit_fdw.backfill" not in log and "ERROR" not in log, log
-        finally:
-            cur.execute("ALTER SYSTEM SET audit_fdw.database = %s", (good,))
-            cur.execute("SELECT pg_reload_conf()")
-            old.close()
-            cur.execute("DROP DATABASE %s WITH (FORCE)" % name)
+    with pumped_database(db, name, "1.1") as (old, offset), db.cursor() as cur:
+        def supervisor():
+            cur.execute("SELECT pid FROM pg_stat_activity WHERE backend_type = "
+                        "'audit_fdw pump supervisor' AND datname = %s", (name,))
+            row = cur.fetchone()
+            return row and row[0]
+        pid = wait_for("a supervisor in the 1.1 database", supervisor, timeout=30)
+        time.sleep(3)
+        assert supervisor() == pid
+        log = pg_log_since(offset)
+        assert "audit_fdw.backfill" not in log and "ERROR" not in log, log
 
 
 def test_a_worker_killed_by_sigkill_resumes_after_the_crash_restart(loaded):

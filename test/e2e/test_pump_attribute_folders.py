@@ -12,8 +12,7 @@ import psycopg2
 import pytest
 
 from athena_tables import athena_server, ensure_buckets
-from conftest import connect
-from pump_env import PumpEnv, pg_log_since, pg_log_size, pump, wait_for  # noqa: F401 (pump)
+from pump_env import PumpEnv, pg_log_since, pump, pumped_database, wait_for  # noqa: F401 (pump)
 
 ROLE = "arn:aws:iam::000000000000:role/firehose"
 VALUES = ["PLACED", "SHIPPED", "DELIVERED", "RETURNED"]
@@ -267,26 +266,15 @@ def test_a_1_2_installation_is_still_pumped_and_updated(db, emulator):
     delivers its changes, as before, without the folder columns; updated
     meanwhile, it goes on."""
     name = "folders_old_" + str(os.getpid())
-    with db.cursor() as cur:
-        cur.execute("DROP DATABASE IF EXISTS %s WITH (FORCE)" % name)
-        cur.execute("CREATE DATABASE %s" % name)
-    old = connect(name)
-    with old.cursor() as cur:
-        cur.execute("CREATE EXTENSION audit_fdw VERSION '1.2'")
-    env = PumpEnv(old, emulator, "folders_old", create_pipeline=False)
-    with db.cursor() as cur:
-        cur.execute("SHOW audit_fdw.database")
-        good = cur.fetchone()[0]
-        offset = pg_log_size()
-        cur.execute("ALTER SYSTEM SET audit_fdw.database = %s", (name,))
-        cur.execute("SELECT pg_reload_conf()")
+    with pumped_database(db, name, "1.2") as (old, offset):
+        env = PumpEnv(old, emulator, "folders_old", create_pipeline=False)
         try:
             env.create_pipeline()
             env.put("101", "PLACED")
             env.update_state("101", "SHIPPED")
             env.wait_delivered(2)
-            with old.cursor() as oc:
-                oc.execute("ALTER EXTENSION audit_fdw UPDATE")
+            with old.cursor() as cur:
+                cur.execute("ALTER EXTENSION audit_fdw UPDATE")
             env.update_state("101", "DELIVERED")
             env.wait_delivered(3)
             records = env.audit_records()
@@ -296,7 +284,3 @@ def test_a_1_2_installation_is_still_pumped_and_updated(db, emulator):
             assert "folder_" not in log and "ERROR" not in log, log
         finally:
             env.drop()
-            cur.execute("ALTER SYSTEM SET audit_fdw.database = %s", (good,))
-            cur.execute("SELECT pg_reload_conf()")
-            old.close()
-            cur.execute("DROP DATABASE %s WITH (FORCE)" % name)
