@@ -2288,12 +2288,25 @@ scan_record(TransformState *st, TransformState *img, Scan *s, RecordFields *f)
 		if (!read_member_name(s, record_names, lengthof(record_names), &key))
 			return bad_record(st, "malformed stream record", NULL);
 		skip_ws(s);
+		/*
+		 * A kept field's value must be read whole: one that does not end
+		 * is a malformed record (not one that ends after its quote).
+		 */
 		if (key == R_EVENT_ID && peek_is(s, '"'))
-			f->has_event_id = scan_string(s, &f->event_id);
+		{
+			if (!(f->has_event_id = scan_string(s, &f->event_id)))
+				return bad_record(st, "malformed stream record", NULL);
+		}
 		else if (key == R_EVENT_NAME && peek_is(s, '"'))
-			f->has_event_name = scan_string(s, &f->event_name);
+		{
+			if (!(f->has_event_name = scan_string(s, &f->event_name)))
+				return bad_record(st, "malformed stream record", NULL);
+		}
 		else if (key == R_REGION && peek_is(s, '"'))
-			f->has_region = scan_string(s, &f->region);
+		{
+			if (!(f->has_region = scan_string(s, &f->region)))
+				return bad_record(st, "malformed stream record", NULL);
+		}
 		else if (key == R_IDENTITY && peek_is(s, '{'))
 		{
 			s->p++;
@@ -2308,9 +2321,16 @@ scan_record(TransformState *st, TransformState *img, Scan *s, RecordFields *f)
 						return bad_record(st, "malformed userIdentity", NULL);
 					skip_ws(s);
 					if (ikey == I_TYPE && peek_is(s, '"'))
-						f->has_identity_type = scan_string(s, &f->identity_type);
+					{
+						if (!(f->has_identity_type = scan_string(s, &f->identity_type)))
+							return bad_record(st, "malformed userIdentity", NULL);
+					}
 					else if (ikey == I_PRINCIPAL && peek_is(s, '"'))
-						f->has_identity_principal = scan_string(s, &f->identity_principal);
+					{
+						if (!(f->has_identity_principal =
+							  scan_string(s, &f->identity_principal)))
+							return bad_record(st, "malformed userIdentity", NULL);
+					}
 					else if (!skip_value(s, 1, NULL))
 						return bad_record(st, "malformed userIdentity", NULL);
 				} while (expect(s, ','));
@@ -2332,9 +2352,15 @@ scan_record(TransformState *st, TransformState *img, Scan *s, RecordFields *f)
 						return bad_record(st, "malformed \"dynamodb\" object", NULL);
 					skip_ws(s);
 					if (dkey == D_SEQ && peek_is(s, '"'))
-						f->has_seq = scan_string(s, &f->seq);
+					{
+						if (!(f->has_seq = scan_string(s, &f->seq)))
+							return bad_record(st, "malformed \"dynamodb\" object", NULL);
+					}
 					else if (dkey == D_WHEN)
-						f->has_when = skip_value(s, 1, &f->when);
+					{
+						if (!(f->has_when = skip_value(s, 1, &f->when)))
+							return bad_record(st, "malformed \"dynamodb\" object", NULL);
+					}
 					else if (dkey == D_KEYS || dkey == D_NEW || dkey == D_OLD)
 					{
 						size_t		off = img->out->len;

@@ -472,6 +472,35 @@ TEST(transform_page_walk_transforms_records_in_one_pass)
 								   &next, &next_len, &n, err, sizeof(err)));
 	CHECK(!audit_walk_records_page("{\"Records\":[{}}]}", 17, transform_record_at, &pr,
 								   &next, &next_len, &n, err, sizeof(err)));
+
+	/*
+	 * A field the record reader keeps whose string or number does not end
+	 * (found by the fuzz target): the page is malformed, as the two-pass
+	 * walk says, not a record that ends at the brace after the quote.
+	 */
+	{
+		static const char *const pages[] = {
+			"{\"Records\":[{\"eventID\":\"}]}",
+			"{\"Records\":[{\"eventName\":\"}]}",
+			"{\"Records\":[{\"awsRegion\":\"}]}",
+			"{\"Records\":[{\"userIdentity\":{\"Type\":\"}}]}",
+			"{\"Records\":[{\"userIdentity\":{\"PrincipalId\":\"}}]}",
+			"{\"Records\":[{\"dynamodb\":{\"SequenceNumber\":\"}}]}",
+			"{\"Records\":[{\"dynamodb\":{\"ApproximateCreationDateTime\":\"}}]}",
+			"{\"Records\":[{\"eventID\":\"a\"},{\"eventID\": \"}",
+		};
+
+		for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++)
+		{
+			char		err2[128];
+
+			CHECK(!audit_scan_records_page(pages[i], strlen(pages[i]), collect_record, &pr,
+										   &next, &next_len, &n, err2, sizeof(err2)));
+			CHECK(!audit_walk_records_page(pages[i], strlen(pages[i]), transform_record_at, &pr,
+										   &next, &next_len, &n, err, sizeof(err)));
+			CHECK_STR_EQ(err, err2);
+		}
+	}
 }
 
 TEST(transform_text_copies_strings_and_decodes_escaped_numbers)
