@@ -63,6 +63,9 @@ CONSTRUCTS = {
     # only in the bucketed layout (checked there)
     "key_bucket": lambda s: '"key_bucket" = ' in s or '"key_bucket" IN (' in s,
     "key_bucket_at_execution": lambda s: '"key_bucket" IN ($' in s,
+    # only in the attribute folders layout (checked there)
+    "attribute_folder": lambda s: '"attribute_folder" = ' in s or '"attribute_folder" IN (\'' in s,
+    "attribute_folder_at_execution": lambda s: '"attribute_folder" IN ($' in s,
     "text_range": lambda s: any(f'"{c}" {op} \'' in s for c in ("note", "orderId", "state")
                                 for op in ("<", ">", "<=", ">=")),
     "order_by": lambda s: " ORDER BY " in s,
@@ -107,21 +110,32 @@ ICU = "und-x-icu"
 
 # the layout the module's fixture set up last
 LAYOUT = {}
+# the attribute folders layout's declared states: CANCELLED is not, so its
+# records are in _other with the states no declaration of strings can hold
+# (the fixture's odd_states: a number, a boolean, other strings)
+DECLARED_STATES = ["OPEN", "PICKEDUP", "DELIVERED", "RETURNED"]
 
 
-@pytest.fixture(scope="module", params=["delivery_time", "event_time", "event_time_buckets"])
+@pytest.fixture(scope="module",
+                params=["delivery_time", "event_time", "event_time_buckets", "event_time_folders"])
 def setup(emulator, request):
     """The same records in each layout of the audit table's folders: by the
     hour Firehose delivered them (pruning allows for skew and a declared
-    delay), by their event hour (both bounds prune exactly), or by event
-    hour and key bucket (16 buckets: a key's equality or IN list also
-    selects its buckets' folders)."""
-    buckets = request.param == "event_time_buckets"
+    delay), by their event hour (both bounds prune exactly), by event hour
+    and key bucket (16 buckets: a key's equality or IN list also selects its
+    buckets' folders), or by event hour, key bucket and attribute folder of
+    the new image's state (FOLDERS.md: an equality, IN list or parameter on
+    the state also selects its folder and _other; here with states a
+    declaration misses)."""
+    folders = request.param == "event_time_folders"
+    buckets = request.param in ("event_time_buckets", "event_time_folders")
     layout = "event_time" if buckets else request.param
     LAYOUT["buckets"] = buckets
+    LAYOUT["folders"] = folders
     event = layout == "event_time"
-    prefix = "orders_evb/" if buckets else "orders_ev/" if event else "orders/"
-    glue_table = "orders_audit_evb" if buckets else \
+    prefix = "orders_evf/" if folders else "orders_evb/" if buckets else \
+        "orders_ev/" if event else "orders/"
+    glue_table = "orders_audit_evf" if folders else "orders_audit_evb" if buckets else \
         "orders_audit_ev" if event else "orders_audit"
     rng = random.Random(SEED)
     s3 = emulator.client("s3")
@@ -130,8 +144,10 @@ def setup(emulator, request):
             s3.create_bucket(Bucket=b)
         except s3.exceptions.BucketAlreadyOwnedByYou:
             pass
-    recs = pushdown_fixture.records(60, datetime.datetime(2024, 1, 1), 20, rng)
-    pushdown_fixture.write(emulator, BUCKET, prefix, recs, rng, layout, 1 if buckets else 0)
+    recs = pushdown_fixture.records(60, datetime.datetime(2024, 1, 1), 20, rng,
+                                    odd_states=folders)
+    pushdown_fixture.write(emulator, BUCKET, prefix, recs, rng, layout, 1 if buckets else 0,
+                           ("state", DECLARED_STATES) if folders else None)
     emulator.configure(athena_min_query_ms=0)
 
     conn = connect()
@@ -156,6 +172,10 @@ def setup(emulator, request):
     pruning = "partition_layout 'event_time'" if event else "max_delivery_delay '15 minutes'"
     if buckets:
         pruning += ", bucket_column 'key_bucket', bucket_key 'orderId', bucket_digits '1'"
+    if folders:
+        athena_tables.add_folder_level(glue, DATABASE, glue_table, "state", DECLARED_STATES)
+        pruning += (", folder_column 'attribute_folder', folder_attribute 'state', "
+                    f"folder_values '{','.join(DECLARED_STATES)}'")
     cur.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
     cur.execute(f"CREATE SCHEMA {SCHEMA}")
     # audit_big: the same table said to be huge, so that a join with a few
@@ -584,7 +604,85 @@ def corners(rng):
     out["upper_paths"] = upper_paths(rng)
     out["key_values_at_execution"] = key_values_at_execution()
     out["self_joins"] = self_joins(rng)
+    out["attribute_folders"] = attribute_folders()
     return out
+
+
+# values of the state: declared, not declared (CANCELLED, ON_HOLD), a
+# number's and a boolean's text, declared ones but for case or a space, the
+# reserved folders' names, the empty string
+STATE_VALUES = ["OPEN", "PICKEDUP", "DELIVERED", "RETURNED", "CANCELLED", "ON_HOLD", "7",
+                "true", "open", "DELIVERED ", "_other", "_none", ""]
+
+
+def attribute_folders():
+    """Conditions on the state, the attribute of the folders layout's third
+    level: equalities, IN lists and = ANY of declared and undeclared values
+    and of the texts of numbers and booleans, as constants and as
+    parameters known at execution (NULL and arrays of NULL select no
+    folder), with the key and time bounds, conditions that select no folder
+    (old_image, <>, IS NULL, OR), a nested loop's outer value, and
+    self-joins whose sides select folders or not."""
+    t = f"{SCHEMA}.audit a"
+    cols = "a.event_id, a.order_id, a.new_state, a.old_state"
+    q = []
+    for v in STATE_VALUES + [None]:
+        q.append((f"SELECT {cols} FROM {t} WHERE a.new_state = {lit(v)}", None, False))
+        q.append((f"SELECT {cols} FROM {t} WHERE a.new_state = $1", [(v, "text")], False))
+        q.append((f"SELECT count(*), max(a.event_time) FROM {t} WHERE a.new_state = $1 "
+                  "AND a.event_time >= '2024-01-04'", [(v, "text")], False))
+    for vs in (["OPEN", "RETURNED"], ["CANCELLED", "PICKEDUP", "7"], ["ON_HOLD", "true"],
+               ["DELIVERED", None], [None], []):
+        in_list = ", ".join(lit(v) for v in vs)
+        if vs:
+            q.append((f"SELECT {cols} FROM {t} WHERE a.new_state IN ({in_list})", None, False))
+        arr = "{" + ",".join("NULL" if v is None else f'"{v}"' for v in vs) + "}"
+        q.append((f"SELECT {cols} FROM {t} WHERE a.new_state = ANY($1)", [(arr, "text[]")], False))
+        q.append((f"SELECT a.new_state, count(*) FROM {t} WHERE a.new_state = ANY({lit(arr)}) "
+                  "GROUP BY 1", None, False))
+    for cond in ("a.new_state = 'DELIVERED' AND a.order_id = '105'",
+                 "a.new_state IN ('OPEN', 'PICKEDUP') AND a.new_state = 'OPEN'",
+                 "a.new_state = 'OPEN' AND a.new_state = 'DELIVERED'",
+                 "a.new_state = 'CANCELLED' AND a.order_id IN ('101', '130', '140')",
+                 "a.new_state = 'RETURNED' AND a.event_time >= '2024-01-05' "
+                 "AND a.event_time < '2024-01-09'",
+                 "a.old_state = 'DELIVERED'", "a.new_state <> 'OPEN'", "a.new_state IS NULL",
+                 "a.new_state IS NOT NULL AND a.event_name = 'REMOVE'",
+                 "a.new_state = 'OPEN' OR a.event_name = 'REMOVE'",
+                 "a.new_state > 'OPEN'", "a.new_state LIKE 'DEL%'", "lower(a.new_state) = 'open'",
+                 "a.new_state = a.old_state", "a.new_state = upper('returned')",
+                 "a.new_state = (SELECT min(order_id) FROM " + SCHEMA + ".local_orders)",
+                 "a.new_state COLLATE \"C\" = 'OPEN'"):
+        q.append((f"SELECT {cols} FROM {t} WHERE {cond}", None, False))
+    q.append((f"SELECT a.new_state, count(*) FROM {t} GROUP BY 1", None, False))
+    q.append((f"SELECT {cols} FROM {t} WHERE a.new_state = $1 AND a.order_id = $2",
+              [("DELIVERED", "text"), ("105", "text")], False))
+    # a nested loop's outer value: each loop reads its state's folders
+    states = "(ARRAY['OPEN', 'RETURNED', 'CANCELLED'])[l.priority + 1]"
+    q.append((f"SELECT l.order_id, a.event_id, a.new_state FROM {SCHEMA}.local_orders l "
+              f"JOIN {SCHEMA}.audit_big a ON a.order_id = l.order_id AND a.new_state = {states}",
+              None, False))
+    q.append((f"SELECT l.order_id, a.event_id FROM {SCHEMA}.local_orders l "
+              f"JOIN {SCHEMA}.audit_big a ON a.new_state = {states} AND a.order_id < '103'",
+              None, False))
+    # self-joins: the union of the sides' folders (a side without a
+    # condition on the state: every folder)
+    for ca, cb in (("a.new_state = 'DELIVERED'", "b.new_state = 'RETURNED'"),
+                   ("a.new_state = 'CANCELLED'", "b.new_state IN ('OPEN', '7')"),
+                   ("a.new_state = 'OPEN'", "b.old_state = 'OPEN'"),
+                   ("a.new_state = 'true'", "b.new_state = 'ON_HOLD'"),
+                   ("a.new_state IN ('PICKEDUP', 'open')", "b.new_state = 'DELIVERED' "
+                    "AND b.event_time >= '2024-01-03'")):
+        q.append((f"SELECT a.event_id, b.event_id, a.new_state, b.new_state FROM {t} "
+                  f"JOIN {SCHEMA}.audit b ON a.order_id = b.order_id WHERE {ca} AND {cb}",
+                  None, False))
+    q.append((f"SELECT a.event_id, b.event_id FROM {t} JOIN {SCHEMA}.audit2 b "
+              "ON a.order_id = b.order_id WHERE a.new_state = $1 AND b.new_state = 'RETURNED'",
+              [("DELIVERED", "text")], False))
+    q.append((f"SELECT a.new_state, count(*) FROM {t} JOIN {SCHEMA}.audit b "
+              "ON a.new_state = b.new_state WHERE a.new_state IN ('CANCELLED', 'OPEN', '7') "
+              "GROUP BY 1", None, False))
+    return q
 
 
 def key_values_at_execution():
@@ -1034,7 +1132,7 @@ def test_pushdown_on_and_off_give_identical_results(setup, capsys):
     assert shipped["self_join_one_scan"] >= 100, shipped
     assert not not_one_scan, not_one_scan[:2]
     assert per_generator.get("random", 0) >= 500
-    assert len(per_generator) == 14, per_generator
+    assert len(per_generator) == 15, per_generator
     # every zoned bound ships but <> (a widened inequality would lose rows)
     zoned = corners(random.Random(SEED))["timestamp_against_timestamptz"]
     assert filtered.get("timestamp_against_timestamptz", 0) == \
@@ -1046,6 +1144,10 @@ def test_pushdown_on_and_off_give_identical_results(setup, capsys):
     never = [name for name, n in shipped.items() if n == 0]
     if not LAYOUT["buckets"]:
         for name in ("key_bucket", "key_bucket_at_execution"):
+            assert shipped.pop(name) == 0
+            never.remove(name)
+    if not LAYOUT["folders"]:
+        for name in ("attribute_folder", "attribute_folder_at_execution"):
             assert shipped.pop(name) == 0
             never.remove(name)
     assert not never, f"constructs never shipped: {never}"
