@@ -1,9 +1,9 @@
 """Attribute folders (FOLDERS.md): under each event hour and key bucket, a
 folder per declared value of the new image's state, and _other (any other
 value: an undeclared string, a number, a boolean) and _none (no new image,
-no state).  The Glue table is shaped as the contract says (create_audit_table
-then the folder level, through the emulator's Glue API), the records written
-as Firehose writes them (test/lib/pushdown_fixture.py); the imported foreign
+no state).  The Glue table is create_audit_table's (folder_attribute,
+folder_values), the records written as Firehose writes them
+(test/lib/pushdown_fixture.py); the imported foreign
 table ships an equality, an IN list or a parameter on the state as the
 folder predicate, so Athena reads only those folders: the bytes scanned are
 exactly the sizes of the objects in them, and the rows are those of a local
@@ -16,8 +16,7 @@ import psycopg2
 import pytest
 
 import pushdown_fixture
-from athena_tables import add_folder_level, athena_server, drop_table, ensure_buckets, \
-    import_audit_table
+from athena_tables import athena_server, drop_table, ensure_buckets, import_audit_table
 from conftest import connect
 
 SERVER = "fdw_folders"
@@ -43,10 +42,9 @@ def folder_table(emulator):
     drop_table(glue, DATABASE, "orders_audit")
     cur.execute("SELECT audit_fdw.create_audit_table(%s, 'orders_audit', %s, %s, "
                 "key_columns => %s, database => %s, layout => 'event_time', key_buckets => 16, "
-                "history => '100 years')",
+                "history => '100 years', folder_attribute => 'state', folder_values => %s)",
                 (SERVER, LOCATION, pushdown_fixture.ITEM_COLUMNS, pushdown_fixture.KEY_COLUMNS,
-                 DATABASE))
-    add_folder_level(glue, DATABASE, "orders_audit", "state", DECLARED)
+                 DATABASE, DECLARED))
     rng = random.Random(15)
     recs = pushdown_fixture.records(60, datetime.datetime(2024, 1, 1), 4, rng, odd_states=True)
     pushdown_fixture.write(emulator, BUCKET, PREFIX, recs, rng, "event_time", 1,

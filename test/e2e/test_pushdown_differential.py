@@ -164,16 +164,17 @@ def setup(emulator, request):
         glue.delete_table(DatabaseName=DATABASE, Name=glue_table)
     except Exception:
         pass
+    folder_args = (", folder_attribute => 'state', folder_values => '{%s}'"
+                   % ",".join(DECLARED_STATES) if folders else "")
     cur.execute(f"""SELECT audit_fdw.create_audit_table('{SERVER}', '{glue_table}',
         location => 's3://{BUCKET}/{prefix}', database => '{DATABASE}',
         item_columns => '{pushdown_fixture.ITEM_COLUMNS}',
         key_columns => '{pushdown_fixture.KEY_COLUMNS}', history => '100 years',
-        layout => '{layout}', key_buckets => {16 if buckets else 0})""")
+        layout => '{layout}', key_buckets => {16 if buckets else 0}{folder_args})""")
     pruning = "partition_layout 'event_time'" if event else "max_delivery_delay '15 minutes'"
     if buckets:
         pruning += ", bucket_column 'key_bucket', bucket_key 'orderId', bucket_digits '1'"
     if folders:
-        athena_tables.add_folder_level(glue, DATABASE, glue_table, "state", DECLARED_STATES)
         pruning += (", folder_column 'attribute_folder', folder_attribute 'state', "
                     f"folder_values '{','.join(DECLARED_STATES)}'")
     cur.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")

@@ -68,27 +68,6 @@ def athena_server(cur, server, endpoint, database, results, keys=("test", "test"
                 "OPTIONS (access_key_id %s, secret_access_key %s)", keys)
 
 
-def add_folder_level(glue, database, name, attribute, declared):
-    """Gives Glue table `name` (create_audit_table's, layout 'event_time')
-    attribute folders as FOLDERS.md's contract shapes them: a last partition
-    column attribute_folder, enum-projected over the declared values then
-    _other and _none, the location template's last folder, and the
-    parameter audit_fdw.folder_attribute."""
-    table = glue.get_table(DatabaseName=database, Name=name)["Table"]
-    params = dict(table["Parameters"])
-    params["projection.attribute_folder.type"] = "enum"
-    params["projection.attribute_folder.values"] = ",".join(list(declared) + ["_other", "_none"])
-    params["storage.location.template"] += "${attribute_folder}/"
-    params["audit_fdw.folder_attribute"] = attribute
-    keep = ("Name", "Description", "Owner", "Retention", "StorageDescriptor",
-            "PartitionKeys", "TableType")
-    table_input = {k: v for k, v in table.items() if k in keep}
-    table_input["Parameters"] = params
-    table_input["PartitionKeys"] = table["PartitionKeys"] + [
-        {"Name": "attribute_folder", "Type": "string"}]
-    glue.update_table(DatabaseName=database, TableInput=table_input)
-
-
 def deliver_records(emulator, stream, records, raw_lines=()):
     """Puts audit records (dicts, written as JSON lines) and raw lines
     (bytes) through Firehose stream `stream` in one batch, and flushes its
