@@ -240,6 +240,27 @@ SELECT event_id FROM orders_audit WHERE order_id = current_setting('application_
 -- constants still choose theirs at planning
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT event_id FROM orders_audit WHERE order_id IN ('101', '102');
+-- attribute folders of the state: a value's folder (if declared) and _other
+ALTER FOREIGN TABLE orders_audit OPTIONS (ADD folder_column 'attribute_folder',
+    folder_attribute 'state', folder_values 'OPEN,DELIVERED,RETURNED');
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_id FROM orders_audit WHERE new_state = 'DELIVERED' AND order_id = '101';
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_id FROM orders_audit WHERE new_state IN ('RETURNED', 'CANCELLED', 'OPEN');
+-- nothing else selects folders: the old image, <>, IS NULL
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT event_id FROM orders_audit
+ WHERE old_state = 'OPEN' AND new_state <> 'OPEN' AND new_state IS NOT NULL;
+SET plan_cache_mode = force_generic_plan;
+PREPARE by_state(text) AS SELECT event_id FROM orders_audit WHERE new_state = $1;
+EXPLAIN (VERBOSE, COSTS OFF) EXECUTE by_state('OPEN');
+DEALLOCATE by_state;
+RESET plan_cache_mode;
+-- the options go together, and the values are checked
+ALTER FOREIGN TABLE orders_audit OPTIONS (DROP folder_values);
+ALTER FOREIGN TABLE orders_audit OPTIONS (SET folder_values 'OPEN,_none');
+ALTER FOREIGN TABLE orders_audit OPTIONS (DROP folder_column, DROP folder_attribute,
+    DROP folder_values);
 ALTER FOREIGN TABLE orders_audit OPTIONS (DROP bucket_column, DROP bucket_key,
     DROP bucket_digits);
 -- the batch size
