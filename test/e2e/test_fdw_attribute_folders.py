@@ -1,4 +1,4 @@
-"""Attribute folders (FOLDERS.md): under each event hour and key bucket, a
+"""Attribute folders (README, Attribute folders): under each event hour and key bucket, a
 folder per declared value of the new image's state, and _other (any other
 value: an undeclared string, a number, a boolean) and _none (no new image,
 no state).  The Glue table is create_audit_table's (folder_attribute,

@@ -124,7 +124,7 @@ def setup(emulator, request):
     delay), by their event hour (both bounds prune exactly), by event hour
     and key bucket (16 buckets: a key's equality or IN list also selects its
     buckets' folders), or by event hour, key bucket and attribute folder of
-    the new image's state (FOLDERS.md: an equality, IN list or parameter on
+    the new image's state (README, Attribute folders: an equality, IN list or parameter on
     the state also selects its folder and _other; here with states a
     declaration misses)."""
     folders = request.param == "event_time_folders"

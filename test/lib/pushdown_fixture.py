@@ -11,7 +11,7 @@ in an object named as Firehose names them.  The audit table over them is
 created with audit_fdw.create_audit_table (provisioning's definition, with
 partition projection over those folders).
 
-With attribute folders (FOLDERS.md's contract, as the pump writes them),
+With attribute folders (README, Attribute folders; as the pump writes them),
 each record also carries "attribute_folder", its last member, and lands in
 a folder of that name under its hour (and key bucket): the new image's
 state when it is a declared string, _none when there is no new image or no
@@ -124,7 +124,7 @@ def record(rng, order_id, name, t, seq, new, old):
 
 
 def attribute_folder(r, attribute, declared):
-    """The folder of a record (FOLDERS.md): the new image's attribute when it
+    """The folder of a record (README, Attribute folders): the new image's attribute when it
     is a declared string, _none when it has none (no new image, no such
     attribute, null), _other otherwise (an undeclared string, a number, a
     boolean)."""

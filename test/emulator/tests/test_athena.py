@@ -635,7 +635,7 @@ def test_integer_enum_and_injected_projection(athena, audit, glue):
 
 
 def test_three_partition_columns_prune_on_an_enum_folder(athena, audit, glue):
-    """The attribute folders of FOLDERS.md: a third partition column, enum
+    """Attribute folders (README): a third partition column, enum
     over the declared values then _other and _none (folders named with a
     leading underscore are read: they are partition locations, not hidden
     files under one), after an hour and a key bucket.  attribute_folder IN
