@@ -710,11 +710,33 @@ write_event_time_parts(AuditBuf *out, int64_t secs, int64_t us)
 	char		text[64];
 	int			n;
 
+	/* the date of the last call's day again, or worked out (exact either way) */
+	static int64_t cached_days = INT64_MIN;
+	static char cached_date[12];
+
 	days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
 	sod = secs - days * 86400;
-	civil_from_days(days, &year, &month, &day);
-	if (year < 0 || year > 9999)
-		return false;
+	if (days != cached_days)
+	{
+		char	   *d = cached_date;
+
+		civil_from_days(days, &year, &month, &day);
+		if (year < 0 || year > 9999)
+			return false;
+		*d++ = '"';
+		*d++ = '0' + year / 1000;
+		*d++ = '0' + year / 100 % 10;
+		*d++ = '0' + year / 10 % 10;
+		*d++ = '0' + year % 10;
+		*d++ = '-';
+		*d++ = '0' + month / 10;
+		*d++ = '0' + month % 10;
+		*d++ = '-';
+		*d++ = '0' + day / 10;
+		*d++ = '0' + day % 10;
+		*d++ = ' ';
+		cached_days = days;
+	}
 	{
 		int			hh = (int) (sod / 3600),
 					mi = (int) (sod / 60 % 60),
@@ -722,18 +744,8 @@ write_event_time_parts(AuditBuf *out, int64_t secs, int64_t us)
 					ms = (int) (us / 1000);
 		char	   *w = text;
 
-		*w++ = '"';
-		*w++ = '0' + year / 1000;
-		*w++ = '0' + year / 100 % 10;
-		*w++ = '0' + year / 10 % 10;
-		*w++ = '0' + year % 10;
-		*w++ = '-';
-		*w++ = '0' + month / 10;
-		*w++ = '0' + month % 10;
-		*w++ = '-';
-		*w++ = '0' + day / 10;
-		*w++ = '0' + day % 10;
-		*w++ = ' ';
+		memcpy(w, cached_date, 12);
+		w += 12;
 		*w++ = '0' + hh / 10;
 		*w++ = '0' + hh % 10;
 		*w++ = ':';
@@ -2733,8 +2745,9 @@ transform_begin(TransformState *st, TransformState *img, AuditBuf *out,
 	st->out = out;
 	st->errbuf = errbuf;
 	st->errlen = errlen;
-	*img = *st;
 	img->out = &scratch;
+	img->errbuf = errbuf;
+	img->errlen = errlen;
 	scratch.len = 0;
 	scratch.oom = false;
 	if (errbuf && errlen > 0)
