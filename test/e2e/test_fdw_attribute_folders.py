@@ -24,15 +24,20 @@ BUCKET = "fdw-folders-data"
 RESULTS = "fdw-folders-results"
 DATABASE = "fdw_folders"
 RUN = uuid.uuid4().hex[:8]
-PREFIX = f"{RUN}/orders/"
-LOCATION = f"s3://{BUCKET}/{PREFIX}"
 # CANCELLED is left undeclared: its records are in _other
 DECLARED = ["OPEN", "PICKEDUP", "DELIVERED", "RETURNED"]
 ALL_FOLDERS = set(DECLARED) | {"_other", "_none"}
+# the layout the module's fixture set up last: its prefix, and whether
+# folders are under key buckets
+LAYOUT = {}
 
 
-@pytest.fixture(scope="module")
-def folder_table(emulator):
+@pytest.fixture(scope="module", params=[16, 0], ids=["buckets", "no_buckets"])
+def folder_table(emulator, request):
+    """The attribute folders under 16 key buckets, or right under the hour."""
+    buckets = request.param
+    prefix = f"{RUN}/orders_{buckets}/"
+    LAYOUT.update(prefix=prefix, buckets=buckets)
     conn = connect()
     conn.autocommit = True
     cur = conn.cursor()
@@ -41,14 +46,14 @@ def folder_table(emulator):
     glue = emulator.client("glue")
     drop_table(glue, DATABASE, "orders_audit")
     cur.execute("SELECT audit_fdw.create_audit_table(%s, 'orders_audit', %s, %s, "
-                "key_columns => %s, database => %s, layout => 'event_time', key_buckets => 16, "
+                "key_columns => %s, database => %s, layout => 'event_time', key_buckets => %s, "
                 "history => '100 years', folder_attribute => 'state', folder_values => %s)",
-                (SERVER, LOCATION, pushdown_fixture.ITEM_COLUMNS, pushdown_fixture.KEY_COLUMNS,
-                 DATABASE, DECLARED))
+                (SERVER, f"s3://{BUCKET}/{prefix}", pushdown_fixture.ITEM_COLUMNS,
+                 pushdown_fixture.KEY_COLUMNS, DATABASE, buckets, DECLARED))
     rng = random.Random(15)
     recs = pushdown_fixture.records(60, datetime.datetime(2024, 1, 1), 4, rng, odd_states=True)
-    pushdown_fixture.write(emulator, BUCKET, PREFIX, recs, rng, "event_time", 1,
-                           ("state", DECLARED))
+    pushdown_fixture.write(emulator, BUCKET, prefix, recs, rng, "event_time",
+                           1 if buckets else 0, ("state", DECLARED))
     import_audit_table(cur, SERVER, DATABASE, "folders")
     # the oracle: a local copy, read without pushdown
     cur.execute("SET audit_fdw.enable_pushdown = off")
@@ -63,14 +68,15 @@ def folder_table(emulator):
 def objects(emulator):
     s3 = emulator.client("s3")
     out = {}
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=PREFIX):
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET,
+                                                             Prefix=LAYOUT["prefix"]):
         out.update({o["Key"]: o["Size"] for o in page.get("Contents", [])})
     return out
 
 
 def folder_bytes(emulator, folders):
     """The bytes of the objects in those attribute folders, every hour and
-    bucket (yyyy/MM/dd/HH/<bucket>/<folder>/<object>)."""
+    bucket (yyyy/MM/dd/HH/[<bucket>/]<folder>/<object>)."""
     return sum(size for key, size in objects(emulator).items()
                if key.rsplit("/", 2)[1] in folders)
 
@@ -140,7 +146,7 @@ def test_import_sets_the_folder_options(folder_table, db):
     assert "folder_column=attribute_folder" in options
     assert "folder_attribute=state" in options
     assert "folder_values=OPEN,PICKEDUP,DELIVERED,RETURNED" in options
-    assert "bucket_column=key_bucket" in options
+    assert ("bucket_column=key_bucket" in options) == bool(LAYOUT["buckets"])
 
 
 def test_equality_reads_its_folder_and_other(folder_table, db, emulator):
@@ -171,10 +177,10 @@ def test_in_list_and_keys_prune_together(folder_table, db, emulator):
                                   "AND new_state IN ('PICKEDUP', 'RETURNED')")
     assert folder_pred({"PICKEDUP", "_other"}) in sql, sql
     # with the key: its bucket's folders only
-    order = pushdown_fixture.key_hash("110")[-1]
+    bucket = pushdown_fixture.key_hash("110")[-1]
     got, scanned, sql = one_query(cur, "order_id = '110' AND new_state = 'OPEN'")
     assert scanned == sum(size for key, size in objects(emulator).items()
-                          if key.rsplit("/", 3)[1] == order
+                          if (key.rsplit("/", 3)[1] == bucket or not LAYOUT["buckets"])
                           and key.rsplit("/", 2)[1] in ("OPEN", "_other"))
 
 
