@@ -2648,83 +2648,218 @@ span_equals(TransformState *st, const Span *span, const char *text, size_t len, 
 }
 
 /*
- * Writes ,"attribute_folder":"<f>" for the new image whose input text (an
- * attribute map in DynamoDB JSON, already read by the image's writer) is
- * the len bytes at image, NULL when the record has none.  The value's type
- * is read there, not in the written image, where a B value is a string
- * too.  A name given twice counts as the last one (as json.loads keeps it).
+ * Skips the string literal or the value at s->p of an image the transform
+ * has already read or written, so well-formed JSON: brackets counted,
+ * strings jumped over without checking their escapes again.  span gets a
+ * string's content (escaped set when it has escapes) or the value's text.
+ */
+static inline bool
+skip_read(Scan *s, Span *span)
+{
+	const char *p;
+	const char *end = s->end;
+	long		open = 0;
+
+	skip_ws(s);
+	p = s->p;
+	if (p >= end)
+		return false;
+	span->escaped = false;
+	if (*p == '"')
+	{
+		span->p = ++p;
+		while (p < end && *p != '"')
+		{
+			if (*p == '\\')
+			{
+				span->escaped = true;
+				p++;
+			}
+			p++;
+		}
+		if (p >= end)
+			return false;
+		span->len = p - span->p;
+		s->p = p + 1;
+		return true;
+	}
+	span->p = p;
+	if (*p != '{' && *p != '[')
+	{
+		/* a number, true, false or null: up to what follows it */
+		while (p < end && *p != ',' && *p != '}' && *p != ']' && (unsigned char) *p > ' ')
+			p++;
+	}
+	else
+		do
+		{
+			char		c;
+
+			if (p >= end)
+				return false;
+			c = *p++;
+			if (c == '"')
+			{
+				while (p < end && *p != '"')
+					p += *p == '\\' ? 2 : 1;
+				p++;
+			}
+			else if (c == '{' || c == '[')
+				open++;
+			else if (c == '}' || c == ']')
+				open--;
+		} while (open > 0);
+	span->len = p - span->p;
+	s->p = p;
+	return true;
+}
+
+/*
+ * The value of the top-level member folders.attribute (the last one when
+ * the name is given twice, as json.loads keeps it) of the object whose
+ * text is the len bytes at object: *found, and *value its text.  False
+ * when out of memory or the text is not an object.
  */
 static bool
-write_attribute_folder(TransformState *st, const char *image, size_t len)
+find_folder_member(TransformState *st, const char *object, size_t len, Span *value,
+				   bool *found)
 {
 	Scan		s;
+
+	*found = false;
+	s.p = object;
+	s.end = object + len;
+	if (!expect(&s, '{'))
+		return bad_record(st, "malformed new image", NULL);
+	if (expect(&s, '}'))
+		return true;
+	do
+	{
+		Span		name;
+		Span		v;
+		const char *start;
+		bool		equal;
+
+		if (!skip_read(&s, &name) || !expect(&s, ':'))
+			return bad_record(st, "malformed new image", NULL);
+		skip_ws(&s);
+		start = s.p;
+		if (!skip_read(&s, &v))
+			return bad_record(st, "malformed new image", NULL);
+		if (!span_equals(st, &name, folders.attribute, folders.attribute_len, &equal))
+			return false;
+		if (equal)
+		{
+			/* the whole value, a string's quotes included */
+			value->p = start;
+			value->len = s.p - start;
+			value->escaped = false;
+			*found = true;
+		}
+	} while (expect(&s, ','));
+	return true;
+}
+
+/*
+ * The declared value a string literal's content (text) is, byte for byte
+ * once decoded: its index, or -1.  False when out of memory.
+ */
+static bool
+declared_folder(TransformState *st, const Span *text, int *which)
+{
+	*which = -1;
+	for (int i = 0; i < folders.nvalues; i++)
+	{
+		bool		equal;
+
+		if (!span_equals(st, text, folders.values[i], folders.value_lens[i], &equal))
+			return false;
+		if (equal)
+		{
+			*which = i;
+			break;
+		}
+	}
+	return true;
+}
+
+/*
+ * Whether a declared value could also be a B value as an image writes it:
+ * canonical base64, whose length is a multiple of 4 (a declared value has
+ * no "=", "+" or "/").
+ */
+static inline bool
+could_be_base64(int i)
+{
+	const char *v = folders.values[i];
+
+	if (folders.value_lens[i] % 4 != 0)
+		return false;
+	for (size_t k = 0; k < folders.value_lens[i]; k++)
+		if (v[k] == '.' || v[k] == '_' || v[k] == '-')
+			return false;
+	return true;
+}
+
+/*
+ * Writes ,"attribute_folder":"<f>" for the record's new image: written is
+ * its text as the transform wrote it (written_len bytes), source its input
+ * text (an attribute map in DynamoDB JSON, source_len bytes); written NULL
+ * when the record has none.  The written image is shorter and is read
+ * first: its value is null for NULL, a string for S (and B), anything else
+ * for the other types.  A string equal to a declared value that base64
+ * could also spell is looked up in the input, where its type is.
+ */
+static bool
+write_attribute_folder(TransformState *st, const char *written, size_t written_len,
+					   const char *source, size_t source_len)
+{
 	Span		value = {NULL, 0, false};
 	bool		found = false;
 	const char *folder = "_none";
 	size_t		folder_len = 5;
 
-	if (image != NULL)
-	{
-		s.p = image;
-		s.end = image + len;
-		if (!expect(&s, '{'))
-			return bad_record(st, "malformed new image", NULL);
-		if (!expect(&s, '}'))
-			do
-			{
-				Span		name;
-				Span		v;
-				bool		equal;
-
-				if (!scan_string(&s, &name) || !expect(&s, ':') || !skip_record(&s, &v))
-					return bad_record(st, "malformed new image", NULL);
-				if (!span_equals(st, &name, folders.attribute, folders.attribute_len, &equal))
-					return false;
-				if (equal)
-				{
-					value = v;
-					found = true;
-				}
-			} while (expect(&s, ','));
-	}
+	if (written != NULL && !find_folder_member(st, written, written_len, &value, &found))
+		return false;
+	if (found && value.len == 4 && memcmp(value.p, "null", 4) == 0)
+		found = false;
 	if (found)
 	{
-		Span		type;
+		Scan		s;
 		Span		text;
-		char		typebuf[16];
-		size_t		tlen = 0;
+		int			which = -1;
 
-		s.p = value.p;
-		s.end = value.p + value.len;
 		folder = "_other";
 		folder_len = 6;
-		if (expect(&s, '{') && scan_string(&s, &type) && expect(&s, ':'))
+		s.p = value.p;
+		s.end = value.p + value.len;
+		if (value.len > 0 && value.p[0] == '"' && scan_string(&s, &text) &&
+			!declared_folder(st, &text, &which))
+			return false;
+		if (which >= 0 && could_be_base64(which))
 		{
-			if (!type.escaped)
+			/* S or B: the input says */
+			Span		type;
+			char		typebuf[16];
+			size_t		tlen = 0;
+
+			if (!find_folder_member(st, source, source_len, &value, &found))
+				return false;
+			s.p = value.p;
+			s.end = value.p + value.len;
+			if (!found || !expect(&s, '{') || !scan_string(&s, &type) || !expect(&s, ':'))
+				which = -1;
+			else if (!type.escaped)
 				memcpy(typebuf, type.p, tlen = type.len < 5 ? type.len : 0);
 			else if (!unescape(&type, typebuf, sizeof(typebuf), &tlen))
 				tlen = 0;
-			if (tlen == 4 && memcmp(typebuf, "NULL", 4) == 0)
-			{
-				folder = "_none";
-				folder_len = 5;
-			}
-			else if (tlen == 1 && typebuf[0] == 'S' && scan_string(&s, &text))
-			{
-				for (int i = 0; i < folders.nvalues; i++)
-				{
-					bool		equal;
-
-					if (!span_equals(st, &text, folders.values[i], folders.value_lens[i], &equal))
-						return false;
-					if (equal)
-					{
-						folder = folders.values[i];
-						folder_len = folders.value_lens[i];
-						break;
-					}
-				}
-			}
+			if (tlen != 1 || typebuf[0] != 'S')
+				which = -1;
+		}
+		if (which >= 0)
+		{
+			folder = folders.values[which];
+			folder_len = folders.value_lens[which];
 		}
 	}
 	APPEND_LITERAL(st->out, ",\"attribute_folder\":\"");
@@ -2888,7 +3023,8 @@ transform_record(const char *json, size_t len, bool whole, const char **record_e
 		buf_append(out, scratch.data + f.old_off, f.old_len);
 	}
 	if (folders.attribute != NULL &&
-		!write_attribute_folder(&st, f.has_new ? f.new_src : NULL, f.new_src_len))
+		!write_attribute_folder(&st, f.has_new ? scratch.data + f.new_off : NULL, f.new_len,
+								f.new_src, f.new_src_len))
 		goto fail;
 	APPEND_LITERAL(out, "}\n");
 	if (out->oom)
@@ -3252,7 +3388,8 @@ audit_transform_item_text(const char *item, size_t len, const char *event_id_pre
 			goto fail;
 		APPEND_LITERAL(out, ",\"new_image\":");
 		buf_append(out, scratch.data, scratch.len);
-		if (folders.attribute != NULL && !write_attribute_folder(&st, item, len))
+		if (folders.attribute != NULL &&
+			!write_attribute_folder(&st, scratch.data, scratch.len, item, len))
 			goto fail;
 		APPEND_LITERAL(out, "}\n");
 		if (out->oom)

@@ -766,6 +766,18 @@ TEST(transform_attribute_folder_of_the_new_image)
 				"_other");
 	folder_case("binary whose base64 is declared", "MODIFY", NEW_STATE("{\"B\":\"QUJD\"}"),
 				"_other");
+	folder_case("string that base64 could spell", "MODIFY", NEW_STATE("{\"S\":\"QUJD\"}"),
+				"QUJD");
+	folder_case("binary whose base64 is declared, the name twice", "MODIFY",
+				"\"NewImage\":{\"state\":{\"S\":\"QUJD\"},\"state\":{\"B\":\"QUJD\"}}", "_other");
+	folder_case("string that base64 could spell, the name twice", "MODIFY",
+				"\"NewImage\":{\"state\":{\"B\":\"QUJD\"},\"state\":{\"S\":\"QUJD\"}}", "QUJD");
+	folder_case("number after a string", "MODIFY",
+				"\"NewImage\":{\"state\":{\"S\":\"PLACED\"},\"state\":{\"N\":\"-1.5E3\"}}",
+				"_other");
+	folder_case("NULL after a string", "MODIFY",
+				"\"NewImage\":{\"state\":{\"S\":\"PLACED\"},\"state\":{\"NULL\":true},"
+				"\"z\":{\"BOOL\":false}}", "_none");
 	folder_case("string set of a declared value", "MODIFY", NEW_STATE("{\"SS\":[\"SHIPPED\"]}"),
 				"_other");
 	folder_case("map", "MODIFY", NEW_STATE("{\"M\":{\"S\":{\"S\":\"SHIPPED\"}}}"), "_other");
