@@ -966,6 +966,43 @@ typedef struct FastPos
 	char	   *w;
 } FastPos;
 
+/* Bit masks of 64 bytes of a string literal, a bit a byte. */
+typedef struct EscapeMasks
+{
+	uint64_t	quote,
+				backslash,
+				control,		/* below 0x20 */
+				valid,			/* one of "/\\bfnrtu */
+				letter_u,
+				hex;			/* a hex digit */
+} EscapeMasks;
+
+/*
+ * The verdict of escaped_literal_end from the masks of its 64 bytes: the
+ * closing quote's place, or -1.
+ */
+static inline int
+escaped_literal_verdict(const EscapeMasks *m)
+{
+	const uint64_t odd_bits = 0xAAAAAAAAAAAAAAAAULL;
+	uint64_t	escaped,
+				real_quote,
+				upto,
+				u,
+				hex_places;
+
+	escaped = ((((m->backslash << 1) | odd_bits) - m->backslash) ^ odd_bits) ^ m->backslash;
+	real_quote = m->quote & ~escaped;
+	if (real_quote == 0)
+		return -1;
+	upto = real_quote ^ (real_quote - 1);	/* up to the first, included */
+	u = escaped & m->letter_u;
+	hex_places = (u << 1) | (u << 2) | (u << 3) | (u << 4);
+	if (((m->control | (escaped & ~m->valid) | (hex_places & ~m->hex)) & upto) != 0)
+		return -1;
+	return __builtin_ctzll(real_quote);
+}
+
 #ifdef __SSE2__
 /*
  * For a string literal whose first escape is at p (a backslash that is not
@@ -989,19 +1026,7 @@ escaped_literal_end_sse2(const char *p, char *w)
 	_mm_cmplt_epi8(_mm_add_epi8((x), _mm_set1_epi8((char) (0x80 - (lo)))), \
 				   _mm_set1_epi8((char) (-128 + (n))))
 #define MASK64(m) ((uint64_t) (unsigned int) _mm_movemask_epi8(m) << (16 * i))
-	const uint64_t odd_bits = 0xAAAAAAAAAAAAAAAAULL;
-	uint64_t	quote = 0,
-				backslash = 0,
-				control = 0,
-				valid = 0,
-				letter_u = 0,
-				hex = 0;
-	uint64_t	escaped,
-				real_quote,
-				upto,
-				u,
-				hex_places,
-				bad;
+	EscapeMasks m = {0};
 
 	for (int i = 0; i < 4; i++)
 	{
@@ -1010,32 +1035,22 @@ escaped_literal_end_sse2(const char *p, char *w)
 		__m128i		is_u = BYTES_EQ(x, 'u');
 
 		_mm_storeu_si128((__m128i *) (w + 16 * i), x);
-		quote |= MASK64(BYTES_EQ(x, '"'));
-		backslash |= MASK64(BYTES_EQ(x, '\\'));
-		control |= MASK64(_mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(0x1f)), x));
-		valid |= MASK64(_mm_or_si128(
+		m.quote |= MASK64(BYTES_EQ(x, '"'));
+		m.backslash |= MASK64(BYTES_EQ(x, '\\'));
+		m.control |= MASK64(_mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(0x1f)), x));
+		m.valid |= MASK64(_mm_or_si128(
 			_mm_or_si128(_mm_or_si128(BYTES_EQ(x, '"'), BYTES_EQ(x, '\\')),
 						 _mm_or_si128(BYTES_EQ(x, '/'), BYTES_EQ(x, 'b'))),
 			_mm_or_si128(_mm_or_si128(BYTES_EQ(x, 'f'), BYTES_EQ(x, 'n')),
 						 _mm_or_si128(_mm_or_si128(BYTES_EQ(x, 'r'), BYTES_EQ(x, 't')),
 									  is_u))));
-		letter_u |= MASK64(is_u);
-		hex |= MASK64(_mm_or_si128(BYTES_IN(x, '0', 10), BYTES_IN(lower, 'a', 6)));
+		m.letter_u |= MASK64(is_u);
+		m.hex |= MASK64(_mm_or_si128(BYTES_IN(x, '0', 10), BYTES_IN(lower, 'a', 6)));
 	}
 #undef BYTES_EQ
 #undef BYTES_IN
 #undef MASK64
-	escaped = ((((backslash << 1) | odd_bits) - backslash) ^ odd_bits) ^ backslash;
-	real_quote = quote & ~escaped;
-	if (real_quote == 0)
-		return -1;
-	upto = real_quote ^ (real_quote - 1);	/* up to the first, included */
-	u = escaped & letter_u;
-	hex_places = (u << 1) | (u << 2) | (u << 3) | (u << 4);
-	bad = (control | (escaped & ~valid) | (hex_places & ~hex)) & upto;
-	if (bad != 0)
-		return -1;
-	return __builtin_ctzll(real_quote);
+	return escaped_literal_verdict(&m);
 }
 
 #if defined(__GNUC__) && defined(__x86_64__)
@@ -1048,7 +1063,6 @@ __attribute__((target("avx2")))
 static int
 escaped_literal_end_avx2(const char *p, char *w)
 {
-	const uint64_t odd_bits = 0xAAAAAAAAAAAAAAAAULL;
 
 	/*
 	 * By a byte's low half and high half, bits that meet (AND not 0) for
@@ -1069,18 +1083,7 @@ escaped_literal_end_avx2(const char *p, char *w)
 		0, 0, 0, 1, 2, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0);
 	const __m256i nibble = _mm256_set1_epi8(0x0f);
 	const __m256i zero = _mm256_setzero_si256();
-	uint64_t	quote = 0,
-				backslash = 0,
-				control = 0,
-				valid = 0,
-				letter_u = 0,
-				hex = 0;
-	uint64_t	escaped,
-				real_quote,
-				upto,
-				u,
-				hex_places,
-				bad;
+	EscapeMasks m = {0};
 
 	for (int i = 0; i < 2; i++)
 	{
@@ -1095,26 +1098,16 @@ escaped_literal_end_avx2(const char *p, char *w)
 #define MASK64(m) ((uint64_t) (uint32_t) _mm256_movemask_epi8(m) << (32 * i))
 #define NOT_MASK64(m) ((uint64_t) (uint32_t) ~_mm256_movemask_epi8(m) << (32 * i))
 		_mm256_storeu_si256((__m256i *) (w + 32 * i), x);
-		quote |= MASK64(_mm256_cmpeq_epi8(x, _mm256_set1_epi8('"')));
-		backslash |= MASK64(_mm256_cmpeq_epi8(x, _mm256_set1_epi8('\\')));
-		control |= MASK64(_mm256_cmpeq_epi8(_mm256_min_epu8(x, _mm256_set1_epi8(0x1f)), x));
-		valid |= NOT_MASK64(_mm256_cmpeq_epi8(is_letter, zero));
-		letter_u |= MASK64(_mm256_cmpeq_epi8(x, _mm256_set1_epi8('u')));
-		hex |= NOT_MASK64(_mm256_cmpeq_epi8(is_hex, zero));
+		m.quote |= MASK64(_mm256_cmpeq_epi8(x, _mm256_set1_epi8('"')));
+		m.backslash |= MASK64(_mm256_cmpeq_epi8(x, _mm256_set1_epi8('\\')));
+		m.control |= MASK64(_mm256_cmpeq_epi8(_mm256_min_epu8(x, _mm256_set1_epi8(0x1f)), x));
+		m.valid |= NOT_MASK64(_mm256_cmpeq_epi8(is_letter, zero));
+		m.letter_u |= MASK64(_mm256_cmpeq_epi8(x, _mm256_set1_epi8('u')));
+		m.hex |= NOT_MASK64(_mm256_cmpeq_epi8(is_hex, zero));
 #undef MASK64
 #undef NOT_MASK64
 	}
-	escaped = ((((backslash << 1) | odd_bits) - backslash) ^ odd_bits) ^ backslash;
-	real_quote = quote & ~escaped;
-	if (real_quote == 0)
-		return -1;
-	upto = real_quote ^ (real_quote - 1);
-	u = escaped & letter_u;
-	hex_places = (u << 1) | (u << 2) | (u << 3) | (u << 4);
-	bad = (control | (escaped & ~valid) | (hex_places & ~hex)) & upto;
-	if (bad != 0)
-		return -1;
-	return __builtin_ctzll(real_quote);
+	return escaped_literal_verdict(&m);
 }
 #endif
 
