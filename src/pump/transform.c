@@ -1306,6 +1306,9 @@ unescape(const Span *span, char *buf, size_t cap, size_t *outlen)
 				p += 6;
 			}
 		}
+		/* an unpaired surrogate has no UTF-8: U+FFFD, as json-c reads it */
+		if (cp >= 0xD800 && cp <= 0xDFFF)
+			cp = 0xFFFD;
 		if (cp < 0x80)
 			buf[n++] = (char) cp;
 		else if (cp < 0x800)

@@ -301,6 +301,43 @@ TEST(transform_records)
 }
 
 /*
+ * A string key with an unpaired surrogate escape, which has no UTF-8: its
+ * key_hash is of U+FFFD in its place, as json-c reads it (the tree path's
+ * key_hash); a pair is one code point.  Expected values from Python's
+ * hashlib.sha256(text.encode()).hexdigest()[-8:] of the text with U+FFFD
+ * (found by the transform fuzz target, kept as a regression).
+ */
+TEST(transform_key_hash_of_unpaired_surrogates)
+{
+	static const char *const cases[][2] = {
+		{"x\\ud800y", "578d2c58"},
+		{"x\\udc00y", "578d2c58"},
+		{"x\\ud800\\u0041y", "c8c41046"},
+		{"x\\ud800\\ud800\\udc00y", "90e9322b"},
+		{"x\\ud800", "32454d6a"},
+		{"\\udfff", "783fb097"},
+		{"x\\ud800\\udbffy", "986bfb21"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		char		text[256];
+		char		want[64];
+		AuditBuf	buf;
+
+		snprintf(text, sizeof(text),
+				 "{\"eventID\":\"e1\",\"dynamodb\":{\"SequenceNumber\":\"7\","
+				 "\"Keys\":{\"k\":{\"S\":\"%s\"}}}}", cases[i][0]);
+		snprintf(want, sizeof(want), "\"key_hash\":{\"k\":\"%s\"}", cases[i][1]);
+		audit_buf_init(&buf);
+		CHECK(audit_transform_record_text(text, strlen(text), "s", "t", &buf, NULL, NULL, 0) ==
+			  AUDIT_TRANSFORM_OK);
+		CHECK(buf.data != NULL && strstr(buf.data, want) != NULL);
+		audit_buf_free(&buf);
+	}
+}
+
+/*
  * A time out of range fails the record after its first fields were
  * written: the buffer is back to what it held, still NUL-terminated there.
  */
