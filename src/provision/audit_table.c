@@ -26,7 +26,7 @@
  *	  type enum (the declared values, then _other and _none), the folder
  *	  under each hour (and bucket) that the pump and create_delivery_stream's
  *	  attribute folders write: the new image's value of that attribute
- *	  (FOLDERS.md).  The table parameter audit_fdw.folder_attribute names
+ *	  (pump/transform.c).  The table parameter audit_fdw.folder_attribute names
  *	  the attribute for IMPORT FOREIGN SCHEMA.
  *
  * Idempotent: the definition is a pure function of the arguments, so a

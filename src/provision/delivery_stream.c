@@ -30,7 +30,7 @@
  * folder_attribute => 'state' (event_time only) adds a last folder: the
  * record's attribute_folder, which the pump writes for a pipeline with
  * attribute folders (the new image's state when declared, _other or
- * _none; FOLDERS.md): YYYY/MM/dd/HH/[b/]f/.  A record without the member
+ * _none; pump/transform.c): YYYY/MM/dd/HH/[b/]f/.  A record without the member
  * fails partitioning and goes to _errors/.
  *
  * Idempotent: an existing stream with the same destination, buffering and

@@ -55,7 +55,7 @@ extern char *provision_folder_attribute_arg(FunctionCallInfo fcinfo, int argno, 
 extern List *provision_folder_values_arg(FunctionCallInfo fcinfo, int argno,
 										 const char *attribute);
 
-/* Attribute folders: the attribute's name, the declared values (FOLDERS.md) */
+/* Attribute folders: the attribute's name, the declared values (README) */
 #define PROVISION_FOLDER_ATTRIBUTE_MAX 255
 #define PROVISION_FOLDER_VALUES_MAX 64
 #define PROVISION_FOLDER_VALUE_MAX 100

@@ -35,13 +35,16 @@
  *	new_image, old_image	the item's attributes, only when the stream
  *					view type delivers them
  *	attribute_folder	only for a pipeline with attribute folders
- *					(audit_transform_set_folders): the new image's value of
- *					the folder attribute when it is a string (S) equal, byte
- *					for byte once decoded, to a declared value; "_none" when
- *					there is no new image (REMOVE, KEYS_ONLY, OLD_IMAGE) or
- *					no value or a NULL; "_other" for anything else.
- *					Firehose dynamic partitioning routes on it (see
- *					provision/delivery_stream.c and FOLDERS.md)
+ *					(audit_transform_set_folders), the last member: the new
+ *					image's value of the top-level folder attribute (its
+ *					name matched ASCII case-insensitively, as Athena's OpenX
+ *					JSON SerDe reads keys) when it is a string (S) equal,
+ *					byte for byte once decoded, to a declared value; "_none"
+ *					when there is no new image (REMOVE, KEYS_ONLY,
+ *					OLD_IMAGE) or no value or a NULL; "_other" for anything
+ *					else.  Firehose dynamic partitioning routes on it (see
+ *					provision/delivery_stream.c and the README's "Attribute
+ *					folders")
  *
  * Attribute values are unmarshalled the way boto3's TypeDeserializer does,
  * with these choices for what JSON cannot carry:
@@ -2617,12 +2620,33 @@ audit_transform_set_folders(const char *attribute, const char *const *values, in
 	return true;
 }
 
+/* Whether the n bytes at a and b are equal but for the case of ASCII letters */
+static bool
+ascii_case_equal(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+	{
+		unsigned char x = a[i];
+		unsigned char y = b[i];
+
+		if (x >= 'A' && x <= 'Z')
+			x += 'a' - 'A';
+		if (y >= 'A' && y <= 'Z')
+			y += 'a' - 'A';
+		if (x != y)
+			return false;
+	}
+	return true;
+}
+
 /*
  * Whether a string span's content, decoded, is the len bytes at text
- * (*equal); false when out of memory.
+ * (*equal), but for the case of ASCII letters with fold_case; false when
+ * out of memory.
  */
 static bool
-span_equals(TransformState *st, const Span *span, const char *text, size_t len, bool *equal)
+span_equals(TransformState *st, const Span *span, const char *text, size_t len, bool fold_case,
+			bool *equal)
 {
 	char		stackbuf[128];
 	char	   *heap;
@@ -2638,7 +2662,8 @@ span_equals(TransformState *st, const Span *span, const char *text, size_t len, 
 		free(heap);
 		return !st->out->oom;
 	}
-	*equal = clen == len && memcmp(content, text, len) == 0;
+	*equal = clen == len && (fold_case ? ascii_case_equal(content, text, len) :
+							 memcmp(content, text, len) == 0);
 	free(heap);
 	return true;
 }
@@ -2711,8 +2736,9 @@ skip_read(Scan *s, Span *span)
 }
 
 /*
- * The value of the top-level member folders.attribute (the last one when
- * the name is given twice, as json.loads keeps it) of the object whose
+ * The value of the top-level member folders.attribute, its name matched
+ * ASCII case-insensitively (the last one when it is given twice, as
+ * json.loads keeps it; Athena refuses such a row anyway) of the object whose
  * text is the len bytes at object: *found, and *value its text.  False
  * when out of memory or the text is not an object.
  */
@@ -2742,7 +2768,8 @@ find_folder_member(TransformState *st, const char *object, size_t len, Span *val
 		start = s.p;
 		if (!skip_read(&s, &v))
 			return bad_record(st, "malformed new image", NULL);
-		if (!span_equals(st, &name, folders.attribute, folders.attribute_len, &equal))
+		/* Athena's OpenX JSON SerDe reads keys case-insensitively (ASCII) */
+		if (!span_equals(st, &name, folders.attribute, folders.attribute_len, true, &equal))
 			return false;
 		if (equal)
 		{
@@ -2768,7 +2795,7 @@ declared_folder(TransformState *st, const Span *text, int *which)
 	{
 		bool		equal;
 
-		if (!span_equals(st, text, folders.values[i], folders.value_lens[i], &equal))
+		if (!span_equals(st, text, folders.values[i], folders.value_lens[i], false, &equal))
 			return false;
 		if (equal)
 		{

@@ -146,7 +146,8 @@ extern bool audit_walk_records_page(const char *body, size_t len, AuditRecordAtF
 extern bool audit_transform_fast_walk;
 
 /*
- * Attribute folders (FOLDERS.md): from now on every audit record ends with
+ * Attribute folders (the README's "Attribute folders"; transform.c's header
+ * states the member): from now on every audit record ends with
  * the member "attribute_folder", the folder of the new image's value of
  * the top-level attribute: one of the nvalues declared values, "_other" or
  * "_none" (transform.c says which).  NULL attribute: no such member, the

@@ -347,7 +347,7 @@ def test_waiting_for_a_delivery_stream_can_be_cancelled(db, server, emulator):
         emulator.configure(firehose_creating_seconds=0)
 
 
-# ---- attribute folders (FOLDERS.md) ----
+# ---- attribute folders (the README's "Attribute folders") ----
 
 FOLDERS = "folder_attribute => 'state', folder_values => '{PLACED,SHIPPED,x.y_z-1}'"
 

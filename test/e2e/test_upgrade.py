@@ -319,7 +319,7 @@ def test_every_shipped_version_has_an_update_path_to_the_default(db):
 def test_update_from_1_2_keeps_every_row_and_adds_attribute_folders(fresh_db, emulator):
     """A filled 1.2 installation goes to 1.3 with every row kept: the
     pipeline table gains folder_attribute and folder_values (both or neither,
-    values as FOLDERS.md declares them), the three creating functions gain
+    values as the README's "Attribute folders" declares them), the three creating functions gain
     the arguments at the end, and whoever could create pipelines still can."""
     conn = fresh_db()
     cur = fill_1_0(conn, emulator.url)

@@ -63,6 +63,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -98,14 +99,33 @@ check(int ok, const char *what)
 static bool folders_on;
 static const char *const folder_values[] = {"SHIPPED", "a", "1", "QUJD"};
 
-/* The folder of a new image (NULL: none) read from json-c's tree. */
+/*
+ * The folder of a new image (NULL: none) read from json-c's tree, the
+ * attribute's name matched ASCII case-insensitively; NULL (cannot tell)
+ * when two names match (json-c keeps one value per exact name, the text
+ * path the last in the text).
+ */
 static const char *
 tree_folder(json_object *image)
 {
-	json_object *av;
+	json_object *av = NULL;
 	json_object *v;
+	int			matches = 0;
 
-	if (image == NULL || !json_object_object_get_ex(image, "state", &av))
+	if (image != NULL && json_object_is_type(image, json_type_object))
+	{
+		json_object_object_foreach(image, key, value)
+		{
+			if (strlen(key) == 5 && strncasecmp(key, "state", 5) == 0)
+			{
+				av = value;
+				matches++;
+			}
+		}
+	}
+	if (matches > 1)
+		return NULL;
+	if (av == NULL)
 		return "_none";
 	if (json_object_object_length(av) != 1)
 		return "_other";

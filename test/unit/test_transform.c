@@ -720,8 +720,8 @@ TEST(transform_unmarshal_values_and_items)
 }
 
 /*
- * Attribute folders (FOLDERS.md): the record of a stream record with the
- * given dynamodb members (after Keys) ends with the attribute_folder
+ * Attribute folders (transform.c's header): the record of a stream record
+ * with the given dynamodb members (after Keys) ends with the attribute_folder
  * member want, through every entry point, and is otherwise the record
  * written without folders.
  */
@@ -836,6 +836,19 @@ TEST(transform_attribute_folder_of_the_new_image)
 	folder_case("NUL after a declared value", "MODIFY", NEW_STATE("{\"S\":\"SHIPPED\\u0000\"}"),
 				"_other");
 	folder_case("non-ASCII", "MODIFY", NEW_STATE("{\"S\":\"SHIPP\\u00c9D\"}"), "_other");
+	/* the name as Athena's OpenX JSON SerDe reads it: ASCII case-insensitively */
+	folder_case("name in another case", "MODIFY",
+				"\"NewImage\":{\"State\":{\"S\":\"PLACED\"}}", "PLACED");
+	folder_case("name in capitals", "MODIFY",
+				"\"NewImage\":{\"STATE\":{\"S\":\"SHIPPED\"}}", "SHIPPED");
+	folder_case("escaped name in another case", "MODIFY",
+				"\"NewImage\":{\"St\\u0041te\":{\"S\":\"PLACED\"}}", "PLACED");
+	folder_case("name folded beyond ASCII", "MODIFY",
+				"\"NewImage\":{\"\\u017ftate\":{\"S\":\"PLACED\"}}", "_none");
+	folder_case("longer name", "MODIFY",
+				"\"NewImage\":{\"States\":{\"S\":\"PLACED\"}}", "_none");
+	folder_case("value in another case", "MODIFY",
+				"\"NewImage\":{\"State\":{\"S\":\"Placed\"}}", "_other");
 	folder_case("escaped attribute name", "MODIFY",
 				"\"NewImage\":{\"st\\u0061te\":{\"S\":\"PLACED\"}}", "PLACED");
 	folder_case("escaped type descriptor", "MODIFY",
