@@ -2669,6 +2669,56 @@ span_equals(TransformState *st, const Span *span, const char *text, size_t len, 
 }
 
 /*
+ * The next quote or bracket of JSON text at or after p (end when none):
+ * sixteen bytes at a time with SSE2 ("[" and "]" are "{" and "}" with bit
+ * 0x20 clear).
+ */
+static inline const char *
+next_structural(const char *p, const char *end)
+{
+#ifdef __SSE2__
+	while (end - p >= 16)
+	{
+		__m128i		v = _mm_loadu_si128((const __m128i *) p);
+		__m128i		folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
+		__m128i		hit = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+									   _mm_or_si128(_mm_cmpeq_epi8(folded, _mm_set1_epi8('{')),
+													_mm_cmpeq_epi8(folded, _mm_set1_epi8('}'))));
+		unsigned int mask = (unsigned int) _mm_movemask_epi8(hit);
+
+		if (mask != 0)
+			return p + __builtin_ctz(mask);
+		p += 16;
+	}
+#endif
+	while (p < end && *p != '"' && (*p | 0x20) != '{' && (*p | 0x20) != '}')
+		p++;
+	return p;
+}
+
+/*
+ * The end of the string literal whose content starts at p (its closing
+ * quote), in text already read, so with valid escapes; end when none.
+ * *escaped is set when it has escapes.
+ */
+static inline const char *
+string_end(const char *p, const char *end, bool *escaped)
+{
+	for (;;)
+	{
+		p = find_special(p, end);
+		if (p >= end || *p == '"')
+			return p;
+		if (*p == '\\')
+		{
+			*escaped = true;
+			p++;
+		}
+		p++;
+	}
+}
+
+/*
  * Skips the string literal or the value at s->p of an image the transform
  * has already read or written, so well-formed JSON: brackets counted,
  * strings jumped over without checking their escapes again.  span gets a
@@ -2688,16 +2738,8 @@ skip_read(Scan *s, Span *span)
 	span->escaped = false;
 	if (*p == '"')
 	{
-		span->p = ++p;
-		while (p < end && *p != '"')
-		{
-			if (*p == '\\')
-			{
-				span->escaped = true;
-				p++;
-			}
-			p++;
-		}
+		span->p = p + 1;
+		p = string_end(p + 1, end, &span->escaped);
 		if (p >= end)
 			return false;
 		span->len = p - span->p;
@@ -2712,24 +2754,28 @@ skip_read(Scan *s, Span *span)
 			p++;
 	}
 	else
-		do
+		for (;;)
 		{
-			char		c;
+			bool		escaped;
 
+			p = next_structural(p, end);
 			if (p >= end)
 				return false;
-			c = *p++;
-			if (c == '"')
+			if (*p == '"')
 			{
-				while (p < end && *p != '"')
-					p += *p == '\\' ? 2 : 1;
-				p++;
+				p = string_end(p + 1, end, &escaped);
+				if (p >= end)
+					return false;
 			}
-			else if (c == '{' || c == '[')
+			else if ((*p | 0x20) == '{')
 				open++;
-			else if (c == '}' || c == ']')
-				open--;
-		} while (open > 0);
+			else if (--open == 0)
+			{
+				p++;
+				break;
+			}
+			p++;
+		}
 	span->len = p - span->p;
 	s->p = p;
 	return true;
