@@ -8,11 +8,16 @@
  * Rules this file keeps:
  *	- One curl multi handle per backend (plus a share of DNS and TLS
  *	  sessions), so connections are reused from one request to the next.
+ *	  The easy handle of an API call is kept for the next one (reset, all
+ *	  options set again), and with it curl's receive and send buffers,
+ *	  sized for pages of megabytes; a stream has a handle of its own.
  *	- Curl never waits on its own: its sockets and timer (multi socket API)
  *	  are waited on with a WaitEventSet that also holds MyLatch, and every
  *	  wake-up checks for interrupts.  Query cancel, statement_timeout and
  *	  SIGTERM therefore end a request in flight at once, and so do they a
- *	  backoff wait between retries.
+ *	  backoff wait between retries.  The set is made again when curl's
+ *	  sockets change, and changed in place when only what curl waits for
+ *	  on them does (sending a request, then reading its answer).
  *	- Curl callbacks never ereport or palloc (that would longjmp through
  *	  curl): they write into malloc'd buffers, set flags and return curl's
  *	  abort or pause codes; errors are raised after curl returns.
@@ -61,6 +66,15 @@
  * on every call.
  */
 #define AWS_SPARE_BODY_MAX ((size_t) 8 * 1024 * 1024)
+/*
+ * An API call's answer is received, and its body sent, in pieces of these
+ * sizes (curl's defaults are 16 and 64 KiB): a GetRecords page of 1 MB or a
+ * PutRecordBatch body of several would otherwise take a system call and a
+ * wake-up for every 16 or 64 KiB.  The buffers belong to the easy handle,
+ * which is kept from one API call to the next (spare_easy).
+ */
+#define AWS_API_RECV_BUFFER (512L * 1024)
+#define AWS_API_SEND_BUFFER (2L * 1024 * 1024)
 
 /*
  * One transfer.  Allocated with malloc: the curl callbacks write into it.
@@ -100,6 +114,8 @@ typedef struct SockWatch
 {
 	curl_socket_t fd;
 	int			what;			/* CURL_POLL_IN / OUT / INOUT */
+	int			pos;			/* its event in wait_set, or -1 */
+	uint32		events;			/* the events waited for there */
 } SockWatch;
 
 struct AwsStream
@@ -118,12 +134,15 @@ static CURLSH *share = NULL;
 static SockWatch *socks = NULL;
 static int	nsocks = 0;
 static int	socks_cap = 0;
-static bool socks_changed = true;
+static bool socks_changed = true;	/* a socket came or went: a new set */
+static bool socks_what_changed = false; /* what curl waits for changed */
 static bool socks_oom = false;
 static int64 timer_deadline_us = -1;	/* monotonic; -1 = no timer */
 /* the kept body buffer (AWS_SPARE_BODY_MAX), malloc'd */
 static char *spare_body = NULL;
 static size_t spare_body_cap = 0;
+/* the easy handle of the last API call, kept for the next one */
+static CURL *spare_easy = NULL;
 /* the body lent to the caller of the last request (lend_body), malloc'd */
 static char *lent_body = NULL;
 static size_t lent_body_cap = 0;
@@ -147,7 +166,9 @@ static int	socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
 static int	timer_cb(CURLM *m, long timeout_ms, void *userp);
 static size_t header_cb(char *buf, size_t size, size_t n, void *userdata);
 static size_t write_cb(char *ptr, size_t size, size_t n, void *userdata);
+static uint32 sock_events(int what);
 static void rebuild_wait_set(void);
+static void update_wait_set(void);
 static void drain_messages(void);
 static void drive_until(AwsTransfer *t, TransferCondition cond);
 static bool cond_done(AwsTransfer *t);
@@ -246,12 +267,15 @@ socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 		}
 		socks[nsocks].fd = s;
 		socks[nsocks].what = 0;
+		socks[nsocks].pos = -1;
+		socks[nsocks].events = 0;
 		nsocks++;
+		socks_changed = true;
 	}
 	if (socks[i].what != what)
 	{
 		socks[i].what = what;
-		socks_changed = true;
+		socks_what_changed = true;
 	}
 	return 0;
 }
@@ -377,6 +401,19 @@ write_cb(char *ptr, size_t size, size_t n, void *userdata)
 	return len;
 }
 
+/* What a socket is waited for, from what curl asked. */
+static uint32
+sock_events(int what)
+{
+	uint32		events = 0;
+
+	if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
+		events |= WL_SOCKET_READABLE;
+	if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
+		events |= WL_SOCKET_WRITEABLE;
+	return events;
+}
+
 /* The wait set: MyLatch, postmaster death, and curl's sockets. */
 static void
 rebuild_wait_set(void)
@@ -393,16 +430,37 @@ rebuild_wait_set(void)
 						  NULL, NULL);
 	for (int i = 0; i < nsocks; i++)
 	{
-		uint32		events = 0;
-
-		if (socks[i].what == CURL_POLL_IN || socks[i].what == CURL_POLL_INOUT)
-			events |= WL_SOCKET_READABLE;
-		if (socks[i].what == CURL_POLL_OUT || socks[i].what == CURL_POLL_INOUT)
-			events |= WL_SOCKET_WRITEABLE;
-		if (events != 0)
-			AddWaitEventToSet(wait_set, events, socks[i].fd, NULL, NULL);
+		socks[i].events = sock_events(socks[i].what);
+		socks[i].pos = socks[i].events != 0 ?
+			AddWaitEventToSet(wait_set, socks[i].events, socks[i].fd, NULL, NULL) : -1;
 	}
 	socks_changed = false;
+	socks_what_changed = false;
+}
+
+/*
+ * The same sockets waited for other events (curl goes from sending a
+ * request to reading its answer): changed in place, not made again.
+ */
+static void
+update_wait_set(void)
+{
+	for (int i = 0; i < nsocks; i++)
+	{
+		uint32		events = sock_events(socks[i].what);
+
+		if (events == socks[i].events)
+			continue;
+		if (socks[i].pos < 0 || events == 0)
+		{
+			/* a socket to add to the set, or to leave out of it */
+			rebuild_wait_set();
+			return;
+		}
+		ModifyWaitEvent(wait_set, socks[i].pos, events, NULL);
+		socks[i].events = events;
+	}
+	socks_what_changed = false;
 }
 
 /* Mark the transfers curl has finished. */
@@ -458,6 +516,8 @@ drive_until(AwsTransfer *t, TransferCondition cond)
 
 		if (wait_set == NULL || socks_changed)
 			rebuild_wait_set();
+		else if (socks_what_changed)
+			update_wait_set();
 
 		now = monotonic_us();
 		if (timer_deadline_us < 0)
@@ -721,7 +781,15 @@ transfer_start(AwsHttpRequest *req, bool streaming)
 	t = calloc(1, sizeof(AwsTransfer));
 	if (t != NULL)
 		t->url = strdup(url);
-	e = curl_easy_init();
+	if (!streaming && spare_easy != NULL)
+	{
+		/* every option is set again below */
+		e = spare_easy;
+		spare_easy = NULL;
+		curl_easy_reset(e);
+	}
+	else
+		e = curl_easy_init();
 	if (t == NULL || t->url == NULL || e == NULL)
 	{
 		if (t)
@@ -771,9 +839,15 @@ transfer_start(AwsHttpRequest *req, bool streaming)
 						 (long) Max(aws_request_timeout_ms / 1000, 1));
 	}
 	else
+	{
 		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
 						 (long) (req->timeout_ms > 0 ? req->timeout_ms :
 								 aws_request_timeout_ms));
+		curl_easy_setopt(e, CURLOPT_BUFFERSIZE, AWS_API_RECV_BUFFER);
+		if (req->body_len > 64 * 1024)
+			curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE,
+							 Min((long) req->body_len, AWS_API_SEND_BUFFER));
+	}
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -821,7 +895,10 @@ transfer_free(AwsTransfer *t)
 		return;
 	if (t->in_multi)
 		curl_multi_remove_handle(multi, t->easy);
-	if (t->easy)
+	/* an API call's handle is kept, unless its buffers saw secrets */
+	if (t->easy && !t->streaming && !t->wipe && spare_easy == NULL)
+		spare_easy = t->easy;
+	else if (t->easy)
 		curl_easy_cleanup(t->easy);
 	curl_slist_free_all(t->header_list);
 	if (t->body && t->wipe)
