@@ -78,6 +78,7 @@ typedef struct AwsHttpRequest
 } AwsHttpRequest;
 
 /* in http.c */
+extern void aws_http_preload(void);
 extern AwsResponse *aws_http_execute(AwsHttpRequest *req, AwsError **error);
 extern AwsStream *aws_http_stream_open(AwsHttpRequest *req);
 extern const char *aws_response_header(AwsResponse *resp, const char *name);

@@ -154,6 +154,8 @@ aws_init(void)
 							PGC_SUSET,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
+	if (process_shared_preload_libraries_in_progress)
+		aws_http_preload();
 }
 
 const AwsServiceInfo *

@@ -204,6 +204,22 @@ monotonic_us(void)
 	return (int64) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/*
+ * When the library is preloaded: libcurl's global state (and OpenSSL's
+ * configuration and providers with it) and SigV4's hash functions are set
+ * up once in the postmaster, so that each worker and backend starts with
+ * them instead of paying about a millisecond for them on its first call.
+ * The postmaster runs no thread and makes no transfer.
+ */
+void
+aws_http_preload(void)
+{
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !sigv4_crypto_init())
+		ereport(WARNING,
+				(errmsg("audit_fdw: could not initialize libcurl or OpenSSL in the postmaster"),
+				 errdetail("Each process initializes them on its first AWS call instead.")));
+}
+
 /* Create the backend's multi handle and share on first use. */
 static void
 http_setup(void)

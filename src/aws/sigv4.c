@@ -36,7 +36,9 @@
 #include "aws/sigv4.h"
 
 #include <openssl/crypto.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,8 +92,10 @@ static int	compare_canon_header(const void *a, const void *b);
 static int	compare_canon_param(const void *a, const void *b);
 static bool sha256_bytes(const void *data, size_t len,
 						 unsigned char out[SHA256_LEN]);
-static bool hmac_sha256(const void *key, size_t keylen, const void *data,
-						size_t datalen, unsigned char out[SHA256_LEN]);
+static EVP_MAC_CTX *hmac_sha256_new(void);
+static bool hmac_sha256(EVP_MAC_CTX *ctx, const void *key, size_t keylen,
+						const void *data, size_t datalen,
+						unsigned char out[SHA256_LEN]);
 static void hex_into(char *dst, const unsigned char *src, size_t len);
 static char *compute_signature(const char *secret, const char *date,
 							   const char *region, const char *service,
@@ -650,23 +654,67 @@ canonical_headers(const SigV4Header *headers, int nheaders,
  * ---------------------------------------------------------------------
  */
 
+/*
+ * SHA-256 and HMAC, fetched from OpenSSL's provider once: the implicit
+ * fetch that EVP_Digest(EVP_sha256()) and EVP_Q_mac() make on every call
+ * cost more than hashing a request's headers.  Fetched in the postmaster
+ * when the library is preloaded (sigv4_crypto_init), so that a worker or
+ * backend starts with them.
+ */
+static EVP_MD *sha256_md = NULL;
+static EVP_MAC *hmac_mac = NULL;
+
+bool
+sigv4_crypto_init(void)
+{
+	if (sha256_md == NULL)
+		sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (hmac_mac == NULL)
+		hmac_mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	return sha256_md != NULL && hmac_mac != NULL;
+}
+
 static bool
 sha256_bytes(const void *data, size_t len, unsigned char out[SHA256_LEN])
 {
 	unsigned int outlen = 0;
 
-	return EVP_Digest(data, len, out, &outlen, EVP_sha256(), NULL) == 1 &&
+	return sigv4_crypto_init() &&
+		EVP_Digest(data, len, out, &outlen, sha256_md, NULL) == 1 &&
 		outlen == SHA256_LEN;
 }
 
+/*
+ * An HMAC-SHA256 context for one signature (EVP_MAC_CTX_free wipes it), or
+ * NULL.
+ */
+static EVP_MAC_CTX *
+hmac_sha256_new(void)
+{
+	EVP_MAC_CTX *ctx;
+	OSSL_PARAM	params[2];
+
+	if (!sigv4_crypto_init() || (ctx = EVP_MAC_CTX_new(hmac_mac)) == NULL)
+		return NULL;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (!EVP_MAC_CTX_set_params(ctx, params))
+	{
+		EVP_MAC_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
 static bool
-hmac_sha256(const void *key, size_t keylen, const void *data, size_t datalen,
-			unsigned char out[SHA256_LEN])
+hmac_sha256(EVP_MAC_CTX *ctx, const void *key, size_t keylen, const void *data,
+			size_t datalen, unsigned char out[SHA256_LEN])
 {
 	size_t		outlen = 0;
 
-	return EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, keylen,
-					 data, datalen, out, SHA256_LEN, &outlen) != NULL &&
+	return EVP_MAC_init(ctx, key, keylen, NULL) &&
+		EVP_MAC_update(ctx, data, datalen) &&
+		EVP_MAC_final(ctx, out, &outlen, SHA256_LEN) &&
 		outlen == SHA256_LEN;
 }
 
@@ -715,21 +763,29 @@ compute_signature(const char *secret, const char *date, const char *region,
 	unsigned char k_signing[SHA256_LEN];
 	unsigned char sig[SHA256_LEN];
 	char	   *hex = NULL;
+	EVP_MAC_CTX *hmac;
 	bool		ok;
 
 	k_secret = malloc(secret_len + 4);
 	if (k_secret == NULL)
 		return NULL;
+	hmac = hmac_sha256_new();
+	if (hmac == NULL)
+	{
+		free(k_secret);
+		return NULL;
+	}
 	memcpy(k_secret, "AWS4", 4);
 	memcpy(k_secret + 4, secret, secret_len);
 
-	ok = hmac_sha256(k_secret, secret_len + 4, date, strlen(date), k_date) &&
-		hmac_sha256(k_date, SHA256_LEN, region, strlen(region), k_region) &&
-		hmac_sha256(k_region, SHA256_LEN, service, strlen(service), k_service) &&
-		hmac_sha256(k_service, SHA256_LEN, "aws4_request", 12, k_signing) &&
-		hmac_sha256(k_signing, SHA256_LEN, string_to_sign,
+	ok = hmac_sha256(hmac, k_secret, secret_len + 4, date, strlen(date), k_date) &&
+		hmac_sha256(hmac, k_date, SHA256_LEN, region, strlen(region), k_region) &&
+		hmac_sha256(hmac, k_region, SHA256_LEN, service, strlen(service), k_service) &&
+		hmac_sha256(hmac, k_service, SHA256_LEN, "aws4_request", 12, k_signing) &&
+		hmac_sha256(hmac, k_signing, SHA256_LEN, string_to_sign,
 					strlen(string_to_sign), sig);
 
+	EVP_MAC_CTX_free(hmac);
 	OPENSSL_cleanse(k_secret, secret_len + 4);
 	free(k_secret);
 	OPENSSL_cleanse(k_date, sizeof(k_date));

@@ -88,6 +88,9 @@ extern SigV4Result *sigv4_sign_query(const SigV4Request *req,
 
 extern void sigv4_result_free(SigV4Result *result);
 
+/* Fetches SHA-256 and HMAC once (false when OpenSSL has none). */
+extern bool sigv4_crypto_init(void);
+
 /* Steps, exposed for the tests (all results malloc'd). */
 extern char *sigv4_hex_sha256(const void *data, size_t len);
 extern char *sigv4_canonical_uri(const char *path, bool normalize);
