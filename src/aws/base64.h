@@ -16,5 +16,8 @@
 
 /* in base64.c */
 extern size_t aws_base64_encode(const unsigned char *src, size_t len, char *dst);
+/* the encoder of CPUs without AVX2, exposed for the tests */
+extern size_t aws_base64_encode_portable(const unsigned char *src, size_t len,
+										 char *dst);
 
 #endif							/* AUDIT_FDW_BASE64_H */
