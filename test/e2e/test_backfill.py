@@ -169,8 +169,10 @@ def test_cancel_resume_and_who_may(loaded, db):
     resume_backfill goes on; one backfill runs at a time; arguments are
     checked; only the pipeline's owner (or a member, or a superuser) may
     act, and nobody without a grant."""
-    env = loaded("bf_cancel", 6000)
-    bid = backfill(env, segments=3, read_rate=100)
+    # about 700 read units at 40 a second: long enough that the cancel
+    # below always lands mid-scan, on a fast machine too
+    env = loaded("bf_cancel", 6000, size=400)
+    bid = backfill(env, segments=3, read_rate=40)
     wait_for("some pages", lambda: (status(env, bid)["items_read"] or 0) > 0, timeout=30)
     with env.db.cursor() as cur:
         with pytest.raises(psycopg2.errors.ObjectInUse) as e:
