@@ -34,10 +34,13 @@ def db():
     conn.close()
 
 
-def cancel_during(vcur, sql, ready):
+def cancel_during(vcur, sql, ready, timeout=60):
     """Runs sql on vcur in a thread, cancels it (pg_cancel_backend) once
     ready() is true, and returns the error raised and the seconds from the
-    cancel to the return."""
+    cancel to the return.  ready() says the statement is in the wait the
+    test is about (a condition, never a guess of how long getting there
+    takes); it failing to come true within timeout, or the statement ending
+    before it does, fails the test."""
     vcur.execute("SELECT pg_backend_pid()")
     pid = vcur.fetchone()[0]
     result = {}
@@ -51,18 +54,33 @@ def cancel_during(vcur, sql, ready):
 
     t = threading.Thread(target=run)
     t.start()
-    deadline = time.monotonic() + 10
-    while not ready() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    deadline = time.monotonic() + timeout
+    was_ready = False
+    while t.is_alive() and time.monotonic() < deadline:
+        if ready():
+            was_ready = True
+            break
+        time.sleep(0.05)
     ctl = connect()
     ctl.cursor().execute("SELECT pg_cancel_backend(%s)", (pid,))
     cancelled_at = time.monotonic()
     t.join(10)
     ctl.close()
+    assert was_ready, "the statement %s before it was ready to be cancelled: %r" % (
+        "ended" if "done" in result else "was not %ss later" % timeout, result.get("error"))
     assert "done" in result
     return result.get("error"), result["done"] - cancelled_at
 
 
-def after(seconds):
-    start = time.monotonic()
-    return lambda: time.monotonic() - start >= seconds
+def held(predicate, seconds):
+    """A ready() for cancel_during: true once predicate() has been true
+    (once) at least `seconds` ago."""
+    seen = []
+
+    def ready():
+        if not seen:
+            if not predicate():
+                return False
+            seen.append(time.monotonic())
+        return time.monotonic() - seen[0] >= seconds
+    return ready

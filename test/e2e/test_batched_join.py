@@ -30,7 +30,7 @@ import psycopg2
 import pytest
 
 from conftest import connect
-from test_fdw_scan import after, athena_requests, cancel_during, stopped_ids
+from test_fdw_scan import athena_requests, cancel_during, stopped_ids
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import athena_tables  # noqa: E402
@@ -314,7 +314,8 @@ def test_cancel_stops_the_batch_query(setup, emulator):
     try:
         error, took = cancel_during(
             vcur, f"SELECT count(*) FROM {SCHEMA}.local l JOIN {SCHEMA}.big a"
-                  f" ON a.order_id = l.k WHERE l.grp = 1", after(0.8))
+                  f" ON a.order_id = l.k WHERE l.grp = 1",
+            athena_tables.query_waiting(emulator, emulator.mark(), " IN ("))
         assert isinstance(error, psycopg2.errors.QueryCanceled)
         assert took < 1.0, took
         started = athena_requests(emulator, "StartQueryExecution")[-1]

@@ -15,7 +15,9 @@ import uuid
 import psycopg2
 import pytest
 
-from conftest import after, cancel_during, connect
+from athena_tables import query_waiting, result_fetching
+from conftest import cancel_during, connect, held
+from pump_env import wait_for
 
 SERVER = "fdw_e2e"
 BUCKET = "fdw-e2e-data"
@@ -279,14 +281,12 @@ def test_failed_query_shows_athena_reason(setup, db):
 def last_logged(cur, where="true"):
     """The newest row of the query log (it may be written just after the
     statement failed, by a worker of its own)."""
-    for _ in range(50):
+    def logged():
         cur.execute("SELECT state, reason, cost_usd, query_id, bytes_scanned FROM audit_fdw.query_log "
                     "WHERE " + where + " ORDER BY logged_at DESC LIMIT 1")
-        row = cur.fetchone()
-        if row is not None:
-            return row[:4] if where == "true" else row
-        time.sleep(0.1)
-    raise AssertionError("nothing in the query log where " + where)
+        return cur.fetchone()
+    row = wait_for("the query log where " + where, logged, timeout=30, interval=0.1)
+    return row[:4] if where == "true" else row
 
 
 def test_query_of_an_aborted_transaction_stays_in_the_log(setup, db):
@@ -323,8 +323,9 @@ def test_cancel_stops_the_athena_query(setup, emulator):
     vcur = victim.cursor()
     slow_query(emulator, 20000)
     try:
-        error, took = cancel_during(vcur, "SELECT count(*) FROM fdw_e2e.big", after(0.8))
-        assert took < 1.0
+        error, took = cancel_during(vcur, "SELECT count(*) FROM fdw_e2e.big",
+                                    query_waiting(emulator, emulator.mark()))
+        assert took < 1.0, took
         assert isinstance(error, psycopg2.errors.QueryCanceled)
         polled = athena_requests(emulator, "GetQueryExecution")[-1]["input"]["QueryExecutionId"]
         assert polled in stopped_ids(emulator)
@@ -348,14 +349,13 @@ def test_cancel_returns_within_a_second_when_stopping_is_slow(setup, emulator):
     slow_query(emulator, 20000)
     emulator.add_fault(service="athena", operation="StopQueryExecution", latency_ms=3000)
     try:
-        error, took = cancel_during(vcur, "SELECT count(*) FROM fdw_e2e.big", after(0.8))
+        error, took = cancel_during(vcur, "SELECT count(*) FROM fdw_e2e.big",
+                                    query_waiting(emulator, emulator.mark()))
         assert isinstance(error, psycopg2.errors.QueryCanceled)
         assert took < 1.0, took
         polled = athena_requests(emulator, "GetQueryExecution")[-1]["input"]["QueryExecutionId"]
-        deadline = time.monotonic() + 5
-        while polled not in stopped_ids(emulator) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert polled in stopped_ids(emulator)
+        # logged once answered, 3 s later
+        wait_for("the StopQueryExecution", lambda: polled in stopped_ids(emulator), timeout=30)
     finally:
         emulator.clear_faults()
         slow_query(emulator, 0)
@@ -371,11 +371,9 @@ def test_cancel_while_the_result_stalls(setup, emulator):
     emulator.add_fault(service="s3", operation="GetObject", stall_after_bytes=200,
                        stall_ms=20000)
     try:
-        reading = after(0.5)
-        error, took = cancel_during(
-            vcur, "SELECT id, label FROM fdw_e2e.big",
-            lambda: emulator.requests(service="s3", operation="GetObject", since=before)
-            and reading())
+        # the first bytes sent, the stall begun
+        error, took = cancel_during(vcur, "SELECT id, label FROM fdw_e2e.big",
+                                    held(result_fetching(emulator, before), 0.3))
         assert isinstance(error, psycopg2.errors.QueryCanceled)
         assert took < 1.0, took
     finally:
@@ -387,11 +385,14 @@ def test_statement_timeout_stops_the_athena_query(setup, db, emulator):
     cur = db.cursor()
     slow_query(emulator, 20000)
     try:
-        cur.execute("SET statement_timeout = '700ms'")
+        # long enough for the emulator's engine to have run the query (so
+        # it has a cost) on a slow machine too
+        cur.execute("SET statement_timeout = '1500ms'")
         start = time.monotonic()
         with pytest.raises(psycopg2.errors.QueryCanceled):
             cur.execute("SELECT count(*) FROM fdw_e2e.big WHERE id > 0")
-        assert time.monotonic() - start < 1.7
+        # within a second of the timeout
+        assert time.monotonic() - start < 1.5 + 1.0
         cur.execute("RESET statement_timeout")
         last = athena_requests(emulator, "GetQueryExecution")[-1]["input"]["QueryExecutionId"]
         assert last in stopped_ids(emulator)
@@ -416,18 +417,17 @@ def test_backend_exit_stops_the_athena_query(setup, emulator):
             except psycopg2.Error:
                 pass
 
+        since = emulator.mark()
         t = threading.Thread(target=run)
         t.start()
-        time.sleep(0.8)
+        wait_for("the query waiting for Athena", query_waiting(emulator, since), timeout=60,
+                 interval=0.05)
         ctl = connect()
         ctl.cursor().execute("SELECT pg_terminate_backend(%s)", (pid,))
         ctl.close()
         t.join(10)
         last = athena_requests(emulator, "GetQueryExecution")[-1]["input"]["QueryExecutionId"]
-        deadline = time.monotonic() + 5
-        while last not in stopped_ids(emulator) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert last in stopped_ids(emulator)
+        wait_for("the StopQueryExecution", lambda: last in stopped_ids(emulator), timeout=30)
     finally:
         slow_query(emulator, 0)
         victim.close()

@@ -19,7 +19,8 @@ import psycopg2
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 
-from conftest import after, cancel_during, connect  # noqa: E402
+from athena_tables import query_waiting, result_fetching  # noqa: E402
+from conftest import cancel_during, connect, held  # noqa: E402
 from load_run import run_load  # noqa: E402
 from pump_env import wait_for  # noqa: E402
 
@@ -36,8 +37,11 @@ def cancel_probes(emu):
             # waiting for Athena (polling); every query is slow for a moment
             emu.configure(athena_min_query_ms=20000)
             try:
+                # (pgbench's queries are by id = n; theirs fill the
+                # emulator's slots, so this one is likely to wait QUEUED)
                 error, took["athena_wait"] = cancel_during(
-                    vcur, "SELECT count(*) FROM load.rows WHERE id > 0", after(0.7))
+                    vcur, "SELECT count(*) FROM load.rows WHERE id > 0",
+                    query_waiting(emu, emu.mark(), '("id" > 0)', scanned=False))
                 cancelled = time.time()
             finally:
                 emu.configure(athena_min_query_ms=0)
@@ -51,16 +55,21 @@ def cancel_probes(emu):
                           stall_ms=3000)
             try:
                 error, took["result_stall"] = cancel_during(
-                    vcur, "SELECT label FROM load.rows WHERE id < 400", after(0.7))
+                    vcur, "SELECT label FROM load.rows WHERE id < 400",
+                    held(result_fetching(emu, emu.mark(), '("id" < 400)'), 0.2))
             finally:
                 emu.clear_faults()
             assert isinstance(error, psycopg2.errors.QueryCanceled), error
 
             # the pump: a reader in Firehose's throttling backoff
+            since = emu.mark()
             emu.add_fault(service="firehose", operation="PutRecordBatch",
                           error="ServiceUnavailableException", status=503)
             try:
-                time.sleep(1.5)
+                wait_for("a PutRecordBatch refused", lambda: [
+                    r for r in emu.requests(service="firehose", operation="PutRecordBatch",
+                                            since=since) if r.get("error")], timeout=60)
+                time.sleep(0.5)
                 pid = env.reader_pids()[0]
                 ctl = connect()
                 ctl.cursor().execute("SELECT pg_terminate_backend(%s)", (pid,))

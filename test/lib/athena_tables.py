@@ -104,3 +104,62 @@ def bucketed_audit_table(emulator, cur, server, stream, location, results, role,
                 + (", history => %s)" if history else ")"),
                 (server, location, item_columns, database) + ((history,) if history else ()))
     assert cur.fetchone()[0] == "created"
+
+
+def polled_query(emulator, since, containing=None):
+    """A function returning the newest Athena query audit_fdw polled
+    (GetQueryExecution) after the request log's mark `since` whose SQL holds
+    `containing` (any query when None), as GetQueryExecution describes it
+    to the real SDK, or None while there is none."""
+    athena = emulator.client("athena")
+    others = set()
+
+    def query():
+        ids = []
+        for r in emulator.requests(service="athena", operation="GetQueryExecution",
+                                   since=since):
+            qid = (r.get("input") or {}).get("QueryExecutionId")
+            if qid and qid not in others and qid not in ids:
+                ids.append(qid)
+        for qid in reversed(ids):
+            q = athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]
+            if containing is None or containing in q["Query"]:
+                return q
+            others.add(qid)
+        return None
+    return query
+
+
+def query_waiting(emulator, since, containing=None, scanned=True):
+    """A ready() for conftest.cancel_during: true once the query (see
+    polled_query) is RUNNING with its data scanned, so that only the
+    emulator's modelled run time (athena_min_query_ms) is left: a cancel
+    then lands while audit_fdw waits for Athena, and the query has a cost,
+    however fast or slow the machine.  With scanned=False, once it is
+    QUEUED or RUNNING (under load, queries wait for one of the emulator's
+    athena_max_concurrent_queries slots)."""
+    query = polled_query(emulator, since, containing)
+
+    def ready():
+        q = query()
+        if q is None:
+            return False
+        if not scanned:
+            return q["Status"]["State"] in ("QUEUED", "RUNNING")
+        return (q["Status"]["State"] == "RUNNING"
+                and q["Statistics"].get("DataScannedInBytes", 0) > 0)
+    return ready
+
+
+def result_fetching(emulator, since, containing=None):
+    """A predicate: true once audit_fdw asked S3 for the result object of
+    the query (see polled_query); the emulator logs a GetObject as its
+    answer starts, so a stall fault on GetObject is then under way."""
+    query = polled_query(emulator, since, containing)
+
+    def fetching():
+        q = query()
+        return q is not None and any(
+            q["QueryExecutionId"] in ((r.get("input") or {}).get("Key") or "")
+            for r in emulator.requests(service="s3", operation="GetObject", since=since))
+    return fetching
