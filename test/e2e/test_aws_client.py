@@ -11,6 +11,7 @@ import psycopg2.errors
 import pytest
 
 from aws_fixtures import create_server, emulator_url, free_port
+from pump_env import wait_for
 
 SERVER = "aws_core_emu"
 
@@ -95,7 +96,9 @@ def test_retries_are_bounded_in_time(db, server, emulator):
         elapsed = time.monotonic() - start
         cur.execute("RESET ALL")
     assert exc.value.pgcode == "53000"
-    assert elapsed < 2.0
+    # a second of retrying, then the last attempt's answer (with room for
+    # a slow machine's requests); 100 retries would take minutes
+    assert elapsed < 1.0 + 2.0, elapsed
 
 
 def test_non_retryable_error_has_code_message_and_request_id(db, server, emulator):
@@ -154,7 +157,8 @@ def test_statement_timeout_interrupts_request_in_flight(db, server, emulator):
         elapsed = time.monotonic() - start
         cur.execute("RESET statement_timeout")
     assert "statement timeout" in str(exc.value)
-    assert elapsed < 1.0, elapsed
+    # within a second of the timeout
+    assert elapsed < 0.3 + 1.0, elapsed
     # the backend is usable afterwards
     with db.cursor() as cur:
         cur.execute("SELECT arn FROM audit_fdw.aws_identity(%s)", (server,))
@@ -181,7 +185,8 @@ def test_cancel_interrupts_request_in_flight(db, server, emulator):
 
     t = threading.Thread(target=run)
     t.start()
-    time.sleep(0.5)
+    # the request reached the emulator, which holds it for 10 s
+    wait_for("the request in flight", emulator.fault_hits, timeout=30, interval=0.05)
     import conftest
     other = conftest.connect()
     with other.cursor() as cur:
@@ -191,8 +196,8 @@ def test_cancel_interrupts_request_in_flight(db, server, emulator):
         wait_type, wait_event, query = cur.fetchone()
         assert (wait_type, wait_event) == ("Extension", "Extension")
         assert "aws_identity" in query
-        cancel_at = time.monotonic()
         cur.execute("SELECT pg_cancel_backend(%s)", (pid,))
+        cancel_at = time.monotonic()
     other.close()
     t.join(10)
     assert isinstance(result.get("error"), psycopg2.errors.QueryCanceled)
@@ -212,7 +217,8 @@ def test_backoff_wait_is_interruptible(db, server, emulator):
             cur.execute("SELECT arn FROM audit_fdw.aws_identity(%s)", (server,))
         elapsed = time.monotonic() - start
         cur.execute("RESET ALL")
-    assert elapsed < 2.0
+    # within a second of the timeout, not after the 5 s backoff
+    assert elapsed < 1.0 + 1.0, elapsed
 
 
 def test_s3_stream_reads_large_object(db, server, emulator):
@@ -376,7 +382,7 @@ def test_terminate_ends_request_in_flight(server, emulator):
 
     t = threading.Thread(target=run)
     t.start()
-    time.sleep(0.5)
+    wait_for("the request in flight", emulator.fault_hits, timeout=30, interval=0.05)
     other = conftest.connect()
     with other.cursor() as cur:
         sent = time.monotonic()

@@ -32,6 +32,14 @@ class Emulator:
     def clear_faults(self):
         return self._call("DELETE", "faults")
 
+    def faults(self):
+        """The faults in place, each with how many requests it hit so far
+        (counted as a request arrives, before its latency_ms)."""
+        return self._call("GET", "faults")
+
+    def fault_hits(self):
+        return sum(f["hits"] for f in self.faults())
+
     def advance_clock(self, seconds):
         return self._call("POST", "clock/advance", {"seconds": seconds})
 
