@@ -179,13 +179,14 @@ def run_load(seconds=60, clients=16, writers=2, log_dir=None, during=None):
         samples.append(now)
     if prober is not None:
         prober.join()
-        if "error" in during_out:
-            raise during_out["error"]
     during_result = during_out.get("result")
     last = samples[-2] if len(samples) >= 2 else (samples[-1] if samples else {})
     stop.set()
     for t in threads:
         t.join()
+    # (after the writers stopped: they would keep the process alive)
+    if "error" in during_out:
+        raise during_out["error"]
     wrote_at = time.time()
 
     growth = {"backends": [], "workers": []}
