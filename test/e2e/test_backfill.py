@@ -120,12 +120,22 @@ def test_rate_limit_is_honoured(loaded):
     wait_for("the scan under way", lambda: (status(env, bid)["consumed_capacity"] or 0) > 0,
              timeout=30)
     time.sleep(1.5)
-    t0, c0 = time.monotonic(), status(env, bid)["consumed_capacity"]
-    time.sleep(8)
-    t1, c1 = time.monotonic(), status(env, bid)["consumed_capacity"]
+    # the counters move a page at a time (half a second of a worker's
+    # rate): two readings 8 s apart could be 6% off on their own, so the
+    # rate is the slope of a line through a reading every 0.2 s, each at
+    # the server's time of its reading
+    samples = []
+    end = time.monotonic() + 8
+    while time.monotonic() < end:
+        st = status(env, bid)
+        samples.append((st["elapsed_seconds"], st["consumed_capacity"]))
+        time.sleep(0.2)
     st = status(env, bid)
     assert st["state"] == "running", "the scan ended before the measurement did"
-    measured = (c1 - c0) / (t1 - t0)
+    mt = sum(t for t, _ in samples) / len(samples)
+    mc = sum(c for _, c in samples) / len(samples)
+    measured = (sum((t - mt) * (c - mc) for t, c in samples)
+                / sum((t - mt) ** 2 for t, _ in samples))
     print("read capacity consumed: %.1f units a second, limit %.1f" % (measured, rate))
     assert abs(measured - rate) <= 0.1 * rate, (measured, rate)
     assert 0 < st["eta_seconds"] and st["table_item_count"] == 8000
