@@ -55,10 +55,13 @@ def test_polls_of_a_one_second_query(cur, emulator):
     assert len(start) == 1
     # 40 polls 10 ms apart in the first 0.4 s, 40 * ln(2.5) = 37 after
     assert 2 <= len(polls) <= 85, len(polls)
-    # spaced as the schedule says (each is sent that long after the last
-    # was sent; the emulator sees them with some jitter)
-    gaps = [(b - a) * 1000 for a, b in zip(polls, polls[1:])]
-    assert min(gaps) >= 5, gaps
+    # spaced as the schedule says: each is sent at least 10 ms after the
+    # last was sent.  The emulator sees them with some jitter (on a loaded
+    # machine one request's arrival may be late by tens of ms, which
+    # shortens the gap after it), so spans of ten polls are checked: 100 ms
+    # at least, less two jitters; polls sent without a wait take 1 to 3 ms
+    spans = [(b - a) * 1000 for a, b in zip(polls, polls[10:])]
+    assert all(span >= 50 for span in spans), spans
     late = [(b - a) * 1000 for a, b in zip(polls, polls[1:]) if a - start[0] >= 0.6]
     assert late and sum(late) / len(late) >= 0.6 * 600 / 40, late
     # the query was over when the last poll came
