@@ -80,12 +80,37 @@
 
 #include "pump/transform.h"
 
+/*
+ * The attribute folder of a new image (audit_transform_set_folders), found
+ * by the walker that writes the image: which declared value, or one of
+ * these.
+ */
+#define FOLDER_NONE (-2)
+#define FOLDER_OTHER (-1)
+
+typedef struct FolderMatch
+{
+	int			which;
+} FolderMatch;
+
 typedef struct TransformState
 {
 	AuditBuf   *out;
 	char	   *errbuf;
 	size_t		errlen;
+	/* the image being written is a new image whose folder goes here */
+	FolderMatch *folder;
 } TransformState;
+
+/* A pipeline's folder attribute and declared values; none when attribute is NULL */
+static struct
+{
+	char	   *attribute;
+	size_t		attribute_len;
+	char	  **values;
+	size_t	   *value_lens;
+	int			nvalues;
+}			folders;
 
 static bool write_binary(TransformState *st, const unsigned char *s, size_t len);
 static bool write_base64_digits(AuditBuf *out, const unsigned char *s, size_t datalen);
@@ -94,6 +119,8 @@ static bool write_event_time_parts(AuditBuf *out, int64_t secs, int64_t us);
 static bool bad_record(TransformState *st, const char *fmt, const char *arg);
 static void write_cstring_or_null(AuditBuf *out, const char *s);
 static inline const char *find_special(const char *p, const char *end);
+static bool folder_member(TransformState *st, size_t name_off, size_t value_off, char type);
+static char attribute_type(const char *p, const char *end);
 
 /* Nesting deeper than DynamoDB allows (32 levels) marks a bad record. */
 #define MAX_ATTRIBUTE_DEPTH 64
@@ -1641,10 +1668,17 @@ write_binary_direct(TransformState *st, Scan *s)
 
 static bool write_av_text(TransformState *st, Scan *s, int depth);
 
-/* An attribute map's text ({"name": {"S": ...}, ...}) as a JSON object. */
+/*
+ * An attribute map's text ({"name": {"S": ...}, ...}) as a JSON object;
+ * an image (depth 0) of st->folder's finds its folder on the way.
+ */
 static bool
 write_map_text(TransformState *st, Scan *s, int depth)
 {
+	bool		folder = depth == 0 && st->folder != NULL;
+
+	if (folder)
+		st->folder->which = FOLDER_NONE;
 	if (!expect(s, '{'))
 		return bad_record(st, "item image or map is not an object", NULL);
 	buf_putc(st->out, '{');
@@ -1654,13 +1688,24 @@ write_map_text(TransformState *st, Scan *s, int depth)
 
 		do
 		{
+			size_t		name_off;
+			size_t		value_off;
+			const char *value;
+
 			if (!first)
 				buf_putc(st->out, ',');
 			first = false;
+			name_off = st->out->len;
 			if (!copy_string(s, st->out) || !expect(s, ':'))
 				return bad_record(st, "malformed attribute map", NULL);
 			buf_putc(st->out, ':');
+			value_off = st->out->len;
+			skip_ws(s);
+			value = s->p;
 			if (!write_av_text(st, s, depth))
+				return false;
+			if (folder && (st->out->oom ||
+						   !folder_member(st, name_off, value_off, attribute_type(value, s->p))))
 				return false;
 		} while (expect(s, ','));
 		if (!expect(s, '}'))
@@ -1890,6 +1935,7 @@ typedef struct FastOut
 	AuditBuf   *buf;
 	const char *end;			/* of the input */
 	char	   *wlim;			/* buf's capacity, less room for the NUL */
+	FolderMatch *folder;		/* as TransformState's */
 } FastOut;
 
 #define FAST_FAIL(w) ((FastPos) {NULL, (w)})
@@ -1978,28 +2024,58 @@ fast_binary(FastOut *restrict o, const char *p, char *w)
 
 static FastPos fast_value(FastOut *restrict o, const char *p, char *w, int depth);
 
+/*
+ * A member of a new image for its folder (fast_map's; the written name
+ * and value at name and value in o's buffer, the value's input at src,
+ * which the fast walker has read: compact).  False when out of memory.
+ */
+static __attribute__((noinline)) bool
+fast_folder_member(FastOut *restrict o, char *name, char *value, const char *src)
+{
+	TransformState st = {o->buf, NULL, 0, o->folder};
+	char		type = src[3] == '"' ? (src[2] == 'S' ? 'S' : 'O') :
+		memcmp(src + 2, "NULL", 4) == 0 ? 'Z' : 'O';
+
+	return folder_member(&st, name - o->buf->data, value - o->buf->data, type);
+}
+
 /* An attribute map at p: {"name":value,...} */
 static FastPos
 fast_map(FastOut *restrict o, const char *p, char *w, int depth)
 {
 	const char *end = o->end;
 	FastPos		r;
+	bool		folder = depth == 0 && o->folder != NULL;
 
 	if (end - p < 2 || *p != '{' || !FAST_ROOM(o, w, 2))
 		return FAST_FAIL(w);
 	*w++ = '{';
 	p++;
+	if (folder)
+		o->folder->which = FOLDER_NONE;
 	if (*p != '}')
 	{
 		for (;;)
 		{
+			size_t		name = w - o->buf->data;
+			size_t		value;
+
 			r = fast_string(o, p, w);
 			if (r.p == NULL || r.p >= end || *r.p != ':')
 				return FAST_FAIL(r.w);
 			*r.w++ = ':';
-			r = fast_value(o, r.p + 1, r.w, depth);
+			value = r.w - o->buf->data;
+			p = r.p + 1;
+			r = fast_value(o, p, r.w, depth);
 			if (r.p == NULL || r.p >= end)
 				return FAST_FAIL(r.w);
+			/* a name shorter than the attribute's ("name":) is not it */
+			if (folder && value - name >= folders.attribute_len + 3)
+			{
+				o->buf->len = r.w - o->buf->data;
+				if (!fast_folder_member(o, o->buf->data + name, o->buf->data + value, p))
+					return FAST_FAIL(r.w);
+			}
 			p = r.p;
 			w = r.w;
 			if (*p != ',')
@@ -2153,6 +2229,7 @@ write_image(TransformState *st, Scan *s)
 	o.buf = buf;
 	o.end = s->end;
 	o.wlim = buf->data + buf->cap - 1;
+	o.folder = st->folder;
 	r = fast_map(&o, s->p, buf->data + buf->len, 0);
 	if (r.p != NULL)
 	{
@@ -2186,9 +2263,8 @@ typedef struct RecordFields
 				new_len,
 				old_off,
 				old_len;
-	/* the new image's input text, for its attribute folder */
-	const char *new_src;
-	size_t		new_src_len;
+	/* the new image's attribute folder */
+	FolderMatch folder;
 	bool		has_event_id,
 				has_event_name,
 				has_region,
@@ -2288,6 +2364,7 @@ static bool
 scan_record(TransformState *st, TransformState *img, Scan *s, RecordFields *f)
 {
 	memset(f, 0, sizeof(*f));
+	f->folder.which = FOLDER_NONE;
 	if (!expect(s, '{'))
 		return bad_record(st, "stream record is not an object", NULL);
 	if (expect(s, '}'))
@@ -2375,9 +2452,13 @@ scan_record(TransformState *st, TransformState *img, Scan *s, RecordFields *f)
 					else if (dkey == D_KEYS || dkey == D_NEW || dkey == D_OLD)
 					{
 						size_t		off = img->out->len;
-						const char *src = s->p;
+						bool		ok;
 
-						if (!write_image(img, s))
+						img->folder = dkey == D_NEW && folders.attribute != NULL ?
+							&f->folder : NULL;
+						ok = write_image(img, s);
+						img->folder = NULL;
+						if (!ok)
 							return false;
 						if (dkey == D_KEYS)
 						{
@@ -2390,8 +2471,6 @@ scan_record(TransformState *st, TransformState *img, Scan *s, RecordFields *f)
 							f->has_new = true;
 							f->new_off = off;
 							f->new_len = img->out->len - off;
-							f->new_src = src;
-							f->new_src_len = s->p - src;
 						}
 						else
 						{
@@ -2573,16 +2652,6 @@ write_key_hashes(TransformState *st, const char *keys, size_t keys_len)
 
 /* ---- attribute folders ---- */
 
-/* A pipeline's folder attribute and declared values; none when attribute is NULL */
-static struct
-{
-	char	   *attribute;
-	size_t		attribute_len;
-	char	  **values;
-	size_t	   *value_lens;
-	int			nvalues;
-}			folders;
-
 bool
 audit_transform_set_folders(const char *attribute, const char *const *values, int nvalues)
 {
@@ -2669,167 +2738,6 @@ span_equals(TransformState *st, const Span *span, const char *text, size_t len, 
 }
 
 /*
- * The next quote or bracket of JSON text at or after p (end when none):
- * sixteen bytes at a time with SSE2 ("[" and "]" are "{" and "}" with bit
- * 0x20 clear).
- */
-static inline const char *
-next_structural(const char *p, const char *end)
-{
-#ifdef __SSE2__
-	while (end - p >= 16)
-	{
-		__m128i		v = _mm_loadu_si128((const __m128i *) p);
-		__m128i		folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
-		__m128i		hit = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-									   _mm_or_si128(_mm_cmpeq_epi8(folded, _mm_set1_epi8('{')),
-													_mm_cmpeq_epi8(folded, _mm_set1_epi8('}'))));
-		unsigned int mask = (unsigned int) _mm_movemask_epi8(hit);
-
-		if (mask != 0)
-			return p + __builtin_ctz(mask);
-		p += 16;
-	}
-#endif
-	while (p < end && *p != '"' && (*p | 0x20) != '{' && (*p | 0x20) != '}')
-		p++;
-	return p;
-}
-
-/*
- * The end of the string literal whose content starts at p (its closing
- * quote), in text already read, so with valid escapes; end when none.
- * *escaped is set when it has escapes.
- */
-static inline const char *
-string_end(const char *p, const char *end, bool *escaped)
-{
-	for (;;)
-	{
-		p = find_special(p, end);
-		if (p >= end || *p == '"')
-			return p;
-		if (*p == '\\')
-		{
-			*escaped = true;
-			p++;
-		}
-		p++;
-	}
-}
-
-/*
- * Skips the string literal or the value at s->p of an image the transform
- * has already read or written, so well-formed JSON: brackets counted,
- * strings jumped over without checking their escapes again.  span gets a
- * string's content (escaped set when it has escapes) or the value's text.
- */
-static inline bool
-skip_read(Scan *s, Span *span)
-{
-	const char *p;
-	const char *end = s->end;
-	long		open = 0;
-
-	skip_ws(s);
-	p = s->p;
-	if (p >= end)
-		return false;
-	span->escaped = false;
-	if (*p == '"')
-	{
-		span->p = p + 1;
-		p = string_end(p + 1, end, &span->escaped);
-		if (p >= end)
-			return false;
-		span->len = p - span->p;
-		s->p = p + 1;
-		return true;
-	}
-	span->p = p;
-	if (*p != '{' && *p != '[')
-	{
-		/* a number, true, false or null: up to what follows it */
-		while (p < end && *p != ',' && *p != '}' && *p != ']' && (unsigned char) *p > ' ')
-			p++;
-	}
-	else
-		for (;;)
-		{
-			bool		escaped;
-
-			p = next_structural(p, end);
-			if (p >= end)
-				return false;
-			if (*p == '"')
-			{
-				p = string_end(p + 1, end, &escaped);
-				if (p >= end)
-					return false;
-			}
-			else if ((*p | 0x20) == '{')
-				open++;
-			else if (--open == 0)
-			{
-				p++;
-				break;
-			}
-			p++;
-		}
-	span->len = p - span->p;
-	s->p = p;
-	return true;
-}
-
-/*
- * The value of the top-level member folders.attribute, its name matched
- * ASCII case-insensitively (the last one when it is given twice, as
- * json.loads keeps it; Athena refuses such a row anyway) of the object whose
- * text is the len bytes at object: *found, and *value its text.  False
- * when out of memory or the text is not an object.
- */
-static bool
-find_folder_member(TransformState *st, const char *object, size_t len, Span *value,
-				   bool *found)
-{
-	Scan		s;
-
-	*found = false;
-	s.p = object;
-	s.end = object + len;
-	if (!expect(&s, '{'))
-		return bad_record(st, "malformed new image", NULL);
-	if (expect(&s, '}'))
-		return true;
-	do
-	{
-		Span		name;
-		Span		v;
-		const char *start;
-		bool		equal;
-
-		if (!skip_read(&s, &name) || !expect(&s, ':'))
-			return bad_record(st, "malformed new image", NULL);
-		skip_ws(&s);
-		start = s.p;
-		if (!skip_read(&s, &v))
-			return bad_record(st, "malformed new image", NULL);
-		/* Athena's OpenX JSON SerDe reads keys case-insensitively (ASCII) */
-		if (!span_equals(st, &name, folders.attribute, folders.attribute_len, true, &equal))
-			return false;
-		if (equal)
-		{
-			/* the whole value, a string's quotes included */
-			value->p = start;
-			value->len = s.p - start;
-			value->escaped = false;
-			*found = true;
-		}
-	} while (expect(&s, ','));
-	return true;
-}
-
-/*
  * The declared value a string literal's content (text) is, byte for byte
  * once decoded: its index, or -1.  False when out of memory.
  */
@@ -2853,88 +2761,81 @@ declared_folder(TransformState *st, const Span *text, int *which)
 }
 
 /*
- * Whether a declared value could also be a B value as an image writes it:
- * canonical base64, whose length is a multiple of 4 (a declared value has
- * no "=", "+" or "/").
+ * The type of the attribute value at p (read already, so well-formed):
+ * 'S', 'Z' for NULL, 'O' for any other.
  */
-static inline bool
-could_be_base64(int i)
+static char
+attribute_type(const char *p, const char *end)
 {
-	const char *v = folders.values[i];
+	Scan		s = {p, end};
+	Span		type;
+	char		typebuf[16];
+	const char *t = typebuf;
+	size_t		tlen = 0;
 
-	if (folders.value_lens[i] % 4 != 0)
-		return false;
-	for (size_t k = 0; k < folders.value_lens[i]; k++)
-		if (v[k] == '.' || v[k] == '_' || v[k] == '-')
-			return false;
-	return true;
+	if (!expect(&s, '{') || !scan_string(&s, &type))
+		return 'O';
+	if (!type.escaped)
+	{
+		t = type.p;
+		tlen = type.len;
+	}
+	else if (!unescape(&type, typebuf, sizeof(typebuf), &tlen))
+		return 'O';
+	if (tlen == 1 && t[0] == 'S')
+		return 'S';
+	return tlen == 4 && memcmp(t, "NULL", 4) == 0 ? 'Z' : 'O';
 }
 
 /*
- * Writes ,"attribute_folder":"<f>" for the record's new image: written is
- * its text as the transform wrote it (written_len bytes), source its input
- * text (an attribute map in DynamoDB JSON, source_len bytes); written NULL
- * when the record has none.  The written image is shorter and is read
- * first: its value is null for NULL, a string for S (and B), anything else
- * for the other types.  A string equal to a declared value that base64
- * could also spell is looked up in the input, where its type is.
+ * A top-level member of a new image, as its walker wrote it to st->out
+ * (the name's literal at name_off, its value's text at value_off, up to the
+ * end), whose value's type is type (as attribute_type says): when the name
+ * is the folder attribute's (ASCII case-insensitively; the last such member
+ * counts, as json.loads keeps it), st->folder gets its folder: _none for
+ * NULL, the declared value an S value is byte for byte once decoded,
+ * _other for anything else.  False when out of memory.
  */
 static bool
-write_attribute_folder(TransformState *st, const char *written, size_t written_len,
-					   const char *source, size_t source_len)
+folder_member(TransformState *st, size_t name_off, size_t value_off, char type)
 {
-	Span		value = {NULL, 0, false};
-	bool		found = false;
-	const char *folder = "_none";
-	size_t		folder_len = 5;
+	const char *data = st->out->data;
+	/* "name": */
+	Span		name = {data + name_off + 1, value_off - name_off - 3, false};
+	Span		text;
+	bool		equal;
 
-	if (written != NULL && !find_folder_member(st, written, written_len, &value, &found))
+	if (name.len < folders.attribute_len)
+		return true;
+	name.escaped = memchr(name.p, '\\', name.len) != NULL;
+	if (!span_equals(st, &name, folders.attribute, folders.attribute_len, true, &equal))
 		return false;
-	if (found && value.len == 4 && memcmp(value.p, "null", 4) == 0)
-		found = false;
-	if (found)
+	if (!equal)
+		return true;
+	if (type != 'S')
 	{
-		Scan		s;
-		Span		text;
-		int			which = -1;
-
-		folder = "_other";
-		folder_len = 6;
-		s.p = value.p;
-		s.end = value.p + value.len;
-		if (value.len > 0 && value.p[0] == '"' && scan_string(&s, &text) &&
-			!declared_folder(st, &text, &which))
-			return false;
-		if (which >= 0 && could_be_base64(which))
-		{
-			/* S or B: the input says */
-			Span		type;
-			char		typebuf[16];
-			size_t		tlen = 0;
-
-			if (!find_folder_member(st, source, source_len, &value, &found))
-				return false;
-			s.p = value.p;
-			s.end = value.p + value.len;
-			if (!found || !expect(&s, '{') || !scan_string(&s, &type) || !expect(&s, ':'))
-				which = -1;
-			else if (!type.escaped)
-				memcpy(typebuf, type.p, tlen = type.len < 5 ? type.len : 0);
-			else if (!unescape(&type, typebuf, sizeof(typebuf), &tlen))
-				tlen = 0;
-			if (tlen != 1 || typebuf[0] != 'S')
-				which = -1;
-		}
-		if (which >= 0)
-		{
-			folder = folders.values[which];
-			folder_len = folders.value_lens[which];
-		}
+		st->folder->which = type == 'Z' ? FOLDER_NONE : FOLDER_OTHER;
+		return true;
 	}
-	APPEND_LITERAL(st->out, ",\"attribute_folder\":\"");
-	buf_append(st->out, folder, folder_len);
-	buf_putc(st->out, '"');
-	return true;
+	/* an S value is written as its literal */
+	text.p = data + value_off + 1;
+	text.len = st->out->len - value_off - 2;
+	text.escaped = memchr(text.p, '\\', text.len) != NULL;
+	return declared_folder(st, &text, &st->folder->which);
+}
+
+/* Writes ,"attribute_folder":"<f>" for the new image's folder (which). */
+static void
+write_attribute_folder(AuditBuf *out, int which)
+{
+	APPEND_LITERAL(out, ",\"attribute_folder\":\"");
+	if (which >= 0)
+		buf_append(out, folders.values[which], folders.value_lens[which]);
+	else if (which == FOLDER_OTHER)
+		APPEND_LITERAL(out, "_other");
+	else
+		APPEND_LITERAL(out, "_none");
+	buf_putc(out, '"');
 }
 
 /*
@@ -2949,9 +2850,11 @@ transform_begin(TransformState *st, TransformState *img, AuditBuf *out,
 	st->out = out;
 	st->errbuf = errbuf;
 	st->errlen = errlen;
+	st->folder = NULL;
 	img->out = &scratch;
 	img->errbuf = errbuf;
 	img->errlen = errlen;
+	img->folder = NULL;
 	scratch.len = 0;
 	scratch.oom = false;
 	if (errbuf && errlen > 0)
@@ -3091,10 +2994,8 @@ transform_record(const char *json, size_t len, bool whole, const char **record_e
 		APPEND_LITERAL(out, ",\"old_image\":");
 		buf_append(out, scratch.data + f.old_off, f.old_len);
 	}
-	if (folders.attribute != NULL &&
-		!write_attribute_folder(&st, f.has_new ? scratch.data + f.new_off : NULL, f.new_len,
-								f.new_src, f.new_src_len))
-		goto fail;
+	if (folders.attribute != NULL)
+		write_attribute_folder(out, f.has_new ? f.folder.which : FOLDER_NONE);
 	APPEND_LITERAL(out, "}\n");
 	if (out->oom)
 		goto fail;
@@ -3337,6 +3238,7 @@ audit_transform_item_text(const char *item, size_t len, const char *event_id_pre
 	size_t		id_start;
 	int			i;
 	char		hex[17];
+	FolderMatch folder = {FOLDER_NONE};
 
 	if (!transform_begin(&st, &img, out, info, errbuf, errlen))
 		return AUDIT_TRANSFORM_OUT_OF_MEMORY;
@@ -3366,6 +3268,8 @@ audit_transform_item_text(const char *item, size_t len, const char *event_id_pre
 			size_t		name_off;
 			size_t		value_off;
 
+			const char *value;
+
 			if (!first)
 				buf_putc(&scratch, ',');
 			first = false;
@@ -3374,8 +3278,21 @@ audit_transform_item_text(const char *item, size_t len, const char *event_id_pre
 				goto bad_item;
 			buf_putc(&scratch, ':');
 			value_off = scratch.len;
+			skip_ws(&s);
+			value = s.p;
 			if (!write_av_text(&img, &s, 0))
 				goto bad_item;
+			if (folders.attribute != NULL)
+			{
+				bool		found;
+
+				img.folder = &folder;
+				found = !scratch.oom &&
+					folder_member(&img, name_off, value_off, attribute_type(value, s.p));
+				img.folder = NULL;
+				if (!found)
+					goto bad_item;
+			}
 			/* "name": as written (key names have no escapes) */
 			for (i = 0; i < nkeys; i++)
 			{
@@ -3457,9 +3374,8 @@ audit_transform_item_text(const char *item, size_t len, const char *event_id_pre
 			goto fail;
 		APPEND_LITERAL(out, ",\"new_image\":");
 		buf_append(out, scratch.data, scratch.len);
-		if (folders.attribute != NULL &&
-			!write_attribute_folder(&st, scratch.data, scratch.len, item, len))
-			goto fail;
+		if (folders.attribute != NULL)
+			write_attribute_folder(out, folder.which);
 		APPEND_LITERAL(out, "}\n");
 		if (out->oom)
 			goto fail;
@@ -3591,6 +3507,7 @@ audit_unmarshal_text(const char *json, size_t len, bool item, AuditBuf *out,
 	st.out = out;
 	st.errbuf = errbuf;
 	st.errlen = errlen;
+	st.folder = NULL;
 	if (errbuf && errlen > 0)
 		errbuf[0] = '\0';
 	if (out->oom)

@@ -14,12 +14,13 @@
  *		the same through json-c (audit_transform_record): each line parsed
  *		into a tree first.
  *
- *	pump_transform_driver bench SECONDS < records.jsonl
+ *	pump_transform_driver bench SECONDS [ATTRIBUTE VALUE...] < records.jsonl
  *		transforms the records' text, as the worker does with a GetRecords
  *		page, into one reused batch buffer (reset every 500 records); repeats
  *		over the input for about SECONDS of CPU time and prints
  *		{"records": N, "cpu_ns": T, "bytes": B}.  Reading the JSON is part
- *		of what is timed.
+ *		of what is timed.  With ATTRIBUTE, a pipeline's attribute folders
+ *		(audit_transform_set_folders) on that attribute and declared values.
  *
  *-------------------------------------------------------------------------
  */
@@ -197,8 +198,14 @@ main(int argc, char **argv)
 		return convert(argv[2], argv[3], 0);
 	if (argc == 4 && strcmp(argv[1], "convert-tree") == 0)
 		return convert(argv[2], argv[3], 1);
-	if (argc == 3 && strcmp(argv[1], "bench") == 0)
+	if (argc >= 3 && strcmp(argv[1], "bench") == 0)
+	{
+		if (argc >= 4 &&
+			!audit_transform_set_folders(argv[3], (const char *const *) argv + 4, argc - 4))
+			return 3;
 		return bench(atof(argv[2]));
-	fprintf(stderr, "usage: %s convert|convert-tree SHARD_ID SOURCE_TABLE | bench SECONDS\n", argv[0]);
+	}
+	fprintf(stderr, "usage: %s convert|convert-tree SHARD_ID SOURCE_TABLE | "
+			"bench SECONDS [ATTRIBUTE VALUE...]\n", argv[0]);
 	return 2;
 }

@@ -869,6 +869,9 @@ TEST(transform_attribute_folder_of_snapshot_records)
 		{"{\"orderId\":{\"S\":\"1\"},\"state\":{\"S\":\"PLACED\"}}", "_other"},
 		{"{\"orderId\":{\"S\":\"1\"},\"state\":{\"NULL\":true}}", "_none"},
 		{"{\"orderId\":{\"S\":\"1\"}}", "_none"},
+		{"{\"orderId\":{\"S\":\"1\"},\"STATE\":{\"\\u0053\":\"SHIPPED\"}}", "SHIPPED"},
+		{"{\"state\":{\"S\":\"SHIPPED\"},\"orderId\":{\"S\":\"1\"},\"state\":{\"B\":\"AA==\"}}",
+		"_other"},
 	};
 	AuditBuf	buf;
 	AuditRecordInfo info;
@@ -877,7 +880,7 @@ TEST(transform_attribute_folder_of_snapshot_records)
 
 	audit_buf_init(&buf);
 	CHECK(audit_transform_set_folders("state", values, 1));
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < (int) (sizeof(items) / sizeof(items[0])); i++)
 	{
 		buf.len = 0;
 		CHECK(audit_transform_item_text(items[i][0], strlen(items[i][0]), "p-", 0, NULL, NULL,
