@@ -871,6 +871,19 @@ hexval(char c)
 	return -1;
 }
 
+#ifdef __SSE2__
+/* A bit for each of 16 bytes that is a quote, a backslash or a control character. */
+static inline unsigned int
+special_mask(__m128i v)
+{
+	__m128i		hit = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+								   _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+
+	hit = _mm_or_si128(hit, _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v));
+	return (unsigned int) _mm_movemask_epi8(hit);
+}
+#endif
+
 /*
  * The first byte at or after p that is a quote, a backslash or a control
  * character; end when there is none.  Sixteen bytes at
@@ -882,19 +895,10 @@ static inline const char *
 find_special(const char *p, const char *end)
 {
 #ifdef __SSE2__
-	const __m128i quote = _mm_set1_epi8('"');
-	const __m128i backslash = _mm_set1_epi8('\\');
-	const __m128i control_max = _mm_set1_epi8(0x1f);
-
 	while (end - p >= 16)
 	{
-		__m128i		v = _mm_loadu_si128((const __m128i *) p);
-		__m128i		hit = _mm_or_si128(_mm_cmpeq_epi8(v, quote),
-									   _mm_cmpeq_epi8(v, backslash));
-		unsigned int mask;
+		unsigned int mask = special_mask(_mm_loadu_si128((const __m128i *) p));
 
-		hit = _mm_or_si128(hit, _mm_cmpeq_epi8(_mm_min_epu8(v, control_max), v));
-		mask = (unsigned int) _mm_movemask_epi8(hit);
 		if (mask != 0)
 			return p + __builtin_ctz(mask);
 		p += 16;
@@ -1180,20 +1184,12 @@ copy_literal(const char *p, const char *end, char *w)
 		size_t		n;
 
 #ifdef __SSE2__
-		const __m128i quote = _mm_set1_epi8('"');
-		const __m128i backslash = _mm_set1_epi8('\\');
-		const __m128i control_max = _mm_set1_epi8(0x1f);
-
 		while (end - p >= 16)
 		{
 			__m128i		v = _mm_loadu_si128((const __m128i *) p);
-			unsigned int mask;
+			unsigned int mask = special_mask(v);
 
 			_mm_storeu_si128((__m128i *) w, v);
-			mask = (unsigned int) _mm_movemask_epi8(
-				_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
-										  _mm_cmpeq_epi8(v, backslash)),
-							 _mm_cmpeq_epi8(_mm_min_epu8(v, control_max), v)));
 			if (mask != 0)
 			{
 				n = __builtin_ctz(mask);
