@@ -47,7 +47,7 @@ def test_connection_bandwidth_cap(s3, bucket, emulator):
     it are paced each on its own connection, and come back whole."""
     body = bytes(range(256)) * 4096     # 1 MiB
     s3.put_object(Bucket=bucket, Key="big", Body=body)
-    emulator.configure(s3_connection_bytes_per_second=2 * 1024 * 1024)
+    emulator.configure(s3_connection_bytes_per_second=1024 * 1024)
     try:
         start = time.monotonic()
         assert s3.get_object(Bucket=bucket, Key="big")["Body"].read() == body
@@ -65,12 +65,15 @@ def test_connection_bandwidth_cap(s3, bucket, emulator):
     finally:
         emulator.configure(s3_connection_bytes_per_second=0)
     assert b"".join(parts) == body
-    # 1 MiB at 2 MiB/s: half a second on one connection, an eighth on four
-    assert whole >= 0.45, whole
+    # 1 MiB at 1 MiB/s: a second on one connection (the last 64 KiB write
+    # is not waited for: 15/16 s), a quarter on four; the requests' own
+    # time, longer on a loaded machine, is small beside that
+    assert whole >= 0.9, whole
     assert ranged < whole * 0.6, (ranged, whole)
+    # the cap is off again
     start = time.monotonic()
     assert s3.get_object(Bucket=bucket, Key="big")["Body"].read() == body
-    assert time.monotonic() - start < 0.45
+    assert time.monotonic() - start < 0.5
 
 
 def test_no_such_key_and_bucket(s3, bucket, uid):
