@@ -189,8 +189,19 @@ def test_no_secret_in_the_pump_workers_debug5_log(db, emulator, temp_creds):
     offset = pg_log_size()
     cur.execute("ALTER SYSTEM SET log_min_messages = debug5")
     cur.execute("SELECT pg_reload_conf()")
+
+    def reloaded():
+        # a new backend is forked by the postmaster: once one has the
+        # setting, so will the workers started next
+        conn = connect()
+        try:
+            with conn.cursor() as c:
+                c.execute("SHOW log_min_messages")
+                return c.fetchone()[0] == "debug5"
+        finally:
+            conn.close()
     try:
-        time.sleep(0.5)
+        wait_for("the postmaster to reload", reloaded, timeout=30)
         env.create_pipeline()
         for i in range(5):
             env.put("sec-%d" % i, "OPEN")
