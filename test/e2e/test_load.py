@@ -19,7 +19,7 @@ import psycopg2
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 
-from athena_tables import query_waiting, result_fetching  # noqa: E402
+from athena_tables import polled_query, query_waiting, result_fetching  # noqa: E402
 from conftest import cancel_during, connect, held  # noqa: E402
 from load_run import run_load  # noqa: E402
 from pump_env import wait_for  # noqa: E402
@@ -36,19 +36,28 @@ def cancel_probes(emu):
         try:
             # waiting for Athena (polling); every query is slow for a moment
             emu.configure(athena_min_query_ms=20000)
+            since = emu.mark()
             try:
                 # (pgbench's queries are by id = n; theirs fill the
                 # emulator's slots, so this one is likely to wait QUEUED)
                 error, took["athena_wait"] = cancel_during(
                     vcur, "SELECT count(*) FROM load.rows WHERE id > 0",
-                    query_waiting(emu, emu.mark(), '("id" > 0)', scanned=False))
-                cancelled = time.time()
+                    query_waiting(emu, since, '("id" > 0)', scanned=False))
             finally:
                 emu.configure(athena_min_query_ms=0)
             assert isinstance(error, psycopg2.errors.QueryCanceled), error
-            stops = [r for r in emu.requests(service="athena", operation="StopQueryExecution")
-                     if r["time"] >= cancelled - 0.5]
-            took["athena_stop_sent"] = bool(stops)
+            # its StopQueryExecution (logged once answered: perhaps after the
+            # cancel returned, if the answer came after audit_fdw's deadline)
+            qid = polled_query(emu, since, '("id" > 0)')()["QueryExecutionId"]
+
+            def stopped():
+                return any((r.get("input") or {}).get("QueryExecutionId") == qid
+                           for r in emu.requests(service="athena",
+                                                 operation="StopQueryExecution", since=since))
+            deadline = time.monotonic() + 10
+            while not stopped() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            took["athena_stop_sent"] = stopped()
 
             # fetching: the result object stalls after its first bytes
             emu.add_fault(service="s3", operation="GetObject", stall_after_bytes=20,
