@@ -127,8 +127,12 @@ def test_failover_to_a_promoted_standby_loses_nothing(nodes, emulator, capsys):
     assert standby.pump_backends() == 0
     sc = standby.connect()
     cur = sc.cursor()
-    cur.execute("SELECT count(*) FROM audit_fdw.checkpoint WHERE pipeline = %s", (env.name,))
-    assert cur.fetchone()[0] >= 1
+
+    def replicated_checkpoints():
+        cur.execute("SELECT count(*) FROM audit_fdw.checkpoint WHERE pipeline = %s", (env.name,))
+        return cur.fetchone()[0]
+    # (the standby replays asynchronously: a loaded machine's may be behind)
+    wait_for("checkpoints on the standby", replicated_checkpoints, timeout=30)
     sc.close()
 
     delivered_at_crash = env.delivered()
