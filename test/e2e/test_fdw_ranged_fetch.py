@@ -114,8 +114,12 @@ def test_rows_are_those_of_one_stream_in_order(setup, emulator):
     reqs = get_objects_since(emulator, seq)
     size = result_size(setup, cur)
     assert size > 15 * PART
-    # every byte asked for once, in parts of PART bytes, in order
-    assert ranges(reqs) == [(f, min(f + PART, size) - 1) for f in range(0, size, PART)]
+    # every byte asked for once, in parts of PART bytes; the first part
+    # alone first (the emulator logs a request as it answers, so the parts
+    # asked for at once may be logged in any order)
+    parts = [(f, min(f + PART, size) - 1) for f in range(0, size, PART)]
+    assert ranges(reqs[:1]) == parts[:1]
+    assert sorted(ranges(reqs)) == parts
     assert len(reqs) == math.ceil(size / PART)
     assert all(r["status"] == 206 for r in reqs)
     # the first part tells the ETag that every later part must match
@@ -149,9 +153,11 @@ def test_a_failed_part_is_retried(setup, emulator):
     reqs = read_all_with_fault(emulator, cur, error="InternalError", status=500, skip=3,
                                count=1)
     # the fourth request failed (before it was read, so its range is not
-    # logged); every part was then read once, each byte asked for once
+    # logged; requests in flight at once are logged as they are answered,
+    # so not necessarily fourth); every part was then read once, each byte
+    # asked for once
     assert [r["status"] for r in reqs].count(500) == 1
-    assert reqs[3]["status"] == 500
+    assert reqs[0]["status"] == 206
     ok = [r for r in reqs if r["status"] == 206]
     size = result_size(setup, cur)
     assert sorted(ranges(ok)) == [(f, min(f + PART, size) - 1) for f in range(0, size, PART)]
