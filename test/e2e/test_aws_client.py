@@ -385,8 +385,8 @@ def test_terminate_ends_request_in_flight(server, emulator):
     wait_for("the request in flight", emulator.fault_hits, timeout=30, interval=0.05)
     other = conftest.connect()
     with other.cursor() as cur:
-        sent = time.monotonic()
         cur.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        sent = time.monotonic()
         # the backend is gone well within a second
         deadline = time.monotonic() + 1.0
         gone = False
