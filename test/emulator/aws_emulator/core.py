@@ -93,6 +93,16 @@ class AwsError(Exception):
         self.extra = extra or {}
 
 
+def s3_not_implemented(header=None):
+    """S3's NotImplemented (501) for a header or query S3 would act on that
+    the emulator does not support: the request is refused, never half done.
+    The message is S3's own (S3 API Reference, Error responses, List of
+    error codes); Header names what was refused."""
+    return AwsError("NotImplemented", "A header you provided implies functionality that "
+                    "is not implemented.", status=501,
+                    extra={"Header": header} if header else None)
+
+
 def validation_error(message):
     return AwsError("ValidationException", message)
 

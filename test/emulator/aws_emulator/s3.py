@@ -28,7 +28,7 @@ import uuid
 import zlib
 from urllib.parse import quote, unquote
 
-from .core import AwsError, Service, to_epoch
+from .core import AwsError, Service, s3_not_implemented, to_epoch
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -82,9 +82,7 @@ def _refuse_unsupported(p, allowed):
             continue
         if name in ("MetadataDirective", "TaggingDirective") and value == "COPY":
             continue
-        raise AwsError("NotImplemented", "A header or query you provided requested a "
-                       "function that is not implemented.", status=501,
-                       extra={"Header": name})
+        raise s3_not_implemented(name)
 
 
 def _check_checksums(p, data):
@@ -588,9 +586,7 @@ class S3(Service):
         src = p["CopySource"]
         src, _, version = src.partition("?")
         if version and version != "versionId=null":
-            raise AwsError("NotImplemented", "A header or query you provided requested a "
-                           "function that is not implemented.", status=501,
-                           extra={"Header": "x-amz-copy-source"})
+            raise s3_not_implemented("x-amz-copy-source")
         bucket, _, key = unquote(src).lstrip("/").partition("/")
         if not bucket or not key:
             raise AwsError("InvalidArgument", "Invalid copy source object key",

@@ -39,7 +39,7 @@ import botocore.credentials
 import botocore.session
 
 from . import control
-from .core import AwsError, RequestContext, set_request_context
+from .core import AwsError, RequestContext, s3_not_implemented, set_request_context
 from .protocols import (InputChecker, JsonOutput, RestRoute, query_input,
                         rest_input, rest_output_headers, xml_escape, xml_members)
 
@@ -351,17 +351,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     # AWS would act on these: never run the operation without
                     # them (an S3-to-S3 copy is not an upload of an empty body)
                     req.operation = None
-                    return self._error(req, AwsError(
-                        "NotImplemented", "A header or query you provided requested a "
-                        "function that is not implemented.", status=501,
-                        extra={"Header": ", ".join(sorted(unbound))}))
+                    return self._error(req, s3_not_implemented(", ".join(sorted(unbound))))
                 req.operation = route.op.name
                 req.labels = labels
                 return self._run(req, raw_path, query, body)
         req.operation = None
-        return self._error(req, AwsError(
-            "NotImplemented", "A header or query you provided requested a "
-            "function that is not implemented.", status=501))
+        return self._error(req, s3_not_implemented())
 
     def _run(self, req, raw_path, query, body):
         b = req.binding

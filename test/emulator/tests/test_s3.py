@@ -202,4 +202,7 @@ def test_unsupported_subresource_is_not_a_listing(s3, bucket):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         s3.get_bucket_acl(Bucket=bucket)
     assert e.value.response["Error"]["Code"] == "NotImplemented"
+    # S3's own wording (S3 API Reference, Error responses, List of error codes)
+    assert e.value.response["Error"]["Message"] == (
+        "A header you provided implies functionality that is not implemented.")
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
