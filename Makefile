@@ -105,6 +105,13 @@ DEPFLAGS = -MMD -MP -MT $@ -MT $(@:.o=.bc) -MF $(@:.o=.d)
 -include $(OBJS:.o=.d)
 EXTRA_CLEAN += $(OBJS:.o=.d)
 
+# The transform reads every byte of every stream record: built with -O3 (as
+# PostgreSQL builds its page checksums with extra optimization flags), which
+# makes it about 2% faster on bench/pump_transform_bench's corpus; the
+# benchmark builds it with the same flags.
+TRANSFORM_CFLAGS = -O3
+src/pump/transform.o: CFLAGS += $(TRANSFORM_CFLAGS)
+
 # The pump and foreign-table tests read the AWS emulator's address from
 # AUDIT_FDW_EMULATOR_URL; test/run starts a cluster and the emulator and sets it.
 installcheck: installcheck-needs-emulator

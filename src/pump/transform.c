@@ -409,6 +409,221 @@ put_digits(char *w, const char *a, int64_t na, const char *b, int64_t nb,
 	return w;
 }
 
+#if defined(__SSE2__) && defined(__GNUC__)
+/*
+ * The value of the n decimal digits at p (1 to 8; eight bytes are read):
+ * the bytes after the n are shifted out, and the classic SWAR reduction
+ * adds pairs, then fours, then the eight.
+ */
+static inline uint32_t
+digits_value(const char *p, int n)
+{
+	uint64_t	v;
+
+	memcpy(&v, p, 8);
+	v = (v & 0x0f0f0f0f0f0f0f0fULL) << (8 * (8 - n));
+	v = (v * 2561) >> 8;
+	v = ((v & 0x00ff00ff00ff00ffULL) * 6553601) >> 16;
+	return (uint32_t) (((v & 0x0000ffff0000ffffULL) * 42949672960001ULL) >> 32);
+}
+
+/* Copies 48 bytes from p to w. */
+static inline void
+copy48(char *w, const char *p)
+{
+	__m128i		a = _mm_loadu_si128((const __m128i *) p);
+	__m128i		b = _mm_loadu_si128((const __m128i *) (p + 16));
+	__m128i		c = _mm_loadu_si128((const __m128i *) (p + 32));
+
+	_mm_storeu_si128((__m128i *) w, a);
+	_mm_storeu_si128((__m128i *) (w + 16), b);
+	_mm_storeu_si128((__m128i *) (w + 32), c);
+}
+
+/* The bytes of the 48 in v equal to c, a bit each. */
+static inline uint64_t
+bytes_equal(const __m128i v[3], char c)
+{
+	__m128i		k = _mm_set1_epi8(c);
+
+	return (uint64_t) (uint16_t) _mm_movemask_epi8(_mm_cmpeq_epi8(v[0], k)) |
+		(uint64_t) (uint16_t) _mm_movemask_epi8(_mm_cmpeq_epi8(v[1], k)) << 16 |
+		(uint64_t) (uint16_t) _mm_movemask_epi8(_mm_cmpeq_epi8(v[2], k)) << 32;
+}
+
+/* The bytes of the 48 in v equal to the letter c in either case, a bit each. */
+static inline uint64_t
+bytes_equal_lower(const __m128i v[3], char c)
+{
+	__m128i		lower = _mm_set1_epi8(0x20);
+	__m128i		w[3] = {_mm_or_si128(v[0], lower), _mm_or_si128(v[1], lower), _mm_or_si128(v[2], lower)};
+
+	return bytes_equal(w, c);
+}
+
+/* The decimal digits of the 48 bytes in v, a bit each. */
+static inline uint64_t
+bytes_digits(const __m128i v[3])
+{
+	__m128i		zero = _mm_set1_epi8('0');
+	__m128i		nine = _mm_set1_epi8(9);
+	__m128i		t[3] = {_mm_sub_epi8(v[0], zero), _mm_sub_epi8(v[1], zero), _mm_sub_epi8(v[2], zero)};
+
+	return (uint64_t) (uint16_t) _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(t[0], nine), t[0])) |
+		(uint64_t) (uint16_t) _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(t[1], nine), t[1])) << 16 |
+		(uint64_t) (uint16_t) _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(t[2], nine), t[2])) << 32;
+}
+
+/*
+ * write_number of a quoted number, when 96 bytes can be read at text and
+ * the output has room for 160 more: true when it was written; false when
+ * the text is not one this path takes, which is then left to write_number's
+ * reading byte by byte (it takes every form and says which are wrong).
+ *
+ * The first 48 bytes are classified at once, a bit a byte for the quote,
+ * digits, zeros, points, exponent letters and signs, and the number's form
+ * is read from the masks; the digits are then moved by three 48-byte
+ * copies.  A number's form in a stream is anyone's (exponents of either
+ * case, leading zeros, fractions), so branching on it byte by byte
+ * mispredicts at almost every number; this path's branches are few.  Left
+ * to write_number: a text of 48 bytes or more, zero (no significant digit)
+ * and an exponent of more than eight digits.
+ */
+static inline bool
+write_number_masked(AuditBuf *out, const char *text, const char **stop)
+{
+	__m128i		v[3];
+	uint64_t	quotes,
+				len_mask,
+				digits,
+				points,
+				exps,
+				signs,
+				allowed,
+				mant,
+				mant_digits,
+				significant;
+	int			q,
+				epos,
+				point,
+				first,
+				n1,
+				s2,
+				nd,
+				nfrac,
+				k;
+	int64_t		exp = 0,
+				leftdigits,
+				dotplace,
+				shown_exp;
+	bool		negative;
+	char	   *w;
+
+	v[0] = _mm_loadu_si128((const __m128i *) text);
+	v[1] = _mm_loadu_si128((const __m128i *) (text + 16));
+	v[2] = _mm_loadu_si128((const __m128i *) (text + 32));
+	quotes = bytes_equal(v, '"');
+	if (quotes == 0)
+		return false;
+	q = __builtin_ctzll(quotes);
+	if (q == 0)
+		return false;
+	len_mask = (1ULL << q) - 1;
+	digits = bytes_digits(v) & len_mask;
+	points = bytes_equal(v, '.') & len_mask;
+	exps = bytes_equal_lower(v, 'e') & len_mask;
+	signs = (bytes_equal(v, '-') | bytes_equal(v, '+')) & len_mask;
+	if ((exps & (exps - 1)) != 0 || (points & (points - 1)) != 0)
+		return false;
+	epos = exps ? __builtin_ctzll(exps) : q;
+	/* a sign first, and one just after the exponent letter */
+	allowed = (signs & 1) | (signs & (exps << 1));
+	if ((len_mask & ~(digits | points | exps | allowed)) != 0)
+		return false;
+	mant = (1ULL << epos) - 1 - (signs & 1);
+	if ((points & ~mant) != 0)
+		return false;
+	mant_digits = digits & mant;
+	significant = mant_digits & ~bytes_equal(v, '0');
+	if (significant == 0)
+		return false;
+	if (exps)
+	{
+		int			from = epos + 1 + (int) ((allowed >> (epos + 1)) & 1);
+		int			n = q - from;
+
+		if (n < 1 || n > 8)
+			return false;
+		exp = digits_value(text + from, n);
+		if (text[epos + 1] == '-')
+			exp = -exp;
+	}
+	negative = text[0] == '-';
+	point = points ? __builtin_ctzll(points) : epos;
+	first = __builtin_ctzll(significant);
+	/* every byte of the mantissa is a digit but the point (the masks say) */
+	nd = epos - first - (point > first && points != 0);
+	nfrac = points ? epos - point - 1 : 0;
+
+	exp -= nfrac;
+	leftdigits = exp + nd;
+	dotplace = exp <= 0 && leftdigits > -6 ? leftdigits : 1;
+	shown_exp = leftdigits - dotplace;
+
+	/*
+	 * The coefficient's digits are the text's from first to the point (n1
+	 * of them) and from s2 to the exponent; written with a point after k of
+	 * them (none when k is nd), by three copies that each write past the
+	 * next one's start: the first run, then what follows the point's place
+	 * in the output, then the second run's part after that (when the point
+	 * falls in the first run: the rest of it, then the second run shifted
+	 * by one; else the second run, then its part after the point).
+	 */
+	n1 = point > first ? point - first : 0;
+	s2 = point + 1 > first ? point + 1 : first;
+	k = dotplace > 0 && dotplace < nd ? (int) dotplace : nd;
+	w = out->data + out->len;
+	*w = '-';
+	w += negative;
+	memcpy(w, "0.000000", 8);
+	w += dotplace <= 0 ? 2 - dotplace : 0;
+	copy48(w, text + first);
+	if (k < n1)
+	{
+		copy48(w + k + 1, text + first + k);
+		w[k] = '.';
+		copy48(w + n1 + 1, text + s2);
+	}
+	else
+	{
+		copy48(w + n1, text + s2);
+		w[k] = '.';
+		copy48(w + k + 1, text + s2 + (k - n1));
+	}
+	w += nd + (k < nd);
+	if (shown_exp != 0)
+	{
+		char		rev[24];
+		int			n = 0;
+		uint64_t	u = shown_exp < 0 ? -(uint64_t) shown_exp : (uint64_t) shown_exp;
+
+		*w++ = 'E';
+		*w++ = shown_exp < 0 ? '-' : '+';
+		do
+		{
+			rev[n++] = '0' + (char) (u % 10);
+			u /= 10;
+		} while (u > 0);
+		while (n > 0)
+			*w++ = rev[--n];
+	}
+	out->len = w - out->data;
+	out->data[out->len] = '\0';
+	*stop = text + q;
+	return true;
+}
+#endif
+
 /*
  * audit_write_number of the text at text: all of it up to end, or (quoted)
  * up to a quote before end, whose place goes to *stop.
@@ -434,6 +649,29 @@ write_number(AuditBuf *out, const char *text, const char *end, bool quoted,
 				nd;
 	char	   *w;
 
+#if defined(__SSE2__) && defined(__GNUC__)
+	if (quoted && out->cap - out->len >= 160)
+	{
+		if (end - text >= 96)
+		{
+			if (write_number_masked(out, text, stop))
+				return true;
+		}
+		else
+		{
+			/* near the end: its bytes, then zeros, where 96 can be read */
+			char		pad[96] = {0};
+			const char *padstop;
+
+			memcpy(pad, text, end - text);
+			if (write_number_masked(out, pad, &padstop))
+			{
+				*stop = text + (padstop - pad);
+				return true;
+			}
+		}
+	}
+#endif
 	if (p < end && (*p == '+' || *p == '-'))
 		negative = (*p++ == '-');
 	int_start = p;
