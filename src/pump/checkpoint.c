@@ -281,8 +281,9 @@ checkpoint_read_shards(const char *pipeline, MemoryContext cxt)
  * an ending sequence number once a shard closed) and retires drained
  * shards it no longer lists.  The shards of a pipeline's first discovery
  * are its initial shards (read from the pipeline's starting position).
+ * True when a row was added, changed or retired.
  */
-void
+bool
 checkpoint_register_shards(const char *pipeline, List *shards, List *listed_ids)
 {
 	Oid			argtypes[5] = {TEXTOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID};
@@ -291,6 +292,7 @@ checkpoint_register_shards(const char *pipeline, List *shards, List *listed_ids)
 	bool		initial;
 	ListCell   *lc;
 	SPIPlanPtr	plan;
+	bool		changed = false;
 
 	checkpoint_begin("registering shards in audit_fdw.checkpoint");
 	values[0] = CStringGetTextDatum(pipeline);
@@ -323,6 +325,7 @@ checkpoint_register_shards(const char *pipeline, List *shards, List *listed_ids)
 		nulls[4] = s->ending_sequence_number ? ' ' : 'n';
 		if (SPI_execute_plan(plan, values, nulls, false, 0) < 0)
 			elog(ERROR, "registering shard %s failed", s->shard_id);
+		changed |= SPI_processed > 0;
 	}
 
 	/* drained shards the stream no longer lists are retired */
@@ -342,8 +345,10 @@ checkpoint_register_shards(const char *pipeline, List *shards, List *listed_ids)
 								  "AND shard_id <> ALL ($2)",
 								  2, delete_types, delete_values, NULL, false, 0) < 0)
 			elog(ERROR, "retiring shards failed");
+		changed |= SPI_processed > 0;
 	}
 	checkpoint_end();
+	return changed;
 }
 
 /*

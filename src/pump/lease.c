@@ -34,7 +34,9 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
+#include "storage/latch.h"
 #include "storage/lock.h"
+#include "storage/proc.h"
 #include "storage/procarray.h"
 
 #include "pump/pump.h"
@@ -125,4 +127,19 @@ lease_parent_alive(void)
 	if (parent == 0)
 		return true;
 	return BackendPidGetProc(parent) != NULL;
+}
+
+/*
+ * Wakes the process that started this one (a reader's supervisor, at once
+ * rather than at its next look): a latch, so a parent that is gone, or a
+ * process that took its pid, is never sent a signal it does not expect.
+ */
+void
+lease_wake_parent(void)
+{
+	pid_t		parent = MyBgworkerEntry ? MyBgworkerEntry->bgw_notify_pid : 0;
+	PGPROC	   *proc = parent ? BackendPidGetProc(parent) : NULL;
+
+	if (proc != NULL)
+		SetLatch(&proc->procLatch);
 }

@@ -30,7 +30,11 @@
 
 static ShardRow *find_row(List *rows, const char *shard_id);
 
-/* DescribeStream, and every shard to the checkpoint table. */
+/*
+ * DescribeStream, and every shard to the checkpoint table.  When a row was
+ * added, changed or retired, the supervisor is woken: it starts the reader
+ * of a new shard's slot, or wakes it, at once (supervisor.c).
+ */
 void
 lineage_discover(PumpWorker *w)
 {
@@ -41,7 +45,8 @@ lineage_discover(PumpWorker *w)
 	desc = ddbstreams_describe_stream(w->client, w->config->stream_arn);
 	foreach(lc, desc->shards)
 		ids = lappend(ids, ((StreamShard *) lfirst(lc))->shard_id);
-	checkpoint_register_shards(w->args.pipeline, desc->shards, ids);
+	if (checkpoint_register_shards(w->args.pipeline, desc->shards, ids))
+		lease_wake_parent();
 }
 
 static ShardRow *

@@ -6,9 +6,10 @@
  *
  * One launcher (a static background worker, registered when the library
  * is preloaded) starts, for each running pipeline of the database named by
- * audit_fdw.database, audit_fdw.pump_readers dynamic reader workers.  Reader
- * k of n reads the shards whose id hashes to k, so the shards of a stream
- * are read in parallel; reader 0 also discovers shards (DescribeStream) and
+ * audit_fdw.database, up to audit_fdw.pump_readers dynamic reader workers.
+ * Reader k of n reads the shards whose id hashes to k, so the shards of a
+ * stream are read in parallel, and runs only while it has such a shard not
+ * drained; reader 0 always runs: it discovers shards (DescribeStream) and
  * writes them to audit_fdw.checkpoint, the shared record of the shard DAG:
  * a child shard is read only once its parent's row says 'drained'.
  *
@@ -207,6 +208,7 @@ extern bool lease_held(PumpLeaseKind kind, const char *name, uint32 key);
 extern void lease_release(PumpLeaseKind kind, const char *name, uint32 key);
 extern uint32 lease_shard_key(const char *shard_id);
 extern bool lease_parent_alive(void);
+extern void lease_wake_parent(void);
 
 /* in worker.c */
 extern PGDLLEXPORT void audit_fdw_pump_worker_main(Datum arg);
@@ -219,6 +221,7 @@ extern void pump_worker_loop(PumpWorker *w, long (*pass) (PumpWorker *w),
 							 void (*failed) (PumpWorker *w, ErrorData *edata));
 extern void pump_take_catalog_changes(PumpWorker *w);
 extern bool pump_owns_shard(PumpWorker *w, const char *shard_id);
+extern int	pump_shard_slot(const char *shard_id, int nslots);
 
 /* in lineage.c */
 extern void lineage_discover(PumpWorker *w);
@@ -258,7 +261,7 @@ extern void checkpoint_begin(const char *activity);
 extern void checkpoint_end(void);
 extern PipelineConfig *checkpoint_read_pipeline(const char *name, MemoryContext cxt);
 extern List *checkpoint_read_shards(const char *pipeline, MemoryContext cxt);
-extern void checkpoint_register_shards(const char *pipeline, List *shards,
+extern bool checkpoint_register_shards(const char *pipeline, List *shards,
 									   List *listed_ids);
 extern bool checkpoint_advance(PumpWorker *w, ShardReader *shard, bool drained);
 extern void checkpoint_write_dead_letters(PumpWorker *w, ShardReader *shard);

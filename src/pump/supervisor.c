@@ -9,10 +9,18 @@
  *	- at most one supervisor per database: it holds the database's
  *	  supervisor lease before it starts anything (a supervisor left behind
  *	  by a restarted launcher holds it until it notices and exits);
- *	- every audit_fdw.pump_naptime it reads audit_fdw.pipeline (nothing
- *	  when the extension is not installed here), starts the readers that
- *	  are missing (a reader that exited is started again, at most once a
- *	  second) and stops the readers of paused or dropped pipelines;
+ *	- every audit_fdw.pump_naptime, and at once when a reader registered,
+ *	  changed or retired shards (it sets this process's latch), it reads
+ *	  audit_fdw.pipeline and the shard rows not drained (nothing when the
+ *	  extension is not installed here), starts the readers that are missing
+ *	  (a reader that exited is started again, at most once a second) and
+ *	  stops the readers of paused or dropped pipelines;
+ *	- reader 0 of a running pipeline always runs (it discovers shards);
+ *	  reader k > 0 only while a shard row not drained hashes to slot k: it
+ *	  exits by itself once none is left (worker.c), and is not stopped for
+ *	  it, so it never leaves a batch half delivered;
+ *	- a running reader whose slot's shard rows changed is told at once
+ *	  (SIGUSR2), not at its next once-a-second re-read;
  *	- it exits when its launcher is gone or audit_fdw.database names
  *	  another database; its readers then see it gone and hand over to the
  *	  next supervisor's readers (lease.c);
@@ -29,6 +37,7 @@
 
 #include "access/xact.h"
 #include "commands/dbcommands.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -54,24 +63,34 @@ typedef struct LaunchedReader
 	BackgroundWorkerHandle *handle;
 	TimestampTz started_at;
 	bool		wanted;
+	uint64		shards_seen;	/* the slot's shard rows the reader was told of */
 } LaunchedReader;
+
+/* A running pipeline, and its shard rows not drained. */
+typedef struct RunningPipeline
+{
+	char	   *name;
+	List	   *open_shards;	/* of char *, shard ids */
+} RunningPipeline;
 
 static List *launched = NIL;
 
 static List *running_pipelines(void);
 static List *backfill_slots(void);
 static LaunchedReader *start_reader(const char *pipeline, int slot, int nslots, bool backfill);
-static void want_worker(const char *pipeline, int slot, int nslots, bool backfill,
-						TimestampTz now);
+static LaunchedReader *want_worker(const char *pipeline, int slot, int nslots, bool backfill,
+								   bool start, TimestampTz now);
+static void want_readers(RunningPipeline *p, int nslots, TimestampTz now);
 static bool extension_installed(void);
 static void supervisor_pass(void);
 static bool reader_alive(LaunchedReader *r);
 
-/* The names of the running pipelines (empty without the extension). */
+/* The running pipelines, as RunningPipeline * (empty without the extension). */
 static List *
 running_pipelines(void)
 {
-	List	   *names = NIL;
+	List	   *pipelines = NIL;
+	RunningPipeline *p = NULL;
 	MemoryContext caller = CurrentMemoryContext;
 	int			ret;
 	uint64		i;
@@ -82,16 +101,26 @@ running_pipelines(void)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "reading audit_fdw.pipeline");
 
-	ret = SPI_execute("SELECT name FROM audit_fdw.pipeline WHERE state = 'running' "
-					  "ORDER BY name", true, 0);
+	ret = SPI_execute("SELECT p.name, c.shard_id FROM audit_fdw.pipeline p "
+					  "LEFT JOIN audit_fdw.checkpoint c "
+					  "ON c.pipeline = p.name AND c.state <> 'drained' "
+					  "WHERE p.state = 'running' ORDER BY 1", true, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "reading audit_fdw.pipeline failed: %d", ret);
 	for (i = 0; i < SPI_processed; i++)
 	{
 		char	   *name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		char	   *shard_id = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
 		MemoryContext old = MemoryContextSwitchTo(caller);
 
-		names = lappend(names, pstrdup(name));
+		if (p == NULL || strcmp(p->name, name) != 0)
+		{
+			p = palloc0(sizeof(RunningPipeline));
+			p->name = pstrdup(name);
+			pipelines = lappend(pipelines, p);
+		}
+		if (shard_id != NULL)
+			p->open_shards = lappend(p->open_shards, pstrdup(shard_id));
 		MemoryContextSwitchTo(old);
 	}
 
@@ -99,7 +128,7 @@ running_pipelines(void)
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);
-	return names;
+	return pipelines;
 }
 
 /* A backfill worker to keep running: its pipeline, slot and slot count. */
@@ -248,9 +277,14 @@ start_reader(const char *pipeline, int slot, int nslots, bool backfill)
 	return r;
 }
 
-/* Keeps one worker of (pipeline, slot, nslots, kind) running. */
-static void
-want_worker(const char *pipeline, int slot, int nslots, bool backfill, TimestampTz now)
+/*
+ * Keeps one worker of (pipeline, slot, nslots, kind) running (start: starts
+ * it when it is not; else only keeps the one running from being stopped).
+ * Returns it, or NULL when none runs.
+ */
+static LaunchedReader *
+want_worker(const char *pipeline, int slot, int nslots, bool backfill, bool start,
+			TimestampTz now)
 {
 	LaunchedReader *found = NULL;
 	ListCell   *lc;
@@ -269,15 +303,17 @@ want_worker(const char *pipeline, int slot, int nslots, bool backfill, Timestamp
 	if (found && reader_alive(found))
 	{
 		found->wanted = true;
-		return;
+		return found;
 	}
+	if (!start)
+		return NULL;
 	if (found)
 	{
 		/* it exited: start it again, but not in a tight loop */
 		if (!TimestampDifferenceExceeds(found->started_at, now, 1000))
 		{
 			found->wanted = true;
-			return;
+			return NULL;
 		}
 		launched = list_delete_ptr(launched, found);
 		pfree(found->handle);
@@ -286,6 +322,44 @@ want_worker(const char *pipeline, int slot, int nslots, bool backfill, Timestamp
 	found = start_reader(pipeline, slot, nslots, backfill);
 	if (found)
 		found->wanted = true;
+	return found;
+}
+
+/*
+ * The readers of a running pipeline: reader 0, and reader k while a shard
+ * row not drained hashes to slot k.  A reader that runs, and whose slot's
+ * rows changed since it was started or last told, is told now (SIGUSR2).
+ */
+static void
+want_readers(RunningPipeline *p, int nslots, TimestampTz now)
+{
+	uint64	   *seen = palloc0(sizeof(uint64) * nslots);
+	ListCell   *lc;
+	int			slot;
+
+	/* per slot: the count of its rows (high half) and the sum of their hashes */
+	foreach(lc, p->open_shards)
+	{
+		const char *shard_id = lfirst(lc);
+
+		seen[pump_shard_slot(shard_id, nslots)] += ((uint64) 1 << 32) +
+			hash_bytes((const unsigned char *) shard_id, strlen(shard_id));
+	}
+	for (slot = 0; slot < nslots; slot++)
+	{
+		LaunchedReader *r = want_worker(p->name, slot, nslots, false,
+										slot == 0 || seen[slot] != 0, now);
+		pid_t		pid;
+
+		if (r == NULL)
+			continue;
+		/* one not started yet reads the rows when it starts */
+		if (r->shards_seen != seen[slot] &&
+			GetBackgroundWorkerPid(r->handle, &pid) == BGWH_STARTED)
+			(void) kill(pid, SIGUSR2);
+		r->shards_seen = seen[slot];
+	}
+	pfree(seen);
 }
 
 /* One pass: start what is missing, stop what is no longer wanted. */
@@ -310,18 +384,12 @@ supervisor_pass(void)
 		((LaunchedReader *) lfirst(lc))->wanted = false;
 
 	foreach(lc, wanted)
-	{
-		const char *name = lfirst(lc);
-		int			slot;
-
-		for (slot = 0; slot < nslots; slot++)
-			want_worker(name, slot, nslots, false, now);
-	}
+		want_readers((RunningPipeline *) lfirst(lc), nslots, now);
 	foreach(lc, backfills)
 	{
 		BackfillSlot *bs = lfirst(lc);
 
-		want_worker(bs->pipeline, bs->slot, bs->nslots, true, now);
+		(void) want_worker(bs->pipeline, bs->slot, bs->nslots, true, true, now);
 	}
 
 	/*

@@ -7,10 +7,13 @@
  * reader of the same slot left behind by a restart finishes first.
  *
  * Each pass of the loop (in a memory context reset every pass):
- *	- once a second, re-reads the pipeline's row (paused, dropped or made
- *	  again: exit; the supervisor starts the readers again on resume) and
- *	  the pipeline's shard rows (lineage_sync); exits when the supervisor
- *	  that started it is gone (its successor's readers take over);
+ *	- once a second, and at once when the supervisor signals (SIGUSR2) that
+ *	  the rows of the reader's shards changed, re-reads the pipeline's row
+ *	  (paused, dropped or made again: exit; the supervisor starts the
+ *	  readers again on resume) and the pipeline's shard rows
+ *	  (lineage_sync); exits when the supervisor that started it is gone
+ *	  (its successor's readers take over), and, but for reader 0, when no
+ *	  shard of its own is left to read (drained, retired, or none yet);
  *	- reads a shard only while it holds the shard's lease;
  *	- reader 0 discovers shards every audit_fdw.pump_discovery_interval and
  *	  as soon as a shard of its own was drained (lineage_discover);
@@ -58,6 +61,19 @@ static void worker_catalog_changed(Datum arg, int cacheid, uint32 hashvalue);
 /* set when a foreign server or user mapping changed: a new AWS client */
 static volatile bool catalog_changed = false;
 
+/* set by SIGUSR2: the supervisor saw this reader's shard rows change */
+static volatile sig_atomic_t shards_changed = false;
+
+static void
+worker_shards_changed(SIGNAL_ARGS)
+{
+	int			save_errno = errno;
+
+	shards_changed = true;
+	SetLatch(MyLatch);
+	errno = save_errno;
+}
+
 static void
 worker_catalog_changed(Datum arg, int cacheid, uint32 hashvalue)
 {
@@ -89,13 +105,20 @@ pump_wait(int ms)
 	}
 }
 
-/* Does reader slot of nslots read this shard? */
-bool
-pump_owns_shard(PumpWorker *w, const char *shard_id)
+/* The reader slot (of nslots) that reads this shard. */
+int
+pump_shard_slot(const char *shard_id, int nslots)
 {
 	uint32		h = hash_bytes((const unsigned char *) shard_id, strlen(shard_id));
 
-	return (int) (h % (uint32) w->args.nslots) == w->args.slot;
+	return (int) (h % (uint32) nslots);
+}
+
+/* Does this reader read this shard? */
+bool
+pump_owns_shard(PumpWorker *w, const char *shard_id)
+{
+	return pump_shard_slot(shard_id, w->args.nslots) == w->args.slot;
 }
 
 /*
@@ -176,11 +199,15 @@ pump_refresh_pipeline(PumpWorker *w)
 
 /*
  * Re-reads the pipeline row and its shards; exits when the reader count
- * changed (the supervisor starts the new set).
+ * changed (the supervisor starts the new set), and, but for reader 0 (which
+ * discovers shards), when no shard of its own is left to read: none is
+ * pending then, and the supervisor starts it again when one comes.
  */
 static void
 worker_refresh(PumpWorker *w)
 {
+	ListCell   *lc;
+
 	if (w->args.nslots != pump_readers)
 	{
 		ereport(LOG,
@@ -190,6 +217,17 @@ worker_refresh(PumpWorker *w)
 	}
 	pump_refresh_pipeline(w);
 	lineage_sync(w);
+	if (w->args.slot == 0)
+		return;
+	foreach(lc, w->shards)
+	{
+		if (((ShardReader *) lfirst(lc))->state != SHARD_DRAINED)
+			return;
+	}
+	ereport(DEBUG1,
+			(errmsg("audit_fdw pump: pipeline \"%s\" %s %d exits: no shard of its own is left to read",
+					w->args.pipeline, w->kind, w->args.slot + 1)));
+	proc_exit(0);
 }
 
 /* The AWS client of the pipeline's server and owner's user mapping. */
@@ -315,8 +353,9 @@ worker_pass(PumpWorker *w)
 	bool		busy = false;
 	ListCell   *lc;
 
-	if (now >= w->next_refresh)
+	if (now >= w->next_refresh || shards_changed)
 	{
+		shards_changed = false;
 		worker_refresh(w);
 		w->next_refresh = TimestampTzPlusMilliseconds(now, 1000);
 	}
@@ -421,6 +460,7 @@ pump_worker_start(size_t size, const char *kind)
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
+	pqsignal(SIGUSR2, worker_shards_changed);
 	BackgroundWorkerUnblockSignals();
 
 	w = MemoryContextAllocZero(TopMemoryContext, size);

@@ -202,6 +202,35 @@ class PumpEnv:
                         "AND application_name LIKE %s", (prefix, prefix + " " + self.name + " %"))
             return [r[0] for r in cur.fetchall()]
 
+    def reader_slots(self):
+        """The slots (from 0) of the pipeline's running readers, from their
+        names ("audit_fdw pump <pipeline> <slot + 1>/<slots>")."""
+        with self.db.cursor() as cur:
+            cur.execute("SELECT application_name FROM pg_stat_activity WHERE backend_type = "
+                        "'audit_fdw pump' AND application_name LIKE %s",
+                        ("audit_fdw pump " + self.name + " %",))
+            return sorted(int(r[0].rsplit(" ", 1)[1].split("/")[0]) - 1 for r in cur.fetchall())
+
+    def reader_slots_wanted(self):
+        """The slots whose readers the pipeline runs: 0 (it discovers shards),
+        and k of audit_fdw.pump_readers while a shard row not drained hashes
+        to k (hash_bytes of the id, which hashtext computes for a text)."""
+        with self.db.cursor() as cur:
+            cur.execute("SELECT DISTINCT slot FROM (SELECT 0 AS slot UNION ALL "
+                        "SELECT (hashtext(shard_id)::bigint & 4294967295) "
+                        "%% current_setting('audit_fdw.pump_readers')::int "
+                        "FROM audit_fdw.checkpoint WHERE pipeline = %s "
+                        "AND state <> 'drained') s ORDER BY 1", (self.name,))
+            return [r[0] for r in cur.fetchall()]
+
+    def readers_wanted(self):
+        return len(self.reader_slots_wanted())
+
+    def wait_readers(self, what="the readers", timeout=20):
+        """Waits until the readers running are the ones wanted; their pids."""
+        return wait_for(what, lambda: self.reader_slots() == self.reader_slots_wanted() and
+                        self.reader_pids(), timeout=timeout)
+
     def trimmed_gap(self, lost, after, meanwhile=None):
         """With the pipeline paused, item `lost` changes to LOST, the clock
         passes the stream's 24 h retention (the change is trimmed unread),

@@ -89,13 +89,13 @@ def test_pause_and_resume_at_once_restart_the_readers(pump, db):
     env = pump("flip")
     env.put("f0", "OPEN")
     env.wait_delivered(1)
-    wait_for("two readers", lambda: len(env.reader_pids()) == 2, timeout=20)
+    env.wait_readers()
     for round_ in range(3):
         pids = set(env.reader_pids())
         with db.cursor() as cur:
             cur.execute("SELECT audit_fdw.pause_pipeline(%s)", (env.name,))
             cur.execute("SELECT audit_fdw.resume_pipeline(%s)", (env.name,))
-        wait_for("new readers", lambda: len(env.reader_pids()) == 2 and
+        wait_for("new readers", lambda: len(env.reader_pids()) == env.readers_wanted() and
                  not (set(env.reader_pids()) & pids), timeout=20)
         env.update_state("f0", "S%d" % round_)
         env.wait_delivered(2 + round_, timeout=30)

@@ -49,7 +49,7 @@ def test_launcher_killed_leaves_one_reader_per_shard(pump, db):
     for i in items:
         env.put(i, "OPEN")
     env.wait_delivered(20)
-    wait_for("two readers", lambda: len(env.reader_pids()) == 2, timeout=20)
+    env.wait_readers()
 
     old = launcher_pid(db)
     with db.cursor() as cur:
@@ -57,10 +57,9 @@ def test_launcher_killed_leaves_one_reader_per_shard(pump, db):
     # the postmaster restarts the launcher after 2 s
     wait_for("a new launcher", lambda: launcher_pid(db) not in (None, old), timeout=30)
     # time for it to start readers it should not; then (a slow machine may
-    # still be starting one again) exactly two
+    # still be starting one again) exactly the readers wanted
     time.sleep(3)
-    wait_for("two readers after the launcher restarted",
-             lambda: len(env.reader_pids()) == 2, timeout=20)
+    env.wait_readers("the readers after the launcher restarted")
     new = steady_state_copies(env, items, 1)
     assert len(new) == 20
     assert sorted(set(new.values())) == [1], "copies per change: %r" % collections.Counter(new.values())
@@ -72,7 +71,7 @@ def test_database_reload_leaves_one_reader_per_shard(pump, db):
     for i in items:
         env.put(i, "OPEN")
     env.wait_delivered(20)
-    wait_for("two readers", lambda: len(env.reader_pids()) == 2, timeout=20)
+    env.wait_readers()
     with db.cursor() as cur:
         cur.execute("SHOW audit_fdw.database")
         good = cur.fetchone()[0]
@@ -90,7 +89,7 @@ def test_database_reload_leaves_one_reader_per_shard(pump, db):
     assert "FATAL" not in log, log
     wait_for("a launcher", lambda: launcher_pid(db), timeout=20)
     time.sleep(5)
-    wait_for("two readers after the reload", lambda: len(env.reader_pids()) == 2, timeout=20)
+    env.wait_readers("the readers after the reload")
     new = steady_state_copies(env, items, 1)
     assert len(new) == 20
     assert sorted(set(new.values())) == [1], "copies per change: %r" % collections.Counter(new.values())
@@ -122,7 +121,7 @@ def test_kill_and_reload_loop_delivers_each_change_once(pump, db, emulator):
     for i in items:
         env.put(i, "OPEN")
     env.wait_delivered(40)
-    wait_for("two readers", lambda: len(env.reader_pids()) == 2, timeout=20)
+    env.wait_readers()
 
     writes = 40
     faults = ["launcher", "reader", "reload", "supervisor", "pause_resume", "reader"]
@@ -154,7 +153,7 @@ def test_kill_and_reload_loop_delivers_each_change_once(pump, db, emulator):
     assert len(got) == writes, "lost: %d" % (writes - len(got))
     dups = sum(n - 1 for n in got.values())
     print("duplicates during the faults: %d of %d changes" % (dups, writes))
-    wait_for("two readers", lambda: len(env.reader_pids()) == 2, timeout=30)
+    env.wait_readers(timeout=30)
     new = steady_state_copies(env, items, 1)
     assert len(new) == len(items)
     assert sorted(set(new.values())) == [1], "copies per change: %r" % collections.Counter(new.values())

@@ -55,7 +55,7 @@ def test_pause_and_resume(pump, emulator):
     for i in range(3):
         env.put("p%d" % i, "OPEN")
     env.wait_delivered(3)
-    wait_for("two readers", lambda: len(env.reader_pids()) == 2, timeout=20)
+    env.wait_readers()
 
     with env.db.cursor() as cur:
         cur.execute("SELECT audit_fdw.pause_pipeline(%s)", (env.name,))
@@ -359,6 +359,65 @@ def test_64_shards_read_in_parallel_and_reader_count_reloads(pump, emulator, db)
     for i in items[:50]:
         assert [r["new_image"]["state"] for r in recs if r["keys"]["orderId"] == i] == \
             ["OPEN", "PICKEDUP"]
+
+
+def open_shard_slot(env):
+    """The slot of the pipeline's one shard not drained."""
+    with env.db.cursor() as cur:
+        cur.execute("SELECT (hashtext(shard_id)::bigint & 4294967295) "
+                    "%% current_setting('audit_fdw.pump_readers')::int "
+                    "FROM audit_fdw.checkpoint WHERE pipeline = %s AND state <> 'drained'",
+                    (env.name,))
+        rows = cur.fetchall()
+        assert len(rows) == 1, rows
+        return rows[0][0]
+
+
+def test_readers_run_only_for_their_shards(pump, emulator, db):
+    """Of audit_fdw.pump_readers, reader 0 always runs (it discovers shards)
+    and reader k only while a shard not drained hashes to slot k.  A shard
+    that reader 0 registers for a slot without a reader is read at once:
+    reader 0 wakes the supervisor, which here looks by itself only once a
+    minute (audit_fdw.pump_naptime)."""
+    with db.cursor() as cur:
+        cur.execute("ALTER SYSTEM SET audit_fdw.pump_readers = 8")
+        cur.execute("SELECT pg_reload_conf()")
+    try:
+        env = pump("lazy")
+        items = ["z%02d" % i for i in range(10)]
+        for i in items:
+            env.put(i, "OPEN")
+        env.wait_delivered(10)
+        # one shard: one reader, or two when the shard is not slot 0's
+        env.wait_readers("the readers of slot 0 and of the shard")
+        assert len(env.reader_slots()) <= 2
+
+        with db.cursor() as cur:
+            cur.execute("ALTER SYSTEM SET audit_fdw.pump_readers = 2")
+            cur.execute("ALTER SYSTEM SET audit_fdw.pump_naptime = '60s'")
+            cur.execute("SELECT pg_reload_conf()")
+        # rollovers until one moves the stream from a shard of reader 0 to one
+        # of reader 1 (a chance of 1 in 4 each)
+        delivered = 10
+        for rnd in range(30):
+            env.wait_readers("the readers of slot 0 and of the open shard", timeout=30)
+            parent = open_shard_slot(env)
+            emulator.split_shard(env.stream_arn, children=1)
+            for i in items:
+                env.update_state(i, "R%d" % rnd)
+            delivered += len(items)
+            env.wait_delivered(delivered, timeout=30)
+            if parent == 0 and open_shard_slot(env) == 1:
+                break
+        else:
+            pytest.fail("no rollover moved the stream from reader 0 to reader 1")
+        recs = env.audit_records()
+        assert len({r["event_id"] for r in recs}) == delivered
+    finally:
+        with db.cursor() as cur:
+            cur.execute("ALTER SYSTEM RESET audit_fdw.pump_naptime")
+            cur.execute("ALTER SYSTEM RESET audit_fdw.pump_readers")
+            cur.execute("SELECT pg_reload_conf()")
 
 
 def nested_map(depth, leaf):

@@ -171,16 +171,21 @@ def run_load(seconds=60, clients=16, writers=2, log_dir=None, during=None):
         prober.start()
     samples = []
     while bench.poll() is None:
-        time.sleep(2)
+        # first at once: a reader the probe ends has a sample from before
         now = {}
         for kind in ("backends", "workers"):
             for pid in pids(kind):
                 now[pid] = rss_anon_kib(pid)
         samples.append(now)
+        time.sleep(2)
     if prober is not None:
         prober.join()
     during_result = during_out.get("result")
-    last = samples[-2] if len(samples) >= 2 else (samples[-1] if samples else {})
+    # each process's last sample but the very last (taken as the load ends),
+    # or, for a reader the probe ended, its last before that
+    last = {}
+    for now in samples[:-1] if len(samples) >= 2 else samples:
+        last.update((pid, kib) for pid, kib in now.items() if kib is not None)
     stop.set()
     for t in threads:
         t.join()
