@@ -47,6 +47,8 @@ static SPIPlanPtr shards_plan = NULL;
 static SPIPlanPtr advance_plan = NULL;
 static SPIPlanPtr polls_plan = NULL;
 static SPIPlanPtr mark_sent_plan = NULL;
+static SPIPlanPtr register_plan = NULL;
+static SPIPlanPtr retire_plan = NULL;
 
 static void poll_stats(ShardReader *shard, Datum *calls, Datum *throttled,
 					   Datum *per_second, char *per_second_null,
@@ -246,7 +248,7 @@ checkpoint_read_shards(const char *pipeline, MemoryContext cxt)
 	checkpoint_begin("reading audit_fdw.checkpoint");
 	values[0] = CStringGetTextDatum(pipeline);
 	if (execute_kept(&shards_plan, "SELECT shard_id, parent_shard_id, state, initial, sequence_number, skip_gap, "
-					 "sent_sequence_number, health "
+					 "sent_sequence_number, health, ending_sequence_number "
 					 "FROM audit_fdw.checkpoint WHERE pipeline = $1 ORDER BY shard_id",
 					 1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading audit_fdw.checkpoint failed");
@@ -268,6 +270,7 @@ checkpoint_read_shards(const char *pipeline, MemoryContext cxt)
 												   SPI_tuptable->tupdesc, 6, &isnull));
 		row->sent_sequence_number = get_text(i, 7, cxt);
 		row->health = health_from_name(get_text(i, 8, CurrentMemoryContext));
+		row->ending_sequence_number = get_text(i, 9, cxt);
 		old = MemoryContextSwitchTo(cxt);
 		rows = lappend(rows, row);
 		MemoryContextSwitchTo(old);
@@ -277,40 +280,24 @@ checkpoint_read_shards(const char *pipeline, MemoryContext cxt)
 }
 
 /*
- * Writes the shards DescribeStream listed (new ones with their parents;
- * an ending sequence number once a shard closed) and retires drained
- * shards it no longer lists.  The shards of a pipeline's first discovery
- * are its initial shards (read from the pipeline's starting position).
- * True when a row was added, changed or retired.
+ * Writes the shards given (new ones with their parents; an ending sequence
+ * number once a shard closed) and, when retire, retires the drained shards
+ * DescribeStream no longer lists (listed_ids).  initial: the shards are the
+ * pipeline's initial shards, read from its starting position (its first
+ * discovery).  True when a row was added, changed or retired.
  */
 bool
-checkpoint_register_shards(const char *pipeline, List *shards, List *listed_ids)
+checkpoint_register_shards(const char *pipeline, List *shards, bool initial, bool retire,
+						   List *listed_ids)
 {
 	Oid			argtypes[5] = {TEXTOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID};
 	Datum		values[5];
 	char		nulls[5];
-	bool		initial;
 	ListCell   *lc;
-	SPIPlanPtr	plan;
 	bool		changed = false;
 
 	checkpoint_begin("registering shards in audit_fdw.checkpoint");
 	values[0] = CStringGetTextDatum(pipeline);
-	if (SPI_execute_with_args("SELECT 1 FROM audit_fdw.checkpoint WHERE pipeline = $1 LIMIT 1",
-							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "reading audit_fdw.checkpoint failed");
-	initial = (SPI_processed == 0);
-
-	plan = SPI_prepare("INSERT INTO audit_fdw.checkpoint AS c "
-					   "(pipeline, shard_id, parent_shard_id, initial, ending_sequence_number) "
-					   "SELECT $1, $2, $3, $4, $5 WHERE EXISTS "
-					   "(SELECT 1 FROM audit_fdw.pipeline WHERE name = $1) "
-					   "ON CONFLICT (pipeline, shard_id) DO UPDATE "
-					   "SET ending_sequence_number = EXCLUDED.ending_sequence_number "
-					   "WHERE c.ending_sequence_number IS DISTINCT FROM EXCLUDED.ending_sequence_number",
-					   5, argtypes);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	foreach(lc, shards)
 	{
 		StreamShard *s = lfirst(lc);
@@ -323,12 +310,20 @@ checkpoint_register_shards(const char *pipeline, List *shards, List *listed_ids)
 		values[4] = s->ending_sequence_number ?
 			CStringGetTextDatum(s->ending_sequence_number) : (Datum) 0;
 		nulls[4] = s->ending_sequence_number ? ' ' : 'n';
-		if (SPI_execute_plan(plan, values, nulls, false, 0) < 0)
+		if (execute_kept(&register_plan, "INSERT INTO audit_fdw.checkpoint AS c "
+						 "(pipeline, shard_id, parent_shard_id, initial, ending_sequence_number) "
+						 "SELECT $1, $2, $3, $4, $5 WHERE EXISTS "
+						 "(SELECT 1 FROM audit_fdw.pipeline WHERE name = $1) "
+						 "ON CONFLICT (pipeline, shard_id) DO UPDATE "
+						 "SET ending_sequence_number = EXCLUDED.ending_sequence_number "
+						 "WHERE c.ending_sequence_number IS DISTINCT FROM EXCLUDED.ending_sequence_number",
+						 5, argtypes, values, nulls, false, 0) < 0)
 			elog(ERROR, "registering shard %s failed", s->shard_id);
 		changed |= SPI_processed > 0;
 	}
 
 	/* drained shards the stream no longer lists are retired */
+	if (retire)
 	{
 		Oid			delete_types[2] = {TEXTOID, TEXTARRAYOID};
 		Datum		delete_values[2];
@@ -340,10 +335,10 @@ checkpoint_register_shards(const char *pipeline, List *shards, List *listed_ids)
 		delete_values[0] = values[0];
 		delete_values[1] = PointerGetDatum(construct_array(ids, n, TEXTOID, -1, false,
 														   TYPALIGN_INT));
-		if (SPI_execute_with_args("DELETE FROM audit_fdw.checkpoint "
-								  "WHERE pipeline = $1 AND state = 'drained' "
-								  "AND shard_id <> ALL ($2)",
-								  2, delete_types, delete_values, NULL, false, 0) < 0)
+		if (execute_kept(&retire_plan, "DELETE FROM audit_fdw.checkpoint "
+						 "WHERE pipeline = $1 AND state = 'drained' "
+						 "AND shard_id <> ALL ($2)",
+						 2, delete_types, delete_values, NULL, false, 0) < 0)
 			elog(ERROR, "retiring shards failed");
 		changed |= SPI_processed > 0;
 	}

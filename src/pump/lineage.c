@@ -31,21 +31,57 @@
 static ShardRow *find_row(List *rows, const char *shard_id);
 
 /*
- * DescribeStream, and every shard to the checkpoint table.  When a row was
- * added, changed or retired, the supervisor is woken: it starts the reader
- * of a new shard's slot, or wakes it, at once (supervisor.c).
+ * DescribeStream, and to the checkpoint table what it does not hold yet as
+ * this reader last read it (lineage_sync): new shards, shards closed since,
+ * drained shards no longer listed.  Nothing is written when nothing
+ * changed; what changed meanwhile unseen is written again, which changes
+ * nothing.  The shards of the first discovery, when the pipeline has no
+ * shard rows (only reader 0 discovers then, after reading them), are its
+ * initial shards.  When a row was added, changed or retired, the
+ * supervisor is woken: it starts the reader of a new shard's slot, or wakes
+ * it, at once (supervisor.c).
  */
 void
 lineage_discover(PumpWorker *w)
 {
 	StreamDescription *desc;
 	List	   *ids = NIL;
+	List	   *changed = NIL;
+	bool		retire = false;
 	ListCell   *lc;
 
 	desc = ddbstreams_describe_stream(w->client, w->config->stream_arn);
 	foreach(lc, desc->shards)
-		ids = lappend(ids, ((StreamShard *) lfirst(lc))->shard_id);
-	if (checkpoint_register_shards(w->args.pipeline, desc->shards, ids))
+	{
+		StreamShard *s = lfirst(lc);
+		ShardRow   *row = find_row(w->all_states, s->shard_id);
+
+		ids = lappend(ids, s->shard_id);
+		if (row == NULL ||
+			(s->ending_sequence_number == NULL) != (row->ending_sequence_number == NULL) ||
+			(s->ending_sequence_number != NULL &&
+			 strcmp(row->ending_sequence_number, s->ending_sequence_number) != 0))
+			changed = lappend(changed, s);
+	}
+	foreach(lc, w->all_states)
+	{
+		ShardRow   *row = lfirst(lc);
+		ListCell   *lc2;
+		bool		listed = false;
+
+		foreach(lc2, ids)
+		{
+			if (strcmp((char *) lfirst(lc2), row->shard_id) == 0)
+			{
+				listed = true;
+				break;
+			}
+		}
+		if (row->state == SHARD_DRAINED && !listed)
+			retire = true;
+	}
+	if ((changed != NIL || retire) &&
+		checkpoint_register_shards(w->args.pipeline, changed, w->all_states == NIL, retire, ids))
 		lease_wake_parent();
 }
 
@@ -91,6 +127,8 @@ lineage_sync(PumpWorker *w)
 				pfree(row->sequence_number);
 			if (row->sent_sequence_number)
 				pfree(row->sent_sequence_number);
+			if (row->ending_sequence_number)
+				pfree(row->ending_sequence_number);
 			pfree(row);
 		}
 		list_free(w->all_states);

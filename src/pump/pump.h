@@ -183,6 +183,7 @@ typedef struct ShardRow
 	char	   *sequence_number;
 	char	   *sent_sequence_number;
 	PumpHealth	health;
+	char	   *ending_sequence_number; /* set once the shard is closed */
 } ShardRow;
 
 /* in launcher.c */
@@ -261,8 +262,8 @@ extern void checkpoint_begin(const char *activity);
 extern void checkpoint_end(void);
 extern PipelineConfig *checkpoint_read_pipeline(const char *name, MemoryContext cxt);
 extern List *checkpoint_read_shards(const char *pipeline, MemoryContext cxt);
-extern bool checkpoint_register_shards(const char *pipeline, List *shards,
-									   List *listed_ids);
+extern bool checkpoint_register_shards(const char *pipeline, List *shards, bool initial,
+									   bool retire, List *listed_ids);
 extern bool checkpoint_advance(PumpWorker *w, ShardReader *shard, bool drained);
 extern void checkpoint_write_dead_letters(PumpWorker *w, ShardReader *shard);
 extern int64 checkpoint_gap_backfill(PumpWorker *w, ShardReader *shard, int64 *cancelled);

@@ -326,6 +326,40 @@ def test_shard_split_children_after_parents(pump, emulator):
     assert parents and all(r["state"] == "drained" for r in status if r["shard_id"] in parents)
 
 
+def test_a_drained_shard_the_stream_no_longer_lists_is_retired(pump, emulator, db):
+    """A shard read to its end loses its row at the first discovery after
+    DescribeStream stops listing it (24 h after it closed); its children,
+    not drained, keep theirs."""
+    with db.cursor() as cur:
+        cur.execute("ALTER SYSTEM SET audit_fdw.pump_discovery_interval = '200ms'")
+        cur.execute("SELECT pg_reload_conf()")
+    try:
+        env = pump("retire")
+        items = ["t%d" % i for i in range(5)]
+        for i in items:
+            env.put(i, "OPEN")
+        env.wait_delivered(5)
+        parent = env.status()[0]["shard_id"]
+        emulator.split_shard(env.stream_arn)
+        for i in items:
+            env.update_state(i, "PICKEDUP")
+        env.wait_delivered(10)
+        wait_for("the parent drained", lambda: [
+            r for r in env.status() if r["shard_id"] == parent and r["state"] == "drained"],
+            timeout=30)
+        children = {r["shard_id"] for r in env.status() if r["parent_shard_id"] == parent}
+        assert len(children) == 2
+        emulator.advance_clock(25 * 3600)
+        wait_for("the parent's row retired",
+                 lambda: parent not in {r["shard_id"] for r in env.status()}, timeout=30)
+        # not drained: kept (the stream rolled over to new shards meanwhile)
+        assert children <= {r["shard_id"] for r in env.status()}
+    finally:
+        with db.cursor() as cur:
+            cur.execute("ALTER SYSTEM RESET audit_fdw.pump_discovery_interval")
+            cur.execute("SELECT pg_reload_conf()")
+
+
 def test_64_shards_read_in_parallel_and_reader_count_reloads(pump, emulator, db):
     emulator.configure(stream_initial_shards=64)
     try:
