@@ -50,6 +50,23 @@ def pg_log_since(offset):
 
 
 @contextlib.contextmanager
+def system_settings(db, **settings):
+    """ALTER SYSTEM SET audit_fdw.<name> for each setting, reloaded; reset
+    afterwards."""
+    with db.cursor() as cur:
+        for name, value in settings.items():
+            cur.execute("ALTER SYSTEM SET audit_fdw.%s = %%s" % name, (value,))
+        cur.execute("SELECT pg_reload_conf()")
+    try:
+        yield
+    finally:
+        with db.cursor() as cur:
+            for name in settings:
+                cur.execute("ALTER SYSTEM RESET audit_fdw.%s" % name)
+            cur.execute("SELECT pg_reload_conf()")
+
+
+@contextlib.contextmanager
 def pumped_database(db, name, version):
     """A new database `name` with audit_fdw at `version` whose pipelines the
     pump runs (audit_fdw.database, reloaded), as a connection; afterwards the

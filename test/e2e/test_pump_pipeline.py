@@ -7,7 +7,7 @@ import time
 import psycopg2
 import pytest
 
-from pump_env import pump, pg_log_since, wait_for  # noqa: F401 (pump: a fixture)
+from pump_env import pump, pg_log_since, system_settings, wait_for  # noqa: F401 (pump: a fixture)
 
 
 def test_seed_scenario_order_101(pump):
@@ -330,10 +330,7 @@ def test_a_drained_shard_the_stream_no_longer_lists_is_retired(pump, emulator, d
     """A shard read to its end loses its row at the first discovery after
     DescribeStream stops listing it (24 h after it closed); its children,
     not drained, keep theirs."""
-    with db.cursor() as cur:
-        cur.execute("ALTER SYSTEM SET audit_fdw.pump_discovery_interval = '200ms'")
-        cur.execute("SELECT pg_reload_conf()")
-    try:
+    with system_settings(db, pump_discovery_interval="200ms"):
         env = pump("retire")
         items = ["t%d" % i for i in range(5)]
         for i in items:
@@ -354,10 +351,6 @@ def test_a_drained_shard_the_stream_no_longer_lists_is_retired(pump, emulator, d
                  lambda: parent not in {r["shard_id"] for r in env.status()}, timeout=30)
         # not drained: kept (the stream rolled over to new shards meanwhile)
         assert children <= {r["shard_id"] for r in env.status()}
-    finally:
-        with db.cursor() as cur:
-            cur.execute("ALTER SYSTEM RESET audit_fdw.pump_discovery_interval")
-            cur.execute("SELECT pg_reload_conf()")
 
 
 def test_64_shards_read_in_parallel_and_reader_count_reloads(pump, emulator, db):
@@ -413,10 +406,7 @@ def test_readers_run_only_for_their_shards(pump, emulator, db):
     that reader 0 registers for a slot without a reader is read at once:
     reader 0 wakes the supervisor, which here looks by itself only once a
     minute (audit_fdw.pump_naptime)."""
-    with db.cursor() as cur:
-        cur.execute("ALTER SYSTEM SET audit_fdw.pump_readers = 8")
-        cur.execute("SELECT pg_reload_conf()")
-    try:
+    with system_settings(db, pump_readers="8"):
         env = pump("lazy")
         items = ["z%02d" % i for i in range(10)]
         for i in items:
@@ -426,10 +416,7 @@ def test_readers_run_only_for_their_shards(pump, emulator, db):
         env.wait_readers("the readers of slot 0 and of the shard")
         assert len(env.reader_slots()) <= 2
 
-        with db.cursor() as cur:
-            cur.execute("ALTER SYSTEM SET audit_fdw.pump_readers = 2")
-            cur.execute("ALTER SYSTEM SET audit_fdw.pump_naptime = '60s'")
-            cur.execute("SELECT pg_reload_conf()")
+    with system_settings(db, pump_readers="2", pump_naptime="60s"):
         # rollovers until one moves the stream from a shard of reader 0 to one
         # of reader 1 (a chance of 1 in 4 each)
         delivered = 10
@@ -447,11 +434,6 @@ def test_readers_run_only_for_their_shards(pump, emulator, db):
             pytest.fail("no rollover moved the stream from reader 0 to reader 1")
         recs = env.audit_records()
         assert len({r["event_id"] for r in recs}) == delivered
-    finally:
-        with db.cursor() as cur:
-            cur.execute("ALTER SYSTEM RESET audit_fdw.pump_naptime")
-            cur.execute("ALTER SYSTEM RESET audit_fdw.pump_readers")
-            cur.execute("SELECT pg_reload_conf()")
 
 
 def nested_map(depth, leaf):
