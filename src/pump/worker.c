@@ -11,9 +11,10 @@
  *	  the rows of the reader's shards changed, re-reads the pipeline's row
  *	  (paused, dropped or made again: exit; the supervisor starts the
  *	  readers again on resume) and the pipeline's shard rows
- *	  (lineage_sync); exits when the supervisor that started it is gone
- *	  (its successor's readers take over), and, but for reader 0, when no
- *	  shard of its own is left to read (drained, retired, or none yet);
+ *	  (lineage_sync; reader 0 without a shard to read only when told, and
+ *	  after each discovery); exits when the supervisor that started it is
+ *	  gone (its successor's readers take over), and, but for reader 0, when
+ *	  no shard of its own is left to read (drained, retired, or none yet);
  *	- reads a shard only while it holds the shard's lease;
  *	- reader 0 discovers shards every audit_fdw.pump_discovery_interval and
  *	  as soon as a shard of its own was drained (lineage_discover);
@@ -52,7 +53,8 @@
 #include "pump/pump.h"
 
 static long worker_pass(PumpWorker *w);
-static void worker_refresh(PumpWorker *w);
+static void worker_refresh(PumpWorker *w, bool shards_changed);
+static bool worker_has_open_shard(PumpWorker *w);
 static void worker_forget_state(PumpWorker *w);
 static void worker_count_client_retries(PumpWorker *w);
 static void worker_note_pipeline_error(PumpWorker *w, ErrorData *edata);
@@ -197,17 +199,32 @@ pump_refresh_pipeline(PumpWorker *w)
 		w->config = config;
 }
 
+/* Does the reader own a shard not drained (one to read, or stopped)? */
+static bool
+worker_has_open_shard(PumpWorker *w)
+{
+	ListCell   *lc;
+
+	foreach(lc, w->shards)
+	{
+		if (((ShardReader *) lfirst(lc))->state != SHARD_DRAINED)
+			return true;
+	}
+	return false;
+}
+
 /*
  * Re-reads the pipeline row and its shards; exits when the reader count
  * changed (the supervisor starts the new set), and, but for reader 0 (which
  * discovers shards), when no shard of its own is left to read: none is
- * pending then, and the supervisor starts it again when one comes.
+ * pending then, and the supervisor starts it again when one comes.  Reader
+ * 0 without a shard to read learns of a new one from its own discoveries
+ * and from the supervisor (shards_changed), so it does not read the shard
+ * rows every second meanwhile.
  */
 static void
-worker_refresh(PumpWorker *w)
+worker_refresh(PumpWorker *w, bool shards_changed)
 {
-	ListCell   *lc;
-
 	if (w->args.nslots != pump_readers)
 	{
 		ereport(LOG,
@@ -216,14 +233,12 @@ worker_refresh(PumpWorker *w)
 		proc_exit(0);
 	}
 	pump_refresh_pipeline(w);
-	lineage_sync(w);
-	if (w->args.slot == 0)
+	if (w->args.slot == 0 && !shards_changed && w->all_states != NIL &&
+		!worker_has_open_shard(w))
 		return;
-	foreach(lc, w->shards)
-	{
-		if (((ShardReader *) lfirst(lc))->state != SHARD_DRAINED)
-			return;
-	}
+	lineage_sync(w);
+	if (w->args.slot == 0 || worker_has_open_shard(w))
+		return;
 	ereport(DEBUG1,
 			(errmsg("audit_fdw pump: pipeline \"%s\" %s %d exits: no shard of its own is left to read",
 					w->args.pipeline, w->kind, w->args.slot + 1)));
@@ -355,8 +370,10 @@ worker_pass(PumpWorker *w)
 
 	if (now >= w->next_refresh || shards_changed)
 	{
+		bool		changed = shards_changed;
+
 		shards_changed = false;
-		worker_refresh(w);
+		worker_refresh(w, changed);
 		w->next_refresh = TimestampTzPlusMilliseconds(now, 1000);
 	}
 	if (w->client == NULL)
