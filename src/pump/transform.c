@@ -409,6 +409,29 @@ put_digits(char *w, const char *a, int64_t na, const char *b, int64_t nb,
 	return w;
 }
 
+/*
+ * Writes a number's exponent at w: "E", the sign, the digits (what
+ * sprintf("E%+lld") writes); returns the place after it.
+ */
+static inline char *
+put_exponent(char *w, int64_t exponent)
+{
+	char		rev[24];
+	int			n = 0;
+	uint64_t	u = exponent < 0 ? -(uint64_t) exponent : (uint64_t) exponent;
+
+	*w++ = 'E';
+	*w++ = exponent < 0 ? '-' : '+';
+	do
+	{
+		rev[n++] = '0' + (char) (u % 10);
+		u /= 10;
+	} while (u > 0);
+	while (n > 0)
+		*w++ = rev[--n];
+	return w;
+}
+
 #if defined(__SSE2__) && defined(__GNUC__)
 /*
  * The value of the n decimal digits at p (1 to 8; eight bytes are read):
@@ -602,21 +625,7 @@ write_number_masked(AuditBuf *out, const char *text, const char **stop)
 	}
 	w += nd + (k < nd);
 	if (shown_exp != 0)
-	{
-		char		rev[24];
-		int			n = 0;
-		uint64_t	u = shown_exp < 0 ? -(uint64_t) shown_exp : (uint64_t) shown_exp;
-
-		*w++ = 'E';
-		*w++ = shown_exp < 0 ? '-' : '+';
-		do
-		{
-			rev[n++] = '0' + (char) (u % 10);
-			u /= 10;
-		} while (u > 0);
-		while (n > 0)
-			*w++ = rev[--n];
-	}
+		w = put_exponent(w, shown_exp);
 	out->len = w - out->data;
 	out->data[out->len] = '\0';
 	*stop = text + q;
@@ -783,22 +792,7 @@ write_number(AuditBuf *out, const char *text, const char *end, bool quoted,
 		w = put_digits(w, a, na, b, nb, dotplace, nd, end);
 	}
 	if (shown_exp != 0)
-	{
-		/* "E", the sign, the digits: what sprintf("E%+lld") writes */
-		char		rev[24];
-		int			n = 0;
-		uint64_t	u = shown_exp < 0 ? -(uint64_t) shown_exp : (uint64_t) shown_exp;
-
-		*w++ = 'E';
-		*w++ = shown_exp < 0 ? '-' : '+';
-		do
-		{
-			rev[n++] = '0' + (char) (u % 10);
-			u /= 10;
-		} while (u > 0);
-		while (n > 0)
-			*w++ = rev[--n];
-	}
+		w = put_exponent(w, shown_exp);
 	out->len = w - out->data;
 	out->data[out->len] = '\0';
 	return true;
