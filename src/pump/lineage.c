@@ -4,8 +4,9 @@
  *		The shard DAG of a pipeline's stream.
  *
  * DescribeStream (paged to its end) lists the shards with their parents;
- * reader 0 writes every shard it sees to audit_fdw.checkpoint, which is
- * the DAG the readers share.  Rules:
+ * create_pipeline writes those it lists then, and the discoverer (see
+ * pump_discoverer_slot) every shard it sees later, to audit_fdw.checkpoint,
+ * which is the DAG the readers share.  Rules:
  *	- a shard is read only once its parent is drained (its row says
  *	  'drained') or no longer known (gone from the stream: trimmed away);
  *	- a shard whose parent DescribeStream still reports open while the
@@ -36,10 +37,10 @@ static ShardRow *find_row(List *rows, const char *shard_id);
  * drained shards no longer listed.  Nothing is written when nothing
  * changed; what changed meanwhile unseen is written again, which changes
  * nothing.  The shards of the first discovery, when the pipeline has no
- * shard rows (only reader 0 discovers then, after reading them), are its
- * initial shards.  When a row was added, changed or retired, the
- * supervisor is woken: it starts the reader of a new shard's slot, or wakes
- * it, at once (supervisor.c).
+ * shard rows (its stream had none when create_pipeline listed them; reader
+ * 0 discovers then, after reading them), are its initial shards.  When a
+ * row was added, changed or retired, the supervisor is woken: it starts the
+ * reader of a new shard's slot, or wakes it, at once (supervisor.c).
  */
 void
 lineage_discover(PumpWorker *w)
@@ -198,6 +199,32 @@ lineage_sync(PumpWorker *w)
 		w->shards = lappend(w->shards, shard);
 	}
 	MemoryContextSwitchTo(old);
+	w->discoverer = pump_discoverer_slot(rows, w->args.nslots) == w->args.slot;
+}
+
+/*
+ * The slot whose reader discovers shards: the lowest slot a shard row not
+ * drained hashes to, or 0 when there is none.  That reader runs in any case
+ * (supervisor.c), so no other reader need run for discovery alone.
+ */
+int
+pump_discoverer_slot(List *rows, int nslots)
+{
+	ListCell   *lc;
+	int			slot = -1;
+
+	foreach(lc, rows)
+	{
+		ShardRow   *row = lfirst(lc);
+		int			k;
+
+		if (row->state == SHARD_DRAINED)
+			continue;
+		k = pump_shard_slot(row->shard_id, nslots);
+		if (slot < 0 || k < slot)
+			slot = k;
+	}
+	return slot < 0 ? 0 : slot;
 }
 
 /* Is the shard's parent read to its end (or gone)? */

@@ -14,6 +14,8 @@
  *	- arguments are checked here, before anything is written, and the
  *	  stream is resolved (DescribeTable's LatestStreamArn) or checked
  *	  (DescribeStream) at once, so a wrong name fails now, not in the log;
+ *	- the shards DescribeStream lists are written then as the pipeline's
+ *	  initial shards, so that its first readers are those that own them;
  *	- the writes to the extension's tables are made as the bootstrap
  *	  superuser (the tables are not writable by the callers), with
  *	  search_path set to pg_catalog so that no object of the caller's runs
@@ -52,6 +54,7 @@ PG_FUNCTION_INFO_V1(audit_fdw_pump_runs_here);
 
 static char *text_arg(FunctionCallInfo fcinfo, int n);
 static void set_state(const char *name, const char *state);
+static void register_initial_shards(const char *name, StreamDescription *desc);
 static void check_delivery_stream(AwsClient *client, const char *name,
 								  const char *folder_attribute);
 
@@ -353,6 +356,7 @@ audit_fdw_create_pipeline(PG_FUNCTION_ARGS)
 				   "max_batching_window, on_trimmed_gap) "
 				   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
 				   folder_values != NIL ? 12 : 10, types, values, nulls);
+	register_initial_shards(name, desc);
 
 	if (!pump_launcher_registered)
 		ereport(WARNING,
@@ -366,6 +370,39 @@ audit_fdw_create_pipeline(PG_FUNCTION_ARGS)
 						name, pump_database),
 				 errhint("The pump runs the pipelines of the database named by audit_fdw.database.")));
 	PG_RETURN_VOID();
+}
+
+/*
+ * The shards DescribeStream listed, written as the pipeline's initial
+ * shards, as its first discovery would (lineage.c): the supervisor then
+ * starts only the readers whose slots own them, and the discoverer is one
+ * of them (supervisor.c).  A shard that appears before the readers start
+ * is found by their first discovery, as a child, read from TRIM_HORIZON.
+ */
+static void
+register_initial_shards(const char *name, StreamDescription *desc)
+{
+	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	ListCell   *lc;
+
+	foreach(lc, desc->shards)
+	{
+		StreamShard *s = lfirst(lc);
+		Datum		values[4];
+		char		nulls[4] = {' ', ' ', ' ', ' '};
+
+		values[0] = CStringGetTextDatum(name);
+		values[1] = CStringGetTextDatum(s->shard_id);
+		values[2] = s->parent_shard_id ? CStringGetTextDatum(s->parent_shard_id) : (Datum) 0;
+		nulls[2] = s->parent_shard_id ? ' ' : 'n';
+		values[3] = s->ending_sequence_number ?
+			CStringGetTextDatum(s->ending_sequence_number) : (Datum) 0;
+		nulls[3] = s->ending_sequence_number ? ' ' : 'n';
+		run_privileged("INSERT INTO audit_fdw.checkpoint "
+					   "(pipeline, shard_id, parent_shard_id, initial, ending_sequence_number) "
+					   "VALUES ($1, $2, $3, true, $4) ON CONFLICT (pipeline, shard_id) DO NOTHING",
+					   4, types, values, nulls);
+	}
 }
 
 /*

@@ -157,6 +157,7 @@ typedef struct PumpWorker
 	TimestampTz next_refresh;
 	TimestampTz next_discovery;
 	bool		discover_now;
+	bool		discoverer;		/* this reader discovers shards (worker.c) */
 	PumpHealthState health;		/* of the errors that are no shard's */
 	ShardReader *calling;		/* the shard whose calls run now, or NULL */
 	List	   *client_retries; /* of PumpRetryCount *, not yet counted */
@@ -225,6 +226,7 @@ extern bool pump_owns_shard(PumpWorker *w, const char *shard_id);
 extern int	pump_shard_slot(const char *shard_id, int nslots);
 
 /* in lineage.c */
+extern int	pump_discoverer_slot(List *rows, int nslots);
 extern void lineage_discover(PumpWorker *w);
 extern void lineage_sync(PumpWorker *w);
 extern bool lineage_parent_done(PumpWorker *w, ShardReader *shard);

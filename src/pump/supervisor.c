@@ -15,10 +15,12 @@
  *	  extension is not installed here), starts the readers that are missing
  *	  (a reader that exited is started again, at most once a second) and
  *	  stops the readers of paused or dropped pipelines;
- *	- reader 0 of a running pipeline always runs (it discovers shards);
- *	  reader k > 0 only while a shard row not drained hashes to slot k: it
- *	  exits by itself once none is left (worker.c), and is not stopped for
- *	  it, so it never leaves a batch half delivered;
+ *	- reader k of a running pipeline runs while a shard row not drained
+ *	  hashes to slot k, and the discoverer in any case (the lowest such
+ *	  slot, 0 when there is none: pump_discoverer_slot in lineage.c), so a
+ *	  stream of one shard has one reader; a reader exits by itself once it
+ *	  has nothing to do (worker.c), and is not stopped for it, so it never
+ *	  leaves a batch half delivered;
  *	- a running reader whose slot's shard rows changed is told at once
  *	  (SIGUSR2), not at its next once-a-second re-read;
  *	- it exits when its launcher is gone or audit_fdw.database names
@@ -326,9 +328,10 @@ want_worker(const char *pipeline, int slot, int nslots, bool backfill, bool star
 }
 
 /*
- * The readers of a running pipeline: reader 0, and reader k while a shard
- * row not drained hashes to slot k.  A reader that runs, and whose slot's
- * rows changed since it was started or last told, is told now (SIGUSR2).
+ * The readers of a running pipeline: reader k while a shard row not drained
+ * hashes to slot k, and the discoverer (pump_discoverer_slot's rule, on the
+ * rows this pass read).  A reader that runs, and whose slot's rows changed
+ * since it was started or last told, is told now (SIGUSR2).
  */
 static void
 want_readers(RunningPipeline *p, int nslots, TimestampTz now)
@@ -336,6 +339,7 @@ want_readers(RunningPipeline *p, int nslots, TimestampTz now)
 	uint64	   *seen = palloc0(sizeof(uint64) * nslots);
 	ListCell   *lc;
 	int			slot;
+	int			discoverer;
 
 	/* per slot: the count of its rows (high half) and the sum of their hashes */
 	foreach(lc, p->open_shards)
@@ -345,10 +349,15 @@ want_readers(RunningPipeline *p, int nslots, TimestampTz now)
 		seen[pump_shard_slot(shard_id, nslots)] += ((uint64) 1 << 32) +
 			hash_bytes((const unsigned char *) shard_id, strlen(shard_id));
 	}
+	/* the discoverer: the lowest slot with a row, 0 without (lineage.c) */
+	for (discoverer = 0; discoverer < nslots && seen[discoverer] == 0; discoverer++)
+		;
+	if (discoverer == nslots)
+		discoverer = 0;
 	for (slot = 0; slot < nslots; slot++)
 	{
 		LaunchedReader *r = want_worker(p->name, slot, nslots, false,
-										slot == 0 || seen[slot] != 0, now);
+										slot == discoverer || seen[slot] != 0, now);
 		pid_t		pid;
 
 		if (r == NULL)

@@ -11,13 +11,16 @@
  *	  the rows of the reader's shards changed, re-reads the pipeline's row
  *	  (paused, dropped or made again: exit; the supervisor starts the
  *	  readers again on resume) and the pipeline's shard rows
- *	  (lineage_sync; reader 0 without a shard to read only when told, and
- *	  after each discovery); exits when the supervisor that started it is
- *	  gone (its successor's readers take over), and, but for reader 0, when
- *	  no shard of its own is left to read (drained, retired, or none yet);
+ *	  (lineage_sync; the discoverer without a shard to read only when
+ *	  told, and after each discovery); exits when the supervisor that
+ *	  started it is gone (its successor's readers take over), and, but for
+ *	  the discoverer, when no shard of its own is left to read (drained,
+ *	  retired, or none yet);
  *	- reads a shard only while it holds the shard's lease;
- *	- reader 0 discovers shards every audit_fdw.pump_discovery_interval and
- *	  as soon as a shard of its own was drained (lineage_discover);
+ *	- the discoverer (the reader of the lowest slot a shard not drained
+ *	  hashes to, reader 0 when there is none) discovers shards every
+ *	  audit_fdw.pump_discovery_interval, and any reader as soon as a shard
+ *	  of its own was drained (lineage_discover);
  *	- polls each shard it owns whose parent is drained and whose poll time
  *	  has come, and delivers what is due (batch full, batching window over,
  *	  shard at its end);
@@ -215,12 +218,12 @@ worker_has_open_shard(PumpWorker *w)
 
 /*
  * Re-reads the pipeline row and its shards; exits when the reader count
- * changed (the supervisor starts the new set), and, but for reader 0 (which
- * discovers shards), when no shard of its own is left to read: none is
- * pending then, and the supervisor starts it again when one comes.  Reader
- * 0 without a shard to read learns of a new one from its own discoveries
- * and from the supervisor (shards_changed), so it does not read the shard
- * rows every second meanwhile.
+ * changed (the supervisor starts the new set), and, but for the discoverer,
+ * when no shard of its own is left to read: none is pending then, and the
+ * supervisor starts it again when one comes.  The discoverer without a
+ * shard to read (there is none then) learns of a new one from its own
+ * discoveries and from the supervisor (shards_changed), so it does not read
+ * the shard rows every second meanwhile.
  */
 static void
 worker_refresh(PumpWorker *w, bool shards_changed)
@@ -233,11 +236,11 @@ worker_refresh(PumpWorker *w, bool shards_changed)
 		proc_exit(0);
 	}
 	pump_refresh_pipeline(w);
-	if (w->args.slot == 0 && !shards_changed && w->all_states != NIL &&
+	if (w->discoverer && !shards_changed && w->all_states != NIL &&
 		!worker_has_open_shard(w))
 		return;
 	lineage_sync(w);
-	if (w->args.slot == 0 || worker_has_open_shard(w))
+	if (w->discoverer || worker_has_open_shard(w))
 		return;
 	ereport(DEBUG1,
 			(errmsg("audit_fdw pump: pipeline \"%s\" %s %d exits: no shard of its own is left to read",
@@ -379,10 +382,10 @@ worker_pass(PumpWorker *w)
 	if (w->client == NULL)
 		pump_connect_aws(w);
 	/*
-	 * Reader 0 discovers shards periodically; any reader does at once when
-	 * it drained a shard (its children are then to be read).
+	 * The discoverer discovers shards periodically; any reader does at once
+	 * when it drained a shard (its children are then to be read).
 	 */
-	if (w->discover_now || (w->args.slot == 0 && now >= w->next_discovery))
+	if (w->discover_now || (w->discoverer && now >= w->next_discovery))
 	{
 		w->discover_now = false;
 		lineage_discover(w);
@@ -392,7 +395,7 @@ worker_pass(PumpWorker *w)
 	}
 
 	wake = w->next_refresh;
-	if (w->args.slot == 0 && w->next_discovery < wake)
+	if (w->discoverer && w->next_discovery < wake)
 		wake = w->next_discovery;
 
 	foreach(lc, w->shards)

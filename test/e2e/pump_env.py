@@ -229,16 +229,16 @@ class PumpEnv:
             return sorted(int(r[0].rsplit(" ", 1)[1].split("/")[0]) - 1 for r in cur.fetchall())
 
     def reader_slots_wanted(self):
-        """The slots whose readers the pipeline runs: 0 (it discovers shards),
-        and k of audit_fdw.pump_readers while a shard row not drained hashes
-        to k (hash_bytes of the id, which hashtext computes for a text)."""
+        """The slots whose readers the pipeline runs: k of
+        audit_fdw.pump_readers while a shard row not drained hashes to k
+        (hash_bytes of the id, which hashtext computes for a text), and 0
+        when there is no such row (its reader discovers shards)."""
         with self.db.cursor() as cur:
-            cur.execute("SELECT DISTINCT slot FROM (SELECT 0 AS slot UNION ALL "
-                        "SELECT (hashtext(shard_id)::bigint & 4294967295) "
-                        "%% current_setting('audit_fdw.pump_readers')::int "
+            cur.execute("SELECT DISTINCT (hashtext(shard_id)::bigint & 4294967295) "
+                        "%% current_setting('audit_fdw.pump_readers')::int AS slot "
                         "FROM audit_fdw.checkpoint WHERE pipeline = %s "
-                        "AND state <> 'drained') s ORDER BY 1", (self.name,))
-            return [r[0] for r in cur.fetchall()]
+                        "AND state <> 'drained' ORDER BY 1", (self.name,))
+            return [r[0] for r in cur.fetchall()] or [0]
 
     def readers_wanted(self):
         return len(self.reader_slots_wanted())
