@@ -68,7 +68,7 @@ pump_init(void)
 							   NULL, NULL, NULL);
 	DefineCustomIntVariable("audit_fdw.pump_readers",
 							"Reader workers per pipeline; a stream's shards are spread over them.",
-							"The first always runs (it discovers shards); each other one only while a shard not drained hashes to it.",
+							"Each runs only while a shard not drained hashes to it; the lowest of them (the first when there is none) discovers new shards.",
 							&pump_readers,
 							2, 1, 64,
 							PGC_SIGHUP,

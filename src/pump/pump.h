@@ -9,9 +9,11 @@
  * audit_fdw.database, up to audit_fdw.pump_readers dynamic reader workers.
  * Reader k of n reads the shards whose id hashes to k, so the shards of a
  * stream are read in parallel, and runs only while it has such a shard not
- * drained; reader 0 always runs: it discovers shards (DescribeStream) and
- * writes them to audit_fdw.checkpoint, the shared record of the shard DAG:
- * a child shard is read only once its parent's row says 'drained'.
+ * drained.  create_pipeline writes the stream's shards to
+ * audit_fdw.checkpoint, the shared record of the shard DAG, and the lowest
+ * of those readers (reader 0 when there is none) discovers new ones
+ * (DescribeStream) and writes them there: a child shard is read only once
+ * its parent's row says 'drained'.
  *
  * The delivery rule that makes at-least-once delivery keep each item's
  * order: the records of one PutRecordBatch belong to distinct items, and a
