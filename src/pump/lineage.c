@@ -5,7 +5,7 @@
  *
  * DescribeStream (paged to its end) lists the shards with their parents;
  * create_pipeline writes those it lists then, and the discoverer (see
- * pump_discoverer_slot) every shard it sees later, to audit_fdw.checkpoint,
+ * pump_discoverer_slot in worker.c) every shard it sees later, to audit_fdw.checkpoint,
  * which is the DAG the readers share.  Rules:
  *	- a shard is read only once its parent is drained (its row says
  *	  'drained') or no longer known (gone from the stream: trimmed away);
@@ -199,32 +199,19 @@ lineage_sync(PumpWorker *w)
 		w->shards = lappend(w->shards, shard);
 	}
 	MemoryContextSwitchTo(old);
-	w->discoverer = pump_discoverer_slot(rows, w->args.nslots) == w->args.slot;
-}
-
-/*
- * The slot whose reader discovers shards: the lowest slot a shard row not
- * drained hashes to, or 0 when there is none.  That reader runs in any case
- * (supervisor.c), so no other reader need run for discovery alone.
- */
-int
-pump_discoverer_slot(List *rows, int nslots)
-{
-	ListCell   *lc;
-	int			slot = -1;
-
-	foreach(lc, rows)
 	{
-		ShardRow   *row = lfirst(lc);
-		int			k;
+		bool	   *has_shard = palloc0(sizeof(bool) * w->args.nslots);
 
-		if (row->state == SHARD_DRAINED)
-			continue;
-		k = pump_shard_slot(row->shard_id, nslots);
-		if (slot < 0 || k < slot)
-			slot = k;
+		foreach(lc, rows)
+		{
+			ShardRow   *row = lfirst(lc);
+
+			if (row->state != SHARD_DRAINED)
+				has_shard[pump_shard_slot(row->shard_id, w->args.nslots)] = true;
+		}
+		w->discoverer = pump_discoverer_slot(has_shard, w->args.nslots) == w->args.slot;
+		pfree(has_shard);
 	}
-	return slot < 0 ? 0 : slot;
 }
 
 /* Is the shard's parent read to its end (or gone)? */

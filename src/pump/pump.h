@@ -226,9 +226,9 @@ extern void pump_worker_loop(PumpWorker *w, long (*pass) (PumpWorker *w),
 extern void pump_take_catalog_changes(PumpWorker *w);
 extern bool pump_owns_shard(PumpWorker *w, const char *shard_id);
 extern int	pump_shard_slot(const char *shard_id, int nslots);
+extern int	pump_discoverer_slot(const bool *has_shard, int nslots);
 
 /* in lineage.c */
-extern int	pump_discoverer_slot(List *rows, int nslots);
 extern void lineage_discover(PumpWorker *w);
 extern void lineage_sync(PumpWorker *w);
 extern bool lineage_parent_done(PumpWorker *w, ShardReader *shard);

@@ -17,7 +17,7 @@
  *	  stops the readers of paused or dropped pipelines;
  *	- reader k of a running pipeline runs while a shard row not drained
  *	  hashes to slot k, and the discoverer in any case (the lowest such
- *	  slot, 0 when there is none: pump_discoverer_slot in lineage.c), so a
+ *	  slot, 0 when there is none: pump_discoverer_slot in worker.c), so a
  *	  stream of one shard has one reader; a reader exits by itself once it
  *	  has nothing to do (worker.c), and is not stopped for it, so it never
  *	  leaves a batch half delivered;
@@ -329,14 +329,15 @@ want_worker(const char *pipeline, int slot, int nslots, bool backfill, bool star
 
 /*
  * The readers of a running pipeline: reader k while a shard row not drained
- * hashes to slot k, and the discoverer (pump_discoverer_slot's rule, on the
- * rows this pass read).  A reader that runs, and whose slot's rows changed
+ * hashes to slot k, and the discoverer (pump_discoverer_slot, on the rows
+ * this pass read).  A reader that runs, and whose slot's rows changed
  * since it was started or last told, is told now (SIGUSR2).
  */
 static void
 want_readers(RunningPipeline *p, int nslots, TimestampTz now)
 {
 	uint64	   *seen = palloc0(sizeof(uint64) * nslots);
+	bool	   *has_shard = palloc0(sizeof(bool) * nslots);
 	ListCell   *lc;
 	int			slot;
 	int			discoverer;
@@ -346,14 +347,13 @@ want_readers(RunningPipeline *p, int nslots, TimestampTz now)
 	{
 		const char *shard_id = lfirst(lc);
 
-		seen[pump_shard_slot(shard_id, nslots)] += ((uint64) 1 << 32) +
+		int			k = pump_shard_slot(shard_id, nslots);
+
+		seen[k] += ((uint64) 1 << 32) +
 			hash_bytes((const unsigned char *) shard_id, strlen(shard_id));
+		has_shard[k] = true;
 	}
-	/* the discoverer: the lowest slot with a row, 0 without (lineage.c) */
-	for (discoverer = 0; discoverer < nslots && seen[discoverer] == 0; discoverer++)
-		;
-	if (discoverer == nslots)
-		discoverer = 0;
+	discoverer = pump_discoverer_slot(has_shard, nslots);
 	for (slot = 0; slot < nslots; slot++)
 	{
 		LaunchedReader *r = want_worker(p->name, slot, nslots, false,
@@ -369,6 +369,7 @@ want_readers(RunningPipeline *p, int nslots, TimestampTz now)
 		r->shards_seen = seen[slot];
 	}
 	pfree(seen);
+	pfree(has_shard);
 }
 
 /* One pass: start what is missing, stop what is no longer wanted. */

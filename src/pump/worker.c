@@ -56,7 +56,7 @@
 #include "pump/pump.h"
 
 static long worker_pass(PumpWorker *w);
-static void worker_refresh(PumpWorker *w, bool shards_changed);
+static void worker_refresh(PumpWorker *w, bool told);
 static bool worker_has_open_shard(PumpWorker *w);
 static void worker_forget_state(PumpWorker *w);
 static void worker_count_client_retries(PumpWorker *w);
@@ -117,6 +117,23 @@ pump_shard_slot(const char *shard_id, int nslots)
 	uint32		h = hash_bytes((const unsigned char *) shard_id, strlen(shard_id));
 
 	return (int) (h % (uint32) nslots);
+}
+
+/*
+ * The slot whose reader discovers shards, given the slots a shard row not
+ * drained hashes to (has_shard): the lowest of them, or 0 when there is
+ * none.  That reader runs in any case (supervisor.c), so no other reader
+ * need run for discovery alone.
+ */
+int
+pump_discoverer_slot(const bool *has_shard, int nslots)
+{
+	for (int slot = 0; slot < nslots; slot++)
+	{
+		if (has_shard[slot])
+			return slot;
+	}
+	return 0;
 }
 
 /* Does this reader read this shard? */
@@ -222,11 +239,11 @@ worker_has_open_shard(PumpWorker *w)
  * when no shard of its own is left to read: none is pending then, and the
  * supervisor starts it again when one comes.  The discoverer without a
  * shard to read (there is none then) learns of a new one from its own
- * discoveries and from the supervisor (shards_changed), so it does not read
- * the shard rows every second meanwhile.
+ * discoveries and from the supervisor (told: its SIGUSR2 came), so it does
+ * not read the shard rows every second meanwhile.
  */
 static void
-worker_refresh(PumpWorker *w, bool shards_changed)
+worker_refresh(PumpWorker *w, bool told)
 {
 	if (w->args.nslots != pump_readers)
 	{
@@ -236,7 +253,7 @@ worker_refresh(PumpWorker *w, bool shards_changed)
 		proc_exit(0);
 	}
 	pump_refresh_pipeline(w);
-	if (w->discoverer && !shards_changed && w->all_states != NIL &&
+	if (w->discoverer && !told && w->all_states != NIL &&
 		!worker_has_open_shard(w))
 		return;
 	lineage_sync(w);
