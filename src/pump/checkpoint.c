@@ -44,6 +44,7 @@ static int	execute_kept(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argty
 static SPIPlanPtr pipeline_plan = NULL;
 static int	pipeline_has_folders = -1;	/* -1: not known yet */
 static SPIPlanPtr shards_plan = NULL;
+static SPIPlanPtr shard_plan = NULL;
 static SPIPlanPtr advance_plan = NULL;
 static SPIPlanPtr polls_plan = NULL;
 static SPIPlanPtr mark_sent_plan = NULL;
@@ -236,7 +237,37 @@ checkpoint_read_pipeline(const char *name, MemoryContext cxt)
 	return config;
 }
 
-/* Every shard row of the pipeline, as a List of ShardRow * in cxt. */
+#define SHARD_COLUMNS "shard_id, parent_shard_id, state, initial, sequence_number, skip_gap, " \
+	"sent_sequence_number, health, ending_sequence_number"
+
+/* Row i of SPI's result (of SHARD_COLUMNS) as a ShardRow in cxt. */
+static ShardRow *
+shard_row(uint64 i, MemoryContext cxt)
+{
+	ShardRow   *row = MemoryContextAllocZero(cxt, sizeof(ShardRow));
+	char	   *state = get_text(i, 3, CurrentMemoryContext);
+	bool		isnull;
+
+	row->shard_id = get_text(i, 1, cxt);
+	row->parent_shard_id = get_text(i, 2, cxt);
+	row->state = strcmp(state, "drained") == 0 ? SHARD_DRAINED :
+		strcmp(state, "stopped") == 0 ? SHARD_STOPPED : SHARD_READING;
+	row->initial = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i],
+											  SPI_tuptable->tupdesc, 4, &isnull));
+	row->sequence_number = get_text(i, 5, cxt);
+	row->skip_gap = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i],
+											   SPI_tuptable->tupdesc, 6, &isnull));
+	row->sent_sequence_number = get_text(i, 7, cxt);
+	row->health = health_from_name(get_text(i, 8, CurrentMemoryContext));
+	row->ending_sequence_number = get_text(i, 9, cxt);
+	return row;
+}
+
+/*
+ * Every shard row of the pipeline, as a List of ShardRow * in cxt, in the
+ * byte order of their shard ids (strcmp's, whatever the database's
+ * collation), which lineage.c's lookups rely on.
+ */
 List *
 checkpoint_read_shards(const char *pipeline, MemoryContext cxt)
 {
@@ -247,36 +278,46 @@ checkpoint_read_shards(const char *pipeline, MemoryContext cxt)
 
 	checkpoint_begin("reading audit_fdw.checkpoint");
 	values[0] = CStringGetTextDatum(pipeline);
-	if (execute_kept(&shards_plan, "SELECT shard_id, parent_shard_id, state, initial, sequence_number, skip_gap, "
-					 "sent_sequence_number, health, ending_sequence_number "
-					 "FROM audit_fdw.checkpoint WHERE pipeline = $1 ORDER BY shard_id",
+	if (execute_kept(&shards_plan, "SELECT " SHARD_COLUMNS " FROM audit_fdw.checkpoint "
+					 "WHERE pipeline = $1 ORDER BY shard_id COLLATE \"C\"",
 					 1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading audit_fdw.checkpoint failed");
 	for (i = 0; i < SPI_processed; i++)
 	{
-		ShardRow   *row = MemoryContextAllocZero(cxt, sizeof(ShardRow));
-		char	   *state = get_text(i, 3, CurrentMemoryContext);
-		bool		isnull;
+		ShardRow   *row = shard_row(i, cxt);
 		MemoryContext old;
 
-		row->shard_id = get_text(i, 1, cxt);
-		row->parent_shard_id = get_text(i, 2, cxt);
-		row->state = strcmp(state, "drained") == 0 ? SHARD_DRAINED :
-			strcmp(state, "stopped") == 0 ? SHARD_STOPPED : SHARD_READING;
-		row->initial = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i],
-												  SPI_tuptable->tupdesc, 4, &isnull));
-		row->sequence_number = get_text(i, 5, cxt);
-		row->skip_gap = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i],
-												   SPI_tuptable->tupdesc, 6, &isnull));
-		row->sent_sequence_number = get_text(i, 7, cxt);
-		row->health = health_from_name(get_text(i, 8, CurrentMemoryContext));
-		row->ending_sequence_number = get_text(i, 9, cxt);
+		/* the order the lookups rely on, checked rather than assumed */
+		if (rows != NIL && strcmp(((ShardRow *) llast(rows))->shard_id, row->shard_id) >= 0)
+			elog(ERROR, "audit_fdw.checkpoint's shard ids of pipeline \"%s\" were not read in byte order",
+				 pipeline);
 		old = MemoryContextSwitchTo(cxt);
 		rows = lappend(rows, row);
 		MemoryContextSwitchTo(old);
 	}
 	checkpoint_end();
 	return rows;
+}
+
+/* The pipeline's row of one shard, in cxt; NULL when there is none. */
+ShardRow *
+checkpoint_read_shard(const char *pipeline, const char *shard_id, MemoryContext cxt)
+{
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	ShardRow   *row = NULL;
+
+	checkpoint_begin("reading audit_fdw.checkpoint");
+	values[0] = CStringGetTextDatum(pipeline);
+	values[1] = CStringGetTextDatum(shard_id);
+	if (execute_kept(&shard_plan, "SELECT " SHARD_COLUMNS " FROM audit_fdw.checkpoint "
+					 "WHERE pipeline = $1 AND shard_id = $2",
+					 2, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading audit_fdw.checkpoint failed");
+	if (SPI_processed > 0)
+		row = shard_row(0, cxt);
+	checkpoint_end();
+	return row;
 }
 
 /*

@@ -29,7 +29,11 @@
 #include "aws/dynamodbstreams.h"
 #include "pump/pump.h"
 
+static void *find_by_shard_id(List *list, const char *shard_id);
 static ShardRow *find_row(List *rows, const char *shard_id);
+static ShardReader *find_shard(List *shards, const char *shard_id);
+static int	shard_id_cmp(const ListCell *a, const ListCell *b);
+static int	string_cmp(const ListCell *a, const ListCell *b);
 
 /*
  * DescribeStream, and to the checkpoint table what it does not hold yet as
@@ -64,41 +68,82 @@ lineage_discover(PumpWorker *w)
 			 strcmp(row->ending_sequence_number, s->ending_sequence_number) != 0))
 			changed = lappend(changed, s);
 	}
-	foreach(lc, w->all_states)
+	/* a drained row no longer listed (both walked in shard id order) */
 	{
-		ShardRow   *row = lfirst(lc);
-		ListCell   *lc2;
-		bool		listed = false;
+		List	   *listed = list_copy(ids);
+		int			i = 0;
 
-		foreach(lc2, ids)
+		list_sort(listed, string_cmp);
+		foreach(lc, w->all_states)
 		{
-			if (strcmp((char *) lfirst(lc2), row->shard_id) == 0)
-			{
-				listed = true;
-				break;
-			}
+			ShardRow   *row = lfirst(lc);
+
+			while (i < list_length(listed) && strcmp(list_nth(listed, i), row->shard_id) < 0)
+				i++;
+			if (row->state == SHARD_DRAINED &&
+				(i >= list_length(listed) || strcmp(list_nth(listed, i), row->shard_id) != 0))
+				retire = true;
 		}
-		if (row->state == SHARD_DRAINED && !listed)
-			retire = true;
+		list_free(listed);
 	}
 	if ((changed != NIL || retire) &&
 		checkpoint_register_shards(w->args.pipeline, changed, w->all_states == NIL, retire, ids))
 		lease_wake_parent();
 }
 
+/*
+ * The element of list whose shard id is shard_id, or NULL: list is of
+ * ShardRow * (checkpoint_read_shards's, in strcmp's order of their shard
+ * ids) or of ShardReader * (w->shards, kept in that order), both of which
+ * start with their shard id.  By binary search: a stream of a table of many
+ * partitions lists thousands of shards.
+ */
+static void *
+find_by_shard_id(List *list, const char *shard_id)
+{
+	int			lo = 0,
+				hi = list_length(list);
+
+	StaticAssertStmt(offsetof(ShardRow, shard_id) == 0 && offsetof(ShardReader, shard_id) == 0,
+					 "ShardRow and ShardReader start with their shard id");
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+		void	   *elem = list_nth(list, mid);
+		int			c = strcmp(*(char **) elem, shard_id);
+
+		if (c == 0)
+			return elem;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
 static ShardRow *
 find_row(List *rows, const char *shard_id)
 {
-	ListCell   *lc;
+	return find_by_shard_id(rows, shard_id);
+}
 
-	foreach(lc, rows)
-	{
-		ShardRow   *row = lfirst(lc);
+static ShardReader *
+find_shard(List *shards, const char *shard_id)
+{
+	return find_by_shard_id(shards, shard_id);
+}
 
-		if (strcmp(row->shard_id, shard_id) == 0)
-			return row;
-	}
-	return NULL;
+static int
+shard_id_cmp(const ListCell *a, const ListCell *b)
+{
+	return strcmp(((ShardReader *) lfirst(a))->shard_id, ((ShardReader *) lfirst(b))->shard_id);
+}
+
+static int
+string_cmp(const ListCell *a, const ListCell *b)
+{
+	return strcmp((char *) lfirst(a), (char *) lfirst(b));
 }
 
 /*
@@ -110,6 +155,7 @@ void
 lineage_sync(PumpWorker *w)
 {
 	List	   *rows;
+	List	   *added = NIL;
 	ListCell   *lc;
 	MemoryContext old;
 
@@ -171,20 +217,8 @@ lineage_sync(PumpWorker *w)
 	{
 		ShardRow   *row = lfirst(lc);
 		ShardReader *shard;
-		ListCell   *lc2;
-		bool		known = false;
 
-		if (!pump_owns_shard(w, row->shard_id))
-			continue;
-		foreach(lc2, w->shards)
-		{
-			if (strcmp(((ShardReader *) lfirst(lc2))->shard_id, row->shard_id) == 0)
-			{
-				known = true;
-				break;
-			}
-		}
-		if (known)
+		if (!pump_owns_shard(w, row->shard_id) || find_shard(w->shards, row->shard_id) != NULL)
 			continue;
 		shard = palloc0(sizeof(ShardReader));
 		shard->shard_id = pstrdup(row->shard_id);
@@ -196,7 +230,14 @@ lineage_sync(PumpWorker *w)
 		shard->cxt = AllocSetContextCreate(w->cxt, "audit_fdw pump shard",
 										   ALLOCSET_DEFAULT_SIZES);
 		audit_buf_init(&shard->buf);
-		w->shards = lappend(w->shards, shard);
+		added = lappend(added, shard);
+	}
+	if (added != NIL)
+	{
+		/* w->shards stays in shard id order, for find_shard */
+		w->shards = list_concat(w->shards, added);
+		list_sort(w->shards, shard_id_cmp);
+		list_free(added);
 	}
 	MemoryContextSwitchTo(old);
 	{
@@ -219,18 +260,14 @@ bool
 lineage_parent_done(PumpWorker *w, ShardReader *shard)
 {
 	ShardRow   *parent;
-	ListCell   *lc;
+	ShardReader *own;
 
 	if (shard->parent_shard_id == NULL)
 		return true;
 	/* a parent this reader drained itself is known at once */
-	foreach(lc, w->shards)
-	{
-		ShardReader *s = lfirst(lc);
-
-		if (strcmp(s->shard_id, shard->parent_shard_id) == 0)
-			return s->state == SHARD_DRAINED;
-	}
+	own = find_shard(w->shards, shard->parent_shard_id);
+	if (own != NULL)
+		return own->state == SHARD_DRAINED;
 	parent = find_row(w->all_states, shard->parent_shard_id);
 	return parent == NULL || parent->state == SHARD_DRAINED;
 }
@@ -244,7 +281,6 @@ lineage_parent_done(PumpWorker *w, ShardReader *shard)
 bool
 lineage_take_lease(PumpWorker *w, ShardReader *shard)
 {
-	List	   *rows;
 	ShardRow   *row;
 	MemoryContext old;
 
@@ -254,8 +290,7 @@ lineage_take_lease(PumpWorker *w, ShardReader *shard)
 		return false;
 	shard->leased = true;
 
-	rows = checkpoint_read_shards(w->args.pipeline, CurrentMemoryContext);
-	row = find_row(rows, shard->shard_id);
+	row = checkpoint_read_shard(w->args.pipeline, shard->shard_id, CurrentMemoryContext);
 	shard_reset(shard);
 	if (row == NULL || row->state != SHARD_READING)
 	{

@@ -266,6 +266,8 @@ extern void checkpoint_begin(const char *activity);
 extern void checkpoint_end(void);
 extern PipelineConfig *checkpoint_read_pipeline(const char *name, MemoryContext cxt);
 extern List *checkpoint_read_shards(const char *pipeline, MemoryContext cxt);
+extern ShardRow *checkpoint_read_shard(const char *pipeline, const char *shard_id,
+									   MemoryContext cxt);
 extern bool checkpoint_register_shards(const char *pipeline, List *shards, bool initial,
 									   bool retire, List *listed_ids);
 extern bool checkpoint_advance(PumpWorker *w, ShardReader *shard, bool drained);
