@@ -545,33 +545,53 @@ checkpoint_advance(PumpWorker *w, ShardReader *shard, bool drained)
 }
 
 /*
- * Writes the shard's GetRecords traffic since the last write; lag_zero: the
- * shard is caught up (no lag).
+ * Writes the GetRecords traffic since their last write of the reader's
+ * shards that have it due (polls_due; polls_lag_zero: the shard is caught
+ * up, no lag), all in one transaction at the end of a pass.  A reader of
+ * thousands of idle shards has hundreds due a second, and each commit
+ * walks every lock the process holds, one lease a shard: a transaction
+ * each would cost in the square of the shards.
  */
 void
-checkpoint_report_polls(PumpWorker *w, ShardReader *shard, bool lag_zero)
+checkpoint_report_polls(PumpWorker *w)
 {
 	Oid			argtypes[7] = {TEXTOID, TEXTOID, BOOLOID, INT8OID, INT8OID, FLOAT8OID, FLOAT8OID};
 	Datum		values[7];
 	char		nulls[7];
+	ListCell   *lc;
+	bool		begun = false;
 
-	checkpoint_begin("writing an audit_fdw checkpoint");
-	memset(nulls, ' ', sizeof(nulls));
-	values[0] = CStringGetTextDatum(w->args.pipeline);
-	values[1] = CStringGetTextDatum(shard->shard_id);
-	values[2] = BoolGetDatum(lag_zero);
-	poll_stats(shard, &values[3], &values[4], &values[5], &nulls[5], &values[6], &nulls[6]);
-	if (execute_kept(&polls_plan, "UPDATE audit_fdw.checkpoint SET "
-					 "lag_seconds = CASE WHEN $3 THEN 0 ELSE lag_seconds END, "
-					 "get_records_calls = get_records_calls + $4, "
-					 "get_records_throttled = get_records_throttled + $5, "
-					 "get_records_per_second = COALESCE($6, get_records_per_second), "
-					 "records_per_call = COALESCE($7, records_per_call), "
-					 "updated_at = pg_catalog.now() "
-					 "WHERE pipeline = $1 AND shard_id = $2",
-					 7, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "writing audit_fdw.checkpoint failed");
-	checkpoint_end();
+	foreach(lc, w->shards)
+	{
+		ShardReader *shard = lfirst(lc);
+
+		if (!shard->polls_due)
+			continue;
+		if (!begun)
+		{
+			checkpoint_begin("writing an audit_fdw checkpoint");
+			begun = true;
+		}
+		memset(nulls, ' ', sizeof(nulls));
+		values[0] = CStringGetTextDatum(w->args.pipeline);
+		values[1] = CStringGetTextDatum(shard->shard_id);
+		values[2] = BoolGetDatum(shard->polls_lag_zero);
+		poll_stats(shard, &values[3], &values[4], &values[5], &nulls[5], &values[6], &nulls[6]);
+		shard->polls_due = false;
+		shard->polls_lag_zero = false;
+		if (execute_kept(&polls_plan, "UPDATE audit_fdw.checkpoint SET "
+						 "lag_seconds = CASE WHEN $3 THEN 0 ELSE lag_seconds END, "
+						 "get_records_calls = get_records_calls + $4, "
+						 "get_records_throttled = get_records_throttled + $5, "
+						 "get_records_per_second = COALESCE($6, get_records_per_second), "
+						 "records_per_call = COALESCE($7, records_per_call), "
+						 "updated_at = pg_catalog.now() "
+						 "WHERE pipeline = $1 AND shard_id = $2",
+						 7, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "writing audit_fdw.checkpoint failed");
+	}
+	if (begun)
+		checkpoint_end();
 }
 
 /*

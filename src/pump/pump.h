@@ -120,6 +120,8 @@ typedef struct ShardReader
 	bool		at_end;			/* a closed shard read to its end */
 	bool		caught_up;		/* the last GetRecords was empty */
 	bool		lag_reported_zero;
+	bool		polls_due;		/* GetRecords traffic to write (checkpoint_report_polls) */
+	bool		polls_lag_zero; /* ... with the lag at 0 */
 	bool		leased;			/* this reader holds the shard's lease */
 	TimestampTz next_poll;
 	int			idle_ms;
@@ -273,7 +275,7 @@ extern bool checkpoint_register_shards(const char *pipeline, List *shards, bool 
 extern bool checkpoint_advance(PumpWorker *w, ShardReader *shard, bool drained);
 extern void checkpoint_write_dead_letters(PumpWorker *w, ShardReader *shard);
 extern int64 checkpoint_gap_backfill(PumpWorker *w, ShardReader *shard, int64 *cancelled);
-extern void checkpoint_report_polls(PumpWorker *w, ShardReader *shard, bool lag_zero);
+extern void checkpoint_report_polls(PumpWorker *w);
 extern void checkpoint_mark_sent(PumpWorker *w, ShardReader *shard);
 extern void checkpoint_count_error(const char *pipeline, const char *shard_id,
 								   const char *operation, const char *code,

@@ -520,14 +520,16 @@ shard_poll(PumpWorker *w, ShardReader *shard)
 	{
 		shard->idle_ms = shard->idle_ms ? Min(shard->idle_ms * 2, pump_idle_max_ms) : IDLE_START_MS;
 		shard->next_poll = TimestampTzPlusMilliseconds(shard->last_call, shard->idle_ms);
+		/* written at the end of the pass (checkpoint_report_polls) */
 		if (!shard->caught_up && shard->npending == 0 && !shard->lag_reported_zero)
 		{
-			checkpoint_report_polls(w, shard, true);
+			shard->polls_due = true;
+			shard->polls_lag_zero = true;
 			shard->lag_reported_zero = true;
 		}
 		else if (TimestampDifferenceExceeds(shard->stats_written, GetCurrentTimestamp(),
 											POLL_STATS_INTERVAL_MS))
-			checkpoint_report_polls(w, shard, false);
+			shard->polls_due = true;
 		shard->caught_up = true;
 		return false;
 	}

@@ -476,6 +476,7 @@ worker_pass(PumpWorker *w)
 		}
 	}
 	w->calling = NULL;
+	checkpoint_report_polls(w);
 
 	if (busy || w->discover_now)
 		return 0;
