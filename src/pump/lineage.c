@@ -5,8 +5,8 @@
  *
  * DescribeStream (paged to its end) lists the shards with their parents;
  * create_pipeline writes those it lists then, and the discoverer (see
- * pump_discoverer_slot in worker.c) every shard it sees later, to audit_fdw.checkpoint,
- * which is the DAG the readers share.  Rules:
+ * pump_discoverer_slot in worker.c) every shard it sees later, to
+ * audit_fdw.checkpoint, which is the DAG the readers share.  Rules:
  *	- a shard is read only once its parent is drained (its row says
  *	  'drained') or no longer known (gone from the stream: trimmed away);
  *	- a shard whose parent DescribeStream still reports open while the
@@ -33,7 +33,6 @@ static void *find_by_shard_id(List *list, const char *shard_id);
 static ShardRow *find_row(List *rows, const char *shard_id);
 static ShardReader *find_shard(List *shards, const char *shard_id);
 static int	shard_id_cmp(const ListCell *a, const ListCell *b);
-static int	string_cmp(const ListCell *a, const ListCell *b);
 
 /*
  * DescribeStream, and to the checkpoint table what it does not hold yet as
@@ -52,7 +51,9 @@ lineage_discover(PumpWorker *w)
 	StreamDescription *desc;
 	List	   *ids = NIL;
 	List	   *changed = NIL;
-	bool		retire = false;
+	int			drained_listed = 0;
+	int			drained = 0;
+	bool		retire;
 	ListCell   *lc;
 
 	desc = ddbstreams_describe_stream(w->client, w->config->stream_arn);
@@ -62,30 +63,24 @@ lineage_discover(PumpWorker *w)
 		ShardRow   *row = find_row(w->all_states, s->shard_id);
 
 		ids = lappend(ids, s->shard_id);
+		if (row != NULL && row->state == SHARD_DRAINED)
+			drained_listed++;
 		if (row == NULL ||
 			(s->ending_sequence_number == NULL) != (row->ending_sequence_number == NULL) ||
 			(s->ending_sequence_number != NULL &&
 			 strcmp(row->ending_sequence_number, s->ending_sequence_number) != 0))
 			changed = lappend(changed, s);
 	}
-	/* a drained row no longer listed (both walked in shard id order) */
+	/*
+	 * A drained row is no longer listed when fewer drained rows were listed
+	 * than there are (DescribeStream lists a shard once).
+	 */
+	foreach(lc, w->all_states)
 	{
-		List	   *listed = list_copy(ids);
-		int			i = 0;
-
-		list_sort(listed, string_cmp);
-		foreach(lc, w->all_states)
-		{
-			ShardRow   *row = lfirst(lc);
-
-			while (i < list_length(listed) && strcmp(list_nth(listed, i), row->shard_id) < 0)
-				i++;
-			if (row->state == SHARD_DRAINED &&
-				(i >= list_length(listed) || strcmp(list_nth(listed, i), row->shard_id) != 0))
-				retire = true;
-		}
-		list_free(listed);
+		if (((ShardRow *) lfirst(lc))->state == SHARD_DRAINED)
+			drained++;
 	}
+	retire = drained_listed < drained;
 	if ((changed != NIL || retire) &&
 		checkpoint_register_shards(w->args.pipeline, changed, w->all_states == NIL, retire, ids))
 		lease_wake_parent();
@@ -138,12 +133,6 @@ static int
 shard_id_cmp(const ListCell *a, const ListCell *b)
 {
 	return strcmp(((ShardReader *) lfirst(a))->shard_id, ((ShardReader *) lfirst(b))->shard_id);
-}
-
-static int
-string_cmp(const ListCell *a, const ListCell *b)
-{
-	return strcmp((char *) lfirst(a), (char *) lfirst(b));
 }
 
 /*

@@ -346,7 +346,6 @@ want_readers(RunningPipeline *p, int nslots, TimestampTz now)
 	foreach(lc, p->open_shards)
 	{
 		const char *shard_id = lfirst(lc);
-
 		int			k = pump_shard_slot(shard_id, nslots);
 
 		seen[k] += ((uint64) 1 << 32) +
