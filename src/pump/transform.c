@@ -2493,19 +2493,31 @@ typedef struct RecordFields
 				old_len;
 	/* the new image's attribute folder */
 	FolderMatch folder;
-	bool		has_event_id,
-				has_event_name,
-				has_region,
-				has_identity,
-				has_identity_type,
-				has_identity_principal,
-				has_when,
-				has_seq,
-				has_keys,
-				has_new,
-				has_old,
-				has_ddb;
+	/* which were read (what was not is left as it was) */
+	struct
+	{
+		bool		event_id,
+					event_name,
+					region,
+					identity,
+					identity_type,
+					identity_principal,
+					when,
+					seq,
+					keys,
+					new,
+					old,
+					ddb;
+	}			has;
 } RecordFields;
+
+/* Empties f: nothing read (the flags alone, cheaper than the whole). */
+static inline void
+record_fields_reset(RecordFields *f)
+{
+	memset(&f->has, 0, sizeof(f->has));
+	f->folder.which = FOLDER_NONE;
+}
 
 /*
  * A member name the record reader looks for, written as compact JSON has
@@ -2591,8 +2603,7 @@ read_member_name(Scan *s, const MemberName *names, int n, int *which)
 static bool
 scan_record(TransformState *st, TransformState *img, Scan *s, RecordFields *f)
 {
-	memset(f, 0, sizeof(*f));
-	f->folder.which = FOLDER_NONE;
+	record_fields_reset(f);
 	if (!expect(s, '{'))
 		return bad_record(st, "stream record is not an object", NULL);
 	if (expect(s, '}'))
@@ -2610,23 +2621,23 @@ scan_record(TransformState *st, TransformState *img, Scan *s, RecordFields *f)
 		 */
 		if (key == R_EVENT_ID && peek_is(s, '"'))
 		{
-			if (!(f->has_event_id = scan_string(s, &f->event_id)))
+			if (!(f->has.event_id = scan_string(s, &f->event_id)))
 				return bad_record(st, "malformed stream record", NULL);
 		}
 		else if (key == R_EVENT_NAME && peek_is(s, '"'))
 		{
-			if (!(f->has_event_name = scan_string(s, &f->event_name)))
+			if (!(f->has.event_name = scan_string(s, &f->event_name)))
 				return bad_record(st, "malformed stream record", NULL);
 		}
 		else if (key == R_REGION && peek_is(s, '"'))
 		{
-			if (!(f->has_region = scan_string(s, &f->region)))
+			if (!(f->has.region = scan_string(s, &f->region)))
 				return bad_record(st, "malformed stream record", NULL);
 		}
 		else if (key == R_IDENTITY && peek_is(s, '{'))
 		{
 			s->p++;
-			f->has_identity = true;
+			f->has.identity = true;
 			if (!expect(s, '}'))
 			{
 				do
@@ -2638,12 +2649,12 @@ scan_record(TransformState *st, TransformState *img, Scan *s, RecordFields *f)
 					skip_ws(s);
 					if (ikey == I_TYPE && peek_is(s, '"'))
 					{
-						if (!(f->has_identity_type = scan_string(s, &f->identity_type)))
+						if (!(f->has.identity_type = scan_string(s, &f->identity_type)))
 							return bad_record(st, "malformed userIdentity", NULL);
 					}
 					else if (ikey == I_PRINCIPAL && peek_is(s, '"'))
 					{
-						if (!(f->has_identity_principal =
+						if (!(f->has.identity_principal =
 							  scan_string(s, &f->identity_principal)))
 							return bad_record(st, "malformed userIdentity", NULL);
 					}
@@ -2657,7 +2668,7 @@ scan_record(TransformState *st, TransformState *img, Scan *s, RecordFields *f)
 		else if (key == R_DYNAMODB && peek_is(s, '{'))
 		{
 			s->p++;
-			f->has_ddb = true;
+			f->has.ddb = true;
 			if (!expect(s, '}'))
 			{
 				do
@@ -2669,12 +2680,12 @@ scan_record(TransformState *st, TransformState *img, Scan *s, RecordFields *f)
 					skip_ws(s);
 					if (dkey == D_SEQ && peek_is(s, '"'))
 					{
-						if (!(f->has_seq = scan_string(s, &f->seq)))
+						if (!(f->has.seq = scan_string(s, &f->seq)))
 							return bad_record(st, "malformed \"dynamodb\" object", NULL);
 					}
 					else if (dkey == D_WHEN)
 					{
-						if (!(f->has_when = skip_value(s, 1, &f->when)))
+						if (!(f->has.when = skip_value(s, 1, &f->when)))
 							return bad_record(st, "malformed \"dynamodb\" object", NULL);
 					}
 					else if (dkey == D_KEYS || dkey == D_NEW || dkey == D_OLD)
@@ -2690,19 +2701,19 @@ scan_record(TransformState *st, TransformState *img, Scan *s, RecordFields *f)
 							return false;
 						if (dkey == D_KEYS)
 						{
-							f->has_keys = true;
+							f->has.keys = true;
 							f->keys_off = off;
 							f->keys_len = img->out->len - off;
 						}
 						else if (dkey == D_NEW)
 						{
-							f->has_new = true;
+							f->has.new = true;
 							f->new_off = off;
 							f->new_len = img->out->len - off;
 						}
 						else
 						{
-							f->has_old = true;
+							f->has.old = true;
 							f->old_off = off;
 							f->old_len = img->out->len - off;
 						}
@@ -2720,6 +2731,231 @@ scan_record(TransformState *st, TransformState *img, Scan *s, RecordFields *f)
 	if (!expect(s, '}'))
 		return bad_record(st, "malformed stream record", NULL);
 	return true;
+}
+
+/* ---- the record's object as AWS writes it ---- */
+
+/*
+ * A metadata string's literal at p (its opening quote), without escapes:
+ * its content in span; the place after it, NULL when it is not one.
+ */
+static inline const char *
+fast_plain_string(const char *p, const char *end, Span *span)
+{
+	const char *q = find_special(p + 1, end);
+
+	if (q >= end || *q != '"')
+		return NULL;
+	span->p = p + 1;
+	span->len = q - (p + 1);
+	span->escaped = false;
+	return q + 1;
+}
+
+/*
+ * A number of digits and a point at p, as skip_value reads it: its text in
+ * span (when not NULL); the place after it, NULL when it has no digit.
+ */
+static inline const char *
+fast_plain_number(const char *p, const char *end, Span *span)
+{
+	const char *q = skip_digits(p, end);
+
+	if (q == p)
+		return NULL;
+	if (q < end && *q == '.')
+		q = skip_digits(q + 1, end);
+	if (span)
+	{
+		span->p = p;
+		span->len = q - p;
+		span->escaped = false;
+	}
+	return q;
+}
+
+/* Whether the bytes at p (before end) begin with lit, a string constant. */
+#define AT(p, lit) \
+	(end - (p) >= (ptrdiff_t) sizeof(lit) - 1 && memcmp((p), (lit), sizeof(lit) - 1) == 0)
+
+/*
+ * An image at p (its opening brace), written to the scratch buffer at
+ * *off, *len bytes: the place after it, NULL when it is not one.
+ */
+static inline const char *
+fast_record_image(TransformState *img, const char *p, const char *end, FolderMatch *folder,
+				  size_t *off, size_t *len)
+{
+	Scan		s = {p, end};
+
+	*off = img->out->len;
+	img->folder = folder;
+	if (!write_image(img, &s))
+		return NULL;
+	img->folder = NULL;
+	*len = img->out->len - *off;
+	return s.p;
+}
+
+/*
+ * The members of the "dynamodb" object at p (after its opening brace): the
+ * place after its closing brace, NULL on anything unusual.
+ */
+static const char *
+fast_record_dynamodb(TransformState *img, const char *p, const char *end, RecordFields *f)
+{
+	for (;;)
+	{
+		if (AT(p, "\"ApproximateCreationDateTime\":"))
+			f->has.when = (p = fast_plain_number(p + 30, end, &f->when)) != NULL;
+		else if (AT(p, "\"Keys\":{"))
+			f->has.keys = (p = fast_record_image(img, p + 7, end, NULL, &f->keys_off,
+												 &f->keys_len)) != NULL;
+		else if (AT(p, "\"SequenceNumber\":\""))
+			f->has.seq = (p = fast_plain_string(p + 17, end, &f->seq)) != NULL;
+		else if (AT(p, "\"SizeBytes\":"))
+			p = fast_plain_number(p + 12, end, NULL);
+		else if (AT(p, "\"StreamViewType\":\""))
+		{
+			Span		ignored;
+
+			p = fast_plain_string(p + 17, end, &ignored);
+		}
+		else if (AT(p, "\"NewImage\":{"))
+			f->has.new = (p = fast_record_image(img, p + 11, end,
+												folders.attribute != NULL ? &f->folder : NULL,
+												&f->new_off, &f->new_len)) != NULL;
+		else if (AT(p, "\"OldImage\":{"))
+			f->has.old = (p = fast_record_image(img, p + 11, end, NULL, &f->old_off,
+												&f->old_len)) != NULL;
+		else
+			return NULL;
+		if (p == NULL || p >= end)
+			return NULL;
+		if (*p == '}')
+			return p + 1;
+		if (*p != ',')
+			return NULL;
+		p++;
+	}
+}
+
+/*
+ * The members of the "userIdentity" object at p (after its opening brace):
+ * the place after its closing brace, NULL on anything unusual.
+ */
+static const char *
+fast_record_identity(const char *p, const char *end, RecordFields *f)
+{
+	for (;;)
+	{
+		if (AT(p, "\"PrincipalId\":\""))
+			f->has.identity_principal =
+				(p = fast_plain_string(p + 14, end, &f->identity_principal)) != NULL;
+		else if (AT(p, "\"Type\":\""))
+			f->has.identity_type = (p = fast_plain_string(p + 7, end, &f->identity_type)) != NULL;
+		else
+			return NULL;
+		if (p == NULL || p >= end)
+			return NULL;
+		if (*p == '}')
+			return p + 1;
+		if (*p != ',')
+			return NULL;
+		p++;
+	}
+}
+
+/*
+ * The record's object as AWS writes it (compact; the members it has always
+ * had; names and metadata strings without escapes), read with no generic
+ * step: each member's name and the start of its value compared at once,
+ * strings ended by find_special, numbers by skip_digits.  It reads the
+ * same fields as scan_record, takes only what scan_record reads the same
+ * way, and gives up (false) on anything else: a member it does not know (a
+ * member AWS adds), whitespace, an escape, an empty object, an image that
+ * is not well formed.  read_record then has scan_record read the record
+ * again from its start, which says what is wrong.  *stop gets the place
+ * after the record's closing brace.
+ */
+static bool
+fast_scan_record(TransformState *img, const char *p, const char *end, RecordFields *f,
+				 const char **stop)
+{
+	record_fields_reset(f);
+	if (p >= end || *p != '{')
+		return false;
+	p++;
+	for (;;)
+	{
+		if (AT(p, "\"eventID\":\""))
+			f->has.event_id = (p = fast_plain_string(p + 10, end, &f->event_id)) != NULL;
+		else if (AT(p, "\"eventName\":\""))
+			f->has.event_name = (p = fast_plain_string(p + 12, end, &f->event_name)) != NULL;
+		else if (AT(p, "\"eventVersion\":\""))
+		{
+			Span		ignored;
+
+			p = fast_plain_string(p + 15, end, &ignored);
+		}
+		else if (AT(p, "\"eventSource\":\""))
+		{
+			Span		ignored;
+
+			p = fast_plain_string(p + 14, end, &ignored);
+		}
+		else if (AT(p, "\"awsRegion\":\""))
+			f->has.region = (p = fast_plain_string(p + 12, end, &f->region)) != NULL;
+		else if (AT(p, "\"dynamodb\":{"))
+		{
+			f->has.ddb = true;
+			p = fast_record_dynamodb(img, p + 12, end, f);
+		}
+		else if (AT(p, "\"userIdentity\":{"))
+		{
+			f->has.identity = true;
+			p = fast_record_identity(p + 16, end, f);
+		}
+		else
+			return false;
+		if (p == NULL || p >= end)
+			return false;
+		if (*p == '}')
+		{
+			*stop = p + 1;
+			return true;
+		}
+		if (*p != ',')
+			return false;
+		p++;
+	}
+}
+
+#undef AT
+
+/*
+ * Reads the record at s->p into f: by fast_scan_record, or, when it gives
+ * up, by scan_record from the start again, with what the first reading
+ * wrote to the scratch buffer dropped.
+ */
+uint64_t	audit_transform_fast_records = 0;
+
+static bool
+read_record(TransformState *st, TransformState *img, Scan *s, RecordFields *f)
+{
+	const char *start = s->p;
+
+	if (audit_transform_fast_walk && fast_scan_record(img, s->p, s->end, f, &s->p))
+	{
+		audit_transform_fast_records++;
+		return true;
+	}
+	scratch.len = 0;
+	scratch.oom = false;
+	if (st->errbuf && st->errlen > 0)
+		st->errbuf[0] = '\0';
+	s->p = start;
+	return scan_record(st, img, s, f);
 }
 
 /* ApproximateCreationDateTime's number text as the event time. */
@@ -3114,7 +3350,7 @@ transform_record(const char *json, size_t len, bool whole, const char **record_e
 
 	s.p = json;
 	s.end = json + len;
-	if (scan_record(&st, &img, &s, &f))
+	if (read_record(&st, &img, &s, &f))
 	{
 		*record_end = s.p;
 		skip_ws(&s);
@@ -3135,17 +3371,17 @@ transform_record(const char *json, size_t len, bool whole, const char **record_e
 			bad_record(&st, "malformed stream record", NULL);
 		return AUDIT_TRANSFORM_BAD_RECORD;
 	}
-	if (!f.has_ddb)
+	if (!f.has.ddb)
 	{
 		bad_record(&st, "stream record has no \"dynamodb\" object", NULL);
 		return AUDIT_TRANSFORM_BAD_RECORD;
 	}
-	if (!f.has_event_id)
+	if (!f.has.event_id)
 	{
 		bad_record(&st, "stream record has no eventID", NULL);
 		return AUDIT_TRANSFORM_BAD_RECORD;
 	}
-	if (!f.has_seq)
+	if (!f.has.seq)
 	{
 		bad_record(&st, "stream record has no SequenceNumber", NULL);
 		return AUDIT_TRANSFORM_BAD_RECORD;
@@ -3160,13 +3396,13 @@ transform_record(const char *json, size_t len, bool whole, const char **record_e
 
 	APPEND_LITERAL(out, "{\"event_id\":");
 	write_span_string(out, &f.event_id);
-	if (f.has_event_name)
+	if (f.has.event_name)
 	{
 		APPEND_LITERAL(out, ",\"event_name\":");
 		write_span_string(out, &f.event_name);
 	}
 	APPEND_LITERAL(out, ",\"event_time\":");
-	if (!f.has_when)
+	if (!f.has.when)
 		APPEND_LITERAL(out, "null");
 	else if (!write_event_time_span(out, &f.when, &seconds))
 	{
@@ -3182,25 +3418,25 @@ transform_record(const char *json, size_t len, bool whole, const char **record_e
 	APPEND_LITERAL(out, ",\"source_table\":");
 	write_cstring_or_null(out, source_table);
 	APPEND_LITERAL(out, ",\"aws_region\":");
-	if (f.has_region)
+	if (f.has.region)
 		write_span_string(out, &f.region);
 	else
 		APPEND_LITERAL(out, "null");
-	if (f.has_identity)
+	if (f.has.identity)
 	{
 		APPEND_LITERAL(out, ",\"user_identity\":{\"type\":");
-		if (f.has_identity_type)
+		if (f.has.identity_type)
 			write_span_string(out, &f.identity_type);
 		else
 			APPEND_LITERAL(out, "null");
 		APPEND_LITERAL(out, ",\"principal_id\":");
-		if (f.has_identity_principal)
+		if (f.has.identity_principal)
 			write_span_string(out, &f.identity_principal);
 		else
 			APPEND_LITERAL(out, "null");
 		buf_putc(out, '}');
 	}
-	if (f.has_keys)
+	if (f.has.keys)
 	{
 		APPEND_LITERAL(out, ",\"keys\":");
 		if (info)
@@ -3212,18 +3448,18 @@ transform_record(const char *json, size_t len, bool whole, const char **record_e
 		if (!write_key_hashes(&st, scratch.data + f.keys_off, f.keys_len))
 			goto fail;
 	}
-	if (f.has_new)
+	if (f.has.new)
 	{
 		APPEND_LITERAL(out, ",\"new_image\":");
 		buf_append(out, scratch.data + f.new_off, f.new_len);
 	}
-	if (f.has_old)
+	if (f.has.old)
 	{
 		APPEND_LITERAL(out, ",\"old_image\":");
 		buf_append(out, scratch.data + f.old_off, f.old_len);
 	}
 	if (folders.attribute != NULL)
-		write_attribute_folder(out, f.has_new ? f.folder.which : FOLDER_NONE);
+		write_attribute_folder(out, f.has.new ? f.folder.which : FOLDER_NONE);
 	APPEND_LITERAL(out, "}\n");
 	if (out->oom)
 		goto fail;

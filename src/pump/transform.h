@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <json-c/json.h>
 
@@ -144,6 +145,13 @@ extern bool audit_walk_records_page(const char *body, size_t len, AuditRecordAtF
  * compares the two.
  */
 extern bool audit_transform_fast_walk;
+
+/*
+ * Records whose object the fast reader read whole, as AWS writes them (the
+ * others are read again by the careful reader): what shows that the usual
+ * record takes the fast way.
+ */
+extern uint64_t audit_transform_fast_records;
 
 /*
  * Attribute folders (the README's "Attribute folders"; transform.c's header

@@ -376,6 +376,106 @@ TEST(transform_records)
 }
 
 /*
+ * The record's object as AWS writes it is read by a fast reader, which
+ * gives up on anything else and leaves it to the careful reader (the same
+ * audit record, or the same error): record_case checks both, and each
+ * case here says which one read it (audit_transform_fast_records).
+ */
+static void
+reader_case(const char *what, const char *text, const char *want, bool fast)
+{
+	uint64_t	before;
+	AuditBuf	buf;
+	char		err[256];
+	AuditTransformResult r;
+
+	/* the tree path too, where json-c reads the text as the whole record */
+	if (want != NULL)
+		record_case(what, text, want);
+	for (int careful = 0; careful < 2; careful++)
+	{
+		audit_buf_init(&buf);
+		err[0] = '\0';
+		audit_transform_fast_walk = !careful;
+		before = audit_transform_fast_records;
+		r = audit_transform_record_text(text, strlen(text), "shardId-000001", "Orders", &buf,
+										NULL, err, sizeof(err));
+		audit_transform_fast_walk = true;
+		if (want == NULL)
+			check_true(what, r == AUDIT_TRANSFORM_BAD_RECORD && buf.len == 0 && err[0] != '\0');
+		else
+		{
+			check_true(what, r == AUDIT_TRANSFORM_OK);
+			check_str(what, buf.data ? buf.data : "", want);
+		}
+		check_true(what, audit_transform_fast_records == before + (fast && !careful ? 1 : 0));
+		audit_buf_free(&buf);
+	}
+}
+
+#define AWS_OUT_TAIL ",\"aws_region\":\"us-east-1\",\"user_identity\":{\"type\":\"Service\"," \
+	"\"principal_id\":\"dynamodb.amazonaws.com\"},\"keys\":{\"id\":\"7\"}," \
+	"\"key_hash\":{\"id\":\"081b2451\"},\"new_image\":{\"id\":\"7\",\"n\":1},\"old_image\":{\"id\":\"7\"}}\n"
+
+TEST(transform_fast_reader_takes_what_aws_writes)
+{
+	/* the members in the order of the GetRecords reference's example */
+	reader_case("the documented order, identity Type first",
+				"{\"awsRegion\":\"us-east-1\",\"dynamodb\":{\"ApproximateCreationDateTime\":1705337067.5,"
+				"\"Keys\":{\"id\":{\"S\":\"7\"}},\"NewImage\":{\"id\":{\"S\":\"7\"},\"n\":{\"N\":\"1\"}},"
+				"\"OldImage\":{\"id\":{\"S\":\"7\"}},\"SequenceNumber\":\"42\",\"SizeBytes\":26,"
+				"\"StreamViewType\":\"NEW_AND_OLD_IMAGES\"},\"eventID\":\"e9\",\"eventName\":\"MODIFY\","
+				"\"eventSource\":\"aws:dynamodb\",\"eventVersion\":\"1.1\","
+				"\"userIdentity\":{\"Type\":\"Service\",\"PrincipalId\":\"dynamodb.amazonaws.com\"}}",
+				"{\"event_id\":\"e9\",\"event_name\":\"MODIFY\",\"event_time\":\"2024-01-15 16:44:27.500\","
+				"\"sequence_number\":\"42\",\"shard_id\":\"shardId-000001\",\"source_table\":\"Orders\""
+				AWS_OUT_TAIL, true);
+	reader_case("a repeated member: the last counts",
+				"{\"eventID\":\"e1\",\"eventID\":\"e9\",\"eventName\":\"MODIFY\",\"awsRegion\":\"us-east-1\","
+				"\"userIdentity\":{\"PrincipalId\":\"dynamodb.amazonaws.com\",\"Type\":\"Service\"},"
+				"\"dynamodb\":{\"ApproximateCreationDateTime\":1705337067.5,\"SequenceNumber\":\"41\","
+				"\"Keys\":{\"id\":{\"S\":\"7\"}},\"NewImage\":{\"id\":{\"S\":\"7\"},\"n\":{\"N\":\"1\"}},"
+				"\"OldImage\":{\"id\":{\"S\":\"7\"}},\"SequenceNumber\":\"42\"}}",
+				"{\"event_id\":\"e9\",\"event_name\":\"MODIFY\",\"event_time\":\"2024-01-15 16:44:27.500\","
+				"\"sequence_number\":\"42\",\"shard_id\":\"shardId-000001\",\"source_table\":\"Orders\""
+				AWS_OUT_TAIL, true);
+	reader_case("a member the fast reader does not know",
+				"{" META_IN ",\"eventSourceARN\":\"arn:aws:dynamodb:us-east-1:1:table/T/stream/x\","
+				"\"dynamodb\":{" DDB_IN "}}", META_OUT "}\n", false);
+	reader_case("an escape in a metadata string",
+				"{\"eventID\":\"e\\n\",\"dynamodb\":{\"SequenceNumber\":\"9\"}}",
+				"{\"event_id\":\"e\\n\",\"event_time\":null,\"sequence_number\":\"9\","
+				"\"shard_id\":\"shardId-000001\",\"source_table\":\"Orders\",\"aws_region\":null}\n",
+				false);
+	reader_case("a time with an exponent",
+				"{\"eventID\":\"e\",\"dynamodb\":{\"ApproximateCreationDateTime\":1.7053370675E9,"
+				"\"SequenceNumber\":\"9\"}}",
+				"{\"event_id\":\"e\",\"event_time\":\"2024-01-15 16:44:27.500\",\"sequence_number\":\"9\","
+				"\"shard_id\":\"shardId-000001\",\"source_table\":\"Orders\",\"aws_region\":null}\n",
+				false);
+	reader_case("whitespace between members",
+				"{\"eventID\":\"e\", \"dynamodb\":{\"SequenceNumber\":\"9\"}}",
+				"{\"event_id\":\"e\",\"event_time\":null,\"sequence_number\":\"9\","
+				"\"shard_id\":\"shardId-000001\",\"source_table\":\"Orders\",\"aws_region\":null}\n",
+				false);
+	reader_case("an identity with another member",
+				"{\"eventID\":\"e\",\"userIdentity\":{\"Type\":\"Service\",\"x\":1},"
+				"\"dynamodb\":{\"SequenceNumber\":\"9\"}}",
+				"{\"event_id\":\"e\",\"event_time\":null,\"sequence_number\":\"9\","
+				"\"shard_id\":\"shardId-000001\",\"source_table\":\"Orders\",\"aws_region\":null,"
+				"\"user_identity\":{\"type\":\"Service\",\"principal_id\":null}}\n",
+				false);
+	reader_case("a sequence number that is not a string is bad",
+				"{\"eventID\":\"e\",\"dynamodb\":{\"SequenceNumber\":9}}", NULL, false);
+	reader_case("text after the record is bad",
+				"{\"eventID\":\"e\",\"dynamodb\":{\"SequenceNumber\":\"9\"}} x", NULL, true);
+	reader_case("a record cut in its last string is bad",
+				"{\"eventID\":\"e\",\"dynamodb\":{\"SequenceNumber\":\"9", NULL, false);
+	reader_case("a bad image after the fast reader's fields is bad",
+				"{" META_IN ",\"dynamodb\":{" DDB_IN ",\"NewImage\":{\"x\":{\"Q\":\"1\"}}}}", NULL, false);
+}
+
+/*
  * A string key with an unpaired surrogate escape, which has no UTF-8: its
  * key_hash is of U+FFFD in its place, as json-c reads it (the tree path's
  * key_hash); a pair is one code point.  Expected values from Python's
