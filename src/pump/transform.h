@@ -139,10 +139,10 @@ extern bool audit_walk_records_page(const char *body, size_t len, AuditRecordAtF
 									char *errbuf, size_t errlen);
 
 /*
- * The images of compact records are read by a fast walker, which gives up
- * on anything unusual and leaves it to the careful reader (the same bytes
- * out).  False makes the careful reader read every image: the fuzz target
- * compares the two.
+ * The record's object as AWS writes it and the images of compact records
+ * are read by fast readers, which give up on anything unusual and leave it
+ * to the careful reader (the same bytes out).  False makes the careful
+ * reader read every record: the fuzz target compares the two.
  */
 extern bool audit_transform_fast_walk;
 
