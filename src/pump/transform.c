@@ -2779,6 +2779,25 @@ fast_plain_number(const char *p, const char *end, Span *span)
 	(end - (p) >= (ptrdiff_t) sizeof(lit) - 1 && memcmp((p), (lit), sizeof(lit) - 1) == 0)
 
 /*
+ * After a member's value at *p (NULL when it was not read): true past a
+ * comma, another member following; false otherwise, with *p the place
+ * after the object's closing brace, or NULL on anything else.
+ */
+static inline bool
+fast_next_member(const char **p, const char *end)
+{
+	const char *q = *p;
+
+	if (q != NULL && q < end && *q == ',')
+	{
+		*p = q + 1;
+		return true;
+	}
+	*p = q != NULL && q < end && *q == '}' ? q + 1 : NULL;
+	return false;
+}
+
+/*
  * An image at p (its opening brace), written to the scratch buffer at
  * *off, *len bytes: the place after it, NULL when it is not one.
  */
@@ -2830,13 +2849,8 @@ fast_record_dynamodb(TransformState *img, const char *p, const char *end, Record
 												&f->old_len)) != NULL;
 		else
 			return NULL;
-		if (p == NULL || p >= end)
-			return NULL;
-		if (*p == '}')
-			return p + 1;
-		if (*p != ',')
-			return NULL;
-		p++;
+		if (!fast_next_member(&p, end))
+			return p;
 	}
 }
 
@@ -2856,13 +2870,8 @@ fast_record_identity(const char *p, const char *end, RecordFields *f)
 			f->has.identity_type = (p = fast_plain_string(p + 7, end, &f->identity_type)) != NULL;
 		else
 			return NULL;
-		if (p == NULL || p >= end)
-			return NULL;
-		if (*p == '}')
-			return p + 1;
-		if (*p != ',')
-			return NULL;
-		p++;
+		if (!fast_next_member(&p, end))
+			return p;
 	}
 }
 
@@ -2918,16 +2927,11 @@ fast_scan_record(TransformState *img, const char *p, const char *end, RecordFiel
 		}
 		else
 			return false;
-		if (p == NULL || p >= end)
-			return false;
-		if (*p == '}')
+		if (!fast_next_member(&p, end))
 		{
-			*stop = p + 1;
-			return true;
+			*stop = p;
+			return p != NULL;
 		}
-		if (*p != ',')
-			return false;
-		p++;
 	}
 }
 
