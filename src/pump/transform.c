@@ -2807,13 +2807,14 @@ fast_record_image(TransformState *img, const char *p, const char *end, FolderMat
 {
 	Scan		s = {p, end};
 
+	bool		ok;
+
 	*off = img->out->len;
 	img->folder = folder;
-	if (!write_image(img, &s))
-		return NULL;
+	ok = write_image(img, &s);
 	img->folder = NULL;
 	*len = img->out->len - *off;
-	return s.p;
+	return ok ? s.p : NULL;
 }
 
 /*
@@ -2937,13 +2938,13 @@ fast_scan_record(TransformState *img, const char *p, const char *end, RecordFiel
 
 #undef AT
 
+uint64_t	audit_transform_fast_records = 0;
+
 /*
  * Reads the record at s->p into f: by fast_scan_record, or, when it gives
  * up, by scan_record from the start again, with what the first reading
  * wrote to the scratch buffer dropped.
  */
-uint64_t	audit_transform_fast_records = 0;
-
 static bool
 read_record(TransformState *st, TransformState *img, Scan *s, RecordFields *f)
 {
