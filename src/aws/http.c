@@ -71,7 +71,12 @@
  * sizes (curl's defaults are 16 and 64 KiB): a GetRecords page of 1 MB or a
  * PutRecordBatch body of several would otherwise take a system call and a
  * wake-up for every 16 or 64 KiB.  The buffers belong to the easy handle,
- * which is kept from one API call to the next (spare_easy).
+ * which is kept from one API call to the next (spare_easy).  The upload
+ * buffer has one size for every body over 64 KiB: curl frees it whenever
+ * its size is set (after curl_easy_reset, every call), and one size lets
+ * malloc hand the same memory back each time, where a buffer sized to each
+ * body took new pages, faulted in afresh, whenever a body was larger than
+ * the ones before.
  */
 #define AWS_API_RECV_BUFFER (512L * 1024)
 #define AWS_API_SEND_BUFFER (2L * 1024 * 1024)
@@ -861,8 +866,7 @@ transfer_start(AwsHttpRequest *req, bool streaming)
 								 aws_request_timeout_ms));
 		curl_easy_setopt(e, CURLOPT_BUFFERSIZE, AWS_API_RECV_BUFFER);
 		if (req->body_len > 64 * 1024)
-			curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE,
-							 Min((long) req->body_len, AWS_API_SEND_BUFFER));
+			curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, AWS_API_SEND_BUFFER);
 	}
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
