@@ -2596,6 +2596,27 @@ read_member_name(Scan *s, const MemberName *names, int n, int *which)
 }
 
 /*
+ * An image at p (its opening brace), written to the scratch buffer at
+ * *off, *len bytes, with its attribute folder in folder (when not NULL):
+ * the place after it, NULL when it is not one.  Both readers' (scan_record
+ * and fast_scan_record).
+ */
+static inline const char *
+record_image(TransformState *img, const char *p, const char *end, FolderMatch *folder,
+			 size_t *off, size_t *len)
+{
+	Scan		s = {p, end};
+	bool		ok;
+
+	*off = img->out->len;
+	img->folder = folder;
+	ok = write_image(img, &s);
+	img->folder = NULL;
+	*len = img->out->len - *off;
+	return ok ? s.p : NULL;
+}
+
+/*
  * Reads the record's object, up to its closing brace: spans of the metadata
  * fields; the images are transformed as they are read, into img's buffer;
  * other fields skipped.
@@ -2690,33 +2711,21 @@ scan_record(TransformState *st, TransformState *img, Scan *s, RecordFields *f)
 					}
 					else if (dkey == D_KEYS || dkey == D_NEW || dkey == D_OLD)
 					{
-						size_t		off = img->out->len;
-						bool		ok;
+						bool	   *has = dkey == D_KEYS ? &f->has.keys :
+							dkey == D_NEW ? &f->has.new : &f->has.old;
+						size_t	   *off = dkey == D_KEYS ? &f->keys_off :
+							dkey == D_NEW ? &f->new_off : &f->old_off;
+						size_t	   *len = dkey == D_KEYS ? &f->keys_len :
+							dkey == D_NEW ? &f->new_len : &f->old_len;
+						const char *after;
 
-						img->folder = dkey == D_NEW && folders.attribute != NULL ?
-							&f->folder : NULL;
-						ok = write_image(img, s);
-						img->folder = NULL;
-						if (!ok)
+						after = record_image(img, s->p, s->end,
+											dkey == D_NEW && folders.attribute != NULL ?
+											&f->folder : NULL, off, len);
+						if (after == NULL)
 							return false;
-						if (dkey == D_KEYS)
-						{
-							f->has.keys = true;
-							f->keys_off = off;
-							f->keys_len = img->out->len - off;
-						}
-						else if (dkey == D_NEW)
-						{
-							f->has.new = true;
-							f->new_off = off;
-							f->new_len = img->out->len - off;
-						}
-						else
-						{
-							f->has.old = true;
-							f->old_off = off;
-							f->old_len = img->out->len - off;
-						}
+						s->p = after;
+						*has = true;
 					}
 					else if (!skip_value(s, 1, NULL))
 						return bad_record(st, "malformed \"dynamodb\" object", NULL);
@@ -2750,6 +2759,15 @@ fast_plain_string(const char *p, const char *end, Span *span)
 	span->len = q - (p + 1);
 	span->escaped = false;
 	return q + 1;
+}
+
+/* A metadata string at p that the audit record does not keep. */
+static inline const char *
+fast_skip_string(const char *p, const char *end)
+{
+	Span		ignored;
+
+	return fast_plain_string(p, end, &ignored);
 }
 
 /*
@@ -2798,26 +2816,6 @@ fast_next_member(const char **p, const char *end)
 }
 
 /*
- * An image at p (its opening brace), written to the scratch buffer at
- * *off, *len bytes: the place after it, NULL when it is not one.
- */
-static inline const char *
-fast_record_image(TransformState *img, const char *p, const char *end, FolderMatch *folder,
-				  size_t *off, size_t *len)
-{
-	Scan		s = {p, end};
-
-	bool		ok;
-
-	*off = img->out->len;
-	img->folder = folder;
-	ok = write_image(img, &s);
-	img->folder = NULL;
-	*len = img->out->len - *off;
-	return ok ? s.p : NULL;
-}
-
-/*
  * The members of the "dynamodb" object at p (after its opening brace): the
  * place after its closing brace, NULL on anything unusual.
  */
@@ -2829,25 +2827,21 @@ fast_record_dynamodb(TransformState *img, const char *p, const char *end, Record
 		if (AT(p, "\"ApproximateCreationDateTime\":"))
 			f->has.when = (p = fast_plain_number(p + 30, end, &f->when)) != NULL;
 		else if (AT(p, "\"Keys\":{"))
-			f->has.keys = (p = fast_record_image(img, p + 7, end, NULL, &f->keys_off,
-												 &f->keys_len)) != NULL;
+			f->has.keys = (p = record_image(img, p + 7, end, NULL, &f->keys_off,
+											&f->keys_len)) != NULL;
 		else if (AT(p, "\"SequenceNumber\":\""))
 			f->has.seq = (p = fast_plain_string(p + 17, end, &f->seq)) != NULL;
 		else if (AT(p, "\"SizeBytes\":"))
 			p = fast_plain_number(p + 12, end, NULL);
 		else if (AT(p, "\"StreamViewType\":\""))
-		{
-			Span		ignored;
-
-			p = fast_plain_string(p + 17, end, &ignored);
-		}
+			p = fast_skip_string(p + 17, end);
 		else if (AT(p, "\"NewImage\":{"))
-			f->has.new = (p = fast_record_image(img, p + 11, end,
-												folders.attribute != NULL ? &f->folder : NULL,
-												&f->new_off, &f->new_len)) != NULL;
+			f->has.new = (p = record_image(img, p + 11, end,
+										   folders.attribute != NULL ? &f->folder : NULL,
+										   &f->new_off, &f->new_len)) != NULL;
 		else if (AT(p, "\"OldImage\":{"))
-			f->has.old = (p = fast_record_image(img, p + 11, end, NULL, &f->old_off,
-												&f->old_len)) != NULL;
+			f->has.old = (p = record_image(img, p + 11, end, NULL, &f->old_off,
+										   &f->old_len)) != NULL;
 		else
 			return NULL;
 		if (!fast_next_member(&p, end))
@@ -2903,17 +2897,9 @@ fast_scan_record(TransformState *img, const char *p, const char *end, RecordFiel
 		else if (AT(p, "\"eventName\":\""))
 			f->has.event_name = (p = fast_plain_string(p + 12, end, &f->event_name)) != NULL;
 		else if (AT(p, "\"eventVersion\":\""))
-		{
-			Span		ignored;
-
-			p = fast_plain_string(p + 15, end, &ignored);
-		}
+			p = fast_skip_string(p + 15, end);
 		else if (AT(p, "\"eventSource\":\""))
-		{
-			Span		ignored;
-
-			p = fast_plain_string(p + 14, end, &ignored);
-		}
+			p = fast_skip_string(p + 14, end);
 		else if (AT(p, "\"awsRegion\":\""))
 			f->has.region = (p = fast_plain_string(p + 12, end, &f->region)) != NULL;
 		else if (AT(p, "\"dynamodb\":{"))
