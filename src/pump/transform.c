@@ -289,29 +289,55 @@ audit_write_json_string(AuditBuf *out, const char *s, size_t len)
 	out->data[out->len] = '\0';
 }
 
+/* ---- the audit record's own parts, written through a cursor ---- */
+
+/*
+ * The longest run of literals the audit record writes between two
+ * reservations of room (transform_record's), with "null" for each value
+ * that can be missing.
+ */
+#define HEADER_LITERALS 192
+
+static inline char *
+put_bytes(char *w, const char *s, size_t n)
+{
+	memcpy(w, s, n);
+	return w + n;
+}
+
+#define PUT_LITERAL(w, lit) put_bytes((w), (lit), sizeof(lit) - 1)
+
+/*
+ * A C string (len bytes) as a JSON string at w, or null: copied between
+ * quotes when it needs no escape (a shard id or a table name), else
+ * escaped through out (w must be out's, with room for 6 * len + 6).
+ */
+static inline char *
+put_cstring_or_null(AuditBuf *out, char *w, const char *s, size_t len)
+{
+	if (s == NULL)
+		return PUT_LITERAL(w, "null");
+	if (find_special(s, s + len) == s + len)
+	{
+		*w++ = '"';
+		w = put_bytes(w, s, len);
+		*w++ = '"';
+		return w;
+	}
+	out->len = w - out->data;
+	audit_write_json_string(out, s, len);
+	return out->data + out->len;
+}
+
 static void
 write_cstring_or_null(AuditBuf *out, const char *s)
 {
-	size_t		len;
+	size_t		len = s ? strlen(s) : 0;
 
-	if (s == NULL)
-	{
-		APPEND_LITERAL(out, "null");
+	if (!audit_buf_reserve(out, 6 * len + 6))
 		return;
-	}
-	len = strlen(s);
-	/* a shard id or table name needs no escapes: copied between quotes */
-	if (find_special(s, s + len) == s + len &&
-		(out->len + len + 3 <= out->cap || audit_buf_reserve(out, len + 2)))
-	{
-		out->data[out->len++] = '"';
-		memcpy(out->data + out->len, s, len);
-		out->len += len;
-		out->data[out->len++] = '"';
-		out->data[out->len] = '\0';
-	}
-	else
-		audit_write_json_string(out, s, len);
+	out->len = put_cstring_or_null(out, out->data + out->len, s, len) - out->data;
+	out->data[out->len] = '\0';
 }
 
 /* ---- numbers ---- */
@@ -1732,17 +1758,14 @@ span_is(const Span *span, const char *lit, size_t litlen)
 
 #define SPAN_IS(span, lit) span_is((span), (lit), sizeof(lit) - 1)
 
-/* Writes a string span as a JSON string: the literal as it was. */
-static inline void
-write_span_string(AuditBuf *out, const Span *span)
+/* A string span as a JSON string at w: the literal as it was. */
+static inline char *
+put_span_string(char *w, const Span *span)
 {
-	if (out->len + span->len + 3 > out->cap && !audit_buf_reserve(out, span->len + 2))
-		return;
-	out->data[out->len++] = '"';
-	memcpy(out->data + out->len, span->p, span->len);
-	out->len += span->len;
-	out->data[out->len++] = '"';
-	out->data[out->len] = '\0';
+	*w++ = '"';
+	w = put_bytes(w, span->p, span->len);
+	*w++ = '"';
+	return w;
 }
 
 /* A string span's decoded content for N and B (escapes are rare there). */
@@ -3062,6 +3085,7 @@ write_key_hashes(TransformState *st, const char *keys, size_t keys_len)
 		const char *text;
 		size_t		len;
 		char		hex[AUDIT_KEY_HASH_DIGITS + 1];
+		char	   *w;
 
 		if (!scan_string(&s, &name) || !expect(&s, ':'))
 			return bad_record(st, "malformed keys", NULL);
@@ -3089,16 +3113,19 @@ write_key_hashes(TransformState *st, const char *keys, size_t keys_len)
 		}
 		audit_key_hash(text, len, hex);
 		free(heap);
+		if (!audit_buf_reserve(st->out, name.len + AUDIT_KEY_HASH_DIGITS + 20))
+			return false;
+		w = st->out->data + st->out->len;
 		if (first)
-			APPEND_LITERAL(st->out, ",\"key_hash\":{");
+			w = PUT_LITERAL(w, ",\"key_hash\":{");
 		else
-			buf_putc(st->out, ',');
+			*w++ = ',';
 		first = false;
-		write_span_string(st->out, &name);
-		buf_putc(st->out, ':');
-		buf_putc(st->out, '"');
-		buf_append(st->out, hex, AUDIT_KEY_HASH_DIGITS);
-		buf_putc(st->out, '"');
+		w = put_span_string(w, &name);
+		w = PUT_LITERAL(w, ":\"");
+		w = put_bytes(w, hex, AUDIT_KEY_HASH_DIGITS);
+		*w++ = '"';
+		st->out->len = w - st->out->data;
 	} while (expect(&s, ','));
 	if (!first)
 		buf_putc(st->out, '}');
@@ -3335,6 +3362,9 @@ transform_record(const char *json, size_t len, bool whole, const char **record_e
 	Scan		s;
 	size_t		start = out->len;
 	double		seconds = 0;
+	char	   *w;
+	size_t		shard_len,
+				table_len;
 
 	if (!transform_begin(&st, &img, out, info, errbuf, errlen))
 		return AUDIT_TRANSFORM_OUT_OF_MEMORY;
@@ -3385,70 +3415,103 @@ transform_record(const char *json, size_t len, bool whole, const char **record_e
 		info->event_id_len = f.event_id.len;
 	}
 
-	APPEND_LITERAL(out, "{\"event_id\":");
-	write_span_string(out, &f.event_id);
+	/*
+	 * The audit record, written through the cursor w, with room made first
+	 * for what follows up to the next call that writes through out (the
+	 * event time, the key hashes): the literals' copies compile to a few
+	 * moves, and out's length is stored once a part.
+	 */
+	if (!audit_buf_reserve(out, HEADER_LITERALS + f.event_id.len +
+						   (f.has.event_name ? f.event_name.len : 0)))
+		goto fail;
+	w = out->data + out->len;
+	w = PUT_LITERAL(w, "{\"event_id\":");
+	w = put_span_string(w, &f.event_id);
 	if (f.has.event_name)
 	{
-		APPEND_LITERAL(out, ",\"event_name\":");
-		write_span_string(out, &f.event_name);
+		w = PUT_LITERAL(w, ",\"event_name\":");
+		w = put_span_string(w, &f.event_name);
 	}
-	APPEND_LITERAL(out, ",\"event_time\":");
+	w = PUT_LITERAL(w, ",\"event_time\":");
 	if (!f.has.when)
-		APPEND_LITERAL(out, "null");
-	else if (!write_event_time_span(out, &f.when, &seconds))
+		w = PUT_LITERAL(w, "null");
+	else
 	{
-		bad_record(&st, "ApproximateCreationDateTime is not a time", NULL);
-		goto fail;
+		out->len = w - out->data;
+		if (!write_event_time_span(out, &f.when, &seconds))
+		{
+			bad_record(&st, "ApproximateCreationDateTime is not a time", NULL);
+			goto fail;
+		}
+		w = out->data + out->len;
 	}
 	if (info)
 		info->approximate_time = seconds;
-	APPEND_LITERAL(out, ",\"sequence_number\":");
-	write_span_string(out, &f.seq);
-	APPEND_LITERAL(out, ",\"shard_id\":");
-	write_cstring_or_null(out, shard_id);
-	APPEND_LITERAL(out, ",\"source_table\":");
-	write_cstring_or_null(out, source_table);
-	APPEND_LITERAL(out, ",\"aws_region\":");
+	shard_len = shard_id ? strlen(shard_id) : 0;
+	table_len = source_table ? strlen(source_table) : 0;
+	out->len = w - out->data;
+	if (!audit_buf_reserve(out, HEADER_LITERALS + f.seq.len + 6 * (shard_len + table_len) +
+						   (f.has.region ? f.region.len : 0) +
+						   (f.has.identity_type ? f.identity_type.len : 0) +
+						   (f.has.identity_principal ? f.identity_principal.len : 0) +
+						   (f.has.keys ? f.keys_len : 0)))
+		goto fail;
+	w = out->data + out->len;
+	w = PUT_LITERAL(w, ",\"sequence_number\":");
+	w = put_span_string(w, &f.seq);
+	w = PUT_LITERAL(w, ",\"shard_id\":");
+	w = put_cstring_or_null(out, w, shard_id, shard_len);
+	w = PUT_LITERAL(w, ",\"source_table\":");
+	w = put_cstring_or_null(out, w, source_table, table_len);
+	w = PUT_LITERAL(w, ",\"aws_region\":");
 	if (f.has.region)
-		write_span_string(out, &f.region);
+		w = put_span_string(w, &f.region);
 	else
-		APPEND_LITERAL(out, "null");
+		w = PUT_LITERAL(w, "null");
 	if (f.has.identity)
 	{
-		APPEND_LITERAL(out, ",\"user_identity\":{\"type\":");
+		w = PUT_LITERAL(w, ",\"user_identity\":{\"type\":");
 		if (f.has.identity_type)
-			write_span_string(out, &f.identity_type);
+			w = put_span_string(w, &f.identity_type);
 		else
-			APPEND_LITERAL(out, "null");
-		APPEND_LITERAL(out, ",\"principal_id\":");
+			w = PUT_LITERAL(w, "null");
+		w = PUT_LITERAL(w, ",\"principal_id\":");
 		if (f.has.identity_principal)
-			write_span_string(out, &f.identity_principal);
+			w = put_span_string(w, &f.identity_principal);
 		else
-			APPEND_LITERAL(out, "null");
-		buf_putc(out, '}');
+			w = PUT_LITERAL(w, "null");
+		*w++ = '}';
 	}
 	if (f.has.keys)
 	{
-		APPEND_LITERAL(out, ",\"keys\":");
+		w = PUT_LITERAL(w, ",\"keys\":");
 		if (info)
 		{
-			info->keys_offset = out->len;
+			info->keys_offset = w - out->data;
 			info->keys_len = f.keys_len;
 		}
-		buf_append(out, scratch.data + f.keys_off, f.keys_len);
+		w = put_bytes(w, scratch.data + f.keys_off, f.keys_len);
+		out->len = w - out->data;
 		if (!write_key_hashes(&st, scratch.data + f.keys_off, f.keys_len))
 			goto fail;
 	}
+	else
+		out->len = w - out->data;
+	if (!audit_buf_reserve(out, HEADER_LITERALS + (f.has.new ? f.new_len : 0) +
+						   (f.has.old ? f.old_len : 0)))
+		goto fail;
+	w = out->data + out->len;
 	if (f.has.new)
 	{
-		APPEND_LITERAL(out, ",\"new_image\":");
-		buf_append(out, scratch.data + f.new_off, f.new_len);
+		w = PUT_LITERAL(w, ",\"new_image\":");
+		w = put_bytes(w, scratch.data + f.new_off, f.new_len);
 	}
 	if (f.has.old)
 	{
-		APPEND_LITERAL(out, ",\"old_image\":");
-		buf_append(out, scratch.data + f.old_off, f.old_len);
+		w = PUT_LITERAL(w, ",\"old_image\":");
+		w = put_bytes(w, scratch.data + f.old_off, f.old_len);
 	}
+	out->len = w - out->data;
 	if (folders.attribute != NULL)
 		write_attribute_folder(out, f.has.new ? f.folder.which : FOLDER_NONE);
 	APPEND_LITERAL(out, "}\n");

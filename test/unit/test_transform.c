@@ -532,6 +532,43 @@ TEST(transform_bad_event_time_leaves_buffer)
 	audit_buf_free(&buf);
 }
 
+/*
+ * The shard id and the table name are the caller's C strings: copied
+ * between quotes when they need no escape, escaped when they do (a table
+ * name may hold a quote), null when missing; with the record's images
+ * after them in both cases.
+ */
+TEST(transform_shard_and_table_are_json_strings)
+{
+	static const char text[] =
+		"{\"eventID\":\"e1\",\"dynamodb\":{\"SequenceNumber\":\"7\","
+		"\"Keys\":{\"id\":{\"S\":\"a\"}},\"NewImage\":{\"id\":{\"S\":\"a\"}}}}";
+	static const char *const shard[] = {"shardId-1", "sh\"ard\\1", NULL};
+	static const char *const table[] = {"Orders", "T\tab\x01le", NULL};
+	static const char *const want[] = {
+		"{\"event_id\":\"e1\",\"event_time\":null,\"sequence_number\":\"7\","
+		"\"shard_id\":\"shardId-1\",\"source_table\":\"Orders\",\"aws_region\":null,"
+		"\"keys\":{\"id\":\"a\"},\"key_hash\":{\"id\":\"afee48bb\"},\"new_image\":{\"id\":\"a\"}}\n",
+		"{\"event_id\":\"e1\",\"event_time\":null,\"sequence_number\":\"7\","
+		"\"shard_id\":\"sh\\\"ard\\\\1\",\"source_table\":\"T\\tab\\u0001le\",\"aws_region\":null,"
+		"\"keys\":{\"id\":\"a\"},\"key_hash\":{\"id\":\"afee48bb\"},\"new_image\":{\"id\":\"a\"}}\n",
+		"{\"event_id\":\"e1\",\"event_time\":null,\"sequence_number\":\"7\","
+		"\"shard_id\":null,\"source_table\":null,\"aws_region\":null,"
+		"\"keys\":{\"id\":\"a\"},\"key_hash\":{\"id\":\"afee48bb\"},\"new_image\":{\"id\":\"a\"}}\n",
+	};
+
+	for (int i = 0; i < 3; i++)
+	{
+		AuditBuf	buf;
+
+		audit_buf_init(&buf);
+		CHECK(audit_transform_record_text(text, strlen(text), shard[i], table[i], &buf, NULL,
+										  NULL, 0) == AUDIT_TRANSFORM_OK);
+		check_str("shard id and table name as JSON strings", buf.data ? buf.data : "", want[i]);
+		audit_buf_free(&buf);
+	}
+}
+
 TEST(transform_bad_record_leaves_buffer_and_buffer_grows)
 {
 	json_object *good = json_tokener_parse("{\"eventID\":\"g\",\"dynamodb\":{\"SequenceNumber\":\"1\","
