@@ -1443,23 +1443,24 @@ copy_literal(const char *p, const char *end, char *w)
 	 * Most strings end within 32 bytes with no escape: their first special
 	 * byte among 32 is the closing quote.  One test for that, whatever the
 	 * string's length, where the loop below branches on whether it ends
-	 * within 16 bytes and then on what it stopped at.
+	 * within 16 bytes and then on what it stopped at.  Otherwise the loop
+	 * goes on from the first special byte, or after the 32 when there is
+	 * none: what was copied is not copied again.
 	 */
 	if (end - p >= 32)
 	{
 		__m128i		a = _mm_loadu_si128((const __m128i *) p);
 		__m128i		b = _mm_loadu_si128((const __m128i *) (p + 16));
 		uint32_t	special = special_mask(a) | special_mask(b) << 16;
+		int			at = special != 0 ? __builtin_ctz(special) : 32;
 
 		_mm_storeu_si128((__m128i *) w, a);
 		_mm_storeu_si128((__m128i *) (w + 16), b);
-		if (special != 0 && p[__builtin_ctz(special)] == '"')
-		{
-			int			at = __builtin_ctz(special);
-
-			/* the quote is among the bytes copied */
-			return (FastPos) {p + at + 1, w + at + 1};
-		}
+		p += at;
+		w += at;
+		/* the quote is among the bytes copied */
+		if (special != 0 && *p == '"')
+			return (FastPos) {p + 1, w + 1};
 	}
 #endif
 	for (;;)
