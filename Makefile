@@ -9,6 +9,7 @@ OBJS = \
 	audit_fdw.o \
 	src/aws/athena.o \
 	src/aws/base64.o \
+	src/aws/bigalloc.o \
 	src/aws/client.o \
 	src/aws/dynamodbstreams.o \
 	src/aws/credentials.o \

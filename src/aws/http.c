@@ -46,6 +46,7 @@
 #include "utils/wait_event.h"
 
 #include "aws/aws_internal.h"
+#include "aws/bigalloc.h"
 #include "aws/sigv4.h"
 
 #define AWS_MAX_BODY ((size_t) MaxAllocSize - 1)
@@ -210,6 +211,21 @@ monotonic_us(void)
 }
 
 /*
+ * libcurl's global set-up, with curl's memory from aws/bigalloc.h: in the
+ * pump's workers its large buffers (the 2 MiB upload and 512 KiB receive
+ * buffers of an API call, which curl frees and allocates again on every
+ * call) are huge pages kept from call to call, where from malloc they take
+ * a page fault for every 4 KiB of each.  When another library of the
+ * process set curl up first, its allocator stays.
+ */
+static CURLcode
+curl_init(void)
+{
+	return curl_global_init_mem(CURL_GLOBAL_DEFAULT, bigalloc_malloc, bigalloc_free,
+								bigalloc_realloc, strdup, bigalloc_calloc);
+}
+
+/*
  * When the library is preloaded: libcurl's global state (and OpenSSL's
  * configuration and providers with it) and SigV4's hash functions are set
  * up once in the postmaster, so that each worker and backend starts with
@@ -219,7 +235,7 @@ monotonic_us(void)
 void
 aws_http_preload(void)
 {
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !sigv4_crypto_init())
+	if (curl_init() != CURLE_OK || !sigv4_crypto_init())
 		ereport(WARNING,
 				(errmsg("audit_fdw: could not initialize libcurl or OpenSSL in the postmaster"),
 				 errdetail("Each process initializes them on its first AWS call instead.")));
@@ -231,7 +247,7 @@ http_setup(void)
 {
 	if (multi != NULL)
 		return;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+	if (curl_init() != CURLE_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_SYSTEM_ERROR),
 				 errmsg("could not initialize libcurl")));
@@ -408,7 +424,7 @@ write_cb(char *ptr, size_t size, size_t n, void *userdata)
 		/* a stream's buffer never grows past its limit */
 		if (stream_body && cap > limit + 1 && t->body_len + len + 1 <= limit + 1)
 			cap = limit + 1;
-		b = realloc(t->body, cap);
+		b = bigalloc_realloc(t->body, cap);
 		if (b == NULL)
 		{
 			t->oom = true;
@@ -926,7 +942,7 @@ transfer_free(AwsTransfer *t)
 	if (!t->wipe && !t->streaming)
 		keep_body(t->body, t->body_cap);
 	else
-		free(t->body);
+		bigalloc_free(t->body);
 	free(t->hdr);
 	free(t->url);
 	free(t);
@@ -941,12 +957,12 @@ keep_body(char *body, size_t cap)
 {
 	if (body != NULL && cap <= AWS_SPARE_BODY_MAX && cap > spare_body_cap)
 	{
-		free(spare_body);
+		bigalloc_free(spare_body);
 		spare_body = body;
 		spare_body_cap = cap;
 	}
 	else
-		free(body);
+		bigalloc_free(body);
 }
 
 /* Header lines -> List of AwsHeader, names lower-cased, values trimmed. */

@@ -57,10 +57,10 @@
  *	  base64.b64encode gives for the bytes TypeDeserializer returns);
  *	- NULL is null, BOOL is true/false, M an object, L an array.
  *
- * Rules: pure C (json-c, Nettle and malloc, no backend calls), so that the
- * unit tests run it under valgrind and the benchmark links it alone; never
- * aborts; on a bad record or out of memory the output buffer is left as it
- * was before the call.
+ * Rules: pure C (json-c, Nettle, malloc and aws/bigalloc.c, no backend
+ * calls), so that the unit tests run it under valgrind and the benchmark
+ * links it alone; never aborts; on a bad record or out of memory the output
+ * buffer is left as it was before the call.
  *
  *-------------------------------------------------------------------------
  */
@@ -78,6 +78,7 @@
 
 #include <nettle/sha2.h>
 
+#include "aws/bigalloc.h"
 #include "pump/transform.h"
 
 /*
@@ -145,7 +146,7 @@ audit_buf_init(AuditBuf *buf)
 void
 audit_buf_free(AuditBuf *buf)
 {
-	free(buf->data);
+	bigalloc_free(buf->data);
 	audit_buf_init(buf);
 }
 
@@ -164,7 +165,8 @@ audit_buf_reserve(AuditBuf *buf, size_t extra)
 	cap = buf->cap ? buf->cap : 4096;
 	while (cap < need)
 		cap *= 2;
-	data = realloc(buf->data, cap);
+	/* a reader's buffer grows to megabytes: in huge pages from 512 KiB */
+	data = bigalloc_realloc(buf->data, cap);
 	if (data == NULL)
 	{
 		buf->oom = true;

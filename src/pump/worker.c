@@ -53,6 +53,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "aws/bigalloc.h"
 #include "pump/pump.h"
 
 static long worker_pass(PumpWorker *w);
@@ -507,6 +508,8 @@ pump_worker_start(size_t size, const char *kind)
 	w->kind = kind;
 	w->cxt = AllocSetContextCreate(TopMemoryContext, "audit_fdw pump worker",
 								   ALLOCSET_DEFAULT_SIZES);
+	/* its HTTP and record buffers grow to megabytes: in huge pages */
+	bigalloc_enable(true);
 
 	BackgroundWorkerInitializeConnectionByOid(w->args.database, InvalidOid, 0);
 	pgstat_report_appname(MyBgworkerEntry->bgw_name);

@@ -33,7 +33,8 @@ def driver(tmp_path_factory):
     libs = subprocess.check_output(["pkg-config", "--libs", "json-c", "nettle"], text=True).split()
     subprocess.check_call(["cc", "-O2", "-Wall", "-Werror", "-I", os.path.join(REPO, "src"), *cflags,
                            os.path.join(REPO, "test/lib/pump_transform_driver.c"),
-                           os.path.join(REPO, "src/pump/transform.c"), *libs, "-lm", "-o", exe])
+                           os.path.join(REPO, "src/pump/transform.c"),
+                           os.path.join(REPO, "src/aws/bigalloc.c"), *libs, "-lm", "-o", exe])
     return exe
 
 

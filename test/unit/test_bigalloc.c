@@ -1,0 +1,290 @@
+/*-------------------------------------------------------------------------
+ *
+ * test_bigalloc.c
+ *		Unit tests of the large-buffer allocator (src/aws/bigalloc.c): what
+ *		goes to malloc and what is a block, blocks kept and handed back,
+ *		realloc between the two keeping the bytes, the bound on what is
+ *		kept, calloc zeroing a reused block, and the huge pages themselves
+ *		where the kernel gives them.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "test.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#else
+#define RUNNING_ON_VALGRIND 0
+#endif
+
+#include "aws/bigalloc.h"
+
+/* bytes p[0..n) follow the pattern of seed */
+static void
+fill(unsigned char *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (unsigned char) (i * 31 + seed);
+}
+
+static bool
+follows(const unsigned char *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != (unsigned char) (i * 31 + seed))
+			return false;
+	return true;
+}
+
+static size_t
+in_use_now(void)
+{
+	size_t		in_use;
+	size_t		kept;
+
+	bigalloc_stats(&in_use, &kept);
+	return in_use;
+}
+
+static size_t
+kept_now(void)
+{
+	size_t		in_use;
+	size_t		kept;
+
+	bigalloc_stats(&in_use, &kept);
+	return kept;
+}
+
+/* not enabled, every size is malloc's; a block made before stays a block */
+TEST(bigalloc_a_process_not_enabled_uses_malloc)
+{
+	void	   *block;
+	void	   *p;
+
+	bigalloc_enable(true);
+	block = bigalloc_malloc(BIGALLOC_MIN);
+	REQUIRE(block != NULL);
+	CHECK(bigalloc_owns(block));
+	bigalloc_enable(false);
+	p = bigalloc_malloc(BIGALLOC_MIN * 2);
+	REQUIRE(p != NULL);
+	CHECK(!bigalloc_owns(p));
+	p = bigalloc_realloc(p, BIGALLOC_MIN * 3);
+	REQUIRE(p != NULL);
+	CHECK(!bigalloc_owns(p));
+	bigalloc_free(p);
+	block = bigalloc_realloc(block, BIGALLOC_MIN + 1);
+	CHECK(bigalloc_owns(block));
+	bigalloc_free(block);
+	CHECK_INT_EQ(in_use_now(), 0);
+}
+
+TEST(bigalloc_small_requests_go_to_malloc)
+{
+	void	   *p;
+
+	bigalloc_enable(true);
+	p = bigalloc_malloc(BIGALLOC_MIN - 1);
+	REQUIRE(p != NULL);
+	CHECK(!bigalloc_owns(p));
+	p = bigalloc_realloc(p, 1000);
+	REQUIRE(p != NULL);
+	CHECK(!bigalloc_owns(p));
+	bigalloc_free(p);
+	bigalloc_free(NULL);
+	CHECK_INT_EQ(in_use_now(), 0);
+}
+
+TEST(bigalloc_a_freed_block_is_kept_and_handed_back)
+{
+	unsigned char *p;
+	unsigned char *q;
+	size_t		kept_before;
+
+	bigalloc_enable(true);
+	kept_before = kept_now();
+	p = bigalloc_malloc(BIGALLOC_MIN);
+	REQUIRE(p != NULL);
+	REQUIRE(bigalloc_owns(p));
+	CHECK_INT_EQ((uintptr_t) p % BIGALLOC_PAGE, 0);
+	CHECK_INT_EQ(in_use_now(), BIGALLOC_PAGE);
+	fill(p, BIGALLOC_MIN, 1);
+	bigalloc_free(p);
+	CHECK(!bigalloc_owns(p));
+	CHECK_INT_EQ(in_use_now(), 0);
+	CHECK(kept_now() >= BIGALLOC_PAGE);
+
+	/* the next request it fits gets it back, the smallest kept that fits */
+	q = bigalloc_malloc(BIGALLOC_PAGE);
+	CHECK(q == p || kept_before > 0);
+	REQUIRE(bigalloc_owns(q));
+	fill(q, BIGALLOC_PAGE, 2);
+	CHECK(follows(q, BIGALLOC_PAGE, 2));
+	bigalloc_free(q);
+	CHECK_INT_EQ(in_use_now(), 0);
+}
+
+TEST(bigalloc_realloc_keeps_the_bytes_between_malloc_and_blocks)
+{
+	unsigned char *p;
+	unsigned char *q;
+
+	bigalloc_enable(true);
+	/* from malloc into a block */
+	p = bigalloc_malloc(1000);
+	REQUIRE(p != NULL);
+	REQUIRE(!bigalloc_owns(p));
+	fill(p, 1000, 3);
+	q = bigalloc_realloc(p, BIGALLOC_MIN + 100);
+	REQUIRE(q != NULL);
+	REQUIRE(bigalloc_owns(q));
+	CHECK(follows(q, 1000, 3));
+
+	/* within the block's pages: in place */
+	fill(q, BIGALLOC_MIN + 100, 4);
+	p = bigalloc_realloc(q, BIGALLOC_PAGE);
+	CHECK(p == q);
+	CHECK(follows(p, BIGALLOC_MIN + 100, 4));
+	fill(p, BIGALLOC_PAGE, 5);
+
+	/* beyond them: a larger block, the bytes copied, the old one kept */
+	q = bigalloc_realloc(p, BIGALLOC_PAGE + 1);
+	REQUIRE(q != NULL);
+	CHECK(q != p);
+	CHECK(bigalloc_owns(q));
+	CHECK(!bigalloc_owns(p));
+	CHECK(follows(q, BIGALLOC_PAGE, 5));
+	CHECK_INT_EQ(in_use_now(), 2 * BIGALLOC_PAGE);
+
+	/* smaller again: in place */
+	p = bigalloc_realloc(q, 10);
+	CHECK(p == q);
+	CHECK(follows(p, 10, 5));
+	bigalloc_free(p);
+
+	/* realloc(NULL) allocates */
+	p = bigalloc_realloc(NULL, BIGALLOC_MIN);
+	REQUIRE(p != NULL);
+	CHECK(bigalloc_owns(p));
+	bigalloc_free(p);
+	CHECK_INT_EQ(in_use_now(), 0);
+}
+
+TEST(bigalloc_keeps_at_most_its_bound)
+{
+	void	   *blocks[10];
+
+	bigalloc_enable(true);
+	for (int i = 0; i < 10; i++)
+	{
+		blocks[i] = bigalloc_malloc(2 * BIGALLOC_PAGE);
+		REQUIRE(blocks[i] != NULL);
+		CHECK(bigalloc_owns(blocks[i]));
+		memset(blocks[i], i, 2 * BIGALLOC_PAGE);
+	}
+	CHECK_INT_EQ(in_use_now(), 10 * 2 * BIGALLOC_PAGE);
+	for (int i = 0; i < 10; i++)
+		bigalloc_free(blocks[i]);
+	CHECK_INT_EQ(in_use_now(), 0);
+	CHECK(kept_now() <= BIGALLOC_KEEP);
+	CHECK(kept_now() >= BIGALLOC_KEEP - 2 * BIGALLOC_PAGE);
+}
+
+TEST(bigalloc_calloc_zeroes_a_reused_block)
+{
+	unsigned char *p;
+	unsigned char *q;
+	bool		zero = true;
+
+	bigalloc_enable(true);
+	p = bigalloc_malloc(BIGALLOC_PAGE);
+	REQUIRE(p != NULL);
+	memset(p, 0xab, BIGALLOC_PAGE);
+	bigalloc_free(p);
+	q = bigalloc_calloc(BIGALLOC_MIN / 8, 8);
+	REQUIRE(q != NULL);
+	CHECK(bigalloc_owns(q));
+	for (size_t i = 0; i < BIGALLOC_MIN; i++)
+		zero = zero && q[i] == 0;
+	CHECK(zero);
+	bigalloc_free(q);
+	/* a product that overflows is refused */
+	CHECK(bigalloc_calloc(SIZE_MAX / 2, 4) == NULL);
+	/* a small one is calloc's */
+	q = bigalloc_calloc(10, 10);
+	REQUIRE(q != NULL);
+	CHECK(!bigalloc_owns(q));
+	CHECK(q[0] == 0 && q[99] == 0);
+	bigalloc_free(q);
+}
+
+/* "[madvise]" or "[always]" in the kernel's setting */
+static bool
+huge_pages_on(void)
+{
+	char		line[256] = "";
+	FILE	   *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+
+	if (f == NULL)
+		return false;
+	if (fgets(line, sizeof(line), f) == NULL)
+		line[0] = '\0';
+	fclose(f);
+	return strstr(line, "[never]") == NULL && line[0] != '\0';
+}
+
+/*
+ * AnonHugePages (kB) of the mapping that holds p, from /proc/self/smaps (the
+ * kernel merges the block with its neighbours when they are blocks too).
+ */
+static long
+anon_huge_kb(const void *p)
+{
+	char		line[512];
+	long		kb = -1;
+	bool		in = false;
+	FILE	   *f = fopen("/proc/self/smaps", "r");
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+	{
+		unsigned long start;
+		unsigned long end;
+
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
+			in = start <= (uintptr_t) p && (uintptr_t) p < end;
+		else if (in && strncmp(line, "AnonHugePages:", 14) == 0)
+		{
+			kb = atol(line + 14);
+			break;
+		}
+	}
+	fclose(f);
+	return kb;
+}
+
+TEST(bigalloc_blocks_are_huge_pages_where_the_kernel_gives_them)
+{
+	unsigned char *p;
+	long		kb;
+
+	/* valgrind places and tracks mappings itself */
+	if (!huge_pages_on() || RUNNING_ON_VALGRIND)
+		return;
+	bigalloc_enable(true);
+	p = bigalloc_malloc(2 * BIGALLOC_PAGE);
+	REQUIRE(p != NULL);
+	REQUIRE(bigalloc_owns(p));
+	memset(p, 1, 2 * BIGALLOC_PAGE);
+	kb = anon_huge_kb(p);
+	/* the kernel may be out of free huge pages: at least one of the two */
+	if (kb < (long) (BIGALLOC_PAGE / 1024))
+		test_fail(__FILE__, __LINE__, "AnonHugePages of the block: %ld kB", kb);
+	bigalloc_free(p);
+}
