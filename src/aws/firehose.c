@@ -22,10 +22,10 @@
 
 #include "aws/aws.h"
 #include "aws/base64.h"
+#include "aws/bigalloc.h"
 #include "aws/firehose.h"
 #include "aws/jsontext.h"
 #include "aws/responses.h"
-#include "lib/stringinfo.h"
 #include "utils/memutils.h"
 
 static json_object *call_and_release(AwsClient *client, const char *operation,
@@ -34,8 +34,16 @@ static void request_reset(void *arg);
 static json_object *own(json_object *obj);
 static void bad_response(const char *what) pg_attribute_noreturn();
 
-/* PutRecordBatch's request body, kept from one call to the next */
-static StringInfoData request_body;
+/*
+ * PutRecordBatch's request body, kept from one call to the next, from
+ * aws/bigalloc.h: in a pump worker, huge pages faulted in once.
+ */
+static char *request_body = NULL;
+static size_t request_body_cap = 0;
+
+#define BODY_START "{\"DeliveryStreamName\":"
+#define BODY_RECORDS ",\"Records\":["
+#define BODY_END "]}"
 
 
 /*
@@ -175,6 +183,10 @@ firehose_put_record_batch(AwsClient *client, const char *delivery_stream,
 	json_tokener *tok;
 	FirehoseBatchResult *result;
 	size_t		total = 0;
+	json_object *name;
+	const char *name_json;
+	size_t		name_len;
+	char	   *p;
 	int			accepted;
 	int			i;
 
@@ -183,44 +195,59 @@ firehose_put_record_batch(AwsClient *client, const char *delivery_stream,
 	/*
 	 * The body is written here, not built as a tree: up to 4 MiB of base64
 	 * goes straight into it, in the buffer of the previous call (a fresh
-	 * one would be faulted in page by page on every call).
+	 * one would be faulted in page by page on every call).  Its length is
+	 * known before: each record's base64 and its 12 bytes of JSON, and the
+	 * stream's name as a JSON string.
 	 */
+	name = json_object_new_string(delivery_stream);
+	if (name == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	name_json = json_object_to_json_string_length(name, JSON_C_TO_STRING_PLAIN, &name_len);
 	for (i = 0; i < n; i++)
-		total += AWS_BASE64_LEN(lengths[i]) + 16;
-	if (request_body.data == NULL)
+		total += AWS_BASE64_LEN(lengths[i]) + 12;
+	total += sizeof(BODY_START) + name_len + sizeof(BODY_RECORDS) + sizeof(BODY_END);
+	if (total > request_body_cap)
 	{
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		char	   *grown = bigalloc_realloc(request_body, total);
 
-		initStringInfo(&request_body);
-		MemoryContextSwitchTo(old);
+		if (grown == NULL)
+		{
+			json_object_put(name);
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory"),
+					 errdetail("A PutRecordBatch body of %zu bytes.", total)));
+		}
+		request_body = grown;
+		request_body_cap = total;
 	}
-	resetStringInfo(&request_body);
-	enlargeStringInfo(&request_body,
-					  (int) Min(total + strlen(delivery_stream) * 6 + 64, MaxAllocSize - 1));
-	appendStringInfoString(&request_body, "{\"DeliveryStreamName\":");
-	{
-		json_object *name = json_object_new_string(delivery_stream);
-
-		appendStringInfoString(&request_body,
-							   json_object_to_json_string_ext(name, JSON_C_TO_STRING_PLAIN));
-		json_object_put(name);
-	}
-	appendStringInfoString(&request_body, ",\"Records\":[");
+	p = request_body;
+	memcpy(p, BODY_START, sizeof(BODY_START) - 1);
+	p += sizeof(BODY_START) - 1;
+	memcpy(p, name_json, name_len);
+	p += name_len;
+	json_object_put(name);
+	memcpy(p, BODY_RECORDS, sizeof(BODY_RECORDS) - 1);
+	p += sizeof(BODY_RECORDS) - 1;
 	for (i = 0; i < n; i++)
 	{
-		int			need = (int) AWS_BASE64_LEN(lengths[i]);
-
-		appendStringInfoString(&request_body, i == 0 ? "{\"Data\":\"" : ",{\"Data\":\"");
-		enlargeStringInfo(&request_body, need + 8);
-		request_body.len += (int) aws_base64_encode((const unsigned char *) data[i], lengths[i],
-													request_body.data + request_body.len);
-		request_body.data[request_body.len] = '\0';
-		appendStringInfoString(&request_body, "\"}");
+		if (i > 0)
+			*p++ = ',';
+		memcpy(p, "{\"Data\":\"", 9);
+		p += 9;
+		p += aws_base64_encode((const unsigned char *) data[i], lengths[i], p);
+		*p++ = '"';
+		*p++ = '}';
 	}
-	appendStringInfoString(&request_body, "]}");
+	memcpy(p, BODY_END, sizeof(BODY_END) - 1);
+	p += sizeof(BODY_END) - 1;
+	Assert((size_t) (p - request_body) < total);
+	*p = '\0';
 
 	http = aws_json_call_text(client, AWS_SERVICE_FIREHOSE, "PutRecordBatch",
-							  request_body.data, request_body.len, error);
+							  request_body, (size_t) (p - request_body), error);
 	if (http == NULL)
 		return NULL;
 
