@@ -40,25 +40,19 @@ follows(const unsigned char *p, size_t n, unsigned seed)
 	return true;
 }
 
+/* bytes in blocks now: kept (freed) ones, or else those in use */
 static size_t
-in_use_now(void)
+block_bytes(bool kept)
 {
 	size_t		in_use;
-	size_t		kept;
+	size_t		kept_bytes;
 
-	bigalloc_stats(&in_use, &kept);
-	return in_use;
+	bigalloc_stats(&in_use, &kept_bytes);
+	return kept ? kept_bytes : in_use;
 }
 
-static size_t
-kept_now(void)
-{
-	size_t		in_use;
-	size_t		kept;
-
-	bigalloc_stats(&in_use, &kept);
-	return kept;
-}
+#define in_use_now() block_bytes(false)
+#define kept_now() block_bytes(true)
 
 /* not enabled, every size is malloc's; a block made before stays a block */
 TEST(bigalloc_a_process_not_enabled_uses_malloc)
