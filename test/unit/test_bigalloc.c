@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 
 #if __has_include(<valgrind/valgrind.h>)
 #include <valgrind/valgrind.h>
@@ -217,13 +218,19 @@ TEST(bigalloc_calloc_zeroes_a_reused_block)
 	bigalloc_free(q);
 }
 
-/* "[madvise]" or "[always]" in the kernel's setting */
+/*
+ * "[madvise]" or "[always]" in the kernel's setting, and not disabled for
+ * this process (prctl PR_SET_THP_DISABLE, as some service managers do)
+ */
 static bool
 huge_pages_on(void)
 {
 	char		line[256] = "";
-	FILE	   *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+	FILE	   *f;
 
+	if (prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) != 0)
+		return false;
+	f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
 	if (f == NULL)
 		return false;
 	if (fgets(line, sizeof(line), f) == NULL)
