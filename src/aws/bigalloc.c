@@ -5,31 +5,40 @@
  *
  * A reader worker's buffers (curl's upload and receive buffers, the
  * GetRecords pages received, the records transformed) come to several
- * megabytes, used for the worker's whole life.  From malloc they are first touched 4 KiB at a time, one page
- * fault each: about 1,100 faults in a reader's run of 6,000 records, which
- * cost 1 to 5 us each on bare metal and 10 to 13 us under a hypervisor that
- * shadows the page tables.  A block made here is mapped on its own, aligned
- * to 2 MiB and marked MADV_HUGEPAGE, so that with transparent huge pages
- * enabled ("always" or "madvise") each 2 MiB is one fault.  With them
- * disabled the block is ordinary memory and nothing is lost.
+ * megabytes, used for the worker's whole life.  From malloc they are first
+ * touched 4 KiB at a time, one page fault each: about 1,100 faults in a
+ * reader's run of 6,000 records, which cost 1 to 5 us each on bare metal
+ * and 10 to 13 us under a hypervisor that shadows the page tables.  Here
+ * they are taken from pages of 2 MiB, each mapped on its own, aligned and
+ * marked MADV_HUGEPAGE, so that with transparent huge pages enabled
+ * ("always" or "madvise") each 2 MiB is one fault.  With them disabled the
+ * pages are ordinary memory and nothing is lost.
+ *
+ * A huge page's first touch has the kernel zero all of it: 150 to 200 us
+ * where the memory is at hand, and 3 to 4 ms under a hypervisor that has
+ * taken the guest's free memory back (free page reporting).  So a request
+ * of up to 2 MiB is a run of 128 KiB granules in a page that others share,
+ * and a reader's five or six buffers (2 MiB, 512 KiB and three of less
+ * than 1 MiB) fill three huge pages rather than six.  A larger request is
+ * a mapping of its own, of whole huge pages.
  *
  * curl frees its upload buffer and allocates it again on every call (its
- * size is set after curl_easy_reset), so a freed block is kept, up to
- * BIGALLOC_KEEP bytes in all, and handed to the next request it fits: a
- * reader's blocks are faulted in once in its life.
+ * size is set after curl_easy_reset), so freed memory is kept, up to
+ * BIGALLOC_KEEP bytes of wholly free pages and mappings, and handed to the
+ * next request it fits: a reader's pages are faulted in once in its life.
  *
  * Only the pump's workers enable it (bigalloc_enable).  A backend's buffers
  * are mostly small, and a huge page is 2 MiB of memory however little of it
  * is used: there every request goes to malloc.
  *
- * Blocks are listed in a small table under a mutex (curl's resolver
- * threads allocate through these functions too).  Every block starts on a
- * 2 MiB boundary, which no malloc'd pointer of the sizes that go to malloc
- * is likely to, so freeing an ordinary pointer tests its alignment and
- * takes no lock.  When the table is full, or a mapping fails, a request
- * goes to malloc.
+ * Pages and blocks are listed in small tables under a mutex (curl's
+ * resolver threads allocate through these functions too).  Every block
+ * starts on a 128 KiB boundary, which no malloc'd pointer of the sizes that
+ * go to malloc is likely to, so freeing an ordinary pointer tests its
+ * alignment and takes no lock.  When a table is full, or a mapping fails,
+ * a request goes to malloc.
  *
- * Under AddressSanitizer the unrequested tail of a block, and a kept block
+ * Under AddressSanitizer the unrequested tail of a block, and free memory
  * whole, are poisoned, so an overrun is reported as it would be for malloc.
  *
  *-------------------------------------------------------------------------
@@ -69,27 +78,45 @@
 
 #ifdef BIGALLOC_MAPS
 
-/* live and kept blocks at once; a reader uses five or six */
+/* a block of up to BIGALLOC_PAGE is a run of BIGALLOC_GRANULE in a page */
+#define GRANULE BIGALLOC_GRANULE
+#define GRANULES ((int) (BIGALLOC_PAGE / GRANULE))
+
+/* pages shared by runs, and blocks (live, or kept mappings) at once */
 #define BIGALLOC_SLOTS 32
 
-typedef struct Block
+/* A 2 MiB page whose granules runs take. */
+typedef struct Page
 {
 	char	   *base;			/* BIGALLOC_PAGE-aligned */
-	size_t		map_size;		/* a multiple of BIGALLOC_PAGE */
+	uint32_t	used;			/* a bit a granule taken */
+} Page;
+
+/*
+ * A block: a run of granules in a page (shared), or a mapping of its own,
+ * live or kept.
+ */
+typedef struct Block
+{
+	char	   *base;			/* GRANULE-aligned */
+	size_t		len;			/* its granules, or its mapping */
 	size_t		size;			/* requested; 0 while kept */
+	bool		shared;
 	bool		live;
 } Block;
 
 static bool enabled = false;
+static Page pages[BIGALLOC_SLOTS];
+static int	npages = 0;
 static Block blocks[BIGALLOC_SLOTS];
 static int	nblocks = 0;
-static size_t kept_bytes = 0;
+static size_t kept_bytes = 0;	/* kept mappings and wholly free pages */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static inline bool
-aligned(const void *p)
+granule_aligned(const void *p)
 {
-	return ((uintptr_t) p & (BIGALLOC_PAGE - 1)) == 0;
+	return ((uintptr_t) p & (GRANULE - 1)) == 0;
 }
 
 /* the block at p; lock held */
@@ -100,6 +127,35 @@ find_block(const void *p)
 		if (blocks[i].base == p)
 			return &blocks[i];
 	return NULL;
+}
+
+/* the page that holds p; lock held */
+static Page *
+page_of(const char *p)
+{
+	const char *base = (const char *) ((uintptr_t) p & ~(uintptr_t) (BIGALLOC_PAGE - 1));
+
+	for (int i = 0; i < npages; i++)
+		if (pages[i].base == base)
+			return &pages[i];
+	return NULL;
+}
+
+/* the bits of n granules from the g-th */
+static inline uint32_t
+granule_bits(int g, int n)
+{
+	return (uint32_t) (((UINT64_C(1) << n) - 1) << g);
+}
+
+/* The first of n free granules in a row, or -1. */
+static int
+free_run(uint32_t used, int n)
+{
+	for (int g = 0; g + n <= GRANULES; g++)
+		if ((used & granule_bits(g, n)) == 0)
+			return g;
+	return -1;
 }
 
 /* A new mapping of map_size bytes on a BIGALLOC_PAGE boundary, or NULL. */
@@ -122,66 +178,160 @@ map_aligned(size_t map_size)
 		munmap(p + map_size, len - head - map_size);
 	/* a hint: refused where huge pages are disabled, and then 4 KiB pages */
 	(void) madvise(p, map_size, MADV_HUGEPAGE);
+	poison(p, map_size);
 	return p;
+}
+
+/* A new live block entry (lock held; a slot is free). */
+static void *
+new_block(char *base, size_t len, size_t size, bool shared)
+{
+	Block	   *b = &blocks[nblocks++];
+
+	b->base = base;
+	b->len = len;
+	b->size = size;
+	b->shared = shared;
+	b->live = true;
+	unpoison(base, size);
+	return base;
+}
+
+/*
+ * A run of granules for size bytes (<= BIGALLOC_PAGE; lock held), or NULL:
+ * in a page partly taken if one has room, so that a reader's buffers share
+ * as few huge pages as they fit in, else in a wholly free page, else in a
+ * new one.
+ */
+static void *
+run_alloc(size_t size)
+{
+	int			n = (int) ((size + GRANULE - 1) / GRANULE);
+	Page	   *pg = NULL;
+	int			g = -1;
+	char	   *base;
+
+	if (nblocks == BIGALLOC_SLOTS)
+		return NULL;
+	for (int i = 0; i < npages && pg == NULL; i++)
+		if (pages[i].used != 0 && (g = free_run(pages[i].used, n)) >= 0)
+			pg = &pages[i];
+	for (int i = 0; i < npages && pg == NULL; i++)
+		if (pages[i].used == 0)
+		{
+			pg = &pages[i];
+			g = 0;
+			kept_bytes -= BIGALLOC_PAGE;
+		}
+	if (pg == NULL)
+	{
+		if (npages == BIGALLOC_SLOTS || (base = map_aligned(BIGALLOC_PAGE)) == NULL)
+			return NULL;
+		pg = &pages[npages++];
+		pg->base = base;
+		pg->used = 0;
+		g = 0;
+	}
+	pg->used |= granule_bits(g, n);
+	return new_block(pg->base + g * GRANULE, n * GRANULE, size, true);
+}
+
+/* A mapping of its own for size bytes (> BIGALLOC_PAGE; lock held), or NULL. */
+static void *
+mapping_alloc(size_t size)
+{
+	size_t		map_size = (size + BIGALLOC_PAGE - 1) & ~(BIGALLOC_PAGE - 1);
+	Block	   *best = NULL;
+	char	   *p;
+
+	/* the smallest kept mapping it fits */
+	for (int i = 0; i < nblocks; i++)
+		if (!blocks[i].live && blocks[i].len >= map_size &&
+			(best == NULL || blocks[i].len < best->len))
+			best = &blocks[i];
+	if (best != NULL)
+	{
+		best->live = true;
+		best->size = size;
+		kept_bytes -= best->len;
+		unpoison(best->base, size);
+		return best->base;
+	}
+	if (nblocks == BIGALLOC_SLOTS || (p = map_aligned(map_size)) == NULL)
+		return NULL;
+	return new_block(p, map_size, size, false);
 }
 
 /* A block for size bytes (>= BIGALLOC_MIN), or NULL to use malloc. */
 static void *
 block_alloc(size_t size)
 {
-	size_t		map_size;
-	Block	   *best = NULL;
-	char	   *p;
+	void	   *p;
 
 	if (size > SIZE_MAX - 2 * BIGALLOC_PAGE)
 		return NULL;
-	map_size = (size + BIGALLOC_PAGE - 1) & ~(BIGALLOC_PAGE - 1);
-
 	pthread_mutex_lock(&lock);
-	/* the smallest kept block it fits */
-	for (int i = 0; i < nblocks; i++)
-		if (!blocks[i].live && blocks[i].map_size >= map_size &&
-			(best == NULL || blocks[i].map_size < best->map_size))
-			best = &blocks[i];
-	if (best != NULL)
-	{
-		best->live = true;
-		best->size = size;
-		kept_bytes -= best->map_size;
-		unpoison(best->base, size);
-		pthread_mutex_unlock(&lock);
-		return best->base;
-	}
-	if (nblocks == BIGALLOC_SLOTS || (p = map_aligned(map_size)) == NULL)
-	{
-		pthread_mutex_unlock(&lock);
-		return NULL;
-	}
-	blocks[nblocks].base = p;
-	blocks[nblocks].map_size = map_size;
-	blocks[nblocks].size = size;
-	blocks[nblocks].live = true;
-	nblocks++;
-	poison(p + size, map_size - size);
+	p = size <= BIGALLOC_PAGE ? run_alloc(size) : mapping_alloc(size);
 	pthread_mutex_unlock(&lock);
 	return p;
 }
 
-/* Gives b back (lock held): kept while they fit in BIGALLOC_KEEP. */
+/*
+ * Gives b back (lock held).  A run's granules go back to its page; a page
+ * wholly free, and a mapping, are kept while they fit in BIGALLOC_KEEP.
+ */
 static void
 block_release(Block *b)
 {
-	if (kept_bytes + b->map_size <= BIGALLOC_KEEP)
+	poison(b->base, b->len);
+	if (b->shared)
+	{
+		Page	   *pg = page_of(b->base);
+
+		pg->used &= ~granule_bits((int) ((b->base - pg->base) / GRANULE), (int) (b->len / GRANULE));
+		if (pg->used == 0)
+		{
+			if (kept_bytes + BIGALLOC_PAGE <= BIGALLOC_KEEP)
+				kept_bytes += BIGALLOC_PAGE;
+			else
+			{
+				unpoison(pg->base, BIGALLOC_PAGE);
+				munmap(pg->base, BIGALLOC_PAGE);
+				*pg = pages[--npages];
+			}
+		}
+		*b = blocks[--nblocks];
+		return;
+	}
+	if (kept_bytes + b->len <= BIGALLOC_KEEP)
 	{
 		b->live = false;
 		b->size = 0;
-		kept_bytes += b->map_size;
-		poison(b->base, b->map_size);
+		kept_bytes += b->len;
 		return;
 	}
-	unpoison(b->base, b->map_size);
-	munmap(b->base, b->map_size);
+	unpoison(b->base, b->len);
+	munmap(b->base, b->len);
 	*b = blocks[--nblocks];
+}
+
+/*
+ * Grows a run in place to size bytes (<= BIGALLOC_PAGE; lock held) when
+ * the granules after it are free.
+ */
+static bool
+run_grow(Block *b, size_t size)
+{
+	Page	   *pg = page_of(b->base);
+	int			g = (int) ((b->base - pg->base) / GRANULE);
+	int			have = (int) (b->len / GRANULE);
+	int			n = (int) ((size + GRANULE - 1) / GRANULE);
+
+	if (g + n > GRANULES || (pg->used & granule_bits(g + have, n - have)) != 0)
+		return false;
+	pg->used |= granule_bits(g + have, n - have);
+	b->len = n * GRANULE;
+	return true;
 }
 
 void
@@ -222,7 +372,7 @@ bigalloc_free(void *ptr)
 
 	if (ptr == NULL)
 		return;
-	if (aligned(ptr))
+	if (granule_aligned(ptr))
 	{
 		pthread_mutex_lock(&lock);
 		if ((b = find_block(ptr)) != NULL && b->live)
@@ -245,12 +395,12 @@ bigalloc_realloc(void *ptr, size_t size)
 
 	if (ptr == NULL)
 		return bigalloc_malloc(size);
-	if (aligned(ptr))
+	if (granule_aligned(ptr))
 	{
 		pthread_mutex_lock(&lock);
 		if ((b = find_block(ptr)) != NULL && b->live)
 		{
-			if (size <= b->map_size)
+			if (size <= b->len || (b->shared && size <= BIGALLOC_PAGE && run_grow(b, size)))
 			{
 				/* in place, larger or smaller */
 				if (size > b->size)
@@ -287,7 +437,7 @@ bigalloc_owns(const void *ptr)
 	bool		owns;
 	Block	   *b;
 
-	if (ptr == NULL || !aligned(ptr))
+	if (ptr == NULL || !granule_aligned(ptr))
 		return false;
 	pthread_mutex_lock(&lock);
 	b = find_block(ptr);
@@ -304,7 +454,7 @@ bigalloc_stats(size_t *in_use, size_t *kept)
 	pthread_mutex_lock(&lock);
 	for (int i = 0; i < nblocks; i++)
 		if (blocks[i].live)
-			used += blocks[i].map_size;
+			used += blocks[i].len;
 	*in_use = used;
 	*kept = kept_bytes;
 	pthread_mutex_unlock(&lock);

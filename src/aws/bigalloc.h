@@ -3,10 +3,12 @@
  * bigalloc.h
  *		malloc, realloc, calloc and free for the large buffers of the HTTP
  *		client and the pump: in a process that called bigalloc_enable(), a
- *		block of BIGALLOC_MIN bytes or more is made of whole 2 MiB pages
- *		(transparent huge pages where the kernel allows them) and kept for
- *		the next such request when freed.  Smaller requests, other
- *		processes and every platform but Linux get malloc's memory.
+ *		block of BIGALLOC_MIN bytes or more is taken from 2 MiB pages
+ *		(transparent huge pages where the kernel allows them): a run of
+ *		BIGALLOC_GRANULE pieces in a page shared with other blocks, or
+ *		whole pages of its own beyond BIGALLOC_PAGE; freed, it is kept for
+ *		the next such request.  Smaller requests, other processes and every
+ *		platform but Linux get malloc's memory.
  *
  * Any pointer from malloc may be given to bigalloc_realloc and
  * bigalloc_free, and any pointer from these functions to them alone.
@@ -23,8 +25,10 @@
 
 /* the smallest request given huge pages */
 #define BIGALLOC_MIN ((size_t) 512 * 1024)
-/* the page: blocks are made of, and aligned to, this many bytes */
+/* the page: blocks are taken from pages of this many bytes, so aligned */
 #define BIGALLOC_PAGE ((size_t) 2 * 1024 * 1024)
+/* a block of up to a page is so many of these, and so aligned */
+#define BIGALLOC_GRANULE ((size_t) 128 * 1024)
 /* freed blocks kept for the next request, at most this many bytes in all */
 #define BIGALLOC_KEEP ((size_t) 16 * 1024 * 1024)
 

@@ -3,9 +3,10 @@
  * test_bigalloc.c
  *		Unit tests of the large-buffer allocator (src/aws/bigalloc.c): what
  *		goes to malloc and what is a block, blocks kept and handed back,
- *		realloc between the two keeping the bytes, the bound on what is
- *		kept, calloc zeroing a reused block, and the huge pages themselves
- *		where the kernel gives them.
+ *		blocks sharing a huge page, realloc between malloc and blocks and
+ *		within a page keeping the bytes, the bound on what is kept, calloc
+ *		zeroing a reused block, and the huge pages themselves where the
+ *		kernel gives them.
  *
  *-------------------------------------------------------------------------
  */
@@ -106,8 +107,9 @@ TEST(bigalloc_a_freed_block_is_kept_and_handed_back)
 	p = bigalloc_malloc(BIGALLOC_MIN);
 	REQUIRE(p != NULL);
 	REQUIRE(bigalloc_owns(p));
+	/* nothing else in use: at the start of a page, its first 4 granules */
 	CHECK_INT_EQ((uintptr_t) p % BIGALLOC_PAGE, 0);
-	CHECK_INT_EQ(in_use_now(), BIGALLOC_PAGE);
+	CHECK_INT_EQ(in_use_now(), BIGALLOC_MIN);
 	fill(p, BIGALLOC_MIN, 1);
 	bigalloc_free(p);
 	CHECK(!bigalloc_owns(p));
@@ -121,6 +123,91 @@ TEST(bigalloc_a_freed_block_is_kept_and_handed_back)
 	fill(q, BIGALLOC_PAGE, 2);
 	CHECK(follows(q, BIGALLOC_PAGE, 2));
 	bigalloc_free(q);
+	CHECK_INT_EQ(in_use_now(), 0);
+}
+
+/* the 2 MiB page that holds p */
+static uintptr_t
+page_of(const void *p)
+{
+	return (uintptr_t) p & ~(uintptr_t) (BIGALLOC_PAGE - 1);
+}
+
+TEST(bigalloc_blocks_share_a_huge_page)
+{
+	unsigned char *a;
+	unsigned char *b;
+	unsigned char *c;
+	unsigned char *d;
+
+	bigalloc_enable(true);
+	REQUIRE(in_use_now() == 0);
+	/* 600,000 bytes take 5 granules; curl's 512 KiB + 1 too */
+	a = bigalloc_malloc(600000);
+	b = bigalloc_malloc(600000);
+	c = bigalloc_malloc(BIGALLOC_MIN + 1);
+	REQUIRE(a != NULL && b != NULL && c != NULL);
+	CHECK(bigalloc_owns(a) && bigalloc_owns(b) && bigalloc_owns(c));
+	CHECK(page_of(b) == page_of(a));
+	CHECK(page_of(c) == page_of(a));
+	CHECK_INT_EQ(in_use_now(), 15 * BIGALLOC_GRANULE);
+	/* apart: each is written whole and keeps its bytes */
+	fill(a, 600000, 6);
+	fill(b, 600000, 7);
+	fill(c, BIGALLOC_MIN + 1, 8);
+	CHECK(follows(a, 600000, 6));
+	CHECK(follows(b, 600000, 7));
+	CHECK(follows(c, BIGALLOC_MIN + 1, 8));
+	CHECK((b >= a + 600000 || b + 600000 <= a) && (c >= b + 600000 || c + BIGALLOC_MIN + 1 <= b));
+	/* the page has one granule left: a fourth block goes elsewhere */
+	d = bigalloc_malloc(BIGALLOC_MIN);
+	REQUIRE(d != NULL);
+	CHECK(bigalloc_owns(d));
+	CHECK(page_of(d) != page_of(a));
+	bigalloc_free(d);
+	/* b's granules go back to the page, and the next that fits takes them */
+	bigalloc_free(b);
+	CHECK(!bigalloc_owns(b));
+	d = bigalloc_malloc(5 * BIGALLOC_GRANULE);
+	CHECK(d == b);
+	CHECK(follows(a, 600000, 6));
+	CHECK(follows(c, BIGALLOC_MIN + 1, 8));
+	bigalloc_free(a);
+	bigalloc_free(c);
+	bigalloc_free(d);
+	CHECK_INT_EQ(in_use_now(), 0);
+}
+
+TEST(bigalloc_realloc_grows_within_a_page_while_the_granules_after_are_free)
+{
+	unsigned char *a;
+	unsigned char *b;
+	unsigned char *p;
+
+	bigalloc_enable(true);
+	REQUIRE(in_use_now() == 0);
+	a = bigalloc_malloc(BIGALLOC_MIN);
+	REQUIRE(a != NULL && bigalloc_owns(a));
+	fill(a, BIGALLOC_MIN, 9);
+	/* the next granules are free: in place */
+	p = bigalloc_realloc(a, 2 * BIGALLOC_MIN);
+	CHECK(p == a);
+	CHECK(follows(p, BIGALLOC_MIN, 9));
+	fill(p, 2 * BIGALLOC_MIN, 10);
+	/* b takes the granules after it: growing again moves it */
+	b = bigalloc_malloc(BIGALLOC_MIN);
+	REQUIRE(b != NULL && bigalloc_owns(b));
+	CHECK(b == a + 2 * BIGALLOC_MIN);
+	fill(b, BIGALLOC_MIN, 11);
+	p = bigalloc_realloc(a, 3 * BIGALLOC_MIN);
+	REQUIRE(p != NULL);
+	CHECK(p != a);
+	CHECK(bigalloc_owns(p));
+	CHECK(follows(p, 2 * BIGALLOC_MIN, 10));
+	CHECK(follows(b, BIGALLOC_MIN, 11));
+	CHECK_INT_EQ(in_use_now(), 4 * BIGALLOC_MIN);
+	bigalloc_free(p);
+	bigalloc_free(b);
 	CHECK_INT_EQ(in_use_now(), 0);
 }
 
