@@ -73,14 +73,17 @@
  * PutRecordBatch body of several would otherwise take a system call and a
  * wake-up for every 16 or 64 KiB.  The buffers belong to the easy handle,
  * which is kept from one API call to the next (spare_easy).  The upload
- * buffer has one size for every body over 64 KiB: curl frees it whenever
- * its size is set (after curl_easy_reset, every call), and one size lets
- * malloc hand the same memory back each time, where a buffer sized to each
- * body took new pages, faulted in afresh, whenever a body was larger than
- * the ones before.
+ * buffer of a body over 64 KiB holds it whole, its size rounded up to
+ * AWS_API_SEND_STEP (at most curl's 2 MiB): curl frees it whenever its size
+ * is set (after curl_easy_reset, every call), and a few sizes let the
+ * allocator hand the same memory back each time, where a buffer sized to
+ * each body took new pages, faulted in afresh, whenever a body was larger
+ * than the ones before.  In a reader (bigalloc.c) it shares a huge page
+ * with the other buffers, where 2 MiB for every body took one of its own.
  */
 #define AWS_API_RECV_BUFFER (512L * 1024)
-#define AWS_API_SEND_BUFFER (2L * 1024 * 1024)
+#define AWS_API_SEND_STEP ((size_t) 512 * 1024)
+#define AWS_API_SEND_MAX ((size_t) 2 * 1024 * 1024)
 
 /*
  * One transfer.  Allocated with malloc: the curl callbacks write into it.
@@ -882,7 +885,10 @@ transfer_start(AwsHttpRequest *req, bool streaming)
 								 aws_request_timeout_ms));
 		curl_easy_setopt(e, CURLOPT_BUFFERSIZE, AWS_API_RECV_BUFFER);
 		if (req->body_len > 64 * 1024)
-			curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, AWS_API_SEND_BUFFER);
+			curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE,
+							 (long) Min((req->body_len + AWS_API_SEND_STEP - 1) /
+										AWS_API_SEND_STEP * AWS_API_SEND_STEP,
+										AWS_API_SEND_MAX));
 	}
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
