@@ -154,6 +154,8 @@ typedef struct PumpWorker
 	PumpWorkerArgs args;
 	const char *kind;			/* "reader" or "backfill worker", for messages */
 	PipelineConfig *config;
+	MemoryContext config_cxt;	/* holds config */
+	MemoryContext next_config_cxt;	/* the next reading of it; empty between */
 	AwsClient  *client;
 	List	   *shards;			/* of ShardReader *, the ones this reader owns */
 	List	   *all_states;		/* of ShardRow *, every shard of the pipeline */

@@ -163,7 +163,17 @@ pump_refresh_pipeline(PumpWorker *w)
 						w->args.pipeline, w->kind, w->args.slot + 1)));
 		proc_exit(0);
 	}
-	config = checkpoint_read_pipeline(w->args.pipeline, w->cxt);
+	/*
+	 * Read into a context of its own, which takes the place of the previous
+	 * reading's: once a second for a worker's whole life.  Reset first, for
+	 * a reading an error cut short.
+	 */
+	if (w->next_config_cxt == NULL)
+		w->next_config_cxt = AllocSetContextCreate(w->cxt, "audit_fdw pump pipeline row",
+												   ALLOCSET_SMALL_SIZES);
+	else
+		MemoryContextReset(w->next_config_cxt);
+	config = checkpoint_read_pipeline(w->args.pipeline, w->next_config_cxt);
 	if (config == NULL || !config->running)
 	{
 		ereport(DEBUG1,
@@ -212,12 +222,18 @@ pump_refresh_pipeline(PumpWorker *w)
 					(errmsg("audit_fdw pump: pipeline \"%s\" %s %d uses the changed server options and user mapping",
 							w->args.pipeline, w->kind, w->args.slot + 1)));
 		catalog_changed = false;
-		w->config = config;
 		aws_client_free(w->client);
 		w->client = NULL;
 	}
-	else
-		w->config = config;
+	w->config = config;
+	{
+		MemoryContext previous = w->config_cxt;
+
+		w->config_cxt = w->next_config_cxt;
+		w->next_config_cxt = previous;
+		if (previous != NULL)
+			MemoryContextReset(previous);
+	}
 }
 
 /* Does the reader own a shard not drained (one to read, or stopped)? */

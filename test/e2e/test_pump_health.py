@@ -2,8 +2,12 @@
 did not acknowledge, one WARNING per change of health with the AWS error
 code, recovery clearing the error, counters per kind, pump_metrics; a
 pipeline of a database the pump does not run; GetRecords within DynamoDB
-Streams' limit of 5 calls per second per shard.
+Streams' limit of 5 calls per second per shard; a reader's memory flat
+across its re-reads of the pipeline.
 """
+import os
+import re
+import signal
 import time
 import uuid
 
@@ -174,3 +178,58 @@ def test_get_records_stays_within_five_calls_a_second(pump, db, emulator):
     refused = [r for r in emulator.requests("dynamodbstreams", "GetRecords")
                if r.get("error") == "LimitExceededException"]
     assert len(refused) == 0, refused[:3]
+
+
+def context_tree_used(log, name):
+    """Bytes used by the memory context name and every context under it, from
+    the lines pg_log_backend_memory_contexts wrote ("level: N; name: T total
+    in B blocks; F free (C chunks); U used"); None before they are there."""
+    level = None
+    used = 0
+    for m in re.finditer(r"level: (\d+); ([^:]+): \d+ total in \d+ blocks; \d+ free "
+                         r"\(\d+ chunks\); (\d+) used", log):
+        depth, context = int(m.group(1)), m.group(2)
+        if level is None:
+            if context == name:
+                level, used = depth, int(m.group(3))
+        elif depth > level:
+            used += int(m.group(3))
+        else:
+            return used
+    return None
+
+
+def test_a_readers_memory_stays_flat_across_its_rereads(pump, db):
+    """A reader reads its pipeline's row again once a second, for as long as
+    it runs, and whenever its shards change (SIGUSR2 from the supervisor):
+    each reading takes the place of the one before."""
+    env = pump("memflat")
+    env.put("m0", "OPEN")
+    env.wait_delivered(1)
+    pid = env.reader_pids()[0]
+
+    def worker_memory():
+        offset = pg_log_size()
+        with db.cursor() as cur:
+            cur.execute("SELECT pg_log_backend_memory_contexts(%s)", (pid,))
+            assert cur.fetchone()[0] is True
+        return wait_for("the reader's memory contexts in the log",
+                        lambda: context_tree_used(pg_log_since(offset), "audit_fdw pump worker"),
+                        timeout=20)
+
+    def reread(times):
+        for _ in range(times):
+            os.kill(pid, signal.SIGUSR2)
+            time.sleep(0.005)
+
+    reread(50)
+    before = worker_memory()
+    reread(400)
+    after = worker_memory()
+    print("the reader's memory: %d bytes used, %d after 400 re-reads" % (before, after))
+    assert env.reader_pids() == [pid]
+    # a reading kept is about 500 bytes: 400 of them would be 200 kB
+    assert after - before < 16384, (before, after)
+    # and it goes on pumping
+    env.put("m1", "OPEN")
+    env.wait_delivered(2)
