@@ -113,10 +113,14 @@ execute_kept(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes, Datum 
 	return SPI_execute_plan(*plan, values, nulls, read_only, tcount);
 }
 
+/* the memory context checkpoint_end goes back to */
+static MemoryContext checkpoint_caller = NULL;
+
 /* A transaction with SPI connected, for the pump's own statements. */
 void
 checkpoint_begin(const char *activity)
 {
+	checkpoint_caller = CurrentMemoryContext;
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SPI_connect();
@@ -129,7 +133,7 @@ checkpoint_end(void)
 {
 	SPI_finish();
 	PopActiveSnapshot();
-	CommitTransactionCommand();
+	pump_commit(checkpoint_caller);
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 

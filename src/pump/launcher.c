@@ -150,13 +150,14 @@ static bool supervisor_alive(BackgroundWorkerHandle *handle);
 static Oid
 lookup_database(const char *name)
 {
+	MemoryContext caller = CurrentMemoryContext;
 	Oid			oid;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	(void) GetTransactionSnapshot();
 	oid = get_database_oid(name, true);
-	CommitTransactionCommand();
+	pump_commit(caller);
 	return oid;
 }
 

@@ -57,6 +57,7 @@ lease_tag(LOCKTAG *tag, PumpLeaseKind kind, const char *name, uint32 key)
 bool
 lease_try(PumpLeaseKind kind, const char *name, uint32 key)
 {
+	MemoryContext caller = CurrentMemoryContext;
 	LOCKTAG		tag;
 	LockAcquireResult res;
 
@@ -65,7 +66,7 @@ lease_try(PumpLeaseKind kind, const char *name, uint32 key)
 		return true;
 	StartTransactionCommand();
 	res = LockAcquire(&tag, ExclusiveLock, true, true);
-	CommitTransactionCommand();
+	pump_commit(caller);
 	return res != LOCKACQUIRE_NOT_AVAIL;
 }
 

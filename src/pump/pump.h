@@ -221,6 +221,7 @@ extern void lease_wake_parent(void);
 /* in worker.c */
 extern PGDLLEXPORT void audit_fdw_pump_worker_main(Datum arg);
 extern void pump_wait(int ms);
+extern void pump_commit(MemoryContext caller);
 extern void pump_refresh_pipeline(PumpWorker *w);
 extern void pump_connect_aws(PumpWorker *w);
 extern void pump_watch_catalog(void);

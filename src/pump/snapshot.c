@@ -599,6 +599,7 @@ snapshot_pass(PumpWorker *w)
 static void
 snapshot_failed(PumpWorker *w, ErrorData *edata)
 {
+	MemoryContext caller = CurrentMemoryContext;
 	SnapshotWorker *sw = (SnapshotWorker *) w;
 	Oid			types[2] = {INT8OID, TEXTOID};
 	Datum		values[2];
@@ -638,6 +639,7 @@ snapshot_failed(PumpWorker *w, ErrorData *edata)
 		/* the error is in the log already */
 		FlushErrorState();
 		AbortOutOfAnyTransaction();
+		MemoryContextSwitchTo(caller);
 	}
 	PG_END_TRY();
 }

@@ -128,7 +128,7 @@ running_pipelines(void)
 
 	SPI_finish();
 	PopActiveSnapshot();
-	CommitTransactionCommand();
+	pump_commit(caller);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	return pipelines;
 }
@@ -182,7 +182,7 @@ backfill_slots(void)
 	}
 	SPI_finish();
 	PopActiveSnapshot();
-	CommitTransactionCommand();
+	pump_commit(caller);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	return slots;
 }
@@ -191,6 +191,7 @@ backfill_slots(void)
 static bool
 extension_installed(void)
 {
+	MemoryContext caller = CurrentMemoryContext;
 	bool		found;
 
 	SetCurrentStatementStartTimestamp();
@@ -205,7 +206,7 @@ extension_installed(void)
 	found = SPI_processed > 0;
 	SPI_finish();
 	PopActiveSnapshot();
-	CommitTransactionCommand();
+	pump_commit(caller);
 	return found;
 }
 
@@ -256,8 +257,11 @@ start_reader(const char *pipeline, int slot, int nslots, bool backfill)
 	StaticAssertStmt(sizeof(PumpWorkerArgs) <= BGW_EXTRALEN, "PumpWorkerArgs too long");
 	memcpy(worker.bgw_extra, &args, sizeof(args));
 
+	/* the handle, as the list of workers, lives as long as this process */
+	old = MemoryContextSwitchTo(TopMemoryContext);
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
 	{
+		MemoryContextSwitchTo(old);
 		ereport(WARNING,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("could not start a %s of pipeline \"%s\"",
@@ -266,7 +270,6 @@ start_reader(const char *pipeline, int slot, int nslots, bool backfill)
 		return NULL;
 	}
 
-	old = MemoryContextSwitchTo(TopMemoryContext);
 	r = palloc0(sizeof(LaunchedReader));
 	strlcpy(r->pipeline, pipeline, sizeof(r->pipeline));
 	r->slot = slot;
@@ -469,7 +472,7 @@ audit_fdw_pump_supervisor_main(Datum arg)
 							pump_database)));
 			proc_exit(0);
 		}
-		CommitTransactionCommand();
+		pump_commit(pass_cxt);
 		supervisor_pass();
 		MemoryContextSwitchTo(old);
 

@@ -111,6 +111,19 @@ pump_wait(int ms)
 	}
 }
 
+/*
+ * Commits the transaction and goes back to caller, the memory context of
+ * the code that started it: a transaction leaves CurrentMemoryContext at
+ * TopMemoryContext, where whatever the caller allocates next would stay for
+ * the life of a process that runs for months.
+ */
+void
+pump_commit(MemoryContext caller)
+{
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(caller);
+}
+
 /* The reader slot (of nslots) that reads this shard. */
 int
 pump_shard_slot(const char *shard_id, int nslots)
@@ -286,6 +299,7 @@ worker_refresh(PumpWorker *w, bool told)
 void
 pump_connect_aws(PumpWorker *w)
 {
+	MemoryContext caller = CurrentMemoryContext;
 	MemoryContext old;
 
 	SetCurrentStatementStartTimestamp();
@@ -299,7 +313,7 @@ pump_connect_aws(PumpWorker *w)
 		w->client->on_retry_arg = w;
 	}
 	MemoryContextSwitchTo(old);
-	CommitTransactionCommand();
+	pump_commit(caller);
 }
 
 /*
@@ -312,10 +326,12 @@ pump_connect_aws(PumpWorker *w)
 void
 pump_take_catalog_changes(PumpWorker *w)
 {
+	MemoryContext caller = CurrentMemoryContext;
+
 	if (IsTransactionState())
 		return;					/* the pass takes it, between transactions */
 	StartTransactionCommand();	/* processes the invalidation messages */
-	CommitTransactionCommand();
+	pump_commit(caller);
 	if (!catalog_changed)
 		return;
 	catalog_changed = false;
@@ -335,6 +351,8 @@ pump_take_catalog_changes(PumpWorker *w)
 static void
 worker_count_client_retries(PumpWorker *w)
 {
+	MemoryContext caller = CurrentMemoryContext;
+
 	PG_TRY();
 	{
 		health_count_client_retries(w);
@@ -344,6 +362,7 @@ worker_count_client_retries(PumpWorker *w)
 		EmitErrorReport();
 		FlushErrorState();
 		AbortOutOfAnyTransaction();
+		MemoryContextSwitchTo(caller);
 		list_free_deep(w->client_retries);
 		w->client_retries = NIL;
 	}
@@ -370,6 +389,7 @@ worker_forget_state(PumpWorker *w)
 static void
 worker_note_pipeline_error(PumpWorker *w, ErrorData *edata)
 {
+	MemoryContext caller = CurrentMemoryContext;
 	char		service[64],
 				operation[64],
 				code[128];
@@ -392,6 +412,7 @@ worker_note_pipeline_error(PumpWorker *w, ErrorData *edata)
 		/* the error is in the log already; do not loop on a broken catalog */
 		FlushErrorState();
 		AbortOutOfAnyTransaction();
+		MemoryContextSwitchTo(caller);
 	}
 	PG_END_TRY();
 }
@@ -580,6 +601,7 @@ pump_worker_loop(PumpWorker *w, long (*pass) (PumpWorker *w),
 			EmitErrorReport();
 			FlushErrorState();
 			AbortOutOfAnyTransaction();
+			MemoryContextSwitchTo(pass_cxt);
 			failed(w, edata);
 			error_backoff_ms = error_backoff_ms ? Min(error_backoff_ms * 2, 30000) : 1000;
 			wait_ms = error_backoff_ms;

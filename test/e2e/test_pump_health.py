@@ -2,8 +2,8 @@
 did not acknowledge, one WARNING per change of health with the AWS error
 code, recovery clearing the error, counters per kind, pump_metrics; a
 pipeline of a database the pump does not run; GetRecords within DynamoDB
-Streams' limit of 5 calls per second per shard; a reader's memory flat
-across its re-reads of the pipeline.
+Streams' limit of 5 calls per second per shard; a reader's and the
+supervisor's memory flat over their passes.
 """
 import os
 import re
@@ -13,7 +13,7 @@ import uuid
 
 
 from conftest import connect
-from pump_env import PumpEnv, pump, pg_log_since, pg_log_size, wait_for  # noqa: F401 (pump: a fixture)
+from pump_env import PumpEnv, pump, pg_log_since, pg_log_size, system_settings, wait_for  # noqa: F401 (pump: a fixture)
 
 
 def metrics(db, name):
@@ -180,43 +180,55 @@ def test_get_records_stays_within_five_calls_a_second(pump, db, emulator):
     assert len(refused) == 0, refused[:3]
 
 
-def context_tree_used(log, name):
-    """Bytes used by the memory context name and every context under it, from
-    the lines pg_log_backend_memory_contexts wrote ("level: N; name: T total
-    in B blocks; F free (C chunks); U used"); None before they are there."""
+def memory_used(log, name=None):
+    """Bytes used, from the lines pg_log_backend_memory_contexts wrote ("level:
+    N; name: T total in B blocks; F free (C chunks); U used"): by the context
+    name and every context under it, or (no name) by TopMemoryContext alone,
+    whose own allocations are those a process keeps for its life.  None
+    before the lines are all there."""
+    if "Grand total:" not in log:
+        return None
     level = None
     used = 0
     for m in re.finditer(r"level: (\d+); ([^:]+): \d+ total in \d+ blocks; \d+ free "
                          r"\(\d+ chunks\); (\d+) used", log):
         depth, context = int(m.group(1)), m.group(2)
-        if level is None:
+        if name is None:
+            if context == "TopMemoryContext":
+                return int(m.group(3))
+        elif level is None:
             if context == name:
                 level, used = depth, int(m.group(3))
         elif depth > level:
             used += int(m.group(3))
         else:
-            return used
-    return None
+            break
+    return used if level is not None else None
+
+
+def process_memory(db, pid, name=None):
+    """memory_used of process pid, now."""
+    offset = pg_log_size()
+    with db.cursor() as cur:
+        cur.execute("SELECT pg_log_backend_memory_contexts(%s)", (pid,))
+        assert cur.fetchone()[0] is True
+    return wait_for("the memory contexts of %d in the log" % pid,
+                    lambda: memory_used(pg_log_since(offset), name), timeout=20)
 
 
 def test_a_readers_memory_stays_flat_across_its_rereads_and_batches(pump, db):
     """A reader reads its pipeline's row again once a second, for as long as
     it runs, and whenever its shards change (SIGUSR2 from the supervisor):
     each reading takes the place of the one before.  Nor do its passes and
-    batches leave anything in the contexts that live as long as it."""
+    batches leave anything behind, in its own contexts or in
+    TopMemoryContext (where a transaction's end leaves a process)."""
     env = pump("memflat")
     env.put("m0", "OPEN")
     env.wait_delivered(1)
     pid = env.reader_pids()[0]
 
-    def worker_memory():
-        offset = pg_log_size()
-        with db.cursor() as cur:
-            cur.execute("SELECT pg_log_backend_memory_contexts(%s)", (pid,))
-            assert cur.fetchone()[0] is True
-        return wait_for("the reader's memory contexts in the log",
-                        lambda: context_tree_used(pg_log_since(offset), "audit_fdw pump worker"),
-                        timeout=20)
+    def memory():
+        return (process_memory(db, pid, "audit_fdw pump worker"), process_memory(db, pid))
 
     def reread(times):
         for _ in range(times):
@@ -224,13 +236,15 @@ def test_a_readers_memory_stays_flat_across_its_rereads_and_batches(pump, db):
             time.sleep(0.005)
 
     reread(50)
-    before = worker_memory()
+    before = memory()
     reread(400)
-    after = worker_memory()
-    print("the reader's memory: %d bytes used, %d after 400 re-reads" % (before, after))
+    after = memory()
+    print("the reader's memory (its contexts, TopMemoryContext): %s, %s after 400 re-reads"
+          % (before, after))
     assert env.reader_pids() == [pid]
     # a reading kept is about 500 bytes: 400 of them would be 200 kB
-    assert after - before < 16384, (before, after)
+    assert after[0] - before[0] < 16384, (before, after)
+    assert after[1] - before[1] < 4096, (before, after)
 
     # pumping: what a pass, a page and a batch allocate goes with them
     def wave(k, n=100):
@@ -238,10 +252,31 @@ def test_a_readers_memory_stays_flat_across_its_rereads_and_batches(pump, db):
             env.put("w%d-%d" % (k, i), "OPEN")
         env.wait_delivered(1 + (k + 1) * n)
     wave(0)
-    before = worker_memory()
+    before = memory()
     for k in (1, 2, 3):
         wave(k)
-    after = worker_memory()
-    print("the reader's memory: %d bytes used, %d after 300 more records" % (before, after))
+    after = memory()
+    print("the reader's memory: %s, %s after 300 more records" % (before, after))
     assert env.reader_pids() == [pid]
-    assert after - before < 16384, (before, after)
+    assert after[0] - before[0] < 16384, (before, after)
+    assert after[1] - before[1] < 4096, (before, after)
+
+
+def test_the_supervisors_memory_stays_flat_across_its_passes(pump, db):
+    """The supervisor's passes (one a second by default) read the pipelines
+    in transactions of their own: what a pass allocates goes with it."""
+    env = pump("supmem")
+    env.put("s0", "OPEN")
+    env.wait_delivered(1)
+    with db.cursor() as cur:
+        cur.execute("SELECT pid FROM pg_stat_activity "
+                    "WHERE backend_type = 'audit_fdw pump supervisor'")
+        pid = cur.fetchone()[0]
+    with system_settings(db, pump_naptime="100ms"):
+        time.sleep(1)
+        before = process_memory(db, pid)
+        time.sleep(6)
+        after = process_memory(db, pid)
+    print("the supervisor's TopMemoryContext: %d bytes used, %d after about 60 passes"
+          % (before, after))
+    assert after - before < 4096, (before, after)
