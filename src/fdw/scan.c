@@ -322,9 +322,13 @@ register_running(AuditFdwScanState *fsstate)
 	rq->client = fsstate->client;
 	rq->nest_level = GetCurrentTransactionNestLevel();
 	strlcpy(rq->query_id, fsstate->query_id, sizeof(rq->query_id));
-	/* what the log needs, taken now: an abort may not read the catalogs */
-	old = MemoryContextSwitchTo(TopMemoryContext);
+	/*
+	 * What the log needs, taken now (an abort may not read the catalogs) and
+	 * copied to TopMemoryContext; the user's name is looked up in the
+	 * query's context, so that only the copy stays until the query ends.
+	 */
 	log_entry_for(fsstate, &rq->log);
+	old = MemoryContextSwitchTo(TopMemoryContext);
 	rq->log.username = pstrdup(rq->log.username);
 	rq->log.server = pstrdup(rq->log.server);
 	rq->log.foreign_table = pstrdup(rq->log.foreign_table);

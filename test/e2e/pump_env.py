@@ -9,6 +9,7 @@ S3 and what pipeline_status says.
 import contextlib
 import json
 import os
+import re
 import time
 import uuid
 
@@ -47,6 +48,42 @@ def pg_log_since(offset):
     with open(pg_log_path(), "rb") as f:
         f.seek(offset)
         return f.read().decode("utf-8", "replace")
+
+
+def memory_used(log, name=None):
+    """Bytes used, from the lines pg_log_backend_memory_contexts wrote ("level:
+    N; name: T total in B blocks; F free (C chunks); U used"): by the context
+    name and every context under it, or (no name) by TopMemoryContext alone,
+    whose own allocations are those a process keeps for its life.  None
+    before the lines are all there."""
+    if "Grand total:" not in log:
+        return None
+    level = None
+    used = 0
+    for m in re.finditer(r"level: (\d+); ([^:]+): \d+ total in \d+ blocks; \d+ free "
+                         r"\(\d+ chunks\); (\d+) used", log):
+        depth, context = int(m.group(1)), m.group(2)
+        if name is None:
+            if context == "TopMemoryContext":
+                return int(m.group(3))
+        elif level is None:
+            if context == name:
+                level, used = depth, int(m.group(3))
+        elif depth > level:
+            used += int(m.group(3))
+        else:
+            break
+    return used if level is not None else None
+
+
+def process_memory(db, pid, name=None):
+    """memory_used of process pid, now."""
+    offset = pg_log_size()
+    with db.cursor() as cur:
+        cur.execute("SELECT pg_log_backend_memory_contexts(%s)", (pid,))
+        assert cur.fetchone()[0] is True
+    return wait_for("the memory contexts of %d in the log" % pid,
+                    lambda: memory_used(pg_log_since(offset), name), timeout=20)
 
 
 @contextlib.contextmanager

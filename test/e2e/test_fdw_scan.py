@@ -17,7 +17,7 @@ import pytest
 
 from athena_tables import query_waiting, result_fetching
 from conftest import cancel_during, connect, held
-from pump_env import wait_for
+from pump_env import process_memory, wait_for
 
 SERVER = "fdw_e2e"
 BUCKET = "fdw-e2e-data"
@@ -186,6 +186,31 @@ def test_transports_give_identical_rows_beyond_one_page(setup, db):
     assert sorted(results["csv"]) == [(i, f"row {i}") for i in range(1, 2501)]
     assert sorted(results["api"]) == sorted(results["csv"])
     set_transport(cur, "csv")
+
+
+def test_a_sessions_memory_stays_flat_across_foreign_queries(setup, db):
+    """What a foreign scan keeps in TopMemoryContext while its Athena query
+    runs (for the query log, should the query end unfinished) goes with the
+    query: a session that runs foreign queries for months does not grow."""
+    session = connect()
+    session.autocommit = True
+    cur = session.cursor()
+    cur.execute("SELECT pg_backend_pid()")
+    pid = cur.fetchone()[0]
+
+    def run(n):
+        for i in range(n):
+            cur.execute("SELECT id, label FROM fdw_e2e.big WHERE id > %s ORDER BY id LIMIT 2", (i,))
+            assert cur.fetchall() == [(i + 1, "row %d" % (i + 1)), (i + 2, "row %d" % (i + 2))]
+    run(10)
+    before = process_memory(db, pid)
+    run(100)
+    after = process_memory(db, pid)
+    session.close()
+    print("TopMemoryContext of the session: %d bytes used, %d after 100 foreign queries"
+          % (before, after))
+    # the user's name kept by every query was 32 bytes: 3,200 for 100
+    assert after - before < 1024, (before, after)
 
 
 def test_pushdown_sends_conditions_order_and_limit(setup, db, emulator):

@@ -6,14 +6,13 @@ Streams' limit of 5 calls per second per shard; a reader's and the
 supervisor's memory flat over their passes.
 """
 import os
-import re
 import signal
 import time
 import uuid
 
 
 from conftest import connect
-from pump_env import PumpEnv, pump, pg_log_since, pg_log_size, system_settings, wait_for  # noqa: F401 (pump: a fixture)
+from pump_env import PumpEnv, pump, pg_log_since, pg_log_size, process_memory, system_settings, wait_for  # noqa: F401 (pump: a fixture)
 
 
 def metrics(db, name):
@@ -178,42 +177,6 @@ def test_get_records_stays_within_five_calls_a_second(pump, db, emulator):
     refused = [r for r in emulator.requests("dynamodbstreams", "GetRecords")
                if r.get("error") == "LimitExceededException"]
     assert len(refused) == 0, refused[:3]
-
-
-def memory_used(log, name=None):
-    """Bytes used, from the lines pg_log_backend_memory_contexts wrote ("level:
-    N; name: T total in B blocks; F free (C chunks); U used"): by the context
-    name and every context under it, or (no name) by TopMemoryContext alone,
-    whose own allocations are those a process keeps for its life.  None
-    before the lines are all there."""
-    if "Grand total:" not in log:
-        return None
-    level = None
-    used = 0
-    for m in re.finditer(r"level: (\d+); ([^:]+): \d+ total in \d+ blocks; \d+ free "
-                         r"\(\d+ chunks\); (\d+) used", log):
-        depth, context = int(m.group(1)), m.group(2)
-        if name is None:
-            if context == "TopMemoryContext":
-                return int(m.group(3))
-        elif level is None:
-            if context == name:
-                level, used = depth, int(m.group(3))
-        elif depth > level:
-            used += int(m.group(3))
-        else:
-            break
-    return used if level is not None else None
-
-
-def process_memory(db, pid, name=None):
-    """memory_used of process pid, now."""
-    offset = pg_log_size()
-    with db.cursor() as cur:
-        cur.execute("SELECT pg_log_backend_memory_contexts(%s)", (pid,))
-        assert cur.fetchone()[0] is True
-    return wait_for("the memory contexts of %d in the log" % pid,
-                    lambda: memory_used(pg_log_since(offset), name), timeout=20)
 
 
 def test_a_readers_memory_stays_flat_across_its_rereads_and_batches(pump, db):
