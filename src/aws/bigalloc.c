@@ -14,13 +14,13 @@
  * ("always" or "madvise") each 2 MiB is one fault.  With them disabled the
  * pages are ordinary memory and nothing is lost.
  *
- * A huge page's first touch has the kernel zero all of it: 150 to 200 us
- * where the memory is at hand, and 3 to 4 ms under a hypervisor that has
+ * A huge page's first touch has the kernel zero all of it: 0.1 to 0.3 ms
+ * where the memory is at hand, and 3 to 5 ms under a hypervisor that has
  * taken the guest's free memory back (free page reporting).  So a request
  * of up to 2 MiB is a run of 128 KiB granules in a page that others share,
- * and a reader's five or six buffers (2 MiB, 512 KiB and three of less
- * than 1 MiB) fill three huge pages rather than six.  A larger request is
- * a mapping of its own, of whole huge pages.
+ * and a reader's six buffers of 512 KiB to 2 MiB fill four huge pages
+ * rather than six.  A larger request is a mapping of its own, of whole
+ * huge pages.
  *
  * curl frees its upload buffer and allocates it again on every call (its
  * size is set after curl_easy_reset), so freed memory is kept, up to
