@@ -15,9 +15,12 @@
  *	  are waited on with a WaitEventSet that also holds MyLatch, and every
  *	  wake-up checks for interrupts.  Query cancel, statement_timeout and
  *	  SIGTERM therefore end a request in flight at once, and so do they a
- *	  backoff wait between retries.  The set is made again when curl's
- *	  sockets change, and changed in place when only what curl waits for
- *	  on them does (sending a request, then reading its answer).
+ *	  backoff wait between retries.  On Linux curl's sockets are an epoll
+ *	  set of their own, one socket of a wait set made once a process, so
+ *	  that a socket that comes or goes (curl drops a connection from its
+ *	  watch after every request) costs one epoll_ctl.  Elsewhere the wait
+ *	  set is made again when curl's sockets change, and changed in place
+ *	  when only what curl waits for on them does.
  *	- Curl callbacks never ereport or palloc (that would longjmp through
  *	  curl): they write into malloc'd buffers, set flags and return curl's
  *	  abort or pause codes; errors are raised after curl returns.
@@ -35,11 +38,15 @@
 #include "postgres.h"
 
 #include <time.h>
+#ifdef HAVE_SYS_EPOLL_H
+#include <sys/epoll.h>
+#endif
 
 #include <curl/curl.h>
 
 #include "common/pg_prng.h"
 #include "miscadmin.h"
+#include "storage/fd.h"
 #include "storage/latch.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -118,6 +125,7 @@ typedef struct AwsTransfer
 	char		errbuf[CURL_ERROR_SIZE];
 } AwsTransfer;
 
+#ifndef HAVE_SYS_EPOLL_H
 /* A socket curl asked us to watch. */
 typedef struct SockWatch
 {
@@ -126,6 +134,7 @@ typedef struct SockWatch
 	int			pos;			/* its event in wait_set, or -1 */
 	uint32		events;			/* the events waited for there */
 } SockWatch;
+#endif
 
 struct AwsStream
 {
@@ -140,12 +149,18 @@ struct AwsStream
 /* Per-backend curl state. */
 static CURLM *multi = NULL;
 static CURLSH *share = NULL;
+#ifdef HAVE_SYS_EPOLL_H
+/* curl's sockets (one socket of wait_set), and the errno of a failed change */
+static int	curl_epoll = -1;
+static int	curl_epoll_errno = 0;
+#else
 static SockWatch *socks = NULL;
 static int	nsocks = 0;
 static int	socks_cap = 0;
 static bool socks_changed = true;	/* a socket came or went: a new set */
 static bool socks_what_changed = false; /* what curl waits for changed */
 static bool socks_oom = false;
+#endif
 static int64 timer_deadline_us = -1;	/* monotonic; -1 = no timer */
 /* the kept body buffer (AWS_SPARE_BODY_MAX), malloc'd */
 static char *spare_body = NULL;
@@ -175,9 +190,8 @@ static int	socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
 static int	timer_cb(CURLM *m, long timeout_ms, void *userp);
 static size_t header_cb(char *buf, size_t size, size_t n, void *userdata);
 static size_t write_cb(char *ptr, size_t size, size_t n, void *userdata);
-static uint32 sock_events(int what);
-static void rebuild_wait_set(void);
-static void update_wait_set(void);
+static void wait_set_ready(void);
+static void socket_ready(WaitEvent *event, int *running);
 static void drain_messages(void);
 static void drive_until(AwsTransfer *t, TransferCondition cond);
 static bool cond_done(AwsTransfer *t);
@@ -250,6 +264,20 @@ http_setup(void)
 {
 	if (multi != NULL)
 		return;
+#ifdef HAVE_SYS_EPOLL_H
+	if (curl_epoll < 0)
+	{
+		ReserveExternalFD();
+		curl_epoll = epoll_create1(EPOLL_CLOEXEC);
+		if (curl_epoll < 0)
+		{
+			ReleaseExternalFD();
+			ereport(ERROR,
+					(errcode_for_socket_access(),
+					 errmsg("could not create an epoll set for libcurl: %m")));
+		}
+	}
+#endif
 	if (curl_init() != CURLE_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_SYSTEM_ERROR),
@@ -271,6 +299,45 @@ http_setup(void)
 	curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, 16L);
 }
 
+#ifdef HAVE_SYS_EPOLL_H
+/*
+ * curl: watch (or stop watching) a socket, in curl_epoll.  No backend
+ * calls; a failure is raised by drive_until.  socketp is NULL until the
+ * socket is first watched (curl forgets it at CURL_POLL_REMOVE).
+ */
+static int
+socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+	struct epoll_event ev;
+	int			op = socketp != NULL ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+
+	if (what == CURL_POLL_REMOVE)
+	{
+		/* a socket curl already closed left the set by itself */
+		(void) epoll_ctl(curl_epoll, EPOLL_CTL_DEL, s, NULL);
+		return 0;
+	}
+	memset(&ev, 0, sizeof(ev));
+	if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
+		ev.events |= EPOLLIN;
+	if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
+		ev.events |= EPOLLOUT;
+	ev.data.fd = s;
+	if (epoll_ctl(curl_epoll, op, s, &ev) != 0)
+	{
+		/* a number reused before curl said the old socket was gone */
+		op = errno == EEXIST ? EPOLL_CTL_MOD : errno == ENOENT ? EPOLL_CTL_ADD : -1;
+		if (op < 0 || epoll_ctl(curl_epoll, op, s, &ev) != 0)
+		{
+			curl_epoll_errno = errno;
+			return -1;
+		}
+	}
+	if (socketp == NULL)
+		curl_multi_assign(multi, s, &curl_epoll);
+	return 0;
+}
+#else
 /* curl: watch (or stop watching) a socket.  No backend calls. */
 static int
 socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
@@ -319,6 +386,8 @@ socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 	}
 	return 0;
 }
+
+#endif
 
 /* curl: when to call us back.  No backend calls. */
 static int
@@ -441,6 +510,60 @@ write_cb(char *ptr, size_t size, size_t n, void *userdata)
 	return len;
 }
 
+#ifdef HAVE_SYS_EPOLL_H
+/*
+ * The wait set, made once: MyLatch, postmaster death and curl_epoll (made
+ * with the multi handle).  A failed change of curl_epoll in socket_cb is
+ * raised here.
+ */
+static void
+wait_set_ready(void)
+{
+	if (curl_epoll_errno != 0)
+	{
+		int			save = curl_epoll_errno;
+
+		curl_epoll_errno = 0;
+		errno = save;
+		ereport(ERROR,
+				(errcode_for_socket_access(),
+				 errmsg("could not watch a socket of libcurl: %m")));
+	}
+	if (wait_set != NULL)
+		return;
+	wait_set = CreateWaitEventSet(TopMemoryContext, 3);
+	AddWaitEventToSet(wait_set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	if (IsUnderPostmaster)
+		AddWaitEventToSet(wait_set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET,
+						  NULL, NULL);
+	AddWaitEventToSet(wait_set, WL_SOCKET_READABLE, curl_epoll, NULL, NULL);
+}
+
+/* curl_epoll is readable: each of curl's sockets that is ready, to curl. */
+static void
+socket_ready(WaitEvent *event, int *running)
+{
+	struct epoll_event ready[16];
+	int			n = epoll_wait(curl_epoll, ready, lengthof(ready), 0);
+
+	/*
+	 * A socket that an earlier action closed may still be listed: curl
+	 * ignores a socket it does not know.
+	 */
+	for (int i = 0; i < n; i++)
+	{
+		int			flags = 0;
+
+		if (ready[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+			flags |= CURL_CSELECT_IN;
+		if (ready[i].events & EPOLLOUT)
+			flags |= CURL_CSELECT_OUT;
+		if (ready[i].events & EPOLLERR)
+			flags |= CURL_CSELECT_ERR;
+		curl_multi_socket_action(multi, ready[i].data.fd, flags, running);
+	}
+}
+#else
 /* What a socket is waited for, from what curl asked. */
 static uint32
 sock_events(int what)
@@ -503,6 +626,38 @@ update_wait_set(void)
 	socks_what_changed = false;
 }
 
+/* The wait set, current with curl's sockets. */
+static void
+wait_set_ready(void)
+{
+	if (socks_oom)
+	{
+		socks_oom = false;
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	}
+	if (wait_set == NULL || socks_changed)
+		rebuild_wait_set();
+	else if (socks_what_changed)
+		update_wait_set();
+}
+
+/* One of curl's sockets is ready: to curl. */
+static void
+socket_ready(WaitEvent *event, int *running)
+{
+	int			flags = 0;
+
+	if (event->events & WL_SOCKET_READABLE)
+		flags |= CURL_CSELECT_IN;
+	if (event->events & WL_SOCKET_WRITEABLE)
+		flags |= CURL_CSELECT_OUT;
+	curl_multi_socket_action(multi, event->fd, flags, running);
+}
+#endif
+
+
 /* Mark the transfers curl has finished. */
 static void
 drain_messages(void)
@@ -542,22 +697,12 @@ drive_until(AwsTransfer *t, TransferCondition cond)
 		int64		now;
 
 		drain_messages();
-		if (socks_oom)
-		{
-			socks_oom = false;
-			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("out of memory")));
-		}
 		if (t->done || cond(t))
 			return;
 
 		CHECK_FOR_INTERRUPTS();
 
-		if (wait_set == NULL || socks_changed)
-			rebuild_wait_set();
-		else if (socks_what_changed)
-			update_wait_set();
+		wait_set_ready();
 
 		now = monotonic_us();
 		if (timer_deadline_us < 0)
@@ -577,15 +722,7 @@ drive_until(AwsTransfer *t, TransferCondition cond)
 				CHECK_FOR_INTERRUPTS();
 			}
 			else if (events[i].events & (WL_SOCKET_READABLE | WL_SOCKET_WRITEABLE))
-			{
-				int			flags = 0;
-
-				if (events[i].events & WL_SOCKET_READABLE)
-					flags |= CURL_CSELECT_IN;
-				if (events[i].events & WL_SOCKET_WRITEABLE)
-					flags |= CURL_CSELECT_OUT;
-				curl_multi_socket_action(multi, events[i].fd, flags, &running);
-			}
+				socket_ready(&events[i], &running);
 		}
 		if (timer_deadline_us >= 0 && timer_deadline_us <= monotonic_us())
 		{

@@ -203,9 +203,10 @@ def jwt(claims):
 
 
 def test_web_identity_token_file(cluster, emulator):
+    # expiring an hour from the emulator's clock, which earlier tests may have moved ahead
     token = cluster.write_file("token/jwt", jwt({"sub": "system:serviceaccount:audit",
                                                  "aud": "sts.amazonaws.com",
-                                                 "exp": int(time.time()) + 3600}) + "\n")
+                                                 "exp": int(emulator.now()) + 3600}) + "\n")
     before = emulator.mark()
     row = identity(cluster, dict(no_metadata(), AWS_WEB_IDENTITY_TOKEN_FILE=token,
                                  AWS_ROLE_ARN=ROLE_ARN, AWS_ROLE_SESSION_NAME="pod-1"))
@@ -379,8 +380,8 @@ def test_profile_role_from_environment_credential_source(cluster):
     assert "assumed-role/audit-reader/" in row["arn"]
 
 
-def test_profile_web_identity_token_file(cluster):
-    token = cluster.write_file("token/jwt2", jwt({"sub": "x", "exp": int(time.time()) + 600}))
+def test_profile_web_identity_token_file(cluster, emulator):
+    token = cluster.write_file("token/jwt2", jwt({"sub": "x", "exp": int(emulator.now()) + 600}))
     config = cluster.write_file("conf/config-wi",
                                 "[default]\nrole_arn = %s\nweb_identity_token_file = %s\n"
                                 "role_session_name = from-profile\n" % (ROLE_ARN, token))
