@@ -50,4 +50,16 @@
 #define CUSTOMPATH_SUPPORT_PROJECTION 0
 #endif
 
+/*
+ * PostgreSQL 17 made CreateWaitEventSet take the resource owner that tracks
+ * the set (NULL: the session's life) instead of the memory context it is
+ * allocated in; audit_fdw's sets live as long as the process.
+ */
+#if PG_VERSION_NUM >= 170000
+#define audit_create_process_wait_event_set(nevents) CreateWaitEventSet(NULL, (nevents))
+#else
+#define audit_create_process_wait_event_set(nevents) \
+	CreateWaitEventSet(TopMemoryContext, (nevents))
+#endif
+
 #endif							/* AUDIT_FDW_COMPAT_H */

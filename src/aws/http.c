@@ -55,6 +55,7 @@
 #include "aws/aws_internal.h"
 #include "aws/bigalloc.h"
 #include "aws/sigv4.h"
+#include "compat.h"
 
 #define AWS_MAX_BODY ((size_t) MaxAllocSize - 1)
 /*
@@ -531,7 +532,7 @@ wait_set_ready(void)
 	}
 	if (wait_set != NULL)
 		return;
-	wait_set = CreateWaitEventSet(TopMemoryContext, 3);
+	wait_set = audit_create_process_wait_event_set(3);
 	AddWaitEventToSet(wait_set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	if (IsUnderPostmaster)
 		AddWaitEventToSet(wait_set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET,
@@ -586,7 +587,7 @@ rebuild_wait_set(void)
 		FreeWaitEventSet(wait_set);
 		wait_set = NULL;
 	}
-	wait_set = CreateWaitEventSet(TopMemoryContext, nsocks + 2);
+	wait_set = audit_create_process_wait_event_set(nsocks + 2);
 	AddWaitEventToSet(wait_set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	if (IsUnderPostmaster)
 		AddWaitEventToSet(wait_set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET,
