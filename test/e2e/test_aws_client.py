@@ -3,6 +3,7 @@ backoff on throttling and 5xx, AWS errors as PostgreSQL errors, requests in
 flight interrupted by statement_timeout and pg_cancel_backend, streamed S3
 reads with bounded memory, connection reuse."""
 import os
+import re
 import threading
 import time
 
@@ -65,6 +66,34 @@ def test_dropped_connection_is_retried(db, server, emulator):
     with db.cursor() as cur:
         cur.execute("SELECT arn FROM audit_fdw.aws_identity(%s)", (server,))
         assert cur.fetchone()[0].startswith("arn:aws:")
+
+
+def backend_descriptors(pid):
+    """What each of the backend's file descriptors is (its /proc link; a
+    socket or pipe by its kind, not its inode)."""
+    fds = "/proc/%d/fd" % pid
+    return sorted(re.sub(r"^(socket|pipe):\[\d+\]$", r"\1", os.readlink(os.path.join(fds, fd)))
+                  for fd in os.listdir(fds))
+
+
+def test_a_backends_descriptors_stay_flat_across_calls_and_dropped_connections(
+        db, server, emulator):
+    """curl's sockets are watched in one epoll set for the backend's life:
+    calls, and connections dropped and opened again, leave no descriptor
+    behind (a socket curl keeps for reuse aside)."""
+    with db.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        pid = cur.fetchone()[0]
+        cur.execute("SELECT arn FROM audit_fdw.aws_identity(%s)", (server,))
+        before = backend_descriptors(pid)
+        for n in range(40):
+            if n % 10 == 0:
+                emulator.add_fault(service="sts", operation="GetCallerIdentity",
+                                   drop_connection=True, count=1)
+            cur.execute("SELECT arn FROM audit_fdw.aws_identity(%s)", (server,))
+            assert cur.fetchone()[0].startswith("arn:aws:")
+        after = backend_descriptors(pid)
+    assert before == after
 
 
 def test_retries_are_bounded_in_attempts(db, server, emulator):
