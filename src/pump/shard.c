@@ -50,10 +50,13 @@
 #define PACE_FULL_PAGE_MS 200
 #define PACE_PAGE_MS 250
 #define THROTTLED_WAIT_MS 1000
+/* the cadence a reader's polls fall on (poll_at) */
+#define POLL_TICK_MS 250
 /* the GetRecords counters of an idle shard are written this often */
 #define POLL_STATS_INTERVAL_MS 10000
 
 static bool ensure_iterator(PumpWorker *w, ShardReader *shard);
+static TimestampTz poll_at(TimestampTz last_call, int interval_ms);
 static void handle_trimmed_gap(PumpWorker *w, ShardReader *shard);
 static void note_call_error(PumpWorker *w, ShardReader *shard, AwsError *error);
 static void add_record(PumpWorker *w, ShardReader *shard, const char *text, size_t avail,
@@ -393,9 +396,33 @@ add_record(PumpWorker *w, ShardReader *shard, const char *text, size_t avail, si
 	rec->len = shard->buf.len - start;
 	if (rec->dead_reason == NULL)
 		shard->pending_bytes += rec->len;
+	/* from the call that read it: on the polls' cadence (poll_at) */
 	if (shard->npending == 0)
-		shard->pending_since = GetCurrentTimestamp();
+		shard->pending_since = shard->last_call;
 	shard->npending++;
+}
+
+/*
+ * When to poll next, interval_ms after a call made at last_call.  The polls
+ * of a reader's shards fall on a common cadence, POLL_TICK_MS apart: the
+ * time is moved to the nearest tick, so that a reader of many shards wakes
+ * once a tick for all of them rather than once for each, and their batches
+ * fall due together.  Never sooner after the call than DynamoDB Streams' 5
+ * calls a second allow; an interval under a tick (a pump_idle_max_ms that
+ * small) is kept as it is.
+ */
+static TimestampTz
+poll_at(TimestampTz last_call, int interval_ms)
+{
+	TimestampTz due = TimestampTzPlusMilliseconds(last_call, interval_ms);
+	TimestampTz soonest = TimestampTzPlusMilliseconds(last_call, PACE_FULL_PAGE_MS);
+	int64		tick = (int64) POLL_TICK_MS * 1000;
+	TimestampTz at;
+
+	if (interval_ms < POLL_TICK_MS)
+		return due;
+	at = ((due + tick / 2) / tick) * tick;
+	return Max(at, soonest);
 }
 
 typedef struct PageWalk
@@ -519,7 +546,7 @@ shard_poll(PumpWorker *w, ShardReader *shard)
 	if (nrecords == 0)
 	{
 		shard->idle_ms = shard->idle_ms ? Min(shard->idle_ms * 2, pump_idle_max_ms) : IDLE_START_MS;
-		shard->next_poll = TimestampTzPlusMilliseconds(shard->last_call, shard->idle_ms);
+		shard->next_poll = poll_at(shard->last_call, shard->idle_ms);
 		/* written at the end of the pass (checkpoint_report_polls) */
 		if (!shard->caught_up && shard->npending == 0 && !shard->lag_reported_zero)
 		{
@@ -536,9 +563,9 @@ shard_poll(PumpWorker *w, ShardReader *shard)
 	shard->idle_ms = 0;
 	shard->caught_up = false;
 	shard->lag_reported_zero = false;
-	shard->next_poll = TimestampTzPlusMilliseconds(shard->last_call,
-												   nrecords >= GET_RECORDS_LIMIT ?
-												   PACE_FULL_PAGE_MS : PACE_PAGE_MS);
+	shard->next_poll = nrecords >= GET_RECORDS_LIMIT ?
+		TimestampTzPlusMilliseconds(shard->last_call, PACE_FULL_PAGE_MS) :
+		poll_at(shard->last_call, PACE_PAGE_MS);
 	if (delivery_due(w, shard, GetCurrentTimestamp()))
 		delivery_flush(w, shard);
 	return true;

@@ -179,6 +179,41 @@ def test_get_records_stays_within_five_calls_a_second(pump, db, emulator):
     assert len(refused) == 0, refused[:3]
 
 
+def test_polls_fall_on_a_common_cadence(pump, emulator):
+    """The polls of a reader's shards fall on ticks 250 ms apart, so that a
+    reader of many shards wakes once a tick for all of them rather than once
+    for each: idle shards, polled about once a second each, are called just
+    after a tick, not at any time."""
+    import base64
+    import json
+    emulator.configure(stream_initial_shards=4)
+    try:
+        env = pump("cadence")
+    finally:
+        emulator.configure(stream_initial_shards=1)
+    # records that come at different times to different shards, whose polls
+    # then back off to a second each from a different time
+    for n in range(9):
+        env.put("c%d" % n, "OPEN")
+        time.sleep(0.13)
+    env.wait_delivered(9)
+    time.sleep(3)
+    mark = emulator.mark()
+    time.sleep(5)
+
+    def shard_of(call):
+        body = call["input"]["ShardIterator"].rpartition(".")[0]
+        arn, shard_id = json.loads(base64.urlsafe_b64decode(body))[:2]
+        return arn, shard_id
+    calls = [c for c in emulator.requests("dynamodbstreams", "GetRecords", since=mark)
+             if shard_of(c)[0] == env.stream_arn]
+    assert len({shard_of(c)[1] for c in calls}) == 4
+    assert len(calls) >= 12, len(calls)
+    # how long after a tick (a pass calls the shards one after another)
+    after_tick = sorted(round(c["time"] % 0.25, 3) for c in calls)
+    assert sum(1 for t in after_tick if t > 0.06) <= len(calls) // 5, after_tick
+
+
 def test_a_readers_memory_stays_flat_across_its_rereads_and_batches(pump, db):
     """A reader reads its pipeline's row again once a second, for as long as
     it runs, and whenever its shards change (SIGUSR2 from the supervisor):
