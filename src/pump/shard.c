@@ -50,8 +50,8 @@
 #define PACE_FULL_PAGE_MS 200
 #define PACE_PAGE_MS 250
 #define THROTTLED_WAIT_MS 1000
-/* the cadence a reader's polls fall on (poll_at) */
-#define POLL_TICK_MS 250
+/* the cadence a reader's polls fall on (poll_at): a busy shard's pace */
+#define POLL_TICK_MS PACE_PAGE_MS
 /* the GetRecords counters of an idle shard are written this often */
 #define POLL_STATS_INTERVAL_MS 10000
 

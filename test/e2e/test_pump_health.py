@@ -5,6 +5,8 @@ pipeline of a database the pump does not run; GetRecords within DynamoDB
 Streams' limit of 5 calls per second per shard; a reader's and the
 supervisor's memory flat over their passes.
 """
+import base64
+import json
 import os
 import signal
 import time
@@ -184,8 +186,6 @@ def test_polls_fall_on_a_common_cadence(pump, emulator):
     reader of many shards wakes once a tick for all of them rather than once
     for each: idle shards, polled about once a second each, are called just
     after a tick, not at any time."""
-    import base64
-    import json
     emulator.configure(stream_initial_shards=4)
     try:
         env = pump("cadence")
