@@ -24,7 +24,7 @@
 #include <stddef.h>
 
 /* the smallest request given huge pages */
-#define BIGALLOC_MIN ((size_t) 512 * 1024)
+#define BIGALLOC_MIN ((size_t) 128 * 1024)
 /* the page: blocks are taken from pages of this many bytes, so aligned */
 #define BIGALLOC_PAGE ((size_t) 2 * 1024 * 1024)
 /* a block of up to a page is so many of these, and so aligned */

@@ -230,7 +230,7 @@ monotonic_us(void)
 
 /*
  * libcurl's global set-up, with curl's memory from aws/bigalloc.h: in the
- * pump's workers its large buffers (the 2 MiB upload and 512 KiB receive
+ * pump's workers its large buffers (the upload and 512 KiB receive
  * buffers of an API call, which curl frees and allocates again on every
  * call) are huge pages kept from call to call, where from malloc they take
  * a page fault for every 4 KiB of each.  When another library of the

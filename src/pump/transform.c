@@ -165,7 +165,7 @@ audit_buf_reserve(AuditBuf *buf, size_t extra)
 	cap = buf->cap ? buf->cap : 4096;
 	while (cap < need)
 		cap *= 2;
-	/* a reader's buffer grows to megabytes: in huge pages from 512 KiB */
+	/* a reader's buffer grows to megabytes: in huge pages from 128 KiB */
 	data = bigalloc_realloc(buf->data, cap);
 	if (data == NULL)
 	{
@@ -1528,6 +1528,22 @@ special:
 }
 
 /*
+ * How far copy_literal is first given to read from the literal at p: its
+ * output needs room for as many bytes as it may read, and a record's
+ * strings are short while the rest of a GetRecords page is a megabyte,
+ * which would make a buffer of one record's images a megabyte too.  A
+ * literal not closed within the window (or malformed) fails there, and is
+ * copied again with the rest of the input.
+ */
+#define LITERAL_WINDOW 4096
+
+static inline const char *
+literal_window_end(const char *p, const char *end)
+{
+	return end - p > LITERAL_WINDOW ? p + LITERAL_WINDOW : end;
+}
+
+/*
  * Reads a string literal and appends it to out as it is written, quotes
  * included.  False when it is not a string literal; out may then hold part
  * of it (the record fails).
@@ -1536,16 +1552,23 @@ static bool
 copy_string(Scan *s, AuditBuf *out)
 {
 	const char *end = s->end;
+	const char *stop;
 	FastPos		r;
 
 	skip_ws(s);
 	if (s->p >= end || *s->p != '"')
 		return false;
-	/* the literal is no longer than the rest of the input */
-	if (out->len + (size_t) (end - s->p) + 2 > out->cap &&
-		!audit_buf_reserve(out, end - s->p + 1))
+	/* as fast_string: within a window of the input, then within all of it */
+	stop = literal_window_end(s->p, end);
+	if (!audit_buf_reserve(out, stop - s->p + 1))
 		return false;
-	r = copy_literal(s->p, end, out->data + out->len);
+	r = copy_literal(s->p, stop, out->data + out->len);
+	if (r.p == NULL && stop < end)
+	{
+		if (!audit_buf_reserve(out, end - s->p + 1))
+			return false;
+		r = copy_literal(s->p, end, out->data + out->len);
+	}
 	if (r.p == NULL)
 		return false;
 	out->len = r.w - out->data;
@@ -2235,13 +2258,27 @@ fast_grow(FastOut *o, char *w, size_t n)
 #define FAST_ROOM(o, w, n) \
 	((size_t) ((o)->wlim - (w)) >= (size_t) (n) || ((w) = fast_grow((o), (w), (n))) != NULL)
 
-/* A string literal at p, copied as it is (escapes checked, not decoded). */
+/*
+ * A string literal at p, copied as it is (escapes checked, not decoded):
+ * within the next LITERAL_WINDOW bytes first, then, for a longer one (or a
+ * malformed one, which fails again), within the rest of the input.
+ */
 static inline FastPos
 fast_string(FastOut *restrict o, const char *p, char *w)
 {
 	const char *end = o->end;
+	const char *stop;
+	FastPos		r;
 
-	if (p >= end || *p != '"' || !FAST_ROOM(o, w, end - p + 1))
+	if (p >= end || *p != '"')
+		return FAST_FAIL(w);
+	stop = literal_window_end(p, end);
+	if (!FAST_ROOM(o, w, stop - p + 1))
+		return FAST_FAIL(w);
+	r = copy_literal(p, stop, w);
+	if (r.p != NULL || stop == end)
+		return r;
+	if (!FAST_ROOM(o, w, end - p + 1))
 		return FAST_FAIL(w);
 	return copy_literal(p, end, w);
 }
@@ -2976,6 +3013,12 @@ fast_scan_record(TransformState *img, const char *p, const char *end, RecordFiel
 #undef AT
 
 uint64_t	audit_transform_fast_records = 0;
+
+size_t
+audit_transform_scratch_capacity(void)
+{
+	return scratch.cap;
+}
 
 /*
  * Reads the record at s->p into f: by fast_scan_record, or, when it gives

@@ -154,6 +154,12 @@ extern bool audit_transform_fast_walk;
 extern uint64_t audit_transform_fast_records;
 
 /*
+ * The capacity of the buffer the images of one record wait in: it grows
+ * with the longest record transformed, not with the page it came in.
+ */
+extern size_t audit_transform_scratch_capacity(void);
+
+/*
  * Attribute folders (the README's "Attribute folders"; transform.c's header
  * states the member): from now on every audit record ends with
  * the member "attribute_folder", the folder of the new image's value of

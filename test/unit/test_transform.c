@@ -250,6 +250,107 @@ TEST(transform_numbers_in_records)
 	}
 }
 
+/*
+ * A string literal is copied within a window of 4096 bytes of the input
+ * first (transform.c's LITERAL_WINDOW), and again within the rest when it
+ * does not close there.  Strings that end, or have an escape, on either
+ * side of the window's end read the same on every path, as attribute
+ * names and values, and the fast reader still reads them; a bad escape
+ * past the window is still bad.
+ */
+static void reader_case(const char *what, const char *text, const char *want, bool fast);
+
+TEST(transform_strings_across_the_copy_window)
+{
+	static const char *const escapes[] = {"\\n", "\\u001f", "\\\"", "\\\\"};
+	size_t		cap = 16384;
+	char	   *str = malloc(cap);
+	char	   *text = malloc(3 * cap);
+	char	   *want = malloc(3 * cap);
+
+	for (int e = 0; e < 4; e++)
+		for (int at = 4080; at <= 4100; at += 2)
+			for (int tail = 0; tail <= 40; tail += 20)
+			{
+				char		what[128];
+				size_t		n = 0;
+
+				/* "S": at bytes, an escape, tail bytes, so the escape is near the window's end */
+				memset(str, 'a', at);
+				n = at;
+				memcpy(str + n, escapes[e], strlen(escapes[e]));
+				n += strlen(escapes[e]);
+				memset(str + n, 'b', tail);
+				n += tail;
+				str[n] = '\0';
+				snprintf(what, sizeof(what), "escape %d at %d, %d after, as a value", e, at, tail);
+				snprintf(text, 3 * cap, "{" META_IN ",\"dynamodb\":{" DDB_IN ","
+						 "\"NewImage\":{\"s\":{\"S\":\"%s\"},\"l\":{\"L\":[{\"S\":\"%s\"}]}}}}",
+						 str, str);
+				snprintf(want, 3 * cap, META_OUT ",\"new_image\":{\"s\":\"%s\",\"l\":[\"%s\"]}}\n",
+						 str, str);
+				reader_case(what, text, want, true);
+				snprintf(what, sizeof(what), "escape %d at %d, %d after, as a name", e, at, tail);
+				snprintf(text, 3 * cap, "{" META_IN ",\"dynamodb\":{" DDB_IN ","
+						 "\"NewImage\":{\"%s\":{\"S\":\"v\"}}}}", str);
+				snprintf(want, 3 * cap, META_OUT ",\"new_image\":{\"%s\":\"v\"}}\n", str);
+				reader_case(what, text, want, true);
+			}
+	/* a bad escape, and a raw control character, past the window (json-c takes neither alike) */
+	memset(str, 'a', 5000);
+	memcpy(str + 5000, "\\x", 3);
+	snprintf(text, 3 * cap, "{" META_IN ",\"dynamodb\":{" DDB_IN ",\"NewImage\":{\"s\":{\"S\":\"%s\"}}}}",
+			 str);
+	reader_case("a bad escape past the window", text, NULL, false);
+	memcpy(str + 5000, "\001", 2);
+	snprintf(text, 3 * cap, "{" META_IN ",\"dynamodb\":{" DDB_IN ",\"NewImage\":{\"s\":{\"S\":\"%s\"}}}}",
+			 str);
+	reader_case("a control character past the window", text, NULL, false);
+	free(str);
+	free(text);
+	free(want);
+}
+
+/*
+ * A record at the start of a large page (its text and the megabyte after
+ * it, as the pump reads a GetRecords page in place) takes no more room
+ * for its images than the record alone: the buffer they wait in does not
+ * grow with the page.
+ */
+TEST(transform_record_at_the_start_of_a_large_page)
+{
+	const char *record = "{" META_IN ",\"dynamodb\":{" DDB_IN ",\"Keys\":{\"k\":{\"S\":\"1\"}},"
+		"\"NewImage\":{\"k\":{\"S\":\"1\"},\"s\":{\"S\":\"a value\"},\"m\":{\"M\":{\"x\":{\"S\":\"y\"}}}},"
+		"\"OldImage\":{\"k\":{\"S\":\"1\"},\"s\":{\"S\":\"before\"}}}}";
+	size_t		reclen = strlen(record);
+	size_t		pagelen = reclen + 2 * 1024 * 1024;
+	char	   *page = malloc(pagelen + 1);
+	size_t		before = audit_transform_scratch_capacity();
+	size_t		len = 0;
+	AuditBuf	buf;
+	char		err[256];
+
+	memcpy(page, record, reclen);
+	/* the rest of the page: more records' text, one long string as far as a reader can tell */
+	page[reclen] = ',';
+	memset(page + reclen + 1, '"', 1);
+	memset(page + reclen + 2, 'x', pagelen - reclen - 2);
+	page[pagelen] = '\0';
+	for (int careful = 0; careful < 2; careful++)
+	{
+		audit_buf_init(&buf);
+		audit_transform_fast_walk = !careful;
+		CHECK(audit_transform_record_at(page, pagelen, &len, "shardId-000001", "Orders", &buf,
+										NULL, err, sizeof(err)) == AUDIT_TRANSFORM_OK);
+		audit_transform_fast_walk = true;
+		CHECK(len == reclen);
+		CHECK(buf.cap < 64 * 1024);
+		audit_buf_free(&buf);
+	}
+	CHECK(audit_transform_scratch_capacity() <= (before > 64 * 1024 ? before : 64 * 1024));
+	free(page);
+}
+
 TEST(transform_records)
 {
 	record_case("record with every attribute type",
