@@ -10,7 +10,7 @@
  *	  without ANALYZE (BeginForeignScan returns early).
  *	- StartQueryExecution carries a fresh ClientRequestToken; the wait
  *	  polls GetQueryExecution through WaitLatch, first after
- *	  poll_initial_ms, then at a fortieth of the time spent so far, at most
+ *	  poll_initial_ms, then at a fiftieth of the time spent so far, at most
  *	  poll_max_ms apart; every wait checks for interrupts.
  *	- A query not finished is stopped (StopQueryExecution) when the scan
  *	  ends early, when the transaction or subtransaction aborts (cancel,
@@ -58,14 +58,18 @@
 /*
  * Polls are spaced at this fraction of the time the query has taken so far
  * (within poll_initial_ms and poll_max_ms): a finished query is seen at most
- * 2.5% of its run time late, 1.25% on average.  The cost: with the default
- * 10 ms, 40 polls in the first 0.4 s, 40 more each time the run time grows
- * e-fold, one a second after 40 s; about 80 for a 1 s query, 245 for a
- * minute.  What the poll interval adds to a short query is most of what the
+ * 2% of its run time late, 1% on average.  The cost: with the default
+ * 10 ms, 50 polls in the first 0.5 s, 50 more each time the run time grows
+ * e-fold, one a second after 50 s; about 85 for a 1 s query, 290 for a
+ * minute.  Never more than one every poll_initial_ms (100 a second, the
+ * account's GetQueryExecution quota by default, only in a query's first
+ * half second), so a larger fraction spends more calls on long queries
+ * for less delay on short ones; a fortieth (80 and 245 polls) left a
+ * half-second query 6 ms late on average, a fiftieth 5 ms.  What the poll interval adds to a short query is most of what the
  * wrapper adds to it (fdw_latency_overhead in bench/fdw_fetch_bench):
  * starting, fetching and converting a small result take 2-3 ms.
  */
-#define POLL_FRACTION		40
+#define POLL_FRACTION		50
 /* GetQueryResults pages at most 1000 rows */
 #define API_PAGE_ROWS		1000
 /* the longest row the CSV reader accepts */
