@@ -65,9 +65,10 @@
  * account's GetQueryExecution quota by default, only in a query's first
  * half second), so a larger fraction spends more calls on long queries
  * for less delay on short ones; a fortieth (80 and 245 polls) left a
- * half-second query 6 ms late on average, a fiftieth 5 ms.  What the poll interval adds to a short query is most of what the
- * wrapper adds to it (fdw_latency_overhead in bench/fdw_fetch_bench):
- * starting, fetching and converting a small result take 2-3 ms.
+ * half-second query 6 ms late on average, a fiftieth 5 ms.  What the poll
+ * interval adds to a short query is most of what the wrapper adds to it
+ * (fdw_latency_overhead in bench/fdw_fetch_bench): starting, fetching and
+ * converting a small result take about 3 ms.
  */
 #define POLL_FRACTION		50
 /* GetQueryResults pages at most 1000 rows */
