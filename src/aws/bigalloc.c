@@ -20,11 +20,11 @@
  * of up to 2 MiB is a run of 128 KiB granules in a page that others share,
  * and a reader's buffers of 128 KiB to 2 MiB (curl's, the GetRecords page,
  * the records transformed, PutRecordBatch's body) fill three huge pages.
- * A buffer that grows by doubling is a block from its first 128 KiB on,
- * grown in place while the granules after it are free: through malloc
- * up to 512 KiB, each of its first touches was a page fault of its own,
- * and malloc gave the pages back when it moved.  A larger request is a
- * mapping of its own, of whole huge pages.
+ * A buffer that grows by doubling is a block from its first 128 KiB on
+ * (BIGALLOC_MIN, one granule), grown in place while the granules after it
+ * are free, rather than malloc's 4 KiB pages, faulted in one at a time and
+ * given back when it moves.  A larger request is a mapping of its own, of
+ * whole huge pages.
  *
  * curl frees its upload buffer and allocates it again on every call (its
  * size is set after curl_easy_reset), so freed memory is kept, up to

@@ -1528,19 +1528,23 @@ special:
 }
 
 /*
- * How far copy_literal is first given to read from the literal at p: its
- * output needs room for as many bytes as it may read, and a record's
- * strings are short while the rest of a GetRecords page is a megabyte,
- * which would make a buffer of one record's images a megabyte too.  A
- * literal not closed within the window (or malformed) fails there, and is
- * copied again with the rest of the input.
+ * How far copy_literal is given to read from the literal at p: its output
+ * needs room for as many bytes as it may read, and a record's strings are
+ * short while the rest of a GetRecords page is a megabyte, which would make
+ * a buffer of one record's images a megabyte too.  So the first window is
+ * LITERAL_WINDOW bytes; a literal not closed within it (or malformed) fails
+ * there and is copied again within a window 4 times larger, up to the
+ * rest of the input: the room asked for is at most 4 times the string's
+ * length, not the page's, and a long string is read again at most a third
+ * of its length.
  */
 #define LITERAL_WINDOW 4096
+#define LITERAL_WINDOW_GROWTH 4
 
 static inline const char *
-literal_window_end(const char *p, const char *end)
+literal_window_end(const char *p, const char *end, size_t window)
 {
-	return end - p > LITERAL_WINDOW ? p + LITERAL_WINDOW : end;
+	return (size_t) (end - p) > window ? p + window : end;
 }
 
 /*
@@ -1558,16 +1562,15 @@ copy_string(Scan *s, AuditBuf *out)
 	skip_ws(s);
 	if (s->p >= end || *s->p != '"')
 		return false;
-	/* as fast_string: within a window of the input, then within all of it */
-	stop = literal_window_end(s->p, end);
-	if (!audit_buf_reserve(out, stop - s->p + 1))
-		return false;
-	r = copy_literal(s->p, stop, out->data + out->len);
-	if (r.p == NULL && stop < end)
+	/* as fast_string: within windows of the input (literal_window_end) */
+	for (size_t window = LITERAL_WINDOW;; window *= LITERAL_WINDOW_GROWTH)
 	{
-		if (!audit_buf_reserve(out, end - s->p + 1))
+		stop = literal_window_end(s->p, end, window);
+		if (!audit_buf_reserve(out, stop - s->p + 1))
 			return false;
-		r = copy_literal(s->p, end, out->data + out->len);
+		r = copy_literal(s->p, stop, out->data + out->len);
+		if (r.p != NULL || stop == end)
+			break;
 	}
 	if (r.p == NULL)
 		return false;
@@ -2259,9 +2262,8 @@ fast_grow(FastOut *o, char *w, size_t n)
 	((size_t) ((o)->wlim - (w)) >= (size_t) (n) || ((w) = fast_grow((o), (w), (n))) != NULL)
 
 /*
- * A string literal at p, copied as it is (escapes checked, not decoded):
- * within the next LITERAL_WINDOW bytes first, then, for a longer one (or a
- * malformed one, which fails again), within the rest of the input.
+ * A string literal at p, copied as it is (escapes checked, not decoded),
+ * within windows of the input (literal_window_end).
  */
 static inline FastPos
 fast_string(FastOut *restrict o, const char *p, char *w)
@@ -2272,15 +2274,15 @@ fast_string(FastOut *restrict o, const char *p, char *w)
 
 	if (p >= end || *p != '"')
 		return FAST_FAIL(w);
-	stop = literal_window_end(p, end);
-	if (!FAST_ROOM(o, w, stop - p + 1))
-		return FAST_FAIL(w);
-	r = copy_literal(p, stop, w);
-	if (r.p != NULL || stop == end)
-		return r;
-	if (!FAST_ROOM(o, w, end - p + 1))
-		return FAST_FAIL(w);
-	return copy_literal(p, end, w);
+	for (size_t window = LITERAL_WINDOW;; window *= LITERAL_WINDOW_GROWTH)
+	{
+		stop = literal_window_end(p, end, window);
+		if (!FAST_ROOM(o, w, stop - p + 1))
+			return FAST_FAIL(w);
+		r = copy_literal(p, stop, w);
+		if (r.p != NULL || stop == end)
+			return r;
+	}
 }
 
 /* An N value's string literal at p (at its quote). */

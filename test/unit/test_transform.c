@@ -333,7 +333,7 @@ TEST(transform_record_at_the_start_of_a_large_page)
 	memcpy(page, record, reclen);
 	/* the rest of the page: more records' text, one long string as far as a reader can tell */
 	page[reclen] = ',';
-	memset(page + reclen + 1, '"', 1);
+	page[reclen + 1] = '"';
 	memset(page + reclen + 2, 'x', pagelen - reclen - 2);
 	page[pagelen] = '\0';
 	for (int careful = 0; careful < 2; careful++)
@@ -349,6 +349,53 @@ TEST(transform_record_at_the_start_of_a_large_page)
 	}
 	CHECK(audit_transform_scratch_capacity() <= (before > 64 * 1024 ? before : 64 * 1024));
 	free(page);
+}
+
+/*
+ * The same for a record with a string of 100,000 bytes: the room asked for
+ * follows the string's length (windows 4 times larger each time), not
+ * the page's.
+ */
+TEST(transform_long_string_at_the_start_of_a_large_page)
+{
+	size_t		strlen_ = 100000;
+	size_t		pagelen = 3 * 1024 * 1024;
+	char	   *page = malloc(pagelen + 1);
+	char	   *want = malloc(strlen_ + 1024);
+	size_t		before = audit_transform_scratch_capacity();
+	size_t		reclen;
+	size_t		len = 0;
+	AuditBuf	buf;
+	char		err[256];
+	int			n;
+
+	n = snprintf(page, pagelen, "{" META_IN ",\"dynamodb\":{" DDB_IN ",\"NewImage\":{\"s\":{\"S\":\"");
+	memset(page + n, 'a', strlen_);
+	n += strlen_;
+	n += snprintf(page + n, pagelen - n, "\"}}}}");
+	reclen = n;
+	page[reclen] = ',';
+	page[reclen + 1] = '"';
+	memset(page + reclen + 2, 'x', pagelen - reclen - 2);
+	page[pagelen] = '\0';
+	n = snprintf(want, strlen_ + 1024, META_OUT ",\"new_image\":{\"s\":\"");
+	memset(want + n, 'a', strlen_);
+	strcpy(want + n + strlen_, "\"}}\n");
+	for (int careful = 0; careful < 2; careful++)
+	{
+		audit_buf_init(&buf);
+		audit_transform_fast_walk = !careful;
+		CHECK(audit_transform_record_at(page, pagelen, &len, "shardId-000001", "Orders", &buf,
+										NULL, err, sizeof(err)) == AUDIT_TRANSFORM_OK);
+		audit_transform_fast_walk = true;
+		CHECK(len == reclen);
+		CHECK(buf.len == strlen(want) && memcmp(buf.data, want, buf.len) == 0);
+		CHECK(buf.cap < 512 * 1024);
+		audit_buf_free(&buf);
+	}
+	CHECK(audit_transform_scratch_capacity() <= (before > 512 * 1024 ? before : 512 * 1024));
+	free(page);
+	free(want);
 }
 
 TEST(transform_records)
