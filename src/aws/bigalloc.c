@@ -19,7 +19,8 @@
  * taken the guest's free memory back (free page reporting).  So a request
  * of up to 2 MiB is a run of 128 KiB granules in a page that others share,
  * and a reader's buffers of 128 KiB to 2 MiB (curl's, the GetRecords page,
- * the records transformed, PutRecordBatch's body) fill three huge pages.
+ * the records transformed, PutRecordBatch's body) fill two huge pages
+ * (test/e2e/test_pump_memory.py).
  * A buffer that grows by doubling is a block from its first 128 KiB on
  * (BIGALLOC_MIN, one granule), grown in place while the granules after it
  * are free, rather than malloc's 4 KiB pages, faulted in one at a time and
@@ -152,14 +153,30 @@ granule_bits(int g, int n)
 	return (uint32_t) (((UINT64_C(1) << n) - 1) << g);
 }
 
-/* The first of n free granules in a row, or -1. */
+/*
+ * The first granule of the shortest run of free granules in used that
+ * holds n, or -1; *run_len is that run's length.
+ */
 static int
-free_run(uint32_t used, int n)
+best_run(uint32_t used, int n, int *run_len)
 {
-	for (int g = 0; g + n <= GRANULES; g++)
-		if ((used & granule_bits(g, n)) == 0)
-			return g;
-	return -1;
+	int			best = -1;
+
+	*run_len = GRANULES + 1;
+	for (int g = 0; g < GRANULES;)
+	{
+		int			len = 0;
+
+		while (g + len < GRANULES && (used & granule_bits(g + len, 1)) == 0)
+			len++;
+		if (len >= n && len < *run_len)
+		{
+			best = g;
+			*run_len = len;
+		}
+		g += len + 1;
+	}
+	return best;
 }
 
 /* A new mapping of map_size bytes on a BIGALLOC_PAGE boundary, or NULL. */
@@ -205,7 +222,11 @@ new_block(char *base, size_t len, size_t size, bool shared)
  * A run of granules for size bytes (<= BIGALLOC_PAGE; lock held), or NULL:
  * in a page partly taken if one has room, so that a reader's buffers share
  * as few huge pages as they fit in, else in a wholly free page, else in a
- * new one.
+ * new one.  Of the free runs of the pages partly taken, the shortest that
+ * holds it: first fit put curl's 512 KiB receive buffer at the front of a
+ * page's free granules, and the GetRecords page of a megabyte that came
+ * next found no 9 granules in a row left in either of a reader's two pages,
+ * and took a third.
  */
 static void *
 run_alloc(size_t size)
@@ -217,9 +238,19 @@ run_alloc(size_t size)
 
 	if (nblocks == BIGALLOC_SLOTS)
 		return NULL;
-	for (int i = 0; i < npages && pg == NULL; i++)
-		if (pages[i].used != 0 && (g = free_run(pages[i].used, n)) >= 0)
+	/* best fit: the buffers that come and go leave the longest runs */
+	for (int i = 0, shortest = GRANULES + 1; i < npages; i++)
+	{
+		int			len;
+		int			at = pages[i].used != 0 ? best_run(pages[i].used, n, &len) : -1;
+
+		if (at >= 0 && len < shortest)
+		{
 			pg = &pages[i];
+			g = at;
+			shortest = len;
+		}
+	}
 	for (int i = 0; i < npages && pg == NULL; i++)
 		if (pages[i].used == 0)
 		{

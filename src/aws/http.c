@@ -70,9 +70,10 @@
 #define AWS_MAX_BACKOFF_MS 20000
 /*
  * The body buffer of a finished API call is kept for the next one, up to
- * this size: a reader's GetRecords pages would otherwise be received into
- * a buffer grown from scratch (copied at every doubling, and faulted in)
- * on every call.
+ * this size, where a large answer would otherwise be received into memory
+ * faulted in afresh on every call (in a pump worker, bigalloc keeps its
+ * blocks itself, and keep_body frees them).  Also the most room made for
+ * a body from its Content-Length (size_body).
  */
 #define AWS_SPARE_BODY_MAX ((size_t) 8 * 1024 * 1024)
 /*
@@ -113,6 +114,7 @@ typedef struct AwsTransfer
 	size_t		body_cap;
 	size_t		body_start;		/* streams: bytes before it were read */
 	size_t		body_limit;
+	bool		body_sized;		/* sized from Content-Length (once) */
 	bool		streaming;
 	bool		paused;
 	bool		overflow;		/* the body exceeded body_limit */
@@ -450,6 +452,36 @@ header_cb(char *buf, size_t size, size_t n, void *userdata)
 	return len;
 }
 
+/*
+ * Before an API call's first body bytes: room for the whole body when the
+ * response says how long it is (Content-Length, up to the limit and
+ * AWS_SPARE_BODY_MAX), so that a GetRecords page of a megabyte is one
+ * buffer, not one grown by doubling (copied at each step, and twice the
+ * page once it passes a power of 2).  A length larger than the bytes that
+ * come costs only address space; a larger body grows past it as before.
+ * No backend calls.
+ */
+static void
+size_body(AwsTransfer *t, size_t limit)
+{
+	curl_off_t	length = -1;
+	char	   *b;
+
+	t->body_sized = true;
+	if (t->body_len > 0 ||
+		curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) != CURLE_OK ||
+		length <= 0 || (uint64) length > Min(limit, AWS_SPARE_BODY_MAX) ||
+		(size_t) length + 1 <= t->body_cap)
+		return;
+	/* a failure leaves the buffer to grow as the bytes come */
+	b = bigalloc_malloc((size_t) length + 1);
+	if (b == NULL)
+		return;
+	bigalloc_free(t->body);
+	t->body = b;
+	t->body_cap = (size_t) length + 1;
+}
+
 /* curl: body bytes.  No backend calls. */
 static size_t
 write_cb(char *ptr, size_t size, size_t n, void *userdata)
@@ -487,6 +519,8 @@ write_cb(char *ptr, size_t size, size_t n, void *userdata)
 		t->overflow = true;
 		return 0;
 	}
+	else if (!t->body_sized)
+		size_body(t, limit);
 	if (t->body_len + len + 1 > t->body_cap)
 	{
 		size_t		cap = t->body_cap ? t->body_cap : 8192;
@@ -1099,7 +1133,13 @@ transfer_free(AwsTransfer *t)
 static void
 keep_body(char *body, size_t cap)
 {
-	if (body != NULL && cap <= AWS_SPARE_BODY_MAX && cap > spare_body_cap)
+	/*
+	 * Not one of bigalloc's blocks, which it keeps itself: held here, a
+	 * GetRecords page would take its granules through the PutRecordBatch
+	 * calls that follow, and their buffers a huge page more.
+	 */
+	if (body != NULL && cap <= AWS_SPARE_BODY_MAX && cap > spare_body_cap &&
+		!bigalloc_owns(body))
 	{
 		bigalloc_free(spare_body);
 		spare_body = body;

@@ -3,7 +3,8 @@
  * test_bigalloc.c
  *		Unit tests of the large-buffer allocator (src/aws/bigalloc.c): what
  *		goes to malloc and what is a block, blocks kept and handed back,
- *		blocks sharing a huge page, realloc between malloc and blocks and
+ *		blocks sharing a huge page, the shortest free run that holds a
+ *		block taken, realloc between malloc and blocks and
  *		within a page keeping the bytes, the bound on what is kept, calloc
  *		zeroing a reused block, and the huge pages themselves where the
  *		kernel gives them.
@@ -176,6 +177,57 @@ TEST(bigalloc_blocks_share_a_huge_page)
 	bigalloc_free(a);
 	bigalloc_free(c);
 	bigalloc_free(d);
+	CHECK_INT_EQ(in_use_now(), 0);
+}
+
+/*
+ * A block takes the shortest free run that holds it, of the pages partly
+ * taken: a reader's 512 KiB receive buffer and the megabyte GetRecords page
+ * after it fit in two pages, where first fit took a third.
+ */
+TEST(bigalloc_a_block_takes_the_shortest_free_run_that_holds_it)
+{
+	const size_t g = BIGALLOC_GRANULE;
+	unsigned char *x;
+	unsigned char *y;
+	unsigned char *z;
+	unsigned char *recv;
+	unsigned char *page;
+	unsigned char *small;
+
+	bigalloc_enable(true);
+	REQUIRE(in_use_now() == 0);
+	/* one page with 9 granules free at its end, another with 8 */
+	x = bigalloc_malloc(7 * g);
+	y = bigalloc_malloc(9 * g);
+	z = bigalloc_malloc(8 * g);
+	REQUIRE(x != NULL && y != NULL && z != NULL);
+	REQUIRE(page_of(y) == page_of(x) && y == x + 7 * g);
+	REQUIRE(page_of(z) != page_of(x));
+	bigalloc_free(y);
+	/* 5 granules: into the run of 8, not the first run that holds them */
+	recv = bigalloc_malloc(4 * g + 1);
+	REQUIRE(recv != NULL);
+	CHECK(page_of(recv) == page_of(z));
+	CHECK(recv == z + 8 * g);
+	/* so 9 still fit in the first page, and no third is taken */
+	page = bigalloc_malloc(9 * g - 100);
+	REQUIRE(page != NULL);
+	CHECK(page == y);
+	CHECK_INT_EQ(in_use_now(), 29 * g);
+	/* within a page too: the run of 3 after recv, not the 8 that z leaves */
+	bigalloc_free(z);
+	small = bigalloc_malloc(3 * g);
+	REQUIRE(small != NULL);
+	CHECK(small == recv + 5 * g);
+	/* and a block as long as the longest run takes it */
+	z = bigalloc_malloc(8 * g);
+	CHECK(z != NULL && page_of(z) == page_of(recv) && z + 8 * g == recv);
+	bigalloc_free(x);
+	bigalloc_free(recv);
+	bigalloc_free(page);
+	bigalloc_free(small);
+	bigalloc_free(z);
 	CHECK_INT_EQ(in_use_now(), 0);
 }
 
