@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import re
+import threading
 import time
 import uuid
 
@@ -19,6 +20,7 @@ import pytest
 
 from aws_fixtures import create_server
 from conftest import connect
+from pump_corpus import order_item
 
 
 def wait_for(what, predicate, timeout=60, interval=0.2):
@@ -201,6 +203,19 @@ class PumpEnv:
         self.ddb.update_item(TableName=self.table, Key={"orderId": {"S": order_id}},
                              UpdateExpression=expr, ExpressionAttributeNames=names,
                              ExpressionAttributeValues=values)
+
+    def put_orders(self, n, items, writers=4):
+        """n changes of pump_corpus.order_item over items items (a put each:
+        the first round creates them), written by writers threads."""
+        def writer(k):
+            client = self.emulator.client("dynamodb")
+            for i in range(k, n, writers):
+                client.put_item(TableName=self.table, Item=order_item(i % items, i // items))
+        threads = [threading.Thread(target=writer, args=(k,)) for k in range(writers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
 
     # ---- reading what the pump did ----
 

@@ -6,6 +6,9 @@ every attribute type (S, N, B, SS, NS, BS, M, L, NULL, BOOL), nested maps and
 lists, 38-digit and exponent-form numbers, binary, unicode, empty strings and
 empty sets, and every stream view type.
 
+order_item(i, round_) is the benchmarks' order item, an orders table's item
+of a fixed shape.
+
 botocore_records(wire_records) parses them the way a botocore client does
 (base64 decoded to bytes, timestamps to datetime), and lambda_transform() is
 the usual Lambda: boto3's TypeDeserializer then json.dumps, one record a
@@ -118,6 +121,25 @@ def random_item(rng, order_id):
     for i in range(rng.randint(1, 10)):
         item[random_name(rng, i)] = random_value(rng)
     return item
+
+
+def order_item(i, round_):
+    """The benchmarks' order item i at its round_-th change: a map, a list of
+    maps, a string set, numbers and about 1.6 KB of stream record with both
+    images (GetRecords pages of 1 MB hold about 650)."""
+    return {
+        "orderId": {"S": "o%04d" % i},
+        "state": {"S": ["OPEN", "PICKEDUP", "DELIVERED", "RETURNED"][round_ % 4]},
+        "customer": {"M": {"name": {"S": "Customer %d" % i}, "email": {"S": "c%d@example.com" % i},
+                           "address": {"M": {"city": {"S": "Lisboa"}, "zip": {"S": "1000-%03d" % i}}}}},
+        "lines": {"L": [{"M": {"sku": {"S": "SKU-%d" % k}, "qty": {"N": str(k + 1)},
+                               "price": {"N": "%d.%02d" % (10 + k, i % 100)}}} for k in range(3)]},
+        "total": {"N": "%d.%02d" % (100 + i, round_ % 100)},
+        "tags": {"SS": ["priority", "eu", "r%d" % round_]},
+        "lastUpdatedDate": {"N": str(1705337067000 + round_ * 60000 + i)},
+        "note": {"S": "leave at the door, ring twice — obrigado"},
+        "paid": {"BOOL": round_ % 2 == 0},
+    }
 
 
 def records(n, seed=1):
