@@ -293,6 +293,24 @@ EXPLAIN (VERBOSE, COSTS OFF)
 SELECT event_time FROM orders_audit WHERE order_id = '101' ORDER BY event_time LIMIT 1;
 RESET audit_fdw.enable_pushdown;
 
+-- a scan costs the rows Athena returns before the local filters, never
+-- more than the table's estimated_rows: a NOT IN list of 5,000 values, which
+-- the planner finds 1e-11 selective, does not take the plan past JIT's
+-- threshold (it cost 1e12 when the rows were backed out of the selectivity)
+SET audit_fdw.enable_pushdown = off;
+CREATE FUNCTION pg_temp.total_cost(query text) RETURNS float8 LANGUAGE plpgsql AS $$
+DECLARE
+    plan json;
+BEGIN
+    EXECUTE 'EXPLAIN (FORMAT JSON) ' || query INTO plan;
+    RETURN (plan->0->'Plan'->>'Total Cost')::float8;
+END $$;
+SELECT pg_temp.total_cost(format(
+           'SELECT event_id FROM orders_audit WHERE order_id NOT IN (%s)',
+           (SELECT string_agg(quote_literal(i::text), ',') FROM generate_series(1, 5000) i)))
+       BETWEEN 10000 AND current_setting('jit_above_cost')::float8 AS cost_below_jit_threshold;
+RESET audit_fdw.enable_pushdown;
+
 -- the query log is readable by everyone (their own queries)
 SELECT count(*) FROM audit_fdw.query_log;
 
