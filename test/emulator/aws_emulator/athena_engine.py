@@ -29,6 +29,7 @@ Errors come back as athena_sql.TrinoError, named and worded as Athena names
 them (SYNTAX_ERROR, TYPE_MISMATCH, COLUMN_NOT_FOUND, TABLE_NOT_FOUND,
 HIVE_BAD_DATA, ...).  Cancelling a query cancels its PostgreSQL statement.
 """
+import functools
 import gzip
 import hashlib
 import json
@@ -85,8 +86,12 @@ _SIMPLE_TYPES = {"string", "varchar", "char", "tinyint", "smallint", "int", "int
                  "float", "double", "decimal", "boolean", "date", "timestamp", "binary"}
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_hive_type(text):
-    """A Glue column type string (struct<a:string,b:array<bigint>>, ...)."""
+    """A Glue column type string (struct<a:string,b:array<bigint>>, ...).
+
+    Every query reads its tables' column types again; the HiveType trees are
+    never changed once made, so one tree serves every query of a type."""
     s = text.strip()
     pos = 0
 

@@ -19,6 +19,7 @@ value is one the projection would produce.  The engine then applies the
 query's partition predicates to those values.
 """
 import datetime
+import functools
 import re
 
 from .athena_sql import TrinoError
@@ -77,13 +78,25 @@ class DateFormat:
         self.regex = "".join(regex)
 
     def parse(self, text):
-        try:
-            return datetime.datetime.strptime(text, self.strftime)
-        except ValueError:
-            return None
+        return _strptime(text, self.strftime)
 
     def format(self, dt):
-        return dt.strftime(self.strftime)
+        return _strftime(dt, self.strftime)
+
+
+# A table's partition values are read again for every query of it: strptime
+# and strftime are pure, and their results (immutable) are remembered.
+@functools.lru_cache(maxsize=1 << 16)
+def _strptime(text, fmt):
+    try:
+        return datetime.datetime.strptime(text, fmt)
+    except ValueError:
+        return None
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _strftime(dt, fmt):
+    return dt.strftime(fmt)
 
 
 def _add_months(dt, n):
@@ -133,6 +146,17 @@ class Projection:
             self.regex = "|".join(re.escape(v) for v in sorted(self.values, key=len, reverse=True))
         else:
             self.regex = r"[^/]+"
+
+    def signature(self):
+        """What decides the values this column accepts (hashable)."""
+        if self.type == "date":
+            return (self.type, self.format.pattern, self.start, self.end, self.unit,
+                    self.interval)
+        if self.type == "integer":
+            return (self.type, self.start, self.end, self.interval, self.digits)
+        if self.type == "enum":
+            return (self.type, tuple(self.values))
+        return (self.type,)
 
     def _date_bound(self, text, now):
         m = re.fullmatch(r"NOW(?:\s*([+-])\s*(\d+)\s*([A-Za-z]+))?", text.strip(), re.IGNORECASE)
@@ -218,6 +242,8 @@ class TableLayout:
                 template = base + "".join(f"{c}=${{{c}}}/" for c in self.partition_keys)
             self.template = template
             self.regex = self._template_regex(template)
+            self.signature = (self.regex.pattern, tuple(
+                (c, proj.signature()) for c, proj in self.projections.items()))
 
     def _template_regex(self, template):
         out, pos = [], 0
@@ -255,14 +281,32 @@ class TableLayout:
             return {}
         if self.regex is None:
             return None  # partitions must be registered; the emulator has none
-        m = self.regex.match(f"s3://{bucket}/{key}")
-        if m is None:
-            return None
-        values = {c: m.group(c) for c in self.projections}
-        for c, v in values.items():
-            if not self.projections[c].accepts(v):
-                return None
-        return values
+        # every query of a table reads the same keys again: the answer for a
+        # key is remembered for layouts that accept the same values
+        known = _PARTITIONS.get(self.signature)
+        if known is None:
+            if len(_PARTITIONS) >= 64:     # ranges to NOW move on
+                _PARTITIONS.clear()
+            known = _PARTITIONS.setdefault(self.signature, {})
+        url = f"s3://{bucket}/{key}"
+        if url in known:
+            values = known[url]
+            return dict(values) if values is not None else None
+        m = self.regex.match(url)
+        values = None
+        if m is not None:
+            values = {c: m.group(c) for c in self.projections}
+            if not all(self.projections[c].accepts(v) for c, v in values.items()):
+                values = None
+        if len(known) >= _PARTITIONS_KEPT:
+            known.clear()
+        known[url] = values
+        return dict(values) if values is not None else None
+
+
+# partition values by layout signature, then by object URL
+_PARTITIONS = {}
+_PARTITIONS_KEPT = 1 << 16
 
 
 def split_s3_url(url):
