@@ -10,6 +10,7 @@ no data: test_unsupported_requests_change_nothing counts the changes.
 import hashlib
 import json
 import os
+import select
 import shutil
 import subprocess
 import time
@@ -22,9 +23,21 @@ AWS = shutil.which("aws", path="/usr/bin:/usr/local/bin")
 pytestmark = pytest.mark.skipif(AWS is None, reason="the AWS CLI v2 (awscli) is not installed")
 
 
+RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "awscli_runner.py")
+
+
 class Cli:
+    """The `aws` command.  Commands run in one process of the CLI's own
+    interpreter (awscli_runner.py) through the CLI's entry point, each with
+    a new driver and the environment given, instead of one process each."""
+
     def __init__(self, url, tmp):
         self.url = url
+        with open(AWS) as f:
+            shebang = f.readline()
+        assert shebang.startswith("#!"), shebang
+        self.proc = subprocess.Popen(shebang[2:].split() + [RUNNER], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
         conf = tmp / "aws-config"
         conf.write_text("[default]\nregion = us-east-1\n")
         self.env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp),
@@ -39,9 +52,17 @@ class Cli:
             with open(conf, "w") as f:
                 f.write("[default]\nregion = us-east-1\n" + config)
             env["AWS_CONFIG_FILE"] = conf
-        p = subprocess.run([AWS, "--endpoint-url", self.url, "--output", "json",
-                            "--no-cli-pager", *args],
-                           env=env, capture_output=True, text=True, timeout=120)
+        argv = ["--endpoint-url", self.url, "--output", "json", "--no-cli-pager", *args]
+        self.proc.stdin.write(json.dumps({"args": argv, "env": env}) + "\n")
+        self.proc.stdin.flush()
+        ready, _, _ = select.select([self.proc.stdout], [], [], 120)
+        if not ready:
+            self.proc.kill()
+            raise AssertionError("aws %s: no answer in 120 s" % " ".join(args))
+        line = self.proc.stdout.readline()
+        assert line, "the AWS CLI's process ended (rc %s)" % self.proc.wait()
+        out = json.loads(line)
+        p = subprocess.CompletedProcess([AWS, *argv], out["rc"], out["stdout"], out["stderr"])
         if check and p.returncode != 0:
             raise AssertionError("aws %s: rc %d\n%s" % (" ".join(args), p.returncode, p.stderr))
         return p
@@ -55,7 +76,10 @@ class Cli:
 def cli(emulator, tmp_path_factory):
     version = subprocess.run([AWS, "--version"], capture_output=True, text=True).stdout
     assert version.startswith("aws-cli/2."), version
-    return Cli(emulator.url, tmp_path_factory.mktemp("awscli"))
+    cli = Cli(emulator.url, tmp_path_factory.mktemp("awscli"))
+    yield cli
+    cli.proc.stdin.close()
+    cli.proc.wait(timeout=30)
 
 
 @pytest.fixture
