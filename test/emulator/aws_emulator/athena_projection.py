@@ -19,7 +19,6 @@ value is one the projection would produce.  The engine then applies the
 query's partition predicates to those values.
 """
 import datetime
-import functools
 import re
 
 from .athena_sql import TrinoError
@@ -78,25 +77,13 @@ class DateFormat:
         self.regex = "".join(regex)
 
     def parse(self, text):
-        return _strptime(text, self.strftime)
+        try:
+            return datetime.datetime.strptime(text, self.strftime)
+        except ValueError:
+            return None
 
     def format(self, dt):
-        return _strftime(dt, self.strftime)
-
-
-# A table's partition values are read again for every query of it: strptime
-# and strftime are pure, and their results (immutable) are remembered.
-@functools.lru_cache(maxsize=1 << 16)
-def _strptime(text, fmt):
-    try:
-        return datetime.datetime.strptime(text, fmt)
-    except ValueError:
-        return None
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _strftime(dt, fmt):
-    return dt.strftime(fmt)
+        return dt.strftime(self.strftime)
 
 
 def _add_months(dt, n):
@@ -289,19 +276,24 @@ class TableLayout:
                 _PARTITIONS.clear()
             known = _PARTITIONS.setdefault(self.signature, {})
         url = f"s3://{bucket}/{key}"
-        if url in known:
+        try:
             values = known[url]
-            return dict(values) if values is not None else None
-        m = self.regex.match(url)
-        values = None
-        if m is not None:
-            values = {c: m.group(c) for c in self.projections}
-            if not all(self.projections[c].accepts(v) for c, v in values.items()):
-                values = None
-        if len(known) >= _PARTITIONS_KEPT:
-            known.clear()
-        known[url] = values
+        except KeyError:
+            values = self._match(url)
+            if len(known) >= _PARTITIONS_KEPT:
+                known.clear()
+            known[url] = values
         return dict(values) if values is not None else None
+
+    def _match(self, url):
+        m = self.regex.match(url)
+        if m is None:
+            return None
+        values = {c: m.group(c) for c in self.projections}
+        for c, v in values.items():
+            if not self.projections[c].accepts(v):
+                return None
+        return values
 
 
 # partition values by layout signature, then by object URL
