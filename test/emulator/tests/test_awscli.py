@@ -36,8 +36,8 @@ class Cli:
         with open(AWS) as f:
             shebang = f.readline()
         assert shebang.startswith("#!"), shebang
-        self.proc = subprocess.Popen(shebang[2:].split() + [RUNNER], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True)
+        self.interpreter = shebang[2:].split()
+        self.proc = None
         conf = tmp / "aws-config"
         conf.write_text("[default]\nregion = us-east-1\n")
         self.env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp),
@@ -53,11 +53,18 @@ class Cli:
                 f.write("[default]\nregion = us-east-1\n" + config)
             env["AWS_CONFIG_FILE"] = conf
         argv = ["--endpoint-url", self.url, "--output", "json", "--no-cli-pager", *args]
+        if self.proc is None or self.proc.poll() is not None:
+            # the first command, or the one after a command that did not
+            # answer (its process killed) or ended the process: a new one,
+            # so that one failure does not fail the commands after it
+            self.proc = subprocess.Popen(self.interpreter + [RUNNER], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, text=True)
         self.proc.stdin.write(json.dumps({"args": argv, "env": env}) + "\n")
         self.proc.stdin.flush()
         ready, _, _ = select.select([self.proc.stdout], [], [], 120)
         if not ready:
             self.proc.kill()
+            self.proc.wait()
             raise AssertionError("aws %s: no answer in 120 s" % " ".join(args))
         line = self.proc.stdout.readline()
         assert line, "the AWS CLI's process ended (rc %s)" % self.proc.wait()
@@ -66,6 +73,11 @@ class Cli:
         if check and p.returncode != 0:
             raise AssertionError("aws %s: rc %d\n%s" % (" ".join(args), p.returncode, p.stderr))
         return p
+
+    def close(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=30)
 
     def json(self, *args):
         out = self.run(*args).stdout
@@ -78,8 +90,7 @@ def cli(emulator, tmp_path_factory):
     assert version.startswith("aws-cli/2."), version
     cli = Cli(emulator.url, tmp_path_factory.mktemp("awscli"))
     yield cli
-    cli.proc.stdin.close()
-    cli.proc.wait(timeout=30)
+    cli.close()
 
 
 @pytest.fixture
@@ -578,3 +589,18 @@ def test_unsupported_dynamodb_requests_change_nothing(cli, uid, emulator):
             (args, p.stderr)
     assert state() == before
     assert uid + "-r" not in ddb.list_tables()["TableNames"]
+
+
+def test_a_command_after_the_cli_process_ended_runs_in_a_new_one(cli):
+    # the runner's process dies as a killed command's would (a command that
+    # does not answer in 120 s is killed): the next command starts a new
+    # one instead of failing on the dead one, and the one after that reuses it
+    cli.json("s3api", "list-buckets")
+    dead = cli.proc
+    dead.kill()
+    dead.wait()
+    assert "Buckets" in cli.json("s3api", "list-buckets")
+    assert cli.proc is not dead and cli.proc.poll() is None
+    again = cli.proc
+    cli.json("s3api", "list-buckets")
+    assert cli.proc is again
