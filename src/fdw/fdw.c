@@ -437,21 +437,23 @@ auditGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 }
 
 /*
- * The rows Athena returns for a scan whose local filters leave `rows`: the
- * rows before those filters, and never more than the table holds (as
- * postgres_fdw clamps its retrieved rows).  Filters the planner finds very
- * selective (a NOT IN list of thousands of values has a selectivity of
- * 1e-40) would otherwise make the scan cost more than any plan, and such a
- * cost turns on JIT compilation of every expression of the query.
+ * The rows Athena returns for a scan or join whose local filters (of
+ * selectivity local_sel) leave `rows`: the rows before those filters, and
+ * never more than `most` (a table's estimated_rows, a join's cross product;
+ * as postgres_fdw clamps its retrieved rows to the relation's tuples).
+ * Filters the planner finds very selective (a NOT IN list of thousands of
+ * values has a selectivity of 1e-40) would otherwise make the scan cost more
+ * than any plan, and such a cost turns on JIT compilation of every
+ * expression of the query.
  */
 static double
-remote_row_estimate(AuditFdwRelationInfo *fpinfo, double rows)
+remote_row_estimate(double rows, Selectivity local_sel, double most)
 {
 	double		remote_rows = rows;
 
-	if (fpinfo->local_conds_sel > 0)
-		remote_rows = clamp_row_est(rows / fpinfo->local_conds_sel);
-	return Min(remote_rows, Max(rows, fpinfo->options->estimated_rows));
+	if (local_sel > 0)
+		remote_rows = clamp_row_est(rows / local_sel);
+	return Min(remote_rows, Max(rows, most));
 }
 
 /*
@@ -511,7 +513,8 @@ static void
 estimate_base_costs(PlannerInfo *root, AuditFdwRelationInfo *fpinfo,
 					RelOptInfo *baserel)
 {
-	double		remote_rows = remote_row_estimate(fpinfo, fpinfo->rows);
+	double		remote_rows = remote_row_estimate(fpinfo->rows, fpinfo->local_conds_sel,
+													 fpinfo->options->estimated_rows);
 	QualCost	local_cost;
 
 	fpinfo->bytes = table_bytes(fpinfo->relid, fpinfo->options) *
@@ -692,7 +695,8 @@ add_param_paths(PlannerInfo *root, RelOptInfo *baserel)
 	{
 		ParamPathInfo *ppi = (ParamPathInfo *) lfirst(lc);
 		double		rows = clamp_row_est(ppi->ppi_rows);
-		double		remote_rows = remote_row_estimate(fpinfo, rows);
+		double		remote_rows = remote_row_estimate(rows, fpinfo->local_conds_sel,
+													 fpinfo->options->estimated_rows);
 		Cost		startup = fpinfo->startup_cost;
 		Cost		total;
 		List	   *runtime[AUDIT_NUM_LEVELS];
@@ -905,10 +909,9 @@ auditGetForeignJoinPaths(PlannerInfo *root, RelOptInfo *joinrel,
 		fpinfo->bytes / (1024.0 * 1024.0) * COST_PER_MIB +
 		(fpinfo_o->rows + fpinfo_i->rows) * cpu_operator_cost +
 		local_cost.startup;
-	/* the rows before the local filters, at most the sides' cross product */
 	total_cost = startup_cost +
-		Min(clamp_row_est(rows / Max(fpinfo->local_conds_sel, 1e-10)),
-			Max(rows, fpinfo_o->rows * fpinfo_i->rows)) *
+		remote_row_estimate(rows, Max(fpinfo->local_conds_sel, 1e-10),
+							fpinfo_o->rows * fpinfo_i->rows) *
 		(fpinfo->options->fdw_tuple_cost + cpu_tuple_cost + local_cost.per_tuple);
 	fpinfo->startup_cost = startup_cost;
 	fpinfo->total_cost = total_cost;
