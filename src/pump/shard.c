@@ -25,6 +25,11 @@
  *	  off (200 ms doubling to audit_fdw.pump_idle_max); a call throttled all
  *	  the same (LimitExceededException after the client's retries) is
  *	  expected traffic: counted, and the shard waits a second;
+ *	- with a batching window longer than that pace, records read wait for
+ *	  the window anyway: after a page with fewer records, the next call is
+ *	  made when the batch falls due, or sooner when at the rate the page
+ *	  came the batch would fill before (next_page_poll), so a window of a
+ *	  second takes two calls, not five, and no record waits longer;
  *	- errors go to health.c (counted, the shard's health, logged once per
  *	  change) and the shard backs off, 500 ms doubling to 30 s;
  *	- a record over Firehose's 1,000 KiB limit, or one the transform cannot
@@ -57,6 +62,8 @@
 
 static bool ensure_iterator(PumpWorker *w, ShardReader *shard);
 static TimestampTz poll_at(TimestampTz last_call, int interval_ms);
+static TimestampTz next_page_poll(PumpWorker *w, ShardReader *shard, TimestampTz prev_call,
+								  int nrecords, size_t nbytes);
 static void handle_trimmed_gap(PumpWorker *w, ShardReader *shard);
 static void note_call_error(PumpWorker *w, ShardReader *shard, AwsError *error);
 static void add_record(PumpWorker *w, ShardReader *shard, const char *text, size_t avail,
@@ -425,6 +432,44 @@ poll_at(TimestampTz last_call, int interval_ms)
 	return Max(at, soonest);
 }
 
+/*
+ * When to call again after a page of nrecords records (fewer than a full
+ * one), nbytes of them pending, read by a call at shard->last_call whose
+ * previous call was at prev_call (0 for the first).  The pace's 250 ms,
+ * unless records are pending for a batching window longer than that: they
+ * are delivered when the window ends, however often the shard is called
+ * meanwhile, so the next call reads then what came in between (on the
+ * cadence, poll_at; the batch falls due in the same pass or the next), or
+ * sooner when, at the rate this page came, the batch would reach
+ * batch_size records or Firehose's bytes before.  A record then waits no
+ * longer than with a call every 250 ms: at most the window from the call
+ * that read the batch's first record.
+ */
+static TimestampTz
+next_page_poll(PumpWorker *w, ShardReader *shard, TimestampTz prev_call, int nrecords,
+			   size_t nbytes)
+{
+	TimestampTz due;
+	double		since_ms,
+				wait_ms;
+
+	if (shard->npending == 0 || w->config->batching_window_ms <= PACE_PAGE_MS)
+		return poll_at(shard->last_call, PACE_PAGE_MS);
+	due = TimestampTzPlusMilliseconds(shard->pending_since, w->config->batching_window_ms);
+	wait_ms = (due - shard->last_call) / 1000.0;
+	/* the page holds what came since the previous call */
+	since_ms = prev_call > 0 && prev_call < shard->last_call ?
+		(shard->last_call - prev_call) / 1000.0 : PACE_PAGE_MS;
+	if (nrecords > 0)
+		wait_ms = Min(wait_ms, since_ms * (w->config->batch_size - shard->npending) / nrecords);
+	if (nbytes > 0 && shard->pending_bytes < FIREHOSE_MAX_BATCH_BYTES)
+		wait_ms = Min(wait_ms, since_ms * (FIREHOSE_MAX_BATCH_BYTES - shard->pending_bytes) /
+					  (double) nbytes);
+	if (wait_ms <= PACE_PAGE_MS)
+		return poll_at(shard->last_call, PACE_PAGE_MS);
+	return poll_at(shard->last_call, (int) wait_ms);
+}
+
 typedef struct PageWalk
 {
 	PumpWorker *w;
@@ -477,12 +522,16 @@ shard_poll(PumpWorker *w, ShardReader *shard)
 	const char *next;
 	size_t		next_len;
 	int			nrecords;
+	size_t		bytes_before,
+				page_bytes;
+	TimestampTz prev_call;
 	char		err[256];
 	MemoryContext old;
 
 	if (!ensure_iterator(w, shard))
 		return false;
 
+	prev_call = shard->last_call;
 	shard->last_call = GetCurrentTimestamp();
 	if (shard->stats_since == 0)
 		shard->stats_since = shard->last_call;
@@ -524,6 +573,7 @@ shard_poll(PumpWorker *w, ShardReader *shard)
 
 	walk.w = w;
 	walk.shard = shard;
+	bytes_before = shard->pending_bytes;
 	if (!audit_walk_records_page(http->body, http->body_len, add_record_from_page, &walk,
 								 &next, &next_len, &nrecords, err, sizeof(err)))
 		ereport(ERROR,
@@ -563,10 +613,12 @@ shard_poll(PumpWorker *w, ShardReader *shard)
 	shard->idle_ms = 0;
 	shard->caught_up = false;
 	shard->lag_reported_zero = false;
-	shard->next_poll = nrecords >= GET_RECORDS_LIMIT ?
-		TimestampTzPlusMilliseconds(shard->last_call, PACE_FULL_PAGE_MS) :
-		poll_at(shard->last_call, PACE_PAGE_MS);
+	page_bytes = shard->pending_bytes - bytes_before;
 	if (delivery_due(w, shard, GetCurrentTimestamp()))
 		delivery_flush(w, shard);
+	/* after the delivery: what it sent no longer waits for the window */
+	shard->next_poll = nrecords >= GET_RECORDS_LIMIT ?
+		TimestampTzPlusMilliseconds(shard->last_call, PACE_FULL_PAGE_MS) :
+		next_page_poll(w, shard, prev_call, nrecords, page_bytes);
 	return true;
 }

@@ -456,6 +456,7 @@ worker_pass(PumpWorker *w)
 	foreach(lc, w->shards)
 	{
 		ShardReader *shard = lfirst(lc);
+		bool		poll_now;
 
 		CHECK_FOR_INTERRUPTS();
 		/* the AWS client's own retries from here on are this shard's */
@@ -476,7 +477,13 @@ worker_pass(PumpWorker *w)
 			if (!lineage_parent_done(w, shard))
 				continue;
 		}
-		if (shard->npending > 0 && delivery_due(w, shard, now))
+		/*
+		 * A batch due is delivered, after the call when the shard is to be
+		 * called now: what the call reads goes with it (next_page_poll
+		 * times a shard's calls to its batch's end).
+		 */
+		poll_now = shard->state == SHARD_READING && !shard->at_end && now >= shard->next_poll;
+		if (shard->npending > 0 && !poll_now && delivery_due(w, shard, now))
 			delivery_flush(w, shard);
 		if (shard->state != SHARD_READING)
 		{
@@ -501,6 +508,9 @@ worker_pass(PumpWorker *w)
 				busy = true;
 				continue;
 			}
+			/* a call with no page (an empty one, an error) delivers nothing */
+			if (shard->npending > 0 && delivery_due(w, shard, GetCurrentTimestamp()))
+				delivery_flush(w, shard);
 		}
 		if (shard->next_poll < wake)
 			wake = shard->next_poll;

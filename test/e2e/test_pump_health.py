@@ -181,6 +181,87 @@ def test_get_records_stays_within_five_calls_a_second(pump, db, emulator):
     assert len(refused) == 0, refused[:3]
 
 
+def delivery_delays(emulator, env, written, since):
+    """For each state written (state -> the time it was written), how long
+    until the PutRecordBatch that carried it (from the emulator's log)."""
+    delivered = {}
+    for call in emulator.requests("firehose", "PutRecordBatch", since=since):
+        if call["input"]["DeliveryStreamName"] != env.delivery_stream or call["status"] != 200:
+            continue
+        for rec in call["input"]["Records"]:
+            audit = json.loads(base64.b64decode(rec["Data"]))
+            state = (audit.get("new_image") or {}).get("state")
+            if state in written and state not in delivered:
+                delivered[state] = call["time"] - written[state]
+    assert sorted(delivered) == sorted(written), "not every write was delivered"
+    return delivered
+
+
+def write_paced(env, items, rate, seconds, prefix):
+    """Order changes at rate a second for seconds: state -> when written."""
+    written = {}
+    t0 = time.time()
+    n = 0
+    while time.time() < t0 + seconds:
+        due = t0 + n / rate
+        if due > time.time():
+            time.sleep(due - time.time())
+        state = "%s%d" % (prefix, n)
+        written[state] = time.time()
+        env.update_state(items[n % len(items)], state)
+        n += 1
+    return written
+
+
+def test_a_batching_window_is_read_when_it_ends(pump, emulator):
+    """With a batching window longer than the 250 ms pace, what a shard's
+    next call would read waits for the window all the same: the call is made
+    when the batch falls due, so a window of 2 s takes about two calls, not
+    nine, and no record waits longer than the window from the call that
+    read its batch's first."""
+    env = pump("gather", max_batching_window="2 seconds")
+    items = ["w%02d" % i for i in range(10)]
+    for i in items:
+        env.put(i, "OPEN")
+    env.wait_delivered(len(items))
+    time.sleep(1)
+    mark = emulator.mark()
+    t0 = time.time()
+    written = write_paced(env, items, rate=10, seconds=9, prefix="G")
+    env.wait_delivered(len(items) + len(written), timeout=60)
+    spanned = time.time() - t0
+    calls = [c for c in emulator.requests("dynamodbstreams", "GetRecords", since=mark)]
+    delays = delivery_delays(emulator, env, written, mark)
+    print("GetRecords: %d calls in %.1f s; the longest wait %.2f s" % (
+        len(calls), spanned, max(delays.values())))
+    # a call every 250 ms would be 4 a second
+    assert len(calls) <= 1.2 * spanned, (len(calls), spanned)
+    # the window (2 s) and the pace (0.25 s), and a slow machine's second
+    assert max(delays.values()) <= 3.25, sorted(delays.values())[-5:]
+    assert env.status()[0]["records_resent"] == 0
+
+
+def test_a_batch_that_fills_is_not_held_for_its_window(pump, emulator):
+    """A batch that reaches batch_size before its window ends is delivered
+    then: the calls follow the rate the records come at, not the window."""
+    env = pump("fill", max_batching_window="6 seconds", batch_size=10)
+    items = ["f%02d" % i for i in range(10)]
+    for i in items:
+        env.put(i, "OPEN")
+    env.wait_delivered(len(items), timeout=30)
+    time.sleep(1)
+    mark = emulator.mark()
+    written = write_paced(env, items, rate=20, seconds=4, prefix="F")
+    env.wait_delivered(len(items) + len(written), timeout=60)
+    delays = delivery_delays(emulator, env, written, mark)
+    # the last records written, fewer than a batch, wait for the window
+    order = sorted(written, key=written.get)
+    filled = [delays[s] for s in order[:-10]]
+    print("waits in the order written: %s" % ["%.2f" % delays[s] for s in order])
+    # 10 records come in half a second: far within the window of 6 s
+    assert max(filled) <= 2.5, sorted(filled)[-5:]
+
+
 def test_polls_fall_on_a_common_cadence(pump, emulator):
     """The polls of a reader's shards fall on ticks 250 ms apart, so that a
     reader of many shards wakes once a tick for all of them rather than once
