@@ -465,9 +465,7 @@ next_page_poll(PumpWorker *w, ShardReader *shard, TimestampTz prev_call, int nre
 	if (nbytes > 0 && shard->pending_bytes < FIREHOSE_MAX_BATCH_BYTES)
 		wait_ms = Min(wait_ms, since_ms * (FIREHOSE_MAX_BATCH_BYTES - shard->pending_bytes) /
 					  (double) nbytes);
-	if (wait_ms <= PACE_PAGE_MS)
-		return poll_at(shard->last_call, PACE_PAGE_MS);
-	return poll_at(shard->last_call, (int) wait_ms);
+	return poll_at(shard->last_call, (int) Max(wait_ms, PACE_PAGE_MS));
 }
 
 typedef struct PageWalk

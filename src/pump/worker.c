@@ -479,8 +479,10 @@ worker_pass(PumpWorker *w)
 		}
 		/*
 		 * A batch due is delivered, after the call when the shard is to be
-		 * called now: what the call reads goes with it (next_page_poll
-		 * times a shard's calls to its batch's end).
+		 * called now: what the call reads goes with it (shard_poll delivers
+		 * it; next_page_poll times a shard's calls to its batch's end).  A
+		 * call that reads no page leaves the batch to the next pass, which
+		 * comes at once: the batch's due time is this pass's wake.
 		 */
 		poll_now = shard->state == SHARD_READING && !shard->at_end && now >= shard->next_poll;
 		if (shard->npending > 0 && !poll_now && delivery_due(w, shard, now))
@@ -508,9 +510,6 @@ worker_pass(PumpWorker *w)
 				busy = true;
 				continue;
 			}
-			/* a call with no page (an empty one, an error) delivers nothing */
-			if (shard->npending > 0 && delivery_due(w, shard, GetCurrentTimestamp()))
-				delivery_flush(w, shard);
 		}
 		if (shard->next_poll < wake)
 			wake = shard->next_poll;
