@@ -359,3 +359,45 @@ def test_the_supervisors_memory_stays_flat_across_its_passes(pump, db):
     print("the supervisor's TopMemoryContext: %d bytes used, %d after about 60 passes"
           % (before, after))
     assert after - before < 4096, (before, after)
+
+
+def test_a_checkpoint_waits_for_a_concurrent_writer_of_its_row(pump, db):
+    """A checkpoint row another transaction has changed and not committed
+    (an administrator, accept_trimmed_gap): the reader waits for it before
+    its batch (nothing sent meanwhile), then writes on the row's latest
+    version, keeping the other change, with no error and no restart."""
+    env = pump("ckwait")
+    env.put("first", "OPEN")
+    env.wait_delivered(1)
+    readers = sorted(env.reader_pids())
+    log_offset = pg_log_size()
+    other = connect()
+    other.autocommit = False
+    with other.cursor() as cur:
+        cur.execute("UPDATE audit_fdw.checkpoint SET records_retried = records_retried + 1000 "
+                    "WHERE pipeline = %s", (env.name,))
+    try:
+        env.put("second", "OPEN")
+        env.put("third", "OPEN")
+
+        def reader_waits():
+            with db.cursor() as cur:
+                cur.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = ANY(%s)",
+                            (readers,))
+                return any(r[0] == "Lock" for r in cur.fetchall())
+        wait_for("the reader waiting for the row's lock", reader_waits, timeout=30)
+        time.sleep(0.5)
+        assert env.delivered() == 1
+        assert len(env.audit_records()) == 1, "a batch went out before it was marked sent"
+    finally:
+        other.commit()
+        other.close()
+    env.wait_delivered(3)
+    status = env.status()[0]
+    assert status["records_delivered"] == 3
+    assert status["records_retried"] == 1000
+    assert status["records_resent"] == 0 and status["health"] == "ok"
+    assert [r["keys"]["orderId"] for r in env.audit_records()] == ["first", "second", "third"]
+    assert sorted(env.reader_pids()) == readers, "the reader restarted"
+    assert status["last_error"] is None, status["last_error"]
+    assert "ERROR" not in pg_log_since(log_offset)
