@@ -501,7 +501,7 @@ worker_pass(PumpWorker *w)
 			w->discover_now = true;
 			continue;
 		}
-		if (now >= shard->next_poll)
+		if (poll_now)
 		{
 			if (shard_poll(w, shard))
 				busy = true;
